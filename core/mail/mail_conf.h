@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: MIT */
+/* mail_conf - main.cf: where it is, reading it, Postfix's parameters and
+ * their defaults, and $name expansion.
+ *
+ * The configuration directory is, in order: mail_conf_set_dir() (the -c
+ * option), $MAIL_CONFIG, paths_config_directory().  Values are expanded
+ * lazily when asked for (Postfix semantics: $name, ${name}, $(name),
+ * ${name?value}, ${name:value}, ${name?{a}:{b}}, ${{a} == {b} ? {x} : {y}}
+ * with == != < <= > >= and <level <=level >level >=level, $$).
+ * Parameters flagged "no expansion" (mailbox_command) are returned raw.
+ *
+ * After mail_conf_read(), the lookup-table loader is configured from
+ * meta_directory and shlib_directory. */
+#ifndef POSTINO_MAIL_MAIL_CONF_H
+#define POSTINO_MAIL_MAIL_CONF_H
+
+#include <time.h>
+
+/* mail_conf_set_dir - use this configuration directory (-c DIR); also
+ * exports MAIL_CONFIG for child processes. */
+void mail_conf_set_dir(const char *dir);
+/* mail_conf_dir - the configuration directory in effect. */
+const char *mail_conf_dir(void);
+
+/* mail_conf_read - read DIR/main.cf.  A missing main.cf is fatal unless
+ * allow_missing is set (then built-in defaults apply).  Syntax errors are
+ * fatal with "FILE, line N: text"; repeated names warn and the last wins. */
+void mail_conf_read(int allow_missing);
+
+/* mail_conf_override - set name=value for this process (-o name=value);
+ * wins over main.cf. */
+void mail_conf_override(const char *name, const char *value);
+
+/* mail_conf_raw - unexpanded value: override, main.cf, or default;
+ * NULL for a name that is neither set nor known. */
+const char *mail_conf_raw(const char *name);
+/* mail_conf_default - the built-in default (unexpanded), NULL if unknown. */
+const char *mail_conf_default(const char *name);
+/* mail_conf_known - is this a parameter postino knows? */
+int mail_conf_known(const char *name);
+/* mail_conf_is_set - was it set in main.cf (or overridden)? */
+int mail_conf_is_set(const char *name);
+
+/* mail_conf_str - expanded value; "" for unknown names (cached; valid
+ * until the next mail_conf_read/override). */
+const char *mail_conf_str(const char *name);
+/* mail_conf_bool - yes/no (case-insensitive); anything else is fatal. */
+int mail_conf_bool(const char *name);
+/* mail_conf_int - decimal integer; fatal on syntax error. */
+long mail_conf_int(const char *name);
+/* mail_conf_time - seconds; value is N[smhdw], def_unit applies to a
+ * bare number ('s', 'm', 'h', 'd' or 'w'). */
+long mail_conf_time(const char *name, int def_unit);
+
+/* mail_conf_expand - expand text against the configuration; malloc'd.
+ * undefined_cb (may be NULL) is called for each undefined $name. */
+char *mail_conf_expand(const char *text,
+    void (*undefined_cb)(const char *name, void *ctx), void *ctx);
+
+/* mail_conf_names - every known or set parameter name, sorted,
+ * NULL-terminated; free the array only. */
+const char **mail_conf_names(void);
+/* mail_conf_set_names - names set in main.cf, sorted (postconf -n). */
+const char **mail_conf_set_names(void);
+
+#endif
