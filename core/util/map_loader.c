@@ -39,6 +39,7 @@ struct dynmap_entry {
 
 static char *meta_dir;
 static char *shlib_dir;
+static char *dynmaps_main;	/* the dynamicmaps.cf that was read */
 static struct dynmap_entry *dynmaps;
 static int dynmaps_read;
 static int ltdl_ready;
@@ -147,6 +148,8 @@ read_dynamicmaps(void)
 		    (char *)0);
 	}
 	read_dynamicmaps_file(path);
+	free(dynmaps_main);
+	dynmaps_main = xstrdup(path);
 	dpath = concatenate(map_loader_meta_directory(), "/dynamicmaps.cf.d",
 	    (char *)0);
 	if ((dir = opendir(dpath)) != NULL) {
@@ -255,8 +258,8 @@ map_loader_find(const char *type, char **err_r)
 			return *dp;
 	read_dynamicmaps();
 	if ((e = dynmap_find(type)) == NULL) {
-		*err_r = map_errorf("unsupported table type \"%s\": not built in and not listed in %s/dynamicmaps.cf",
-		    type, map_loader_meta_directory());
+		*err_r = map_errorf("unsupported table type \"%s\": not built in and not listed in %s",
+		    type, dynmaps_main);
 		return NULL;
 	}
 	if (e->driver == NULL)
@@ -275,7 +278,16 @@ map_loader_types(void)
 		list = xreallocarray(list, n + 2, sizeof(*list));
 		list[n++] = (*dp)->type;
 	}
+	/* Only types whose module is installed: what can be used now. */
 	for (struct dynmap_entry *e = dynmaps; e; e = e->next) {
+		char *path = e->module[0] == '/' ? xstrdup(e->module)
+		    : concatenate(map_loader_shlib_directory(), "/", e->module,
+			(char *)0);
+		int present = access(path, R_OK) == 0;
+
+		free(path);
+		if (!present)
+			continue;
 		list = xreallocarray(list, n + 2, sizeof(*list));
 		list[n++] = e->type;
 	}

@@ -1,0 +1,590 @@
+/* SPDX-License-Identifier: MIT */
+/* map_cmd - shared engine of postmap, postalias and newaliases (see
+ * map_cmd.h).
+ *
+ * Output formats and exit statuses follow Postfix: "-q key" prints the
+ * value only; "-q -" prints key<TAB>value (postalias: key:<TAB>value);
+ * not found and error both exit 1, the error with a fatal message.
+ * Rebuilds go through MAP_FLAG_BULK so that the driver can write a new
+ * file and rename it into place: readers never see half a table. */
+#include "postino_config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "mail_addr_find.h"
+#include "map.h"
+#include "map_cmd.h"
+#include "map_src.h"
+#include "msg.h"
+#include "mymalloc.h"
+#include "readlline.h"
+#include "stringops.h"
+
+char *
+map_cmd_type_name(const struct map_cmd *cmd, const char *arg)
+{
+	char *type, *name, *res;
+
+	if (map_split_type(arg, cmd->default_type, &type, &name) < 0)
+		msg_fatal("bad table name \"%s\": expected [type:]name", arg);
+	res = concatenate(type, ":", name, (char *)0);
+	free(type);
+	free(name);
+	return res;
+}
+
+int
+map_cmd_parse_postmap(char *line, struct buf *key, struct buf *value,
+    const char **err_r, const char **note_r)
+{
+	char *k, *v;
+
+	if (map_src_split(line, &k, &v, err_r, note_r) < 0)
+		return -1;
+	buf_set(key, k);
+	buf_set(value, v);
+	return 0;
+}
+
+/* open_or_die - commands do not use surrogates: an open error is fatal. */
+static struct map *
+open_or_die(const struct map_cmd *cmd, const char *type_name, int open_flags,
+    int extra_flags)
+{
+	char *err;
+	struct map *map = map_open(type_name, open_flags,
+	    cmd->map_flags | extra_flags, &err);
+
+	if (map == NULL)
+		msg_fatal("%s", err);
+	return map;
+}
+
+static const char *
+source_name(const char *type_name)
+{
+	const char *colon = strchr(type_name, ':');
+
+	return colon ? colon + 1 : type_name;
+}
+
+/* base64 of the concatenated files named in value (postmap -F). */
+static void
+file_values(const char *path, int lineno, struct buf *value)
+{
+	static const char tab[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	struct buf *raw = buf_new(1024, BUF_NOLIMIT);
+	char *list = xstrdup(buf_str(value));
+	char *cp = list, *fname;
+	int first = 1;
+
+	while ((fname = mystrtok(&cp, ", \t")) != NULL) {
+		FILE *fp = fopen(fname, "r");
+		char chunk[8192];
+		size_t n;
+
+		if (fp == NULL)
+			msg_fatal("%s, line %d: open %s: %m", path, lineno, fname);
+		if (!first)
+			buf_putc(raw, '\n');
+		first = 0;
+		while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0)
+			buf_append(raw, chunk, n);
+		fclose(fp);
+	}
+	buf_reset(value);
+	for (size_t i = 0; i < raw->len; i += 3) {
+		unsigned a = (unsigned char)raw->data[i];
+		unsigned b = i + 1 < raw->len ? (unsigned char)raw->data[i + 1] : 0;
+		unsigned c = i + 2 < raw->len ? (unsigned char)raw->data[i + 2] : 0;
+
+		buf_putc(value, tab[a >> 2]);
+		buf_putc(value, tab[((a & 3) << 4) | (b >> 4)]);
+		buf_putc(value, i + 1 < raw->len ? tab[((b & 15) << 2) | (c >> 6)] : '=');
+		buf_putc(value, i + 2 < raw->len ? tab[c & 63] : '=');
+	}
+	free(list);
+	buf_free(&raw);
+}
+
+/* decode_base64 - for -F queries; returns malloc'd text or NULL. */
+static char *
+decode_base64(const char *in)
+{
+	size_t len = strlen(in), o = 0;
+	char *out = xmalloc(len / 4 * 3 + 4);
+	unsigned acc = 0;
+	int bits = 0;
+
+	for (const char *cp = in; *cp && *cp != '='; cp++) {
+		const char *p;
+		static const char tab[] =
+		    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+		if ((p = strchr(tab, *cp)) == NULL) {
+			free(out);
+			return NULL;
+		}
+		acc = (acc << 6) | (unsigned)(p - tab);
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			out[o++] = (char)((acc >> bits) & 0xff);
+		}
+	}
+	out[o] = 0;
+	return out;
+}
+
+/* load_entries - read source entries from fp into map. */
+static void
+load_entries(const struct map_cmd *cmd, struct map *map, FILE *fp,
+    const char *path)
+{
+	struct lline_reader *rd = lline_open(fp, path, 0);
+	struct buf *line = buf_new(256, BUF_NOLIMIT);
+	struct buf *key = buf_new(64, BUF_NOLIMIT);
+	struct buf *value = buf_new(64, BUF_NOLIMIT);
+	int lineno;
+
+	while (lline_read(rd, line, &lineno)) {
+		const char *err = NULL, *note = NULL;
+		int st;
+
+		if (cmd->parse(line->data, key, value, &err, &note) < 0) {
+			msg_warn("%s, line %d: %s", path, lineno, err);
+			continue;
+		}
+		if (note)
+			msg_warn("%s, line %d: %s", path, lineno, note);
+		if (buf_len(key) > MAP_FIXED_KEY_MAX) {
+			msg_warn("%s, line %d: key of %zu bytes exceeds the %d-byte limit: skipped",
+			    path, lineno, buf_len(key), MAP_FIXED_KEY_MAX);
+			continue;
+		}
+		if (cmd->file_values)
+			file_values(path, lineno, value);
+		st = map_update(map, buf_str(key), buf_str(value));
+		if (st < 0)
+			msg_fatal("%s: update %s: %s", map->title, buf_str(key),
+			    map_reason(map));
+		if (st > 0 && (cmd->map_flags & MAP_FLAG_DUP_WARN))
+			msg_warn("%s, line %d: duplicate entry: \"%s\"", path,
+			    lineno, buf_str(key));
+	}
+	lline_close(&rd);
+	buf_free(&line);
+	buf_free(&key);
+	buf_free(&value);
+}
+
+void
+map_cmd_build(const struct map_cmd *cmd, const char *type_name)
+{
+	const char *path = source_name(type_name);
+	struct map *map;
+	FILE *fp;
+
+	if ((fp = fopen(path, "r")) == NULL)
+		msg_fatal("open %s: %m", path);
+	map = open_or_die(cmd, type_name, O_RDWR | O_CREAT | O_TRUNC,
+	    MAP_FLAG_BULK);
+	if (!(map->caps & (MAP_CAP_CREATE | MAP_CAP_UPDATE)) || map->update == NULL)
+		msg_fatal("unsupported map type for this operation: %s", map->type);
+	load_entries(cmd, map, fp, path);
+	if (ferror(fp))
+		msg_fatal("read %s: %m", path);
+	fclose(fp);
+	if (cmd->extra)
+		cmd->extra(map, cmd);
+	if (map_commit(map) < 0)
+		msg_fatal("%s: %s", map->title, map_reason(map));
+	map_close(&map);
+}
+
+void
+map_cmd_incremental(const struct map_cmd *cmd, const char *type_name)
+{
+	struct map *map = open_or_die(cmd, type_name, O_RDWR | O_CREAT, 0);
+
+	if (map->update == NULL)
+		msg_fatal("unsupported map type for this operation: %s", map->type);
+	load_entries(cmd, map, stdin, "stdin");
+	if (map_commit(map) < 0)
+		msg_fatal("%s: %s", map->title, map_reason(map));
+	map_close(&map);
+}
+
+/* json_string - print str as a JSON string. */
+static void
+json_string(const char *str)
+{
+	putchar('"');
+	for (const unsigned char *cp = (const unsigned char *)str; *cp; cp++) {
+		if (*cp == '"' || *cp == '\\')
+			printf("\\%c", *cp);
+		else if (*cp < 0x20)
+			printf("\\u%04x", *cp);
+		else
+			putchar(*cp);
+	}
+	putchar('"');
+}
+
+/* print_pair - one "key<TAB>value" line in the command's style. */
+static void
+print_pair(const struct map_cmd *cmd, const char *key, const char *value)
+{
+	char *decoded = NULL;
+
+	if (cmd->file_values && (decoded = decode_base64(value)) != NULL)
+		value = decoded;
+	if (cmd->json) {
+		putchar('{');
+		json_string(key);
+		fputs(": ", stdout);
+		json_string(value);
+		fputs("}\n", stdout);
+	} else {
+		printf("%s%s\t%s\n", key, cmd->alias_style ? ":" : "", value);
+	}
+	free(decoded);
+}
+
+struct table_set {
+	char **names;
+	struct map **maps;
+	int n;
+};
+
+/* lazily opened read-only tables (Postfix opens them on first use). */
+static struct map *
+table_get(const struct map_cmd *cmd, struct table_set *ts, int i)
+{
+	if (ts->maps[i] == NULL)
+		ts->maps[i] = open_or_die(cmd, ts->names[i], O_RDONLY,
+		    cmd->explain ? MAP_FLAG_EXPLAIN : 0);
+	return ts->maps[i];
+}
+
+static void
+explain_flush(struct map *map)
+{
+	const char *text = map_explain_text(map);
+
+	if (*text) {
+		fputs(text, stdout);
+		map_explain_reset(map);
+	}
+}
+
+/* find - look key up in every table in order (one literal key, or the
+ * address forms of cmd->strategy); fatal on table errors. */
+static const char *
+find(const struct map_cmd *cmd, struct table_set *ts, const char *key)
+{
+	const char *value;
+
+	if (cmd->strategy) {
+		struct mail_addr_forms *forms;
+		const char *found = NULL;
+
+		forms = mail_addr_forms(key, cmd->strategy);
+		if (forms == NULL)
+			msg_fatal("unknown lookup strategy \"%s\" (expected one of: %s)",
+			    cmd->strategy, mail_addr_strategies());
+		if (cmd->explain)
+			printf("address \"%s\": %s search order: %d forms\n", key,
+			    cmd->strategy, forms->count);
+		for (int f = 0; f < forms->count && !found; f++) {
+			for (int i = 0; i < ts->n && !found; i++) {
+				struct map *map = table_get(cmd, ts, i);
+				enum map_status st;
+
+				if (!forms->full_only[f]
+				    && !(map->caps & MAP_CAP_FIXED)) {
+					if (cmd->explain)
+						printf("%s: form \"%s\" skipped (pattern tables see only the full address)\n",
+						    map->title, forms->form[f]);
+					continue;
+				}
+				if (cmd->explain)
+					printf("form %d \"%s\" -> %s\n", f + 1,
+					    forms->form[f], map->title);
+				st = map_lookup(map, forms->form[f], &value);
+				if (cmd->explain)
+					explain_flush(map);
+				switch (st) {
+				case MAP_FOUND:
+					found = value;
+					break;
+				case MAP_NOTFOUND:
+					break;
+				case MAP_TEMPFAIL:
+					msg_fatal("table %s: query error: %s",
+					    map->title, map_reason(map));
+				}
+			}
+		}
+		mail_addr_forms_free(&forms);
+		return found;
+	}
+	for (int i = 0; i < ts->n; i++) {
+		struct map *map = table_get(cmd, ts, i);
+		enum map_status st = map_lookup(map, key, &value);
+
+		if (cmd->explain)
+			explain_flush(map);
+		switch (st) {
+		case MAP_FOUND:
+			return value;
+		case MAP_NOTFOUND:
+			break;
+		case MAP_TEMPFAIL:
+			msg_fatal("table %s: query error: %s", map->title,
+			    map_reason(map));
+		}
+	}
+	return NULL;
+}
+
+static void
+table_set_init(const struct map_cmd *cmd, struct table_set *ts, char **tables,
+    int ntables)
+{
+	ts->n = ntables;
+	ts->names = xcalloc((size_t)ntables, sizeof(*ts->names));
+	ts->maps = xcalloc((size_t)ntables, sizeof(*ts->maps));
+	for (int i = 0; i < ntables; i++)
+		ts->names[i] = map_cmd_type_name(cmd, tables[i]);
+}
+
+static void
+table_set_free(struct table_set *ts)
+{
+	for (int i = 0; i < ts->n; i++) {
+		map_close(&ts->maps[i]);
+		free(ts->names[i]);
+	}
+	free(ts->names);
+	free(ts->maps);
+}
+
+int
+map_cmd_query(const struct map_cmd *cmd, const char *key, char **tables,
+    int ntables)
+{
+	struct table_set ts;
+	const char *value;
+	int status = 1;
+
+	table_set_init(cmd, &ts, tables, ntables);
+	if ((value = find(cmd, &ts, key)) != NULL) {
+		if (cmd->json || cmd->explain) {
+			if (cmd->explain)
+				printf("answer: ");
+			if (cmd->json)
+				print_pair(cmd, key, value);
+			else
+				printf("%s\n", value);
+		} else {
+			char *decoded = cmd->file_values ? decode_base64(value) : NULL;
+
+			printf("%s\n", decoded ? decoded : value);
+			free(decoded);
+		}
+		status = 0;
+	} else if (cmd->explain) {
+		printf("answer: not found\n");
+	}
+	fflush(stdout);
+	table_set_free(&ts);
+	return status;
+}
+
+/* next_header - read one logical header (folded lines joined with "\n")
+ * from stdin; 0 at the end of the headers. */
+static int
+next_header(struct buf *out, char **linep, size_t *capp, int *pending)
+{
+	ssize_t n;
+
+	buf_reset(out);
+	for (;;) {
+		if (!*pending) {
+			if ((n = getline(linep, capp, stdin)) < 0)
+				return buf_len(out) > 0;
+			if (n > 0 && (*linep)[n - 1] == '\n')
+				(*linep)[--n] = 0;
+			if (n > 0 && (*linep)[n - 1] == '\r')
+				(*linep)[--n] = 0;
+			*pending = 1;
+		}
+		if (**linep == 0) {	/* end of headers */
+			if (buf_len(out) > 0)
+				return 1;
+			*pending = 0;
+			return 0;
+		}
+		if (buf_len(out) > 0 && !ISSPACE((unsigned char)**linep))
+			return 1;
+		if (buf_len(out) > 0)
+			buf_putc(out, '\n');
+		buf_puts(out, *linep);
+		*pending = 0;
+	}
+}
+
+int
+map_cmd_query_stdin(const struct map_cmd *cmd, char **tables, int ntables,
+    int header_mode, int body_mode)
+{
+	struct table_set ts;
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	int found = 0;
+	static char outbuf[1 << 16];
+
+	setvbuf(stdout, outbuf, _IOFBF, sizeof(outbuf));
+	table_set_init(cmd, &ts, tables, ntables);
+	if (header_mode || body_mode) {
+		struct buf *hdr = buf_new(256, BUF_NOLIMIT);
+		int pending = 0;
+
+		while (next_header(hdr, &line, &cap, &pending)) {
+			const char *value;
+
+			if (header_mode && (value = find(cmd, &ts, buf_str(hdr)))) {
+				print_pair(cmd, buf_str(hdr), value);
+				found = 1;
+			}
+		}
+		buf_free(&hdr);
+		if (body_mode) {
+			while ((n = getline(&line, &cap, stdin)) >= 0) {
+				const char *value;
+
+				if (n > 0 && line[n - 1] == '\n')
+					line[--n] = 0;
+				if (n > 0 && line[n - 1] == '\r')
+					line[--n] = 0;
+				if ((value = find(cmd, &ts, line)) != NULL) {
+					print_pair(cmd, line, value);
+					found = 1;
+				}
+			}
+		}
+	} else {
+		while ((n = getline(&line, &cap, stdin)) >= 0) {
+			const char *value;
+
+			if (n > 0 && line[n - 1] == '\n')
+				line[--n] = 0;
+			if ((value = find(cmd, &ts, line)) != NULL) {
+				print_pair(cmd, line, value);
+				found = 1;
+			}
+		}
+	}
+	free(line);
+	fflush(stdout);
+	table_set_free(&ts);
+	return found ? 0 : 1;
+}
+
+int
+map_cmd_sequence(const struct map_cmd *cmd, const char *type_name)
+{
+	char *tn = map_cmd_type_name(cmd, type_name);
+	struct map *map = open_or_die(cmd, tn, O_RDONLY, 0);
+	const char *key, *value;
+	enum map_seq how = MAP_SEQ_FIRST;
+	static char outbuf[1 << 16];
+
+	setvbuf(stdout, outbuf, _IOFBF, sizeof(outbuf));
+	if (map->sequence == NULL)
+		msg_fatal("table %s: sequence operation is not supported",
+		    map->title);
+	for (;;) {
+		enum map_status st = map_sequence(map, how, &key, &value);
+
+		how = MAP_SEQ_NEXT;
+		switch (st) {
+		case MAP_FOUND:
+			print_pair(cmd, key, value);
+			continue;
+		case MAP_NOTFOUND:
+			break;
+		case MAP_TEMPFAIL:
+			msg_fatal("table %s: sequence error: %s", map->title,
+			    map_reason(map));
+		}
+		break;
+	}
+	fflush(stdout);
+	map_close(&map);
+	free(tn);
+	return 0;
+}
+
+int
+map_cmd_delete(const struct map_cmd *cmd, const char *key, char **tables,
+    int ntables)
+{
+	int deleted = 0;
+	struct map **maps = xcalloc((size_t)ntables, sizeof(*maps));
+	char *line = NULL;
+	size_t cap = 0;
+
+	for (int i = 0; i < ntables; i++) {
+		char *tn = map_cmd_type_name(cmd, tables[i]);
+
+		maps[i] = open_or_die(cmd, tn, O_RDWR | O_CREAT, 0);
+		if (maps[i]->delete == NULL)
+			msg_fatal("unsupported map type for this operation: %s",
+			    maps[i]->type);
+		free(tn);
+	}
+	for (;;) {
+		const char *k = key;
+
+		if (strcmp(key, "-") == 0) {
+			ssize_t n = getline(&line, &cap, stdin);
+
+			if (n < 0)
+				break;
+			if (n > 0 && line[n - 1] == '\n')
+				line[--n] = 0;
+			k = line;
+		}
+		for (int i = 0; i < ntables; i++) {
+			switch (map_delete(maps[i], k)) {
+			case MAP_FOUND:
+				deleted = 1;
+				break;
+			case MAP_NOTFOUND:
+				break;
+			case MAP_TEMPFAIL:
+				msg_fatal("table %s: delete error: %s",
+				    maps[i]->title, map_reason(maps[i]));
+			}
+		}
+		if (strcmp(key, "-") != 0)
+			break;
+	}
+	for (int i = 0; i < ntables; i++) {
+		if (map_commit(maps[i]) < 0)
+			msg_fatal("%s: %s", maps[i]->title, map_reason(maps[i]));
+		map_close(&maps[i]);
+	}
+	free(maps);
+	free(line);
+	return deleted ? 0 : 1;
+}

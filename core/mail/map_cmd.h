@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: MIT */
+/* map_cmd - what postmap, postalias and newaliases share: building a
+ * table from its source file, incremental updates from stdin, queries
+ * (one key, or keys from stdin), dumps and deletes, with Postfix's output
+ * formats and exit statuses.
+ *
+ * All functions report problems with msg_warn/msg_fatal under the
+ * program's name; they return the process exit status (0 or 1) where
+ * that is what the caller needs. */
+#ifndef POSTINO_MAIL_MAP_CMD_H
+#define POSTINO_MAIL_MAP_CMD_H
+
+#include <stdio.h>
+
+#include "buf.h"
+#include "map.h"
+
+/* map_cmd_parse_fn - turn one logical source line into key and value;
+ * 0 ok (note_r may name a warning to print while still storing), -1 bad
+ * line (err_r says why; the caller warns with file and line). */
+typedef int (*map_cmd_parse_fn)(char *line, struct buf *key,
+    struct buf *value, const char **err_r, const char **note_r);
+
+struct map_cmd {
+	int map_flags;		/* MAP_FLAG_* for every table opened */
+	int alias_style;	/* postalias: "key:\tvalue" listings, extra records */
+	int json;		/* -j: {"key": "value"} lines */
+	int explain;		/* -x: print how each answer was reached */
+	int file_values;	/* -F: values are base64 of named files */
+	int keep_mode;		/* -p: create files with mode 0644 */
+	int no_owner;		/* -o: do not take the source file's owner */
+	const char *default_type;	/* $default_database_type */
+	map_cmd_parse_fn parse;
+	/* extra: called after a rebuild (postalias: "@" and YP_* records). */
+	void (*extra)(struct map *map, const struct map_cmd *cmd);
+	/* forms: -a STRATEGY, or NULL for one literal lookup. */
+	const char *strategy;
+};
+
+/* map_cmd_parse_postmap - the postmap(1) "key whitespace value" parser. */
+int map_cmd_parse_postmap(char *line, struct buf *key, struct buf *value,
+    const char **err_r, const char **note_r);
+
+/* map_cmd_build - rebuild [type:]file from file (atomically). */
+void map_cmd_build(const struct map_cmd *cmd, const char *type_name);
+/* map_cmd_incremental - add entries read from stdin to [type:]file. */
+void map_cmd_incremental(const struct map_cmd *cmd, const char *type_name);
+/* map_cmd_query - look key up in the tables in order; prints the value;
+ * returns 0 found, 1 not found.  A table error is fatal. */
+int map_cmd_query(const struct map_cmd *cmd, const char *key,
+    char **tables, int ntables);
+/* map_cmd_query_stdin - one key per stdin line; prints key<TAB>value
+ * (postalias: key:<TAB>value); returns 0 if any key was found, else 1. */
+int map_cmd_query_stdin(const struct map_cmd *cmd, char **tables,
+    int ntables, int header_mode, int body_mode);
+/* map_cmd_sequence - dump the first table; returns 0. */
+int map_cmd_sequence(const struct map_cmd *cmd, const char *type_name);
+/* map_cmd_delete - delete key (or stdin keys when key is "-") from each
+ * table; returns 0 if anything was deleted, else 1. */
+int map_cmd_delete(const struct map_cmd *cmd, const char *key,
+    char **tables, int ntables);
+
+/* map_cmd_type_name - "[type:]name" with the default type applied;
+ * malloc'd. */
+char *map_cmd_type_name(const struct map_cmd *cmd, const char *arg);
+
+#endif
