@@ -1,0 +1,85 @@
+# SPDX-License-Identifier: MIT
+# deps.sh - install the Debian 12 packages postino needs (sourced by
+# scripts/demo.sh and scripts/test.sh).
+#
+#   postino_deps PROFILE    PROFILE is "build" (compile postino: what the
+#                           demo needs) or "test" (everything scripts/test.sh
+#                           runs: all optional libraries, cmocka, readelf, and
+#                           Debian's postfix for the compatibility test).
+#
+# Packages already installed are not asked for again, so a rerun on a set-up
+# machine does not touch apt at all; on a new machine the missing ones are
+# installed with apt-get (needs root).  Debian's postfix is installed with
+# debconf preseeded to "No configuration", so no system Postfix is configured
+# or started; postino_deps_no_postfix_master makes sure of that afterwards.
+
+POSTINO_DEPS_BUILD="build-essential cmake pkg-config libltdl-dev libdb5.3-dev libpcre2-dev"
+POSTINO_DEPS_TEST="$POSTINO_DEPS_BUILD db5.3-util libldap2-dev libmariadb-dev libcmocka-dev python3 binutils postfix postfix-pcre"
+
+# postino_deps_missing PKG... - print the packages that are not installed.
+postino_deps_missing() {
+	local p st
+	for p in "$@"; do
+		st=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+		[ "$st" = installed ] || printf '%s\n' "$p"
+	done
+}
+
+# postino_deps_no_postfix_master - stop a Postfix master daemon if one runs
+# (the package's maintainer scripts must not leave one behind).
+postino_deps_no_postfix_master() {
+	local pidfile=/var/spool/postfix/pid/master.pid pid exe
+	[ -r "$pidfile" ] || return 0
+	pid=$(tr -dc '0-9' < "$pidfile")
+	[ -n "$pid" ] && [ -d "/proc/$pid" ] || return 0
+	exe=$(readlink "/proc/$pid/exe" 2>/dev/null || true)
+	case "$exe" in
+	*/postfix/*master*)
+		echo "deps: stopping the Postfix master (pid $pid) started by the package"
+		kill -TERM "$pid" 2>/dev/null || true
+		;;
+	esac
+}
+
+postino_deps() {
+	local profile=${1:-build} want missing
+	case "$profile" in
+	build) want=$POSTINO_DEPS_BUILD ;;
+	test) want=$POSTINO_DEPS_TEST ;;
+	*) echo "postino_deps: unknown profile $profile" >&2; return 2 ;;
+	esac
+	if ! command -v dpkg-query >/dev/null 2>&1; then
+		echo "deps: not a Debian system; install these yourself: $want" >&2
+		return 0
+	fi
+	# shellcheck disable=SC2086
+	missing=$(postino_deps_missing $want | tr '\n' ' ')
+	if [ -z "${missing// /}" ]; then
+		echo "deps: all packages present ($profile)"
+		postino_deps_no_postfix_master
+		return 0
+	fi
+	if [ "$(id -u)" != 0 ]; then
+		echo "deps: missing Debian packages: $missing" >&2
+		echo "deps: run as root, or: sudo apt-get install $missing" >&2
+		return 1
+	fi
+	echo "deps: installing $missing"
+	export DEBIAN_FRONTEND=noninteractive
+	case " $missing " in
+	*" postfix "*)
+		echo "postfix postfix/main_mailer_type select No configuration" |
+		    debconf-set-selections
+		;;
+	esac
+	apt-get -q -o DPkg::Lock::Timeout=600 update
+	# shellcheck disable=SC2086
+	apt-get -q -y -o DPkg::Lock::Timeout=600 install --no-install-recommends $missing
+	postino_deps_no_postfix_master
+	# shellcheck disable=SC2086
+	missing=$(postino_deps_missing $want | tr '\n' ' ')
+	if [ -n "${missing// /}" ]; then
+		echo "deps: still missing after apt-get: $missing" >&2
+		return 1
+	fi
+}

@@ -1,0 +1,100 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# test.sh - run every postino test (the README's test command).
+#
+# 1. installs the Debian packages the tests need (scripts/lib/deps.sh;
+#    skipped when they are all present), including Debian's postfix for
+#    the compatibility test, preseeded so no system Postfix is started;
+# 2. builds build/ with -Werror and runs its ctest;
+# 3. builds build-asan/ with AddressSanitizer + UBSan and runs its ctest
+#    (ASAN_OPTIONS=detect_leaks=0: see README.md, "Tests");
+# 4. prints both ctest summaries and a total, and exits non-zero if any
+#    build or test failed.
+#
+# Environment: POSTINO_BUILD_DIR / POSTINO_ASAN_DIR change the two build
+# directories (default build and build-asan under the source tree);
+# POSTINO_SKIP_ASAN=1 leaves out step 3 (quick local runs only).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+# shellcheck source=lib/deps.sh
+. scripts/lib/deps.sh
+
+BUILD=${POSTINO_BUILD_DIR:-$ROOT/build}
+ASAN=${POSTINO_ASAN_DIR:-$ROOT/build-asan}
+JOBS=2
+LOGDIR=$(mktemp -d "${TMPDIR:-/tmp}/postino-test.XXXXXX")
+trap 'rm -rf "$LOGDIR"' EXIT
+
+echo "== dependencies"
+postino_deps test
+
+status=0
+summary=()
+total_pass=0
+total_fail=0
+
+# run_suite NAME DIR CMAKE-ARGS... - configure, build and ctest one tree.
+run_suite() {
+	local name=$1 dir=$2 log line pass fail
+	shift 2
+	log=$LOGDIR/$name.log
+	echo "== $name: configure ($dir)"
+	if ! cmake -S "$ROOT" -B "$dir" "$@"; then
+		summary+=("$name: configure FAILED")
+		status=1
+		return
+	fi
+	echo "== $name: build"
+	if ! cmake --build "$dir" -j"$JOBS"; then
+		summary+=("$name: build FAILED")
+		status=1
+		return
+	fi
+	echo "== $name: ctest"
+	set +e
+	(cd "$dir" && ctest --output-on-failure --no-tests=error -j"$JOBS") 2>&1 |
+	    tee "$log"
+	local rc=${PIPESTATUS[0]}
+	set -e
+	[ "$rc" = 0 ] || status=1
+	line=$(grep -E '^[0-9]+% tests passed, [0-9]+ tests? failed out of [0-9]+' "$log" | tail -n 1 || true)
+	if [ -n "$line" ]; then
+		fail=$(sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\1/' <<<"$line")
+		pass=$(( $(sed -E 's/.* out of ([0-9]+).*/\1/' <<<"$line") - fail ))
+		total_pass=$((total_pass + pass))
+		total_fail=$((total_fail + fail))
+		summary+=("$name: $line")
+	else
+		summary+=("$name: ctest ran no test or did not finish (exit $rc)")
+		status=1
+	fi
+	sed -n '/^The following tests FAILED:/,$p' "$log" |
+	    grep -E '^[[:space:]]+[0-9]+ - ' | sed "s/^[[:space:]]*/$name: /" \
+	    >>"$LOGDIR/failed" || true
+}
+
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+run_suite normal "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPOSTINO_WERROR=ON \
+    -DPOSTINO_SANITIZE=OFF
+if [ "${POSTINO_SKIP_ASAN:-0}" != 1 ]; then
+	# Leak detection is off: the commands exit right after their work and
+	# leave freeing to exit(); see README.md.
+	export ASAN_OPTIONS=detect_leaks=0:strict_string_checks=1:detect_stack_use_after_return=1
+	run_suite asan "$ASAN" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPOSTINO_SANITIZE=ON \
+	    -DPOSTINO_WERROR=OFF
+	unset ASAN_OPTIONS
+fi
+
+echo
+echo "== summary"
+for line in "${summary[@]}"; do
+	echo "$line"
+done
+if [ -s "$LOGDIR/failed" ]; then
+	echo "failed tests:"
+	cat "$LOGDIR/failed"
+fi
+echo "total: $total_pass passed, $total_fail failed"
+exit "$status"
