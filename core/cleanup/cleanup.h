@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: MIT */
+/* cleanup - turn an envelope and content into a durable queue file (the
+ * work of Postfix's cleanup(8), as a library used by smtpd and pickup).
+ *
+ * Sequence: cleanup_open; cleanup_set_attr* (client_address, client_name,
+ * helo, protocol, dsn_envid, dsn_ret); cleanup_set_sender; cleanup_add_rcpt*;
+ * cleanup_line* (one call per content line, without its line terminator,
+ * headers first, dot-unstuffed); cleanup_finish.
+ *
+ * cleanup applies sender/recipient canonical maps, virtual alias
+ * expansion (recursion and limits as Postfix), header_checks and
+ * body_checks (REJECT, IGNORE, WARN, HOLD, DISCARD, REPLACE, PREPEND,
+ * REDIRECT), adds missing Message-ID, Date, From (and To: when there is
+ * no recipient header: "undisclosed-recipients:;"), enforces
+ * message_size_limit and hopcount_limit, writes incoming/ID durably
+ * (qfile.h write protocol, fsync of file and directory), and pokes qmgr.
+ *
+ * Thread use: a cleanup_state is used by one thread at a time;
+ * cleanup_finish may be called from a worker thread (it blocks on fsync).
+ * Logs as program "cleanup": "ID: message-id=<...>". */
+#ifndef POSTINO_CLEANUP_CLEANUP_H
+#define POSTINO_CLEANUP_CLEANUP_H
+
+#include <stddef.h>
+
+#define CLEANUP_STAT_OK		0
+#define CLEANUP_STAT_BAD	(1 << 0)	/* internal error: 451 4.3.0 */
+#define CLEANUP_STAT_WRITE	(1 << 1)	/* write error: 451 4.3.0; ENOSPC 452 4.3.1 */
+#define CLEANUP_STAT_SIZE	(1 << 2)	/* too big: 552 5.3.4 */
+#define CLEANUP_STAT_CONT	(1 << 3)	/* content rejected: reply text */
+#define CLEANUP_STAT_HOPS	(1 << 4)	/* too many hops: 554 5.4.0 */
+#define CLEANUP_STAT_RCPT	(1 << 5)	/* no recipients left */
+#define CLEANUP_STAT_DEFER	(1 << 6)	/* temporary: 451 4.x.x reply text */
+#define CLEANUP_STAT_NOSPACE	(1 << 7)	/* ENOSPC: 452 4.3.1 */
+
+#define CLEANUP_FLAG_HOLD	(1 << 0)	/* put in hold/ (access HOLD) */
+#define CLEANUP_FLAG_DISCARD	(1 << 1)	/* accept and drop (access DISCARD) */
+#define CLEANUP_FLAG_FILTER	(1 << 2)	/* apply header/body checks (default) */
+#define CLEANUP_FLAG_MAP_OK	(1 << 3)	/* apply canonical/virtual (default) */
+
+#define CLEANUP_FLAGS_DEFAULT	(CLEANUP_FLAG_FILTER | CLEANUP_FLAG_MAP_OK)
+
+struct cleanup_state;
+
+/* cleanup_init - open the tables named in main.cf (canonical, virtual
+ * alias, header/body checks) once per process; daemons use surrogates for
+ * tables that cannot be opened (lookups then defer the mail). */
+void cleanup_init(void);
+
+struct cleanup_state *cleanup_open(int flags);
+/* cleanup_flags - add CLEANUP_FLAG_* later (e.g. HOLD from an access
+ * map at RCPT). */
+void cleanup_add_flags(struct cleanup_state *st, int flags);
+void cleanup_set_attr(struct cleanup_state *st, const char *name,
+    const char *value);
+/* cleanup_set_sender - envelope sender ("" = null sender), external form. */
+void cleanup_set_sender(struct cleanup_state *st, const char *sender);
+/* cleanup_add_rcpt - one envelope recipient; orig_rcpt may be NULL;
+ * dsn_notify is DSN_NOTIFY_* (qfile.h) or 0. */
+void cleanup_add_rcpt(struct cleanup_state *st, const char *rcpt,
+    const char *orig_rcpt, int dsn_notify);
+/* cleanup_prepend_header - a header line (e.g. from PREPEND actions or
+ * smtpd's Received:) placed before the message's own headers. */
+void cleanup_prepend_header(struct cleanup_state *st, const char *line);
+/* cleanup_line - one content line without CR/LF.  Returns the current
+ * status (non-zero: stop sending, the message will be refused). */
+int cleanup_line(struct cleanup_state *st, const char *line, size_t len);
+/* cleanup_finish - write and commit.  Returns CLEANUP_STAT_*; *queue_id_r
+ * (valid until cleanup_free) is the ID on success; *reply_r is the
+ * SMTP-style reply for non-OK status ("5.7.1 message content rejected"),
+ * without the 3-digit code when cleanup has no opinion (NULL). */
+int cleanup_finish(struct cleanup_state *st, const char **queue_id_r,
+    const char **reply_r);
+void cleanup_free(struct cleanup_state **stp);
+
+/* cleanup_smtp_reply - map a status to "250 2.0.0 Ok: queued as ID" or
+ * the matching error reply (451 4.3.0 ..., 552 5.3.4 ...); malloc'd. */
+char *cleanup_smtp_reply(int status, const char *queue_id, const char *reply);
+
+#endif

@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: MIT */
+/* deliver_request - qmgr <-> delivery agent protocol over attribute lists
+ * (attr.h), one persistent connection per agent process.
+ *
+ * Request (qmgr -> agent):
+ *   request=deliver, request_id=N, queue_id=ID, queue_path=PATH,
+ *   sender=ADDR, arrival=SEC.USEC, content_offset=N, content_len=N,
+ *   nexthop=..., client_address=..., client_name=..., client_helo=...,
+ *   client_protocol=..., dsn_envid=..., dsn_ret=...,
+ *   then per recipient i (0-based): rcpt_i=ADDR, orig_rcpt_i=ADDR,
+ *   rcpt_offset_i=N, dsn_notify_i=N; rcpt_count=N.
+ * Reply (agent -> qmgr), one per recipient:
+ *   request_id=N, rcpt_index=i, dsn=X.Y.Z, status=sent|deferred|bounced,
+ *   action=delivered|relayed|failed|delayed|expanded, text=..., relay=...
+ * then a final list: request_id=N, done=1.
+ *
+ * Agents treat every field as untrusted (bounded lengths, numbers parsed
+ * strictly, the queue path must be inside $queue_directory). */
+#ifndef POSTINO_MAIL_DELIVER_REQUEST_H
+#define POSTINO_MAIL_DELIVER_REQUEST_H
+
+#include <sys/types.h>
+
+#include "attr.h"
+
+struct deliver_rcpt {
+	char *address;
+	char *orig_rcpt;
+	off_t offset;
+	int dsn_notify;
+};
+
+struct deliver_request {
+	long request_id;
+	char *queue_id;
+	char *queue_path;
+	char *sender;
+	double arrival;
+	off_t content_offset;
+	off_t content_len;
+	char *nexthop;
+	char *client_address;
+	char *client_name;
+	char *client_helo;
+	char *client_protocol;
+	char *dsn_envid;
+	char *dsn_ret;
+	int rcpt_count;
+	struct deliver_rcpt *rcpt;
+};
+
+/* deliver_request_to_attr / _from_attr - (de)serialise; from_attr returns
+ * NULL with *err_r for a malformed request. */
+void deliver_request_to_attr(const struct deliver_request *dr,
+    struct attr_list *al);
+struct deliver_request *deliver_request_from_attr(const struct attr_list *al,
+    const char **err_r);
+void deliver_request_free(struct deliver_request **drp);
+
+/* deliver_status - one recipient's outcome. */
+struct deliver_status {
+	int rcpt_index;
+	char dsn[16];		/* "2.0.0" */
+	const char *status;	/* "sent", "deferred", "bounced" */
+	const char *action;	/* "delivered", "relayed", "failed", "delayed" */
+	char *text;		/* "delivered to maildir", remote reply, reason */
+	char *relay;		/* "local", "virtual", host[addr]:port */
+};
+
+#endif
