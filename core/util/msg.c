@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/uio.h>
 
 #include "msg.h"
@@ -24,6 +25,9 @@ static int msg_to_stderr = 1;
 static int msg_to_syslog;
 static int msg_logfile_fd = -1;
 static char msg_tag[128];
+static char msg_sysname[64] = "postino";
+static int msg_facility = LOG_MAIL;
+static pthread_mutex_t msg_lock = PTHREAD_MUTEX_INITIALIZER;
 static msg_capture_fn msg_capture_cb;
 static void *msg_capture_ctx;
 
@@ -71,8 +75,10 @@ facility_by_name(const char *name)
 void
 msg_syslog_init(const char *syslog_name, const char *facility)
 {
+	snprintf(msg_sysname, sizeof(msg_sysname), "%s", syslog_name);
 	snprintf(msg_tag, sizeof(msg_tag), "%s/%s", syslog_name, msg_name);
-	openlog(msg_tag, LOG_PID | LOG_NDELAY, facility_by_name(facility));
+	msg_facility = facility_by_name(facility);
+	openlog(msg_tag, LOG_PID | LOG_NDELAY, msg_facility);
 	msg_to_syslog = 1;
 }
 
@@ -89,7 +95,7 @@ msg_logfile_init(const char *path)
 		close(msg_logfile_fd);
 	msg_logfile_fd = fd;
 	if (msg_tag[0] == 0)
-		snprintf(msg_tag, sizeof(msg_tag), "postino/%s", msg_name);
+		snprintf(msg_tag, sizeof(msg_tag), "%s/%s", msg_sysname, msg_name);
 	msg_to_syslog = 0;
 }
 
@@ -137,6 +143,12 @@ expand_percent_m(char *out, size_t outlen, const char *fmt, int saved_errno)
 void
 msg_vprintf(int level, const char *fmt, va_list ap)
 {
+	msg_vprintf_as(level, NULL, fmt, ap);
+}
+
+void
+msg_vprintf_as(int level, const char *prog, const char *fmt, va_list ap)
+{
 	int saved_errno = errno;
 	char fmtbuf[2048];
 	char text[4096];
@@ -154,13 +166,26 @@ msg_vprintf(int level, const char *fmt, va_list ap)
 		return;
 	}
 	if (msg_to_stderr) {
-		dprintf(STDERR_FILENO, "%s: %s%s\n", msg_name,
+		dprintf(STDERR_FILENO, "%s: %s%s\n", prog ? prog : msg_name,
 		    msg_level_prefix[level], text);
 	}
 	if (msg_to_syslog) {
 		static const int prio[] = {LOG_INFO, LOG_WARNING, LOG_ERR,
 		    LOG_CRIT, LOG_CRIT};
-		syslog(prio[level], "%s%s", msg_level_prefix[level], text);
+
+		if (prog) {
+			char tag[128];
+
+			/* syslog keeps the ident pointer: switch and restore. */
+			pthread_mutex_lock(&msg_lock);
+			snprintf(tag, sizeof(tag), "%s/%s", msg_sysname, prog);
+			openlog(tag, LOG_PID | LOG_NDELAY, msg_facility);
+			syslog(prio[level], "%s%s", msg_level_prefix[level], text);
+			openlog(msg_tag, LOG_PID | LOG_NDELAY, msg_facility);
+			pthread_mutex_unlock(&msg_lock);
+		} else {
+			syslog(prio[level], "%s%s", msg_level_prefix[level], text);
+		}
 	}
 	if (msg_logfile_fd >= 0) {
 		char stamp[64];
@@ -176,8 +201,14 @@ msg_vprintf(int level, const char *fmt, va_list ap)
 		host[sizeof(host) - 1] = 0;
 		if (strchr(host, '.'))
 			*strchr(host, '.') = 0;
-		dprintf(msg_logfile_fd, "%s %s %s[%ld]: %s%s\n", stamp, host,
-		    msg_tag, (long)getpid(), msg_level_prefix[level], text);
+		if (prog)
+			dprintf(msg_logfile_fd, "%s %s %s/%s[%ld]: %s%s\n", stamp,
+			    host, msg_sysname, prog, (long)getpid(),
+			    msg_level_prefix[level], text);
+		else
+			dprintf(msg_logfile_fd, "%s %s %s[%ld]: %s%s\n", stamp,
+			    host, msg_tag, (long)getpid(),
+			    msg_level_prefix[level], text);
 	}
 	errno = saved_errno;
 }
@@ -243,4 +274,24 @@ msg_panic(const char *fmt, ...)
 	msg_vprintf(MSG_PANIC, fmt, ap);
 	va_end(ap);
 	abort();
+}
+
+void
+msg_info_as(const char *prog, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	msg_vprintf_as(MSG_INFO, prog, fmt, ap);
+	va_end(ap);
+}
+
+void
+msg_warn_as(const char *prog, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	msg_vprintf_as(MSG_WARN, prog, fmt, ap);
+	va_end(ap);
 }

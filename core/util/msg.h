@@ -40,6 +40,14 @@ void msg_fatal(const char *fmt, ...) PRINTFLIKE(1, 2) NORETURN;
 void msg_panic(const char *fmt, ...) PRINTFLIKE(1, 2) NORETURN;
 void msg_vprintf(int level, const char *fmt, va_list ap) PRINTFLIKE(2, 0);
 
+/* msg_info_as / msg_warn_as - log as another program of the same system
+ * ("postino/cleanup[pid]" from inside smtpd), so log parsers see the
+ * program names they expect even where services share a process. */
+void msg_info_as(const char *prog, const char *fmt, ...) PRINTFLIKE(2, 3);
+void msg_warn_as(const char *prog, const char *fmt, ...) PRINTFLIKE(2, 3);
+void msg_vprintf_as(int level, const char *prog, const char *fmt, va_list ap)
+    PRINTFLIKE(3, 0);
+
 /* msg_fatal_status - like msg_fatal with a chosen exit status. */
 void msg_fatal_status(int status, const char *fmt, ...) PRINTFLIKE(2, 3) NORETURN;
 
