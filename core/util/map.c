@@ -153,11 +153,19 @@ map_explain_reset(struct map *map)
 	buf_reset(map->explain);
 }
 
-/* Surrogate: a table that could not be opened; every access fails. */
+/* Surrogate: a table that could not be opened; every access fails with
+ * the open error as the reason.  map_lookup() and friends clear the
+ * reason before each call, so it is kept here and set again each time. */
+
+struct map_surrogate {
+	struct map map;
+	char *error;		/* the open error */
+};
 
 static enum map_status
 surrogate_lookup(struct map *map, const char *key, const char **value_r)
 {
+	map_set_reason(map, "%s", ((struct map_surrogate *)map)->error);
 	msg_warn("%s lookup error for \"%s\": %s", map->title, key,
 	    map_reason(map));
 	return MAP_TEMPFAIL;
@@ -166,12 +174,14 @@ surrogate_lookup(struct map *map, const char *key, const char **value_r)
 static int
 surrogate_update(struct map *map, const char *key, const char *value)
 {
+	map_set_reason(map, "%s", ((struct map_surrogate *)map)->error);
 	return -1;
 }
 
 static enum map_status
 surrogate_delete(struct map *map, const char *key)
 {
+	map_set_reason(map, "%s", ((struct map_surrogate *)map)->error);
 	return MAP_TEMPFAIL;
 }
 
@@ -179,12 +189,14 @@ static enum map_status
 surrogate_sequence(struct map *map, enum map_seq how, const char **key_r,
     const char **value_r)
 {
+	map_set_reason(map, "%s", ((struct map_surrogate *)map)->error);
 	return MAP_TEMPFAIL;
 }
 
 static void
 surrogate_close(struct map *map)
 {
+	free(((struct map_surrogate *)map)->error);
 	map_free_base(map);
 }
 
@@ -194,21 +206,23 @@ map_surrogate(const char *type, const char *name, int open_flags, int flags,
 {
 	/* The driver record only carries the type name for titles. */
 	struct map_driver *drv = xcalloc(1, sizeof(*drv));
-	struct map *map;
+	struct map_surrogate *ms;
 
 	drv->magic = MAP_DRIVER_MAGIC;
 	drv->abi = MAP_ABI_VERSION;
 	drv->type = type;
-	map = map_alloc(sizeof(*map), drv, name, open_flags, flags);
+	ms = (struct map_surrogate *)map_alloc(sizeof(*ms), drv, name,
+	    open_flags, flags);
 	free(drv);
-	map->driver = NULL;
-	map->lookup = surrogate_lookup;
-	map->update = surrogate_update;
-	map->delete = surrogate_delete;
-	map->sequence = surrogate_sequence;
-	map->close = surrogate_close;
-	map_set_reason(map, "%s", reason);
-	return map;
+	ms->map.driver = NULL;
+	ms->map.lookup = surrogate_lookup;
+	ms->map.update = surrogate_update;
+	ms->map.delete = surrogate_delete;
+	ms->map.sequence = surrogate_sequence;
+	ms->map.close = surrogate_close;
+	ms->error = xstrdup(reason);
+	map_set_reason(&ms->map, "%s", reason);
+	return &ms->map;
 }
 
 struct map *
