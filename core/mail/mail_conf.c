@@ -47,6 +47,7 @@ static struct htable *over_tab;		/* -o: name -> char * */
 static struct htable *computed_tab;	/* computed defaults */
 static struct htable *cache_tab;	/* expanded values */
 static struct htable *busy_tab;		/* names being expanded now */
+static int defaults_only;		/* postconf -d */
 
 /* Retired strings: kept alive until exit (see the module comment). */
 static struct htable **retired;
@@ -199,14 +200,39 @@ mail_conf_default(const char *name)
 	return val;
 }
 
+int
+mail_conf_readonly(const char *name)
+{
+	const struct mail_param *p = mail_param_find(name);
+
+	return p != NULL && (p->flags & MAIL_PARAM_READONLY);
+}
+
+const char *
+mail_conf_file_value(const char *name)
+{
+	return file_tab ? htable_find(file_tab, name) : NULL;
+}
+
+void
+mail_conf_defaults_only(int on)
+{
+	defaults_only = on;
+	new_generation();
+}
+
 const char *
 mail_conf_raw(const char *name)
 {
 	const char *val;
 
+	if (defaults_only)
+		return mail_conf_default(name);
 	if (over_tab && (val = htable_find(over_tab, name)) != NULL)
 		return val;
-	if (file_tab && (val = htable_find(file_tab, name)) != NULL)
+	/* Read-only parameters: main.cf cannot set them. */
+	if (file_tab && (val = htable_find(file_tab, name)) != NULL
+	    && !mail_conf_readonly(name))
 		return val;
 	return mail_conf_default(name);
 }
@@ -220,6 +246,8 @@ mail_conf_known(const char *name)
 int
 mail_conf_is_set(const char *name)
 {
+	if (defaults_only)
+		return 0;
 	return (over_tab && htable_find(over_tab, name) != NULL)
 	    || (file_tab && htable_find(file_tab, name) != NULL);
 }

@@ -57,6 +57,16 @@ long mail_conf_time(const char *name, int def_unit);
 char *mail_conf_expand(const char *text,
     void (*undefined_cb)(const char *name, void *ctx), void *ctx);
 
+/* mail_conf_defaults_only - while on, lookups and expansion ignore main.cf
+ * and overrides: built-in defaults only (postconf -d).  Computed
+ * defaults are recomputed on each switch. */
+void mail_conf_defaults_only(int on);
+/* mail_conf_readonly - is this a parameter the program sets itself
+ * (process_id, process_name, service_name)?  main.cf cannot change it. */
+int mail_conf_readonly(const char *name);
+/* mail_conf_file_value - the value as written in main.cf, or NULL. */
+const char *mail_conf_file_value(const char *name);
+
 /* mail_conf_names - every known or set parameter name, sorted,
  * NULL-terminated; free the array only. */
 const char **mail_conf_names(void);

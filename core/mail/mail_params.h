@@ -13,6 +13,7 @@
 
 /* Flags. */
 #define MAIL_PARAM_NOEXPAND	(1 << 0)	/* never $name-expanded */
+#define MAIL_PARAM_READONLY	(1 << 1)	/* set by the program only */
 
 struct mail_param {
 	const char *name;
