@@ -23,7 +23,8 @@ import tempfile
 import unittest
 
 BUILD = os.environ.get("POSTINO_BUILD", "")
-SRCDIR = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+SRCDIR = os.environ.get("POSTINO_SOURCE") or os.path.normpath(
+    os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 POSTALIAS = os.path.join(BUILD, "sbin", "postalias")
 NEWALIASES = os.path.join(BUILD, "sbin", "newaliases")
 PF_POSTALIAS = "/usr/sbin/postalias"
