@@ -43,6 +43,10 @@ static char *dynmaps_main;	/* the dynamicmaps.cf that was read */
 static struct dynmap_entry *dynmaps;
 static int dynmaps_read;
 static int ltdl_ready;
+/* Modules whose init() succeeded: one module can serve several types
+ * (hash and btree), and each is initialised once per process. */
+static const struct map_module **modules_init;
+static size_t modules_ninit;
 
 void
 map_loader_config(const char *meta_directory, const char *shlib_directory)
@@ -222,11 +226,22 @@ load_entry(struct dynmap_entry *e, char **err_r)
 		free(path);
 		return NULL;
 	}
-	if (mod->init && mod->init() != 0) {
-		*err_r = map_errorf("unsupported table type \"%s\": module %s failed to initialise",
-		    e->type, path);
-		free(path);
-		return NULL;
+	if (mod->init) {
+		size_t i;
+
+		for (i = 0; i < modules_ninit && modules_init[i] != mod; i++)
+			;
+		if (i == modules_ninit) {
+			if (mod->init() != 0) {
+				*err_r = map_errorf("unsupported table type \"%s\": module %s failed to initialise",
+				    e->type, path);
+				free(path);
+				return NULL;
+			}
+			modules_init = xreallocarray(modules_init, modules_ninit + 1,
+			    sizeof(*modules_init));
+			modules_init[modules_ninit++] = mod;
+		}
 	}
 	for (const struct map_driver *const *dp = mod->drivers; dp && *dp; dp++) {
 		const struct map_driver *d = *dp;
