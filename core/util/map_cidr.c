@@ -387,6 +387,7 @@ cidr_read_inline(struct map_cidr *mc, const char *name, char **err_r)
 		goto out;
 	}
 	body[len - 1] = 0;
+	trimblanks(body);
 	cp = body + 1;
 	for (;;) {
 		cp += strspn(cp, ", \t\r\n");
