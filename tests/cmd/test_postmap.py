@@ -4,13 +4,12 @@
 postfix-compat.md §3, the source-file rules of §2.3, the built-in table
 types through -q, explain mode (-x), and hostile input."""
 import os
-import re
 import subprocess
 import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from postino_testlib import TmpTestCase, program, run, write  # noqa: E402
+from postino_testlib import TmpTestCase, names_line, program, run, write  # noqa: E402
 
 
 class PostmapCase(TmpTestCase):
@@ -357,10 +356,9 @@ class TestExplain(PostmapCase):
         self.assertIn("got ac", r.out)
         text = r.out + r.err
         self.assertIn(t, text)
-        self.assertTrue(re.search(r"(%s|rules\.pcre):3\b" % re.escape(src),
-                                  text), text)
-        self.assertFalse(re.search(r"(%s|rules\.pcre):4\b" % re.escape(src),
-                                   text), "rule after the match: " + text)
+        self.assertNamesLine(text, src, 3)
+        self.assertFalse(names_line(text, src, 4),
+                         "rule after the match: " + text)
 
     def test_explain_several_tables(self):
         m1 = self.table("m1", "other 1\n")
