@@ -34,6 +34,7 @@ main(int argc, char **argv)
 	int seq = 0, incr = 0, modes = 0;
 	int nul_n = 0, nul_N = 0, fold = 1;
 	int dup = MAP_FLAG_DUP_WARN;
+	int no_utf8 = 0;
 	int ch;
 
 	msg_init(argv[0], 1);
@@ -80,6 +81,8 @@ main(int argc, char **argv)
 			modes++;
 			break;
 		case 'u':
+			no_utf8 = 1;
+			break;
 			break;
 		case 'v':
 			msg_verbose++;
@@ -102,6 +105,8 @@ main(int argc, char **argv)
 		usage();
 	mail_conf_read(1);
 	postalias_setup(&cmd, fold, nul_n, nul_N, dup);
+	if (cmd.map_flags & MAP_FLAG_UTF8)
+		cmd.utf8_check = !no_utf8;
 
 	if (query) {
 		if (strcmp(query, "-") == 0)

@@ -7,6 +7,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "alias_parse.h"
@@ -59,4 +60,8 @@ postalias_setup(struct map_cmd *cmd, int fold, int nul_n, int nul_N, int dup)
 		cmd->map_flags |= MAP_FLAG_TRY0NULL;
 	else
 		cmd->map_flags |= MAP_FLAG_TRY0NULL | MAP_FLAG_TRY1NULL;
+	if (strcasecmp(mail_conf_str("smtputf8_enable"), "yes") == 0) {
+		cmd->map_flags |= MAP_FLAG_UTF8;
+		cmd->utf8_check = 1;
+	}
 }

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "mail_conf.h"
@@ -39,6 +40,7 @@ main(int argc, char **argv)
 	int body = 0, header = 0, mime = 0;
 	int nul_n = 0, nul_N = 0, fold = 1;
 	int dup = MAP_FLAG_DUP_WARN;
+	int no_utf8 = 0;
 	int ch;
 
 	msg_init(argv[0], 1);
@@ -101,6 +103,8 @@ main(int argc, char **argv)
 			modes++;
 			break;
 		case 'u':
+			no_utf8 = 1;
+			break;
 		case 'U':
 			break;
 		case 'v':
@@ -142,8 +146,10 @@ main(int argc, char **argv)
 		cmd.map_flags |= MAP_FLAG_TRY0NULL;
 	else
 		cmd.map_flags |= MAP_FLAG_TRY0NULL | MAP_FLAG_TRY1NULL;
-	if (strcmp(mail_conf_str("smtputf8_enable"), "yes") == 0)
+	if (strcasecmp(mail_conf_str("smtputf8_enable"), "yes") == 0) {
 		cmd.map_flags |= MAP_FLAG_UTF8;
+		cmd.utf8_check = !no_utf8;
+	}
 
 	if (query) {
 		if (strcmp(query, "-") == 0)

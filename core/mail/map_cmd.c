@@ -142,6 +142,46 @@ decode_base64(const char *in)
 	return out;
 }
 
+int
+map_cmd_utf8_valid(const char *str)
+{
+	const unsigned char *cp = (const unsigned char *)str;
+
+	while (*cp) {
+		int n;
+		unsigned cpv;
+
+		if (*cp < 0x80) {
+			cp++;
+			continue;
+		}
+		if ((*cp & 0xe0) == 0xc0) {
+			n = 1;
+			cpv = *cp & 0x1f;
+		} else if ((*cp & 0xf0) == 0xe0) {
+			n = 2;
+			cpv = *cp & 0x0f;
+		} else if ((*cp & 0xf8) == 0xf0) {
+			n = 3;
+			cpv = *cp & 0x07;
+		} else {
+			return 0;
+		}
+		for (int i = 1; i <= n; i++) {
+			if ((cp[i] & 0xc0) != 0x80)
+				return 0;
+			cpv = (cpv << 6) | (cp[i] & 0x3f);
+		}
+		/* Overlong forms, surrogates, beyond U+10FFFF. */
+		if ((n == 1 && cpv < 0x80) || (n == 2 && cpv < 0x800)
+		    || (n == 3 && cpv < 0x10000) || cpv > 0x10ffff
+		    || (cpv >= 0xd800 && cpv <= 0xdfff))
+			return 0;
+		cp += n + 1;
+	}
+	return 1;
+}
+
 /* load_entries - read source entries from fp into map. */
 static void
 load_entries(const struct map_cmd *cmd, struct map *map, FILE *fp,
@@ -157,6 +197,11 @@ load_entries(const struct map_cmd *cmd, struct map *map, FILE *fp,
 		const char *err = NULL, *note = NULL;
 		int st;
 
+		if (cmd->utf8_check && !map_cmd_utf8_valid(line->data)) {
+			msg_warn("%s, line %d: non-UTF-8 input \"%s\" -- ignoring this line",
+			    path, lineno, line->data);
+			continue;
+		}
 		if (cmd->parse(line->data, key, value, &err, &note) < 0) {
 			msg_warn("%s, line %d: %s", path, lineno, err);
 			continue;

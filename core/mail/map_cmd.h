@@ -29,6 +29,7 @@ struct map_cmd {
 	int file_values;	/* -F: values are base64 of named files */
 	int keep_mode;		/* -p: create files with mode 0644 */
 	int no_owner;		/* -o: do not take the source file's owner */
+	int utf8_check;		/* smtputf8_enable and no -u: skip non-UTF-8 lines */
 	const char *default_type;	/* $default_database_type */
 	map_cmd_parse_fn parse;
 	/* extra: called after a rebuild (postalias: "@" and YP_* records). */
@@ -59,6 +60,9 @@ int map_cmd_sequence(const struct map_cmd *cmd, const char *type_name);
  * table; returns 0 if anything was deleted, else 1. */
 int map_cmd_delete(const struct map_cmd *cmd, const char *key,
     char **tables, int ntables);
+
+/* map_cmd_utf8_valid - is str well-formed UTF-8? */
+int map_cmd_utf8_valid(const char *str);
 
 /* map_cmd_type_name - "[type:]name" with the default type applied;
  * malloc'd. */
