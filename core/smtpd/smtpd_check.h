@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: MIT */
+/* smtpd_check - SMTP access policy: the restriction lists
+ * (smtpd_client_restrictions, smtpd_helo_restrictions,
+ * smtpd_sender_restrictions, smtpd_relay_restrictions,
+ * smtpd_recipient_restrictions, smtpd_data_restrictions,
+ * smtpd_end_of_data_restrictions), access(5) tables with Postfix's key
+ * search order, mynetworks, the address classes (resolve.h), and
+ * recipient validation (local_recipient_maps and friends).
+ *
+ * With smtpd_delay_reject = yes (the default) client, helo and sender
+ * restrictions are evaluated at RCPT time, as Postfix does.
+ *
+ * A table's temporary error gives "451 4.3.0 <addr>: Temporary lookup
+ * failure" (never a 5xx).  Decisions are logged in Postfix's shape:
+ * "NOQUEUE: reject: RCPT from NAME[ADDR]: 554 5.7.1 <x@y>: Relay access
+ * denied; from=<s> to=<x@y> proto=ESMTP helo=<h>". */
+#ifndef POSTINO_SMTPD_SMTPD_CHECK_H
+#define POSTINO_SMTPD_SMTPD_CHECK_H
+
+/* What the checks may read about the session (owned by smtpd). */
+struct smtpd_check_session {
+	const char *client_addr;	/* "127.0.0.1", IPv6 without brackets */
+	const char *client_name;	/* verified name or "unknown" */
+	const char *client_port;
+	const char *helo;		/* NULL before HELO/EHLO */
+	const char *protocol;		/* "SMTP" or "ESMTP" */
+	const char *sender;		/* NULL before MAIL; "" = null sender */
+	const char *queue_id;		/* NULL: log "NOQUEUE" */
+	int pipelining_violation;	/* client sent ahead without PIPELINING */
+	int rcpt_count;			/* accepted so far in this transaction */
+};
+
+/* The outcome of one check. */
+struct smtpd_check_reply {
+	int code;		/* 0 = accepted; else 4xx/5xx SMTP code */
+	char dsn[16];		/* "5.7.1" */
+	char *text;		/* reply text after code and dsn, malloc'd */
+	/* Side effects the session applies when the command is accepted: */
+	int hold;		/* HOLD: put the message on hold */
+	int discard;		/* DISCARD: accept and drop */
+	char *redirect;		/* REDIRECT addr (malloc'd) */
+	char **prepend;		/* PREPEND header lines (NULL-terminated) */
+	int nprepend;
+	int warn_only;		/* the reject was downgraded (warn_if_reject) */
+};
+
+/* smtpd_check_init - parse the restriction lists and open their tables
+ * (daemon style: surrogates for tables that cannot be opened).
+ * Unknown restriction names are fatal at start ("unknown smtpd restriction"). */
+void smtpd_check_init(void);
+
+/* Each returns the reply's code (0 = OK) and fills *r (reset it with
+ * smtpd_check_reply_free after use). */
+int smtpd_check_client(const struct smtpd_check_session *s, struct smtpd_check_reply *r);
+int smtpd_check_helo(const struct smtpd_check_session *s, const char *helo, struct smtpd_check_reply *r);
+int smtpd_check_mail(const struct smtpd_check_session *s, const char *sender, struct smtpd_check_reply *r);
+int smtpd_check_rcpt(const struct smtpd_check_session *s, const char *rcpt, struct smtpd_check_reply *r);
+int smtpd_check_data(const struct smtpd_check_session *s, struct smtpd_check_reply *r);
+int smtpd_check_eod(const struct smtpd_check_session *s, struct smtpd_check_reply *r);
+/* smtpd_check_vrfy - for VRFY (when enabled): is the address deliverable
+ * here?  250/252/550 semantics as Postfix. */
+int smtpd_check_vrfy(const struct smtpd_check_session *s, const char *addr, struct smtpd_check_reply *r);
+/* smtpd_check_size - MAIL SIZE= and free-space check (queue_minfree,
+ * 1.5 x message_size_limit): 552 5.3.4 / 452 4.3.1. */
+int smtpd_check_size(const struct smtpd_check_session *s, long size, struct smtpd_check_reply *r);
+
+void smtpd_check_reply_free(struct smtpd_check_reply *r);
+
+#endif
