@@ -40,6 +40,7 @@
 static struct htable *used_names;	/* user-defined names something uses */
 static struct htable *service_names;	/* service-defined names */
 static int nondefault_mode;		/* -n */
+static char **overrides;		/* -o name=value */
 
 NORETURN static void
 usage(void)
@@ -330,7 +331,6 @@ main(int argc, char **argv)
 {
 	int ch, flags = 0, defaults = 0, nondefault = 0, quiet = 0;
 	int edit = 0, remove = 0, comment = 0, maps = 0, master = 0;
-	char **overrides = xcalloc((size_t)argc + 1, sizeof(char *));
 	int noverrides = 0;
 	const char **types, **tp;
 	char *name, *value;
@@ -338,6 +338,7 @@ main(int argc, char **argv)
 	const char **svc;
 
 	msg_init("postconf", 1);
+	overrides = xcalloc((size_t)argc + 1, sizeof(char *));
 	opterr = 1;
 	while ((ch = getopt(argc, argv, "aAbc:C:deEfFhHlmMno:pPqtTvxX#")) != -1) {
 		switch (ch) {
@@ -454,6 +455,5 @@ main(int argc, char **argv)
 	}
 	if (fflush(stdout) != 0 || ferror(stdout))
 		msg_fatal("write error: %m");
-	free(overrides);
 	return 0;
 }

@@ -88,13 +88,17 @@ postconf_edit_main(enum pcf_edit mode, char **args, int count)
 	for (int i = 0; i < count; i++) {
 		copy = xstrdup(args[i]);
 		if (mode == PCF_EDIT_SET) {
-			if ((err = split_nameval(copy, &name, &value)) != NULL)
+			if ((err = split_nameval(copy, &name, &value)) != NULL) {
+				free(copy);
 				msg_fatal("%s: \"%s\"", err, args[i]);
+			}
 		} else {
 			name = trimblanks(skipblanks(copy));
 			value = NULL;
-			if (*name == 0 || strchr(name, '=') != NULL)
+			if (*name == 0 || strchr(name, '=') != NULL) {
+				free(copy);
 				msg_fatal("bad parameter name: \"%s\"", args[i]);
+			}
 		}
 		if ((item = htable_find(items, name)) == NULL) {
 			item = xcalloc(1, sizeof(*item));
