@@ -137,7 +137,7 @@ main(int argc, char **argv)
 	cmd.default_type = mail_conf_str("default_database_type");
 	if (*cmd.default_type == 0)
 		cmd.default_type = "hash";
-	cmd.map_flags = MAP_FLAG_LOCK | MAP_FLAG_PARANOID | dup;
+	cmd.map_flags = MAP_FLAG_LOCK | MAP_FLAG_PARANOID | MAP_FLAG_EMPTY_OK | dup;
 	if (fold)
 		cmd.map_flags |= MAP_FLAG_FOLD_FIX;
 	if (nul_N && !nul_n)

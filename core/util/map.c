@@ -330,6 +330,14 @@ map_lookup(struct map *map, const char *key, const char **value_r)
 			    map->title, key);
 			msg_warn("%s should return NO RESULT in case of NOT FOUND",
 			    map->type);
+			if (!(map->flags & MAP_FLAG_EMPTY_OK)) {
+				map_set_reason(map, "%s: lookup of \"%s\" returns an empty string result",
+				    map->title, key);
+				map_explain(map, "%s: \"%s\" empty result: configuration error",
+				    map->title, k);
+				*value_r = NULL;
+				return MAP_TEMPFAIL;
+			}
 		}
 		map_explain(map, "%s: \"%s\" found: \"%s\"", map->title, k,
 		    *value_r);

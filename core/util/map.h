@@ -47,7 +47,10 @@ enum map_status {
 						 * driver may create a new file and
 						 * install it at map_commit() */
 #define MAP_FLAG_UTF8		(1 << 11)	/* smtputf8_enable: UTF-8 mode */
-#define MAP_FLAG_PARANOID	(1 << 12)	/* warn about empty results */
+#define MAP_FLAG_PARANOID	(1 << 12)	/* an empty result is a configuration
+						 * error: warn, MAP_TEMPFAIL */
+#define MAP_FLAG_EMPTY_OK	(1 << 14)	/* with PARANOID: warn only, found
+						 * (postmap -q) */
 #define MAP_FLAG_FOLD_ANY	(1 << 13)	/* fold keys of any table */
 
 /* Default request flags for readers and for postmap-style builders. */

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,9 +44,12 @@ trimblanks(char *str)
 char *
 skipblanks(const char *str)
 {
-	while (*str && ISSPACE((unsigned char)*str))
-		str++;
-	return (char *)str;
+	size_t n = 0;
+
+	while (str[n] && ISSPACE((unsigned char)str[n]))
+		n++;
+	/* Like strchr(), hand back a pointer the caller may write through. */
+	return (char *)(uintptr_t)(str + n);
 }
 
 char *
