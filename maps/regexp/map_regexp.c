@@ -54,6 +54,10 @@ rx_warn(const struct map_regexp *mr, int lineno, const char *fmt, ...)
 	va_start(ap, fmt);
 	buf_vprintf(b, fmt, ap);
 	va_end(ap);
+	/* Table text can be anything: log it printable, as Postfix does. */
+	for (char *cp = b->data; *cp; cp++)
+		if ((unsigned char)*cp < 0x20 || (unsigned char)*cp >= 0x7f)
+			*cp = '?';
 	msg_warn("%s map %s, line %d: %s", mr->eng->type, mr->source, lineno,
 	    buf_str(b));
 	buf_free(&b);
@@ -102,8 +106,9 @@ parse_pat(struct map_regexp *mr, int lineno, char **pp, struct rx_parsed *out)
 		p++;
 	}
 	if (*p == 0) {
-		rx_warn(mr, lineno, "no closing regexp delimiter \"%c\": skipping this rule",
-		    delim);
+		/* Postfix words this differently per type; so do we. */
+		rx_warn(mr, lineno, "no closing regexp delimiter \"%c\": %s this rule",
+		    delim, mr->eng->legacy_and_not ? "skipping" : "ignoring");
 		return -1;
 	}
 	end = p++;
@@ -170,11 +175,12 @@ subst_ref(const char *p, const char **name_r, size_t *len_r)
  * *dollar_r = any '$' at all.  0 ok, -1 after warnings. */
 static int
 prescan(struct map_regexp *mr, int lineno, const char *text, int *max_r,
-    int *dollar_r)
+    int *dollar_r, char *max_name, size_t max_name_size)
 {
 	const char *p = text;
 
 	*max_r = 0;
+	max_name[0] = 0;
 	*dollar_r = 0;
 	while ((p = strchr(p, '$')) != NULL) {
 		const char *name;
@@ -205,12 +211,15 @@ prescan(struct map_regexp *mr, int lineno, const char *text, int *max_r,
 				n = INT_MAX;
 		}
 		if (n == 0) {
-			rx_warn(mr, lineno, "out-of-range replacement index \"%.*s\"",
+			rx_warn(mr, lineno, "%s replacement index \"%.*s\"",
+			    mr->eng->legacy_and_not ? "out-of-range" : "out of range",
 			    (int)len, name);
 			goto bad;
 		}
-		if ((int)n > *max_r)
+		if ((int)n > *max_r) {
 			*max_r = (int)n;
+			snprintf(max_name, max_name_size, "%.*s", (int)len, name);
+		}
 	}
 	return 0;
 bad:
@@ -273,6 +282,7 @@ parse_match(struct map_regexp *mr, struct rx_loadstate *ls, char *p, int lineno)
 {
 	struct rx_parsed p1 = {0}, p2 = {0};
 	int have2 = 0, max_sub, dollar, ngroups;
+	char max_name[32];
 	struct rx_pat c1 = {0}, c2 = {0};
 	struct rx_rule *r;
 
@@ -287,7 +297,8 @@ parse_match(struct map_regexp *mr, struct rx_loadstate *ls, char *p, int lineno)
 		p++;
 	if (*p == 0)
 		rx_warn(mr, lineno, "no replacement text: using empty string");
-	if (prescan(mr, lineno, p, &max_sub, &dollar) < 0)
+	if (prescan(mr, lineno, p, &max_sub, &dollar, max_name,
+	    sizeof(max_name)) < 0)
 		goto out;
 	if (max_sub > 0 && !p1.match) {
 		rx_warn(mr, lineno, "$number found in negative match replacement text: skipping this rule");
@@ -300,8 +311,8 @@ parse_match(struct map_regexp *mr, struct rx_loadstate *ls, char *p, int lineno)
 	if (compile_pat(mr, lineno, &p1, max_sub > 0, &c1, &ngroups) < 0)
 		goto out;
 	if (max_sub > ngroups) {
-		rx_warn(mr, lineno, "out of range replacement index \"%d\": skipping this rule",
-		    max_sub);
+		rx_warn(mr, lineno, "out of range replacement index \"%s\": skipping this rule",
+		    max_name);
 		mr->eng->free(c1.re);
 		free(c1.text);
 		goto out;
