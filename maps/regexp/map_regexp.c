@@ -769,6 +769,8 @@ prefilter_scan(struct map_regexp *mr, const char *key, size_t len)
 	for (int h = 0; h < mr->nhit; h++) {
 		int id = mr->hit[h];
 
+		if (mr->lit_nrules[id] == 0)
+			continue;
 		memcpy(mr->cand + n, mr->lit_rules[id],
 		    (size_t)mr->lit_nrules[id] * sizeof(int));
 		n += mr->lit_nrules[id];

@@ -389,6 +389,93 @@ test_differential(int rounds)
 	}
 }
 
+/* Part 3: request flags (NO_REGSUB, UTF8), with the warnings they log. */
+
+static struct buf *captured;
+
+static void
+capture(int level, const char *text, void *ctx)
+{
+	(void)level;
+	(void)ctx;
+	buf_puts(captured, text);
+	buf_putc(captured, '\n');
+}
+
+static void
+expect(int cond, const char *what)
+{
+	if (!cond) {
+		fprintf(stderr, "FAIL %s\n", what);
+		failures++;
+	}
+}
+
+static struct map *
+open_text(const char *text, int flags)
+{
+	static const struct map_driver drv = {
+		.magic = MAP_DRIVER_MAGIC, .abi = MAP_ABI_VERSION,
+		.type = "pcre", .caps = MAP_CAP_PATTERN,
+	};
+	char path[] = "/tmp/test_regexp_flags.XXXXXX";
+	int fd = mkstemp(path);
+	char *err = NULL;
+	struct map *map;
+
+	if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text))
+		msg_fatal("write %s: %m", path);
+	close(fd);
+	map = map_regexp_open_engine(&drv, &map_regexp_pcre_engine, path,
+	    O_RDONLY, flags, &err);
+	unlink(path);
+	if (map == NULL)
+		msg_fatal("open: %s", err);
+	return map;
+}
+
+static void
+test_request_flags(void)
+{
+	struct map *map;
+	const char *v = NULL;
+
+	captured = buf_new(256, BUF_NOLIMIT);
+	msg_capture(capture, NULL);
+
+	map = open_text("/^(a)/ got $1\n/^b/ plain $$\n/^c/ other\n",
+	    MAP_FLAG_NO_REGSUB);
+	expect(strstr(buf_str(captured), ", line 1: regular expression substitution is not allowed: skipping this rule") != NULL,
+	    "NO_REGSUB warns about the $n rule");
+	expect(strstr(buf_str(captured), "line 2") == NULL,
+	    "NO_REGSUB accepts $$");
+	expect(map->lookup(map, "a", &v) == MAP_NOTFOUND, "NO_REGSUB rule skipped");
+	expect(map->lookup(map, "b", &v) == MAP_FOUND && strcmp(v, "plain $") == 0,
+	    "NO_REGSUB keeps the other rules");
+	map_close(&map);
+
+	buf_reset(captured);
+	map = open_text("/^.x$/ one\n/x/ any\n", MAP_FLAG_UTF8);
+	expect(map->lookup(map, "\xc3\xa9x", &v) == MAP_FOUND && strcmp(v, "one") == 0,
+	    "UTF8: one character");
+	expect(map->lookup(map, "\xffx", &v) == MAP_NOTFOUND,
+	    "UTF8: bad UTF-8 matches nothing");
+	expect(strstr(buf_str(captured), ", line 1: UTF-8 error") != NULL
+	    && strstr(buf_str(captured), ", line 2: UTF-8 error") != NULL,
+	    "UTF8: bad UTF-8 warns per rule with the line");
+	map_close(&map);
+
+	map = open_text("/^.x$/ one\n/x/ any\n", 0);
+	expect(map->lookup(map, "\xc3\xa9x", &v) == MAP_FOUND && strcmp(v, "any") == 0,
+	    "no UTF8: bytes");
+	expect(map->lookup(map, "\xffx", &v) == MAP_FOUND && strcmp(v, "one") == 0,
+	    "no UTF8: any byte");
+	map_close(&map);
+
+	msg_capture(NULL, NULL);
+	buf_free(&captured);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -403,6 +490,7 @@ main(int argc, char **argv)
 	}
 	rng_state ^= (unsigned long long)seed * 2654435761ULL;
 	msg_init("test_regexp_diff", 1);
+	test_request_flags();
 	msg_capture(quiet, &warnings);
 	test_literals();
 	test_differential((int)rounds);
