@@ -139,13 +139,18 @@ map_hash_errcall(const DB_ENV *env, const char *pfx, const char *msg)
 }
 
 /* map_hash_strerror - the text for Berkeley DB error code err on the file
- * path: Berkeley DB's own last message when it gave one (without the
- * file name, which the caller prints), else the error code's text. */
+ * path.  A system error is told by its errno text ("No space left on
+ * device"); for Berkeley DB's own errors and EINVAL (bad file format), its
+ * last message says more ("unexpected file type or format"), without the
+ * file name, which the caller prints. */
 static const char *
 map_hash_strerror(int err, const char *path, char *out, size_t len)
 {
 	const char *detail = map_hash_dberr;
 	size_t plen = strlen(path);
+
+	if (err > 0 && err != EINVAL)
+		detail = "";
 
 	if (strncmp(detail, "./", 2) == 0 && strncmp(path, "./", 2) != 0)
 		detail += 2;
