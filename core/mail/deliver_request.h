@@ -67,4 +67,14 @@ struct deliver_status {
 	char *relay;		/* "local", "virtual", host[addr]:port */
 };
 
+/* deliver_status_to_attr / _from_attr - one reply list.  from_attr
+ * checks dsn ([245].x.y), status and action (static strings) and bounds
+ * text/relay; NULL with *err_r when malformed.  The final "done=1" list
+ * is not a status: test attr_get(al, "done") first. */
+void deliver_status_to_attr(long request_id, const struct deliver_status *ds,
+    struct attr_list *al);
+struct deliver_status *deliver_status_from_attr(const struct attr_list *al,
+    long *request_id_r, const char **err_r);
+void deliver_status_free(struct deliver_status **dsp);
+
 #endif

@@ -42,6 +42,15 @@ struct qfile_writer *qfile_create(const char *dir, const char **id_r);
 /* qfile_put - append a record; 0 or -1 (errno, e.g. ENOSPC/EFBIG). */
 int qfile_put(struct qfile_writer *w, int type, const void *data, size_t len);
 int qfile_put_str(struct qfile_writer *w, int type, const char *str);
+/* qfile_put_rcpt - append a QREC_RCPT record "flags;orig;address" (orig
+ * with '%' and ';' escaped as %25/%3B); *offset_r (may be NULL) receives
+ * the record's offset.  0 or -1 (errno). */
+int qfile_put_rcpt(struct qfile_writer *w, int dsn_notify, const char *orig,
+    const char *address, off_t *offset_r);
+/* qfile_patch - overwrite len bytes already written at offset off (e.g. a
+ * record's type byte); 0 or -1 (errno). */
+int qfile_patch(struct qfile_writer *w, off_t off, const void *data,
+    size_t len);
 /* qfile_content_begin / qfile_content_write / qfile_content_end - stream
  * the QREC_CONTENT record whose length is only known at the end. */
 int qfile_content_begin(struct qfile_writer *w);
@@ -57,6 +66,8 @@ void qfile_abort(struct qfile_writer **wp);
 /* qfile_writer_free - release after qfile_finish. */
 void qfile_writer_free(struct qfile_writer **wp);
 const char *qfile_writer_path(const struct qfile_writer *w);
+/* qfile_writer_id - this file's queue ID. */
+const char *qfile_writer_id(const struct qfile_writer *w);
 int qfile_writer_fd(const struct qfile_writer *w);
 
 /* Reading (qmgr, delivery agents, postqueue). */
