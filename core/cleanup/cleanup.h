@@ -47,10 +47,25 @@ struct cleanup_state;
  * tables that cannot be opened (lookups then defer the mail). */
 void cleanup_init(void);
 
+/* cleanup_open - start a message: the queue file incoming/ID is created
+ * now (so that smtpd can log "ID: client=...").  Never NULL: a creation
+ * error is remembered and reported by cleanup_finish. */
 struct cleanup_state *cleanup_open(int flags);
+/* cleanup_queue_id - the queue ID ("NOQUEUE" if the file could not be
+ * created); valid until cleanup_free. */
+const char *cleanup_queue_id(const struct cleanup_state *st);
+/* cleanup_status - CLEANUP_STAT_* so far (e.g. a DEFER from virtual alias
+ * expansion at RCPT time). */
+int cleanup_status(const struct cleanup_state *st);
 /* cleanup_flags - add CLEANUP_FLAG_* later (e.g. HOLD from an access
  * map at RCPT). */
 void cleanup_add_flags(struct cleanup_state *st, int flags);
+/* cleanup_set_attr - a queue file attribute (client_address, client_name,
+ * helo, protocol, dsn_envid, dsn_ret, sasl_username, full_name, and
+ * rewrite_context = local|remote: whether missing headers are added,
+ * per local_header_rewrite_clients; without it cleanup decides from
+ * client_address: none = local submission, else permit_inet_interfaces,
+ * permit_sasl_authenticated and static:all are honoured). */
 void cleanup_set_attr(struct cleanup_state *st, const char *name,
     const char *value);
 /* cleanup_set_sender - envelope sender ("" = null sender), external form. */

@@ -1,0 +1,667 @@
+/* SPDX-License-Identifier: MIT */
+/* cleanup - the cleanup library's API: per-process configuration, the
+ * envelope, the queue file and its commit.
+ *
+ * The queue file is created in incoming/ when the state is opened (so the
+ * queue ID exists for log lines); V and T go out at once, A/S/R records
+ * when the first content line arrives, then the content record is
+ * streamed.  Recipients that appear later (REDIRECT, BCC actions) are
+ * written after the content record, and a REDIRECT turns the earlier
+ * recipient records into done records.  Commit: END, fsync, mode 0700,
+ * close, fsync(incoming/); held mail is then moved to hold/.  Any failure
+ * unlinks the file: a partial file is never left looking complete.
+ *
+ * Logs (as program "cleanup"): "ID: message-id=<...>", header/body check
+ * actions "ID: reject: header ... from CLIENT; from=<> to=<> proto=
+ * helo=<>: text", and warnings for write and table errors. */
+#include "postino_config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "cleanup_private.h"
+#include "mail_conf.h"
+#include "mail_queue.h"
+#include "mymalloc.h"
+#include "stringops.h"
+
+struct cleanup_conf cleanup_conf;
+
+/* in_list - is word one of the names in a comma/blank list? */
+static int
+in_list(const char *list, const char *word)
+{
+	char *copy = xstrdup(list), *cp = copy, *item;
+	int found = 0;
+
+	while ((item = mystrtok(&cp, ", \t\r\n")) != NULL)
+		if (strcasecmp(item, word) == 0)
+			found = 1;
+	free(copy);
+	return found;
+}
+
+/* add_local_addr - remember one address in canonical printable form. */
+static void
+add_local_addr(const char *text)
+{
+	unsigned char bin[sizeof(struct in6_addr)];
+	char out[INET6_ADDRSTRLEN];
+	int af = strchr(text, ':') ? AF_INET6 : AF_INET;
+
+	if (inet_pton(af, text, bin) != 1 || !inet_ntop(af, bin, out, sizeof(out)))
+		return;
+	cleanup_conf.local_addrs = xreallocarray(cleanup_conf.local_addrs,
+	    (size_t)cleanup_conf.local_addr_count + 1, sizeof(char *));
+	cleanup_conf.local_addrs[cleanup_conf.local_addr_count++] = xstrdup(out);
+}
+
+/* init_local_addrs - the addresses permit_inet_interfaces matches. */
+static void
+init_local_addrs(void)
+{
+	const char *ifs = mail_conf_str("inet_interfaces");
+	char *copy, *cp, *item;
+
+	add_local_addr("127.0.0.1");
+	add_local_addr("::1");
+	if (in_list(ifs, "all")) {
+		struct ifaddrs *list, *ifa;
+
+		if (getifaddrs(&list) < 0) {
+			msg_warn("getifaddrs: %m");
+			return;
+		}
+		for (ifa = list; ifa; ifa = ifa->ifa_next) {
+			char out[INET6_ADDRSTRLEN];
+
+			if (ifa->ifa_addr == NULL)
+				continue;
+			if (ifa->ifa_addr->sa_family == AF_INET)
+				inet_ntop(AF_INET, &((struct sockaddr_in *)(void *)
+				    ifa->ifa_addr)->sin_addr, out, sizeof(out));
+			else if (ifa->ifa_addr->sa_family == AF_INET6)
+				inet_ntop(AF_INET6, &((struct sockaddr_in6 *)(void *)
+				    ifa->ifa_addr)->sin6_addr, out, sizeof(out));
+			else
+				continue;
+			add_local_addr(out);
+		}
+		freeifaddrs(list);
+		return;
+	}
+	copy = xstrdup(ifs);
+	cp = copy;
+	while ((item = mystrtok(&cp, ", \t\r\n[]")) != NULL)
+		add_local_addr(item);
+	free(copy);
+}
+
+static void
+cleanup_conf_free(void)
+{
+	struct cleanup_conf *c = &cleanup_conf;
+
+	cleanup_maps_close(&c->header_checks);
+	cleanup_maps_close(&c->body_checks);
+	cleanup_maps_close(&c->canonical);
+	cleanup_maps_close(&c->sender_canonical);
+	cleanup_maps_close(&c->rcpt_canonical);
+	cleanup_maps_close(&c->virtual_alias);
+	free(c->myorigin);
+	free(c->myhostname);
+	free(c->undisclosed_header);
+	free(c->rewrite_clients);
+	for (int i = 0; i < c->local_addr_count; i++)
+		free(c->local_addrs[i]);
+	free(c->local_addrs);
+	memset(c, 0, sizeof(*c));
+}
+
+void
+cleanup_init(void)
+{
+	struct cleanup_conf *c = &cleanup_conf;
+	const char *classes;
+
+	/* Again after a configuration change (tests, reload). */
+	if (c->initialised)
+		cleanup_conf_free();
+	cleanup_maps_open(&c->header_checks, "header_checks");
+	cleanup_maps_open(&c->body_checks, "body_checks");
+	cleanup_maps_open(&c->canonical, "canonical_maps");
+	cleanup_maps_open(&c->sender_canonical, "sender_canonical_maps");
+	cleanup_maps_open(&c->rcpt_canonical, "recipient_canonical_maps");
+	cleanup_maps_open(&c->virtual_alias, "virtual_alias_maps");
+	classes = mail_conf_str("canonical_classes");
+	c->canon_env_sender = in_list(classes, "envelope_sender");
+	c->canon_env_rcpt = in_list(classes, "envelope_recipient");
+	c->sender_canon_env = in_list(mail_conf_str("sender_canonical_classes"),
+	    "envelope_sender");
+	c->rcpt_canon_env = in_list(mail_conf_str("recipient_canonical_classes"),
+	    "envelope_recipient");
+	classes = mail_conf_str("propagate_unmatched_extensions");
+	c->propagate_canonical = in_list(classes, "canonical");
+	c->propagate_virtual = in_list(classes, "virtual");
+	c->append_at_myorigin = mail_conf_bool("append_at_myorigin");
+	c->enable_orig_rcpt = mail_conf_bool("enable_original_recipient");
+	c->always_add_headers = mail_conf_bool("always_add_missing_headers");
+	c->hopcount_limit = mail_conf_int("hopcount_limit");
+	c->size_limit = mail_conf_int("message_size_limit");
+	c->header_size_limit = mail_conf_int("header_size_limit");
+	c->body_checks_size_limit = mail_conf_int("body_checks_size_limit");
+	c->virt_recursion_limit = mail_conf_int("virtual_alias_recursion_limit");
+	c->virt_expansion_limit = mail_conf_int("virtual_alias_expansion_limit");
+	c->virt_addr_length_limit =
+	    mail_conf_int("virtual_alias_address_length_limit");
+	if (c->header_size_limit < 1024)
+		c->header_size_limit = 1024;
+	c->myorigin = xstrdup(mail_conf_str("myorigin"));
+	c->myhostname = xstrdup(mail_conf_str("myhostname"));
+	c->undisclosed_header = xstrdup(mail_conf_str("undisclosed_recipients_header"));
+	c->rewrite_clients = xstrdup(mail_conf_str("local_header_rewrite_clients"));
+	init_local_addrs();
+	c->initialised = 1;
+}
+
+void
+cleanup_log(struct cleanup_state *st, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	msg_vprintf_as(MSG_INFO, CLEANUP_PROG, fmt, ap);
+	va_end(ap);
+}
+
+void
+cleanup_set_error(struct cleanup_state *st, int status, const char *reply)
+{
+	/* The first reason is kept, except that a rejection beats a defer. */
+	if (reply != NULL && (st->reply == NULL
+	    || (status == CLEANUP_STAT_CONT && (st->status & CLEANUP_STAT_CONT) == 0))) {
+		free(st->reply);
+		st->reply = xstrdup(reply);
+	}
+	st->status |= status;
+}
+
+/* cleanup_drop_file - unlink the queue file (refused or failed). */
+static void
+cleanup_drop_file(struct cleanup_state *st)
+{
+	if (st->qf)
+		qfile_abort(&st->qf);
+}
+
+void
+cleanup_write_error(struct cleanup_state *st, const char *what)
+{
+	int err = errno;
+
+	if (st->qf == NULL)
+		return;
+	msg_warn_as(CLEANUP_PROG, "%s: %s %s: %s", st->queue_id, what,
+	    qfile_writer_path(st->qf), strerror(err));
+	if (err == ENOSPC)
+		cleanup_set_error(st, CLEANUP_STAT_NOSPACE, NULL);
+	else if (err == EFBIG)
+		cleanup_set_error(st, CLEANUP_STAT_SIZE, NULL);
+	else
+		cleanup_set_error(st, CLEANUP_STAT_WRITE, NULL);
+	cleanup_drop_file(st);
+}
+
+/* is_local_client - do missing headers get added for this client?  The
+ * "rewrite_context" attribute (local/remote) from smtpd wins; without a
+ * client address the mail is a local submission. */
+static int
+is_local_client(struct cleanup_state *st)
+{
+	const char *ctx = attr_get(st->attrs, "rewrite_context");
+	const char *addr = attr_get(st->attrs, "client_address");
+	const char *list = cleanup_conf.rewrite_clients;
+
+	if (ctx != NULL)
+		return strcmp(ctx, "local") == 0;
+	if (addr == NULL || *addr == 0)
+		return 1;
+	if (in_list(list, "static:all"))
+		return 1;
+	if (in_list(list, "permit_sasl_authenticated")) {
+		const char *user = attr_get(st->attrs, "sasl_username");
+
+		if (user && *user)
+			return 1;
+	}
+	if (in_list(list, "permit_inet_interfaces")) {
+		unsigned char bin[sizeof(struct in6_addr)];
+		char out[INET6_ADDRSTRLEN];
+		const char *a = strncasecmp(addr, "ipv6:", 5) == 0 ? addr + 5 : addr;
+		int af = strchr(a, ':') ? AF_INET6 : AF_INET;
+
+		if (inet_pton(af, a, bin) == 1 && inet_ntop(af, bin, out, sizeof(out)))
+			for (int i = 0; i < cleanup_conf.local_addr_count; i++)
+				if (strcmp(cleanup_conf.local_addrs[i], out) == 0)
+					return 1;
+	}
+	return 0;
+}
+
+struct cleanup_state *
+cleanup_open(int flags)
+{
+	struct cleanup_state *st = xcalloc(1, sizeof(*st));
+	const char *id;
+	char tbuf[64];
+
+	if (!cleanup_conf.initialised)
+		cleanup_init();
+	st->flags = flags;
+	st->attrs = attr_list_new();
+	st->dups = htable_create(16);
+	st->hdr = buf_new(256, BUF_NOLIMIT);
+	gettimeofday(&st->arrival, NULL);
+	st->qf = qfile_create(mail_queue_dir(MAIL_QUEUE_INCOMING), &id);
+	if (st->qf == NULL) {
+		int err = errno;
+
+		strlcpy(st->queue_id, "NOQUEUE", sizeof(st->queue_id));
+		msg_warn_as(CLEANUP_PROG, "create queue file in %s: %s",
+		    mail_queue_dir(MAIL_QUEUE_INCOMING), strerror(err));
+		cleanup_set_error(st, err == ENOSPC ? CLEANUP_STAT_NOSPACE
+		    : CLEANUP_STAT_WRITE, NULL);
+		return st;
+	}
+	strlcpy(st->queue_id, qfile_writer_id(st->qf), sizeof(st->queue_id));
+	snprintf(tbuf, sizeof(tbuf), "%ld.%06ld", (long)st->arrival.tv_sec,
+	    (long)st->arrival.tv_usec);
+	if (qfile_put_str(st->qf, QREC_VERSION, "1") < 0
+	    || qfile_put_str(st->qf, QREC_TIME, tbuf) < 0)
+		cleanup_write_error(st, "write queue file");
+	return st;
+}
+
+const char *
+cleanup_queue_id(const struct cleanup_state *st)
+{
+	return st->queue_id;
+}
+
+int
+cleanup_status(const struct cleanup_state *st)
+{
+	return st->status;
+}
+
+void
+cleanup_add_flags(struct cleanup_state *st, int flags)
+{
+	st->flags |= flags;
+}
+
+void
+cleanup_set_attr(struct cleanup_state *st, const char *name,
+    const char *value)
+{
+	for (const char *cp = name; *cp; cp++)
+		if (!((*cp >= 'a' && *cp <= 'z') || (*cp >= '0' && *cp <= '9')
+		    || *cp == '_'))
+			msg_panic("cleanup_set_attr: bad attribute name \"%s\"", name);
+	if (*name == 0)
+		msg_panic("cleanup_set_attr: empty attribute name");
+	attr_add(st->attrs, name, value);
+	st->size += (off_t)(strlen(name) + strlen(value ? value : "") + 2);
+}
+
+void
+cleanup_set_sender(struct cleanup_state *st, const char *sender)
+{
+	char *s = cleanup_addr_sender(st, sender);
+
+	free(st->sender);
+	st->sender = s ? s : xstrdup(sender);
+	st->size += (off_t)strlen(st->sender) + 1;
+}
+
+void
+cleanup_final_rcpt(struct cleanup_state *st, const char *orig,
+    const char *addr, int notify)
+{
+	char *key;
+	struct cleanup_rcpt *r;
+
+	if (!cleanup_conf.enable_orig_rcpt)
+		orig = "";
+	/* Duplicates are (original, final) pairs, case-insensitively. */
+	key = concatenate(orig, "\n", addr, (char *)0);
+	lowercase(key);
+	if (htable_find(st->dups, key) != NULL) {
+		free(key);
+		return;
+	}
+	htable_enter(st->dups, key, st);
+	free(key);
+	if (st->rcpt_count == st->rcpt_cap) {
+		st->rcpt_cap = st->rcpt_cap ? st->rcpt_cap * 2 : 8;
+		st->rcpt = xreallocarray(st->rcpt, (size_t)st->rcpt_cap,
+		    sizeof(*st->rcpt));
+		st->rcpt_offset = xreallocarray(st->rcpt_offset,
+		    (size_t)st->rcpt_cap, sizeof(off_t));
+	}
+	r = st->rcpt + st->rcpt_count++;
+	r->orig = xstrdup(orig);
+	r->addr = xstrdup(addr);
+	r->notify = notify;
+	st->size += (off_t)(strlen(orig) + strlen(addr) + 8);
+}
+
+void
+cleanup_add_rcpt(struct cleanup_state *st, const char *rcpt,
+    const char *orig_rcpt, int dsn_notify)
+{
+	char *addr;
+
+	if (st->log_rcpt == NULL)
+		st->log_rcpt = xstrdup(rcpt);
+	if (orig_rcpt == NULL)
+		orig_rcpt = rcpt;
+	if ((addr = cleanup_addr_rcpt(st, rcpt)) == NULL)
+		return;
+	cleanup_addr_virtual(st, orig_rcpt, addr, dsn_notify);
+	free(addr);
+}
+
+void
+cleanup_prepend_header(struct cleanup_state *st, const char *line)
+{
+	if (st->cstate != CLEANUP_ST_ENVELOPE) {
+		/* Content has started: it goes where we are now. */
+		cleanup_header_text(st, line, strlen(line));
+		return;
+	}
+	st->prepend = xreallocarray(st->prepend, (size_t)st->prepend_count + 1,
+	    sizeof(char *));
+	st->prepend[st->prepend_count++] = xstrdup(line);
+}
+
+/* write_rcpts - recipients not yet in the file, as R records. */
+static void
+write_rcpts(struct cleanup_state *st)
+{
+	for (; st->rcpt_written < st->rcpt_count; st->rcpt_written++) {
+		struct cleanup_rcpt *r = st->rcpt + st->rcpt_written;
+
+		if (st->qf && qfile_put_rcpt(st->qf, r->notify, r->orig, r->addr,
+		    st->rcpt_offset + st->rcpt_written) < 0) {
+			cleanup_write_error(st, "write queue file");
+			return;
+		}
+	}
+}
+
+void
+cleanup_start_content(struct cleanup_state *st)
+{
+	if (st->cstate != CLEANUP_ST_ENVELOPE)
+		return;
+	st->cstate = CLEANUP_ST_HEADERS;
+	st->local_context = is_local_client(st);
+	if (st->qf) {
+		for (int i = 0; i < st->attrs->count && st->qf; i++) {
+			char *rec = concatenate(st->attrs->names[i], "=",
+			    st->attrs->values[i], (char *)0);
+
+			if (qfile_put_str(st->qf, QREC_ATTR, rec) < 0)
+				cleanup_write_error(st, "write queue file");
+			free(rec);
+		}
+		if (st->qf && qfile_put_str(st->qf, QREC_SENDER,
+		    st->sender ? st->sender : "") < 0)
+			cleanup_write_error(st, "write queue file");
+		write_rcpts(st);
+		if (st->qf && qfile_content_begin(st->qf) < 0)
+			cleanup_write_error(st, "write queue file");
+	}
+	for (int i = 0; i < st->prepend_count; i++)
+		cleanup_header_text(st, st->prepend[i], strlen(st->prepend[i]));
+}
+
+void
+cleanup_content(struct cleanup_state *st, const char *data, size_t len)
+{
+	/* Refused mail is not written: nothing will be queued. */
+	if (st->qf == NULL || st->status != CLEANUP_STAT_OK
+	    || (st->flags & CLEANUP_FLAG_DISCARD))
+		return;
+	if (qfile_content_write(st->qf, data, len) < 0
+	    || qfile_content_write(st->qf, "\n", 1) < 0)
+		cleanup_write_error(st, "write queue file");
+}
+
+/* cleanup_count - message_size_limit: every byte received counts (the
+ * envelope was counted as it came); over the limit the file goes. */
+static void
+cleanup_count(struct cleanup_state *st, size_t len)
+{
+	st->size += (off_t)len + 1;
+	if (cleanup_conf.size_limit > 0 && st->size > cleanup_conf.size_limit
+	    && (st->status & CLEANUP_STAT_SIZE) == 0) {
+		msg_info_as(CLEANUP_PROG, "%s: reject: message size exceeds "
+		    "message_size_limit %ld", st->queue_id, cleanup_conf.size_limit);
+		cleanup_set_error(st, CLEANUP_STAT_SIZE, NULL);
+		cleanup_drop_file(st);
+	}
+}
+
+int
+cleanup_line(struct cleanup_state *st, const char *line, size_t len)
+{
+	if (st->cstate == CLEANUP_ST_ENVELOPE)
+		cleanup_start_content(st);
+	cleanup_count(st, len);
+	cleanup_message_line(st, line, len);
+	return st->status;
+}
+
+void
+cleanup_act_log(struct cleanup_state *st, const char *action,
+    const char *class, const char *content, const char *text)
+{
+	const char *name = attr_get(st->attrs, "client_name");
+	const char *addr = attr_get(st->attrs, "client_address");
+	const char *proto = attr_get(st->attrs, "protocol");
+	const char *helo = attr_get(st->attrs, "helo");
+	struct buf *b = buf_new(256, BUF_NOLIMIT);
+	size_t n = strlen(content);
+
+	buf_printf(b, "%s: %s: %s ", st->queue_id, action, class);
+	/* At most 200 bytes of the content, control characters shown as '?'. */
+	for (size_t i = 0; i < n && i < 200; i++) {
+		unsigned char c = (unsigned char)content[i];
+
+		buf_putc(b, c < 0x20 || c == 0x7f ? '?' : c);
+	}
+	if (addr != NULL)
+		buf_printf(b, " from %s[%s];", name ? name : "unknown", addr);
+	else
+		buf_puts(b, " from local;");
+	if (st->sender != NULL)
+		buf_printf(b, " from=<%s>", st->sender);
+	if (st->log_rcpt != NULL)
+		buf_printf(b, " to=<%s>", st->log_rcpt);
+	if (proto != NULL)
+		buf_printf(b, " proto=%s", proto);
+	if (helo != NULL)
+		buf_printf(b, " helo=<%s>", helo);
+	if (text != NULL && *text)
+		buf_printf(b, ": %s", text);
+	msg_info_as(CLEANUP_PROG, "%s", buf_str(b));
+	buf_free(&b);
+}
+
+/* cleanup_poke_qmgr - tell qmgr there is new mail; it also scans on its
+ * own, so every error is ignored. */
+static void
+cleanup_poke_qmgr(void)
+{
+	struct sockaddr_un sun;
+	int fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if ((size_t)snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/public/qmgr",
+	    mail_conf_str("queue_directory")) >= sizeof(sun.sun_path))
+		return;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0)
+		(void)!send(fd, "I", 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+	close(fd);
+}
+
+int
+cleanup_finish(struct cleanup_state *st, const char **queue_id_r,
+    const char **reply_r)
+{
+	*queue_id_r = st->queue_id;
+	*reply_r = NULL;
+	if (st->cstate == CLEANUP_ST_ENVELOPE)
+		cleanup_start_content(st);
+	cleanup_message_end(st);
+
+	if (st->sender == NULL)
+		cleanup_set_error(st, CLEANUP_STAT_BAD, NULL);
+	if (st->rcpt_count == 0 && st->redirect == NULL
+	    && (st->status & CLEANUP_STAT_DEFER) == 0)
+		cleanup_set_error(st, CLEANUP_STAT_RCPT, NULL);
+
+	/* Refused, deferred, or discarded: nothing is queued. */
+	if (st->status != CLEANUP_STAT_OK || (st->flags & CLEANUP_FLAG_DISCARD)) {
+		cleanup_drop_file(st);
+		*reply_r = st->reply;
+		if (st->status == CLEANUP_STAT_OK)
+			return CLEANUP_STAT_OK;		/* discard */
+		return st->status;
+	}
+	if (st->qf == NULL) {
+		cleanup_set_error(st, CLEANUP_STAT_WRITE, NULL);
+		return st->status;
+	}
+	if (qfile_content_end(st->qf) < 0) {
+		cleanup_write_error(st, "write queue file");
+		return st->status;
+	}
+	if (st->redirect != NULL) {
+		/* REDIRECT: the envelope recipients are replaced. */
+		for (int i = 0; i < st->rcpt_written; i++) {
+			char done = QREC_DONE;
+
+			if (qfile_patch(st->qf, st->rcpt_offset[i], &done, 1) < 0) {
+				cleanup_write_error(st, "write queue file");
+				return st->status;
+			}
+		}
+		if (qfile_put_rcpt(st->qf, 0, "", st->redirect, NULL) < 0) {
+			cleanup_write_error(st, "write queue file");
+			return st->status;
+		}
+	} else {
+		write_rcpts(st);
+		if (st->qf == NULL)
+			return st->status;
+	}
+	if (qfile_finish(st->qf) < 0) {
+		cleanup_write_error(st, "write queue file");
+		return st->status;
+	}
+	qfile_writer_free(&st->qf);
+	if (mail_queue_sync_dir(MAIL_QUEUE_INCOMING) < 0) {
+		char *path = mail_queue_path(MAIL_QUEUE_INCOMING, st->queue_id);
+
+		msg_warn_as(CLEANUP_PROG, "%s: fsync %s: %m", st->queue_id,
+		    mail_queue_dir(MAIL_QUEUE_INCOMING));
+		unlink(path);
+		free(path);
+		cleanup_set_error(st, errno == ENOSPC ? CLEANUP_STAT_NOSPACE
+		    : CLEANUP_STAT_WRITE, NULL);
+		return st->status;
+	}
+	if (st->flags & CLEANUP_FLAG_HOLD) {
+		if (mail_queue_move(MAIL_QUEUE_INCOMING, MAIL_QUEUE_HOLD,
+		    st->queue_id) < 0) {
+			/* Still safe in incoming/, just not held. */
+			msg_warn_as(CLEANUP_PROG, "%s: move to %s: %m", st->queue_id,
+			    mail_queue_dir(MAIL_QUEUE_HOLD));
+			cleanup_poke_qmgr();
+		}
+		return CLEANUP_STAT_OK;
+	}
+	cleanup_poke_qmgr();
+	return CLEANUP_STAT_OK;
+}
+
+void
+cleanup_free(struct cleanup_state **stp)
+{
+	struct cleanup_state *st = *stp;
+
+	if (st == NULL)
+		return;
+	cleanup_drop_file(st);
+	free(st->reply);
+	attr_list_free(&st->attrs);
+	free(st->sender);
+	for (int i = 0; i < st->rcpt_count; i++) {
+		free(st->rcpt[i].orig);
+		free(st->rcpt[i].addr);
+	}
+	free(st->rcpt);
+	free(st->rcpt_offset);
+	htable_free(&st->dups, NULL);
+	free(st->log_rcpt);
+	free(st->redirect);
+	buf_free(&st->hdr);
+	for (int i = 0; i < st->prepend_count; i++)
+		free(st->prepend[i]);
+	free(st->prepend);
+	free(st);
+	*stp = NULL;
+}
+
+char *
+cleanup_smtp_reply(int status, const char *queue_id, const char *reply)
+{
+	if (status == CLEANUP_STAT_OK)
+		return concatenate("250 2.0.0 Ok: queued as ", queue_id, (char *)0);
+	if (status & CLEANUP_STAT_NOSPACE)
+		return xstrdup("452 4.3.1 Insufficient system storage");
+	if (status & CLEANUP_STAT_WRITE)
+		return xstrdup("451 4.3.0 Error: queue file write error");
+	if (status & CLEANUP_STAT_BAD)
+		return xstrdup("451 4.3.0 Error: internal error");
+	if (status & CLEANUP_STAT_SIZE)
+		return xstrdup("552 5.3.4 Error: message file too big");
+	if (status & CLEANUP_STAT_HOPS)
+		return xstrdup("554 5.4.0 Error: too many hops");
+	if (status & CLEANUP_STAT_CONT)
+		return concatenate(reply && *reply == '4' ? "451 " : "550 ",
+		    reply ? reply : "5.7.1 message content rejected", (char *)0);
+	if (status & CLEANUP_STAT_RCPT)
+		return xstrdup("550 5.1.0 Error: no recipients specified");
+	if (status & CLEANUP_STAT_DEFER)
+		return concatenate("451 ", reply ? reply : "4.3.0 Error: try again later",
+		    (char *)0);
+	return xstrdup("451 4.3.0 Error: internal error");
+}

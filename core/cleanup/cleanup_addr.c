@@ -1,0 +1,444 @@
+/* SPDX-License-Identifier: MIT */
+/* cleanup_addr - envelope address work for the cleanup library: opening
+ * the table lists named in main.cf, qualifying unqualified addresses with
+ * @$myorigin, sender/recipient canonical maps (one-to-one), and virtual
+ * alias expansion (one-to-many) with Postfix's key search order
+ * (mail_addr_find.h "virtual"), unmatched-extension propagation, "@domain"
+ * results, and the recursion/expansion/length limits.
+ *
+ * A table error or an exceeded limit defers the message with "4.6.0 Alias
+ * expansion error" and logs a warning as program cleanup. */
+#include "postino_config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "cleanup_private.h"
+#include "mail_addr_find.h"
+#include "mail_conf.h"
+#include "mymalloc.h"
+#include "stringops.h"
+
+#define CLEANUP_CANON_RECURSION	10
+#define CLEANUP_ALIAS_REPLY	"4.6.0 Alias expansion error"
+
+/* list_next - next table spec of a main.cf list: separated by commas and
+ * blanks, with "type:{ ... }" kept whole (braces included). */
+static char *
+list_next(char **cpp)
+{
+	char *start = *cpp + strspn(*cpp, ", \t\r\n");
+	char *cp = start;
+	int level = 0;
+
+	if (*start == 0) {
+		*cpp = start;
+		return NULL;
+	}
+	for (; *cp; cp++) {
+		if (*cp == '{')
+			level++;
+		else if (*cp == '}' && level > 0)
+			level--;
+		else if (level == 0 && strchr(", \t\r\n", *cp))
+			break;
+	}
+	if (*cp)
+		*cp++ = 0;
+	*cpp = cp;
+	return start;
+}
+
+void
+cleanup_maps_open(struct cleanup_maps *maps, const char *param)
+{
+	char *copy = xstrdup(mail_conf_str(param)), *cp = copy, *spec;
+
+	maps->param = xstrdup(param);
+	while ((spec = list_next(&cp)) != NULL) {
+		char *err = NULL;
+		struct map *map = map_open(spec, O_RDONLY,
+		    MAP_FLAGS_DEFAULT | MAP_FLAG_SURROGATE, &err);
+
+		if (map == NULL) {
+			/* Surrogates should make this impossible; defer anyway. */
+			msg_warn("%s: %s: %s", param, spec, err ? err : "open error");
+			free(err);
+		}
+		maps->map = xreallocarray(maps->map, (size_t)maps->count + 1,
+		    sizeof(*maps->map));
+		maps->map[maps->count++] = map;
+	}
+	free(copy);
+}
+
+void
+cleanup_maps_close(struct cleanup_maps *maps)
+{
+	for (int i = 0; i < maps->count; i++)
+		if (maps->map[i])
+			map_close(&maps->map[i]);
+	free(maps->map);
+	free(maps->param);
+	maps->map = NULL;
+	maps->param = NULL;
+	maps->count = 0;
+}
+
+enum map_status
+cleanup_maps_find(struct cleanup_maps *maps, const char *key, int partial,
+    const char **value_r, struct map **bad_r)
+{
+	size_t klen = strlen(key);
+
+	*bad_r = NULL;
+	for (int i = 0; i < maps->count; i++) {
+		struct map *map = maps->map[i];
+
+		if (map == NULL)
+			return MAP_TEMPFAIL;
+		if ((map->caps & MAP_CAP_FIXED) == 0 && partial)
+			continue;
+		/* Over-long keys can't be in a fixed table; don't warn per header. */
+		if ((map->caps & MAP_CAP_FIXED) && klen > MAP_FIXED_KEY_MAX)
+			continue;
+		switch (map_lookup(map, key, value_r)) {
+		case MAP_FOUND:
+			return MAP_FOUND;
+		case MAP_NOTFOUND:
+			break;
+		case MAP_TEMPFAIL:
+			*bad_r = map;
+			return MAP_TEMPFAIL;
+		}
+	}
+	return MAP_NOTFOUND;
+}
+
+char *
+cleanup_addr_qualify(const char *addr)
+{
+	if (*addr == 0 || strchr(addr, '@') != NULL
+	    || !cleanup_conf.append_at_myorigin)
+		return xstrdup(addr);
+	return concatenate(addr, "@", cleanup_conf.myorigin, (char *)0);
+}
+
+/* Result lists. */
+struct addr_list {
+	int count;
+	char **addr;
+};
+
+static void
+addr_list_add(struct addr_list *l, char *addr)
+{
+	l->addr = xreallocarray(l->addr, (size_t)l->count + 1, sizeof(char *));
+	l->addr[l->count++] = addr;
+}
+
+static void
+addr_list_free(struct addr_list *l)
+{
+	for (int i = 0; i < l->count; i++)
+		free(l->addr[i]);
+	free(l->addr);
+	l->addr = NULL;
+	l->count = 0;
+}
+
+/* split_result - a table result into addresses (commas/blanks outside
+ * quotes; "<addr>" loses its brackets). */
+static void
+split_result(const char *value, struct addr_list *out)
+{
+	const char *cp = value;
+
+	for (;;) {
+		const char *start;
+		int quoted = 0;
+
+		cp += strspn(cp, ", \t\r\n");
+		if (*cp == 0)
+			break;
+		start = cp;
+		for (; *cp; cp++) {
+			if (*cp == '\\' && quoted && cp[1]) {
+				cp++;
+				continue;
+			}
+			if (*cp == '"')
+				quoted = !quoted;
+			else if (!quoted && strchr(", \t\r\n", *cp))
+				break;
+		}
+		{
+			size_t len = (size_t)(cp - start);
+
+			if (len >= 2 && start[0] == '<' && start[len - 1] == '>') {
+				start++;
+				len -= 2;
+			}
+			addr_list_add(out, xstrndup(start, len));
+		}
+	}
+}
+
+/* insert_ext - addr with ext (delimiter included) added to its localpart. */
+static char *
+insert_ext(const char *addr, const char *ext)
+{
+	const char *at = strrchr(addr, '@');
+
+	if (at == NULL)
+		return concatenate(addr, ext, (char *)0);
+	{
+		char *local = xstrndup(addr, (size_t)(at - addr));
+		char *res = concatenate(local, ext, at, (char *)0);
+
+		free(local);
+		return res;
+	}
+}
+
+/* addr_map - look addr up in maps with the "virtual" key order; on
+ * MAP_FOUND, *out holds the rewritten result addresses. */
+static enum map_status
+addr_map(struct cleanup_maps *maps, const char *addr, int propagate,
+    struct addr_list *out, struct map **bad_r)
+{
+	struct mail_addr_forms *forms = mail_addr_forms(addr, "virtual");
+	const char *at = strrchr(addr, '@');
+	char *local = at ? xstrndup(addr, (size_t)(at - addr)) : xstrdup(addr);
+	const char *value = NULL;
+	enum map_status st = MAP_NOTFOUND;
+	const char *matched = NULL;
+	int ext;
+
+	*bad_r = NULL;
+	for (int i = 0; forms && i < forms->count; i++) {
+		st = cleanup_maps_find(maps, forms->form[i], !forms->full_only[i],
+		    &value, bad_r);
+		if (st == MAP_FOUND && *value == 0)
+			st = MAP_NOTFOUND;	/* an empty result maps nothing */
+		if (st != MAP_NOTFOUND) {
+			matched = forms->form[i];
+			break;
+		}
+	}
+	if (st == MAP_FOUND) {
+		const char *delims = mail_conf_str("recipient_delimiter");
+		const char *extp = NULL;
+		struct addr_list raw = { 0, NULL };
+
+		ext = mail_addr_split_ext(local, delims);
+		if (ext >= 0 && propagate && strcasecmp(matched, addr) != 0
+		    && strcasecmp(matched, local) != 0)
+			extp = local + ext;
+		split_result(value, &raw);
+		for (int i = 0; i < raw.count; i++) {
+			char *r = raw.addr[i], *q;
+
+			if (i == 0 && r[0] == '@') {
+				/* "@domain": the same user in another domain. */
+				q = concatenate(local, r, (char *)0);
+			} else if (extp != NULL) {
+				q = insert_ext(r, extp);
+			} else {
+				q = xstrdup(r);
+			}
+			addr_list_add(out, cleanup_addr_qualify(q));
+			free(q);
+		}
+		addr_list_free(&raw);
+		if (out->count == 0)
+			st = MAP_NOTFOUND;
+	}
+	mail_addr_forms_free(&forms);
+	free(local);
+	return st;
+}
+
+/* defer_alias - log and defer an expansion problem. */
+static void
+defer_alias(struct cleanup_state *st, const char *what, const char *param,
+    const char *addr)
+{
+	msg_warn_as(CLEANUP_PROG, "%s: %s %s for %s -- message not accepted, "
+	    "try again later", st->queue_id, param, what, addr);
+	cleanup_set_error(st, CLEANUP_STAT_DEFER, CLEANUP_ALIAS_REPLY);
+}
+
+/* map11 - one-to-one canonical mapping, repeated until stable. */
+static char *
+map11(struct cleanup_state *st, struct cleanup_maps *maps, char *addr,
+    int propagate)
+{
+	for (int count = 0; ; count++) {
+		struct addr_list out = { 0, NULL };
+		struct map *bad;
+		enum map_status s;
+
+		if (count >= CLEANUP_CANON_RECURSION) {
+			defer_alias(st, "map nesting is unreasonable", maps->param, addr);
+			free(addr);
+			return NULL;
+		}
+		s = addr_map(maps, addr, propagate, &out, &bad);
+		if (s == MAP_NOTFOUND)
+			return addr;
+		if (s == MAP_TEMPFAIL) {
+			msg_warn_as(CLEANUP_PROG, "%s: %s: %s", st->queue_id,
+			    maps->param, bad ? map_reason(bad) : "table not available");
+			defer_alias(st, "map lookup problem", maps->param, addr);
+			free(addr);
+			return NULL;
+		}
+		if (out.count > 1)
+			msg_warn_as(CLEANUP_PROG, "%s: %s: multiple addresses for %s: "
+			    "using the first", st->queue_id, maps->param, addr);
+		if (strcasecmp(out.addr[0], addr) == 0) {
+			addr_list_free(&out);
+			return addr;
+		}
+		free(addr);
+		addr = out.addr[0];
+		out.addr[0] = NULL;
+		addr_list_free(&out);
+	}
+}
+
+char *
+cleanup_addr_sender(struct cleanup_state *st, const char *addr)
+{
+	char *q = cleanup_addr_qualify(addr);
+
+	if (*q == 0 || (st->flags & CLEANUP_FLAG_MAP_OK) == 0)
+		return q;
+	if (cleanup_conf.sender_canon_env && cleanup_conf.sender_canonical.count)
+		if ((q = map11(st, &cleanup_conf.sender_canonical, q,
+		    cleanup_conf.propagate_canonical)) == NULL)
+			return NULL;
+	if (cleanup_conf.canon_env_sender && cleanup_conf.canonical.count)
+		q = map11(st, &cleanup_conf.canonical, q,
+		    cleanup_conf.propagate_canonical);
+	return q;
+}
+
+char *
+cleanup_addr_rcpt(struct cleanup_state *st, const char *addr)
+{
+	char *q = cleanup_addr_qualify(addr);
+
+	if ((st->flags & CLEANUP_FLAG_MAP_OK) == 0)
+		return q;
+	if (cleanup_conf.rcpt_canon_env && cleanup_conf.rcpt_canonical.count)
+		if ((q = map11(st, &cleanup_conf.rcpt_canonical, q,
+		    cleanup_conf.propagate_canonical)) == NULL)
+			return NULL;
+	if (cleanup_conf.canon_env_rcpt && cleanup_conf.canonical.count)
+		q = map11(st, &cleanup_conf.canonical, q,
+		    cleanup_conf.propagate_canonical);
+	return q;
+}
+
+static char *
+fold(const char *s)
+{
+	return lowercase(xstrdup(s));
+}
+
+void
+cleanup_addr_virtual(struct cleanup_state *st, const char *orig,
+    const char *addr, int notify)
+{
+	struct cleanup_maps *maps = &cleanup_conf.virtual_alias;
+	struct addr_list list = { 0, NULL };
+	struct htable *been;
+	int failed = 0;
+
+	if (maps->count == 0 || (st->flags & CLEANUP_FLAG_MAP_OK) == 0) {
+		cleanup_final_rcpt(st, orig, addr, notify);
+		return;
+	}
+	been = htable_create(16);
+	addr_list_add(&list, xstrdup(addr));
+	for (int i = 0; i < list.count && !failed; i++) {
+		if (list.count > cleanup_conf.virt_expansion_limit) {
+			defer_alias(st, "map expansion size is unreasonable",
+			    maps->param, addr);
+			failed = 1;
+			break;
+		}
+		/* Expand the i-th address in place (its first result), adding
+		 * the other results at the end: depth is bounded per branch. */
+		for (long count = 0; ; count++) {
+			struct addr_list out = { 0, NULL };
+			struct map *bad;
+			enum map_status s;
+			char *key = fold(list.addr[i]);
+			int self = htable_find(been, key) != NULL;
+
+			free(key);
+			if (self)
+				break;
+			if (count >= cleanup_conf.virt_recursion_limit) {
+				defer_alias(st, "map nesting is unreasonable",
+				    maps->param, addr);
+				failed = 1;
+				break;
+			}
+			s = addr_map(maps, list.addr[i], cleanup_conf.propagate_virtual,
+			    &out, &bad);
+			if (s == MAP_NOTFOUND)
+				break;
+			if (s == MAP_TEMPFAIL) {
+				msg_warn_as(CLEANUP_PROG, "%s: %s: %s", st->queue_id,
+				    maps->param, bad ? map_reason(bad)
+				    : "table not available");
+				defer_alias(st, "map lookup problem", maps->param,
+				    list.addr[i]);
+				failed = 1;
+				break;
+			}
+			{
+				char *lhs = list.addr[i];
+
+				for (int j = 0; j < out.count; j++) {
+					/* An address that expands to itself stops there. */
+					if (strcasecmp(out.addr[j], lhs) == 0) {
+						char *k = fold(lhs);
+
+						if (htable_find(been, k) == NULL)
+							htable_enter(been, k, been);
+						free(k);
+					}
+					if (j == 0)
+						list.addr[i] = out.addr[j];
+					else
+						addr_list_add(&list, out.addr[j]);
+					out.addr[j] = NULL;
+				}
+				free(lhs);
+				addr_list_free(&out);
+			}
+		}
+	}
+	if (!failed) {
+		for (int i = 0; i < list.count; i++) {
+			if ((long)strlen(list.addr[i]) > cleanup_conf.virt_addr_length_limit) {
+				defer_alias(st, "result length is unreasonable",
+				    maps->param, addr);
+				break;
+			}
+		}
+	}
+	if ((st->status & CLEANUP_STAT_DEFER) == 0)
+		for (int i = 0; i < list.count; i++)
+			cleanup_final_rcpt(st, orig, list.addr[i], notify);
+	addr_list_free(&list);
+	htable_free(&been, NULL);
+}

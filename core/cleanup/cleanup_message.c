@@ -1,0 +1,467 @@
+/* SPDX-License-Identifier: MIT */
+/* cleanup_message - message content for the cleanup library: primary
+ * header parsing (a logical header is its first line plus the following
+ * lines that start with SP or TAB, joined with "\n"), header_checks on
+ * each logical header, body_checks on each body line (up to
+ * body_checks_size_limit bytes of body), the hop count, and the missing
+ * Message-Id/Date/From/To headers.
+ *
+ * Actions (header_checks(5)): REJECT, WARN, INFO, HOLD, DISCARD, IGNORE,
+ * STRIP, REPLACE, PREPEND, REDIRECT, BCC, DUNNO, OK; FILTER is logged and
+ * ignored.  The first table in a list that matches decides; a table error
+ * defers the message.  Checks stop once the message is refused. */
+#include "postino_config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "cleanup_private.h"
+#include "mymalloc.h"
+#include "stringops.h"
+
+enum cleanup_act {
+	ACT_KEEP,
+	ACT_DROP,
+	ACT_REPLACE,
+	ACT_PREPEND,
+};
+
+/* header_name_len - length of the field name if line is a header line
+ * ("Name:" or "Name :"), else 0. */
+static size_t
+header_name_len(const char *line, size_t len)
+{
+	size_t i = 0, n;
+
+	while (i < len && (unsigned char)line[i] > 32
+	    && (unsigned char)line[i] < 127 && line[i] != ':')
+		i++;
+	n = i;
+	if (n == 0)
+		return 0;
+	while (i < len && (line[i] == ' ' || line[i] == '\t'))
+		i++;
+	return i < len && line[i] == ':' ? n : 0;
+}
+
+/* hdr_is - is the header text's name equal to name (any case)? */
+static int
+hdr_is(const char *text, size_t nlen, const char *name)
+{
+	return strlen(name) == nlen && strncasecmp(text, name, nlen) == 0;
+}
+
+static const struct {
+	const char *name;
+	int bit;
+} cleanup_hdr_bits[] = {
+	{"message-id", CLEANUP_HDR_MESSAGE_ID},
+	{"date", CLEANUP_HDR_DATE},
+	{"from", CLEANUP_HDR_FROM},
+	{"to", CLEANUP_HDR_TO},
+	{"cc", CLEANUP_HDR_CC},
+	{"bcc", CLEANUP_HDR_BCC},
+	{"resent-message-id", CLEANUP_HDR_RESENT_MESSAGE_ID},
+	{"resent-date", CLEANUP_HDR_RESENT_DATE},
+	{"resent-from", CLEANUP_HDR_RESENT_FROM},
+	{"resent-to", CLEANUP_HDR_RESENT_TO},
+	{"resent-cc", CLEANUP_HDR_RESENT_CC},
+	{"resent-bcc", CLEANUP_HDR_RESENT_BCC},
+};
+
+/* log_message_id - "ID: message-id=VALUE" (printable form). */
+static void
+log_message_id(struct cleanup_state *st, const char *label, const char *value)
+{
+	struct buf *b = buf_new(128, BUF_NOLIMIT);
+
+	value = skipblanks(value);
+	for (const char *cp = value; *cp; cp++) {
+		unsigned char c = (unsigned char)*cp;
+
+		if (c == '\n')
+			continue;
+		buf_putc(b, c < 0x20 || c == 0x7f ? ' ' : c);
+	}
+	cleanup_log(st, "%s: %s=%s", st->queue_id, label, trimblanks(b->data));
+	buf_free(&b);
+}
+
+/* output_header - write one logical header and note what it is. */
+static void
+output_header(struct cleanup_state *st, const char *text)
+{
+	size_t nlen = header_name_len(text, strlen(text));
+
+	if (nlen > 0) {
+		for (size_t i = 0; i < sizeof(cleanup_hdr_bits) / sizeof(cleanup_hdr_bits[0]); i++)
+			if (hdr_is(text, nlen, cleanup_hdr_bits[i].name))
+				st->headers_seen |= cleanup_hdr_bits[i].bit;
+		if (nlen > 7 && strncasecmp(text, "resent-", 7) == 0)
+			st->headers_seen |= CLEANUP_HDR_RESENT_ANY;
+		if (hdr_is(text, nlen, "message-id"))
+			log_message_id(st, "message-id", strchr(text, ':') + 1);
+		else if (hdr_is(text, nlen, "resent-message-id"))
+			log_message_id(st, "resent-message-id", strchr(text, ':') + 1);
+	}
+	cleanup_content(st, text, strlen(text));
+}
+
+/* reject_text - the reply for REJECT [text]. */
+static char *
+reject_text(const char *text)
+{
+	if (*text == 0)
+		return xstrdup("5.7.1 message content rejected");
+	if ((text[0] == '4' || text[0] == '5') && text[1] == '.'
+	    && text[2] >= '0' && text[2] <= '9')
+		return xstrdup(text);
+	return concatenate("5.7.1 ", text, (char *)0);
+}
+
+/* apply_action - carry out one table result for content (a header or
+ * body line); *text_r receives the REPLACE/PREPEND text. */
+static enum cleanup_act
+apply_action(struct cleanup_state *st, struct cleanup_maps *maps,
+    const char *class, const char *content, const char *value, char **text_r)
+{
+	char *copy = xstrdup(value);
+	char *cmd = copy + strspn(copy, " \t");
+	char *arg = cmd + strcspn(cmd, " \t");
+	enum cleanup_act act = ACT_KEEP;
+
+	if (*arg)
+		*arg++ = 0;
+	arg = skipblanks(arg);
+	trimblanks(arg);
+	*text_r = NULL;
+	if (strcasecmp(cmd, "REJECT") == 0) {
+		char *reply = reject_text(arg);
+
+		cleanup_act_log(st, "reject", class, content, reply);
+		cleanup_set_error(st, CLEANUP_STAT_CONT, reply);
+		free(reply);
+	} else if (strcasecmp(cmd, "WARN") == 0) {
+		cleanup_act_log(st, "warning", class, content, arg);
+	} else if (strcasecmp(cmd, "INFO") == 0) {
+		cleanup_act_log(st, "info", class, content, arg);
+	} else if (strcasecmp(cmd, "HOLD") == 0) {
+		cleanup_act_log(st, "hold", class, content, arg);
+		st->flags |= CLEANUP_FLAG_HOLD;
+	} else if (strcasecmp(cmd, "DISCARD") == 0) {
+		cleanup_act_log(st, "discard", class, content, arg);
+		st->flags |= CLEANUP_FLAG_DISCARD;
+	} else if (strcasecmp(cmd, "IGNORE") == 0) {
+		act = ACT_DROP;
+	} else if (strcasecmp(cmd, "STRIP") == 0) {
+		cleanup_act_log(st, "strip", class, content, arg);
+		act = ACT_DROP;
+	} else if (strcasecmp(cmd, "REPLACE") == 0 || strcasecmp(cmd, "PREPEND") == 0) {
+		int replace = strcasecmp(cmd, "REPLACE") == 0;
+
+		if (*arg == 0) {
+			msg_warn_as(CLEANUP_PROG, "%s: %s: %s action without text: "
+			    "ignored", st->queue_id, maps->param, cmd);
+		} else if (strcmp(class, "header") == 0
+		    && header_name_len(arg, strlen(arg)) == 0) {
+			msg_warn_as(CLEANUP_PROG, "%s: %s: %s: \"%s\" is not a "
+			    "header: ignored", st->queue_id, maps->param, cmd, arg);
+		} else {
+			if (replace)
+				cleanup_act_log(st, "replace", class, content, arg);
+			*text_r = xstrdup(arg);
+			act = replace ? ACT_REPLACE : ACT_PREPEND;
+		}
+	} else if (strcasecmp(cmd, "REDIRECT") == 0) {
+		if (*arg == 0 || strchr(arg, '@') == NULL) {
+			msg_warn_as(CLEANUP_PROG, "%s: %s: REDIRECT needs an "
+			    "address: ignored", st->queue_id, maps->param);
+		} else {
+			cleanup_act_log(st, "redirect", class, content, arg);
+			free(st->redirect);
+			st->redirect = xstrdup(arg);
+		}
+	} else if (strcasecmp(cmd, "BCC") == 0) {
+		if (*arg == 0 || strchr(arg, '@') == NULL)
+			msg_warn_as(CLEANUP_PROG, "%s: %s: BCC needs an address: "
+			    "ignored", st->queue_id, maps->param);
+		else
+			cleanup_final_rcpt(st, "", arg, 0);
+	} else if (strcasecmp(cmd, "FILTER") == 0) {
+		msg_warn_as(CLEANUP_PROG, "%s: %s: FILTER action is not "
+		    "supported: ignored", st->queue_id, maps->param);
+	} else if (strcasecmp(cmd, "DUNNO") == 0 || strcasecmp(cmd, "OK") == 0) {
+		/* no-op */
+	} else {
+		msg_warn_as(CLEANUP_PROG, "%s: unknown command in %s: %s: ignored",
+		    st->queue_id, maps->param, value);
+	}
+	free(copy);
+	return act;
+}
+
+/* run_checks - look content up in a list of check tables. */
+static enum cleanup_act
+run_checks(struct cleanup_state *st, struct cleanup_maps *maps,
+    const char *class, const char *content, char **text_r)
+{
+	const char *value;
+	struct map *bad;
+
+	*text_r = NULL;
+	if (maps->count == 0 || (st->flags & CLEANUP_FLAG_FILTER) == 0
+	    || st->status != CLEANUP_STAT_OK
+	    || (st->flags & CLEANUP_FLAG_DISCARD))
+		return ACT_KEEP;
+	switch (cleanup_maps_find(maps, content, 0, &value, &bad)) {
+	case MAP_FOUND:
+		return apply_action(st, maps, class, content, value, text_r);
+	case MAP_NOTFOUND:
+		return ACT_KEEP;
+	case MAP_TEMPFAIL:
+		msg_warn_as(CLEANUP_PROG, "%s: %s map lookup problem: %s -- "
+		    "message not accepted, try again later", st->queue_id,
+		    maps->param, bad ? map_reason(bad) : "table not available");
+		cleanup_set_error(st, CLEANUP_STAT_DEFER,
+		    "4.3.0 Error: content check table lookup problem");
+		return ACT_KEEP;
+	}
+	return ACT_KEEP;
+}
+
+/* process_header - one complete logical header (NUL-terminated). */
+static void
+process_header(struct cleanup_state *st, const char *text)
+{
+	size_t nlen = header_name_len(text, strlen(text));
+	char *other;
+
+	if (hdr_is(text, nlen, "received")) {
+		st->hops++;
+		if (st->hops > cleanup_conf.hopcount_limit
+		    && (st->status & CLEANUP_STAT_HOPS) == 0) {
+			cleanup_act_log(st, "reject", "header", text,
+			    "5.4.0 Error: too many hops");
+			cleanup_set_error(st, CLEANUP_STAT_HOPS, NULL);
+		}
+	}
+	switch (run_checks(st, &cleanup_conf.header_checks, "header", text,
+	    &other)) {
+	case ACT_KEEP:
+		output_header(st, text);
+		break;
+	case ACT_DROP:
+		break;
+	case ACT_REPLACE:
+		output_header(st, other);
+		break;
+	case ACT_PREPEND:
+		output_header(st, other);
+		output_header(st, text);
+		break;
+	}
+	free(other);
+}
+
+/* flush_header - process the header being collected, if any. */
+static void
+flush_header(struct cleanup_state *st)
+{
+	if (!st->hdr_pending)
+		return;
+	st->hdr_pending = 0;
+	process_header(st, buf_str(st->hdr));
+	buf_reset(st->hdr);
+	st->hdr_truncated = 0;
+}
+
+/* hdr_append - add to the current header up to header_size_limit. */
+static void
+hdr_append(struct cleanup_state *st, const char *data, size_t len)
+{
+	size_t room;
+
+	if (st->hdr_truncated)
+		return;
+	room = (size_t)cleanup_conf.header_size_limit > buf_len(st->hdr) ?
+	    (size_t)cleanup_conf.header_size_limit - buf_len(st->hdr) : 0;
+	if (len > room) {
+		len = room;
+		st->hdr_truncated = 1;
+	}
+	buf_append(st->hdr, data, len);
+	/* A NUL would end the header early for checks: show it as a space. */
+	for (char *cp = st->hdr->data + st->hdr->len - len;
+	    cp < st->hdr->data + st->hdr->len; cp++)
+		if (*cp == 0)
+			*cp = ' ';
+}
+
+void
+cleanup_header_text(struct cleanup_state *st, const char *text, size_t len)
+{
+	flush_header(st);
+	hdr_append(st, text, len);
+	st->hdr_pending = 1;
+	flush_header(st);
+}
+
+/* mail_date - RFC 5322 local time, Postfix style
+ * ("Tue,  3 Jan 2023 10:20:30 +0100 (CET)"). */
+static void
+mail_date(char *out, size_t size, time_t when)
+{
+	static const char *const days[] = { "Sun", "Mon", "Tue", "Wed", "Thu",
+	    "Fri", "Sat" };
+	static const char *const months[] = { "Jan", "Feb", "Mar", "Apr", "May",
+	    "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+	struct tm tm;
+	long off;
+
+	localtime_r(&when, &tm);
+	off = tm.tm_gmtoff / 60;
+	snprintf(out, size, "%s, %2d %s %d %02d:%02d:%02d %c%02ld%02ld (%s)",
+	    days[tm.tm_wday % 7], tm.tm_mday, months[tm.tm_mon % 12],
+	    tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec,
+	    off < 0 ? '-' : '+', labs(off) / 60, labs(off) % 60,
+	    tm.tm_zone ? tm.tm_zone : "UTC");
+}
+
+/* needs_quotes - a display name with RFC 5322 specials (or !%). */
+static int
+needs_quotes(const char *name)
+{
+	return strpbrk(name, "()<>[]:;@\\,.\"!%") != NULL;
+}
+
+/* end_headers - add what is missing, once, at the end of the headers. */
+static void
+end_headers(struct cleanup_state *st)
+{
+	int resent = (st->headers_seen & CLEANUP_HDR_RESENT_ANY) != 0;
+	const char *pfx = resent ? "Resent-" : "";
+	char line[1024];
+
+	if (st->local_context || cleanup_conf.always_add_headers) {
+		if ((st->headers_seen & (resent ? CLEANUP_HDR_RESENT_MESSAGE_ID
+		    : CLEANUP_HDR_MESSAGE_ID)) == 0) {
+			struct tm tm;
+			time_t now = st->arrival.tv_sec;
+
+			gmtime_r(&now, &tm);
+			snprintf(line, sizeof(line),
+			    "%sMessage-Id: <%04d%02d%02d%02d%02d%02d.%s@%s>", pfx,
+			    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+			    tm.tm_hour, tm.tm_min, tm.tm_sec, st->queue_id,
+			    cleanup_conf.myhostname);
+			output_header(st, line);
+		}
+		if ((st->headers_seen & (resent ? CLEANUP_HDR_RESENT_DATE
+		    : CLEANUP_HDR_DATE)) == 0) {
+			char date[128];
+
+			mail_date(date, sizeof(date), st->arrival.tv_sec);
+			snprintf(line, sizeof(line), "%sDate: %s", pfx, date);
+			output_header(st, line);
+		}
+		if ((st->headers_seen & (resent ? CLEANUP_HDR_RESENT_FROM
+		    : CLEANUP_HDR_FROM)) == 0) {
+			const char *sender = st->sender && *st->sender ?
+			    st->sender : "MAILER-DAEMON";
+			const char *name = attr_get(st->attrs, "full_name");
+			char *hdr;
+
+			if (name && *name && st->sender && *st->sender)
+				hdr = needs_quotes(name) ?
+				    concatenate(pfx, "From: \"", name, "\" <", sender,
+				    ">", (char *)0) :
+				    concatenate(pfx, "From: ", name, " <", sender, ">",
+				    (char *)0);
+			else
+				hdr = concatenate(pfx, "From: ", sender, (char *)0);
+			output_header(st, hdr);
+			free(hdr);
+		}
+		if (!resent && (st->headers_seen & (CLEANUP_HDR_TO | CLEANUP_HDR_CC)) == 0
+		    && *cleanup_conf.undisclosed_header)
+			output_header(st, cleanup_conf.undisclosed_header);
+	} else if (!resent && (st->headers_seen & CLEANUP_HDR_MESSAGE_ID) == 0) {
+		cleanup_log(st, "%s: message-id=<>", st->queue_id);
+	}
+}
+
+/* body_line - one body line through body_checks, then out. */
+static void
+body_line(struct cleanup_state *st, const char *line, size_t len)
+{
+	char *text = NULL;
+	enum cleanup_act act = ACT_KEEP;
+
+	if (st->body_seen <= cleanup_conf.body_checks_size_limit
+	    && cleanup_conf.body_checks.count > 0) {
+		char *copy = xstrndup(line, len);
+
+		/* Embedded NULs end the C string: the rest is not checked. */
+		act = run_checks(st, &cleanup_conf.body_checks, "body", copy, &text);
+		free(copy);
+	}
+	st->body_seen += (off_t)len + 1;
+	switch (act) {
+	case ACT_KEEP:
+		cleanup_content(st, line, len);
+		break;
+	case ACT_DROP:
+		break;
+	case ACT_REPLACE:
+		cleanup_content(st, text, strlen(text));
+		break;
+	case ACT_PREPEND:
+		cleanup_content(st, text, strlen(text));
+		cleanup_content(st, line, len);
+		break;
+	}
+	free(text);
+}
+
+void
+cleanup_message_line(struct cleanup_state *st, const char *line, size_t len)
+{
+	if (st->cstate == CLEANUP_ST_HEADERS) {
+		if (len == 0) {
+			flush_header(st);
+			end_headers(st);
+			st->cstate = CLEANUP_ST_BODY;
+			cleanup_content(st, "", 0);
+			return;
+		}
+		if (st->hdr_pending && (line[0] == ' ' || line[0] == '\t')) {
+			hdr_append(st, "\n", 1);
+			hdr_append(st, line, len);
+			return;
+		}
+		if (header_name_len(line, len) > 0) {
+			flush_header(st);
+			hdr_append(st, line, len);
+			st->hdr_pending = 1;
+			return;
+		}
+		/* Not a header: the body starts without an empty line. */
+		flush_header(st);
+		end_headers(st);
+		st->cstate = CLEANUP_ST_BODY;
+	}
+	body_line(st, line, len);
+}
+
+void
+cleanup_message_end(struct cleanup_state *st)
+{
+	if (st->cstate == CLEANUP_ST_HEADERS) {
+		flush_header(st);
+		end_headers(st);
+		st->cstate = CLEANUP_ST_BODY;
+	}
+}

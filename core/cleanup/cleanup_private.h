@@ -1,0 +1,164 @@
+/* SPDX-License-Identifier: MIT */
+/* cleanup_private - the state shared by the cleanup library's files:
+ * cleanup.c (API, envelope, commit), cleanup_message.c (headers, body,
+ * header/body checks, missing headers), cleanup_addr.c (tables, address
+ * canonicalisation, canonical maps, virtual alias expansion). */
+#ifndef POSTINO_CLEANUP_CLEANUP_PRIVATE_H
+#define POSTINO_CLEANUP_CLEANUP_PRIVATE_H
+
+#include <stdarg.h>
+#include <sys/time.h>
+#include <sys/types.h>
+
+#include "attr.h"
+#include "buf.h"
+#include "cleanup.h"
+#include "htable.h"
+#include "map.h"
+#include "msg.h"
+#include "qfile.h"
+
+#define CLEANUP_PROG	"cleanup"
+
+/* Content state. */
+#define CLEANUP_ST_ENVELOPE	0	/* no content line seen yet */
+#define CLEANUP_ST_HEADERS	1	/* in the primary headers */
+#define CLEANUP_ST_BODY		2
+
+/* Headers seen (for missing-header insertion). */
+#define CLEANUP_HDR_MESSAGE_ID		(1 << 0)
+#define CLEANUP_HDR_DATE		(1 << 1)
+#define CLEANUP_HDR_FROM		(1 << 2)
+#define CLEANUP_HDR_TO			(1 << 3)
+#define CLEANUP_HDR_CC			(1 << 4)
+#define CLEANUP_HDR_BCC			(1 << 5)
+#define CLEANUP_HDR_RESENT_MESSAGE_ID	(1 << 6)
+#define CLEANUP_HDR_RESENT_DATE		(1 << 7)
+#define CLEANUP_HDR_RESENT_FROM		(1 << 8)
+#define CLEANUP_HDR_RESENT_TO		(1 << 9)
+#define CLEANUP_HDR_RESENT_CC		(1 << 10)
+#define CLEANUP_HDR_RESENT_BCC		(1 << 11)
+#define CLEANUP_HDR_RESENT_ANY		(1 << 12)
+
+struct cleanup_rcpt {
+	char *orig;
+	char *addr;
+	int notify;
+};
+
+/* A list of tables opened from one main.cf parameter. */
+struct cleanup_maps {
+	char *param;		/* "virtual_alias_maps" */
+	int count;
+	struct map **map;
+};
+
+struct cleanup_state {
+	int flags;			/* CLEANUP_FLAG_* */
+	int status;			/* CLEANUP_STAT_* bits */
+	char *reply;			/* reply text for CONT/DEFER */
+	struct qfile_writer *qf;	/* NULL once aborted */
+	char queue_id[64];
+	struct timeval arrival;
+	struct attr_list *attrs;
+	char *sender;			/* rewritten; NULL until set */
+	struct cleanup_rcpt *rcpt;	/* final recipients */
+	int rcpt_count;
+	int rcpt_cap;
+	int rcpt_written;		/* how many are in the file as R */
+	off_t *rcpt_offset;
+	struct htable *dups;		/* duplicate filter */
+	char *log_rcpt;			/* first recipient, for log lines */
+	char *redirect;			/* REDIRECT target */
+
+	int cstate;			/* CLEANUP_ST_* */
+	struct buf *hdr;		/* current logical header */
+	int hdr_pending;		/* hdr holds a header */
+	int hdr_truncated;
+	char **prepend;			/* headers to put first */
+	int prepend_count;
+	int headers_seen;		/* CLEANUP_HDR_* */
+	int hops;
+	off_t size;			/* message_size_limit accounting */
+	off_t body_seen;		/* body bytes, for body_checks_size_limit */
+	int local_context;		/* add missing headers? */
+};
+
+/* Process-wide configuration (cleanup_init). */
+struct cleanup_conf {
+	int initialised;
+	struct cleanup_maps header_checks;
+	struct cleanup_maps body_checks;
+	struct cleanup_maps canonical;
+	struct cleanup_maps sender_canonical;
+	struct cleanup_maps rcpt_canonical;
+	struct cleanup_maps virtual_alias;
+	int canon_env_sender;		/* canonical_classes */
+	int canon_env_rcpt;
+	int sender_canon_env;		/* sender_canonical_classes */
+	int rcpt_canon_env;		/* recipient_canonical_classes */
+	int propagate_canonical;	/* propagate_unmatched_extensions */
+	int propagate_virtual;
+	int append_at_myorigin;
+	int enable_orig_rcpt;
+	int always_add_headers;
+	long hopcount_limit;
+	long size_limit;
+	long header_size_limit;
+	long body_checks_size_limit;
+	long virt_recursion_limit;
+	long virt_expansion_limit;
+	long virt_addr_length_limit;
+	char *myorigin;
+	char *myhostname;
+	char *undisclosed_header;
+	char *rewrite_clients;		/* local_header_rewrite_clients */
+	char **local_addrs;		/* for permit_inet_interfaces */
+	int local_addr_count;
+};
+
+extern struct cleanup_conf cleanup_conf;
+
+/* cleanup.c */
+void cleanup_log(struct cleanup_state *st, const char *fmt, ...)
+    PRINTFLIKE(2, 3);
+void cleanup_set_error(struct cleanup_state *st, int status,
+    const char *reply);
+void cleanup_write_error(struct cleanup_state *st, const char *what);
+void cleanup_content(struct cleanup_state *st, const char *data, size_t len);
+void cleanup_start_content(struct cleanup_state *st);
+void cleanup_final_rcpt(struct cleanup_state *st, const char *orig,
+    const char *addr, int notify);
+/* cleanup_act_log - "ID: action: class text from CLIENT; from=<> to=<>
+ * proto=P helo=<H>[: text]" as program cleanup. */
+void cleanup_act_log(struct cleanup_state *st, const char *action,
+    const char *class, const char *content, const char *text);
+
+/* cleanup_message.c */
+void cleanup_message_line(struct cleanup_state *st, const char *line,
+    size_t len);
+void cleanup_message_end(struct cleanup_state *st);
+void cleanup_header_text(struct cleanup_state *st, const char *text,
+    size_t len);
+
+/* cleanup_addr.c */
+void cleanup_maps_open(struct cleanup_maps *maps, const char *param);
+void cleanup_maps_close(struct cleanup_maps *maps);
+/* cleanup_maps_find - first FOUND across the tables for one key (full
+ * key: every table; partial: fixed tables only); MAP_TEMPFAIL sets
+ * *bad_r to the failing table. */
+enum map_status cleanup_maps_find(struct cleanup_maps *maps, const char *key,
+    int partial, const char **value_r, struct map **bad_r);
+/* cleanup_addr_external - qualify an envelope address (@$myorigin);
+ * malloc'd. */
+char *cleanup_addr_qualify(const char *addr);
+/* cleanup_addr_sender / _rcpt - canonicalise and map; malloc'd result,
+ * NULL after a table error (the state is deferred). */
+char *cleanup_addr_sender(struct cleanup_state *st, const char *addr);
+char *cleanup_addr_rcpt(struct cleanup_state *st, const char *addr);
+/* cleanup_addr_virtual - expand addr through virtual_alias_maps and hand
+ * every result to cleanup_final_rcpt. */
+void cleanup_addr_virtual(struct cleanup_state *st, const char *orig,
+    const char *addr, int notify);
+
+#endif
