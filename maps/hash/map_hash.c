@@ -152,7 +152,6 @@ map_hash_strerror(int err, const char *path, char *out, size_t len)
 
 	if (err > 0 && err != EINVAL)
 		detail = "";
-
 	if (strncmp(detail, "./", 2) == 0 && strncmp(path, "./", 2) != 0)
 		detail += 2;
 	if (strncmp(detail, path, plen) == 0 && strncmp(detail + plen, ": ", 2) == 0)
@@ -167,7 +166,7 @@ static void
 map_hash_dbt(DBT *dbt, const void *data, size_t len)
 {
 	memset(dbt, 0, sizeof(*dbt));
-	/* Berkeley DB does not modify key data it is given for reading. */
+	/* Berkeley DB only reads the bytes it is given (get, put, del). */
 	dbt->data = (void *)(uintptr_t)data;
 	dbt->size = (u_int32_t)len;
 }
