@@ -40,6 +40,9 @@ void resolve_init(void);
  * MAP_FOUND normally, MAP_TEMPFAIL when a table failed. */
 enum map_status resolve_addr(const char *addr, struct resolve_reply *r);
 void resolve_reply_free(struct resolve_reply *r);
+/* resolve_free - close the tables and forget the configuration (the
+ * next call re-reads it). */
+void resolve_free(void);
 /* resolve_domain_is_local - is domain one of ours (local class)?
  * 1 yes, 0 no, -1 table error. */
 int resolve_domain_is_local(const char *domain);

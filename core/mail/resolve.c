@@ -1,0 +1,486 @@
+/* SPDX-License-Identifier: MIT */
+/* resolve - address class and transport, as Postfix's trivial-rewrite
+ * resolver (see resolve.h).
+ *
+ * The loop below works on the internal (unquoted) form, so a quoted
+ * local part is searched for routing operators like any other: this is
+ * Postfix's resolve_dequoted_address = yes, which stops
+ * "user@remote"@ourdomain relaying.  It repeats at most RESOLVE_LOOPS
+ * times:
+ *   - strip a trailing dot from the domain; a trailing '@' goes away;
+ *   - if the domain is local, strip "@domain" and remember it;
+ *   - if what remains still holds an '@', or "host!user"
+ *     (swap_bangpath), or "user%host" (allow_percent_hack), rewrite it
+ *     to user@host and go round again;
+ *   - otherwise stop.
+ * An address that still has a domain is remote; it is flagged ROUTED
+ * when its local part holds '@', '%' or '!', or when one of our domains
+ * was stripped from it on the way (the sender routed through us).
+ * Such an address is never in a final class that smtpd would relay for
+ * an untrusted client: the class is decided by the domain that is left.
+ *
+ * Logs: warnings for table errors (the tables' own reasons). */
+#include "postino_config.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+
+#include "addr_parse.h"
+#include "mail_addr_find.h"
+#include "mail_conf.h"
+#include "match_list.h"
+#include "msg.h"
+#include "mymalloc.h"
+#include "resolve.h"
+#include "stringops.h"
+
+#define RESOLVE_LOOPS	100
+
+struct resolve_state {
+	int ready;
+	struct match_list *mydest;
+	struct match_list *relay;
+	struct match_list *valias;
+	struct match_list *vmbox;
+	struct map **transport;
+	int ntransport;
+	unsigned char (*local_addr)[17];	/* family byte + 16 address bytes */
+	int nlocal_addr;
+	int swap_bangpath;
+	int percent_hack;
+};
+
+static struct resolve_state rs;
+
+/* add_local_addr - remember an address whose literal is local. */
+static void
+add_local_addr(int family, const void *bytes)
+{
+	rs.local_addr = xreallocarray(rs.local_addr, (size_t)rs.nlocal_addr + 1,
+	    sizeof(*rs.local_addr));
+	memset(rs.local_addr[rs.nlocal_addr], 0, 17);
+	rs.local_addr[rs.nlocal_addr][0] = (unsigned char)family;
+	memcpy(rs.local_addr[rs.nlocal_addr] + 1, bytes,
+	    family == AF_INET ? 4 : 16);
+	rs.nlocal_addr++;
+}
+
+/* add_interfaces - the addresses of $inet_interfaces and
+ * $proxy_interfaces ("all" means every interface address). */
+static void
+add_interfaces(const char *param)
+{
+	char *copy = xstrdup(mail_conf_str(param)), *cp = copy, *item;
+	const char *err;
+	unsigned char b[16];
+	int fam;
+
+	while ((item = match_list_token(&cp, &err)) != NULL) {
+		if (strcasecmp(item, "all") == 0) {
+			struct ifaddrs *ifs, *ifa;
+
+			if (getifaddrs(&ifs) < 0) {
+				msg_warn("getifaddrs: %m");
+				continue;
+			}
+			for (ifa = ifs; ifa; ifa = ifa->ifa_next) {
+				if (ifa->ifa_addr == NULL)
+					continue;
+				if (ifa->ifa_addr->sa_family == AF_INET)
+					add_local_addr(AF_INET, &((struct sockaddr_in *)
+					    ifa->ifa_addr)->sin_addr);
+				else if (ifa->ifa_addr->sa_family == AF_INET6)
+					add_local_addr(AF_INET6, &((struct sockaddr_in6 *)
+					    ifa->ifa_addr)->sin6_addr);
+			}
+			freeifaddrs(ifs);
+		} else if (strcasecmp(item, "loopback-only") == 0
+		    || strcasecmp(item, "localhost") == 0) {
+			match_list_addr_parse("127.0.0.1", b);
+			add_local_addr(AF_INET, b);
+			match_list_addr_parse("::1", b);
+			add_local_addr(AF_INET6, b);
+		} else if ((fam = match_list_addr_parse(item, b)) > 0) {
+			add_local_addr(fam, b);
+		}
+		/* Host names in inet_interfaces are not looked up here. */
+	}
+	free(copy);
+}
+
+/* resolve_free - forget the parsed configuration. */
+void
+resolve_free(void)
+{
+	match_list_free(&rs.mydest);
+	match_list_free(&rs.relay);
+	match_list_free(&rs.valias);
+	match_list_free(&rs.vmbox);
+	for (int i = 0; i < rs.ntransport; i++)
+		map_close(&rs.transport[i]);
+	free(rs.transport);
+	free(rs.local_addr);
+	memset(&rs, 0, sizeof(rs));
+}
+
+void
+resolve_init(void)
+{
+	char *copy, *cp, *item;
+	const char *err;
+
+	resolve_free();
+	rs.mydest = match_list_create("mydestination",
+	    mail_conf_str("mydestination"), MATCH_LIST_DOMAIN);
+	rs.relay = match_list_create("relay_domains",
+	    mail_conf_str("relay_domains"), MATCH_LIST_DOMAIN);
+	rs.valias = match_list_create("virtual_alias_domains",
+	    mail_conf_str("virtual_alias_domains"), MATCH_LIST_DOMAIN);
+	rs.vmbox = match_list_create("virtual_mailbox_domains",
+	    mail_conf_str("virtual_mailbox_domains"), MATCH_LIST_DOMAIN);
+	copy = xstrdup(mail_conf_str("transport_maps"));
+	cp = copy;
+	while ((item = match_list_token(&cp, &err)) != NULL) {
+		char *merr = NULL;
+		struct map *map = map_open(item, O_RDONLY,
+		    MAP_FLAGS_DEFAULT | MAP_FLAG_SURROGATE | MAP_FLAG_NO_REGSUB,
+		    &merr);
+
+		free(merr);
+		if (map == NULL)
+			continue;
+		rs.transport = xreallocarray(rs.transport,
+		    (size_t)rs.ntransport + 1, sizeof(*rs.transport));
+		rs.transport[rs.ntransport++] = map;
+	}
+	free(copy);
+	add_interfaces("inet_interfaces");
+	add_interfaces("proxy_interfaces");
+	rs.swap_bangpath = mail_conf_bool("swap_bangpath");
+	rs.percent_hack = mail_conf_bool("allow_percent_hack");
+	rs.ready = 1;
+}
+
+int
+resolve_domain_is_local(const char *domain)
+{
+	unsigned char b[16];
+	char *copy;
+	size_t len;
+	int fam, rc;
+
+	if (!rs.ready)
+		resolve_init();
+	copy = xstrdup(domain);
+	len = strlen(copy);
+	if (len > 0 && copy[len - 1] == '.')
+		copy[--len] = 0;
+	if (*copy == '[') {
+		rc = 0;
+		if ((fam = match_list_addr_parse(copy, b)) > 0) {
+			for (int i = 0; i < rs.nlocal_addr; i++)
+				if (rs.local_addr[i][0] == fam && memcmp(rs.local_addr[i]
+				    + 1, b, fam == AF_INET ? 4 : 16) == 0) {
+					rc = 1;
+					break;
+				}
+		}
+	} else {
+		rc = match_list_match(rs.mydest, copy, NULL);
+	}
+	free(copy);
+	return rc;
+}
+
+/* valid_domain - a host name or an address literal. */
+static int
+valid_domain(const char *d)
+{
+	unsigned char b[16];
+	size_t label = 0, len = strlen(d);
+
+	if (*d == '[')
+		return match_list_addr_parse(d, b) > 0;
+	if (len == 0 || len > 255 || *d == '.' || d[len - 1] == '.')
+		return 0;
+	for (const char *cp = d; *cp; cp++) {
+		unsigned char c = (unsigned char)*cp;
+
+		if (c == '.') {
+			if (label == 0)
+				return 0;
+			label = 0;
+			continue;
+		}
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+		    || (c >= '0' && c <= '9') || c == '-' || c == '_' || c >= 0x80))
+			return 0;
+		if (++label > 63)
+			return 0;
+	}
+	return 1;
+}
+
+/* qualify - append @$myorigin to an address without a domain, and
+ * .$mydomain to a dotless domain when append_dot_mydomain is on. */
+static char *
+qualify(char *addr)
+{
+	char *at = strrchr(addr, '@'), *res;
+
+	if (at == NULL && mail_conf_bool("append_at_myorigin")) {
+		res = concatenate(addr, "@", mail_conf_str("myorigin"), (char *)0);
+		free(addr);
+		return res;
+	}
+	if (at && at[1] && at[1] != '[' && strchr(at + 1, '.') == NULL
+	    && mail_conf_bool("append_dot_mydomain")
+	    && resolve_domain_is_local(at + 1) == 0) {
+		res = concatenate(addr, ".", mail_conf_str("mydomain"), (char *)0);
+		free(addr);
+		return res;
+	}
+	return addr;
+}
+
+/* strip_route - "@a,@b:user@d" becomes "user@d". */
+static char *
+strip_route(char *addr)
+{
+	char *colon;
+
+	if (*addr != '@' || (colon = strchr(addr, ':')) == NULL)
+		return addr;
+	memmove(addr, colon + 1, strlen(colon + 1) + 1);
+	return addr;
+}
+
+/* split_spec - "transport:nexthop" into malloc'd parts ("" if absent). */
+static void
+split_spec(const char *spec, char **transport_r, char **nexthop_r)
+{
+	const char *colon = strchr(spec, ':');
+
+	if (colon) {
+		*transport_r = xstrndup(spec, (size_t)(colon - spec));
+		*nexthop_r = xstrdup(colon + 1);
+	} else {
+		*transport_r = xstrdup(spec);
+		*nexthop_r = xstrdup("");
+	}
+}
+
+/* set_transport - the class default: transport and nexthop. */
+static void
+set_transport(struct resolve_reply *r, const char *param, const char *domain,
+    int use_relayhost)
+{
+	const char *relayhost = mail_conf_str("relayhost");
+
+	split_spec(mail_conf_str(param), &r->transport, &r->nexthop);
+	if (*r->nexthop == 0) {
+		free(r->nexthop);
+		r->nexthop = xstrdup(use_relayhost && *relayhost ? relayhost : domain);
+	}
+}
+
+/* transport_lookup - apply transport_maps; MAP_TEMPFAIL on table error. */
+static enum map_status
+transport_lookup(struct resolve_reply *r, const char *domain)
+{
+	struct mail_addr_forms *forms;
+	char *key;
+	enum map_status st = MAP_NOTFOUND;
+
+	if (rs.ntransport == 0)
+		return MAP_NOTFOUND;
+	key = *r->recipient ? xstrdup(r->recipient) : concatenate(
+	    mail_conf_str("empty_address_recipient"), "@",
+	    mail_conf_str("myhostname"), (char *)0);
+	forms = mail_addr_forms(key, "transport");
+	for (int f = 0; forms && f < forms->count && st == MAP_NOTFOUND; f++) {
+		for (int i = 0; i < rs.ntransport; i++) {
+			const char *value;
+
+			if (!forms->full_only[f]
+			    && !(rs.transport[i]->caps & MAP_CAP_FIXED))
+				continue;
+			st = map_lookup(rs.transport[i], forms->form[f], &value);
+			if (st == MAP_TEMPFAIL) {
+				msg_warn("transport_maps: %s: lookup of \"%s\": %s",
+				    rs.transport[i]->title, forms->form[f],
+				    map_reason(rs.transport[i]));
+				break;
+			}
+			if (st == MAP_FOUND) {
+				char *t, *n;
+
+				split_spec(value, &t, &n);
+				if (*t) {
+					free(r->transport);
+					r->transport = t;
+					t = NULL;
+					if (*n == 0) {
+						free(n);
+						n = xstrdup(domain);
+					}
+				}
+				if (*n) {
+					free(r->nexthop);
+					r->nexthop = n;
+					n = NULL;
+				}
+				free(t);
+				free(n);
+				break;
+			}
+		}
+	}
+	mail_addr_forms_free(&forms);
+	free(key);
+	return st;
+}
+
+/* classify - the class of a remote domain; -1 on table error. */
+static int
+classify(const char *domain, enum resolve_class *cls)
+{
+	int rc;
+
+	if ((rc = match_list_match(rs.valias, domain, NULL)) != 0) {
+		*cls = RESOLVE_CLASS_ALIAS;
+		return rc < 0 ? -1 : 0;
+	}
+	if ((rc = match_list_match(rs.vmbox, domain, NULL)) != 0) {
+		*cls = RESOLVE_CLASS_VIRTUAL;
+		return rc < 0 ? -1 : 0;
+	}
+	if ((rc = match_list_match(rs.relay, domain, NULL)) != 0) {
+		*cls = RESOLVE_CLASS_RELAY;
+		return rc < 0 ? -1 : 0;
+	}
+	*cls = RESOLVE_CLASS_DEFAULT;
+	return 0;
+}
+
+enum map_status
+resolve_addr(const char *addr, struct resolve_reply *r)
+{
+	char *work, *saved = NULL, *at;
+	int loops;
+
+	if (!rs.ready)
+		resolve_init();
+	memset(r, 0, sizeof(*r));
+	work = xstrdup(*addr ? addr : mail_conf_str("empty_address_recipient"));
+	work = qualify(strip_route(work));
+
+	for (loops = 0; loops < RESOLVE_LOOPS; loops++) {
+		size_t len = strlen(work);
+		int loc;
+
+		if (len > 1 && work[len - 1] == '.' && work[len - 2] != '.'
+		    && work[len - 2] != '@')
+			work[--len] = 0;
+		if (len > 0 && work[len - 1] == '@') {
+			work[--len] = 0;
+			continue;
+		}
+		if ((at = strrchr(work, '@')) != NULL) {
+			if ((loc = resolve_domain_is_local(at + 1)) < 0) {
+				r->flags |= RESOLVE_FLAG_FAIL;
+				break;
+			}
+			if (loc == 0)
+				break;
+			free(saved);
+			saved = xstrdup(at + 1);
+			*at = 0;
+		}
+		if (strchr(work, '@') != NULL)
+			continue;
+		if (rs.swap_bangpath && strchr(work, '!') != NULL) {
+			char *bang = strchr(work, '!'), *res;
+
+			*bang = 0;
+			res = concatenate(bang + 1, "@", work, (char *)0);
+			free(work);
+			work = qualify(res);
+			continue;
+		}
+		if (rs.percent_hack && strrchr(work, '%') != NULL) {
+			*strrchr(work, '%') = '@';
+			work = qualify(work);
+			continue;
+		}
+		break;
+	}
+	if (loops >= RESOLVE_LOOPS)
+		r->flags |= RESOLVE_FLAG_ERROR;
+
+	if ((at = strrchr(work, '@')) == NULL) {
+		/* Everything left is ours: local delivery. */
+		const char *domain = saved ? saved : mail_conf_str("myhostname");
+
+		r->cls = RESOLVE_CLASS_LOCAL;
+		r->recipient = concatenate(*work ? work : "MAILER-DAEMON", "@",
+		    domain, (char *)0);
+		set_transport(r, "local_transport", mail_conf_str("myhostname"), 0);
+	} else {
+		const char *domain = at + 1;
+
+		r->recipient = xstrdup(work);
+		if (saved || addr_parse_has_route(work))
+			r->flags |= RESOLVE_FLAG_ROUTED;
+		if (!valid_domain(domain) || at == work)
+			r->flags |= RESOLVE_FLAG_ERROR;
+		if (!(r->flags & RESOLVE_FLAG_FAIL)
+		    && classify(domain, &r->cls) < 0)
+			r->flags |= RESOLVE_FLAG_FAIL;
+		switch (r->cls) {
+		case RESOLVE_CLASS_LOCAL:
+		case RESOLVE_CLASS_DEFAULT:
+			set_transport(r, "default_transport", domain, 1);
+			break;
+		case RESOLVE_CLASS_ALIAS:
+			r->transport = xstrdup("error");
+			r->nexthop = xstrdup("5.1.1 User unknown in virtual alias table");
+			break;
+		case RESOLVE_CLASS_VIRTUAL:
+			set_transport(r, "virtual_transport", domain, 0);
+			break;
+		case RESOLVE_CLASS_RELAY:
+			set_transport(r, "relay_transport", domain, 1);
+			break;
+		}
+	}
+	if (r->flags & RESOLVE_FLAG_ERROR) {
+		free(r->transport);
+		free(r->nexthop);
+		r->transport = xstrdup("error");
+		r->nexthop = xstrdup("5.1.3 bad address syntax");
+	} else if (!(r->flags & RESOLVE_FLAG_FAIL) && r->cls != RESOLVE_CLASS_ALIAS) {
+		const char *domain = strrchr(r->recipient, '@') + 1;
+
+		if (transport_lookup(r, domain) == MAP_TEMPFAIL)
+			r->flags |= RESOLVE_FLAG_FAIL;
+	}
+	free(work);
+	free(saved);
+	return r->flags & RESOLVE_FLAG_FAIL ? MAP_TEMPFAIL : MAP_FOUND;
+}
+
+void
+resolve_reply_free(struct resolve_reply *r)
+{
+	free(r->transport);
+	free(r->nexthop);
+	free(r->recipient);
+	memset(r, 0, sizeof(*r));
+}

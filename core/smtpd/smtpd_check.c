@@ -1,0 +1,1376 @@
+/* SPDX-License-Identifier: MIT */
+/* smtpd_check - the SMTP server's access policy (see smtpd_check.h).
+ *
+ * smtpd_check_init() parses the seven restriction lists and the
+ * restriction classes once, opens their tables (daemon style) and the
+ * recipient validation tables, and refuses to start without a relay
+ * guard (reject, defer, defer_if_permit, reject_unauth_destination or
+ * defer_unauth_destination in smtpd_relay_restrictions or
+ * smtpd_recipient_restrictions, classes included).
+ *
+ * Evaluation (SMTPD_ACCESS_README): a list runs left to right until a
+ * restriction permits, rejects or defers; its end is a permit.  A permit
+ * ends only its own list.  With smtpd_delay_reject = yes the client, helo
+ * and sender lists run at RCPT time, before the relay and recipient lists
+ * (whose order follows smtpd_relay_before_recipient_restrictions).  After
+ * the lists pass, smtpd_reject_unlisted_recipient validates the
+ * recipient of the local, virtual alias, virtual mailbox and relay
+ * classes.  defer_if_permit turns a final permit into 450,
+ * defer_if_reject turns a later 5xx into 450, warn_if_reject logs the
+ * next restriction's reject as reject_warning, soft_bounce turns 5xx into
+ * 4xx.  Table errors answer "451 4.3.0 <name>: Temporary lookup
+ * failure"; DNS failures are 4xx, never 5xx.
+ *
+ * Checks are synchronous: the tables they use are in-process (DNS
+ * lookups are bounded by short resolver timeouts, see
+ * smtpd_check_dns.c).
+ *
+ * Logs: each reject/defer/hold/discard/redirect as Postfix's smtpd
+ * does ("NOQUEUE: reject: RCPT from NAME[ADDR]: 554 5.7.1 <x@y>: Relay
+ * access denied; from=<s> to=<x@y> proto=ESMTP helo=<h>"). */
+#include "postino_config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/statvfs.h>
+
+#include "addr_parse.h"
+#include "buf.h"
+#include "htable.h"
+#include "mail_addr_find.h"
+#include "mail_conf.h"
+#include "match_list.h"
+#include "msg.h"
+#include "mymalloc.h"
+#include "mynetworks.h"
+#include "resolve.h"
+#include "smtpd_check_private.h"
+#include "stringops.h"
+
+enum op {
+	OP_PERMIT, OP_REJECT, OP_DEFER, OP_DEFER_IF_PERMIT, OP_DEFER_IF_REJECT,
+	OP_WARN_IF_REJECT, OP_PERMIT_MYNETWORKS, OP_PERMIT_SASL,
+	OP_PERMIT_INET_INTERFACES, OP_REJECT_UNAUTH_DEST, OP_DEFER_UNAUTH_DEST,
+	OP_PERMIT_AUTH_DEST, OP_REJECT_UNAUTH_PIPELINING, OP_NON_FQDN_HELO,
+	OP_INVALID_HELO, OP_NON_FQDN_SENDER, OP_NON_FQDN_RCPT,
+	OP_UNKNOWN_SENDER_DOMAIN, OP_UNKNOWN_RCPT_DOMAIN, OP_UNLISTED_RCPT,
+	OP_UNLISTED_SENDER, OP_UNKNOWN_CLIENT, OP_CHECK_CLIENT, OP_CHECK_HELO,
+	OP_CHECK_SENDER, OP_CHECK_RCPT, OP_RBL_CLIENT, OP_SLEEP, OP_CLASS,
+};
+
+#define ARG_NONE	0
+#define ARG_TABLE	1
+#define ARG_WORD	2
+
+static const struct op_info {
+	const char *name;
+	enum op op;
+	int arg;
+} op_table[] = {
+	{"permit", OP_PERMIT, ARG_NONE},
+	{"reject", OP_REJECT, ARG_NONE},
+	{"defer", OP_DEFER, ARG_NONE},
+	{"defer_if_permit", OP_DEFER_IF_PERMIT, ARG_NONE},
+	{"defer_if_reject", OP_DEFER_IF_REJECT, ARG_NONE},
+	{"warn_if_reject", OP_WARN_IF_REJECT, ARG_NONE},
+	{"permit_mynetworks", OP_PERMIT_MYNETWORKS, ARG_NONE},
+	{"permit_sasl_authenticated", OP_PERMIT_SASL, ARG_NONE},
+	{"permit_inet_interfaces", OP_PERMIT_INET_INTERFACES, ARG_NONE},
+	{"reject_unauth_destination", OP_REJECT_UNAUTH_DEST, ARG_NONE},
+	{"defer_unauth_destination", OP_DEFER_UNAUTH_DEST, ARG_NONE},
+	{"permit_auth_destination", OP_PERMIT_AUTH_DEST, ARG_NONE},
+	{"reject_unauth_pipelining", OP_REJECT_UNAUTH_PIPELINING, ARG_NONE},
+	{"reject_non_fqdn_helo_hostname", OP_NON_FQDN_HELO, ARG_NONE},
+	{"reject_non_fqdn_hostname", OP_NON_FQDN_HELO, ARG_NONE},
+	{"reject_invalid_helo_hostname", OP_INVALID_HELO, ARG_NONE},
+	{"reject_invalid_hostname", OP_INVALID_HELO, ARG_NONE},
+	{"reject_non_fqdn_sender", OP_NON_FQDN_SENDER, ARG_NONE},
+	{"reject_non_fqdn_recipient", OP_NON_FQDN_RCPT, ARG_NONE},
+	{"reject_unknown_sender_domain", OP_UNKNOWN_SENDER_DOMAIN, ARG_NONE},
+	{"reject_unknown_recipient_domain", OP_UNKNOWN_RCPT_DOMAIN, ARG_NONE},
+	{"reject_unlisted_recipient", OP_UNLISTED_RCPT, ARG_NONE},
+	{"reject_unlisted_sender", OP_UNLISTED_SENDER, ARG_NONE},
+	{"reject_unknown_client_hostname", OP_UNKNOWN_CLIENT, ARG_NONE},
+	{"reject_unknown_reverse_client_hostname", OP_UNKNOWN_CLIENT, ARG_NONE},
+	{"reject_unknown_client", OP_UNKNOWN_CLIENT, ARG_NONE},
+	{"check_client_access", OP_CHECK_CLIENT, ARG_TABLE},
+	{"check_helo_access", OP_CHECK_HELO, ARG_TABLE},
+	{"check_sender_access", OP_CHECK_SENDER, ARG_TABLE},
+	{"check_recipient_access", OP_CHECK_RCPT, ARG_TABLE},
+	{"reject_rbl_client", OP_RBL_CLIENT, ARG_WORD},
+	{"sleep", OP_SLEEP, ARG_WORD},
+	{NULL, 0, 0},
+};
+
+/* One restriction, and a list of them. */
+struct rstep {
+	enum op op;
+	char *arg;		/* table name, zone, class name */
+	struct map *map;
+};
+
+struct rlist {
+	int count;
+	struct rstep *step;
+};
+
+/* A list of tables searched together (local_recipient_maps, ...). */
+struct maplist {
+	const char *param;
+	int count;
+	struct map **map;
+};
+
+static struct {
+	int ready;
+	struct rlist *client, *helo, *sender, *relay, *rcpt, *data, *eod;
+	struct htable *classes;		/* name -> struct rlist */
+	struct maplist local_rcpt, valias, vmbox, relay_rcpt, canonical,
+	    rcpt_canonical, sender_canonical;
+	int delay_reject;
+	int soft_bounce;
+	int relay_before_rcpt;
+	int legacy_relay_domains;	/* relay_domains=$mydestination by default */
+} sc;
+
+/* compat_below - is compatibility_level below major.minor? */
+static int
+compat_below(long major, long minor)
+{
+	const char *lvl = mail_conf_str("compatibility_level");
+	long m = 0, n = 0;
+	char *end;
+
+	m = strtol(lvl, &end, 10);
+	if (*end == '.')
+		n = strtol(end + 1, NULL, 10);
+	return m < major || (m == major && n < minor);
+}
+
+/* op_find - the op for a restriction name, or NULL. */
+static const struct op_info *
+op_find(const char *name)
+{
+	for (const struct op_info *o = op_table; o->name; o++)
+		if (strcasecmp(o->name, name) == 0)
+			return o;
+	return NULL;
+}
+
+static void
+rlist_free(void *ptr)
+{
+	struct rlist *list = ptr;
+
+	if (list == NULL)
+		return;
+	for (int i = 0; i < list->count; i++) {
+		free(list->step[i].arg);
+		if (list->step[i].map)
+			map_close(&list->step[i].map);
+	}
+	free(list->step);
+	free(list);
+}
+
+/* rlist_parse - parse a restriction list.  tables: open tables (main.cf
+ * lists) or refuse them (access table results).  On an error: fatal
+ * when fatal is set, else a warning and NULL. */
+static struct rlist *
+rlist_parse(const char *where, const char *text, int tables, int fatal)
+{
+	struct rlist *list = xcalloc(1, sizeof(*list));
+	char *copy = xstrdup(text), *cp = copy, *item;
+	const char *err = NULL;
+
+#define BAD(...) do { \
+		if (fatal) \
+			msg_fatal(__VA_ARGS__); \
+		msg_warn(__VA_ARGS__); \
+		free(copy); \
+		rlist_free(list); \
+		return NULL; \
+	} while (0)
+
+	while ((item = match_list_token(&cp, &err)) != NULL) {
+		const struct op_info *o = op_find(item);
+		struct rstep step = {0};
+
+		if (o == NULL) {
+			if (sc.classes && htable_locate(sc.classes, item)) {
+				step.op = OP_CLASS;
+				step.arg = xstrdup(item);
+			} else if (strchr(item, ':')) {
+				BAD("%s: do not specify lookup tables inside SMTPD "
+				    "access maps (\"%s\")", where, item);
+			} else {
+				BAD("%s: unknown smtpd restriction: \"%s\"", where, item);
+			}
+		} else {
+			step.op = o->op;
+			if (o->arg != ARG_NONE) {
+				char *arg = match_list_token(&cp, &err);
+
+				if (arg == NULL)
+					BAD("%s: restriction \"%s\" needs an argument",
+					    where, o->name);
+				if (o->arg == ARG_TABLE) {
+					char *merr = NULL;
+
+					if (!tables)
+						BAD("%s: do not specify lookup tables inside "
+						    "SMTPD access maps (\"%s %s\")", where,
+						    o->name, arg);
+					if (strchr(arg, ':') == NULL)
+						BAD("%s: \"%s\" needs a type:table argument, "
+						    "not \"%s\"", where, o->name, arg);
+					step.map = map_open(arg, O_RDONLY, MAP_FLAGS_DEFAULT
+					    | MAP_FLAG_SURROGATE, &merr);
+					free(merr);
+				}
+				step.arg = xstrdup(arg);
+			}
+		}
+		list->step = xreallocarray(list->step, (size_t)list->count + 1,
+		    sizeof(*list->step));
+		list->step[list->count++] = step;
+	}
+	if (err)
+		BAD("%s: %s", where, err);
+#undef BAD
+	free(copy);
+	return list;
+}
+
+/* has_guard - does the list (or a class it names) hold a relay guard? */
+static int
+has_guard(const struct rlist *list, int depth)
+{
+	if (list == NULL || depth > SMTPD_CHECK_DEPTH)
+		return 0;
+	for (int i = 0; i < list->count; i++) {
+		switch (list->step[i].op) {
+		case OP_REJECT:
+		case OP_DEFER:
+		case OP_DEFER_IF_PERMIT:
+		case OP_REJECT_UNAUTH_DEST:
+		case OP_DEFER_UNAUTH_DEST:
+			return 1;
+		case OP_CLASS:
+			if (has_guard(htable_find(sc.classes, list->step[i].arg),
+			    depth + 1))
+				return 1;
+			break;
+		default:
+			break;
+		}
+	}
+	return 0;
+}
+
+static void
+maplist_open(struct maplist *ml, const char *param)
+{
+	char *copy = xstrdup(mail_conf_str(param)), *cp = copy, *item;
+	const char *err;
+
+	ml->param = param;
+	while ((item = match_list_token(&cp, &err)) != NULL) {
+		char *merr = NULL;
+		struct map *map = map_open(item, O_RDONLY,
+		    MAP_FLAGS_DEFAULT | MAP_FLAG_SURROGATE, &merr);
+
+		free(merr);
+		if (map == NULL)
+			continue;
+		ml->map = xreallocarray(ml->map, (size_t)ml->count + 1,
+		    sizeof(*ml->map));
+		ml->map[ml->count++] = map;
+	}
+	if (err)
+		msg_warn("%s: %s", param, err);
+	free(copy);
+}
+
+static void
+maplist_close(struct maplist *ml)
+{
+	for (int i = 0; i < ml->count; i++)
+		map_close(&ml->map[i]);
+	free(ml->map);
+	memset(ml, 0, sizeof(*ml));
+}
+
+/* maplist_find - search addr with the key forms of strategy. */
+static enum map_status
+maplist_find(struct maplist *ml, const char *addr, const char *strategy)
+{
+	struct mail_addr_forms *forms;
+	enum map_status st = MAP_NOTFOUND;
+
+	if (ml->count == 0)
+		return MAP_NOTFOUND;
+	forms = mail_addr_forms(addr, strategy);
+	for (int f = 0; forms && f < forms->count && st == MAP_NOTFOUND; f++) {
+		for (int i = 0; i < ml->count; i++) {
+			const char *value;
+
+			if (!forms->full_only[f] && !(ml->map[i]->caps & MAP_CAP_FIXED))
+				continue;
+			st = map_lookup(ml->map[i], forms->form[f], &value);
+			if (st == MAP_TEMPFAIL)
+				msg_warn("%s: %s: lookup of \"%s\": %s", ml->param,
+				    ml->map[i]->title, forms->form[f],
+				    map_reason(ml->map[i]));
+			if (st != MAP_NOTFOUND)
+				break;
+		}
+	}
+	mail_addr_forms_free(&forms);
+	return st;
+}
+
+/* smtpd_check_free - forget the configuration (tests, reload). */
+static void
+smtpd_check_free(void)
+{
+	rlist_free(sc.client);
+	rlist_free(sc.helo);
+	rlist_free(sc.sender);
+	rlist_free(sc.relay);
+	rlist_free(sc.rcpt);
+	rlist_free(sc.data);
+	rlist_free(sc.eod);
+	if (sc.classes)
+		htable_free(&sc.classes, rlist_free);
+	maplist_close(&sc.local_rcpt);
+	maplist_close(&sc.valias);
+	maplist_close(&sc.vmbox);
+	maplist_close(&sc.relay_rcpt);
+	maplist_close(&sc.canonical);
+	maplist_close(&sc.rcpt_canonical);
+	maplist_close(&sc.sender_canonical);
+	memset(&sc, 0, sizeof(sc));
+}
+
+void
+smtpd_check_init(void)
+{
+	static const char relay_default[] =
+	    "permit_mynetworks, permit_sasl_authenticated, defer_unauth_destination";
+	char *copy, *cp, *name;
+	const char *err;
+
+	smtpd_check_free();
+	resolve_init();
+	mynetworks_init();
+
+	/* Class names first, so that lists (and classes) may name them. */
+	sc.classes = htable_create(8);
+	copy = xstrdup(mail_conf_str("smtpd_restriction_classes"));
+	cp = copy;
+	while ((name = match_list_token(&cp, &err)) != NULL) {
+		if (op_find(name))
+			msg_fatal("smtpd_restriction_classes: \"%s\" is the name of "
+			    "a restriction", name);
+		if (!htable_locate(sc.classes, name))
+			htable_enter(sc.classes, name, NULL);
+	}
+	cp = copy;
+	free(copy);
+	copy = xstrdup(mail_conf_str("smtpd_restriction_classes"));
+	cp = copy;
+	while ((name = match_list_token(&cp, &err)) != NULL) {
+		struct htable_entry *e = htable_locate(sc.classes, name);
+
+		if (e->value == NULL)
+			e->value = rlist_parse(name, mail_conf_str(name), 1, 1);
+	}
+	free(copy);
+
+	sc.client = rlist_parse("smtpd_client_restrictions",
+	    mail_conf_str("smtpd_client_restrictions"), 1, 1);
+	sc.helo = rlist_parse("smtpd_helo_restrictions",
+	    mail_conf_str("smtpd_helo_restrictions"), 1, 1);
+	sc.sender = rlist_parse("smtpd_sender_restrictions",
+	    mail_conf_str("smtpd_sender_restrictions"), 1, 1);
+	sc.relay = rlist_parse("smtpd_relay_restrictions",
+	    mail_conf_str("smtpd_relay_restrictions"), 1, 1);
+	sc.rcpt = rlist_parse("smtpd_recipient_restrictions",
+	    mail_conf_str("smtpd_recipient_restrictions"), 1, 1);
+	sc.data = rlist_parse("smtpd_data_restrictions",
+	    mail_conf_str("smtpd_data_restrictions"), 1, 1);
+	sc.eod = rlist_parse("smtpd_end_of_data_restrictions",
+	    mail_conf_str("smtpd_end_of_data_restrictions"), 1, 1);
+
+	if (!has_guard(sc.relay, 0) && !has_guard(sc.rcpt, 0)) {
+		/* Postfix would refuse to start here.  With the legacy empty
+		 * smtpd_relay_restrictions (compatibility_level < 1) and no
+		 * recipient restrictions, we fall back to the current default
+		 * rather than run an open relay or not run at all. */
+		if (!mail_conf_is_set("smtpd_relay_restrictions")
+		    && sc.rcpt->count == 0) {
+			msg_warn("smtpd_relay_restrictions and "
+			    "smtpd_recipient_restrictions are both empty "
+			    "(compatibility_level %s): using smtpd_relay_restrictions "
+			    "= %s", mail_conf_str("compatibility_level"), relay_default);
+			rlist_free(sc.relay);
+			sc.relay = rlist_parse("smtpd_relay_restrictions",
+			    relay_default, 1, 1);
+		} else {
+			msg_fatal("in parameter smtpd_relay_restrictions or "
+			    "smtpd_recipient_restrictions, specify at least one "
+			    "working instance of: reject_unauth_destination, "
+			    "defer_unauth_destination, reject, defer, defer_if_permit");
+		}
+	}
+
+	maplist_open(&sc.local_rcpt, "local_recipient_maps");
+	maplist_open(&sc.valias, "virtual_alias_maps");
+	maplist_open(&sc.vmbox, "virtual_mailbox_maps");
+	maplist_open(&sc.relay_rcpt, "relay_recipient_maps");
+	maplist_open(&sc.canonical, "canonical_maps");
+	maplist_open(&sc.rcpt_canonical, "recipient_canonical_maps");
+	maplist_open(&sc.sender_canonical, "sender_canonical_maps");
+	sc.delay_reject = mail_conf_bool("smtpd_delay_reject");
+	sc.soft_bounce = mail_conf_bool("soft_bounce");
+	sc.relay_before_rcpt =
+	    mail_conf_bool("smtpd_relay_before_recipient_restrictions");
+	sc.legacy_relay_domains = !mail_conf_is_set("relay_domains")
+	    && compat_below(2, 0);
+	sc.ready = 1;
+}
+
+/* ---------------------------------------------------------------- */
+/* Replies and logging. */
+
+/* dsn_fix - DSN codes that fit the reply class (smtpd_dsn_fix): sender
+ * replies use sender codes, host and command replies no address codes. */
+static void
+dsn_fix(char *dsn, const char *class)
+{
+	static const char *const rcpt_to_sender[][2] = {
+		{"1.1", "1.7"}, {"1.2", "1.8"}, {"1.3", "1.7"}, {"1.4", "1.7"},
+		{"1.5", "1.0"}, {"1.6", "1.7"},
+	};
+	static const char *const sender_to_rcpt[][2] = {
+		{"1.7", "1.3"}, {"1.8", "1.2"},
+	};
+
+	if (class == NULL || strlen(dsn) < 5)
+		return;
+	if (strcmp(class, "Sender address") == 0) {
+		for (size_t i = 0; i < 6; i++)
+			if (strcmp(dsn + 2, rcpt_to_sender[i][0]) == 0) {
+				strlcpy(dsn + 2, rcpt_to_sender[i][1], 14);
+				return;
+			}
+	} else if (strcmp(class, "Recipient address") == 0) {
+		for (size_t i = 0; i < 2; i++)
+			if (strcmp(dsn + 2, sender_to_rcpt[i][0]) == 0) {
+				strlcpy(dsn + 2, sender_to_rcpt[i][1], 14);
+				return;
+			}
+	} else if (strncmp(dsn + 1, ".1.", 3) == 0) {
+		strlcpy(dsn + 2, "0.0", 14);
+	}
+}
+
+void
+smtpd_check_log(struct smtpd_check_ctx *ctx, const char *action,
+    const char *text)
+{
+	const struct smtpd_check_session *s = ctx->s;
+	struct buf *b = buf_new(256, 8192);
+
+	buf_printf(b, "%s: %s: %s from %s: %s;", s->queue_id ? s->queue_id
+	    : "NOQUEUE", action, ctx->stage, ctx->client, text);
+	if (ctx->sender)
+		buf_printf(b, " from=<%s>", ctx->sender);
+	if (ctx->rcpt)
+		buf_printf(b, " to=<%s>", ctx->rcpt);
+	if (s->protocol)
+		buf_printf(b, " proto=%s", s->protocol);
+	if (ctx->helo)
+		buf_printf(b, " helo=<%s>", ctx->helo);
+	msg_info("%s", buf_str(b));
+	buf_free(&b);
+}
+
+/* set_reply - store code, dsn and text in ctx->r (soft_bounce applied). */
+static void
+set_reply(struct smtpd_check_ctx *ctx, int code, const char *dsn,
+    const char *text)
+{
+	struct smtpd_check_reply *r = ctx->r;
+
+	if (sc.soft_bounce && code >= 500 && code < 600)
+		code -= 100;
+	r->code = code;
+	strlcpy(r->dsn, dsn, sizeof(r->dsn));
+	if (sc.soft_bounce && r->dsn[0] == '5')
+		r->dsn[0] = '4';
+	free(r->text);
+	r->text = xstrdup(text);
+}
+
+/* log_reply - "reject: ...: CODE DSN TEXT". */
+static void
+log_reply(struct smtpd_check_ctx *ctx, const char *action)
+{
+	char codebuf[8];
+	char *line;
+
+	snprintf(codebuf, sizeof(codebuf), "%d", ctx->r->code);
+	line = concatenate(codebuf, " ", ctx->r->dsn, " ", ctx->r->text, (char *)0);
+	smtpd_check_log(ctx, action, line);
+	free(line);
+}
+
+int
+smtpd_check_reject(struct smtpd_check_ctx *ctx, const char *class, int code,
+    const char *dsn_in, const char *fmt, ...)
+{
+	struct buf *text = buf_new(128, 4096);
+	char dsn[16];
+	va_list ap;
+
+	va_start(ap, fmt);
+	buf_vprintf(text, fmt, ap);
+	va_end(ap);
+	strlcpy(dsn, dsn_in, sizeof(dsn));
+	dsn[0] = (char)('0' + code / 100);
+	dsn_fix(dsn, class);
+
+	if (ctx->warn_if_reject) {
+		char codebuf[8];
+		char *line;
+
+		snprintf(codebuf, sizeof(codebuf), "%d", code);
+		line = concatenate(codebuf, " ", dsn, " ", buf_str(text), (char *)0);
+		smtpd_check_log(ctx, "reject_warning", line);
+		free(line);
+		ctx->r->warn_only = 1;
+		buf_free(&text);
+		return SMTPD_CHECK_DUNNO;
+	}
+	if (code >= 500 && ctx->dir.active)
+		set_reply(ctx, ctx->dir.code, ctx->dir.dsn, ctx->dir.text);
+	else
+		set_reply(ctx, code, dsn, buf_str(text));
+	log_reply(ctx, "reject");
+	buf_free(&text);
+	return SMTPD_CHECK_REJECT;
+}
+
+int
+smtpd_check_tempfail(struct smtpd_check_ctx *ctx, const char *name)
+{
+	int saved = ctx->warn_if_reject, rc;
+
+	/* A temporary error is never downgraded to a warning. */
+	ctx->warn_if_reject = 0;
+	rc = smtpd_check_reject(ctx, NULL, 451, "4.3.0",
+	    "<%s>: Temporary lookup failure", name);
+	ctx->warn_if_reject = saved;
+	return rc;
+}
+
+void
+smtpd_check_defer_if(struct smtpd_check_ctx *ctx, int which, int code,
+    const char *dsn, const char *fmt, ...)
+{
+	struct smtpd_check_pending *p = which == 'p' ? &ctx->dip : &ctx->dir;
+	struct buf *text = buf_new(128, 4096);
+	va_list ap;
+
+	va_start(ap, fmt);
+	buf_vprintf(text, fmt, ap);
+	va_end(ap);
+	/* The first one armed is the one reported. */
+	if (!p->active) {
+		p->active = 1;
+		p->code = code;
+		strlcpy(p->dsn, dsn, sizeof(p->dsn));
+		p->dsn[0] = (char)('0' + code / 100);
+		p->text = xstrdup(buf_str(text));
+	}
+	buf_free(&text);
+}
+
+/* ---------------------------------------------------------------- */
+/* Individual restrictions. */
+
+/* valid_hostname - RFC 1035 syntax (letters, digits, '-', '_'), not all
+ * numeric. */
+static int
+valid_hostname(const char *name)
+{
+	size_t len = strlen(name), label = 0;
+	int alpha = 0;
+
+	if (len == 0 || len > 255 || *name == '.' || *name == '-')
+		return 0;
+	for (const char *cp = name; *cp; cp++) {
+		unsigned char c = (unsigned char)*cp;
+
+		if (c == '.') {
+			if (label == 0 && cp[1] != 0)
+				return 0;
+			label = 0;
+			continue;
+		}
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-'
+		    || c == '_')
+			alpha = 1;
+		else if (!(c >= '0' && c <= '9'))
+			return 0;
+		if (++label > 63)
+			return 0;
+	}
+	return alpha;
+}
+
+/* addr_domain - the domain of an internal address ("" if none). */
+static const char *
+addr_domain(const char *addr)
+{
+	const char *at = strrchr(addr, '@');
+
+	return at ? at + 1 : "";
+}
+
+/* non_fqdn_addr - reject_non_fqdn_sender / _recipient. */
+static int
+non_fqdn_addr(struct smtpd_check_ctx *ctx, const char *addr,
+    const char *addr_int, const char *class)
+{
+	const char *domain;
+	size_t len;
+
+	if (addr == NULL || *addr_int == 0)
+		return SMTPD_CHECK_DUNNO;
+	domain = addr_domain(addr_int);
+	len = strlen(domain);
+	if (*domain == '[')
+		return SMTPD_CHECK_DUNNO;
+	if (len > 0 && domain[len - 1] == '.')
+		len--;
+	if (len > 0 && memchr(domain, '.', len) != NULL
+	    && valid_hostname(domain))
+		return SMTPD_CHECK_DUNNO;
+	return smtpd_check_reject(ctx, class,
+	    (int)mail_conf_int("non_fqdn_reject_code"), "5.5.2",
+	    "<%s>: %s rejected: need fully-qualified address", addr, class);
+}
+
+/* unknown_domain - reject_unknown_sender_domain / _recipient_domain. */
+static int
+unknown_domain(struct smtpd_check_ctx *ctx, const char *addr,
+    const char *addr_int, const char *class)
+{
+	struct resolve_reply rr;
+	int sender = strcmp(class, "Sender address") == 0;
+	int code = (int)mail_conf_int("unknown_address_reject_code");
+	const char *dsn = sender ? "4.1.8" : "4.1.2";
+	const char *domain;
+	int rc;
+
+	if (addr == NULL || *addr_int == 0)
+		return SMTPD_CHECK_DUNNO;
+	if (resolve_addr(addr_int, &rr) == MAP_TEMPFAIL) {
+		resolve_reply_free(&rr);
+		return smtpd_check_tempfail(ctx, addr);
+	}
+	domain = addr_domain(rr.recipient);
+	/* Our own domains (and relay domains) need no DNS. */
+	if (rr.cls != RESOLVE_CLASS_DEFAULT || *domain == '[') {
+		resolve_reply_free(&rr);
+		return SMTPD_CHECK_DUNNO;
+	}
+	if (rr.flags & RESOLVE_FLAG_ERROR)
+		rc = 0;
+	else
+		rc = smtpd_check_dns_domain(domain);
+	resolve_reply_free(&rr);
+	if (rc > 0)
+		return SMTPD_CHECK_DUNNO;
+	if (rc == 0)
+		return smtpd_check_reject(ctx, class, code, dsn,
+		    "<%s>: %s rejected: Domain not found", addr, class);
+	/* DNS trouble: never a permanent error. */
+	if (strcasecmp(mail_conf_str("unknown_address_tempfail_action"),
+	    "defer") == 0)
+		return smtpd_check_reject(ctx, class, 450, "4.4.3",
+		    "<%s>: %s rejected: Domain not found", addr, class);
+	smtpd_check_defer_if(ctx, 'p', 450, "4.4.3",
+	    "<%s>: %s rejected: Domain not found", addr, class);
+	return SMTPD_CHECK_DUNNO;
+}
+
+/* permit_auth_dest - 1 when the recipient is one we accept mail for from
+ * anyone, 0 when not, -1 on a table error. */
+static int
+permit_auth_dest(struct smtpd_check_ctx *ctx, const char *addr_int)
+{
+	struct resolve_reply rr;
+	int rc = 0;
+
+	if (resolve_addr(addr_int, &rr) == MAP_TEMPFAIL) {
+		resolve_reply_free(&rr);
+		return -1;
+	}
+	if ((rr.flags & RESOLVE_FLAG_ROUTED)
+	    && !mail_conf_bool("allow_untrusted_routing"))
+		rc = 0;
+	else if (rr.flags & RESOLVE_FLAG_ERROR)
+		rc = 0;
+	else if (rr.cls == RESOLVE_CLASS_LOCAL || rr.cls == RESOLVE_CLASS_ALIAS
+	    || rr.cls == RESOLVE_CLASS_VIRTUAL)
+		rc = 1;
+	else if (rr.cls == RESOLVE_CLASS_RELAY) {
+		if (sc.legacy_relay_domains)
+			msg_info("using backwards-compatible default setting "
+			    "relay_domains=$mydestination to accept mail for address "
+			    "\"%s\"", ctx->rcpt);
+		rc = 1;
+	}
+	resolve_reply_free(&rr);
+	return rc;
+}
+
+/* unauth_dest - reject_/defer_unauth_destination, permit_auth_destination. */
+static int
+unauth_dest(struct smtpd_check_ctx *ctx, enum op op)
+{
+	int code = (int)mail_conf_int("relay_domains_reject_code");
+	int rc;
+
+	if (ctx->rcpt == NULL)
+		return SMTPD_CHECK_DUNNO;
+	if ((rc = permit_auth_dest(ctx, ctx->rcpt_int)) < 0)
+		return smtpd_check_tempfail(ctx, ctx->rcpt);
+	if (op == OP_PERMIT_AUTH_DEST)
+		return rc ? SMTPD_CHECK_OK : SMTPD_CHECK_DUNNO;
+	if (rc)
+		return SMTPD_CHECK_DUNNO;
+	if (op == OP_DEFER_UNAUTH_DEST)
+		code -= 100;
+	return smtpd_check_reject(ctx, NULL, code, "5.7.1",
+	    "<%s>: Relay access denied", ctx->rcpt);
+}
+
+/* is_special_local - postmaster, mailer-daemon, $double_bounce_sender. */
+static int
+is_special_local(const char *local)
+{
+	return strcasecmp(local, "postmaster") == 0
+	    || strcasecmp(local, "mailer-daemon") == 0
+	    || strcasecmp(local, mail_conf_str("double_bounce_sender")) == 0;
+}
+
+/* unlisted - recipient (or sender) validation against the tables of its
+ * address class. */
+static int
+unlisted(struct smtpd_check_ctx *ctx, const char *addr, const char *addr_int,
+    const char *class)
+{
+	struct resolve_reply rr;
+	const char *table = NULL, *code_param = NULL;
+	int show = mail_conf_bool("show_user_unknown_table_name");
+	int sender = strcmp(class, "Sender address") == 0;
+	enum map_status st = MAP_NOTFOUND;
+	int rc;
+
+	if (addr == NULL || *addr_int == 0)
+		return SMTPD_CHECK_DUNNO;
+	if (resolve_addr(addr_int, &rr) == MAP_TEMPFAIL) {
+		resolve_reply_free(&rr);
+		return smtpd_check_tempfail(ctx, addr);
+	}
+	/* An address that canonical or virtual alias mapping knows is known. */
+	if (rr.cls != RESOLVE_CLASS_DEFAULT) {
+		st = maplist_find(&sc.rcpt_canonical, rr.recipient, "virtual");
+		if (st == MAP_NOTFOUND && sender)
+			st = maplist_find(&sc.sender_canonical, rr.recipient, "virtual");
+		if (st == MAP_NOTFOUND)
+			st = maplist_find(&sc.canonical, rr.recipient, "virtual");
+		if (st == MAP_NOTFOUND)
+			st = maplist_find(&sc.valias, rr.recipient, "virtual");
+	}
+	if (st == MAP_NOTFOUND) {
+		switch (rr.cls) {
+		case RESOLVE_CLASS_LOCAL: {
+			char *local = xstrndup(rr.recipient,
+			    strcspn(rr.recipient, "@"));
+			int ext = mail_addr_split_ext(local,
+			    mail_conf_str("recipient_delimiter"));
+
+			if (ext >= 0)
+				local[ext] = 0;
+			if (sc.local_rcpt.count == 0 || is_special_local(local))
+				st = MAP_FOUND;
+			else
+				st = maplist_find(&sc.local_rcpt, rr.recipient,
+				    "recipient");
+			free(local);
+			table = "local recipient table";
+			code_param = "unknown_local_recipient_reject_code";
+			break;
+		}
+		case RESOLVE_CLASS_ALIAS:
+			table = "virtual alias table";
+			code_param = "unknown_virtual_alias_reject_code";
+			break;
+		case RESOLVE_CLASS_VIRTUAL:
+			st = maplist_find(&sc.vmbox, rr.recipient, "mailbox");
+			table = "virtual mailbox table";
+			code_param = "unknown_virtual_mailbox_reject_code";
+			break;
+		case RESOLVE_CLASS_RELAY:
+			if (sc.relay_rcpt.count == 0)
+				st = MAP_FOUND;
+			else
+				st = maplist_find(&sc.relay_rcpt, rr.recipient,
+				    "mailbox");
+			table = "relay recipient table";
+			code_param = "unknown_relay_recipient_reject_code";
+			break;
+		case RESOLVE_CLASS_DEFAULT:
+			st = MAP_FOUND;
+			break;
+		}
+	}
+	resolve_reply_free(&rr);
+	switch (st) {
+	case MAP_FOUND:
+		return SMTPD_CHECK_DUNNO;
+	case MAP_TEMPFAIL:
+		return smtpd_check_tempfail(ctx, addr);
+	case MAP_NOTFOUND:
+		break;
+	}
+	rc = smtpd_check_reject(ctx, class, (int)mail_conf_int(code_param),
+	    "5.1.1", "<%s>: %s rejected: User unknown%s%s", addr, class,
+	    show ? " in " : "", show ? table : "");
+	return rc;
+}
+
+/* rbl_client - reject_rbl_client zone (IPv4 clients). */
+static int
+rbl_client(struct smtpd_check_ctx *ctx, const char *zone_arg)
+{
+	unsigned char b[16];
+	char query[300];
+	char *zone = xstrndup(zone_arg, strcspn(zone_arg, "="));
+	int rc;
+
+	if (ctx->s->client_addr == NULL
+	    || match_list_addr_parse(ctx->s->client_addr, b) != AF_INET) {
+		free(zone);
+		return SMTPD_CHECK_DUNNO;
+	}
+	snprintf(query, sizeof(query), "%u.%u.%u.%u.%s", b[3], b[2], b[1], b[0],
+	    zone);
+	rc = smtpd_check_dns_rbl(query);
+	if (rc <= 0) {
+		free(zone);
+		return SMTPD_CHECK_DUNNO;
+	}
+	rc = smtpd_check_reject(ctx, "Client host",
+	    (int)mail_conf_int("maps_rbl_reject_code"), "5.7.1",
+	    "Service unavailable; Client host [%s] blocked using %s",
+	    ctx->s->client_addr, zone);
+	free(zone);
+	return rc;
+}
+
+static int generic_checks(struct smtpd_check_ctx *, const struct rlist *,
+    const char *, const char *);
+
+/* one_check - evaluate one restriction. */
+static int
+one_check(struct smtpd_check_ctx *ctx, const struct rstep *step,
+    const char *name, const char *class)
+{
+	const struct smtpd_check_session *s = ctx->s;
+	int rc;
+
+	switch (step->op) {
+	case OP_PERMIT:
+		return SMTPD_CHECK_OK;
+	case OP_REJECT:
+		return smtpd_check_reject(ctx, class,
+		    (int)mail_conf_int("reject_code"), "5.7.1",
+		    "<%s>: %s rejected: Access denied", name, class);
+	case OP_DEFER:
+		return smtpd_check_reject(ctx, class,
+		    (int)mail_conf_int("defer_code"), "4.3.2",
+		    "<%s>: %s rejected: Try again later", name, class);
+	case OP_DEFER_IF_PERMIT:
+		smtpd_check_defer_if(ctx, 'p', (int)mail_conf_int("defer_code"),
+		    "4.7.1", "<%s>: %s rejected: defer_if_permit requested",
+		    name, class);
+		return SMTPD_CHECK_DUNNO;
+	case OP_DEFER_IF_REJECT:
+		smtpd_check_defer_if(ctx, 'r', (int)mail_conf_int("defer_code"),
+		    "4.7.1", "<%s>: %s rejected: defer_if_reject requested",
+		    name, class);
+		return SMTPD_CHECK_DUNNO;
+	case OP_WARN_IF_REJECT:
+		ctx->warn_if_reject = 2;	/* survives the end of this step */
+		return SMTPD_CHECK_DUNNO;
+	case OP_PERMIT_MYNETWORKS:
+		rc = mynetworks_match(s->client_name && strcmp(s->client_name,
+		    "unknown") != 0 ? s->client_name : NULL, s->client_addr);
+		if (rc < 0)
+			return smtpd_check_tempfail(ctx, ctx->client);
+		return rc ? SMTPD_CHECK_OK : SMTPD_CHECK_DUNNO;
+	case OP_PERMIT_SASL:
+		return SMTPD_CHECK_DUNNO;	/* no SASL yet */
+	case OP_PERMIT_INET_INTERFACES: {
+		char *lit;
+
+		if (s->client_addr == NULL)
+			return SMTPD_CHECK_DUNNO;
+		lit = concatenate("[", s->client_addr, "]", (char *)0);
+		rc = resolve_domain_is_local(lit);
+		free(lit);
+		return rc > 0 ? SMTPD_CHECK_OK : SMTPD_CHECK_DUNNO;
+	}
+	case OP_REJECT_UNAUTH_DEST:
+	case OP_DEFER_UNAUTH_DEST:
+	case OP_PERMIT_AUTH_DEST:
+		return unauth_dest(ctx, step->op);
+	case OP_REJECT_UNAUTH_PIPELINING:
+		if (!s->pipelining_violation)
+			return SMTPD_CHECK_DUNNO;
+		return smtpd_check_reject(ctx, class, 503, "5.5.0",
+		    "<%s>: %s rejected: Improper use of SMTP command pipelining",
+		    name, class);
+	case OP_NON_FQDN_HELO:
+		if (ctx->helo == NULL || *ctx->helo == '[')
+			return SMTPD_CHECK_DUNNO;
+		{
+			size_t len = strlen(ctx->helo);
+			const char *dot = strchr(ctx->helo, '.');
+
+			if (dot && dot != ctx->helo + len - 1 && valid_hostname(ctx->helo))
+				return SMTPD_CHECK_DUNNO;
+			if (dot && match_list_addr_parse(ctx->helo, (unsigned char[16]){0}) > 0)
+				return SMTPD_CHECK_DUNNO;
+		}
+		return smtpd_check_reject(ctx, "Helo command",
+		    (int)mail_conf_int("non_fqdn_reject_code"), "5.5.2",
+		    "<%s>: Helo command rejected: need fully-qualified hostname",
+		    ctx->helo);
+	case OP_INVALID_HELO: {
+		unsigned char b[16];
+
+		if (ctx->helo == NULL)
+			return SMTPD_CHECK_DUNNO;
+		if (valid_hostname(ctx->helo)
+		    || match_list_addr_parse(ctx->helo, b) > 0)
+			return SMTPD_CHECK_DUNNO;
+		return smtpd_check_reject(ctx, "Helo command",
+		    (int)mail_conf_int("invalid_hostname_reject_code"), "5.5.2",
+		    "<%s>: Helo command rejected: Invalid name", ctx->helo);
+	}
+	case OP_NON_FQDN_SENDER:
+		return non_fqdn_addr(ctx, ctx->sender, ctx->sender_int,
+		    "Sender address");
+	case OP_NON_FQDN_RCPT:
+		return non_fqdn_addr(ctx, ctx->rcpt, ctx->rcpt_int,
+		    "Recipient address");
+	case OP_UNKNOWN_SENDER_DOMAIN:
+		return unknown_domain(ctx, ctx->sender, ctx->sender_int,
+		    "Sender address");
+	case OP_UNKNOWN_RCPT_DOMAIN:
+		return unknown_domain(ctx, ctx->rcpt, ctx->rcpt_int,
+		    "Recipient address");
+	case OP_UNLISTED_RCPT:
+		return unlisted(ctx, ctx->rcpt, ctx->rcpt_int, "Recipient address");
+	case OP_UNLISTED_SENDER:
+		return unlisted(ctx, ctx->sender, ctx->sender_int, "Sender address");
+	case OP_UNKNOWN_CLIENT:
+		if (s->client_name && strcmp(s->client_name, "unknown") != 0)
+			return SMTPD_CHECK_DUNNO;
+		return smtpd_check_reject(ctx, "Client host",
+		    (int)mail_conf_int("unknown_client_reject_code"), "4.7.1",
+		    "Client host rejected: cannot find your hostname, [%s]",
+		    s->client_addr ? s->client_addr : "");
+	case OP_CHECK_CLIENT:
+		return smtpd_check_access_client(ctx, step->map);
+	case OP_CHECK_HELO:
+		return smtpd_check_access_helo(ctx, step->map);
+	case OP_CHECK_SENDER:
+		return smtpd_check_access_mail(ctx, step->map, ctx->sender,
+		    ctx->sender_int, "Sender address");
+	case OP_CHECK_RCPT:
+		return smtpd_check_access_mail(ctx, step->map, ctx->rcpt,
+		    ctx->rcpt_int, "Recipient address");
+	case OP_RBL_CLIENT:
+		return rbl_client(ctx, step->arg);
+	case OP_SLEEP:
+		/* Sleeping would stall every session of this process. */
+		return SMTPD_CHECK_DUNNO;
+	case OP_CLASS: {
+		const struct rlist *cls = htable_find(sc.classes, step->arg);
+
+		if (cls == NULL || ctx->depth >= SMTPD_CHECK_DEPTH) {
+			msg_warn("restriction class \"%s\": %s", step->arg,
+			    cls ? "nested too deeply" : "not defined");
+			return smtpd_check_reject(ctx, NULL, 451, "4.3.5",
+			    "Server configuration error");
+		}
+		ctx->depth++;
+		rc = generic_checks(ctx, cls, name, class);
+		ctx->depth--;
+		return rc;
+	}
+	}
+	return SMTPD_CHECK_DUNNO;
+}
+
+/* generic_checks - run a list; DUNNO at its end. */
+static int
+generic_checks(struct smtpd_check_ctx *ctx, const struct rlist *list,
+    const char *name, const char *class)
+{
+	for (int i = 0; list && i < list->count; i++) {
+		int rc = one_check(ctx, &list->step[i], name, class);
+
+		/* warn_if_reject applies to the one restriction after it. */
+		if (ctx->warn_if_reject == 2)
+			ctx->warn_if_reject = 1;
+		else
+			ctx->warn_if_reject = 0;
+		if (rc != SMTPD_CHECK_DUNNO)
+			return rc;
+	}
+	return SMTPD_CHECK_DUNNO;
+}
+
+int
+smtpd_check_list_text(struct smtpd_check_ctx *ctx, const char *text,
+    const char *name, const char *class)
+{
+	struct rlist *list;
+	int rc;
+
+	if (ctx->depth >= SMTPD_CHECK_DEPTH) {
+		msg_warn("access table result \"%s\": nested too deeply", text);
+		return smtpd_check_reject(ctx, NULL, 451, "4.3.5",
+		    "Server configuration error");
+	}
+	if ((list = rlist_parse("access table result", text, 0, 0)) == NULL)
+		return smtpd_check_reject(ctx, NULL, 451, "4.3.5",
+		    "Server configuration error");
+	ctx->depth++;
+	rc = generic_checks(ctx, list, name, class);
+	ctx->depth--;
+	rlist_free(list);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- */
+/* The stages. */
+
+/* strip_path - the address as given without <> (for replies and logs),
+ * and its internal form. */
+static void
+strip_path(const char *given, const char **disp_r, char **disp_copy,
+    char **int_r)
+{
+	const char *err;
+	char *copy = xstrdup(given), *inner = skipblanks(copy);
+	size_t len;
+
+	trimblanks(inner);
+	len = strlen(inner);
+	if (*inner == '<' && len >= 2 && inner[len - 1] == '>') {
+		inner[len - 1] = 0;
+		inner++;
+	}
+	*disp_copy = xstrdup(inner);
+	*disp_r = *disp_copy;
+	free(copy);
+	if (addr_parse_path(*disp_r, 0, int_r, &err) < 0)
+		*int_r = addr_parse_internalize(*disp_r);
+}
+
+/* ctx_init - the context of one command's checks. */
+static void
+ctx_init(struct smtpd_check_ctx *ctx, const struct smtpd_check_session *s,
+    const char *stage, struct smtpd_check_reply *r, char **copies)
+{
+	memset(ctx, 0, sizeof(*ctx));
+	memset(r, 0, sizeof(*r));
+	copies[0] = copies[1] = NULL;
+	if (!sc.ready)
+		smtpd_check_init();
+	ctx->s = s;
+	ctx->stage = stage;
+	ctx->r = r;
+	ctx->helo = s->helo;
+	ctx->client = concatenate(s->client_name ? s->client_name : "unknown",
+	    "[", s->client_addr ? s->client_addr : "", "]", (char *)0);
+	if (s->sender)
+		strip_path(s->sender, &ctx->sender, &copies[0], &ctx->sender_int);
+}
+
+static void
+ctx_free(struct smtpd_check_ctx *ctx, char **copies)
+{
+	free(ctx->sender_int);
+	free(ctx->rcpt_int);
+	free(ctx->client);
+	free(ctx->dip.text);
+	free(ctx->dir.text);
+	free(copies[0]);
+	free(copies[1]);
+}
+
+/* finish - the outcome of a command whose lists did not reject: a
+ * pending defer_if_permit turns it into a deferral. */
+static int
+finish(struct smtpd_check_ctx *ctx, int rc)
+{
+	if (rc != SMTPD_CHECK_REJECT && ctx->dip.active) {
+		set_reply(ctx, ctx->dip.code, ctx->dip.dsn, ctx->dip.text);
+		log_reply(ctx, "reject");
+		rc = SMTPD_CHECK_REJECT;
+	}
+	if (rc != SMTPD_CHECK_REJECT) {
+		ctx->r->code = 0;
+		ctx->r->dsn[0] = 0;
+		free(ctx->r->text);
+		ctx->r->text = NULL;
+	}
+	return ctx->r->code;
+}
+
+/* run_client/helo/sender - the early lists (own stage or delayed). */
+static int
+run_client(struct smtpd_check_ctx *ctx)
+{
+	return generic_checks(ctx, sc.client, ctx->client, "Client host");
+}
+
+static int
+run_helo(struct smtpd_check_ctx *ctx)
+{
+	if (ctx->helo == NULL)
+		return SMTPD_CHECK_DUNNO;
+	return generic_checks(ctx, sc.helo, ctx->helo, "Helo command");
+}
+
+static int
+run_sender(struct smtpd_check_ctx *ctx)
+{
+	int rc;
+
+	if (ctx->sender == NULL)
+		return SMTPD_CHECK_DUNNO;
+	rc = generic_checks(ctx, sc.sender, ctx->sender, "Sender address");
+	if (rc != SMTPD_CHECK_REJECT && mail_conf_bool("smtpd_reject_unlisted_sender"))
+		if (unlisted(ctx, ctx->sender, ctx->sender_int, "Sender address")
+		    == SMTPD_CHECK_REJECT)
+			rc = SMTPD_CHECK_REJECT;
+	return rc;
+}
+
+int
+smtpd_check_client(const struct smtpd_check_session *s,
+    struct smtpd_check_reply *r)
+{
+	struct smtpd_check_ctx ctx;
+	char *copies[2];
+	int rc = SMTPD_CHECK_DUNNO;
+
+	ctx_init(&ctx, s, "CONNECT", r, copies);
+	if (!sc.delay_reject)
+		rc = run_client(&ctx);
+	rc = finish(&ctx, rc);
+	ctx_free(&ctx, copies);
+	return rc;
+}
+
+int
+smtpd_check_helo(const struct smtpd_check_session *s, const char *helo,
+    struct smtpd_check_reply *r)
+{
+	struct smtpd_check_ctx ctx;
+	char *copies[2];
+	int rc = SMTPD_CHECK_DUNNO;
+
+	ctx_init(&ctx, s, s->protocol && strcmp(s->protocol, "ESMTP") == 0
+	    ? "EHLO" : "HELO", r, copies);
+	ctx.helo = helo;
+	if (!sc.delay_reject)
+		rc = run_helo(&ctx);
+	rc = finish(&ctx, rc);
+	ctx_free(&ctx, copies);
+	return rc;
+}
+
+int
+smtpd_check_mail(const struct smtpd_check_session *s, const char *sender,
+    struct smtpd_check_reply *r)
+{
+	struct smtpd_check_ctx ctx;
+	char *copies[2];
+	int rc = SMTPD_CHECK_DUNNO;
+
+	ctx_init(&ctx, s, "MAIL", r, copies);
+	free(ctx.sender_int);
+	free(copies[0]);
+	strip_path(sender, &ctx.sender, &copies[0], &ctx.sender_int);
+	if (!sc.delay_reject)
+		rc = run_sender(&ctx);
+	rc = finish(&ctx, rc);
+	ctx_free(&ctx, copies);
+	return rc;
+}
+
+/* rcpt_checks - everything that RCPT (and VRFY) runs. */
+static int
+rcpt_checks(struct smtpd_check_ctx *ctx)
+{
+	int rc = SMTPD_CHECK_DUNNO;
+
+	if (sc.delay_reject) {
+		if (run_client(ctx) == SMTPD_CHECK_REJECT
+		    || run_helo(ctx) == SMTPD_CHECK_REJECT
+		    || run_sender(ctx) == SMTPD_CHECK_REJECT)
+			return SMTPD_CHECK_REJECT;
+	}
+	if (sc.relay_before_rcpt) {
+		if (generic_checks(ctx, sc.relay, ctx->rcpt, "Recipient address")
+		    == SMTPD_CHECK_REJECT
+		    || generic_checks(ctx, sc.rcpt, ctx->rcpt, "Recipient address")
+		    == SMTPD_CHECK_REJECT)
+			return SMTPD_CHECK_REJECT;
+	} else {
+		if (generic_checks(ctx, sc.rcpt, ctx->rcpt, "Recipient address")
+		    == SMTPD_CHECK_REJECT
+		    || generic_checks(ctx, sc.relay, ctx->rcpt, "Recipient address")
+		    == SMTPD_CHECK_REJECT)
+			return SMTPD_CHECK_REJECT;
+	}
+	if (mail_conf_bool("smtpd_reject_unlisted_recipient"))
+		rc = unlisted(ctx, ctx->rcpt, ctx->rcpt_int, "Recipient address");
+	return rc;
+}
+
+int
+smtpd_check_rcpt(const struct smtpd_check_session *s, const char *rcpt,
+    struct smtpd_check_reply *r)
+{
+	struct smtpd_check_ctx ctx;
+	char *copies[2];
+	int rc;
+
+	ctx_init(&ctx, s, "RCPT", r, copies);
+	strip_path(rcpt, &ctx.rcpt, &copies[1], &ctx.rcpt_int);
+	rc = finish(&ctx, rcpt_checks(&ctx));
+	ctx_free(&ctx, copies);
+	return rc;
+}
+
+int
+smtpd_check_vrfy(const struct smtpd_check_session *s, const char *addr,
+    struct smtpd_check_reply *r)
+{
+	struct smtpd_check_ctx ctx;
+	char *copies[2];
+	int rc;
+
+	ctx_init(&ctx, s, "VRFY", r, copies);
+	strip_path(addr, &ctx.rcpt, &copies[1], &ctx.rcpt_int);
+	rc = finish(&ctx, rcpt_checks(&ctx));
+	if (rc == 0) {
+		r->code = 252;
+		strlcpy(r->dsn, "2.0.0", sizeof(r->dsn));
+		r->text = concatenate("<", ctx.rcpt, ">", (char *)0);
+		rc = 252;
+	}
+	ctx_free(&ctx, copies);
+	return rc;
+}
+
+int
+smtpd_check_data(const struct smtpd_check_session *s,
+    struct smtpd_check_reply *r)
+{
+	struct smtpd_check_ctx ctx;
+	char *copies[2];
+	int rc;
+
+	ctx_init(&ctx, s, "DATA", r, copies);
+	rc = finish(&ctx, generic_checks(&ctx, sc.data, "DATA", "Data command"));
+	ctx_free(&ctx, copies);
+	return rc;
+}
+
+int
+smtpd_check_eod(const struct smtpd_check_session *s,
+    struct smtpd_check_reply *r)
+{
+	struct smtpd_check_ctx ctx;
+	char *copies[2];
+	int rc;
+
+	ctx_init(&ctx, s, "END-OF-MESSAGE", r, copies);
+	rc = finish(&ctx, generic_checks(&ctx, sc.eod, "END-OF-MESSAGE",
+	    "End-of-data"));
+	ctx_free(&ctx, copies);
+	return rc;
+}
+
+int
+smtpd_check_size(const struct smtpd_check_session *s, long size,
+    struct smtpd_check_reply *r)
+{
+	struct smtpd_check_ctx ctx;
+	char *copies[2];
+	long limit = mail_conf_int("message_size_limit");
+	struct statvfs fs;
+	int rc = SMTPD_CHECK_DUNNO;
+
+	ctx_init(&ctx, s, "MAIL", r, copies);
+	if (limit > 0 && size > limit) {
+		rc = smtpd_check_reject(&ctx, NULL, 552, "5.3.4",
+		    "Message size exceeds fixed limit");
+	} else if (statvfs(mail_conf_str("queue_directory"), &fs) == 0) {
+		/* Room for this message and queue_minfree, and 1.5 times the
+		 * size limit (Postfix's rule of thumb) left over. */
+		double avail = (double)fs.f_bavail * (double)fs.f_frsize;
+		double need = (double)mail_conf_int("queue_minfree")
+		    + (size > 0 ? (double)size : 0);
+
+		if (avail - need < 1.5 * (double)limit || avail < need)
+			rc = smtpd_check_reject(&ctx, NULL, 452, "4.3.1",
+			    "Insufficient system storage");
+	}
+	rc = finish(&ctx, rc);
+	ctx_free(&ctx, copies);
+	return rc;
+}
+
+void
+smtpd_check_reply_free(struct smtpd_check_reply *r)
+{
+	free(r->text);
+	free(r->redirect);
+	for (int i = 0; i < r->nprepend; i++)
+		free(r->prepend[i]);
+	free(r->prepend);
+	memset(r, 0, sizeof(*r));
+}

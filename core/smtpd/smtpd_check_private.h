@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: MIT */
+/* smtpd_check_private - what the smtpd_check_*.c files share: the
+ * evaluation context of one command's checks, the result codes of one
+ * restriction, and the helpers that build replies. */
+#ifndef POSTINO_SMTPD_SMTPD_CHECK_PRIVATE_H
+#define POSTINO_SMTPD_SMTPD_CHECK_PRIVATE_H
+
+#include "map.h"
+#include "smtpd_check.h"
+
+/* Result of one restriction or list. */
+#define SMTPD_CHECK_DUNNO	0	/* no decision: go on */
+#define SMTPD_CHECK_OK		1	/* permit: ends this list */
+#define SMTPD_CHECK_REJECT	2	/* reject or defer: ends the command */
+
+#define SMTPD_CHECK_DEPTH	100	/* restriction class nesting limit */
+
+/* A pending defer_if_permit or defer_if_reject. */
+struct smtpd_check_pending {
+	int active;
+	int code;
+	char dsn[16];
+	char *text;
+};
+
+/* struct smtpd_check_ctx - the checks of one command. */
+struct smtpd_check_ctx {
+	const struct smtpd_check_session *s;
+	const char *stage;		/* "RCPT", "MAIL", ... for log lines */
+	const char *helo;		/* HELO name, or NULL */
+	const char *sender;		/* as given (no <>), or NULL */
+	const char *rcpt;		/* as given (no <>), or NULL */
+	char *sender_int;		/* internal forms */
+	char *rcpt_int;
+	char *client;			/* "name[addr]" */
+	struct smtpd_check_reply *r;
+	int warn_if_reject;		/* the next restriction only warns */
+	struct smtpd_check_pending dip;	/* defer_if_permit */
+	struct smtpd_check_pending dir;	/* defer_if_reject */
+	int depth;
+};
+
+/* smtpd_check_reject - record a reject (or defer) reply in ctx->r and
+ * log it; honours warn_if_reject (returns DUNNO then),
+ * defer_if_reject, soft_bounce and the DSN class fix-up.  class is the
+ * reply class ("Recipient address", ...) or NULL.  Returns
+ * SMTPD_CHECK_REJECT or SMTPD_CHECK_DUNNO. */
+int smtpd_check_reject(struct smtpd_check_ctx *ctx, const char *class,
+    int code, const char *dsn, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+/* smtpd_check_tempfail - "451 4.3.0 <name>: Temporary lookup failure". */
+int smtpd_check_tempfail(struct smtpd_check_ctx *ctx, const char *name);
+/* smtpd_check_defer_if - arm defer_if_permit (which = 'p') or
+ * defer_if_reject ('r') with this reply. */
+void smtpd_check_defer_if(struct smtpd_check_ctx *ctx, int which, int code,
+    const char *dsn, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+/* smtpd_check_log - log "QID: action: STAGE from NAME[ADDR]: text;
+ * from=<> to=<> proto= helo=<>". */
+void smtpd_check_log(struct smtpd_check_ctx *ctx, const char *action,
+    const char *text);
+/* smtpd_check_list_text - evaluate a restriction list given as text (an
+ * access table result): no tables allowed inside. */
+int smtpd_check_list_text(struct smtpd_check_ctx *ctx, const char *text,
+    const char *name, const char *class);
+
+/* smtpd_check_access.c: check_{client,helo,sender,recipient}_access. */
+int smtpd_check_access_client(struct smtpd_check_ctx *ctx, struct map *map);
+int smtpd_check_access_helo(struct smtpd_check_ctx *ctx, struct map *map);
+int smtpd_check_access_mail(struct smtpd_check_ctx *ctx, struct map *map,
+    const char *addr, const char *addr_int, const char *class);
+
+/* smtpd_check_dns.c: does the domain exist for mail (MX, A or AAAA)?
+ * 1 yes, 0 no, -1 temporary failure.  A pointer, so that tests can
+ * substitute it. */
+extern int (*smtpd_check_dns_domain)(const char *domain);
+/* smtpd_check_dns_rbl - is name listed (has an A record)?  1, 0, -1. */
+extern int (*smtpd_check_dns_rbl)(const char *name);
+
+#endif
