@@ -1,0 +1,473 @@
+/* SPDX-License-Identifier: MIT */
+/* local_mailbox - final delivery to a user's mailbox, and the mbox and
+ * Maildir writers that local_file.c shares.
+ *
+ * Order (local(8)): mailbox_command (not $-expanded; run as the user,
+ * default_privs for root), then home_mailbox (relative to the home
+ * directory; a trailing "/" means Maildir), then mail_spool_directory/USER
+ * (a trailing "/" on the directory means Maildir).
+ *
+ * mbox: the file is opened without following symlinks; an existing file
+ * must be a regular file with one link owned by the recipient (else the
+ * delivery is deferred); a new one is created with O_EXCL.  Locks per
+ * mailbox_delivery_lock: a dotlock (PATH.lock, created with O_EXCL,
+ * stale after 500 s, skipped when the directory is not writable) and an
+ * fcntl lock, each tried deliver_lock_attempts times.  The copy has a
+ * From_ line, ">From " quoting and a final empty line; a failed or
+ * oversized (mailbox_size_limit) append is truncated back.  The file, and
+ * the directory when the file is new, are fsync'd before "sent".
+ *
+ * Maildir: tmp/, new/, cur/ are created as needed and must not be
+ * symlinks; the message is written to tmp/ with O_EXCL|O_NOFOLLOW under
+ * a unique name (time.MusecPpidQn.host), fsync'd, linked into new/, and
+ * new/ is fsync'd.
+ *
+ * As root, home-directory mailboxes and files are handled with the
+ * recipient's effective ids; spool files are opened as root (checks
+ * above) and new ones given to the recipient. */
+#include "postino_config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "local.h"
+#include "mail_conf.h"
+#include "msg.h"
+#include "mymalloc.h"
+#include "stringops.h"
+
+#define STALE_LOCK_TIME	500
+
+/* errno_stat - DSN and class for a write/open error. */
+static enum local_stat
+errno_stat(int err, const char **dsn_r)
+{
+	switch (err) {
+	case ENOSPC:
+		*dsn_r = "4.3.1";
+		return LOCAL_DEFER;
+	case EDQUOT:
+	case EFBIG:
+		*dsn_r = "5.2.2";
+		return LOCAL_BOUNCE;
+	default:
+		*dsn_r = "4.2.0";
+		return LOCAL_DEFER;
+	}
+}
+
+/* fsync_dir - fsync the directory that holds path. */
+static int
+fsync_dir(const char *path)
+{
+	char *copy = xstrdup(path);
+	char *dir = dirname(copy);
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int ret = -1;
+
+	if (fd >= 0) {
+		ret = fsync(fd);
+		close(fd);
+	}
+	free(copy);
+	return ret;
+}
+
+/* dotlock_acquire - PATH.lock; 1 locked, 0 skipped, -1 failed (errno). */
+static int
+dotlock_acquire(const char *path, char **lock_r)
+{
+	long attempts = mail_conf_int("deliver_lock_attempts");
+	long delay = mail_conf_time("deliver_lock_delay", 's');
+	char *lock = concatenate(path, ".lock", (char *)0);
+
+	if (attempts <= 0)
+		attempts = 1;
+	for (long i = 0; i < attempts; i++) {
+		int fd = open(lock, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW
+		    | O_CLOEXEC, 0600);
+		struct stat st;
+
+		if (fd >= 0) {
+			close(fd);
+			*lock_r = lock;
+			return 1;
+		}
+		if (errno == EACCES || errno == EPERM || errno == EROFS) {
+			free(lock);
+			return 0;
+		}
+		if (errno != EEXIST)
+			break;
+		if (lstat(lock, &st) == 0 && time(NULL) - st.st_mtime
+		    > STALE_LOCK_TIME) {
+			msg_warn("removing stale lock file %s", lock);
+			(void)unlink(lock);
+			continue;
+		}
+		if (i + 1 < attempts)
+			sleep((unsigned)(delay > 0 ? delay : 1));
+	}
+	free(lock);
+	return -1;
+}
+
+/* fcntl_lock - exclusive lock with retries; 0 or -1. */
+static int
+fcntl_lock(int fd)
+{
+	long attempts = mail_conf_int("deliver_lock_attempts");
+	long delay = mail_conf_time("deliver_lock_delay", 's');
+
+	if (attempts <= 0)
+		attempts = 1;
+	for (long i = 0; i < attempts; i++) {
+		struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+
+		if (fcntl(fd, F_SETLK, &fl) == 0)
+			return 0;
+		if (errno != EACCES && errno != EAGAIN)
+			return -1;
+		if (i + 1 < attempts)
+			sleep((unsigned)(delay > 0 ? delay : 1));
+	}
+	errno = EAGAIN;
+	return -1;
+}
+
+/* report_fail - "cannot update mailbox" / "cannot append to file". */
+static void
+report_fail(struct local_ctx *ctx, int kind, const char *path,
+    const char *user, enum local_stat stat, const char *dsn,
+    const char *detail)
+{
+	if (kind == LOCAL_KIND_MAILBOX)
+		local_report(ctx, stat, dsn,
+		    "cannot update mailbox %s for user %s. %s", path, user, detail);
+	else
+		local_report(ctx, stat, dsn,
+		    "cannot append message to file %s: %s", path, detail);
+}
+
+void
+local_mbox_deliver(struct local_ctx *ctx, const char *path, const char *user,
+    uid_t uid, gid_t gid, int as_user, int kind)
+{
+	char *lock = NULL;
+	char detail[512];
+	const char *dsn;
+	enum local_stat stat;
+	int fd, created = 0, flags, qerr, locked_dot = 0;
+	struct stat st;
+	off_t orig_size;
+
+	if (as_user)
+		local_privs_set(uid, gid);
+	fd = open(path, O_WRONLY | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT) {
+		fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_NOFOLLOW
+		    | O_NONBLOCK | O_CLOEXEC, 0600);
+		created = (fd >= 0);
+	}
+	if (fd < 0) {
+		int err = errno;
+
+		stat = errno_stat(err, &dsn);
+		snprintf(detail, sizeof(detail), "cannot open file: %s",
+		    err == ELOOP ? "file is a symbolic link" : strerror(err));
+		report_fail(ctx, kind, path, user, stat, dsn, detail);
+		goto out;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1
+	    || (local_conf.is_root && !created && st.st_uid != uid
+		&& !(kind == LOCAL_KIND_FILE && as_user))) {
+		report_fail(ctx, kind, path, user, LOCAL_DEFER, "4.2.0",
+		    "file is not a regular file with one link owned by the recipient");
+		goto out;
+	}
+	if (created && local_conf.is_root && !as_user
+	    && fchown(fd, uid, gid) < 0) {
+		snprintf(detail, sizeof(detail), "cannot set owner: %s",
+		    strerror(errno));
+		report_fail(ctx, kind, path, user, LOCAL_DEFER, "4.2.0", detail);
+		goto out;
+	}
+	(void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	if (local_conf.lock_dotlock) {
+		int r = dotlock_acquire(path, &lock);
+
+		if (r < 0) {
+			snprintf(detail, sizeof(detail),
+			    "unable to create lock file %s.lock: %s", path,
+			    strerror(errno));
+			report_fail(ctx, kind, path, user, LOCAL_DEFER, "4.2.0",
+			    detail);
+			goto out;
+		}
+		locked_dot = (r > 0);
+	}
+	if (local_conf.lock_fcntl && fcntl_lock(fd) < 0) {
+		snprintf(detail, sizeof(detail), "unable to lock for exclusive access: %s",
+		    strerror(errno));
+		report_fail(ctx, kind, path, user, LOCAL_DEFER, "4.2.0", detail);
+		goto out;
+	}
+	if (fstat(fd, &st) < 0) {
+		report_fail(ctx, kind, path, user, LOCAL_DEFER, "4.2.0",
+		    strerror(errno));
+		goto out;
+	}
+	orig_size = st.st_size;
+	if (local_conf.size_limit > 0
+	    && orig_size + ctx->msg->dr->content_len > local_conf.size_limit) {
+		report_fail(ctx, kind, path, user, LOCAL_BOUNCE, "5.2.2",
+		    "error writing message: File too large");
+		goto out;
+	}
+	flags = LOCAL_COPY_MBOX | LOCAL_COPY_RETURN | LOCAL_COPY_ORIG;
+	if (local_conf.deliv_mask & LOCAL_DELIV_FILE)
+		flags |= LOCAL_COPY_DELIVERED;
+	if (local_copy(ctx, fd, flags, &qerr) < 0 || fsync(fd) < 0
+	    || (local_conf.size_limit > 0 && fstat(fd, &st) == 0
+		&& st.st_size > local_conf.size_limit && (errno = EFBIG))) {
+		int err = qerr ? qerr : errno;
+
+		if (ftruncate(fd, orig_size) < 0 || fsync(fd) < 0)
+			msg_warn("%s: cannot truncate back to %ld bytes: %m", path,
+			    (long)orig_size);
+		if (qerr) {
+			stat = LOCAL_DEFER;
+			dsn = "4.3.0";
+		} else {
+			stat = errno_stat(err, &dsn);
+		}
+		snprintf(detail, sizeof(detail), "error writing message: %s",
+		    qerr ? "queue file read error" : strerror(err));
+		report_fail(ctx, kind, path, user, stat, dsn, detail);
+		goto out;
+	}
+	if (created && fsync_dir(path) < 0) {
+		snprintf(detail, sizeof(detail), "cannot sync directory: %s",
+		    strerror(errno));
+		report_fail(ctx, kind, path, user, LOCAL_DEFER, "4.2.0", detail);
+		goto out;
+	}
+	if (kind == LOCAL_KIND_MAILBOX)
+		local_report(ctx, LOCAL_SENT, "2.0.0", "delivered to mailbox");
+	else
+		local_report(ctx, LOCAL_SENT, "2.0.0", "delivered to file: %s", path);
+
+out:
+	if (fd >= 0)
+		close(fd);		/* also releases the fcntl lock */
+	if (locked_dot && lock)
+		(void)unlink(lock);
+	free(lock);
+	if (as_user)
+		local_privs_restore();
+}
+
+/* maildir_subdir - make sure dir/sub exists and is a real directory. */
+static int
+maildir_subdir(const char *dir, const char *sub)
+{
+	char *path = concatenate(dir, sub, (char *)0);
+	struct stat st;
+	int ret = 0;
+
+	if (mkdir(path, 0700) < 0 && errno != EEXIST)
+		ret = -1;
+	else if (lstat(path, &st) < 0)
+		ret = -1;
+	else if (!S_ISDIR(st.st_mode)) {
+		errno = ENOTDIR;	/* includes symlinks */
+		ret = -1;
+	}
+	free(path);
+	return ret;
+}
+
+/* maildir_name - time.MusecPpidQn.host, unique per process and call. */
+static void
+maildir_name(char *out, size_t len)
+{
+	static unsigned long counter;
+	static char host[256];
+	struct timeval tv;
+
+	if (host[0] == 0) {
+		char raw[256];
+		size_t o = 0;
+
+		if (gethostname(raw, sizeof(raw)) < 0)
+			strlcpy(raw, "localhost", sizeof(raw));
+		raw[sizeof(raw) - 1] = 0;
+		for (char *cp = raw; *cp && o + 5 < sizeof(host); cp++) {
+			if (*cp == '/') {
+				memcpy(host + o, "\\057", 4);
+				o += 4;
+			} else if (*cp == ':') {
+				memcpy(host + o, "\\072", 4);
+				o += 4;
+			} else {
+				host[o++] = *cp;
+			}
+		}
+		host[o] = 0;
+	}
+	gettimeofday(&tv, NULL);
+	snprintf(out, len, "%ld.M%ldP%ldQ%lu.%s", (long)tv.tv_sec,
+	    (long)tv.tv_usec, (long)getpid(), ++counter, host);
+}
+
+void
+local_maildir_deliver(struct local_ctx *ctx, const char *path,
+    const char *user, uid_t uid, gid_t gid, int kind)
+{
+	char name[512], detail[512];
+	char *tmp = NULL, *newp = NULL, *newdir = NULL;
+	const char *dsn;
+	enum local_stat stat;
+	int fd = -1, flags, qerr = 0, ok = 0, err = 0;
+	struct stat st;
+
+	local_privs_set(uid, gid);
+	if ((mkdir(path, 0700) < 0 && errno != EEXIST)
+	    || lstat(path, &st) < 0 || !S_ISDIR(st.st_mode)
+	    || maildir_subdir(path, "tmp") < 0 || maildir_subdir(path, "new") < 0
+	    || maildir_subdir(path, "cur") < 0) {
+		err = errno ? errno : ENOTDIR;
+		snprintf(detail, sizeof(detail), "create maildir file %s: %s",
+		    path, strerror(err));
+		goto fail;
+	}
+	for (int attempt = 0; attempt < 10 && fd < 0; attempt++) {
+		maildir_name(name, sizeof(name));
+		free(tmp);
+		tmp = concatenate(path, "tmp/", name, (char *)0);
+		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		    0600);
+		if (fd < 0 && errno != EEXIST)
+			break;
+	}
+	if (fd < 0) {
+		err = errno;
+		snprintf(detail, sizeof(detail), "create maildir file %s: %s",
+		    tmp, strerror(err));
+		goto fail;
+	}
+	flags = LOCAL_COPY_RETURN | LOCAL_COPY_ORIG;
+	if (local_conf.deliv_mask & LOCAL_DELIV_FILE)
+		flags |= LOCAL_COPY_DELIVERED;
+	if (local_copy(ctx, fd, flags, &qerr) < 0 || fsync(fd) < 0) {
+		err = qerr ? qerr : errno;
+		snprintf(detail, sizeof(detail), "write maildir file %s: %s",
+		    tmp, qerr ? "queue file read error" : strerror(err));
+		goto fail;
+	}
+	if (close(fd) < 0) {
+		fd = -1;
+		err = errno;
+		snprintf(detail, sizeof(detail), "write maildir file %s: %s",
+		    tmp, strerror(err));
+		goto fail;
+	}
+	fd = -1;
+	newp = concatenate(path, "new/", name, (char *)0);
+	if (link(tmp, newp) < 0) {
+		err = errno;
+		snprintf(detail, sizeof(detail), "link maildir file %s: %s",
+		    newp, strerror(err));
+		goto fail;
+	}
+	(void)unlink(tmp);
+	newdir = concatenate(path, "new", (char *)0);
+	{
+		int dfd = open(newdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+		if (dfd < 0 || fsync(dfd) < 0) {
+			err = errno;
+			if (dfd >= 0)
+				close(dfd);
+			snprintf(detail, sizeof(detail), "sync maildir %s: %s",
+			    newdir, strerror(err));
+			(void)unlink(newp);
+			goto fail;
+		}
+		close(dfd);
+	}
+	ok = 1;
+	local_report(ctx, LOCAL_SENT, "2.0.0", "delivered to maildir");
+fail:
+	if (!ok) {
+		if (fd >= 0)
+			close(fd);
+		if (tmp)
+			(void)unlink(tmp);
+		if (qerr) {
+			stat = LOCAL_DEFER;
+			dsn = "4.3.0";
+		} else {
+			stat = errno_stat(err, &dsn);
+		}
+		if (kind == LOCAL_KIND_MAILBOX)
+			local_report(ctx, stat, dsn, "maildir delivery failed: %s",
+			    detail);
+		else
+			local_report(ctx, stat, dsn, "cannot deliver to maildir %s: %s",
+			    path, detail);
+	}
+	local_privs_restore();
+	free(tmp);
+	free(newp);
+	free(newdir);
+}
+
+void
+local_mailbox(struct local_ctx *ctx, const char *user, uid_t uid, gid_t gid,
+    const char *home, const char *shell)
+{
+	const char *cmd = local_conf.mailbox_command;
+	char *path;
+	size_t len;
+
+	if (local_dup_seen(ctx->msg, "mailbox", user))
+		return;
+	if (!local_conf.is_root) {
+		uid = getuid();
+		gid = getgid();
+	}
+	if (*cmd) {
+		local_command(ctx, cmd, uid, gid, user, home, shell, 0);
+		return;
+	}
+	if (*local_conf.home_mailbox) {
+		path = concatenate(home, "/", local_conf.home_mailbox, (char *)0);
+		len = strlen(path);
+		if (path[len - 1] == '/')
+			local_maildir_deliver(ctx, path, user, uid, gid,
+			    LOCAL_KIND_MAILBOX);
+		else
+			local_mbox_deliver(ctx, path, user, uid, gid, 1,
+			    LOCAL_KIND_MAILBOX);
+		free(path);
+		return;
+	}
+	len = strlen(local_conf.spool_dir);
+	if (len > 0 && local_conf.spool_dir[len - 1] == '/') {
+		path = concatenate(local_conf.spool_dir, user, "/", (char *)0);
+		local_maildir_deliver(ctx, path, user, uid, gid, LOCAL_KIND_MAILBOX);
+	} else {
+		path = concatenate(local_conf.spool_dir, "/", user, (char *)0);
+		local_mbox_deliver(ctx, path, user, uid, gid, 0, LOCAL_KIND_MAILBOX);
+	}
+	free(path);
+}
