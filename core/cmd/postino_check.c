@@ -1,0 +1,203 @@
+/* SPDX-License-Identifier: MIT */
+/* postino_check - "postino check": the configuration files and the queue
+ * directory tree.
+ *
+ * main.cf: syntax errors (fatal for start), unknown parameters (warning
+ * with file and line).  master.cf: every malformed line (error with file
+ * and line), programs that are not there (warning).  Queue directories:
+ * each missing one is created with a warning; modes as Postfix's:
+ *
+ *	$queue_directory, pid/		root (instance user), 0755
+ *	incoming active deferred hold corrupt defer bounce private/
+ *					mail_owner, 0700
+ *	public/				mail_owner, group setgid_group, 0710
+ *	maildrop/			mail_owner, group setgid_group, 0730
+ *
+ * Without root everything belongs to the user running the command. */
+#include "postino_config.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "mail_conf.h"
+#include "mail_queue.h"
+#include "master_ent.h"
+#include "msg.h"
+#include "mymalloc.h"
+#include "postino.h"
+#include "stringops.h"
+
+struct dir_spec {
+	const char *name;
+	mode_t mode;
+	int owner;			/* 1: mail_owner; 0: root */
+	int group;			/* 1: setgid_group */
+};
+
+/* Anything not listed here is a mail_owner 0700 queue. */
+static const struct dir_spec dir_specs[] = {
+	{"pid", 0755, 0, 0},
+	{"public", 0710, 1, 1},
+	{"maildrop", 0730, 1, 1},
+};
+
+static const struct dir_spec default_spec = {"", 0700, 1, 0};
+
+/* spec_for - the ownership and mode of a queue directory. */
+static const struct dir_spec *
+spec_for(const char *name)
+{
+	for (size_t i = 0; i < sizeof(dir_specs) / sizeof(dir_specs[0]); i++)
+		if (strcmp(dir_specs[i].name, name) == 0)
+			return dir_specs + i;
+	return &default_spec;
+}
+
+/* make_dir - create path (mode, owner) if missing; -1 on error. */
+static int
+make_dir(const char *path, mode_t mode, uid_t uid, gid_t gid)
+{
+	struct stat st;
+
+	if (stat(path, &st) == 0) {
+		if (!S_ISDIR(st.st_mode)) {
+			msg_error("%s exists and is not a directory", path);
+			return -1;
+		}
+		return 0;
+	}
+	if (errno != ENOENT) {
+		msg_error("%s: %m", path);
+		return -1;
+	}
+	msg_warn("creating missing queue directory %s", path);
+	if (mkdir(path, mode) < 0 && errno != EEXIST) {
+		msg_error("create directory %s: %m", path);
+		return -1;
+	}
+	/* mkdir applies the umask: set the mode exactly. */
+	if (chmod(path, mode) < 0) {
+		msg_error("chmod %s: %m", path);
+		return -1;
+	}
+	if (geteuid() == 0 && chown(path, uid, gid) < 0) {
+		msg_error("chown %s: %m", path);
+		return -1;
+	}
+	return 0;
+}
+
+/* make_parents - create the directories above the queue directory. */
+static int
+make_parents(const char *path)
+{
+	char *copy = xstrdup(path), *cp;
+	int rc = 0;
+
+	for (cp = copy + 1; rc == 0 && (cp = strchr(cp, '/')) != NULL; cp++) {
+		*cp = 0;
+		if (*copy && access(copy, F_OK) < 0)
+			rc = make_dir(copy, 0755, 0, 0);
+		*cp = '/';
+	}
+	free(copy);
+	return rc;
+}
+
+/* check_queue - the queue directory tree. */
+static int
+check_queue(void)
+{
+	const char *top = mail_conf_str("queue_directory");
+	const char *owner = mail_conf_str("mail_owner");
+	const char *group = mail_conf_str("setgid_group");
+	uid_t owner_uid = getuid();
+	gid_t owner_gid = getgid(), setgid_gid = getgid();
+	const struct dir_spec *spec;
+	struct passwd *pw;
+	struct group *gr;
+	char *path;
+	int errors = 0;
+
+	if (*top != '/') {
+		msg_error("queue_directory = %s: not an absolute path", top);
+		return 1;
+	}
+	if (geteuid() == 0) {
+		if ((pw = getpwnam(owner)) == NULL) {
+			msg_error("mail_owner \"%s\" is not a user on this system: "
+			    "create it, or set mail_owner in %s/main.cf", owner,
+			    mail_conf_dir());
+			return 1;
+		}
+		owner_uid = pw->pw_uid;
+		owner_gid = pw->pw_gid;
+		if ((gr = getgrnam(group)) == NULL) {
+			msg_error("setgid_group \"%s\" is not a group on this system: "
+			    "create it, or set setgid_group in %s/main.cf", group,
+			    mail_conf_dir());
+			return 1;
+		}
+		setgid_gid = gr->gr_gid;
+	}
+	if (make_parents(top) < 0 || make_dir(top, 0755, 0, 0) < 0)
+		return 1;
+	for (int i = 0; mail_queue_names[i]; i++) {
+		spec = spec_for(mail_queue_names[i]);
+		path = concatenate(top, "/", mail_queue_names[i], (char *)0);
+		if (make_dir(path, spec->mode, spec->owner ? owner_uid : 0,
+		    spec->group ? setgid_gid : spec->owner ? owner_gid : 0) < 0)
+			errors++;
+		free(path);
+	}
+	return errors;
+}
+
+/* check_programs - warn about services whose program is missing. */
+static void
+check_programs(struct master_ent **ents)
+{
+	char *path;
+
+	for (int i = 0; ents[i]; i++) {
+		if (master_ent_disabled(ents[i]) || master_ent_embedded(ents[i]))
+			continue;
+		path = ents[i]->command[0] == '/' ? xstrdup(ents[i]->command)
+		    : concatenate(mail_conf_str("daemon_directory"), "/",
+		    ents[i]->command, (char *)0);
+		if (access(path, X_OK) < 0)
+			msg_warn("%s, line %d: service \"%s\": program %s: %m",
+			    ents[i]->file, ents[i]->line, ents[i]->name, path);
+		free(path);
+	}
+}
+
+int
+postino_check(int create)
+{
+	char *main_cf = concatenate(mail_conf_dir(), "/main.cf", (char *)0);
+	char *master_cf = concatenate(mail_conf_dir(), "/master.cf", (char *)0);
+	struct master_ent **ents;
+	int errors, master_errors;
+
+	ents = master_ent_read(master_cf, &master_errors);
+	errors = master_ent_check_main(main_cf, 1, ents);
+	if (errors == 0) {
+		/* Syntax is fine: now the values are safe to read. */
+		mail_conf_read(0);
+		check_programs(ents);
+		if (create)
+			errors += check_queue();
+	}
+	errors += master_errors;
+	master_ent_free_all(&ents);
+	free(main_cf);
+	free(master_cf);
+	return errors;
+}
