@@ -165,5 +165,8 @@ int map_regexp_ac_build(struct rx_ac *ac) MAP_REGEXP_HIDDEN;
 void map_regexp_ac_scan(const struct rx_ac *ac, const unsigned char *text,
     size_t len, void (*hit)(void *ctx, int id), void *ctx) MAP_REGEXP_HIDDEN;
 void map_regexp_ac_free(struct rx_ac **acp) MAP_REGEXP_HIDDEN;
+/* map_regexp_ac_dense_max - largest complete DFA, in entries (tests set
+ * it to 0 to exercise the trie scan). */
+extern size_t map_regexp_ac_dense_max MAP_REGEXP_HIDDEN;
 
 #endif
