@@ -10,6 +10,7 @@
 #include "postino_config.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -219,9 +220,14 @@ load_entries(const struct map_cmd *cmd, struct map *map, FILE *fp,
 		if (st < 0)
 			msg_fatal("%s: update %s: %s", map->title, buf_str(key),
 			    map_reason(map));
-		if (st > 0 && (cmd->map_flags & MAP_FLAG_DUP_WARN))
+		if (st > 0 && (cmd->map_flags & MAP_FLAG_DUP_WARN)) {
+			/* Name the key as stored (folded), like Postfix. */
+			if ((cmd->map_flags & MAP_FLAG_FOLD_FIX)
+			    && (map->caps & MAP_CAP_FIXED))
+				lowercase(key->data);
 			msg_warn("%s, line %d: duplicate entry: \"%s\"", path,
 			    lineno, buf_str(key));
+		}
 	}
 	lline_close(&rd);
 	buf_free(&line);
@@ -235,9 +241,18 @@ map_cmd_build(const struct map_cmd *cmd, const char *type_name)
 	const char *path = source_name(type_name);
 	struct map *map;
 	FILE *fp;
+	sigset_t block, saved;
 
 	if ((fp = fopen(path, "r")) == NULL)
 		msg_fatal("open %s: %m", path);
+	/* As Postfix does, hold off signals during a rebuild (they are
+	 * delivered after the commit); the new file is not left behind. */
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGHUP);
+	sigaddset(&block, SIGQUIT);
+	sigprocmask(SIG_BLOCK, &block, &saved);
 	map = open_or_die(cmd, type_name, O_RDWR | O_CREAT | O_TRUNC,
 	    MAP_FLAG_BULK);
 	if (!(map->caps & (MAP_CAP_CREATE | MAP_CAP_UPDATE)) || map->update == NULL)
@@ -249,8 +264,9 @@ map_cmd_build(const struct map_cmd *cmd, const char *type_name)
 	if (cmd->extra)
 		cmd->extra(map, cmd);
 	if (map_commit(map) < 0)
-		msg_fatal("%s: %s", map->title, map_reason(map));
+		msg_fatal("%s", map_reason(map));
 	map_close(&map);
+	sigprocmask(SIG_SETMASK, &saved, NULL);
 }
 
 void
@@ -262,7 +278,7 @@ map_cmd_incremental(const struct map_cmd *cmd, const char *type_name)
 		msg_fatal("unsupported map type for this operation: %s", map->type);
 	load_entries(cmd, map, stdin, "stdin");
 	if (map_commit(map) < 0)
-		msg_fatal("%s: %s", map->title, map_reason(map));
+		msg_fatal("%s", map_reason(map));
 	map_close(&map);
 }
 
@@ -626,7 +642,7 @@ map_cmd_delete(const struct map_cmd *cmd, const char *key, char **tables,
 	}
 	for (int i = 0; i < ntables; i++) {
 		if (map_commit(maps[i]) < 0)
-			msg_fatal("%s: %s", maps[i]->title, map_reason(maps[i]));
+			msg_fatal("%s", map_reason(maps[i]));
 		map_close(&maps[i]);
 	}
 	free(maps);

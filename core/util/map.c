@@ -326,12 +326,12 @@ map_lookup(struct map *map, const char *key, const char **value_r)
 	switch (st) {
 	case MAP_FOUND:
 		if (**value_r == 0 && (map->flags & MAP_FLAG_PARANOID)) {
-			msg_warn("%s lookup of \"%s\" returns an empty string result",
+			msg_warn("table %s: key %s: empty string result is not allowed",
 			    map->title, key);
-			msg_warn("%s should return NO RESULT in case of NOT FOUND",
-			    map->type);
+			msg_warn("table %s should return NO RESULT in case of NOT FOUND",
+			    map->title);
 			if (!(map->flags & MAP_FLAG_EMPTY_OK)) {
-				map_set_reason(map, "%s: lookup of \"%s\" returns an empty string result",
+				map_set_reason(map, "table %s: key %s: empty string result is not allowed",
 				    map->title, key);
 				map_explain(map, "%s: \"%s\" empty result: configuration error",
 				    map->title, k);

@@ -165,16 +165,17 @@ mem_alloc(const struct map_driver *drv, const char *name, int open_flags,
 	return mm;
 }
 
-/* mem_add - store key (folded per flags); 1 if it was a duplicate. */
+/* mem_add - store key (folded per flags); 1 if it was a duplicate.
+ * replace: the last one wins (inline:, as in Postfix). */
 static int
-mem_add(struct map_mem *mm, const char *key, const char *value)
+mem_add(struct map_mem *mm, const char *key, const char *value, int replace)
 {
 	char *k = xstrdup(key);
 
 	if ((mm->map.flags & MAP_FLAG_FOLD_FIX) || (mm->map.flags & MAP_FLAG_FOLD_ANY))
 		lowercase(k);
 	if (htable_locate(mm->table, k)) {
-		if (mm->map.flags & MAP_FLAG_DUP_REPLACE) {
+		if (replace || (mm->map.flags & MAP_FLAG_DUP_REPLACE)) {
 			struct htable_entry *e = htable_locate(mm->table, k);
 
 			free(e->value);
@@ -216,25 +217,24 @@ inline_open(const char *name, int open_flags, int flags, char **err_r)
 	mm = mem_alloc(&map_inline_driver, name, open_flags, flags);
 	cp = body;
 	while ((item = mystrtok_grouped(&cp, ", \t\r\n", &gerr)) != NULL) {
-		char *eq = strchr(item, '=');
 		char *k, *v;
+		const char *err;
 
-		if (eq == NULL || eq == item) {
-			*err_r = map_errorf("inline:%s: syntax error in \"%s\": expected name=value",
-			    name, item);
+		/* As main.cf: the name ends at whitespace or '='. */
+		if ((err = split_nameval(item, &k, &v)) != NULL) {
+			*err_r = map_errorf("%s: \"inline:%s\"; need \"inline:{name=value...}\"",
+			    err, name);
 			goto bad;
 		}
-		*eq = 0;
-		k = trimblanks(skipblanks(item));
-		v = trimblanks(skipblanks(eq + 1));
-		if (*k == 0) {
-			*err_r = map_errorf("inline:%s: syntax error: empty name", name);
-			goto bad;
-		}
-		mem_add(mm, k, v);
+		mem_add(mm, k, v, 1);
 	}
 	if (gerr) {
 		*err_r = map_errorf("inline:%s: syntax error: %s", name, gerr);
+		goto bad;
+	}
+	if (mm->nkeys == 0) {
+		*err_r = map_errorf("bad syntax: \"inline:%s\"; need \"inline:{name=value...}\"",
+		    name);
 		goto bad;
 	}
 	free(body);
@@ -289,7 +289,7 @@ texthash_open(const char *name, int open_flags, int flags, char **err_r)
 			    name, lineno, strlen(key), MAP_FIXED_KEY_MAX);
 			continue;
 		}
-		if (mem_add(mm, key, value) && !(flags & (MAP_FLAG_DUP_IGNORE | MAP_FLAG_DUP_REPLACE)))
+		if (mem_add(mm, key, value, 0) && !(flags & (MAP_FLAG_DUP_IGNORE | MAP_FLAG_DUP_REPLACE)))
 			msg_warn("%s, line %d: duplicate entry: \"%s\"", name,
 			    lineno, key);
 	}

@@ -145,15 +145,21 @@ read_dynamicmaps(void)
 	if (dynmaps_read)
 		return;
 	dynmaps_read = 1;
+	/* The configuration's file first (an admin's additions), then the
+	 * one installed with the modules: a type refused or missing in the
+	 * first (say, a Postfix dynamicmaps.cf) is still found. */
 	path = concatenate(map_loader_meta_directory(), "/dynamicmaps.cf", (char *)0);
-	if (stat(path, &st) < 0 && meta_dir != NULL) {
-		free(path);
-		path = concatenate(map_loader_shlib_directory(), "/dynamicmaps.cf",
-		    (char *)0);
+	if (stat(path, &st) == 0)
+		read_dynamicmaps_file(path);
+	{
+		char *spath = concatenate(map_loader_shlib_directory(),
+		    "/dynamicmaps.cf", (char *)0);
+
+		if (strcmp(spath, path) != 0)
+			read_dynamicmaps_file(spath);
+		free(dynmaps_main);
+		dynmaps_main = spath;
 	}
-	read_dynamicmaps_file(path);
-	free(dynmaps_main);
-	dynmaps_main = xstrdup(path);
 	dpath = concatenate(map_loader_meta_directory(), "/dynamicmaps.cf.d",
 	    (char *)0);
 	if ((dir = opendir(dpath)) != NULL) {

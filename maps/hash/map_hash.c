@@ -514,6 +514,10 @@ map_hash_update(struct map *map, const char *key, const char *value)
 	    && (mh->nul_flags & MAP_FLAG_TRY0NULL))
 		mh->nul_flags &= ~MAP_FLAG_TRY0NULL;
 	extra = (mh->nul_flags & MAP_FLAG_TRY1NULL) ? 1 : 0;
+	/* The caller may narrow the form for one record (postalias writes
+	 * the NIS YP_* records without a NUL): map->flags is read per call. */
+	if ((map->flags & (MAP_FLAG_TRY0NULL | MAP_FLAG_TRY1NULL)) == MAP_FLAG_TRY0NULL)
+		extra = 0;
 	map_hash_dbt(&k, key, strlen(key) + extra);
 	map_hash_dbt(&v, value, strlen(value) + extra);
 	map_hash_dberr[0] = 0;

@@ -128,7 +128,7 @@ lookups(struct map *map, struct buf *key, int round)
 		case MAP_TEMPFAIL:
 			/* The one legitimate case: an empty value is a
 			 * configuration error. */
-			if (strstr(map_reason(map), "empty string result") == NULL)
+			if (strstr(map_reason(map), "empty string result is not allowed") == NULL)
 				UNIT_FAILF("round %d: temporary error from an in-memory table: %s",
 				    round, map_reason(map));
 			break;

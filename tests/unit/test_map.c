@@ -314,7 +314,7 @@ test_empty_result(void **state)
 			UNIT_FAILF("case %zu: %d warnings", i, unit_capture_count());
 		if (cases[i].warnings) {
 			assert_int_equal(unit_captured(MSG_WARN,
-			    "lookup of \"a\" returns an empty string result"), 1);
+			    "key a: empty string result is not allowed"), 1);
 			assert_int_equal(unit_captured(MSG_WARN,
 			    "should return NO RESULT in case of NOT FOUND"), 1);
 		}
