@@ -4,9 +4,14 @@
 #define POSTINO_UTIL_STRINGOPS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define ISSPACE(c)	((c) == ' ' || (c) == '\t' || (c) == '\n' || (c) == '\r' || (c) == '\f' || (c) == '\v')
 #define ISASCII_UPPER(c) ((c) >= 'A' && (c) <= 'Z')
+
+/* UNCONST - drop const where an API struct is shared by readers that
+ * never write (deliver_request filled from a queue file). */
+#define UNCONST(p)	((char *)(uintptr_t)(p))
 
 /* lowercase - fold ASCII letters in place; returns str. */
 char *lowercase(char *str);

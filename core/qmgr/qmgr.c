@@ -1,0 +1,436 @@
+/* SPDX-License-Identifier: MIT */
+/* qmgr - the queue manager process.
+ *
+ * It takes complete queue files from incoming/ (mode 0700), moves them
+ * to active/, hands their recipients to the delivery agents, and when a
+ * message's last job is over it removes the message, bounces it, or
+ * moves it to deferred/ with the next attempt time as the file's mtime
+ * (backoff: the message's age, clamped to [minimal_backoff_time,
+ * maximal_backoff_time]).  After maximal_queue_lifetime (bounce_queue_
+ * lifetime for null-sender mail) deferred recipients are returned.
+ *
+ * At start everything in active/ goes back to incoming/: a crash never
+ * loses a message, it may deliver one twice.
+ *
+ * Triggers on public/qmgr (one byte per request): 'I' new mail,
+ * 'F' flush (every deferred message is due now), 'W' wake up.  The
+ * queues are also scanned on a timer, so a lost trigger only costs time.
+ *
+ * Logs: "ID: from=<s>, size=N, nrcpt=N (queue active)", "ID: removed",
+ * "ID: from=<s>, status=expired, returned to sender". */
+#include "postino_config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/listener.h>
+
+#include "bounce.h"
+#include "cleanup.h"
+#include "mail_conf.h"
+#include "mail_queue.h"
+#include "mail_server.h"
+#include "msg.h"
+#include "mymalloc.h"
+#include "qmgr.h"
+#include "resolve.h"
+#include "stringops.h"
+
+struct event_base *qmgr_base;
+struct qmgr_message *qmgr_active;
+int qmgr_active_count;
+
+static struct event *scan_event;	/* incoming scan, soon */
+static struct event *tick_event;	/* periodic scans */
+static int scan_pending;
+static int flush_requested;
+static time_t last_deferred_scan;
+static long active_limit;
+static long queue_run_delay;
+static long min_backoff, max_backoff;
+static long queue_lifetime, bounce_lifetime;
+static int stopping;
+
+/* valid_id - queue file names we accept ([0-9A-F]+). */
+static int
+valid_id(const char *name)
+{
+	if (*name == 0 || strlen(name) > 40)
+		return 0;
+	for (const char *cp = name; *cp; cp++)
+		if (!((*cp >= '0' && *cp <= '9') || (*cp >= 'A' && *cp <= 'F')))
+			return 0;
+	return 1;
+}
+
+static void
+remove_logs(const char *id)
+{
+	char *p;
+
+	p = mail_queue_path(MAIL_QUEUE_DEFER, id);
+	unlink(p);
+	free(p);
+	p = mail_queue_path(MAIL_QUEUE_BOUNCE, id);
+	unlink(p);
+	free(p);
+}
+
+static void
+message_free(struct qmgr_message *msg)
+{
+	struct qmgr_message **pp;
+
+	for (pp = &qmgr_active; *pp; pp = &(*pp)->next)
+		if (*pp == msg) {
+			*pp = msg->next;
+			break;
+		}
+	qmgr_active_count--;
+	qfile_msg_free(&msg->qf);
+	free(msg->rstate);
+	free(msg->done_offsets);
+	free(msg->path);
+	free(msg->id);
+	free(msg);
+}
+
+/* notify - send a notification of kind from the given log; 0 ok, -1
+ * try again later. */
+static int
+notify(struct qmgr_message *msg, enum bounce_kind kind, const char *log_queue)
+{
+	struct bounce_entry *entries = NULL;
+	int n = bounce_log_read(log_queue, msg->id, &entries);
+	char *newid = NULL;
+	int ret;
+
+	if (n <= 0)
+		return n < 0 ? -1 : 0;
+	ret = bounce_send(msg->qf, msg->path, kind, entries, n, &newid);
+	free(newid);
+	bounce_entries_free(&entries, n);
+	return ret;
+}
+
+/* remove_message - delete the queue file and its logs. */
+static void
+remove_message(struct qmgr_message *msg)
+{
+	if (unlink(msg->path) < 0 && errno != ENOENT)
+		msg_warn("%s: remove %s: %m", msg->id, msg->path);
+	remove_logs(msg->id);
+	msg_info("%s: removed", msg->id);
+}
+
+void
+qmgr_message_finished(struct qmgr_message *msg)
+{
+	time_t now = time(NULL);
+	double age = (double)now - msg->qf->arrival;
+	long lifetime = *msg->qf->sender ? queue_lifetime : bounce_lifetime;
+
+	if (msg->ndeferred == 0) {
+		/* Bounces recorded now or in earlier attempts. */
+		if (notify(msg, BOUNCE_FAILED, MAIL_QUEUE_BOUNCE) < 0) {
+			msg->ndeferred = 1;	/* keep it and try again */
+		} else {
+			remove_message(msg);
+			message_free(msg);
+			return;
+		}
+	}
+	if (age >= lifetime) {
+		/* Give up: the deferred recipients fail as expired. */
+		msg_info("%s: from=<%s>, status=expired, returned to sender",
+		    msg->id, msg->qf->sender);
+		if (notify(msg, BOUNCE_EXPIRED, MAIL_QUEUE_DEFER) == 0
+		    && notify(msg, BOUNCE_FAILED, MAIL_QUEUE_BOUNCE) == 0) {
+			remove_message(msg);
+			message_free(msg);
+			return;
+		}
+	}
+	{
+		long delay = (long)age;
+		struct timeval tv[2];
+		char *path;
+
+		if (delay < min_backoff)
+			delay = min_backoff;
+		if (delay > max_backoff)
+			delay = max_backoff;
+		if (mail_queue_move(MAIL_QUEUE_ACTIVE, MAIL_QUEUE_DEFERRED, msg->id) < 0) {
+			msg_warn("%s: move to deferred: %m", msg->id);
+		} else {
+			path = mail_queue_path(MAIL_QUEUE_DEFERRED, msg->id);
+			tv[0].tv_sec = now;
+			tv[0].tv_usec = 0;
+			tv[1].tv_sec = now + delay;
+			tv[1].tv_usec = 0;
+			if (utimes(path, tv) < 0)
+				msg_warn("%s: set retry time: %m", msg->id);
+			free(path);
+		}
+	}
+	message_free(msg);
+	qmgr_schedule_scan();
+}
+
+/* scan_incoming - move complete files to active/ and load them. */
+static void
+scan_incoming(void)
+{
+	DIR *dir = opendir(mail_queue_dir(MAIL_QUEUE_INCOMING));
+	struct dirent *de;
+	char **ids = NULL;
+	int n = 0;
+
+	if (dir == NULL) {
+		msg_warn("open %s: %m", mail_queue_dir(MAIL_QUEUE_INCOMING));
+		return;
+	}
+	while ((de = readdir(dir)) != NULL && qmgr_active_count + n < active_limit) {
+		struct stat st;
+		char *path;
+
+		if (!valid_id(de->d_name))
+			continue;
+		path = mail_queue_path(MAIL_QUEUE_INCOMING, de->d_name);
+		if (stat(path, &st) < 0 || !S_ISREG(st.st_mode)) {
+			free(path);
+			continue;
+		}
+		free(path);
+		/* Mode 0700 = finished and durable; 0600 = being written. */
+		if ((st.st_mode & 0777) != 0700) {
+			if (time(NULL) - st.st_mtime > 3600) {
+				msg_warn("%s: incomplete queue file older than one hour: moving to corrupt queue",
+				    de->d_name);
+				mail_queue_move(MAIL_QUEUE_INCOMING, MAIL_QUEUE_CORRUPT,
+				    de->d_name);
+			}
+			continue;
+		}
+		ids = xreallocarray(ids, (size_t)n + 1, sizeof(*ids));
+		ids[n++] = xstrdup(de->d_name);
+	}
+	closedir(dir);
+	for (int i = 0; i < n; i++) {
+		if (stopping)
+			break;
+		if (mail_queue_move(MAIL_QUEUE_INCOMING, MAIL_QUEUE_ACTIVE, ids[i]) == 0)
+			qmgr_message_load(ids[i]);
+		else if (errno != ENOENT)
+			msg_warn("%s: move to active: %m", ids[i]);
+	}
+	for (int i = 0; i < n; i++)
+		free(ids[i]);
+	free(ids);
+}
+
+/* scan_deferred - due messages (mtime <= now, or all on flush) go back
+ * to incoming/; their defer logs start afresh. */
+static void
+scan_deferred(int all)
+{
+	DIR *dir = opendir(mail_queue_dir(MAIL_QUEUE_DEFERRED));
+	struct dirent *de;
+	time_t now = time(NULL);
+
+	last_deferred_scan = now;
+	if (dir == NULL)
+		return;
+	while ((de = readdir(dir)) != NULL) {
+		struct stat st;
+		char *path;
+
+		if (!valid_id(de->d_name))
+			continue;
+		path = mail_queue_path(MAIL_QUEUE_DEFERRED, de->d_name);
+		if (stat(path, &st) == 0 && (all || st.st_mtime <= now)) {
+			char *log = mail_queue_path(MAIL_QUEUE_DEFER, de->d_name);
+
+			/* Keep the defer log until the message is retried:
+			 * an expiry report needs the last reasons. */
+			free(log);
+			if (mail_queue_move(MAIL_QUEUE_DEFERRED, MAIL_QUEUE_INCOMING,
+			    de->d_name) < 0)
+				msg_warn("%s: move to incoming: %m", de->d_name);
+		}
+		free(path);
+	}
+	closedir(dir);
+}
+
+static void
+do_scan(evutil_socket_t fd, short what, void *arg)
+{
+	scan_pending = 0;
+	if (stopping)
+		return;
+	if (flush_requested || time(NULL) - last_deferred_scan >= queue_run_delay) {
+		scan_deferred(flush_requested);
+		flush_requested = 0;
+	}
+	scan_incoming();
+}
+
+void
+qmgr_schedule_scan(void)
+{
+	struct timeval tv = {0, 0};
+
+	if (scan_pending)
+		return;
+	scan_pending = 1;
+	evtimer_add(scan_event, &tv);
+}
+
+static void
+tick(evutil_socket_t fd, short what, void *arg)
+{
+	qmgr_schedule_scan();
+}
+
+/* recover_active - after a crash, active/ goes back to incoming/. */
+static void
+recover_active(void)
+{
+	DIR *dir = opendir(mail_queue_dir(MAIL_QUEUE_ACTIVE));
+	struct dirent *de;
+	int n = 0;
+
+	if (dir == NULL)
+		return;
+	while ((de = readdir(dir)) != NULL) {
+		if (!valid_id(de->d_name))
+			continue;
+		if (mail_queue_move(MAIL_QUEUE_ACTIVE, MAIL_QUEUE_INCOMING,
+		    de->d_name) == 0)
+			n++;
+	}
+	closedir(dir);
+	if (n)
+		msg_info("recovered %d message%s from the active queue", n,
+		    n == 1 ? "" : "s");
+}
+
+/* Trigger connections: read the request bytes, act, close. */
+static void
+trigger_read(struct bufferevent *bev, void *arg)
+{
+	struct evbuffer *in = bufferevent_get_input(bev);
+	unsigned char c;
+
+	while (evbuffer_remove(in, &c, 1) == 1) {
+		switch (c) {
+		case 'F':
+			flush_requested = 1;
+			qmgr_schedule_scan();
+			break;
+		case 'I':
+		case 'W':
+		default:
+			qmgr_schedule_scan();
+			break;
+		}
+	}
+}
+
+static void
+trigger_event(struct bufferevent *bev, short what, void *arg)
+{
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT))
+		bufferevent_free(bev);
+}
+
+static void
+trigger_accept(struct evconnlistener *l, evutil_socket_t fd,
+    struct sockaddr *sa, int salen, void *arg)
+{
+	struct bufferevent *bev = bufferevent_socket_new(qmgr_base, fd,
+	    BEV_OPT_CLOSE_ON_FREE);
+	struct timeval tv = {10, 0};
+
+	if (bev == NULL) {
+		close(fd);
+		return;
+	}
+	bufferevent_setcb(bev, trigger_read, NULL, trigger_event, NULL);
+	bufferevent_set_timeouts(bev, &tv, NULL);
+	bufferevent_enable(bev, EV_READ);
+}
+
+/* on_master_event - reload, stop, or the master went away: messages
+ * in active/ are recovered by the next qmgr. */
+static void
+on_master_event(evutil_socket_t fd, short what, void *arg)
+{
+	switch (mail_server_event()) {
+	case MAIL_SERVER_NONE:
+		break;
+	case MAIL_SERVER_DRAIN:
+	case MAIL_SERVER_STOP:
+		mail_server_close_listeners();
+		stopping = 1;
+		event_base_loopexit(qmgr_base, NULL);
+		break;
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	struct timeval tv;
+
+	mail_server_init(argc, argv, "qmgr");
+	active_limit = mail_conf_int("qmgr_message_active_limit");
+	if (active_limit <= 0)
+		active_limit = 20000;
+	queue_run_delay = mail_conf_time("queue_run_delay", 's');
+	min_backoff = mail_conf_time("minimal_backoff_time", 's');
+	max_backoff = mail_conf_time("maximal_backoff_time", 's');
+	queue_lifetime = mail_conf_time("maximal_queue_lifetime", 'd');
+	bounce_lifetime = mail_conf_time("bounce_queue_lifetime", 'd');
+	if (bounce_lifetime > queue_lifetime)
+		bounce_lifetime = queue_lifetime;
+	if (queue_run_delay <= 0)
+		queue_run_delay = 300;
+	if (max_backoff < min_backoff)
+		max_backoff = min_backoff;
+	resolve_init();
+	cleanup_init();
+	mail_server_exclusive();
+	mail_server_ready();
+	if ((qmgr_base = event_base_new()) == NULL)
+		msg_fatal("event_base_new failed");
+	recover_active();
+	scan_event = evtimer_new(qmgr_base, do_scan, NULL);
+	tick_event = event_new(qmgr_base, -1, EV_PERSIST, tick, NULL);
+	tv.tv_sec = 1;
+	tv.tv_usec = 0;
+	event_add(tick_event, &tv);
+	for (int i = 0; i < mail_server_listen_count(); i++) {
+		if (evconnlistener_new(qmgr_base, trigger_accept, NULL,
+		    LEV_OPT_CLOSE_ON_EXEC, -1, mail_server_listen_fd(i)) == NULL)
+			msg_fatal("cannot listen on fd %d", mail_server_listen_fd(i));
+	}
+	event_add(event_new(qmgr_base, mail_server_notify_fd(),
+	    EV_READ | EV_PERSIST, on_master_event, NULL), NULL);
+	if (mail_server_status_fd() >= 0)
+		event_add(event_new(qmgr_base, mail_server_status_fd(),
+		    EV_READ | EV_PERSIST, on_master_event, NULL), NULL);
+	last_deferred_scan = 0;
+	qmgr_schedule_scan();
+	event_base_dispatch(qmgr_base);
+	exit(0);
+}

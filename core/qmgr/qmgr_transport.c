@@ -1,0 +1,425 @@
+/* SPDX-License-Identifier: MIT */
+/* qmgr_transport - delivery agents: one queue of jobs per transport,
+ * persistent connections to $queue_directory/private/<transport>, and
+ * the per-destination concurrency limit.
+ *
+ * A connection carries one job at a time: the request, then one status
+ * list per recipient and a final "done=1" list (deliver_request.h).  A
+ * transport that cannot be reached is retried every second; after
+ * transport_retry_time its queued jobs are deferred with "4.3.0 mail
+ * transport unavailable" (mail is never bounced for that). */
+#include "postino_config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+
+#include "attr.h"
+#include "deliver_request.h"
+#include "htable.h"
+#include "mail_conf.h"
+#include "msg.h"
+#include "mymalloc.h"
+#include "qmgr.h"
+#include "stringops.h"
+
+struct qmgr_conn {
+	struct qmgr_transport *t;
+	struct bufferevent *bev;
+	struct qmgr_job *job;		/* NULL: idle */
+	int connected;
+	struct attr_list *al;
+	struct qmgr_conn *next;
+};
+
+static struct qmgr_transport *transports;
+static struct htable *dest_busy;	/* "transport/dest_key" -> count */
+static long next_request_id = 1;
+
+/* transports we can deliver with: those that have an agent program. */
+static const char *const known_transports[] = {"local", "virtual", NULL};
+
+int
+qmgr_transport_known(const char *name)
+{
+	for (int i = 0; known_transports[i]; i++)
+		if (strcmp(name, known_transports[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/* conf_limit - "<transport>_<suffix>" or "default_<suffix>". */
+static int
+conf_limit(const char *transport, const char *suffix, int def)
+{
+	char name[128];
+	const char *v;
+	long n;
+
+	snprintf(name, sizeof(name), "%s_%s", transport, suffix);
+	v = mail_conf_str(name);
+	if (*v == 0) {
+		snprintf(name, sizeof(name), "default_%s", suffix);
+		v = mail_conf_str(name);
+	}
+	if (*v == 0 || str_to_long(v, &n) < 0 || n < 0)
+		return def;
+	return (int)n;
+}
+
+struct qmgr_transport *
+qmgr_transport_find(const char *name)
+{
+	struct qmgr_transport *t;
+
+	for (t = transports; t; t = t->next)
+		if (strcmp(t->name, name) == 0)
+			return t;
+	t = xcalloc(1, sizeof(*t));
+	t->name = xstrdup(name);
+	t->socket_path = concatenate(mail_conf_str("queue_directory"),
+	    "/private/", name, (char *)0);
+	t->max_conns = conf_limit(name, "destination_concurrency_limit", 20);
+	if (t->max_conns < 1)
+		t->max_conns = 1;
+	/* At most this many agents overall per transport. */
+	if (t->max_conns < 10)
+		t->max_conns = 10;
+	t->dest_limit = conf_limit(name, "destination_concurrency_limit", 20);
+	if (t->dest_limit < 1)
+		t->dest_limit = 1;
+	t->rcpt_limit = conf_limit(name, "destination_recipient_limit", 50);
+	if (t->rcpt_limit < 1)
+		t->rcpt_limit = 1;
+	t->next = transports;
+	transports = t;
+	if (dest_busy == NULL)
+		dest_busy = htable_create(64);
+	return t;
+}
+
+static char *
+busy_key(const struct qmgr_job *job)
+{
+	return concatenate(job->transport->name, "/", job->dest_key, (char *)0);
+}
+
+static int
+dest_count(const struct qmgr_job *job)
+{
+	char *key = busy_key(job);
+	long n = (long)(intptr_t)htable_find(dest_busy, key);
+
+	free(key);
+	return (int)n;
+}
+
+static void
+dest_adjust(const struct qmgr_job *job, int delta)
+{
+	char *key = busy_key(job);
+	struct htable_entry *e = htable_locate(dest_busy, key);
+	long n = e ? (long)(intptr_t)e->value : 0;
+
+	n += delta;
+	if (n <= 0) {
+		if (e)
+			htable_delete(dest_busy, key, NULL);
+	} else if (e) {
+		e->value = (void *)(intptr_t)n;
+	} else {
+		htable_enter(dest_busy, key, (void *)(intptr_t)n);
+	}
+	free(key);
+}
+
+void
+qmgr_transport_enqueue(struct qmgr_transport *t, struct qmgr_job *job)
+{
+	job->next = NULL;
+	if (t->queue_tail)
+		t->queue_tail->next = job;
+	else
+		t->queue_head = job;
+	t->queue_tail = job;
+}
+
+static void
+enqueue_front(struct qmgr_transport *t, struct qmgr_job *job)
+{
+	job->next = t->queue_head;
+	t->queue_head = job;
+	if (t->queue_tail == NULL)
+		t->queue_tail = job;
+}
+
+static void
+conn_free(struct qmgr_conn *c)
+{
+	struct qmgr_conn **pp;
+
+	for (pp = &c->t->conns; *pp; pp = &(*pp)->next)
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	c->t->nconns--;
+	if (c->bev)
+		bufferevent_free(c->bev);
+	attr_list_free(&c->al);
+	free(c);
+}
+
+/* finish_job - the job on c is over (normally or not). */
+static void
+finish_job(struct qmgr_conn *c, const char *failure)
+{
+	struct qmgr_job *job = c->job;
+
+	c->job = NULL;
+	if (job == NULL)
+		return;
+	dest_adjust(job, -1);
+	qmgr_job_done(job, failure);
+}
+
+static void transport_retry(evutil_socket_t fd, short what, void *arg);
+
+/* transport_down - a connect failed: retry soon, give up after a while. */
+static void
+transport_down(struct qmgr_transport *t, const char *why)
+{
+	time_t now = time(NULL);
+	long give_up = mail_conf_time("transport_retry_time", 's');
+	struct timeval tv = {1, 0};
+
+	if (give_up <= 0)
+		give_up = 60;
+	if (t->down_since == 0) {
+		t->down_since = now;
+		msg_warn("connect to transport private/%s: %s", t->name, why);
+	}
+	if (now - t->down_since >= give_up) {
+		struct qmgr_job *job;
+
+		while ((job = t->queue_head) != NULL) {
+			t->queue_head = job->next;
+			if (t->queue_head == NULL)
+				t->queue_tail = NULL;
+			qmgr_job_done(job, "4.3.0 mail transport unavailable");
+		}
+		t->down_since = now;
+	}
+	if (t->retry == NULL)
+		t->retry = evtimer_new(qmgr_base, transport_retry, t);
+	evtimer_add(t->retry, &tv);
+}
+
+static void
+transport_retry(evutil_socket_t fd, short what, void *arg)
+{
+	qmgr_transport_dispatch(arg);
+}
+
+static void
+conn_read(struct bufferevent *bev, void *arg)
+{
+	struct qmgr_conn *c = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+
+	for (;;) {
+		size_t len = evbuffer_get_length(in);
+		const char *err = NULL;
+		const char *data;
+		long used;
+
+		if (len == 0)
+			return;
+		data = (const char *)evbuffer_pullup(in, -1);
+		used = attr_parse(data, len, c->al, &err);
+		if (used == 0)
+			return;
+		if (used < 0 || c->job == NULL) {
+			msg_warn("transport %s: protocol error from delivery agent: %s",
+			    c->t->name, err ? err : "unexpected reply");
+			finish_job(c, "4.3.0 delivery agent protocol error");
+			conn_free(c);
+			return;
+		}
+		evbuffer_drain(in, (size_t)used);
+		if (attr_get(c->al, "done")) {
+			struct qmgr_transport *t = c->t;
+
+			finish_job(c, NULL);
+			qmgr_transport_dispatch(t);
+			return;
+		} else {
+			long rid = 0;
+			struct deliver_status *ds;
+
+			ds = deliver_status_from_attr(c->al, &rid, &err);
+			if (ds == NULL || rid != c->job->request_id
+			    || ds->rcpt_index < 0 || ds->rcpt_index >= c->job->nrcpt) {
+				msg_warn("transport %s: bad status from delivery agent: %s",
+				    c->t->name, err ? err : "wrong request or recipient");
+				deliver_status_free(&ds);
+				finish_job(c, "4.3.0 delivery agent protocol error");
+				conn_free(c);
+				return;
+			}
+			qmgr_job_status(c->job, ds->rcpt_index, ds->dsn, ds->status,
+			    ds->action, ds->text, ds->relay);
+			deliver_status_free(&ds);
+		}
+	}
+}
+
+static void
+conn_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct qmgr_conn *c = arg;
+	struct qmgr_transport *t = c->t;
+
+	if (what & BEV_EVENT_CONNECTED) {
+		c->connected = 1;
+		t->down_since = 0;
+		return;
+	}
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
+		if (!c->connected) {
+			/* Never got through: the job goes back, unharmed. */
+			struct qmgr_job *job = c->job;
+
+			c->job = NULL;
+			if (job) {
+				dest_adjust(job, -1);
+				enqueue_front(t, job);
+			}
+			conn_free(c);
+			transport_down(t, strerror(errno ? errno : ECONNREFUSED));
+			return;
+		}
+		if (c->job)
+			msg_warn("transport %s: lost connection with delivery agent",
+			    t->name);
+		finish_job(c, "4.3.0 lost connection with delivery agent");
+		conn_free(c);
+		qmgr_transport_dispatch(t);
+	}
+}
+
+static struct qmgr_conn *
+conn_new(struct qmgr_transport *t)
+{
+	struct qmgr_conn *c = xcalloc(1, sizeof(*c));
+	struct sockaddr_un sun;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(t->socket_path) >= sizeof(sun.sun_path)) {
+		free(c);
+		transport_down(t, "socket path too long");
+		return NULL;
+	}
+	strlcpy(sun.sun_path, t->socket_path, sizeof(sun.sun_path));
+	c->t = t;
+	c->al = attr_list_new();
+	c->bev = bufferevent_socket_new(qmgr_base, -1, BEV_OPT_CLOSE_ON_FREE);
+	bufferevent_setcb(c->bev, conn_read, NULL, conn_event, c);
+	c->next = t->conns;
+	t->conns = c;
+	t->nconns++;
+	if (bufferevent_socket_connect(c->bev, (struct sockaddr *)&sun,
+	    sizeof(sun)) < 0) {
+		int saved = errno;
+
+		conn_free(c);
+		transport_down(t, strerror(saved));
+		return NULL;
+	}
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	return c;
+}
+
+/* send_job - write the request for job on c. */
+static void
+send_job(struct qmgr_conn *c, struct qmgr_job *job)
+{
+	struct qmgr_message *msg = job->msg;
+	struct qfile_msg *qf = msg->qf;
+	struct deliver_request dr;
+	struct attr_list *al = attr_list_new();
+	struct buf *out = buf_new(1024, BUF_NOLIMIT);
+
+	memset(&dr, 0, sizeof(dr));
+	job->request_id = next_request_id++;
+	dr.request_id = job->request_id;
+	dr.queue_id = msg->id;
+	dr.queue_path = msg->path;
+	dr.sender = qf->sender;
+	dr.arrival = qf->arrival;
+	dr.content_offset = qf->content_offset;
+	dr.content_len = qf->content_len;
+	dr.nexthop = job->nexthop;
+	dr.client_address = UNCONST(qfile_msg_attr(qf, "client_address"));
+	dr.client_name = UNCONST(qfile_msg_attr(qf, "client_name"));
+	dr.client_helo = UNCONST(qfile_msg_attr(qf, "helo"));
+	dr.client_protocol = UNCONST(qfile_msg_attr(qf, "protocol"));
+	dr.dsn_envid = UNCONST(qfile_msg_attr(qf, "dsn_envid"));
+	dr.dsn_ret = UNCONST(qfile_msg_attr(qf, "dsn_ret"));
+	dr.rcpt_count = job->nrcpt;
+	dr.rcpt = xcalloc((size_t)job->nrcpt, sizeof(*dr.rcpt));
+	for (int i = 0; i < job->nrcpt; i++) {
+		struct qfile_rcpt *r = &qf->rcpt[job->rcpt[i]];
+
+		dr.rcpt[i].address = r->address;
+		dr.rcpt[i].orig_rcpt = r->orig_rcpt;
+		dr.rcpt[i].offset = r->offset;
+		dr.rcpt[i].dsn_notify = r->dsn_notify;
+	}
+	deliver_request_to_attr(&dr, al);
+	attr_format(al, out);
+	bufferevent_write(c->bev, buf_str(out), buf_len(out));
+	free(dr.rcpt);
+	attr_list_free(&al);
+	buf_free(&out);
+	c->job = job;
+	dest_adjust(job, 1);
+}
+
+void
+qmgr_transport_dispatch(struct qmgr_transport *t)
+{
+	struct qmgr_job **pp = &t->queue_head, *prev = NULL;
+
+	while (*pp) {
+		struct qmgr_job *job = *pp;
+		struct qmgr_conn *c;
+
+		if (dest_count(job) >= t->dest_limit) {
+			prev = job;
+			pp = &job->next;
+			continue;
+		}
+		for (c = t->conns; c; c = c->next)
+			if (c->job == NULL && c->bev)
+				break;
+		if (c == NULL) {
+			if (t->nconns >= t->max_conns)
+				return;
+			if ((c = conn_new(t)) == NULL)
+				return;
+		}
+		*pp = job->next;
+		if (t->queue_tail == job)
+			t->queue_tail = prev;
+		job->next = NULL;
+		send_job(c, job);
+	}
+}

@@ -1,0 +1,574 @@
+/* SPDX-License-Identifier: MIT */
+/* smtpd - the SMTP server process: listeners, sessions, input framing.
+ *
+ * One libevent loop serves every session.  Input is split into lines
+ * here (command lines bounded by line_length_limit, content lines by
+ * message_size_limit); smtpd_proto.c and smtpd_data.c act on them.  A
+ * session whose work is on the thread pool (client name lookup, queue
+ * file commit) reads nothing until the work is done, so replies stay in
+ * order under pipelining.
+ *
+ * Logs (Postfix's shape): "connect from NAME[ADDR]", "disconnect from
+ * NAME[ADDR] ehlo=1 mail=1 rcpt=1 data=1 quit=1 commands=5",
+ * "lost connection after CMD from ...", "timeout after CMD from ...".
+ *
+ * Signals: SIGTERM: reply 421 to every session and exit.  SIGHUP (the
+ * master's reload): stop accepting, finish the sessions, exit. */
+#include "postino_config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/listener.h>
+
+#include "mail_conf.h"
+#include "mail_server.h"
+#include "msg.h"
+#include "mymalloc.h"
+#include "smtpd.h"
+#include "stringops.h"
+
+struct smtpd_conf smtpd_conf;
+struct event_base *smtpd_base;
+int smtpd_stopping;
+
+static struct smtpd_session *sessions;
+static int session_count;
+static struct evconnlistener **listeners;
+static int listener_count;
+
+static const char *const verb_names[SMTPD_V_COUNT] = {
+	"helo", "ehlo", "mail", "rcpt", "data", "rset", "noop", "vrfy",
+	"quit", "help", "unknown",
+};
+
+void
+smtpd_reply(struct smtpd_session *s, const char *fmt, ...)
+{
+	struct evbuffer *out = bufferevent_get_output(s->bev);
+	va_list ap;
+
+	va_start(ap, fmt);
+	evbuffer_add_vprintf(out, fmt, ap);
+	va_end(ap);
+	evbuffer_add(out, "\r\n", 2);
+}
+
+/* last_verb - the command a session was in, for "lost connection after". */
+static const char *
+last_verb(const struct smtpd_session *s)
+{
+	switch (s->state) {
+	case SMTPD_ST_DATA:
+		return "DATA";
+	case SMTPD_ST_COMMIT:
+		return "END-OF-MESSAGE";
+	default:
+		break;
+	}
+	if (s->rcpt_count)
+		return "RCPT";
+	if (s->sender)
+		return "MAIL";
+	if (s->helo)
+		return s->esmtp ? "EHLO" : "HELO";
+	return "CONNECT";
+}
+
+static void
+log_disconnect(struct smtpd_session *s)
+{
+	char stats[512];
+	size_t o = 0;
+	int ok = 0, total = 0;
+
+	stats[0] = 0;
+	for (int v = 0; v < SMTPD_V_COUNT; v++) {
+		if (s->verb_total[v] == 0)
+			continue;
+		ok += s->verb_ok[v];
+		total += s->verb_total[v];
+		if (s->verb_ok[v] == s->verb_total[v])
+			o += (size_t)snprintf(stats + o, sizeof(stats) - o, " %s=%d",
+			    verb_names[v], s->verb_ok[v]);
+		else
+			o += (size_t)snprintf(stats + o, sizeof(stats) - o,
+			    " %s=%d/%d", verb_names[v], s->verb_ok[v],
+			    s->verb_total[v]);
+		if (o >= sizeof(stats))
+			o = sizeof(stats) - 1;
+	}
+	if (ok == total)
+		msg_info("disconnect from %s[%s]%s commands=%d", s->name, s->addr,
+		    stats, ok);
+	else
+		msg_info("disconnect from %s[%s]%s commands=%d/%d", s->name,
+		    s->addr, stats, ok, total);
+}
+
+void
+smtpd_reset_transaction(struct smtpd_session *s)
+{
+	if (s->cleanup)
+		cleanup_free(&s->cleanup);
+	xfree(&s->sender);
+	xfree(&s->first_rcpt);
+	xfree(&s->redirect);
+	xfree(&s->commit_reply);
+	s->rcpt_count = 0;
+	s->mail_size = 0;
+	s->hold = s->discard = 0;
+	s->data_bytes = 0;
+	s->data_overflow = 0;
+	s->data_status = 0;
+	s->data_bare_lf = 0;
+}
+
+static void
+session_free(struct smtpd_session *s)
+{
+	struct smtpd_session **pp;
+
+	for (pp = &sessions; *pp; pp = &(*pp)->next) {
+		if (*pp == s) {
+			*pp = s->next;
+			break;
+		}
+	}
+	session_count--;
+	smtpd_reset_transaction(s);
+	free(s->helo);
+	if (s->timer)
+		event_free(s->timer);
+	if (s->bev)
+		bufferevent_free(s->bev);
+	free(s);
+	if (smtpd_stopping && session_count == 0)
+		event_base_loopexit(smtpd_base, NULL);
+}
+
+void
+smtpd_close(struct smtpd_session *s)
+{
+	if (s->dead)
+		return;
+	if (s->state != SMTPD_ST_RESOLVE)
+		log_disconnect(s);
+	s->dead = 1;
+	if (s->bev)
+		bufferevent_disable(s->bev, EV_READ | EV_WRITE);
+	if (s->in_pool)
+		return;		/* freed when the pool job comes back */
+	session_free(s);
+}
+
+/* write_drained - after the last reply went out, close. */
+static void
+write_drained(struct bufferevent *bev, void *arg)
+{
+	struct smtpd_session *s = arg;
+
+	if (s->state == SMTPD_ST_CLOSING)
+		smtpd_close(s);
+}
+
+void
+smtpd_close_after_reply(struct smtpd_session *s)
+{
+	s->state = SMTPD_ST_CLOSING;
+	bufferevent_disable(s->bev, EV_READ);
+	if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
+		smtpd_close(s);
+}
+
+static void
+session_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct smtpd_session *s = arg;
+
+	if (s->in_pool)
+		return;
+	msg_info("timeout after %s from %s[%s]", last_verb(s), s->name, s->addr);
+	smtpd_reply(s, "421 4.4.2 %s Error: timeout exceeded",
+	    smtpd_conf.myhostname);
+	smtpd_close_after_reply(s);
+}
+
+void
+smtpd_arm_timeout(struct smtpd_session *s)
+{
+	struct timeval tv = {smtpd_conf.timeout, 0};
+
+	evtimer_add(s->timer, &tv);
+}
+
+void
+smtpd_fill_check(struct smtpd_session *s, struct smtpd_check_session *cs)
+{
+	memset(cs, 0, sizeof(*cs));
+	cs->client_addr = s->addr;
+	cs->client_name = s->name;
+	cs->client_port = s->port;
+	cs->helo = s->helo;
+	cs->protocol = s->esmtp ? "ESMTP" : "SMTP";
+	cs->sender = s->sender;
+	cs->queue_id = NULL;
+	cs->pipelining_violation = s->pipelining_violation;
+	cs->rcpt_count = s->rcpt_count;
+}
+
+/* next_line - take one line off the input; 1 line, 0 need more, -1 the
+ * line is longer than max (the caller decides). */
+static int
+next_line(struct evbuffer *in, size_t max, char **line_r, size_t *len_r,
+    int *crlf_r)
+{
+	struct evbuffer_ptr eol;
+	size_t eol_len = 0;
+	size_t len;
+	char *line;
+
+	eol = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_LF);
+	if (eol.pos < 0) {
+		if (evbuffer_get_length(in) > max)
+			return -1;
+		return 0;
+	}
+	len = (size_t)eol.pos;
+	if (len > max)
+		return -1;
+	line = xmalloc(len + 1);
+	evbuffer_remove(in, line, len);
+	evbuffer_drain(in, eol_len);
+	line[len] = 0;
+	*crlf_r = 0;
+	if (len > 0 && line[len - 1] == '\r') {
+		line[--len] = 0;
+		*crlf_r = 1;
+	}
+	*line_r = line;
+	*len_r = len;
+	return 1;
+}
+
+void
+smtpd_process_input(struct smtpd_session *s)
+{
+	struct evbuffer *in;
+
+	if (s->dead || s->bev == NULL)
+		return;
+	in = bufferevent_get_input(s->bev);
+	while (!s->dead && !s->in_pool
+	    && (s->state == SMTPD_ST_CMD || s->state == SMTPD_ST_DATA)) {
+		char *line;
+		size_t len;
+		int crlf, st;
+
+		if (s->state == SMTPD_ST_CMD) {
+			st = next_line(in, (size_t)smtpd_conf.line_limit, &line,
+			    &len, &crlf);
+			if (st < 0) {
+				/* Too long: drop this line, keep the session. */
+				struct evbuffer_ptr eol;
+				size_t eol_len;
+
+				eol = evbuffer_search_eol(in, NULL, &eol_len,
+				    EVBUFFER_EOL_LF);
+				if (eol.pos < 0) {
+					evbuffer_drain(in, evbuffer_get_length(in));
+					s->junk++;
+					if (s->junk > 1) {
+						smtpd_reply(s, "500 5.5.2 Error: command line too long");
+						smtpd_close_after_reply(s);
+					}
+					return;
+				}
+				evbuffer_drain(in, (size_t)eol.pos + eol_len);
+				smtpd_reply(s, "500 5.5.2 Error: command line too long");
+				s->errors++;
+				continue;
+			}
+			if (st == 0)
+				break;
+			s->junk = 0;
+			smtpd_command(s, line, len,
+			    evbuffer_get_length(in) > 0);
+			free(line);
+		} else {
+			size_t max = smtpd_conf.size_limit > 0
+			    ? (size_t)smtpd_conf.size_limit + 4096 : 64 * 1024 * 1024;
+
+			st = next_line(in, max, &line, &len, &crlf);
+			if (st < 0) {
+				/* One enormous line: the message is too big. */
+				s->data_overflow = 1;
+				evbuffer_drain(in, evbuffer_get_length(in));
+				break;
+			}
+			if (st == 0)
+				break;
+			smtpd_data_line(s, line, len, crlf);
+			free(line);
+		}
+	}
+	if (!s->dead && s->state != SMTPD_ST_CLOSING && !s->in_pool)
+		smtpd_arm_timeout(s);
+}
+
+static void
+session_read(struct bufferevent *bev, void *arg)
+{
+	smtpd_process_input(arg);
+}
+
+static void
+session_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct smtpd_session *s = arg;
+
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
+		if (s->state != SMTPD_ST_CLOSING)
+			msg_info("lost connection after %s from %s[%s]",
+			    last_verb(s), s->name, s->addr);
+		smtpd_close(s);
+	}
+}
+
+/* Client name lookup on the pool: reverse, then forward-confirm. */
+static void
+resolve_work(void *ctx)
+{
+	struct smtpd_session *s = ctx;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char host[NI_MAXHOST];
+	struct addrinfo hints, *res, *ai;
+	int confirmed = 0;
+
+	if (getpeername(s->fd, (struct sockaddr *)&ss, &sl) < 0
+	    || getnameinfo((struct sockaddr *)&ss, sl, host, sizeof(host), NULL,
+		0, NI_NAMEREQD) != 0)
+		return;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = ss.ss_family;
+	hints.ai_socktype = SOCK_STREAM;
+	if (getaddrinfo(host, NULL, &hints, &res) != 0)
+		return;
+	for (ai = res; ai && !confirmed; ai = ai->ai_next) {
+		char a[64];
+
+		if (getnameinfo(ai->ai_addr, ai->ai_addrlen, a, sizeof(a), NULL, 0,
+		    NI_NUMERICHOST) == 0 && strcasecmp(a, s->addr) == 0)
+			confirmed = 1;
+	}
+	freeaddrinfo(res);
+	if (confirmed)
+		strlcpy(s->name, host, sizeof(s->name));
+}
+
+static void
+resolve_done(void *ctx)
+{
+	struct smtpd_session *s = ctx;
+
+	s->in_pool = 0;
+	if (s->dead) {
+		session_free(s);
+		return;
+	}
+	msg_info("connect from %s[%s]", s->name, s->addr);
+	s->state = SMTPD_ST_CMD;
+	smtpd_banner(s);
+	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+	smtpd_process_input(s);
+}
+
+static void
+accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+    int salen, void *arg)
+{
+	struct smtpd_session *s;
+
+	if (smtpd_stopping) {
+		close(fd);
+		return;
+	}
+	s = xcalloc(1, sizeof(*s));
+	s->fd = fd;
+	gettimeofday(&s->start, NULL);
+	strlcpy(s->name, "unknown", sizeof(s->name));
+	if (getnameinfo(sa, (socklen_t)salen, s->addr, sizeof(s->addr), s->port,
+	    sizeof(s->port), NI_NUMERICHOST | NI_NUMERICSERV) != 0)
+		strlcpy(s->addr, "unknown", sizeof(s->addr));
+	/* IPv4-mapped IPv6 clients are logged as IPv4. */
+	if (strncmp(s->addr, "::ffff:", 7) == 0 && strchr(s->addr + 7, '.'))
+		memmove(s->addr, s->addr + 7, strlen(s->addr + 7) + 1);
+	s->bev = bufferevent_socket_new(smtpd_base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (s->bev == NULL) {
+		close(fd);
+		free(s);
+		return;
+	}
+	s->timer = evtimer_new(smtpd_base, session_timeout, s);
+	bufferevent_setcb(s->bev, session_read, write_drained, session_event, s);
+	s->next = sessions;
+	sessions = s;
+	session_count++;
+	s->state = SMTPD_ST_RESOLVE;
+	if (smtpd_conf.peername_lookup) {
+		s->in_pool = 1;
+		smtpd_pool_run(resolve_work, resolve_done, s);
+	} else {
+		resolve_done(s);
+	}
+}
+
+/* stop_accepting - close the listeners (reload / stop). */
+static void
+stop_accepting(void)
+{
+	for (int i = 0; i < listener_count; i++)
+		if (listeners[i]) {
+			evconnlistener_free(listeners[i]);
+			listeners[i] = NULL;
+		}
+}
+
+static void
+on_sighup(evutil_socket_t sig, short what, void *arg)
+{
+	/* Graceful: finish the sessions in flight, then exit. */
+	smtpd_stopping = 1;
+	stop_accepting();
+	if (session_count == 0)
+		event_base_loopexit(smtpd_base, NULL);
+}
+
+static void
+on_sigterm(evutil_socket_t sig, short what, void *arg)
+{
+	smtpd_stopping = 1;
+	stop_accepting();
+	for (struct smtpd_session *s = sessions, *next; s; s = next) {
+		next = s->next;
+		if (s->dead || s->state == SMTPD_ST_RESOLVE || s->in_pool)
+			continue;
+		smtpd_reply(s, "421 4.3.2 %s Service shutting down, closing transmission channel",
+		    smtpd_conf.myhostname);
+		smtpd_close_after_reply(s);
+	}
+	/* Give the 421 replies a moment to go out. */
+	{
+		struct timeval tv = {1, 0};
+
+		event_base_loopexit(smtpd_base, &tv);
+	}
+}
+
+static long
+conf_long(const char *name, long def)
+{
+	const char *v = mail_conf_str(name);
+	long n;
+
+	if (*v == 0 || str_to_long(v, &n) < 0)
+		return def;
+	return n;
+}
+
+static void
+smtpd_read_conf(void)
+{
+	const char *v;
+
+	smtpd_conf.myhostname = xstrdup(mail_conf_str("myhostname"));
+	smtpd_conf.banner = xstrdup(mail_conf_str("smtpd_banner"));
+	smtpd_conf.mail_name = xstrdup(mail_conf_str("mail_name"));
+	smtpd_conf.timeout = mail_conf_time("smtpd_timeout", 's');
+	if (smtpd_conf.timeout <= 0)
+		smtpd_conf.timeout = 300;
+	smtpd_conf.rcpt_limit = conf_long("smtpd_recipient_limit", 1000);
+	smtpd_conf.line_limit = conf_long("line_length_limit", 2048);
+	if (smtpd_conf.line_limit < 512)
+		smtpd_conf.line_limit = 512;
+	smtpd_conf.size_limit = conf_long("message_size_limit", 10240000);
+	smtpd_conf.hard_error_limit = conf_long("smtpd_hard_error_limit", 20);
+	smtpd_conf.soft_error_limit = conf_long("smtpd_soft_error_limit", 10);
+	smtpd_conf.error_sleep = mail_conf_time("smtpd_error_sleep_time", 's');
+	smtpd_conf.disable_vrfy = mail_conf_bool("disable_vrfy_command");
+	smtpd_conf.helo_required = mail_conf_bool("smtpd_helo_required");
+	smtpd_conf.strict_rfc821 = mail_conf_bool("strict_rfc821_envelopes");
+	smtpd_conf.peername_lookup = mail_conf_bool("smtpd_peername_lookup");
+	/* Postfix 3.9+ parameters (not in older parameter tables). */
+	v = mail_conf_str("smtpd_forbid_bare_newline");
+	if (strcasecmp(v, "no") == 0)
+		smtpd_conf.forbid_bare_lf = 0;
+	else if (strcasecmp(v, "reject") == 0)
+		smtpd_conf.forbid_bare_lf = 2;
+	else
+		smtpd_conf.forbid_bare_lf = 1;	/* normalize (default) */
+	v = mail_conf_str("smtpd_forbid_unauth_pipelining");
+	smtpd_conf.forbid_unauth_pipelining = strcasecmp(v, "no") != 0;
+}
+
+/* on_master_event - the master's notice (reload, stop, gone). */
+static void
+on_master_event(evutil_socket_t fd, short what, void *arg)
+{
+	switch (mail_server_event()) {
+	case MAIL_SERVER_NONE:
+		break;
+	case MAIL_SERVER_DRAIN:
+		on_sighup(-1, 0, NULL);
+		mail_server_close_listeners();
+		break;
+	case MAIL_SERVER_STOP:
+		on_sigterm(-1, 0, NULL);
+		mail_server_close_listeners();
+		break;
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	int nls;
+
+	mail_server_init(argc, argv, "smtpd");
+	smtpd_read_conf();
+	smtpd_check_init();
+	cleanup_init();
+	mail_server_ready();
+	if ((smtpd_base = event_base_new()) == NULL)
+		msg_fatal("event_base_new failed");
+	smtpd_pool_init(4);
+	if ((nls = mail_server_listen_count()) == 0)
+		msg_fatal("no listening socket: smtpd must be started by the master");
+	listeners = xcalloc((size_t)nls, sizeof(*listeners));
+	for (int i = 0; i < nls; i++) {
+		listeners[i] = evconnlistener_new(smtpd_base, accept_cb, NULL,
+		    LEV_OPT_CLOSE_ON_EXEC, -1, mail_server_listen_fd(i));
+		if (listeners[i] == NULL)
+			msg_fatal("cannot listen on fd %d", mail_server_listen_fd(i));
+	}
+	listener_count = nls;
+	event_add(event_new(smtpd_base, mail_server_notify_fd(),
+	    EV_READ | EV_PERSIST, on_master_event, NULL), NULL);
+	if (mail_server_status_fd() >= 0)
+		event_add(event_new(smtpd_base, mail_server_status_fd(),
+		    EV_READ | EV_PERSIST, on_master_event, NULL), NULL);
+	event_base_dispatch(smtpd_base);
+	exit(0);
+}

@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: MIT */
+/* smtpd - private declarations of the SMTP server (core/smtpd/).
+ *
+ * One process serves many sessions on one libevent loop.  Work that can
+ * block (reverse DNS, the fsync that commits a queue file) runs on a small
+ * thread pool (smtpd_pool.c); its completion comes back to the loop.
+ *
+ * Files: smtpd.c (process, listeners, session life), smtpd_proto.c
+ * (command parser and the commands), smtpd_data.c (DATA: dot-unstuffing,
+ * end-of-data detection, bare LF policy), smtpd_pool.c (thread pool),
+ * smtpd_check.c (policy; see smtpd_check.h). */
+#ifndef POSTINO_SMTPD_SMTPD_H
+#define POSTINO_SMTPD_SMTPD_H
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <sys/time.h>
+
+#include "cleanup.h"
+#include "smtpd_check.h"
+
+/* Session states. */
+enum smtpd_state {
+	SMTPD_ST_RESOLVE,	/* looking up the client name (no banner yet) */
+	SMTPD_ST_CMD,		/* reading commands */
+	SMTPD_ST_DATA,		/* reading message content */
+	SMTPD_ST_COMMIT,	/* cleanup_finish running on the pool */
+	SMTPD_ST_CLOSING,	/* flushing the last reply, then close */
+};
+
+/* Command statistics for the "disconnect from" line. */
+enum smtpd_verb {
+	SMTPD_V_HELO, SMTPD_V_EHLO, SMTPD_V_MAIL, SMTPD_V_RCPT, SMTPD_V_DATA,
+	SMTPD_V_RSET, SMTPD_V_NOOP, SMTPD_V_VRFY, SMTPD_V_QUIT, SMTPD_V_HELP,
+	SMTPD_V_UNKNOWN, SMTPD_V_COUNT,
+};
+
+struct smtpd_session {
+	struct bufferevent *bev;
+	struct event *timer;		/* smtpd_timeout, error sleep */
+	enum smtpd_state state;
+	int fd;
+	char addr[64];			/* client address (IPv6 without []) */
+	char port[16];
+	char name[256];			/* verified name or "unknown" */
+	char *helo;
+	int esmtp;			/* EHLO seen (PIPELINING offered) */
+	int in_pool;			/* a pool job holds this session */
+	int dead;			/* free when the pool job returns */
+
+	/* Transaction. */
+	char *sender;			/* NULL: no MAIL yet; "" null sender */
+	char *first_rcpt;		/* for Received "for <>" and logs */
+	int rcpt_count;
+	long mail_size;			/* MAIL SIZE= */
+	struct cleanup_state *cleanup;
+	int hold, discard;
+	char *redirect;
+
+	/* DATA state. */
+	int data_prev_crlf;		/* previous line ended in CRLF */
+	int data_bare_lf;		/* a bare LF was seen */
+	long data_bytes;
+	int data_overflow;		/* message_size_limit exceeded */
+	int data_status;		/* cleanup status while streaming */
+	char *commit_reply;		/* reply text built by the pool job */
+	int commit_status;
+	const char *commit_id;
+
+	/* Counters. */
+	int errors;			/* for smtpd_hard_error_limit */
+	int junk;			/* non-commands */
+	int pipelining_violation;
+	int verb_ok[SMTPD_V_COUNT];
+	int verb_total[SMTPD_V_COUNT];
+	struct timeval start;
+	struct smtpd_session *next;	/* all sessions */
+};
+
+/* Process-wide settings read at start (smtpd.c). */
+struct smtpd_conf {
+	char *myhostname;
+	char *banner;
+	char *mail_name;
+	long timeout;			/* smtpd_timeout, seconds */
+	long rcpt_limit;		/* smtpd_recipient_limit */
+	long line_limit;		/* line_length_limit */
+	long size_limit;		/* message_size_limit (0: none) */
+	long hard_error_limit;
+	long soft_error_limit;
+	long error_sleep;		/* smtpd_error_sleep_time, seconds */
+	int disable_vrfy;
+	int forbid_bare_lf;		/* 0 no, 1 normalize, 2 reject */
+	int forbid_unauth_pipelining;
+	int peername_lookup;
+	int helo_required;
+	int strict_rfc821;
+};
+
+extern struct smtpd_conf smtpd_conf;
+extern struct event_base *smtpd_base;
+extern int smtpd_stopping;
+
+/* smtpd.c */
+void smtpd_reply(struct smtpd_session *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void smtpd_close(struct smtpd_session *s);
+void smtpd_close_after_reply(struct smtpd_session *s);
+void smtpd_reset_transaction(struct smtpd_session *s);
+void smtpd_arm_timeout(struct smtpd_session *s);
+void smtpd_process_input(struct smtpd_session *s);
+void smtpd_fill_check(struct smtpd_session *s, struct smtpd_check_session *cs);
+
+/* smtpd_proto.c */
+/* smtpd_command - handle one command line (without CRLF). */
+void smtpd_command(struct smtpd_session *s, char *line, size_t len,
+    int more_input);
+void smtpd_banner(struct smtpd_session *s);
+
+/* smtpd_data.c */
+void smtpd_data_begin(struct smtpd_session *s);
+/* smtpd_data_line - one content line; crlf tells how it ended. */
+void smtpd_data_line(struct smtpd_session *s, char *line, size_t len, int crlf);
+
+/* smtpd_pool.c */
+typedef void (*smtpd_job_fn)(void *ctx);
+void smtpd_pool_init(int threads);
+/* smtpd_pool_run - run work(ctx) on a worker, then done(ctx) on the loop. */
+void smtpd_pool_run(smtpd_job_fn work, smtpd_job_fn done, void *ctx);
+
+#endif

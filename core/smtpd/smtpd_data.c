@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: MIT */
+/* smtpd_data - message content: the Received: header, dot-unstuffing,
+ * end-of-data detection, message_size_limit, and the commit.
+ *
+ * End of data is "." on a line that ends in CR LF, after a line that
+ * also ended in CR LF (RFC 5321 4.1.1.4).  A bare LF elsewhere is, per
+ * smtpd_forbid_bare_newline: "normalize" (default) accepted as a line
+ * end but never part of the terminator; "reject" answered with 521 and
+ * the session closed; "no" accepted.  So "<LF>.<LF>" or "<LF>.<CR><LF>"
+ * can never end the message: no SMTP smuggling (CVE-2023-51764). */
+#include "postino_config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "msg.h"
+#include "mymalloc.h"
+#include "smtpd.h"
+
+/* rfc5322_date - "Wed, 25 Nov 2026 18:00:00 +0000 (UTC)". */
+static void
+rfc5322_date(char *buf, size_t len)
+{
+	time_t now = time(NULL);
+	struct tm tm;
+	char zone[48];
+	long off;
+
+	localtime_r(&now, &tm);
+	off = tm.tm_gmtoff / 60;
+	strftime(buf, len, "%a, %d %b %Y %H:%M:%S ", &tm);
+	snprintf(zone, sizeof(zone), "%c%02ld%02ld (%s)", off < 0 ? '-' : '+',
+	    labs(off) / 60, labs(off) % 60, tm.tm_zone ? tm.tm_zone : "UTC");
+	strncat(buf, zone, len - strlen(buf) - 1);
+}
+
+void
+smtpd_data_begin(struct smtpd_session *s)
+{
+	char date[80];
+	char hdr[2048];
+	const char *id = cleanup_queue_id(s->cleanup);
+
+	s->state = SMTPD_ST_DATA;
+	s->data_prev_crlf = 1;
+	s->data_bytes = 0;
+	s->data_overflow = 0;
+	s->data_status = 0;
+	rfc5322_date(date, sizeof(date));
+	if (s->rcpt_count == 1 && s->first_rcpt)
+		snprintf(hdr, sizeof(hdr),
+		    "Received: from %s (%s [%s])\n\tby %s (%s) with %s id %s\n\tfor <%s>; %s",
+		    s->helo ? s->helo : s->name, s->name, s->addr,
+		    smtpd_conf.myhostname, smtpd_conf.mail_name,
+		    s->esmtp ? "ESMTP" : "SMTP", id ? id : "unknown",
+		    s->first_rcpt, date);
+	else
+		snprintf(hdr, sizeof(hdr),
+		    "Received: from %s (%s [%s])\n\tby %s (%s) with %s id %s;\n\t%s",
+		    s->helo ? s->helo : s->name, s->name, s->addr,
+		    smtpd_conf.myhostname, smtpd_conf.mail_name,
+		    s->esmtp ? "ESMTP" : "SMTP", id ? id : "unknown", date);
+	cleanup_prepend_header(s->cleanup, hdr);
+}
+
+/* Commit on the pool: cleanup_finish blocks on fsync. */
+static void
+commit_work(void *ctx)
+{
+	struct smtpd_session *s = ctx;
+	const char *id = NULL, *reply = NULL;
+
+	s->commit_status = cleanup_finish(s->cleanup, &id, &reply);
+	s->commit_id = id;
+	s->commit_reply = cleanup_smtp_reply(s->commit_status, id, reply);
+}
+
+static void
+commit_done(void *ctx)
+{
+	struct smtpd_session *s = ctx;
+
+	s->in_pool = 0;
+	if (s->dead) {
+		/* The client left during the commit: the message is queued
+		 * (or not) all the same; nothing to tell anyone. */
+		s->dead = 0;
+		smtpd_close(s);
+		return;
+	}
+	s->verb_total[SMTPD_V_DATA]++;
+	if (s->commit_status == CLEANUP_STAT_OK)
+		s->verb_ok[SMTPD_V_DATA]++;
+	else
+		s->errors++;
+	smtpd_reply(s, "%s", s->commit_reply);
+	smtpd_reset_transaction(s);
+	s->state = SMTPD_ST_CMD;
+	bufferevent_enable(s->bev, EV_READ);
+	smtpd_process_input(s);
+}
+
+static void
+data_end(struct smtpd_session *s)
+{
+	if (s->data_overflow) {
+		s->verb_total[SMTPD_V_DATA]++;
+		msg_info("NOQUEUE: reject: DATA from %s[%s]: 552 5.3.4 Message size exceeds fixed limit; from=<%s> proto=%s helo=<%s>",
+		    s->name, s->addr, s->sender ? s->sender : "",
+		    s->esmtp ? "ESMTP" : "SMTP", s->helo ? s->helo : "");
+		smtpd_reply(s, "552 5.3.4 Error: message file too big");
+		smtpd_reset_transaction(s);
+		s->state = SMTPD_ST_CMD;
+		return;
+	}
+	s->state = SMTPD_ST_COMMIT;
+	s->in_pool = 1;
+	evtimer_del(s->timer);
+	bufferevent_disable(s->bev, EV_READ);
+	smtpd_pool_run(commit_work, commit_done, s);
+}
+
+void
+smtpd_data_line(struct smtpd_session *s, char *line, size_t len, int crlf)
+{
+	int prev_crlf = s->data_prev_crlf;
+
+	s->data_prev_crlf = crlf;
+	if (!crlf) {
+		s->data_bare_lf = 1;
+		if (smtpd_conf.forbid_bare_lf == 2) {
+			msg_info("disconnect: bare <LF> received from %s[%s] after DATA",
+			    s->name, s->addr);
+			smtpd_reply(s, "521 5.5.2 %s Error: bare <LF> received",
+			    smtpd_conf.myhostname);
+			smtpd_close_after_reply(s);
+			return;
+		}
+	}
+	if (len == 1 && line[0] == '.' && crlf && prev_crlf) {
+		data_end(s);
+		return;
+	}
+	if (line[0] == '.') {
+		line++;
+		len--;
+	}
+	s->data_bytes += (long)len + 1;
+	if (smtpd_conf.size_limit > 0 && s->data_bytes > smtpd_conf.size_limit)
+		s->data_overflow = 1;
+	if (s->data_overflow || s->data_status)
+		return;
+	s->data_status = cleanup_line(s->cleanup, line, len);
+}
