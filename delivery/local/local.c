@@ -251,7 +251,7 @@ deliver_one(struct local_msg *msg, int index, int fd)
 	struct local_result res;
 	struct local_ctx ctx;
 	char *rcpt = lower_domain(r->address);
-	const char *status, *action;
+	const char *status = "deferred", *action = "delayed";
 	long dups_before;
 
 	memset(&res, 0, sizeof(res));
@@ -423,20 +423,26 @@ static int
 listen_path(const char *path)
 {
 	struct sockaddr_un sun;
+	char *tmp = concatenate(path, ".tmp", (char *)0);
 	int fd;
 
-	if (strlen(path) >= sizeof(sun.sun_path))
+	/* Bound and listening under a temporary name, then renamed: the
+	 * path never names a socket that refuses connections. */
+	if (strlen(tmp) >= sizeof(sun.sun_path))
 		msg_fatal("socket path too long: %s", path);
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
-	strlcpy(sun.sun_path, path, sizeof(sun.sun_path));
+	strlcpy(sun.sun_path, tmp, sizeof(sun.sun_path));
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
 		msg_fatal("socket: %m");
-	(void)unlink(path);
+	(void)unlink(tmp);
 	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0)
-		msg_fatal("bind %s: %m", path);
+		msg_fatal("bind %s: %m", tmp);
 	if (listen(fd, 64) < 0)
-		msg_fatal("listen %s: %m", path);
+		msg_fatal("listen %s: %m", tmp);
+	if (rename(tmp, path) < 0)
+		msg_fatal("rename %s to %s: %m", tmp, path);
+	free(tmp);
 	return fd;
 }
 

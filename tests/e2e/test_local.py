@@ -253,7 +253,16 @@ class LocalTest(unittest.TestCase):
         self.u = self.user
 
     def tearDown(self):
+        self.inst.stop()
+        try:
+            with open(os.path.join(self.inst.dir, "stderr")) as f:
+                err = f.read()
+        except FileNotFoundError:
+            err = ""
         self.inst.cleanup()
+        # Sanitizer builds: any report from local fails the test.
+        self.assertNotIn("AddressSanitizer", err)
+        self.assertNotIn("runtime error:", err)
 
     def mbox(self, user=None):
         with open(os.path.join(self.inst.spool, user or self.user), "rb") as f:
