@@ -45,6 +45,9 @@
 #include "msg.h"
 #include "mymalloc.h"
 #include "stringops.h"
+#ifdef LOCAL_HAVE_CLEANUP
+#include "cleanup/cleanup.h"
+#endif
 
 struct local_conf local_conf;
 
@@ -206,6 +209,9 @@ local_conf_init(void)
 	}
 	if (c->is_root && c->nobody_uid == 0)
 		msg_fatal("default_privs: \"%s\" must not be a privileged user", privs);
+#ifdef LOCAL_HAVE_CLEANUP
+	cleanup_init();		/* forwarded mail goes through cleanup */
+#endif
 }
 
 /* reply_status - one recipient's status list to qmgr. */
