@@ -320,6 +320,8 @@ do_mail(struct smtpd_session *s, char *arg)
 	s->sender = addr;
 	s->mail_size = size;
 	s->cleanup = cleanup_open(CLEANUP_FLAGS_DEFAULT);
+	msg_info("%s: client=%s[%s]", cleanup_queue_id(s->cleanup), s->name,
+	    s->addr);
 	cleanup_set_attr(s->cleanup, "client_address", s->addr);
 	cleanup_set_attr(s->cleanup, "client_name", s->name);
 	cleanup_set_attr(s->cleanup, "client_port", s->port);
