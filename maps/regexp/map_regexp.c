@@ -523,10 +523,21 @@ static void
 pat_index(struct map_regexp *mr, struct rx_pat *pat)
 {
 	pat->lit = -1;
-	if (pat->litstr != NULL && mr->ac != NULL)
+	if (pat->litstr != NULL && mr->ac != NULL && pat->match)
 		pat->lit = map_regexp_ac_add(mr->ac, pat->litstr);
 	free(pat->litstr);
 	pat->litstr = NULL;
+}
+
+/* no_literals - no pattern has a literal. */
+static int
+no_literals(const struct map_regexp *mr)
+{
+	for (int i = 0; i < mr->nrules; i++)
+		if (mr->rules[i].pat.lit >= 0
+		    || (mr->rules[i].pat2 && mr->rules[i].pat2->lit >= 0))
+			return 0;
+	return 1;
 }
 
 /* prefilter_build - index every pattern's literal; the rules that a
@@ -535,7 +546,7 @@ pat_index(struct map_regexp *mr, struct rx_pat *pat)
 static void
 prefilter_build(struct map_regexp *mr)
 {
-	int i, nlit_rules = 0;
+	int i;
 
 	if (!map_regexp_prefilter_disable)
 		mr->ac = map_regexp_ac_new();
@@ -545,13 +556,14 @@ prefilter_build(struct map_regexp *mr)
 		pat_index(mr, &r->pat);
 		if (r->pat2)
 			pat_index(mr, r->pat2);
-		if (r->op == RX_OP_MATCH && r->pat.match && r->pat.lit >= 0)
-			nlit_rules++;
 	}
 	if (mr->ac == NULL)
 		return;
-	/* Without rules that a literal can rule out, the scan is the plain
-	 * one; the per-pattern checks below still help negated rules. */
+	if (no_literals(mr)) {
+		/* No literals at all: the plain scan, without lowercasing. */
+		map_regexp_ac_free(&mr->ac);
+		return;
+	}
 	if (map_regexp_ac_build(mr->ac) < 0) {
 		msg_warn("%s map %s: too many literals for the prefilter; using a plain scan",
 		    mr->eng->type, mr->source);
@@ -592,7 +604,6 @@ prefilter_build(struct map_regexp *mr)
 			mr->always[mr->nalways++] = i;
 		}
 	}
-	(void)nlit_rules;
 }
 
 /* Lookup. */
@@ -613,7 +624,13 @@ pat_test(struct map_regexp *mr, const struct rx_rule *r,
 	const char *err = NULL;
 	int rc;
 
-	if (pat->lit >= 0 && mr->lits_valid && mr->lit_seen[pat->lit] != mr->gen) {
+	/* A missing literal proves "no match".  Only a positive pattern is
+	 * skipped on that proof: there "no match" and a match-time error
+	 * (match limit, bad UTF-8) have the same effect, so skipping it
+	 * cannot change the answer.  For a negated pattern they differ (an
+	 * error means the rule does not fire, as in Postfix), so it runs. */
+	if (pat->match && pat->lit >= 0 && mr->lits_valid
+	    && mr->lit_seen[pat->lit] != mr->gen) {
 		cnt->ruled_out++;
 		return 0;
 	}

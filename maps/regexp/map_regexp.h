@@ -10,10 +10,11 @@
  * only: for each pattern it finds, when it can prove one, a literal
  * string that every match must contain (ASCII-lowercased).  At lookup
  * time one Aho-Corasick pass over the lowercased key tells which of those
- * literals occur; a pattern whose literal is absent cannot match, so it
- * is not run.  The evaluation order and outcome are exactly those of the
- * plain sequential scan; tests/maps/regexp/ checks this with a randomized
- * differential test.
+ * literals occur; a positive pattern whose literal is absent cannot
+ * match, so it is not run (negated patterns always run: see pat_test()).
+ * The evaluation order and the answers are exactly those of the plain
+ * sequential scan; tests/maps/regexp/ checks this with a randomized
+ * differential test and a libFuzzer target.
  *
  * Nothing here is exported from the module: the only visible symbol is
  * postino_map_regexp. */

@@ -73,12 +73,13 @@ map_regexp_ac_add(struct rx_ac *ac, const char *lit)
 	return ac->nlits++;
 }
 
-static const struct rx_ac *sort_ac;
-
+/* lit_cmp - order literal ids by their strings (qsort_r). */
 static int
-lit_cmp(const void *a, const void *b)
+lit_cmp(const void *a, const void *b, void *ctx)
 {
-	return strcmp(sort_ac->lits[*(const int *)a], sort_ac->lits[*(const int *)b]);
+	const struct rx_ac *ac = ctx;
+
+	return strcmp(ac->lits[*(const int *)a], ac->lits[*(const int *)b]);
 }
 
 /* child - the child of s on byte c, or 0. */
@@ -123,8 +124,7 @@ build_trie(struct rx_ac *ac)
 	order = xmalloc(((size_t)ac->nlits + 1) * sizeof(int));
 	for (i = 0; i < ac->nlits; i++)
 		order[i] = i;
-	sort_ac = ac;
-	qsort(order, (size_t)ac->nlits, sizeof(int), lit_cmp);
+	qsort_r(order, (size_t)ac->nlits, sizeof(int), lit_cmp, ac);
 	out[0] = -1;
 	for (i = 0; i < ac->nlits; i++) {
 		int32_t s = 0;

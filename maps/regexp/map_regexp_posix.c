@@ -15,6 +15,14 @@
 #include "map_regexp.h"
 #include "mymalloc.h"
 
+/* Limits for what glibc's regcomp is given: it recurses once per nested
+ * group (a deep enough nest overflows the stack) and copies the atom of
+ * every '+' and interval (stacked ones grow exponentially: "a++++..."
+ * takes gigabytes).  Postfix hands such patterns over as they are; here
+ * they are refused with a warning, as PCRE2 refuses its own excesses. */
+#define POSIX_MAX_DEPTH	250
+#define POSIX_MAX_COST	250000.0
+
 struct posix_state {
 	regmatch_t *pm;
 	size_t npm;
@@ -38,12 +46,108 @@ posix_syntax(int opts)
 	return (opts & RX_OPT_X) ? RX_SYNTAX_ERE : RX_SYNTAX_NONE;
 }
 
+/* interval - parse "{n}", "{n,}", "{n,m}" (ERE) or "\\{...\\}" (BRE)
+ * at p; the largest copy count, and *end_r past it.  0 if malformed. */
+static double
+interval(const char *p, int ere, const char **end_r)
+{
+	double n = 0, m = -1;
+
+	p += ere ? 1 : 2;
+	for (; *p >= '0' && *p <= '9'; p++)
+		n = n * 10 + (*p - '0');
+	if (*p == ',') {
+		p++;
+		m = (*p >= '0' && *p <= '9') ? 0 : n + 1;
+		for (; *p >= '0' && *p <= '9'; p++)
+			m = m * 10 + (*p - '0');
+	}
+	if (ere ? *p != '}' : (p[0] != '\\' || p[1] != '}'))
+		return 0;
+	*end_r = p + (ere ? 1 : 2);
+	return m > n ? m : (n > 0 ? n : 1);
+}
+
+/* posix_check - NULL, or why regcomp must not see this pattern. */
+static const char *
+posix_check(const char *p, int ere)
+{
+	double total[POSIX_MAX_DEPTH + 1], cur[POSIX_MAX_DEPTH + 1];
+	double last[POSIX_MAX_DEPTH + 1];
+	int d = 0;
+
+	total[0] = cur[0] = last[0] = 0;
+	while (*p) {
+		int esc = (*p == '\\' && p[1] != 0);
+		int c = esc ? (unsigned char)p[1] : (unsigned char)*p;
+		int special = ere ? !esc : esc;	/* ( ) | { + ? */
+		double k;
+		const char *end;
+
+		if (!esc && c == '[') {
+			const char *q = p + 1;
+
+			if (*q == '^')
+				q++;
+			if (*q == ']')
+				q++;
+			while (*q && *q != ']') {
+				if (*q == '[' && (q[1] == ':' || q[1] == '.' || q[1] == '=')) {
+					const char *e = strchr(q + 2, ']');
+
+					q = e ? e : q + 1;
+				}
+				q++;
+			}
+			p = *q ? q + 1 : q;
+			cur[d] += 1;
+			last[d] = 1;
+		} else if (special && c == '(') {
+			if (++d > POSIX_MAX_DEPTH)
+				return "parentheses are too deeply nested";
+			total[d] = cur[d] = last[d] = 0;
+			p += esc ? 2 : 1;
+		} else if (special && c == ')' && d > 0) {
+			double size = total[d] + cur[d] + 1;
+
+			d--;
+			cur[d] += size;
+			last[d] = size;
+			p += esc ? 2 : 1;
+		} else if (special && c == '|') {
+			total[d] += cur[d];
+			cur[d] = last[d] = 0;
+			p += esc ? 2 : 1;
+		} else if ((!esc && c == '*') || (special && c == '?')) {
+			cur[d] += 1;
+			last[d] += 1;
+			p += esc ? 2 : 1;
+		} else if (special && c == '+') {
+			cur[d] += last[d] + 1;
+			last[d] = 2 * last[d] + 1;
+			p += esc ? 2 : 1;
+		} else if (special && c == '{' && (k = interval(p, ere, &end)) > 0) {
+			cur[d] += last[d] * (k - 1) + 1;
+			last[d] = last[d] * k + 1;
+			p = end;
+		} else {
+			cur[d] += 1;
+			last[d] = 1;
+			p += esc ? 2 : 1;
+		}
+		if (total[d] + cur[d] > POSIX_MAX_COST)
+			return "regular expression is too large";
+	}
+	return NULL;
+}
+
 static void *
 posix_compile_pat(struct map_regexp *mr, const char *pattern, int opts,
     int need_groups, int *ngroups_r, char **err_r)
 {
 	regex_t *re = xcalloc(1, sizeof(*re));
 	int cflags = 0, rc;
+	const char *why;
 
 	if (opts & RX_OPT_I)
 		cflags |= REG_ICASE;
@@ -53,6 +157,11 @@ posix_compile_pat(struct map_regexp *mr, const char *pattern, int opts,
 		cflags |= REG_EXTENDED;
 	if (!need_groups)
 		cflags |= REG_NOSUB;
+	if ((why = posix_check(pattern, (opts & RX_OPT_X) != 0)) != NULL) {
+		*err_r = xstrdup(why);
+		free(re);
+		return NULL;
+	}
 	if ((rc = regcomp(re, pattern, cflags)) != 0) {
 		char msg[256];
 

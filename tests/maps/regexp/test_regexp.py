@@ -189,6 +189,23 @@ class Hostile(unittest.TestCase):
             self.assertEqual(r.out, "ok\tok\n", r)
             self.assertIn("line 2000: ", r.err)
 
+    def test_pathological_patterns(self):
+        # glibc's regcomp would overflow the stack on the first and take
+        # gigabytes on the next two: refused with a warning instead.
+        p = self.table("patho", b"/" + b"(" * 200000 + b"a" + b")" * 200000
+                       + b"/ deep\n/^d(a" + b"+" * 40 + b")/ plus\n"
+                       b"/^((((a{100}){100}){100}){100})$/ rep\n"
+                       b"/^(a{1,50}b){2,5}$/ ok\n")
+        r = self.lookup("regexp", p, [b"a", b"daa", b"ab" * 3])
+        self.assertEqual(r.out, "ababab\tok\n", r)
+        self.assertIn("line 1: parentheses are too deeply nested", r.err)
+        self.assertIn("line 2: regular expression is too large", r.err)
+        self.assertIn("line 3: regular expression is too large", r.err)
+        r = self.lookup("pcre", p, [b"a", b"daa", b"ab" * 3])
+        self.assertEqual(r.out, "ababab\tok\n", r)
+        self.assertIn("line 1: error in regex at offset", r.err)
+        self.assertIn("line 2: error in regex at offset", r.err)
+
     def test_bad_utf8_key(self):
         p = self.table("u", "/^caf\u00e9$/ cafe\n/^(.)x$/ one $1\n".encode())
         for typ in ("pcre", "regexp"):
