@@ -48,12 +48,17 @@ int map_regexp_prefilter_disable;
 static void PRINTFLIKE(3, 4)
 rx_warn(const struct map_regexp *mr, int lineno, const char *fmt, ...)
 {
-	struct buf *b = buf_new(128, 4096);
+	struct buf *b = buf_new(128, BUF_NOLIMIT);
 	va_list ap;
 
 	va_start(ap, fmt);
 	buf_vprintf(b, fmt, ap);
 	va_end(ap);
+	/* A quoted table line can be a megabyte: keep log lines sane. */
+	if (buf_len(b) > 2000) {
+		buf_truncate(b, 2000);
+		buf_puts(b, "...");
+	}
 	/* Table text can be anything: log it printable, as Postfix does. */
 	for (char *cp = b->data; *cp; cp++)
 		if ((unsigned char)*cp < 0x20 || (unsigned char)*cp >= 0x7f)

@@ -149,6 +149,13 @@ class Hostile(unittest.TestCase):
         self.assertIn("pcre map %s, line 1: error in regex at offset 100002: "
                       "regular expression is too large" % p, r.err)
 
+    def test_long_warning_is_cut(self):
+        p = self.table("longif", b"if /a/ " + b"x" * 100000 + b"\nendif\n")
+        r = self.lookup("regexp", p, [b"a"])
+        self.assertIn("line 1: ignoring extra text after IF statement", r.err)
+        for ln in r.err.splitlines():
+            self.assertLess(len(ln), 2200, ln[:200])
+
     def test_garbage(self):
         rnd = random.Random(5)
         p = self.table("garbage", bytes(rnd.randrange(256)
