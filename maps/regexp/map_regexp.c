@@ -726,20 +726,18 @@ explain_rule(struct map_regexp *mr, int i, const char *key, int outcome,
 			    mr->map.title, mr->source, r->lineno, r->pat.text, key);
 		return;
 	}
-	if (r->pat2)
-		map_explain(&mr->map, "%s: %s, line %d: %s%s matched \"%s\" -> \"%s\"%s%s",
-		    mr->map.title, mr->source, r->lineno, r->pat.text, r->pat2->text,
-		    key, r->result, strcmp(r->result, value) ? " = " : "",
-		    strcmp(r->result, value) ? value : "");
-	else
-		map_explain(&mr->map, "%s: %s, line %d: %s %s \"%s\" -> \"%s\"%s%s%s",
-		    mr->map.title, mr->source, r->lineno, r->pat.text, sense, key,
-		    r->result, strcmp(r->result, value) ? " = \"" : "",
-		    strcmp(r->result, value) ? value : "",
-		    strcmp(r->result, value) ? "\"" : "");
+	{
+		int same = strcmp(r->result, value) == 0;
+
+		map_explain(&mr->map, "%s: %s, line %d: %s%s %s \"%s\" -> \"%s\"%s%s%s",
+		    mr->map.title, mr->source, r->lineno, r->pat.text,
+		    r->pat2 ? r->pat2->text : "", r->pat2 ? "matched" : sense, key,
+		    r->result, same ? "" : " = \"", same ? "" : value,
+		    same ? "" : "\"");
+	}
 }
 
-/* struct rx_hitctx - collects the literal ids found in the key. */
+/* lit_hit - note a literal found in the key (once per lookup). */
 static void
 lit_hit(void *ctx, int id)
 {
@@ -751,6 +749,7 @@ lit_hit(void *ctx, int id)
 	}
 }
 
+/* int_cmp - ascending ints, for qsort. */
 static int
 int_cmp(const void *a, const void *b)
 {
