@@ -409,6 +409,8 @@ static void
 parse_line(struct map_regexp *mr, struct rx_loadstate *ls, char *line,
     int lineno)
 {
+	/* Trailing whitespace is not part of a rule (as in Postfix). */
+	trimblanks(line);
 	if (!ISALNUM_C(*line))
 		parse_match(mr, ls, line, lineno);
 	else if (keyword(line, "if"))
