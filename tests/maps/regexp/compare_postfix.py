@@ -108,7 +108,8 @@ def table(r, typ):
             if r.randrange(6) == 0:
                 p += "!" + pat_full(r, words, typ)
             res = result(r, i)
-            lines.append(p + (r.choice([" ", "\t", "  "]) + res if res else ""))
+            lines.append(p + (r.choice([" ", "\t", "  "]) + res if res else "")
+                         + r.choice(["", "", "", "", " ", "\t "]))
     while depth > 0 and r.randrange(3):
         lines.append("endif")
         depth -= 1
