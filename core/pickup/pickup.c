@@ -1,0 +1,431 @@
+/* SPDX-License-Identifier: MIT */
+/* pickup - move local submissions from maildrop/ into the queue
+ * (Postfix's pickup(8)).
+ *
+ * master.cf:	pickup  unix  n  -  n  60  1  pickup
+ *
+ * The service's endpoint is public/pickup: postdrop connects and writes
+ * 'W' after each submission, and the master writes 'W' every wakeup
+ * period.  Any connection (whatever it sends) starts a scan; the scan
+ * also runs at start and every PICKUP_RESCAN seconds, so a lost trigger
+ * only costs time and mail dropped while postino was down goes out after
+ * start.
+ *
+ * A maildrop file is written by an ordinary user (through postdrop), so
+ * nothing in it is trusted.  pickup takes only regular files named like
+ * a queue ID, with one link, opened without following symbolic links,
+ * and complete (owner execute bit set by postdrop after fsync).  Each
+ * record is checked (maildrop_check: types, order, lengths, permitted
+ * attributes); anything else is logged with the file name, the owner's
+ * uid and the reason, and removed.  An incomplete file older than
+ * PICKUP_STALE seconds (postdrop was killed) is removed too.
+ *
+ * A valid file goes through the cleanup library (cleanup.h) as a local
+ * submission: rewrite_context=local (missing headers are added), the
+ * owner's uid, a Received: header "by $myhostname ($mail_name, from
+ * userid UID)", the sender and recipients from the file.  The maildrop
+ * file is removed only after cleanup_finish committed the queue file.
+ * A temporary cleanup failure (write error, full disk, table failure)
+ * leaves the file for the next scan; a permanent refusal (content
+ * rejected, too big, no recipients) is logged and the file removed.
+ *
+ * Logs: "ID: uid=UID from=<sender>" (as Postfix), "warning: maildrop/NAME:
+ * uid=UID: REASON: removed", "ID: uid=UID: message refused: REPLY". */
+#include "postino_config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "mail_conf.h"
+#include "mail_queue.h"
+#include "mail_server.h"
+#include "maildrop.h"
+#include "msg.h"
+#include "mymalloc.h"
+#include "qfile.h"
+#include "stringops.h"
+
+#define PICKUP_RESCAN	60	/* seconds between scans without triggers */
+#define PICKUP_STALE	3600	/* incomplete files older than this go */
+#define PICKUP_SCAN_MAX	100000	/* directory entries per scan */
+
+enum pickup_result {
+	PICKUP_DONE,		/* queued, refused or removed: file gone */
+	PICKUP_SKIP,		/* not ready (being written): leave it */
+	PICKUP_RETRY,		/* temporary failure: stop this scan */
+};
+
+static int pickup_stopping;
+
+/* pickup_envelope - what a maildrop file says before its content. */
+struct pickup_envelope {
+	char *sender;
+	int rcpt_count;
+	char **rcpt;
+	int attr_count;
+	char **attr;		/* "name=value" */
+	int dsn_notify;
+};
+
+static void
+envelope_free(struct pickup_envelope *env)
+{
+	free(env->sender);
+	for (int i = 0; i < env->rcpt_count; i++)
+		free(env->rcpt[i]);
+	free(env->rcpt);
+	for (int i = 0; i < env->attr_count; i++)
+		free(env->attr[i]);
+	free(env->attr);
+	memset(env, 0, sizeof(*env));
+}
+
+/* check_master - has the master asked us to stop?  Never blocks. */
+static int
+check_master(void)
+{
+	struct pollfd pfd[2];
+	int n = 0;
+
+	pfd[n].fd = mail_server_notify_fd();
+	pfd[n++].events = POLLIN;
+	if (mail_server_status_fd() >= 0) {
+		pfd[n].fd = mail_server_status_fd();
+		pfd[n++].events = POLLIN;
+	}
+	if (poll(pfd, (nfds_t)n, 0) > 0 && mail_server_event() != MAIL_SERVER_NONE)
+		pickup_stopping = 1;
+	return pickup_stopping;
+}
+
+/* pickup_date - RFC 5322 date in local time, as the Received: header
+ * wants it ("Tue,  3 Jan 2023 10:20:30 +0100 (CET)"). */
+static void
+pickup_date(char *out, size_t size, time_t when)
+{
+	struct tm tm;
+	long off;
+	char head[64];
+
+	localtime_r(&when, &tm);
+	off = tm.tm_gmtoff / 60;
+	strftime(head, sizeof(head), "%a, %e %b %Y %H:%M:%S", &tm);
+	snprintf(out, size, "%s %c%02ld%02ld (%s)", head, off < 0 ? '-' : '+',
+	    labs(off) / 60, labs(off) % 60, tm.tm_zone ? tm.tm_zone : "UTC");
+}
+
+/* remove_bad - log why a maildrop file is refused, and remove it. */
+static void
+remove_bad(const char *name, const char *path, long uid, const char *why)
+{
+	if (uid >= 0)
+		msg_warn("maildrop/%s: uid=%ld: %s: removed", name, uid, why);
+	else
+		msg_warn("maildrop/%s: %s: removed", name, why);
+	if (unlink(path) < 0 && errno != ENOENT)
+		msg_warn("remove %s: %m", path);
+}
+
+/* read_envelope - the records up to the first line (or end) record;
+ * returns that record's type, or -1 with *why_r. */
+static int
+read_envelope(FILE *fp, struct maildrop_check *mc, struct buf *payload,
+    struct pickup_envelope *env, const char **why_r)
+{
+	const char *err;
+	int type;
+
+	for (;;) {
+		type = maildrop_get(fp, payload, &err, NULL);
+		if (type == 0) {
+			(void)maildrop_check_end(mc);
+			*why_r = mc->err;
+			return -1;
+		}
+		if (type < 0) {
+			*why_r = err;
+			return -1;
+		}
+		if (maildrop_check(mc, type, buf_str(payload), buf_len(payload)) < 0) {
+			*why_r = mc->err;
+			return -1;
+		}
+		switch (type) {
+		case MAILDROP_REC_VERSION:
+			break;
+		case MAILDROP_REC_ATTR:
+			if (strncmp(buf_str(payload), "dsn_notify=", 11) == 0) {
+				long v;
+
+				if (str_to_long(buf_str(payload) + 11, &v) == 0)
+					env->dsn_notify = (int)v;
+				break;
+			}
+			env->attr = xreallocarray(env->attr,
+			    (size_t)env->attr_count + 1, sizeof(char *));
+			env->attr[env->attr_count++] = xstrdup(buf_str(payload));
+			break;
+		case MAILDROP_REC_SENDER:
+			env->sender = xstrdup(buf_str(payload));
+			break;
+		case MAILDROP_REC_RCPT:
+			env->rcpt = xreallocarray(env->rcpt,
+			    (size_t)env->rcpt_count + 1, sizeof(char *));
+			env->rcpt[env->rcpt_count++] = xstrdup(buf_str(payload));
+			break;
+		default:
+			return type;
+		}
+	}
+}
+
+/* pickup_file - one maildrop entry. */
+static enum pickup_result
+pickup_file(const char *dir, const char *name)
+{
+	struct maildrop_check mc = {0};
+	struct pickup_envelope env = {0};
+	struct cleanup_state *st = NULL;
+	struct buf *payload = NULL;
+	struct stat sb;
+	const char *why = NULL, *err, *id, *reply;
+	char *path = concatenate(dir, "/", name, (char *)0);
+	enum pickup_result res = PICKUP_DONE;
+	char hdr[1024], date[128];
+	int fd, type, status;
+	long uid = -1;
+	FILE *fp = NULL;
+
+	if (!maildrop_valid_id(name)) {
+		if (lstat(path, &sb) == 0 && !S_ISDIR(sb.st_mode))
+			remove_bad(name, path, (long)sb.st_uid, "bad file name");
+		goto out;
+	}
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			goto out;
+		if (errno == ELOOP || errno == ENXIO) {
+			remove_bad(name, path, -1, "not a regular file");
+			goto out;
+		}
+		msg_warn("open %s: %m", path);
+		res = PICKUP_SKIP;
+		goto out;
+	}
+	if (fstat(fd, &sb) < 0) {
+		msg_warn("fstat %s: %m", path);
+		close(fd);
+		res = PICKUP_SKIP;
+		goto out;
+	}
+	uid = (long)sb.st_uid;
+	if (!S_ISREG(sb.st_mode)) {
+		close(fd);
+		remove_bad(name, path, uid, "not a regular file");
+		goto out;
+	}
+	if (sb.st_nlink != 1) {
+		close(fd);
+		remove_bad(name, path, uid, "file has more than one link");
+		goto out;
+	}
+	if ((sb.st_mode & S_IXUSR) == 0) {
+		/* Still being written, or its writer was killed. */
+		close(fd);
+		if (time(NULL) - sb.st_mtime > PICKUP_STALE)
+			remove_bad(name, path, uid, "incomplete file (the submission "
+			    "was interrupted)");
+		else
+			res = PICKUP_SKIP;
+		goto out;
+	}
+	if ((fp = fdopen(fd, "r")) == NULL) {
+		msg_warn("fdopen %s: %m", path);
+		close(fd);
+		res = PICKUP_RETRY;
+		goto out;
+	}
+	payload = buf_new(1024, MAILDROP_MAX_RECORD + 1);
+	type = read_envelope(fp, &mc, payload, &env, &why);
+	if (type < 0) {
+		remove_bad(name, path, uid, why);
+		goto out;
+	}
+
+	st = cleanup_open(CLEANUP_FLAGS_DEFAULT);
+	id = cleanup_queue_id(st);
+	msg_info("%s: uid=%ld from=<%s>", id, uid, env.sender);
+	cleanup_set_attr(st, "rewrite_context", "local");
+	cleanup_set_attr(st, "protocol", "local");
+	snprintf(hdr, sizeof(hdr), "%ld", uid);
+	cleanup_set_attr(st, "uid", hdr);
+	for (int i = 0; i < env.attr_count; i++) {
+		char *eq = strchr(env.attr[i], '=');
+
+		*eq = 0;
+		cleanup_set_attr(st, env.attr[i], eq + 1);
+		*eq = '=';
+	}
+	cleanup_set_sender(st, env.sender);
+	for (int i = 0; i < env.rcpt_count; i++)
+		cleanup_add_rcpt(st, env.rcpt[i], env.rcpt[i], env.dsn_notify);
+	pickup_date(date, sizeof(date), time(NULL));
+	snprintf(hdr, sizeof(hdr), "Received: by %s (%s, from userid %ld)\n"
+	    "\tid %s; %s", mail_conf_str("myhostname"), mail_conf_str("mail_name"),
+	    uid, id, date);
+	cleanup_prepend_header(st, hdr);
+
+	/* Content: line records up to the end record. */
+	while (type == MAILDROP_REC_LINE) {
+		(void)cleanup_line(st, buf_str(payload), buf_len(payload));
+		type = maildrop_get(fp, payload, &err, NULL);
+		if (type < 0) {
+			why = err;
+			break;
+		}
+		if (type == 0) {
+			(void)maildrop_check_end(&mc);
+			why = mc.err;
+			break;
+		}
+		if (maildrop_check(&mc, type, buf_str(payload), buf_len(payload)) < 0) {
+			why = mc.err;
+			break;
+		}
+	}
+	if (why == NULL && maildrop_get(fp, payload, &err, NULL) != 0)
+		why = "data after the end record";
+	if (why != NULL) {
+		cleanup_free(&st);	/* removes the unfinished queue file */
+		remove_bad(name, path, uid, why);
+		goto out;
+	}
+	status = cleanup_finish(st, &id, &reply);
+	if (status & (CLEANUP_STAT_BAD | CLEANUP_STAT_WRITE | CLEANUP_STAT_NOSPACE
+	    | CLEANUP_STAT_DEFER)) {
+		char *text = cleanup_smtp_reply(status, id, reply);
+
+		msg_warn("maildrop/%s: uid=%ld: cannot queue now: %s; will retry",
+		    name, uid, text);
+		free(text);
+		res = PICKUP_RETRY;
+		goto out;
+	}
+	if (status != CLEANUP_STAT_OK) {
+		char *text = cleanup_smtp_reply(status, id, reply);
+
+		msg_info("%s: uid=%ld: message refused: %s", id, uid, text);
+		free(text);
+	}
+	/* Committed (or refused for good): the maildrop copy may go. */
+	if (unlink(path) < 0 && errno != ENOENT)
+		msg_warn("remove %s: %m", path);
+out:
+	cleanup_free(&st);
+	envelope_free(&env);
+	buf_free(&payload);
+	if (fp)
+		fclose(fp);
+	free(path);
+	return res;
+}
+
+/* pickup_scan - every entry in maildrop/, until a temporary failure. */
+static void
+pickup_scan(void)
+{
+	const char *dir = mail_queue_dir(MAIL_QUEUE_MAILDROP);
+	struct dirent *de;
+	DIR *dp;
+	long seen = 0;
+
+	if ((dp = opendir(dir)) == NULL) {
+		msg_warn("open directory %s: %m", dir);
+		return;
+	}
+	while (seen++ < PICKUP_SCAN_MAX && (de = readdir(dp)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (pickup_file(dir, de->d_name) == PICKUP_RETRY)
+			break;
+		if (check_master())
+			break;
+	}
+	closedir(dp);
+}
+
+/* drain_trigger - accept one connection, read what is there, close. */
+static void
+drain_trigger(int lfd)
+{
+	char junk[64];
+	int fd;
+
+	for (int i = 0; i < 64; i++) {
+		fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0)
+			return;
+		(void)!recv(fd, junk, sizeof(junk), MSG_DONTWAIT);
+		close(fd);
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	struct pollfd pfd[MAIL_SERVER_MAX_LISTEN + 2];
+	time_t next_scan = 0;
+	int nl, n;
+
+	mail_server_init(argc, argv, "pickup");
+	cleanup_init();
+	mail_server_ready();
+	nl = mail_server_listen_count();
+	while (!pickup_stopping) {
+		time_t now = time(NULL);
+
+		if (now >= next_scan) {
+			pickup_scan();
+			next_scan = time(NULL) + PICKUP_RESCAN;
+			continue;
+		}
+		n = 0;
+		for (int i = 0; i < nl; i++) {
+			pfd[n].fd = mail_server_listen_fd(i);
+			pfd[n++].events = POLLIN;
+		}
+		pfd[n].fd = mail_server_notify_fd();
+		pfd[n++].events = POLLIN;
+		if (mail_server_status_fd() >= 0) {
+			pfd[n].fd = mail_server_status_fd();
+			pfd[n++].events = POLLIN;
+		}
+		if (poll(pfd, (nfds_t)n, (int)(next_scan - now) * 1000) < 0) {
+			if (errno == EINTR)
+				continue;
+			msg_fatal("poll: %m");
+		}
+		for (int i = nl; i < n; i++)
+			if (pfd[i].revents)
+				(void)check_master();
+		if (pickup_stopping)
+			break;
+		for (int i = 0; i < nl; i++)
+			if (pfd[i].revents & POLLIN) {
+				drain_trigger(pfd[i].fd);
+				next_scan = 0;
+			}
+	}
+	exit(0);
+}
