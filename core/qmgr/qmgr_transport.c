@@ -7,7 +7,12 @@
  * list per recipient and a final "done=1" list (deliver_request.h).  A
  * transport that cannot be reached is retried every second; after
  * transport_retry_time its queued jobs are deferred with "4.3.0 mail
- * transport unavailable" (mail is never bounced for that). */
+ * transport unavailable" (mail is never bounced for that).
+ *
+ * An agent process serves one connection at a time, so an idle
+ * connection is closed as soon as another one carries a job: the job may
+ * be waiting in the socket's backlog for the very agent the idle
+ * connection holds. */
 #include "postino_config.h"
 
 #include <errno.h>
@@ -227,6 +232,19 @@ transport_retry(evutil_socket_t fd, short what, void *arg)
 	qmgr_transport_dispatch(arg);
 }
 
+/* other_busy - does another connection of c's transport carry a job?
+ * Then c, idle, must go: a delivery agent serves one connection at a
+ * time, and the agent that holds c may be the one that the other
+ * connection's job waits for (connected, not yet accepted). */
+static int
+other_busy(const struct qmgr_conn *c)
+{
+	for (const struct qmgr_conn *o = c->t->conns; o; o = o->next)
+		if (o != c && o->job != NULL)
+			return 1;
+	return 0;
+}
+
 static void
 conn_read(struct bufferevent *bev, void *arg)
 {
@@ -258,6 +276,8 @@ conn_read(struct bufferevent *bev, void *arg)
 
 			finish_job(c, NULL);
 			qmgr_transport_dispatch(t);
+			if (c->job == NULL && other_busy(c))
+				conn_free(c);
 			return;
 		} else {
 			long rid = 0;
