@@ -1,0 +1,126 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# mysql.sh - mysql: lookups per second through "postmap -q -", postino vs
+# Postfix (Debian postfix-mysql) in one run, against one throwaway
+# mariadbd (scripts/lib/mariadb.sh) holding a PostfixAdmin-style
+# database of 5,000 mailboxes.
+#
+#   bench/mysql.sh [ROUNDS]          (default 5; needs POSTINO_BUILD or
+#                                    ./build, mariadb-server, postfix-mysql)
+#
+# Each tool reads KEYS keys (10,000: half present, half absent) from stdin
+# with the etc/mysql-virtual-mailbox-maps.cf query, once over the UNIX
+# socket and once over TCP (127.0.0.1).  Each round runs both tools,
+# alternating which goes first; one uncounted warm-up run per tool is the
+# correctness check (5,000 answers, identical output).  Wall time covers
+# the whole process (start, connect, every query, exit); the postmap
+# process's own CPU time (user + system, /usr/bin/time) is reported too,
+# being less disturbed by other load on a shared machine.  Prints the
+# median and best wall time and the median CPU time per tool.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+SRC=$(cd "$HERE/.." && pwd)
+BUILD=${POSTINO_BUILD:-$SRC/build}
+ROUNDS=${1:-5}
+KEYS=10000
+OURS="$BUILD/sbin/postmap"
+THEIRS=/usr/sbin/postmap
+
+# shellcheck source=../scripts/lib/mariadb.sh
+. "$SRC/scripts/lib/mariadb.sh"
+
+[ -x "$OURS" ] || { echo "no $OURS (build first, or set POSTINO_BUILD)" >&2; exit 1; }
+[ -x "$THEIRS" ] || { echo "no $THEIRS: install Debian's postfix and postfix-mysql" >&2; exit 1; }
+/usr/sbin/postconf -m 2>/dev/null | grep -qx mysql ||
+	{ echo "Postfix has no mysql: table: install postfix-mysql" >&2; exit 1; }
+
+WORK=$(mktemp -d /tmp/postino-bench-mysql.XXXXXX)
+DB="$WORK/db"
+cleanup() {
+	mariadb_stop "$DB" || true
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+{
+	cat <<'EOF'
+CREATE DATABASE postfixadmin CHARACTER SET utf8mb4;
+CREATE USER 'postino'@'localhost' IDENTIFIED BY 'secret';
+CREATE USER 'postino'@'127.0.0.1' IDENTIFIED BY 'secret';
+GRANT SELECT ON postfixadmin.* TO 'postino'@'localhost';
+GRANT SELECT ON postfixadmin.* TO 'postino'@'127.0.0.1';
+USE postfixadmin;
+EOF
+	cat "$SRC/etc/postfixadmin-schema.sql"
+	cat <<EOF
+INSERT INTO domain (domain) VALUES ('bench.example');
+INSERT INTO mailbox (username, maildir, local_part, domain)
+	SELECT CONCAT('user', seq, '@bench.example'),
+	       CONCAT('bench.example/user', seq, '/'), CONCAT('user', seq),
+	       'bench.example'
+	FROM seq_1_to_$((KEYS / 2));
+EOF
+} > "$WORK/load.sql"
+mariadb_start "$DB" "$PORT" "$WORK/load.sql"
+
+mkdir -p "$WORK/conf"
+echo "compatibility_level = 3.6" > "$WORK/conf/main.cf"
+for via in socket tcp; do
+	case $via in
+	socket) h="unix:$DB/mysqld.sock" ;;
+	tcp) h="inet:127.0.0.1:$PORT" ;;
+	esac
+	sed -e "s|^hosts = .*|hosts = $h|" \
+		"$SRC/etc/mysql-virtual-mailbox-maps.cf" > "$WORK/$via.cf"
+done
+# Present and absent keys interleaved: user1..user10000@bench.example.
+seq 1 "$KEYS" | sed 's/.*/user&@bench.example/' > "$WORK/keys"
+
+# run TOOL CF OUT - one timed run; prints "wall cpu" in seconds (cpu =
+# the postmap process's user + system time).
+run() {
+	local t0 t1 cpu
+	t0=$(date +%s.%N)
+	/usr/bin/time -f "%U %S" -o "$WORK/time" \
+		"$1" -c "$WORK/conf" -q - "mysql:$2" < "$WORK/keys" > "$3"
+	t1=$(date +%s.%N)
+	cpu=$(awk '{print $1 + $2}' "$WORK/time")
+	echo "$(echo "$t1 - $t0" | bc -l) $cpu"
+}
+
+# median COLUMN / minimum COLUMN of "wall cpu" lines on stdin.
+median() { awk -v c="$1" '{print $c}' | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
+minimum() { awk -v c="$1" '{print $c}' | sort -g | head -1; }
+
+echo "mysql: lookups through postmap -q - ($KEYS keys, $((KEYS / 2)) found), $ROUNDS rounds"
+echo "mariadbd $(mariadbd --version | awk '{print $3}'), Postfix $(/usr/sbin/postconf -h mail_version 2>/dev/null || echo '?'), $(nproc) CPUs"
+for via in socket tcp; do
+	cf="$WORK/$via.cf"
+	run "$THEIRS" "$cf" "$WORK/out.postfix" >/dev/null
+	run "$OURS" "$cf" "$WORK/out.postino" >/dev/null
+	n=$(wc -l < "$WORK/out.postino")
+	[ "$n" -eq $((KEYS / 2)) ] || { echo "postino gave $n answers, not $((KEYS / 2))" >&2; exit 1; }
+	cmp -s "$WORK/out.postfix" "$WORK/out.postino" ||
+		{ echo "postino and Postfix answer differently ($via)" >&2; exit 1; }
+	: > "$WORK/t.postfix"
+	: > "$WORK/t.postino"
+	for ((r = 1; r <= ROUNDS; r++)); do
+		if ((r % 2)); then
+			run "$THEIRS" "$cf" /dev/null >> "$WORK/t.postfix"
+			run "$OURS" "$cf" /dev/null >> "$WORK/t.postino"
+		else
+			run "$OURS" "$cf" /dev/null >> "$WORK/t.postino"
+			run "$THEIRS" "$cf" /dev/null >> "$WORK/t.postfix"
+		fi
+	done
+	for tool in postfix postino; do
+		m=$(median 1 < "$WORK/t.$tool")
+		b=$(minimum 1 < "$WORK/t.$tool")
+		c=$(median 2 < "$WORK/t.$tool")
+		printf '%-6s %-8s wall median %.3f s (%.0f lookups/s), best %.3f s (%.0f lookups/s); postmap CPU median %.3f s\n' \
+			"$via" "$tool" "$m" "$(echo "$KEYS / $m" | bc -l)" \
+			"$b" "$(echo "$KEYS / $b" | bc -l)" "$c"
+	done
+done
