@@ -432,6 +432,61 @@ class Lookups(LdapCase):
         self.assertIn("typo.cf, line", r.err)
 
 
+class Examples(LdapCase):
+    """etc/ldap-*.cf against the fixtures (their own directory layout),
+    by postino and by Postfix."""
+
+    CASES = {
+        "ldap-virtual-mailbox-domains.cf": [
+            ("example.com", "example.com"), ("example.org", "example.org"),
+            ("example.net", None), ("alice@example.com", None)],
+        "ldap-virtual-mailbox-maps.cf": [
+            ("alice@example.com", "example.com/alice/"),
+            ("carol@example.org", "example.org/carol/"),
+            ("eve@sub.example.net", None), ("alice", None),
+            ("@example.com", None), ("nobody@example.com", None)],
+        "ldap-virtual-alias-maps.cf": [
+            ("al@example.com", "alice@mail.example.com"),
+            ("staff@example.com", "alice@mail.example.com,bob@mail.example.com,"
+             "carol@mail.example.org,eve@mail.example.net"),
+            ("routed@example.com", "routed-list@lists.example.com"),
+            ("dave@example.com", None), ("staff", None)],
+        "ldap-transport-maps.cf": [
+            ("alice@example.com", "smtp:[mail.example.com]"),
+            ("bob@example.com", "smtp:[mx2.example.com]"),
+            ("bob@example.org", None)],
+    }
+
+    def local_copy(self, name):
+        with open(os.path.join(source_dir(), "etc", name)) as f:
+            text = f.read()
+        out = []
+        for line in text.splitlines():
+            key = line.split("=", 1)[0].strip()
+            if key == "server_host":
+                line = "server_host = %s" % SERVER.url
+            elif key == "bind_dn":
+                line = "bind_dn = cn=admin," + BASE
+            elif key == "bind_pw":
+                line = "bind_pw = secret"
+            out.append(line)
+        return write(os.path.join(self.tmp, name), "\n".join(out) + "\n")
+
+    def test_examples(self):
+        compat = PostfixCompat("test_same_answers")
+        compat.tmp = self.tmp
+        for name, cases in self.CASES.items():
+            cf = self.local_copy(name)
+            for key, value in cases:
+                if value is None:
+                    self.assertNotFound(key, cf)
+                else:
+                    self.assertFound(key, cf, value)
+                theirs = compat.postfix(["-q", key, "ldap:" + cf])
+                self.assertEqual(theirs.out, value + "\n" if value else "",
+                                 (name, key, theirs))
+
+
 class Servers(LdapCase):
 
     def test_down_is_temporary(self):
