@@ -163,8 +163,9 @@ smtpd_close(struct smtpd_session *s)
 {
 	if (s->dead)
 		return;
-	if (s->state != SMTPD_ST_RESOLVE)
+	if (s->state != SMTPD_ST_RESOLVE && !s->logged_out)
 		log_disconnect(s);
+	s->logged_out = 1;
 	s->dead = 1;
 	if (s->bev)
 		bufferevent_disable(s->bev, EV_READ | EV_WRITE);
@@ -262,6 +263,45 @@ next_line(struct evbuffer *in, size_t max, char **line_r, size_t *len_r,
 	return 1;
 }
 
+/* skip_rest - drop the rest of a line that was too long to keep; 1 when
+ * its end was found (*crlf_r: it ended in CR LF), 0 when more input is
+ * needed.  The line is never split into two: whatever follows a cut in
+ * a long line is not a command, nor the end of the data. */
+static int
+skip_rest(struct smtpd_session *s, struct evbuffer *in, int *crlf_r)
+{
+	struct evbuffer_ptr eol, last;
+	size_t eol_len = 0, n;
+	char c;
+
+	eol = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_LF);
+	n = eol.pos < 0 ? evbuffer_get_length(in) : (size_t)eol.pos;
+	if (n > 0 && evbuffer_ptr_set(in, &last, n - 1, EVBUFFER_PTR_SET) == 0
+	    && evbuffer_copyout_from(in, &last, &c, 1) == 1)
+		s->skip_last = c;
+	s->skipped += n;
+	if (eol.pos < 0) {
+		evbuffer_drain(in, n);
+		return 0;
+	}
+	evbuffer_drain(in, n + eol_len);
+	*crlf_r = s->skip_last == '\r';
+	s->skipping = 0;
+	return 1;
+}
+
+static void
+start_skip(struct smtpd_session *s)
+{
+	s->skipping = 1;
+	s->skip_last = 0;
+	s->skipped = 0;
+}
+
+/* A command line longer than this (not kept, only counted) ends the
+ * session: nobody sends a megabyte of command by mistake. */
+#define SMTPD_MAX_SKIP	(1024 * 1024)
+
 void
 smtpd_process_input(struct smtpd_session *s)
 {
@@ -277,32 +317,27 @@ smtpd_process_input(struct smtpd_session *s)
 		int crlf, st;
 
 		if (s->state == SMTPD_ST_CMD) {
-			st = next_line(in, (size_t)smtpd_conf.line_limit, &line,
-			    &len, &crlf);
-			if (st < 0) {
-				/* Too long: drop this line, keep the session. */
-				struct evbuffer_ptr eol;
-				size_t eol_len;
-
-				eol = evbuffer_search_eol(in, NULL, &eol_len,
-				    EVBUFFER_EOL_LF);
-				if (eol.pos < 0) {
-					evbuffer_drain(in, evbuffer_get_length(in));
-					s->junk++;
-					if (s->junk > 1) {
+			if (s->skipping) {
+				if (!skip_rest(s, in, &crlf)) {
+					if (s->skipped > SMTPD_MAX_SKIP) {
 						smtpd_reply(s, "500 5.5.2 Error: command line too long");
 						smtpd_close_after_reply(s);
 					}
-					return;
+					break;
 				}
-				evbuffer_drain(in, (size_t)eol.pos + eol_len);
 				smtpd_reply(s, "500 5.5.2 Error: command line too long");
 				s->errors++;
 				continue;
 			}
+			st = next_line(in, (size_t)smtpd_conf.line_limit, &line,
+			    &len, &crlf);
+			if (st < 0) {
+				/* Too long: drop this line, keep the session. */
+				start_skip(s);
+				continue;
+			}
 			if (st == 0)
 				break;
-			s->junk = 0;
 			smtpd_command(s, line, len,
 			    evbuffer_get_length(in) > 0);
 			free(line);
@@ -310,12 +345,18 @@ smtpd_process_input(struct smtpd_session *s)
 			size_t max = smtpd_conf.size_limit > 0
 			    ? (size_t)smtpd_conf.size_limit + 4096 : 64 * 1024 * 1024;
 
+			if (s->skipping) {
+				if (!skip_rest(s, in, &crlf))
+					break;
+				s->data_prev_crlf = crlf;
+				continue;
+			}
 			st = next_line(in, max, &line, &len, &crlf);
 			if (st < 0) {
 				/* One enormous line: the message is too big. */
 				s->data_overflow = 1;
-				evbuffer_drain(in, evbuffer_get_length(in));
-				break;
+				start_skip(s);
+				continue;
 			}
 			if (st == 0)
 				break;
@@ -519,6 +560,10 @@ smtpd_read_conf(void)
 		smtpd_conf.forbid_bare_lf = 2;
 	else
 		smtpd_conf.forbid_bare_lf = 1;	/* normalize (default) */
+	smtpd_conf.bare_lf_code = (int)conf_long(
+	    "smtpd_forbid_bare_newline_reject_code", 550);
+	if (smtpd_conf.bare_lf_code < 500 || smtpd_conf.bare_lf_code > 599)
+		smtpd_conf.bare_lf_code = 550;
 	v = mail_conf_str("smtpd_forbid_unauth_pipelining");
 	smtpd_conf.forbid_unauth_pipelining = strcasecmp(v, "no") != 0;
 }

@@ -48,6 +48,12 @@ struct smtpd_session {
 	int esmtp;			/* EHLO seen (PIPELINING offered) */
 	int in_pool;			/* a pool job holds this session */
 	int dead;			/* free when the pool job returns */
+	int logged_out;			/* "disconnect from" was logged */
+
+	/* A line too long to keep: skipped up to its end. */
+	int skipping;
+	char skip_last;			/* last byte skipped */
+	size_t skipped;			/* bytes skipped so far */
 
 	/* Transaction. */
 	char *sender;			/* NULL: no MAIL yet; "" null sender */
@@ -70,7 +76,6 @@ struct smtpd_session {
 
 	/* Counters. */
 	int errors;			/* for smtpd_hard_error_limit */
-	int junk;			/* non-commands */
 	int pipelining_violation;
 	int verb_ok[SMTPD_V_COUNT];
 	int verb_total[SMTPD_V_COUNT];
@@ -92,6 +97,7 @@ struct smtpd_conf {
 	long error_sleep;		/* smtpd_error_sleep_time, seconds */
 	int disable_vrfy;
 	int forbid_bare_lf;		/* 0 no, 1 normalize, 2 reject */
+	int bare_lf_code;		/* smtpd_forbid_bare_newline_reject_code */
 	int forbid_unauth_pipelining;
 	int peername_lookup;
 	int helo_required;

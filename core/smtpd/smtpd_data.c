@@ -4,9 +4,11 @@
  *
  * End of data is "." on a line that ends in CR LF, after a line that
  * also ended in CR LF (RFC 5321 4.1.1.4).  A bare LF elsewhere is, per
- * smtpd_forbid_bare_newline: "normalize" (default) accepted as a line
- * end but never part of the terminator; "reject" answered with 521 and
- * the session closed; "no" accepted.  So "<LF>.<LF>" or "<LF>.<CR><LF>"
+ * smtpd_forbid_bare_newline: "normalize" accepted as a line end but
+ * never part of the terminator; "reject" answered with
+ * smtpd_forbid_bare_newline_reject_code (550) and the session closed;
+ * "no" (the Postfix 3.7 default) accepted.  In every mode the terminator
+ * needs CR LF on both sides.  So "<LF>.<LF>" or "<LF>.<CR><LF>"
  * can never end the message: no SMTP smuggling (CVE-2023-51764). */
 #include "postino_config.h"
 
@@ -133,8 +135,8 @@ smtpd_data_line(struct smtpd_session *s, char *line, size_t len, int crlf)
 		if (smtpd_conf.forbid_bare_lf == 2) {
 			msg_info("disconnect: bare <LF> received from %s[%s] after DATA",
 			    s->name, s->addr);
-			smtpd_reply(s, "521 5.5.2 %s Error: bare <LF> received",
-			    smtpd_conf.myhostname);
+			smtpd_reply(s, "%d 5.5.2 %s Error: bare <LF> received",
+			    smtpd_conf.bare_lf_code, smtpd_conf.myhostname);
 			smtpd_close_after_reply(s);
 			return;
 		}

@@ -146,6 +146,9 @@ parse_path(char *arg, char **rest, int allow_empty)
 		if (*end)
 			*end++ = 0;
 		*rest = end;
+		/* A lone angle bracket is a broken path, not an address. */
+		if (strpbrk(start, "<>") != NULL)
+			return NULL;
 	}
 	/* Source route "@a,@b:user@dom": RFC 5321 says ignore it. */
 	if (*start == '@') {
