@@ -13,7 +13,7 @@
 # debconf preseeded to "No configuration", so no system Postfix is configured
 # or started; postino_deps_no_postfix_master makes sure of that afterwards.
 
-POSTINO_DEPS_BUILD="build-essential cmake pkg-config libltdl-dev libdb5.3-dev libpcre2-dev"
+POSTINO_DEPS_BUILD="build-essential cmake pkg-config libltdl-dev libevent-dev libdb5.3-dev libpcre2-dev"
 POSTINO_DEPS_TEST="$POSTINO_DEPS_BUILD db5.3-util libldap2-dev libmariadb-dev libcmocka-dev python3 binutils postfix postfix-pcre"
 
 # postino_deps_missing PKG... - print the packages that are not installed.
