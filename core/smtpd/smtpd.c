@@ -123,6 +123,8 @@ smtpd_reset_transaction(struct smtpd_session *s)
 	if (s->cleanup)
 		cleanup_free(&s->cleanup);
 	xfree(&s->sender);
+	xfree(&s->dsn_envid);
+	s->dsn_ret = NULL;
 	xfree(&s->first_rcpt);
 	xfree(&s->redirect);
 	xfree(&s->commit_reply);
@@ -224,7 +226,7 @@ smtpd_fill_check(struct smtpd_session *s, struct smtpd_check_session *cs)
 	cs->helo = s->helo;
 	cs->protocol = s->esmtp ? "ESMTP" : "SMTP";
 	cs->sender = s->sender;
-	cs->queue_id = NULL;
+	cs->queue_id = s->cleanup ? cleanup_queue_id(s->cleanup) : NULL;
 	cs->pipelining_violation = s->pipelining_violation;
 	cs->rcpt_count = s->rcpt_count;
 }

@@ -60,7 +60,9 @@ struct smtpd_session {
 	char *first_rcpt;		/* for Received "for <>" and logs */
 	int rcpt_count;
 	long mail_size;			/* MAIL SIZE= */
-	struct cleanup_state *cleanup;
+	char *dsn_envid;		/* MAIL ENVID= (decoded) */
+	const char *dsn_ret;		/* MAIL RET=: "FULL", "HDRS" or NULL */
+	struct cleanup_state *cleanup;	/* opened at the first good RCPT */
 	int hold, discard;
 	char *redirect;
 

@@ -322,21 +322,8 @@ do_mail(struct smtpd_session *s, char *arg)
 	smtpd_check_reply_free(&r);
 	s->sender = addr;
 	s->mail_size = size;
-	s->cleanup = cleanup_open(CLEANUP_FLAGS_DEFAULT);
-	msg_info("%s: client=%s[%s]", cleanup_queue_id(s->cleanup), s->name,
-	    s->addr);
-	cleanup_set_attr(s->cleanup, "client_address", s->addr);
-	cleanup_set_attr(s->cleanup, "client_name", s->name);
-	cleanup_set_attr(s->cleanup, "client_port", s->port);
-	if (s->helo)
-		cleanup_set_attr(s->cleanup, "helo", s->helo);
-	cleanup_set_attr(s->cleanup, "protocol", s->esmtp ? "ESMTP" : "SMTP");
-	if (envid)
-		cleanup_set_attr(s->cleanup, "dsn_envid", envid);
-	if (ret)
-		cleanup_set_attr(s->cleanup, "dsn_ret", ret);
-	cleanup_set_sender(s->cleanup, addr);
-	free(envid);
+	s->dsn_envid = envid;
+	s->dsn_ret = ret;
 	count(s, SMTPD_V_MAIL, 1);
 	smtpd_reply(s, "250 2.1.0 Ok");
 }
@@ -363,6 +350,28 @@ parse_notify(char *value)
 	if (flags == 0 || ((flags & DSN_NOTIFY_NEVER) && flags != DSN_NOTIFY_NEVER))
 		return -1;
 	return flags;
+}
+
+/* open_message - the queue file, at the first accepted recipient (as
+ * Postfix: a session whose recipients are all refused has no queue ID,
+ * and log readers count "ID: client=" lines as messages received). */
+static void
+open_message(struct smtpd_session *s)
+{
+	s->cleanup = cleanup_open(CLEANUP_FLAGS_DEFAULT);
+	msg_info("%s: client=%s[%s]", cleanup_queue_id(s->cleanup), s->name,
+	    s->addr);
+	cleanup_set_attr(s->cleanup, "client_address", s->addr);
+	cleanup_set_attr(s->cleanup, "client_name", s->name);
+	cleanup_set_attr(s->cleanup, "client_port", s->port);
+	if (s->helo)
+		cleanup_set_attr(s->cleanup, "helo", s->helo);
+	cleanup_set_attr(s->cleanup, "protocol", s->esmtp ? "ESMTP" : "SMTP");
+	if (s->dsn_envid)
+		cleanup_set_attr(s->cleanup, "dsn_envid", s->dsn_envid);
+	if (s->dsn_ret)
+		cleanup_set_attr(s->cleanup, "dsn_ret", s->dsn_ret);
+	cleanup_set_sender(s->cleanup, s->sender);
 }
 
 static void
@@ -423,6 +432,8 @@ do_rcpt(struct smtpd_session *s, char *arg)
 		free(orcpt);
 		return;
 	}
+	if (s->cleanup == NULL)
+		open_message(s);
 	if (r.hold)
 		s->hold = 1;
 	if (r.discard)
