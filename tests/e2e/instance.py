@@ -325,6 +325,8 @@ class Instance:
     def send(self, sender, rcpts, msg, source="127.0.0.1"):
         if isinstance(rcpts, str):
             rcpts = [rcpts]
+        if isinstance(msg, str):
+            msg = msg.replace("\r\n", "\n").replace("\n", "\r\n").encode()
         with self.smtp(source) as s:
             s.ehlo("client.example.test")
             refused = s.sendmail(sender, rcpts, msg)
