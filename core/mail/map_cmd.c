@@ -52,6 +52,19 @@ map_cmd_parse_postmap(char *line, struct buf *key, struct buf *value,
 	return 0;
 }
 
+/* reason_text - a table's error reason without a leading "TITLE: "
+ * (drivers often name themselves; the message already does). */
+static const char *
+reason_text(const struct map *map)
+{
+	const char *r = map_reason(map);
+	size_t n = strlen(map->title);
+
+	if (strncmp(r, map->title, n) == 0 && r[n] == ':' && r[n + 1] == ' ')
+		return r + n + 2;
+	return r;
+}
+
 /* open_or_die - commands do not use surrogates: an open error is fatal. */
 static struct map *
 open_or_die(const struct map_cmd *cmd, const char *type_name, int open_flags,
@@ -389,7 +402,7 @@ find(const struct map_cmd *cmd, struct table_set *ts, const char *key)
 					break;
 				case MAP_TEMPFAIL:
 					msg_fatal("table %s: query error: %s",
-					    map->title, map_reason(map));
+					    map->title, reason_text(map));
 				}
 			}
 		}
@@ -409,7 +422,7 @@ find(const struct map_cmd *cmd, struct table_set *ts, const char *key)
 			break;
 		case MAP_TEMPFAIL:
 			msg_fatal("table %s: query error: %s", map->title,
-			    map_reason(map));
+			    reason_text(map));
 		}
 	}
 	return NULL;
@@ -585,7 +598,7 @@ map_cmd_sequence(const struct map_cmd *cmd, const char *type_name)
 			break;
 		case MAP_TEMPFAIL:
 			msg_fatal("table %s: sequence error: %s", map->title,
-			    map_reason(map));
+			    reason_text(map));
 		}
 		break;
 	}
@@ -634,7 +647,7 @@ map_cmd_delete(const struct map_cmd *cmd, const char *key, char **tables,
 				break;
 			case MAP_TEMPFAIL:
 				msg_fatal("table %s: delete error: %s",
-				    maps[i]->title, map_reason(maps[i]));
+				    maps[i]->title, reason_text(maps[i]));
 			}
 		}
 		if (strcmp(key, "-") != 0)
