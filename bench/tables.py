@@ -427,7 +427,7 @@ class Bench:
                    "libdb5.3", "libpcre2-8-0", "libc6"])
         debian = sh(["cat", "/etc/debian_version"])
         lines = [
-            "date: %s" % datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "started: %s" % datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "machine: %d x %s, %d GiB RAM, Debian %s, Linux %s" % (os.cpu_count(), cpu, mem, debian,
                                                                   platform.release()),
             "filesystem of %s: %s (%s)" % (self.work, " ".join(mnt.split()), journal),
@@ -439,15 +439,16 @@ class Bench:
             "packages: " + "; ".join(pkgs.splitlines()),
             "runs: 1 warm-up + %d counted per tool, alternated; timeout %d s per query run, %d s per build"
             % (o.runs, o.timeout, o.build_timeout),
-            "load average (1/5/15 min) at start: %s; at end: %s" % (self.load_start, loadavg()),
-            "wall time of the whole script: %.0f s" % (time.monotonic() - self.t_start),
         ]
         return lines
 
     def summary(self):
         o = self.opt
         md = ["# Lookup-table benchmarks: postino vs Postfix (bench/tables.py)", ""]
-        md += ["    " + l for l in self.environment()]
+        # taken when the script started: what was built and measured
+        md += ["    " + l for l in self.env_start]
+        md += ["    load average (1/5/15 min) at start: %s; at end: %s" % (self.load_start, loadavg()),
+               "    wall time of the whole script: %.0f s" % (time.monotonic() - self.t_start)]
         md.append("")
 
         def rng(s):
@@ -547,6 +548,7 @@ def main():
             sys.exit("tables.py: unknown table type %r" % t)
     b = Bench(o)
     b.preflight()
+    b.env_start = b.environment()
     b.gen_data()
     log("work %s, build %s, %d counted runs per tool" % (o.work, o.build, o.runs))
     for t in ("hash", "btree"):
