@@ -12,6 +12,7 @@
  * The shared engine is map_cmd.c. */
 #include "postino_config.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,9 @@ main(int argc, char **argv)
 	int ch;
 
 	msg_init(argv[0], 1);
+	/* A write to a directory server that went away is an error to report,
+	 * not a reason to die. */
+	signal(SIGPIPE, SIG_IGN);
 	while ((ch = getopt(argc, argv, "c:d:fijnNopq:rsuvwx")) != -1) {
 		switch (ch) {
 		case 'c':

@@ -13,6 +13,7 @@
  * Exit status: 0 found / done; 1 not found, usage error or fatal error. */
 #include "postino_config.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +45,9 @@ main(int argc, char **argv)
 	int ch;
 
 	msg_init(argv[0], 1);
+	/* A write to a directory server that went away is an error to report,
+	 * not a reason to die. */
+	signal(SIGPIPE, SIG_IGN);
 	cmd.parse = map_cmd_parse_postmap;
 	while ((ch = getopt(argc, argv, "a:bc:d:fFhijmnNopq:rsuUvwx")) != -1) {
 		switch (ch) {
