@@ -16,8 +16,9 @@
  * a queue ID, with one link, opened without following symbolic links,
  * and complete (owner execute bit set by postdrop after fsync).  Each
  * record is checked (maildrop_check: types, order, lengths, permitted
- * attributes); anything else is logged with the file name, the owner's
- * uid and the reason, and removed.  An incomplete file older than
+ * attributes) before a queue file is made for it; anything else is
+ * logged with the file name, the owner's uid and the reason, and
+ * removed.  An incomplete file older than
  * PICKUP_STALE seconds (postdrop was killed) is removed too.
  *
  * A valid file goes through the cleanup library (cleanup.h) as a local
@@ -136,6 +137,45 @@ remove_bad(const char *name, const char *path, long uid, const char *why)
 		msg_warn("remove %s: %m", path);
 }
 
+/* validate - check the whole file before anything is queued, so that a
+ * malformed file never gets a queue ID; 0, or -1 with *why_r. */
+static int
+validate(FILE *fp, struct buf *payload, const char **why_r)
+{
+	struct maildrop_check mc = {0};
+	static char why[sizeof(mc.err)];
+	const char *err;
+	int type;
+
+	while ((type = maildrop_get(fp, payload, &err, NULL)) != 0) {
+		if (type < 0) {
+			snprintf(why, sizeof(why), "after %ld records: %s", mc.records,
+			    err);
+			*why_r = why;
+			return -1;
+		}
+		if (maildrop_check(&mc, type, buf_str(payload), buf_len(payload)) < 0) {
+			memcpy(why, mc.err, sizeof(why));
+			*why_r = why;
+			return -1;
+		}
+		if (type == MAILDROP_REC_END) {
+			if (maildrop_get(fp, payload, &err, NULL) != 0) {
+				*why_r = "data after the end record";
+				return -1;
+			}
+			break;
+		}
+	}
+	if (maildrop_check_end(&mc) < 0) {
+		memcpy(why, mc.err, sizeof(why));
+		*why_r = why;
+		return -1;
+	}
+	rewind(fp);
+	return 0;
+}
+
 /* read_envelope - the records up to the first line (or end) record;
  * returns that record's type, or -1 with *why_r. */
 static int
@@ -211,6 +251,21 @@ pickup_file(const char *dir, const char *name)
 			remove_bad(name, path, (long)sb.st_uid, "bad file name");
 		goto out;
 	}
+	/* Incomplete files are mode 0600: look before opening. */
+	if (lstat(path, &sb) < 0) {
+		if (errno != ENOENT)
+			msg_warn("lstat %s: %m", path);
+		goto out;
+	}
+	if (S_ISREG(sb.st_mode) && (sb.st_mode & S_IXUSR) == 0) {
+		/* Still being written, or its writer was killed. */
+		if (time(NULL) - sb.st_mtime > PICKUP_STALE)
+			remove_bad(name, path, (long)sb.st_uid, "incomplete file (the "
+			    "submission was interrupted)");
+		else
+			res = PICKUP_SKIP;
+		goto out;
+	}
 	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 	if (fd < 0) {
 		if (errno == ENOENT)
@@ -241,13 +296,8 @@ pickup_file(const char *dir, const char *name)
 		goto out;
 	}
 	if ((sb.st_mode & S_IXUSR) == 0) {
-		/* Still being written, or its writer was killed. */
-		close(fd);
-		if (time(NULL) - sb.st_mtime > PICKUP_STALE)
-			remove_bad(name, path, uid, "incomplete file (the submission "
-			    "was interrupted)");
-		else
-			res = PICKUP_SKIP;
+		close(fd);		/* changed since lstat: next scan */
+		res = PICKUP_SKIP;
 		goto out;
 	}
 	if ((fp = fdopen(fd, "r")) == NULL) {
@@ -257,6 +307,10 @@ pickup_file(const char *dir, const char *name)
 		goto out;
 	}
 	payload = buf_new(1024, MAILDROP_MAX_RECORD + 1);
+	if (validate(fp, payload, &why) < 0) {
+		remove_bad(name, path, uid, why);
+		goto out;
+	}
 	type = read_envelope(fp, &mc, payload, &env, &why);
 	if (type < 0) {
 		remove_bad(name, path, uid, why);

@@ -1,0 +1,567 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""test_submit - local submission end to end: sendmail -> postdrop ->
+maildrop/ -> pickup -> cleanup -> qmgr -> local.
+
+Each test starts a whole instance (tests/e2e/instance.py) with a pickup
+service.  The instance's command_directory is its own sbin/, holding a
+copy of postdrop made set-gid setgid_group (nogroup), as an installation
+run by root would have it; sendmail is the build tree's and runs
+$command_directory/postdrop.  Submissions run as real unprivileged users
+(setpriv), so the maildrop directory's permissions are what lets them
+in.
+
+Covered: recipients as arguments, -t (Bcc removed), -f, -F, "." with and
+without -i, -bs, -bv, -bp/-q hand-offs, sysexits codes for bad usage and
+bad addresses, mail submitted while postino is stopped, malformed and
+hostile maildrop files (removed with a log line, pickup keeps serving),
+maildrop not writable without postdrop, postdrop killed mid-write (no
+file visible as complete), postdrop's refusal of a configuration
+directory its caller chose, and of a malformed stream.
+
+Needs root (useradd, set-gid copy); skips otherwise, as instance.py does.
+Every wait is a bounded poll; nothing depends on how fast things happen.
+"""
+import email
+import email.policy
+import os
+import re
+import shutil
+import signal
+import socket
+import stat
+import struct
+import subprocess
+import sys
+import time
+import unittest
+
+from instance import DOMAIN, Instance, poll_until, WAIT
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "cmd"))
+from postino_testlib import build_dir, program  # noqa: E402
+
+PICKUP = "pickup unix n - n 60 1 pickup\n"
+EX_USAGE, EX_DATAERR, EX_NOUSER, EX_UNAVAILABLE = 64, 65, 67, 69
+EX_TEMPFAIL, EX_NOPERM = 75, 77
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "runtime error:",
+                   "ERROR: LeakSanitizer")
+
+
+def parse(raw):
+    return email.message_from_bytes(raw, policy=email.policy.compat32)
+
+
+def record(t, payload=b""):
+    if isinstance(payload, str):
+        payload = payload.encode()
+    return t.encode() + struct.pack(">I", len(payload)) + payload
+
+
+def stream(sender, rcpts, lines, attrs=(), end=True):
+    """A maildrop record stream (core/pickup/maildrop.h)."""
+    out = record("V", "1")
+    for a in attrs:
+        out += record("A", a)
+    out += record("S", sender)
+    for r in rcpts:
+        out += record("R", r)
+    for line in lines:
+        out += record("L", line)
+    if end:
+        out += record("E")
+    return out
+
+
+class Submit(Instance):
+    """An instance with pickup, a set-gid postdrop copy and users."""
+
+    def __init__(self, tc, users=("alice", "bob"), main=None):
+        super().__init__(tc, users=users, master_extra=PICKUP, main=main)
+        self.sbin = os.path.join(self.dir, "sbin")
+        os.mkdir(self.sbin)
+        os.chmod(self.sbin, 0o755)
+        self.postdrop = os.path.join(self.sbin, "postdrop")
+        shutil.copy(program("postdrop"), self.postdrop)
+        shutil.chown(self.postdrop, "root", "nogroup")
+        os.chmod(self.postdrop, 0o2755)
+        # The copy's default configuration directory (PREFIX/etc/postino)
+        # lists the instance's: a set-gid postdrop accepts MAIL_CONFIG
+        # only then.
+        self.default_conf = os.path.join(self.dir, "etc", "postino")
+        os.makedirs(self.default_conf)
+        with open(os.path.join(self.default_conf, "main.cf"), "w") as f:
+            f.write("alternate_config_directories = %s\n" % self.conf)
+        self.set_main(command_directory=self.sbin)
+        self.maildrop = os.path.join(self.queue, "maildrop")
+
+    def as_user(self, short):
+        if short is None:
+            return []
+        pw = __import__("pwd").getpwnam(self.user(short))
+        return ["setpriv", "--reuid=%d" % pw.pw_uid, "--regid=%d" % pw.pw_gid,
+                "--clear-groups", "--"]
+
+    def run_as(self, short, argv, stdin=b"", env=None, timeout=WAIT):
+        e = self.env()
+        e["MAIL_CONFIG"] = self.conf
+        e.update(env or {})
+        if isinstance(stdin, str):
+            stdin = stdin.encode()
+        r = subprocess.run(self.as_user(short) + argv, input=stdin,
+                           capture_output=True, env=e, timeout=timeout)
+        err = r.stderr.decode(errors="replace")
+        if r.returncode < 0:
+            raise AssertionError("%s died with signal %d: %s"
+                                 % (argv[0], -r.returncode, err))
+        for m in SANITIZER_MARKS:
+            if m in err:
+                raise AssertionError("sanitizer report: %s" % err)
+        r.err = err
+        r.out = r.stdout.decode(errors="replace")
+        return r
+
+    def sendmail(self, args, stdin=b"", user="alice", env=None):
+        return self.run_as(user, [program("sendmail")] + list(args), stdin,
+                           env)
+
+    def maildrop_files(self):
+        return sorted(os.listdir(self.maildrop))
+
+    def poke_pickup(self):
+        s = socket.socket(socket.AF_UNIX)
+        try:
+            s.connect(os.path.join(self.queue, "public", "pickup"))
+            s.send(b"W")
+        except (BrokenPipeError, ConnectionResetError):
+            pass        # pickup closes as soon as it has seen the connection
+        finally:
+            s.close()
+
+    def pickup_pids(self):
+        return set(re.findall(r"postino/pickup\[(\d+)\]", self.log()))
+
+    def delivered(self, short, count=1):
+        return [parse(m) for m in self.wait_maildir(short, count)]
+
+
+class Options(unittest.TestCase):
+
+    def test_recipients_as_arguments_and_full_name(self):
+        i = Submit(self)
+        i.start()
+        r = i.sendmail(["-F", "Alice Example", i.user("bob")],
+                       "Subject: args\n\nhello bob\n")
+        self.assertEqual(r.returncode, 0, r.err)
+        m = i.delivered("bob")[0]
+        alice = "%s@%s" % (i.user("alice"), DOMAIN)
+        self.assertEqual(m["Return-Path"], "<%s>" % alice)
+        self.assertEqual(m["From"], "Alice Example <%s>" % alice)
+        self.assertEqual(m["Subject"], "args")
+        self.assertIsNotNone(m["Message-Id"])
+        self.assertIsNotNone(m["Date"])
+        uid = __import__("pwd").getpwnam(i.user("alice")).pw_uid
+        self.assertIn("from userid %d" % uid, m["Received"])
+        self.assertEqual(m.get_payload(), "hello bob\n")
+        i.wait_log(r"postino/pickup\[\d+\]: [0-9A-F]+: uid=%d from=<%s>"
+                   % (uid, re.escape(i.user("alice"))))
+        self.assertEqual(i.maildrop_files(), [])
+
+    def test_t_extracts_and_removes_bcc(self):
+        i = Submit(self, users=("alice", "bob", "carol", "dave"))
+        i.start()
+        msg = ("To: Bob <%s>\nCc: %s (carol)\nBcc: %s\nSubject: t\n\n"
+               "body\n" % (i.addr("bob"), i.addr("carol"), i.addr("dave")))
+        r = i.sendmail(["-t"], msg)
+        self.assertEqual(r.returncode, 0, r.err)
+        for u in ("bob", "carol", "dave"):
+            m = i.delivered(u)[0]
+            self.assertIsNone(m["Bcc"], u)
+            self.assertEqual(m["Subject"], "t")
+        # Command-line recipients are added to the header's.
+        r = i.sendmail(["-t", i.user("alice")],
+                       "To: %s\nSubject: t2\n\nx\n" % i.addr("bob"))
+        self.assertEqual(r.returncode, 0, r.err)
+        i.delivered("bob", 2)
+        i.delivered("alice", 1)
+        # Resent-* headers, when present, are the only source.
+        r = i.sendmail(["-t"], "To: %s\nResent-To: %s\nSubject: r\n\nx\n"
+                       % (i.addr("bob"), i.addr("carol")))
+        self.assertEqual(r.returncode, 0, r.err)
+        i.delivered("carol", 2)
+        i.wait_queue_empty()
+        self.assertEqual(len(i.maildir_files("bob")), 2)
+
+    def test_f_sender(self):
+        i = Submit(self)
+        i.start()
+        r = i.sendmail(["-f", "list-owner@ext.test", i.user("bob")],
+                       "Subject: f\n\nx\n")
+        self.assertEqual(r.returncode, 0, r.err)
+        m = i.delivered("bob")[0]
+        self.assertEqual(m["Return-Path"], "<list-owner@ext.test>")
+        r = i.sendmail(["-f", "<>", i.user("bob")], "Subject: null\n\nx\n")
+        self.assertEqual(r.returncode, 0, r.err)
+        ms = i.delivered("bob", 2)
+        self.assertIn("<>", [m["Return-Path"] for m in ms])
+
+    def test_dot_handling(self):
+        i = Submit(self)
+        i.start()
+        body = "Subject: dot\n\nbefore\n..two dots\n.\nafter\n"
+        r = i.sendmail([i.user("bob")], body)
+        self.assertEqual(r.returncode, 0, r.err)
+        m = i.delivered("bob")[0]
+        self.assertEqual(m.get_payload(), "before\n..two dots\n")
+        for flag in ("-i", "-oi"):
+            r = i.sendmail([flag, i.user("alice")], body)
+            self.assertEqual(r.returncode, 0, r.err)
+        ms = i.delivered("alice", 2)
+        for m in ms:
+            self.assertEqual(m.get_payload(), "before\n..two dots\n.\nafter\n")
+
+    def test_crlf_and_from_line(self):
+        i = Submit(self)
+        i.start()
+        r = i.sendmail([i.user("bob")], b"From alice Mon Jan  1 00:00:00 2024"
+                       b"\r\nSubject: crlf\r\n\r\nline\r\n")
+        self.assertEqual(r.returncode, 0, r.err)
+        raw = i.wait_maildir("bob", 1)[0]
+        self.assertNotIn(b"\r", raw)
+        self.assertNotIn(b"From alice", raw)
+        self.assertEqual(parse(raw)["Subject"], "crlf")
+
+    def test_bs_dialogue(self):
+        i = Submit(self)
+        i.start()
+        dialogue = ("EHLO client\r\nRCPT TO:<%s>\r\nMAIL FROM:<%s>\r\n"
+                    "RCPT TO:<%s>\r\nRCPT TO:<bad address>\r\nDATA\r\n"
+                    "Subject: bs\r\n\r\n..leading dot\r\nend\r\n.\r\n"
+                    "NOOP\r\nQUIT\r\n"
+                    % (i.addr("bob"), i.addr("alice"), i.addr("bob")))
+        r = i.sendmail(["-bs"], dialogue)
+        self.assertEqual(r.returncode, 0, r.err)
+        codes = [line[:4] for line in r.out.split("\r\n") if line]
+        self.assertEqual(codes[0], "220 ")
+        self.assertIn("250-PIPELINING", r.out)
+        self.assertIn("503 5.5.1 Error: need MAIL command", r.out)
+        self.assertIn("501 5.1.3 Bad recipient address syntax", r.out)
+        self.assertIn("354 ", r.out)
+        self.assertRegex(r.out, r"250 2\.0\.0 Ok: queued as [0-9A-F]+\r\n")
+        self.assertTrue(r.out.endswith("221 2.0.0 Bye\r\n"), r.out)
+        m = i.delivered("bob")[0]
+        self.assertEqual(m["Return-Path"], "<%s>" % i.addr("alice"))
+        self.assertEqual(m.get_payload(), ".leading dot\nend\n")
+        # A session that ends inside DATA queues nothing.
+        r = i.sendmail(["-bs"], "HELO x\r\nMAIL FROM:<>\r\nRCPT TO:<%s>\r\n"
+                       "DATA\r\nSubject: cut\r\n" % i.addr("bob"))
+        self.assertEqual(r.returncode, 0, r.err)
+        self.assertNotIn("queued as", r.out)
+        self.assertEqual(i.maildrop_files(), [])
+
+    def test_bv_verify(self):
+        i = Submit(self, main={"relay_domains": "",
+                               "default_transport": "error:no relaying"})
+        i.postino("check")
+        r = i.sendmail(["-bv", i.addr("bob"), "someone@elsewhere.test"])
+        self.assertIn("<%s>: deliverable: via local" % i.addr("bob"), r.out)
+        self.assertIn("<someone@elsewhere.test>: undeliverable", r.out)
+        self.assertEqual(r.returncode, EX_NOUSER, r.out + r.err)
+        self.assertEqual(i.maildrop_files(), [])
+        r = i.sendmail(["-bv", i.addr("bob")])
+        self.assertEqual(r.returncode, 0, r.out + r.err)
+
+    def test_bp_bi_q_run_the_other_programs(self):
+        i = Submit(self)
+        # Stand-ins that record how they were called.
+        for name in ("postqueue", "newaliases"):
+            path = os.path.join(i.sbin, name)
+            with open(path, "w") as f:
+                f.write("#!/bin/sh\necho %s \"$@\"\n" % name)
+            os.chmod(path, 0o755)
+        r = i.sendmail(["-bp"])
+        self.assertEqual((r.returncode, r.out), (0, "postqueue -p\n"), r.err)
+        r = i.sendmail(["-bi", "-oA/tmp/x"])
+        self.assertEqual(r.out, "newaliases -oA/tmp/x\n", r.err)
+        r = i.sendmail(["-q"])
+        self.assertEqual(r.out, "postqueue -f\n", r.err)
+        r = i.sendmail(["-qIABC123"])
+        self.assertEqual(r.out, "postqueue -i ABC123\n", r.err)
+        r = i.sendmail(["-qR", "example.com"])
+        self.assertEqual(r.returncode, 0, r.err)
+        # mailq is sendmail under another name.
+        link = os.path.join(i.sbin, "mailq")
+        os.symlink(program("sendmail"), link)
+        r = i.run_as("alice", [link])
+        self.assertEqual(r.out, "postqueue -p\n", r.err)
+        # Without postqueue, -q writes 'F' to public/qmgr itself.
+        os.unlink(os.path.join(i.sbin, "postqueue"))
+        r = i.sendmail(["-q"], user=None)
+        self.assertEqual(r.returncode, EX_UNAVAILABLE, r.err)
+        self.assertIn("Cannot flush mail queue - mail system is down", r.err)
+        i.start()
+        r = i.sendmail(["-q"], user=None)
+        self.assertEqual(r.returncode, 0, r.err)
+
+    def test_exit_codes(self):
+        i = Submit(self)
+        i.start()
+        cases = [
+            ([], "x\n", EX_USAGE, "Recipient addresses must be specified"),
+            (["-Z", "bob"], "", EX_USAGE, "unknown option"),
+            (["-N", "sometimes", "bob"], "", EX_USAGE, "-N"),
+            (["-R", "most", "bob"], "", EX_USAGE, "-R"),
+            (["-B", "9BIT", "bob"], "", EX_USAGE, "-B"),
+            (["-V", "x" * 200, "bob"], "", EX_USAGE, "-V"),
+            (["-bz"], "", EX_USAGE, "-b"),
+            (["-t", "-bv"], "", EX_USAGE, "-t and -bv"),
+            (["-f"], "", EX_USAGE, "requires an argument"),
+            (["-t"], "Subject: none\n\nx\n", EX_DATAERR,
+             "No recipient addresses found in message header"),
+            (["-f", "a\nb", "bob"], "x\n", EX_DATAERR, "bad sender address"),
+            (["-f", "x" * 2000, "bob"], "x\n", EX_DATAERR,
+             "bad sender address"),
+            (["bo\x01b"], "x\n", EX_DATAERR, "bad recipient address"),
+            (["-t"], "To: a\x02b@x\n\nx\n", EX_DATAERR, "control character"),
+        ]
+        for args, stdin, code, text in cases:
+            r = i.sendmail(args, stdin)
+            self.assertEqual(r.returncode, code, (args, r.err))
+            self.assertIn(text, r.err, args)
+            self.assertEqual(len(r.err.strip().splitlines()), 1, r.err)
+        self.assertEqual(i.maildrop_files(), [])
+        # "--" lets a recipient start with "-".
+        r = i.sendmail(["--", "-odd"], "Subject: dash\n\nx\n")
+        self.assertEqual(r.returncode, 0, r.err)
+        # Too big for message_size_limit: refused by postdrop, nothing left.
+        i.set_main(message_size_limit="2000")
+        r = i.sendmail([i.user("bob")], "Subject: big\n\n" + "y" * 3000 + "\n")
+        self.assertEqual(r.returncode, EX_DATAERR, r.err)
+        self.assertIn("message_size_limit", r.err)
+        self.assertEqual(i.maildrop_files(), [])
+
+
+class Maildrop(unittest.TestCase):
+
+    def test_submitted_while_stopped_is_delivered_after_start(self):
+        i = Submit(self)
+        i.postino("check")
+        r = i.sendmail([i.user("bob")], "Subject: while down\n\nwaiting\n")
+        self.assertEqual(r.returncode, 0, r.err)
+        files = i.maildrop_files()
+        self.assertEqual(len(files), 1)
+        st = os.stat(os.path.join(i.maildrop, files[0]))
+        self.assertTrue(st.st_mode & stat.S_IXUSR, oct(st.st_mode))
+        uid = __import__("pwd").getpwnam(i.user("alice")).pw_uid
+        self.assertEqual(st.st_uid, uid)
+        i.start()
+        m = i.delivered("bob")[0]
+        self.assertEqual(m["Subject"], "while down")
+        poll_until("an empty maildrop", lambda: not i.maildrop_files())
+
+    def test_maildrop_is_not_writable_without_postdrop(self):
+        i = Submit(self)
+        i.postino("check")
+        st = os.stat(i.maildrop)
+        self.assertEqual(stat.S_IMODE(st.st_mode), 0o730)
+        self.assertEqual(st.st_gid, __import__("grp").getgrnam("nogroup")
+                         .gr_gid)
+        # alice writing directly: refused by the directory's mode.
+        r = i.run_as("alice", ["sh", "-c", "echo x > %s/FFFF"
+                               % i.maildrop])
+        self.assertNotEqual(r.returncode, 0)
+        self.assertFalse(os.path.exists(os.path.join(i.maildrop, "FFFF")))
+        # postdrop without its set-gid bit: a clear error, status 75.
+        plain = os.path.join(i.sbin, "postdrop-plain")
+        shutil.copy(program("postdrop"), plain)
+        os.chmod(plain, 0o755)
+        r = i.run_as("alice", [plain, "-r"],
+                     stream("alice", ["bob"], ["x"]))
+        self.assertEqual(r.returncode, EX_TEMPFAIL, r.err)
+        self.assertIn("create file", r.err)
+        self.assertIn("Permission denied", r.err)
+        self.assertEqual(i.maildrop_files(), [])
+
+    def test_postdrop_refuses_malformed_streams(self):
+        i = Submit(self)
+        i.postino("check")
+        good = stream("alice", [i.addr("bob")], ["Subject: s", "", "x"])
+        cases = [
+            (b"", "no end record"),
+            (b"garbage that is not a record stream at all", "malformed input"),
+            (good[:-5], "no end record"),
+            (good[:-3], "truncated"),
+            (good + b"extra", "data after the end record"),
+            (record("V", "1") + record("S", "a") + b"R\xff\xff\xff\xff",
+             "exceeds limit"),
+            (record("V", "1") + record("\x00", "x"), "unknown record type"),
+            (stream("a", ["b"], ["x"], attrs=["rewrite_context=remote"]),
+             "attribute not permitted"),
+            (stream("a", [], ["x"]), "no recipient record"),
+            (stream("a\nb", ["b"], ["x"]), "malformed address"),
+            (record("S", "a") + record("V", "1"), "no version record first"),
+            (stream("a", ["b"], ["x\ny"]), "contains a newline"),
+        ]
+        for data, text in cases:
+            r = i.run_as("alice", [i.postdrop, "-r"], data)
+            self.assertEqual(r.returncode, EX_DATAERR, (data[:40], r.err))
+            self.assertIn(text, r.err, data[:40])
+            self.assertEqual(len(r.err.strip().splitlines()), 1, r.err)
+            self.assertEqual(i.maildrop_files(), [], data[:40])
+        r = i.run_as("alice", [i.postdrop, "-r"], good)
+        self.assertEqual(r.returncode, 0, r.err)
+        self.assertRegex(r.out, r"^[0-9A-F]+\n$")
+        self.assertEqual(i.maildrop_files(), [r.out.strip()])
+
+    def test_postdrop_refuses_callers_config_directory(self):
+        i = Submit(self)
+        i.postino("check")
+        evil = os.path.join(i.dir, "evil")
+        os.mkdir(evil)
+        with open(os.path.join(evil, "main.cf"), "w") as f:
+            f.write("queue_directory = %s\n" % evil)
+        data = stream("alice", ["bob"], ["x"])
+        r = i.run_as("alice", [i.postdrop, "-r"], data,
+                     env={"MAIL_CONFIG": evil, "LD_PRELOAD": "/nonexistent.so"})
+        self.assertEqual(r.returncode, EX_NOPERM, r.err)
+        self.assertIn("alternate_config_directories", r.err)
+        r = i.run_as("alice", [i.postdrop, "-c", evil, "-r"], data)
+        self.assertEqual(r.returncode, EX_NOPERM, r.err)
+        # Root may; the listed directory is accepted for anyone.
+        r = i.run_as("alice", [i.postdrop, "-r"], data)
+        self.assertEqual(r.returncode, 0, r.err)
+
+    def test_malformed_maildrop_files_are_removed(self):
+        i = Submit(self)
+        i.start()
+        uid = __import__("pwd").getpwnam(i.user("alice")).pw_uid
+        good = stream("alice", [i.addr("bob")], ["Subject: ok", "", "x"])
+        bad = {
+            "A0001": good[:-5],                        # no end record
+            "A0002": b"\x00" * 4096,                   # type-0 records
+            "A0003": os.urandom(2 * 1024 * 1024),      # garbage, 2 MiB
+            "A0004": record("V", "1") + b"L\xff\xff\xff\xff",  # 4 GiB length
+            "A0005": stream("a", ["b"], ["x"],
+                            attrs=["rewrite_context=remote"]),
+            "A0006": good + b"trailing",
+            "A0007": stream("a", ["b"], ["x" * 300000]),  # record too long
+            "not-an-id": good,
+        }
+        for name, data in bad.items():
+            path = os.path.join(i.maildrop, name)
+            with open(path, "wb") as f:
+                f.write(data)
+            os.chown(path, uid, -1)
+            os.chmod(path, 0o744)
+        # A hard link and a symbolic link to a good submission.
+        outside = os.path.join(i.dir, "outside")
+        with open(outside, "wb") as f:
+            f.write(good)
+        os.chmod(outside, 0o744)
+        os.link(outside, os.path.join(i.maildrop, "A0008"))
+        os.symlink(outside, os.path.join(i.maildrop, "A0009"))
+        i.poke_pickup()
+        for name in list(bad) + ["A0008", "A0009"]:
+            i.wait_log(r"postino/pickup\[\d+\]: warning: maildrop/%s: "
+                       r"(uid=\d+: )?.+: removed$" % name)
+        poll_until("an empty maildrop", lambda: not i.maildrop_files())
+        self.assertTrue(os.path.exists(outside))
+        self.assertEqual(i.maildir_files("bob"), [])
+        log = i.log()
+        self.assertIn("maildrop/A0001: uid=%d: after 6 records: no end "
+                      "record" % uid, log)
+        self.assertIn("maildrop/A0002: uid=%d: record 1 (type 0): unknown "
+                      "record type: removed" % uid, log)
+        self.assertIn("maildrop/A0004: uid=%d: after 1 records: record "
+                      "length 4294967295 exceeds limit" % uid, log)
+        self.assertIn("A0008: uid=0: file has more than one link", log)
+        self.assertIn("A0009: not a regular file", log)
+        # pickup is still the same process and still serves.
+        pids = i.pickup_pids()
+        self.assertEqual(len(pids), 1, pids)
+        r = i.sendmail([i.user("bob")], "Subject: after\n\nx\n")
+        self.assertEqual(r.returncode, 0, r.err)
+        self.assertEqual(i.delivered("bob")[0]["Subject"], "after")
+        self.assertEqual(i.pickup_pids(), pids)
+        self.assertEqual(i.processes("pickup").keys(),
+                         {int(p) for p in pids})
+
+    def test_refused_by_cleanup_is_logged_and_removed(self):
+        i = Submit(self)
+        checks = os.path.join(i.conf, "header_checks")
+        with open(checks, "w") as f:
+            f.write("/^Subject: spam/ REJECT no spam\n")
+        i.set_main(header_checks="regexp:" + checks)
+        i.start()
+        r = i.sendmail([i.user("bob")], "Subject: spam\n\nx\n")
+        self.assertEqual(r.returncode, 0, r.err)
+        i.wait_log(r"postino/pickup\[\d+\]: [0-9A-F]+: uid=\d+: message "
+                   r"refused: 5\d\d .*no spam")
+        poll_until("an empty maildrop", lambda: not i.maildrop_files())
+        self.assertEqual(i.maildir_files("bob"), [])
+
+    def test_postdrop_killed_mid_write_leaves_nothing_complete(self):
+        i = Submit(self)
+        i.start()
+        pw = __import__("pwd").getpwnam(i.user("alice"))
+        e = i.env()
+        e["MAIL_CONFIG"] = i.conf
+        p = subprocess.Popen(i.as_user("alice") + [i.postdrop, "-r"],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, env=e)
+        head = stream("alice", [i.addr("bob")], ["Subject: partial", ""],
+                      end=False)
+        p.stdin.write(head + record("L", "x" * 100000) * 3)
+        p.stdin.flush()
+        name = poll_until("postdrop's file in maildrop", i.maildrop_files)[0]
+        path = os.path.join(i.maildrop, name)
+        poll_until("postdrop to write", lambda: os.stat(path).st_size > 0)
+        st = os.stat(path)
+        self.assertFalse(st.st_mode & stat.S_IXUSR, oct(st.st_mode))
+        self.assertEqual(st.st_uid, pw.pw_uid)
+        os.kill(p.pid, signal.SIGKILL)
+        p.wait(timeout=WAIT)
+        p.stdin.close()
+        p.stdout.close()
+        p.stderr.close()
+        # pickup leaves it alone (it may still be in progress) ...
+        r = i.sendmail([i.user("bob")], "Subject: complete\n\nx\n")
+        self.assertEqual(r.returncode, 0, r.err)
+        ms = i.delivered("bob")
+        i.poke_pickup()
+        r = i.sendmail([i.user("bob")], "Subject: complete 2\n\nx\n")
+        ms = i.delivered("bob", 2)
+        self.assertEqual(sorted(m["Subject"] for m in ms),
+                         ["complete", "complete 2"])
+        self.assertEqual(i.maildrop_files(), [name])
+        # ... until it is older than an hour: then it goes, with a log line.
+        old = time.time() - 7200
+        os.utime(path, (old, old))
+        i.poke_pickup()
+        i.wait_log(r"maildrop/%s: uid=%d: incomplete file \(the submission "
+                   r"was interrupted\): removed" % (name, pw.pw_uid))
+        poll_until("an empty maildrop", lambda: not i.maildrop_files())
+        self.assertEqual(len(i.maildir_files("bob")), 2)
+
+    def test_postdrop_interrupted_removes_its_file(self):
+        i = Submit(self)
+        i.postino("check")
+        e = i.env()
+        e["MAIL_CONFIG"] = i.conf
+        p = subprocess.Popen(i.as_user("alice") + [i.postdrop, "-r"],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, env=e)
+        p.stdin.write(stream("alice", ["bob"], ["x"], end=False))
+        p.stdin.flush()
+        poll_until("postdrop's file in maildrop", i.maildrop_files)
+        p.send_signal(signal.SIGTERM)
+        p.wait(timeout=WAIT)
+        for f in (p.stdin, p.stdout, p.stderr):
+            f.close()
+        self.assertEqual(p.returncode, EX_TEMPFAIL)
+        self.assertEqual(i.maildrop_files(), [])
+
+
+if __name__ == "__main__":
+    unittest.main()
