@@ -380,12 +380,21 @@ class Instance:
         except FileNotFoundError:
             return b""
 
-    def queue_files(self, *queues):
+    def queue_files(self, *queues, complete=True):
+        """Queue files; complete=True: only those cleanup finished (mode
+        0700: a file left half-written by a killed smtpd is not mail)."""
         queues = queues or ("incoming", "active", "deferred", "hold")
         out = []
         for q in queues:
             for root, _, files in os.walk(os.path.join(self.queue, q)):
-                out += [os.path.join(root, n) for n in files]
+                for n in files:
+                    p = os.path.join(root, n)
+                    try:
+                        mode = os.stat(p).st_mode
+                    except FileNotFoundError:
+                        continue
+                    if not complete or mode & 0o100:
+                        out.append(p)
         return out
 
     def wait_queue_empty(self, timeout=WAIT):
