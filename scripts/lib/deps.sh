@@ -12,9 +12,17 @@
 # installed with apt-get (needs root).  Debian's postfix is installed with
 # debconf preseeded to "No configuration", so no system Postfix is configured
 # or started; postino_deps_no_postfix_master makes sure of that afterwards.
+# While apt-get runs, a policy-rc.d that refuses every service start keeps
+# the packages' system daemons (slapd, mariadb, dovecot, postfix) from
+# starting: the tests run their own instances.
 
 POSTINO_DEPS_BUILD="build-essential cmake pkg-config libltdl-dev libevent-dev libdb5.3-dev libpcre2-dev"
-POSTINO_DEPS_TEST="$POSTINO_DEPS_BUILD db5.3-util libldap2-dev libmariadb-dev libcmocka-dev python3 binutils postfix postfix-pcre"
+# test: libraries of every module, cmocka, readelf, db_dump, the reference
+# Postfix, and the real peers the map and end-to-end tests start on
+# loopback (slapd, mariadbd, dovecot) or drive (swaks, pflogsumm).
+POSTINO_DEPS_TEST="$POSTINO_DEPS_BUILD db5.3-util libldap2-dev libmariadb-dev
+	libcmocka-dev python3 binutils postfix postfix-pcre slapd ldap-utils
+	mariadb-server mariadb-client swaks dovecot-core dovecot-pop3d pflogsumm"
 
 # postino_deps_missing PKG... - print the packages that are not installed.
 postino_deps_missing() {
@@ -72,9 +80,26 @@ postino_deps() {
 		    debconf-set-selections
 		;;
 	esac
-	apt-get -q -o DPkg::Lock::Timeout=600 update
-	# shellcheck disable=SC2086
-	apt-get -q -y -o DPkg::Lock::Timeout=600 install --no-install-recommends $missing
+	case " $missing " in
+	*" slapd "*)
+		echo "slapd slapd/no_configuration boolean true" |
+		    debconf-set-selections
+		;;
+	esac
+	local policy=/usr/sbin/policy-rc.d made_policy=0 rc=0
+	if [ ! -e "$policy" ]; then
+		printf '#!/bin/sh\n# postino deps.sh: no service starts during install\nexit 101\n' >"$policy"
+		chmod 755 "$policy"
+		made_policy=1
+	fi
+	apt-get -q -o DPkg::Lock::Timeout=600 update || rc=$?
+	if [ "$rc" = 0 ]; then
+		# shellcheck disable=SC2086
+		apt-get -q -y -o DPkg::Lock::Timeout=600 install \
+		    --no-install-recommends $missing || rc=$?
+	fi
+	[ "$made_policy" = 0 ] || rm -f "$policy"
+	[ "$rc" = 0 ] || { echo "deps: apt-get failed (exit $rc)" >&2; return 1; }
 	postino_deps_no_postfix_master
 	# shellcheck disable=SC2086
 	missing=$(postino_deps_missing $want | tr '\n' ' ')
