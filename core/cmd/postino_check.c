@@ -13,10 +13,19 @@
  *	public/				mail_owner, group setgid_group, 0710
  *	maildrop/			mail_owner, group setgid_group, 0730
  *
- * Without root everything belongs to the user running the command. */
+ * Without root everything belongs to the user running the command.  An
+ * existing directory with another mode (or, as root, another owner or
+ * group) is put right, with a warning naming it and what changed.
+ *
+ * Chroot copies: when $queue_directory/etc holds a copy of a file the
+ * chrooted daemons read (resolv.conf, localtime, services, hosts,
+ * nsswitch.conf, host.conf; scripts/chroot-setup.sh makes them), a copy
+ * whose content differs from the original is a warning naming both
+ * files ("run chroot-setup again"). */
 #include "postino_config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -59,18 +68,44 @@ spec_for(const char *name)
 	return &default_spec;
 }
 
-/* make_dir - create path (mode, owner) if missing; -1 on error. */
+/* fix_dir - put an existing directory's mode (and, as root, owner and
+ * group) right; -1 on error. */
 static int
-make_dir(const char *path, mode_t mode, uid_t uid, gid_t gid)
+fix_dir(const char *path, const struct stat *st, mode_t mode, uid_t uid,
+    gid_t gid)
+{
+	if ((st->st_mode & 07777) != mode) {
+		msg_warn("queue directory %s: mode %04o, should be %04o: fixed",
+		    path, (unsigned)(st->st_mode & 07777), (unsigned)mode);
+		if (chmod(path, mode) < 0) {
+			msg_error("chmod %s: %m", path);
+			return -1;
+		}
+	}
+	if (geteuid() == 0 && (st->st_uid != uid || st->st_gid != gid)) {
+		msg_warn("queue directory %s: owner %ld:%ld, should be %ld:%ld: fixed",
+		    path, (long)st->st_uid, (long)st->st_gid, (long)uid, (long)gid);
+		if (chown(path, uid, gid) < 0) {
+			msg_error("chown %s: %m", path);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* make_dir - create path (mode, owner) if missing, fix it if wrong (fix
+ * set); -1 on error. */
+static int
+make_dir(const char *path, mode_t mode, uid_t uid, gid_t gid, int fix)
 {
 	struct stat st;
 
-	if (stat(path, &st) == 0) {
+	if (lstat(path, &st) == 0) {
 		if (!S_ISDIR(st.st_mode)) {
 			msg_error("%s exists and is not a directory", path);
 			return -1;
 		}
-		return 0;
+		return fix ? fix_dir(path, &st, mode, uid, gid) : 0;
 	}
 	if (errno != ENOENT) {
 		msg_error("%s: %m", path);
@@ -103,7 +138,7 @@ make_parents(const char *path)
 	for (cp = copy + 1; rc == 0 && (cp = strchr(cp, '/')) != NULL; cp++) {
 		*cp = 0;
 		if (*copy && access(copy, F_OK) < 0)
-			rc = make_dir(copy, 0755, 0, 0);
+			rc = make_dir(copy, 0755, 0, 0, 0);
 		*cp = '/';
 	}
 	free(copy);
@@ -146,17 +181,83 @@ check_queue(void)
 		}
 		setgid_gid = gr->gr_gid;
 	}
-	if (make_parents(top) < 0 || make_dir(top, 0755, 0, 0) < 0)
+	/* The top is root's (the instance user's): never group/world
+	 * writable, but a site may have chosen another mode. */
+	if (make_parents(top) < 0 || make_dir(top, 0755, geteuid() == 0 ? 0
+	    : getuid(), geteuid() == 0 ? 0 : getgid(), 0) < 0)
 		return 1;
 	for (int i = 0; mail_queue_names[i]; i++) {
 		spec = spec_for(mail_queue_names[i]);
 		path = concatenate(top, "/", mail_queue_names[i], (char *)0);
 		if (make_dir(path, spec->mode, spec->owner ? owner_uid : 0,
-		    spec->group ? setgid_gid : spec->owner ? owner_gid : 0) < 0)
+		    spec->group ? setgid_gid : spec->owner ? owner_gid : 0, 1) < 0)
 			errors++;
 		free(path);
 	}
 	return errors;
+}
+
+/* same_content - 1 if both files have the same bytes, 0 if not, -1 if
+ * either cannot be read. */
+static int
+same_content(const char *a, const char *b)
+{
+	char ba[8192], bb[8192];
+	int fa, fb, ret = -1;
+	ssize_t na, nb;
+
+	if ((fa = open(a, O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	if ((fb = open(b, O_RDONLY | O_CLOEXEC)) < 0) {
+		close(fa);
+		return -1;
+	}
+	for (;;) {
+		na = read(fa, ba, sizeof(ba));
+		/* Fill the same amount from b (short reads happen). */
+		nb = 0;
+		while (na > 0 && nb < na) {
+			ssize_t got = read(fb, bb + nb, (size_t)(na - nb));
+
+			if (got <= 0)
+				break;
+			nb += got;
+		}
+		if (na < 0 || nb < 0)
+			break;
+		if (na == 0) {
+			ret = read(fb, bb, 1) == 0;
+			break;
+		}
+		if (nb != na || memcmp(ba, bb, (size_t)na) != 0) {
+			ret = 0;
+			break;
+		}
+	}
+	close(fa);
+	close(fb);
+	return ret;
+}
+
+/* check_chroot_copies - $queue_directory/etc/X against /etc/X. */
+static void
+check_chroot_copies(void)
+{
+	static const char *const names[] = {"resolv.conf", "localtime",
+		"services", "hosts", "nsswitch.conf", "host.conf", NULL};
+	const char *top = mail_conf_str("queue_directory");
+	char *copy, *orig;
+
+	for (int i = 0; names[i]; i++) {
+		copy = concatenate(top, "/etc/", names[i], (char *)0);
+		orig = concatenate("/etc/", names[i], (char *)0);
+		if (access(copy, F_OK) == 0 && access(orig, F_OK) == 0
+		    && same_content(copy, orig) == 0)
+			msg_warn("%s and %s differ (the chrooted daemons read the "
+			    "first: run chroot-setup again)", copy, orig);
+		free(copy);
+		free(orig);
+	}
 }
 
 /* check_programs - warn about services whose program is missing. */
@@ -194,6 +295,7 @@ postino_check(int create)
 		check_programs(ents);
 		if (create)
 			errors += check_queue();
+		check_chroot_copies();
 	}
 	errors += master_errors;
 	master_ent_free_all(&ents);
