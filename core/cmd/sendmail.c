@@ -59,6 +59,7 @@
 
 #define SENDMAIL_MAX_ARGS	64	/* for the programs we run */
 
+static struct sendmail_opts opts;	/* static: reachable until exit */
 static const char *conf_arg;	/* -C, to pass on */
 static const char *alias_arg;	/* -oA */
 
@@ -285,7 +286,7 @@ set_config(const char *arg)
 int
 main(int argc, char **argv)
 {
-	struct sendmail_opts o = {0};
+	struct sendmail_opts *o = &opts;
 	const char *prog = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1
 	    : argv[0];
 	const char *sender = NULL, *full_name = NULL, *queue_arg = NULL;
@@ -298,7 +299,7 @@ main(int argc, char **argv)
 		mode = 'p';
 	else if (strcmp(prog, "newaliases") == 0)
 		mode = 'i';
-	o.dot_ends = 1;
+	o->dot_ends = 1;
 	opterr = 0;
 	while ((ch = getopt(argc, argv,
 	    "+B:C:F:GIL:N:O:R:UV:X:b:cd:e:f:h:imno:p:q::r:tvx")) != -1) {
@@ -307,7 +308,7 @@ main(int argc, char **argv)
 			if (strcasecmp(optarg, "7BIT") != 0
 			    && strcasecmp(optarg, "8BITMIME") != 0)
 				usage("-B: body type must be 7BIT or 8BITMIME");
-			o.body_type = optarg;
+			o->body_type = optarg;
 			break;
 		case 'C':
 			set_config(optarg);
@@ -319,16 +320,16 @@ main(int argc, char **argv)
 			mode = 'i';
 			break;
 		case 'N':
-			o.notify = parse_notify(optarg);
+			o->notify = parse_notify(optarg);
 			break;
 		case 'R':
 			if (strcasecmp(optarg, "full") != 0
 			    && strcasecmp(optarg, "hdrs") != 0)
 				usage("-R: must be full or hdrs");
-			o.ret = strcasecmp(optarg, "full") == 0 ? "FULL" : "HDRS";
+			o->ret = strcasecmp(optarg, "full") == 0 ? "FULL" : "HDRS";
 			break;
 		case 'V':
-			o.envid = optarg;
+			o->envid = optarg;
 			if (*optarg == 0 || strlen(optarg) > 100)
 				usage("-V: bad envelope ID");
 			for (const char *cp = optarg; *cp; cp++)
@@ -346,11 +347,11 @@ main(int argc, char **argv)
 			sender = optarg;
 			break;
 		case 'i':
-			o.dot_ends = 0;
+			o->dot_ends = 0;
 			break;
 		case 'o':
 			if (optarg[0] == 'i' && optarg[1] == 0)
-				o.dot_ends = 0;
+				o->dot_ends = 0;
 			else if (optarg[0] == 'A' && optarg[1] != 0)
 				alias_arg = optarg + 1;
 			break;
@@ -359,7 +360,7 @@ main(int argc, char **argv)
 			flush = 1;
 			break;
 		case 't':
-			o.extract = 1;
+			o->extract = 1;
 			break;
 		case 'v':
 			msg_verbose++;
@@ -428,34 +429,34 @@ main(int argc, char **argv)
 		    || addr_parse_path(sender, 0, &internal, &why) < 0)
 			msg_fatal_status(EX_DATAERR, "bad sender address: %s",
 			    strlen(sender) > MAILDROP_MAX_ADDR ? "too long" : why);
-		o.sender = internal;
+		o->sender = internal;
 	} else {
 		if ((pw = getpwuid(getuid())) == NULL)
 			msg_fatal_status(EX_OSERR, "no login name found for user ID "
 			    "%ld", (long)getuid());
-		o.sender = xstrdup(pw->pw_name);
+		o->sender = xstrdup(pw->pw_name);
 	}
 	if (full_name == NULL)
 		full_name = getenv("NAME");
 	if (full_name != NULL && *full_name)
-		o.full_name = clean_name(full_name);
-	add_recipients(&o, argv + optind);
+		o->full_name = clean_name(full_name);
+	add_recipients(o, argv + optind);
 
 	switch (mode) {
 	case 's':
-		if (o.rcpt_count)
+		if (o->rcpt_count)
 			usage("-bs: recipients are not allowed");
-		return sendmail_smtp(&o);
+		return sendmail_smtp(o);
 	case 'v':
-		if (o.extract)
+		if (o->extract)
 			usage("-t and -bv cannot be used together");
-		if (o.rcpt_count == 0)
+		if (o->rcpt_count == 0)
 			usage("-bv: no recipients specified");
-		return verify(&o);
+		return verify(o);
 	default:
-		if (!o.extract && o.rcpt_count == 0)
+		if (!o->extract && o->rcpt_count == 0)
 			usage("Recipient addresses must be specified on the command "
 			    "line or via the -t option");
-		return submit(&o);
+		return submit(o);
 	}
 }

@@ -83,13 +83,14 @@ sendmail_msg_free(struct sendmail_msg **mp)
 
 	if (m == NULL)
 		return;
+	/* Abandoned: postdrop removes its file on SIGTERM, quietly. */
+	if (m->pid > 0)
+		(void)kill(m->pid, SIGTERM);
 	if (m->to)
 		fclose(m->to);
 	if (m->from_fd >= 0)
 		close(m->from_fd);
 	if (m->pid > 0) {
-		/* Abandoned: postdrop sees a truncated stream and removes its
-		 * file; reap it. */
 		while (waitpid(m->pid, NULL, 0) < 0 && errno == EINTR)
 			;
 	}

@@ -334,6 +334,8 @@ class Options(unittest.TestCase):
         # "--" lets a recipient start with "-".
         r = i.sendmail(["--", "-odd"], "Subject: dash\n\nx\n")
         self.assertEqual(r.returncode, 0, r.err)
+        i.wait_log(r"pickup\[\d+\]: [0-9A-F]+: uid=\d+ from=")
+        poll_until("pickup to take it", lambda: not i.maildrop_files())
         # Too big for message_size_limit: refused by postdrop, nothing left.
         i.set_main(message_size_limit="2000")
         r = i.sendmail([i.user("bob")], "Subject: big\n\n" + "y" * 3000 + "\n")
@@ -448,12 +450,16 @@ class Maildrop(unittest.TestCase):
             "A0007": stream("a", ["b"], ["x" * 300000]),  # record too long
             "not-an-id": good,
         }
+        # Made outside, then renamed in: pickup may scan at any time.
+        staging = os.path.join(i.dir, "staging")
+        os.mkdir(staging)
         for name, data in bad.items():
-            path = os.path.join(i.maildrop, name)
+            path = os.path.join(staging, name)
             with open(path, "wb") as f:
                 f.write(data)
             os.chown(path, uid, -1)
             os.chmod(path, 0o744)
+            os.rename(path, os.path.join(i.maildrop, name))
         # A hard link and a symbolic link to a good submission.
         outside = os.path.join(i.dir, "outside")
         with open(outside, "wb") as f:
