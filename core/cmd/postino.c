@@ -153,6 +153,16 @@ master_argv(const char *mode, char **path_r)
 	return argv;
 }
 
+/* argv_free - release what master_argv returned. */
+static void
+argv_free(char **argv, char *path)
+{
+	for (char **ap = argv; *ap; ap++)
+		free(*ap);
+	free(argv);
+	free(path);
+}
+
 /* do_check - check with directory creation; fatal on errors. */
 static void
 do_check(const char *what)
@@ -183,6 +193,7 @@ cmd_start(void)
 		execv(path, argv);
 		msg_fatal("run %s: %m", path);
 	}
+	argv_free(argv, path);
 	while (waitpid(pid, &status, 0) < 0)
 		if (errno != EINTR)
 			msg_fatal("waitpid: %m");
