@@ -114,6 +114,20 @@ mail_queue_sync_dir(const char *queue)
 }
 
 int
+mail_queue_rename(const char *from, const char *to, const char *id)
+{
+	char *old = mail_queue_path(from, id);
+	char *new = mail_queue_path(to, id);
+	int rc = rename(old, new);
+	int saved = errno;
+
+	free(old);
+	free(new);
+	errno = saved;
+	return rc;
+}
+
+int
 mail_queue_move(const char *from, const char *to, const char *id)
 {
 	char *old = mail_queue_path(from, id);

@@ -23,6 +23,11 @@ char *mail_queue_path(const char *queue, const char *id);
 /* mail_queue_move - rename id from one queue to another and fsync both
  * directories; 0 or -1 (errno). */
 int mail_queue_move(const char *from, const char *to, const char *id);
+/* mail_queue_rename - rename id between queues without syncing the
+ * directories: for moves of a file that is already durable where a crash
+ * leaving it under the old name only costs a repeated attempt (qmgr's
+ * incoming -> active, deferred -> incoming).  0 or -1 (errno). */
+int mail_queue_rename(const char *from, const char *to, const char *id);
 /* mail_queue_sync_dir - fsync a queue directory; 0 or -1. */
 int mail_queue_sync_dir(const char *queue);
 /* mail_queue_names - NULL-terminated list of every queue directory name

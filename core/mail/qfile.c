@@ -350,7 +350,11 @@ qfile_finish(struct qfile_writer *w)
 		return -1;
 	if (qfile_put(w, QREC_END, "", 0) < 0 || qfile_flush(w) < 0)
 		return -1;
-	if (fsync(w->fd) < 0 || fchmod(w->fd, 0700) < 0 || fsync(w->fd) < 0) {
+	/* Mode 0700 says "complete"; one fsync makes content and mode
+	 * durable together.  A reader also requires the END record, so a
+	 * file torn by a crash before the fsync returned (and so before
+	 * anyone was told "queued") is never taken for a message. */
+	if (fchmod(w->fd, 0700) < 0 || fsync(w->fd) < 0) {
 		w->err = errno;
 		return -1;
 	}

@@ -59,6 +59,8 @@ static long min_backoff, max_backoff;
 static long queue_lifetime, bounce_lifetime;
 static int stopping;
 
+#define SCAN_BATCH	100
+
 /* valid_id - queue file names we accept ([0-9A-F]+). */
 static int
 valid_id(const char *name)
@@ -87,13 +89,12 @@ remove_logs(const char *id)
 static void
 message_free(struct qmgr_message *msg)
 {
-	struct qmgr_message **pp;
-
-	for (pp = &qmgr_active; *pp; pp = &(*pp)->next)
-		if (*pp == msg) {
-			*pp = msg->next;
-			break;
-		}
+	if (msg->prev)
+		msg->prev->next = msg->next;
+	else
+		qmgr_active = msg->next;
+	if (msg->next)
+		msg->next->prev = msg->prev;
 	qmgr_active_count--;
 	qfile_msg_free(&msg->qf);
 	free(msg->rstate);
@@ -198,7 +199,10 @@ scan_incoming(void)
 		msg_warn("open %s: %m", mail_queue_dir(MAIL_QUEUE_INCOMING));
 		return;
 	}
-	while ((de = readdir(dir)) != NULL && qmgr_active_count + n < active_limit) {
+	/* At most SCAN_BATCH files per turn, so that deliveries keep going
+	 * while a burst of new mail is taken in. */
+	while ((de = readdir(dir)) != NULL && qmgr_active_count + n < active_limit
+	    && n < SCAN_BATCH) {
 		struct stat st;
 		char *path;
 
@@ -227,7 +231,9 @@ scan_incoming(void)
 	for (int i = 0; i < n; i++) {
 		if (stopping)
 			break;
-		if (mail_queue_move(MAIL_QUEUE_INCOMING, MAIL_QUEUE_ACTIVE, ids[i]) == 0)
+		/* The file is durable already: a crash that undoes this rename
+		 * only means the message is picked up from incoming again. */
+		if (mail_queue_rename(MAIL_QUEUE_INCOMING, MAIL_QUEUE_ACTIVE, ids[i]) == 0)
 			qmgr_message_load(ids[i]);
 		else if (errno != ENOENT)
 			msg_warn("%s: move to active: %m", ids[i]);
@@ -235,6 +241,9 @@ scan_incoming(void)
 	for (int i = 0; i < n; i++)
 		free(ids[i]);
 	free(ids);
+	/* More may be waiting: come back after the loop ran once. */
+	if (n >= SCAN_BATCH)
+		qmgr_schedule_scan();
 }
 
 /* scan_deferred - due messages (mtime <= now, or all on flush) go back
@@ -262,7 +271,7 @@ scan_deferred(int all)
 			/* Keep the defer log until the message is retried:
 			 * an expiry report needs the last reasons. */
 			free(log);
-			if (mail_queue_move(MAIL_QUEUE_DEFERRED, MAIL_QUEUE_INCOMING,
+			if (mail_queue_rename(MAIL_QUEUE_DEFERRED, MAIL_QUEUE_INCOMING,
 			    de->d_name) < 0)
 				msg_warn("%s: move to incoming: %m", de->d_name);
 		}
@@ -314,7 +323,7 @@ recover_active(void)
 	while ((de = readdir(dir)) != NULL) {
 		if (!valid_id(de->d_name))
 			continue;
-		if (mail_queue_move(MAIL_QUEUE_ACTIVE, MAIL_QUEUE_INCOMING,
+		if (mail_queue_rename(MAIL_QUEUE_ACTIVE, MAIL_QUEUE_INCOMING,
 		    de->d_name) == 0)
 			n++;
 	}

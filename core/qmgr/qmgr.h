@@ -19,10 +19,12 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
+#include "htable.h"
 #include "qfile.h"
 
 struct qmgr_transport;
 struct qmgr_conn;
+struct qmgr_dest;
 
 /* Per-recipient state inside an active message. */
 enum qmgr_rcpt_state {
@@ -45,6 +47,7 @@ struct qmgr_message {
 	off_t *done_offsets;		/* to mark D at the end of a job */
 	int ndone;
 	struct qmgr_message *next;
+	struct qmgr_message *prev;
 };
 
 struct qmgr_job {
@@ -52,6 +55,7 @@ struct qmgr_job {
 	struct qmgr_transport *transport;
 	char *nexthop;
 	char *dest_key;			/* concurrency is counted per key */
+	struct qmgr_dest *dest;		/* qmgr_transport.c, while queued/busy */
 	int *rcpt;			/* indices into msg->qf->rcpt */
 	int nrcpt;
 	long request_id;
@@ -64,7 +68,8 @@ struct qmgr_transport {
 	int max_conns;
 	int dest_limit;			/* per-destination concurrency */
 	int rcpt_limit;			/* recipients per job */
-	struct qmgr_job *queue_head, *queue_tail;
+	struct htable *dests;		/* dest_key -> struct qmgr_dest */
+	struct qmgr_dest *ready_head, *ready_tail;	/* have queued jobs */
 	struct qmgr_conn *conns;
 	int nconns;
 	time_t down_since;		/* connect failures; 0 = up */

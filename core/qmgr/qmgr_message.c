@@ -164,11 +164,15 @@ qmgr_job_done(struct qmgr_job *job, const char *failure_reason)
 			    "delayed", why + 6);
 		}
 	}
-	if (msg->ndone > 0) {
+	/* Mark recipients done in the file, unless this was the last job and
+	 * every recipient was sent: the file is removed next, and a crash
+	 * before that only repeats a delivery. */
+	if (msg->ndone > 0 && !(msg->jobs == 1 && msg->ndeferred == 0
+	    && msg->nbounced == 0)) {
 		if (qfile_mark_done(msg->path, msg->done_offsets, msg->ndone) < 0)
 			msg_warn("%s: mark recipients done: %m", msg->id);
-		msg->ndone = 0;
 	}
+	msg->ndone = 0;
 	msg->jobs--;
 	qmgr_job_free(&job);
 	if (msg->jobs == 0)
@@ -229,6 +233,9 @@ qmgr_message_load(const char *id)
 	msg->rstate = xcalloc((size_t)qf->rcpt_count + 1, sizeof(*msg->rstate));
 	msg->done_offsets = xcalloc((size_t)qf->rcpt_count + 1, sizeof(off_t));
 	msg->next = qmgr_active;
+	msg->prev = NULL;
+	if (qmgr_active)
+		qmgr_active->prev = msg;
 	qmgr_active = msg;
 	qmgr_active_count++;
 	msg_info("%s: from=<%s>, size=%lld, nrcpt=%d (queue active)", id,

@@ -43,8 +43,19 @@ struct qmgr_conn {
 	struct qmgr_conn *next;
 };
 
+/* A destination of one transport: its queued jobs and how many of its
+ * jobs are with an agent.  Destinations with queued jobs are on the
+ * transport's ready list, so dispatching costs O(destinations), not
+ * O(queued jobs). */
+struct qmgr_dest {
+	char *key;
+	int busy;
+	struct qmgr_job *head, *tail;
+	int listed;
+	struct qmgr_dest *next_ready;
+};
+
 static struct qmgr_transport *transports;
-static struct htable *dest_busy;	/* "transport/dest_key" -> count */
 static long next_request_id = 1;
 
 /* transports we can deliver with: those that have an agent program. */
@@ -102,66 +113,103 @@ qmgr_transport_find(const char *name)
 	t->rcpt_limit = conf_limit(name, "destination_recipient_limit", 50);
 	if (t->rcpt_limit < 1)
 		t->rcpt_limit = 1;
+	t->dests = htable_create(64);
 	t->next = transports;
 	transports = t;
-	if (dest_busy == NULL)
-		dest_busy = htable_create(64);
 	return t;
 }
 
-static char *
-busy_key(const struct qmgr_job *job)
+static struct qmgr_dest *
+dest_get(struct qmgr_transport *t, const char *key)
 {
-	return concatenate(job->transport->name, "/", job->dest_key, (char *)0);
+	struct qmgr_dest *d = htable_find(t->dests, key);
+
+	if (d == NULL) {
+		d = xcalloc(1, sizeof(*d));
+		d->key = xstrdup(key);
+		htable_enter(t->dests, key, d);
+	}
+	return d;
 }
 
-static int
-dest_count(const struct qmgr_job *job)
+/* dest_release - forget a destination with nothing queued or busy. */
+static void
+dest_release(struct qmgr_transport *t, struct qmgr_dest *d)
 {
-	char *key = busy_key(job);
-	long n = (long)(intptr_t)htable_find(dest_busy, key);
-
-	free(key);
-	return (int)n;
+	if (d->busy > 0 || d->head != NULL || d->listed)
+		return;
+	htable_delete(t->dests, d->key, NULL);
+	free(d->key);
+	free(d);
 }
 
 static void
-dest_adjust(const struct qmgr_job *job, int delta)
+ready_add(struct qmgr_transport *t, struct qmgr_dest *d)
 {
-	char *key = busy_key(job);
-	struct htable_entry *e = htable_locate(dest_busy, key);
-	long n = e ? (long)(intptr_t)e->value : 0;
+	if (d->listed)
+		return;
+	d->listed = 1;
+	d->next_ready = NULL;
+	if (t->ready_tail)
+		t->ready_tail->next_ready = d;
+	else
+		t->ready_head = d;
+	t->ready_tail = d;
+}
 
-	n += delta;
-	if (n <= 0) {
-		if (e)
-			htable_delete(dest_busy, key, NULL);
-	} else if (e) {
-		e->value = (void *)(intptr_t)n;
-	} else {
-		htable_enter(dest_busy, key, (void *)(intptr_t)n);
+static void
+dest_adjust(struct qmgr_job *job, int delta)
+{
+	struct qmgr_dest *d = job->dest;
+
+	d->busy += delta;
+	if (delta < 0) {
+		job->dest = NULL;
+		dest_release(job->transport, d);
 	}
-	free(key);
 }
 
 void
 qmgr_transport_enqueue(struct qmgr_transport *t, struct qmgr_job *job)
 {
+	struct qmgr_dest *d = job->dest ? job->dest : dest_get(t, job->dest_key);
+
+	job->dest = d;
 	job->next = NULL;
-	if (t->queue_tail)
-		t->queue_tail->next = job;
+	if (d->tail)
+		d->tail->next = job;
 	else
-		t->queue_head = job;
-	t->queue_tail = job;
+		d->head = job;
+	d->tail = job;
+	ready_add(t, d);
 }
 
 static void
 enqueue_front(struct qmgr_transport *t, struct qmgr_job *job)
 {
-	job->next = t->queue_head;
-	t->queue_head = job;
-	if (t->queue_tail == NULL)
-		t->queue_tail = job;
+	struct qmgr_dest *d = job->dest ? job->dest : dest_get(t, job->dest_key);
+
+	job->dest = d;
+	job->next = d->head;
+	d->head = job;
+	if (d->tail == NULL)
+		d->tail = job;
+	ready_add(t, d);
+}
+
+/* pop_job - take the first job of d off its queue. */
+static struct qmgr_job *
+pop_job(struct qmgr_dest *d)
+{
+	struct qmgr_job *job = d->head;
+
+	if (job) {
+		d->head = job->next;
+		if (d->head == NULL)
+			d->tail = NULL;
+		job->next = NULL;
+	}
+	return job;
 }
 
 static void
@@ -211,13 +259,20 @@ transport_down(struct qmgr_transport *t, const char *why)
 		msg_warn("connect to transport private/%s: %s", t->name, why);
 	}
 	if (now - t->down_since >= give_up) {
-		struct qmgr_job *job;
+		struct qmgr_dest *d;
 
-		while ((job = t->queue_head) != NULL) {
-			t->queue_head = job->next;
-			if (t->queue_head == NULL)
-				t->queue_tail = NULL;
-			qmgr_job_done(job, "4.3.0 mail transport unavailable");
+		while ((d = t->ready_head) != NULL) {
+			struct qmgr_job *job;
+
+			t->ready_head = d->next_ready;
+			if (t->ready_head == NULL)
+				t->ready_tail = NULL;
+			d->listed = 0;
+			while ((job = pop_job(d)) != NULL) {
+				job->dest = NULL;
+				qmgr_job_done(job, "4.3.0 mail transport unavailable");
+			}
+			dest_release(t, d);
 		}
 		t->down_since = now;
 	}
@@ -410,36 +465,51 @@ send_job(struct qmgr_conn *c, struct qmgr_job *job)
 	attr_list_free(&al);
 	buf_free(&out);
 	c->job = job;
-	dest_adjust(job, 1);
+	dest_adjust(job, 1);	/* job->dest is set by enqueue */
 }
 
 void
 qmgr_transport_dispatch(struct qmgr_transport *t)
 {
-	struct qmgr_job **pp = &t->queue_head, *prev = NULL;
+	int progress = 1;
 
-	while (*pp) {
-		struct qmgr_job *job = *pp;
-		struct qmgr_conn *c;
+	/* Round robin over the destinations, one job each per pass. */
+	while (progress) {
+		struct qmgr_dest *d, *prev = NULL, *next;
 
-		if (dest_count(job) >= t->dest_limit) {
-			prev = job;
-			pp = &job->next;
-			continue;
+		progress = 0;
+		for (d = t->ready_head; d; d = next) {
+			struct qmgr_conn *c;
+			struct qmgr_job *job;
+
+			next = d->next_ready;
+			if (d->head == NULL) {
+				/* Nothing queued: off the ready list. */
+				if (prev)
+					prev->next_ready = next;
+				else
+					t->ready_head = next;
+				if (t->ready_tail == d)
+					t->ready_tail = prev;
+				d->listed = 0;
+				dest_release(t, d);
+				continue;
+			}
+			prev = d;
+			if (d->busy >= t->dest_limit)
+				continue;
+			for (c = t->conns; c; c = c->next)
+				if (c->job == NULL && c->bev)
+					break;
+			if (c == NULL) {
+				if (t->nconns >= t->max_conns)
+					return;
+				if ((c = conn_new(t)) == NULL)
+					return;
+			}
+			job = pop_job(d);
+			send_job(c, job);
+			progress = 1;
 		}
-		for (c = t->conns; c; c = c->next)
-			if (c->job == NULL && c->bev)
-				break;
-		if (c == NULL) {
-			if (t->nconns >= t->max_conns)
-				return;
-			if ((c = conn_new(t)) == NULL)
-				return;
-		}
-		*pp = job->next;
-		if (t->queue_tail == job)
-			t->queue_tail = prev;
-		job->next = NULL;
-		send_job(c, job);
 	}
 }
