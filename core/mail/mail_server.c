@@ -25,6 +25,7 @@
 
 #include "mail_conf.h"
 #include "mail_server.h"
+#include "map.h"
 #include "msg.h"
 #include "mymalloc.h"
 #include "stringops.h"
@@ -207,6 +208,10 @@ mail_server_init(int argc, char **argv, const char *program)
 	mail_server_log_init();
 	msg_stderr_enable(0);
 	msg_verbose += verbose;
+	/* The result cache of blocking tables (off unless a TTL is set). */
+	map_cache_configure(mail_conf_time("postino_lookup_cache_ttl", 's'),
+	    mail_conf_time("postino_lookup_cache_negative_ttl", 's'),
+	    mail_conf_int("postino_lookup_cache_size"));
 
 	mail_server_fds();
 	mail_server_signals();
@@ -261,6 +266,9 @@ mail_server_drop(void)
 			msg_fatal("chroot %s: %m", root_dir);
 		if (chdir("/") < 0)
 			msg_fatal("chdir / in %s: %m", root_dir);
+		/* Queue paths are built from queue_directory: inside the
+		 * chroot the queue is "/". */
+		mail_conf_override("queue_directory", "/");
 	}
 	if (server_unpriv) {
 		if (setgroups(1, &gid) < 0)
