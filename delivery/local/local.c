@@ -2,20 +2,11 @@
 /* local - the local delivery agent: process set-up, the connection loop
  * and one delivery request at a time.
  *
- * Under the master (mail_server.h: POSTINO_LISTEN_FDS set) the listening
- * socket is the first one the master passes, and reload/stop follow that
- * contract (the request in hand is always finished first).  Without the
- * master, for tests and manual runs, "-S path" makes local listen on that
- * path itself.  Each accepted connection (from
- * qmgr) carries a stream of requests (deliver_request.h); requests are
- * handled one at a time and answered with one status list per
- * recipient, then "done=1".  Several local processes may accept on the
- * same socket.
- *
- * Options without the master: -c DIR (configuration directory),
- * -o name=value, -S path, -v (verbose), -1 (serve one connection, exit).
- * local stays root when started as root (master.cf unpriv=n): it needs
- * to become each recipient.
+ * The process start and the request loop are delivery/common's
+ * agent_server (under the master, or with -S path for tests); this file
+ * reads local's parameters and handles one request: open the queue file,
+ * deliver each recipient, answer.  local stays root when started as root
+ * (master.cf unpriv=n): it needs to become each recipient.
  *
  * Logs (as "local"): one line per leaf delivery in Postfix's shape
  * (local_report.c) and warnings for protocol errors. */
@@ -36,6 +27,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "agent_server.h"
 #include "attr.h"
 #include "deliver_request.h"
 #include "local.h"
@@ -48,21 +40,6 @@
 #ifdef LOCAL_HAVE_CLEANUP
 #include "cleanup/cleanup.h"
 #endif
-
-struct local_conf local_conf;
-
-/* Started by the master (mail_server.h) rather than with -S. */
-static int under_master;
-
-/* local_now - wall-clock time in seconds with microseconds. */
-double
-local_now(void)
-{
-	struct timeval tv;
-
-	gettimeofday(&tv, NULL);
-	return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
-}
 
 /* conf_mask - a "command, file, forward"-style list to bits. */
 static int
@@ -219,22 +196,8 @@ static void
 reply_status(int fd, long request_id, int index, const char *dsn,
     const char *status, const char *action, const char *text)
 {
-	struct deliver_status ds;
-	struct attr_list *al = attr_list_new();
-	char *text_copy = xstrdup(text), relay[] = "local";
-
-	memset(&ds, 0, sizeof(ds));
-	ds.rcpt_index = index;
-	strlcpy(ds.dsn, dsn, sizeof(ds.dsn));
-	ds.status = status;
-	ds.action = action;
-	ds.text = text_copy;
-	ds.relay = relay;
-	deliver_status_to_attr(request_id, &ds, al);
-	if (attr_write(fd, al) < 0 && errno != EPIPE)
-		msg_warn("write status to qmgr: %m");
-	attr_list_free(&al);
-	free(text_copy);
+	agent_server_status(fd, request_id, index, dsn, status, action, text,
+	    "local");
 }
 
 /* lower_domain - the address with its domain folded to lower case. */
@@ -350,194 +313,14 @@ handle_request(int fd, struct deliver_request *dr, double t_start,
 	close(msg.fd);
 }
 
-/* wait_readable - wait for a request on fd; under the master also watch
- * for reload/stop.  1 readable, 0 the master says stop or drain. */
-static int
-wait_readable(int fd)
-{
-	for (;;) {
-		struct pollfd p[3];
-		int n = 0;
-
-		p[n++] = (struct pollfd){.fd = fd, .events = POLLIN};
-		if (under_master) {
-			p[n++] = (struct pollfd){.fd = mail_server_notify_fd(),
-			.events = POLLIN};
-			if (mail_server_status_fd() >= 0)
-				p[n++] = (struct pollfd){.fd = mail_server_status_fd(),
-				.events = POLLIN};
-		}
-		if (poll(p, (nfds_t)n, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			msg_fatal("poll: %m");
-		}
-		if (under_master && mail_server_event() != MAIL_SERVER_NONE)
-			return 0;
-		if (p[0].revents)
-			return 1;
-	}
-}
-
-/* serve - one connection from qmgr: requests until EOF (or until the
- * master tells us to go: the request in hand is always finished). */
-static void
-serve(int fd)
-{
-	struct buf *inbuf = buf_new(4096, 0);
-	struct attr_list *al = attr_list_new();
-
-	for (;;) {
-		const char *err;
-		struct deliver_request *dr;
-		struct attr_list *done;
-		double t_start, t_active;
-		const char *v;
-		int n;
-
-		if (inbuf->len == 0 && !wait_readable(fd))
-			break;
-		n = attr_read(fd, inbuf, al, -1, &err);
-		if (n == 0)
-			break;
-		if (n < 0) {
-			msg_warn("read request from qmgr: %s", err);
-			break;
-		}
-		t_start = local_now();
-		if ((dr = deliver_request_from_attr(al, &err)) == NULL) {
-			msg_warn("malformed delivery request from qmgr: %s", err);
-			break;
-		}
-		v = attr_get(al, "active_time");
-		t_active = v ? strtod(v, NULL) : 0;
-		handle_request(fd, dr, t_start, t_active);
-		done = attr_list_new();
-		attr_addf(done, "request_id", "%ld", dr->request_id);
-		attr_add(done, "done", "1");
-		if (attr_write(fd, done) < 0)
-			msg_warn("write to qmgr: %m");
-		attr_list_free(&done);
-		deliver_request_free(&dr);
-	}
-	attr_list_free(&al);
-	buf_free(&inbuf);
-}
-
-/* listen_path - -S: a listening socket of our own (tests). */
-static int
-listen_path(const char *path)
-{
-	struct sockaddr_un sun;
-	char *tmp = concatenate(path, ".tmp", (char *)0);
-	int fd;
-
-	/* Bound and listening under a temporary name, then renamed: the
-	 * path never names a socket that refuses connections. */
-	if (strlen(tmp) >= sizeof(sun.sun_path))
-		msg_fatal("socket path too long: %s", path);
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	strlcpy(sun.sun_path, tmp, sizeof(sun.sun_path));
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
-		msg_fatal("socket: %m");
-	(void)unlink(tmp);
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0)
-		msg_fatal("bind %s: %m", tmp);
-	if (listen(fd, 64) < 0)
-		msg_fatal("listen %s: %m", tmp);
-	if (rename(tmp, path) < 0)
-		msg_fatal("rename %s to %s: %m", tmp, path);
-	free(tmp);
-	return fd;
-}
-
-static void
-usage(void)
-{
-	msg_fatal("usage: local [-v1] [-c config_dir] [-o name=value] [-S socket_path]");
-}
+static const struct agent_server local_agent = {
+	.name = "local",
+	.conf_init = local_conf_init,
+	.handle = handle_request,
+};
 
 int
 main(int argc, char **argv)
 {
-	const char *sock_path = NULL;
-	int once = 0, lfd = -1, ch;
-
-	if (getenv(MAIL_SERVER_ENV_LISTEN_FDS) != NULL) {
-		/* Started by the master (mail_server.h contract). */
-		under_master = 1;
-		mail_server_init(argc, argv, "local");
-		local_conf_init();
-		mail_server_ready();
-		if (mail_server_listen_count() < 1)
-			msg_fatal("no listening socket from the master");
-	} else {
-		msg_init("local", 1);
-		signal(SIGPIPE, SIG_IGN);
-		while ((ch = getopt(argc, argv, "c:o:S:v1")) != -1) {
-			switch (ch) {
-			case 'c':
-				mail_conf_set_dir(optarg);
-				break;
-			case 'o': {
-				char *copy = xstrdup(optarg), *eq = strchr(copy, '=');
-
-				if (eq == NULL)
-					usage();
-				*eq = 0;
-				mail_conf_override(copy, eq + 1);
-				free(copy);
-				break;
-			}
-			case 'S':
-				sock_path = optarg;
-				break;
-			case 'v':
-				msg_verbose++;
-				break;
-			case '1':
-				once = 1;
-				break;
-			default:
-				usage();
-			}
-		}
-		if (sock_path == NULL)
-			usage();
-		mail_conf_read(0);
-		mail_server_log_init();
-		msg_stderr_enable(1);
-		local_conf_init();
-		lfd = listen_path(sock_path);
-	}
-	umask(077);
-
-	for (;;) {
-		int cfd;
-
-		if (under_master) {
-			if (mail_server_listen_count() < 1)
-				break;
-			lfd = mail_server_listen_fd(0);
-			if (!wait_readable(lfd))
-				break;
-		}
-		cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-		if (cfd < 0) {
-			if (errno == EINTR || errno == ECONNABORTED
-			    || errno == EAGAIN || errno == EWOULDBLOCK)
-				continue;
-			msg_fatal("accept: %m");
-		}
-		/* The connection is served with blocking I/O. */
-		(void)fcntl(cfd, F_SETFL, fcntl(cfd, F_GETFL) & ~O_NONBLOCK);
-		serve(cfd);
-		close(cfd);
-		if (once)
-			break;
-		if (under_master && mail_server_event() != MAIL_SERVER_NONE)
-			break;
-	}
-	return 0;
+	return agent_server_main(argc, argv, &local_agent);
 }

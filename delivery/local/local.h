@@ -126,8 +126,10 @@ struct local_ctx {
 	const char *domain;	/* domain of rcpt */
 };
 
-/* local.c */
+/* local_report.c */
 double local_now(void);
+/* local_relay_name - relay= in the delivery lines ("local"). */
+extern const char *local_relay_name;
 
 /* local_recipient.c - deliver one address (any level). */
 void local_recipient(struct local_ctx *ctx);

@@ -16,10 +16,26 @@
 #include <string.h>
 #include <strings.h>
 
+#include "agent_server.h"
 #include "local.h"
 #include "msg.h"
 #include "mymalloc.h"
 #include "stringops.h"
+
+/* The configuration (filled by local.c, or by virtual(8), which uses the
+ * writers of this library). */
+struct local_conf local_conf;
+
+/* The relay= word of the delivery lines: "local", or "virtual" when the
+ * virtual agent delivers through these functions. */
+const char *local_relay_name = "local";
+
+/* local_now - wall-clock time in seconds with microseconds. */
+double
+local_now(void)
+{
+	return agent_server_now();
+}
 
 /* local_format_delay - 2 significant digits, at most 2 decimals, whole
  * numbers from 10 s up, trailing zeros dropped. */
@@ -63,13 +79,15 @@ local_log_line(struct local_msg *msg, const char *to, const char *orig,
 	local_format_delay(c, sizeof(c), t_conn - msg->t_start);
 	local_format_delay(e, sizeof(e), now - t_conn);
 	if (orig && *orig && strcasecmp(orig, to) != 0)
-		msg_info("%s: to=<%s>, orig_to=<%s>, relay=local, delay=%s, "
+		msg_info("%s: to=<%s>, orig_to=<%s>, relay=%s, delay=%s, "
 		    "delays=%s/%s/%s/%s, dsn=%s, status=%s (%s)",
-		    msg->dr->queue_id, to, orig, d, a, b, c, e, dsn, status, text);
+		    msg->dr->queue_id, to, orig, local_relay_name, d, a, b, c,
+		    e, dsn, status, text);
 	else
-		msg_info("%s: to=<%s>, relay=local, delay=%s, "
+		msg_info("%s: to=<%s>, relay=%s, delay=%s, "
 		    "delays=%s/%s/%s/%s, dsn=%s, status=%s (%s)",
-		    msg->dr->queue_id, to, d, a, b, c, e, dsn, status, text);
+		    msg->dr->queue_id, to, local_relay_name, d, a, b, c, e, dsn,
+		    status, text);
 }
 
 void
