@@ -1,0 +1,336 @@
+/* SPDX-License-Identifier: MIT */
+/* virtual - the virtual delivery agent (Postfix's virtual(8)): mailboxes
+ * of virtual mailbox domains under virtual_mailbox_base.
+ *
+ * Per recipient (the full address folded to lower case):
+ *   - a Delivered-To: header with the address already in the message is
+ *     a loop: bounce 5.4.6;
+ *   - virtual_mailbox_maps gives the mailbox (not found: bounce 5.1.1
+ *     "unknown user"), virtual_uid_maps and virtual_gid_maps the ids
+ *     (static: works; not found, malformed, or a uid below
+ *     virtual_minimum_uid: defer 4.3.5, a configuration error);
+ *   - any table's temporary error defers with 4.3.0 "TABLE: table lookup
+ *     failure": a directory outage never bounces mail;
+ *   - RESULT ending in '/' is a Maildir (tmp/, new/, cur/, created as
+ *     needed), else an mbox file locked per virtual_mailbox_lock and
+ *     bounded by virtual_mailbox_limit (also the largest message a Maildir
+ *     takes); directories above the mailbox are created with the
+ *     recipient's ids;
+ *   - the file and its directory are fsync'd before "sent".
+ * When running as root every file access happens with the looked-up
+ * uid/gid; a non-root instance delivers as itself.
+ *
+ * Logs (as "virtual"): "ID: to=<rcpt>, relay=virtual, delay=...,
+ * delays=..., dsn=2.0.0, status=sent (delivered to maildir)", and warnings
+ * for table errors. */
+#include "postino_config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "agent_server.h"
+#include "deliver_request.h"
+#include "local.h"
+#include "mail_conf.h"
+#include "msg.h"
+#include "mymalloc.h"
+#include "stringops.h"
+#include "virtual.h"
+
+struct virtual_conf virtual_conf;
+
+/* conf_lock - virtual_mailbox_lock: fcntl, dotlock, flock (flock is
+ * treated as fcntl: both are advisory locks on the open file). */
+static void
+conf_lock(void)
+{
+	char *save = xstrdup(mail_conf_str("virtual_mailbox_lock"));
+	char *bp = save, *tok;
+
+	local_conf.lock_fcntl = local_conf.lock_dotlock = 0;
+	while ((tok = mystrtok(&bp, ", \t\r\n")) != NULL) {
+		lowercase(tok);
+		if (strcmp(tok, "fcntl") == 0 || strcmp(tok, "flock") == 0)
+			local_conf.lock_fcntl = 1;
+		else if (strcmp(tok, "dotlock") == 0)
+			local_conf.lock_dotlock = 1;
+		else
+			msg_warn("virtual_mailbox_lock: unknown keyword \"%s\" ignored",
+			    tok);
+	}
+	free(save);
+}
+
+/* virtual_conf_init - the parameters virtual uses. */
+static void
+virtual_conf_init(void)
+{
+	struct virtual_conf *c = &virtual_conf;
+
+	c->base = xstrdup(mail_conf_str("virtual_mailbox_base"));
+	if (c->base[0] != '/')
+		msg_fatal("virtual_mailbox_base must be an absolute pathname: \"%s\"",
+		    c->base);
+	c->minimum_uid = mail_conf_int("virtual_minimum_uid");
+	virtual_maps_open(&c->mailbox, "virtual_mailbox_maps");
+	virtual_maps_open(&c->uid, "virtual_uid_maps");
+	virtual_maps_open(&c->gid, "virtual_gid_maps");
+
+	/* The writers are local(8)'s: tell them how virtual wants it. */
+	local_relay_name = "virtual";
+	local_conf.is_root = (geteuid() == 0);
+	local_conf.size_limit = mail_conf_int("virtual_mailbox_limit");
+	local_conf.deliv_mask = LOCAL_DELIV_FILE;	/* always Delivered-To: */
+	conf_lock();
+}
+
+/* lookup_id - a uid or gid from its tables; 0 with *id_r set, or -1
+ * after reporting the outcome. */
+static int
+lookup_id(struct local_ctx *ctx, struct virtual_maps *vm, const char *what,
+    long minimum, long *id_r)
+{
+	const char *title;
+	char *value = NULL;
+	long id;
+
+	switch (virtual_maps_find(vm, ctx->rcpt, &value, &title)) {
+	case MAP_FOUND:
+		break;
+	case MAP_NOTFOUND:
+		local_report(ctx, LOCAL_DEFER, "4.3.5",
+		    "mail system configuration error: recipient %s: %s not found in %s",
+		    ctx->rcpt, what, vm->param);
+		return -1;
+	case MAP_TEMPFAIL:
+		local_report(ctx, LOCAL_DEFER, "4.3.0", "%s: table lookup failure",
+		    title);
+		return -1;
+	}
+	if (!alldig(value) || str_to_long(value, &id) < 0 || id < minimum) {
+		local_report(ctx, LOCAL_DEFER, "4.3.5",
+		    "mail system configuration error: recipient %s: bad %s \"%s\" in %s%s",
+		    ctx->rcpt, what, value, vm->param,
+		    alldig(value) && *value ? " (below virtual_minimum_uid)" : "");
+		free(value);
+		return -1;
+	}
+	free(value);
+	*id_r = id;
+	return 0;
+}
+
+/* bad_path - 1 when a table's mailbox result is unusable: empty, absolute
+ * or with a ".." component (it must stay under the base). */
+static int
+bad_path(const char *path)
+{
+	const char *cp = path;
+
+	if (*path == 0 || *path == '/')
+		return 1;
+	while (*cp) {
+		size_t n = strcspn(cp, "/");
+
+		if (n == 2 && cp[0] == '.' && cp[1] == '.')
+			return 1;
+		cp += n;
+		if (*cp == '/')
+			cp++;
+	}
+	return 0;
+}
+
+/* make_parents - create the directories between the base and the mailbox
+ * (with the caller's current privileges); errors are left to the writer,
+ * which reports them. */
+static void
+make_parents(const char *path)
+{
+	char *copy = xstrdup(path);
+	size_t base_len = strlen(virtual_conf.base);
+	char *end = copy + strlen(copy);
+
+	/* A Maildir's own directory is made by the writer. */
+	if (end > copy && end[-1] == '/')
+		*--end = 0;
+	for (char *cp = copy + base_len + 1; (cp = strchr(cp, '/')) != NULL; cp++) {
+		*cp = 0;
+		if (mkdir(copy, 0700) < 0 && errno != EEXIST)
+			break;
+		*cp = '/';
+	}
+	free(copy);
+}
+
+/* virtual_recipient - deliver one recipient (ctx->rcpt, lowercased). */
+static void
+virtual_recipient(struct local_ctx *ctx)
+{
+	const char *title;
+	char *result = NULL, *path;
+	long uid, gid;
+	size_t len;
+
+	if (delivered_find(ctx->msg->delivered, ctx->rcpt)) {
+		local_report(ctx, LOCAL_BOUNCE, "5.4.6", "mail forwarding loop for %s",
+		    ctx->rcpt);
+		return;
+	}
+	switch (virtual_maps_find(&virtual_conf.mailbox, ctx->rcpt, &result,
+	    &title)) {
+	case MAP_FOUND:
+		break;
+	case MAP_NOTFOUND:
+		local_report(ctx, LOCAL_BOUNCE, "5.1.1", "unknown user: \"%s\"",
+		    ctx->rcpt);
+		return;
+	case MAP_TEMPFAIL:
+		local_report(ctx, LOCAL_DEFER, "4.3.0", "%s: table lookup failure",
+		    title);
+		return;
+	}
+	if (bad_path(result)) {
+		local_report(ctx, LOCAL_DEFER, "4.3.5",
+		    "mail system configuration error: recipient %s: bad mailbox \"%s\" in virtual_mailbox_maps",
+		    ctx->rcpt, result);
+		free(result);
+		return;
+	}
+	if (lookup_id(ctx, &virtual_conf.uid, "uid", virtual_conf.minimum_uid,
+	    &uid) < 0 || lookup_id(ctx, &virtual_conf.gid, "gid", 0, &gid) < 0) {
+		free(result);
+		return;
+	}
+	if (!local_conf.is_root) {
+		uid = (long)getuid();
+		gid = (long)getgid();
+	}
+	path = concatenate(virtual_conf.base, "/", result, (char *)0);
+	free(result);
+	local_privs_set((uid_t)uid, (gid_t)gid);
+	make_parents(path);
+	local_privs_restore();
+	len = strlen(path);
+	if (path[len - 1] == '/') {
+		if (local_conf.size_limit > 0
+		    && ctx->msg->dr->content_len > local_conf.size_limit)
+			local_report(ctx, LOCAL_BOUNCE, "5.2.2",
+			    "maildir delivery failed: error writing message: File too large");
+		else
+			local_maildir_deliver(ctx, path, ctx->rcpt, (uid_t)uid,
+			    (gid_t)gid, LOCAL_KIND_MAILBOX);
+	} else {
+		local_mbox_deliver(ctx, path, ctx->rcpt, (uid_t)uid, (gid_t)gid, 1,
+		    LOCAL_KIND_MAILBOX);
+	}
+	free(path);
+}
+
+/* deliver_one - one recipient of a request, answered to qmgr. */
+static void
+deliver_one(struct local_msg *msg, int index, int fd)
+{
+	struct deliver_rcpt *r = msg->dr->rcpt + index;
+	struct local_result res;
+	struct local_ctx ctx;
+	char *rcpt = lowercase(xstrdup(r->address));
+	const char *status = "deferred", *action = "delayed";
+
+	memset(&res, 0, sizeof(res));
+	res.text = buf_new(128, 4096);
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.msg = msg;
+	ctx.res = &res;
+	ctx.rcpt_index = index;
+	ctx.orig_rcpt = *r->orig_rcpt ? r->orig_rcpt : r->address;
+	ctx.top_rcpt = rcpt;
+	ctx.rcpt = rcpt;
+	ctx.sender = msg->dr->sender;
+	virtual_recipient(&ctx);
+	if (res.leaves == 0) {
+		/* Nothing reported: should not happen; never claim success. */
+		res.stat = LOCAL_DEFER;
+		strlcpy(res.dsn, "4.3.0", sizeof(res.dsn));
+		buf_set(res.text, "internal error: no delivery status");
+		local_log_line(msg, rcpt, ctx.orig_rcpt, res.dsn, "deferred",
+		    buf_str(res.text));
+	}
+	switch (res.stat) {
+	case LOCAL_SENT:
+		status = "sent";
+		action = "delivered";
+		break;
+	case LOCAL_BOUNCE:
+		status = "bounced";
+		action = "failed";
+		break;
+	case LOCAL_DEFER:
+		status = "deferred";
+		action = "delayed";
+		break;
+	}
+	agent_server_status(fd, msg->dr->request_id, index, res.dsn, status,
+	    action, buf_str(res.text), "virtual");
+	buf_free(&res.text);
+	free(rcpt);
+}
+
+/* handle_request - one message: open the queue file, deliver each
+ * recipient, answer. */
+static void
+handle_request(int fd, struct deliver_request *dr, double t_start,
+    double t_active)
+{
+	struct local_msg msg;
+	struct stat st;
+
+	memset(&msg, 0, sizeof(msg));
+	msg.dr = dr;
+	msg.t_start = t_start;
+	msg.t_active = t_active > 0 && t_active <= t_start ? t_active : t_start;
+	msg.fd = open(dr->queue_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (msg.fd < 0 || fstat(msg.fd, &st) < 0 || !S_ISREG(st.st_mode)
+	    || dr->content_offset < 0 || dr->content_len < 0
+	    || dr->content_offset + dr->content_len > st.st_size) {
+		char text[512];
+
+		snprintf(text, sizeof(text), "cannot read queue file %s: %s",
+		    dr->queue_path, msg.fd < 0 ? strerror(errno) :
+		    "content outside the file");
+		msg_warn("%s: %s", dr->queue_id, text);
+		for (int i = 0; i < dr->rcpt_count; i++) {
+			local_log_line(&msg, dr->rcpt[i].address,
+			    dr->rcpt[i].orig_rcpt, "4.3.0", "deferred", text);
+			agent_server_status(fd, dr->request_id, i, "4.3.0",
+			    "deferred", "delayed", text, "virtual");
+		}
+		if (msg.fd >= 0)
+			close(msg.fd);
+		return;
+	}
+	msg.t_conn = local_now();
+	msg.delivered = delivered_scan(msg.fd, dr->content_offset,
+	    dr->content_len);
+	for (int i = 0; i < dr->rcpt_count; i++)
+		deliver_one(&msg, i, fd);
+	delivered_free(&msg.delivered);
+	close(msg.fd);
+}
+
+static const struct agent_server virtual_agent = {
+	.name = "virtual",
+	.conf_init = virtual_conf_init,
+	.handle = handle_request,
+};
+
+int
+main(int argc, char **argv)
+{
+	return agent_server_main(argc, argv, &virtual_agent);
+}

@@ -1,0 +1,212 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""test_virtual - virtual mailbox domains and the virtual(8) delivery agent.
+
+Hash tables (no servers): Maildir and mbox under virtual_mailbox_base
+with the headers virtual prepends (Return-Path:, X-Original-To:,
+Delivered-To:), user+ext@domain / user@domain / @domain search order,
+static: uid/gid maps, files owned by the looked-up ids, unknown users
+refused at RCPT (550 5.1.1), virtual_minimum_uid (deferred 4.3.5, never
+bounced), Delivered-To: loops (bounced 5.4.6), a table that fails
+(deferred 4.3.0 "table lookup failure", never a bounce).
+
+Directories (real servers): an LDAP-defined user (slapd,
+scripts/lib/slapd.sh) and an SQL-defined user (mariadbd,
+scripts/lib/mariadb.sh, PostfixAdmin schema) get their mail in their
+Maildir under virtual_mailbox_base, read back through dovecot-pop3d; a
+stopped (SIGSTOP) slapd gives 451 4.3.0 at RCPT, and a directory that
+is down when virtual delivers defers the mail in qmgr, never bounces it.
+A missing slapd, mariadbd or dovecot fails the test.
+"""
+import os
+import poplib
+import pwd
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+from instance import Instance, free_port, message, poll_until, WAIT
+from postino_testlib import program
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SRC = os.path.abspath(os.path.join(HERE, "..", ".."))
+SLAPD_SH = os.path.join(SRC, "scripts", "lib", "slapd.sh")
+MARIADB_SH = os.path.join(SRC, "scripts", "lib", "mariadb.sh")
+DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
+VDOMAIN = "virt.test"
+
+VIRTUAL_LINE = "virtual unix - n n - - virtual\n"
+
+
+def postmap(inst, path, text):
+    with open(path, "w") as f:
+        f.write(text)
+    r = subprocess.run([program("postmap"), "-c", inst.conf,
+                        "hash:" + path], capture_output=True, timeout=60)
+    if r.returncode != 0:
+        raise AssertionError("postmap %s: %s" % (path, r.stderr))
+
+
+def vinstance(tc, mailbox_maps, extra_main=None, master_extra="",
+              users=("vmail",)):
+    """An instance with a virtual mailbox domain; base owned by vmail."""
+    i = Instance(tc, users=list(users), master_extra=VIRTUAL_LINE
+                 + master_extra)
+    base = os.path.join(i.dir, "vmail")
+    os.mkdir(base, 0o755)
+    pw = pwd.getpwnam(i.user("vmail"))
+    os.chown(base, pw.pw_uid, pw.pw_gid)
+    main = {
+        "virtual_mailbox_domains": VDOMAIN,
+        "virtual_mailbox_base": base,
+        "virtual_mailbox_maps": mailbox_maps,
+        "virtual_uid_maps": "static:%d" % pw.pw_uid,
+        "virtual_gid_maps": "static:%d" % pw.pw_gid,
+        "recipient_delimiter": "+",
+    }
+    main.update(extra_main or {})
+    i.set_main(**main)
+    i.vbase = base
+    i.vuid, i.vgid = pw.pw_uid, pw.pw_gid
+    return i
+
+
+def slurp(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def maildir_files(path):
+    out = []
+    for sub in ("new", "cur"):
+        d = os.path.join(path, sub)
+        if os.path.isdir(d):
+            out += [os.path.join(d, n) for n in sorted(os.listdir(d))]
+    return out
+
+
+def wait_maildir(path, count):
+    poll_until("%d messages in %s" % (count, path),
+               lambda: len(maildir_files(path)) >= count)
+    return [slurp(p) for p in maildir_files(path)]
+
+
+class HashTables(unittest.TestCase):
+
+    def setUp(self):
+        self.i = vinstance(self, "")
+        self.vmbox = os.path.join(self.i.conf, "vmailbox")
+        postmap(self.i, self.vmbox,
+                "joe@%s %s/joe/\n" % (VDOMAIN, VDOMAIN)
+                + "joe+box@%s %s/joe-box/\n" % (VDOMAIN, VDOMAIN)
+                + "ann@%s %s/ann\n" % (VDOMAIN, VDOMAIN)
+                + "@catch.test catch.test/all/\n")
+        self.i.set_main(virtual_mailbox_maps="hash:" + self.vmbox,
+                        virtual_mailbox_domains=VDOMAIN + ", catch.test")
+
+    def test_maildir_mbox_headers_ownership(self):
+        i = self.i
+        i.start()
+        i.send("sender@ext.test", ["joe@" + VDOMAIN],
+               message("sender@ext.test", "joe@" + VDOMAIN, "to joe"))
+        i.send("sender@ext.test", ["ann@" + VDOMAIN],
+               message("sender@ext.test", "ann@" + VDOMAIN, "to ann"))
+        i.send("sender@ext.test", ["JOE+Box@" + VDOMAIN, "joe+other@" + VDOMAIN,
+                                   "whoever@catch.test"],
+               message("sender@ext.test", "joe@" + VDOMAIN, "ext"))
+        joe = wait_maildir(os.path.join(i.vbase, VDOMAIN, "joe"), 2)
+        box = wait_maildir(os.path.join(i.vbase, VDOMAIN, "joe-box"), 1)
+        catch = wait_maildir(os.path.join(i.vbase, "catch.test", "all"), 1)
+        i.wait_queue_empty()
+        first = [m for m in joe if b"Subject: to joe" in m][0]
+        self.assertTrue(first.startswith(
+            b"Return-Path: <sender@ext.test>\nX-Original-To: joe@virt.test\n"
+            b"Delivered-To: joe@virt.test\n"), first[:200])
+        self.assertIn(b"Delivered-To: joe+box@virt.test\n", box[0])
+        self.assertIn(b"X-Original-To: JOE+Box@virt.test\n", box[0])
+        self.assertIn(b"Delivered-To: whoever@catch.test\n", catch[0])
+        # mbox
+        ann = os.path.join(i.vbase, VDOMAIN, "ann")
+        poll_until("ann's mbox", lambda: os.path.exists(ann)
+                   and b"to ann" in slurp(ann))
+        data = slurp(ann)
+        self.assertTrue(data.startswith(b"From sender@ext.test "), data[:80])
+        self.assertIn(b"\nDelivered-To: ann@virt.test\n", data)
+        # Files and directories belong to the looked-up ids.
+        for p in [ann, os.path.join(i.vbase, VDOMAIN),
+                  os.path.join(i.vbase, VDOMAIN, "joe", "new")] \
+                + maildir_files(os.path.join(i.vbase, VDOMAIN, "joe")):
+            st = os.stat(p)
+            self.assertEqual((st.st_uid, st.st_gid), (i.vuid, i.vgid), p)
+        log = i.log()
+        self.assertRegex(log, r"virtual\[\d+\]: [0-9A-F]+: to=<joe@virt\.test>, "
+                         r"relay=virtual, delay=[0-9.]+, delays=[0-9./]+, "
+                         r"dsn=2\.0\.0, status=sent \(delivered to maildir\)")
+        self.assertRegex(log, r"to=<ann@virt\.test>, relay=virtual, .*"
+                         r"status=sent \(delivered to mailbox\)")
+
+    def test_unknown_user_refused_at_rcpt(self):
+        i = self.i
+        i.start()
+        with i.smtp() as s:
+            s.ehlo("client.test")
+            s.mail("sender@ext.test")
+            code, text = s.rcpt("nobody@" + VDOMAIN)
+            self.assertEqual(code, 550, text)
+            self.assertIn(b"5.1.1", text)
+            code, text = s.rcpt("joe@" + VDOMAIN)
+            self.assertEqual(code, 250, text)
+
+    def test_minimum_uid_defers(self):
+        i = self.i
+        i.set_main(virtual_uid_maps="static:50")
+        i.start()
+        i.send("sender@ext.test", ["joe@" + VDOMAIN],
+               message("sender@ext.test", "joe@" + VDOMAIN, "low uid"))
+        i.wait_log(r"to=<joe@virt\.test>, relay=virtual, .*dsn=4\.3\.5, "
+                   r"status=deferred \(mail system configuration error: "
+                   r"recipient joe@virt\.test: bad uid \"50\"")
+        self.assertEqual(len(i.queue_files("deferred")), 1)
+        self.assertNotIn("status=bounced", i.log())
+
+    def test_delivered_to_loop_bounces(self):
+        i = self.i
+        i.start()
+        i.send("sender@ext.test", ["joe@" + VDOMAIN],
+               message("sender@ext.test", "joe@" + VDOMAIN, "loop",
+                       headers={"Delivered-To": "joe@virt.test"}))
+        i.wait_log(r"to=<joe@virt\.test>, relay=virtual, .*dsn=5\.4\.6, "
+                   r"status=bounced \(mail forwarding loop for joe@virt\.test\)")
+
+    def test_table_failure_defers(self):
+        # smtpd accepts through the hash table; virtual's own table (-o)
+        # is a server that refuses connections: deferred, never bounced.
+        i = self.i
+        cf = os.path.join(i.conf, "down.cf")
+        with open(cf, "w") as f:
+            f.write("hosts = 127.0.0.1:%d\nuser = x\npassword = y\n"
+                    "dbname = d\nquery = SELECT 1 WHERE '%%s' = ''\n"
+                    % free_port())
+        i.master_cf = i.master_cf.replace(
+            VIRTUAL_LINE, "virtual unix - n n - - virtual "
+            "-o virtual_mailbox_maps=mysql:%s\n" % cf)
+        i.write_conf()
+        i.start()
+        i.send("sender@ext.test", ["joe@" + VDOMAIN],
+               message("sender@ext.test", "joe@" + VDOMAIN, "down"))
+        i.wait_log(r"to=<joe@virt\.test>, relay=virtual, .*dsn=4\.3\.0, "
+                   r"status=deferred \(mysql:%s: table lookup failure\)"
+                   % re.escape(cf))
+        poll_until("the message in deferred/",
+                   lambda: len(i.queue_files("deferred")) == 1)
+        self.assertNotIn("status=bounced", i.log())
+        i.check_sanitizer()
+
+
+if __name__ == "__main__":
+    unittest.main()
