@@ -14,6 +14,7 @@
 
 #include "deliver_request.h"
 #include "mail_conf.h"
+#include "mail_queue.h"
 #include "mymalloc.h"
 #include "stringops.h"
 
@@ -103,24 +104,31 @@ valid_queue_id(const char *id)
 	return 1;
 }
 
-/* valid_queue_path - "$queue_directory/<[a-z]+>/<id>" and nothing else. */
-static int
-valid_queue_path(const char *path, const char *id)
+/* local_queue_path - the sender's "<dir>/<queue>/<id>" as a path under
+ * OUR queue_directory (malloc'd), or NULL when it is not of that form.
+ * Only the queue name and the ID are taken from the request: a chrooted
+ * qmgr sees the queue as "/", an agent outside the chroot as
+ * $queue_directory, and neither opens a directory the other named. */
+static char *
+local_queue_path(const char *path, const char *id)
 {
-	const char *top = mail_conf_str("queue_directory");
-	size_t tlen = strlen(top);
-	const char *q, *slash;
+	size_t plen = strlen(path), ilen = strlen(id);
+	const char *q, *end;
+	char *queue, *out;
 
-	if (tlen == 0 || strncmp(path, top, tlen) != 0 || path[tlen] != '/')
-		return 0;
-	q = path + tlen + 1;
-	slash = strchr(q, '/');
-	if (slash == NULL || slash == q)
-		return 0;
-	for (const char *cp = q; cp < slash; cp++)
-		if (*cp < 'a' || *cp > 'z')
-			return 0;
-	return strcmp(slash + 1, id) == 0;
+	if (path[0] != '/' || plen < ilen + 3 || strcmp(path + plen - ilen, id) != 0
+	    || path[plen - ilen - 1] != '/')
+		return NULL;
+	end = path + plen - ilen - 1;
+	for (q = end; q > path && q[-1] != '/'; q--)
+		if (q[-1] < 'a' || q[-1] > 'z')
+			return NULL;
+	if (q == end)
+		return NULL;
+	queue = xstrndup(q, (size_t)(end - q));
+	out = mail_queue_path(queue, id);
+	free(queue);
+	return out;
 }
 
 static int
@@ -142,6 +150,7 @@ struct deliver_request *
 deliver_request_from_attr(const struct attr_list *al, const char **err_r)
 {
 	struct deliver_request *dr = xcalloc(1, sizeof(*dr));
+	char *v_path = NULL;
 	const char *v;
 	long n;
 
@@ -156,9 +165,12 @@ deliver_request_from_attr(const struct attr_list *al, const char **err_r)
 	if (get_str(al, "queue_id", NULL, 64, &dr->queue_id) < 0
 	    || !valid_queue_id(dr->queue_id))
 		BAD("bad queue_id");
-	if (get_str(al, "queue_path", NULL, DR_MAX_TEXT, &dr->queue_path) < 0
-	    || !valid_queue_path(dr->queue_path, dr->queue_id))
+	if (get_str(al, "queue_path", NULL, DR_MAX_TEXT, &v_path) < 0
+	    || (dr->queue_path = local_queue_path(v_path, dr->queue_id)) == NULL) {
+		free(v_path);
 		BAD("bad queue_path (not a queue file in the queue directory)");
+	}
+	free(v_path);
 	if (get_str(al, "sender", NULL, DR_MAX_TEXT, &dr->sender) < 0)
 		BAD("bad sender");
 	if (parse_arrival(attr_get(al, "arrival"), &dr->arrival) < 0)
