@@ -99,6 +99,11 @@ unquote(const char *s, struct buf *out)
 			quoted = 1;
 			continue;
 		} else if (c == '[') {
+			/* An address literal starts a domain, nowhere else:
+			 * "r[@x]" is no address (and would not survive being
+			 * quoted for a reply and parsed again). */
+			if (cp == s || cp[-1] != '@')
+				return -1;
 			bracket = 1;
 		} else if (strchr(" \t<>(),;:]", c)) {
 			return -1;
