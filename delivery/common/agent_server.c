@@ -256,8 +256,14 @@ agent_server_main(int argc, char **argv, const struct agent_server *as)
 		}
 		/* The connection is served with blocking I/O. */
 		(void)fcntl(cfd, F_SETFL, fcntl(cfd, F_GETFL) & ~O_NONBLOCK);
+		/* One connection at a time: while it lasts, ask the master for
+		 * another process to take qmgr's next connection. */
+		if (under_master)
+			mail_server_busy(1);
 		serve(cfd, as);
 		close(cfd);
+		if (under_master)
+			mail_server_busy(0);
 		if (once)
 			break;
 		if (under_master && mail_server_event() != MAIL_SERVER_NONE)
