@@ -126,7 +126,13 @@ local_queue_path(const char *path, const char *id)
 	if (q == end)
 		return NULL;
 	queue = xstrndup(q, (size_t)(end - q));
-	out = mail_queue_path(queue, id);
+	/* Only a real queue: "../../etc/ID" names no queue of ours. */
+	out = NULL;
+	for (const char *const *qn = mail_queue_names; *qn; qn++)
+		if (strcmp(*qn, queue) == 0) {
+			out = mail_queue_path(queue, id);
+			break;
+		}
 	free(queue);
 	return out;
 }
