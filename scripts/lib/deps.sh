@@ -23,7 +23,7 @@ POSTINO_DEPS_BUILD="build-essential cmake pkg-config libltdl-dev libevent-dev li
 POSTINO_DEPS_TEST="$POSTINO_DEPS_BUILD db5.3-util libldap2-dev libmariadb-dev
 	libcmocka-dev python3 binutils postfix postfix-pcre slapd ldap-utils
 	mariadb-server mariadb-client swaks dovecot-core dovecot-pop3d pflogsumm
-	postfix-ldap postfix-mysql"
+	postfix-ldap postfix-mysql clang libclang-rt-14-dev"
 
 # postino_deps_missing PKG... - print the packages that are not installed.
 postino_deps_missing() {
