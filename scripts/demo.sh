@@ -62,6 +62,8 @@ case $PORT in
 esac
 
 say "dependencies"
+# The build configures the unit tests too, which need cmocka.
+POSTINO_DEPS_BUILD="$POSTINO_DEPS_BUILD libcmocka-dev"
 postino_deps build
 
 say "build ($BUILD)"
