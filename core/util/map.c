@@ -31,6 +31,11 @@
 #include "mymalloc.h"
 #include "stringops.h"
 
+/* A blocking table whose handle is busy (another thread waits for the
+ * server) gets up to this many more handles, each opened like the first:
+ * concurrent lookups then wait for the server in parallel, not in turn. */
+#define MAP_MAX_CLONES	8
+
 /* One cached answer; value NULL means "not found". */
 struct map_cache_ent {
 	char *key;
@@ -50,6 +55,10 @@ struct map_cache {
 /* What map.c keeps for each open table. */
 struct map_core {
 	pthread_mutex_t lock;		/* threaded: one driver call at a time */
+	pthread_mutex_t clone_lock;	/* guards clone[] and clones */
+	struct map *clone[MAP_MAX_CLONES];	/* extra handles (blocking) */
+	int clones;
+	int is_clone;			/* this table is another's clone */
 	struct map_cache *cache;	/* blocking tables, cache on */
 	struct buf *value;		/* a cached value (unthreaded callers) */
 	struct map *map;
@@ -293,7 +302,7 @@ map_any_blocking(void)
 
 	pthread_mutex_lock(&registry_lock);
 	for (struct map_core *mc = registry; mc && !found; mc = mc->next)
-		if (mc->map->caps & MAP_CAP_BLOCKING)
+		if ((mc->map->caps & MAP_CAP_BLOCKING) && !mc->is_clone)
 			found = 1;
 	pthread_mutex_unlock(&registry_lock);
 	return found;
@@ -425,6 +434,7 @@ map_alloc(size_t size, const struct map_driver *driver, const char *name,
 	map->keybuf = buf_new(64, BUF_NOLIMIT);
 	map->core = xcalloc(1, sizeof(*map->core));
 	pthread_mutex_init(&map->core->lock, NULL);
+	pthread_mutex_init(&map->core->clone_lock, NULL);
 	map->core->value = buf_new(64, BUF_NOLIMIT);
 	map->core->map = map;
 	pthread_mutex_lock(&registry_lock);
@@ -449,8 +459,11 @@ map_free_base(struct map *map)
 		}
 	}
 	pthread_mutex_unlock(&registry_lock);
+	for (int i = 0; i < mc->clones; i++)
+		map_close(&mc->clone[i]);
 	map_cache_free(&mc->cache);
 	buf_free(&mc->value);
+	pthread_mutex_destroy(&mc->clone_lock);
 	pthread_mutex_destroy(&mc->lock);
 	free(mc);
 	free(map->type);
@@ -738,12 +751,62 @@ map_lookup_driver(struct map *map, const char *key, const char *k,
 	return st;
 }
 
+/* map_handle_lock - threaded: a locked handle for a driver call on map
+ * (blocking tables: the table itself if free, else a free or new clone,
+ * else wait for the table itself). */
+static struct map *
+map_handle_lock(struct map *map)
+{
+	struct map_core *mc = map->core;
+	struct map *h = NULL;
+	char *err = NULL;
+
+	if (!(map->caps & MAP_CAP_BLOCKING) || mc->is_clone) {
+		pthread_mutex_lock(&mc->lock);
+		return map;
+	}
+	if (pthread_mutex_trylock(&mc->lock) == 0)
+		return map;
+	pthread_mutex_lock(&mc->clone_lock);
+	for (int i = 0; i < mc->clones && h == NULL; i++)
+		if (pthread_mutex_trylock(&mc->clone[i]->core->lock) == 0)
+			h = mc->clone[i];
+	if (h == NULL && mc->clones < MAP_MAX_CLONES) {
+		h = map_open(map->title, map->open_flags,
+		    map->flags & ~MAP_FLAG_SURROGATE, &err);
+		if (h != NULL) {
+			struct map_cache *unused;
+
+			/* Answers are cached once, on the table itself. */
+			pthread_mutex_lock(&registry_lock);
+			h->core->is_clone = 1;
+			unused = h->core->cache;
+			h->core->cache = NULL;
+			pthread_mutex_unlock(&registry_lock);
+			map_cache_free(&unused);
+			mc->clone[mc->clones++] = h;
+			pthread_mutex_lock(&h->core->lock);
+		} else {
+			msg_warn("%s: cannot open another handle: %s", map->title,
+			    err);
+			free(err);
+		}
+	}
+	pthread_mutex_unlock(&mc->clone_lock);
+	if (h == NULL) {
+		pthread_mutex_lock(&mc->lock);
+		h = map;
+	}
+	return h;
+}
+
 enum map_status
 map_lookup(struct map *map, const char *key, const char **value_r)
 {
 	struct map_core *mc = map->core;
 	struct map_tls_ent *te = threaded ? map_tls_find(map, 1) : NULL;
 	int blocking = (map->caps & MAP_CAP_BLOCKING) != 0;
+	struct map *h = map;
 	const char *k;
 	enum map_status st;
 
@@ -768,9 +831,9 @@ map_lookup(struct map *map, const char *key, const char **value_r)
 	if (threaded) {
 		if (blocking && hook_release)
 			hook_release();
-		pthread_mutex_lock(&mc->lock);
+		h = map_handle_lock(map);
 	}
-	st = map_lookup_driver(map, key, k, value_r);
+	st = map_lookup_driver(h, key, k, value_r);
 	if (mc->cache)
 		map_cache_put(mc->cache, k, st, *value_r);
 	if (threaded) {
@@ -779,8 +842,8 @@ map_lookup(struct map *map, const char *key, const char **value_r)
 			buf_puts(te->value, *value_r);
 			*value_r = buf_str(te->value);
 		}
-		copy_reason(te->reason, map->reason);
-		pthread_mutex_unlock(&mc->lock);
+		copy_reason(te->reason, h->reason);
+		pthread_mutex_unlock(&h->core->lock);
 		if (blocking && hook_reacquire)
 			hook_reacquire();
 	}

@@ -157,7 +157,9 @@ int map_any_blocking(void);
 
 /* map_set_threaded - from now on map_lookup() may be called from several
  * threads at once.  Each table gets a mutex (two threads never share a
- * driver's handle), and the value and map_reason() of a lookup are
+ * driver's handle; a blocking table whose handle is busy gets up to 8
+ * more, opened like the first, so that lookups that wait for a slow
+ * server wait side by side), and the value and map_reason() of a lookup are
  * copied per thread, so they stay valid until the same thread's next
  * lookup in that table.  Around the driver call of a MAP_CAP_BLOCKING
  * table (which may wait for its timeout) map_lookup calls release() and
