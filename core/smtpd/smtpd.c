@@ -601,6 +601,7 @@ main(int argc, char **argv)
 	if ((smtpd_base = event_base_new()) == NULL)
 		msg_fatal("event_base_new failed");
 	smtpd_pool_init(4);
+	smtpd_async_init();
 	if ((nls = mail_server_listen_count()) == 0)
 		msg_fatal("no listening socket: smtpd must be started by the master");
 	listeners = xcalloc((size_t)nls, sizeof(*listeners));

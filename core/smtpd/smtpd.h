@@ -131,9 +131,50 @@ void smtpd_data_begin(struct smtpd_session *s);
 /* smtpd_data_line - one content line; crlf tells how it ended. */
 void smtpd_data_line(struct smtpd_session *s, char *line, size_t len, int crlf);
 
+/* The rest of a command once its policy checks ran (smtpd_proto.c):
+ * they send the reply and own what they are given (addr, envid, orcpt,
+ * the reply r). */
+void smtpd_helo_checked(struct smtpd_session *s, int ehlo, int rc,
+    struct smtpd_check_reply *r);
+void smtpd_mail_checked(struct smtpd_session *s, int rc,
+    struct smtpd_check_reply *r, char *addr, long size, char *envid,
+    const char *ret);
+void smtpd_rcpt_add(struct smtpd_session *s, const char *addr,
+    const char *orcpt, int notify);
+void smtpd_rcpt_checked(struct smtpd_session *s, int rc,
+    struct smtpd_check_reply *r, char *addr, char *orcpt, int notify,
+    int added);
+void smtpd_data_checked(struct smtpd_session *s, int rc,
+    struct smtpd_check_reply *r);
+void smtpd_vrfy_checked(struct smtpd_session *s, int rc,
+    struct smtpd_check_reply *r, char *addr);
+
+/* smtpd_async.c - policy checks off the loop when a table can block. */
+struct smtpd_async_args {
+	int verb;		/* SMTPD_V_HELO, EHLO, MAIL, RCPT, DATA, VRFY */
+	char *addr;		/* HELO name, sender, recipient, VRFY address */
+	char *orcpt;		/* RCPT ORCPT= */
+	int notify;		/* RCPT NOTIFY= */
+	long size;		/* MAIL SIZE= */
+	char *envid;		/* MAIL ENVID= */
+	const char *ret;	/* MAIL RET= */
+};
+/* smtpd_async_on - set by smtpd_async_init() when an open table has
+ * MAP_CAP_BLOCKING: commands then call smtpd_async_check(). */
+extern int smtpd_async_on;
+void smtpd_async_init(void);
+/* smtpd_async_check - run the command's checks (and for RCPT the
+ * recipient's cleanup_add_rcpt) on the pool; the session reads nothing
+ * until the reply is sent from the loop.  Takes the strings in a. */
+void smtpd_async_check(struct smtpd_session *s, struct smtpd_async_args *a);
+
 /* smtpd_pool.c */
 typedef void (*smtpd_job_fn)(void *ctx);
 void smtpd_pool_init(int threads);
+/* smtpd_pool_grow_limit - let the pool add threads, up to max, when a job
+ * arrives and none is idle (jobs that wait on a slow table must not hold
+ * up the others). */
+void smtpd_pool_grow_limit(int max);
 /* smtpd_pool_run - run work(ctx) on a worker, then done(ctx) on the loop. */
 void smtpd_pool_run(smtpd_job_fn work, smtpd_job_fn done, void *ctx);
 

@@ -176,31 +176,18 @@ next_param(char **rest)
 	return mystrtok(rest, " \t");
 }
 
-static void
-do_helo(struct smtpd_session *s, char *arg, int ehlo)
+/* smtpd_helo_checked - the rest of HELO/EHLO once its checks ran. */
+void
+smtpd_helo_checked(struct smtpd_session *s, int ehlo, int rc,
+    struct smtpd_check_reply *r)
 {
-	struct smtpd_check_session cs;
-	struct smtpd_check_reply r = {0};
-	char *name = mystrtok(&arg, " \t");
-
-	if (name == NULL) {
+	if (rc != 0) {
 		count(s, ehlo ? SMTPD_V_EHLO : SMTPD_V_HELO, 0);
-		error_reply(s, ehlo ? "501 Syntax: EHLO hostname"
-		    : "501 Syntax: HELO hostname");
+		check_reply(s, r);
+		smtpd_check_reply_free(r);
 		return;
 	}
-	smtpd_reset_transaction(s);
-	free(s->helo);
-	s->helo = xstrdup(name);
-	s->esmtp = ehlo;
-	smtpd_fill_check(s, &cs);
-	if (smtpd_check_helo(&cs, name, &r) != 0) {
-		count(s, ehlo ? SMTPD_V_EHLO : SMTPD_V_HELO, 0);
-		check_reply(s, &r);
-		smtpd_check_reply_free(&r);
-		return;
-	}
-	smtpd_check_reply_free(&r);
+	smtpd_check_reply_free(r);
 	count(s, ehlo ? SMTPD_V_EHLO : SMTPD_V_HELO, 1);
 	if (!ehlo) {
 		smtpd_reply(s, "250 %s", smtpd_conf.myhostname);
@@ -220,6 +207,34 @@ do_helo(struct smtpd_session *s, char *arg, int ehlo)
 }
 
 static void
+do_helo(struct smtpd_session *s, char *arg, int ehlo)
+{
+	struct smtpd_check_session cs;
+	struct smtpd_check_reply r = {0};
+	char *name = mystrtok(&arg, " \t");
+
+	if (name == NULL) {
+		count(s, ehlo ? SMTPD_V_EHLO : SMTPD_V_HELO, 0);
+		error_reply(s, ehlo ? "501 Syntax: EHLO hostname"
+		    : "501 Syntax: HELO hostname");
+		return;
+	}
+	smtpd_reset_transaction(s);
+	free(s->helo);
+	s->helo = xstrdup(name);
+	s->esmtp = ehlo;
+	if (smtpd_async_on) {
+		struct smtpd_async_args a = {.verb = ehlo ? SMTPD_V_EHLO
+		: SMTPD_V_HELO, .addr = xstrdup(name)};
+
+		smtpd_async_check(s, &a);
+		return;
+	}
+	smtpd_fill_check(s, &cs);
+	smtpd_helo_checked(s, ehlo, smtpd_check_helo(&cs, name, &r), &r);
+}
+
+static void
 do_mail(struct smtpd_session *s, char *arg)
 {
 	struct smtpd_check_session cs;
@@ -228,6 +243,7 @@ do_mail(struct smtpd_session *s, char *arg)
 	char *envid = NULL;
 	const char *ret = NULL;
 	long size = 0;
+	int rc;
 
 	if (smtpd_conf.helo_required && s->helo == NULL) {
 		count(s, SMTPD_V_MAIL, 0);
@@ -309,17 +325,35 @@ do_mail(struct smtpd_session *s, char *arg)
 		error_reply(s, "552 5.3.4 Message size exceeds fixed limit");
 		return;
 	}
+	if (smtpd_async_on) {
+		struct smtpd_async_args a = {.verb = SMTPD_V_MAIL, .addr = addr,
+		.size = size, .envid = envid, .ret = ret};
+
+		smtpd_async_check(s, &a);
+		return;
+	}
 	smtpd_fill_check(s, &cs);
-	if (smtpd_check_size(&cs, size, &r) != 0
-	    || smtpd_check_mail(&cs, addr, &r) != 0) {
+	rc = smtpd_check_size(&cs, size, &r);
+	if (rc == 0)
+		rc = smtpd_check_mail(&cs, addr, &r);
+	smtpd_mail_checked(s, rc, &r, addr, size, envid, ret);
+}
+
+/* smtpd_mail_checked - the rest of MAIL once its checks ran. */
+void
+smtpd_mail_checked(struct smtpd_session *s, int rc,
+    struct smtpd_check_reply *r, char *addr, long size, char *envid,
+    const char *ret)
+{
+	if (rc != 0) {
 		count(s, SMTPD_V_MAIL, 0);
-		check_reply(s, &r);
-		smtpd_check_reply_free(&r);
+		check_reply(s, r);
+		smtpd_check_reply_free(r);
 		free(addr);
 		free(envid);
 		return;
 	}
-	smtpd_check_reply_free(&r);
+	smtpd_check_reply_free(r);
 	s->sender = addr;
 	s->mail_size = size;
 	s->dsn_envid = envid;
@@ -380,7 +414,7 @@ do_rcpt(struct smtpd_session *s, char *arg)
 	struct smtpd_check_session cs;
 	struct smtpd_check_reply r = {0};
 	char *rest, *addr, *param, *orcpt = NULL;
-	int notify = 0;
+	int notify = 0, rc;
 
 	if (s->sender == NULL) {
 		count(s, SMTPD_V_RCPT, 0);
@@ -423,29 +457,57 @@ do_rcpt(struct smtpd_session *s, char *arg)
 		smtpd_reply(s, "452 4.5.3 Error: too many recipients");
 		return;
 	}
+	if (smtpd_async_on) {
+		struct smtpd_async_args a = {.verb = SMTPD_V_RCPT, .addr = addr,
+		.orcpt = orcpt, .notify = notify};
+
+		smtpd_async_check(s, &a);
+		return;
+	}
 	smtpd_fill_check(s, &cs);
-	if (smtpd_check_rcpt(&cs, addr, &r) != 0) {
+	rc = smtpd_check_rcpt(&cs, addr, &r);
+	smtpd_rcpt_checked(s, rc, &r, addr, orcpt, notify, 0);
+}
+
+/* smtpd_rcpt_add - give an accepted recipient to cleanup (opening the
+ * message at the first one); runs where the checks ran. */
+void
+smtpd_rcpt_add(struct smtpd_session *s, const char *addr, const char *orcpt,
+    int notify)
+{
+	if (s->cleanup == NULL)
+		open_message(s);
+	cleanup_add_rcpt(s->cleanup, addr, orcpt ? orcpt : addr, notify);
+}
+
+/* smtpd_rcpt_checked - the rest of RCPT once its checks ran (added: the
+ * recipient already went to cleanup). */
+void
+smtpd_rcpt_checked(struct smtpd_session *s, int rc,
+    struct smtpd_check_reply *r, char *addr, char *orcpt, int notify,
+    int added)
+{
+	if (rc != 0) {
 		count(s, SMTPD_V_RCPT, 0);
-		check_reply(s, &r);
-		smtpd_check_reply_free(&r);
+		check_reply(s, r);
+		smtpd_check_reply_free(r);
 		free(addr);
 		free(orcpt);
 		return;
 	}
-	if (s->cleanup == NULL)
-		open_message(s);
-	if (r.hold)
+	if (!added)
+		smtpd_rcpt_add(s, addr, orcpt, notify);
+	if (r->hold)
 		s->hold = 1;
-	if (r.discard)
+	if (r->discard)
 		s->discard = 1;
-	if (r.redirect) {
+	if (r->redirect) {
 		free(s->redirect);
-		s->redirect = xstrdup(r.redirect);
+		s->redirect = xstrdup(r->redirect);
 	}
-	for (int i = 0; i < r.nprepend; i++)
-		cleanup_prepend_header(s->cleanup, r.prepend[i]);
-	smtpd_check_reply_free(&r);
-	cleanup_add_rcpt(s->cleanup, addr, orcpt ? orcpt : addr, notify);
+	for (int i = 0; i < r->nprepend; i++)
+		cleanup_prepend_header(s->cleanup, r->prepend[i]);
+	smtpd_check_reply_free(r);
 	if (s->first_rcpt == NULL)
 		s->first_rcpt = xstrdup(addr);
 	s->rcpt_count++;
@@ -485,14 +547,28 @@ do_data(struct smtpd_session *s, char *arg, int more_input)
 		smtpd_close_after_reply(s);
 		return;
 	}
-	smtpd_fill_check(s, &cs);
-	if (smtpd_check_data(&cs, &r) != 0) {
-		count(s, SMTPD_V_DATA, 0);
-		check_reply(s, &r);
-		smtpd_check_reply_free(&r);
+	if (smtpd_async_on) {
+		struct smtpd_async_args a = {.verb = SMTPD_V_DATA};
+
+		smtpd_async_check(s, &a);
 		return;
 	}
-	smtpd_check_reply_free(&r);
+	smtpd_fill_check(s, &cs);
+	smtpd_data_checked(s, smtpd_check_data(&cs, &r), &r);
+}
+
+/* smtpd_data_checked - the rest of DATA once its checks ran. */
+void
+smtpd_data_checked(struct smtpd_session *s, int rc,
+    struct smtpd_check_reply *r)
+{
+	if (rc != 0) {
+		count(s, SMTPD_V_DATA, 0);
+		check_reply(s, r);
+		smtpd_check_reply_free(r);
+		return;
+	}
+	smtpd_check_reply_free(r);
 	if (s->hold)
 		cleanup_add_flags(s->cleanup, CLEANUP_FLAG_HOLD);
 	if (s->discard)
@@ -518,15 +594,29 @@ do_vrfy(struct smtpd_session *s, char *arg)
 		error_reply(s, "501 5.5.4 Syntax: VRFY address");
 		return;
 	}
+	if (smtpd_async_on) {
+		struct smtpd_async_args a = {.verb = SMTPD_V_VRFY, .addr = addr};
+
+		smtpd_async_check(s, &a);
+		return;
+	}
 	smtpd_fill_check(s, &cs);
-	if (smtpd_check_vrfy(&cs, addr, &r) != 0) {
+	smtpd_vrfy_checked(s, smtpd_check_vrfy(&cs, addr, &r), &r, addr);
+}
+
+/* smtpd_vrfy_checked - the rest of VRFY once its checks ran. */
+void
+smtpd_vrfy_checked(struct smtpd_session *s, int rc,
+    struct smtpd_check_reply *r, char *addr)
+{
+	if (rc != 0) {
 		count(s, SMTPD_V_VRFY, 0);
-		check_reply(s, &r);
+		check_reply(s, r);
 	} else {
 		count(s, SMTPD_V_VRFY, 1);
 		smtpd_reply(s, "252 2.0.0 %s", addr);
 	}
-	smtpd_check_reply_free(&r);
+	smtpd_check_reply_free(r);
 	free(addr);
 }
 
