@@ -30,13 +30,10 @@ import tempfile
 import time
 import unittest
 
+from directories import Mariadb, Slapd
 from instance import Instance, free_port, message, poll_until, WAIT
 from postino_testlib import program
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-SRC = os.path.abspath(os.path.join(HERE, "..", ".."))
-SLAPD_SH = os.path.join(SRC, "scripts", "lib", "slapd.sh")
-MARIADB_SH = os.path.join(SRC, "scripts", "lib", "mariadb.sh")
 DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
 VDOMAIN = "virt.test"
 
@@ -207,6 +204,225 @@ class HashTables(unittest.TestCase):
         self.assertNotIn("status=bounced", i.log())
         i.check_sanitizer()
 
+
+LDIF = """dn: ou=people,dc=example,dc=com
+objectClass: organizationalUnit
+ou: people
+
+dn: uid=lu1,ou=people,dc=example,dc=com
+objectClass: inetOrgPerson
+uid: lu1
+cn: LDAP User
+sn: User
+mail: lu1@ldap.test
+"""
+
+SQL = """
+INSERT INTO domain (domain, description, active) VALUES ('sql.test', 'x', 1);
+INSERT INTO mailbox (username, name, maildir, local_part, domain, active)
+  VALUES ('su1@sql.test', 'SQL User', 'sql.test/su1/', 'su1', 'sql.test', 1);
+"""
+
+DIR_TIMEOUT = 3     # seconds: the tables' timeouts
+
+
+class Directories(unittest.TestCase):
+
+    def setUp(self):
+        self.slapd = Slapd(self, LDIF)
+        self.db = Mariadb(self, SQL)
+        self.i = i = vinstance(self, "")
+        self.ldap_cf = os.path.join(i.conf, "ldap-vmailbox.cf")
+        with open(self.ldap_cf, "w") as f:
+            f.write("server_host = ldap://127.0.0.1:%d\n"
+                    "search_base = ou=people,dc=example,dc=com\n"
+                    "query_filter = (mail=%%s)\nresult_attribute = uid\n"
+                    "result_format = %%D/%%s/\ndomain = ldap.test\n"
+                    "bind = no\ntimeout = %d\n"
+                    % (self.slapd.port, DIR_TIMEOUT))
+        self.sql_cf = os.path.join(i.conf, "mysql-vmailbox.cf")
+        with open(self.sql_cf, "w") as f:
+            f.write("hosts = inet:127.0.0.1:%d\nuser = postino\n"
+                    "password = secret\ndbname = postfixadmin\n"
+                    "query = SELECT maildir FROM mailbox WHERE "
+                    "username='%%s' AND active = '1'\ndomain = sql.test\n"
+                    "connect_timeout = %d\nread_timeout = %d\n"
+                    "retry_interval = 1\n"
+                    % (self.db.port, DIR_TIMEOUT, DIR_TIMEOUT))
+        i.set_main(virtual_mailbox_domains="ldap.test, sql.test",
+                   virtual_mailbox_maps="proxy:ldap:%s, proxy:mysql:%s"
+                   % (self.ldap_cf, self.sql_cf))
+
+    def start_dovecot(self, users):
+        """dovecot-pop3d for users {login: maildir}, as vmail."""
+        i = self.i
+        if not os.access(DOVECOT, os.X_OK):
+            self.fail("dovecot is not installed (Debian: dovecot-pop3d)")
+        d = os.path.join(i.dir, "dovecot")
+        for sub in ("", "run", "state"):
+            os.makedirs(os.path.join(d, sub), exist_ok=True)
+            os.chmod(os.path.join(d, sub), 0o755)
+        passwd = os.path.join(d, "passwd")
+        with open(passwd, "w") as f:
+            for login, maildir in users.items():
+                f.write("%s:{PLAIN}pw-%s:%d:%d::%s::\n"
+                        % (login, login, i.vuid, i.vgid, maildir))
+        os.chmod(passwd, 0o644)
+        port = free_port()
+        conf = os.path.join(d, "dovecot.conf")
+        with open(conf, "w") as f:
+            f.write("""protocols = pop3
+listen = 127.0.0.1
+base_dir = {d}/run
+state_dir = {d}/state
+log_path = {d}/dovecot.log
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+mail_location = maildir:~
+default_login_user = dovenull
+default_internal_user = dovecot
+first_valid_uid = 1
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {d}/passwd
+}}
+userdb {{
+  driver = passwd-file
+  args = username_format=%u {d}/passwd
+}}
+service pop3-login {{
+  inet_listener pop3 {{
+    address = 127.0.0.1
+    port = {port}
+  }}
+}}
+service anvil {{
+  chroot =
+}}
+""".format(d=d, port=port))
+        proc = subprocess.Popen([DOVECOT, "-F", "-c", conf],
+                                stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+
+        def stop():
+            proc.terminate()
+            try:
+                proc.wait(timeout=WAIT)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=WAIT)
+        self.addCleanup(stop)
+
+        def up():
+            if proc.poll() is not None:
+                raise AssertionError("dovecot exited with %d" % proc.returncode)
+            try:
+                c = poplib.POP3("127.0.0.1", port, timeout=5)
+            except OSError:
+                return False
+            c.quit()
+            return True
+        poll_until("dovecot on port %d" % port, up)
+        return port
+
+    def pop3(self, port, login):
+        c = poplib.POP3("127.0.0.1", port, timeout=WAIT)
+        try:
+            c.user(login)
+            c.pass_("pw-" + login)
+            count, _ = c.stat()
+            out = []
+            for k in range(1, count + 1):
+                _, lines, _ = c.retr(k)
+                out.append(b"\n".join(lines) + b"\n")
+            c.quit()
+            return out
+        finally:
+            c.close()
+
+    def test_ldap_and_sql_users_through_pop3(self):
+        i = self.i
+        i.start()
+        i.wait_log(r"smtpd\[\d+\]: blocking lookup tables in use")
+        with i.smtp() as s:
+            s.ehlo("client.test")
+            s.mail("sender@ext.test")
+            self.assertEqual(s.rcpt("nobody@ldap.test")[0], 550)
+            self.assertEqual(s.rcpt("nobody@sql.test")[0], 550)
+        for rcpt in ("lu1@ldap.test", "su1@sql.test"):
+            i.send("sender@ext.test", [rcpt],
+                   message("sender@ext.test", rcpt, "hello " + rcpt,
+                           "body for %s\n" % rcpt))
+        ldap_md = os.path.join(i.vbase, "ldap.test", "lu1")
+        sql_md = os.path.join(i.vbase, "sql.test", "su1")
+        wait_maildir(ldap_md, 1)
+        wait_maildir(sql_md, 1)
+        i.wait_queue_empty()
+        port = self.start_dovecot({"lu1@ldap.test": ldap_md,
+                                   "su1@sql.test": sql_md})
+        for login, md in (("lu1@ldap.test", ldap_md), ("su1@sql.test", sql_md)):
+            got = self.pop3(port, login)
+            self.assertEqual(len(got), 1, login)
+            self.assertIn(b"Delivered-To: %s\n" % login.encode(), got[0])
+            self.assertIn(b"Subject: hello %s\n" % login.encode(), got[0])
+            self.assertIn(b"\nbody for %s\n" % login.encode(), got[0])
+            on_disk = wait_maildir(md, 1)[0]
+            self.assertEqual(got[0], on_disk)
+        i.check_sanitizer()
+
+    def test_outage_451_at_rcpt_and_deferral(self):
+        i = self.i
+        # Mail from this sender is accepted on hold, so that the outage
+        # can start before virtual delivers it.
+        hold = os.path.join(i.conf, "hold")
+        postmap(i, hold, "held@ext.test HOLD\n")
+        i.set_main(smtpd_sender_restrictions="check_sender_access hash:" + hold)
+        i.start()
+        i.send("held@ext.test", ["lu1@ldap.test", "su1@sql.test"],
+               message("held@ext.test", "lu1@ldap.test", "held"))
+        poll_until("the message in hold/", lambda: i.queue_files("hold"))
+        for server, rcpt, other in ((self.slapd, "lu1@ldap.test",
+                                     "su1@sql.test"),
+                                    (self.db, "su1@sql.test",
+                                     "lu1@ldap.test")):
+            server.pause()
+            try:
+                with i.smtp() as s:
+                    s.ehlo("client.test")
+                    s.mail("sender@ext.test")
+                    code, text = s.rcpt(rcpt)
+                    self.assertEqual(code, 451, text)
+                    self.assertIn(b"4.3.0", text)
+                    # The other directory's users are still served.
+                    self.assertEqual(s.rcpt(other)[0], 250)
+            finally:
+                server.resume()
+        self.slapd.pause()
+        self.db.pause()
+        try:
+            r = subprocess.run([program("postsuper"), "-c", i.conf, "-H",
+                                "ALL"], capture_output=True, timeout=60)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            i.postino("flush")
+            i.wait_log(r"to=<lu1@ldap\.test>, relay=virtual, .*dsn=4\.3\.0, "
+                       r"status=deferred \(ldap:\S+: table lookup failure\)")
+            i.wait_log(r"to=<su1@sql\.test>, relay=virtual, .*dsn=4\.3\.0, "
+                       r"status=deferred \(mysql:\S+: table lookup failure\)")
+            self.assertEqual(len(i.queue_files("deferred")), 1)
+        finally:
+            self.slapd.resume()
+            self.db.resume()
+        self.assertNotIn("status=bounced", i.log())
+        # The directories are back: a flush delivers to both (after the
+        # mysql: table's retry_interval).
+        time.sleep(1.5)
+        i.postino("flush")
+        for md in (os.path.join(i.vbase, "ldap.test", "lu1"),
+                   os.path.join(i.vbase, "sql.test", "su1")):
+            self.assertEqual(len(wait_maildir(md, 1)), 1)
+        i.wait_queue_empty()
+        i.check_sanitizer()
 
 if __name__ == "__main__":
     unittest.main()

@@ -1,0 +1,119 @@
+# SPDX-License-Identifier: MIT
+"""directories - throwaway directory servers for the end-to-end tests:
+a slapd (scripts/lib/slapd.sh) and a mariadbd (scripts/lib/mariadb.sh),
+each in its own temporary directory on a loopback port, stopped in the
+test's cleanup (by pid, through the scripts).  A missing server binary
+fails the test; nothing is skipped.
+"""
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+
+from instance import free_port
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SRC = os.path.abspath(os.path.join(HERE, "..", ".."))
+SLAPD_SH = os.path.join(SRC, "scripts", "lib", "slapd.sh")
+MARIADB_SH = os.path.join(SRC, "scripts", "lib", "mariadb.sh")
+PFA_SCHEMA = os.path.join(SRC, "etc", "postfixadmin-schema.sql")
+
+MARIADB_SETUP = """
+CREATE DATABASE postfixadmin CHARACTER SET utf8mb4;
+CREATE USER 'postino'@'localhost' IDENTIFIED BY 'secret';
+CREATE USER 'postino'@'127.0.0.1' IDENTIFIED BY 'secret';
+GRANT SELECT ON postfixadmin.* TO 'postino'@'localhost';
+GRANT SELECT ON postfixadmin.* TO 'postino'@'127.0.0.1';
+USE postfixadmin;
+"""
+
+
+class Slapd:
+    """slapd serving dc=example,dc=com, loaded with ldif (text)."""
+
+    def __init__(self, tc, ldif):
+        if not os.access("/usr/sbin/slapd", os.X_OK):
+            raise AssertionError("slapd is not installed (Debian: slapd)")
+        self.dir = tempfile.mkdtemp(prefix="postino-slapd-")
+        tc.addCleanup(shutil.rmtree, self.dir, True)
+        path = os.path.join(self.dir, "fixtures.ldif")
+        with open(path, "w") as f:
+            f.write(ldif)
+        self.port = free_port()
+        self.sh("start", str(self.port), path)
+        tc.addCleanup(self.stop)
+
+    def sh(self, *args):
+        r = subprocess.run(["sh", SLAPD_SH, args[0], self.dir] + list(args[1:]),
+                           capture_output=True, timeout=120)
+        if r.returncode != 0:
+            raise AssertionError("slapd.sh %s: %s" % (args[0], r.stderr))
+        return r.stdout.decode()
+
+    def pid(self):
+        with open(os.path.join(self.dir, "slapd.pid")) as f:
+            return int(f.read())
+
+    def pause(self):
+        os.kill(self.pid(), signal.SIGSTOP)
+
+    def resume(self):
+        os.kill(self.pid(), signal.SIGCONT)
+
+    def stop(self):
+        try:
+            self.resume()
+        except (OSError, ValueError):
+            pass
+        self.sh("stop")
+
+
+class Mariadb:
+    """mariadbd with the PostfixAdmin schema, loaded with sql (text);
+    the user postino/secret may read it.  Socket: self.sock."""
+
+    def __init__(self, tc, sql):
+        for b in ("mariadbd", "mariadb-install-db", "mariadb"):
+            if shutil.which(b) is None and not os.access("/usr/sbin/" + b,
+                                                         os.X_OK):
+                raise AssertionError("%s is missing (Debian: mariadb-server, "
+                                     "mariadb-client)" % b)
+        self.dir = tempfile.mkdtemp(prefix="postino-mariadb-")
+        # mariadbd runs as root here; the socket's directory must be
+        # reachable by the unprivileged daemons too.
+        os.chmod(self.dir, 0o755)
+        tc.addCleanup(shutil.rmtree, self.dir, True)
+        self.port = free_port()
+        self.sock = os.path.join(self.dir, "mysqld.sock")
+        path = os.path.join(self.dir, "load.sql")
+        with open(path, "w") as out:
+            out.write(MARIADB_SETUP)
+            with open(PFA_SCHEMA) as inp:
+                out.write(inp.read())
+            out.write(sql)
+        self.sh("start", self.dir, str(self.port), path)
+        tc.addCleanup(self.stop)
+
+    def sh(self, *args):
+        r = subprocess.run(["bash", MARIADB_SH] + list(args),
+                           capture_output=True, timeout=180)
+        if r.returncode != 0:
+            raise AssertionError("mariadb.sh %s: %s" % (args[0], r.stderr))
+        return r.stdout.decode()
+
+    def pid(self):
+        return int(self.sh("pid", self.dir).strip())
+
+    def pause(self):
+        os.kill(self.pid(), signal.SIGSTOP)
+
+    def resume(self):
+        os.kill(self.pid(), signal.SIGCONT)
+
+    def stop(self):
+        try:
+            self.resume()
+        except (OSError, ValueError):
+            pass
+        self.sh("stop", self.dir)
