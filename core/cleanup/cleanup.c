@@ -18,6 +18,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <pwd.h>
 #include <fcntl.h>
 #include <ifaddrs.h>
 #include <netinet/in.h>
@@ -258,6 +259,31 @@ is_local_client(struct cleanup_state *st)
 	return 0;
 }
 
+/* cleanup_give_to_owner - chown a new queue file to $mail_owner. */
+static void
+cleanup_give_to_owner(int fd)
+{
+	static int looked_up;
+	static uid_t uid;
+	static gid_t gid;
+
+	if (!looked_up) {
+		struct passwd *pw = getpwnam(mail_conf_str("mail_owner"));
+
+		looked_up = pw ? 1 : -1;
+		if (pw) {
+			uid = pw->pw_uid;
+			gid = pw->pw_gid;
+		} else {
+			msg_warn_as(CLEANUP_PROG, "mail_owner %s: no such user: queue files stay owned by root",
+			    mail_conf_str("mail_owner"));
+		}
+	}
+	if (looked_up > 0 && fchown(fd, uid, gid) < 0)
+		msg_warn_as(CLEANUP_PROG, "fchown queue file to %s: %m",
+		    mail_conf_str("mail_owner"));
+}
+
 struct cleanup_state *
 cleanup_open(int flags)
 {
@@ -284,6 +310,10 @@ cleanup_open(int flags)
 		return st;
 	}
 	strlcpy(st->queue_id, qfile_writer_id(st->qf), sizeof(st->queue_id));
+	/* A queue file made by a process running as root (local forwarding
+	 * mail) must belong to mail_owner, or qmgr cannot read it. */
+	if (geteuid() == 0)
+		cleanup_give_to_owner(qfile_writer_fd(st->qf));
 	snprintf(tbuf, sizeof(tbuf), "%ld.%06ld", (long)st->arrival.tv_sec,
 	    (long)st->arrival.tv_usec);
 	if (qfile_put_str(st->qf, QREC_VERSION, "1") < 0
