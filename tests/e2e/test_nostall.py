@@ -21,22 +21,17 @@ off the same RCPT gets 451 4.3.0; the counters are logged at exit.
 A missing slapd fails the test.
 """
 import os
-import shutil
-import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import unittest
 
-from instance import Instance, free_port, poll_until, WAIT
+from directories import Slapd
+from instance import Instance, poll_until, WAIT
 from postino_testlib import program
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-SRC = os.path.abspath(os.path.join(HERE, "..", ".."))
-SLAPD_SH = os.path.join(SRC, "scripts", "lib", "slapd.sh")
 LDAP_TIMEOUT = 3        # seconds, the ldap: table's timeout
 SESSIONS = 20           # hash.test sessions per phase
 LDAP_CLIENTS = 3        # clients hammering ldap.test while slapd is stopped
@@ -55,40 +50,8 @@ mail: lu%d@ldap.test
 """ % (n, n, n, n) for n in range(1, 6))
 
 
-class Slapd:
-    def __init__(self, tc):
-        if not os.access("/usr/sbin/slapd", os.X_OK):
-            raise AssertionError("slapd is not installed (Debian: slapd)")
-        self.dir = tempfile.mkdtemp(prefix="postino-slapd-")
-        tc.addCleanup(shutil.rmtree, self.dir, True)
-        ldif = os.path.join(self.dir, "users.ldif")
-        with open(ldif, "w") as f:
-            f.write(LDIF)
-        self.port = free_port()
-        self.sh("start", str(self.port), ldif)
-        tc.addCleanup(self.stop)
-
-    def sh(self, *args):
-        r = subprocess.run(["sh", SLAPD_SH, args[0], self.dir] + list(args[1:]),
-                           capture_output=True, timeout=120)
-        if r.returncode != 0:
-            raise AssertionError("slapd.sh %s: %s" % (args[0], r.stderr))
-        return r.stdout.decode()
-
-    def pid(self):
-        with open(os.path.join(self.dir, "slapd.pid")) as f:
-            return int(f.read())
-
-    def stop(self):
-        try:
-            os.kill(self.pid(), signal.SIGCONT)
-        except (OSError, ValueError):
-            pass
-        self.sh("stop")
-
-
 def setup(tc, cache_ttl=None):
-    slapd = Slapd(tc)
+    slapd = Slapd(tc, LDIF)
     i = Instance(tc)
     cf = os.path.join(i.conf, "ldap-users.cf")
     with open(cf, "w") as f:
@@ -152,7 +115,7 @@ class NoStall(unittest.TestCase):
         self.assertEqual(code, 550, text)
         running = hash_phase(self, i)
 
-        os.kill(slapd.pid(), signal.SIGSTOP)
+        slapd.pause()
         stop = threading.Event()
         ldap_results = []
 
@@ -176,7 +139,7 @@ class NoStall(unittest.TestCase):
             stop.set()
             for t in threads:
                 t.join(timeout=WAIT * 2)
-        os.kill(slapd.pid(), signal.SIGCONT)
+        slapd.resume()
 
         print("\nRCPT latency, hash.test, slapd running: median %.2f ms, "
               "max %.2f ms" % (statistics.median(running) * 1000,
@@ -211,14 +174,14 @@ class Cache(unittest.TestCase):
         i, slapd = setup(self, cache_ttl="60s")
         self.assertEqual(rcpt(i, "lu1@ldap.test")[0], 250)
         self.assertEqual(rcpt(i, "nobody@ldap.test")[0], 550)
-        os.kill(slapd.pid(), signal.SIGSTOP)
+        slapd.pause()
         code, text, took = rcpt(i, "lu1@ldap.test")
         self.assertEqual(code, 250, text)           # cached positive
         code, text, took = rcpt(i, "nobody@ldap.test")
         self.assertEqual(code, 550, text)           # cached negative
         code, text, took = rcpt(i, "lu3@ldap.test")
         self.assertEqual(code, 451, text)           # never asked before
-        os.kill(slapd.pid(), signal.SIGCONT)
+        slapd.resume()
         i.stop()
         i.wait_log(r"smtpd\[\d+\]: statistics: table ldap:\S+ldap-users\.cf: "
                    r"cache hits=[1-9]\d* misses=\d+ entries=\d+")
@@ -227,11 +190,11 @@ class Cache(unittest.TestCase):
     def test_no_cache_tempfails(self):
         i, slapd = setup(self)
         self.assertEqual(rcpt(i, "lu1@ldap.test")[0], 250)
-        os.kill(slapd.pid(), signal.SIGSTOP)
+        slapd.pause()
         code, text, took = rcpt(i, "lu1@ldap.test")
         self.assertEqual(code, 451, text)
         self.assertIn("4.3.0", text)
-        os.kill(slapd.pid(), signal.SIGCONT)
+        slapd.resume()
         self.assertNotIn("cache hits", i.log())
 
 

@@ -23,10 +23,7 @@ import poplib
 import pwd
 import re
 import shutil
-import signal
 import subprocess
-import sys
-import tempfile
 import time
 import unittest
 
