@@ -222,16 +222,21 @@ do_helo(struct smtpd_session *s, char *arg, int ehlo)
 	smtpd_reset_transaction(s);
 	free(s->helo);
 	s->helo = xstrdup(name);
+	/* The name goes into Received:, logs and replies: no control
+	 * characters there (a bare CR in a reply is a protocol error). */
+	for (char *cp = s->helo; *cp; cp++)
+		if ((unsigned char)*cp < 0x20 || *cp == 0x7f)
+			*cp = '?';
 	s->esmtp = ehlo;
 	if (smtpd_async_on) {
 		struct smtpd_async_args a = {.verb = ehlo ? SMTPD_V_EHLO
-		: SMTPD_V_HELO, .addr = xstrdup(name)};
+		: SMTPD_V_HELO, .addr = xstrdup(s->helo)};
 
 		smtpd_async_check(s, &a);
 		return;
 	}
 	smtpd_fill_check(s, &cs);
-	smtpd_helo_checked(s, ehlo, smtpd_check_helo(&cs, name, &r), &r);
+	smtpd_helo_checked(s, ehlo, smtpd_check_helo(&cs, s->helo, &r), &r);
 }
 
 static void

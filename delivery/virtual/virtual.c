@@ -73,8 +73,11 @@ virtual_conf_init(void)
 	struct virtual_conf *c = &virtual_conf;
 
 	c->base = xstrdup(mail_conf_str("virtual_mailbox_base"));
+	/* The stock master.cf runs virtual everywhere: without a base it
+	 * starts anyway and defers what it is given (a configuration error,
+	 * never a bounce), instead of crashing at every start. */
 	if (c->base[0] != '/')
-		msg_fatal("virtual_mailbox_base must be an absolute pathname: \"%s\"",
+		msg_warn("virtual_mailbox_base must be an absolute pathname: \"%s\": deliveries will be deferred",
 		    c->base);
 	c->minimum_uid = mail_conf_int("virtual_minimum_uid");
 	virtual_maps_open(&c->mailbox, "virtual_mailbox_maps");
@@ -193,6 +196,12 @@ virtual_recipient(struct local_ctx *ctx)
 	case MAP_TEMPFAIL:
 		local_report(ctx, LOCAL_DEFER, "4.3.0", "%s: table lookup failure",
 		    title);
+		return;
+	}
+	if (virtual_conf.base[0] != '/') {
+		local_report(ctx, LOCAL_DEFER, "4.3.5",
+		    "mail system configuration error: virtual_mailbox_base is not an absolute pathname");
+		free(result);
 		return;
 	}
 	if (bad_path(result)) {
