@@ -3,9 +3,22 @@
  * persistent connections to $queue_directory/private/<transport>, and
  * the per-destination concurrency limit.
  *
- * A connection carries one job at a time: the request, then one status
- * list per recipient and a final "done=1" list (deliver_request.h).  A
- * transport that cannot be reached is retried every second; after
+ * A job is a request, answered by one status list per recipient and a
+ * final "done=1" list (deliver_request.h); replies are matched to jobs by
+ * request_id.  A connection carries jobs of one destination at a time,
+ * and up to QMGR_PIPELINE_MAX of them at once: when a destination
+ * already has as many connections as its concurrency limit allows (or
+ * the transport has no connection left), further jobs for it are
+ * pipelined on its connections, and the agent commits them together
+ * (group commit, delivery/common/agent_server.c).
+ *
+ * The per-destination concurrency limit
+ * (<transport>_destination_concurrency_limit) counts CONNECTIONS, that
+ * is agent processes, delivering to the destination, not jobs: as with
+ * Postfix's process-based concurrency, at most that many agents write
+ * into one destination at once, however many jobs each one has in hand.
+ *
+ * A transport that cannot be reached is retried every second; after
  * transport_retry_time its queued jobs are deferred with "4.3.0 mail
  * transport unavailable" (mail is never bounced for that).
  *
@@ -34,17 +47,22 @@
 #include "qmgr.h"
 #include "stringops.h"
 
+/* Jobs in flight on one connection at most. */
+#define QMGR_PIPELINE_MAX	16
+
 struct qmgr_conn {
 	struct qmgr_transport *t;
 	struct bufferevent *bev;
-	struct qmgr_job *job;		/* NULL: idle */
+	struct qmgr_job *head, *tail;	/* in flight, in request order */
+	int njobs;			/* 0: idle */
+	struct qmgr_dest *dest;		/* of the jobs in flight */
 	int connected;
 	struct attr_list *al;
 	struct qmgr_conn *next;
 };
 
-/* A destination of one transport: its queued jobs and how many of its
- * jobs are with an agent.  Destinations with queued jobs are on the
+/* A destination of one transport: its queued jobs and how many
+ * connections carry its jobs.  Destinations with queued jobs are on the
  * transport's ready list, so dispatching costs O(destinations), not
  * O(queued jobs). */
 struct qmgr_dest {
@@ -157,18 +175,6 @@ ready_add(struct qmgr_transport *t, struct qmgr_dest *d)
 	t->ready_tail = d;
 }
 
-static void
-dest_adjust(struct qmgr_job *job, int delta)
-{
-	struct qmgr_dest *d = job->dest;
-
-	d->busy += delta;
-	if (delta < 0) {
-		job->dest = NULL;
-		dest_release(job->transport, d);
-	}
-}
-
 void
 qmgr_transport_enqueue(struct qmgr_transport *t, struct qmgr_job *job)
 {
@@ -229,17 +235,71 @@ conn_free(struct qmgr_conn *c)
 	free(c);
 }
 
-/* finish_job - the job on c is over (normally or not). */
-static void
-finish_job(struct qmgr_conn *c, const char *failure)
+/* conn_find - the job in flight on c with this request id. */
+static struct qmgr_job *
+conn_find(struct qmgr_conn *c, long request_id)
 {
-	struct qmgr_job *job = c->job;
+	struct qmgr_job *job;
 
-	c->job = NULL;
-	if (job == NULL)
-		return;
-	dest_adjust(job, -1);
+	for (job = c->head; job; job = job->next)
+		if (job->request_id == request_id)
+			return job;
+	return NULL;
+}
+
+/* conn_take - take job off c's jobs in flight; the last one frees c's
+ * place in its destination's concurrency. */
+static void
+conn_take(struct qmgr_conn *c, struct qmgr_job *job)
+{
+	struct qmgr_job **pp;
+
+	for (pp = &c->head; *pp; pp = &(*pp)->next)
+		if (*pp == job) {
+			*pp = job->next;
+			break;
+		}
+	c->tail = NULL;
+	for (struct qmgr_job *j = c->head; j; j = j->next)
+		c->tail = j;
+	job->next = NULL;
+	job->dest = NULL;
+	if (--c->njobs == 0) {
+		struct qmgr_dest *d = c->dest;
+
+		c->dest = NULL;
+		d->busy--;
+		dest_release(c->t, d);
+	}
+}
+
+/* finish_job - job, on c, is over (normally or not). */
+static void
+finish_job(struct qmgr_conn *c, struct qmgr_job *job, const char *failure)
+{
+	conn_take(c, job);
 	qmgr_job_done(job, failure);
+}
+
+/* fail_all - every job in flight on c is over, with failure.  c must be
+ * out of dispatch's reach (bev NULL) first. */
+static void
+fail_all(struct qmgr_conn *c, const char *failure)
+{
+	while (c->head)
+		finish_job(c, c->head, failure);
+}
+
+/* conn_drop - close c after a failure of its connection. */
+static void
+conn_drop(struct qmgr_conn *c, const char *failure)
+{
+	if (c->bev) {
+		bufferevent_free(c->bev);
+		c->bev = NULL;
+	}
+	fail_all(c, failure);
+	conn_free(c);
 }
 
 static void transport_retry(evutil_socket_t fd, short what, void *arg);
@@ -295,7 +355,7 @@ static int
 other_busy(const struct qmgr_conn *c)
 {
 	for (const struct qmgr_conn *o = c->t->conns; o; o = o->next)
-		if (o != c && o->job != NULL)
+		if (o != c && o->njobs > 0)
 			return 1;
 	return 0;
 }
@@ -318,37 +378,50 @@ conn_read(struct bufferevent *bev, void *arg)
 		used = attr_parse(data, len, c->al, &err);
 		if (used == 0)
 			return;
-		if (used < 0 || c->job == NULL) {
+		if (used < 0 || c->njobs == 0) {
 			msg_warn("transport %s: protocol error from delivery agent: %s",
 			    c->t->name, err ? err : "unexpected reply");
-			finish_job(c, "4.3.0 delivery agent protocol error");
-			conn_free(c);
+			conn_drop(c, "4.3.0 delivery agent protocol error");
 			return;
 		}
 		evbuffer_drain(in, (size_t)used);
 		if (attr_get(c->al, "done")) {
 			struct qmgr_transport *t = c->t;
+			const char *v = attr_get(c->al, "request_id");
+			struct qmgr_job *job = NULL;
+			long rid;
 
-			finish_job(c, NULL);
+			if (v == NULL || str_to_long(v, &rid) < 0
+			    || (job = conn_find(c, rid)) == NULL) {
+				msg_warn("transport %s: bad reply from delivery agent: %s",
+				    t->name, "done for an unknown request");
+				conn_drop(c, "4.3.0 delivery agent protocol error");
+				return;
+			}
+			finish_job(c, job, NULL);
+			if (c->njobs > 0)
+				continue;
 			qmgr_transport_dispatch(t);
-			if (c->job == NULL && other_busy(c))
+			if (c->njobs == 0 && other_busy(c))
 				conn_free(c);
 			return;
 		} else {
 			long rid = 0;
 			struct deliver_status *ds;
+			struct qmgr_job *job = NULL;
 
 			ds = deliver_status_from_attr(c->al, &rid, &err);
-			if (ds == NULL || rid != c->job->request_id
-			    || ds->rcpt_index < 0 || ds->rcpt_index >= c->job->nrcpt) {
+			if (ds != NULL)
+				job = conn_find(c, rid);
+			if (ds == NULL || job == NULL
+			    || ds->rcpt_index < 0 || ds->rcpt_index >= job->nrcpt) {
 				msg_warn("transport %s: bad status from delivery agent: %s",
 				    c->t->name, err ? err : "wrong request or recipient");
 				deliver_status_free(&ds);
-				finish_job(c, "4.3.0 delivery agent protocol error");
-				conn_free(c);
+				conn_drop(c, "4.3.0 delivery agent protocol error");
 				return;
 			}
-			qmgr_job_status(c->job, ds->rcpt_index, ds->dsn, ds->status,
+			qmgr_job_status(job, ds->rcpt_index, ds->dsn, ds->status,
 			    ds->action, ds->text, ds->relay);
 			deliver_status_free(&ds);
 		}
@@ -367,24 +440,36 @@ conn_event(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
-		if (!c->connected) {
-			/* Never got through: the job goes back, unharmed. */
-			struct qmgr_job *job = c->job;
+		int saved = errno;
 
-			c->job = NULL;
-			if (job) {
-				dest_adjust(job, -1);
+		if (!c->connected) {
+			/* Never got through: the jobs go back, unharmed, in
+			 * their order. */
+			struct qmgr_job *back = NULL;
+
+			bufferevent_free(c->bev);
+			c->bev = NULL;
+			while (c->head) {
+				struct qmgr_job *job = c->head;
+
+				conn_take(c, job);
+				job->next = back;
+				back = job;
+			}
+			while (back) {
+				struct qmgr_job *job = back;
+
+				back = job->next;
 				enqueue_front(t, job);
 			}
 			conn_free(c);
-			transport_down(t, strerror(errno ? errno : ECONNREFUSED));
+			transport_down(t, strerror(saved ? saved : ECONNREFUSED));
 			return;
 		}
-		if (c->job)
+		if (c->njobs > 0)
 			msg_warn("transport %s: lost connection with delivery agent",
 			    t->name);
-		finish_job(c, "4.3.0 lost connection with delivery agent");
-		conn_free(c);
+		conn_drop(c, "4.3.0 lost connection with delivery agent");
 		qmgr_transport_dispatch(t);
 	}
 }
@@ -464,8 +549,17 @@ send_job(struct qmgr_conn *c, struct qmgr_job *job)
 	free(dr.rcpt);
 	attr_list_free(&al);
 	buf_free(&out);
-	c->job = job;
-	dest_adjust(job, 1);	/* job->dest is set by enqueue */
+	/* job->dest is set by enqueue; c counts once per destination. */
+	job->next = NULL;
+	if (c->tail)
+		c->tail->next = job;
+	else
+		c->head = job;
+	c->tail = job;
+	if (c->njobs++ == 0) {
+		c->dest = job->dest;
+		c->dest->busy++;
+	}
 }
 
 void
@@ -496,17 +590,30 @@ qmgr_transport_dispatch(struct qmgr_transport *t)
 				continue;
 			}
 			prev = d;
-			if (d->busy >= t->dest_limit)
-				continue;
-			for (c = t->conns; c; c = c->next)
-				if (c->job == NULL && c->bev)
-					break;
-			if (c == NULL) {
-				if (t->nconns >= t->max_conns)
-					return;
-				if ((c = conn_new(t)) == NULL)
+			c = NULL;
+			if (d->busy < t->dest_limit) {
+				/* Another agent for d: an idle connection or a
+				 * new one. */
+				for (c = t->conns; c; c = c->next)
+					if (c->njobs == 0 && c->bev)
+						break;
+				if (c == NULL && t->nconns < t->max_conns
+				    && (c = conn_new(t)) == NULL)
 					return;
 			}
+			if (c == NULL) {
+				/* Pipeline on the least loaded connection that
+				 * already delivers to d. */
+				struct qmgr_conn *o;
+
+				for (o = t->conns; o; o = o->next)
+					if (o->dest == d && o->bev
+					    && o->njobs < QMGR_PIPELINE_MAX
+					    && (c == NULL || o->njobs < c->njobs))
+						c = o;
+			}
+			if (c == NULL)
+				continue;
 			job = pop_job(d);
 			send_job(c, job);
 			progress = 1;

@@ -2,10 +2,14 @@
 /* agent_server - process start and request loop of a delivery agent (see
  * agent_server.h).
  *
- * Each accepted connection (from qmgr) carries a stream of requests;
- * they are handled one at a time with blocking I/O, each answered with
- * one status list per recipient (written by the agent's handler) and a
- * final "done=1".  Several agent processes may accept on one socket.
+ * Each accepted connection (from qmgr) carries a stream of requests,
+ * read with blocking I/O.  qmgr may pipeline several requests on one
+ * connection; they are served in batches (group commit): every request
+ * already available (at most AGENT_BATCH_MAX) is handled in turn, then
+ * the agent's commit hook makes the batch's deferred writes durable
+ * together, and only then are the replies written: per request one
+ * status list per recipient and a final "done=1", in request order.
+ * Several agent processes may accept on one socket.
  *
  * Logs warnings for protocol errors (malformed requests, write errors). */
 #include "postino_config.h"
@@ -37,6 +41,53 @@
 /* Started by the master (mail_server.h) rather than with -S. */
 static int under_master;
 
+/* Requests per batch: as many as qmgr pipelines on one connection. */
+#define AGENT_BATCH_MAX	16
+
+/* One reply of the batch, written after the batch's commit. */
+struct agent_reply {
+	long request_id;
+	int index;		/* -1: the final "done=1" of a request */
+	int held;		/* reserved, not filled yet */
+	char dsn[16];
+	const char *status;
+	const char *action;
+	char *text;
+	char *relay;
+};
+
+static struct agent_reply *replies;
+static int nreplies, replies_size;
+
+static struct agent_reply *
+reply_new(long request_id, int index)
+{
+	struct agent_reply *r;
+
+	if (nreplies == replies_size) {
+		replies_size = replies_size ? 2 * replies_size : 64;
+		replies = xreallocarray(replies, (size_t)replies_size,
+		    sizeof(*replies));
+	}
+	r = replies + nreplies++;
+	memset(r, 0, sizeof(*r));
+	r->request_id = request_id;
+	r->index = index;
+	return r;
+}
+
+static void
+reply_set(struct agent_reply *r, const char *dsn, const char *status,
+    const char *action, const char *text)
+{
+	strlcpy(r->dsn, dsn, sizeof(r->dsn));
+	r->status = status;
+	r->action = action;
+	free(r->text);
+	r->text = xstrdup(text);
+	r->held = 0;
+}
+
 double
 agent_server_now(void)
 {
@@ -51,23 +102,97 @@ agent_server_status(int fd, long request_id, int index, const char *dsn,
     const char *status, const char *action, const char *text,
     const char *relay)
 {
-	struct deliver_status ds;
-	struct attr_list *al = attr_list_new();
-	char *text_copy = xstrdup(text), *relay_copy = xstrdup(relay);
+	struct agent_reply *r = reply_new(request_id, index);
 
-	memset(&ds, 0, sizeof(ds));
-	ds.rcpt_index = index;
-	strlcpy(ds.dsn, dsn, sizeof(ds.dsn));
-	ds.status = status;
-	ds.action = action;
-	ds.text = text_copy;
-	ds.relay = relay_copy;
-	deliver_status_to_attr(request_id, &ds, al);
-	if (attr_write(fd, al) < 0 && errno != EPIPE)
-		msg_warn("write status to qmgr: %m");
+	(void)fd;			/* written with the batch */
+	r->relay = xstrdup(relay);
+	reply_set(r, dsn, status, action, text);
+}
+
+int
+agent_server_status_hold(long request_id, int index, const char *relay)
+{
+	struct agent_reply *r = reply_new(request_id, index);
+
+	r->relay = xstrdup(relay);
+	r->held = 1;
+	return nreplies - 1;
+}
+
+void
+agent_server_status_fill(int slot, const char *dsn, const char *status,
+    const char *action, const char *text)
+{
+	if (slot < 0 || slot >= nreplies || !replies[slot].held)
+		msg_panic("agent_server_status_fill: bad slot %d", slot);
+	reply_set(replies + slot, dsn, status, action, text);
+}
+
+/* batch_flush - commit the batch, then write its replies in one go. */
+static void
+batch_flush(int fd, const struct agent_server *as)
+{
+	struct buf *out = buf_new(4096, BUF_NOLIMIT);
+	struct attr_list *al = attr_list_new();
+	size_t off = 0;
+
+	if (as->commit)
+		as->commit();
+	for (int i = 0; i < nreplies; i++) {
+		struct agent_reply *r = replies + i;
+
+		attr_list_free(&al);
+		al = attr_list_new();
+		if (r->index < 0) {
+			attr_addf(al, "request_id", "%ld", r->request_id);
+			attr_add(al, "done", "1");
+		} else {
+			struct deliver_status ds;
+
+			if (r->held) {
+				/* Never claim success for a slot left open. */
+				msg_warn("request %ld: no status for recipient %d",
+				    r->request_id, r->index);
+				reply_set(r, "4.3.0", "deferred", "delayed",
+				    "internal error: no delivery status");
+			}
+			memset(&ds, 0, sizeof(ds));
+			ds.rcpt_index = r->index;
+			strlcpy(ds.dsn, r->dsn, sizeof(ds.dsn));
+			ds.status = r->status;
+			ds.action = r->action;
+			ds.text = r->text;
+			ds.relay = r->relay;
+			deliver_status_to_attr(r->request_id, &ds, al);
+		}
+		attr_format(al, out);
+		free(r->text);
+		free(r->relay);
+	}
+	nreplies = 0;
+	while (off < buf_len(out)) {
+		ssize_t n = write(fd, buf_str(out) + off, buf_len(out) - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (errno != EPIPE)
+				msg_warn("write to qmgr: %m");
+			break;
+		}
+		off += (size_t)n;
+	}
 	attr_list_free(&al);
-	free(text_copy);
-	free(relay_copy);
+	buf_free(&out);
+}
+
+/* readable_now - is more input waiting on fd (no wait)? */
+static int
+readable_now(int fd)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+
+	return poll(&p, 1, 0) > 0 && p.revents != 0;
 }
 
 /* wait_readable - wait for a request on fd; under the master also watch
@@ -99,46 +224,59 @@ wait_readable(int fd)
 	}
 }
 
-/* serve - one connection from qmgr: requests until EOF (or until the
- * master tells us to go: the request in hand is always finished). */
+/* serve - one connection from qmgr: batches of requests until EOF (or
+ * until the master tells us to go: the batch in hand is always
+ * finished and answered). */
 static void
 serve(int fd, const struct agent_server *as)
 {
 	struct buf *inbuf = buf_new(4096, 0);
 	struct attr_list *al = attr_list_new();
+	int stop = 0;
 
-	for (;;) {
-		const char *err;
-		struct deliver_request *dr;
-		struct attr_list *done;
-		double t_start, t_active;
-		const char *v;
-		int n;
+	while (!stop) {
+		int nreq = 0;
 
-		if (inbuf->len == 0 && !wait_readable(fd))
-			break;
-		n = attr_read(fd, inbuf, al, -1, &err);
-		if (n == 0)
-			break;
-		if (n < 0) {
-			msg_warn("read request from qmgr: %s", err);
-			break;
+		while (nreq < AGENT_BATCH_MAX) {
+			const char *err;
+			struct deliver_request *dr;
+			double t_start, t_active;
+			const char *v;
+			int n;
+
+			if (inbuf->len == 0) {
+				if (nreq > 0 && !readable_now(fd))
+					break;
+				if (nreq == 0 && !wait_readable(fd)) {
+					stop = 1;
+					break;
+				}
+			}
+			n = attr_read(fd, inbuf, al, -1, &err);
+			if (n == 0) {
+				stop = 1;
+				break;
+			}
+			if (n < 0) {
+				msg_warn("read request from qmgr: %s", err);
+				stop = 1;
+				break;
+			}
+			t_start = agent_server_now();
+			if ((dr = deliver_request_from_attr(al, &err)) == NULL) {
+				msg_warn("malformed delivery request from qmgr: %s", err);
+				stop = 1;
+				break;
+			}
+			v = attr_get(al, "active_time");
+			t_active = v ? strtod(v, NULL) : 0;
+			as->handle(fd, dr, t_start, t_active);
+			reply_new(dr->request_id, -1);
+			deliver_request_free(&dr);
+			nreq++;
 		}
-		t_start = agent_server_now();
-		if ((dr = deliver_request_from_attr(al, &err)) == NULL) {
-			msg_warn("malformed delivery request from qmgr: %s", err);
-			break;
-		}
-		v = attr_get(al, "active_time");
-		t_active = v ? strtod(v, NULL) : 0;
-		as->handle(fd, dr, t_start, t_active);
-		done = attr_list_new();
-		attr_addf(done, "request_id", "%ld", dr->request_id);
-		attr_add(done, "done", "1");
-		if (attr_write(fd, done) < 0)
-			msg_warn("write to qmgr: %m");
-		attr_list_free(&done);
-		deliver_request_free(&dr);
+		if (nreq > 0)
+			batch_flush(fd, as);
 	}
 	attr_list_free(&al);
 	buf_free(&inbuf);

@@ -220,7 +220,6 @@ deliver_one(struct local_msg *msg, int index, int fd)
 	struct local_result res;
 	struct local_ctx ctx;
 	char *rcpt = lower_domain(r->address);
-	const char *status = "deferred", *action = "delayed";
 	long dups_before;
 
 	memset(&res, 0, sizeof(res));
@@ -236,12 +235,13 @@ deliver_one(struct local_msg *msg, int index, int fd)
 	dups_before = msg->dup_hits;
 	local_recipient(&ctx);
 
-	if (res.leaves == 0 && msg->dup_hits > dups_before) {
+	if (res.leaves == 0 && res.npending == 0
+	    && msg->dup_hits > dups_before) {
 		/* Everything this recipient expands to was already delivered
 		 * in this request (duplicate filter): done, as Postfix. */
 		strlcpy(res.dsn, "2.0.0", sizeof(res.dsn));
 		buf_set(res.text, "duplicate delivery suppressed");
-	} else if (res.leaves == 0) {
+	} else if (res.leaves == 0 && res.npending == 0) {
 		/* Nothing reported: should not happen; never claim success. */
 		res.stat = LOCAL_DEFER;
 		strlcpy(res.dsn, "4.3.0", sizeof(res.dsn));
@@ -249,23 +249,8 @@ deliver_one(struct local_msg *msg, int index, int fd)
 		local_log_line(msg, rcpt, ctx.orig_rcpt, res.dsn, "deferred",
 		    buf_str(res.text));
 	}
-	switch (res.stat) {
-	case LOCAL_SENT:
-		status = "sent";
-		action = "delivered";
-		break;
-	case LOCAL_BOUNCE:
-		status = "bounced";
-		action = "failed";
-		break;
-	case LOCAL_DEFER:
-		status = "deferred";
-		action = "delayed";
-		break;
-	}
-	reply_status(fd, msg->dr->request_id, index, res.dsn, status, action,
-	    buf_str(res.text));
-	buf_free(&res.text);
+	(void)fd;		/* answered with the batch */
+	local_answer(msg, index, rcpt, ctx.orig_rcpt, &res, "local");
 	free(rcpt);
 }
 
@@ -317,10 +302,12 @@ static const struct agent_server local_agent = {
 	.name = "local",
 	.conf_init = local_conf_init,
 	.handle = handle_request,
+	.commit = local_commit,
 };
 
 int
 main(int argc, char **argv)
 {
+	local_group_commit = 1;
 	return agent_server_main(argc, argv, &local_agent);
 }

@@ -80,6 +80,8 @@ struct local_conf {
 
 extern struct local_conf local_conf;
 
+struct local_pending;
+
 /* One message (request). */
 struct local_msg {
 	struct deliver_request *dr;
@@ -100,6 +102,8 @@ struct local_result {
 	int leaves;		/* leaf outcomes reported */
 	int steps;		/* addresses visited (bounded) */
 	int loop_reported;	/* one alias-loop report per recipient */
+	int npending;		/* Maildir files waiting for the commit */
+	struct local_pending *pending;
 };
 
 /* The context of one address being delivered (copied down recursion). */
@@ -189,6 +193,19 @@ void local_mbox_deliver(struct local_ctx *ctx, const char *path,
  * tmp/, fsync, link into new/, fsync new/; reports the outcome. */
 void local_maildir_deliver(struct local_ctx *ctx, const char *path,
     const char *user, uid_t uid, gid_t gid, int kind);
+
+/* Group commit (local_mailbox.c).  With local_group_commit set (the
+ * agents' main), a Maildir delivery writes its file in tmp/ and leaves
+ * it pending in ctx->res: the fsync, the link into new/, the fsync of
+ * new/ (once per distinct directory) and the delivery line wait for
+ * local_commit(), the agent_server commit hook.  local_answer() gives a
+ * recipient's combined result to qmgr, or holds its status until the
+ * commit when some of its deliveries are pending.  Nothing is reported
+ * "sent" before its file and directory entry are on disk. */
+extern int local_group_commit;
+void local_answer(struct local_msg *msg, int index, const char *rcpt,
+    const char *orig, struct local_result *res, const char *relay);
+void local_commit(void);
 
 /* local_command.c - pipe the message into a command. */
 void local_command(struct local_ctx *ctx, const char *command, uid_t uid,

@@ -20,7 +20,13 @@
  * Maildir: tmp/, new/, cur/ are created as needed and must not be
  * symlinks; the message is written to tmp/ with O_EXCL|O_NOFOLLOW under
  * a unique name (time.MusecPpidQn.host), fsync'd, linked into new/, and
- * new/ is fsync'd.
+ * new/ is fsync'd.  Under group commit (local_group_commit) the last
+ * three steps are done by local_commit() for the whole batch of
+ * requests: writeback of every file is started, each file is fsync'd,
+ * linked into new/ (with the recipient's ids) and new/ is fsync'd once
+ * per distinct directory; only then are the delivery lines logged and
+ * the statuses filled.  A failure affects only the deliveries it
+ * concerns (a failed directory fsync: the files linked in it).
  *
  * As root, home-directory mailboxes and files are handled with the
  * recipient's effective ids; spool files are opened as root (checks
@@ -38,6 +44,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent_server.h"
 #include "local.h"
 #include "mail_conf.h"
 #include "msg.h"
@@ -45,6 +52,43 @@
 #include "stringops.h"
 
 #define STALE_LOCK_TIME	500
+
+/* Pending Maildir files per batch: over this, deliveries are synchronous
+ * (bounds the open descriptors). */
+#define LOCAL_PENDING_MAX	256
+
+int local_group_commit;
+
+/* A recipient whose status waits for the commit. */
+struct local_held {
+	int slot;			/* agent_server_status_hold() */
+	enum local_stat stat;		/* combined result so far */
+	char dsn[16];
+	struct buf *text;
+	int leaves;
+	struct local_held *next;
+};
+
+/* A Maildir file written to tmp/, not yet durable. */
+struct local_pending {
+	int fd;
+	char *tmp, *newp, *newdir, *path;
+	uid_t uid;
+	gid_t gid;
+	int kind;
+	int err;			/* errno of the failed step, 0 = ok */
+	const char *step;		/* "write", "link", "sync" */
+	/* For the delivery line. */
+	char *queue_id, *rcpt, *orig;
+	double arrival, t_start, t_active, t_conn;
+	struct local_held *owner;	/* NULL until local_answer() */
+	struct local_pending *next;	/* in the recipient's list */
+	struct local_pending *all_next;	/* in the batch */
+};
+
+static struct local_pending *pending_all;
+static int pending_count;
+static struct local_held *held_all, **held_tail = &held_all;
 
 /* errno_stat - DSN and class for a write/open error. */
 static enum local_stat
@@ -328,6 +372,37 @@ maildir_name(char *out, size_t len)
 	    (long)tv.tv_usec, (long)getpid(), ++counter, host);
 }
 
+/* pending_add - a written tmp file waits for local_commit(). */
+static void
+pending_add(struct local_ctx *ctx, int fd, char *tmp, const char *name,
+    const char *path, uid_t uid, gid_t gid, int kind)
+{
+	struct local_pending *p = xcalloc(1, sizeof(*p));
+	struct local_msg *msg = ctx->msg;
+
+	p->fd = fd;
+	p->tmp = tmp;
+	p->newp = concatenate(path, "new/", name, (char *)0);
+	p->newdir = concatenate(path, "new", (char *)0);
+	p->path = xstrdup(path);
+	p->uid = uid;
+	p->gid = gid;
+	p->kind = kind;
+	p->queue_id = xstrdup(msg->dr->queue_id);
+	p->rcpt = xstrdup(ctx->rcpt);
+	p->orig = xstrdup(ctx->orig_rcpt ? ctx->orig_rcpt : "");
+	p->arrival = msg->dr->arrival;
+	p->t_start = msg->t_start;
+	p->t_active = msg->t_active;
+	p->t_conn = msg->t_conn;
+	p->next = ctx->res->pending;
+	ctx->res->pending = p;
+	ctx->res->npending++;
+	p->all_next = pending_all;
+	pending_all = p;
+	pending_count++;
+}
+
 void
 local_maildir_deliver(struct local_ctx *ctx, const char *path,
     const char *user, uid_t uid, gid_t gid, int kind)
@@ -367,6 +442,19 @@ local_maildir_deliver(struct local_ctx *ctx, const char *path,
 	flags = LOCAL_COPY_RETURN | LOCAL_COPY_ORIG;
 	if (local_conf.deliv_mask & LOCAL_DELIV_FILE)
 		flags |= LOCAL_COPY_DELIVERED;
+	if (local_group_commit && pending_count < LOCAL_PENDING_MAX) {
+		if (local_copy(ctx, fd, flags, &qerr) < 0) {
+			err = qerr ? qerr : errno;
+			snprintf(detail, sizeof(detail), "write maildir file %s: %s",
+			    tmp, qerr ? "queue file read error" : strerror(err));
+			goto fail;
+		}
+		pending_add(ctx, fd, tmp, name, path, uid, gid, kind);
+		fd = -1;
+		tmp = NULL;		/* now the pending file's */
+		ok = 1;
+		goto fail;
+	}
 	if (local_copy(ctx, fd, flags, &qerr) < 0 || fsync(fd) < 0) {
 		err = qerr ? qerr : errno;
 		snprintf(detail, sizeof(detail), "write maildir file %s: %s",
@@ -470,4 +558,191 @@ local_mailbox(struct local_ctx *ctx, const char *user, uid_t uid, gid_t gid,
 		local_mbox_deliver(ctx, path, user, uid, gid, 0, LOCAL_KIND_MAILBOX);
 	}
 	free(path);
+}
+
+/* status_words - qmgr's status and action for a combined result. */
+static void
+status_words(enum local_stat stat, const char **status, const char **action)
+{
+	switch (stat) {
+	case LOCAL_SENT:
+		*status = "sent";
+		*action = "delivered";
+		break;
+	case LOCAL_BOUNCE:
+		*status = "bounced";
+		*action = "failed";
+		break;
+	default:
+		*status = "deferred";
+		*action = "delayed";
+		break;
+	}
+}
+
+void
+local_answer(struct local_msg *msg, int index, const char *rcpt,
+    const char *orig, struct local_result *res, const char *relay)
+{
+	const char *status, *action;
+	struct local_held *h;
+
+	(void)rcpt;
+	(void)orig;
+	if (res->npending == 0) {
+		status_words(res->stat, &status, &action);
+		agent_server_status(-1, msg->dr->request_id, index, res->dsn,
+		    status, action, buf_str(res->text), relay);
+		buf_free(&res->text);
+		return;
+	}
+	h = xcalloc(1, sizeof(*h));
+	h->slot = agent_server_status_hold(msg->dr->request_id, index, relay);
+	h->stat = res->stat;
+	strlcpy(h->dsn, res->dsn, sizeof(h->dsn));
+	h->text = res->text;		/* taken over */
+	res->text = NULL;
+	h->leaves = res->leaves;
+	for (struct local_pending *p = res->pending; p; p = p->next)
+		p->owner = h;
+	res->pending = NULL;
+	res->npending = 0;
+	*held_tail = h;
+	held_tail = &h->next;
+}
+
+/* pending_fold - log one pending delivery's outcome and fold it into its
+ * recipient's result (local_report()'s rule). */
+static void
+pending_fold(struct local_pending *p)
+{
+	struct deliver_request dr;
+	struct local_msg msg;
+	struct local_held *h = p->owner;
+	char text[1024], detail[768];
+	const char *dsn = "2.0.0";
+	enum local_stat stat = LOCAL_SENT;
+	static const char *const words[] = {"sent", "bounced", "deferred"};
+
+	if (p->err == 0) {
+		strlcpy(text, "delivered to maildir", sizeof(text));
+	} else {
+		if (strcmp(p->step, "link") == 0)
+			snprintf(detail, sizeof(detail), "link maildir file %s: %s",
+			    p->newp, strerror(p->err));
+		else if (strcmp(p->step, "sync") == 0)
+			snprintf(detail, sizeof(detail), "sync maildir %s: %s",
+			    p->newdir, strerror(p->err));
+		else
+			snprintf(detail, sizeof(detail), "write maildir file %s: %s",
+			    p->tmp, strerror(p->err));
+		stat = errno_stat(p->err, &dsn);
+		if (p->kind == LOCAL_KIND_MAILBOX)
+			snprintf(text, sizeof(text), "maildir delivery failed: %s",
+			    detail);
+		else
+			snprintf(text, sizeof(text), "cannot deliver to maildir %s: %s",
+			    p->path, detail);
+	}
+	memset(&dr, 0, sizeof(dr));
+	dr.queue_id = p->queue_id;
+	dr.arrival = p->arrival;
+	memset(&msg, 0, sizeof(msg));
+	msg.dr = &dr;
+	msg.t_start = p->t_start;
+	msg.t_active = p->t_active;
+	msg.t_conn = p->t_conn;
+	local_log_line(&msg, p->rcpt, p->orig, dsn, words[stat], text);
+	if (h == NULL)
+		return;
+	if (h->leaves == 0 || stat > h->stat) {
+		h->stat = stat;
+		strlcpy(h->dsn, dsn, sizeof(h->dsn));
+		buf_set(h->text, text);
+	}
+	h->leaves++;
+}
+
+void
+local_commit(void)
+{
+	struct local_pending *p, *q;
+	struct local_held *h;
+
+	/* Start the writeback of every file, so that the fsyncs below
+	 * share journal commits instead of paying one each. */
+	for (p = pending_all; p; p = p->all_next)
+		(void)sync_file_range(p->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+	for (p = pending_all; p; p = p->all_next) {
+		if (fsync(p->fd) < 0) {
+			p->err = errno;
+			p->step = "write";
+		}
+		if (close(p->fd) < 0 && p->err == 0) {
+			p->err = errno;
+			p->step = "write";
+		}
+		p->fd = -1;
+		local_privs_set(p->uid, p->gid);
+		if (p->err == 0 && link(p->tmp, p->newp) < 0) {
+			p->err = errno;
+			p->step = "link";
+		}
+		(void)unlink(p->tmp);
+		local_privs_restore();
+	}
+	/* One fsync per distinct new/ directory. */
+	for (p = pending_all; p; p = p->all_next) {
+		int dfd, err = 0, seen = 0;
+
+		if (p->err != 0)
+			continue;
+		for (q = pending_all; q != p; q = q->all_next)
+			if (strcmp(q->newdir, p->newdir) == 0) {
+				seen = 1;
+				break;
+			}
+		if (seen)
+			continue;
+		local_privs_set(p->uid, p->gid);
+		dfd = open(p->newdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dfd < 0 || fsync(dfd) < 0)
+			err = errno;
+		if (dfd >= 0)
+			close(dfd);
+		if (err != 0) {
+			for (q = p; q; q = q->all_next)
+				if (q->err == 0 && strcmp(q->newdir, p->newdir) == 0) {
+					q->err = err;
+					q->step = "sync";
+					(void)unlink(q->newp);
+				}
+		}
+		local_privs_restore();
+	}
+	for (p = pending_all; p; p = q) {
+		q = p->all_next;
+		pending_fold(p);
+		free(p->tmp);
+		free(p->newp);
+		free(p->newdir);
+		free(p->path);
+		free(p->queue_id);
+		free(p->rcpt);
+		free(p->orig);
+		free(p);
+	}
+	pending_all = NULL;
+	pending_count = 0;
+	while ((h = held_all) != NULL) {
+		const char *status, *action;
+
+		held_all = h->next;
+		status_words(h->stat, &status, &action);
+		agent_server_status_fill(h->slot, h->dsn, status, action,
+		    buf_str(h->text));
+		buf_free(&h->text);
+		free(h);
+	}
+	held_tail = &held_all;
 }

@@ -249,7 +249,6 @@ deliver_one(struct local_msg *msg, int index, int fd)
 	struct local_result res;
 	struct local_ctx ctx;
 	char *rcpt = lowercase(xstrdup(r->address));
-	const char *status = "deferred", *action = "delayed";
 
 	memset(&res, 0, sizeof(res));
 	res.text = buf_new(128, 4096);
@@ -262,7 +261,7 @@ deliver_one(struct local_msg *msg, int index, int fd)
 	ctx.rcpt = rcpt;
 	ctx.sender = msg->dr->sender;
 	virtual_recipient(&ctx);
-	if (res.leaves == 0) {
+	if (res.leaves == 0 && res.npending == 0) {
 		/* Nothing reported: should not happen; never claim success. */
 		res.stat = LOCAL_DEFER;
 		strlcpy(res.dsn, "4.3.0", sizeof(res.dsn));
@@ -270,23 +269,8 @@ deliver_one(struct local_msg *msg, int index, int fd)
 		local_log_line(msg, rcpt, ctx.orig_rcpt, res.dsn, "deferred",
 		    buf_str(res.text));
 	}
-	switch (res.stat) {
-	case LOCAL_SENT:
-		status = "sent";
-		action = "delivered";
-		break;
-	case LOCAL_BOUNCE:
-		status = "bounced";
-		action = "failed";
-		break;
-	case LOCAL_DEFER:
-		status = "deferred";
-		action = "delayed";
-		break;
-	}
-	agent_server_status(fd, msg->dr->request_id, index, res.dsn, status,
-	    action, buf_str(res.text), "virtual");
-	buf_free(&res.text);
+	(void)fd;		/* answered with the batch */
+	local_answer(msg, index, rcpt, ctx.orig_rcpt, &res, "virtual");
 	free(rcpt);
 }
 
@@ -336,10 +320,12 @@ static const struct agent_server virtual_agent = {
 	.name = "virtual",
 	.conf_init = virtual_conf_init,
 	.handle = handle_request,
+	.commit = local_commit,
 };
 
 int
 main(int argc, char **argv)
 {
+	local_group_commit = 1;
 	return agent_server_main(argc, argv, &virtual_agent);
 }

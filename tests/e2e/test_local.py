@@ -170,6 +170,49 @@ deliver_lock_delay = 1s
         finally:
             s.close()
 
+    def request_wire(self, rid, sender, rcpts, content):
+        """One request (as qmgr writes it) for a new queue file."""
+        qid, path, off, clen, offsets = self.queue_file(sender, rcpts, content)
+        req = [("request", "deliver"), ("request_id", str(rid)),
+               ("queue_id", qid), ("queue_path", path), ("sender", sender),
+               ("arrival", "%.6f" % (time.time() - 1)),
+               ("content_offset", str(off)), ("content_len", str(clen))]
+        for i, r in enumerate(rcpts):
+            req += [("rcpt_%d" % i, r), ("orig_rcpt_%d" % i, r),
+                    ("rcpt_offset_%d" % i, str(offsets[i])),
+                    ("dsn_notify_%d" % i, "0")]
+        req.append(("rcpt_count", str(len(rcpts))))
+        return "".join("%s=%s\n" % (n, attr_escape(v)) for n, v in req) + "\n"
+
+    def deliver_pipelined(self, wires):
+        """Send every request at once on one connection (as qmgr
+        pipelines them); returns (request ids in the order their done
+        lists came, {request_id: [status lists]})."""
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(120)
+        s.connect(self.sock)
+        s.sendall("".join(wires).encode())
+        order, replies, buf = [], {}, b""
+        try:
+            while len(order) < len(wires):
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                buf += chunk
+                while b"\n\n" in buf:
+                    block, buf = buf.split(b"\n\n", 1)
+                    d = {}
+                    for line in block.decode().split("\n"):
+                        n, _, v = line.partition("=")
+                        d[n] = attr_unescape(v)
+                    if d.get("done") == "1":
+                        order.append(d["request_id"])
+                    else:
+                        replies.setdefault(d["request_id"], []).append(d)
+        finally:
+            s.close()
+        return order, replies
+
     def _replies(self, s):
         replies = []
         buf = b""
@@ -743,6 +786,45 @@ class LocalTest(unittest.TestCase):
             fds = sorted(int(x) for x in f.read().split())
         # ls itself opens one directory fd.
         self.assertLessEqual(len([fd for fd in fds if fd > 2]), 1, fds)
+
+    def test_pipelined_requests_answered_each(self):
+        # Several requests on one connection are served as one batch
+        # (group commit): each one is answered with its own statuses, in
+        # order, and a failing recipient does not change the others'.
+        self.inst.set_aliases("a1: %s\n" % self.u)
+        self.inst.start("mail_spool_directory=%s/" % self.inst.spool)
+        me = "%s@%s" % (self.u, DOMAIN)
+        bad = "nosuch@%s" % DOMAIN
+        plan = [(21, [me]), (22, [bad]), (23, [me, bad, "a1@%s" % DOMAIN]),
+                (24, [me]), (25, [bad, me]), (26, [me])]
+        wires = [self.inst.request_wire(rid, "s@remote.test", rcpts,
+                                        "Subject: %d\n\nbody %d\n"
+                                        % (rid, rid))
+                 for rid, rcpts in plan]
+        order, replies = self.inst.deliver_pipelined(wires)
+        self.assertEqual(order, [str(rid) for rid, _ in plan])
+        for rid, rcpts in plan:
+            got = replies.get(str(rid), [])
+            self.assertEqual([r["rcpt_index"] for r in got],
+                             [str(i) for i in range(len(rcpts))], got)
+            self.assertEqual([r["status"] for r in got],
+                             ["bounced" if r == bad else "sent"
+                              for r in rcpts], got)
+            for r, rep in zip(rcpts, got):
+                if r == me:
+                    self.assertEqual(rep["text"], "delivered to maildir")
+        md = os.path.join(self.inst.spool, self.u)
+        files = os.listdir(os.path.join(md, "new"))
+        # 23 delivers once to the user: a1 is a duplicate of the user.
+        self.assertEqual(len(files), 5, files)
+        self.assertEqual(os.listdir(os.path.join(md, "tmp")), [])
+        bodies = set()
+        for f in files:
+            with open(os.path.join(md, "new", f)) as fh:
+                bodies.add(fh.read().rsplit("body ", 1)[1].strip())
+        self.assertEqual(bodies, {"21", "23", "24", "25", "26"})
+        self.assertEqual(self.inst.logtext().count(
+            "status=sent (delivered to maildir)"), 5)
 
     def test_malformed_requests(self):
         self.inst.start()
