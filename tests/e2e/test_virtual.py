@@ -165,7 +165,9 @@ class HashTables(unittest.TestCase):
         i.wait_log(r"to=<joe@virt\.test>, relay=virtual, .*dsn=4\.3\.5, "
                    r"status=deferred \(mail system configuration error: "
                    r"recipient joe@virt\.test: bad uid \"50\"")
-        self.assertEqual(len(i.queue_files("deferred")), 1)
+        # The agent logs before qmgr has moved the message: wait for it.
+        poll_until("the message in deferred/",
+                   lambda: len(i.queue_files("deferred")) == 1)
         self.assertNotIn("status=bounced", i.log())
 
     def test_delivered_to_loop_bounces(self):
@@ -406,7 +408,8 @@ service anvil {{
                        r"status=deferred \(ldap:\S+: table lookup failure\)")
             i.wait_log(r"to=<su1@sql\.test>, relay=virtual, .*dsn=4\.3\.0, "
                        r"status=deferred \(mysql:\S+: table lookup failure\)")
-            self.assertEqual(len(i.queue_files("deferred")), 1)
+            poll_until("the message in deferred/",
+                       lambda: len(i.queue_files("deferred")) == 1)
         finally:
             self.slapd.resume()
             self.db.resume()
