@@ -7,7 +7,6 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #include "alias_parse.h"
@@ -48,20 +47,5 @@ postalias_setup(struct map_cmd *cmd, int fold, int nul_n, int nul_N, int dup)
 	cmd->parse = parse_alias;
 	cmd->alias_style = 1;
 	cmd->extra = add_records;
-	cmd->default_type = mail_conf_str("default_database_type");
-	if (*cmd->default_type == 0)
-		cmd->default_type = "hash";
-	cmd->map_flags = MAP_FLAG_LOCK | MAP_FLAG_PARANOID | MAP_FLAG_EMPTY_OK | dup;
-	if (fold)
-		cmd->map_flags |= MAP_FLAG_FOLD_FIX;
-	if (nul_N && !nul_n)
-		cmd->map_flags |= MAP_FLAG_TRY1NULL;
-	else if (nul_n && !nul_N)
-		cmd->map_flags |= MAP_FLAG_TRY0NULL;
-	else
-		cmd->map_flags |= MAP_FLAG_TRY0NULL | MAP_FLAG_TRY1NULL;
-	if (strcasecmp(mail_conf_str("smtputf8_enable"), "yes") == 0) {
-		cmd->map_flags |= MAP_FLAG_UTF8;
-		cmd->utf8_check = 1;
-	}
+	map_cmd_set_flags(cmd, fold, nul_n, nul_N, dup, 1);
 }

@@ -14,10 +14,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "mail_addr_find.h"
+#include "mail_conf.h"
 #include "map.h"
 #include "map_cmd.h"
 #include "map_src.h"
@@ -37,6 +39,143 @@ map_cmd_type_name(const struct map_cmd *cmd, const char *arg)
 	free(type);
 	free(name);
 	return res;
+}
+
+void
+map_cmd_opts_init(struct map_cmd_opts *opts)
+{
+	memset(opts, 0, sizeof(*opts));
+	opts->fold = 1;
+	opts->dup = MAP_FLAG_DUP_WARN;
+}
+
+int
+map_cmd_option(struct map_cmd *cmd, struct map_cmd_opts *opts, int ch,
+    const char *arg)
+{
+	switch (ch) {
+	case 'c':
+		mail_conf_set_dir(arg);
+		break;
+	case 'd':
+		opts->delkey = arg;
+		opts->modes++;
+		break;
+	case 'f':
+		opts->fold = 0;
+		break;
+	case 'i':
+		opts->incr = 1;
+		opts->modes++;
+		break;
+	case 'j':
+		cmd->json = 1;
+		break;
+	case 'n':
+		opts->nul_n = 1;
+		break;
+	case 'N':
+		opts->nul_N = 1;
+		break;
+	case 'o':
+		cmd->no_owner = 1;
+		break;
+	case 'p':
+		cmd->keep_mode = 1;
+		break;
+	case 'q':
+		opts->query = arg;
+		opts->modes++;
+		break;
+	case 'r':
+		opts->dup = MAP_FLAG_DUP_REPLACE;
+		break;
+	case 's':
+		opts->seq = 1;
+		opts->modes++;
+		break;
+	case 'u':
+		opts->no_utf8 = 1;
+		break;
+	case 'v':
+		msg_verbose++;
+		break;
+	case 'w':
+		opts->dup = MAP_FLAG_DUP_IGNORE;
+		break;
+	case 'x':
+		cmd->explain = 1;
+		break;
+	default:
+		return 0;
+	}
+	return 1;
+}
+
+void
+map_cmd_opts_check(const struct map_cmd *cmd, const struct map_cmd_opts *opts)
+{
+	const char *query = opts->query;
+
+	if (opts->modes > 1)
+		msg_fatal("specify only one of -d -i -q or -s");
+	if ((opts->body || opts->header || opts->mime)
+	    && (query == NULL || strcmp(query, "-") != 0))
+		msg_fatal("specify -b -h or -m only with \"-q -\"");
+	if (opts->mime && !opts->body && !opts->header)
+		msg_warn("ignoring -m option without -b or -h");
+	if (cmd->json && query == NULL && !opts->seq)
+		msg_fatal("option -j requires -q or -s");
+	if (cmd->strategy && query == NULL)
+		msg_fatal("option -a requires -q");
+}
+
+void
+map_cmd_set_flags(struct map_cmd *cmd, int fold, int nul_n, int nul_N,
+    int dup, int utf8_check)
+{
+	cmd->default_type = mail_conf_str("default_database_type");
+	if (*cmd->default_type == 0)
+		cmd->default_type = "hash";
+	cmd->map_flags = MAP_FLAG_LOCK | MAP_FLAG_PARANOID | MAP_FLAG_EMPTY_OK | dup;
+	if (fold)
+		cmd->map_flags |= MAP_FLAG_FOLD_FIX;
+	if (nul_N && !nul_n)
+		cmd->map_flags |= MAP_FLAG_TRY1NULL;
+	else if (nul_n && !nul_N)
+		cmd->map_flags |= MAP_FLAG_TRY0NULL;
+	else
+		cmd->map_flags |= MAP_FLAG_TRY0NULL | MAP_FLAG_TRY1NULL;
+	if (strcasecmp(mail_conf_str("smtputf8_enable"), "yes") == 0) {
+		cmd->map_flags |= MAP_FLAG_UTF8;
+		cmd->utf8_check = utf8_check;
+	}
+}
+
+int
+map_cmd_run(const struct map_cmd *cmd, const struct map_cmd_opts *opts,
+    char **tables, int ntables)
+{
+	if (opts->query) {
+		if (strcmp(opts->query, "-") == 0)
+			return map_cmd_query_stdin(cmd, tables, ntables,
+			    opts->header, opts->body);
+		return map_cmd_query(cmd, opts->query, tables, ntables);
+	}
+	if (opts->seq)
+		return map_cmd_sequence(cmd, tables[0]);
+	if (opts->delkey)
+		return map_cmd_delete(cmd, opts->delkey, tables, ntables);
+	for (int i = 0; i < ntables; i++) {
+		char *tn = map_cmd_type_name(cmd, tables[i]);
+
+		if (opts->incr)
+			map_cmd_incremental(cmd, tn);
+		else
+			map_cmd_build(cmd, tn);
+		free(tn);
+	}
+	return 0;
 }
 
 int

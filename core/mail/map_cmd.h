@@ -38,6 +38,41 @@ struct map_cmd {
 	const char *strategy;
 };
 
+/* map_cmd_opts - the command-line options postmap and postalias share,
+ * as map_cmd_option() collects them. */
+struct map_cmd_opts {
+	const char *query;	/* -q key */
+	const char *delkey;	/* -d key */
+	int seq;		/* -s */
+	int incr;		/* -i */
+	int modes;		/* how many of -d -i -q -s were given */
+	int fold;		/* 1 unless -f */
+	int nul_n;		/* -n */
+	int nul_N;		/* -N */
+	int dup;		/* MAP_FLAG_DUP_*: warn, -r replace, -w ignore */
+	int no_utf8;		/* -u */
+	int body, header, mime;	/* postmap -b -h -m (set by the caller) */
+};
+
+/* map_cmd_opts_init - the defaults before any option. */
+void map_cmd_opts_init(struct map_cmd_opts *opts);
+/* map_cmd_option - apply one shared option letter (-c -d -f -i -j -n -N
+ * -o -p -q -r -s -u -v -w -x); returns 0 when ch is not one of them. */
+int map_cmd_option(struct map_cmd *cmd, struct map_cmd_opts *opts, int ch,
+    const char *arg);
+/* map_cmd_opts_check - reject option combinations (fatal). */
+void map_cmd_opts_check(const struct map_cmd *cmd,
+    const struct map_cmd_opts *opts);
+/* map_cmd_set_flags - after mail_conf_read(): default_type and map_flags
+ * from $default_database_type, $smtputf8_enable and the -f -n -N -r -w
+ * choices; utf8_check applies when smtputf8_enable is on. */
+void map_cmd_set_flags(struct map_cmd *cmd, int fold, int nul_n, int nul_N,
+    int dup, int utf8_check);
+/* map_cmd_run - do what the options ask with the tables named on the
+ * command line (at least one); returns the exit status. */
+int map_cmd_run(const struct map_cmd *cmd, const struct map_cmd_opts *opts,
+    char **tables, int ntables);
+
 /* map_cmd_parse_postmap - the postmap(1) "key whitespace value" parser. */
 int map_cmd_parse_postmap(char *line, struct buf *key, struct buf *value,
     const char **err_r, const char **note_r);
