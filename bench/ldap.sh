@@ -25,7 +25,11 @@ ROUNDS=${1:-5}
 KEYS=10000
 OURS="$BUILD/sbin/postmap"
 THEIRS=/usr/sbin/postmap
+BENCH_TYPE=ldap
 SLAPD_SH="$SRC/scripts/lib/slapd.sh"
+
+# shellcheck source=lib/postmap_bench.sh
+. "$HERE/lib/postmap_bench.sh"
 
 [ -x "$OURS" ] || { echo "no $OURS (build first, or set POSTINO_BUILD)" >&2; exit 1; }
 [ -x "$THEIRS" ] || { echo "no $THEIRS: install Debian's postfix and postfix-ldap" >&2; exit 1; }
@@ -51,6 +55,7 @@ sh "$SLAPD_SH" start "$DIR" "$PORT" "$WORK/users.ldif"
 # Each tool its own config directory: Postfix's must point at its
 # dynamicmaps.cf (postfix-ldap), postino's must not.
 mkdir -p "$WORK/conf" "$WORK/pfconf"
+THEIRS_CONF=$WORK/pfconf
 echo "compatibility_level = 3.6" > "$WORK/conf/main.cf"
 printf 'compatibility_level = 3.6\nmeta_directory = /etc/postfix\nshlib_directory = /usr/lib/postfix\n' > "$WORK/pfconf/main.cf"
 sock=$(printf '%s' "$DIR/ldapi" | sed 's,/,%2F,g')
@@ -67,48 +72,6 @@ done
 # Present and absent keys interleaved: user1..user10000@example.com.
 awk -v n="$KEYS" 'BEGIN { for (i = 1; i <= n; i++) printf "user%d@example.com\n", (i % 2) ? (i + 1) / 2 : n / 2 + i / 2 }' > "$WORK/keys"
 
-# run TOOL CF OUT - one timed run; prints "wall cpu" in seconds.
-run() {
-	local t0 t1 cpu conf=$WORK/conf
-	[ "$1" = "$THEIRS" ] && conf=$WORK/pfconf
-	t0=$(date +%s.%N)
-	/usr/bin/time -f "%U %S" -o "$WORK/time" \
-		"$1" -c "$conf" -q - "ldap:$2" < "$WORK/keys" > "$3"
-	t1=$(date +%s.%N)
-	cpu=$(awk '{print $1 + $2}' "$WORK/time")
-	echo "$(echo "$t1 - $t0" | bc -l) $cpu"
-}
-
-median() { awk -v c="$1" '{print $c}' | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
-minimum() { awk -v c="$1" '{print $c}' | sort -g | head -1; }
-
 echo "ldap: lookups through postmap -q - ($KEYS keys, $((KEYS / 2)) found), $ROUNDS rounds"
 echo "slapd $(dpkg-query -W -f='${Version}' slapd 2>/dev/null || echo '?'), Postfix $(/usr/sbin/postconf -h mail_version 2>/dev/null || echo '?'), $(nproc) CPUs"
-for via in tcp ldapi; do
-	cf="$WORK/$via.cf"
-	run "$THEIRS" "$cf" "$WORK/out.postfix" >/dev/null
-	run "$OURS" "$cf" "$WORK/out.postino" >/dev/null
-	n=$(wc -l < "$WORK/out.postino")
-	[ "$n" -eq $((KEYS / 2)) ] || { echo "postino gave $n answers, not $((KEYS / 2))" >&2; exit 1; }
-	cmp -s "$WORK/out.postfix" "$WORK/out.postino" ||
-		{ echo "postino and Postfix answer differently ($via)" >&2; exit 1; }
-	: > "$WORK/t.postfix"
-	: > "$WORK/t.postino"
-	for ((r = 1; r <= ROUNDS; r++)); do
-		if ((r % 2)); then
-			run "$THEIRS" "$cf" /dev/null >> "$WORK/t.postfix"
-			run "$OURS" "$cf" /dev/null >> "$WORK/t.postino"
-		else
-			run "$OURS" "$cf" /dev/null >> "$WORK/t.postino"
-			run "$THEIRS" "$cf" /dev/null >> "$WORK/t.postfix"
-		fi
-	done
-	for tool in postfix postino; do
-		m=$(median 1 < "$WORK/t.$tool")
-		b=$(minimum 1 < "$WORK/t.$tool")
-		c=$(median 2 < "$WORK/t.$tool")
-		printf '%-6s %-8s wall median %.3f s (%.0f lookups/s), best %.3f s (%.0f lookups/s); postmap CPU median %.3f s\n' \
-			"$via" "$tool" "$m" "$(echo "$KEYS / $m" | bc -l)" \
-			"$b" "$(echo "$KEYS / $b" | bc -l)" "$c"
-	done
-done
+bench_compare tcp ldapi
