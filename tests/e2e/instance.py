@@ -25,6 +25,7 @@ instance's daemons switch users); the tests skip when not root.
 """
 import glob
 import os
+import poplib
 import pwd
 import re
 import secrets
@@ -68,6 +69,95 @@ def poll_until(what, fn, timeout=WAIT, interval=0.05):
             raise AssertionError("timed out after %ds waiting for %s"
                                  % (timeout, what))
         time.sleep(interval)
+
+
+DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
+
+DOVECOT_CONF = """protocols = pop3
+listen = 127.0.0.1
+base_dir = {d}/run
+state_dir = {d}/state
+log_path = {d}/dovecot.log
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+mail_location = {mail_location}
+default_login_user = dovenull
+default_internal_user = dovecot
+first_valid_uid = 1
+{extra}passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {d}/passwd
+}}
+userdb {{
+  driver = passwd-file
+  args = username_format=%u {d}/passwd
+}}
+service pop3-login {{
+  inet_listener pop3 {{
+    address = 127.0.0.1
+    port = {port}
+  }}
+}}
+service anvil {{
+  chroot =
+}}
+"""
+
+
+def start_dovecot(tc, d, users, mail_location, extra=""):
+    """Debian's dovecot-pop3d on a free loopback port, for test case tc,
+    with its configuration, state and log under directory d; users are
+    (login, password, uid, gid, home) tuples served from a passwd-file
+    with plaintext auth; extra is more main configuration lines.  Stopped
+    at tc's cleanup.  Returns the port once POP3 answers."""
+    for sub in ("", "run", "state"):
+        os.makedirs(os.path.join(d, sub), exist_ok=True)
+        os.chmod(os.path.join(d, sub), 0o755)
+    passwd = os.path.join(d, "passwd")
+    with open(passwd, "w") as f:
+        for login, password, uid, gid, home in users:
+            f.write("%s:{PLAIN}%s:%d:%d::%s::\n"
+                    % (login, password, uid, gid, home))
+    os.chmod(passwd, 0o644)
+    port = free_port()
+    conf = os.path.join(d, "dovecot.conf")
+    with open(conf, "w") as f:
+        f.write(DOVECOT_CONF.format(d=d, port=port,
+                                    mail_location=mail_location,
+                                    extra=extra))
+    proc = subprocess.Popen([DOVECOT, "-F", "-c", conf],
+                            stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)
+
+    def stop():
+        proc.terminate()
+        try:
+            proc.wait(timeout=WAIT)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=WAIT)
+        proc.stdout.close()
+    tc.addCleanup(stop)
+
+    def up():
+        if proc.poll() is not None:
+            log = ""
+            p = os.path.join(d, "dovecot.log")
+            if os.path.exists(p):
+                with open(p) as f:
+                    log = f.read()
+            raise AssertionError("dovecot exited with %d: %s %s"
+                                 % (proc.returncode,
+                                    proc.stdout.read().decode(), log))
+        try:
+            c = poplib.POP3("127.0.0.1", port, timeout=5)
+        except OSError:
+            return False
+        c.quit()
+        return True
+    poll_until("dovecot on port %d" % port, up)
+    return port
 
 
 def alive(pid):

@@ -14,13 +14,10 @@ import os
 import poplib
 import pwd
 import re
-import shutil
-import subprocess
 import unittest
 
-from instance import Instance, free_port, message, poll_until, WAIT
-
-DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
+from instance import (DOVECOT, Instance, message, poll_until, start_dovecot,
+                      WAIT)
 
 BODIES = [
     "plain body\n",
@@ -30,82 +27,6 @@ BODIES = [
 
 
 class Pop3(unittest.TestCase):
-
-    def start_dovecot(self, inst, user, password):
-        d = os.path.join(inst.dir, "dovecot")
-        for sub in ("", "run", "state"):
-            os.makedirs(os.path.join(d, sub), exist_ok=True)
-            os.chmod(os.path.join(d, sub), 0o755)
-        pw = pwd.getpwnam(user)
-        passwd = os.path.join(d, "passwd")
-        with open(passwd, "w") as f:
-            f.write("%s:{PLAIN}%s:%d:%d::%s::\n"
-                    % (user, password, pw.pw_uid, pw.pw_gid, pw.pw_dir))
-        os.chmod(passwd, 0o644)
-        port = free_port()
-        conf = os.path.join(d, "dovecot.conf")
-        with open(conf, "w") as f:
-            f.write("""protocols = pop3
-listen = 127.0.0.1
-base_dir = {d}/run
-state_dir = {d}/state
-log_path = {d}/dovecot.log
-ssl = no
-disable_plaintext_auth = no
-auth_mechanisms = plain login
-mail_location = maildir:~/Maildir
-default_login_user = dovenull
-default_internal_user = dovecot
-first_valid_uid = 1
-pop3_uidl_format = %08Xu%08Xv
-passdb {{
-  driver = passwd-file
-  args = scheme=PLAIN username_format=%u {d}/passwd
-}}
-userdb {{
-  driver = passwd-file
-  args = username_format=%u {d}/passwd
-}}
-service pop3-login {{
-  inet_listener pop3 {{
-    address = 127.0.0.1
-    port = {port}
-  }}
-}}
-service anvil {{
-  chroot =
-}}
-""".format(d=d, port=port))
-        proc = subprocess.Popen([DOVECOT, "-F", "-c", conf],
-                                stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT)
-
-        def stop():
-            proc.terminate()
-            try:
-                proc.wait(timeout=WAIT)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=WAIT)
-            proc.stdout.close()
-        self.addCleanup(stop)
-
-        def up():
-            if proc.poll() is not None:
-                log = ""
-                p = os.path.join(d, "dovecot.log")
-                if os.path.exists(p):
-                    log = open(p).read()
-                raise AssertionError("dovecot exited: %s %s"
-                                     % (proc.stdout.read().decode(), log))
-            try:
-                c = poplib.POP3("127.0.0.1", port, timeout=5)
-            except OSError:
-                return False
-            c.quit()
-            return True
-        poll_until("dovecot on port %d" % port, up)
-        return port
 
     def test_maildir_through_pop3(self):
         if not os.access(DOVECOT, os.X_OK):
@@ -127,7 +48,12 @@ service anvil {{
             subject = re.search(rb"^Subject: (.*)$", raw, re.M).group(1)
             on_disk[subject.decode()] = raw
 
-        port = self.start_dovecot(i, i.user("alice"), "s3cret")
+        pw = pwd.getpwnam(i.user("alice"))
+        port = start_dovecot(self, os.path.join(i.dir, "dovecot"),
+                             [(i.user("alice"), "s3cret", pw.pw_uid,
+                               pw.pw_gid, pw.pw_dir)],
+                             "maildir:~/Maildir",
+                             "pop3_uidl_format = %08Xu%08Xv\n")
         c = poplib.POP3("127.0.0.1", port, timeout=WAIT)
         self.addCleanup(lambda: c.close())
         c.user(i.user("alice"))

@@ -22,16 +22,15 @@ import os
 import poplib
 import pwd
 import re
-import shutil
 import subprocess
 import time
 import unittest
 
 from directories import Mariadb, Slapd
-from instance import Instance, free_port, message, poll_until, WAIT
+from instance import (DOVECOT, Instance, free_port, message, poll_until,
+                      start_dovecot, WAIT)
 from postino_testlib import program
 
-DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
 VDOMAIN = "virt.test"
 
 VIRTUAL_LINE = "virtual unix - n n - - virtual\n"
@@ -257,73 +256,10 @@ class Directories(unittest.TestCase):
         i = self.i
         if not os.access(DOVECOT, os.X_OK):
             self.fail("dovecot is not installed (Debian: dovecot-pop3d)")
-        d = os.path.join(i.dir, "dovecot")
-        for sub in ("", "run", "state"):
-            os.makedirs(os.path.join(d, sub), exist_ok=True)
-            os.chmod(os.path.join(d, sub), 0o755)
-        passwd = os.path.join(d, "passwd")
-        with open(passwd, "w") as f:
-            for login, maildir in users.items():
-                f.write("%s:{PLAIN}pw-%s:%d:%d::%s::\n"
-                        % (login, login, i.vuid, i.vgid, maildir))
-        os.chmod(passwd, 0o644)
-        port = free_port()
-        conf = os.path.join(d, "dovecot.conf")
-        with open(conf, "w") as f:
-            f.write("""protocols = pop3
-listen = 127.0.0.1
-base_dir = {d}/run
-state_dir = {d}/state
-log_path = {d}/dovecot.log
-ssl = no
-disable_plaintext_auth = no
-auth_mechanisms = plain login
-mail_location = maildir:~
-default_login_user = dovenull
-default_internal_user = dovecot
-first_valid_uid = 1
-passdb {{
-  driver = passwd-file
-  args = scheme=PLAIN username_format=%u {d}/passwd
-}}
-userdb {{
-  driver = passwd-file
-  args = username_format=%u {d}/passwd
-}}
-service pop3-login {{
-  inet_listener pop3 {{
-    address = 127.0.0.1
-    port = {port}
-  }}
-}}
-service anvil {{
-  chroot =
-}}
-""".format(d=d, port=port))
-        proc = subprocess.Popen([DOVECOT, "-F", "-c", conf],
-                                stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
-
-        def stop():
-            proc.terminate()
-            try:
-                proc.wait(timeout=WAIT)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=WAIT)
-        self.addCleanup(stop)
-
-        def up():
-            if proc.poll() is not None:
-                raise AssertionError("dovecot exited with %d" % proc.returncode)
-            try:
-                c = poplib.POP3("127.0.0.1", port, timeout=5)
-            except OSError:
-                return False
-            c.quit()
-            return True
-        poll_until("dovecot on port %d" % port, up)
-        return port
+        return start_dovecot(self, os.path.join(i.dir, "dovecot"),
+                             [(login, "pw-" + login, i.vuid, i.vgid, maildir)
+                              for login, maildir in users.items()],
+                             "maildir:~")
 
     def pop3(self, port, login):
         c = poplib.POP3("127.0.0.1", port, timeout=WAIT)
