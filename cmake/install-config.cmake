@@ -3,7 +3,6 @@
 # every target exists.  It adds what the queue tools and "cmake --install"
 # need beyond the per-directory rules:
 #
-#   - postqueue reads maildrop files: link the maildrop record library;
 #   - mailq: a symbolic link to postqueue (which acts as "postqueue -p"
 #     when called mailq), in the build tree and in PREFIX/sbin;
 #   - the systemd units and the SysV init script, with the installed
@@ -24,10 +23,6 @@
 
 option(POSTINO_INSTALL_CONFIG
 	"cmake --install creates the configuration directory (never overwrites)" ON)
-
-if(TARGET postqueue AND TARGET postino-maildrop)
-	target_link_libraries(postqueue PRIVATE postino-maildrop)
-endif()
 
 if(TARGET postqueue)
 	add_custom_target(mailq-link ALL

@@ -4,7 +4,7 @@
  *   postqueue [-v] [-c config_dir] -p | -j | -f | -s site | -i queue_id
  *   mailq [-v] [-c config_dir]           (= postqueue -p)
  *
- *   -p	the queue in Postfix's mailq layout (postqueue_show.c)
+ *   -p	the queue in Postfix's mailq layout (core/showq/queue_list.c)
  *   -j	the queue as JSON lines (Postfix 3.1+ field names)
  *   -f	ask qmgr to retry all deferred mail now ('F' to public/qmgr)
  *   -s	retry mail for one site: we keep no per-site index (Postfix's
@@ -14,24 +14,36 @@
  *	incoming/ and wakes qmgr; a message already in incoming/ or
  *	active/ only wakes qmgr
  *
- * Who may do what.  Unlike Postfix's postqueue (set-gid, talking to the
- * showq and flush daemons) this program has no privileges and reads the
- * queue directly, so it can do what its caller can:
- *   -p/-j need read access to the queue directories: root, $mail_owner,
- *	or the owner of an unprivileged instance.  Anyone else gets
- *	"Queue report unavailable" and exit 77 (EX_NOPERM).
+ * Who may do what.  postqueue is installed set-group-ID $setgid_group
+ * (like postdrop) and keeps that privilege only to connect to
+ * public/showq (public/ is mode 0710, group $setgid_group):
+ *   -p/-j (and mailq): anyone matched by authorized_mailq_users (a list
+ *	of user names: names, /file, type:table, !name; default
+ *	static:anyone); root and $mail_owner always.  Others get "User
+ *	NAME(UID) is not allowed to view the mail queue", exit 77.  A
+ *	caller who can read the queue directories (root, $mail_owner, the
+ *	owner of an unprivileged instance) gets the listing read directly,
+ *	which works while the mail system is down; anyone else gets it
+ *	from the showq daemon (the same code, core/showq/queue_list.c):
+ *	"Queue report unavailable - mail system is down", exit 69, when
+ *	showq does not answer, exit 77 when public/showq cannot be reached
+ *	(postqueue not set-gid).
+ *   A set-gid postqueue run by another user than root drops the
+ *	privilege before reading a configuration directory (-c, MAIL_CONFIG)
+ *	that is not the default one or listed in alternate_config_directories
+ *	of the default main.cf.
  *   -f/-s need to connect to public/qmgr: root, $mail_owner, members of
- *	$setgid_group (public/ is mode 0710, group $setgid_group).  Others
+ *	$setgid_group (the set-gid privilege is dropped first).  Others
  *	get exit 77; a mail system that is down gives exit 69.
  *   -i needs write access to the queue (root, $mail_owner).
- * The listing works while the mail system is down: it never talks to a
- * daemon.
  *
  * Exit status: 0, 64 usage, 69 mail system down / no such message,
  * 74 output error, 77 permission denied. */
 #include "postino_config.h"
 
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,10 +58,14 @@
 #include "mail_conf.h"
 #include "mail_queue.h"
 #include "mail_server.h"
+#include "match_list.h"
 #include "msg.h"
 #include "mymalloc.h"
-#include "postqueue.h"
+#include "paths.h"
+#include "queue_list.h"
 #include "stringops.h"
+
+#define SHOWQ_READ_TIMEOUT	60	/* seconds without data from showq */
 
 static void NORETURN
 usage(void)
@@ -117,7 +133,7 @@ flush_one(const char *id)
 	char *path;
 	struct stat st;
 
-	if (!postqueue_valid_id(id))
+	if (!queue_list_valid_id(id))
 		msg_fatal_status(EX_USAGE, "invalid queue ID \"%s\"", id);
 	if (mail_queue_move(MAIL_QUEUE_DEFERRED, MAIL_QUEUE_INCOMING, id) == 0) {
 		trigger(MAIL_SERVER_TRIG_NEW, "flush mail queue");
@@ -141,13 +157,178 @@ flush_one(const char *id)
 	    "deferred, incoming or active queue", id);
 }
 
+#if defined(__SANITIZE_ADDRESS__)
+/* Sanitizer builds only: LeakSanitizer cannot inspect a set-gid process
+ * (it is not dumpable) and would turn every exit into a fatal error. */
+const char *__asan_default_options(void);
+
+const char *
+__asan_default_options(void)
+{
+	return "detect_leaks=0";
+}
+#endif
+
+/* drop_privileges - give up the set-gid privilege for good. */
+static void
+drop_privileges(void)
+{
+	if (getegid() != getgid() && setgid(getgid()) < 0)
+		msg_fatal_status(EX_OSERR, "setgid: %m");
+}
+
+/* listed - is dir one of the names in the list (comma/space separated)? */
+static int
+listed(const char *list, const char *dir)
+{
+	char *copy = xstrdup(list), *cp = copy, *name;
+	int found = 0;
+
+	while (!found && (name = mystrtok(&cp, ", \t\r\n")) != NULL)
+		found = strcmp(name, dir) == 0;
+	free(copy);
+	return found;
+}
+
+/* check_config_dir - a set-gid postqueue keeps its privilege with
+ * another configuration only for root, or when the default main.cf
+ * lists it. */
+static void
+check_config_dir(const char *dir)
+{
+	const char *def = paths_config_directory();
+
+	if (dir == NULL || getegid() == getgid() || getuid() == 0
+	    || strcmp(dir, def) == 0)
+		return;
+	mail_conf_set_dir(def);
+	mail_conf_read(1);
+	if (!listed(mail_conf_str("alternate_config_directories"), dir))
+		drop_privileges();
+	mail_conf_set_dir(dir);
+}
+
+/* check_mailq_acl - authorized_mailq_users (root and mail_owner always). */
+static void
+check_mailq_acl(void)
+{
+	struct passwd *pw, *owner;
+	struct match_list *list;
+	uid_t uid = getuid();
+	char *name;
+	int rc;
+
+	if (uid == 0)
+		return;
+	owner = getpwnam(mail_conf_str("mail_owner"));
+	if (owner != NULL && owner->pw_uid == uid)
+		return;
+	if ((pw = getpwuid(uid)) == NULL)
+		msg_fatal_status(EX_NOPERM, "User (%ld) is not allowed to view the "
+		    "mail queue: unknown user ID", (long)uid);
+	name = xstrdup(pw->pw_name);
+	list = match_list_create("authorized_mailq_users",
+	    mail_conf_str("authorized_mailq_users"), MATCH_LIST_DOMAIN);
+	rc = match_list_match(list, name, NULL);
+	if (rc < 0)
+		msg_fatal_status(EX_TEMPFAIL, "authorized_mailq_users: %s",
+		    match_list_reason(list));
+	if (rc == 0)
+		msg_fatal_status(EX_NOPERM, "User %s(%ld) is not allowed to view "
+		    "the mail queue", name, (long)uid);
+	match_list_free(&list);
+	free(name);
+}
+
+/* show_direct - the listing read from the queue by this process. */
+static int
+show_direct(int format)
+{
+	char *err;
+
+	if (queue_list_write(stdout, format, 0, &err) == 0)
+		return 0;
+	if (strncmp(err, "write: ", 7) == 0)
+		msg_fatal_status(EX_IOERR, "write standard output: %s", err + 7);
+	msg_fatal_status(EX_NOPERM, "Queue report unavailable: %s (the queue "
+	    "is readable only by root and the mail owner \"%s\")", err,
+	    mail_conf_str("mail_owner"));
+}
+
+/* show_remote - the listing from the showq daemon (public/showq). */
+static int
+show_remote(int format)
+{
+	char *path = concatenate(mail_conf_str("queue_directory"),
+	    "/public/showq", (char *)0);
+	const char *request = format == QUEUE_LIST_JSON ? "j\n" : "p\n";
+	struct sockaddr_un sun;
+	struct timeval tv;
+	char chunk[8192];
+	long total = 0;
+	ssize_t got;
+	int fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun.sun_path))
+		msg_fatal_status(EX_UNAVAILABLE, "%s: path too long", path);
+	strlcpy(sun.sun_path, path, sizeof(sun.sun_path));
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		msg_fatal_status(EX_OSERR, "socket: %m");
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		if (errno == EACCES || errno == EPERM)
+			msg_fatal_status(EX_NOPERM, "Queue report unavailable - "
+			    "cannot connect to %s: %m (postqueue must be set-gid "
+			    "\"%s\")", path, mail_conf_str("setgid_group"));
+		msg_fatal_status(EX_UNAVAILABLE, "Queue report unavailable - "
+		    "mail system is down (%s: %m)", path);
+	}
+	drop_privileges();
+	tv.tv_sec = SHOWQ_READ_TIMEOUT;
+	tv.tv_usec = 0;
+	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (send(fd, request, 2, MSG_NOSIGNAL) != 2)
+		msg_fatal_status(EX_UNAVAILABLE, "Queue report unavailable - "
+		    "write %s: %m", path);
+	while ((got = read(fd, chunk, sizeof(chunk))) > 0) {
+		if (fwrite(chunk, 1, (size_t)got, stdout) != (size_t)got)
+			msg_fatal_status(EX_IOERR, "write standard output: %m");
+		total += (long)got;
+	}
+	if (got < 0)
+		msg_fatal_status(EX_UNAVAILABLE, "Queue report unavailable - "
+		    "read %s: %m", path);
+	if (total == 0 && format == QUEUE_LIST_TEXT)
+		msg_fatal_status(EX_UNAVAILABLE, "Queue report unavailable - "
+		    "no answer from %s (see the mail log)", path);
+	close(fd);
+	free(path);
+	if (fflush(stdout) != 0 || ferror(stdout))
+		msg_fatal_status(EX_IOERR, "write standard output: %m");
+	return 0;
+}
+
+/* show_queue - -p / -j. */
+static int
+show_queue(int format)
+{
+	check_mailq_acl();
+	if (queue_list_readable()) {
+		drop_privileges();
+		return show_direct(format);
+	}
+	return show_remote(format);
+}
+
 int
 main(int argc, char **argv)
 {
 	const char *prog = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1
 	    : argv[0];
 	char resolved[PATH_MAX];
-	const char *arg = NULL;
+	const char *arg = NULL, *conf_dir = NULL;
 	int mode = 0, ch;
 
 	msg_init("postqueue", 1);
@@ -159,7 +340,7 @@ main(int argc, char **argv)
 			if (realpath(optarg, resolved) == NULL)
 				msg_fatal_status(EX_USAGE, "configuration directory %s: %m",
 				    optarg);
-			mail_conf_set_dir(resolved);
+			conf_dir = resolved;
 			break;
 		case 'f':
 		case 'j':
@@ -184,13 +365,20 @@ main(int argc, char **argv)
 	}
 	if (optind != argc || mode == 0)
 		usage();
+	if (mode != 'p' && mode != 'j')
+		drop_privileges();
+	if (conf_dir == NULL)
+		conf_dir = getenv("MAIL_CONFIG");
+	check_config_dir(conf_dir);
+	if (conf_dir != NULL)
+		mail_conf_set_dir(conf_dir);
 	mail_conf_read(0);
 
 	switch (mode) {
 	case 'p':
-		return postqueue_show(POSTQUEUE_TEXT);
+		return show_queue(QUEUE_LIST_TEXT);
 	case 'j':
-		return postqueue_show(POSTQUEUE_JSON);
+		return show_queue(QUEUE_LIST_JSON);
 	case 'f':
 		trigger(MAIL_SERVER_TRIG_FLUSH, "flush mail queue");
 		return 0;

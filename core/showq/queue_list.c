@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* postqueue_show - the queue listing of "postqueue -p" / mailq (text)
- * and "postqueue -j" (JSON lines), read straight from the queue.
+/* queue_list - the queue listing of "postqueue -p" / mailq (text) and
+ * "postqueue -j" (JSON lines), read straight from the queue.  The one
+ * implementation: postqueue runs it when it may read the queue, the
+ * showq daemon runs it for everyone else.
  *
  * Order of the scan (as Postfix's showq): maildrop, active, incoming,
  * deferred, hold.  Per message: queue ID with a mark ('*' active, '!'
@@ -14,7 +16,8 @@
  *
  * Files that are being written (incoming/ without mode 0700, maildrop/
  * without the owner x bit) are skipped silently; a damaged file gives a
- * warning naming it and is skipped.  Nothing here writes to the queue. */
+ * warning naming it and is skipped.  Nothing here writes to the queue;
+ * nothing here exits the process. */
 #include "postino_config.h"
 
 #include <dirent.h>
@@ -24,7 +27,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -35,8 +37,8 @@
 #include "maildrop.h"
 #include "msg.h"
 #include "mymalloc.h"
-#include "postqueue.h"
 #include "qfile.h"
+#include "queue_list.h"
 #include "stringops.h"
 
 #define DEFER_LOG_MAX	(16 * 1024 * 1024)	/* bytes read of defer/ID */
@@ -63,7 +65,7 @@ static const char *const show_queues[] = {
 };
 
 int
-postqueue_valid_id(const char *name)
+queue_list_valid_id(const char *name)
 {
 	size_t len = strlen(name);
 
@@ -243,59 +245,59 @@ read_qfile(const char *path, struct show_msg *m, const char **err_r)
 /* put_json_str - a JSON string (control characters escaped, other bytes
  * passed through). */
 static void
-put_json_str(const char *str)
+put_json_str(FILE *fp, const char *str)
 {
-	putchar('"');
+	fputc('"', fp);
 	for (const unsigned char *cp = (const unsigned char *)str; *cp; cp++) {
 		switch (*cp) {
 		case '"':
-			fputs("\\\"", stdout);
+			fputs("\\\"", fp);
 			break;
 		case '\\':
-			fputs("\\\\", stdout);
+			fputs("\\\\", fp);
 			break;
 		case '\n':
-			fputs("\\n", stdout);
+			fputs("\\n", fp);
 			break;
 		case '\r':
-			fputs("\\r", stdout);
+			fputs("\\r", fp);
 			break;
 		case '\t':
-			fputs("\\t", stdout);
+			fputs("\\t", fp);
 			break;
 		default:
 			if (*cp < 0x20 || *cp == 0x7f)
-				printf("\\u%04x", *cp);
+				fprintf(fp, "\\u%04x", *cp);
 			else
-				putchar(*cp);
+				fputc(*cp, fp);
 		}
 	}
-	putchar('"');
+	fputc('"', fp);
 }
 
 /* show_json - one message as one line. */
 static void
-show_json(const struct show_msg *m)
+show_json(FILE *fp, const struct show_msg *m)
 {
-	fputs("{\"queue_name\": ", stdout);
-	put_json_str(m->queue);
-	fputs(", \"queue_id\": ", stdout);
-	put_json_str(m->id);
-	printf(", \"arrival_time\": %lld, \"message_size\": %ld, "
+	fputs("{\"queue_name\": ", fp);
+	put_json_str(fp, m->queue);
+	fputs(", \"queue_id\": ", fp);
+	put_json_str(fp, m->id);
+	fprintf(fp, ", \"arrival_time\": %lld, \"message_size\": %ld, "
 	    "\"forced_expire\": false, \"sender\": ", (long long)m->arrival,
 	    m->size);
-	put_json_str(m->sender);
-	fputs(", \"recipients\": [", stdout);
+	put_json_str(fp, m->sender);
+	fputs(", \"recipients\": [", fp);
 	for (int i = 0; i < m->nrcpt; i++) {
-		fputs(i ? ", {\"address\": " : "{\"address\": ", stdout);
-		put_json_str(m->rcpt[i].address);
+		fputs(i ? ", {\"address\": " : "{\"address\": ", fp);
+		put_json_str(fp, m->rcpt[i].address);
 		if (m->rcpt[i].reason) {
-			fputs(", \"delay_reason\": ", stdout);
-			put_json_str(m->rcpt[i].reason);
+			fputs(", \"delay_reason\": ", fp);
+			put_json_str(fp, m->rcpt[i].reason);
 		}
-		putchar('}');
+		fputc('}', fp);
 	}
-	fputs("]}\n", stdout);
+	fputs("]}\n", fp);
 }
 
 /* printable - a copy with control characters replaced by '?'. */
@@ -312,7 +314,7 @@ printable(const char *str)
 
 /* show_text - one message in the mailq layout. */
 static void
-show_text(const struct show_msg *m, int first)
+show_text(FILE *fp, const struct show_msg *m, int first)
 {
 	const char *null_sender = mail_conf_str("empty_address_recipient");
 	char idmark[64], when[32];
@@ -321,7 +323,7 @@ show_text(const struct show_msg *m, int first)
 	char *text;
 
 	if (!first)
-		putchar('\n');
+		fputc('\n', fp);
 	snprintf(idmark, sizeof(idmark), "%s%s", m->id,
 	    strcmp(m->queue, MAIL_QUEUE_ACTIVE) == 0 ? "*"
 	    : strcmp(m->queue, MAIL_QUEUE_HOLD) == 0 ? "!" : "");
@@ -332,7 +334,7 @@ show_text(const struct show_msg *m, int first)
 	/* asctime pads the day with a blank; %e does too. */
 	text = printable(*m->sender ? m->sender
 	    : *null_sender ? null_sender : "MAILER-DAEMON");
-	printf("%-11s %7ld %20.20s %s\n", idmark, m->size, when, text);
+	fprintf(fp, "%-11s %7ld %20.20s %s\n", idmark, m->size, when, text);
 	free(text);
 	for (int i = 0; i < m->nrcpt; i++) {
 		const char *reason = m->rcpt[i].reason;
@@ -343,32 +345,32 @@ show_text(const struct show_msg *m, int first)
 			int pad = 76 - (int)strlen(reason);
 
 			text = printable(reason);
-			printf("%*s(%s)\n", pad > 0 ? pad : 0, "", text);
+			fprintf(fp, "%*s(%s)\n", pad > 0 ? pad : 0, "", text);
 			free(text);
 			last = reason;
 		}
 		text = printable(m->rcpt[i].address);
-		printf("%-11s %7s %-20s %s\n", "", "", "", text);
+		fprintf(fp, "%-11s %7s %-20s %s\n", "", "", "", text);
 		free(text);
 	}
 }
 
-/* scan_queue - every message of one queue, in name order. */
-static void
-scan_queue(const char *queue, int format, long *count, long *bytes)
+/* scan_queue - every message of one queue, in name order; 0, or -1
+ * with *err_r (a queue directory that cannot be read, a write error or
+ * the deadline). */
+static int
+scan_queue(FILE *fp, const char *queue, int format, time_t deadline,
+    long *count, long *bytes, char **err_r)
 {
 	const char *dir_path = mail_queue_dir(queue);
 	struct dirent **names = NULL;
-	int n;
+	int n, ret = 0;
 
 	if ((n = scandir(dir_path, &names, NULL, alphasort)) < 0) {
 		if (errno == ENOENT)
-			return;			/* postino check creates it */
-		if (errno == EACCES)
-			msg_fatal_status(EX_NOPERM, "Queue report unavailable: %s: "
-			    "%m (the queue is readable only by root and the mail "
-			    "owner \"%s\")", dir_path, mail_conf_str("mail_owner"));
-		msg_fatal_status(EX_UNAVAILABLE, "open %s: %m", dir_path);
+			return 0;		/* postino check creates it */
+		*err_r = concatenate(dir_path, ": ", strerror(errno), (char *)0);
+		return -1;
 	}
 	for (int i = 0; i < n; i++) {
 		struct show_msg m;
@@ -376,7 +378,18 @@ scan_queue(const char *queue, int format, long *count, long *bytes)
 		char *path;
 		int rc;
 
-		if (!postqueue_valid_id(names[i]->d_name)) {
+		if (ret < 0 || !queue_list_valid_id(names[i]->d_name)) {
+			free(names[i]);
+			continue;
+		}
+		if (ferror(fp)) {
+			*err_r = concatenate("write: ", strerror(errno), (char *)0);
+			ret = -1;
+		} else if (deadline && time(NULL) > deadline) {
+			*err_r = xstrdup("time limit exceeded");
+			ret = -1;
+		}
+		if (ret < 0) {
 			free(names[i]);
 			continue;
 		}
@@ -389,14 +402,14 @@ scan_queue(const char *queue, int format, long *count, long *bytes)
 		if (rc < 0)
 			msg_warn("%s/%s: %s: skipped", queue, m.id, err);
 		if (rc == 0) {
-			if (format == POSTQUEUE_JSON) {
-				show_json(&m);
+			if (format == QUEUE_LIST_JSON) {
+				show_json(fp, &m);
 			} else {
 				if (*count == 0)
-					printf("%-11s %7s %-20s %s\n", "-Queue ID-",
+					fprintf(fp, "%-11s %7s %-20s %s\n", "-Queue ID-",
 					    "--Size--", "----Arrival Time----",
 					    "-Sender/Recipient-------");
-				show_text(&m, *count == 0);
+				show_text(fp, &m, *count == 0);
 			}
 			(*count)++;
 			*bytes += m.size;
@@ -406,23 +419,39 @@ scan_queue(const char *queue, int format, long *count, long *bytes)
 		free(names[i]);
 	}
 	free(names);
+	return ret;
 }
 
 int
-postqueue_show(int format)
+queue_list_readable(void)
+{
+	for (int i = 0; show_queues[i]; i++)
+		if (access(mail_queue_dir(show_queues[i]), R_OK | X_OK) < 0
+		    && errno != ENOENT)
+			return 0;
+	return 1;
+}
+
+int
+queue_list_write(FILE *fp, int format, time_t deadline, char **err_r)
 {
 	long count = 0, bytes = 0;
 
+	*err_r = NULL;
 	for (int i = 0; show_queues[i]; i++)
-		scan_queue(show_queues[i], format, &count, &bytes);
-	if (format == POSTQUEUE_TEXT) {
+		if (scan_queue(fp, show_queues[i], format, deadline, &count, &bytes,
+		    err_r) < 0)
+			return -1;
+	if (format == QUEUE_LIST_TEXT) {
 		if (count == 0)
-			printf("Mail queue is empty\n");
+			fprintf(fp, "Mail queue is empty\n");
 		else
-			printf("\n-- %ld Kbytes in %ld Request%s.\n", bytes / 1024,
+			fprintf(fp, "\n-- %ld Kbytes in %ld Request%s.\n", bytes / 1024,
 			    count, count == 1 ? "" : "s");
 	}
-	if (fflush(stdout) != 0 || ferror(stdout))
-		msg_fatal_status(EX_IOERR, "write standard output: %m");
+	if (fflush(fp) != 0 || ferror(fp)) {
+		*err_r = concatenate("write: ", strerror(errno), (char *)0);
+		return -1;
+	}
 	return 0;
 }
