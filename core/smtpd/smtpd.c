@@ -600,7 +600,12 @@ main(int argc, char **argv)
 	mail_server_ready();
 	if ((smtpd_base = event_base_new()) == NULL)
 		msg_fatal("event_base_new failed");
+	/* Commits (fsync) in flight at once let the file system put several
+	 * queue files in one journal commit: start with a few threads and
+	 * grow with the number of sessions that commit at the same time.
+	 * smtpd_async_init raises the limit when blocking tables are used. */
 	smtpd_pool_init(4);
+	smtpd_pool_grow_limit(64);
 	smtpd_async_init();
 	if ((nls = mail_server_listen_count()) == 0)
 		msg_fatal("no listening socket: smtpd must be started by the master");
