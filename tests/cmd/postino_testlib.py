@@ -10,8 +10,10 @@ sanitizer reports, whatever the test itself asserts.
 import os
 import re
 import shutil
+import socket
 import subprocess
 import tempfile
+import time
 import unittest
 
 SANITIZER_MARKS = (b"ERROR: AddressSanitizer", b"runtime error:",
@@ -54,6 +56,39 @@ class Result:
     def __repr__(self):
         return "<%s rc=%d out=%r err=%r>" % (" ".join(self.argv), self.rc,
                                              self.out[:300], self.err[:600])
+
+
+def free_port():
+    """A loopback port nobody listens on right now."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def poll_until(what, fn, timeout=60, interval=0.05):
+    """fn() until it is true (returned) or timeout seconds have passed
+    (AssertionError naming what was awaited)."""
+    end = time.monotonic() + timeout
+    while True:
+        val = fn()
+        if val:
+            return val
+        if time.monotonic() > end:
+            raise AssertionError("timed out after %ds waiting for %s"
+                                 % (timeout, what))
+        time.sleep(interval)
+
+
+def alive(pid):
+    """Is pid a live (not zombie) process?"""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            state = f.read().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state not in ("Z", "X")
 
 
 def run(argv, stdin=b"", env=None, cwd=None, timeout=120):

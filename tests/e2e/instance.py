@@ -40,7 +40,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "cmd"))
-from postino_testlib import build_dir, program, run  # noqa: E402
+from postino_testlib import (alive, build_dir, free_port,  # noqa: E402,F401
+                             poll_until, program, run)
 
 WAIT = 60           # seconds: upper bound of a poll
 IS_ROOT = os.geteuid() == 0
@@ -49,26 +50,6 @@ MYHOSTNAME = "mx." + DOMAIN
 CMD_LEAK = re.compile(r"ERROR: LeakSanitizer")
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "runtime error:",
                    "ERROR: LeakSanitizer", "UndefinedBehaviorSanitizer")
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def poll_until(what, fn, timeout=WAIT, interval=0.05):
-    end = time.monotonic() + timeout
-    while True:
-        val = fn()
-        if val:
-            return val
-        if time.monotonic() > end:
-            raise AssertionError("timed out after %ds waiting for %s"
-                                 % (timeout, what))
-        time.sleep(interval)
 
 
 DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
@@ -158,15 +139,6 @@ def start_dovecot(tc, d, users, mail_location, extra=""):
         return True
     poll_until("dovecot on port %d" % port, up)
     return port
-
-
-def alive(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            state = f.read().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-    return state not in ("Z", "X")
 
 
 def message(sender, rcpt, subject, body="hello\n", headers=None):

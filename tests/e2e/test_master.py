@@ -24,12 +24,12 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "cmd"))
-from postino_testlib import build_dir, program, run  # noqa: E402
+from postino_testlib import alive, build_dir, free_port, program, run  # noqa: E402
+from postino_testlib import poll_until as testlib_poll_until  # noqa: E402
 
 WAIT = 30           # seconds: upper bound of every poll
 IS_ROOT = os.geteuid() == 0
@@ -50,33 +50,8 @@ def master_program():
     return path
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def alive(pid):
-    """Is pid a live (not zombie) process?"""
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            state = f.read().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-    return state not in ("Z", "X")
-
-
 def poll_until(what, fn, timeout=WAIT):
-    end = time.monotonic() + timeout
-    while True:
-        val = fn()
-        if val:
-            return val
-        if time.monotonic() > end:
-            raise AssertionError("timed out waiting for %s" % what)
-        time.sleep(0.05)
+    return testlib_poll_until(what, fn, timeout)
 
 
 class Client:

@@ -24,7 +24,6 @@ Run: POSTINO_BUILD=<build dir> python3 test_ldap.py
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -33,8 +32,8 @@ import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "cmd"))
-from postino_testlib import (build_dir, make_config, program, run,  # noqa: E402
-                             source_dir, write)
+from postino_testlib import (build_dir, free_port, make_config, program,  # noqa: E402
+                             run, source_dir, write)
 
 SLAPD_SH = os.path.join(source_dir(), "scripts", "lib", "slapd.sh")
 FIXTURES = os.path.join(HERE, "fixtures.ldif")
@@ -42,15 +41,6 @@ BASE = "dc=example,dc=com"
 PEOPLE = "ou=people," + BASE
 POSTFIX_POSTMAP = "/usr/sbin/postmap"
 POSTFIX_LDAP_PLUGIN = "/usr/lib/postfix/postfix-ldap.so"
-
-
-def free_port():
-    """A loopback port nobody listens on right now."""
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class Slapd:

@@ -15,7 +15,6 @@ Run: POSTINO_BUILD=<build dir> python3 test_mysql.py
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,7 +23,8 @@ import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "cmd"))
-from postino_testlib import build_dir, program, run, source_dir, write  # noqa: E402
+from postino_testlib import (build_dir, free_port, program, run,  # noqa: E402
+                             source_dir, write)
 
 PF_POSTMAP = "/usr/sbin/postmap"
 MARIADB_SH = os.path.join(source_dir(), "scripts", "lib", "mariadb.sh")
@@ -40,14 +40,6 @@ GRANT SELECT, EXECUTE ON postfixadmin.* TO 'postino'@'localhost';
 GRANT SELECT, EXECUTE ON postfixadmin.* TO 'postino'@'127.0.0.1';
 USE postfixadmin;
 """
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class Server:
