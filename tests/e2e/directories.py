@@ -29,31 +29,20 @@ USE postfixadmin;
 """
 
 
-class Slapd:
-    """slapd serving dc=example,dc=com, loaded with ldif (text)."""
-
-    def __init__(self, tc, ldif):
-        if not os.access("/usr/sbin/slapd", os.X_OK):
-            raise AssertionError("slapd is not installed (Debian: slapd)")
-        self.dir = tempfile.mkdtemp(prefix="postino-slapd-")
-        tc.addCleanup(shutil.rmtree, self.dir, True)
-        path = os.path.join(self.dir, "fixtures.ldif")
-        with open(path, "w") as f:
-            f.write(ldif)
-        self.port = free_port()
-        self.sh("start", str(self.port), path)
-        tc.addCleanup(self.stop)
+class _Server:
+    """What Slapd and Mariadb share: a script (self.script, run by
+    self.shell) that takes an action and the server's directory, and
+    pause/resume/stop by pid."""
 
     def sh(self, *args):
-        r = subprocess.run(["sh", SLAPD_SH, args[0], self.dir] + list(args[1:]),
-                           capture_output=True, timeout=120)
+        r = subprocess.run([self.shell, self.script, args[0], self.dir]
+                           + list(args[1:]),
+                           capture_output=True, timeout=self.timeout)
         if r.returncode != 0:
-            raise AssertionError("slapd.sh %s: %s" % (args[0], r.stderr))
+            raise AssertionError("%s %s: %s"
+                                 % (os.path.basename(self.script), args[0],
+                                    r.stderr))
         return r.stdout.decode()
-
-    def pid(self):
-        with open(os.path.join(self.dir, "slapd.pid")) as f:
-            return int(f.read())
 
     def pause(self):
         os.kill(self.pid(), signal.SIGSTOP)
@@ -69,9 +58,31 @@ class Slapd:
         self.sh("stop")
 
 
-class Mariadb:
+class Slapd(_Server):
+    """slapd serving dc=example,dc=com, loaded with ldif (text)."""
+    shell, script, timeout = "sh", SLAPD_SH, 120
+
+    def __init__(self, tc, ldif):
+        if not os.access("/usr/sbin/slapd", os.X_OK):
+            raise AssertionError("slapd is not installed (Debian: slapd)")
+        self.dir = tempfile.mkdtemp(prefix="postino-slapd-")
+        tc.addCleanup(shutil.rmtree, self.dir, True)
+        path = os.path.join(self.dir, "fixtures.ldif")
+        with open(path, "w") as f:
+            f.write(ldif)
+        self.port = free_port()
+        self.sh("start", str(self.port), path)
+        tc.addCleanup(self.stop)
+
+    def pid(self):
+        with open(os.path.join(self.dir, "slapd.pid")) as f:
+            return int(f.read())
+
+
+class Mariadb(_Server):
     """mariadbd with the PostfixAdmin schema, loaded with sql (text);
     the user postino/secret may read it.  Socket: self.sock."""
+    shell, script, timeout = "bash", MARIADB_SH, 180
 
     def __init__(self, tc, sql):
         for b in ("mariadbd", "mariadb-install-db", "mariadb"):
@@ -92,28 +103,8 @@ class Mariadb:
             with open(PFA_SCHEMA) as inp:
                 out.write(inp.read())
             out.write(sql)
-        self.sh("start", self.dir, str(self.port), path)
+        self.sh("start", str(self.port), path)
         tc.addCleanup(self.stop)
 
-    def sh(self, *args):
-        r = subprocess.run(["bash", MARIADB_SH] + list(args),
-                           capture_output=True, timeout=180)
-        if r.returncode != 0:
-            raise AssertionError("mariadb.sh %s: %s" % (args[0], r.stderr))
-        return r.stdout.decode()
-
     def pid(self):
-        return int(self.sh("pid", self.dir).strip())
-
-    def pause(self):
-        os.kill(self.pid(), signal.SIGSTOP)
-
-    def resume(self):
-        os.kill(self.pid(), signal.SIGCONT)
-
-    def stop(self):
-        try:
-            self.resume()
-        except (OSError, ValueError):
-            pass
-        self.sh("stop", self.dir)
+        return int(self.sh("pid").strip())
