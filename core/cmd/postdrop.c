@@ -41,11 +41,11 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <sysexits.h>
 #include <unistd.h>
 
 #include "mail_conf.h"
+#include "mail_public.h"
 #include "mail_queue.h"
 #include "maildrop.h"
 #include "msg.h"
@@ -143,20 +143,7 @@ check_config_dir(const char *dir, int privileged)
 static void
 poke_pickup(void)
 {
-	struct sockaddr_un sun;
-	char ch = 'W';
-	int fd;
-
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if ((size_t)snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/public/pickup",
-	    mail_conf_str("queue_directory")) >= sizeof(sun.sun_path))
-		return;
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0)
-		return;
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0)
-		(void)!send(fd, &ch, 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-	close(fd);
+	(void)mail_public_trigger("pickup", 'W', SOCK_NONBLOCK);
 }
 
 /* sync_dir - make the new directory entry durable where we may (the

@@ -33,12 +33,12 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "mail_conf.h"
+#include "mail_public.h"
 #include "mail_server.h"
 #include "msg.h"
 #include "mymalloc.h"
@@ -278,20 +278,13 @@ cmd_status(void)
 static int
 cmd_flush(void)
 {
-	char *path = concatenate(mail_conf_str("queue_directory"), "/public/qmgr",
-	    (char *)0);
-	struct sockaddr_un sun;
+	char *path = mail_public_path("qmgr");
 	char ch = MAIL_SERVER_TRIG_FLUSH;
 	int fd;
 
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (strlen(path) >= sizeof(sun.sun_path))
+	if ((fd = mail_public_connect("qmgr", 0)) < 0 && errno == ENAMETOOLONG)
 		msg_fatal("%s: path too long", path);
-	strlcpy(sun.sun_path, path, sizeof(sun.sun_path));
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
-		msg_fatal("socket: %m");
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0)
+	if (fd < 0)
 		msg_fatal("flush: connect to %s: %m (is the mail system running?)",
 		    path);
 	if (write(fd, &ch, 1) != 1)

@@ -51,11 +51,11 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
-#include <sys/un.h>
 #include <sysexits.h>
 #include <unistd.h>
 
 #include "mail_conf.h"
+#include "mail_public.h"
 #include "mail_queue.h"
 #include "mail_server.h"
 #include "match_list.h"
@@ -78,19 +78,12 @@ usage(void)
 static void
 trigger(char request, const char *what)
 {
-	char *path = concatenate(mail_conf_str("queue_directory"), "/public/qmgr",
-	    (char *)0);
-	struct sockaddr_un sun;
+	char *path = mail_public_path("qmgr");
 	int fd;
 
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (strlen(path) >= sizeof(sun.sun_path))
-		msg_fatal_status(EX_UNAVAILABLE, "%s: path too long", path);
-	strlcpy(sun.sun_path, path, sizeof(sun.sun_path));
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
-		msg_fatal_status(EX_OSERR, "socket: %m");
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+	if ((fd = mail_public_connect("qmgr", 0)) < 0) {
+		if (errno == ENAMETOOLONG)
+			msg_fatal_status(EX_UNAVAILABLE, "%s: path too long", path);
 		if (errno == EACCES || errno == EPERM)
 			msg_fatal_status(EX_NOPERM, "Cannot %s - %s: %m (root, the "
 			    "mail owner and group \"%s\" may)", what, path,
@@ -259,24 +252,17 @@ show_direct(int format)
 static int
 show_remote(int format)
 {
-	char *path = concatenate(mail_conf_str("queue_directory"),
-	    "/public/showq", (char *)0);
+	char *path = mail_public_path("showq");
 	const char *request = format == QUEUE_LIST_JSON ? "j\n" : "p\n";
-	struct sockaddr_un sun;
 	struct timeval tv;
 	char chunk[8192];
 	long total = 0;
 	ssize_t got;
 	int fd;
 
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (strlen(path) >= sizeof(sun.sun_path))
-		msg_fatal_status(EX_UNAVAILABLE, "%s: path too long", path);
-	strlcpy(sun.sun_path, path, sizeof(sun.sun_path));
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
-		msg_fatal_status(EX_OSERR, "socket: %m");
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+	if ((fd = mail_public_connect("showq", 0)) < 0) {
+		if (errno == ENAMETOOLONG)
+			msg_fatal_status(EX_UNAVAILABLE, "%s: path too long", path);
 		if (errno == EACCES || errno == EPERM)
 			msg_fatal_status(EX_NOPERM, "Queue report unavailable - "
 			    "cannot connect to %s: %m (postqueue must be set-gid "

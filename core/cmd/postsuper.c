@@ -49,11 +49,11 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
-#include <sys/un.h>
 #include <sysexits.h>
 #include <unistd.h>
 
 #include "mail_conf.h"
+#include "mail_public.h"
 #include "mail_queue.h"
 #include "mail_server.h"
 #include "msg.h"
@@ -180,19 +180,7 @@ remove_logs(const char *id)
 static void
 wake_qmgr(void)
 {
-	struct sockaddr_un sun;
-	int fd;
-
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if ((size_t)snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/public/qmgr",
-	    mail_conf_str("queue_directory")) >= sizeof(sun.sun_path))
-		return;
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
-		return;
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0)
-		(void)send(fd, "I", 1, MSG_NOSIGNAL);
-	close(fd);
+	(void)mail_public_trigger("qmgr", 'I', 0);
 }
 
 /* act - apply op to queue/id if it is there; 1 done, 0 not there. */

@@ -43,12 +43,12 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <sysexits.h>
 #include <unistd.h>
 
 #include "addr_parse.h"
 #include "mail_conf.h"
+#include "mail_public.h"
 #include "maildrop.h"
 #include "msg.h"
 #include "mymalloc.h"
@@ -102,22 +102,11 @@ flush_queue(void)
 	static const char *const args[] = {"-f", NULL};
 	char *pq = concatenate(mail_conf_str("command_directory"), "/postqueue",
 	    (char *)0);
-	struct sockaddr_un sun;
-	int fd, ok = 0;
 
 	if (access(pq, X_OK) == 0)
 		run_program("postqueue", args);
 	free(pq);
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if ((size_t)snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/public/qmgr",
-	    mail_conf_str("queue_directory")) < sizeof(sun.sun_path)
-	    && (fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) >= 0) {
-		ok = connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0
-		    && send(fd, "F", 1, MSG_NOSIGNAL) == 1;
-		close(fd);
-	}
-	if (!ok)
+	if (mail_public_trigger("qmgr", 'F', 0) < 0)
 		msg_fatal_status(EX_UNAVAILABLE, "Cannot flush mail queue - mail "
 		    "system is down");
 	return 0;

@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: MIT */
+/* mail_public - connections to the public/ services (see mail_public.h).
+ *
+ * postdrop, postqueue, postsuper, sendmail and postino each used to build
+ * the socket address themselves; the only differences were which byte
+ * they send and what they say when the service is not there, which stay
+ * with the callers. */
+#include "postino_config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "mail_conf.h"
+#include "mail_public.h"
+#include "stringops.h"
+
+char *
+mail_public_path(const char *service)
+{
+	return concatenate(mail_conf_str("queue_directory"), "/public/",
+	    service, (char *)0);
+}
+
+int
+mail_public_connect(const char *service, int sock_flags)
+{
+	struct sockaddr_un sun;
+	char *path = mail_public_path(service);
+	int fd, saved;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		free(path);
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	strlcpy(sun.sun_path, path, sizeof(sun.sun_path));
+	free(path);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | sock_flags,
+	    0)) < 0)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	return fd;
+}
+
+int
+mail_public_trigger(const char *service, char request, int sock_flags)
+{
+	int fd, ok, saved;
+
+	if ((fd = mail_public_connect(service, sock_flags)) < 0)
+		return -1;
+	ok = send(fd, &request, 1, MSG_NOSIGNAL) == 1;
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return ok ? 0 : -1;
+}
