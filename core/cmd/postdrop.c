@@ -108,35 +108,17 @@ sanitize_fds(void)
 		(void)close(fd);
 }
 
-/* listed - is dir one of the names in the list (comma/space separated)? */
-static int
-listed(const char *list, const char *dir)
-{
-	char *copy = xstrdup(list), *cp = copy, *name;
-	int found = 0;
-
-	while (!found && (name = mystrtok(&cp, ", \t\r\n")) != NULL)
-		found = strcmp(name, dir) == 0;
-	free(copy);
-	return found;
-}
-
 /* check_config_dir - a privileged postdrop uses another configuration
  * only for root, or when the default main.cf lists it. */
 static void
 check_config_dir(const char *dir, int privileged)
 {
-	const char *def = paths_config_directory();
-
-	if (dir == NULL || !privileged || getuid() == 0
-	    || strcmp(dir, def) == 0)
+	if (dir == NULL || !privileged || getuid() == 0)
 		return;
-	mail_conf_set_dir(def);
-	mail_conf_read(1);
-	if (!listed(mail_conf_str("alternate_config_directories"), dir))
+	if (!mail_conf_dir_allowed(dir))
 		msg_fatal_status(EX_NOPERM, "%s: configuration directory not "
 		    "allowed: it is not listed in alternate_config_directories "
-		    "in %s/main.cf", dir, def);
+		    "in %s/main.cf", dir, paths_config_directory());
 }
 
 /* poke_pickup - one 'W' to public/pickup; pickup also scans on a timer. */

@@ -170,34 +170,16 @@ drop_privileges(void)
 		msg_fatal_status(EX_OSERR, "setgid: %m");
 }
 
-/* listed - is dir one of the names in the list (comma/space separated)? */
-static int
-listed(const char *list, const char *dir)
-{
-	char *copy = xstrdup(list), *cp = copy, *name;
-	int found = 0;
-
-	while (!found && (name = mystrtok(&cp, ", \t\r\n")) != NULL)
-		found = strcmp(name, dir) == 0;
-	free(copy);
-	return found;
-}
-
 /* check_config_dir - a set-gid postqueue keeps its privilege with
  * another configuration only for root, or when the default main.cf
  * lists it. */
 static void
 check_config_dir(const char *dir)
 {
-	const char *def = paths_config_directory();
-
 	if (dir == NULL || getegid() == getgid() || getuid() == 0
-	    || strcmp(dir, def) == 0)
+	    || mail_conf_dir_allowed(dir))
 		return;
-	mail_conf_set_dir(def);
-	mail_conf_read(1);
-	if (!listed(mail_conf_str("alternate_config_directories"), dir))
-		drop_privileges();
+	drop_privileges();
 	mail_conf_set_dir(dir);
 }
 

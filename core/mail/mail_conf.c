@@ -201,6 +201,24 @@ mail_conf_default(const char *name)
 }
 
 int
+mail_conf_dir_allowed(const char *dir)
+{
+	const char *def = paths_config_directory();
+	char *copy, *cp, *name;
+	int found = 0;
+
+	if (strcmp(dir, def) == 0)
+		return 1;
+	mail_conf_set_dir(def);
+	mail_conf_read(1);
+	cp = copy = xstrdup(mail_conf_str("alternate_config_directories"));
+	while (!found && (name = mystrtok(&cp, ", \t\r\n")) != NULL)
+		found = strcmp(name, dir) == 0;
+	free(copy);
+	return found;
+}
+
+int
 mail_conf_readonly(const char *name)
 {
 	const struct mail_param *p = mail_param_find(name);

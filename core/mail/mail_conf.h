@@ -27,6 +27,13 @@ const char *mail_conf_dir(void);
  * fatal with "FILE, line N: text"; repeated names warn and the last wins. */
 void mail_conf_read(int allow_missing);
 
+/* mail_conf_dir_allowed - may a set-gid program use configuration
+ * directory dir with its privilege?  Yes when dir is the default one or
+ * is listed in alternate_config_directories of the default main.cf;
+ * deciding that reads the default main.cf (mail_conf_set_dir to it, then
+ * mail_conf_read), which stays the current configuration. */
+int mail_conf_dir_allowed(const char *dir);
+
 /* mail_conf_override - set name=value for this process (-o name=value);
  * wins over main.cf. */
 void mail_conf_override(const char *name, const char *value);
