@@ -126,7 +126,7 @@ flush_one(const char *id)
 	char *path;
 	struct stat st;
 
-	if (!queue_list_valid_id(id))
+	if (!mail_queue_valid_id(id))
 		msg_fatal_status(EX_USAGE, "invalid queue ID \"%s\"", id);
 	if (mail_queue_move(MAIL_QUEUE_DEFERRED, MAIL_QUEUE_INCOMING, id) == 0) {
 		trigger(MAIL_SERVER_TRIG_NEW, "flush mail queue");

@@ -103,19 +103,6 @@ usage(void)
 }
 
 int
-postsuper_valid_id(const char *name)
-{
-	size_t len = strlen(name);
-
-	if (len == 0 || len > 40)
-		return 0;
-	for (const char *cp = name; *cp; cp++)
-		if (!((*cp >= '0' && *cp <= '9') || (*cp >= 'A' && *cp <= 'F')))
-			return 0;
-	return 1;
-}
-
-int
 postsuper_running(void)
 {
 	char *path = concatenate(mail_conf_str("queue_directory"),
@@ -289,7 +276,7 @@ do_all(enum op op)
 			continue;
 		}
 		for (int j = 0; j < n; j++) {
-			if (postsuper_valid_id(names[j]->d_name))
+			if (mail_queue_valid_id(names[j]->d_name))
 				act(op, known_queues[i], names[j]->d_name);
 			free(names[j]);
 		}
@@ -331,7 +318,7 @@ do_stdin(enum op op)
 			    lineno);
 		else if (has_nul)
 			msg_warn("standard input, line %ld: NUL byte: skipped", lineno);
-		else if (*id != 0 && !postsuper_valid_id(id))
+		else if (*id != 0 && !mail_queue_valid_id(id))
 			msg_warn("standard input, line %ld: invalid queue ID \"%.100s\"",
 			    lineno, id);
 		else if (*id != 0)
@@ -405,7 +392,7 @@ main(int argc, char **argv)
 			if (from_stdin++)
 				msg_fatal_status(EX_USAGE, "\"-\" (IDs from standard "
 				    "input) may be given only once");
-		} else if (strcmp(optarg, "ALL") != 0 && !postsuper_valid_id(optarg)) {
+		} else if (strcmp(optarg, "ALL") != 0 && !mail_queue_valid_id(optarg)) {
 			msg_fatal_status(EX_USAGE, "invalid queue ID \"%.100s\"%s",
 			    optarg, strcasecmp(optarg, "all") == 0
 			    ? " (write ALL in upper case)" : "");

@@ -7,9 +7,6 @@
  * holds the lock on pid/master.pid)?  1 or 0. */
 int postsuper_running(void);
 
-/* postsuper_valid_id - [0-9A-F]+, at most 40 characters. */
-int postsuper_valid_id(const char *name);
-
 /* postsuper_structure - -s: re-create missing queue directories, move
  * files with bad names or broken modes to corrupt/, give queue files
  * back to mail_owner, remove status logs whose message is gone.  Every

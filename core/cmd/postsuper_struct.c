@@ -152,7 +152,7 @@ check_queue_files(const char *queue, int have_ids, uid_t uid, gid_t gid)
 			/* moved by qmgr meanwhile */
 		} else if (!S_ISREG(st.st_mode)) {
 			msg_warn("%s: not a regular file: left alone; remove it", path);
-		} else if (!postsuper_valid_id(name)) {
+		} else if (!mail_queue_valid_id(name)) {
 			fixed += to_corrupt(queue, name, "not a queue ID");
 		} else if ((st.st_mode & S_IXUSR) == 0
 		    && strcmp(queue, MAIL_QUEUE_INCOMING) != 0) {
@@ -206,7 +206,7 @@ check_logs(const char *queue)
 	for (int i = 0; i < n; i++) {
 		const char *name = names[i]->d_name;
 
-		if (postsuper_valid_id(name) && !message_exists(name)) {
+		if (mail_queue_valid_id(name) && !message_exists(name)) {
 			char *path = mail_queue_path(queue, name);
 
 			/* Recheck: qmgr removes the file, then the logs. */
@@ -255,7 +255,7 @@ purge_dir(const char *queue, int any_age)
 		char *path = mail_queue_path(queue, names[i]->d_name);
 		struct stat st;
 
-		if (postsuper_valid_id(names[i]->d_name) && lstat(path, &st) == 0
+		if (mail_queue_valid_id(names[i]->d_name) && lstat(path, &st) == 0
 		    && S_ISREG(st.st_mode) && (st.st_mode & S_IXUSR) == 0
 		    && (any_age || now - st.st_mtime > STALE_AGE)) {
 			if (unlink(path) == 0) {

@@ -75,6 +75,19 @@ mail_queue_dir(const char *queue)
 	return slot->path;
 }
 
+int
+mail_queue_valid_id(const char *name)
+{
+	size_t len = strlen(name);
+
+	if (len == 0 || len > 40)
+		return 0;
+	for (const char *cp = name; *cp; cp++)
+		if (!((*cp >= '0' && *cp <= '9') || (*cp >= 'A' && *cp <= 'F')))
+			return 0;
+	return 1;
+}
+
 char *
 mail_queue_path(const char *queue, const char *id)
 {

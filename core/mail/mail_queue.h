@@ -18,6 +18,9 @@
 
 /* mail_queue_dir - "$queue_directory/queue" (static buffer per queue). */
 const char *mail_queue_dir(const char *queue);
+/* mail_queue_valid_id - is name a queue ID (a file name the queue tools
+ * accept: [0-9A-F]+, at most 40 characters)? */
+int mail_queue_valid_id(const char *name);
 /* mail_queue_path - "$queue_directory/queue/id", malloc'd. */
 char *mail_queue_path(const char *queue, const char *id);
 /* mail_queue_move - rename id from one queue to another and fsync both
