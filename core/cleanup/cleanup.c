@@ -565,6 +565,9 @@ int
 cleanup_finish(struct cleanup_state *st, const char **queue_id_r,
     const char **reply_r)
 {
+	const char *queue;
+	int held = 0;
+
 	*queue_id_r = st->queue_id;
 	*reply_r = NULL;
 	if (st->cstate == CLEANUP_ST_ENVELOPE)
@@ -612,33 +615,42 @@ cleanup_finish(struct cleanup_state *st, const char **queue_id_r,
 		if (st->qf == NULL)
 			return st->status;
 	}
+	/* HOLD: move the file while it is still mode 0600 (unfinished, so
+	 * qmgr leaves it alone), then finish it in hold/.  Moving it after
+	 * the finish raced qmgr, which could deliver it first. */
+	if (st->flags & CLEANUP_FLAG_HOLD) {
+		if (mail_queue_rename(MAIL_QUEUE_INCOMING, MAIL_QUEUE_HOLD,
+		    st->queue_id) == 0)
+			held = 1;
+		else
+			msg_warn_as(CLEANUP_PROG, "%s: move to %s: %m (the message is not held)",
+			    st->queue_id, mail_queue_dir(MAIL_QUEUE_HOLD));
+	}
 	if (qfile_finish(st->qf) < 0) {
+		if (held) {
+			char *path = mail_queue_path(MAIL_QUEUE_HOLD, st->queue_id);
+
+			unlink(path);
+			free(path);
+		}
 		cleanup_write_error(st, "write queue file");
 		return st->status;
 	}
 	qfile_writer_free(&st->qf);
-	if (mail_queue_sync_dir(MAIL_QUEUE_INCOMING) < 0) {
-		char *path = mail_queue_path(MAIL_QUEUE_INCOMING, st->queue_id);
+	queue = held ? MAIL_QUEUE_HOLD : MAIL_QUEUE_INCOMING;
+	if (mail_queue_sync_dir(queue) < 0) {
+		char *path = mail_queue_path(queue, st->queue_id);
 
 		msg_warn_as(CLEANUP_PROG, "%s: fsync %s: %m", st->queue_id,
-		    mail_queue_dir(MAIL_QUEUE_INCOMING));
+		    mail_queue_dir(queue));
 		unlink(path);
 		free(path);
 		cleanup_set_error(st, errno == ENOSPC ? CLEANUP_STAT_NOSPACE
 		    : CLEANUP_STAT_WRITE, NULL);
 		return st->status;
 	}
-	if (st->flags & CLEANUP_FLAG_HOLD) {
-		if (mail_queue_move(MAIL_QUEUE_INCOMING, MAIL_QUEUE_HOLD,
-		    st->queue_id) < 0) {
-			/* Still safe in incoming/, just not held. */
-			msg_warn_as(CLEANUP_PROG, "%s: move to %s: %m", st->queue_id,
-			    mail_queue_dir(MAIL_QUEUE_HOLD));
-			cleanup_poke_qmgr();
-		}
-		return CLEANUP_STAT_OK;
-	}
-	cleanup_poke_qmgr();
+	if (!held)
+		cleanup_poke_qmgr();
 	return CLEANUP_STAT_OK;
 }
 
