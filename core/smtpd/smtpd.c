@@ -21,6 +21,7 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -450,6 +451,13 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	}
 	s = xcalloc(1, sizeof(*s));
 	s->fd = fd;
+	/* Replies are written when ready; without this, Nagle holds a
+	 * pipelining client's small replies until its delayed ACK. */
+	if (sa->sa_family == AF_INET || sa->sa_family == AF_INET6) {
+		int on = 1;
+
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+	}
 	gettimeofday(&s->start, NULL);
 	strlcpy(s->name, "unknown", sizeof(s->name));
 	if (getnameinfo(sa, (socklen_t)salen, s->addr, sizeof(s->addr), s->port,
