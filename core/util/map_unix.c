@@ -23,18 +23,73 @@
 #include "buf.h"
 #include "map_driver.h"
 #include "mymalloc.h"
+#include <time.h>
 
 /* The getpw/getgr scratch buffer starts here and doubles on ERANGE, up
  * to the maximum (huge groups have long member lists). */
 #define UNIX_SCRATCH_INITIAL	1024
 #define UNIX_SCRATCH_MAX	(4 * 1024 * 1024)
 
+/* A passwd answer is remembered for UNIX_CACHE_MS: smtpd asks for the
+ * same local user on every RCPT (local_recipient_maps), and each
+ * getpwnam_r() walks the name service (open/read/close of /etc/passwd,
+ * userdb probes).  One second is short enough that an account change is
+ * seen at once for practical purposes. */
+#define UNIX_CACHE_SLOTS	16
+#define UNIX_CACHE_MS		1000
+
+struct unix_cache_slot {
+	char *key;
+	char *value;		/* NULL: not found */
+	long long at_ms;
+};
+
 struct map_unix {
 	struct map map;
 	struct buf *value;	/* the last result */
 	char *scratch;		/* getpwnam_r/getgrnam_r buffer */
 	size_t scratch_len;
+	struct unix_cache_slot cache[UNIX_CACHE_SLOTS];
+	int cache_next;
 };
+
+static long long
+unix_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* unix_cache_find - a fresh answer for key, or NULL. */
+static struct unix_cache_slot *
+unix_cache_find(struct map_unix *mu, const char *key)
+{
+	long long now = unix_now_ms();
+
+	for (int i = 0; i < UNIX_CACHE_SLOTS; i++) {
+		struct unix_cache_slot *c = &mu->cache[i];
+
+		if (c->key && now - c->at_ms < UNIX_CACHE_MS && now >= c->at_ms
+		    && strcmp(c->key, key) == 0)
+			return c;
+	}
+	return NULL;
+}
+
+static void
+unix_cache_put(struct map_unix *mu, const char *key, const char *value)
+{
+	struct unix_cache_slot *c = &mu->cache[mu->cache_next];
+
+	mu->cache_next = (mu->cache_next + 1) % UNIX_CACHE_SLOTS;
+	free(c->key);
+	free(c->value);
+	c->key = xstrdup(key);
+	c->value = value ? xstrdup(value) : NULL;
+	c->at_ms = unix_now_ms();
+}
 
 /* unix_not_found - "no such entry" (glibc returns 0 with a NULL result;
  * some systems use ENOENT or ESRCH).  Anything else is an error: better
@@ -61,8 +116,16 @@ unix_passwd_lookup(struct map *map, const char *key, const char **value_r)
 {
 	struct map_unix *mu = (struct map_unix *)map;
 	struct passwd pw, *pwp;
+	struct unix_cache_slot *c;
 	int err;
 
+	if ((c = unix_cache_find(mu, key)) != NULL) {
+		if (c->value == NULL)
+			return MAP_NOTFOUND;
+		buf_set(mu->value, c->value);
+		*value_r = buf_str(mu->value);
+		return MAP_FOUND;
+	}
 	for (;;) {
 		pwp = NULL;
 		err = getpwnam_r(key, &pw, mu->scratch, mu->scratch_len, &pwp);
@@ -72,8 +135,10 @@ unix_passwd_lookup(struct map *map, const char *key, const char **value_r)
 			break;
 	}
 	if (pwp == NULL) {
-		if (unix_not_found(err))
+		if (unix_not_found(err)) {
+			unix_cache_put(mu, key, NULL);
 			return MAP_NOTFOUND;
+		}
 		map_set_reason(map, "%s: getpwnam_r(\"%s\"): %s", map->title, key,
 		    strerror(err));
 		return MAP_TEMPFAIL;
@@ -83,6 +148,7 @@ unix_passwd_lookup(struct map *map, const char *key, const char **value_r)
 	    pw.pw_passwd ? pw.pw_passwd : "", (long)pw.pw_uid, (long)pw.pw_gid,
 	    pw.pw_gecos ? pw.pw_gecos : "", pw.pw_dir ? pw.pw_dir : "",
 	    pw.pw_shell ? pw.pw_shell : "");
+	unix_cache_put(mu, key, buf_str(mu->value));
 	*value_r = buf_str(mu->value);
 	return MAP_FOUND;
 }
@@ -128,6 +194,10 @@ unix_close(struct map *map)
 
 	buf_free(&mu->value);
 	free(mu->scratch);
+	for (int i = 0; i < UNIX_CACHE_SLOTS; i++) {
+		free(mu->cache[i].key);
+		free(mu->cache[i].value);
+	}
 	map_free_base(map);
 }
 
