@@ -430,7 +430,7 @@ main(int argc, char **argv)
 	event_add(tick_event, &tv);
 	for (int i = 0; i < mail_server_listen_count(); i++) {
 		if (evconnlistener_new(qmgr_base, trigger_accept, NULL,
-		    LEV_OPT_CLOSE_ON_EXEC, -1, mail_server_listen_fd(i)) == NULL)
+		    LEV_OPT_CLOSE_ON_EXEC, 0, mail_server_listen_fd(i)) == NULL)
 			msg_fatal("cannot listen on fd %d", mail_server_listen_fd(i));
 	}
 	event_add(event_new(qmgr_base, mail_server_notify_fd(),

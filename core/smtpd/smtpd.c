@@ -618,9 +618,12 @@ main(int argc, char **argv)
 	if ((nls = mail_server_listen_count()) == 0)
 		msg_fatal("no listening socket: smtpd must be started by the master");
 	listeners = xcalloc((size_t)nls, sizeof(*listeners));
+	/* Backlog 0: the master already called listen() with its (large)
+	 * backlog; a negative value would make libevent listen() again with
+	 * a small one and overflow the accept queue under a burst. */
 	for (int i = 0; i < nls; i++) {
 		listeners[i] = evconnlistener_new(smtpd_base, accept_cb, NULL,
-		    LEV_OPT_CLOSE_ON_EXEC, -1, mail_server_listen_fd(i));
+		    LEV_OPT_CLOSE_ON_EXEC, 0, mail_server_listen_fd(i));
 		if (listeners[i] == NULL)
 			msg_fatal("cannot listen on fd %d", mail_server_listen_fd(i));
 	}
