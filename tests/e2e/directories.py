@@ -10,6 +10,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import time
 
 from instance import free_port
 
@@ -45,7 +46,21 @@ class _Server:
         return r.stdout.decode()
 
     def pause(self):
-        os.kill(self.pid(), signal.SIGSTOP)
+        """SIGSTOP the server and wait until the kernel shows it stopped
+        (state T), so that the test's next request meets a paused server."""
+        pid = self.pid()
+        os.kill(pid, signal.SIGSTOP)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with open("/proc/%d/stat" % pid) as f:
+                    state = f.read().rsplit(")", 1)[1].split()[0]
+            except OSError:
+                break
+            if state in ("T", "t"):
+                return
+            time.sleep(0.01)
+        raise AssertionError("server pid %d did not stop" % pid)
 
     def resume(self):
         os.kill(self.pid(), signal.SIGCONT)
