@@ -191,15 +191,6 @@ local_conf_init(void)
 #endif
 }
 
-/* reply_status - one recipient's status list to qmgr. */
-static void
-reply_status(int fd, long request_id, int index, const char *dsn,
-    const char *status, const char *action, const char *text)
-{
-	agent_server_status(fd, request_id, index, dsn, status, action, text,
-	    "local");
-}
-
 /* lower_domain - the address with its domain folded to lower case. */
 static char *
 lower_domain(const char *addr)
@@ -254,48 +245,12 @@ deliver_one(struct local_msg *msg, int index, int fd)
 	free(rcpt);
 }
 
-/* handle_request - one message: open the queue file, deliver each
- * recipient, answer. */
+/* handle_request - one message: local_request_run does the shared part. */
 static void
 handle_request(int fd, struct deliver_request *dr, double t_start,
     double t_active)
 {
-	struct local_msg msg;
-	struct stat st;
-
-	memset(&msg, 0, sizeof(msg));
-	msg.dr = dr;
-	msg.t_start = t_start;
-	msg.t_active = t_active > 0 && t_active <= t_start ? t_active : t_start;
-	msg.fd = open(dr->queue_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (msg.fd < 0 || fstat(msg.fd, &st) < 0 || !S_ISREG(st.st_mode)
-	    || dr->content_offset < 0 || dr->content_len < 0
-	    || dr->content_offset + dr->content_len > st.st_size) {
-		char text[512];
-
-		snprintf(text, sizeof(text), "cannot read queue file %s: %s",
-		    dr->queue_path, msg.fd < 0 ? strerror(errno) :
-		    "content outside the file");
-		msg_warn("%s: %s", dr->queue_id, text);
-		for (int i = 0; i < dr->rcpt_count; i++) {
-			local_log_line(&msg, dr->rcpt[i].address,
-			    dr->rcpt[i].orig_rcpt, "4.3.0", "deferred", text);
-			reply_status(fd, dr->request_id, i, "4.3.0", "deferred",
-			    "delayed", text);
-		}
-		if (msg.fd >= 0)
-			close(msg.fd);
-		return;
-	}
-	msg.t_conn = local_now();
-	msg.delivered = delivered_scan(msg.fd, dr->content_offset,
-	    dr->content_len);
-	msg.dups = htable_create(64);
-	for (int i = 0; i < dr->rcpt_count; i++)
-		deliver_one(&msg, i, fd);
-	delivered_free(&msg.delivered);
-	htable_free(&msg.dups, NULL);
-	close(msg.fd);
+	local_request_run(fd, dr, t_start, t_active, "local", deliver_one);
 }
 
 static const struct agent_server local_agent = {

@@ -147,6 +147,13 @@ int local_domain_is_local(const char *domain);
 /* local_report.c - record and log a leaf outcome. */
 void local_report(struct local_ctx *ctx, enum local_stat stat,
     const char *dsn, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* local_request_run - one request as local and virtual handle it: open
+ * the queue file (or defer every recipient with the reason, naming
+ * relay), then call deliver_one for each recipient (local_request.c). */
+void local_request_run(int fd, struct deliver_request *dr, double t_start,
+    double t_active, const char *relay,
+    void (*deliver_one)(struct local_msg *msg, int index, int fd));
+
 /* local_log_line - the Postfix-shaped delivery line. */
 void local_log_line(struct local_msg *msg, const char *to, const char *orig,
     const char *dsn, const char *status, const char *text);
