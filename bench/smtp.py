@@ -40,7 +40,6 @@ Every load generator talks to 127.0.0.1 only.
 """
 import argparse
 import datetime
-import glob
 import json
 import os
 import pwd

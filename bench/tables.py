@@ -45,7 +45,6 @@ import argparse
 import datetime
 import os
 import platform
-import shutil
 import signal
 import statistics
 import subprocess

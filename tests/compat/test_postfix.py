@@ -19,14 +19,13 @@ used or started."""
 import glob
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "cmd"))
-from postino_testlib import build_dir, program, run, source_dir, write  # noqa: E402
+from postino_testlib import program, run, source_dir, write  # noqa: E402
 
 DATA = os.path.join(HERE, "data")
 PF_POSTMAP = "/usr/sbin/postmap"

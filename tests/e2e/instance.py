@@ -40,7 +40,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "cmd"))
-from postino_testlib import (alive, build_dir, free_port,  # noqa: E402,F401
+from postino_testlib import (alive, free_port,  # noqa: E402,F401
                              poll_until, program, run)
 
 WAIT = 60           # seconds: upper bound of a poll

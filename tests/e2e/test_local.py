@@ -13,7 +13,6 @@ deliveries run with the recipient's or default_privs' ids; as an ordinary
 user they deliver to the running user only.  Environment: POSTINO_BUILD
 (build tree with libexec/postino/local, sbin/postalias, lib/postino)."""
 
-import grp
 import os
 import pwd
 import re
@@ -25,7 +24,6 @@ import subprocess
 import tempfile
 import time
 import unittest
-import fcntl
 
 BUILD = os.environ.get("POSTINO_BUILD", os.path.join(os.path.dirname(
     os.path.abspath(__file__)), "..", "..", "build"))

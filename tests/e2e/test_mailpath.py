@@ -15,11 +15,10 @@ import email
 import email.policy
 import os
 import re
-import subprocess
 import threading
 import unittest
 
-from instance import DOMAIN, Instance, message, poll_until, WAIT
+from instance import DOMAIN, Instance, message, poll_until
 
 
 def parse(raw):

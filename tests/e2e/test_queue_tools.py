@@ -368,7 +368,7 @@ class Flush(unittest.TestCase):
         self.assertEqual(j[0]["queue_id"], qid)
         self.assertIn("delay_reason", j[0]["recipients"][0])
         os.chmod(home, 0o755)
-        r = i.tool("postqueue", "-s", DOMAIN, check=0)
+        i.tool("postqueue", "-s", DOMAIN, check=0)
         i.wait_maildir("bob", 1)
         i.wait_queue_empty()
         # -f also works (nothing left to do).

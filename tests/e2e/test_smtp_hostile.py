@@ -10,7 +10,6 @@ command syntax errors, and the SMTP smuggling attempts of
 shared/research/reliability.md B1 items 1-4: every one gives exactly one
 message or none, never a second smuggled one.
 """
-import os
 import re
 import subprocess
 import time

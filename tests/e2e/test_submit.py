@@ -40,7 +40,7 @@ from instance import DOMAIN, Instance, poll_until, WAIT
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "cmd"))
-from postino_testlib import build_dir, program  # noqa: E402
+from postino_testlib import program  # noqa: E402
 
 PICKUP = "pickup unix n - n 60 1 pickup\n"
 EX_USAGE, EX_DATAERR, EX_NOUSER, EX_UNAVAILABLE = 64, 65, 67, 69
