@@ -2,7 +2,9 @@
 /* cleanup_message - message content for the cleanup library: primary
  * header parsing (a logical header is its first line plus the following
  * lines that start with SP or TAB, joined with "\n"), header_checks on
- * each logical header, body_checks on each body line (up to
+ * each logical header (one longer than header_size_limit is cut there,
+ * never split into a header and a body line), the removal of Bcc: and
+ * Resent-Bcc: from local submissions, body_checks on each body line (up to
  * body_checks_size_limit bytes of body), the hop count, and the missing
  * Message-Id/Date/From/To headers.
  *
@@ -232,6 +234,15 @@ run_checks(struct cleanup_state *st, struct cleanup_maps *maps,
 	return ACT_KEEP;
 }
 
+/* is_pickup - a local submission (sendmail, postdrop, pickup)? */
+static int
+is_pickup(struct cleanup_state *st)
+{
+	const char *proto = attr_get(st->attrs, "protocol");
+
+	return proto != NULL && strcmp(proto, "local") == 0;
+}
+
 /* process_header - one complete logical header (NUL-terminated). */
 static void
 process_header(struct cleanup_state *st, const char *text)
@@ -239,6 +250,11 @@ process_header(struct cleanup_state *st, const char *text)
 	size_t nlen = header_name_len(text, strlen(text));
 	char *other;
 
+	/* A local submission never shows its Bcc: list (sendmail removes
+	 * it; this covers a record stream written to postdrop directly). */
+	if ((hdr_is(text, nlen, "bcc") || hdr_is(text, nlen, "resent-bcc"))
+	    && is_pickup(st))
+		return;
 	if (hdr_is(text, nlen, "received")) {
 		st->hops++;
 		if (st->hops > cleanup_conf.hopcount_limit

@@ -254,8 +254,8 @@ main(int argc, char **argv)
 			    mc.records, err);
 		if (maildrop_check(&mc, type, buf_str(payload), buf_len(payload)) < 0)
 			die(EX_DATAERR, "malformed input: %s", mc.err);
-		if (type == MAILDROP_REC_LINE) {
-			content += buf_len(payload) + 1;
+		if (type == MAILDROP_REC_LINE || type == MAILDROP_REC_CONT) {
+			content += buf_len(payload) + (type == MAILDROP_REC_LINE);
 			if (size_limit > 0 && content > (size_t)size_limit)
 				die(EX_DATAERR, "message exceeds message_size_limit "
 				    "(%ld bytes)", size_limit);

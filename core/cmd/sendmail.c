@@ -226,15 +226,16 @@ submit(struct sendmail_opts *o)
 	struct sendmail_msg *m = sendmail_msg_new(o);
 	struct buf *line = buf_new(1024, MAILDROP_MAX_RECORD + 1);
 	const char *err = NULL, *id;
-	int status = 0;
+	int status = 0, more = 0, at_start = 1;
 
-	while (sendmail_read_line(stdin, line, MAILDROP_MAX_RECORD)) {
-		if (o->dot_ends && buf_len(line) >= 1 && buf_str(line)[0] == '.'
-		    && (buf_len(line) == 1 || (buf_len(line) == 2
-		    && buf_str(line)[1] == '\r')))
+	while (sendmail_read_line(stdin, line, MAILDROP_MAX_RECORD, &more)) {
+		if (o->dot_ends && at_start && !more && buf_len(line) >= 1
+		    && buf_str(line)[0] == '.' && (buf_len(line) == 1
+		    || (buf_len(line) == 2 && buf_str(line)[1] == '\r')))
 			break;
+		at_start = !more;
 		if ((status = sendmail_msg_line(m, buf_str(line), buf_len(line),
-		    &err)) != 0)
+		    more, &err)) != 0)
 			break;
 	}
 	if (status == 0 && ferror(stdin)) {

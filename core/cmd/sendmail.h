@@ -45,12 +45,13 @@ struct sendmail_msg;
 /* sendmail_msg_new - start a submission with these options (the struct
  * is used, not copied, until sendmail_msg_free). */
 struct sendmail_msg *sendmail_msg_new(struct sendmail_opts *o);
-/* sendmail_msg_line - one input line without its LF (a trailing CR is
- * removed here).  Returns 0, or a sysexits status with *err_r (static
- * text) when the submission failed: the caller stops feeding and calls
- * sendmail_msg_free. */
+/* sendmail_msg_line - one input line without its LF, or a piece of a
+ * long line: more says that the line goes on in the next call (a
+ * trailing CR is removed here, at the end of a line).  Returns 0, or a
+ * sysexits status with *err_r (static text) when the submission
+ * failed: the caller stops feeding and calls sendmail_msg_free. */
 int sendmail_msg_line(struct sendmail_msg *m, const char *line, size_t len,
-    const char **err_r);
+    int more, const char **err_r);
 /* sendmail_msg_finish - end of input: hand everything to postdrop and
  * wait for it.  Returns 0 with *id_r (the maildrop queue ID, static
  * until the next call), or a sysexits status with *err_r. */
@@ -59,9 +60,10 @@ int sendmail_msg_finish(struct sendmail_msg *m, const char **id_r,
 void sendmail_msg_free(struct sendmail_msg **mp);
 
 /* sendmail_read_line - read one line from fp into line (without LF; at
- * most max bytes: a longer line comes back in pieces).  Returns 1, or 0
- * at end of input with nothing read. */
-int sendmail_read_line(FILE *fp, struct buf *line, size_t max);
+ * most max bytes: a longer line comes back in pieces, *more_r set on
+ * each piece but the last).  Returns 1, or 0 at end of input with
+ * nothing read. */
+int sendmail_read_line(FILE *fp, struct buf *line, size_t max, int *more_r);
 
 /* sendmail_smtp - the -bs dialogue on stdin/stdout; returns the exit
  * status. */

@@ -3,13 +3,25 @@
  * Bcc removal, then stream the envelope and the content to postdrop.
  *
  * The header section (up to the first empty line) is held in memory, at
- * most SENDMAIL_MAX_HEADER bytes: the envelope goes first in the record
- * stream and -t takes recipients from the header.  Beyond that limit the
- * rest of the input is treated as body (as cleanup's header_size_limit
- * does).  Bcc: and Resent-Bcc: headers are removed from every local
- * submission, as Postfix's pickup does.  With -t the recipients come
- * from To, Cc and Bcc, or only from Resent-To/Cc/Bcc when any of those
- * is present; command-line recipients are added.
+ * most SENDMAIL_MAX_HEADER bytes, one logical header (a first line and
+ * its continuation lines, each line possibly read in pieces) at a time:
+ * the envelope goes first in the record stream and -t takes recipients
+ * from the header.  A logical header is never cut into a header and a
+ * stray line: one longer than SENDMAIL_MAX_HEADER keeps its first
+ * SENDMAIL_MAX_HEADER bytes (cleanup truncates at header_size_limit
+ * anyway), except that a Bcc header is dropped whole and that with -t a
+ * recipient header that long refuses the submission (EX_DATAERR,
+ * "unable to extract recipients: message header length exceeds safety
+ * limit", as Postfix's sendmail): its recipients cannot all be read.
+ * Without -t, a header section bigger than SENDMAIL_MAX_HEADER is
+ * streamed to postdrop as it comes (the envelope is known); with -t it
+ * is refused the same way.  Bcc: and Resent-Bcc: headers are removed
+ * from every local submission, as Postfix's pickup does.  With -t the
+ * recipients come from To, Cc and Bcc, or only from Resent-To/Cc/Bcc
+ * when any of those is present; command-line recipients are added.
+ *
+ * A line longer than a maildrop record goes to postdrop as continued
+ * records (maildrop.h), so pickup sees it whole.
  *
  * postdrop runs as $command_directory/postdrop -r with a pipe on its
  * standard input (the records) and one on its standard output (the
@@ -43,7 +55,15 @@ struct sendmail_msg {
 	struct sendmail_opts *opts;
 	int state;
 	int first_line;		/* nothing seen yet ("From " skipping) */
-	struct buf *hdr;	/* header lines, each followed by LF */
+	int in_line;		/* the last piece did not end its line */
+	int skip_line;		/* dropping the rest of this line */
+	int line_is_header;	/* this line belongs to the header in cur */
+	struct buf *hdr;	/* held header lines, each followed by LF */
+	struct buf *cur;	/* the logical header being read */
+	int cur_open;		/* cur holds a header */
+	int cur_over;		/* cur reached SENDMAIL_MAX_HEADER: cut */
+	int streaming;		/* postdrop runs: headers go straight out */
+	int too_many;		/* more than MAILDROP_MAX_RCPT from -t */
 	char **extracted;	/* -t recipients */
 	int extracted_count;
 	int resent_count;
@@ -71,6 +91,7 @@ sendmail_msg_new(struct sendmail_opts *o)
 	m->state = ST_HEADER;
 	m->first_line = 1;
 	m->hdr = buf_new(4096, SENDMAIL_MAX_HEADER);
+	m->cur = buf_new(1024, BUF_NOLIMIT);
 	m->pid = -1;
 	m->from_fd = -1;
 	return m;
@@ -101,6 +122,7 @@ sendmail_msg_free(struct sendmail_msg **mp)
 		free(m->resent[i]);
 	free(m->resent);
 	buf_free(&m->hdr);
+	buf_free(&m->cur);
 	free(m);
 	*mp = NULL;
 }
@@ -121,6 +143,7 @@ header_is(const char *line, size_t len, const char *name)
 struct collect {
 	char ***list;
 	int *count;
+	int *too_many;
 };
 
 static void
@@ -128,8 +151,10 @@ collect_one(const char *addr, void *ctx)
 {
 	struct collect *c = ctx;
 
-	if (*c->count >= MAILDROP_MAX_RCPT)
+	if (*c->count >= MAILDROP_MAX_RCPT) {
+		*c->too_many = 1;	/* refused later: none is lost */
 		return;
+	}
 	*c->list = xreallocarray(*c->list, (size_t)*c->count + 1, sizeof(char *));
 	(*c->list)[(*c->count)++] = xstrdup(addr);
 }
@@ -159,6 +184,7 @@ scan_header(struct sendmail_msg *m, const char *text, size_t len,
 			value = xstrndup(text, len);
 			c.list = which ? &m->resent : &m->extracted;
 			c.count = which ? &m->resent_count : &m->extracted_count;
+			c.too_many = &m->too_many;
 			if (sendmail_addr_list(strchr(value, ':') + 1, collect_one, &c,
 			    &bad) < 0) {
 				free(value);
@@ -169,37 +195,6 @@ scan_header(struct sendmail_msg *m, const char *text, size_t len,
 		}
 	}
 	return drop;
-}
-
-/* filter_headers - drop Bcc headers and collect -t recipients from the
- * buffered header section, in place.  0 or a sysexits status. */
-static int
-filter_headers(struct sendmail_msg *m, const char **err_r)
-{
-	struct buf *out = buf_new(buf_len(m->hdr) + 1, BUF_NOLIMIT);
-	const char *p = buf_str(m->hdr), *end = p + buf_len(m->hdr);
-
-	while (p < end) {
-		/* One header: its first line and the continuation lines. */
-		const char *start = p;
-		int r;
-
-		do {
-			const char *nl = memchr(p, '\n', (size_t)(end - p));
-
-			p = nl ? nl + 1 : end;
-		} while (p < end && (*p == ' ' || *p == '\t'));
-		r = scan_header(m, start, (size_t)(p - start), err_r);
-		if (r < 0) {
-			buf_free(&out);
-			return EX_DATAERR;
-		}
-		if (r == 0)
-			buf_append(out, start, (size_t)(p - start));
-	}
-	buf_free(&m->hdr);
-	m->hdr = out;
-	return 0;
 }
 
 /* start_postdrop - run postdrop -r with pipes; 0 or a sysexits status. */
@@ -295,17 +290,36 @@ put_envelope(struct sendmail_msg *m)
 		m->write_error = 1;
 }
 
-/* end_of_header - the envelope is known: start postdrop, send the
+/* put_lines - text of LF-separated lines to postdrop, one record
+ * sequence per line. */
+static void
+put_lines(struct sendmail_msg *m, const char *p, size_t len)
+{
+	const char *end = p + len;
+
+	while (p < end && !m->write_error) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *eol = nl ? nl : end;
+
+		if (maildrop_put_line(m->to, p, (size_t)(eol - p)) < 0)
+			m->write_error = 1;
+		p = nl ? nl + 1 : end;
+	}
+}
+
+/* start_stream - the envelope is known: start postdrop, send the
  * envelope and the held header lines.  0 or a sysexits status. */
 static int
-end_of_header(struct sendmail_msg *m, const char **err_r)
+start_stream(struct sendmail_msg *m, const char **err_r)
 {
-	const char *p, *end;
 	int status;
 
-	m->state = ST_BODY;
-	if ((status = filter_headers(m, err_r)) != 0)
-		return status;
+	if (m->streaming)
+		return 0;
+	if (m->too_many) {
+		*err_r = "too many recipients in message header";
+		return EX_DATAERR;
+	}
 	if (m->opts->rcpt_count == 0 && m->extracted_count == 0
 	    && m->resent_count == 0) {
 		*err_r = m->opts->extract ?
@@ -315,43 +329,151 @@ end_of_header(struct sendmail_msg *m, const char **err_r)
 	}
 	if ((status = start_postdrop(m, err_r)) != 0)
 		return status;
+	m->streaming = 1;
 	put_envelope(m);
-	p = buf_str(m->hdr);
-	end = p + buf_len(m->hdr);
-	while (p < end && !m->write_error) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-
-		if (maildrop_put_line(m->to, p, (size_t)(nl - p)) < 0)
-			m->write_error = 1;
-		p = nl + 1;
-	}
-	buf_free(&m->hdr);
+	put_lines(m, buf_str(m->hdr), buf_len(m->hdr));
+	buf_reset(m->hdr);
 	return 0;
+}
+
+/* is_rcpt_header - a header -t reads recipients from? */
+static int
+is_rcpt_header(const char *text, size_t len)
+{
+	static const char *const names[] = {"To", "Cc", "Bcc", "Resent-To",
+	    "Resent-Cc", "Resent-Bcc"};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (header_is(text, len, names[i]))
+			return 1;
+	return 0;
+}
+
+/* finish_header - the logical header in cur is complete: extract
+ * recipients (-t), drop it (Bcc), hold it or send it.  0 or a sysexits
+ * status. */
+static int
+finish_header(struct sendmail_msg *m, const char **err_r)
+{
+	const char *text = buf_str(m->cur);
+	size_t len = buf_len(m->cur);
+	int r, status;
+
+	if (!m->cur_open)
+		return 0;
+	m->cur_open = 0;
+	if (m->cur_over && m->opts->extract && is_rcpt_header(text, len)) {
+		*err_r = "unable to extract recipients: message header length "
+		    "exceeds safety limit";
+		return EX_DATAERR;
+	}
+	if ((r = scan_header(m, text, len, err_r)) < 0)
+		return EX_DATAERR;
+	if (r > 0) {
+		buf_reset(m->cur);
+		return 0;
+	}
+	if (!m->streaming && buf_len(m->hdr) + len + 1 > SENDMAIL_MAX_HEADER) {
+		/* Too much to hold.  With -t the envelope is not known yet
+		 * (it must go first): refuse rather than lose recipients. */
+		if (m->opts->extract) {
+			*err_r = "unable to extract recipients: message header "
+			    "length exceeds safety limit";
+			return EX_DATAERR;
+		}
+		if ((status = start_stream(m, err_r)) != 0)
+			return status;
+	}
+	if (m->streaming) {
+		put_lines(m, text, len);
+	} else {
+		(void)buf_append(m->hdr, text, len);
+		(void)buf_putc(m->hdr, '\n');
+	}
+	buf_reset(m->cur);
+	return 0;
+}
+
+/* end_of_header - the header section is over. */
+static int
+end_of_header(struct sendmail_msg *m, const char **err_r)
+{
+	int status;
+
+	m->state = ST_BODY;
+	if ((status = finish_header(m, err_r)) != 0)
+		return status;
+	return start_stream(m, err_r);
+}
+
+/* cur_append - add to the logical header, up to SENDMAIL_MAX_HEADER. */
+static void
+cur_append(struct sendmail_msg *m, const char *data, size_t len)
+{
+	size_t room;
+
+	if (m->cur_over)
+		return;
+	room = SENDMAIL_MAX_HEADER - buf_len(m->cur);
+	if (len > room) {
+		len = room;
+		m->cur_over = 1;
+	}
+	(void)buf_append(m->cur, data, len);
+}
+
+/* put_piece - a body piece: continued (more) or the end of a line. */
+static void
+put_piece(struct sendmail_msg *m, const char *data, size_t len, int more)
+{
+	int r;
+
+	if (m->write_error)
+		return;
+	if (more)
+		r = len > 0 ? maildrop_put(m->to, MAILDROP_REC_CONT, data, len) : 0;
+	else
+		r = maildrop_put(m->to, MAILDROP_REC_LINE, data, len);
+	if (r < 0)
+		m->write_error = 1;
 }
 
 int
 sendmail_msg_line(struct sendmail_msg *m, const char *line, size_t len,
-    const char **err_r)
+    int more, const char **err_r)
 {
-	int status;
+	int status, start = !m->in_line;
 
-	if (len > 0 && line[len - 1] == '\r')
+	m->in_line = more;
+	if (!more && len > 0 && line[len - 1] == '\r')
 		len--;
+	if (m->skip_line) {
+		m->skip_line = more;
+		return 0;
+	}
 	if (m->first_line) {
 		m->first_line = 0;
 		/* A leading mbox envelope line is not part of the message. */
 		if ((len >= 5 && strncmp(line, "From ", 5) == 0)
-		    || (len >= 6 && strncmp(line, ">From ", 6) == 0))
+		    || (len >= 6 && strncmp(line, ">From ", 6) == 0)) {
+			m->skip_line = more;
 			return 0;
+		}
 	}
-	if (m->state == ST_HEADER) {
-		int is_header = 0;
+	if (m->state == ST_HEADER && !start) {
+		/* The rest of a long line: where its start went. */
+		if (m->line_is_header) {
+			cur_append(m, line, len);
+			return 0;
+		}
+	} else if (m->state == ST_HEADER) {
+		int is_header = 0, cont = 0;
 
 		/* A header: "name:" (printable name), or a continuation line
 		 * after one.  Anything else starts the body. */
-		if (len > 0 && (line[0] == ' ' || line[0] == '\t'))
-			is_header = buf_len(m->hdr) > 0;
-		else {
+		if (len > 0 && (line[0] == ' ' || line[0] == '\t')) {
+			is_header = cont = m->cur_open;
+		} else {
 			size_t i;
 
 			for (i = 0; i < len && line[i] > ' ' && line[i] < 0x7f
@@ -359,21 +481,24 @@ sendmail_msg_line(struct sendmail_msg *m, const char *line, size_t len,
 				;
 			is_header = i > 0 && i < len && line[i] == ':';
 		}
+		m->line_is_header = is_header;
+		if (cont) {
+			cur_append(m, "\n", 1);
+			cur_append(m, line, len);
+			return 0;
+		}
+		if ((status = finish_header(m, err_r)) != 0)
+			return status;
 		if (is_header) {
-			size_t before = buf_len(m->hdr);
-
-			if (buf_append(m->hdr, line, len) == 0
-			    && buf_putc(m->hdr, '\n') == 0)
-				return 0;
-			/* Over the limit: the header ends here and this line
-			 * starts the body (cleanup does the same). */
-			buf_truncate(m->hdr, before);
+			m->cur_open = 1;
+			m->cur_over = 0;
+			cur_append(m, line, len);
+			return 0;
 		}
 		if ((status = end_of_header(m, err_r)) != 0)
 			return status;
 	}
-	if (!m->write_error && maildrop_put_line(m->to, line, len) < 0)
-		m->write_error = 1;
+	put_piece(m, line, len, more);
 	return 0;
 }
 
@@ -442,24 +567,33 @@ sendmail_msg_finish(struct sendmail_msg *m, const char **id_r,
 
 	if (m->state == ST_HEADER && (status = end_of_header(m, err_r)) != 0)
 		return status;
+	if (m->in_line)
+		put_piece(m, "", 0, 0);	/* the last line had no LF */
 	return finish_postdrop(m, id_r, err_r);
 }
 
 int
-sendmail_read_line(FILE *fp, struct buf *line, size_t max)
+sendmail_read_line(FILE *fp, struct buf *line, size_t max, int *more_r)
 {
 	int ch;
 
 	buf_reset(line);
+	*more_r = 0;
 	while ((ch = getc(fp)) != EOF) {
 		if (ch == '\n')
 			return 1;
-		if (buf_putc(line, ch) < 0)
+		if (buf_putc(line, ch) < 0) {
+			*more_r = 1;
 			return 1;
+		}
 		if (buf_len(line) >= max) {
-			/* A piece of a longer line; its LF belongs to it. */
-			if ((ch = getc(fp)) != '\n' && ch != EOF)
+			/* A piece of a longer line, unless its LF comes next. */
+			if ((ch = getc(fp)) == '\n')
+				return 1;
+			if (ch != EOF) {
 				ungetc(ch, fp);
+				*more_r = 1;
+			}
 			return 1;
 		}
 	}

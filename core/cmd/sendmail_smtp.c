@@ -243,7 +243,7 @@ cmd_data(struct smtp_session *s, struct buf *line)
 {
 	struct sendmail_msg *m;
 	const char *err = NULL, *id = NULL;
-	int status = 0, eof = 1;
+	int status = 0, eof = 1, more = 0, at_start = 1;
 
 	if (!s->in_mail || s->tx.rcpt_count == 0) {
 		reply("503 5.5.1 Error: need %s command", s->in_mail ? "RCPT"
@@ -253,22 +253,24 @@ cmd_data(struct smtp_session *s, struct buf *line)
 	}
 	reply("354 End data with <CR><LF>.<CR><LF>");
 	m = sendmail_msg_new(&s->tx);
-	while (sendmail_read_line(stdin, line, MAILDROP_MAX_RECORD)) {
+	while (sendmail_read_line(stdin, line, MAILDROP_MAX_RECORD, &more)) {
 		const char *text = buf_str(line);
 		size_t len = buf_len(line);
+		int start = at_start;
 
-		if (len > 0 && text[len - 1] == '\r')
+		at_start = !more;
+		if (!more && len > 0 && text[len - 1] == '\r')
 			len--;
-		if (len == 1 && text[0] == '.') {
+		if (start && !more && len == 1 && text[0] == '.') {
 			eof = 0;
 			break;
 		}
-		if (len > 0 && text[0] == '.') {
+		if (start && len > 0 && text[0] == '.') {
 			text++;
 			len--;
 		}
 		if (status == 0)
-			status = sendmail_msg_line(m, text, len, &err);
+			status = sendmail_msg_line(m, text, len, more, &err);
 	}
 	if (eof) {
 		/* The client went away mid-message: nothing is queued. */
@@ -296,15 +298,16 @@ sendmail_smtp(struct sendmail_opts *defaults)
 	struct buf *line = buf_new(256, MAILDROP_MAX_RECORD + 1);
 	const char *host = mail_conf_str("myhostname");
 	char *cmd, *arg, *cp, cp_empty[1] = "";
+	int more = 0;
 
 	s.defaults = defaults;
 	s.size_limit = mail_conf_int("message_size_limit");
 	reply("220 %s ESMTP %s", host, mail_conf_str("mail_name"));
-	while (sendmail_read_line(stdin, line, SMTP_MAX_LINE)) {
-		if (buf_len(line) >= SMTP_MAX_LINE) {
+	while (sendmail_read_line(stdin, line, SMTP_MAX_LINE, &more)) {
+		if (more) {
 			/* Drop the rest of the over-long line. */
-			while (buf_len(line) >= SMTP_MAX_LINE
-			    && sendmail_read_line(stdin, line, SMTP_MAX_LINE))
+			while (more
+			    && sendmail_read_line(stdin, line, SMTP_MAX_LINE, &more))
 				;
 			reply("500 5.5.0 Error: line too long");
 			s.errors++;

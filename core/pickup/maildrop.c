@@ -48,9 +48,9 @@ maildrop_put_str(FILE *fp, int type, const char *str)
 int
 maildrop_put_line(FILE *fp, const char *line, size_t len)
 {
-	/* An over-long line becomes several lines: the record limit wins. */
+	/* An over-long line goes in pieces that the reader joins again. */
 	while (len > MAILDROP_MAX_RECORD) {
-		if (maildrop_put(fp, MAILDROP_REC_LINE, line, MAILDROP_MAX_RECORD) < 0)
+		if (maildrop_put(fp, MAILDROP_REC_CONT, line, MAILDROP_MAX_RECORD) < 0)
 			return -1;
 		line += MAILDROP_MAX_RECORD;
 		len -= MAILDROP_MAX_RECORD;
@@ -212,6 +212,7 @@ maildrop_check(struct maildrop_check *mc, int type, const char *payload,
 		sec = SEC_RCPT;
 		break;
 	case MAILDROP_REC_LINE:
+	case MAILDROP_REC_CONT:
 		sec = SEC_LINE;
 		break;
 	case MAILDROP_REC_END:
@@ -222,6 +223,8 @@ maildrop_check(struct maildrop_check *mc, int type, const char *payload,
 	}
 	if (mc->state == SEC_END)
 		return fail(mc, "data after the end record", type);
+	if (mc->in_cont && type != MAILDROP_REC_LINE && type != MAILDROP_REC_CONT)
+		return fail(mc, "continued line without its end", type);
 	if (mc->state == SEC_NONE && sec != SEC_VERSION)
 		return fail(mc, "no version record first", type);
 	/* V and S once each; the others may repeat; never go backwards. */
@@ -255,8 +258,12 @@ maildrop_check(struct maildrop_check *mc, int type, const char *payload,
 			return fail(mc, "too many recipients", type);
 		break;
 	case MAILDROP_REC_LINE:
+	case MAILDROP_REC_CONT:
 		if (memchr(payload, '\n', len) != NULL)
 			return fail(mc, "line record contains a newline", type);
+		if (type == MAILDROP_REC_CONT && len == 0)
+			return fail(mc, "empty continued line record", type);
+		mc->in_cont = type == MAILDROP_REC_CONT;
 		break;
 	case MAILDROP_REC_END:
 		if (len != 0)

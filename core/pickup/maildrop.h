@@ -14,10 +14,15 @@
  *	R*	envelope recipient, internal form, at least one
  *	L*	one content line without its line end (headers, blank line,
  *		body; no dot-stuffing)
+ *	C	a piece of a content line that goes on in the next record:
+ *		a line longer than MAILDROP_MAX_RECORD is written as C
+ *		records followed by one L record with its last piece; a
+ *		reader joins them, so that a long line (a header above
+ *		all) is never cut into two lines
  *	E	end marker (empty payload), last: nothing may follow it
  *
  * Limits: a record payload is at most MAILDROP_MAX_RECORD bytes (a
- * longer content line is split by the writer), an address at most
+ * longer content line goes in C records, then L), an address at most
  * MAILDROP_MAX_ADDR, an attribute at most MAILDROP_MAX_ATTR; A, S and R
  * payloads contain no control characters; at most MAILDROP_MAX_RCPT
  * recipients.  The stream comes from an untrusted user: every reader
@@ -36,6 +41,7 @@
 #define MAILDROP_REC_SENDER	'S'
 #define MAILDROP_REC_RCPT	'R'
 #define MAILDROP_REC_LINE	'L'
+#define MAILDROP_REC_CONT	'C'
 #define MAILDROP_REC_END	'E'
 
 #define MAILDROP_VERSION	"1"
@@ -48,8 +54,9 @@
 /* maildrop_put - write one record to fp; 0 or -1 (errno; ferror(fp)). */
 int maildrop_put(FILE *fp, int type, const void *data, size_t len);
 int maildrop_put_str(FILE *fp, int type, const char *str);
-/* maildrop_put_line - a content line of any length, split into records
- * of at most MAILDROP_MAX_RECORD bytes.  0 or -1. */
+/* maildrop_put_line - a content line of any length: C records of
+ * MAILDROP_MAX_RECORD bytes while more than that is left, then one L
+ * record.  0 or -1. */
 int maildrop_put_line(FILE *fp, const char *line, size_t len);
 
 /* maildrop_get - read one record from fp into payload (reset first; NUL
@@ -70,6 +77,7 @@ struct maildrop_check {
 	long records;
 	long rcpts;
 	int saw_sender;
+	int in_cont;		/* the last record was a C record */
 	char err[160];		/* the reason, after a -1 */
 };
 

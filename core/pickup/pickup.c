@@ -137,6 +137,25 @@ remove_bad(const char *name, const char *path, long uid, const char *why)
 		msg_warn("remove %s: %m", path);
 }
 
+/* join_piece - add a piece of a long line, up to one byte more than
+ * message_size_limit: a line cut there is still too big for cleanup,
+ * which then refuses the message for its size. */
+static void
+join_piece(struct buf *line, const char *data, size_t len)
+{
+	long limit = mail_conf_int("message_size_limit");
+	size_t room;
+
+	if (limit > 0) {
+		room = (size_t)limit + 1 > buf_len(line) ?
+		    (size_t)limit + 1 - buf_len(line) : 0;
+		if (len > room)
+			len = room;
+	}
+	if (len > 0 && buf_append(line, data, len) < 0)
+		msg_fatal("out of memory joining a long line");
+}
+
 /* validate - check the whole file before anything is queued, so that a
  * malformed file never gets a queue ID; 0, or -1 with *why_r. */
 static int
@@ -236,7 +255,7 @@ pickup_file(const char *dir, const char *name)
 	struct maildrop_check mc = {0};
 	struct pickup_envelope env = {0};
 	struct cleanup_state *st = NULL;
-	struct buf *payload = NULL;
+	struct buf *payload = NULL, *line = NULL;
 	struct stat sb;
 	const char *why = NULL, *err, *id, *reply;
 	char *path = concatenate(dir, "/", name, (char *)0);
@@ -307,6 +326,7 @@ pickup_file(const char *dir, const char *name)
 		goto out;
 	}
 	payload = buf_new(1024, MAILDROP_MAX_RECORD + 1);
+	line = buf_new(1024, BUF_NOLIMIT);
 	if (validate(fp, payload, &why) < 0) {
 		remove_bad(name, path, uid, why);
 		goto out;
@@ -340,9 +360,19 @@ pickup_file(const char *dir, const char *name)
 	    uid, id, date);
 	cleanup_prepend_header(st, hdr);
 
-	/* Content: line records up to the end record. */
-	while (type == MAILDROP_REC_LINE) {
-		(void)cleanup_line(st, buf_str(payload), buf_len(payload));
+	/* Content: line records up to the end record; the pieces of a long
+	 * line (C records, then L) are joined into that one line. */
+	while (type == MAILDROP_REC_LINE || type == MAILDROP_REC_CONT) {
+		if (type == MAILDROP_REC_CONT || buf_len(line) > 0)
+			join_piece(line, buf_str(payload), buf_len(payload));
+		if (type == MAILDROP_REC_LINE) {
+			if (buf_len(line) > 0) {
+				(void)cleanup_line(st, buf_str(line), buf_len(line));
+				buf_reset(line);
+			} else {
+				(void)cleanup_line(st, buf_str(payload), buf_len(payload));
+			}
+		}
 		type = maildrop_get(fp, payload, &err, NULL);
 		if (type < 0) {
 			why = err;
@@ -389,6 +419,7 @@ out:
 	cleanup_free(&st);
 	envelope_free(&env);
 	buf_free(&payload);
+	buf_free(&line);
 	if (fp)
 		fclose(fp);
 	free(path);

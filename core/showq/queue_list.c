@@ -151,6 +151,8 @@ read_maildrop(const char *path, struct show_msg *m, const char **err_r)
 			add_rcpt(m, buf_str(payload));
 		} else if (type == MAILDROP_REC_LINE) {
 			m->size += (long)buf_len(payload) + 1;
+		} else if (type == MAILDROP_REC_CONT) {
+			m->size += (long)buf_len(payload);
 		}
 	}
 	if (type < 0)

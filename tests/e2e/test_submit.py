@@ -569,5 +569,130 @@ class Maildrop(unittest.TestCase):
         self.assertEqual(i.maildrop_files(), [])
 
 
+def padded_list(addr_fn, count, pad=3200):
+    """An address list of count addresses, each with a display name of
+    about pad bytes, so that a header of a few of them is very long."""
+    out = []
+    for n in range(count):
+        name = "Pad %04d %s" % (n, "p" * pad)
+        out.append('"%s" <%s>' % (name, addr_fn(n)))
+    return ", ".join(out)
+
+
+class LongHeaders(unittest.TestCase):
+    """A logical header is never cut into a header and a stray line (a
+    header line longer than a maildrop record used to be, at 256 KiB):
+    -t reads every recipient of a long To or Bcc, Bcc never shows in
+    any copy, and a header too long to read refuses the submission."""
+
+    N = 100     # recipients in a ~300 KiB header
+
+    def instance(self):
+        i = Submit(self, users=("alice", "bob", "carol", "dave"),
+                   main={"recipient_delimiter": "+"})
+        i.start()
+        return i
+
+    def plus(self, i, short):
+        user, dom = i.addr(short).split("@")
+        return lambda n: "%s+%d@%s" % (user, n, dom)
+
+    def assert_clean(self, raw, body):
+        """No trace of a Bcc list, and the body as sent (short messages:
+        these copies are hundreds of KiB)."""
+        at = raw.find(b"pppppppppp")
+        self.assertEqual(at, -1, raw[max(0, at - 300):at + 20])
+        m = parse(raw)
+        self.assertIsNone(m["Bcc"])
+        payload = m.get_payload()
+        self.assertTrue(payload == body, "body %r... (%d bytes), expected "
+                        "%r... (%d bytes)" % (payload[:60], len(payload),
+                                              body[:60], len(body)))
+
+    def test_t_long_bcc_and_long_to(self):
+        i = self.instance()
+        # 300 KiB of Bcc: dave+0 ... dave+99, then carol at the very end.
+        bcc = padded_list(self.plus(i, "dave"), self.N) + ", " + i.addr("carol")
+        self.assertGreater(len(bcc), 300 * 1024)
+        msg = "To: %s\nBcc: %s\nSubject: long bcc\n\nbody\n" % (
+            i.addr("bob"), bcc)
+        r = i.sendmail(["-t"], msg)
+        self.assertEqual(r.returncode, 0, r.err)
+        raw = i.wait_maildir("bob", 1)[0]
+        self.assert_clean(raw, "body\n")
+        self.assert_clean(i.wait_maildir("carol", 1)[0], "body\n")
+        for raw in i.wait_maildir("dave", self.N):
+            self.assert_clean(raw, "body\n")
+        i.wait_queue_empty()
+        self.assertEqual(len(i.maildir_files("dave")), self.N)
+        self.assertEqual(len(i.maildir_files("bob")), 1)
+        self.assertEqual(i.maildir_files("alice"), [])   # no bounce
+
+        # 300 KiB of To: every recipient, the header whole (as far as
+        # header_size_limit keeps it: cleanup cuts it there, as Postfix's
+        # does), nothing of it in the body.
+        to = padded_list(self.plus(i, "bob"), self.N) + ", " + i.addr("carol")
+        r = i.sendmail(["-t"], "To: %s\nSubject: long to\n\nbody 2\n" % to)
+        self.assertEqual(r.returncode, 0, r.err)
+        i.wait_maildir("carol", 2)
+        ms = [parse(raw) for raw in i.wait_maildir("bob", 1 + self.N)]
+        i.wait_queue_empty()
+        self.assertEqual(len(i.maildir_files("bob")), 1 + self.N)
+        for m in ms:
+            if m["Subject"] == "long to":
+                self.assertEqual(m.get_payload(), "body 2\n")
+                self.assertTrue(m["To"].startswith('"Pad 0000 ppp'))
+        self.assertEqual(i.maildir_files("alice"), [])
+
+    def test_long_bcc_without_t_and_long_lines(self):
+        i = self.instance()
+        bcc = padded_list(self.plus(i, "dave"), self.N)
+        # Without -t: the Bcc header goes whole; a long other header and a
+        # long body line stay one line each.
+        long_hdr = "X-Long: " + "h" * (300 * 1024)
+        long_body = "b" * (600 * 1024)
+        msg = ("Bcc: %s\nSubject: no t\n%s\nX-After: yes\n\n%s\nend\n"
+               % (bcc, long_hdr, long_body))
+        r = i.sendmail([i.user("bob")], msg)
+        self.assertEqual(r.returncode, 0, r.err)
+        raw = i.wait_maildir("bob", 1)[0]
+        self.assert_clean(raw, long_body + "\nend\n")
+        m = parse(raw)
+        self.assertEqual(m["Subject"], "no t")
+        self.assertEqual(m["X-After"], "yes")
+        self.assertTrue(m["X-Long"].startswith("hhhh"))
+        i.wait_queue_empty()
+        self.assertEqual(i.maildir_files("dave"), [])
+
+    def test_t_header_beyond_the_limit_is_refused(self):
+        i = self.instance()
+        bcc = padded_list(self.plus(i, "dave"), 400)    # 1.2 MiB
+        msg = "To: %s\nBcc: %s\nSubject: x\n\nbody\n" % (i.addr("bob"), bcc)
+        r = i.sendmail(["-t"], msg)
+        self.assertEqual(r.returncode, EX_DATAERR, r.err)
+        self.assertIn("unable to extract recipients: message header length "
+                      "exceeds safety limit", r.err)
+        self.assertEqual(len(r.err.strip().splitlines()), 1, r.err)
+        self.assertEqual(i.maildrop_files(), [])
+        # Without -t the same message goes out, without its Bcc.
+        r = i.sendmail([i.user("bob")], msg)
+        self.assertEqual(r.returncode, 0, r.err)
+        self.assert_clean(i.wait_maildir("bob", 1)[0], "body\n")
+
+    def test_record_stream_with_bcc_written_directly(self):
+        # A stream handed to postdrop by hand keeps no Bcc either: cleanup
+        # drops it from local submissions.
+        i = self.instance()
+        data = stream(i.addr("alice"), [i.addr("bob")],
+                      ["Bcc: secret@example.test", "\tmore@example.test",
+                       "Subject: direct", "", "body"])
+        r = i.run_as("alice", [i.postdrop, "-r"], data)
+        self.assertEqual(r.returncode, 0, r.err)
+        raw = i.wait_maildir("bob", 1)[0]
+        self.assertNotIn(b"secret", raw)
+        self.assertNotIn(b"more@", raw)
+        self.assertEqual(parse(raw)["Subject"], "direct")
+
+
 if __name__ == "__main__":
     unittest.main()
