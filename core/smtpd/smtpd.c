@@ -66,7 +66,13 @@ smtpd_reply(struct smtpd_session *s, const char *fmt, ...)
 	evbuffer_add(out, "\r\n", 2);
 }
 
-/* last_verb - the command a session was in, for "lost connection after". */
+static const char *const verb_upper[SMTPD_V_COUNT] = {
+	"HELO", "EHLO", "MAIL", "RCPT", "DATA", "RSET", "NOOP", "VRFY",
+	"QUIT", "HELP", "UNKNOWN",
+};
+
+/* last_verb - what a session was doing, for "lost connection after" and
+ * "timeout after": the message content, or the last command (Postfix). */
 static const char *
 last_verb(const struct smtpd_session *s)
 {
@@ -78,12 +84,8 @@ last_verb(const struct smtpd_session *s)
 	default:
 		break;
 	}
-	if (s->rcpt_count)
-		return "RCPT";
-	if (s->sender)
-		return "MAIL";
-	if (s->helo)
-		return s->esmtp ? "EHLO" : "HELO";
+	if (s->last_cmd > 0 && s->last_cmd <= SMTPD_V_COUNT)
+		return verb_upper[s->last_cmd - 1];
 	return "CONNECT";
 }
 
@@ -177,14 +179,31 @@ smtpd_close(struct smtpd_session *s)
 	session_free(s);
 }
 
-/* write_drained - after the last reply went out, close. */
+/* output_full - too many replies wait for the client to read them. */
+static int
+output_full(struct smtpd_session *s)
+{
+	return evbuffer_get_length(bufferevent_get_output(s->bev))
+	    > SMTPD_OUT_HIGH;
+}
+
+/* write_drained - the output buffer is empty: close after the last
+ * reply, or read again after backpressure. */
 static void
 write_drained(struct bufferevent *bev, void *arg)
 {
 	struct smtpd_session *s = arg;
 
-	if (s->state == SMTPD_ST_CLOSING)
+	if (s->state == SMTPD_ST_CLOSING) {
 		smtpd_close(s);
+		return;
+	}
+	if (s->throttled) {
+		s->throttled = 0;
+		if (!s->in_pool && !s->dead)
+			bufferevent_enable(s->bev, EV_READ);
+		smtpd_process_input(s);
+	}
 }
 
 void
@@ -192,8 +211,13 @@ smtpd_close_after_reply(struct smtpd_session *s)
 {
 	s->state = SMTPD_ST_CLOSING;
 	bufferevent_disable(s->bev, EV_READ);
-	if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
+	if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0) {
 		smtpd_close(s);
+		return;
+	}
+	/* A client that does not read its last reply is dropped after
+	 * smtpd_timeout: nothing keeps a closing session forever. */
+	smtpd_arm_timeout(s);
 }
 
 static void
@@ -201,9 +225,19 @@ session_timeout(evutil_socket_t fd, short what, void *arg)
 {
 	struct smtpd_session *s = arg;
 
-	if (s->in_pool)
+	if (s->in_pool || s->dead)
 		return;
+	if (s->state == SMTPD_ST_CLOSING) {
+		/* The last reply never went out: the client stopped reading. */
+		smtpd_close(s);
+		return;
+	}
 	msg_info("timeout after %s from %s[%s]", last_verb(s), s->name, s->addr);
+	if (evbuffer_get_length(bufferevent_get_output(s->bev)) > 0) {
+		/* Our replies are not read: one more would not be either. */
+		smtpd_close(s);
+		return;
+	}
 	smtpd_reply(s, "421 4.4.2 %s Error: timeout exceeded",
 	    smtpd_conf.myhostname);
 	smtpd_close_after_reply(s);
@@ -233,22 +267,34 @@ smtpd_fill_check(struct smtpd_session *s, struct smtpd_check_session *cs)
 }
 
 /* next_line - take one line off the input; 1 line, 0 need more, -1 the
- * line is longer than max (the caller decides). */
+ * line is longer than max (the caller decides).  *scanned_r: how many
+ * bytes at the start of the input are known to hold no LF (kept between
+ * calls, so that a long line arriving in small reads is searched once,
+ * not once per read); reset when a line is taken. */
 static int
 next_line(struct evbuffer *in, size_t max, char **line_r, size_t *len_r,
-    int *crlf_r)
+    int *crlf_r, size_t *scanned_r)
 {
-	struct evbuffer_ptr eol;
+	struct evbuffer_ptr eol, from;
 	size_t eol_len = 0;
-	size_t len;
+	size_t len, have = evbuffer_get_length(in);
 	char *line;
 
-	eol = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_LF);
+	if (*scanned_r > have)
+		*scanned_r = 0;
+	if (*scanned_r > 0) {
+		if (evbuffer_ptr_set(in, &from, *scanned_r, EVBUFFER_PTR_SET) < 0)
+			*scanned_r = 0;
+	}
+	eol = evbuffer_search_eol(in, *scanned_r > 0 ? &from : NULL, &eol_len,
+	    EVBUFFER_EOL_LF);
 	if (eol.pos < 0) {
-		if (evbuffer_get_length(in) > max)
+		*scanned_r = have;
+		if (have > max)
 			return -1;
 		return 0;
 	}
+	*scanned_r = 0;
 	len = (size_t)eol.pos;
 	if (len > max)
 		return -1;
@@ -290,6 +336,7 @@ skip_rest(struct smtpd_session *s, struct evbuffer *in, int *crlf_r)
 	evbuffer_drain(in, n + eol_len);
 	*crlf_r = s->skip_last == '\r';
 	s->skipping = 0;
+	s->scanned = 0;
 	return 1;
 }
 
@@ -299,16 +346,28 @@ start_skip(struct smtpd_session *s)
 	s->skipping = 1;
 	s->skip_last = 0;
 	s->skipped = 0;
+	s->scanned = 0;
 }
 
 /* A command line longer than this (not kept, only counted) ends the
  * session: nobody sends a megabyte of command by mistake. */
 #define SMTPD_MAX_SKIP	(1024 * 1024)
 
+/* smtpd_process_input - act on the complete lines in the input.
+ *
+ * Backpressure: while more than SMTPD_OUT_HIGH bytes of replies wait to
+ * be sent, no line is taken and the socket is not read (the client's
+ * own send buffer fills up); write_drained() resumes when they are out.
+ *
+ * smtpd_timeout is a deadline for a whole line: the timer is started
+ * again only when a line was taken (or the session was waiting for
+ * nothing), never because some bytes arrived, so a client that sends one
+ * byte at a time, or never reads its replies, is dropped in time. */
 void
 smtpd_process_input(struct smtpd_session *s)
 {
 	struct evbuffer *in;
+	int progress = 0;
 
 	if (s->dead || s->bev == NULL)
 		return;
@@ -319,6 +378,11 @@ smtpd_process_input(struct smtpd_session *s)
 		size_t len;
 		int crlf, st;
 
+		if (output_full(s)) {
+			s->throttled = 1;
+			bufferevent_disable(s->bev, EV_READ);
+			break;
+		}
 		if (s->state == SMTPD_ST_CMD) {
 			if (s->skipping) {
 				if (!skip_rest(s, in, &crlf)) {
@@ -330,10 +394,11 @@ smtpd_process_input(struct smtpd_session *s)
 				}
 				smtpd_reply(s, "500 5.5.2 Error: command line too long");
 				s->errors++;
+				progress = 1;
 				continue;
 			}
 			st = next_line(in, (size_t)smtpd_conf.line_limit, &line,
-			    &len, &crlf);
+			    &len, &crlf, &s->scanned);
 			if (st < 0) {
 				/* Too long: drop this line, keep the session. */
 				start_skip(s);
@@ -341,6 +406,7 @@ smtpd_process_input(struct smtpd_session *s)
 			}
 			if (st == 0)
 				break;
+			progress = 1;
 			smtpd_command(s, line, len,
 			    evbuffer_get_length(in) > 0);
 			free(line);
@@ -352,9 +418,10 @@ smtpd_process_input(struct smtpd_session *s)
 				if (!skip_rest(s, in, &crlf))
 					break;
 				s->data_prev_crlf = crlf;
+				progress = 1;
 				continue;
 			}
-			st = next_line(in, max, &line, &len, &crlf);
+			st = next_line(in, max, &line, &len, &crlf, &s->scanned);
 			if (st < 0) {
 				/* One enormous line: the message is too big. */
 				s->data_overflow = 1;
@@ -363,11 +430,13 @@ smtpd_process_input(struct smtpd_session *s)
 			}
 			if (st == 0)
 				break;
+			progress = 1;
 			smtpd_data_line(s, line, len, crlf);
 			free(line);
 		}
 	}
-	if (!s->dead && s->state != SMTPD_ST_CLOSING && !s->in_pool)
+	if (!s->dead && s->state != SMTPD_ST_CLOSING && !s->in_pool
+	    && (progress || !evtimer_pending(s->timer, NULL)))
 		smtpd_arm_timeout(s);
 }
 

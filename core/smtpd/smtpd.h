@@ -49,6 +49,12 @@ struct smtpd_session {
 	int in_pool;			/* a pool job holds this session */
 	int dead;			/* free when the pool job returns */
 	int logged_out;			/* "disconnect from" was logged */
+	int last_cmd;			/* last command's verb + 1; 0: none */
+	int throttled;			/* not reading: too much unsent output */
+
+	/* DATA: how much of the input was already searched for a line end
+	 * (a long content line is not searched again for each read). */
+	size_t scanned;
 
 	/* A line too long to keep: skipped up to its end. */
 	int skipping;
@@ -84,6 +90,11 @@ struct smtpd_session {
 	struct timeval start;
 	struct smtpd_session *next;	/* all sessions */
 };
+
+/* Backpressure: a session whose unsent replies exceed this many bytes
+ * reads nothing more until they are sent (a client that pipelines and
+ * never reads its replies must not grow the process). */
+#define SMTPD_OUT_HIGH	(64 * 1024)
 
 /* Process-wide settings read at start (smtpd.c). */
 struct smtpd_conf {

@@ -658,6 +658,7 @@ smtpd_command(struct smtpd_session *s, char *line, size_t len, int more_input)
 			break;
 		}
 	}
+	s->last_cmd = (v < 0 ? SMTPD_V_UNKNOWN : v) + 1;
 	/* A client that talks ahead without PIPELINING (or after EHLO/HELO,
 	 * which must end a command group) is out of step: RFC 2920. */
 	if (more_input && smtpd_conf.forbid_unauth_pipelining && v != SMTPD_V_DATA

@@ -9,8 +9,15 @@ pipelining (swaks and a raw pipelined session), oversize messages,
 command syntax errors, and the SMTP smuggling attempts of
 shared/research/reliability.md B1 items 1-4: every one gives exactly one
 message or none, never a second smuggled one.
+
+Resources (issue 8): a client that pipelines and never reads its
+replies cannot grow smtpd (backpressure), and smtpd_timeout is a
+deadline for a whole command line and for the client to read our
+replies.
 """
 import re
+import select
+import socket
 import subprocess
 import time
 import unittest
@@ -428,6 +435,135 @@ class Smuggling(unittest.TestCase):
         i.wait_queue_empty()
         self.assertLessEqual(len(i.maildir_files("alice")), 2)
         self.assertNotRegex(i.log(), r"from=<ceo@")
+
+
+def rss_kib(pid):
+    """VmRSS of a process, in KiB."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS for pid %d" % pid)
+
+
+def smtpd_pid(i):
+    pids = poll_until("one smtpd process",
+                      lambda: list(i.processes("smtpd")) or None)
+    return pids[0]
+
+
+def flood(sock, data, limit=WAIT, stall=2.0):
+    """Send data without ever reading; stop when it is all sent, when the
+    peer stops taking it (nothing could be written for `stall` seconds:
+    its buffers and ours are full), or after `limit` seconds.  Returns
+    the number of bytes sent."""
+    sock.setblocking(False)
+    sent = 0
+    end = time.monotonic() + limit
+    view = memoryview(data)
+    while sent < len(data) and time.monotonic() < end:
+        _, w, _ = select.select([], [sock], [], stall)
+        if not w:
+            break
+        try:
+            sent += sock.send(view[sent:sent + 65536])
+        except BlockingIOError:
+            continue
+        except OSError:
+            break
+    return sent
+
+
+def flooder(i):
+    """A session past EHLO (PIPELINING offered) with a small receive
+    buffer, ready to talk ahead without reading."""
+    c = i.raw()
+    c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    assert code(c.reply()) == 220
+    assert "PIPELINING" in c.cmd("EHLO flood.example.test")
+    return c
+
+
+class Resources(unittest.TestCase):
+
+    def test_pipelined_flood_backpressure(self):
+        # 40 MB of NOOP from a client that never reads: without
+        # backpressure smtpd keeps every reply (16 bytes for 6 sent) and
+        # grows by a hundred MB; with it, it stops reading the session and
+        # stays where it was.  The bound is on memory, not on time.
+        i = Instance(self)
+        i.start()
+        pid = smtpd_pid(i)
+        with i.raw() as warm:
+            self.assertEqual(code(warm.reply()), 220)
+            self.assertEqual(code(warm.cmd("NOOP")), 250)
+        before = rss_kib(pid)
+        data = b"NOOP\r\n" * (40 * 1024 * 1024 // 6)
+        fl = flooder(i)
+        try:
+            sent = flood(fl.sock, data)
+            after = rss_kib(pid)
+            self.assertLess(after - before, 6 * 1024,
+                            "smtpd grew from %d KiB to %d KiB after %d bytes"
+                            " of NOOP" % (before, after, sent))
+            # The flood did not go through: the server stopped reading.
+            self.assertLess(sent, len(data), "all 40 MB were taken")
+            # Other sessions are served while the flooder is connected.
+            with i.raw() as c:
+                self.assertEqual(code(c.reply()), 220)
+                self.assertEqual(code(c.cmd("EHLO client.example.test")),
+                                 250)
+                self.assertEqual(code(c.cmd("QUIT")), 221)
+        finally:
+            fl.close()
+        i.wait_log(r"disconnect from [^ ]*\[127\.0\.0\.1\] .*noop=\d{4,}")
+
+    def test_timeout_is_a_deadline(self):
+        # One byte every half second: each byte used to restart the
+        # smtpd_timeout clock, so such a client kept its session forever.
+        # Now the line must be complete within smtpd_timeout (3 s); the
+        # drip (60 bytes, 30 s) is ten times longer.
+        i = Instance(self, main={"smtpd_timeout": "3s"})
+        i.start()
+        line = b"EHLO " + b"x" * 53 + b"\r\n"
+        with i.raw() as c:
+            self.assertEqual(code(c.reply()), 220)
+            got = b""
+            dripped = 0
+            for b in line:
+                try:
+                    c.sock.sendall(bytes([b]))
+                except OSError:
+                    break
+                dripped += 1
+                r, _, _ = select.select([c.sock], [], [], 0.5)
+                if r:
+                    try:
+                        chunk = c.sock.recv(4096)
+                    except OSError:
+                        break
+                    got += chunk
+                    if not chunk:
+                        break
+            self.assertLess(dripped, len(line),
+                            "the session outlived the whole drip: %r" % got)
+        self.assertRegex(got.decode(errors="replace"),
+                         r"^421 4\.4\.2 %s Error: timeout exceeded"
+                         % re.escape("mx." + DOMAIN))
+        i.wait_log(r"timeout after CONNECT from [^ ]*\[127\.0\.0\.1\]")
+
+    def test_timeout_unread_replies(self):
+        # A client that pipelines and never reads: the replies cannot be
+        # sent; after smtpd_timeout the session is dropped.
+        i = Instance(self, main={"smtpd_timeout": "3s"})
+        i.start()
+        fl = flooder(i)
+        try:
+            flood(fl.sock, b"NOOP\r\n" * (40 * 1024 * 1024 // 6))
+            i.wait_log(r"timeout after NOOP from [^ ]*\[127\.0\.0\.1\]")
+            i.wait_log(r"disconnect from [^ ]*\[127\.0\.0\.1\]")
+        finally:
+            fl.close()
 
 
 if __name__ == "__main__":
