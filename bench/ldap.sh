@@ -73,5 +73,5 @@ done
 awk -v n="$KEYS" 'BEGIN { for (i = 1; i <= n; i++) printf "user%d@example.com\n", (i % 2) ? (i + 1) / 2 : n / 2 + i / 2 }' > "$WORK/keys"
 
 echo "ldap: lookups through postmap -q - ($KEYS keys, $((KEYS / 2)) found), $ROUNDS rounds"
-echo "slapd $(dpkg-query -W -f='${Version}' slapd 2>/dev/null || echo '?'), Postfix $(/usr/sbin/postconf -h mail_version 2>/dev/null || echo '?'), $(nproc) CPUs"
+echo "slapd $(dpkg-query -W -f='${Version}' slapd 2>/dev/null || echo '?'), Postfix $(/usr/sbin/postconf -c "$WORK/pfconf" -h mail_version 2>/dev/null || echo '?'), $(nproc) CPUs"
 bench_compare tcp ldapi

@@ -35,8 +35,6 @@ BENCH_TYPE=mysql
 
 [ -x "$OURS" ] || { echo "no $OURS (build first, or set POSTINO_BUILD)" >&2; exit 1; }
 [ -x "$THEIRS" ] || { echo "no $THEIRS: install Debian's postfix and postfix-mysql" >&2; exit 1; }
-/usr/sbin/postconf -m 2>/dev/null | grep -qx mysql ||
-	{ echo "Postfix has no mysql: table: install postfix-mysql" >&2; exit 1; }
 
 WORK=$(mktemp -d /tmp/postino-bench-mysql.XXXXXX)
 DB="$WORK/db"
@@ -45,6 +43,12 @@ cleanup() {
 	rm -rf "$WORK"
 }
 trap cleanup EXIT
+# Both tools read this main.cf, never /etc/postfix (which a Postfix
+# installed as "No configuration" does not have).
+mkdir -p "$WORK/conf"
+echo "compatibility_level = 3.6" > "$WORK/conf/main.cf"
+/usr/sbin/postconf -c "$WORK/conf" -m 2>/dev/null | grep -qx mysql ||
+	{ echo "Postfix has no mysql: table: install postfix-mysql" >&2; exit 1; }
 
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 {
@@ -68,8 +72,6 @@ EOF
 } > "$WORK/load.sql"
 mariadb_start "$DB" "$PORT" "$WORK/load.sql"
 
-mkdir -p "$WORK/conf"
-echo "compatibility_level = 3.6" > "$WORK/conf/main.cf"
 for via in socket tcp; do
 	case $via in
 	socket) h="unix:$DB/mysqld.sock" ;;
@@ -82,5 +84,5 @@ done
 seq 1 "$KEYS" | sed 's/.*/user&@bench.example/' > "$WORK/keys"
 
 echo "mysql: lookups through postmap -q - ($KEYS keys, $((KEYS / 2)) found), $ROUNDS rounds"
-echo "mariadbd $(mariadbd --version | awk '{print $3}'), Postfix $(/usr/sbin/postconf -h mail_version 2>/dev/null || echo '?'), $(nproc) CPUs"
+echo "mariadbd $(mariadbd --version | awk '{print $3}'), Postfix $(/usr/sbin/postconf -c "$WORK/conf" -h mail_version 2>/dev/null || echo '?'), $(nproc) CPUs"
 bench_compare socket tcp

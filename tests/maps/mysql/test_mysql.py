@@ -23,8 +23,8 @@ import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "cmd"))
-from postino_testlib import (build_dir, free_port, program, run,  # noqa: E402
-                             source_dir, write)
+from postino_testlib import (build_dir, free_port, make_config, program,  # noqa: E402
+                             run, source_dir, write)
 
 PF_POSTMAP = "/usr/sbin/postmap"
 MARIADB_SH = os.path.join(source_dir(), "scripts", "lib", "mariadb.sh")
@@ -557,11 +557,18 @@ class PostfixCompat(MysqlCase):
         if not os.access(PF_POSTMAP, os.X_OK):
             raise AssertionError("%s is missing: install Debian's postfix and "
                                  "postfix-mysql" % PF_POSTMAP)
-        r = subprocess.run(["/usr/sbin/postconf", "-m"], stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE)
-        if "mysql" not in r.stdout.decode().split():
+        # Postfix's own config directory, never /etc/postfix: a machine
+        # with Debian's postfix installed as "No configuration" has no
+        # /etc/postfix/main.cf, and postconf without -c fails there.
+        tmp = tempfile.mkdtemp(prefix="postino-mysql-pf-")
+        try:
+            cfg = make_config(os.path.join(tmp, "cfg"))
+            r = run(["/usr/sbin/postconf", "-c", cfg, "-m"])
+        finally:
+            shutil.rmtree(tmp, True)
+        if "mysql" not in r.out.split():
             raise AssertionError("Postfix has no mysql: table type; install "
-                                 "Debian's postfix-mysql")
+                                 "Debian's postfix-mysql (postconf -m: %r)" % r)
 
     KEYS = ["alice@example.com", "Alice@Example.COM", "bob@example.org",
             "postmaster@example.com", "postmaster@example.org",
