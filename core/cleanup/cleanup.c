@@ -7,9 +7,12 @@
  * when the first content line arrives, then the content record is
  * streamed.  Recipients that appear later (REDIRECT, BCC actions) are
  * written after the content record, and a REDIRECT turns the earlier
- * recipient records into done records.  Commit: END, fsync, mode 0700,
- * close, fsync(incoming/); held mail is then moved to hold/.  Any failure
- * unlinks the file: a partial file is never left looking complete.
+ * recipient records into done records.  Commit (held mail is first moved
+ * to hold/ while still incomplete): END, fsync of the file and of its
+ * directory, only then mode 0700 (what qmgr looks for) and a second fsync
+ * for the mode (qfile_finish).  Any failure unlinks the file: a file
+ * that is not durable is never marked complete, so qmgr can never deliver
+ * a message whose sender was told 4xx.
  *
  * Logs (as program "cleanup"): "ID: message-id=<...>", header/body check
  * actions "ID: reject: header ... from CLIENT; from=<> to=<> proto=
@@ -626,7 +629,9 @@ cleanup_finish(struct cleanup_state *st, const char **queue_id_r,
 			msg_warn_as(CLEANUP_PROG, "%s: move to %s: %m (the message is not held)",
 			    st->queue_id, mail_queue_dir(MAIL_QUEUE_HOLD));
 	}
-	if (qfile_finish(st->qf) < 0) {
+	queue = held ? MAIL_QUEUE_HOLD : MAIL_QUEUE_INCOMING;
+	/* File and directory entry durable, then marked complete. */
+	if (qfile_finish(st->qf, mail_queue_dir(queue)) < 0) {
 		if (held) {
 			char *path = mail_queue_path(MAIL_QUEUE_HOLD, st->queue_id);
 
@@ -637,18 +642,6 @@ cleanup_finish(struct cleanup_state *st, const char **queue_id_r,
 		return st->status;
 	}
 	qfile_writer_free(&st->qf);
-	queue = held ? MAIL_QUEUE_HOLD : MAIL_QUEUE_INCOMING;
-	if (mail_queue_sync_dir(queue) < 0) {
-		char *path = mail_queue_path(queue, st->queue_id);
-
-		msg_warn_as(CLEANUP_PROG, "%s: fsync %s: %m", st->queue_id,
-		    mail_queue_dir(queue));
-		unlink(path);
-		free(path);
-		cleanup_set_error(st, errno == ENOSPC ? CLEANUP_STAT_NOSPACE
-		    : CLEANUP_STAT_WRITE, NULL);
-		return st->status;
-	}
 	if (!held)
 		cleanup_poke_qmgr();
 	return CLEANUP_STAT_OK;

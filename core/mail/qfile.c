@@ -7,9 +7,10 @@
  * writer keeps one large buffer and writes it when full; the content
  * record is streamed and its length patched at qfile_content_end (in the
  * buffer when still there, else with pwrite).  qfile_finish writes END,
- * flushes, fsyncs, sets mode 0700 and closes: a file is complete only
- * when it is mode 0700 and well formed up to an END record that is the
- * last byte of the file.
+ * flushes, fsyncs the file and its directory, then sets mode 0700 and
+ * fsyncs again: a file is complete only when it is mode 0700 and well
+ * formed up to an END record that is the last byte of the file, and it
+ * is mode 0700 only once its content and name are durable.
  *
  * Recipient payload: "flags;orig;address", flags decimal DSN_NOTIFY_*,
  * orig with '%' and ';' written as %25 and %3B (so the address, the last
@@ -343,24 +344,59 @@ qfile_content_end(struct qfile_writer *w)
 	return 0;
 }
 
+/* sync_dir - fsync directory dir; 0 or -1 (errno). */
+static int
+sync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int saved;
+
+	if (fd < 0)
+		return -1;
+	if (fsync(fd) < 0) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	return close(fd);
+}
+
 int
-qfile_finish(struct qfile_writer *w)
+qfile_finish(struct qfile_writer *w, const char *dir)
 {
 	if (w->content_hdr >= 0 && qfile_content_end(w) < 0)
 		return -1;
 	if (qfile_put(w, QREC_END, "", 0) < 0 || qfile_flush(w) < 0)
 		return -1;
-	/* Mode 0700 says "complete"; one fsync makes content and mode
-	 * durable together.  A reader also requires the END record, so a
-	 * file torn by a crash before the fsync returned (and so before
-	 * anyone was told "queued") is never taken for a message. */
-	if (fchmod(w->fd, 0700) < 0 || fsync(w->fd) < 0) {
+	/* Content and directory entry first, the "complete" mode after:
+	 * qmgr takes a file as soon as it is mode 0700, so a file whose
+	 * fsync fails (and whose sender is told 4xx) must never have been
+	 * 0700, or it could be delivered and then sent again.  The mode
+	 * change itself is made durable by a second fsync (an inode-only
+	 * commit) before anyone is told "queued": a crash must not turn an
+	 * acknowledged message back into an incomplete file. */
+	if (fsync(w->fd) < 0 || (dir != NULL && sync_dir(dir) < 0)) {
 		w->err = errno;
+		return -1;
+	}
+	if (fchmod(w->fd, 0700) < 0) {
+		w->err = errno;
+		return -1;
+	}
+	if (fsync(w->fd) < 0) {
+		/* Not durable after all: not complete either (best effort;
+		 * the caller removes the file). */
+		w->err = errno;
+		(void)fchmod(w->fd, 0600);
+		errno = w->err;
 		return -1;
 	}
 	if (close(w->fd) < 0) {
 		w->fd = -1;
 		w->err = errno;
+		(void)chmod(w->path, 0600);
+		errno = w->err;
 		return -1;
 	}
 	w->fd = -1;

@@ -58,9 +58,13 @@ int qfile_content_write(struct qfile_writer *w, const void *data, size_t len);
 int qfile_content_end(struct qfile_writer *w);
 /* qfile_offset - current write offset (for record positions). */
 off_t qfile_offset(const struct qfile_writer *w);
-/* qfile_finish - write QREC_END, fsync, fchmod 0700, close; the caller
- * then makes the directory entry durable (mail_queue_sync_dir).  0 or -1. */
-int qfile_finish(struct qfile_writer *w);
+/* qfile_finish - write QREC_END, fsync the file, fsync dir (the directory
+ * that now holds the file; NULL: none), only then fchmod 0700 (the
+ * "complete" mark qmgr looks for), fsync again so that the mark is
+ * durable too, close.  0: complete and durable.  -1 (errno): the file is
+ * not marked complete (mode 0600, so qmgr never takes it) and the caller
+ * removes it (qfile_abort). */
+int qfile_finish(struct qfile_writer *w, const char *dir);
 /* qfile_abort - close and unlink an unfinished file. */
 void qfile_abort(struct qfile_writer **wp);
 /* qfile_writer_free - release after qfile_finish. */

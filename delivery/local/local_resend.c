@@ -194,8 +194,8 @@ resend_qfile(struct local_ctx *ctx, const char *address, char **id_r,
 			goto bad;
 		pos += n;
 	}
-	if (qfile_content_end(w) < 0 || qfile_finish(w) < 0
-	    || mail_queue_sync_dir(MAIL_QUEUE_INCOMING) < 0)
+	if (qfile_content_end(w) < 0
+	    || qfile_finish(w, mail_queue_dir(MAIL_QUEUE_INCOMING)) < 0)
 		goto bad;
 	qfile_writer_free(&w);
 	poke_qmgr();

@@ -73,7 +73,7 @@ write_sample(const char *dir, size_t content_len, off_t *roff)
 	}
 	assert_int_equal(qfile_content_end(w), 0);
 	path = xstrdup(qfile_writer_path(w));
-	assert_int_equal(qfile_finish(w), 0);
+	assert_int_equal(qfile_finish(w, NULL), 0);
 	qfile_writer_free(&w);
 	return path;
 }
