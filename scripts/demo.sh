@@ -181,6 +181,7 @@ qmgr           unix  n       -      n      300    1       qmgr
 pickup         unix  n       -      n      60     1       pickup
 local          unix  -       n      n      -      -       local
 virtual        unix  -       n      n      -      -       virtual
+anvil          unix  -       -      n      -      1       anvil
 MF
 put "$DEMO/aliases" <<'AL'
 # aliases(5) of the local domain demo.localdomain

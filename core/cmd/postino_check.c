@@ -4,8 +4,10 @@
  *
  * main.cf: syntax errors (fatal for start), unknown parameters (warning
  * with file and line).  master.cf: every malformed line (error with file
- * and line), programs that are not there (warning).  Queue directories:
- * each missing one is created with a warning; modes as Postfix's:
+ * and line), programs that are not there (warning), smtpd connection
+ * and rate limits set while no anvil service enforces them (warning).
+ * Queue directories: each missing one is created with a warning; modes
+ * as Postfix's:
  *
  *	$queue_directory, pid/		root (instance user), 0755
  *	incoming active deferred hold corrupt defer bounce private/
@@ -279,6 +281,66 @@ check_programs(struct master_ent **ents)
 	}
 }
 
+/* The smtpd limits that only the anvil service enforces. */
+static const char *const anvil_limits[] = {
+	"smtpd_client_connection_count_limit",
+	"smtpd_client_connection_rate_limit",
+	"smtpd_client_message_rate_limit",
+	"smtpd_client_recipient_rate_limit",
+	NULL,
+};
+
+/* ent_override - the value of "-o name=value" in the entry, or NULL. */
+static const char *
+ent_override(const struct master_ent *ent, const char *name)
+{
+	size_t len = strlen(name);
+	const char *found = NULL;
+
+	for (int i = 0; i + 1 < ent->argc; i++)
+		if (strcmp(ent->args[i], "-o") == 0
+		    && strncmp(ent->args[i + 1], name, len) == 0
+		    && ent->args[i + 1][len] == '=')
+			found = ent->args[i + 1] + len + 1;
+	return found;
+}
+
+/* check_anvil - warn about smtpd limits set (in main.cf or with -o) to
+ * more than 0 while master.cf has no anvil service to enforce them. */
+static void
+check_anvil(struct master_ent **ents)
+{
+	const char *value, *cmd;
+	long n;
+
+	for (int i = 0; ents[i]; i++)
+		if (!master_ent_disabled(ents[i])
+		    && ents[i]->type == MASTER_TYPE_UNIX
+		    && strcmp(ents[i]->name, "anvil") == 0)
+			return;
+	for (int i = 0; ents[i]; i++) {
+		if (master_ent_disabled(ents[i]))
+			continue;
+		cmd = strrchr(ents[i]->command, '/');
+		cmd = cmd ? cmd + 1 : ents[i]->command;
+		if (strcmp(cmd, "smtpd") != 0)
+			continue;
+		for (int k = 0; anvil_limits[k]; k++) {
+			if ((value = ent_override(ents[i], anvil_limits[k])) == NULL) {
+				if (!mail_conf_is_set(anvil_limits[k]))
+					continue;
+				value = mail_conf_str(anvil_limits[k]);
+			}
+			if (str_to_long(value, &n) == 0 && n > 0)
+				msg_warn("%s, line %d: service \"%s\": %s = %s is not "
+				    "enforced: master.cf has no anvil service "
+				    "(add \"anvil unix - - n - 1 anvil\")",
+				    ents[i]->file, ents[i]->line, ents[i]->name,
+				    anvil_limits[k], value);
+		}
+	}
+}
+
 int
 postino_check(int create)
 {
@@ -293,6 +355,7 @@ postino_check(int create)
 		/* Syntax is fine: now the values are safe to read. */
 		mail_conf_read(0);
 		check_programs(ents);
+		check_anvil(ents);
 		if (create)
 			errors += check_queue();
 		check_chroot_copies();

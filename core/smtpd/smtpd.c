@@ -152,6 +152,7 @@ session_free(struct smtpd_session *s)
 		}
 	}
 	session_count--;
+	smtpd_anvil_disconnect(s);
 	smtpd_reset_transaction(s);
 	free(s->helo);
 	if (s->timer)
@@ -503,6 +504,8 @@ resolve_done(void *ctx)
 	}
 	msg_info("connect from %s[%s]", s->name, s->addr);
 	s->state = SMTPD_ST_CMD;
+	if (smtpd_anvil_connect(s) < 0)
+		return;
 	smtpd_banner(s);
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 	smtpd_process_input(s);
@@ -673,6 +676,7 @@ main(int argc, char **argv)
 	mail_server_init(argc, argv, "smtpd");
 	smtpd_read_conf();
 	smtpd_check_init();
+	smtpd_anvil_init();
 	cleanup_init();
 	mail_server_ready();
 	if ((smtpd_base = event_base_new()) == NULL)

@@ -49,6 +49,8 @@ struct smtpd_session {
 	int in_pool;			/* a pool job holds this session */
 	int dead;			/* free when the pool job returns */
 	int logged_out;			/* "disconnect from" was logged */
+	int anvil_limited;		/* not in smtpd_client_event_limit_exceptions */
+	int anvil_registered;		/* anvil counts this connection */
 	int last_cmd;			/* last command's verb + 1; 0: none */
 	int throttled;			/* not reading: too much unsent output */
 
@@ -178,6 +180,19 @@ void smtpd_async_init(void);
  * recipient's cleanup_add_rcpt) on the pool; the session reads nothing
  * until the reply is sent from the loop.  Takes the strings in a. */
 void smtpd_async_check(struct smtpd_session *s, struct smtpd_async_args *a);
+
+/* smtpd_anvil.c - connection and rate limits through the anvil service
+ * (synchronous, bounded: see the file).  smtpd_anvil_init before
+ * mail_server_ready; smtpd_anvil_connect when the session starts (-1:
+ * refused, the 421 is on its way and the session closes after it);
+ * smtpd_anvil_disconnect when it is freed; smtpd_anvil_mail and
+ * smtpd_anvil_rcpt at MAIL and RCPT (-1: refused with a 450, counted as
+ * an error). */
+void smtpd_anvil_init(void);
+int smtpd_anvil_connect(struct smtpd_session *s);
+void smtpd_anvil_disconnect(struct smtpd_session *s);
+int smtpd_anvil_mail(struct smtpd_session *s);
+int smtpd_anvil_rcpt(struct smtpd_session *s);
 
 /* smtpd_pool.c */
 typedef void (*smtpd_job_fn)(void *ctx);

@@ -260,6 +260,10 @@ do_mail(struct smtpd_session *s, char *arg)
 		error_reply(s, "503 5.5.1 Error: nested MAIL command");
 		return;
 	}
+	if (smtpd_anvil_mail(s) < 0) {
+		count(s, SMTPD_V_MAIL, 0);
+		return;
+	}
 	if (strncasecmp(arg, "FROM:", 5) != 0
 	    || (addr = parse_path(arg + 5, &rest, 1)) == NULL) {
 		count(s, SMTPD_V_MAIL, 0);
@@ -424,6 +428,10 @@ do_rcpt(struct smtpd_session *s, char *arg)
 	if (s->sender == NULL) {
 		count(s, SMTPD_V_RCPT, 0);
 		error_reply(s, "503 5.5.1 Error: need MAIL command");
+		return;
+	}
+	if (smtpd_anvil_rcpt(s) < 0) {
+		count(s, SMTPD_V_RCPT, 0);
 		return;
 	}
 	if (strncasecmp(arg, "TO:", 3) != 0

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-"""instance - a whole postino instance (master, smtpd, qmgr, local) in a
+"""instance - a whole postino instance (master, smtpd, qmgr, local, anvil) in a
 temporary directory, for the end-to-end mail path tests.
 
     inst = Instance(testcase, main={"message_size_limit": "20000"},
@@ -201,7 +201,8 @@ class Instance:
         self.master_cf = (
             "127.0.0.1:%d inet n - n - 1 smtpd%s\n"
             "qmgr unix n - n 300 1 qmgr\n"
-            "local unix - n n - - local\n" % (self.port, smtpd_args)
+            "local unix - n n - - local\n"
+            "anvil unix - - n - 1 anvil\n" % (self.port, smtpd_args)
             + master_extra)
         self.write_aliases(aliases)
         self.write_conf()

@@ -1,0 +1,182 @@
+/* SPDX-License-Identifier: MIT */
+/* smtpd_anvil - per-client connection and rate limits through the anvil
+ * service, shared by every smtpd process of the instance (Postfix's
+ * smtpd_client_*_limit parameters).
+ *
+ *	smtpd_client_connection_count_limit	connections open at once
+ *	smtpd_client_connection_rate_limit	connections per time unit
+ *	smtpd_client_message_rate_limit		MAIL FROM per time unit
+ *	smtpd_client_recipient_rate_limit	RCPT TO per time unit
+ *	smtpd_client_event_limit_exceptions	clients never limited
+ *						(default $mynetworks)
+ *
+ * The time unit is anvil's (anvil_rate_time_unit).  A limit of 0 is off;
+ * a client in the exception list is never counted.  The counters are
+ * kept per (service, client address): the master.cf service name and
+ * the address, as Postfix's.
+ *
+ * Replies and logs (Postfix's wording):
+ *   connect, too many open:  "421 4.7.0 HOST Error: too many connections
+ *	from ADDR", "warning: Connection concurrency limit exceeded: N from
+ *	NAME[ADDR] for service SERVICE"
+ *   connect, too fast:  the same 421, "warning: Connection rate limit
+ *	exceeded: N from NAME[ADDR] for service SERVICE"
+ *   MAIL:  "450 4.7.1 Error: too much mail from ADDR", "warning: Message
+ *	delivery request rate limit exceeded: ..."
+ *   RCPT:  "450 4.7.1 Error: too many recipients from ADDR", "warning:
+ *	Recipient address rate limit exceeded: ..."
+ *
+ * Blocking.  The anvil requests are synchronous on the event loop (as
+ * Postfix's smtpd does them): anvil is a local process that answers
+ * from memory in microseconds.  A wedged anvil costs at most
+ * ANVIL_CLNT_TIMEOUT_MS once per ANVIL_CLNT_BACKOFF seconds (anvil_clnt.h):
+ * after a failure the limits are not enforced for that long and the
+ * sessions are served without them, with a warning, as Postfix does when
+ * anvil cannot be reached.  An anvil killed and restarted by the master
+ * costs nothing: its socket stays with the master, the request waits
+ * for the new process. */
+#include "postino_config.h"
+
+#include <string.h>
+
+#include "anvil_clnt.h"
+#include "mail_conf.h"
+#include "mail_server.h"
+#include "match_list.h"
+#include "msg.h"
+#include "mymalloc.h"
+#include "smtpd.h"
+#include "stringops.h"
+
+static struct anvil_clnt *anvil;
+static struct match_list *exceptions;
+static long count_limit, conn_rate_limit, mail_rate_limit, rcpt_rate_limit;
+
+/* conf_limit - a limit parameter; 0 (off) when not a number >= 0. */
+static long
+conf_limit(const char *name)
+{
+	const char *v = mail_conf_str(name);
+	long n;
+
+	if (*v == 0)
+		return 0;
+	if (str_to_long(v, &n) < 0 || n < 0) {
+		msg_warn("%s = %s: not a number >= 0: no limit", name, v);
+		return 0;
+	}
+	return n;
+}
+
+/* smtpd_anvil_service - the service part of the anvil ident. */
+static const char *
+smtpd_anvil_service(void)
+{
+	const char *service = mail_server_service();
+
+	return *service ? service : "smtpd";
+}
+
+void
+smtpd_anvil_init(void)
+{
+	count_limit = conf_limit("smtpd_client_connection_count_limit");
+	conn_rate_limit = conf_limit("smtpd_client_connection_rate_limit");
+	mail_rate_limit = conf_limit("smtpd_client_message_rate_limit");
+	rcpt_rate_limit = conf_limit("smtpd_client_recipient_rate_limit");
+	if (count_limit == 0 && conn_rate_limit == 0 && mail_rate_limit == 0
+	    && rcpt_rate_limit == 0)
+		return;
+	/* Tables in the list open now, while the process may still read
+	 * files only root can. */
+	exceptions = match_list_create("smtpd_client_event_limit_exceptions",
+	    mail_conf_str("smtpd_client_event_limit_exceptions"),
+	    MATCH_LIST_HOSTADDR);
+	anvil = anvil_clnt_create(ANVIL_CLNT_SERVICE, ANVIL_CLNT_TIMEOUT_MS);
+}
+
+/* smtpd_anvil_limited - is the session's client subject to the limits?
+ * A table error in the exception list counts as "not an exception":
+ * the limits are the safer side. */
+static int
+smtpd_anvil_limited(struct smtpd_session *s)
+{
+	int rc = match_list_match(exceptions, s->name, s->addr);
+
+	if (rc < 0)
+		msg_warn("smtpd_client_event_limit_exceptions: %s: applying the "
+		    "limits to %s[%s]", match_list_reason(exceptions), s->name,
+		    s->addr);
+	return rc != 1;
+}
+
+int
+smtpd_anvil_connect(struct smtpd_session *s)
+{
+	int count = 0, rate = 0;
+
+	s->anvil_limited = anvil != NULL && smtpd_anvil_limited(s);
+	if (!s->anvil_limited || (count_limit == 0 && conn_rate_limit == 0))
+		return 0;
+	if (anvil_clnt_connect(anvil, smtpd_anvil_service(), s->addr, &count,
+	    &rate) != ANVIL_STAT_OK)
+		return 0;
+	s->anvil_registered = 1;
+	if (count_limit > 0 && count > count_limit) {
+		msg_warn("Connection concurrency limit exceeded: %d from %s[%s] "
+		    "for service %s", count, s->name, s->addr,
+		    smtpd_anvil_service());
+	} else if (conn_rate_limit > 0 && rate > conn_rate_limit) {
+		msg_warn("Connection rate limit exceeded: %d from %s[%s] for "
+		    "service %s", rate, s->name, s->addr, smtpd_anvil_service());
+	} else {
+		return 0;
+	}
+	smtpd_reply(s, "421 4.7.0 %s Error: too many connections from %s",
+	    smtpd_conf.myhostname, s->addr);
+	bufferevent_enable(s->bev, EV_WRITE);
+	smtpd_close_after_reply(s);
+	return -1;
+}
+
+void
+smtpd_anvil_disconnect(struct smtpd_session *s)
+{
+	if (!s->anvil_registered)
+		return;
+	s->anvil_registered = 0;
+	(void)anvil_clnt_disconnect(anvil, smtpd_anvil_service(), s->addr);
+}
+
+int
+smtpd_anvil_mail(struct smtpd_session *s)
+{
+	int rate = 0;
+
+	if (!s->anvil_limited || mail_rate_limit == 0
+	    || anvil_clnt_mail(anvil, smtpd_anvil_service(), s->addr, &rate)
+	    != ANVIL_STAT_OK || rate <= mail_rate_limit)
+		return 0;
+	s->errors++;
+	smtpd_reply(s, "450 4.7.1 Error: too much mail from %s", s->addr);
+	msg_warn("Message delivery request rate limit exceeded: %d from "
+	    "%s[%s] for service %s", rate, s->name, s->addr,
+	    smtpd_anvil_service());
+	return -1;
+}
+
+int
+smtpd_anvil_rcpt(struct smtpd_session *s)
+{
+	int rate = 0;
+
+	if (!s->anvil_limited || rcpt_rate_limit == 0
+	    || anvil_clnt_rcpt(anvil, smtpd_anvil_service(), s->addr, &rate)
+	    != ANVIL_STAT_OK || rate <= rcpt_rate_limit)
+		return 0;
+	s->errors++;
+	msg_warn("Recipient address rate limit exceeded: %d from %s[%s] for "
+	    "service %s", rate, s->name, s->addr, smtpd_anvil_service());
+	smtpd_reply(s, "450 4.7.1 Error: too many recipients from %s", s->addr);
+	return -1;
+}
