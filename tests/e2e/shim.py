@@ -14,8 +14,11 @@ command and the master themselves run without it.
 import glob
 import os
 import re
+import sys
 
-from instance import build_dir
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "cmd"))
+from postino_testlib import build_dir  # noqa: E402
 
 QUEUED = re.compile(r"250 2\.0\.0 Ok: queued as ([0-9A-F]+)")
 
