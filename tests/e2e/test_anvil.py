@@ -17,8 +17,9 @@ live in the one anvil process: a second process (a client of
 private/anvil, as another smtpd would be) sees smtpd's connections and
 its own connections count against smtpd's clients, and a killed smtpd's
 connections are given back; smtpd keeps serving when anvil is killed
-(the master restarts it and the limits apply again) and when there is
-no anvil at all (a warning); the statistics log lines; the anvil
+(the master restarts it and the limits apply again), when it is wedged
+(one bounded wait, then no limits for a while, with a warning) and when
+there is no anvil at all (a warning); the statistics log lines; the anvil
 protocol itself (every request, bad input); "postino check" warns about
 limits set without an anvil service.
 """
@@ -253,8 +254,7 @@ class Shared(unittest.TestCase):
         i.start()
         held = [i.session() for _ in range(2)]
         self.assertEqual(i.refused()[0], 421)
-        old = pid_of(i, "smtpd")
-        self.assertTrue(old)
+        old = poll_until("smtpd running", lambda: pid_of(i, "smtpd"))
         os.kill(old, signal.SIGKILL)
         for s in held:
             s.close()
@@ -276,8 +276,7 @@ class Failures(unittest.TestCase):
         i.start()
         a = i.session()
         self.assertEqual(i.refused()[0], 421)
-        first = pid_of(i, "anvil")
-        self.assertTrue(first)
+        first = poll_until("anvil running", lambda: pid_of(i, "anvil"))
         os.kill(first, signal.SIGKILL)
         # smtpd keeps serving: the open session works and mail goes in.
         a.ehlo("outside.example.test")
@@ -301,6 +300,29 @@ class Failures(unittest.TestCase):
             return r is not None and r[0] == 421
         poll_until("the limit enforced by the new anvil", limited,
                    interval=0.5)
+
+    def test_anvil_wedged(self):
+        # An anvil that never answers (stopped) holds smtpd up for one
+        # bounded wait, after which sessions are served without limits.
+        i = Anvil(self, smtpd_client_connection_count_limit="1")
+        i.start()
+        pid = poll_until("anvil running", lambda: pid_of(i, "anvil"))
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            a = i.session()
+            b = i.session()
+            b.ehlo("outside.example.test")
+            self.assertEqual(b.sendmail("a@ext.test", [i.addr("alice")],
+                                        b"Subject: wedged\r\n\r\nhi\r\n"),
+                             {})
+            b.quit()
+            a.quit()
+            i.wait_log(r"postino/smtpd\[\d+\]: warning: private/anvil: read: "
+                       r"timeout reading attribute list; connection and "
+                       r"rate limits are not enforced for 10s$")
+            i.wait_maildir("alice", 1)
+        finally:
+            os.kill(pid, signal.SIGCONT)
 
     def test_no_anvil_service(self):
         i = Anvil(self, smtpd_client_connection_count_limit="1")
