@@ -30,7 +30,13 @@ struct anvil_clnt {
 	int fd;				/* -1: not connected */
 	struct buf *inbuf;		/* bytes read ahead of a list */
 	time_t retry_at;		/* no attempt before this after a failure */
+	int unread;			/* replies to disconnects not read yet */
 };
+
+/* Disconnects are sent without waiting for their answer (it says
+ * nothing); the answers are read before the next request's.  At most
+ * this many wait, so that neither side's buffers fill up. */
+#define ANVIL_CLNT_MAX_UNREAD	32
 
 struct anvil_clnt *
 anvil_clnt_create(const char *service, int timeout_ms)
@@ -51,6 +57,7 @@ anvil_clnt_close(struct anvil_clnt *clnt)
 	if (clnt->fd >= 0)
 		(void)close(clnt->fd);
 	clnt->fd = -1;
+	clnt->unread = 0;
 	buf_reset(clnt->inbuf);
 }
 
@@ -138,8 +145,12 @@ anvil_clnt_request(struct anvil_clnt *clnt, const struct attr_list *req,
 			anvil_clnt_fail(clnt, "write", err);
 			return ANVIL_STAT_FAIL;
 		}
-		rc = attr_read(clnt->fd, clnt->inbuf, reply, clnt->timeout_ms,
-		    &err);
+		/* The answers to earlier disconnects come first. */
+		do {
+			rc = attr_read(clnt->fd, clnt->inbuf, reply,
+			    clnt->timeout_ms, &err);
+		} while (rc == 1 && clnt->unread-- > 0);
+		clnt->unread = 0;
 		if (rc == 1)
 			break;
 		if (rc == 0 || errno == EPIPE || errno == ECONNRESET) {
@@ -203,7 +214,25 @@ int
 anvil_clnt_disconnect(struct anvil_clnt *clnt, const char *service,
     const char *addr)
 {
-	return anvil_clnt_ask(clnt, "disconnect", service, addr, NULL, NULL);
+	struct attr_list *req;
+	int rc = ANVIL_STAT_OK;
+
+	/* Without a connection there is nothing to take back: the anvil
+	 * that counted this connection forgot it when we lost it. */
+	if (clnt->fd < 0)
+		return ANVIL_STAT_OK;
+	if (clnt->unread >= ANVIL_CLNT_MAX_UNREAD)
+		return anvil_clnt_ask(clnt, "disconnect", service, addr, NULL,
+		    NULL);
+	req = attr_list_new();
+	attr_add(req, "request", "disconnect");
+	attr_addf(req, "ident", "%s:%s", service, addr);
+	if (attr_write(clnt->fd, req) < 0)
+		anvil_clnt_close(clnt);	/* the next request reconnects */
+	else
+		clnt->unread++;
+	attr_list_free(&req);
+	return rc;
 }
 
 /* anvil_clnt_rate - a request answered with a rate. */

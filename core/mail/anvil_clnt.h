@@ -43,7 +43,10 @@ void anvil_clnt_free(struct anvil_clnt **clntp);
  * connections in this time unit, this one included. */
 int anvil_clnt_connect(struct anvil_clnt *clnt, const char *service,
     const char *addr, int *count_r, int *rate_r);
-/* anvil_clnt_disconnect - the connection registered above is over. */
+/* anvil_clnt_disconnect - the connection registered above is over.
+ * Sent without waiting for the answer (read before the next request's);
+ * never blocks on anvil, and does nothing without a connection (the
+ * anvil that counted the connection forgot it with ours). */
 int anvil_clnt_disconnect(struct anvil_clnt *clnt, const char *service,
     const char *addr);
 /* anvil_clnt_mail, _rcpt, _newtls, _auth - count one MAIL FROM, RCPT
