@@ -294,7 +294,9 @@ class Failures(unittest.TestCase):
 
         # The limit applies again (after smtpd's back-off, if it had one).
         def limited():
-            b = i.session()
+            b = i.try_session()
+            if b is None:
+                return False
             r = i.refused()
             b.quit()
             return r is not None and r[0] == 421
@@ -323,6 +325,33 @@ class Failures(unittest.TestCase):
             i.wait_maildir("alice", 1)
         finally:
             os.kill(pid, signal.SIGCONT)
+
+    def test_reload(self):
+        # On reload the old anvil serves the old smtpd until its last
+        # session ends, then exits; the new pair enforces the limits.
+        i = Anvil(self, smtpd_client_connection_count_limit="1")
+        i.start()
+        old = poll_until("anvil running", lambda: pid_of(i, "anvil"))
+        a = i.session()
+        i.postino("reload")
+        poll_until("a new anvil", lambda: any(
+            p != old for p in i.processes("anvil")))
+        # The old session still works and its anvil waits for it.
+        a.ehlo("outside.example.test")
+        self.assertIn(old, i.processes("anvil"))
+        a.quit()
+        poll_until("the old anvil gone",
+                   lambda: old not in i.processes("anvil"))
+
+        def limited():
+            b = i.try_session()
+            if b is None:
+                return False
+            r = i.refused()
+            b.quit()
+            return r is not None and r[0] == 421
+        poll_until("the limit enforced after the reload", limited,
+                   interval=0.5)
 
     def test_no_anvil_service(self):
         i = Anvil(self, smtpd_client_connection_count_limit="1")
