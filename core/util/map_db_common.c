@@ -533,6 +533,12 @@ map_db_common_expand(struct map_db_common *db, const char *format,
 	const char *lit;
 
 	if (query) {
+		/* As Postfix: an empty key is never sent, with a warning. */
+		if (*value == 0) {
+			msg_warn("table \"%s\": empty query string -- ignored",
+			    db->title);
+			return 0;
+		}
 		key = value;
 	} else {
 		quote = NULL;
@@ -618,8 +624,12 @@ map_db_common_result(struct map_db_common *db, const char *value,
 	size_t mark = buf_len(out);
 	int rc;
 
-	if (*value == 0)
+	if (*value == 0) {
+		/* As Postfix: an empty value is no element, with a warning. */
+		msg_warn("table \"%s\": empty lookup result for: \"%s\" -- ignored",
+		    db->title, key);
 		return 0;
+	}
 	if (mark > 0 && buf_putc(out, ',') < 0)
 		return -1;
 	rc = map_db_common_expand(db, db->result_format, value, key, out,

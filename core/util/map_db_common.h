@@ -159,17 +159,20 @@ int map_db_common_check_domain(struct map_db_common *db, const char *key,
 
 /* map_db_common_expand - append the expansion of format to out.
  * Query mode (key == NULL): value is the lookup key; quote (may be NULL)
- * is applied to every substituted part.  Result mode (key != NULL): value
- * is one result value, key the lookup key; quote is ignored and an empty
- * value is skipped.  Returns 1 when appended, 0 when suppressed (key or
- * value lacks a needed part; out is left as it was), -1 when out reached
- * its maximum (out left as it was). */
+ * is applied to every substituted part; an empty key is suppressed with
+ * Postfix's warning 'table "TITLE": empty query string -- ignored'.
+ * Result mode (key != NULL): value is one result value, key the lookup
+ * key; quote is ignored and an empty value is skipped.  Returns 1 when
+ * appended, 0 when suppressed (key or value lacks a needed part; out is
+ * left as it was), -1 when out reached its maximum (out left as it was). */
 int map_db_common_expand(struct map_db_common *db, const char *format,
     const char *value, const char *key, struct buf *out,
     map_db_common_quote_fn quote, void *qctx);
 
 /* map_db_common_result - add one server value to the lookup's answer:
- * expand result_format with it, joining elements with ",".  *count_io
+ * expand result_format with it, joining elements with ",".  An empty
+ * value is skipped with Postfix's warning 'table "TITLE": empty lookup
+ * result for: "KEY" -- ignored'.  *count_io
  * counts the elements added (start at 0).  Returns 1 added, 0 skipped,
  * -1 when expansion_limit is exceeded (or out is full): the lookup must
  * then be MAP_TEMPFAIL. */

@@ -671,6 +671,26 @@ class PostfixCompat(LdapCase):
                              "%s: postino %r postfix %r" % (cf, mine, theirs))
         self.assertGreater(n, 200)
 
+    def test_empty_key(self):
+        """An empty key is never searched: not found, with Postfix's
+        warning 'table "ldap:FILE": empty query string -- ignored'."""
+        def warnings(r):
+            return [line for line in r.err.splitlines()
+                    if line.startswith("postmap: warning: ")]
+        n = 0
+        for cf in self.configs():
+            for args, stdin in ((["-q", ""], ""), (["-q", "-"], "\n"),
+                                (["-q", "-"], "\nalice@example.com\n\n")):
+                mine = run([POSTMAP, "-c", self.cfg] + args + ["ldap:" + cf],
+                           stdin=stdin)
+                theirs = self.postfix(args + ["ldap:" + cf], stdin=stdin)
+                self.assertEqual((mine.rc, mine.out, warnings(mine)),
+                                 (theirs.rc, theirs.out, warnings(theirs)),
+                                 "%s %r: postino %r postfix %r" %
+                                 (cf, args, mine, theirs))
+                n += len(warnings(theirs))
+        self.assertGreater(n, 0)
+
     def test_same_errors(self):
         dead = "ldap://127.0.0.1:%d" % free_port()
         for cf in (self.cf("e1.cf", server_host=dead),

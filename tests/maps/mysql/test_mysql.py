@@ -617,6 +617,43 @@ class PostfixCompat(MysqlCase):
             with self.subTest(body=body):
                 self.same(self.cf(body, hosts="inet:127.0.0.1:%d" % self.a.port))
 
+    def warnings(self, r):
+        return [line for line in r.err.splitlines()
+                if line.startswith("postmap: warning: ")]
+
+    def test_empty_key_and_values(self):
+        """An empty key is never sent (Postfix: 'empty query string --
+        ignored'); an empty value is no element ('empty lookup result
+        for: "KEY" -- ignored'): same answers, same warnings."""
+        keys = [(["-q", ""], ""), (["-q", "-"], "\n"),
+                (["-q", "-"], "\nempty\nstaff\n\nalice@example.com\n"),
+                (["-q", "empty"], ""), (["-q", "staff"], "")]
+        runs = [(self.cf(q), keys) for q in (
+            "query = SELECT goto FROM alias WHERE address = '%s'\n",
+            "query = SELECT member, extra FROM lists WHERE listname = '%s'"
+            " ORDER BY pos\n",
+            "query = SELECT 'constant'\n",
+            "query = SELECT '%s'\ndomain = example.com\n")]
+        # The server is down: an empty key is still no error.
+        runs.append((self.cf("query = SELECT '%s'\n" + FAST,
+                             hosts="inet:127.0.0.1:%d" % free_port()),
+                     keys[:2]))
+        seen = set()
+        for t, cases in runs:
+            for args, stdin in cases:
+                a = run([PF_POSTMAP, "-c", self.cfg] + args + [t],
+                        stdin=stdin)
+                b = self.pm(*args, t, stdin=stdin)
+                with self.subTest(table=t, args=args, stdin=stdin):
+                    self.assertEqual((a.rc, a.out, self.warnings(a)),
+                                     (b.rc, b.out, self.warnings(b)),
+                                     "postfix %r\npostino %r" % (a, b))
+                    seen.update(w.split(": ", 3)[-1]
+                                for w in self.warnings(a))
+        # The comparison covered both warnings.
+        self.assertIn("empty query string -- ignored", seen)
+        self.assertIn('empty lookup result for: "empty" -- ignored', seen)
+
     def test_errors_agree(self):
         # Both fail (exit 1, nothing on stdout) on these.
         for body, key in (("query = SELECT member FROM lists WHERE listname"
