@@ -416,6 +416,24 @@ cleanup_add_rcpt(struct cleanup_state *st, const char *rcpt,
 }
 
 void
+cleanup_add_bcc(struct cleanup_state *st, const char *addr)
+{
+	char *rcpt;
+
+	if ((rcpt = cleanup_addr_rcpt(st, addr)) == NULL)
+		return;
+	cleanup_addr_virtual(st, rcpt, rcpt, DSN_NOTIFY_NEVER);
+	free(rcpt);
+}
+
+void
+cleanup_set_redirect(struct cleanup_state *st, const char *addr)
+{
+	free(st->redirect);
+	st->redirect = xstrdup(addr);
+}
+
+void
 cleanup_prepend_header(struct cleanup_state *st, const char *line)
 {
 	if (st->cstate != CLEANUP_ST_ENVELOPE) {

@@ -74,6 +74,13 @@ void cleanup_set_sender(struct cleanup_state *st, const char *sender);
  * dsn_notify is DSN_NOTIFY_* (qfile.h) or 0. */
 void cleanup_add_rcpt(struct cleanup_state *st, const char *rcpt,
     const char *orig_rcpt, int dsn_notify);
+/* cleanup_add_bcc - one more recipient (an smtpd access table's BCC
+ * action), rewritten and expanded like the others, with no DSN
+ * notification; duplicates are dropped. */
+void cleanup_add_bcc(struct cleanup_state *st, const char *addr);
+/* cleanup_set_redirect - deliver the message to addr only (an smtpd
+ * access table's REDIRECT action); the last one wins. */
+void cleanup_set_redirect(struct cleanup_state *st, const char *addr);
 /* cleanup_prepend_header - a header line (e.g. from PREPEND actions or
  * smtpd's Received:) placed before the message's own headers. */
 void cleanup_prepend_header(struct cleanup_state *st, const char *line);

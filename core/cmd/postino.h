@@ -9,4 +9,12 @@
  * errors (each already reported). */
 int postino_check(int create);
 
+struct master_ent;
+
+/* postino_check_restrictions - validate every smtpd restriction list and
+ * class of main.cf (main_cf is its path) and of the smtpd services'
+ * -o overrides in ents; errors name file and line.  Returns the number
+ * of errors (postino_check_restrict.c). */
+int postino_check_restrictions(const char *main_cf, struct master_ent **ents);
+
 #endif

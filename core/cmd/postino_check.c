@@ -356,6 +356,7 @@ postino_check(int create)
 		mail_conf_read(0);
 		check_programs(ents);
 		check_anvil(ents);
+		errors += postino_check_restrictions(main_cf, ents);
 		if (create)
 			errors += check_queue();
 		check_chroot_copies();

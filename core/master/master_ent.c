@@ -376,6 +376,19 @@ collect_refs(struct htable *refs, const char *text)
 	}
 }
 
+/* collect_words - note each name of a list (smtpd_restriction_classes:
+ * a restriction class is a parameter of its own). */
+static void
+collect_words(struct htable *refs, const char *text)
+{
+	char *copy = xstrdup(text), *cp = copy, *word;
+
+	while ((word = mystrtok(&cp, ", \t\r\n")) != NULL)
+		if (*word != '$' && htable_find(refs, word) == NULL)
+			htable_enter(refs, word, refs);
+	free(copy);
+}
+
 /* service_param - is name "SERVICE_something" for a master.cf service? */
 static int
 service_param(const char *name, struct master_ent **ents)
@@ -421,6 +434,8 @@ master_ent_check_main(const char *path, int warn_unknown,
 			continue;
 		}
 		collect_refs(refs, value);
+		if (strcmp(name, "smtpd_restriction_classes") == 0)
+			collect_words(refs, value);
 		seen = xreallocarray(seen, (size_t)count + 1, sizeof(*seen));
 		seen[count].name = xstrdup(name);
 		seen[count].line = lineno;

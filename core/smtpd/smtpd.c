@@ -130,6 +130,10 @@ smtpd_reset_transaction(struct smtpd_session *s)
 	s->dsn_ret = NULL;
 	xfree(&s->first_rcpt);
 	xfree(&s->redirect);
+	for (int i = 0; i < s->nbcc; i++)
+		free(s->bcc[i]);
+	xfree(&s->bcc);
+	s->nbcc = 0;
 	xfree(&s->commit_reply);
 	s->rcpt_count = 0;
 	s->mail_size = 0;
@@ -229,7 +233,8 @@ session_timeout(evutil_socket_t fd, short what, void *arg)
 	if (s->in_pool || s->dead)
 		return;
 	if (s->state == SMTPD_ST_CLOSING) {
-		/* The last reply never went out: the client stopped reading. */
+		/* The last reply never went out: the client stopped reading;
+		 * or an access table's HANGUP closes here, off the input loop. */
 		smtpd_close(s);
 		return;
 	}
@@ -258,6 +263,9 @@ smtpd_fill_check(struct smtpd_session *s, struct smtpd_check_session *cs)
 	memset(cs, 0, sizeof(*cs));
 	cs->client_addr = s->addr;
 	cs->client_name = s->name;
+	cs->reverse_name = s->reverse_name;
+	cs->name_tempfail = s->name_tempfail;
+	cs->reverse_tempfail = s->reverse_tempfail;
 	cs->client_port = s->port;
 	cs->helo = s->helo;
 	cs->protocol = s->esmtp ? "ESMTP" : "SMTP";
@@ -469,17 +477,24 @@ resolve_work(void *ctx)
 	socklen_t sl = sizeof(ss);
 	char host[NI_MAXHOST];
 	struct addrinfo hints, *res, *ai;
-	int confirmed = 0;
+	int confirmed = 0, err;
 
-	if (getpeername(s->fd, (struct sockaddr *)&ss, &sl) < 0
-	    || getnameinfo((struct sockaddr *)&ss, sl, host, sizeof(host), NULL,
-		0, NI_NAMEREQD) != 0)
+	if (getpeername(s->fd, (struct sockaddr *)&ss, &sl) < 0)
 		return;
+	if ((err = getnameinfo((struct sockaddr *)&ss, sl, host, sizeof(host),
+	    NULL, 0, NI_NAMEREQD)) != 0) {
+		/* Both names unknown; a DNS failure is temporary. */
+		s->reverse_tempfail = s->name_tempfail = err == EAI_AGAIN;
+		return;
+	}
+	strlcpy(s->reverse_name, host, sizeof(s->reverse_name));
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = ss.ss_family;
 	hints.ai_socktype = SOCK_STREAM;
-	if (getaddrinfo(host, NULL, &hints, &res) != 0)
+	if ((err = getaddrinfo(host, NULL, &hints, &res)) != 0) {
+		s->name_tempfail = err == EAI_AGAIN;
 		return;
+	}
 	for (ai = res; ai && !confirmed; ai = ai->ai_next) {
 		char a[64];
 
@@ -532,6 +547,7 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	}
 	gettimeofday(&s->start, NULL);
 	strlcpy(s->name, "unknown", sizeof(s->name));
+	strlcpy(s->reverse_name, "unknown", sizeof(s->reverse_name));
 	if (getnameinfo(sa, (socklen_t)salen, s->addr, sizeof(s->addr), s->port,
 	    sizeof(s->port), NI_NUMERICHOST | NI_NUMERICSERV) != 0)
 		strlcpy(s->addr, "unknown", sizeof(s->addr));

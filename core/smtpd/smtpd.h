@@ -44,6 +44,10 @@ struct smtpd_session {
 	char addr[64];			/* client address (IPv6 without []) */
 	char port[16];
 	char name[256];			/* verified name or "unknown" */
+	char reverse_name[256];		/* PTR name (unverified) or "unknown" */
+	int name_tempfail;		/* name lookups failed temporarily */
+	int reverse_tempfail;
+	int hangup;			/* HANGUP: closing without a reply */
 	char *helo;
 	int esmtp;			/* EHLO seen (PIPELINING offered) */
 	int in_pool;			/* a pool job holds this session */
@@ -73,6 +77,8 @@ struct smtpd_session {
 	struct cleanup_state *cleanup;	/* opened at the first good RCPT */
 	int hold, discard;
 	char *redirect;
+	char **bcc;			/* BCC actions (NULL-terminated) */
+	int nbcc;
 
 	/* DATA state. */
 	int data_prev_crlf;		/* previous line ended in CRLF */

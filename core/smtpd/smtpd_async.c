@@ -47,6 +47,7 @@ static __thread int check_given_up;
 
 static int (*dns_domain_orig)(const char *);
 static int (*dns_rbl_orig)(const char *);
+static int (*dns_lookup_orig)(const char *, int, char ***);
 
 struct smtpd_async_job {
 	struct smtpd_session *s;
@@ -111,6 +112,17 @@ dns_rbl_unlocked(const char *name)
 	return ret;
 }
 
+static int
+dns_lookup_unlocked(const char *name, int type, char ***list_r)
+{
+	int ret;
+
+	wait_begin();
+	ret = dns_lookup_orig(name, type, list_r);
+	wait_end();
+	return ret;
+}
+
 void
 smtpd_async_init(void)
 {
@@ -132,6 +144,8 @@ smtpd_async_init(void)
 	dns_rbl_orig = smtpd_check_dns_rbl;
 	smtpd_check_dns_domain = dns_domain_unlocked;
 	smtpd_check_dns_rbl = dns_rbl_unlocked;
+	dns_lookup_orig = smtpd_check_dns_lookup;
+	smtpd_check_dns_lookup = dns_lookup_unlocked;
 	smtpd_pool_grow_limit(SMTPD_ASYNC_MAX_THREADS);
 	smtpd_async_on = 1;
 	msg_info("blocking lookup tables in use: policy checks run on worker threads");

@@ -51,67 +51,21 @@
 #include "mynetworks.h"
 #include "resolve.h"
 #include "smtpd_check_private.h"
+#include "smtpd_restrict.h"
 #include "stringops.h"
 
-enum op {
-	OP_PERMIT, OP_REJECT, OP_DEFER, OP_DEFER_IF_PERMIT, OP_DEFER_IF_REJECT,
-	OP_WARN_IF_REJECT, OP_PERMIT_MYNETWORKS, OP_PERMIT_SASL,
-	OP_PERMIT_INET_INTERFACES, OP_REJECT_UNAUTH_DEST, OP_DEFER_UNAUTH_DEST,
-	OP_PERMIT_AUTH_DEST, OP_REJECT_UNAUTH_PIPELINING, OP_NON_FQDN_HELO,
-	OP_INVALID_HELO, OP_NON_FQDN_SENDER, OP_NON_FQDN_RCPT,
-	OP_UNKNOWN_SENDER_DOMAIN, OP_UNKNOWN_RCPT_DOMAIN, OP_UNLISTED_RCPT,
-	OP_UNLISTED_SENDER, OP_UNKNOWN_CLIENT, OP_CHECK_CLIENT, OP_CHECK_HELO,
-	OP_CHECK_SENDER, OP_CHECK_RCPT, OP_RBL_CLIENT, OP_SLEEP, OP_CLASS,
-};
-
-#define ARG_NONE	0
-#define ARG_TABLE	1
-#define ARG_WORD	2
-
-static const struct op_info {
-	const char *name;
-	enum op op;
-	int arg;
-} op_table[] = {
-	{"permit", OP_PERMIT, ARG_NONE},
-	{"reject", OP_REJECT, ARG_NONE},
-	{"defer", OP_DEFER, ARG_NONE},
-	{"defer_if_permit", OP_DEFER_IF_PERMIT, ARG_NONE},
-	{"defer_if_reject", OP_DEFER_IF_REJECT, ARG_NONE},
-	{"warn_if_reject", OP_WARN_IF_REJECT, ARG_NONE},
-	{"permit_mynetworks", OP_PERMIT_MYNETWORKS, ARG_NONE},
-	{"permit_sasl_authenticated", OP_PERMIT_SASL, ARG_NONE},
-	{"permit_inet_interfaces", OP_PERMIT_INET_INTERFACES, ARG_NONE},
-	{"reject_unauth_destination", OP_REJECT_UNAUTH_DEST, ARG_NONE},
-	{"defer_unauth_destination", OP_DEFER_UNAUTH_DEST, ARG_NONE},
-	{"permit_auth_destination", OP_PERMIT_AUTH_DEST, ARG_NONE},
-	{"reject_unauth_pipelining", OP_REJECT_UNAUTH_PIPELINING, ARG_NONE},
-	{"reject_non_fqdn_helo_hostname", OP_NON_FQDN_HELO, ARG_NONE},
-	{"reject_non_fqdn_hostname", OP_NON_FQDN_HELO, ARG_NONE},
-	{"reject_invalid_helo_hostname", OP_INVALID_HELO, ARG_NONE},
-	{"reject_invalid_hostname", OP_INVALID_HELO, ARG_NONE},
-	{"reject_non_fqdn_sender", OP_NON_FQDN_SENDER, ARG_NONE},
-	{"reject_non_fqdn_recipient", OP_NON_FQDN_RCPT, ARG_NONE},
-	{"reject_unknown_sender_domain", OP_UNKNOWN_SENDER_DOMAIN, ARG_NONE},
-	{"reject_unknown_recipient_domain", OP_UNKNOWN_RCPT_DOMAIN, ARG_NONE},
-	{"reject_unlisted_recipient", OP_UNLISTED_RCPT, ARG_NONE},
-	{"reject_unlisted_sender", OP_UNLISTED_SENDER, ARG_NONE},
-	{"reject_unknown_client_hostname", OP_UNKNOWN_CLIENT, ARG_NONE},
-	{"reject_unknown_reverse_client_hostname", OP_UNKNOWN_CLIENT, ARG_NONE},
-	{"reject_unknown_client", OP_UNKNOWN_CLIENT, ARG_NONE},
-	{"check_client_access", OP_CHECK_CLIENT, ARG_TABLE},
-	{"check_helo_access", OP_CHECK_HELO, ARG_TABLE},
-	{"check_sender_access", OP_CHECK_SENDER, ARG_TABLE},
-	{"check_recipient_access", OP_CHECK_RCPT, ARG_TABLE},
-	{"reject_rbl_client", OP_RBL_CLIENT, ARG_WORD},
-	{"sleep", OP_SLEEP, ARG_WORD},
-	{NULL, 0, 0},
+/* What one step of a list is. */
+enum step_kind {
+	STEP_RESTRICTION,		/* info says which */
+	STEP_CLASS,			/* a smtpd_restriction_classes name */
+	STEP_ERROR,			/* a configuration error: 451 4.3.5 */
 };
 
 /* One restriction, and a list of them. */
 struct rstep {
-	enum op op;
-	char *arg;		/* table name, zone, class name */
+	enum step_kind kind;
+	const struct smtpd_restrict_info *info;
+	char *arg;		/* table name, zone, class name, error text */
 	struct map *map;
 };
 
@@ -132,7 +86,7 @@ static struct {
 	struct rlist *client, *helo, *sender, *relay, *rcpt, *data, *eod;
 	struct htable *classes;		/* name -> struct rlist */
 	struct maplist local_rcpt, valias, vmbox, relay_rcpt, canonical,
-	    rcpt_canonical, sender_canonical;
+	    rcpt_canonical, sender_canonical, login_maps;
 	int delay_reject;
 	int soft_bounce;
 	int relay_before_rcpt;
@@ -153,16 +107,6 @@ compat_below(long major, long minor)
 	return m < major || (m == major && n < minor);
 }
 
-/* op_find - the op for a restriction name, or NULL. */
-static const struct op_info *
-op_find(const char *name)
-{
-	for (const struct op_info *o = op_table; o->name; o++)
-		if (strcasecmp(o->name, name) == 0)
-			return o;
-	return NULL;
-}
-
 static void
 rlist_free(void *ptr)
 {
@@ -179,32 +123,52 @@ rlist_free(void *ptr)
 	free(list);
 }
 
-/* rlist_parse - parse a restriction list.  tables: open tables (main.cf
- * lists) or refuse them (access table results).  On an error: fatal
- * when fatal is set, else a warning and NULL. */
+/* rlist_error - a list that is one configuration error: every command
+ * it applies to gets "451 4.3.5 Server configuration error" (the server
+ * keeps serving; "postino check" names the problem). */
 static struct rlist *
-rlist_parse(const char *where, const char *text, int tables, int fatal)
+rlist_error(struct rlist *list, const char *text)
+{
+	for (int i = 0; i < list->count; i++) {
+		free(list->step[i].arg);
+		if (list->step[i].map)
+			map_close(&list->step[i].map);
+	}
+	list->step = xreallocarray(list->step, 1, sizeof(*list->step));
+	memset(list->step, 0, sizeof(*list->step));
+	list->step[0].kind = STEP_ERROR;
+	list->step[0].arg = xstrdup(text);
+	list->count = 1;
+	return list;
+}
+
+/* rlist_parse - parse a restriction list.  tables: open tables (main.cf
+ * lists) or refuse them (access table results).  A problem is logged as
+ * a warning; a main.cf list then becomes a configuration error (see
+ * rlist_error), an access table result gives NULL. */
+static struct rlist *
+rlist_parse(const char *where, const char *text, int tables)
 {
 	struct rlist *list = xcalloc(1, sizeof(*list));
 	char *copy = xstrdup(text), *cp = copy, *item;
 	const char *err = NULL;
+	char *why = NULL;
 
 #define BAD(...) do { \
-		if (fatal) \
-			msg_fatal(__VA_ARGS__); \
-		msg_warn(__VA_ARGS__); \
-		free(copy); \
-		rlist_free(list); \
-		return NULL; \
+		struct buf *b_ = buf_new(128, 4096); \
+		buf_printf(b_, __VA_ARGS__); \
+		why = xstrdup(buf_str(b_)); \
+		buf_free(&b_); \
+		goto bad; \
 	} while (0)
 
 	while ((item = match_list_token(&cp, &err)) != NULL) {
-		const struct op_info *o = op_find(item);
+		const struct smtpd_restrict_info *o = smtpd_restrict_find(item);
 		struct rstep step = {0};
 
 		if (o == NULL) {
 			if (sc.classes && htable_locate(sc.classes, item)) {
-				step.op = OP_CLASS;
+				step.kind = STEP_CLASS;
 				step.arg = xstrdup(item);
 			} else if (strchr(item, ':')) {
 				BAD("%s: do not specify lookup tables inside SMTPD "
@@ -213,14 +177,18 @@ rlist_parse(const char *where, const char *text, int tables, int fatal)
 				BAD("%s: unknown smtpd restriction: \"%s\"", where, item);
 			}
 		} else {
-			step.op = o->op;
-			if (o->arg != ARG_NONE) {
+			step.kind = STEP_RESTRICTION;
+			step.info = o;
+			if (o->refuse)
+				BAD("%s: restriction \"%s\" is not supported: %s", where,
+				    o->name, o->refuse);
+			if (o->arg != SR_ARG_NONE) {
 				char *arg = match_list_token(&cp, &err);
 
 				if (arg == NULL)
 					BAD("%s: restriction \"%s\" needs an argument",
 					    where, o->name);
-				if (o->arg == ARG_TABLE) {
+				if (o->arg == SR_ARG_TABLE) {
 					char *merr = NULL;
 
 					if (!tables)
@@ -246,6 +214,18 @@ rlist_parse(const char *where, const char *text, int tables, int fatal)
 #undef BAD
 	free(copy);
 	return list;
+
+bad:
+	msg_warn("%s", why);
+	free(copy);
+	if (!tables) {
+		free(why);
+		rlist_free(list);
+		return NULL;
+	}
+	rlist_error(list, why);
+	free(why);
+	return list;
 }
 
 /* has_guard - does the list (or a class it names) hold a relay guard? */
@@ -255,19 +235,18 @@ has_guard(const struct rlist *list, int depth)
 	if (list == NULL || depth > SMTPD_CHECK_DEPTH)
 		return 0;
 	for (int i = 0; i < list->count; i++) {
-		switch (list->step[i].op) {
-		case OP_REJECT:
-		case OP_DEFER:
-		case OP_DEFER_IF_PERMIT:
-		case OP_REJECT_UNAUTH_DEST:
-		case OP_DEFER_UNAUTH_DEST:
+		switch (list->step[i].kind) {
+		case STEP_RESTRICTION:
+			if (list->step[i].info->guard)
+				return 1;
+			break;
+		case STEP_ERROR:
+			/* Every command it applies to is refused. */
 			return 1;
-		case OP_CLASS:
+		case STEP_CLASS:
 			if (has_guard(htable_find(sc.classes, list->step[i].arg),
 			    depth + 1))
 				return 1;
-			break;
-		default:
 			break;
 		}
 	}
@@ -356,6 +335,7 @@ smtpd_check_free(void)
 	maplist_close(&sc.canonical);
 	maplist_close(&sc.rcpt_canonical);
 	maplist_close(&sc.sender_canonical);
+	maplist_close(&sc.login_maps);
 	memset(&sc, 0, sizeof(sc));
 }
 
@@ -376,7 +356,7 @@ smtpd_check_init(void)
 	copy = xstrdup(mail_conf_str("smtpd_restriction_classes"));
 	cp = copy;
 	while ((name = match_list_token(&cp, &err)) != NULL) {
-		if (op_find(name))
+		if (smtpd_restrict_find(name))
 			msg_fatal("smtpd_restriction_classes: \"%s\" is the name of "
 			    "a restriction", name);
 		if (!htable_locate(sc.classes, name))
@@ -390,24 +370,24 @@ smtpd_check_init(void)
 		struct htable_entry *e = htable_locate(sc.classes, name);
 
 		if (e->value == NULL)
-			e->value = rlist_parse(name, mail_conf_str(name), 1, 1);
+			e->value = rlist_parse(name, mail_conf_str(name), 1);
 	}
 	free(copy);
 
 	sc.client = rlist_parse("smtpd_client_restrictions",
-	    mail_conf_str("smtpd_client_restrictions"), 1, 1);
+	    mail_conf_str("smtpd_client_restrictions"), 1);
 	sc.helo = rlist_parse("smtpd_helo_restrictions",
-	    mail_conf_str("smtpd_helo_restrictions"), 1, 1);
+	    mail_conf_str("smtpd_helo_restrictions"), 1);
 	sc.sender = rlist_parse("smtpd_sender_restrictions",
-	    mail_conf_str("smtpd_sender_restrictions"), 1, 1);
+	    mail_conf_str("smtpd_sender_restrictions"), 1);
 	sc.relay = rlist_parse("smtpd_relay_restrictions",
-	    mail_conf_str("smtpd_relay_restrictions"), 1, 1);
+	    mail_conf_str("smtpd_relay_restrictions"), 1);
 	sc.rcpt = rlist_parse("smtpd_recipient_restrictions",
-	    mail_conf_str("smtpd_recipient_restrictions"), 1, 1);
+	    mail_conf_str("smtpd_recipient_restrictions"), 1);
 	sc.data = rlist_parse("smtpd_data_restrictions",
-	    mail_conf_str("smtpd_data_restrictions"), 1, 1);
+	    mail_conf_str("smtpd_data_restrictions"), 1);
 	sc.eod = rlist_parse("smtpd_end_of_data_restrictions",
-	    mail_conf_str("smtpd_end_of_data_restrictions"), 1, 1);
+	    mail_conf_str("smtpd_end_of_data_restrictions"), 1);
 
 	if (!has_guard(sc.relay, 0) && !has_guard(sc.rcpt, 0)) {
 		/* Postfix would refuse to start here.  With the legacy empty
@@ -422,7 +402,7 @@ smtpd_check_init(void)
 			    "= %s", mail_conf_str("compatibility_level"), relay_default);
 			rlist_free(sc.relay);
 			sc.relay = rlist_parse("smtpd_relay_restrictions",
-			    relay_default, 1, 1);
+			    relay_default, 1);
 		} else {
 			msg_fatal("in parameter smtpd_relay_restrictions or "
 			    "smtpd_recipient_restrictions, specify at least one "
@@ -438,6 +418,7 @@ smtpd_check_init(void)
 	maplist_open(&sc.canonical, "canonical_maps");
 	maplist_open(&sc.rcpt_canonical, "recipient_canonical_maps");
 	maplist_open(&sc.sender_canonical, "sender_canonical_maps");
+	maplist_open(&sc.login_maps, "smtpd_sender_login_maps");
 	sc.delay_reject = mail_conf_bool("smtpd_delay_reject");
 	sc.soft_bounce = mail_conf_bool("soft_bounce");
 	sc.relay_before_rcpt =
@@ -566,6 +547,17 @@ smtpd_check_reject(struct smtpd_check_ctx *ctx, const char *class, int code,
 		set_reply(ctx, code, dsn, buf_str(text));
 	log_reply(ctx, "reject");
 	buf_free(&text);
+	return SMTPD_CHECK_REJECT;
+}
+
+int
+smtpd_check_hangup(struct smtpd_check_ctx *ctx)
+{
+	ctx->r->hangup = 1;
+	ctx->r->code = 421;
+	strlcpy(ctx->r->dsn, "4.7.0", sizeof(ctx->r->dsn));
+	free(ctx->r->text);
+	ctx->r->text = xstrdup("Service unavailable");
 	return SMTPD_CHECK_REJECT;
 }
 
@@ -714,10 +706,8 @@ unknown_domain(struct smtpd_check_ctx *ctx, const char *addr,
 	return SMTPD_CHECK_DUNNO;
 }
 
-/* permit_auth_dest - 1 when the recipient is one we accept mail for from
- * anyone, 0 when not, -1 on a table error. */
-static int
-permit_auth_dest(struct smtpd_check_ctx *ctx, const char *addr_int)
+int
+smtpd_check_auth_dest(struct smtpd_check_ctx *ctx, const char *addr_int)
 {
 	struct resolve_reply rr;
 	int rc = 0;
@@ -747,20 +737,20 @@ permit_auth_dest(struct smtpd_check_ctx *ctx, const char *addr_int)
 
 /* unauth_dest - reject_/defer_unauth_destination, permit_auth_destination. */
 static int
-unauth_dest(struct smtpd_check_ctx *ctx, enum op op)
+unauth_dest(struct smtpd_check_ctx *ctx, enum smtpd_restrict_op op)
 {
 	int code = (int)mail_conf_int("relay_domains_reject_code");
 	int rc;
 
 	if (ctx->rcpt == NULL)
 		return SMTPD_CHECK_DUNNO;
-	if ((rc = permit_auth_dest(ctx, ctx->rcpt_int)) < 0)
+	if ((rc = smtpd_check_auth_dest(ctx, ctx->rcpt_int)) < 0)
 		return smtpd_check_tempfail(ctx, ctx->rcpt);
-	if (op == OP_PERMIT_AUTH_DEST)
+	if (op == SR_PERMIT_AUTH_DEST)
 		return rc ? SMTPD_CHECK_OK : SMTPD_CHECK_DUNNO;
 	if (rc)
 		return SMTPD_CHECK_DUNNO;
-	if (op == OP_DEFER_UNAUTH_DEST)
+	if (op == SR_DEFER_UNAUTH_DEST)
 		code -= 100;
 	return smtpd_check_reject(ctx, NULL, code, "5.7.1",
 	    "<%s>: Relay access denied", ctx->rcpt);
@@ -862,33 +852,284 @@ unlisted(struct smtpd_check_ctx *ctx, const char *addr, const char *addr_int,
 	return rc;
 }
 
-/* rbl_client - reject_rbl_client zone (IPv4 clients). */
+/* is_addr_literal - a bare IPv4/IPv6 address, or one in brackets. */
 static int
-rbl_client(struct smtpd_check_ctx *ctx, const char *zone_arg)
+is_addr_literal(const char *name)
 {
 	unsigned char b[16];
-	char query[300];
-	char *zone = xstrndup(zone_arg, strcspn(zone_arg, "="));
+	char *bare;
 	int rc;
 
-	if (ctx->s->client_addr == NULL
-	    || match_list_addr_parse(ctx->s->client_addr, b) != AF_INET) {
-		free(zone);
-		return SMTPD_CHECK_DUNNO;
-	}
-	snprintf(query, sizeof(query), "%u.%u.%u.%u.%s", b[3], b[2], b[1], b[0],
-	    zone);
-	rc = smtpd_check_dns_rbl(query);
-	if (rc <= 0) {
-		free(zone);
-		return SMTPD_CHECK_DUNNO;
-	}
-	rc = smtpd_check_reject(ctx, "Client host",
-	    (int)mail_conf_int("maps_rbl_reject_code"), "5.7.1",
-	    "Service unavailable; Client host [%s] blocked using %s",
-	    ctx->s->client_addr, zone);
-	free(zone);
+	if (*name != '[')
+		return match_list_addr_parse(name, b) > 0;
+	bare = xstrndup(name + 1, strcspn(name + 1, "]"));
+	rc = match_list_addr_parse(strncasecmp(bare, "ipv6:", 5) == 0 ? bare + 5
+	    : bare, b) > 0;
+	free(bare);
 	return rc;
+}
+
+/* known_name - a host name that is not "unknown" (or NULL). */
+static const char *
+known_name(const char *name)
+{
+	return name && *name && strcmp(name, "unknown") != 0 ? name : NULL;
+}
+
+/* reverse_name - the client's unverified (PTR) name, or NULL. */
+static const char *
+reverse_name(const struct smtpd_check_session *s)
+{
+	return known_name(s->reverse_name ? s->reverse_name : s->client_name);
+}
+
+/* tempfail_action - a DNS temporary failure, as action_param says
+ * (defer_if_permit, the default, or defer): never a 5xx. */
+static int
+tempfail_action(struct smtpd_check_ctx *ctx, const char *action_param,
+    const char *class, int code, const char *dsn, const char *text)
+{
+	const char *action = mail_conf_str(action_param);
+
+	if (strcasecmp(action, "defer") == 0) {
+		int saved = ctx->warn_if_reject, rc;
+
+		ctx->warn_if_reject = 0;
+		rc = smtpd_check_reject(ctx, class, code, dsn, "%s", text);
+		ctx->warn_if_reject = saved;
+		return rc;
+	}
+	smtpd_check_defer_if(ctx, 'p', code, dsn, "%s", text);
+	return SMTPD_CHECK_DUNNO;
+}
+
+/* unknown_client - reject_unknown_client_hostname, _reverse_ and
+ * _forward_: no (verified) name.  A lookup that failed temporarily
+ * defers (defer_if_permit), as Postfix. */
+static int
+unknown_client(struct smtpd_check_ctx *ctx, enum smtpd_restrict_op op)
+{
+	const struct smtpd_check_session *s = ctx->s;
+	const char *addr = s->client_addr ? s->client_addr : "";
+	const char *what = "hostname";
+	int tempfail;
+	char *text;
+	int rc;
+
+	switch (op) {
+	case SR_UNKNOWN_REVERSE_CLIENT:
+		if (reverse_name(s))
+			return SMTPD_CHECK_DUNNO;
+		tempfail = s->reverse_tempfail;
+		what = "reverse hostname";
+		break;
+	case SR_UNKNOWN_FORWARD_CLIENT:
+		/* Only a name whose forward lookup does not come back. */
+		if (known_name(s->client_name) || reverse_name(s) == NULL)
+			return SMTPD_CHECK_DUNNO;
+		tempfail = s->name_tempfail;
+		break;
+	default:
+		if (known_name(s->client_name))
+			return SMTPD_CHECK_DUNNO;
+		tempfail = s->name_tempfail || s->reverse_tempfail;
+		break;
+	}
+	text = concatenate("Client host rejected: cannot find your ", what,
+	    ", [", addr, "]", (char *)0);
+	if (tempfail)
+		rc = tempfail_action(ctx, "reject_tempfail_action", "Client host",
+		    450, "4.7.1", text);
+	else
+		rc = smtpd_check_reject(ctx, "Client host",
+		    (int)mail_conf_int("unknown_client_reject_code"), "4.7.1", "%s",
+		    text);
+	free(text);
+	return rc;
+}
+
+/* unknown_helo - reject_unknown_helo_hostname: no A, AAAA or MX record
+ * for the HELO name (address literals pass). */
+static int
+unknown_helo(struct smtpd_check_ctx *ctx)
+{
+	char *text;
+	int rc;
+
+	if (ctx->helo == NULL || is_addr_literal(ctx->helo))
+		return SMTPD_CHECK_DUNNO;
+	if ((rc = smtpd_check_dns_domain(ctx->helo)) > 0)
+		return SMTPD_CHECK_DUNNO;
+	text = concatenate("<", ctx->helo, ">: Helo command rejected: Host not "
+	    "found", (char *)0);
+	if (rc < 0)
+		rc = tempfail_action(ctx, "unknown_helo_hostname_tempfail_action",
+		    "Helo command", 450, "4.7.1", text);
+	else
+		rc = smtpd_check_reject(ctx, "Helo command",
+		    (int)mail_conf_int("unknown_hostname_reject_code"), "4.7.1",
+		    "%s", text);
+	free(text);
+	return rc;
+}
+
+/* multi_rcpt_bounce - reject_multi_recipient_bounce: a null sender with
+ * more than one recipient. */
+static int
+multi_rcpt_bounce(struct smtpd_check_ctx *ctx, const char *class)
+{
+	int count = ctx->s->rcpt_count + (ctx->rcpt != NULL);
+
+	if (ctx->sender == NULL || *ctx->sender_int != 0 || count <= 1)
+		return SMTPD_CHECK_DUNNO;
+	if (strcmp(ctx->stage, "RCPT") == 0 || strcmp(ctx->stage, "VRFY") == 0)
+		return smtpd_check_reject(ctx, "Sender address",
+		    (int)mail_conf_int("multi_recipient_bounce_reject_code"),
+		    "5.5.3", "<>: Sender address rejected: Multi-recipient bounce");
+	return smtpd_check_reject(ctx, class,
+	    (int)mail_conf_int("multi_recipient_bounce_reject_code"), "5.5.3",
+	    "<>: %s rejected: Multi-recipient bounce", class ? class : "Data command");
+}
+
+/* login_mismatch - the *_sender_login_mismatch family.  postino has no
+ * SASL, so every client is unauthenticated: the sender is refused when
+ * smtpd_sender_login_maps names an owner for it (the client cannot be
+ * logged in as that owner); the "authenticated" variant never applies. */
+static int
+login_mismatch(struct smtpd_check_ctx *ctx, int variant)
+{
+	enum map_status st;
+
+	if (variant == SR_LOGIN_AUTH || ctx->sender == NULL
+	    || *ctx->sender_int == 0)
+		return SMTPD_CHECK_DUNNO;
+	st = maplist_find(&sc.login_maps, ctx->sender_int, "access");
+	switch (st) {
+	case MAP_NOTFOUND:
+		return SMTPD_CHECK_DUNNO;
+	case MAP_TEMPFAIL:
+		return smtpd_check_tempfail(ctx, ctx->sender);
+	case MAP_FOUND:
+		break;
+	}
+	return smtpd_check_reject(ctx, "Sender address", 553, "5.7.1",
+	    "<%s>: Sender address rejected: not logged in", ctx->sender);
+}
+
+/* naked_ip - permit_naked_ip_address: a HELO that is a bare address. */
+static int
+naked_ip(struct smtpd_check_ctx *ctx)
+{
+	unsigned char b[16];
+
+	if (ctx->helo == NULL || ctx->helo[strspn(ctx->helo, "0123456789.:")]
+	    || match_list_addr_parse(ctx->helo, b) <= 0)
+		return SMTPD_CHECK_DUNNO;
+	return SMTPD_CHECK_OK;
+}
+
+/* check_relay_domains - the old relay guard: permit a client whose name
+ * or address matches $relay_domains, or an authorized destination;
+ * reject anything else. */
+static int
+check_relay_domains(struct smtpd_check_ctx *ctx)
+{
+	const struct smtpd_check_session *s = ctx->s;
+	struct match_list *ml;
+	int rc;
+
+	if (ctx->rcpt == NULL)
+		return SMTPD_CHECK_DUNNO;
+	ml = match_list_create("relay_domains", mail_conf_str("relay_domains"),
+	    MATCH_LIST_HOSTADDR);
+	rc = match_list_match(ml, known_name(s->client_name), s->client_addr);
+	match_list_free(&ml);
+	if (rc < 0)
+		return smtpd_check_tempfail(ctx, ctx->client);
+	if (rc > 0)
+		return SMTPD_CHECK_OK;
+	if ((rc = smtpd_check_auth_dest(ctx, ctx->rcpt_int)) < 0)
+		return smtpd_check_tempfail(ctx, ctx->rcpt);
+	if (rc > 0)
+		return SMTPD_CHECK_OK;
+	return smtpd_check_reject(ctx, NULL,
+	    (int)mail_conf_int("relay_domains_reject_code"), "5.7.1",
+	    "<%s>: Relay access denied", ctx->rcpt);
+}
+
+int
+smtpd_check_config_error(struct smtpd_check_ctx *ctx, const char *why)
+{
+	int saved = ctx->warn_if_reject, rc;
+
+	msg_warn("%s", why);
+	ctx->warn_if_reject = 0;
+	rc = smtpd_check_reject(ctx, NULL, 451, "4.3.5",
+	    "Server configuration error");
+	ctx->warn_if_reject = saved;
+	return rc;
+}
+
+/* access_check - check_WHAT[_a|_mx|_ns]_access. */
+static int
+access_check(struct smtpd_check_ctx *ctx, const struct rstep *step)
+{
+	const struct smtpd_restrict_info *o = step->info;
+	const char *domain = NULL, *name = NULL, *class = NULL;
+
+	switch (o->what) {
+	case SR_W_CLIENT:
+		if (o->variant == SR_DNS_NONE)
+			return smtpd_check_access_client(ctx, step->map);
+		domain = known_name(ctx->s->client_name);
+		name = ctx->client;
+		class = "Client host";
+		break;
+	case SR_W_REVERSE:
+		domain = reverse_name(ctx->s);
+		name = ctx->client;
+		class = "Client host";
+		if (o->variant == SR_DNS_NONE)
+			return domain ? smtpd_check_access_host(ctx, step->map, domain,
+			    name, class) : SMTPD_CHECK_DUNNO;
+		break;
+	case SR_W_HELO:
+		if (o->variant == SR_DNS_NONE)
+			return smtpd_check_access_helo(ctx, step->map);
+		if (ctx->helo && !is_addr_literal(ctx->helo))
+			domain = ctx->helo;
+		name = ctx->helo;
+		class = "Helo command";
+		break;
+	case SR_W_SENDER:
+	case SR_W_RCPT: {
+		const char *addr = o->what == SR_W_SENDER ? ctx->sender : ctx->rcpt;
+		const char *addr_int = o->what == SR_W_SENDER ? ctx->sender_int
+		    : ctx->rcpt_int;
+
+		class = o->what == SR_W_SENDER ? "Sender address"
+		    : "Recipient address";
+		if (o->variant == SR_DNS_NONE)
+			return smtpd_check_access_mail(ctx, step->map, addr, addr_int,
+			    class);
+		if (addr == NULL || *addr_int == 0)
+			return SMTPD_CHECK_DUNNO;
+		domain = addr_domain(addr_int);
+		if (*domain == 0 || *domain == '[')
+			domain = NULL;
+		name = addr;
+		break;
+	}
+	case SR_W_ETRN:		/* no ETRN command */
+	case SR_W_CCERT:	/* no TLS: no client certificate */
+	case SR_W_SASL:		/* no SASL: no login name */
+	case SR_W_NONE:
+		return SMTPD_CHECK_DUNNO;
+	}
+	if (domain == NULL)
+		return SMTPD_CHECK_DUNNO;
+	return smtpd_check_access_server(ctx, step->map, domain, o->variant,
+	    name, class);
 }
 
 static int generic_checks(struct smtpd_check_ctx *, const struct rlist *,
@@ -900,41 +1141,81 @@ one_check(struct smtpd_check_ctx *ctx, const struct rstep *step,
     const char *name, const char *class)
 {
 	const struct smtpd_check_session *s = ctx->s;
+	const struct smtpd_restrict_info *o = step->info;
 	int rc;
 
-	switch (step->op) {
-	case OP_PERMIT:
+	if (step->kind == STEP_ERROR)
+		return smtpd_check_config_error(ctx, step->arg);
+	if (step->kind == STEP_CLASS) {
+		const struct rlist *cls = htable_find(sc.classes, step->arg);
+
+		if (cls == NULL || ctx->depth >= SMTPD_CHECK_DEPTH) {
+			char *why = concatenate("restriction class \"", step->arg,
+			    "\": ", cls ? "nested too deeply" : "not defined",
+			    (char *)0);
+
+			rc = smtpd_check_config_error(ctx, why);
+			free(why);
+			return rc;
+		}
+		ctx->depth++;
+		rc = generic_checks(ctx, cls, name, class);
+		ctx->depth--;
+		return rc;
+	}
+
+	switch (o->op) {
+	case SR_PERMIT:
 		return SMTPD_CHECK_OK;
-	case OP_REJECT:
+	case SR_REJECT:
 		return smtpd_check_reject(ctx, class,
 		    (int)mail_conf_int("reject_code"), "5.7.1",
 		    "<%s>: %s rejected: Access denied", name, class);
-	case OP_DEFER:
+	case SR_DEFER:
 		return smtpd_check_reject(ctx, class,
 		    (int)mail_conf_int("defer_code"), "4.3.2",
 		    "<%s>: %s rejected: Try again later", name, class);
-	case OP_DEFER_IF_PERMIT:
+	case SR_DEFER_IF_PERMIT:
 		smtpd_check_defer_if(ctx, 'p', (int)mail_conf_int("defer_code"),
 		    "4.7.1", "<%s>: %s rejected: defer_if_permit requested",
 		    name, class);
 		return SMTPD_CHECK_DUNNO;
-	case OP_DEFER_IF_REJECT:
+	case SR_DEFER_IF_REJECT:
 		smtpd_check_defer_if(ctx, 'r', (int)mail_conf_int("defer_code"),
 		    "4.7.1", "<%s>: %s rejected: defer_if_reject requested",
 		    name, class);
 		return SMTPD_CHECK_DUNNO;
-	case OP_WARN_IF_REJECT:
+	case SR_WARN_IF_REJECT:
 		ctx->warn_if_reject = 2;	/* survives the end of this step */
 		return SMTPD_CHECK_DUNNO;
-	case OP_PERMIT_MYNETWORKS:
-		rc = mynetworks_match(s->client_name && strcmp(s->client_name,
-		    "unknown") != 0 ? s->client_name : NULL, s->client_addr);
+	case SR_SLEEP:
+		/* Sleeping would stall every session of this process. */
+		return SMTPD_CHECK_DUNNO;
+	case SR_REJECT_UNAUTH_PIPELINING:
+		if (!s->pipelining_violation)
+			return SMTPD_CHECK_DUNNO;
+		return smtpd_check_reject(ctx, class, 503, "5.5.0",
+		    "<%s>: %s rejected: Improper use of SMTP command pipelining",
+		    name, class);
+	case SR_REJECT_PLAINTEXT:
+		/* No TLS: every session is a plaintext session. */
+		return smtpd_check_reject(ctx, NULL,
+		    (int)mail_conf_int("plaintext_reject_code"), "4.7.1",
+		    "Session encryption is required");
+	case SR_REJECT_MULTI_RCPT_BOUNCE:
+		return multi_rcpt_bounce(ctx, class);
+	case SR_ACCESS:
+		return access_check(ctx, step);
+	case SR_PERMIT_MYNETWORKS:
+		rc = mynetworks_match(known_name(s->client_name), s->client_addr);
 		if (rc < 0)
 			return smtpd_check_tempfail(ctx, ctx->client);
 		return rc ? SMTPD_CHECK_OK : SMTPD_CHECK_DUNNO;
-	case OP_PERMIT_SASL:
-		return SMTPD_CHECK_DUNNO;	/* no SASL yet */
-	case OP_PERMIT_INET_INTERFACES: {
+	case SR_NEVER:
+		/* permit_sasl_authenticated, permit_tls_*clientcerts: no SASL,
+		 * no TLS, so never a match. */
+		return SMTPD_CHECK_DUNNO;
+	case SR_PERMIT_INET_INTERFACES: {
 		char *lit;
 
 		if (s->client_addr == NULL)
@@ -944,17 +1225,74 @@ one_check(struct smtpd_check_ctx *ctx, const struct rstep *step,
 		free(lit);
 		return rc > 0 ? SMTPD_CHECK_OK : SMTPD_CHECK_DUNNO;
 	}
-	case OP_REJECT_UNAUTH_DEST:
-	case OP_DEFER_UNAUTH_DEST:
-	case OP_PERMIT_AUTH_DEST:
-		return unauth_dest(ctx, step->op);
-	case OP_REJECT_UNAUTH_PIPELINING:
-		if (!s->pipelining_violation)
+	case SR_RBL:
+		return smtpd_check_rbl(ctx, o->variant, step->arg);
+	case SR_MAPS_RBL: {
+		char *copy = xstrdup(mail_conf_str("maps_rbl_domains"));
+		char *cp = copy, *zone;
+		const char *err;
+
+		rc = SMTPD_CHECK_DUNNO;
+		while (rc == SMTPD_CHECK_DUNNO
+		    && (zone = match_list_token(&cp, &err)) != NULL)
+			rc = smtpd_check_rbl(ctx, 0, zone);
+		free(copy);
+		return rc;
+	}
+	case SR_RHSBL: {
+		const char *domain = NULL, *rclass = "Client host";
+
+		switch (o->what) {
+		case SR_W_CLIENT:
+			domain = known_name(s->client_name);
+			break;
+		case SR_W_REVERSE:
+			domain = reverse_name(s);
+			rclass = "Unverified Client host";
+			break;
+		case SR_W_HELO:
+			if (ctx->helo && !is_addr_literal(ctx->helo))
+				domain = ctx->helo;
+			rclass = "Helo command";
+			break;
+		case SR_W_SENDER:
+		case SR_W_RCPT: {
+			const char *ai = o->what == SR_W_SENDER ? ctx->sender_int
+			    : ctx->rcpt_int;
+
+			if (ai && *ai && *addr_domain(ai) && *addr_domain(ai) != '[')
+				domain = addr_domain(ai);
+			rclass = o->what == SR_W_SENDER ? "Sender address"
+			    : "Recipient address";
+			break;
+		}
+		default:
+			break;
+		}
+		if (domain == NULL)
 			return SMTPD_CHECK_DUNNO;
-		return smtpd_check_reject(ctx, class, 503, "5.5.0",
-		    "<%s>: %s rejected: Improper use of SMTP command pipelining",
-		    name, class);
-	case OP_NON_FQDN_HELO:
+		return smtpd_check_rhsbl(ctx, o->variant, step->arg, domain, rclass);
+	}
+	case SR_UNKNOWN_CLIENT:
+	case SR_UNKNOWN_REVERSE_CLIENT:
+	case SR_UNKNOWN_FORWARD_CLIENT:
+		return unknown_client(ctx, o->op);
+	case SR_NAKED_IP:
+		return naked_ip(ctx);
+	case SR_INVALID_HELO: {
+		unsigned char b[16];
+
+		if (ctx->helo == NULL)
+			return SMTPD_CHECK_DUNNO;
+		if (valid_hostname(ctx->helo)
+		    || match_list_addr_parse(ctx->helo, b) > 0
+		    || is_addr_literal(ctx->helo))
+			return SMTPD_CHECK_DUNNO;
+		return smtpd_check_reject(ctx, "Helo command",
+		    (int)mail_conf_int("invalid_hostname_reject_code"), "5.5.2",
+		    "<%s>: Helo command rejected: Invalid name", ctx->helo);
+	}
+	case SR_NON_FQDN_HELO:
 		if (ctx->helo == NULL || *ctx->helo == '[')
 			return SMTPD_CHECK_DUNNO;
 		{
@@ -970,68 +1308,41 @@ one_check(struct smtpd_check_ctx *ctx, const struct rstep *step,
 		    (int)mail_conf_int("non_fqdn_reject_code"), "5.5.2",
 		    "<%s>: Helo command rejected: need fully-qualified hostname",
 		    ctx->helo);
-	case OP_INVALID_HELO: {
-		unsigned char b[16];
-
-		if (ctx->helo == NULL)
-			return SMTPD_CHECK_DUNNO;
-		if (valid_hostname(ctx->helo)
-		    || match_list_addr_parse(ctx->helo, b) > 0)
-			return SMTPD_CHECK_DUNNO;
-		return smtpd_check_reject(ctx, "Helo command",
-		    (int)mail_conf_int("invalid_hostname_reject_code"), "5.5.2",
-		    "<%s>: Helo command rejected: Invalid name", ctx->helo);
-	}
-	case OP_NON_FQDN_SENDER:
-		return non_fqdn_addr(ctx, ctx->sender, ctx->sender_int,
-		    "Sender address");
-	case OP_NON_FQDN_RCPT:
+	case SR_UNKNOWN_HELO:
+		return unknown_helo(ctx);
+	case SR_LOGIN_MISMATCH:
+		return login_mismatch(ctx, o->variant);
+	case SR_NON_FQDN_ADDR:
+		if (o->what == SR_W_SENDER)
+			return non_fqdn_addr(ctx, ctx->sender, ctx->sender_int,
+			    "Sender address");
 		return non_fqdn_addr(ctx, ctx->rcpt, ctx->rcpt_int,
 		    "Recipient address");
-	case OP_UNKNOWN_SENDER_DOMAIN:
-		return unknown_domain(ctx, ctx->sender, ctx->sender_int,
-		    "Sender address");
-	case OP_UNKNOWN_RCPT_DOMAIN:
+	case SR_UNKNOWN_DOMAIN:
+		if (o->what == SR_W_SENDER)
+			return unknown_domain(ctx, ctx->sender, ctx->sender_int,
+			    "Sender address");
 		return unknown_domain(ctx, ctx->rcpt, ctx->rcpt_int,
 		    "Recipient address");
-	case OP_UNLISTED_RCPT:
+	case SR_UNLISTED:
+		if (o->what == SR_W_SENDER)
+			return unlisted(ctx, ctx->sender, ctx->sender_int,
+			    "Sender address");
 		return unlisted(ctx, ctx->rcpt, ctx->rcpt_int, "Recipient address");
-	case OP_UNLISTED_SENDER:
-		return unlisted(ctx, ctx->sender, ctx->sender_int, "Sender address");
-	case OP_UNKNOWN_CLIENT:
-		if (s->client_name && strcmp(s->client_name, "unknown") != 0)
-			return SMTPD_CHECK_DUNNO;
-		return smtpd_check_reject(ctx, "Client host",
-		    (int)mail_conf_int("unknown_client_reject_code"), "4.7.1",
-		    "Client host rejected: cannot find your hostname, [%s]",
-		    s->client_addr ? s->client_addr : "");
-	case OP_CHECK_CLIENT:
-		return smtpd_check_access_client(ctx, step->map);
-	case OP_CHECK_HELO:
-		return smtpd_check_access_helo(ctx, step->map);
-	case OP_CHECK_SENDER:
-		return smtpd_check_access_mail(ctx, step->map, ctx->sender,
-		    ctx->sender_int, "Sender address");
-	case OP_CHECK_RCPT:
-		return smtpd_check_access_mail(ctx, step->map, ctx->rcpt,
-		    ctx->rcpt_int, "Recipient address");
-	case OP_RBL_CLIENT:
-		return rbl_client(ctx, step->arg);
-	case OP_SLEEP:
-		/* Sleeping would stall every session of this process. */
-		return SMTPD_CHECK_DUNNO;
-	case OP_CLASS: {
-		const struct rlist *cls = htable_find(sc.classes, step->arg);
+	case SR_PERMIT_AUTH_DEST:
+	case SR_REJECT_UNAUTH_DEST:
+	case SR_DEFER_UNAUTH_DEST:
+		return unauth_dest(ctx, o->op);
+	case SR_PERMIT_MX_BACKUP:
+		return smtpd_check_mx_backup(ctx);
+	case SR_CHECK_RELAY_DOMAINS:
+		return check_relay_domains(ctx);
+	case SR_REFUSED: {
+		char *why = concatenate("restriction \"", o->name, "\" is not "
+		    "supported: ", o->refuse, (char *)0);
 
-		if (cls == NULL || ctx->depth >= SMTPD_CHECK_DEPTH) {
-			msg_warn("restriction class \"%s\": %s", step->arg,
-			    cls ? "nested too deeply" : "not defined");
-			return smtpd_check_reject(ctx, NULL, 451, "4.3.5",
-			    "Server configuration error");
-		}
-		ctx->depth++;
-		rc = generic_checks(ctx, cls, name, class);
-		ctx->depth--;
+		rc = smtpd_check_config_error(ctx, why);
+		free(why);
 		return rc;
 	}
 	}
@@ -1069,7 +1380,7 @@ smtpd_check_list_text(struct smtpd_check_ctx *ctx, const char *text,
 		return smtpd_check_reject(ctx, NULL, 451, "4.3.5",
 		    "Server configuration error");
 	}
-	if ((list = rlist_parse("access table result", text, 0, 0)) == NULL)
+	if ((list = rlist_parse("access table result", text, 0)) == NULL)
 		return smtpd_check_reject(ctx, NULL, 451, "4.3.5",
 		    "Server configuration error");
 	ctx->depth++;
@@ -1372,5 +1683,8 @@ smtpd_check_reply_free(struct smtpd_check_reply *r)
 	for (int i = 0; i < r->nprepend; i++)
 		free(r->prepend[i]);
 	free(r->prepend);
+	for (int i = 0; i < r->nbcc; i++)
+		free(r->bcc[i]);
+	free(r->bcc);
 	memset(r, 0, sizeof(*r));
 }

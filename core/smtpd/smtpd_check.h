@@ -21,6 +21,10 @@
 struct smtpd_check_session {
 	const char *client_addr;	/* "127.0.0.1", IPv6 without brackets */
 	const char *client_name;	/* verified name or "unknown" */
+	const char *reverse_name;	/* PTR name, not verified, or "unknown";
+					 * NULL: same as client_name */
+	int name_tempfail;		/* the name lookup failed temporarily */
+	int reverse_tempfail;		/* the PTR lookup failed temporarily */
 	const char *client_port;
 	const char *helo;		/* NULL before HELO/EHLO */
 	const char *protocol;		/* "SMTP" or "ESMTP" */
@@ -41,12 +45,18 @@ struct smtpd_check_reply {
 	char *redirect;		/* REDIRECT addr (malloc'd) */
 	char **prepend;		/* PREPEND header lines (NULL-terminated) */
 	int nprepend;
+	char **bcc;		/* BCC recipients (NULL-terminated) */
+	int nbcc;
+	int hangup;		/* HANGUP: close the session, no reply */
 	int warn_only;		/* the reject was downgraded (warn_if_reject) */
 };
 
 /* smtpd_check_init - parse the restriction lists and open their tables
  * (daemon style: surrogates for tables that cannot be opened).
- * Unknown restriction names are fatal at start ("unknown smtpd restriction"). */
+ * A list with an unknown or unsupported restriction is logged as a
+ * warning and answers "451 4.3.5 Server configuration error" to every
+ * command it applies to (the server keeps serving); "postino check"
+ * reports it with file and line (smtpd_restrict_validate). */
 void smtpd_check_init(void);
 
 /* Each returns the reply's code (0 = OK) and fills *r (reset it with

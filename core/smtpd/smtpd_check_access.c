@@ -18,11 +18,17 @@
  *
  * Actions: OK/RELAY/all digits, REJECT, DEFER, 4NN/5NN text,
  * DEFER_IF_PERMIT, DEFER_IF_REJECT, DUNNO, HOLD, DISCARD, WARN, INFO,
- * PREPEND, REDIRECT, and restriction lists (no tables inside).
+ * PREPEND, REDIRECT, BCC, HANGUP, and restriction lists (no tables
+ * inside).  FILTER (content filters are not implemented) and anything
+ * else that is not a valid restriction list answer "451 4.3.5 Server
+ * configuration error" with a warning: no action is ever treated as
+ * DUNNO.  The check/server_access variants (_a, _mx, _ns) first ask the
+ * DNS for the addresses or the MX/NS hosts of a domain.
  * Logs: hold/discard/redirect/warn/info/prepend lines in Postfix's shape,
  * warnings for bad results. */
 #include "postino_config.h"
 
+#include <arpa/nameser.h>
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +42,7 @@
 #include "mymalloc.h"
 #include "resolve.h"
 #include "smtpd_check_private.h"
+#include "smtpd_restrict.h"
 #include "stringops.h"
 
 #define ACCESS_NOTFOUND	(-1)	/* internal: no key matched */
@@ -212,10 +219,38 @@ table_result(struct smtpd_check_ctx *ctx, const char *table, char *value,
 		free(line);
 		return SMTPD_CHECK_DUNNO;
 	}
-	if (IS("FILTER") || IS("BCC") || IS("HANGUP")) {
-		msg_warn("access table %s: action %.*s is not supported: ignored",
-		    table, (int)wlen, word);
+	if (IS("BCC")) {
+		char *line;
+
+		if (*rest == 0 || strchr(rest, '@') == NULL || strpbrk(rest, " \t")) {
+			msg_warn("access table %s: BCC for \"%s\" needs one "
+			    "user@domain address", table, name);
+			return SMTPD_CHECK_DUNNO;
+		}
+		ctx->r->bcc = xreallocarray(ctx->r->bcc, (size_t)ctx->r->nbcc + 2,
+		    sizeof(*ctx->r->bcc));
+		ctx->r->bcc[ctx->r->nbcc++] = xstrdup(rest);
+		ctx->r->bcc[ctx->r->nbcc] = NULL;
+		line = concatenate("<", name, ">: ", class, " triggers BCC ", rest,
+		    (char *)0);
+		smtpd_check_log(ctx, "bcc", line);
+		free(line);
 		return SMTPD_CHECK_DUNNO;
+	}
+	if (IS("HANGUP")) {
+		log_action(ctx, "hangup", name, class, rest, "triggers HANGUP action");
+		return smtpd_check_hangup(ctx);
+	}
+	if (IS("FILTER")) {
+		/* Passing the mail on unfiltered would skip the inspection the
+		 * table asks for: refuse it until content filters exist. */
+		char *why = concatenate("access table ", table, ": action FILTER "
+		    "for \"", name, "\": content filters are not implemented",
+		    (char *)0);
+		int rc = smtpd_check_config_error(ctx, why);
+
+		free(why);
+		return rc;
 	}
 #undef IS
 	return smtpd_check_list_text(ctx, value, name, class);
@@ -292,6 +327,82 @@ static int
 finish(int rc)
 {
 	return rc == ACCESS_NOTFOUND ? SMTPD_CHECK_DUNNO : rc;
+}
+
+int
+smtpd_check_access_host(struct smtpd_check_ctx *ctx, struct map *map,
+    const char *host, const char *name, const char *class)
+{
+	return finish(access_host(ctx, map, host, name, class));
+}
+
+/* server_addrs - look each address of host up (A, then AAAA). */
+static int
+server_addrs(struct smtpd_check_ctx *ctx, struct map *map, const char *host,
+    const char *name, const char *class)
+{
+	static const int types[] = { T_A, T_AAAA };
+	int rc = ACCESS_NOTFOUND;
+
+	for (size_t t = 0; t < 2 && rc == ACCESS_NOTFOUND; t++) {
+		char **list = NULL;
+
+		if (smtpd_check_dns_lookup(host, types[t], &list) == SMTPD_DNS_OK)
+			for (int i = 0; list[i] && rc == ACCESS_NOTFOUND; i++)
+				rc = access_addr(ctx, map, list[i], name, class);
+		smtpd_check_dns_list_free(&list);
+	}
+	return rc;
+}
+
+int
+smtpd_check_access_server(struct smtpd_check_ctx *ctx, struct map *map,
+    const char *domain, int dns, const char *name, const char *class)
+{
+	int type = dns == SR_DNS_MX ? T_MX : dns == SR_DNS_NS ? T_NS : T_A;
+	const char *what = dns == SR_DNS_MX ? "MX" : dns == SR_DNS_NS ? "NS"
+	    : "A";
+	char **list = NULL;
+	int st, rc = ACCESS_NOTFOUND;
+
+	if (dns == SR_DNS_A)
+		return finish(server_addrs(ctx, map, domain, name, class));
+	st = smtpd_check_dns_lookup(domain, type, &list);
+	/* No MX: the domain is its own mail host.  No NS: its parents'. */
+	if (st == SMTPD_DNS_NODATA && type == T_MX) {
+		smtpd_check_dns_list_free(&list);
+		list = xcalloc(2, sizeof(*list));
+		list[0] = concatenate("0 ", domain, (char *)0);
+		st = SMTPD_DNS_OK;
+	}
+	for (const char *d = domain; st == SMTPD_DNS_NODATA && type == T_NS;) {
+		if ((d = strchr(d, '.')) == NULL || d[1] == 0)
+			break;
+		d++;
+		smtpd_check_dns_list_free(&list);
+		st = smtpd_check_dns_lookup(d, type, &list);
+	}
+	if (st == SMTPD_DNS_RETRY) {
+		smtpd_check_dns_list_free(&list);
+		smtpd_check_defer_if(ctx, 'p', 450, "4.4.3", "<%s>: %s rejected: "
+		    "unable to look up %s host for %s", name, class, what, domain);
+		return SMTPD_CHECK_DUNNO;
+	}
+	for (int i = 0; st == SMTPD_DNS_OK && list[i] && rc == ACCESS_NOTFOUND;
+	    i++) {
+		const char *host = list[i];
+
+		/* MX answers are "PREFERENCE HOST". */
+		if (type == T_MX && strchr(host, ' '))
+			host = strchr(host, ' ') + 1;
+		if (*host == 0)
+			continue;
+		rc = access_host(ctx, map, host, name, class);
+		if (rc == ACCESS_NOTFOUND)
+			rc = server_addrs(ctx, map, host, name, class);
+	}
+	smtpd_check_dns_list_free(&list);
+	return finish(rc);
 }
 
 int

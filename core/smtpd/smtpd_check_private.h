@@ -59,16 +59,62 @@ void smtpd_check_defer_if(struct smtpd_check_ctx *ctx, int which, int code,
  * from=<> to=<> proto= helo=<>". */
 void smtpd_check_log(struct smtpd_check_ctx *ctx, const char *action,
     const char *text);
+/* smtpd_check_config_error - log why (a warning) and answer "451 4.3.5
+ * Server configuration error" (never downgraded by warn_if_reject). */
+int smtpd_check_config_error(struct smtpd_check_ctx *ctx, const char *why);
+/* smtpd_check_hangup - end the command with a hang-up (no reply; the
+ * session closes): ctx->r->hangup is set. */
+int smtpd_check_hangup(struct smtpd_check_ctx *ctx);
 /* smtpd_check_list_text - evaluate a restriction list given as text (an
  * access table result): no tables allowed inside. */
 int smtpd_check_list_text(struct smtpd_check_ctx *ctx, const char *text,
     const char *name, const char *class);
+
+/* smtpd_check_auth_dest - 1 when the recipient (internal form) is one
+ * we accept mail for from anyone, 0 when not, -1 on a table error. */
+int smtpd_check_auth_dest(struct smtpd_check_ctx *ctx, const char *addr_int);
 
 /* smtpd_check_access.c: check_{client,helo,sender,recipient}_access. */
 int smtpd_check_access_client(struct smtpd_check_ctx *ctx, struct map *map);
 int smtpd_check_access_helo(struct smtpd_check_ctx *ctx, struct map *map);
 int smtpd_check_access_mail(struct smtpd_check_ctx *ctx, struct map *map,
     const char *addr, const char *addr_int, const char *class);
+/* smtpd_check_access_host - a host name and its parent domains
+ * (check_reverse_client_hostname_access). */
+int smtpd_check_access_host(struct smtpd_check_ctx *ctx, struct map *map,
+    const char *host, const char *name, const char *class);
+/* smtpd_check_access_server - check_*_{a,mx,ns}_access: the domain's
+ * A/AAAA addresses (SR_DNS_A), or its MX or NS host names and their
+ * addresses, looked up in map.  A DNS temporary failure defers
+ * (defer_if_permit). */
+int smtpd_check_access_server(struct smtpd_check_ctx *ctx, struct map *map,
+    const char *domain, int dns, const char *name, const char *class);
+
+/* smtpd_check_dns.c: the DNS-based restrictions.
+ * smtpd_check_rbl - reject_rbl_client ZONE[=PATTERN] (permit: 0), or
+ * permit_dnswl_client (permit: 1). */
+int smtpd_check_rbl(struct smtpd_check_ctx *ctx, int permit, const char *arg);
+/* smtpd_check_rhsbl - reject_rhsbl_* ZONE[=PATTERN] for domain (permit:
+ * 0), or permit_rhswl_client (permit: 1); class for the reply. */
+int smtpd_check_rhsbl(struct smtpd_check_ctx *ctx, int permit,
+    const char *arg, const char *domain, const char *class);
+/* smtpd_check_mx_backup - permit_mx_backup. */
+int smtpd_check_mx_backup(struct smtpd_check_ctx *ctx);
+
+/* Results of smtpd_check_dns_lookup. */
+#define SMTPD_DNS_OK		1	/* *list_r has the answers */
+#define SMTPD_DNS_NODATA	0	/* the name exists, no such records */
+#define SMTPD_DNS_RETRY		(-1)	/* temporary failure */
+#define SMTPD_DNS_NXDOMAIN	(-2)	/* the name does not exist */
+
+/* smtpd_check_dns_lookup - the records of type (T_A, T_AAAA: addresses
+ * as text; T_MX: "PREFERENCE HOST"; T_NS: host names; T_TXT: the text)
+ * for name.  *list_r is NULL-terminated, free it with
+ * smtpd_check_dns_list_free.  Blocks (short resolver timeouts).  A
+ * pointer, so that tests can substitute it. */
+extern int (*smtpd_check_dns_lookup)(const char *name, int type,
+    char ***list_r);
+void smtpd_check_dns_list_free(char ***list);
 
 /* smtpd_check_dns.c: does the domain exist for mail (MX, A or AAAA)?
  * 1 yes, 0 no, -1 temporary failure.  A pointer, so that tests can

@@ -54,12 +54,33 @@ error_reply(struct smtpd_session *s, const char *text)
 	smtpd_reply(s, "%s", text);
 }
 
+/* hangup - an access table's HANGUP: drop the connection without a
+ * reply (as Postfix); the session closes from its timer, once the input
+ * loop has let go of it. */
+static void
+hangup(struct smtpd_session *s)
+{
+	struct evbuffer *out = bufferevent_get_output(s->bev);
+	struct timeval now = {0, 0};
+
+	evbuffer_drain(out, evbuffer_get_length(out));
+	(void)shutdown(s->fd, SHUT_RDWR);
+	s->hangup = 1;
+	s->state = SMTPD_ST_CLOSING;
+	bufferevent_disable(s->bev, EV_READ | EV_WRITE);
+	evtimer_add(s->timer, &now);
+}
+
 /* check_reply - send a policy reply; 1 if it was a refusal. */
 static int
 check_reply(struct smtpd_session *s, struct smtpd_check_reply *r)
 {
 	if (r->code == 0)
 		return 0;
+	if (r->hangup) {
+		hangup(s);
+		return 1;
+	}
 	s->errors++;
 	smtpd_reply(s, "%d %s %s", r->code, r->dsn, r->text ? r->text : "Error");
 	if (s->errors >= smtpd_conf.hard_error_limit) {
@@ -174,6 +195,27 @@ static char *
 next_param(char **rest)
 {
 	return mystrtok(rest, " \t");
+}
+
+/* keep_actions - remember the message actions of an accepted command
+ * (HOLD, DISCARD, REDIRECT, BCC) for the transaction; they reach
+ * cleanup at DATA. */
+static void
+keep_actions(struct smtpd_session *s, const struct smtpd_check_reply *r)
+{
+	if (r->hold)
+		s->hold = 1;
+	if (r->discard)
+		s->discard = 1;
+	if (r->redirect) {
+		free(s->redirect);
+		s->redirect = xstrdup(r->redirect);
+	}
+	for (int i = 0; i < r->nbcc; i++) {
+		s->bcc = xreallocarray(s->bcc, (size_t)s->nbcc + 2, sizeof(*s->bcc));
+		s->bcc[s->nbcc++] = xstrdup(r->bcc[i]);
+		s->bcc[s->nbcc] = NULL;
+	}
 }
 
 /* smtpd_helo_checked - the rest of HELO/EHLO once its checks ran. */
@@ -362,8 +404,9 @@ smtpd_mail_checked(struct smtpd_session *s, int rc,
 		free(envid);
 		return;
 	}
-	smtpd_check_reply_free(r);
 	s->sender = addr;
+	keep_actions(s, r);
+	smtpd_check_reply_free(r);
 	s->mail_size = size;
 	s->dsn_envid = envid;
 	s->dsn_ret = ret;
@@ -510,14 +553,7 @@ smtpd_rcpt_checked(struct smtpd_session *s, int rc,
 	}
 	if (!added)
 		smtpd_rcpt_add(s, addr, orcpt, notify);
-	if (r->hold)
-		s->hold = 1;
-	if (r->discard)
-		s->discard = 1;
-	if (r->redirect) {
-		free(s->redirect);
-		s->redirect = xstrdup(r->redirect);
-	}
+	keep_actions(s, r);
 	for (int i = 0; i < r->nprepend; i++)
 		cleanup_prepend_header(s->cleanup, r->prepend[i]);
 	smtpd_check_reply_free(r);
@@ -581,11 +617,16 @@ smtpd_data_checked(struct smtpd_session *s, int rc,
 		smtpd_check_reply_free(r);
 		return;
 	}
+	keep_actions(s, r);
 	smtpd_check_reply_free(r);
 	if (s->hold)
 		cleanup_add_flags(s->cleanup, CLEANUP_FLAG_HOLD);
 	if (s->discard)
 		cleanup_add_flags(s->cleanup, CLEANUP_FLAG_DISCARD);
+	if (s->redirect)
+		cleanup_set_redirect(s->cleanup, s->redirect);
+	for (int i = 0; i < s->nbcc; i++)
+		cleanup_add_bcc(s->cleanup, s->bcc[i]);
 	smtpd_reply(s, "354 End data with <CR><LF>.<CR><LF>");
 	smtpd_data_begin(s);
 }

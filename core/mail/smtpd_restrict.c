@@ -1,0 +1,418 @@
+/* SPDX-License-Identifier: MIT */
+/* smtpd_restrict - restriction names and list validation (see
+ * smtpd_restrict.h). */
+#include "postino_config.h"
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "map.h"
+#include "match_list.h"
+#include "msg.h"
+#include "mymalloc.h"
+#include "smtpd_restrict.h"
+#include "stringops.h"
+
+/* Entries of one table whose actions are checked, at most. */
+#define SMTPD_RESTRICT_SCAN_MAX	100000
+
+#define NO_SASL	"postino has no SASL authentication: no client is ever " \
+		"authenticated"
+#define NO_TLS	"postino has no TLS: no client ever presents a certificate"
+
+#define R(n, op, w, arg, var, guard, refuse, note) \
+	{ n, op, w, arg, var, guard, refuse, note }
+
+static const struct smtpd_restrict_info table[] = {
+	/* Generic. */
+	R("permit", SR_PERMIT, SR_W_NONE, SR_ARG_NONE, 0, 0, NULL, NULL),
+	R("reject", SR_REJECT, SR_W_NONE, SR_ARG_NONE, 0, 1, NULL, NULL),
+	R("defer", SR_DEFER, SR_W_NONE, SR_ARG_NONE, 0, 1, NULL, NULL),
+	R("defer_if_permit", SR_DEFER_IF_PERMIT, SR_W_NONE, SR_ARG_NONE, 0, 1,
+	    NULL, NULL),
+	R("defer_if_reject", SR_DEFER_IF_REJECT, SR_W_NONE, SR_ARG_NONE, 0, 0,
+	    NULL, NULL),
+	R("warn_if_reject", SR_WARN_IF_REJECT, SR_W_NONE, SR_ARG_NONE, 0, 0,
+	    NULL, NULL),
+	R("sleep", SR_SLEEP, SR_W_NONE, SR_ARG_WORD, 0, 0, NULL, NULL),
+	R("reject_unauth_pipelining", SR_REJECT_UNAUTH_PIPELINING, SR_W_NONE,
+	    SR_ARG_NONE, 0, 0, NULL, NULL),
+	R("reject_plaintext_session", SR_REJECT_PLAINTEXT, SR_W_NONE,
+	    SR_ARG_NONE, 0, 0, NULL, NULL),
+	R("reject_multi_recipient_bounce", SR_REJECT_MULTI_RCPT_BOUNCE,
+	    SR_W_NONE, SR_ARG_NONE, 0, 0, NULL, NULL),
+	R("check_policy_service", SR_REFUSED, SR_W_NONE, SR_ARG_WORD, 0, 0,
+	    "postino has no policy service client yet (ignoring the policy "
+	    "server would skip its decisions)", NULL),
+
+	/* Client. */
+	R("check_client_access", SR_ACCESS, SR_W_CLIENT, SR_ARG_TABLE,
+	    SR_DNS_NONE, 0, NULL, NULL),
+	R("check_client_a_access", SR_ACCESS, SR_W_CLIENT, SR_ARG_TABLE,
+	    SR_DNS_A, 0, NULL, NULL),
+	R("check_client_mx_access", SR_ACCESS, SR_W_CLIENT, SR_ARG_TABLE,
+	    SR_DNS_MX, 0, NULL, NULL),
+	R("check_client_ns_access", SR_ACCESS, SR_W_CLIENT, SR_ARG_TABLE,
+	    SR_DNS_NS, 0, NULL, NULL),
+	R("check_reverse_client_hostname_access", SR_ACCESS, SR_W_REVERSE,
+	    SR_ARG_TABLE, SR_DNS_NONE, 0, NULL, NULL),
+	R("check_reverse_client_hostname_a_access", SR_ACCESS, SR_W_REVERSE,
+	    SR_ARG_TABLE, SR_DNS_A, 0, NULL, NULL),
+	R("check_reverse_client_hostname_mx_access", SR_ACCESS, SR_W_REVERSE,
+	    SR_ARG_TABLE, SR_DNS_MX, 0, NULL, NULL),
+	R("check_reverse_client_hostname_ns_access", SR_ACCESS, SR_W_REVERSE,
+	    SR_ARG_TABLE, SR_DNS_NS, 0, NULL, NULL),
+	R("check_ccert_access", SR_ACCESS, SR_W_CCERT, SR_ARG_TABLE, 0, 0, NULL,
+	    NO_TLS ": check_ccert_access never finds a match"),
+	R("check_sasl_access", SR_ACCESS, SR_W_SASL, SR_ARG_TABLE, 0, 0, NULL,
+	    NO_SASL ": check_sasl_access never finds a match"),
+	R("permit_inet_interfaces", SR_PERMIT_INET_INTERFACES, SR_W_CLIENT,
+	    SR_ARG_NONE, 0, 0, NULL, NULL),
+	R("permit_mynetworks", SR_PERMIT_MYNETWORKS, SR_W_CLIENT, SR_ARG_NONE,
+	    0, 0, NULL, NULL),
+	R("permit_sasl_authenticated", SR_NEVER, SR_W_SASL, SR_ARG_NONE, 0, 0,
+	    NULL, NULL),
+	R("permit_tls_all_clientcerts", SR_NEVER, SR_W_CCERT, SR_ARG_NONE, 0, 0,
+	    NULL, NO_TLS ": permit_tls_all_clientcerts never permits"),
+	R("permit_tls_clientcerts", SR_NEVER, SR_W_CCERT, SR_ARG_NONE, 0, 0,
+	    NULL, NO_TLS ": permit_tls_clientcerts never permits"),
+	R("reject_rbl_client", SR_RBL, SR_W_CLIENT, SR_ARG_WORD, 0, 0, NULL,
+	    NULL),
+	R("reject_rbl", SR_RBL, SR_W_CLIENT, SR_ARG_WORD, 0, 0, NULL,
+	    "reject_rbl is an old name: use reject_rbl_client"),
+	R("permit_dnswl_client", SR_RBL, SR_W_CLIENT, SR_ARG_WORD, 1, 0, NULL,
+	    NULL),
+	R("reject_rhsbl_client", SR_RHSBL, SR_W_CLIENT, SR_ARG_WORD, 0, 0, NULL,
+	    NULL),
+	R("reject_rhsbl_reverse_client", SR_RHSBL, SR_W_REVERSE, SR_ARG_WORD, 0,
+	    0, NULL, NULL),
+	R("permit_rhswl_client", SR_RHSBL, SR_W_CLIENT, SR_ARG_WORD, 1, 0, NULL,
+	    NULL),
+	R("reject_maps_rbl", SR_MAPS_RBL, SR_W_CLIENT, SR_ARG_NONE, 0, 0, NULL,
+	    "reject_maps_rbl is an old name: use reject_rbl_client DOMAIN"),
+	R("reject_unknown_client_hostname", SR_UNKNOWN_CLIENT, SR_W_CLIENT,
+	    SR_ARG_NONE, 0, 0, NULL, NULL),
+	R("reject_unknown_client", SR_UNKNOWN_CLIENT, SR_W_CLIENT, SR_ARG_NONE,
+	    0, 0, NULL, NULL),
+	R("reject_unknown_reverse_client_hostname", SR_UNKNOWN_REVERSE_CLIENT,
+	    SR_W_CLIENT, SR_ARG_NONE, 0, 0, NULL, NULL),
+	R("reject_unknown_forward_client_hostname", SR_UNKNOWN_FORWARD_CLIENT,
+	    SR_W_CLIENT, SR_ARG_NONE, 0, 0, NULL, NULL),
+	R("permit_naked_ip_address", SR_NAKED_IP, SR_W_HELO, SR_ARG_NONE, 0, 0,
+	    NULL, "permit_naked_ip_address is deprecated: use permit_mynetworks"),
+
+	/* HELO. */
+	R("check_helo_access", SR_ACCESS, SR_W_HELO, SR_ARG_TABLE, SR_DNS_NONE,
+	    0, NULL, NULL),
+	R("check_helo_a_access", SR_ACCESS, SR_W_HELO, SR_ARG_TABLE, SR_DNS_A, 0,
+	    NULL, NULL),
+	R("check_helo_mx_access", SR_ACCESS, SR_W_HELO, SR_ARG_TABLE, SR_DNS_MX,
+	    0, NULL, NULL),
+	R("check_helo_ns_access", SR_ACCESS, SR_W_HELO, SR_ARG_TABLE, SR_DNS_NS,
+	    0, NULL, NULL),
+	R("reject_invalid_helo_hostname", SR_INVALID_HELO, SR_W_HELO,
+	    SR_ARG_NONE, 0, 0, NULL, NULL),
+	R("reject_invalid_hostname", SR_INVALID_HELO, SR_W_HELO, SR_ARG_NONE, 0,
+	    0, NULL, NULL),
+	R("reject_non_fqdn_helo_hostname", SR_NON_FQDN_HELO, SR_W_HELO,
+	    SR_ARG_NONE, 0, 0, NULL, NULL),
+	R("reject_non_fqdn_hostname", SR_NON_FQDN_HELO, SR_W_HELO, SR_ARG_NONE,
+	    0, 0, NULL, NULL),
+	R("reject_unknown_helo_hostname", SR_UNKNOWN_HELO, SR_W_HELO,
+	    SR_ARG_NONE, 0, 0, NULL, NULL),
+	R("reject_unknown_hostname", SR_UNKNOWN_HELO, SR_W_HELO, SR_ARG_NONE, 0,
+	    0, NULL, NULL),
+	R("reject_rhsbl_helo", SR_RHSBL, SR_W_HELO, SR_ARG_WORD, 0, 0, NULL,
+	    NULL),
+
+	/* Sender. */
+	R("check_sender_access", SR_ACCESS, SR_W_SENDER, SR_ARG_TABLE,
+	    SR_DNS_NONE, 0, NULL, NULL),
+	R("check_sender_a_access", SR_ACCESS, SR_W_SENDER, SR_ARG_TABLE,
+	    SR_DNS_A, 0, NULL, NULL),
+	R("check_sender_mx_access", SR_ACCESS, SR_W_SENDER, SR_ARG_TABLE,
+	    SR_DNS_MX, 0, NULL, NULL),
+	R("check_sender_ns_access", SR_ACCESS, SR_W_SENDER, SR_ARG_TABLE,
+	    SR_DNS_NS, 0, NULL, NULL),
+	R("reject_sender_login_mismatch", SR_LOGIN_MISMATCH, SR_W_SENDER,
+	    SR_ARG_NONE, SR_LOGIN_ALL, 0, NULL, NULL),
+	R("reject_authenticated_sender_login_mismatch", SR_LOGIN_MISMATCH,
+	    SR_W_SENDER, SR_ARG_NONE, SR_LOGIN_AUTH, 0, NULL, NO_SASL
+	    ": reject_authenticated_sender_login_mismatch never rejects"),
+	R("reject_unauthenticated_sender_login_mismatch", SR_LOGIN_MISMATCH,
+	    SR_W_SENDER, SR_ARG_NONE, SR_LOGIN_UNAUTH, 0, NULL, NULL),
+	R("reject_known_sender_login_mismatch", SR_LOGIN_MISMATCH, SR_W_SENDER,
+	    SR_ARG_NONE, SR_LOGIN_KNOWN, 0, NULL, NULL),
+	R("reject_non_fqdn_sender", SR_NON_FQDN_ADDR, SR_W_SENDER, SR_ARG_NONE,
+	    0, 0, NULL, NULL),
+	R("reject_rhsbl_sender", SR_RHSBL, SR_W_SENDER, SR_ARG_WORD, 0, 0, NULL,
+	    NULL),
+	R("reject_unknown_sender_domain", SR_UNKNOWN_DOMAIN, SR_W_SENDER,
+	    SR_ARG_NONE, 0, 0, NULL, NULL),
+	R("reject_unlisted_sender", SR_UNLISTED, SR_W_SENDER, SR_ARG_NONE, 0, 0,
+	    NULL, NULL),
+	R("reject_unverified_sender", SR_REFUSED, SR_W_SENDER, SR_ARG_NONE, 0, 0,
+	    "postino has no address verification service yet (accepting "
+	    "unverified senders would weaken the check)", NULL),
+
+	/* Recipient. */
+	R("check_recipient_access", SR_ACCESS, SR_W_RCPT, SR_ARG_TABLE,
+	    SR_DNS_NONE, 0, NULL, NULL),
+	R("check_recipient_a_access", SR_ACCESS, SR_W_RCPT, SR_ARG_TABLE,
+	    SR_DNS_A, 0, NULL, NULL),
+	R("check_recipient_mx_access", SR_ACCESS, SR_W_RCPT, SR_ARG_TABLE,
+	    SR_DNS_MX, 0, NULL, NULL),
+	R("check_recipient_ns_access", SR_ACCESS, SR_W_RCPT, SR_ARG_TABLE,
+	    SR_DNS_NS, 0, NULL, NULL),
+	R("permit_auth_destination", SR_PERMIT_AUTH_DEST, SR_W_RCPT,
+	    SR_ARG_NONE, 0, 0, NULL, NULL),
+	R("reject_unauth_destination", SR_REJECT_UNAUTH_DEST, SR_W_RCPT,
+	    SR_ARG_NONE, 0, 1, NULL, NULL),
+	R("defer_unauth_destination", SR_DEFER_UNAUTH_DEST, SR_W_RCPT,
+	    SR_ARG_NONE, 0, 1, NULL, NULL),
+	R("permit_mx_backup", SR_PERMIT_MX_BACKUP, SR_W_RCPT, SR_ARG_NONE, 0, 0,
+	    NULL, NULL),
+	R("check_relay_domains", SR_CHECK_RELAY_DOMAINS, SR_W_RCPT, SR_ARG_NONE,
+	    0, 0, NULL, "check_relay_domains is deprecated: use "
+	    "reject_unauth_destination"),
+	R("reject_non_fqdn_recipient", SR_NON_FQDN_ADDR, SR_W_RCPT, SR_ARG_NONE,
+	    0, 0, NULL, NULL),
+	R("reject_rhsbl_recipient", SR_RHSBL, SR_W_RCPT, SR_ARG_WORD, 0, 0, NULL,
+	    NULL),
+	R("reject_unknown_recipient_domain", SR_UNKNOWN_DOMAIN, SR_W_RCPT,
+	    SR_ARG_NONE, 0, 0, NULL, NULL),
+	R("reject_unlisted_recipient", SR_UNLISTED, SR_W_RCPT, SR_ARG_NONE, 0, 0,
+	    NULL, NULL),
+	R("check_recipient_maps", SR_UNLISTED, SR_W_RCPT, SR_ARG_NONE, 0, 0,
+	    NULL, "check_recipient_maps is an old name: use "
+	    "reject_unlisted_recipient"),
+	R("reject_unverified_recipient", SR_REFUSED, SR_W_RCPT, SR_ARG_NONE, 0,
+	    0, "postino has no address verification service yet (accepting "
+	    "unverified recipients would weaken the check)", NULL),
+
+	/* ETRN (postino has no ETRN command: never evaluated). */
+	R("check_etrn_access", SR_ACCESS, SR_W_ETRN, SR_ARG_TABLE, 0, 0, NULL,
+	    NULL),
+	{NULL, 0, 0, 0, 0, 0, NULL, NULL},
+};
+
+const char *const smtpd_restrict_params[] = {
+	"smtpd_client_restrictions", "smtpd_helo_restrictions",
+	"smtpd_sender_restrictions", "smtpd_relay_restrictions",
+	"smtpd_recipient_restrictions", "smtpd_data_restrictions",
+	"smtpd_end_of_data_restrictions", "smtpd_etrn_restrictions", NULL,
+};
+
+const struct smtpd_restrict_info *
+smtpd_restrict_find(const char *name)
+{
+	for (const struct smtpd_restrict_info *r = table; r->name; r++)
+		if (strcasecmp(r->name, name) == 0)
+			return r;
+	return NULL;
+}
+
+/* action_error - what is wrong with an access table result, or NULL
+ * (malloc'd). */
+static char *
+action_error(const char *value, smtpd_restrict_class_fn class_fn, void *ctx)
+{
+	static const char *const simple[] = {"OK", "RELAY", "DUNNO", "REJECT",
+		"DEFER", "DEFER_IF_PERMIT", "DEFER_IF_REJECT", "HOLD", "DISCARD",
+		"WARN", "INFO", "HANGUP", NULL};
+	size_t wlen = strcspn(value, " \t");
+	const char *rest = value + wlen + strspn(value + wlen, " \t");
+	char *copy, *cp, *item, *why = NULL;
+	const char *err = NULL;
+
+	if (*value == 0 || strspn(value, "0123456789") == strlen(value))
+		return NULL;
+	for (int i = 0; simple[i]; i++)
+		if (wlen == strlen(simple[i])
+		    && strncasecmp(value, simple[i], wlen) == 0)
+			return NULL;
+#define IS(w) (wlen == strlen(w) && strncasecmp(value, (w), wlen) == 0)
+	if (IS("FILTER"))
+		return xstrdup("action FILTER: content filters are not implemented");
+	if (IS("PREPEND"))
+		return strchr(rest, ':') ? NULL
+		    : xstrdup("PREPEND needs a header \"name: value\"");
+	if (IS("REDIRECT") || IS("BCC"))
+		return strchr(rest, '@') ? NULL : concatenate(IS("BCC") ? "BCC"
+		    : "REDIRECT", " needs a user@domain address", (char *)0);
+#undef IS
+	if (wlen == 3 && (value[0] == '4' || value[0] == '5')
+	    && strspn(value, "0123456789") == 3 && *rest)
+		return NULL;
+	/* Anything else is a restriction list, without tables. */
+	copy = xstrdup(value);
+	cp = copy;
+	while (why == NULL && (item = match_list_token(&cp, &err)) != NULL) {
+		const struct smtpd_restrict_info *r = smtpd_restrict_find(item);
+
+		if (r == NULL) {
+			if (class_fn == NULL || class_fn(item, ctx) == NULL)
+				why = concatenate("unknown action or restriction \"", item,
+				    "\"", (char *)0);
+		} else if (r->refuse) {
+			why = concatenate("restriction \"", r->name, "\" is not "
+			    "supported: ", r->refuse, (char *)0);
+		} else if (r->arg == SR_ARG_TABLE) {
+			why = concatenate("restriction \"", r->name, "\" with a lookup "
+			    "table inside an access table result: define a restriction "
+			    "class instead", (char *)0);
+		} else if (r->arg == SR_ARG_WORD
+		    && match_list_token(&cp, &err) == NULL) {
+			why = concatenate("restriction \"", r->name, "\" needs an "
+			    "argument", (char *)0);
+		}
+	}
+	if (why == NULL && err)
+		why = xstrdup(err);
+	free(copy);
+	return why;
+}
+
+/* check_actions - every result of a table that can be listed. */
+static int
+check_actions(const char *where, struct map *map,
+    smtpd_restrict_class_fn class_fn, void *ctx)
+{
+	const char *key, *value;
+	enum map_status st;
+	int errors = 0, n = 0;
+
+	if (!(map->caps & MAP_CAP_SEQUENCE))
+		return 0;
+	for (st = map_sequence(map, MAP_SEQ_FIRST, &key, &value);
+	    st == MAP_FOUND && n < SMTPD_RESTRICT_SCAN_MAX;
+	    st = map_sequence(map, MAP_SEQ_NEXT, &key, &value), n++) {
+		char *why = action_error(value, class_fn, ctx);
+
+		if (why) {
+			msg_error("%s: %s: \"%s\": %s", where, map->title, key, why);
+			free(why);
+			errors++;
+		}
+	}
+	return errors;
+}
+
+int
+smtpd_restrict_validate(const char *where, const char *text,
+    int open_tables, smtpd_restrict_class_fn class_fn, void *ctx)
+{
+	char *copy = xstrdup(text), *cp = copy, *item;
+	const char *err = NULL;
+	int errors = 0;
+
+	while ((item = match_list_token(&cp, &err)) != NULL) {
+		const struct smtpd_restrict_info *r = smtpd_restrict_find(item);
+		char *arg;
+
+		if (r == NULL) {
+			if (class_fn && class_fn(item, ctx) != NULL)
+				continue;
+			if (strchr(item, ':'))
+				msg_error("%s: lookup table \"%s\" without a restriction "
+				    "name (check_client_access, check_sender_access, ...)",
+				    where, item);
+			else
+				msg_error("%s: unknown smtpd restriction \"%s\"", where,
+				    item);
+			errors++;
+			continue;
+		}
+		if (r->refuse) {
+			msg_error("%s: restriction \"%s\" is not supported: %s", where,
+			    r->name, r->refuse);
+			errors++;
+		} else if (r->note) {
+			msg_warn("%s: %s", where, r->note);
+		}
+		if (r->arg == SR_ARG_NONE)
+			continue;
+		if ((arg = match_list_token(&cp, &err)) == NULL) {
+			msg_error("%s: restriction \"%s\" needs %s", where, r->name,
+			    r->arg == SR_ARG_TABLE ? "a type:table argument"
+			    : "an argument");
+			errors++;
+			break;
+		}
+		if (r->arg == SR_ARG_WORD) {
+			if (r->op == SR_SLEEP && strspn(arg, "0123456789") != strlen(arg)) {
+				msg_error("%s: sleep needs a number of seconds, not \"%s\"",
+				    where, arg);
+				errors++;
+			} else if ((r->op == SR_RBL || r->op == SR_RHSBL)
+			    && (smtpd_restrict_find(arg) || strchr(arg, ':'))) {
+				msg_error("%s: restriction \"%s\" needs a DNS domain, "
+				    "not \"%s\"", where, r->name, arg);
+				errors++;
+			}
+			continue;
+		}
+		if (strchr(arg, ':') == NULL) {
+			msg_error("%s: restriction \"%s\" needs a type:table argument, "
+			    "not \"%s\"", where, r->name, arg);
+			errors++;
+			continue;
+		}
+		if (open_tables) {
+			char *merr = NULL;
+			struct map *map = map_open(arg, O_RDONLY, MAP_FLAGS_DEFAULT,
+			    &merr);
+
+			if (map == NULL) {
+				msg_error("%s: %s %s: %s", where, r->name, arg,
+				    merr ? merr : "cannot open the table");
+				errors++;
+			} else {
+				errors += check_actions(where, map, class_fn, ctx);
+				map_close(&map);
+			}
+			free(merr);
+		}
+	}
+	if (err) {
+		msg_error("%s: %s", where, err);
+		errors++;
+	}
+	free(copy);
+	return errors;
+}
+
+/* has_guard - smtpd_restrict_has_guard with a depth limit (classes may
+ * name each other). */
+static int
+has_guard(const char *text, smtpd_restrict_class_fn class_fn, void *ctx,
+    int depth)
+{
+	char *copy = xstrdup(text), *cp = copy, *item;
+	const char *err = NULL, *def;
+	int found = 0;
+
+	while (!found && depth < 100
+	    && (item = match_list_token(&cp, &err)) != NULL) {
+		const struct smtpd_restrict_info *r = smtpd_restrict_find(item);
+
+		if (r != NULL) {
+			found = r->guard;
+			if (r->arg != SR_ARG_NONE)
+				(void)match_list_token(&cp, &err);
+		} else if (class_fn && (def = class_fn(item, ctx)) != NULL) {
+			found = has_guard(def, class_fn, ctx, depth + 1);
+		}
+	}
+	free(copy);
+	return found;
+}
+
+int
+smtpd_restrict_has_guard(const char *text, smtpd_restrict_class_fn class_fn,
+    void *ctx)
+{
+	return has_guard(text, class_fn, ctx, 0);
+}
