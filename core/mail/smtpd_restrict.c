@@ -175,7 +175,7 @@ static const struct smtpd_restrict_info table[] = {
 	R("permit_mx_backup", SR_PERMIT_MX_BACKUP, SR_W_RCPT, SR_ARG_NONE, 0, 0,
 	    NULL, NULL),
 	R("check_relay_domains", SR_CHECK_RELAY_DOMAINS, SR_W_RCPT, SR_ARG_NONE,
-	    0, 0, NULL, "check_relay_domains is deprecated: use "
+	    0, 1, NULL, "check_relay_domains is deprecated: use "
 	    "reject_unauth_destination"),
 	R("reject_non_fqdn_recipient", SR_NON_FQDN_ADDR, SR_W_RCPT, SR_ARG_NONE,
 	    0, 0, NULL, NULL),

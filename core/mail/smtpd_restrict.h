@@ -103,7 +103,8 @@ int smtpd_restrict_validate(const char *where, const char *text,
 
 /* smtpd_restrict_has_guard - does the list (or a class it names, to any
  * depth) contain a relay guard: reject, defer, defer_if_permit,
- * reject_unauth_destination or defer_unauth_destination? */
+ * reject_unauth_destination, defer_unauth_destination (or the old
+ * check_relay_domains, which rejects what it does not permit)? */
 int smtpd_restrict_has_guard(const char *text, smtpd_restrict_class_fn class_fn,
     void *ctx);
 

@@ -8,6 +8,7 @@
  * substitute resolver, and the Postfix-shaped log line. */
 #include "postino_config.h"
 
+#include <arpa/nameser.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <cmocka.h>
 
@@ -711,6 +713,511 @@ test_data_and_misc(void **state)
 	unit_capture_stop();
 }
 
+/* A substitute DNS: name and type to answers. */
+struct fake_rr {
+	const char *name;
+	int type;
+	int rc;			/* SMTPD_DNS_* */
+	const char *answers[4];
+};
+
+static const struct fake_rr fake_rrs[] = {
+	/* reject_rbl_client / permit_dnswl_client for 192.0.2.9 */
+	{"9.2.0.192.zen.test", T_A, SMTPD_DNS_OK, {"127.0.0.2"}},
+	{"9.2.0.192.zen.test", T_TXT, SMTPD_DNS_OK, {"listed for spam"}},
+	{"9.2.0.192.wl.test", T_A, SMTPD_DNS_OK, {"127.0.10.1"}},
+	{"9.2.0.192.down.test", T_A, SMTPD_DNS_RETRY, {NULL}},
+	{"1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.zen.test",
+	    T_A, SMTPD_DNS_OK, {"127.0.0.1"}},
+	/* rhsbl */
+	{"ext.test.dbl.test", T_A, SMTPD_DNS_OK, {"127.0.1.2"}},
+	{"outside.example.dbl.test", T_A, SMTPD_DNS_OK, {"127.0.1.2"}},
+	{"client.bad.test.dbl.test", T_A, SMTPD_DNS_OK, {"127.0.1.2"}},
+	{"victim.test.dbl.test", T_A, SMTPD_DNS_OK, {"127.0.1.2"}},
+	/* _a, _mx, _ns access */
+	{"ext.test", T_MX, SMTPD_DNS_OK, {"10 mx.bad.test", "20 mx2.ext.test"}},
+	{"ext.test", T_A, SMTPD_DNS_OK, {"192.0.2.77"}},
+	{"ext.test", T_NS, SMTPD_DNS_OK, {"ns1.badns.test"}},
+	{"mx.bad.test", T_A, SMTPD_DNS_OK, {"198.51.100.5"}},
+	{"noms.test", T_MX, SMTPD_DNS_NODATA, {NULL}},
+	{"noms.test", T_A, SMTPD_DNS_OK, {"203.0.113.8"}},
+	{"sub.nons.test", T_NS, SMTPD_DNS_NODATA, {NULL}},
+	{"nons.test", T_NS, SMTPD_DNS_OK, {"ns.parent.test"}},
+	{"slow.test", T_MX, SMTPD_DNS_RETRY, {NULL}},
+	/* permit_mx_backup: we (127.0.0.1) are a backup, or the primary */
+	{"backup.test", T_MX, SMTPD_DNS_OK, {"10 primary.other.test",
+	    "20 mx.our.test"}},
+	{"primary.test", T_MX, SMTPD_DNS_OK, {"10 mx.our.test",
+	    "20 primary.other.test"}},
+	{"mx.our.test", T_A, SMTPD_DNS_OK, {"127.0.0.1"}},
+	{"primary.other.test", T_A, SMTPD_DNS_OK, {"192.0.2.200"}},
+	{NULL, 0, 0, {NULL}},
+};
+
+static int fake_lookups;
+
+static int
+fake_lookup(const char *name, int type, char ***list_r)
+{
+	fake_lookups++;
+	*list_r = NULL;
+	for (const struct fake_rr *f = fake_rrs; f->name; f++) {
+		int n = 0;
+
+		if (strcasecmp(f->name, name) != 0 || f->type != type)
+			continue;
+		if (f->rc != SMTPD_DNS_OK)
+			return f->rc;
+		while (f->answers[n])
+			n++;
+		*list_r = xcalloc((size_t)n + 1, sizeof(**list_r));
+		for (int i = 0; i < n; i++)
+			(*list_r)[i] = xstrdup(f->answers[i]);
+		return SMTPD_DNS_OK;
+	}
+	return SMTPD_DNS_NXDOMAIN;
+}
+
+/* expect_code - one command's code, dsn and text ("" = any). */
+static void
+expect_reply(const char *what, int got, struct smtpd_check_reply *r, int code,
+    const char *dsn, const char *text)
+{
+	if (got != code || (dsn && strcmp(r->dsn, dsn) != 0)
+	    || (text && (r->text == NULL || strcmp(r->text, text) != 0)))
+		UNIT_FAILF("%s: got %d %s %s, want %d %s %s", what, got, r->dsn,
+		    r->text ? r->text : "", code, dsn ? dsn : "", text ? text : "");
+	smtpd_check_reply_free(r);
+}
+
+/* Every restriction of Postfix 3.7 is known to smtpd: none of these
+ * lists is a configuration error (451 4.3.5). */
+static void
+test_every_restriction(void **state)
+{
+	int (*saved)(const char *, int, char ***) = smtpd_check_dns_lookup;
+	int (*saved_domain)(const char *) = smtpd_check_dns_domain;
+	struct smtpd_check_session s = outside;
+
+	(void)state;
+	unit_capture_start();
+	smtpd_check_dns_lookup = fake_lookup;
+	smtpd_check_dns_domain = fake_dns;
+	dns_answer = 1;
+	conf("compatibility_level = 3.6\n"
+	    "smtpd_client_restrictions = check_ccert_access inline:{x=OK},"
+	    " check_client_access inline:{x=OK}, check_client_a_access"
+	    " inline:{x=OK}, check_client_mx_access inline:{x=OK},"
+	    " check_client_ns_access inline:{x=OK},"
+	    " check_reverse_client_hostname_access inline:{x=OK},"
+	    " check_reverse_client_hostname_a_access inline:{x=OK},"
+	    " check_reverse_client_hostname_mx_access inline:{x=OK},"
+	    " check_reverse_client_hostname_ns_access inline:{x=OK},"
+	    " check_sasl_access inline:{x=OK}, permit_sasl_authenticated,"
+	    " permit_tls_all_clientcerts, permit_tls_clientcerts,"
+	    " reject_rbl_client nolist.test, reject_rhsbl_client nolist.test,"
+	    " reject_rhsbl_reverse_client nolist.test,"
+	    " permit_dnswl_client nolist.test, permit_rhswl_client nolist.test,"
+	    " reject_maps_rbl, reject_rbl nolist.test,"
+	    " reject_unknown_reverse_client_hostname,"
+	    " reject_unknown_forward_client_hostname, sleep 1\n"
+	    "smtpd_helo_restrictions = check_helo_access inline:{x=OK},"
+	    " check_helo_a_access inline:{x=OK}, check_helo_mx_access"
+	    " inline:{x=OK}, check_helo_ns_access inline:{x=OK},"
+	    " reject_invalid_helo_hostname, reject_invalid_hostname,"
+	    " reject_non_fqdn_helo_hostname, reject_non_fqdn_hostname,"
+	    " reject_rhsbl_helo nolist.test, reject_unknown_helo_hostname,"
+	    " reject_unknown_hostname\n"
+	    "smtpd_sender_restrictions = check_sender_access inline:{x=OK},"
+	    " check_sender_a_access inline:{x=OK}, check_sender_mx_access"
+	    " inline:{x=OK}, check_sender_ns_access inline:{x=OK},"
+	    " reject_authenticated_sender_login_mismatch,"
+	    " reject_known_sender_login_mismatch, reject_non_fqdn_sender,"
+	    " reject_rhsbl_sender nolist.test, reject_sender_login_mismatch,"
+	    " reject_unauthenticated_sender_login_mismatch,"
+	    " reject_unknown_sender_domain, reject_unlisted_sender,"
+	    " reject_multi_recipient_bounce, reject_unauth_pipelining,"
+	    " defer_if_reject, warn_if_reject, check_etrn_access inline:{x=OK}\n"
+	    "smtpd_recipient_restrictions = check_recipient_access inline:{x=OK},"
+	    " check_recipient_a_access inline:{x=OK}, check_recipient_mx_access"
+	    " inline:{x=OK}, check_recipient_ns_access inline:{x=OK},"
+	    " reject_non_fqdn_recipient, reject_rhsbl_recipient nolist.test,"
+	    " reject_unknown_recipient_domain, reject_unlisted_recipient,"
+	    " check_recipient_maps, permit_inet_interfaces, permit_mx_backup,"
+	    " check_relay_domains, permit_naked_ip_address, permit_mynetworks,"
+	    " reject_unauth_destination, permit_auth_destination, permit\n"
+	    "smtpd_relay_restrictions = defer_unauth_destination\n"
+	    "smtpd_data_restrictions = reject_plaintext_session\n"
+	    "smtpd_end_of_data_restrictions = defer, defer_if_permit, reject");
+	s.client_name = "client.example";
+	s.sender = "a@ext.test";
+	expect_rcpt(&s, "joe@our.test", 0, NULL, NULL);
+	assert_int_equal(unit_captured(MSG_WARN, "unknown smtpd restriction"), 0);
+	assert_int_equal(unit_captured(MSG_WARN, "is not supported"), 0);
+	unit_capture_stop();
+	smtpd_check_dns_lookup = saved;
+	smtpd_check_dns_domain = saved_domain;
+}
+
+/* An unknown or refused restriction: smtpd keeps running and answers
+ * 451 4.3.5 where the list applies. */
+static void
+test_config_errors(void **state)
+{
+	struct smtpd_check_reply r;
+	struct smtpd_check_session s = outside;
+
+	(void)state;
+	unit_capture_start();
+	conf("compatibility_level = 3.6\nsmtpd_delay_reject = no\n"
+	    "smtpd_helo_restrictions = permit_mynetworks, reject_unknwon_helo\n");
+	assert_true(unit_captured(MSG_WARN, "smtpd_helo_restrictions: "
+	    "unknown smtpd restriction: \"reject_unknwon_helo\"") >= 1);
+	expect_reply("HELO", smtpd_check_helo(&s, "outside.example", &r), &r,
+	    451, "4.3.5", "Server configuration error");
+	/* The other lists still work. */
+	expect_rcpt(&outside, "victim@ext.test", 454, "4.7.1", NULL);
+	expect_rcpt(&outside, "joe@our.test", 0, NULL, NULL);
+	conf("compatibility_level = 3.6\n"
+	    "smtpd_recipient_restrictions = check_policy_service "
+	    "inet:127.0.0.1:9999\n");
+	expect_rcpt(&inside, "joe@our.test", 451, "4.3.5",
+	    "Server configuration error");
+	conf("compatibility_level = 3.6\n"
+	    "smtpd_sender_restrictions = reject_unverified_sender\n");
+	expect_rcpt(&inside, "joe@our.test", 451, "4.3.5", NULL);
+	conf("compatibility_level = 3.6\n"
+	    "smtpd_sender_restrictions = check_sender_access\n");
+	expect_rcpt(&inside, "joe@our.test", 451, "4.3.5", NULL);
+	/* warn_if_reject does not hide a configuration error. */
+	conf("compatibility_level = 3.6\n"
+	    "smtpd_sender_restrictions = warn_if_reject, no_such_thing\n");
+	expect_rcpt(&inside, "joe@our.test", 451, "4.3.5", NULL);
+	unit_capture_stop();
+}
+
+static void
+test_dns_restrictions(void **state)
+{
+	int (*saved)(const char *, int, char ***) = smtpd_check_dns_lookup;
+	int (*saved_domain)(const char *) = smtpd_check_dns_domain;
+	struct smtpd_check_session s = outside;
+	struct smtpd_check_reply r;
+
+	(void)state;
+	unit_capture_start();
+	smtpd_check_dns_lookup = fake_lookup;
+	smtpd_check_dns_domain = fake_dns;
+
+	/* reject_unknown_helo_hostname: 450 4.7.1, defer_if_permit on
+	 * DNS trouble, address literals pass without DNS. */
+	conf("compatibility_level = 3.6\nsmtpd_delay_reject = no\n"
+	    "smtpd_helo_restrictions = reject_unknown_helo_hostname");
+	expect_reply("HELO nx", smtpd_check_helo(&s, "nx.test", &r), &r, 450,
+	    "4.7.1", "<nx.test>: Helo command rejected: Host not found");
+	expect_reply("HELO ok", smtpd_check_helo(&s, "exists.test", &r), &r, 0,
+	    NULL, NULL);
+	dns_answer = -1;
+	expect_reply("HELO tempfail", smtpd_check_helo(&s, "broken.test", &r),
+	    &r, 450, "4.7.1", "<broken.test>: Helo command rejected: Host not "
+	    "found");
+	dns_calls = 0;
+	expect_reply("HELO literal", smtpd_check_helo(&s, "[192.0.2.9]", &r),
+	    &r, 0, NULL, NULL);
+	assert_int_equal(dns_calls, 0);
+	conf("compatibility_level = 3.6\nsmtpd_delay_reject = no\n"
+	    "unknown_hostname_reject_code = 550\n"
+	    "smtpd_helo_restrictions = reject_unknown_hostname");
+	expect_reply("HELO nx 550", smtpd_check_helo(&s, "nx.test", &r), &r,
+	    550, "5.7.1", "<nx.test>: Helo command rejected: Host not found");
+
+	/* reject_rbl_client, with the TXT reason, a pattern, IPv6. */
+	conf("compatibility_level = 3.6\n"
+	    "smtpd_client_restrictions = reject_rbl_client zen.test");
+	expect_rcpt(&s, "joe@our.test", 554, "5.7.1", "Service unavailable; "
+	    "Client host [192.0.2.9] blocked using zen.test; listed for spam");
+	conf("compatibility_level = 3.6\n"
+	    "smtpd_client_restrictions = reject_rbl_client zen.test=127.0.0.[3..11]");
+	expect_rcpt(&s, "joe@our.test", 0, NULL, NULL);
+	conf("compatibility_level = 3.6\n"
+	    "smtpd_client_restrictions = reject_rbl_client zen.test=127.0.0.[1;2]");
+	expect_rcpt(&s, "joe@our.test", 554, "5.7.1", NULL);
+	{
+		struct smtpd_check_session v6 = outside;
+
+		v6.client_addr = "2001:db8::1";
+		expect_rcpt(&v6, "joe@our.test", 554, "5.7.1", "Service "
+		    "unavailable; Client host [2001:db8::1] blocked using zen.test");
+	}
+	/* A DNS error in a block list is ignored. */
+	conf("compatibility_level = 3.6\n"
+	    "smtpd_client_restrictions = reject_rbl_client down.test");
+	expect_rcpt(&s, "joe@our.test", 0, NULL, NULL);
+	conf("compatibility_level = 3.6\n"
+	    "maps_rbl_domains = nolist.test, zen.test\n"
+	    "smtpd_client_restrictions = reject_maps_rbl");
+	expect_rcpt(&s, "joe@our.test", 554, "5.7.1", NULL);
+
+	/* permit_dnswl_client: permits, but never opens a relay. */
+	conf("compatibility_level = 3.6\n"
+	    "smtpd_client_restrictions = permit_dnswl_client wl.test, reject");
+	expect_rcpt(&s, "joe@our.test", 0, NULL, NULL);
+	expect_rcpt(&s, "victim@ext.test", 554, "5.7.1",
+	    "<unknown[192.0.2.9]>: Client host rejected: Access denied");
+	conf("compatibility_level = 3.6\n"
+	    "smtpd_client_restrictions = permit_dnswl_client down.test, reject");
+	expect_rcpt(&s, "joe@our.test", 450, "4.7.1", NULL);
+
+	/* rhsbl: sender, helo, client name, recipient; rhswl. */
+	conf("compatibility_level = 3.6\n"
+	    "smtpd_sender_restrictions = reject_rhsbl_sender dbl.test");
+	expect_rcpt(&s, "joe@our.test", 554, "5.7.1", "Service unavailable; "
+	    "Sender address [ext.test] blocked using dbl.test");
+	conf("compatibility_level = 3.6\n"
+	    "smtpd_helo_restrictions = reject_rhsbl_helo dbl.test");
+	expect_rcpt(&s, "joe@our.test", 554, "5.7.1", "Service unavailable; "
+	    "Helo command [outside.example] blocked using dbl.test");
+	conf("compatibility_level = 3.6\n"
+	    "smtpd_client_restrictions = reject_rhsbl_client dbl.test, "
+	    "reject_rhsbl_reverse_client dbl.test");
+	expect_rcpt(&s, "joe@our.test", 0, NULL, NULL);	/* name unknown */
+	s.reverse_name = "client.bad.test";
+	expect_rcpt(&s, "joe@our.test", 554, "5.7.1", "Service unavailable; "
+	    "Unverified Client host [client.bad.test] blocked using dbl.test");
+	s.reverse_name = NULL;
+	s.client_name = "client.bad.test";
+	expect_rcpt(&s, "joe@our.test", 554, "5.7.1", "Service unavailable; "
+	    "Client host [client.bad.test] blocked using dbl.test");
+	conf("compatibility_level = 3.6\n"
+	    "smtpd_client_restrictions = permit_rhswl_client dbl.test, reject");
+	expect_rcpt(&s, "joe@our.test", 0, NULL, NULL);
+	s.client_name = "unknown";
+	conf("compatibility_level = 3.6\nrelay_domains = victim.test\n"
+	    "smtpd_recipient_restrictions = reject_rhsbl_recipient dbl.test");
+	expect_rcpt(&s, "u@victim.test", 554, "5.7.1", "Service unavailable; "
+	    "Recipient address [victim.test] blocked using dbl.test");
+
+	/* check_*_mx/_a/_ns_access. */
+	conf("compatibility_level = 3.6\n"
+	    "smtpd_sender_restrictions = check_sender_mx_access "
+	    "inline:{{mx.bad.test=REJECT bad mx}}");
+	expect_rcpt(&s, "joe@our.test", 554, "5.7.1",
+	    "<a@ext.test>: Sender address rejected: bad mx");
+	conf("compatibility_level = 3.6\n"
+	    "smtpd_sender_restrictions = check_sender_mx_access "
+	    "inline:{{198.51.100=REJECT bad mx net}}");
+	expect_rcpt(&s, "joe@our.test", 554, "5.7.1",
+	    "<a@ext.test>: Sender address rejected: bad mx net");
+	conf("compatibility_level = 3.6\n"
+	    "smtpd_sender_restrictions = check_sender_a_access "
+	    "inline:{{192.0.2.77=REJECT bad a}}");
+	expect_rcpt(&s, "joe@our.test", 554, "5.7.1",
+	    "<a@ext.test>: Sender address rejected: bad a");
+	conf("compatibility_level = 3.6\n"
+	    "smtpd_sender_restrictions = check_sender_ns_access "
+	    "inline:{{badns.test=REJECT bad ns}}");
+	expect_rcpt(&s, "joe@our.test", 554, "5.7.1",
+	    "<a@ext.test>: Sender address rejected: bad ns");
+	/* No MX: the domain is its own host; no NS: the parent's. */
+	conf("compatibility_level = 3.6\n"
+	    "smtpd_sender_restrictions = check_sender_mx_access "
+	    "inline:{{203.0.113.8=REJECT implicit mx}}, check_sender_ns_access "
+	    "inline:{{ns.parent.test=REJECT parent ns}}");
+	s.sender = "a@noms.test";
+	expect_rcpt(&s, "joe@our.test", 554, "5.7.1",
+	    "<a@noms.test>: Sender address rejected: implicit mx");
+	s.sender = "a@sub.nons.test";
+	expect_rcpt(&s, "joe@our.test", 554, "5.7.1",
+	    "<a@sub.nons.test>: Sender address rejected: parent ns");
+	s.sender = "a@slow.test";
+	expect_rcpt(&s, "joe@our.test", 450, "4.4.3", NULL);
+	s.sender = "a@ext.test";
+	conf("compatibility_level = 3.6\nrelay_domains = ext.test\n"
+	    "smtpd_recipient_restrictions = check_recipient_mx_access "
+	    "inline:{{mx.bad.test=REJECT rcpt mx}}");
+	expect_rcpt(&s, "u@ext.test", 554, "5.7.1",
+	    "<u@ext.test>: Recipient address rejected: rcpt mx");
+	conf("compatibility_level = 3.6\n"
+	    "smtpd_helo_restrictions = check_helo_mx_access "
+	    "inline:{{mx.bad.test=REJECT helo mx}}");
+	s.helo = "ext.test";
+	expect_rcpt(&s, "joe@our.test", 554, "5.7.1",
+	    "<ext.test>: Helo command rejected: helo mx");
+	s.helo = outside.helo;
+
+	/* permit_mx_backup: a backup MX relays, the primary does not. */
+	conf("compatibility_level = 3.6\nsmtpd_relay_restrictions = "
+	    "permit_mx_backup, reject_unauth_destination");
+	expect_rcpt(&s, "u@backup.test", 0, NULL, NULL);
+	expect_rcpt(&s, "u@primary.test", 554, "5.7.1", NULL);
+	expect_rcpt(&s, "u@noms.test", 554, "5.7.1", NULL);
+	expect_rcpt(&s, "u%ext.test@backup.test", 554, "5.7.1", NULL);
+	conf("compatibility_level = 3.6\nsmtpd_relay_restrictions = "
+	    "permit_mx_backup, reject_unauth_destination\n"
+	    "permit_mx_backup_networks = 10.0.0.0/8");
+	expect_rcpt(&s, "u@backup.test", 554, "5.7.1", NULL);
+	conf("compatibility_level = 3.6\nsmtpd_relay_restrictions = "
+	    "permit_mx_backup, reject_unauth_destination\n"
+	    "permit_mx_backup_networks = 192.0.2.0/24");
+	expect_rcpt(&s, "u@backup.test", 0, NULL, NULL);
+
+	smtpd_check_dns_lookup = saved;
+	smtpd_check_dns_domain = saved_domain;
+	unit_capture_stop();
+}
+
+static void
+test_other_restrictions(void **state)
+{
+	struct smtpd_check_session s = outside;
+	struct smtpd_check_reply r;
+
+	(void)state;
+	unit_capture_start();
+	/* Client names: verified, reverse only, temporary failure. */
+	conf("compatibility_level = 3.6\n"
+	    "smtpd_client_restrictions = reject_unknown_reverse_client_hostname,"
+	    " reject_unknown_client_hostname");
+	expect_rcpt(&s, "joe@our.test", 450, "4.7.1", "Client host rejected: "
+	    "cannot find your reverse hostname, [192.0.2.9]");
+	s.reverse_name = "ptr.example";
+	expect_rcpt(&s, "joe@our.test", 450, "4.7.1", "Client host rejected: "
+	    "cannot find your hostname, [192.0.2.9]");
+	s.name_tempfail = 1;
+	expect_rcpt(&s, "joe@our.test", 450, "4.7.1", NULL);
+	s.name_tempfail = 0;
+	s.client_name = "ptr.example";
+	expect_rcpt(&s, "joe@our.test", 0, NULL, NULL);
+	conf("compatibility_level = 3.6\nunknown_client_reject_code = 550\n"
+	    "smtpd_client_restrictions = reject_unknown_forward_client_hostname");
+	expect_rcpt(&s, "joe@our.test", 0, NULL, NULL);
+	s.client_name = "unknown";
+	expect_rcpt(&s, "joe@our.test", 550, "5.7.1", NULL);
+	/* check_reverse_client_hostname_access: the PTR name and parents. */
+	conf("compatibility_level = 3.6\n"
+	    "smtpd_client_restrictions = check_reverse_client_hostname_access "
+	    "inline:{{example=REJECT dynamic}}");
+	expect_rcpt(&s, "joe@our.test", 554, "5.7.1",
+	    "<unknown[192.0.2.9]>: Client host rejected: dynamic");
+	s.reverse_name = NULL;
+
+	/* No TLS: plaintext sessions are refused when asked. */
+	conf("compatibility_level = 3.6\n"
+	    "smtpd_data_restrictions = reject_plaintext_session");
+	expect_reply("DATA", smtpd_check_data(&s, &r), &r, 450, "4.7.1",
+	    "Session encryption is required");
+	/* No SASL, no TLS: these never permit. */
+	conf("compatibility_level = 3.6\n"
+	    "smtpd_client_restrictions = permit_sasl_authenticated, "
+	    "permit_tls_clientcerts, permit_tls_all_clientcerts, "
+	    "check_ccert_access inline:{{x=OK}}, check_sasl_access "
+	    "inline:{{x=OK}}, reject");
+	expect_rcpt(&s, "joe@our.test", 554, "5.7.1", NULL);
+
+	/* reject_multi_recipient_bounce. */
+	conf("compatibility_level = 3.6\n"
+	    "smtpd_data_restrictions = reject_multi_recipient_bounce\n"
+	    "smtpd_recipient_restrictions = reject_multi_recipient_bounce");
+	s.sender = "<>";
+	expect_rcpt(&s, "joe@our.test", 0, NULL, NULL);
+	s.rcpt_count = 1;
+	expect_rcpt(&s, "joe@our.test", 550, "5.5.3",
+	    "<>: Sender address rejected: Multi-recipient bounce");
+	s.rcpt_count = 2;
+	expect_reply("DATA", smtpd_check_data(&s, &r), &r, 550, "5.5.3",
+	    "<>: Data command rejected: Multi-recipient bounce");
+	s.sender = "a@ext.test";
+	expect_reply("DATA", smtpd_check_data(&s, &r), &r, 0, NULL, NULL);
+	s.rcpt_count = 0;
+
+	/* The login mismatch family, without SASL. */
+	conf("compatibility_level = 3.6\n"
+	    "smtpd_sender_login_maps = inline:{{a@ext.test=alice}}\n"
+	    "smtpd_sender_restrictions = reject_sender_login_mismatch");
+	expect_rcpt(&s, "joe@our.test", 553, "5.7.1",
+	    "<a@ext.test>: Sender address rejected: not logged in");
+	s.sender = "b@ext.test";
+	expect_rcpt(&s, "joe@our.test", 0, NULL, NULL);
+	s.sender = "a@ext.test";
+	conf("compatibility_level = 3.6\n"
+	    "smtpd_sender_login_maps = inline:{{a@ext.test=alice}}\n"
+	    "smtpd_sender_restrictions = reject_unauthenticated_sender_login_mismatch");
+	expect_rcpt(&s, "joe@our.test", 553, "5.7.1", NULL);
+	conf("compatibility_level = 3.6\n"
+	    "smtpd_sender_login_maps = inline:{{a@ext.test=alice}}\n"
+	    "smtpd_sender_restrictions = reject_known_sender_login_mismatch");
+	expect_rcpt(&s, "joe@our.test", 553, "5.7.1", NULL);
+	conf("compatibility_level = 3.6\n"
+	    "smtpd_sender_login_maps = inline:{{a@ext.test=alice}}\n"
+	    "smtpd_sender_restrictions = reject_authenticated_sender_login_mismatch");
+	expect_rcpt(&s, "joe@our.test", 0, NULL, NULL);
+	conf("compatibility_level = 3.6\n"
+	    "smtpd_sender_login_maps = fail:down\n"
+	    "smtpd_sender_restrictions = reject_sender_login_mismatch");
+	expect_rcpt(&s, "joe@our.test", 451, "4.3.0", NULL);
+
+	/* permit_naked_ip_address, check_relay_domains. */
+	conf("compatibility_level = 3.6\n"
+	    "smtpd_relay_restrictions = permit_naked_ip_address, "
+	    "reject_unauth_destination");
+	s.helo = "192.0.2.9";
+	expect_rcpt(&s, "victim@ext.test", 0, NULL, NULL);
+	s.helo = outside.helo;
+	expect_rcpt(&s, "victim@ext.test", 554, "5.7.1", NULL);
+	conf("compatibility_level = 3.6\nrelay_domains = client.example\n"
+	    "smtpd_relay_restrictions = check_relay_domains");
+	expect_rcpt(&s, "victim@ext.test", 554, "5.7.1",
+	    "<victim@ext.test>: Relay access denied");
+	expect_rcpt(&s, "joe@our.test", 0, NULL, NULL);
+	s.client_name = "host.client.example";
+	expect_rcpt(&s, "victim@ext.test", 0, NULL, NULL);
+	unit_capture_stop();
+}
+
+/* BCC, HANGUP, FILTER and unknown actions: none is ever a silent DUNNO. */
+static void
+test_more_actions(void **state)
+{
+	struct smtpd_check_reply r;
+
+	(void)state;
+	unit_capture_start();
+	conf("compatibility_level = 3.6\nlocal_recipient_maps =\n"
+	    "smtpd_recipient_restrictions = check_recipient_access inline:{"
+	    "{bcc@our.test=BCC joe@our.test}, {bcc2@our.test=BCC nodomain},"
+	    " {hang@our.test=HANGUP go away}, {filter@our.test=FILTER smtp:[127.0.0.1]:10025},"
+	    " {bogus@our.test=FROBNICATE now}}");
+	assert_int_equal(smtpd_check_rcpt(&outside, "bcc@our.test", &r), 0);
+	assert_int_equal(r.nbcc, 1);
+	assert_string_equal(r.bcc[0], "joe@our.test");
+	assert_null(r.bcc[1]);
+	smtpd_check_reply_free(&r);
+	assert_int_equal(unit_captured(MSG_INFO, "NOQUEUE: bcc: RCPT from "
+	    "unknown[192.0.2.9]: <bcc@our.test>: Recipient address triggers BCC "
+	    "joe@our.test;"), 1);
+	assert_int_equal(smtpd_check_rcpt(&outside, "bcc2@our.test", &r), 0);
+	assert_int_equal(r.nbcc, 0);
+	smtpd_check_reply_free(&r);
+	assert_int_equal(unit_captured(MSG_WARN, "BCC for \"bcc2@our.test\" "
+	    "needs one user@domain address"), 1);
+
+	assert_int_equal(smtpd_check_rcpt(&outside, "hang@our.test", &r), 421);
+	assert_int_equal(r.hangup, 1);
+	smtpd_check_reply_free(&r);
+	assert_int_equal(unit_captured(MSG_INFO, "NOQUEUE: hangup: RCPT from "
+	    "unknown[192.0.2.9]: <hang@our.test>: Recipient address go away;"), 1);
+
+	expect_rcpt(&outside, "filter@our.test", 451, "4.3.5",
+	    "Server configuration error");
+	assert_int_equal(unit_captured(MSG_WARN, "action FILTER for "
+	    "\"filter@our.test\": content filters are not implemented"), 1);
+	expect_rcpt(&outside, "bogus@our.test", 451, "4.3.5",
+	    "Server configuration error");
+	assert_int_equal(unit_captured(MSG_WARN, "unknown smtpd restriction: "
+	    "\"FROBNICATE\""), 1);
+	unit_capture_stop();
+}
+
 int
 main(void)
 {
@@ -728,6 +1235,11 @@ main(void)
 		cmocka_unit_test(test_helo_sender_syntax),
 		cmocka_unit_test(test_unknown_domain),
 		cmocka_unit_test(test_data_and_misc),
+		cmocka_unit_test(test_every_restriction),
+		cmocka_unit_test(test_config_errors),
+		cmocka_unit_test(test_dns_restrictions),
+		cmocka_unit_test(test_other_restrictions),
+		cmocka_unit_test(test_more_actions),
 	};
 
 	msg_init("test_smtpd_check", 1);
