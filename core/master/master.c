@@ -38,6 +38,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -420,6 +421,25 @@ main_loop(void)
 	}
 }
 
+/* raise_nofile - soft RLIMIT_NOFILE up to the hard limit: smtpd needs a
+ * descriptor per session (and its children inherit the limit). */
+static void
+raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
+		msg_warn("getrlimit RLIMIT_NOFILE: %m");
+		return;
+	}
+	if (rl.rlim_cur == rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+		msg_warn("raise the open files limit to %llu: %m",
+		    (unsigned long long)rl.rlim_max);
+}
+
 /* not_root_note - say once that the privilege columns do not apply. */
 static void
 not_root_note(void)
@@ -482,6 +502,7 @@ main(int argc, char **argv)
 		exit(pid_running(pid_path) ? 1 : 0);
 	}
 	mail_server_log_init();
+	raise_nofile();
 	master_is_root = geteuid() == 0;
 	if (lookup_owner() < 0)
 		msg_fatal("not started");

@@ -19,6 +19,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -28,6 +29,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -48,6 +51,24 @@ static struct smtpd_session *sessions;
 static int session_count;
 static struct evconnlistener **listeners;
 static int listener_count;
+
+/* Capacity.  A session holds one descriptor, two while a message is
+ * received (the queue file); SMTPD_FD_RESERVE more are kept for logs,
+ * tables and the status channel.  So one process takes at most
+ * (RLIMIT_NOFILE - SMTPD_FD_RESERVE) / 2 sessions (32,736 under the
+ * systemd unit's LimitNOFILE=65536); when it has that many it stops
+ * accepting and tells the master, which starts another smtpd, up to the
+ * service's maxproc.  Should accept() still run out of descriptors (the
+ * limit was lowered, or the system table is full), it stops accepting
+ * too, instead of being woken again and again by a listener it cannot
+ * serve, and tries again when a session ends or after a second. */
+#define SMTPD_FD_RESERVE	64
+#define SMTPD_WARN_GAP		60	/* seconds between capacity warnings */
+
+static long session_limit;
+static int accept_paused;		/* listeners disabled */
+static struct event *accept_retry;	/* after running out of descriptors */
+static time_t full_warned, fd_warned;
 
 static const char *const verb_names[SMTPD_V_COUNT] = {
 	"helo", "ehlo", "mail", "rcpt", "data", "rset", "noop", "vrfy",
@@ -144,6 +165,62 @@ smtpd_reset_transaction(struct smtpd_session *s)
 	s->data_bare_lf = 0;
 }
 
+/* pause_accepting - full: let the other smtpd processes take the
+ * connections (the master starts one when every process is busy). */
+static void
+pause_accepting(void)
+{
+	if (accept_paused)
+		return;
+	accept_paused = 1;
+	for (int i = 0; i < listener_count; i++)
+		if (listeners[i])
+			evconnlistener_disable(listeners[i]);
+	mail_server_busy(1);
+}
+
+static void
+resume_accepting(void)
+{
+	if (!accept_paused || smtpd_stopping || session_count >= session_limit)
+		return;
+	accept_paused = 0;
+	for (int i = 0; i < listener_count; i++)
+		if (listeners[i])
+			evconnlistener_enable(listeners[i]);
+	mail_server_busy(0);
+}
+
+static void
+accept_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	resume_accepting();
+}
+
+/* accept_error - accept() failed (libevent retries EINTR/EAGAIN and
+ * ECONNABORTED by itself). */
+static void
+accept_error(struct evconnlistener *l, void *arg)
+{
+	int err = EVUTIL_SOCKET_ERROR();
+	time_t now = time(NULL);
+	struct timeval tv = {1, 0};
+
+	if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
+		if (fd_warned == 0 || now - fd_warned >= SMTPD_WARN_GAP) {
+			msg_warn("accept: %s: stop accepting new connections until a "
+			    "session ends (%d sessions open; raise the open files "
+			    "limit, LimitNOFILE in the systemd unit, or maxproc)",
+			    strerror(err), session_count);
+			fd_warned = now;
+		}
+		pause_accepting();
+		evtimer_add(accept_retry, &tv);
+		return;
+	}
+	msg_warn("accept: %s", strerror(err));
+}
+
 static void
 session_free(struct smtpd_session *s)
 {
@@ -166,6 +243,7 @@ session_free(struct smtpd_session *s)
 	free(s);
 	if (smtpd_stopping && session_count == 0)
 		event_base_loopexit(smtpd_base, NULL);
+	resume_accepting();
 }
 
 void
@@ -565,6 +643,18 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	s->next = sessions;
 	sessions = s;
 	session_count++;
+	if (session_count >= session_limit) {
+		time_t now = time(NULL);
+
+		if (full_warned == 0 || now - full_warned >= SMTPD_WARN_GAP) {
+			msg_warn("%d sessions: this smtpd is full (open files limit "
+			    "%ld); new connections go to another smtpd, up to the "
+			    "service's maxproc", session_count,
+			    session_limit * 2 + SMTPD_FD_RESERVE);
+			full_warned = now;
+		}
+		pause_accepting();
+	}
 	s->state = SMTPD_ST_RESOLVE;
 	if (smtpd_conf.peername_lookup) {
 		s->in_pool = 1;
@@ -572,6 +662,30 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	} else {
 		resolve_done(s);
 	}
+}
+
+/* set_session_limit - raise the soft open files limit to the hard one
+ * (the master did it already, unless smtpd runs on its own) and derive
+ * the number of sessions this process takes. */
+static void
+set_session_limit(void)
+{
+	struct rlimit rl;
+	long n;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		msg_fatal("getrlimit RLIMIT_NOFILE: %m");
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			msg_warn("raise the open files limit: %m");
+		(void)getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	n = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > (rlim_t)LONG_MAX / 2
+	    ? LONG_MAX / 2 : (long)rl.rlim_cur;
+	session_limit = (n - SMTPD_FD_RESERVE) / 2;
+	if (session_limit < 1)
+		session_limit = 1;
 }
 
 /* stop_accepting - close the listeners (reload / stop). */
@@ -690,6 +804,7 @@ main(int argc, char **argv)
 	int nls;
 
 	mail_server_init(argc, argv, "smtpd");
+	set_session_limit();
 	smtpd_read_conf();
 	smtpd_check_init();
 	smtpd_anvil_init();
@@ -715,7 +830,9 @@ main(int argc, char **argv)
 		    LEV_OPT_CLOSE_ON_EXEC, 0, mail_server_listen_fd(i));
 		if (listeners[i] == NULL)
 			msg_fatal("cannot listen on fd %d", mail_server_listen_fd(i));
+		evconnlistener_set_error_cb(listeners[i], accept_error);
 	}
+	accept_retry = evtimer_new(smtpd_base, accept_retry_cb, NULL);
 	listener_count = nls;
 	event_add(event_new(smtpd_base, mail_server_notify_fd(),
 	    EV_READ | EV_PERSIST, on_master_event, NULL), NULL);

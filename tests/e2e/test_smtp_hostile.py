@@ -15,14 +15,18 @@ replies cannot grow smtpd (backpressure), and smtpd_timeout is a
 deadline for a whole command line and for the client to read our
 replies.
 """
+import os
 import re
+import resource
 import select
 import socket
 import subprocess
+import sys
 import time
 import unittest
 
-from instance import DOMAIN, Instance, message, poll_until, WAIT
+from instance import (DOMAIN, Instance, message, poll_until, program,
+                      WAIT)
 
 # Terminators that must NOT end DATA (B1 items 1 and 2).
 SMUGGLE_ENDS = [b"\n.\n", b"\n.\r\n", b"\r\n.\n", b"\r.\r\n", b"\r\n.\r\r\n",
@@ -564,6 +568,151 @@ class Resources(unittest.TestCase):
             i.wait_log(r"disconnect from [^ ]*\[127\.0\.0\.1\]")
         finally:
             fl.close()
+
+
+def cpu_seconds(pid):
+    """User + system CPU time of a process so far."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def banners(socks, want, timeout=WAIT):
+    """Read the greeting on every socket of socks until `want` of them
+    have one (bounded by timeout); returns the sockets that got it."""
+    got, buf = set(), {s: b"" for s in socks}
+    end = time.monotonic() + timeout
+    while len(got) < want and time.monotonic() < end:
+        waiting = [s for s in socks if s not in got]
+        r, _, _ = select.select(waiting, [], [], 0.5)
+        for s in r:
+            try:
+                chunk = s.recv(512)
+            except OSError:
+                chunk = b""
+            buf[s] += chunk
+            if buf[s].startswith(b"220 ") and buf[s].endswith(b"\r\n"):
+                got.add(s)
+            elif not chunk:
+                raise AssertionError("connection closed without a banner: "
+                                     "%r" % buf[s])
+    return got
+
+
+class Descriptors(unittest.TestCase):
+
+    def test_out_of_descriptors(self):
+        # smtpd's open files limit is lowered under it, as when the
+        # administrator's limit is too small: accept() fails with EMFILE.
+        # It used to leave the listener armed and spin at 100% CPU with
+        # no log line; now it stops accepting, says so once, and accepts
+        # again when sessions end.
+        i = Instance(self)
+        i.start()
+        with i.raw() as c:      # smtpd is up (i.start() saw the master's
+            self.assertEqual(code(c.reply()), 220)     # listener only)
+        pid = smtpd_pid(i)
+        nfd = len(os.listdir("/proc/%d/fd" % pid))
+        # Lowered by a process of smtpd's own user (mail_owner): that
+        # needs no CAP_SYS_RESOURCE, which containers often lack.
+        st = os.stat("/proc/%d" % pid)
+        r = subprocess.run(
+            [sys.executable, "-c", "import resource, sys; resource.prlimit("
+             "int(sys.argv[1]), resource.RLIMIT_NOFILE, (int(sys.argv[2]),) "
+             "* 2)", str(pid), str(nfd + 8)],
+            user=st.st_uid, group=st.st_gid, extra_groups=[],
+            capture_output=True, text=True, timeout=WAIT)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        clients = []
+        try:
+            for _ in range(30):
+                clients.append(socket.create_connection(
+                    ("127.0.0.1", i.port), timeout=WAIT))
+            i.wait_log(r"warning: accept: Too many open files: stop "
+                       r"accepting new connections")
+            # A spin detector, not a speed bound: a loop woken again and
+            # again by a listener it cannot serve burns a whole CPU; an
+            # idle one almost nothing.  Half the wall time separates them
+            # whatever the machine's speed.
+            cpu0, t0 = cpu_seconds(pid), time.monotonic()
+            time.sleep(3)
+            cpu, wall = cpu_seconds(pid) - cpu0, time.monotonic() - t0
+            self.assertLess(cpu, wall / 2, "smtpd used %.2fs of CPU in %.2fs"
+                            % (cpu, wall))
+            self.assertEqual(len(re.findall(r"Too many open files",
+                                            i.log())), 1, i.log())
+        finally:
+            for c in clients:
+                c.close()
+        # Sessions ended: new clients are greeted again.
+        with i.raw() as c:
+            self.assertEqual(code(c.reply()), 220)
+            self.assertEqual(code(c.cmd("QUIT")), 221)
+
+    def start_limited(self, i, soft, hard):
+        """postino start with RLIMIT_NOFILE (soft, hard)."""
+        i.postino("check")
+
+        def limit():
+            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+        r = subprocess.run([program("postino"), "-c", i.conf, "start"],
+                           capture_output=True, env=i.env(), timeout=120,
+                           preexec_fn=limit)
+        self.assertEqual(r.returncode, 0, r)
+        poll_until("smtpd listening", i.listening)
+
+    def test_nofile_raised(self):
+        # The master raises its soft open files limit to the hard one at
+        # start; the daemons inherit it.
+        _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if hard == resource.RLIM_INFINITY or hard <= 256:
+            self.skipTest("hard RLIMIT_NOFILE %r" % hard)
+        i = Instance(self)
+        self.start_limited(i, 256, hard)
+        with i.raw() as c:
+            self.assertEqual(code(c.reply()), 220)
+        for pid in [i.master_pid(), smtpd_pid(i)]:
+            with open("/proc/%d/limits" % pid) as f:
+                m = re.search(r"Max open files\s+(\d+)\s+(\d+)", f.read())
+            self.assertEqual((int(m[1]), int(m[2])), (hard, hard), pid)
+
+    def test_process_limit(self):
+        # Under an open files limit of 100, one smtpd takes (100 - 64) / 2
+        # = 18 sessions, then says it is busy; the master starts another,
+        # up to the service's maxproc (2 here): 36 sessions.  The 37th
+        # client waits in the listen queue until a session ends.
+        i = Instance(self, users=["alice"])
+        i.master_cf = i.master_cf.replace(" n - n - 1 smtpd",
+                                          " n - n - 2 smtpd")
+        i.write_conf()
+        self.start_limited(i, 100, 100)
+        socks = []
+        try:
+            for _ in range(40):
+                socks.append(socket.create_connection(
+                    ("127.0.0.1", i.port), timeout=WAIT))
+            greeted = banners(socks, 36)
+            self.assertEqual(len(greeted), 36)
+            self.assertEqual(len(i.processes("smtpd")), 2)
+            i.wait_log(r"warning: 18 sessions: this smtpd is full", count=2)
+            i.wait_log(r"warning: service .* reached its process limit 2")
+            # Four sessions end: the four waiting clients are served.
+            for s in list(greeted)[:4]:
+                socks.remove(s)
+                s.close()
+            waiting = [s for s in socks if s not in greeted]
+            self.assertEqual(len(banners(waiting, 4)), 4)
+            # And mail still goes through a full smtpd pair.
+            for s in list(greeted)[4:8]:
+                socks.remove(s)
+                s.close()
+            self.assertEqual(i.send("sender@ext.test", i.addr("alice"),
+                                    message("sender@ext.test",
+                                            i.addr("alice"), "full")), {})
+            i.wait_maildir("alice", 1)
+        finally:
+            for s in socks:
+                s.close()
 
 
 if __name__ == "__main__":

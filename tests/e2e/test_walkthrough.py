@@ -178,8 +178,11 @@ class Walkthrough(unittest.TestCase):
                   "postino@.service", "init.d-postino"):
             self.assertTrue(os.path.exists(os.path.join(examples, f)), f)
         with open(os.path.join(examples, "postino.service")) as f:
-            self.assertIn("ExecStart=%s start-fg" % (self.bin("postino")
-                          + " -c " + conf), f.read())
+            unit = f.read()
+        self.assertIn("ExecStart=%s start-fg" % (self.bin("postino")
+                      + " -c " + conf), unit)
+        # One smtpd serves many sessions: a descriptor each.
+        self.assertRegex(unit, r"\nLimitNOFILE=\d{5,}\n")
         for d, names in (("sbin", ["postino", "sendmail", "mailq", "postqueue",
                                    "postsuper", "postdrop", "newaliases"]),
                          ("libexec/postino", ["master", "smtpd", "qmgr",
