@@ -145,22 +145,27 @@ rfc5322_date(time_t when, char *buf, size_t len)
 	strftime(buf, len, "%a, %d %b %Y %H:%M:%S %z", &tm);
 }
 
+/* The original content in a queue file, for copy_original. */
+struct qfile_original {
+	const struct qfile_msg *qf;
+	const char *qpath;
+};
+
 /* copy_original - the original message (or its headers), line by line. */
 static void
-copy_original(struct cleanup_state *st, const struct qfile_msg *qf,
-    const char *qpath, int headers_only)
+copy_original(void *ctx, struct cleanup_state *st, int headers_only,
+    long limit)
 {
-	long limit = mail_conf_int("bounce_size_limit");
+	const struct qfile_original *orig = ctx;
+	const struct qfile_msg *qf = orig->qf;
 	off_t left = qf->content_len;
-	int fd = open(qpath, O_RDONLY | O_CLOEXEC);
+	int fd = open(orig->qpath, O_RDONLY | O_CLOEXEC);
 	struct buf *line = buf_new(256, BUF_NOLIMIT);
 	char chunk[8192];
 	off_t off = qf->content_offset;
 	long copied = 0;
 	int done = 0;
 
-	if (limit <= 0)
-		limit = 50000;
 	if (fd < 0) {
 		put(st, "(the original message could not be read: %s)", strerror(errno));
 		buf_free(&line);
@@ -203,6 +208,18 @@ bounce_send(const struct qfile_msg *qf, const char *qpath,
     enum bounce_kind kind, const struct bounce_entry *entries, int n,
     char **newid_r)
 {
+	struct qfile_original ctx = { qf, qpath };
+	struct bounce_original orig = { copy_original, &ctx };
+
+	return bounce_send_original(qf, &orig, kind, entries, n, newid_r);
+}
+
+int
+bounce_send_original(const struct qfile_msg *qf,
+    const struct bounce_original *orig, enum bounce_kind kind,
+    const struct bounce_entry *entries, int n, char **newid_r)
+{
+	long limit = mail_conf_int("bounce_size_limit");
 	const char *myhostname = mail_conf_str("myhostname");
 	const char *ret = qfile_msg_attr(qf, "dsn_ret");
 	const char *envid = qfile_msg_attr(qf, "dsn_envid");
@@ -214,6 +231,8 @@ bounce_send(const struct qfile_msg *qf, const char *qpath,
 	int count = 0, status;
 
 	*newid_r = NULL;
+	if (limit <= 0)
+		limit = 50000;
 	for (int i = 0; i < n; i++)
 		if (wanted(&entries[i], kind))
 			count++;
@@ -332,13 +351,13 @@ bounce_send(const struct qfile_msg *qf, const char *qpath,
 		put(st, "Content-Description: Undelivered Message Headers");
 		put(st, "Content-Type: text/rfc822-headers");
 		put(st, "%s", "");
-		copy_original(st, qf, qpath, 1);
+		orig->copy(orig->ctx, st, 1, limit);
 	} else {
 		put(st, "Content-Description: Undelivered Message");
 		put(st, "Content-Type: message/rfc822");
 		put(st, "Content-Transfer-Encoding: 8bit");
 		put(st, "%s", "");
-		copy_original(st, qf, qpath, 0);
+		orig->copy(orig->ctx, st, 0, limit);
 	}
 	put(st, "%s", "");
 	put(st, "--%s--", boundary);

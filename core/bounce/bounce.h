@@ -47,4 +47,22 @@ int bounce_send(const struct qfile_msg *qf, const char *qpath,
     enum bounce_kind kind, const struct bounce_entry *entries, int n,
     char **newid_r);
 
+/* The original message of a notification when it is not (yet) in a
+ * queue file (a local submission that cleanup refused): copy writes its
+ * lines with cleanup_line() to st, at most limit bytes, only the header
+ * section when headers_only. */
+struct cleanup_state;
+struct bounce_original {
+	void (*copy)(void *ctx, struct cleanup_state *st, int headers_only,
+	    long limit);
+	void *ctx;
+};
+
+/* bounce_send_original - bounce_send with the original message from
+ * orig; qf gives the ID, sender, arrival time and DSN attributes
+ * (dsn_ret, dsn_envid) only.  Same results. */
+int bounce_send_original(const struct qfile_msg *qf,
+    const struct bounce_original *orig, enum bounce_kind kind,
+    const struct bounce_entry *entries, int n, char **newid_r);
+
 #endif

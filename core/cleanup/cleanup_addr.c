@@ -404,6 +404,24 @@ cleanup_addr_virtual(struct cleanup_state *st, const char *orig,
 				failed = 1;
 				break;
 			}
+			/* The length limit is for what the table returns: an
+			 * over-long original address is not the table's fault
+			 * (a deferral would never end), a result that long is. */
+			for (int j = 0; j < out.count && !failed; j++)
+				if ((long)strlen(out.addr[j])
+				    > cleanup_conf.virt_addr_length_limit) {
+					msg_warn_as(CLEANUP_PROG, "%s: unreasonable %s "
+					    "result %.300s... -- message not accepted, "
+					    "try again later", st->queue_id, maps->param,
+					    out.addr[j]);
+					cleanup_set_error(st, CLEANUP_STAT_DEFER,
+					    CLEANUP_ALIAS_REPLY);
+					failed = 1;
+				}
+			if (failed) {
+				addr_list_free(&out);
+				break;
+			}
 			{
 				char *lhs = list.addr[i];
 
@@ -424,15 +442,6 @@ cleanup_addr_virtual(struct cleanup_state *st, const char *orig,
 				}
 				free(lhs);
 				addr_list_free(&out);
-			}
-		}
-	}
-	if (!failed) {
-		for (int i = 0; i < list.count; i++) {
-			if ((long)strlen(list.addr[i]) > cleanup_conf.virt_addr_length_limit) {
-				defer_alias(st, "result length is unreasonable",
-				    maps->param, addr);
-				break;
 			}
 		}
 	}

@@ -26,12 +26,20 @@
  * owner's uid, a Received: header "by $myhostname ($mail_name, from
  * userid UID)", the sender and recipients from the file.  The maildrop
  * file is removed only after cleanup_finish committed the queue file.
- * A temporary cleanup failure (write error, full disk, table failure)
- * leaves the file for the next scan; a permanent refusal (content
- * rejected, too big, no recipients) is logged and the file removed.
+ * A failure of the queue itself (write error, full disk) leaves the file
+ * and ends the scan; a temporary failure of this message only (a table
+ * that failed, an alias result too long: a 4xx reply) leaves the file
+ * for the next scan and goes on with the others, until the file is
+ * older than maximal_queue_lifetime.  A message that can never be queued
+ * (content rejected, too big, no recipients: a 5xx reply, or a 4xx one
+ * past that age) goes back to its sender as a non-delivery notification
+ * with the maildrop content (as Postfix's cleanup does for pickup), then
+ * the file is removed: nothing stays in maildrop/ to be retried forever.
  *
  * Logs: "ID: uid=UID from=<sender>" (as Postfix), "warning: maildrop/NAME:
- * uid=UID: REASON: removed", "ID: uid=UID: message refused: REPLY". */
+ * uid=UID: REASON: removed", "ID: uid=UID: message refused: REPLY",
+ * "ID: uid=UID: message not queued after N seconds: REPLY", then the
+ * bounce's "ID: sender non-delivery notification: NEWID". */
 #include "postino_config.h"
 
 #include <dirent.h>
@@ -46,6 +54,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bounce.h"
 #include "cleanup.h"
 #include "mail_conf.h"
 #include "mail_queue.h"
@@ -248,6 +257,98 @@ read_envelope(FILE *fp, struct maildrop_check *mc, struct buf *payload,
 	}
 }
 
+/* copy_maildrop - the content of a maildrop file (its line records,
+ * long lines joined) into a notification: struct bounce_original. */
+static void
+copy_maildrop(void *ctx, struct cleanup_state *st, int headers_only,
+    long limit)
+{
+	FILE *fp = ctx;
+	struct buf *payload = buf_new(1024, MAILDROP_MAX_RECORD + 1);
+	struct buf *line = buf_new(1024, BUF_NOLIMIT);
+	const char *err;
+	long copied = 0;
+	int type;
+
+	rewind(fp);
+	while ((type = maildrop_get(fp, payload, &err, NULL)) > 0
+	    && type != MAILDROP_REC_END) {
+		if (type != MAILDROP_REC_LINE && type != MAILDROP_REC_CONT)
+			continue;
+		if (copied + (long)buf_len(line) + (long)buf_len(payload) > limit)
+			break;
+		(void)buf_append(line, buf_str(payload), buf_len(payload));
+		if (type == MAILDROP_REC_CONT)
+			continue;
+		if (headers_only && buf_len(line) == 0)
+			break;
+		copied += (long)buf_len(line) + 1;
+		cleanup_line(st, buf_str(line), buf_len(line));
+		buf_reset(line);
+	}
+	buf_free(&payload);
+	buf_free(&line);
+}
+
+/* refuse_to_sender - a local submission that can never be queued goes
+ * back to its sender (Postfix's cleanup bounces such mail for pickup):
+ * a notification for every recipient, with the reply as the reason and
+ * the maildrop content as the original.  0, or -1 (try again later). */
+static int
+refuse_to_sender(char *qid, const struct pickup_envelope *env,
+    const struct stat *sb, FILE *fp, char *text, enum bounce_kind kind)
+{
+	char failed[] = "failed";
+	struct qfile_msg qm = {0};
+	struct bounce_original orig = { copy_maildrop, fp };
+	struct bounce_entry *entries;
+	char status[16] = "5.0.0", *newid = NULL;
+	const char *sp = strchr(text, ' ');
+	int rc;
+
+	/* "550 5.7.1 text": the enhanced status code, if there is one. */
+	if (sp != NULL && (sp[1] == '4' || sp[1] == '5') && sp[2] == '.') {
+		size_t n = strcspn(sp + 1, " ");
+
+		if (n < sizeof(status)) {
+			memcpy(status, sp + 1, n);
+			status[n] = 0;
+		}
+	}
+	qm.id = qid;
+	qm.arrival = (double)sb->st_mtime;
+	qm.sender = env->sender;
+	qm.attr_count = env->attr_count;
+	qm.attr_names = xcalloc((size_t)env->attr_count + 1, sizeof(char *));
+	qm.attr_values = xcalloc((size_t)env->attr_count + 1, sizeof(char *));
+	for (int i = 0; i < env->attr_count; i++) {
+		const char *eq = strchr(env->attr[i], '=');
+
+		qm.attr_names[i] = xstrndup(env->attr[i], (size_t)(eq - env->attr[i]));
+		qm.attr_values[i] = xstrdup(eq + 1);
+	}
+	entries = xcalloc((size_t)env->rcpt_count + 1, sizeof(*entries));
+	for (int i = 0; i < env->rcpt_count; i++) {
+		entries[i].recipient = env->rcpt[i];
+		entries[i].orig_rcpt = env->rcpt[i];
+		entries[i].status = status;
+		entries[i].action = failed;
+		entries[i].reason = text;
+		entries[i].dsn_notify = env->dsn_notify;
+	}
+	rc = bounce_send_original(&qm, &orig, kind, entries, env->rcpt_count,
+	    &newid);
+	free(newid);
+	free(entries);
+	for (int i = 0; i < env->attr_count; i++) {
+		free(qm.attr_names[i]);
+		free(qm.attr_values[i]);
+	}
+	free(qm.attr_names);
+	free(qm.attr_values);
+	return rc;
+}
+
 /* pickup_file - one maildrop entry. */
 static enum pickup_result
 pickup_file(const char *dir, const char *name)
@@ -396,10 +497,11 @@ pickup_file(const char *dir, const char *name)
 		goto out;
 	}
 	status = cleanup_finish(st, &id, &reply);
-	if (status & (CLEANUP_STAT_BAD | CLEANUP_STAT_WRITE | CLEANUP_STAT_NOSPACE
-	    | CLEANUP_STAT_DEFER)) {
+	if (status & (CLEANUP_STAT_BAD | CLEANUP_STAT_WRITE
+	    | CLEANUP_STAT_NOSPACE)) {
 		char *text = cleanup_smtp_reply(status, id, reply);
 
+		/* The queue itself is in trouble: stop this scan. */
 		msg_warn("maildrop/%s: uid=%ld: cannot queue now: %s; will retry",
 		    name, uid, text);
 		free(text);
@@ -408,11 +510,37 @@ pickup_file(const char *dir, const char *name)
 	}
 	if (status != CLEANUP_STAT_OK) {
 		char *text = cleanup_smtp_reply(status, id, reply);
+		char *qid = xstrdup(id);
+		long lifetime = mail_conf_time("maximal_queue_lifetime", 'd');
+		long age = (long)(time(NULL) - sb.st_mtime);
 
-		msg_info("%s: uid=%ld: message refused: %s", id, uid, text);
+		cleanup_free(&st);
+		if (text[0] == '4' && age <= lifetime) {
+			/* This message only (a table that failed, an alias
+			 * result too long): the others go on. */
+			msg_warn("maildrop/%s: uid=%ld: cannot queue now: %s; will "
+			    "retry", name, uid, text);
+			res = PICKUP_SKIP;
+		} else {
+			if (text[0] == '4')
+				msg_info("%s: uid=%ld: message not queued after %ld "
+				    "seconds: %s", qid, uid, age, text);
+			else
+				msg_info("%s: uid=%ld: message refused: %s", qid, uid,
+				    text);
+			if (refuse_to_sender(qid, &env, &sb, fp, text,
+			    text[0] == '4' ? BOUNCE_EXPIRED : BOUNCE_FAILED) < 0) {
+				msg_warn("maildrop/%s: uid=%ld: cannot return the "
+				    "message to its sender now; will retry", name, uid);
+				res = PICKUP_SKIP;
+			}
+		}
 		free(text);
+		free(qid);
+		if (res != PICKUP_DONE)
+			goto out;
 	}
-	/* Committed (or refused for good): the maildrop copy may go. */
+	/* Committed (or returned to its sender): the maildrop copy may go. */
 	if (unlink(path) < 0 && errno != ENOENT)
 		msg_warn("remove %s: %m", path);
 out:

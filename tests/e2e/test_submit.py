@@ -505,7 +505,70 @@ class Maildrop(unittest.TestCase):
         i.wait_log(r"postino/pickup\[\d+\]: [0-9A-F]+: uid=\d+: message "
                    r"refused: 5\d\d .*no spam")
         poll_until("an empty maildrop", lambda: not i.maildrop_files())
+        # ... and goes back to its sender, with the reason and the
+        # original message: never dropped silently.
+        raw = i.wait_maildir("alice", 1)[0]
+        m = parse(raw)
+        self.assertEqual(m["Subject"], "Undelivered Mail Returned to Sender")
+        self.assertIn(b"no spam", raw)
+        self.assertIn(b"Final-Recipient: rfc822; %s" % i.user("bob").encode(),
+                      raw)
+        self.assertIn(b"Subject: spam", raw)
+        i.wait_queue_empty()
         self.assertEqual(i.maildir_files("bob"), [])
+        self.assertEqual(len(i.maildir_files("alice")), 1)
+
+    def test_never_queued_goes_back_to_sender(self):
+        """virtual_alias_address_length_limit is for alias results only; a
+        message deferred by cleanup stays in maildrop without holding up
+        the others, and goes back to its sender after
+        maximal_queue_lifetime instead of being retried forever."""
+        i = Submit(self)
+        virt = os.path.join(i.conf, "virtual")
+        with open(virt, "w") as f:
+            f.write("toolong@%s %s@%s\n" % (DOMAIN, "y" * 1100, DOMAIN))
+        i.set_main(virtual_alias_maps="texthash:" + virt)
+        i.start()
+        # An over-long recipient of its own (not from the table) does not
+        # hold up the message: bob gets it, maildrop/ empties.
+        long_rcpt = "x" * 1000 + "@" + DOMAIN
+        r = i.sendmail([long_rcpt, i.user("bob")], "Subject: long rcpt\n\nx\n")
+        self.assertEqual(r.returncode, 0, r.err)
+        self.assertEqual(i.delivered("bob")[0]["Subject"], "long rcpt")
+        poll_until("an empty maildrop", lambda: not i.maildrop_files())
+        # An alias result over the limit defers (as Postfix) ...
+        r = i.sendmail(["toolong@" + DOMAIN], "Subject: alias\n\nx\n")
+        self.assertEqual(r.returncode, 0, r.err)
+        i.wait_log(r"unreasonable virtual_alias_maps result y{300}\.\.\. -- "
+                   r"message not accepted, try again later")
+        i.wait_log(r"maildrop/[0-9A-F]+: uid=\d+: cannot queue now: 451 "
+                   r"4\.6\.0 .*will retry")
+        stuck = i.maildrop_files()
+        self.assertEqual(len(stuck), 1)
+        # ... without holding up the next submission ...
+        r = i.sendmail([i.user("bob")], "Subject: next\n\nx\n")
+        self.assertEqual(r.returncode, 0, r.err)
+        i.delivered("bob", 2)
+        poll_until("only the deferred file in maildrop",
+                   lambda: i.maildrop_files() == stuck)
+        # ... and once older than maximal_queue_lifetime it goes back to
+        # its sender.
+        path = os.path.join(i.maildrop, stuck[0])
+        old = time.time() - 6 * 86400
+        os.utime(path, (old, old))
+        i.poke_pickup()
+        i.wait_log(r"pickup\[\d+\]: [0-9A-F]+: uid=\d+: message not queued "
+                   r"after \d+ seconds: 451 4\.6\.0")
+        poll_until("an empty maildrop", lambda: not i.maildrop_files())
+        ms = i.delivered("alice", 2)
+        subjects = sorted(m["Subject"] for m in ms)
+        self.assertEqual(subjects, ["Undelivered Mail Returned to Sender"] * 2)
+        raws = i.maildir_messages("alice")
+        # One for the over-long own recipient (unknown user), one for the
+        # message that could not be queued.
+        self.assertEqual(len([r for r in raws if b"Subject: alias" in r]), 1,
+                         raws)
+        i.wait_queue_empty()
 
     def test_postdrop_killed_mid_write_leaves_nothing_complete(self):
         i = Submit(self)

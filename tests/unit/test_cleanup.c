@@ -504,6 +504,35 @@ test_virtual(void **state)
 	    "unreasonable for loop1@example.com") == 1);
 	unit_capture_stop();
 
+	/* virtual_alias_address_length_limit is for what the table returns:
+	 * an over-long recipient of the message itself goes through (it
+	 * used to defer the whole message, forever); a long result defers. */
+	configure("virtual_alias_address_length_limit = 15");
+	unit_capture_start();
+	{
+		static const char *const rcpts[] = {
+			"a-very-long-original-address@example.com", "a@example.com",
+			NULL };
+		static const char *const longer[] = { "ext@example.com", NULL };
+		struct result r;
+		char *got;
+
+		run(&r, NULL, "s@example.net", rcpts, simple);
+		assert_int_equal(r.status, CLEANUP_STAT_OK);
+		got = rcpt_list(r.msg);
+		assert_string_equal(got, "a-very-long-original-address@example.com,"
+		    "b@example.com,c@example.com,d@example.com");
+		free(got);
+		result_free(&r);
+		run(&r, NULL, "s@example.net", longer, simple);
+		assert_int_equal(r.status, CLEANUP_STAT_DEFER);
+		assert_string_equal(r.reply, "4.6.0 Alias expansion error");
+		result_free(&r);
+	}
+	assert_true(unit_captured(MSG_WARN, "unreasonable virtual_alias_maps "
+	    "result target@example.net... -- message not accepted") == 1);
+	unit_capture_stop();
+
 	/* A broken table defers. */
 	configure("virtual_alias_maps = fail:broken");
 	{
