@@ -244,13 +244,47 @@ read_qfile(const char *path, struct show_msg *m, const char **err_r)
 	return 0;
 }
 
-/* put_json_str - a JSON string (control characters escaped, other bytes
- * passed through). */
+/* utf8_len - the length of the well-formed UTF-8 sequence at s (RFC
+ * 3629: no overlong forms, no surrogates, nothing above U+10FFFF), or 0
+ * when s does not start one.  s is NUL-terminated: a NUL is never a
+ * continuation byte, so nothing is read past it. */
+static size_t
+utf8_len(const unsigned char *s)
+{
+	unsigned c = s[0], lo, hi;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		return (s[1] & 0xc0) == 0x80 ? 2 : 0;
+	if (c >= 0xe0 && c <= 0xef) {
+		lo = c == 0xe0 ? 0xa0 : 0x80;
+		hi = c == 0xed ? 0x9f : 0xbf;
+		return s[1] >= lo && s[1] <= hi && (s[2] & 0xc0) == 0x80 ? 3 : 0;
+	}
+	if (c >= 0xf0 && c <= 0xf4) {
+		lo = c == 0xf0 ? 0x90 : 0x80;
+		hi = c == 0xf4 ? 0x8f : 0xbf;
+		return s[1] >= lo && s[1] <= hi && (s[2] & 0xc0) == 0x80
+		    && (s[3] & 0xc0) == 0x80 ? 4 : 0;
+	}
+	return 0;
+}
+
+/* put_json_str - a JSON string (RFC 8259) that is valid whatever the
+ * bytes: '"' and '\\' escaped, control characters (and DEL) as \uXXXX,
+ * well-formed UTF-8 passed through, and each byte that is not part of
+ * well-formed UTF-8 as \u00XX (the byte read as Latin-1: nothing is
+ * lost, and the output stays valid UTF-8). */
 static void
 put_json_str(FILE *fp, const char *str)
 {
+	const unsigned char *cp = (const unsigned char *)str;
+
 	fputc('"', fp);
-	for (const unsigned char *cp = (const unsigned char *)str; *cp; cp++) {
+	while (*cp) {
+		size_t n;
+
 		switch (*cp) {
 		case '"':
 			fputs("\\\"", fp);
@@ -268,11 +302,15 @@ put_json_str(FILE *fp, const char *str)
 			fputs("\\t", fp);
 			break;
 		default:
-			if (*cp < 0x20 || *cp == 0x7f)
+			if (*cp < 0x20 || *cp == 0x7f || (n = utf8_len(cp)) == 0) {
 				fprintf(fp, "\\u%04x", *cp);
-			else
-				fputc(*cp, fp);
+			} else {
+				fwrite(cp, 1, n, fp);
+				cp += n;
+				continue;
+			}
 		}
+		cp++;
 	}
 	fputc('"', fp);
 }

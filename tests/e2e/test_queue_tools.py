@@ -19,10 +19,12 @@ Messages stay in the queue deterministically: HOLD from header_checks,
 and deferral for a remote domain (master.cf has no smtp service, so qmgr
 defers with "mail transport unavailable").  Needs root, as instance.py.
 """
+import codecs
 import fcntl
 import json
 import os
 import re
+import struct
 import subprocess
 import sys
 import time
@@ -201,6 +203,83 @@ class Listing(unittest.TestCase):
         self.assertFalse(os.path.exists(half))
         self.assertIn("incoming/ABCDEF0124: unfinished file left by a crash",
                       r.err)
+
+
+def qrecord(t, payload=b""):
+    return t.encode() + struct.pack(">I", len(payload)) + payload
+
+
+def latin1_fallback(err):
+    """Decode error handler: each byte outside well-formed UTF-8 is the
+    character of the same number (what postqueue -j writes as \\u00XX)."""
+    bad = err.object[err.start:err.end]
+    return "".join(chr(b) for b in bad), err.end
+
+
+codecs.register_error("latin1-fallback", latin1_fallback)
+
+
+def attr_escape(b):
+    """core/mail/attr.h value escaping: '%', controls and DEL as %XX."""
+    return b"".join(b"%%%02X" % c if c < 0x20 or c in (0x25, 0x7f)
+                    else bytes([c]) for c in b)
+
+
+class Json(unittest.TestCase):
+
+    # Quotes, backslashes, controls, DEL, stray and truncated UTF-8, an
+    # overlong form, a surrogate, a code point above U+10FFFF, and good
+    # UTF-8 (e acute, euro, an emoji).
+    HOSTILE = (b'q"b\\s\x01\x1f\x7f\x80\xff\xc3\xa9\xe2\x82\xac'
+               b'\xf0\x9f\x98\x80\xc0\xaf\xed\xa0\x80\xf4\x90\x80\x80'
+               b'\xe2\x82Z\xc3')
+
+    def test_json_is_valid_for_any_byte(self):
+        i = Queue(self)
+        i.postino("check")
+        h = self.HOSTILE
+        sender = b"s" + h + b"@example.test"
+        rcpts = [b"r1" + h + b"@x.test", b"plain@x.test", b"r3@x.test" + h]
+        qid = "ABCDEF0125"
+        data = (qrecord("V", b"1") + qrecord("T", b"1700000000.000000")
+                + qrecord("S", sender))
+        for r in rcpts:
+            data += qrecord("R", b"0;;" + r)
+        data += qrecord("M", b"Subject: x\n\nbody\n") + qrecord("E")
+        path = os.path.join(i.queue, "deferred", qid)
+        with open(path, "wb") as f:
+            f.write(data)
+        os.chmod(path, 0o700)
+        reason = b"4.0.0 reason " + h
+        with open(os.path.join(i.queue, "defer", qid), "wb") as f:
+            f.write(b"recipient=" + attr_escape(rcpts[0]) + b"\nreason="
+                    + attr_escape(reason) + b"\n\n")
+        r = i.tool("postqueue", "-j", check=0)
+        text = r.stdout.decode("utf-8")     # strict: valid UTF-8
+        lines = text.splitlines()
+        self.assertEqual(len(lines), 1, text)
+        j = json.loads(lines[0])
+
+        def want(b):
+            return b.decode("utf-8", "latin1-fallback")
+
+        self.assertEqual(j["queue_id"], qid)
+        self.assertEqual(j["sender"], want(sender))
+        self.assertEqual([x["address"] for x in j["recipients"]],
+                         [want(x) for x in rcpts])
+        self.assertEqual(j["recipients"][0]["delay_reason"], want(reason))
+        self.assertNotIn("delay_reason", j["recipients"][1])
+        # Spelled out: good UTF-8 as its characters, each stray byte as
+        # the character of its number, controls as themselves.
+        self.assertEqual(
+            j["sender"], 'sq"b\\s\x01\x1f\x7f\x80\xff\u00e9\u20ac\U0001f600'
+            '\xc0\xaf\xed\xa0\x80\xf4\x90\x80\x80\xe2\x82Z\xc3@example.test')
+        # No raw control character or invalid byte reaches the output.
+        for c in text.rstrip("\n"):
+            self.assertFalse(ord(c) < 0x20 or ord(c) == 0x7f, repr(text))
+        # mailq shows the same message (controls made harmless).
+        out = i.tool("mailq", check=0).out
+        self.assertIn(qid, out)
 
 
 class Super(unittest.TestCase):
