@@ -7,6 +7,7 @@
  *   postconf [-c dir] -X name...  |  -# name...
  *   postconf -m                             (lookup table types)
  *   postconf [-f] -M [service[/type]...]    (master.cf entries)
+ *   postconf -U [name...]                   (postino: not implemented)
  *
  * Printing: "name = value", sorted, whitespace runs collapsed, "name ="
  * for an empty value; values are shown unexpanded unless -x.  Names are
@@ -15,6 +16,10 @@
  * An unknown name is a warning (exit status 0).  Like Postfix, every run
  * that reads main.cf warns about main.cf names nothing uses, $names that
  * nothing defines and read-only parameters set in main.cf (-q: quiet).
+ *
+ * -U (postino only; Postfix's postconf has no -U): the parameters postino
+ * knows but does not implement, one "name: status" line each, sorted;
+ * with names, the status of each named parameter, implemented or not.
  *
  * Logs: to stderr as "postconf: warning: ..." / "postconf: fatal: ...". */
 #include "postino_config.h"
@@ -27,6 +32,7 @@
 #include "buf.h"
 #include "htable.h"
 #include "mail_conf.h"
+#include "mail_params.h"
 #include "map.h"
 #include "msg.h"
 #include "mymalloc.h"
@@ -50,6 +56,7 @@ usage(void)
 	    "[-H (no values)] [-m (map types)] [-M (master.cf)] "
 	    "[-n (non-default parameters)] [-o name=value (override parameter "
 	    "value)] [-p (main.cf, default)] [-q (quiet)] [-v (verbose)] "
+	    "[-U (not implemented by postino)] "
 	    "[-x (expand parameter values)] [-X (exclude)] "
 	    "[-# (comment-out)] [name...]");
 }
@@ -326,12 +333,57 @@ print_all(int nondefault, int defaults, int flags)
 	free(svc);
 }
 
+/* print_status - "name: status" of one parameter (-U). */
+static void
+print_status(const struct mail_param *p)
+{
+	switch (p->status) {
+	case MAIL_PARAM_IMPL:
+		printf("%s: implemented\n", p->name);
+		break;
+	case MAIL_PARAM_NO_EFFECT:
+		printf("%s: accepted, no effect in postino\n", p->name);
+		break;
+	case MAIL_PARAM_NOT_IMPL_WARN:
+		printf("%s: not implemented: ignored, with a warning when set\n",
+		    p->name);
+		break;
+	case MAIL_PARAM_NOT_IMPL_REFUSE:
+		printf("%s: not implemented: refused when set to ask for it: "
+		    "%s\n", p->name, p->hint);
+		break;
+	}
+}
+
+/* list_unimplemented - postconf -U [name...]. */
+static int
+list_unimplemented(char **names, int count)
+{
+	const struct mail_param *p;
+
+	if (count == 0) {
+		for (size_t i = 0; i < mail_param_count; i++)
+			if (mail_param_table[i].status == MAIL_PARAM_NOT_IMPL_WARN
+			    || mail_param_table[i].status == MAIL_PARAM_NOT_IMPL_REFUSE)
+				print_status(&mail_param_table[i]);
+	}
+	for (int i = 0; i < count; i++) {
+		if ((p = mail_param_find(names[i])) != NULL)
+			print_status(p);
+		else
+			msg_warn("%s: unknown parameter", names[i]);
+	}
+	if (fflush(stdout) != 0 || ferror(stdout))
+		msg_fatal("write error: %m");
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
 	int ch, flags = 0, defaults = 0, nondefault = 0, quiet = 0;
 	int edit = 0, remove = 0, comment = 0, maps = 0, master = 0;
-	int noverrides = 0;
+	int noverrides = 0, unimpl = 0;
 	const char **types, **tp;
 	char *name, *value;
 	const char *err;
@@ -340,7 +392,7 @@ main(int argc, char **argv)
 	msg_init("postconf", 1);
 	overrides = xcalloc((size_t)argc + 1, sizeof(char *));
 	opterr = 1;
-	while ((ch = getopt(argc, argv, "aAbc:C:deEfFhHlmMno:pPqtTvxX#")) != -1) {
+	while ((ch = getopt(argc, argv, "aAbc:C:deEfFhHlmMno:pPqtTUvxX#")) != -1) {
 		switch (ch) {
 		case 'c':
 			mail_conf_set_dir(optarg);
@@ -352,6 +404,9 @@ main(int argc, char **argv)
 			break;
 		case 'e':
 			edit = 1;
+			break;
+		case 'U':
+			unimpl = 1;
 			break;
 		case 'f':
 			flags |= PCF_FOLD;
@@ -396,9 +451,11 @@ main(int argc, char **argv)
 			usage();
 		}
 	}
-	if (edit + remove + comment + maps > 1
-	    || (master && (edit || remove || comment || maps)))
+	if (edit + remove + comment + maps + unimpl > 1
+	    || (master && (edit || remove || comment || maps || unimpl)))
 		usage();
+	if (unimpl)
+		return list_unimplemented(argv + optind, argc - optind);
 	/* An argument with '=' implies -e (as in Postfix 2.8 and later). */
 	if (!edit && !remove && !comment && !maps && !master)
 		for (int i = optind; i < argc; i++)

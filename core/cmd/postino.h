@@ -17,4 +17,12 @@ struct master_ent;
  * of errors (postino_check_restrict.c). */
 int postino_check_restrictions(const char *main_cf, struct master_ent **ents);
 
+/* postino_check_unimpl - report parameters set in main.cf (main_cf is
+ * its path, for messages; the configuration must have been read) or as
+ * master.cf -o options that postino knows but does not implement: a
+ * warning for each one ignored, an error for each one whose absence
+ * would weaken security or skip content inspection.  Returns the
+ * number of errors (refusals). */
+int postino_check_unimpl(const char *main_cf, struct master_ent **ents);
+
 #endif

@@ -3,11 +3,12 @@
  * directory tree.
  *
  * main.cf: syntax errors (fatal for start), unknown parameters (warning
- * with file and line).  master.cf: every malformed line (error with file
- * and line), programs that are not there (warning), smtpd connection
- * and rate limits set while no anvil service enforces them (warning).
- * Queue directories: each missing one is created with a warning; modes
- * as Postfix's:
+ * with file and line), known parameters that postino does not implement
+ * (postino_unimpl.c: a warning, or an error that stops start).
+ * master.cf: every malformed line (error with file and line), programs
+ * that are not there (warning), smtpd connection and rate limits set
+ * while no anvil service enforces them (warning).  Queue directories:
+ * each missing one is created with a warning; modes as Postfix's:
  *
  *	$queue_directory, pid/		root (instance user), 0755
  *	incoming active deferred hold corrupt defer bounce private/
@@ -354,6 +355,7 @@ postino_check(int create)
 	if (errors == 0) {
 		/* Syntax is fine: now the values are safe to read. */
 		mail_conf_read(0);
+		errors += postino_check_unimpl(main_cf, ents);
 		check_programs(ents);
 		check_anvil(ents);
 		errors += postino_check_restrictions(main_cf, ents);

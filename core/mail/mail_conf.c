@@ -22,6 +22,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,7 @@
 
 static char *conf_dir;			/* set by -c */
 static struct htable *file_tab;		/* main.cf: name -> char * */
+static struct htable *line_tab;		/* main.cf: name -> line number */
 static struct htable *over_tab;		/* -o: name -> char * */
 static struct htable *computed_tab;	/* computed defaults */
 static struct htable *cache_tab;	/* expanded values */
@@ -62,6 +64,7 @@ struct expand_state {
 
 static void expand_text(struct buf *out, const char *text, size_t len,
     struct expand_state *st);
+static int noexpand(const char *name);
 
 /* tab - create a table on first use. */
 static struct htable *
@@ -126,6 +129,18 @@ set_entry(struct htable *t, const char *name, const char *value)
 	return NULL;
 }
 
+/* set_line - remember where name was (last) defined in main.cf. */
+static void
+set_line(const char *name, int lineno)
+{
+	struct htable_entry *e;
+
+	if ((e = htable_locate(line_tab, name)) != NULL)
+		e->value = (void *)(intptr_t)lineno;
+	else
+		htable_enter(line_tab, name, (void *)(intptr_t)lineno);
+}
+
 void
 mail_conf_read(int allow_missing)
 {
@@ -140,7 +155,10 @@ mail_conf_read(int allow_missing)
 	path = concatenate(mail_conf_dir(), "/main.cf", (char *)0);
 	if (file_tab)
 		htable_free(&file_tab, free);
+	if (line_tab)
+		htable_free(&line_tab, NULL);
 	file_tab = htable_create(256);
+	line_tab = htable_create(256);
 	new_generation();
 	if ((fp = fopen(path, "r")) == NULL) {
 		if (errno == ENOENT && allow_missing) {
@@ -162,6 +180,7 @@ mail_conf_read(int allow_missing)
 			    path, lineno, name, old);
 			free(old);
 		}
+		set_line(name, lineno);
 	}
 	if (ferror(fp))
 		msg_fatal("read %s: %m", path);
@@ -230,6 +249,54 @@ const char *
 mail_conf_file_value(const char *name)
 {
 	return file_tab ? htable_find(file_tab, name) : NULL;
+}
+
+int
+mail_conf_file_line(const char *name)
+{
+	return line_tab ? (int)(intptr_t)htable_find(line_tab, name) : 0;
+}
+
+/* same_words - equal when split at blanks and commas? */
+static int
+same_words(const char *a, const char *b)
+{
+	const char *sep = ", \t\r\n";
+	size_t la, lb;
+
+	for (;;) {
+		a += strspn(a, sep);
+		b += strspn(b, sep);
+		la = strcspn(a, sep);
+		lb = strcspn(b, sep);
+		if (la != lb || strncmp(a, b, la) != 0)
+			return 0;
+		if (la == 0)
+			return 1;
+		a += la;
+		b += lb;
+	}
+}
+
+int
+mail_conf_is_default_value(const char *name, const char *raw)
+{
+	const char *def = mail_conf_default(name);
+	char *x_raw, *x_def;
+	int same;
+
+	if (def == NULL)
+		return 0;
+	if (same_words(raw, def))
+		return 1;
+	if (noexpand(name))
+		return 0;
+	x_raw = mail_conf_expand(raw, NULL, NULL);
+	x_def = mail_conf_expand(def, NULL, NULL);
+	same = same_words(x_raw, x_def);
+	free(x_raw);
+	free(x_def);
+	return same;
 }
 
 void

@@ -73,6 +73,13 @@ void mail_conf_defaults_only(int on);
 int mail_conf_readonly(const char *name);
 /* mail_conf_file_value - the value as written in main.cf, or NULL. */
 const char *mail_conf_file_value(const char *name);
+/* mail_conf_file_line - the main.cf line that (last) set name, or 0. */
+int mail_conf_file_line(const char *name);
+/* mail_conf_is_default_value - is raw (unexpanded text) the built-in
+ * default of name: the same words (split at blanks and commas) as the
+ * default, as written or once both are $name-expanded against the
+ * configuration?  0 for an unknown name. */
+int mail_conf_is_default_value(const char *name, const char *raw);
 
 /* mail_conf_names - every known or set parameter name, sorted,
  * NULL-terminated; free the array only. */
