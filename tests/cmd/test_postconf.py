@@ -12,7 +12,7 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from postino_testlib import program, run  # noqa: E402
+from postino_testlib import program, run, source_dir  # noqa: E402
 
 MASTER_CF = """\
 # service type  private unpriv  chroot  wakeup  maxproc command + args
@@ -558,6 +558,60 @@ class PostconfTest(unittest.TestCase):
         self.write_main("")
         res = self.pc("-Z", rc=1)
         self.assertIn("usage: postconf", res.err)
+
+    def test_U_lists_unimplemented(self):
+        """-U: the known parameters postino does not implement, sorted,
+        the refused ones with what to do instead."""
+        self.write_main("smtpd_milters = inet:127.0.0.1:1\n")
+        out = self.pc("-U").out.splitlines()
+        names = [line.split(":", 1)[0] for line in out]
+        self.assertEqual(names, sorted(names))
+        self.assertGreater(len(out), 100)
+        for line in out:
+            self.assertIn(": not implemented: ", line)
+        status = dict(line.split(": ", 1) for line in out)
+        self.assertTrue(status["smtpd_milters"].startswith(
+            "not implemented: refused when set to ask for it: postino has "
+            "no milter support"), status["smtpd_milters"])
+        self.assertEqual(status["biff"],
+                         "not implemented: ignored, with a warning when set")
+        for name in ("smtpd_tls_security_level", "smtpd_sasl_auth_enable",
+                     "content_filter", "smtpd_proxy_filter",
+                     "non_smtpd_milters", "smtpd_upstream_proxy_protocol",
+                     "smtpd_tls_auth_only", "mime_header_checks"):
+            self.assertIn("refused", status[name], name)
+        for name in ("myhostname", "header_checks", "smtpd_reject_unlisted_"
+                     "recipient", "data_directory", "process_id"):
+            self.assertNotIn(name, status)
+
+    def test_U_named(self):
+        self.write_main("")
+        res = self.pc("-U", "myhostname", "data_directory",
+                      "smtpd_use_tls", "no_such_parameter")
+        self.assertEqual(res.out, "myhostname: implemented\n"
+                         "data_directory: accepted, no effect in postino\n"
+                         "smtpd_use_tls: not implemented: ignored, with a "
+                         "warning when set\n")
+        self.assertIn("no_such_parameter: unknown parameter", res.err)
+
+    def test_U_table_is_honest(self):
+        """No parameter the table calls not implemented is read by name
+        anywhere in the sources (when one becomes implemented, its
+        status in core/mail/mail_params.c must change with it)."""
+        self.write_main("")
+        names = [line.split(":", 1)[0]
+                 for line in self.pc("-U").out.splitlines()]
+        text = []
+        for top in ("core", "delivery", "maps"):
+            for d, _, files in os.walk(os.path.join(source_dir(), top)):
+                for f in files:
+                    if f.endswith((".c", ".h")) and f != "mail_params.c":
+                        with open(os.path.join(d, f), errors="replace") as fp:
+                            text.append(fp.read())
+        text = "\n".join(text)
+        read = [n for n in names if '"%s"' % n in text]
+        self.assertEqual(read, [], "read by the code but marked not "
+                         "implemented in mail_params.c")
 
     def test_verbose_accepted(self):
         self.write_main("")
