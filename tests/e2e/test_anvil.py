@@ -13,9 +13,11 @@ Covered: the connection count limit (421 4.7.0 and Postfix's log line;
 closing a connection gives its place back; an exception address is not
 limited), the connection rate limit, the message rate limit (450 4.7.1
 at MAIL), the recipient rate limit (450 4.7.1 at RCPT); the counters
-live in the one anvil process: a second process (a client of
-private/anvil, as another smtpd would be) sees smtpd's connections and
-its own connections count against smtpd's clients, and a killed smtpd's
+live in the one anvil process: two smtpd processes of one service (the
+master starts the second when the first is full) count one client's
+sessions together, a second process (a client of private/anvil, as
+another smtpd would be) sees smtpd's connections and its own
+connections count against smtpd's clients, and a killed smtpd's
 connections are given back; smtpd keeps serving when anvil is killed
 (the master restarts it and the limits apply again), when it is wedged
 (one bounded wait, then no limits for a while, with a warning) and when
@@ -25,12 +27,14 @@ limits set without an anvil service.
 """
 import os
 import re
+import resource
 import signal
 import smtplib
 import socket
+import subprocess
 import unittest
 
-from instance import Instance, MYHOSTNAME, WAIT, poll_until
+from instance import Instance, MYHOSTNAME, WAIT, poll_until, program
 
 OUTSIDE = "127.0.0.2"       # not in mynetworks: limited
 INSIDE = "127.0.0.1"        # in mynetworks: an exception
@@ -248,6 +252,56 @@ class Shared(unittest.TestCase):
         poll_until("smtpd's disconnect counted",
                    lambda: look.ask("lookup", i.ident())["count"] == "0")
         look.close()
+
+    def test_two_smtpd_processes(self):
+        # Under an open files limit of 100 one smtpd takes 18 sessions
+        # ((100 - 64) / 2), then the master starts a second (maxproc 2).
+        # One session of the limited client is on the first process, the
+        # next two reach the second: the third is refused there, counted
+        # with the one the first process holds.
+        i = Anvil(self, smtpd_client_connection_count_limit="2")
+        i.master_cf = i.master_cf.replace(" n - n - 1 smtpd",
+                                          " n - n - 2 smtpd")
+        i.write_conf()
+        i.postino("check")
+
+        def limit():
+            resource.setrlimit(resource.RLIMIT_NOFILE, (100, 100))
+        r = subprocess.run([program("postino"), "-c", i.conf, "start"],
+                           capture_output=True, env=i.env(), timeout=120,
+                           preexec_fn=limit)
+        self.assertEqual(r.returncode, 0, r)
+        poll_until("smtpd listening", i.listening)
+        first = i.session()
+        fill = []
+        try:
+            for _ in range(17):
+                fill.append(i.session(INSIDE))
+            poll_until("a second smtpd",
+                       lambda: len(i.processes("smtpd")) == 2)
+            second = i.session()
+            self.assertEqual(i.refused(), (421, "4.7.0 %s Error: too many "
+                                           "connections from %s"
+                                           % (MYHOSTNAME, OUTSIDE)))
+            i.wait_log(r"warning: Connection concurrency limit exceeded: 3")
+            log = i.log()
+            p1 = re.findall(r"postino/smtpd\[(\d+)\]: connect from "
+                            r"unknown\[127\.0\.0\.2\]", log)[0]
+            p2 = re.findall(r"postino/smtpd\[(\d+)\]: warning: Connection "
+                            r"concurrency limit exceeded: 3 from "
+                            r"unknown\[127\.0\.0\.2\]", log)[0]
+            self.assertNotEqual(p1, p2, "both sessions on one smtpd")
+            self.assertEqual(set(int(p) for p in (p1, p2)),
+                             set(i.processes("smtpd")))
+            # The first process's session ends: the place is free for
+            # the second process.
+            first.quit()
+            poll_until("a session from %s accepted" % OUTSIDE,
+                       i.try_session).quit()
+            second.quit()
+        finally:
+            for s in fill:
+                s.close()
 
     def test_killed_smtpd_gives_its_connections_back(self):
         i = Anvil(self, smtpd_client_connection_count_limit="2")
