@@ -1,0 +1,214 @@
+# SPDX-License-Identifier: MIT
+"""postino check: how the value of a parameter postino knows but does not
+implement is judged (core/mail/mail_params.c mail_param_judge,
+core/cmd/postino_unimpl.c).  Each case is a main.cf (and master.cf) in
+a temporary directory and one run of the built "postino check": silent,
+one warning, or one error and a non-zero exit, always with file and line.
+The whole-instance behaviour (start refuses, mail flows) is in
+tests/e2e/test_failclosed.py."""
+import os
+import re
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from postino_testlib import program, run, write  # noqa: E402
+
+FINE, WARN, REFUSE = "fine", "warn", "refuse"
+
+# (parameter, value as written, verdict)
+CASES = [
+    # TLS levels: none/may promise nothing; anything above is refused.
+    ("smtpd_tls_security_level", "none", FINE),
+    ("smtpd_tls_security_level", "may", WARN),
+    ("smtpd_tls_security_level", "MAY", WARN),
+    ("smtpd_tls_security_level", "encrypt", REFUSE),
+    ("smtp_tls_security_level", "dane", REFUSE),
+    ("smtp_tls_security_level", "verify", REFUSE),
+    ("smtp_tls_security_level", "secure", REFUSE),
+    ("lmtp_tls_security_level", "fingerprint", REFUSE),
+    ("postscreen_tls_security_level", "encrypt", WARN),
+    # yes/no switches: "no" is what postino does anyway.
+    ("smtpd_sasl_auth_enable", "no", FINE),
+    ("smtpd_sasl_auth_enable", "yes", REFUSE),
+    ("smtpd_sasl_auth_enable", "Yes", REFUSE),
+    ("smtp_sasl_auth_enable", "yes", REFUSE),
+    ("smtpd_enforce_tls", "yes", REFUSE),
+    ("smtpd_tls_auth_only", "yes", REFUSE),
+    ("smtpd_tls_req_ccert", "yes", REFUSE),
+    ("smtpd_tls_wrappermode", "yes", REFUSE),
+    ("smtpd_use_tls", "yes", WARN),
+    ("smtpd_use_tls", "no", FINE),
+    ("biff", "no", FINE),
+    # Lists: empty asks for nothing.
+    ("smtpd_milters", "", FINE),
+    ("smtpd_milters", "inet:127.0.0.1:8891", REFUSE),
+    ("non_smtpd_milters", "unix:/run/milter.sock", REFUSE),
+    ("smtpd_milter_maps", "cidr:/etc/postino/milters", REFUSE),
+    ("content_filter", "amavis:[127.0.0.1]:10024", REFUSE),
+    ("smtpd_proxy_filter", "127.0.0.1:10025", REFUSE),
+    ("smtpd_upstream_proxy_protocol", "haproxy", REFUSE),
+    ("always_bcc", "archive@example.com", REFUSE),
+    ("sender_bcc_maps", "hash:/etc/postino/sender_bcc", REFUSE),
+    ("smtp_header_checks", "regexp:/etc/postino/smtp_hc", REFUSE),
+    ("message_reject_characters", "\\0", REFUSE),
+    # Limits: 0 is off.
+    ("smtpd_client_new_tls_session_rate_limit", "0", FINE),
+    ("smtpd_client_new_tls_session_rate_limit", "0s", FINE),
+    ("smtpd_client_auth_rate_limit", "5", WARN),
+    # Any other value than the default.
+    ("authorized_submit_users", "static:anyone", FINE),
+    ("authorized_submit_users", "!www-data, static:anyone", REFUSE),
+    ("authorized_flush_users", "root", REFUSE),
+    ("local_login_sender_maps", "static:*", FINE),
+    ("local_login_sender_maps", "hash:/etc/postino/login", REFUSE),
+    ("debug_peer_list", "192.0.2.10", WARN),
+    ("receive_override_options", "no_address_mappings", WARN),
+    ("mailbox_transport", "lmtp:unix:private/dovecot-lmtp", WARN),
+    # The default, written differently: blanks and commas do not count.
+    ("message_drop_headers", "bcc,content-length,   resent-bcc,return-path",
+     FINE),
+    ("address_verify_map", "btree:$data_directory/verify_cache", FINE),
+    # Accepted without effect, and implemented: never a word.
+    ("data_directory", "/var/lib/elsewhere", FINE),
+    ("readme_directory", "no", FINE),
+    ("myhostname", "mx.example.com", FINE),
+    ("smtpd_reject_unlisted_recipient", "no", FINE),
+]
+
+
+class CheckUnimplTest(unittest.TestCase):
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory(prefix="postino-unimpl-")
+        self.dir = self.tmp.name
+        self.head = ("queue_directory = %s/queue\nmail_owner = nobody\n"
+                     "setgid_group = nogroup\n" % self.dir)
+        self.master("smtp inet n - n - 1 smtpd\n")
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def main(self, text):
+        write(os.path.join(self.dir, "main.cf"), self.head + text)
+
+    def master(self, text):
+        write(os.path.join(self.dir, "master.cf"), text)
+
+    def check(self):
+        r = run([program("postino"), "-c", self.dir, "check"])
+        lines = [x for x in r.err.splitlines()
+                 if "not implemented by postino" in x]
+        return r, lines
+
+    def assert_verdict(self, r, lines, verdict, where, name, shown):
+        if verdict == FINE:
+            self.assertEqual((r.rc, lines), (0, []), r)
+            return
+        self.assertEqual(len(lines), 1, r)
+        self.assertIn("%s: parameter %s = %s: not implemented by postino: "
+                      % (where, name, shown), lines[0])
+        if verdict == WARN:
+            self.assertEqual(r.rc, 0, r)
+            self.assertIn(": warning: ", lines[0])
+            self.assertTrue(lines[0].endswith(": ignored"), lines[0])
+        else:
+            self.assertNotEqual(r.rc, 0, r)
+            self.assertIn(": error: ", lines[0])
+            self.assertRegex(lines[0], r": refusing to run: \S.*\S$")
+
+    def test_main_cf(self):
+        for name, value, verdict in CASES:
+            with self.subTest(name=name, value=value):
+                self.main("\n# a comment\n%s = %s\n" % (name, value))
+                r, lines = self.check()
+                self.assert_verdict(r, lines, verdict,
+                                    "%s/main.cf, line 6" % self.dir,
+                                    name, value)
+
+    def test_master_cf(self):
+        self.main("")
+        for name, value, verdict in CASES:
+            if " " in value:
+                continue
+            with self.subTest(name=name, value=value):
+                self.master("# comment\nsmtp inet n - n - 1 smtpd\n"
+                            "  -o syslog_name=postino/smtp\n"
+                            "  -o %s=%s\n" % (name, value))
+                r, lines = self.check()
+                self.assert_verdict(r, lines, verdict,
+                                    "%s/master.cf, line 2: service smtp"
+                                    % self.dir, name, value)
+
+    def test_disabled_service_is_not_judged(self):
+        self.main("master_service_disable = submission.inet\n")
+        self.master("smtp inet n - n - 1 smtpd\n"
+                    "submission inet n - n - - smtpd"
+                    " -o smtpd_sasl_auth_enable=yes\n")
+        r, lines = self.check()
+        self.assertEqual((r.rc, lines), (0, []), r)
+
+    def test_expansion(self):
+        """Values are judged once $name-expanded, shown as written."""
+        self.main("level = encrypt\nsmtpd_tls_security_level = ${level}\n"
+                  "empty =\nsmtpd_milters = $empty\n"
+                  "limit = 0\nsmtpd_client_auth_rate_limit = $limit\n")
+        r, lines = self.check()
+        self.assertEqual(len(lines), 1, r)
+        self.assertIn("main.cf, line 5: parameter smtpd_tls_security_level "
+                      "= ${level}: not implemented by postino: refusing",
+                      lines[0])
+
+    def test_every_finding_in_file_order(self):
+        self.main("smtpd_use_tls = yes\nsmtpd_milters = inet:[::1]:1\n"
+                  "content_filter = smtp:[127.0.0.1]:10024\n")
+        self.master("smtp inet n - n - 1 smtpd -o smtpd_sasl_auth_enable=yes"
+                    " -o smtpd_proxy_filter=127.0.0.1:10025\n")
+        r, lines = self.check()
+        self.assertNotEqual(r.rc, 0, r)
+        found = [re.search(r"(main|master)\.cf, line (\d+).* parameter (\S+)",
+                           x).groups() for x in lines]
+        self.assertEqual(found, [
+            ("main", "4", "smtpd_use_tls"),
+            ("main", "5", "smtpd_milters"),
+            ("main", "6", "content_filter"),
+            ("master", "1", "smtpd_sasl_auth_enable"),
+            ("master", "1", "smtpd_proxy_filter")])
+
+    def test_mime_and_nested_header_checks(self):
+        """Their default, $header_checks, asks for MIME and attached
+        header inspection that postino does not do."""
+        self.main("header_checks = regexp:/etc/postino/hc\n")
+        r, lines = self.check()
+        self.assertNotEqual(r.rc, 0, r)
+        self.assertEqual(len(lines), 2, r)
+        self.assertIn("main.cf, line 4: parameter mime_header_checks = "
+                      "$header_checks (the default: regexp:/etc/postino/hc)",
+                      lines[0])
+        self.assertIn("parameter nested_header_checks = $header_checks",
+                      lines[1])
+        self.main("header_checks = regexp:/etc/postino/hc\n"
+                  "mime_header_checks =\nnested_header_checks =\n")
+        r, lines = self.check()
+        self.assertEqual((r.rc, lines), (0, []), r)
+        # Set for one service only: that service's line.
+        self.main("")
+        self.master("smtp inet n - n - 1 smtpd\n"
+                    "cleanup unix n - n - 0 cleanup"
+                    " -o header_checks=pcre:/etc/postino/hc\n")
+        r, lines = self.check()
+        self.assertEqual(len(lines), 2, r)
+        self.assertIn("master.cf, line 2: service cleanup: parameter "
+                      "mime_header_checks = $header_checks (the default: "
+                      "pcre:/etc/postino/hc)", lines[0])
+        self.master("smtp inet n - n - 1 smtpd\n"
+                    "cleanup unix n - n - 0 cleanup"
+                    " -o header_checks=pcre:/etc/postino/hc"
+                    " -o mime_header_checks= -o nested_header_checks=\n")
+        r, lines = self.check()
+        self.assertEqual((r.rc, lines), (0, []), r)
+
+
+if __name__ == "__main__":
+    unittest.main()
