@@ -36,7 +36,9 @@ static const struct smtpd_restrict_info table[] = {
 	    NULL, NULL),
 	R("warn_if_reject", SR_WARN_IF_REJECT, SR_W_NONE, SR_ARG_NONE, 0, 0,
 	    NULL, NULL),
-	R("sleep", SR_SLEEP, SR_W_NONE, SR_ARG_WORD, 0, 0, NULL, NULL),
+	R("sleep", SR_SLEEP, SR_W_NONE, SR_ARG_WORD, 0, 0, NULL,
+	    "sleep does not pause in postino (it would stall the other "
+	    "sessions of the process)"),
 	R("reject_unauth_pipelining", SR_REJECT_UNAUTH_PIPELINING, SR_W_NONE,
 	    SR_ARG_NONE, 0, 0, NULL, NULL),
 	R("reject_plaintext_session", SR_REJECT_PLAINTEXT, SR_W_NONE,

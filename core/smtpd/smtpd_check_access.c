@@ -47,10 +47,8 @@
 
 #define ACCESS_NOTFOUND	(-1)	/* internal: no key matched */
 
-/* dsn_prefix - does text start with a DSN code "d.ddd.ddd "?  Returns
- * its length (without the space) or 0. */
-static size_t
-dsn_prefix(const char *text)
+size_t
+smtpd_check_dsn_prefix(const char *text)
 {
 	const char *cp = text;
 	int parts = 0;
@@ -85,7 +83,7 @@ reject_text(struct smtpd_check_ctx *ctx, int code, const char *def_dsn,
 
 	text = skipblanks(text);
 	strlcpy(dsn, def_dsn, sizeof(dsn));
-	if ((n = dsn_prefix(text)) > 0 && n < sizeof(dsn)) {
+	if ((n = smtpd_check_dsn_prefix(text)) > 0 && n < sizeof(dsn)) {
 		memcpy(dsn, text, n);
 		dsn[n] = 0;
 		dsn[0] = (char)('0' + code / 100);

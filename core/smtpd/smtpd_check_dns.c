@@ -8,8 +8,9 @@
  *
  * DNS list results: reject_rbl_client ZONE[=PATTERN] (PATTERN matches
  * the A record byte by byte: "127.0.0.2", "127.0.0.[2..11]",
- * "127.0.0.[2;4;8]") rejects with $maps_rbl_reject_code and
- * "Service unavailable; CLASS [WHAT] blocked using ZONE[; TXT]"; a DNS
+ * "127.0.0.[2;4;8]") rejects with the zone's rbl_reply_maps template or
+ * default_rbl_reply ($rbl_code = $maps_rbl_reject_code: "554 5.7.1
+ * Service unavailable; CLASS [WHAT] blocked using ZONE[; TXT]"); a DNS
  * error there is logged and ignored, as Postfix.  The white lists
  * (permit_dnswl_client, permit_rhswl_client) never override
  * reject_unauth_destination: with a recipient that is not ours they do
@@ -24,6 +25,8 @@
 #include "postino_config.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
+#include <fcntl.h>
 #include <arpa/nameser.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -34,7 +37,9 @@
 #include <strings.h>
 #include <sys/socket.h>
 
+#include "buf.h"
 #include "mail_conf.h"
+#include "map.h"
 #include "match_list.h"
 #include "msg.h"
 #include "mymalloc.h"
@@ -309,6 +314,201 @@ whitelist_allowed(struct smtpd_check_ctx *ctx)
 	return ctx->rcpt == NULL || smtpd_check_auth_dest(ctx, ctx->rcpt_int) > 0;
 }
 
+/* The variables of a default_rbl_reply / rbl_reply_maps template. */
+struct rbl_vars {
+	struct smtpd_check_ctx *ctx;
+	const char *code, *class, *what, *domain, *reason;
+};
+
+/* rbl_var - the value of one template variable, or NULL if unknown. */
+static const char *
+rbl_var(const struct rbl_vars *v, const char *name)
+{
+	const struct smtpd_check_ctx *ctx = v->ctx;
+	const char *sender = ctx->sender_int ? ctx->sender_int : "";
+	const char *rcpt = ctx->rcpt_int ? ctx->rcpt_int : "";
+	static __thread char local[1024];
+
+	if (strcmp(name, "rbl_code") == 0)
+		return v->code;
+	if (strcmp(name, "rbl_class") == 0)
+		return v->class;
+	if (strcmp(name, "rbl_what") == 0)
+		return v->what;
+	if (strcmp(name, "rbl_domain") == 0)
+		return v->domain;
+	if (strcmp(name, "rbl_reason") == 0 || strcmp(name, "rbl_txt") == 0)
+		return v->reason ? v->reason : "";
+	if (strcmp(name, "client") == 0)
+		return ctx->client;
+	if (strcmp(name, "client_address") == 0)
+		return ctx->s->client_addr ? ctx->s->client_addr : "";
+	if (strcmp(name, "client_name") == 0)
+		return ctx->s->client_name ? ctx->s->client_name : "";
+	if (strcmp(name, "helo_name") == 0)
+		return ctx->helo ? ctx->helo : "";
+	if (strcmp(name, "sender") == 0)
+		return sender;
+	if (strcmp(name, "recipient") == 0)
+		return rcpt;
+	if (strcmp(name, "sender_domain") == 0 || strcmp(name,
+	    "recipient_domain") == 0) {
+		const char *a = name[0] == 's' ? sender : rcpt;
+		const char *at = strrchr(a, '@');
+
+		return at ? at + 1 : "";
+	}
+	if (strcmp(name, "sender_name") == 0 || strcmp(name,
+	    "recipient_name") == 0) {
+		const char *a = name[0] == 's' ? sender : rcpt;
+
+		snprintf(local, sizeof(local), "%.*s", (int)strcspn(a, "@"), a);
+		return local;
+	}
+	return NULL;
+}
+
+/* rbl_expand - expand $name, ${name}, ${name?text}, ${name:text} and $$
+ * of a reply template into out. */
+static void
+rbl_expand(const struct rbl_vars *v, const char *text, size_t len,
+    struct buf *out, int depth)
+{
+	const char *end = text + len;
+
+	for (const char *cp = text; cp < end; cp++) {
+		char name[64];
+		const char *val, *arg = NULL;
+		size_t n, arglen = 0;
+		int op = 0;
+
+		if (*cp != '$' || cp + 1 >= end) {
+			buf_printf(out, "%c", *cp);
+			continue;
+		}
+		cp++;
+		if (*cp == '$') {
+			buf_printf(out, "$");
+			continue;
+		}
+		if (*cp == '{') {
+			const char *close;
+			int level = 1;
+
+			for (close = cp + 1; close < end && level > 0; close++)
+				if (*close == '{')
+					level++;
+				else if (*close == '}')
+					level--;
+			n = strcspn(cp + 1, "?:}");
+			if (level != 0 || cp + 1 + n >= end)
+				return;
+			if (cp[1 + n] != '}') {
+				op = cp[1 + n];
+				arg = cp + 2 + n;
+				arglen = (size_t)(close - 1 - arg);
+			}
+			snprintf(name, sizeof(name), "%.*s", (int)n, cp + 1);
+			cp = close - 1;
+		} else {
+			n = 0;
+			while (cp + n < end && (isalnum((unsigned char)cp[n])
+			    || cp[n] == '_'))
+				n++;
+			snprintf(name, sizeof(name), "%.*s", (int)n, cp);
+			cp += n - (n > 0);
+		}
+		if ((val = rbl_var(v, name)) == NULL) {
+			msg_warn("rbl reply template: unknown variable \"$%s\"", name);
+			val = "";
+		}
+		if (op == '?') {
+			if (*val && depth < 10)
+				rbl_expand(v, arg, arglen, out, depth + 1);
+		} else if (op == ':') {
+			if (*val == 0 && depth < 10)
+				rbl_expand(v, arg, arglen, out, depth + 1);
+		} else {
+			buf_printf(out, "%s", val);
+		}
+	}
+}
+
+/* rbl_template - the zone's rbl_reply_maps entry, or default_rbl_reply
+ * (malloc'd). */
+static char *
+rbl_template(const char *zone)
+{
+	const char *maps = mail_conf_str("rbl_reply_maps");
+	char *copy, *cp, *item, *found = NULL;
+	const char *err;
+
+	copy = xstrdup(maps);
+	cp = copy;
+	while (found == NULL && (item = match_list_token(&cp, &err)) != NULL) {
+		char *merr = NULL;
+		struct map *map = map_open(item, O_RDONLY, MAP_FLAGS_DEFAULT, &merr);
+		const char *value;
+
+		if (map == NULL) {
+			msg_warn("rbl_reply_maps: %s: %s", item, merr ? merr : "error");
+		} else {
+			switch (map_lookup(map, zone, &value)) {
+			case MAP_FOUND:
+				found = xstrdup(value);
+				break;
+			case MAP_TEMPFAIL:
+				msg_warn("rbl_reply_maps: %s: lookup of \"%s\": %s",
+				    map->title, zone, map_reason(map));
+				break;
+			case MAP_NOTFOUND:
+				break;
+			}
+			map_close(&map);
+		}
+		free(merr);
+	}
+	free(copy);
+	return found ? found : xstrdup(mail_conf_raw("default_rbl_reply")
+	    ? mail_conf_raw("default_rbl_reply") : "");
+}
+
+/* rbl_reject - the reply for a listed client or domain. */
+static int
+rbl_reject(struct smtpd_check_ctx *ctx, const char *zone, const char *class,
+    const char *what, const char *reason)
+{
+	char code_text[8], dsn[16] = "5.7.1";
+	struct rbl_vars v = {.ctx = ctx, .class = class, .what = what,
+	.domain = zone, .reason = reason};
+	char *tmpl = rbl_template(zone);
+	struct buf *out = buf_new(256, 4096);
+	const char *text;
+	int code = (int)mail_conf_int("maps_rbl_reject_code");
+	size_t n;
+	int rc;
+
+	snprintf(code_text, sizeof(code_text), "%d", code);
+	v.code = code_text;
+	rbl_expand(&v, tmpl, strlen(tmpl), out, 0);
+	text = buf_str(out);
+	/* "CODE [DSN] text": the template may choose both. */
+	if (strspn(text, "0123456789") == 3 && (text[0] == '4' || text[0] == '5')
+	    && (text[3] == ' ' || text[3] == 0)) {
+		code = (text[0] - '0') * 100 + (text[1] - '0') * 10 + (text[2] - '0');
+		text = skipblanks(text + 3);
+	}
+	if ((n = smtpd_check_dsn_prefix(text)) > 0 && n < sizeof(dsn)) {
+		memcpy(dsn, text, n);
+		dsn[n] = 0;
+		text = skipblanks(text + n);
+	}
+	rc = smtpd_check_reject(ctx, class, code, dsn, "%s", text);
+	buf_free(&out);
+	free(tmpl);
+	return rc;
+}
+
 /* dnsxl_result - act on a block or white list answer. */
 static int
 dnsxl_result(struct smtpd_check_ctx *ctx, int permit, int listed,
@@ -324,10 +524,7 @@ dnsxl_result(struct smtpd_check_ctx *ctx, int permit, int listed,
 			    "rejected: Service unavailable; DNS lookup error for %s",
 			    what, class, zone);
 	} else if (listed > 0) {
-		rc = smtpd_check_reject(ctx, class,
-		    (int)mail_conf_int("maps_rbl_reject_code"), "5.7.1",
-		    "Service unavailable; %s [%s] blocked using %s%s%s", class,
-		    what, zone, reason ? "; " : "", reason ? reason : "");
+		rc = rbl_reject(ctx, zone, class, what, reason);
 	} else if (listed < 0) {
 		msg_warn("%s: DNS lookup of %s in %s failed temporarily: ignored",
 		    ctx->client, what, zone);

@@ -74,6 +74,10 @@ int smtpd_check_list_text(struct smtpd_check_ctx *ctx, const char *text,
  * we accept mail for from anyone, 0 when not, -1 on a table error. */
 int smtpd_check_auth_dest(struct smtpd_check_ctx *ctx, const char *addr_int);
 
+/* smtpd_check_dsn_prefix - does text start with a DSN code "d.ddd.ddd"
+ * (then a blank or the end)?  Its length, or 0. */
+size_t smtpd_check_dsn_prefix(const char *text);
+
 /* smtpd_check_access.c: check_{client,helo,sender,recipient}_access. */
 int smtpd_check_access_client(struct smtpd_check_ctx *ctx, struct map *map);
 int smtpd_check_access_helo(struct smtpd_check_ctx *ctx, struct map *map);

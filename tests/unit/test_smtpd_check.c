@@ -949,6 +949,27 @@ test_dns_restrictions(void **state)
 		expect_rcpt(&v6, "joe@our.test", 554, "5.7.1", "Service "
 		    "unavailable; Client host [2001:db8::1] blocked using zen.test");
 	}
+	/* The reply templates: default_rbl_reply, rbl_reply_maps. */
+	conf("compatibility_level = 3.6\n"
+	    "default_rbl_reply = $rbl_code 5.7.9 Go away ${client_address} "
+	    "($rbl_domain)${rbl_reason?: $rbl_reason}${rbl_nothing:!} $$5\n"
+	    "smtpd_client_restrictions = reject_rbl_client zen.test");
+	expect_rcpt(&s, "joe@our.test", 554, "5.7.9",
+	    "Go away 192.0.2.9 (zen.test): listed for spam! $5");
+	{
+		char *path = unit_write_file("rbl_reply", "zen.test 450 4.7.1 try "
+		    "later $rbl_what from=$sender_domain\n", (size_t)-1);
+		char *text = concatenate("compatibility_level = 3.6\n"
+		    "rbl_reply_maps = texthash:", path, "\n"
+		    "smtpd_client_restrictions = reject_rbl_client zen.test",
+		    (char *)0);
+
+		conf(text);
+		free(text);
+		free(path);
+	}
+	expect_rcpt(&s, "joe@our.test", 450, "4.7.1",
+	    "try later 192.0.2.9 from=ext.test");
 	/* A DNS error in a block list is ignored. */
 	conf("compatibility_level = 3.6\n"
 	    "smtpd_client_restrictions = reject_rbl_client down.test");
