@@ -26,9 +26,11 @@
  * Living with qmgr.  qmgr works on active/ID by name (it marks recipients
  * done in that file, then moves it), so while the mail system runs a
  * message in active/ is never moved: -h and -r skip it with a warning
- * ("try again when the delivery attempt is over").  -d removes it, as
- * Postfix does; qmgr then logs that the file is gone, and its agents
- * finish the deliveries already under way.  Moves are single renames, so
+ * ("try again when the delivery attempt is over").  -d removes it and
+ * its defer and bounce logs, as Postfix does; the agents finish the
+ * deliveries already under way, and qmgr, seeing the file gone, records
+ * nothing more for it (no status log, no notification, no move): no
+ * file of the message is left behind.  Moves are single renames, so
  * a race with qmgr's own moves (incoming -> active, deferred -> incoming)
  * leaves the message in exactly one queue: whoever renames first wins.
  * Files still being written (without the owner x bit) are left alone.

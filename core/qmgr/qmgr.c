@@ -139,6 +139,14 @@ qmgr_message_finished(struct qmgr_message *msg)
 	double age = (double)now - msg->qf->arrival;
 	long lifetime = *msg->qf->sender ? queue_lifetime : bounce_lifetime;
 
+	if (qmgr_message_gone(msg)) {
+		/* postsuper -d: no notification, no move; a status log
+		 * written before the deletion was seen goes too. */
+		remove_logs(msg->id);
+		message_free(msg);
+		qmgr_schedule_scan();
+		return;
+	}
 	if (msg->ndeferred == 0) {
 		/* Bounces recorded now or in earlier attempts. */
 		if (notify(msg, BOUNCE_FAILED, MAIL_QUEUE_BOUNCE) < 0) {
@@ -170,7 +178,10 @@ qmgr_message_finished(struct qmgr_message *msg)
 		if (delay > max_backoff)
 			delay = max_backoff;
 		if (mail_queue_move(MAIL_QUEUE_ACTIVE, MAIL_QUEUE_DEFERRED, msg->id) < 0) {
-			msg_warn("%s: move to deferred: %m", msg->id);
+			if (errno == ENOENT)	/* deleted just now */
+				remove_logs(msg->id);
+			else
+				msg_warn("%s: move to deferred: %m", msg->id);
 		} else {
 			path = mail_queue_path(MAIL_QUEUE_DEFERRED, msg->id);
 			tv[0].tv_sec = now;

@@ -46,6 +46,7 @@ struct qmgr_message {
 	int nbounced;
 	off_t *done_offsets;		/* to mark D at the end of a job */
 	int ndone;
+	int gone;			/* active/ID was deleted (postsuper -d) */
 	struct qmgr_message *next;
 	struct qmgr_message *prev;
 };
@@ -96,6 +97,10 @@ void qmgr_job_status(struct qmgr_job *job, int index, const char *dsn,
  * the job's unfinished recipients are deferred with reason). */
 void qmgr_job_done(struct qmgr_job *job, const char *failure_reason);
 void qmgr_job_free(struct qmgr_job **jobp);
+/* qmgr_message_gone - was active/ID deleted under us (postsuper -d)?
+ * Then nothing more is written for the message (no defer or bounce log,
+ * no notification): 1, else 0. */
+int qmgr_message_gone(struct qmgr_message *msg);
 /* qmgr_defer_log / qmgr_bounce_log - append one recipient's status to
  * defer/ID or bounce/ID (the bounce log is fsync'd). */
 int qmgr_status_log(const char *queue, const char *id,

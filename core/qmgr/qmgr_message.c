@@ -72,6 +72,17 @@ qmgr_job_free(struct qmgr_job **jobp)
 	*jobp = NULL;
 }
 
+int
+qmgr_message_gone(struct qmgr_message *msg)
+{
+	if (!msg->gone && access(msg->path, F_OK) < 0 && errno == ENOENT) {
+		msg->gone = 1;
+		msg_info("%s: queue file deleted during delivery: nothing more "
+		    "is recorded for it", msg->id);
+	}
+	return msg->gone;
+}
+
 /* finish_rcpt - record one recipient's final state for this attempt. */
 static void
 finish_rcpt(struct qmgr_message *msg, int ri, enum qmgr_rcpt_state st,
@@ -83,6 +94,10 @@ finish_rcpt(struct qmgr_message *msg, int ri, enum qmgr_rcpt_state st,
 		return;		/* a status twice: keep the first */
 	msg->rstate[ri] = st;
 	msg->pending--;
+	/* A deleted message leaves no status log behind (an orphan). */
+	if ((st == QMGR_RCPT_BOUNCED || st == QMGR_RCPT_DEFERRED)
+	    && qmgr_message_gone(msg))
+		return;
 	switch (st) {
 	case QMGR_RCPT_SENT:
 		msg->done_offsets[msg->ndone++] = r->offset;
@@ -169,7 +184,8 @@ qmgr_job_done(struct qmgr_job *job, const char *failure_reason)
 	 * before that only repeats a delivery. */
 	if (msg->ndone > 0 && !(msg->jobs == 1 && msg->ndeferred == 0
 	    && msg->nbounced == 0)) {
-		if (qfile_mark_done(msg->path, msg->done_offsets, msg->ndone) < 0)
+		if (qfile_mark_done(msg->path, msg->done_offsets, msg->ndone) < 0
+		    && !qmgr_message_gone(msg))
 			msg_warn("%s: mark recipients done: %m", msg->id);
 	}
 	msg->ndone = 0;

@@ -364,6 +364,53 @@ class Super(unittest.TestCase):
         self.assertIn("Placed on hold: 1 message", r.err)
         self.assertEqual(i.ids("hold"), [qid])
 
+    def test_delete_while_being_delivered_leaves_nothing(self):
+        """postsuper -d of a message in active/ while an agent works on
+        it: when the agent's deferral comes back, qmgr writes no defer
+        log, sends nothing and moves nothing: no file of the message is
+        left anywhere in the queue."""
+        i = Queue(self)
+        started = os.path.join(i.spool, "started")
+        go = os.path.join(i.spool, "go")
+        script = os.path.join(i.dir, "slow.sh")
+        with open(script, "w") as f:
+            # Bounded wait (60 s) for the test's go-ahead, then a
+            # temporary failure: the recipient is deferred.
+            f.write("#!/bin/sh\ntouch %s\nn=0\n"
+                    "while [ ! -e %s ] && [ $n -lt 600 ]; do sleep 0.1; "
+                    "n=$((n+1)); done\nexit 75\n" % (started, go))
+        os.chmod(script, 0o755)
+        i.write_aliases("slow: |%s\n" % script)
+        i.start()
+        r = i.sendmail(["slow@" + DOMAIN], "Subject: slow\n\nx\n")
+        self.assertEqual(r.returncode, 0, r.err)
+        poll_until("the command to start", lambda: os.path.exists(started))
+        qid = i.ids("active")[0]
+        r = i.tool("postsuper", "-d", qid, check=0)
+        self.assertIn("%s: removed" % qid, r.err)
+        self.assertIn("Deleted: 1 message", r.err)
+        with open(go, "w"):
+            pass
+        i.wait_log(r"%s: to=<slow@.*status=deferred" % qid)
+
+        def leftovers():
+            out = []
+            for root, _, files in os.walk(i.queue):
+                out += [os.path.join(root, n) for n in files if qid in n]
+            return out
+
+        poll_until("no file of %s left in the queue" % qid,
+                   lambda: not leftovers())
+        i.wait_log(r"qmgr\[\d+\]: %s: queue file deleted during delivery"
+                   % qid)
+        i.wait_queue_empty()
+        # The mail system goes on: the next message is delivered.
+        r = i.sendmail([i.user("bob")], "Subject: after\n\nx\n")
+        self.assertEqual(r.returncode, 0, r.err)
+        self.assertEqual(i.delivered("bob")[0]["Subject"], "after")
+        self.assertEqual(leftovers(), [])
+        self.assertEqual(i.maildir_files("alice"), [])   # no bounce
+
     def test_hostile_stdin_and_usage(self):
         i = Queue(self)
         i.postino("check")
