@@ -1,0 +1,188 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""test_restrictions_dns - the DNS-based smtpd restrictions through the
+real resolver, against a real DNS server (dnsmasq) on loopback.
+
+The test runs itself again inside new network and mount namespaces
+(unshare): there, loopback is the only interface, /etc/resolv.conf is
+bind-mounted to a file naming 127.0.0.1, and dnsmasq answers for the
+zones "test" and "invalid" (names it does not know there are NXDOMAIN).
+Nothing leaves the machine and the host's resolver is untouched.
+
+Checked: reject_unknown_helo_hostname (a known name passes, NXDOMAIN is
+unknown_hostname_reject_code, a server failure defers with 450),
+reject_rbl_client with the TXT reason, reject_rhsbl_sender,
+check_sender_mx_access (MX host names and their addresses),
+check_sender_a_access, reject_unknown_sender_domain, and
+permit_mx_backup (we are a backup MX: relayed; not an MX: refused).
+"""
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+
+from instance import Instance, message, poll_until
+
+DNSMASQ = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
+INSIDE = "POSTINO_DNS_NAMESPACE"
+SKIP = 77
+
+RECORDS = [
+    "--host-record=good.test,192.0.2.1",
+    "--host-record=mx.bad.test,198.51.100.5",
+    "--mx-host=ext.test,mx.bad.test,10",
+    "--host-record=ext.test,192.0.2.2",
+    "--host-record=spam.test,192.0.2.9",
+    "--host-record=spam.test.dbl.test,127.0.0.2",
+    "--host-record=bada.test,192.0.2.66",
+    "--host-record=2.0.0.127.zen.test,127.0.0.2",
+    "--txt-record=2.0.0.127.zen.test,listed for testing",
+    # permit_mx_backup: 127.0.0.1 is our inet_interfaces address.
+    "--host-record=primary.test,192.0.2.50",
+    "--host-record=mx.example.test,127.0.0.1",
+    "--mx-host=backup.test,primary.test,10",
+    "--mx-host=backup.test,mx.example.test,20",
+    "--mx-host=notmx.test,primary.test,10",
+]
+
+
+def outside():
+    """Run this file again in its own namespaces; return its status."""
+    if os.geteuid() != 0:
+        print("skip: needs root (unshare, mount, useradd)")
+        return SKIP
+    if not os.access(DNSMASQ, os.X_OK):
+        print("FAIL: dnsmasq is not installed (Debian: dnsmasq-base)")
+        return 1
+    env = dict(os.environ)
+    env[INSIDE] = "1"
+    r = subprocess.run(["unshare", "--net", "--mount", sys.executable,
+                        os.path.abspath(__file__)] + sys.argv[1:], env=env,
+                       timeout=900)
+    return r.returncode
+
+
+def inside_setup(tmp):
+    """Loopback up, our resolv.conf, dnsmasq; returns the dnsmasq process."""
+    subprocess.run(["ip", "link", "set", "lo", "up"], check=True, timeout=30)
+    conf = os.path.join(tmp, "resolv.conf")
+    with open(conf, "w") as f:
+        f.write("nameserver 127.0.0.1\noptions timeout:1 attempts:1\n")
+    if not os.path.exists("/etc/resolv.conf"):
+        open("/etc/resolv.conf", "a").close()
+    subprocess.run(["mount", "--bind", conf, "/etc/resolv.conf"], check=True,
+                   timeout=30)
+    p = subprocess.Popen([DNSMASQ, "--keep-in-foreground", "--no-resolv",
+                          "--no-hosts", "--no-poll", "--bind-interfaces",
+                          "--listen-address=127.0.0.1", "--port=53",
+                          "--user=root", "--pid-file=" + os.path.join(
+                              tmp, "dnsmasq.pid"),
+                          "--local=/test/", "--local=/invalid/"] + RECORDS,
+                         stderr=subprocess.DEVNULL)
+
+    def answers():
+        r = subprocess.run([sys.executable, "-c", "import socket; "
+                            "socket.gethostbyname('good.test')"],
+                           capture_output=True, timeout=30)
+        return r.returncode == 0
+    poll_until("dnsmasq answering on 127.0.0.1:53", answers, timeout=30)
+    return p
+
+
+class Dns(unittest.TestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="postino-dns-")
+        cls.dnsmasq = inside_setup(cls.tmp)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.dnsmasq.terminate()
+        cls.dnsmasq.wait(timeout=30)
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def rcpt(self, i, source, helo, sender, rcpt):
+        with i.smtp(source=source) as s:
+            s.ehlo(helo)
+            code, text = s.mail(sender)
+            self.assertEqual(code, 250, text)
+            return s.rcpt(rcpt)
+
+    def test_dns_restrictions(self):
+        i = Instance(self, users=["alice"], main={
+            "mynetworks": "127.0.0.1/32",
+            "unknown_hostname_reject_code": "550",
+            "smtpd_client_restrictions": "reject_rbl_client zen.test",
+            "smtpd_helo_restrictions": "reject_unknown_helo_hostname",
+            "smtpd_sender_restrictions":
+            "reject_unknown_sender_domain, reject_rhsbl_sender dbl.test, "
+            "check_sender_mx_access inline:{{mx.bad.test=REJECT bad mx}}, "
+            "check_sender_a_access inline:{{192.0.2.66=REJECT bad a}}"})
+        i.start()
+        alice = i.addr("alice")
+        ok = (250, b"2.1.5 Ok")
+        # Every restriction passes for good names.
+        self.assertEqual(self.rcpt(i, "127.0.0.3", "good.test",
+                                   "a@good.test", alice), ok)
+        # reject_rbl_client: 127.0.0.2 is listed, with a TXT reason.
+        self.assertEqual(self.rcpt(i, "127.0.0.2", "good.test",
+                                   "a@good.test", alice),
+                         (554, b"5.7.1 Service unavailable; Client host "
+                          b"[127.0.0.2] blocked using zen.test; listed for "
+                          b"testing"))
+        # reject_unknown_helo_hostname: NXDOMAIN, and a server failure
+        # (a zone dnsmasq does not serve: REFUSED) that only defers.
+        self.assertEqual(self.rcpt(i, "127.0.0.3", "nx.test",
+                                   "a@good.test", alice),
+                         (550, b"5.7.1 <nx.test>: Helo command rejected: "
+                          b"Host not found"))
+        self.assertEqual(self.rcpt(i, "127.0.0.3", "host.elsewhere.example",
+                                   "a@good.test", alice),
+                         (450, b"4.7.1 <host.elsewhere.example>: Helo "
+                          b"command rejected: Host not found"))
+        # reject_unknown_sender_domain.
+        self.assertEqual(self.rcpt(i, "127.0.0.3", "good.test",
+                                   "a@nx.test", alice),
+                         (450, b"4.1.8 <a@nx.test>: Sender address "
+                          b"rejected: Domain not found"))
+        # reject_rhsbl_sender.
+        self.assertEqual(self.rcpt(i, "127.0.0.3", "good.test",
+                                   "a@spam.test", alice),
+                         (554, b"5.7.1 Service unavailable; Sender address "
+                          b"[spam.test] blocked using dbl.test"))
+        # check_sender_mx_access, check_sender_a_access.
+        self.assertEqual(self.rcpt(i, "127.0.0.3", "good.test",
+                                   "a@ext.test", alice),
+                         (554, b"5.7.1 <a@ext.test>: Sender address "
+                          b"rejected: bad mx"))
+        self.assertEqual(self.rcpt(i, "127.0.0.3", "good.test",
+                                   "a@bada.test", alice),
+                         (554, b"5.7.1 <a@bada.test>: Sender address "
+                          b"rejected: bad a"))
+        # The mail that passed is delivered.
+        with i.smtp(source="127.0.0.3") as s:
+            s.ehlo("good.test")
+            s.sendmail("a@good.test", [alice], message(
+                "a@good.test", alice, "dns ok").replace("\n", "\r\n"))
+        self.assertIn(b"dns ok", i.wait_maildir("alice", 1)[0])
+
+    def test_permit_mx_backup(self):
+        i = Instance(self, main={
+            "mynetworks": "127.0.0.1/32",
+            "smtpd_relay_restrictions":
+            "permit_mx_backup, reject_unauth_destination"})
+        i.start()
+        self.assertEqual(self.rcpt(i, "127.0.0.3", "good.test", "a@good.test",
+                                   "u@backup.test"), (250, b"2.1.5 Ok"))
+        self.assertEqual(self.rcpt(i, "127.0.0.3", "good.test", "a@good.test",
+                                   "u@notmx.test"),
+                         (554, b"5.7.1 <u@notmx.test>: Relay access denied"))
+
+
+if __name__ == "__main__":
+    if os.environ.get(INSIDE) != "1":
+        sys.exit(outside())
+    unittest.main()
