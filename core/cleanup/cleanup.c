@@ -111,6 +111,21 @@ init_local_addrs(void)
 	free(copy);
 }
 
+/* cleanup_drop_headers_init - the header names of message_drop_headers. */
+static void
+cleanup_drop_headers_init(struct cleanup_conf *c)
+{
+	char *copy = xstrdup(mail_conf_str("message_drop_headers")), *cp = copy;
+	char *name;
+
+	while ((name = mystrtok(&cp, ", \t\r\n")) != NULL) {
+		c->drop_headers = xreallocarray(c->drop_headers,
+		    (size_t)c->drop_header_count + 1, sizeof(*c->drop_headers));
+		c->drop_headers[c->drop_header_count++] = xstrdup(name);
+	}
+	free(copy);
+}
+
 static void
 cleanup_conf_free(void)
 {
@@ -129,6 +144,9 @@ cleanup_conf_free(void)
 	for (int i = 0; i < c->local_addr_count; i++)
 		free(c->local_addrs[i]);
 	free(c->local_addrs);
+	for (int i = 0; i < c->drop_header_count; i++)
+		free(c->drop_headers[i]);
+	free(c->drop_headers);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -170,6 +188,7 @@ cleanup_init(void)
 	    mail_conf_int("virtual_alias_address_length_limit");
 	if (c->header_size_limit < 1024)
 		c->header_size_limit = 1024;
+	cleanup_drop_headers_init(c);
 	c->myorigin = xstrdup(mail_conf_str("myorigin"));
 	c->myhostname = xstrdup(mail_conf_str("myhostname"));
 	c->undisclosed_header = xstrdup(mail_conf_str("undisclosed_recipients_header"));

@@ -4,7 +4,8 @@
  * lines that start with SP or TAB, joined with "\n"), header_checks on
  * each logical header (one longer than header_size_limit is cut there,
  * never split into a header and a body line), the removal of Bcc: and
- * Resent-Bcc: from local submissions, body_checks on each body line (up to
+ * Resent-Bcc: from local submissions, message_drop_headers (after
+ * header_checks, for every message), body_checks on each body line (up to
  * body_checks_size_limit bytes of body), the hop count, and the missing
  * Message-Id/Date/From/To headers.
  *
@@ -243,6 +244,21 @@ is_pickup(struct cleanup_state *st)
 	return proto != NULL && strcmp(proto, "local") == 0;
 }
 
+/* output_message_header - output_header for a header of the message
+ * (after header_checks), unless message_drop_headers lists its name:
+ * what a check writes in its place is dropped too, as in Postfix.  The
+ * headers cleanup adds itself are never dropped. */
+static void
+output_message_header(struct cleanup_state *st, const char *text)
+{
+	size_t nlen = header_name_len(text, strlen(text));
+
+	for (int i = 0; nlen > 0 && i < cleanup_conf.drop_header_count; i++)
+		if (hdr_is(text, nlen, cleanup_conf.drop_headers[i]))
+			return;
+	output_header(st, text);
+}
+
 /* process_header - one complete logical header (NUL-terminated). */
 static void
 process_header(struct cleanup_state *st, const char *text)
@@ -267,16 +283,16 @@ process_header(struct cleanup_state *st, const char *text)
 	switch (run_checks(st, &cleanup_conf.header_checks, "header", text,
 	    &other)) {
 	case ACT_KEEP:
-		output_header(st, text);
+		output_message_header(st, text);
 		break;
 	case ACT_DROP:
 		break;
 	case ACT_REPLACE:
-		output_header(st, other);
+		output_message_header(st, other);
 		break;
 	case ACT_PREPEND:
-		output_header(st, other);
-		output_header(st, text);
+		output_message_header(st, other);
+		output_message_header(st, text);
 		break;
 	}
 	free(other);

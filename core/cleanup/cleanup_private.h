@@ -115,6 +115,8 @@ struct cleanup_conf {
 	char *rewrite_clients;		/* local_header_rewrite_clients */
 	char **local_addrs;		/* for permit_inet_interfaces */
 	int local_addr_count;
+	char **drop_headers;		/* message_drop_headers */
+	int drop_header_count;
 };
 
 extern struct cleanup_conf cleanup_conf;

@@ -612,7 +612,7 @@ const struct mail_param mail_param_table[] = {
 	{ "max_use", "100", NULL, 0, WARN },
 	{ "maximal_backoff_time", "4000s", NULL, 0, IMPL },
 	{ "maximal_queue_lifetime", "5d", NULL, 0, IMPL },
-	{ "message_drop_headers", "bcc, content-length, resent-bcc, return-path", NULL, 0, WARN },
+	{ "message_drop_headers", "bcc, content-length, resent-bcc, return-path", NULL, 0, IMPL },
 	{ "message_reject_characters", "", NULL, 0, REFUSE(NONEMPTY, H_CHARS) },
 	{ "message_size_limit", "10240000", NULL, 0, IMPL },
 	{ "message_strip_characters", "", NULL, 0, WARN },

@@ -67,8 +67,9 @@ CASES = [
     ("receive_override_options", "no_address_mappings", WARN),
     ("mailbox_transport", "lmtp:unix:private/dovecot-lmtp", WARN),
     # The default, written differently: blanks and commas do not count.
-    ("message_drop_headers", "bcc,content-length,   resent-bcc,return-path",
+    ("masquerade_classes", "envelope_sender,header_sender   header_recipient",
      FINE),
+    ("masquerade_classes", "envelope_sender", WARN),
     ("address_verify_map", "btree:$data_directory/verify_cache", FINE),
     # Accepted without effect, and implemented: never a word.
     ("data_directory", "/var/lib/elsewhere", FINE),

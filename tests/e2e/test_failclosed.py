@@ -170,6 +170,28 @@ class FailClosedTest(unittest.TestCase):
         self.assert_refused(inst, "%s/main.cf, line %d" % (inst.conf, line),
                             "smtpd_tls_security_level", "$level")
 
+    def test_message_drop_headers_by_default(self):
+        """Postfix's default message_drop_headers asks cleanup to remove
+        Bcc:, Resent-Bcc:, Content-Length: and Return-Path: from every
+        message: a Bcc: list sent over SMTP must not reach the mailbox."""
+        inst = Instance(self, users=["alice"])
+        inst.start()
+        inst.send("someone@example.test", inst.addr("alice"),
+                  "To: alice\nBcc: hidden@example.test\n"
+                  "Resent-Bcc: other@example.test\nContent-Length: 2\n"
+                  "Return-Path: <forged@example.test>\nSubject: hi\n\n"
+                  "hello\n")
+        msg = inst.wait_maildir("alice", 1)[0]
+        if isinstance(msg, bytes):
+            msg = msg.decode(errors="replace")
+        head = msg.split("\n\n", 1)[0]
+        self.assertNotIn("hidden@example.test", head)
+        self.assertNotIn("other@example.test", head)
+        self.assertNotIn("Content-Length", head)
+        self.assertNotIn("forged@example.test", head)
+        self.assertIn("Return-Path: <someone@example.test>", head)
+        self.assertIn("Subject: hi", head)
+
     def test_postfix_defaults_are_accepted(self):
         """Every parameter at Postfix's default, as Debian's postconf -d
         prints them: no refusal, no warning about unimplemented ones."""

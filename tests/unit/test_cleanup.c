@@ -298,6 +298,41 @@ test_remote_headers(void **state)
 	}
 }
 
+/* message_drop_headers: Bcc, Resent-Bcc, Content-Length and Return-Path
+ * never reach the queue, whoever sent them, unless the list says
+ * otherwise; a header that header_checks writes is dropped too. */
+static void
+test_message_drop_headers(void **state)
+{
+	static const char *const msg[] = { "Bcc: secret@example.net",
+	    "Resent-Bcc: other@example.net", "Content-Length: 3",
+	    "Return-Path: <forged@example.net>", "RETURN-PATH:<x@y>",
+	    "X-Drop-Me: 1", "X-Replace:yes", "Subject: hi", "", "body", NULL };
+	struct result r;
+
+	(void)state;
+	configure("");
+	run(&r, remote, "s@example.net", one_rcpt, msg);
+	assert_int_equal(r.status, CLEANUP_STAT_OK);
+	assert_non_null(r.content);
+	if (strstr(r.content, "Bcc") || strstr(r.content, "Content-Length")
+	    || strcasestr(r.content, "Return-Path")
+	    || strstr(r.content, "X-Drop-Me: 1\nX-Replaced: done\nSubject: hi\n")
+	    == NULL)
+		UNIT_FAILF("headers kept or lost:\n%s", r.content);
+	result_free(&r);
+
+	configure("message_drop_headers = x-drop-me, x-replaced");
+	run(&r, remote, "s@example.net", one_rcpt, msg);
+	assert_int_equal(r.status, CLEANUP_STAT_OK);
+	if (strstr(r.content, "X-Drop-Me") || strstr(r.content, "X-Replaced")
+	    || strncmp(r.content, "Bcc: secret@example.net\n", 24) != 0
+	    || strstr(r.content, "Content-Length: 3\n") == NULL
+	    || strstr(r.content, "Return-Path: <forged@example.net>\n") == NULL)
+		UNIT_FAILF("message_drop_headers not applied:\n%s", r.content);
+	result_free(&r);
+}
+
 static void
 test_header_checks(void **state)
 {
@@ -715,6 +750,7 @@ main(void)
 		cmocka_unit_test(test_prepend_and_huge_header),
 		cmocka_unit_test(test_replies),
 		cmocka_unit_test(test_write_error),
+		cmocka_unit_test(test_message_drop_headers),
 	};
 
 	msg_init("test_cleanup", 1);
