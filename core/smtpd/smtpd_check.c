@@ -3,10 +3,15 @@
  *
  * smtpd_check_init() parses the seven restriction lists and the
  * restriction classes once, opens their tables (daemon style) and the
- * recipient validation tables, and refuses to start without a relay
- * guard (reject, defer, defer_if_permit, reject_unauth_destination or
- * defer_unauth_destination in smtpd_relay_restrictions or
- * smtpd_recipient_restrictions, classes included).
+ * recipient validation tables.  It never exits on a configuration
+ * error ("postino check" reports those with file and line): a list with
+ * an unknown or unsupported restriction answers "451 4.3.5 Server
+ * configuration error" to the commands it applies to, and so does every
+ * RCPT when no relay guard (reject, defer, defer_if_permit,
+ * reject_unauth_destination or defer_unauth_destination in
+ * smtpd_relay_restrictions or smtpd_recipient_restrictions, classes
+ * included) is there, so that the port keeps answering and never
+ * relays.
  *
  * Evaluation (SMTPD_ACCESS_README): a list runs left to right until a
  * restriction permits, rejects or defers; its end is a permit.  A permit
@@ -356,9 +361,13 @@ smtpd_check_init(void)
 	copy = xstrdup(mail_conf_str("smtpd_restriction_classes"));
 	cp = copy;
 	while ((name = match_list_token(&cp, &err)) != NULL) {
-		if (smtpd_restrict_find(name))
-			msg_fatal("smtpd_restriction_classes: \"%s\" is the name of "
-			    "a restriction", name);
+		if (smtpd_restrict_find(name)) {
+			/* postino check refuses this; here the name stays the
+			 * restriction's. */
+			msg_warn("smtpd_restriction_classes: \"%s\" is the name of "
+			    "a restriction: not used as a class", name);
+			continue;
+		}
 		if (!htable_locate(sc.classes, name))
 			htable_enter(sc.classes, name, NULL);
 	}
@@ -369,7 +378,7 @@ smtpd_check_init(void)
 	while ((name = match_list_token(&cp, &err)) != NULL) {
 		struct htable_entry *e = htable_locate(sc.classes, name);
 
-		if (e->value == NULL)
+		if (e != NULL && e->value == NULL)
 			e->value = rlist_parse(name, mail_conf_str(name), 1);
 	}
 	free(copy);
@@ -404,10 +413,15 @@ smtpd_check_init(void)
 			sc.relay = rlist_parse("smtpd_relay_restrictions",
 			    relay_default, 1);
 		} else {
-			msg_fatal("in parameter smtpd_relay_restrictions or "
-			    "smtpd_recipient_restrictions, specify at least one "
+			/* Postfix's smtpd exits here and the port goes dead while
+			 * the master restarts it; postino check refuses this
+			 * configuration, and an smtpd that meets it anyway refuses
+			 * every recipient (451 4.3.5) rather than relay. */
+			rlist_error(sc.relay, "in parameter smtpd_relay_restrictions "
+			    "or smtpd_recipient_restrictions, specify at least one "
 			    "working instance of: reject_unauth_destination, "
 			    "defer_unauth_destination, reject, defer, defer_if_permit");
+			msg_warn("%s", sc.relay->step[0].arg);
 		}
 	}
 

@@ -889,6 +889,21 @@ test_config_errors(void **state)
 	conf("compatibility_level = 3.6\n"
 	    "smtpd_sender_restrictions = check_sender_access\n");
 	expect_rcpt(&inside, "joe@our.test", 451, "4.3.5", NULL);
+	/* No relay guard: no open relay and no exit either, 451 4.3.5. */
+	conf("compatibility_level = 3.6\n"
+	    "smtpd_relay_restrictions = permit_mynetworks\n");
+	assert_true(unit_captured(MSG_WARN, "specify at least one working "
+	    "instance of") >= 1);
+	expect_rcpt(&outside, "victim@ext.test", 451, "4.3.5",
+	    "Server configuration error");
+	expect_rcpt(&outside, "joe@our.test", 451, "4.3.5", NULL);
+	/* A class named like a restriction stays the restriction. */
+	conf("compatibility_level = 3.6\n"
+	    "smtpd_restriction_classes = permit\npermit = reject\n"
+	    "smtpd_client_restrictions = permit\n");
+	assert_true(unit_captured(MSG_WARN, "smtpd_restriction_classes: "
+	    "\"permit\" is the name of a restriction") >= 1);
+	expect_rcpt(&outside, "joe@our.test", 0, NULL, NULL);
 	/* warn_if_reject does not hide a configuration error. */
 	conf("compatibility_level = 3.6\n"
 	    "smtpd_sender_restrictions = warn_if_reject, no_such_thing\n");
