@@ -48,7 +48,11 @@ main(int argc, char **argv)
 		usage();
 	mail_conf_read(1);
 	postalias_setup(&cmd, opts.fold, opts.nul_n, opts.nul_N, opts.dup);
-	if (cmd.map_flags & MAP_FLAG_UTF8)
-		cmd.utf8_check = !opts.no_utf8;
+	if (opts.no_utf8) {
+		/* -u: no UTF-8 mode at all (checks, Unicode folding). */
+		cmd.map_flags &= ~MAP_FLAG_UTF8;
+		cmd.utf8_check = 0;
+		map_set_utf8(0);
+	}
 	exit(map_cmd_run(&cmd, &opts, argv + optind, argc - optind));
 }

@@ -32,6 +32,7 @@
 #include "htable.h"
 #include "mail_conf.h"
 #include "mail_params.h"
+#include "map.h"
 #include "map_loader.h"
 #include "msg.h"
 #include "mymalloc.h"
@@ -141,6 +142,15 @@ set_line(const char *name, int lineno)
 		htable_enter(line_tab, name, (void *)(intptr_t)lineno);
 }
 
+/* sync_map_utf8 - tables opened from now on are in UTF-8 mode when
+ * smtputf8_enable = yes (its default depends on compatibility_level:
+ * yes from level 1 on), as Postfix's util_utf8_enable. */
+static void
+sync_map_utf8(void)
+{
+	map_set_utf8(strcasecmp(mail_conf_str("smtputf8_enable"), "yes") == 0);
+}
+
 void
 mail_conf_read(int allow_missing)
 {
@@ -191,6 +201,7 @@ mail_conf_read(int allow_missing)
 done:
 	map_loader_config(mail_conf_str("meta_directory"),
 	    mail_conf_str("shlib_directory"));
+	sync_map_utf8();
 }
 
 void
@@ -198,6 +209,7 @@ mail_conf_override(const char *name, const char *value)
 {
 	free(set_entry(tab(&over_tab), name, value));
 	new_generation();
+	sync_map_utf8();
 }
 
 const char *

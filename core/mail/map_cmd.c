@@ -21,6 +21,7 @@
 #include "mail_addr_find.h"
 #include "mail_conf.h"
 #include "map.h"
+#include "utf8.h"
 #include "map_cmd.h"
 #include "map_src.h"
 #include "msg.h"
@@ -146,10 +147,16 @@ map_cmd_set_flags(struct map_cmd *cmd, int fold, int nul_n, int nul_N,
 		cmd->map_flags |= MAP_FLAG_TRY0NULL;
 	else
 		cmd->map_flags |= MAP_FLAG_TRY0NULL | MAP_FLAG_TRY1NULL;
-	if (strcasecmp(mail_conf_str("smtputf8_enable"), "yes") == 0) {
+	/* UTF-8 mode (key checks, Unicode folding, UTF regexps) with
+	 * smtputf8_enable = yes, unless -u (utf8_check 0) turns it off, as
+	 * Postfix's postmap -u "disables UTF-8 support". */
+	cmd->utf8_check = 0;
+	if (strcasecmp(mail_conf_str("smtputf8_enable"), "yes") == 0
+	    && utf8_check) {
 		cmd->map_flags |= MAP_FLAG_UTF8;
-		cmd->utf8_check = utf8_check;
+		cmd->utf8_check = 1;
 	}
+	map_set_utf8((cmd->map_flags & MAP_FLAG_UTF8) != 0);
 }
 
 int
@@ -375,8 +382,18 @@ load_entries(const struct map_cmd *cmd, struct map *map, FILE *fp,
 		if (st > 0 && (cmd->map_flags & MAP_FLAG_DUP_WARN)) {
 			/* Name the key as stored (folded), like Postfix. */
 			if ((cmd->map_flags & MAP_FLAG_FOLD_FIX)
-			    && (map->caps & MAP_CAP_FIXED))
-				lowercase(key->data);
+			    && (map->caps & MAP_CAP_FIXED)) {
+				if ((cmd->map_flags & MAP_FLAG_UTF8)
+				    && !utf8_allascii(buf_str(key))) {
+					struct buf *f = buf_new(64, BUF_NOLIMIT);
+
+					if (utf8_casefold(f, buf_str(key)) == 0)
+						buf_set(key, buf_str(f));
+					buf_free(&f);
+				} else {
+					lowercase(key->data);
+				}
+			}
 			msg_warn("%s, line %d: duplicate entry: \"%s\"", path,
 			    lineno, buf_str(key));
 		}

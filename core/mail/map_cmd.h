@@ -65,7 +65,9 @@ void map_cmd_opts_check(const struct map_cmd *cmd,
     const struct map_cmd_opts *opts);
 /* map_cmd_set_flags - after mail_conf_read(): default_type and map_flags
  * from $default_database_type, $smtputf8_enable and the -f -n -N -r -w
- * choices; utf8_check applies when smtputf8_enable is on. */
+ * choices.  With smtputf8_enable = yes and utf8_check (no -u), the tables
+ * are in UTF-8 mode (MAP_FLAG_UTF8, map_set_utf8) and non-UTF-8 input
+ * lines are skipped; utf8_check 0 (-u) turns UTF-8 mode off. */
 void map_cmd_set_flags(struct map_cmd *cmd, int fold, int nul_n, int nul_N,
     int dup, int utf8_check);
 /* map_cmd_run - do what the options ask with the tables named on the

@@ -30,6 +30,10 @@
 #include "msg.h"
 #include "mymalloc.h"
 #include "stringops.h"
+#include "utf8.h"
+
+/* UTF-8 mode for every table opened from now on (smtputf8_enable). */
+static int utf8_default;
 
 /* A blocking table whose handle is busy (another thread waits for the
  * server) gets up to this many more handles, each opened like the first:
@@ -627,6 +631,8 @@ map_open(const char *type_name, int open_flags, int flags, char **err_r)
 	char *err = NULL;
 
 	*err_r = NULL;
+	if (utf8_default)
+		flags |= MAP_FLAG_UTF8;
 	if (map_split_type(type_name, NULL, &type, &name) < 0) {
 		err = map_errorf("table name \"%s\" is not in type:name form",
 		    type_name);
@@ -676,9 +682,54 @@ fail:
 	return map;
 }
 
-/* map_prepare_key - apply case folding and the length limit (folding
- * into keybuf); NULL when the key is over the limit (the lookup then
- * finds nothing). */
+void
+map_set_utf8(int on)
+{
+	utf8_default = on;
+}
+
+int
+map_utf8_enabled(void)
+{
+	return utf8_default;
+}
+
+/* map_key_printable - key for a warning: '?' for every byte that is not
+ * a printable ASCII character or part of a well-formed UTF-8 sequence. */
+static void
+map_key_printable(struct buf *out, const char *key)
+{
+	buf_reset(out);
+	for (const char *cp = key; *cp; cp++) {
+		unsigned char c = (unsigned char)*cp;
+
+		if (c >= 0x80) {
+			const char *end = cp + 1;
+			char seq[5];
+			size_t n;
+
+			while ((*end & 0xc0) == 0x80 && end - cp < 4)
+				end++;
+			n = (size_t)(end - cp);
+			memcpy(seq, cp, n);
+			seq[n] = 0;
+			if (n > 1 && utf8_valid(seq)) {
+				buf_append(out, cp, n);
+				cp = end - 1;
+				continue;
+			}
+		}
+		buf_putc(out, c >= 0x20 && c < 0x7f ? c : '?');
+	}
+}
+
+/* map_prepare_key - apply the UTF-8 check, case folding and the length
+ * limit (folding into keybuf); NULL when the key is over the limit or, in
+ * UTF-8 mode, not well-formed UTF-8 (the lookup then finds nothing).
+ *
+ * Folding, as Postfix: ASCII letters only, unless the table is in UTF-8
+ * mode (MAP_FLAG_UTF8: smtputf8_enable = yes) and the key is not all
+ * ASCII; then Unicode full case folding (utf8.h). */
 static const char *
 map_prepare_key(struct map *map, const char *key, struct buf *keybuf)
 {
@@ -693,8 +744,31 @@ map_prepare_key(struct map *map, const char *key, struct buf *keybuf)
 		    map->title, len, max);
 		return NULL;
 	}
-	if (((map->flags & MAP_FLAG_FOLD_FIX) && (map->caps & MAP_CAP_FIXED))
-	    || (map->flags & MAP_FLAG_FOLD_ANY)) {
+	int fold = ((map->flags & MAP_FLAG_FOLD_FIX) && (map->caps & MAP_CAP_FIXED))
+	    || (map->flags & MAP_FLAG_FOLD_ANY);
+
+	if ((map->flags & MAP_FLAG_UTF8) && !utf8_allascii(key)) {
+		if (!utf8_valid(key)) {
+			struct buf *p = buf_new(64, BUF_NOLIMIT);
+
+			map_key_printable(p, key);
+			msg_warn("%s: non-UTF-8 key \"%s\": malformed UTF-8 or invalid codepoint",
+			    map->title, buf_str(p));
+			map_explain(map, "%s: key \"%s\" is not UTF-8: not searched",
+			    map->title, buf_str(p));
+			buf_free(&p);
+			return NULL;
+		}
+		if (!fold)
+			return key;
+		if (utf8_casefold(keybuf, key) < 0)
+			return NULL;
+		if (strcmp(key, buf_str(keybuf)) != 0)
+			map_explain(map, "%s: key \"%s\" folded to \"%s\"",
+			    map->title, key, buf_str(keybuf));
+		return buf_str(keybuf);
+	}
+	if (fold) {
 		if (has_upper(key)) {
 			buf_set(keybuf, key);
 			lowercase(keybuf->data);
@@ -864,8 +938,11 @@ map_update(struct map *map, const char *key, const char *value)
 		return -1;
 	}
 	if ((k = map_prepare_key(map, key, map->keybuf)) == NULL) {
-		map_set_reason(map, "key of %zu bytes exceeds the %d-byte limit",
-		    strlen(key), MAP_FIXED_KEY_MAX);
+		if ((map->flags & MAP_FLAG_UTF8) && !utf8_valid(key))
+			map_set_reason(map, "%s: non-UTF-8 key", map->title);
+		else
+			map_set_reason(map, "key of %zu bytes exceeds the %d-byte limit",
+			    strlen(key), MAP_FIXED_KEY_MAX);
 		return -1;
 	}
 	return map->update(map, k, value);

@@ -7,8 +7,10 @@
  * one-line reason from map_reason()).  A temporary error is never "not
  * found": callers defer or answer 4xx.
  *
- * Case folding (MAP_FLAG_FOLD_FIX, applied to tables with MAP_CAP_FIXED)
- * and key-length limits are applied here, once, never in a driver.
+ * Case folding (MAP_FLAG_FOLD_FIX, applied to tables with MAP_CAP_FIXED:
+ * ASCII letters, or Unicode full case folding of non-ASCII keys in UTF-8
+ * mode), the UTF-8 check of keys in UTF-8 mode (MAP_FLAG_UTF8) and
+ * key-length limits are applied here, once, never in a driver.
  *
  * Table types come from the built-in drivers (static, inline, texthash,
  * cidr, fail, unix, nis, proxy) or from modules listed in dynamicmaps.cf
@@ -127,6 +129,14 @@ struct map {
  * lookups all fail with MAP_TEMPFAIL and that reason. */
 struct map *map_open(const char *type_name, int open_flags, int flags,
     char **err_r);
+
+/* map_set_utf8 - with on, every table opened afterwards is in UTF-8 mode
+ * (MAP_FLAG_UTF8): keys that are not well-formed UTF-8 are not found
+ * (with a warning), keys of folded tables get Unicode full case folding,
+ * regexp/pcre match in UTF mode.  mail_conf_read() sets it from
+ * smtputf8_enable, as Postfix does; postmap/postalias -u clear it. */
+void map_set_utf8(int on);
+int map_utf8_enabled(void);
 
 /* map_lookup - look key up, folding and limiting as the flags say. */
 enum map_status map_lookup(struct map *map, const char *key,

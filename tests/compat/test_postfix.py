@@ -10,6 +10,9 @@ and exit status), for:
   pcre: and regexp: (tests/compat/data and tests/maps/regexp golden files);
   cidr:, texthash:, inline:, static:, several tables in one query;
   -s dumps (compared sorted), -d deletions, postalias tables;
+  UTF-8 keys: Unicode case folding with smtputf8_enable = yes, ASCII
+  folding with no, at compatibility_level 0 and with -u, and keys that
+  are not UTF-8 (TestUtf8Keys);
 and each tool must read the .db files the other one wrote.  Warnings are
 compared loosely: both tools warn, or neither does.
 
@@ -327,6 +330,108 @@ class TestAliases(CompatCase):
                                           "hash:" + files[pick(self.pf)]),
                                 self.dump(self.pi.pa,
                                           "hash:" + files[pick(self.pi)]))
+
+
+class TestUtf8Keys(CompatCase):
+    """Key folding with smtputf8_enable = yes (the default from
+    compatibility_level 1 on): Postfix folds non-ASCII keys of hash:/btree:
+    tables with Unicode full case folding (ICU), so JÜRGEN@example.com
+    finds jürgen@example.com and STRAßE finds strasse; keys that are not
+    UTF-8 are not found, with a warning.  With smtputf8_enable = no (or
+    compatibility_level = 0, or postmap -u) only ASCII letters fold."""
+
+    CONFIGS = {"utf8": MAIN_CF,
+               "no": MAIN_CF + "smtputf8_enable = no\n",
+               "level0": "compatibility_level = 0\n"}
+
+    def tools(self, conf):
+        out = []
+        for t in (self.pf, self.pi):
+            cfg = os.path.join(self.tmp, "cfg-%s-%s" % (conf, t.name))
+            if not os.path.isdir(cfg):
+                os.makedirs(cfg)
+                write(os.path.join(cfg, "main.cf"), self.CONFIGS[conf])
+            out.append(Tools(t.name, t.postmap, t.postalias, cfg))
+        return out
+
+    @staticmethod
+    def cased():
+        """Every code point that has a case mapping or folding."""
+        for cp in range(0x80, 0x20000):
+            if 0xD800 <= cp <= 0xDFFF:
+                continue
+            c = chr(cp)
+            if c.casefold() != c or c.upper() != c or c.lower() != c:
+                yield c
+
+    def source(self):
+        lines = ["J\u00dcRGEN@example.com juergen",
+                 "Stra\u00dfe@Example.COM strasse",
+                 "\u0130stanbul istanbul",
+                 "\u039f\u0394\u03a5\u03a3\u03a3\u0395\u03a5\u03a3 odysseus"]
+        lines += ["%s u%04x" % (c, ord(c)) for c in self.cased()]
+        lines += ["x%sy%s u%04x-2" % (c, c.upper(), ord(c))
+                  for c in self.cased()]
+        return ("\n".join(lines) + "\n").encode()
+
+    def keys(self):
+        ks = ["j\u00fcrgen@example.com", "J\u00dcRGEN@EXAMPLE.COM",
+              "STRASSE@example.com", "STRA\u00dfE@example.com",
+              "stra\u1e9ee@example.com", "i\u0307stanbul", "Istanbul",
+              "istanbul", "\u1f40\u03b4\u03c5\u03c3\u03c3\u03b5\u03c5\u03c2",
+              "\uff2a\uff35\uff32"]
+        ks += [c.upper() for c in self.cased()]
+        ks += [c.lower() for c in self.cased()]
+        ks += [c.casefold() for c in self.cased()]
+        data = ("\n".join(ks) + "\n").encode()
+        # Not UTF-8: a stray byte, a truncated sequence, an overlong form,
+        # a surrogate, beyond U+10FFFF, Latin-1 text.
+        for bad in (b"ABC\xff", b"J\xc3", b"\xc0\xaf", b"\xed\xa0\x80",
+                    b"\xf4\x90\x80\x80", b"J\xdcRGEN@example.com"):
+            data += bad + b"\n"
+        return data
+
+    def test_folding_matches_postfix(self):
+        src = self.path_of("utf8keys", self.source())
+        for conf in ("utf8", "no", "level0"):
+            for flags in ((), ("-u",)):
+                pf, pi = self.tools(conf)
+                with self.subTest(conf=conf, flags=flags):
+                    tables = {}
+                    for t in (pf, pi):
+                        copy = self.copy(src, t.name)
+                        r = t.pm(*flags, "hash:" + copy)
+                        self.assertEqual(r.rc, 0, r)
+                        tables[t.name] = "hash:" + copy
+                    a = pf.pm(*flags, "-s", tables["postfix"])
+                    b = pi.pm(*flags, "-s", tables["postino"])
+                    self.assertSame("dump %s %s" % (conf, flags), a, b,
+                                    dump=True)
+                    # The stored keys differ between the two settings.
+                    folded = "j\u00fcrgen@example.com\tjuergen" in a.out
+                    self.assertEqual(folded, conf == "utf8" and not flags, a)
+                    keys = self.keys()
+                    a = pf.pm(*flags, "-q", "-", tables["postfix"], stdin=keys)
+                    b = pi.pm(*flags, "-q", "-", tables["postino"], stdin=keys)
+                    self.assertSame("query %s %s" % (conf, flags), a, b)
+                    self.assertEqual(
+                        "non-UTF-8 key" in a.err, conf == "utf8" and not flags,
+                        a.err[:300])
+                    self.assertEqual(a.err.count("non-UTF-8 key"),
+                                     b.err.count("non-UTF-8 key"), b.err[:600])
+                    for k in (b"J\xc3\x9cRGEN@example.com", b"ABC\xff",
+                              b"\xed\xa0\x80"):
+                        kk = k.decode("utf-8", "surrogateescape")
+                        self.assertSame("-q %r %s %s" % (k, conf, flags),
+                                        pf.pm(*flags, "-q", kk, tables["postfix"]),
+                                        pi.pm(*flags, "-q", kk, tables["postino"]))
+
+    def path_of(self, name, data):
+        d = self.fresh("src")
+        path = os.path.join(d, name)
+        with open(path, "wb") as f:
+            f.write(data)
+        return path
 
 
 if __name__ == "__main__":
