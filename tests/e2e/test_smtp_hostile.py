@@ -507,6 +507,9 @@ class Resources(unittest.TestCase):
         try:
             sent = flood(fl.sock, data)
             after = rss_kib(pid)
+            sys.stderr.write("\nflood: %d of %d bytes taken; smtpd RSS %d KiB "
+                             "before, %d KiB after\n"
+                             % (sent, len(data), before, after))
             self.assertLess(after - before, 6 * 1024,
                             "smtpd grew from %d KiB to %d KiB after %d bytes"
                             " of NOOP" % (before, after, sent))
