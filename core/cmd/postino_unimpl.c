@@ -115,7 +115,7 @@ unimpl_effective(const char *file, int line, const char *service,
 			/* main.cf: a value set there was judged already. */
 			if (mail_conf_is_set(p->name))
 				continue;
-			raw = mail_conf_str(p->name);
+			raw = mail_conf_raw(p->name);
 			at = ref ? mail_conf_file_line(ref) : 0;
 		} else {
 			/* A service: only when it changes what p refers to. */

@@ -180,12 +180,13 @@ class CheckUnimplTest(unittest.TestCase):
     def test_mime_and_nested_header_checks(self):
         """Their default, $header_checks, asks for MIME and attached
         header inspection that postino does not do."""
-        self.main("header_checks = regexp:/etc/postino/hc\n")
+        # "$$" is one "$" once expanded (and only once).
+        self.main("header_checks = regexp:/etc/postino/h$$c\n")
         r, lines = self.check()
         self.assertNotEqual(r.rc, 0, r)
         self.assertEqual(len(lines), 2, r)
         self.assertIn("main.cf, line 4: parameter mime_header_checks = "
-                      "$header_checks (the default: regexp:/etc/postino/hc)",
+                      "$header_checks (the default: regexp:/etc/postino/h$c)",
                       lines[0])
         self.assertIn("parameter nested_header_checks = $header_checks",
                       lines[1])
