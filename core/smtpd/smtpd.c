@@ -236,6 +236,7 @@ session_free(struct smtpd_session *s)
 	smtpd_anvil_disconnect(s);
 	smtpd_reset_transaction(s);
 	free(s->helo);
+	free(s->access_denied);
 	if (s->timer)
 		event_free(s->timer);
 	if (s->bev)
@@ -599,9 +600,10 @@ resolve_done(void *ctx)
 	s->state = SMTPD_ST_CMD;
 	if (smtpd_anvil_connect(s) < 0)
 		return;
-	smtpd_banner(s);
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
-	smtpd_process_input(s);
+	smtpd_connect(s);
+	if (!s->in_pool)
+		smtpd_process_input(s);
 }
 
 static void

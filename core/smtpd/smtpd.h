@@ -35,6 +35,8 @@ enum smtpd_verb {
 	SMTPD_V_RSET, SMTPD_V_NOOP, SMTPD_V_VRFY, SMTPD_V_QUIT, SMTPD_V_HELP,
 	SMTPD_V_UNKNOWN, SMTPD_V_COUNT,
 };
+/* For smtpd_async_args only: the client restrictions at connect time. */
+#define SMTPD_V_CONNECT	SMTPD_V_COUNT
 
 struct smtpd_session {
 	struct bufferevent *bev;
@@ -49,6 +51,7 @@ struct smtpd_session {
 	int reverse_tempfail;
 	int hangup;			/* HANGUP: closing without a reply */
 	char *helo;
+	char *access_denied;		/* the refusal at connect time */
 	int esmtp;			/* EHLO seen (PIPELINING offered) */
 	int in_pool;			/* a pool job holds this session */
 	int dead;			/* free when the pool job returns */
@@ -144,6 +147,12 @@ void smtpd_fill_check(struct smtpd_session *s, struct smtpd_check_session *cs);
 void smtpd_command(struct smtpd_session *s, char *line, size_t len,
     int more_input);
 void smtpd_banner(struct smtpd_session *s);
+/* smtpd_connect - the greeting: the banner, or with smtpd_delay_reject =
+ * no the client restrictions first (a refusal replaces the banner and
+ * every later command but QUIT gets "503 5.7.0 Error: access denied"). */
+void smtpd_connect(struct smtpd_session *s);
+void smtpd_connect_checked(struct smtpd_session *s, int rc,
+    struct smtpd_check_reply *r);
 
 /* smtpd_data.c */
 void smtpd_data_begin(struct smtpd_session *s);

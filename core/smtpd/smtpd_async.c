@@ -162,6 +162,9 @@ async_work(void *ctx)
 	check_lock_take();
 	smtpd_fill_check(s, &cs);
 	switch (j->a.verb) {
+	case SMTPD_V_CONNECT:
+		j->rc = smtpd_check_client(&cs, &j->r);
+		break;
 	case SMTPD_V_HELO:
 	case SMTPD_V_EHLO:
 		j->rc = smtpd_check_helo(&cs, j->a.addr, &j->r);
@@ -209,6 +212,9 @@ async_done(void *ctx)
 		return;
 	}
 	switch (j->a.verb) {
+	case SMTPD_V_CONNECT:
+		smtpd_connect_checked(s, j->rc, &j->r);
+		break;
 	case SMTPD_V_HELO:
 	case SMTPD_V_EHLO:
 		smtpd_helo_checked(s, j->a.verb == SMTPD_V_EHLO, j->rc, &j->r);

@@ -218,6 +218,52 @@ keep_actions(struct smtpd_session *s, const struct smtpd_check_reply *r)
 	}
 }
 
+void
+smtpd_connect(struct smtpd_session *s)
+{
+	struct smtpd_check_session cs;
+	struct smtpd_check_reply r = {0};
+
+	if (mail_conf_bool("smtpd_delay_reject")) {
+		smtpd_banner(s);
+		return;
+	}
+	if (smtpd_async_on) {
+		struct smtpd_async_args a = {.verb = SMTPD_V_CONNECT};
+
+		smtpd_async_check(s, &a);
+		return;
+	}
+	smtpd_fill_check(s, &cs);
+	smtpd_connect_checked(s, smtpd_check_client(&cs, &r), &r);
+}
+
+/* smtpd_connect_checked - the greeting once the client checks ran. */
+void
+smtpd_connect_checked(struct smtpd_session *s, int rc,
+    struct smtpd_check_reply *r)
+{
+	char code[8];
+
+	if (rc == 0) {
+		keep_actions(s, r);
+		smtpd_check_reply_free(r);
+		smtpd_banner(s);
+		return;
+	}
+	if (r->hangup) {
+		smtpd_check_reply_free(r);
+		hangup(s);
+		return;
+	}
+	snprintf(code, sizeof(code), "%d", r->code);
+	free(s->access_denied);
+	s->access_denied = concatenate(code, " ", r->dsn, " ",
+	    r->text ? r->text : "Error", (char *)0);
+	smtpd_reply(s, "%s", s->access_denied);
+	smtpd_check_reply_free(r);
+}
+
 /* smtpd_helo_checked - the rest of HELO/EHLO once its checks ran. */
 void
 smtpd_helo_checked(struct smtpd_session *s, int ehlo, int rc,
@@ -229,6 +275,7 @@ smtpd_helo_checked(struct smtpd_session *s, int ehlo, int rc,
 		smtpd_check_reply_free(r);
 		return;
 	}
+	keep_actions(s, r);
 	smtpd_check_reply_free(r);
 	count(s, ehlo ? SMTPD_V_EHLO : SMTPD_V_HELO, 1);
 	if (!ehlo) {
@@ -722,6 +769,23 @@ smtpd_command(struct smtpd_session *s, char *line, size_t len, int more_input)
 		    verb, s->name, s->addr);
 		smtpd_reply(s, "554 5.5.0 Error: SMTP protocol synchronization");
 		smtpd_close_after_reply(s);
+		return;
+	}
+	/* Refused at connect time (smtpd_delay_reject = no): only QUIT. */
+	if (s->access_denied && v != SMTPD_V_QUIT) {
+		count(s, v < 0 ? SMTPD_V_UNKNOWN : (enum smtpd_verb)v, 0);
+		if (strncmp(s->access_denied, "421", 3) == 0) {
+			smtpd_reply(s, "%s", s->access_denied);
+			smtpd_close_after_reply(s);
+			return;
+		}
+		{
+			char text[400];
+
+			snprintf(text, sizeof(text), "503 5.7.0 Error: access denied "
+			    "for %s[%s]", s->name, s->addr);
+			error_reply(s, text);
+		}
 		return;
 	}
 	switch (v) {

@@ -209,6 +209,45 @@ class Running(unittest.TestCase):
         self.assertEqual(rc, 0, out)
 
 
+class NoDelayReject(unittest.TestCase):
+    """smtpd_delay_reject = no: the client list runs at connect time."""
+
+    def test_client_refused_at_connect(self):
+        i = Instance(self, users=["alice", "bob"], main={
+            "mynetworks": "127.0.0.1/32",
+            "smtpd_delay_reject": "no",
+            "smtpd_client_restrictions": "check_client_access "
+            "inline:{{127.0.0.3=REJECT go away}}",
+            "smtpd_helo_restrictions": "check_helo_access "
+            "inline:{{bcc.example.test=BCC %s}}" % "{bob}"})
+        i.main["smtpd_helo_restrictions"] = i.main[
+            "smtpd_helo_restrictions"].replace("{bob}", i.addr("bob"))
+        i.write_conf()
+        i.start()
+        c = i.raw(source="127.0.0.3")
+        self.assertEqual(c.reply(), "554 5.7.1 <unknown[127.0.0.3]>: Client "
+                         "host rejected: go away")
+        self.assertEqual(c.cmd("EHLO client.example.test"),
+                         "503 5.7.0 Error: access denied for "
+                         "unknown[127.0.0.3]")
+        self.assertEqual(c.cmd("MAIL FROM:<s@ext.test>"),
+                         "503 5.7.0 Error: access denied for "
+                         "unknown[127.0.0.3]")
+        self.assertTrue(c.cmd("QUIT").startswith("221"))
+        c.close()
+        i.wait_log(r"NOQUEUE: reject: CONNECT from unknown\[127\.0\.0\.3\]: "
+                   r"554 5\.7\.1 <unknown\[127\.0\.0\.3\]>: Client host "
+                   r"rejected: go away")
+        # Another client is served; a HELO-time BCC reaches its message.
+        with i.smtp(source="127.0.0.2") as s:
+            s.ehlo("bcc.example.test")
+            s.sendmail("s@ext.test", [i.addr("alice")], message(
+                "s@ext.test", i.addr("alice"), "helo bcc").replace(
+                    "\n", "\r\n"))
+        i.wait_maildir("alice", 1)
+        self.assertIn(b"helo bcc", i.wait_maildir("bob", 1)[0])
+
+
 class Actions(unittest.TestCase):
 
     def setUp(self):
