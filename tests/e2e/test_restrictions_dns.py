@@ -13,8 +13,11 @@ Checked: reject_unknown_helo_hostname (a known name passes, NXDOMAIN is
 unknown_hostname_reject_code, a server failure defers with 450),
 reject_rbl_client with the TXT reason, reject_rhsbl_sender,
 check_sender_mx_access (MX host names and their addresses),
-check_sender_a_access, reject_unknown_sender_domain, and
-permit_mx_backup (we are a backup MX: relayed; not an MX: refused).
+check_sender_a_access, reject_unknown_sender_domain, permit_mx_backup
+(we are a backup MX: relayed; not an MX: refused), and the client name
+checks with smtpd_peername_lookup (reject_unknown_reverse_client_hostname,
+reject_unknown_client_hostname, check_reverse_client_hostname_access,
+reject_rhsbl_client).
 """
 import os
 import shutil
@@ -45,6 +48,13 @@ RECORDS = [
     "--mx-host=backup.test,primary.test,10",
     "--mx-host=backup.test,mx.example.test,20",
     "--mx-host=notmx.test,primary.test,10",
+    # Client names: 127.0.0.5 forward-confirmed, 127.0.0.4 a PTR name
+    # that does not point back, 127.0.0.3 no PTR at all.
+    "--host-record=ok.test,127.0.0.5",
+    "--ptr-record=4.0.0.127.in-addr.arpa,fwd.dyn.test",
+    "--host-record=fwd.dyn.test,192.0.2.44",
+    "--host-record=ok.test.dbl.test,127.0.0.2",
+    "--local=/127.in-addr.arpa/",
 ]
 
 
@@ -70,10 +80,14 @@ def inside_setup(tmp):
     conf = os.path.join(tmp, "resolv.conf")
     with open(conf, "w") as f:
         f.write("nameserver 127.0.0.1\noptions timeout:1 attempts:1\n")
-    if not os.path.exists("/etc/resolv.conf"):
-        open("/etc/resolv.conf", "a").close()
-    subprocess.run(["mount", "--bind", conf, "/etc/resolv.conf"], check=True,
-                   timeout=30)
+    hosts = os.path.join(tmp, "hosts")
+    with open(hosts, "w") as f:
+        f.write("127.0.0.1 localhost\n")
+    for path, ours in (("/etc/resolv.conf", conf), ("/etc/hosts", hosts)):
+        if not os.path.exists(path):
+            open(path, "a").close()
+        subprocess.run(["mount", "--bind", ours, path], check=True,
+                       timeout=30)
     p = subprocess.Popen([DNSMASQ, "--keep-in-foreground", "--no-resolv",
                           "--no-hosts", "--no-poll", "--bind-interfaces",
                           "--listen-address=127.0.0.1", "--port=53",
@@ -180,6 +194,47 @@ class Dns(unittest.TestCase):
         self.assertEqual(self.rcpt(i, "127.0.0.3", "good.test", "a@good.test",
                                    "u@notmx.test"),
                          (554, b"5.7.1 <u@notmx.test>: Relay access denied"))
+
+    def test_client_names(self):
+        i = Instance(self, users=["alice"], main={
+            "mynetworks": "127.0.0.1/32",
+            "smtpd_peername_lookup": "yes",
+            "unknown_client_reject_code": "550",
+            "smtpd_client_restrictions":
+            "check_reverse_client_hostname_access "
+            "inline:{{dyn.test=REJECT dynamic pool}}, "
+            "reject_unknown_reverse_client_hostname, "
+            "reject_unknown_client_hostname"})
+        i.start()
+        alice = i.addr("alice")
+        self.assertEqual(self.rcpt(i, "127.0.0.3", "good.test", "a@good.test",
+                                   alice),
+                         (550, b"5.7.1 Client host rejected: cannot find "
+                          b"your reverse hostname, [127.0.0.3]"))
+        self.assertEqual(self.rcpt(i, "127.0.0.4", "good.test", "a@good.test",
+                                   alice),
+                         (554, b"5.7.1 <unknown[127.0.0.4]>: Client host "
+                          b"rejected: dynamic pool"))
+        self.assertEqual(self.rcpt(i, "127.0.0.5", "good.test", "a@good.test",
+                                   alice), (250, b"2.1.5 Ok"))
+        i.wait_log(r"connect from ok\.test\[127\.0\.0\.5\]")
+        # Without the table: the name does not come back.
+        i.set_main(smtpd_client_restrictions="reject_unknown_client_hostname")
+        i.postino("reload")
+        poll_until("smtpd with the new list", lambda: self.rcpt(
+            i, "127.0.0.4", "good.test", "a@good.test", alice)[0] == 550)
+        self.assertEqual(self.rcpt(i, "127.0.0.4", "good.test", "a@good.test",
+                                   alice),
+                         (550, b"5.7.1 Client host rejected: cannot find "
+                          b"your hostname, [127.0.0.4]"))
+        i.set_main(smtpd_client_restrictions="reject_rhsbl_client dbl.test")
+        i.postino("reload")
+        poll_until("smtpd with the rhsbl list", lambda: self.rcpt(
+            i, "127.0.0.5", "good.test", "a@good.test", alice)[0] == 554)
+        self.assertEqual(self.rcpt(i, "127.0.0.5", "good.test", "a@good.test",
+                                   alice),
+                         (554, b"5.7.1 Service unavailable; Client host "
+                          b"[ok.test] blocked using dbl.test"))
 
 
 if __name__ == "__main__":
