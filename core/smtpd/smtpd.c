@@ -764,6 +764,7 @@ smtpd_read_conf(void)
 	smtpd_conf.error_sleep = mail_conf_time("smtpd_error_sleep_time", 's');
 	smtpd_conf.disable_vrfy = mail_conf_bool("disable_vrfy_command");
 	smtpd_conf.helo_required = mail_conf_bool("smtpd_helo_required");
+	smtpd_conf.delay_reject = mail_conf_bool("smtpd_delay_reject");
 	smtpd_conf.strict_rfc821 = mail_conf_bool("strict_rfc821_envelopes");
 	smtpd_conf.peername_lookup = mail_conf_bool("smtpd_peername_lookup");
 	/* Postfix 3.9+ parameters (not in older parameter tables). */

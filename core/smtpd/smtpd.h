@@ -125,6 +125,7 @@ struct smtpd_conf {
 	int forbid_unauth_pipelining;
 	int peername_lookup;
 	int helo_required;
+	int delay_reject;		/* smtpd_delay_reject */
 	int strict_rfc821;
 };
 

@@ -224,7 +224,7 @@ smtpd_connect(struct smtpd_session *s)
 	struct smtpd_check_session cs;
 	struct smtpd_check_reply r = {0};
 
-	if (mail_conf_bool("smtpd_delay_reject")) {
+	if (smtpd_conf.delay_reject) {
 		smtpd_banner(s);
 		return;
 	}
