@@ -933,6 +933,19 @@ map_ldap_lookup(struct map *map, const char *key, const char **value_r)
 	default:
 		break;
 	}
+	/* As Postfix's ldap: driver, which connects before it looks at the
+	 * key: an empty key is "not found" (map_db_common_expand warns)
+	 * only when a server can be reached, a temporary error when none
+	 * can (an empty sender never passes an LDAP outage unnoticed). */
+	if (*key == 0 && ml->ld == NULL) {
+		buf_reset(ml->why);
+		for (int i = 0; i < ml->nurls && ml->ld == NULL; i++)
+			(void)map_ldap_connect_one(ml, i);
+		if (ml->ld == NULL) {
+			map_set_reason(map, "%s", buf_str(ml->why));
+			return MAP_TEMPFAIL;
+		}
+	}
 	buf_reset(ml->base);
 	buf_reset(ml->filter);
 	switch (map_db_common_expand(ml->db, ml->search_base, key, NULL,

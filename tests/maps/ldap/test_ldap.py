@@ -690,6 +690,19 @@ class PostfixCompat(LdapCase):
                                  (cf, args, mine, theirs))
                 n += len(warnings(theirs))
         self.assertGreater(n, 0)
+        # Every server down: Postfix connects before it looks at the key,
+        # so an empty key is a temporary error (postmap: fatal), not an
+        # ignored query.
+        dead = self.cf("dead.cf", server_host="ldap://127.0.0.1:%d"
+                       % free_port(), timeout="2")
+        for args, stdin in ((["-q", ""], ""), (["-q", "-"], "\n")):
+            mine = run([POSTMAP, "-c", self.cfg] + args + ["ldap:" + dead],
+                       stdin=stdin)
+            theirs = self.postfix(args + ["ldap:" + dead], stdin=stdin)
+            for r in (mine, theirs):
+                self.assertEqual((r.rc, r.out), (1, ""), r)
+                self.assertIn("fatal:", r.err, r)
+                self.assertNotIn("empty query string", r.err, r)
 
     def test_same_errors(self):
         dead = "ldap://127.0.0.1:%d" % free_port()
