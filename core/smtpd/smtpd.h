@@ -37,6 +37,8 @@ enum smtpd_verb {
 };
 /* For smtpd_async_args only: the client restrictions at connect time. */
 #define SMTPD_V_CONNECT	SMTPD_V_COUNT
+/* ... and smtpd_end_of_data_restrictions after the final dot. */
+#define SMTPD_V_EOD	(SMTPD_V_COUNT + 1)
 
 struct smtpd_session {
 	struct bufferevent *bev;
@@ -152,11 +154,15 @@ void smtpd_banner(struct smtpd_session *s);
  * no the client restrictions first (a refusal replaces the banner and
  * every later command but QUIT gets "503 5.7.0 Error: access denied"). */
 void smtpd_connect(struct smtpd_session *s);
+/* smtpd_hangup - close without a reply (access table HANGUP). */
+void smtpd_hangup(struct smtpd_session *s);
 void smtpd_connect_checked(struct smtpd_session *s, int rc,
     struct smtpd_check_reply *r);
 
 /* smtpd_data.c */
 void smtpd_data_begin(struct smtpd_session *s);
+void smtpd_eod_checked(struct smtpd_session *s, int rc,
+    struct smtpd_check_reply *r);
 /* smtpd_data_line - one content line; crlf tells how it ended. */
 void smtpd_data_line(struct smtpd_session *s, char *line, size_t len, int crlf);
 

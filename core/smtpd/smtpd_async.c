@@ -165,6 +165,9 @@ async_work(void *ctx)
 	case SMTPD_V_CONNECT:
 		j->rc = smtpd_check_client(&cs, &j->r);
 		break;
+	case SMTPD_V_EOD:
+		j->rc = smtpd_check_eod(&cs, &j->r);
+		break;
 	case SMTPD_V_HELO:
 	case SMTPD_V_EHLO:
 		j->rc = smtpd_check_helo(&cs, j->a.addr, &j->r);
@@ -215,6 +218,9 @@ async_done(void *ctx)
 	case SMTPD_V_CONNECT:
 		smtpd_connect_checked(s, j->rc, &j->r);
 		break;
+	case SMTPD_V_EOD:
+		smtpd_eod_checked(s, j->rc, &j->r);
+		break;
 	case SMTPD_V_HELO:
 	case SMTPD_V_EHLO:
 		smtpd_helo_checked(s, j->a.verb == SMTPD_V_EHLO, j->rc, &j->r);
@@ -236,7 +242,8 @@ async_done(void *ctx)
 		break;
 	}
 	free(j);
-	if (s->dead || s->state == SMTPD_ST_CLOSING)
+	/* In the pool again: the message's commit (after EOD). */
+	if (s->dead || s->state == SMTPD_ST_CLOSING || s->in_pool)
 		return;
 	bufferevent_enable(s->bev, EV_READ);
 	smtpd_process_input(s);

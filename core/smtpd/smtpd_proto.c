@@ -57,8 +57,8 @@ error_reply(struct smtpd_session *s, const char *text)
 /* hangup - an access table's HANGUP: drop the connection without a
  * reply (as Postfix); the session closes from its timer, once the input
  * loop has let go of it. */
-static void
-hangup(struct smtpd_session *s)
+void
+smtpd_hangup(struct smtpd_session *s)
 {
 	struct evbuffer *out = bufferevent_get_output(s->bev);
 	struct timeval now = {0, 0};
@@ -78,7 +78,7 @@ check_reply(struct smtpd_session *s, struct smtpd_check_reply *r)
 	if (r->code == 0)
 		return 0;
 	if (r->hangup) {
-		hangup(s);
+		smtpd_hangup(s);
 		return 1;
 	}
 	s->errors++;
@@ -253,7 +253,7 @@ smtpd_connect_checked(struct smtpd_session *s, int rc,
 	}
 	if (r->hangup) {
 		smtpd_check_reply_free(r);
-		hangup(s);
+		smtpd_hangup(s);
 		return;
 	}
 	snprintf(code, sizeof(code), "%d", r->code);

@@ -270,7 +270,10 @@ class Actions(unittest.TestCase):
             + client_table,
             smtpd_recipient_restrictions="reject_multi_recipient_bounce",
             smtpd_data_restrictions="check_client_access "
-            "inline:{127.0.0.5=reject_plaintext_session}")
+            "inline:{127.0.0.5=reject_plaintext_session}",
+            smtpd_end_of_data_restrictions="check_client_access "
+            "inline:{{127.0.0.6=REJECT no eod for you}, "
+            "{127.0.0.7=HANGUP}}")
         i.start()
 
     def test_bcc(self):
@@ -329,6 +332,36 @@ class Actions(unittest.TestCase):
                 self.assertEqual((code, text), (
                     451, b"4.3.5 Server configuration error"), source)
             i.wait_log(log)
+        self.assertEqual(i.maildir_files("alice"), [])
+
+    def test_end_of_data(self):
+        """smtpd_end_of_data_restrictions refuse after the final dot."""
+        i = self.i
+        with i.smtp(source="127.0.0.6") as s:
+            s.ehlo("client.example.test")
+            s.mail("s@ext.test")
+            self.assertEqual(s.rcpt(i.addr("alice"))[0], 250)
+            code, text = s.data(message("s@ext.test", i.addr("alice"),
+                                        "eod").replace("\n", "\r\n"))
+            self.assertEqual((code, text), (
+                554, b"5.7.1 <unknown[127.0.0.6]>: Client host rejected: "
+                b"no eod for you"))
+            # The session goes on: the next transaction is checked again.
+            self.assertEqual(s.rset()[0], 250)
+        i.wait_log(r"reject: END-OF-MESSAGE from unknown\[127\.0\.0\.6\]: "
+                   r"554 5\.7\.1 <unknown\[127\.0\.0\.6\]>: Client host "
+                   r"rejected: no eod for you")
+        c = i.raw(source="127.0.0.7")
+        c.reply()
+        c.cmd("EHLO client.example.test")
+        c.cmd("MAIL FROM:<s@ext.test>")
+        c.cmd("RCPT TO:<%s>" % i.addr("alice"))
+        self.assertTrue(c.cmd("DATA").startswith("354"))
+        c.send("Subject: x\r\n\r\nbody\r\n.\r\n")
+        self.assertEqual(c.reply(), "")
+        c.close()
+        i.wait_log(r"hangup: END-OF-MESSAGE from unknown\[127\.0\.0\.7\]")
+        self.assertEqual(i.queue_files(), [])
         self.assertEqual(i.maildir_files("alice"), [])
 
     def test_discard_multi_bounce_plaintext(self):
