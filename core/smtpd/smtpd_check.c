@@ -26,12 +26,18 @@
  * 4xx.  Table errors answer "451 4.3.0 <name>: Temporary lookup
  * failure"; DNS failures are 4xx, never 5xx.
  *
+ * The restrictions are those of Postfix 3.7 (their names, arguments and
+ * the choices made where postino lacks SASL, TLS, a policy client or
+ * address verification are in core/mail/smtpd_restrict.h); the DNS-based
+ * ones live in smtpd_check_dns.c, the access tables in
+ * smtpd_check_access.c.
+ *
  * Checks are synchronous: the tables they use are in-process (DNS
  * lookups are bounded by short resolver timeouts, see
  * smtpd_check_dns.c).
  *
- * Logs: each reject/defer/hold/discard/redirect as Postfix's smtpd
- * does ("NOQUEUE: reject: RCPT from NAME[ADDR]: 554 5.7.1 <x@y>: Relay
+ * Logs: each reject/defer/hold/discard/redirect/bcc/hangup as Postfix's
+ * smtpd does ("NOQUEUE: reject: RCPT from NAME[ADDR]: 554 5.7.1 <x@y>: Relay
  * access denied; from=<s> to=<x@y> proto=ESMTP helo=<h>"). */
 #include "postino_config.h"
 
