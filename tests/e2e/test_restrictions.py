@@ -25,6 +25,7 @@ import re
 import signal
 import unittest
 
+from directories import Slapd
 from instance import DOMAIN, Instance, message, program, run
 
 
@@ -246,6 +247,59 @@ class NoDelayReject(unittest.TestCase):
                     "\n", "\r\n"))
         i.wait_maildir("alice", 1)
         self.assertIn(b"helo bcc", i.wait_maildir("bob", 1)[0])
+
+
+class WorkerThreads(unittest.TestCase):
+    """With an ldap: table open, checks run on worker threads: the
+    connect-time and end-of-data checks and the actions work there too."""
+
+    def test_async_checks(self):
+        slapd = Slapd(self, "dn: ou=people,dc=example,dc=com\n"
+                      "objectClass: organizationalUnit\nou: people\n")
+        i = Instance(self, users=["alice", "bob"], main={
+            "mynetworks": "127.0.0.1/32", "smtpd_delay_reject": "no"})
+        cf = os.path.join(i.conf, "ldap-access.cf")
+        with open(cf, "w") as f:
+            f.write("server_host = ldap://127.0.0.1:%d\n"
+                    "search_base = ou=people,dc=example,dc=com\n"
+                    "query_filter = (mail=%%s)\nresult_attribute = uid\n"
+                    "version = 3\nbind = no\ntimeout = 5\n" % slapd.port)
+        i.set_main(
+            smtpd_client_restrictions="check_client_access "
+            "inline:{{127.0.0.3=REJECT go away}}",
+            smtpd_sender_restrictions="check_sender_access ldap:%s, "
+            "check_sender_access inline:{{bcc@ext.test=BCC %s}, "
+            "{hangup@ext.test=HANGUP}}" % (cf, i.addr("bob")),
+            smtpd_end_of_data_restrictions="check_client_access "
+            "inline:{{127.0.0.6=REJECT no eod}}")
+        i.start()
+        i.wait_log(r"policy checks run on worker threads")
+        c = i.raw(source="127.0.0.3")
+        self.assertEqual(c.reply(), "554 5.7.1 <unknown[127.0.0.3]>: Client "
+                         "host rejected: go away")
+        self.assertTrue(c.cmd("HELO x.test").startswith("503 5.7.0"))
+        c.close()
+        c = i.raw(source="127.0.0.2")
+        self.assertTrue(c.reply().startswith("220"))
+        c.cmd("EHLO client.example.test")
+        c.cmd("MAIL FROM:<hangup@ext.test>")
+        self.assertEqual(c.cmd("RCPT TO:<%s>" % i.addr("alice")), "")
+        c.close()
+        with i.smtp(source="127.0.0.6") as s:
+            s.ehlo("client.example.test")
+            s.mail("s@ext.test")
+            s.rcpt(i.addr("alice"))
+            self.assertEqual(s.data(message("s@ext.test", i.addr("alice"),
+                                            "x").replace("\n", "\r\n")),
+                             (554, b"5.7.1 <unknown[127.0.0.6]>: Client host "
+                              b"rejected: no eod"))
+        with i.smtp(source="127.0.0.2") as s:
+            s.ehlo("client.example.test")
+            s.sendmail("bcc@ext.test", [i.addr("alice")], message(
+                "bcc@ext.test", i.addr("alice"), "async bcc").replace(
+                    "\n", "\r\n"))
+        self.assertIn(b"async bcc", i.wait_maildir("alice", 1)[0])
+        self.assertIn(b"async bcc", i.wait_maildir("bob", 1)[0])
 
 
 class Actions(unittest.TestCase):
