@@ -728,6 +728,25 @@ class LongHeaders(unittest.TestCase):
         i.wait_queue_empty()
         self.assertEqual(i.maildir_files("dave"), [])
 
+    def test_bs_long_bcc_and_long_dotted_line(self):
+        # -bs reads the same way: a long Bcc goes whole, and only the
+        # start of a line is dot-unstuffed (never the start of a piece).
+        i = self.instance()
+        bcc = padded_list(self.plus(i, "dave"), self.N)
+        dotted = "." + "." * (300 * 1024)
+        dialogue = ("HELO x\r\nMAIL FROM:<%s>\r\nRCPT TO:<%s>\r\nDATA\r\n"
+                    "Bcc: %s\r\nSubject: bs long\r\n\r\n%s\r\nend\r\n"
+                    ".\r\nQUIT\r\n" % (i.addr("alice"), i.addr("bob"), bcc,
+                                        dotted))
+        r = i.sendmail(["-bs"], dialogue)
+        self.assertEqual(r.returncode, 0, r.err)
+        self.assertRegex(r.out, r"250 2\.0\.0 Ok: queued as [0-9A-F]+\r\n")
+        raw = i.wait_maildir("bob", 1)[0]
+        self.assert_clean(raw, dotted[1:] + "\nend\n")
+        self.assertEqual(parse(raw)["Subject"], "bs long")
+        i.wait_queue_empty()
+        self.assertEqual(i.maildir_files("dave"), [])
+
     def test_t_header_beyond_the_limit_is_refused(self):
         i = self.instance()
         bcc = padded_list(self.plus(i, "dave"), 400)    # 1.2 MiB
