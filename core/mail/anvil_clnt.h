@@ -4,15 +4,19 @@
  * (service, client address), shared by every smtpd process.
  *
  * One connection per process, opened at the first request and kept.
- * Requests are synchronous: write one attribute list, read the answer,
- * waiting at most the client's timeout.  anvil is local and answers
- * from memory, so a request costs a few microseconds; the timeout only
- * bounds the damage of an anvil that is stopped or wedged.  After a
- * failure (no service, timeout, bad answer) the client gives up for
- * ANVIL_CLNT_BACKOFF seconds: every request then fails at once without
- * touching the socket, and one warning says so.  A connection that
- * broke (anvil was restarted) is opened again once before the request
- * is counted as failed.
+ * Connects can be asynchronous (anvil_clnt_connect_async: the answer
+ * comes back through a callback on the event loop) and disconnects are
+ * sent without waiting for their answer; the other requests are
+ * synchronous: write one attribute list, read the answer, waiting at
+ * most the client's timeout.  anvil is local and answers from memory,
+ * so a request costs a round trip between two processes; the timeout
+ * only bounds the damage of an anvil that is stopped or wedged (for an
+ * asynchronous request too: its callback then gets ANVIL_STAT_FAIL).
+ * After a failure (no service, timeout, bad answer) the client gives up
+ * for ANVIL_CLNT_BACKOFF seconds: every request then fails at once
+ * without touching the socket, and one warning says so.  A connection
+ * that broke (anvil was restarted) is opened again once before the
+ * request is counted as failed.
  *
  * The ident sent to anvil is "service:address", as Postfix's. */
 #ifndef POSTINO_MAIL_ANVIL_CLNT_H
@@ -27,12 +31,22 @@
 
 struct anvil_clnt;
 
+struct event_base;
+
+/* anvil_clnt_cb - the answer to an asynchronous request: status
+ * ANVIL_STAT_OK with the numbers, or ANVIL_STAT_FAIL (no answer within
+ * the timeout, connection lost; count and rate are 0). */
+typedef void (*anvil_clnt_cb)(int status, int count, int rate, void *ctx);
+
 /* anvil_clnt_create - a client of private/SERVICE (the path is built at
  * each connection attempt from queue_directory, so that it follows a
  * chroot).  timeout_ms bounds each request.  Never NULL; connects
  * lazily. */
 struct anvil_clnt *anvil_clnt_create(const char *service, int timeout_ms);
 void anvil_clnt_free(struct anvil_clnt **clntp);
+/* anvil_clnt_event_base - answer asynchronous requests on base's loop
+ * (once; needed before anvil_clnt_connect_async). */
+void anvil_clnt_event_base(struct anvil_clnt *clnt, struct event_base *base);
 
 /* Each request returns ANVIL_STAT_OK with the numbers filled in, or
  * ANVIL_STAT_FAIL (nothing filled in; a warning was logged, at most once
@@ -43,6 +57,13 @@ void anvil_clnt_free(struct anvil_clnt **clntp);
  * connections in this time unit, this one included. */
 int anvil_clnt_connect(struct anvil_clnt *clnt, const char *service,
     const char *addr, int *count_r, int *rate_r);
+/* anvil_clnt_connect_async - anvil_clnt_connect without waiting:
+ * ANVIL_STAT_OK when the request went out (cb runs later from the event
+ * loop, exactly once, never from inside this or another request), or
+ * ANVIL_STAT_FAIL at once (anvil unreachable; cb never runs).  Never
+ * blocks on anvil. */
+int anvil_clnt_connect_async(struct anvil_clnt *clnt, const char *service,
+    const char *addr, anvil_clnt_cb cb, void *ctx);
 /* anvil_clnt_disconnect - the connection registered above is over.
  * Sent without waiting for the answer (read before the next request's);
  * never blocks on anvil, and does nothing without a connection (the

@@ -598,8 +598,14 @@ resolve_done(void *ctx)
 	}
 	msg_info("connect from %s[%s]", s->name, s->addr);
 	s->state = SMTPD_ST_CMD;
-	if (smtpd_anvil_connect(s) < 0)
-		return;
+	if (smtpd_anvil_connect(s) != 0)
+		return;		/* refused, or smtpd_greet() once anvil answers */
+	smtpd_greet(s);
+}
+
+void
+smtpd_greet(struct smtpd_session *s)
+{
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 	smtpd_connect(s);
 	if (!s->in_pool)

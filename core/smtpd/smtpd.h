@@ -143,6 +143,9 @@ void smtpd_close_after_reply(struct smtpd_session *s);
 void smtpd_reset_transaction(struct smtpd_session *s);
 void smtpd_arm_timeout(struct smtpd_session *s);
 void smtpd_process_input(struct smtpd_session *s);
+/* smtpd_greet - client checks and banner, then read commands (a
+ * session that passed its connection limits). */
+void smtpd_greet(struct smtpd_session *s);
 void smtpd_fill_check(struct smtpd_session *s, struct smtpd_check_session *cs);
 
 /* smtpd_proto.c */
@@ -205,8 +208,9 @@ void smtpd_async_check(struct smtpd_session *s, struct smtpd_async_args *a);
 
 /* smtpd_anvil.c - connection and rate limits through the anvil service
  * (synchronous, bounded: see the file).  smtpd_anvil_init before
- * mail_server_ready; smtpd_anvil_connect when the session starts (-1:
- * refused, the 421 is on its way and the session closes after it);
+ * mail_server_ready; smtpd_anvil_connect when the session starts (0:
+ * greet it now; 1: the session waits for anvil (in_pool set) and
+ * smtpd_anvil greets it, or refuses it with a 421 and closes it);
  * smtpd_anvil_disconnect when it is freed; smtpd_anvil_mail and
  * smtpd_anvil_rcpt at MAIL and RCPT (-1: refused with a 450, counted as
  * an error). */

@@ -26,15 +26,18 @@
  *   RCPT:  "450 4.7.1 Error: too many recipients from ADDR", "warning:
  *	Recipient address rate limit exceeded: ..."
  *
- * Blocking.  The anvil requests are synchronous on the event loop (as
- * Postfix's smtpd does them): anvil is a local process that answers
- * from memory in microseconds.  A wedged anvil costs at most
- * ANVIL_CLNT_TIMEOUT_MS once per ANVIL_CLNT_BACKOFF seconds (anvil_clnt.h):
- * after a failure the limits are not enforced for that long and the
- * sessions are served without them, with a warning, as Postfix does when
- * anvil cannot be reached.  An anvil killed and restarted by the master
- * costs nothing: its socket stays with the master, the request waits
- * for the new process. */
+ * Blocking.  The connect request is asynchronous: the session waits
+ * for anvil's answer (no banner yet, nothing read) while the loop serves
+ * the others; disconnects are sent without waiting.  MAIL and RCPT ask
+ * synchronously (as Postfix's smtpd does), only when their rate limits
+ * are set: anvil is a local process that answers from memory.  Either
+ * way an answer that takes more than ANVIL_CLNT_TIMEOUT_MS fails (a
+ * synchronous one stalls the loop that long, once per
+ * ANVIL_CLNT_BACKOFF seconds, see anvil_clnt.h): the limits are then not
+ * enforced for a while and the sessions are served without them, with
+ * a warning, as Postfix does when anvil cannot be reached.  An anvil
+ * killed and restarted by the master costs nothing: its socket stays
+ * with the master, the request waits for the new process. */
 #include "postino_config.h"
 
 #include <string.h>
@@ -110,18 +113,26 @@ smtpd_anvil_limited(struct smtpd_session *s)
 	return rc != 1;
 }
 
-int
-smtpd_anvil_connect(struct smtpd_session *s)
+/* smtpd_anvil_answer - anvil's count and rate for a new session: greet
+ * it, or refuse it. */
+static void
+smtpd_anvil_answer(int status, int count, int rate, void *ctx)
 {
-	int count = 0, rate = 0;
+	struct smtpd_session *s = ctx;
 
-	s->anvil_limited = anvil != NULL && smtpd_anvil_limited(s);
-	if (!s->anvil_limited || (count_limit == 0 && conn_rate_limit == 0))
-		return 0;
-	if (anvil_clnt_connect(anvil, smtpd_anvil_service(), s->addr, &count,
-	    &rate) != ANVIL_STAT_OK)
-		return 0;
-	s->anvil_registered = 1;
+	s->in_pool = 0;
+	if (status == ANVIL_STAT_OK)
+		s->anvil_registered = 1;
+	if (s->dead) {
+		/* Closed while waiting: free it now. */
+		s->dead = 0;
+		smtpd_close(s);
+		return;
+	}
+	if (status != ANVIL_STAT_OK) {
+		smtpd_greet(s);
+		return;
+	}
 	if (count_limit > 0 && count > count_limit) {
 		msg_warn("Connection concurrency limit exceeded: %d from %s[%s] "
 		    "for service %s", count, s->name, s->addr,
@@ -130,13 +141,29 @@ smtpd_anvil_connect(struct smtpd_session *s)
 		msg_warn("Connection rate limit exceeded: %d from %s[%s] for "
 		    "service %s", rate, s->name, s->addr, smtpd_anvil_service());
 	} else {
-		return 0;
+		smtpd_greet(s);
+		return;
 	}
 	smtpd_reply(s, "421 4.7.0 %s Error: too many connections from %s",
 	    smtpd_conf.myhostname, s->addr);
 	bufferevent_enable(s->bev, EV_WRITE);
 	smtpd_close_after_reply(s);
-	return -1;
+}
+
+int
+smtpd_anvil_connect(struct smtpd_session *s)
+{
+	s->anvil_limited = anvil != NULL && smtpd_anvil_limited(s);
+	if (!s->anvil_limited || (count_limit == 0 && conn_rate_limit == 0))
+		return 0;
+	anvil_clnt_event_base(anvil, smtpd_base);
+	if (anvil_clnt_connect_async(anvil, smtpd_anvil_service(), s->addr,
+	    smtpd_anvil_answer, s) != ANVIL_STAT_OK)
+		return 0;
+	/* Nothing is read and no timer runs until the answer (or the
+	 * client's timeout) comes; a close meanwhile waits for it. */
+	s->in_pool = 1;
+	return 1;
 }
 
 void
