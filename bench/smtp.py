@@ -4,46 +4,69 @@
 
 usage: bench/smtp.py [options] STEP...
 
+Everything it needs is in this directory or is a Debian package (postfix for
+its daemons and smtp-source, e2fsprogs, util-linux, perf, strace): nothing is
+read from outside the repository.
+
 Steps:
-  setup    write the postino benchmark instance (WORK/conf: main.cf and
-           master.cf equivalent to the Postfix baseline's configuration) and
-           check that Postfix is configured for the same port.  Postfix itself
-           is configured by the shared baseline script:
-             SMTP_PORT=PORT /work/shared/bench/postfix-baseline.sh configure fs-journal
-  A        SMTP ingestion + local Maildir delivery: smtp-source -d, N messages
-           of --size bytes, for each of --sessions; accept-only (smtp-source
-           exits) and end to end (N files in ~bench/Maildir/new).  The MTAs
-           alternate run by run (Postfix first on odd runs, postino first on
-           even runs); only one MTA runs at a time, on the same port.
+  fs       a journaled ext4 (default mkfs options, data=ordered) in a loop
+           file WORK/journal-ext4.img (--fs-size), mounted on --fs with
+           losetup --direct-io=on.  Queues and the Maildir go there for every
+           MTA (the machine's root ext4 has no journal; see RESULTS.md).
+  setup    the bench user (home on --fs), 100 aliases u000..u099 -> bench,
+           and three instances, each with its own configuration and queue
+           directory on --fs, all listening on 127.0.0.1:--port (one runs at
+           a time):
+             postfix        Postfix 3.7 (postfix -c WORK/postfix), defaults
+             postfix-tuned  the same plus what an administrator tunes for
+                            throughput (--tuned, default
+                            local_destination_concurrency_limit = 20,
+                            default_process_limit = 200)
+             postino        postino -c WORK/postino, same main.cf, defaults
+  A        one recipient: smtp-source -d -s S -m --n -l --size to
+           bench@bench.test, for each S in --sessions
+  B        fan-out: --b-msgs messages x --b-rcpts recipients over --b-users
+           distinct local users (uNNN, each its own local destination,
+           aliased to the one Maildir), --b-sessions sessions, sent by this
+           script's own pipelining SMTP client (each message has a unique
+           X-Bench-Id)
+           For A and B: accept-only (the client is done) and end to end (all
+           files in ~bench/Maildir/new); the MTAs alternate run by run (the
+           order rotates), one running at a time.  Every run is checked:
+           every expected delivery exactly once (A: one file per queue ID of
+           the receiving MTA; B: one file per (X-Bench-Id, X-Original-To)),
+           the MTA's status=sent lines equal the deliveries; any missing or
+           duplicate delivery marks the run INVALID and it is left out of
+           the medians.
+  fsyncs   one B run per MTA (--fsync-msgs messages) under strace -f on the
+           whole process tree: fsync, fdatasync, sync_file_range per message,
+           by what was synced (queue file, Maildir file, directory)
   D        500 (--d-conns) idle SMTP connections to postino: RSS and PSS sum of
-           its whole process tree, processes count (idle-conns.py, proc-stats.py)
-  E        fsync/s on the filesystem of postino's queue (fsync-bench.c):
-           newfile and append modes, 1, 4 and 16 threads
-  profile  one postino A run at --profile-sessions sessions under
-           `perf record -a -g` plus per-process CPU (proc-stats.py); writes
-           WORK/perf.data and WORK/perf-report.txt
-  stop     stop both MTAs
+           its whole process tree (idle-conns.py, proc-stats.py)
+  E        the machine's limits: fsync/s on --fs (fsync-bench.c: newfile and
+           append, 1, 4 and 16 threads) and CPUs
+  profile  one postino B run under `perf record -a -g` (reported for
+           postino's processes only) and one under `strace -c -f -w` (time
+           in system calls per process kind): WORK/profile-*.txt
+  stop     stop every MTA
+  umount   stop every MTA, unmount --fs and detach its loop device
 
-Both MTAs fsync before 250.  Queue and Maildir are on the same filesystem
-for both: with the shared script's fs-journal step that is a loop-mounted
-journaled ext4 (/srv/mta-bench-fs): Postfix's /var/spool/postfix is a bind
-mount into it, the bench user's home is on it, and postino's queue goes to
-/srv/mta-bench-fs/postino-spool (setup picks it when that fs is mounted).
+Delivered mail is never deleted between runs (on ext4 recently freed inodes
+slow down later creations): each run's Maildir is renamed into
+~bench/Maildir.parked/ on the same filesystem.
 
-Delivered mail is never deleted between runs (see RESULTS-postfix.md: on a
-journal-less ext4 recently freed inodes slow down later creations): each
-run's Maildir is renamed into ~bench/Maildir.parked/.
-
-Results: WORK/raw-smtp.tsv (one line per run: time, mta, step, case, run,
-n, accept_s, e2e_s, checks, CPU JSON), WORK/summary-smtp.md (also printed).
-Every load generator talks to 127.0.0.1 only.
+Results: WORK/raw-smtp.tsv (one line per run), WORK/summary-smtp.md (the
+tables, also printed).  Every load generator talks to 127.0.0.1 only.
 """
 import argparse
+import asyncio
 import datetime
 import json
 import os
 import pwd
+import re
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -52,11 +75,9 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 SMTP_SOURCE = "/usr/sbin/smtp-source"
-FS_MNT = "/srv/mta-bench-fs"
-PF_SPOOL = "/var/spool/postfix"
-PF_LOG = "/var/log/postfix.log"
 DOMAIN = "bench.test"
 USER = "bench"
+TUNED = "local_destination_concurrency_limit=20,default_process_limit=200"
 
 
 def log(text):
@@ -73,18 +94,73 @@ def loadavg():
         return " ".join(f.read().split()[:3])
 
 
-class MTA:
-    """What the harness needs to know about one MTA."""
+def wait_until(fn, timeout, interval=0.1):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if fn():
+            return True
+        time.sleep(interval)
+    return fn()
 
+
+def port_open(port):
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as so:
+            return so.recv(64).startswith(b"220")
+    except OSError:
+        return False
+
+
+def main_cf(params):
+    return "".join("%s = %s\n" % kv for kv in params.items())
+
+
+def master_cf(src, port, extra=""):
+    """src's master.cf with its smtp inet service on 127.0.0.1:port and no
+    other inet service."""
+    out = []
+    with open(src) as f:
+        for line in f.read().splitlines():
+            w = line.split()
+            if line.startswith("smtp ") and " inet " in line:
+                out.append("127.0.0.1:%d inet n - n - - smtpd" % port)
+            elif w[:1] and not line[0].isspace() and " inet " in line:
+                out.append("#" + line)
+            else:
+                out.append(line)
+    return "\n".join(out) + "\n" + extra
+
+
+def common_params(args, queue, logfile):
+    return {
+        "compatibility_level": "3.6",
+        "queue_directory": queue,
+        "maillog_file": logfile,
+        "myhostname": "mail." + DOMAIN,
+        "mydomain": DOMAIN,
+        "myorigin": "$myhostname",
+        "mydestination": "$myhostname, localhost, " + DOMAIN,
+        "inet_interfaces": "127.0.0.1",
+        "inet_protocols": "ipv4",
+        "mynetworks": "127.0.0.0/8",
+        "home_mailbox": "Maildir/",
+        "biff": "no",
+        "append_dot_mydomain": "no",
+        "smtpd_banner": "$myhostname ESMTP",
+        "smtpd_peername_lookup": "no",
+        # nothing ever leaves loopback
+        "default_transport": "error:benchmark host delivers nowhere else",
+        "relay_transport": "error:benchmark host relays nowhere else",
+    }
+
+
+# ---- the MTAs ---------------------------------------------------------
+
+class MTA:
     name = ""
     queue = ""
     logfile = ""
-
-    def start(self):
-        raise NotImplementedError
-
-    def stop(self):
-        raise NotImplementedError
+    conf = ""
 
     def pid(self):
         try:
@@ -102,89 +178,204 @@ class MTA:
                 n += len(files)
         return n
 
-    def sent_since(self, offset):
-        try:
-            with open(self.logfile, "rb") as f:
-                f.seek(offset)
-                data = f.read().decode(errors="replace")
-        except FileNotFoundError:
-            return -1
-        pat = "to=<%s@%s>" % (USER, DOMAIN)
-        return sum(1 for line in data.splitlines()
-                   if pat in line and "status=sent" in line)
-
     def log_offset(self):
         try:
             return os.stat(self.logfile).st_size
         except FileNotFoundError:
             return 0
 
+    def sent_since(self, offset):
+        """status=sent delivery lines (local) since offset."""
+        try:
+            with open(self.logfile, "rb") as f:
+                f.seek(offset)
+                data = f.read().decode(errors="replace")
+        except FileNotFoundError:
+            return -1
+        return sum(1 for line in data.splitlines()
+                   if "status=sent" in line and " to=<" in line
+                   and "relay=local" in line)
+
 
 class Postfix(MTA):
-    name = "postfix"
-    queue = PF_SPOOL
-    logfile = PF_LOG
+    def __init__(self, args, name, extra):
+        self.args = args
+        self.name = name
+        self.extra = extra
+        self.conf = os.path.join(args.work, name)
+        self.queue = os.path.join(args.fs, name + "-spool")
+        self.data = os.path.join(args.fs, name + "-data")
+        self.logfile = os.path.join(args.work, name + ".log")
+
+    def setup(self):
+        a = self.args
+        for d in (self.conf, self.queue, self.data):
+            os.makedirs(d, exist_ok=True)
+        shutil.chown(self.data, "postfix")
+        p = common_params(a, self.queue, self.logfile)
+        p.update({
+            "data_directory": self.data,
+            "alias_maps": "hash:%s/aliases" % self.conf,
+            "alias_database": "hash:%s/aliases" % self.conf,
+            "readme_directory": "no",
+            "smtp_dns_support_level": "disabled",
+        })
+        p.update(self.extra)
+        with open(os.path.join(self.conf, "main.cf"), "w") as f:
+            f.write("# written by bench/smtp.py setup\n" + main_cf(p))
+        with open(os.path.join(self.conf, "master.cf"), "w") as f:
+            f.write(master_cf("/usr/share/postfix/master.cf.dist", a.port,
+                              "postlog unix-dgram n - n - 1 postlogd\n"))
+        shutil.copy(os.path.join(a.work, "aliases"),
+                    os.path.join(self.conf, "aliases"))
+        r = run(["postalias", "-c", self.conf,
+                 "hash:%s/aliases" % self.conf])
+        if r.returncode != 0:
+            sys.exit("%s: postalias: %s" % (self.name, r.stderr))
+        open(self.logfile, "a").close()
+        r = run(["postfix", "-c", self.conf, "check"])
+        if r.returncode != 0:
+            sys.exit("%s: postfix check: %s" % (self.name, r.stderr))
 
     def start(self):
-        r = run(["postfix", "start"])
+        r = run(["postfix", "-c", self.conf, "start"])
         if r.returncode != 0:
-            sys.exit("postfix start failed: %s" % r.stderr)
+            sys.exit("%s: postfix start: %s %s" % (self.name, r.stdout,
+                                                   r.stderr))
 
     def stop(self):
         if self.pid():
-            run(["postfix", "stop"])
-        wait_until(lambda: not self.pid(), 20)
+            run(["postfix", "-c", self.conf, "stop"])
+        wait_until(lambda: not self.pid(), 30)
 
 
 class Postino(MTA):
     name = "postino"
 
-    def __init__(self, build, conf):
-        self.build = build
-        self.conf = conf
-        self.queue = conf_value(conf, "queue_directory")
-        self.logfile = conf_value(conf, "maillog_file")
+    def __init__(self, args):
+        self.args = args
+        self.build = args.build
+        self.conf = os.path.join(args.work, "postino")
+        self.queue = os.path.join(args.fs, "postino-spool")
+        self.logfile = os.path.join(args.work, "postino.log")
 
-    def ctl(self, what):
-        return run([os.path.join(self.build, "sbin", "postino"), "-c",
-                    self.conf, what])
+    def sbin(self, prog):
+        return os.path.join(self.build, "sbin", prog)
+
+    def setup(self):
+        a = self.args
+        os.makedirs(self.conf, exist_ok=True)
+        p = common_params(a, self.queue, self.logfile)
+        p.update({
+            "mail_owner": "nobody",
+            "setgid_group": "nogroup",
+            "alias_maps": "hash:%s/aliases" % self.conf,
+            "alias_database": "hash:%s/aliases" % self.conf,
+        })
+        with open(os.path.join(self.conf, "main.cf"), "w") as f:
+            f.write("# written by bench/smtp.py setup\n" + main_cf(p))
+        with open(os.path.join(self.conf, "master.cf"), "w") as f:
+            f.write(master_cf(os.path.join(REPO, "etc", "master.cf"), a.port))
+        shutil.copy(os.path.join(a.work, "aliases"),
+                    os.path.join(self.conf, "aliases"))
+        r = run([self.sbin("postalias"), "-c", self.conf,
+                 "hash:%s/aliases" % self.conf])
+        if r.returncode != 0:
+            sys.exit("postino: postalias: %s" % r.stderr)
+        r = run([self.sbin("postino"), "-c", self.conf, "check"])
+        if r.returncode != 0:
+            sys.exit("postino check: %s" % r.stderr)
 
     def start(self):
-        r = self.ctl("start")
+        r = run([self.sbin("postino"), "-c", self.conf, "start"])
         if r.returncode != 0:
-            sys.exit("postino start failed: %s" % r.stderr)
+            sys.exit("postino start: %s %s" % (r.stdout, r.stderr))
 
     def stop(self):
         if self.pid():
-            self.ctl("stop")
+            run([self.sbin("postino"), "-c", self.conf, "stop"])
         wait_until(lambda: not self.pid(), 30)
 
 
-def conf_value(conf, name):
-    with open(os.path.join(conf, "main.cf")) as f:
+def make_mtas(args):
+    tuned = {}
+    for kv in args.tuned.split(","):
+        k, _, v = kv.partition("=")
+        tuned[k.strip()] = v.strip()
+    return {"postfix": Postfix(args, "postfix", {}),
+            "postfix-tuned": Postfix(args, "postfix-tuned", tuned),
+            "postino": Postino(args)}
+
+
+# ---- filesystem, user, Maildir ---------------------------------------
+
+def do_fs(args):
+    if os.path.ismount(args.fs):
+        log("%s already mounted: %s" % (args.fs, fs_line(args.fs)))
+        return
+    img = os.path.join(args.work, "journal-ext4.img")
+    if os.path.exists(img):
+        os.unlink(img)
+    with open(img, "wb") as f:
+        f.truncate(args.fs_size * 1024 ** 3)
+    # Inode tables and journal initialised now: with lazy init a kernel
+    # thread zeroes them in the background for minutes after mounting.
+    subprocess.run(["mkfs.ext4", "-q", "-F", "-E",
+                    "lazy_itable_init=0,lazy_journal_init=0", img], check=True)
+    r = run(["losetup", "--direct-io=on", "--show", "-f", img])
+    if r.returncode != 0:
+        r = run(["losetup", "--show", "-f", img])
+    if r.returncode != 0:
+        sys.exit("losetup: %s" % r.stderr)
+    dev = r.stdout.strip()
+    os.makedirs(args.fs, exist_ok=True)
+    subprocess.run(["mount", dev, args.fs], check=True)
+    log("journaled ext4 %s on %s: %s" % (dev, args.fs, fs_line(args.fs)))
+
+
+def fs_line(path):
+    """The /proc/mounts line of the filesystem that holds path."""
+    best, blen = "", -1
+    with open("/proc/mounts") as f:
         for line in f:
-            k, _, v = line.partition("=")
-            if k.strip() == name:
-                return v.strip()
-    sys.exit("%s/main.cf: no %s" % (conf, name))
+            w = line.split()
+            mnt = w[1].rstrip("/") + "/"
+            if (path.rstrip("/") + "/").startswith(mnt) and len(mnt) > blen:
+                best, blen = line.strip(), len(mnt)
+    return best
 
 
-def port_open(port):
-    import socket
+def do_umount(args, mtas):
+    for m in mtas.values():
+        m.stop()
+    if not os.path.ismount(args.fs):
+        return
+    dev = run(["findmnt", "-n", "-o", "SOURCE", args.fs]).stdout.strip()
+    subprocess.run(["umount", args.fs], check=True)
+    if dev.startswith("/dev/loop"):
+        run(["losetup", "-d", dev])
+
+
+def user_setup(args):
+    home = os.path.join(args.fs, "home", USER)
+    os.makedirs(os.path.dirname(home), exist_ok=True)
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1) as so:
-            return so.recv(64).startswith(b"220")
-    except OSError:
-        return False
+        pw = pwd.getpwnam(USER)
+        if pw.pw_dir != home:
+            subprocess.run(["usermod", "-d", home, USER], check=True)
+    except KeyError:
+        subprocess.run(["useradd", "-M", "-d", home, "-s", "/usr/sbin/nologin",
+                        USER], check=True)
+    os.makedirs(home, exist_ok=True)
+    shutil.chown(home, USER, USER)
+    with open(os.path.join(args.work, "aliases"), "w") as f:
+        f.write("# written by bench/smtp.py setup\npostmaster: root\n")
+        for i in range(args.b_users):
+            f.write("%s: %s\n" % (b_user(i), USER))
 
 
-def wait_until(fn, timeout, interval=0.1):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if fn():
-            return True
-        time.sleep(interval)
-    return fn()
+def b_user(i):
+    return "u%03d" % i
 
 
 def maildir():
@@ -217,13 +408,169 @@ def reset_maildir():
     time.sleep(2)
 
 
+def headers(path):
+    """The header block of a delivered file, as (name lower-case, value)."""
+    out = []
+    with open(path, "rb") as f:
+        for raw in f:
+            line = raw.decode(errors="replace").rstrip("\r\n")
+            if line == "":
+                break
+            if line[0] in " \t" and out:
+                out[-1] = (out[-1][0], out[-1][1] + " " + line.strip())
+            elif ":" in line:
+                k, _, v = line.partition(":")
+                out.append((k.strip().lower(), v.strip()))
+    return out
+
+
+RECEIVED_ID = re.compile(r"\bwith E?SMTPS?A? id ([0-9A-Za-z]+)")
+
+
+def delivered_keys(newdir, kind):
+    """One key per file in newdir: A: the receiving MTA's queue ID (from
+    the first Received: header); B: (X-Bench-Id, X-Original-To)."""
+    keys = []
+    for ent in os.scandir(newdir):
+        h = headers(ent.path)
+        if kind == "A":
+            key = None
+            for k, v in h:
+                if k == "received":
+                    m = RECEIVED_ID.search(v)
+                    key = m.group(1) if m else None
+                    break
+        else:
+            bid = [v for k, v in h if k == "x-bench-id"]
+            orig = [v.strip("<>").lower() for k, v in h
+                    if k == "x-original-to"]
+            key = (bid[0] if bid else None, orig[0] if orig else None)
+        keys.append(key)
+    return keys
+
+
+def check_keys(keys, expected):
+    """(missing, duplicates, unknown) against the expected set."""
+    seen = {}
+    for k in keys:
+        seen[k] = seen.get(k, 0) + 1
+    dup = sum(n - 1 for n in seen.values() if n > 1)
+    unknown = 0 if expected is None else sum(
+        n for k, n in seen.items() if k not in expected)
+    if expected is None:
+        missing = 0
+        unknown = seen.get(None, 0)
+    else:
+        missing = sum(1 for k in expected if k not in seen)
+    return missing, dup, unknown
+
+
 def proc_stats(*args):
     r = run([sys.executable, os.path.join(HERE, "proc-stats.py")] + list(args))
     return r.stdout.strip()
 
 
-def a_run(mta, args, sessions, n):
-    """One A run; returns a dict or exits on failure."""
+def descendants(root):
+    procs = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open("/proc/%s/stat" % d) as f:
+                    s = f.read()
+                procs[int(d)] = (int(s[s.rindex(")") + 2:].split()[1]),
+                                 s[s.index("(") + 1:s.rindex(")")])
+            except (OSError, ValueError):
+                pass
+    keep = {root}
+    changed = True
+    while changed:
+        changed = False
+        for pid, (ppid, _comm) in procs.items():
+            if pid not in keep and ppid in keep:
+                keep.add(pid)
+                changed = True
+    return {p: procs[p][1] for p in keep if p in procs}
+
+
+# ---- the B client -----------------------------------------------------
+
+async def smtp_reply(reader):
+    code = None
+    while True:
+        line = await reader.readline()
+        if not line:
+            raise ConnectionError("connection closed")
+        code = int(line[:3])
+        if line[3:4] != b"-":
+            return code
+
+
+async def b_session(port, jobs, counts, body):
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    if await smtp_reply(reader) != 220:
+        raise ConnectionError("no 220 banner")
+    writer.write(b"EHLO client.%s\r\n" % DOMAIN.encode())
+    if await smtp_reply(reader) != 250:
+        raise ConnectionError("EHLO refused")
+    while jobs:
+        bid, rcpts = jobs.pop()
+        cmd = [b"MAIL FROM:<sender@%s>\r\n" % DOMAIN.encode()]
+        cmd += [b"RCPT TO:<%s>\r\n" % r.encode() for r in rcpts]
+        cmd.append(b"DATA\r\n")
+        writer.write(b"".join(cmd))
+        codes = [await smtp_reply(reader) for _ in cmd]
+        if codes[0] != 250 or any(c != 250 for c in codes[1:-1]) \
+                or codes[-1] != 354:
+            counts["refused"] += 1
+            writer.write(b"RSET\r\n")
+            await smtp_reply(reader)
+            continue
+        writer.write(b"From: <sender@%s>\r\nTo: <undisclosed-recipients:;>\r\n"
+                     b"Subject: fan-out %s\r\nMessage-ID: <%s@client.%s>\r\n"
+                     b"X-Bench-Id: %s\r\n\r\n%s.\r\n" % (
+                         DOMAIN.encode(), bid.encode(), bid.encode(),
+                         DOMAIN.encode(), bid.encode(), body))
+        if await smtp_reply(reader) == 250:
+            counts["accepted"] += 1
+        else:
+            counts["refused"] += 1
+    writer.write(b"QUIT\r\n")
+    try:
+        await smtp_reply(reader)
+    except (ConnectionError, ValueError):
+        pass
+    writer.close()
+
+
+def b_messages(args, tag):
+    """[(X-Bench-Id, [recipient, ...])]: message i goes to users
+    (i*R + k) mod U, k < R."""
+    out = []
+    for i in range(args.b_msgs_now):
+        rcpts = ["%s@%s" % (b_user((i * args.b_rcpts + k) % args.b_users),
+                            DOMAIN) for k in range(args.b_rcpts)]
+        out.append(("%s.%d" % (tag, i), rcpts))
+    return out
+
+
+def b_send(args, msgs):
+    line = b"x" * 76 + b"\r\n"
+    body = line * max(1, args.size // len(line))
+    jobs = list(reversed(msgs))
+    counts = {"accepted": 0, "refused": 0}
+
+    async def main():
+        await asyncio.wait_for(asyncio.gather(*[
+            b_session(args.port, jobs, counts, body)
+            for _ in range(args.b_sessions)]), args.timeout)
+    asyncio.run(main())
+    return counts
+
+
+# ---- one run ------------------------------------------------------------
+
+def one_run(mta, args, kind, sessions, n):
+    """One A or B run on the running MTA; returns a dict."""
     if not wait_until(lambda: mta.queue_count() == 0, 300, 0.2):
         sys.exit("%s: queue not empty" % mta.name)
     reset_maildir()
@@ -233,117 +580,311 @@ def a_run(mta, args, sessions, n):
     snap_b = os.path.join(args.work, "cpu-after.json")
     proc_stats("snap", str(root), snap_a)
     newdir = os.path.join(maildir(), "new")
-    argv = [SMTP_SOURCE, "-d", "-s", str(sessions), "-m", str(n), "-l",
-            str(args.size), "-M", "client." + DOMAIN, "-f",
-            "sender@" + DOMAIN, "-t", "%s@%s" % (USER, DOMAIN),
-            "127.0.0.1:%d" % args.port]
-    t0 = time.time()
-    r = subprocess.run(argv, capture_output=True, text=True,
-                       timeout=args.timeout)
-    t1 = time.time()
-    if r.returncode != 0:
-        sys.exit("%s: smtp-source failed: %s" % (mta.name, r.stderr))
+    load = loadavg()
+    if kind == "A":
+        expect_files = n
+        argv = [SMTP_SOURCE, "-d", "-s", str(sessions), "-m", str(n), "-l",
+                str(args.size), "-M", "client." + DOMAIN, "-f",
+                "sender@" + DOMAIN, "-t", "%s@%s" % (USER, DOMAIN),
+                "127.0.0.1:%d" % args.port]
+        t0 = time.time()
+        r = subprocess.run(argv, capture_output=True, text=True,
+                           timeout=args.timeout)
+        t1 = time.time()
+        if r.returncode != 0:
+            sys.exit("%s: smtp-source failed: %s" % (mta.name, r.stderr))
+        accepted = n
+    else:
+        args.b_msgs_now = n
+        tag = "%s-%d" % (mta.name, time.time_ns())
+        msgs = b_messages(args, tag)
+        expect_files = n * args.b_rcpts
+        t0 = time.time()
+        counts = b_send(args, msgs)
+        t1 = time.time()
+        accepted = counts["accepted"]
     deadline = t0 + args.timeout
-    while count_dir(newdir) < n:
+    while count_dir(newdir) < expect_files:
         if time.time() > deadline:
-            sys.exit("%s: only %d of %d delivered" % (mta.name,
-                                                      count_dir(newdir), n))
+            break
         time.sleep(0.05)
     t2 = time.time()
     proc_stats("snap", str(root), snap_b)
     cpu = proc_stats("diff", snap_a, snap_b)
     wait_until(lambda: mta.queue_count() == 0, 60, 0.2)
-    time.sleep(0.3)
+    time.sleep(1.0)   # late duplicates, log lines
+    files = count_dir(newdir)
+    keys = delivered_keys(newdir, kind)
+    if kind == "A":
+        missing, dup, unknown = check_keys(keys, None)
+        missing = max(0, n - (len(keys) - dup))
+    else:
+        expected = set()
+        for bid, rcpts in msgs:
+            for rc in rcpts:
+                expected.add((bid, rc.lower()))
+        missing, dup, unknown = check_keys(keys, expected)
     sent = mta.sent_since(off)
-    got = count_dir(newdir)
-    return {"accept_s": t1 - t0, "e2e_s": t2 - t0, "maildir": got,
-            "log_sent": sent, "cpu": cpu}
+    problems = []
+    if accepted != n:
+        problems.append("accepted %d of %d" % (accepted, n))
+    if files != expect_files:
+        problems.append("files %d of %d" % (files, expect_files))
+    if missing:
+        problems.append("missing %d" % missing)
+    if dup:
+        problems.append("duplicates %d" % dup)
+    if unknown:
+        problems.append("unidentified %d" % unknown)
+    if sent != expect_files:
+        problems.append("log sent %d" % sent)
+    return {"accept_s": t1 - t0, "e2e_s": t2 - t0, "files": files,
+            "deliveries": expect_files, "dup": dup, "missing": missing,
+            "log_sent": sent, "cpu": cpu, "load": load,
+            "valid": not problems, "problems": "; ".join(problems)}
 
 
-def record(args, mta, step, case, label, n, res):
+def record(args, res, mta, step, case, label, n):
     with open(os.path.join(args.work, "raw-smtp.tsv"), "a") as f:
         f.write("\t".join([
-            datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            datetime.datetime.now(datetime.timezone.utc).strftime(
+                "%Y-%m-%dT%H:%M:%SZ"),
             mta, step, case, label, str(n), "%.3f" % res["accept_s"],
             "%.3f" % res["e2e_s"],
-            "maildir=%d log_sent=%d load=%s" % (res["maildir"], res["log_sent"],
-                                               res.get("load", "")),
+            "files=%d deliveries=%d dup=%d missing=%d log_sent=%d load=%s %s"
+            % (res["files"], res["deliveries"], res["dup"], res["missing"],
+               res["log_sent"], res["load"].replace(" ", "/"),
+               "valid" if res["valid"] else "INVALID(%s)" % res["problems"]),
             res["cpu"]]) + "\n")
 
 
 def summ(vals):
+    if not vals:
+        return "–"
     med = statistics.median(vals)
     return "%.0f (%.0f–%.0f)" % (med, min(vals), max(vals))
 
 
-def do_A(args, mtas):
-    lines = []
-    for s in args.sessions:
-        rates = {m.name: {"acc": [], "e2e": [], "cpu": []} for m in mtas}
-        for m in mtas:
-            log("A s=%d %s: warm-up %d" % (s, m.name, args.warmup))
-            m.start()
-            if not wait_until(lambda: port_open(args.port), 20, 0.2):
-                sys.exit("%s: no banner on port %d" % (m.name, args.port))
-            a_run(m, args, s, args.warmup)
+def start_mta(m, args):
+    m.start()
+    if not wait_until(lambda: port_open(args.port), 30, 0.2):
+        sys.exit("%s: no banner on port %d" % (m.name, args.port))
+
+
+def do_runs(args, mtas, kind, sessions, n, case):
+    """Warm-up, then --runs alternated runs per MTA; one summary table."""
+    unit = "msg/s" if kind == "A" else "deliveries/s"
+    per_msg = 1 if kind == "A" else args.b_rcpts
+    rates = {m.name: {"acc": [], "e2e": [], "cpu": [], "bad": 0,
+                      "loads": []} for m in mtas}
+    for m in mtas:
+        log("%s %s %s: warm-up" % (kind, case, m.name))
+        start_mta(m, args)
+        one_run(m, args, kind, sessions,
+                args.warmup if kind == "A" else max(1, args.warmup // 10))
+        m.stop()
+    for r in range(1, args.runs + 1):
+        k = (r - 1) % len(mtas)
+        order = mtas[k:] + mtas[:k]
+        for m in order:
+            start_mta(m, args)
+            res = one_run(m, args, kind, sessions, n)
             m.stop()
-        for r in range(1, args.runs + 1):
-            order = mtas if r % 2 else list(reversed(mtas))
-            for m in order:
-                m.start()
-                if not wait_until(lambda: port_open(args.port), 20, 0.2):
-                    sys.exit("%s: no banner on port %d" % (m.name, args.port))
-                load = loadavg()
-                res = a_run(m, args, s, args.n)
-                m.stop()
-                res["load"] = load.replace(" ", "/")
-                ok = res["maildir"] == args.n and res["log_sent"] == args.n
-                record(args, m.name, "A", "s=%d" % s, "run%d" % r, args.n, res)
-                acc = args.n / res["accept_s"]
-                e2e = args.n / res["e2e_s"]
-                rates[m.name]["acc"].append(acc)
-                rates[m.name]["e2e"].append(e2e)
-                rates[m.name]["cpu"].append(json.loads(res["cpu"]))
-                log("A s=%d %s run %d: accept %.1f msg/s, end to end %.1f msg/s;"
-                    " maildir %d, log sent %d%s; load %s" % (
-                        s, m.name, r, acc, e2e, res["maildir"],
-                        res["log_sent"], "" if ok else " MISMATCH", load))
-        for m in mtas:
+            record(args, res, m.name, kind, case, "run%d" % r, n)
             d = rates[m.name]
-            cpu = d["cpu"]
-            busy = statistics.mean(100 - c["machine_cpu_pct_of_all_cores"]["idle"]
-                                   for c in cpu)
+            acc = n * per_msg / res["accept_s"]
+            e2e = n * per_msg / res["e2e_s"]
+            d["loads"].append(float(res["load"].split()[0]))
+            if res["valid"]:
+                d["acc"].append(acc)
+                d["e2e"].append(e2e)
+                d["cpu"].append(json.loads(res["cpu"]))
+            else:
+                d["bad"] += 1
+            log("%s %s %s run %d: accept %.0f, end to end %.0f %s; files %d,"
+                " duplicates %d, missing %d, log sent %d; %s; load %s" % (
+                    kind, case, m.name, r, acc, e2e, unit, res["files"],
+                    res["dup"], res["missing"], res["log_sent"],
+                    "valid" if res["valid"] else "INVALID: " + res["problems"],
+                    res["load"]))
+    lines = []
+    for m in mtas:
+        d = rates[m.name]
+        cpu = d["cpu"]
+        busy = mcpu = 0.0
+        top = ""
+        if cpu:
+            busy = statistics.mean(
+                100 - c["machine_cpu_pct_of_all_cores"]["idle"] for c in cpu)
             per = {}
             for c in cpu:
-                for k, v in c["mta_cpu_s_per_comm"].items():
-                    per[k] = per.get(k, 0) + v / len(cpu)
+                for kk, v in c["mta_cpu_s_per_comm"].items():
+                    per[kk] = per.get(kk, 0) + v / len(cpu)
             mcpu = statistics.median(c["mta_cpu_s"] for c in cpu)
-            top = ", ".join("%s %.2f" % (k, 1000 * v / args.n) for k, v in
-                            sorted(per.items(), key=lambda kv: -kv[1])[:5])
-            lines.append("| %d | %s | %s | %s | %.0f %% | %.2f | %s |" % (
-                s, m.name, summ(d["acc"]), summ(d["e2e"]), busy,
-                1000 * mcpu / args.n, top))
-        if len(mtas) == 2:
-            a, b = rates["postino"], rates["postfix"]
-            lines.append("| %d | **postino / Postfix** | %.2f× | **%.2f×** | | | |" % (
-                s, statistics.median(a["acc"]) / statistics.median(b["acc"]),
-                statistics.median(a["e2e"]) / statistics.median(b["e2e"])))
-        emit_a(args, lines)
-        lines = []
+            top = ", ".join("%s %.2f" % (kk, 1000 * v / (n * per_msg))
+                            for kk, v in sorted(per.items(),
+                                                key=lambda kv: -kv[1])[:4])
+        lines.append("| %s | %s | %s | %s | %d of %d | %.1f–%.1f | %.0f %% | %.2f | %s |" % (
+            case, m.name, summ(d["acc"]), summ(d["e2e"]),
+            len(d["acc"]), len(d["acc"]) + d["bad"],
+            min(d["loads"]), max(d["loads"]), busy,
+            1000 * mcpu / (n * per_msg), top))
+    if "postino" in rates and rates["postino"]["e2e"]:
+        a = rates["postino"]
+        for other in ("postfix", "postfix-tuned"):
+            b = rates.get(other)
+            if b and b["e2e"]:
+                lines.append("| %s | **postino / %s** | %.2f× | **%.2f×** | | | | | |" % (
+                    case, other,
+                    statistics.median(a["acc"]) / statistics.median(b["acc"]),
+                    statistics.median(a["e2e"]) / statistics.median(b["e2e"])))
+    what = ("A: %d messages of %d bytes to one recipient, smtp-source -d" % (
+        n, args.size) if kind == "A" else
+        "B: %d messages of %d bytes x %d recipients over %d local users "
+        "(aliased to one Maildir), %d sessions; rates are deliveries/s "
+        "(messages/s x %d)" % (n, args.size, args.b_rcpts, args.b_users,
+                               args.b_sessions, args.b_rcpts))
+    head = ["%s; %d counted runs per MTA (alternated), load = 1-min load "
+            "average at the start of each run" % (what, args.runs),
+            "| case | MTA | accept-only %s, median (min–max) | end to end %s,"
+            " median (min–max) | valid runs | load | machine busy | "
+            "MTA CPU s / 1000 %s | biggest (CPU s / 1000) |" % (
+                unit, unit, "msgs" if kind == "A" else "deliveries"),
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    emit(args, "\n".join(head + lines))
 
 
-def emit_a(args, lines):
-    head = ["| sessions | MTA | accept-only msg/s, median (min–max) | end to end msg/s, median (min–max) | machine busy | MTA CPU s / 1000 msgs | biggest (CPU s / 1000 msgs) |",
-            "| --- | --- | --- | --- | --- | --- | --- |"]
-    out = "\n".join(["A: %d messages of %d bytes, smtp-source -d, %d counted runs "
-                     "per MTA (alternated), warm-up %d" % (
-                         args.n, args.size, args.runs, args.warmup)] + head + lines)
-    emit(args, out)
+def do_A(args, mtas):
+    for s in args.sessions:
+        do_runs(args, mtas, "A", s, args.n, "s=%d" % s)
+
+
+def do_B(args, mtas):
+    do_runs(args, mtas, "B", args.b_sessions, args.b_msgs,
+            "%dx%d/%du" % (args.b_msgs, args.b_rcpts, args.b_users))
+
+
+# ---- fsyncs, profile ---------------------------------------------------
+
+SYNC_CALLS = ("fsync", "fdatasync", "sync_file_range", "syncfs", "msync")
+STRACE_LINE = re.compile(r"^(\d+)\s+(?:<\.\.\. )?(\w+)\((\d+)(?:<([^>]*)>)?")
+
+
+def classify(path, queue):
+    """What an fsync'd descriptor was: queue file or directory, Maildir
+    file or directory."""
+    if path is None:
+        return "?"
+    isdir = os.path.isdir(path)
+    if path.startswith(queue.rstrip("/") + "/"):
+        rel = path[len(queue.rstrip("/")) + 1:]
+        top = rel.split("/")[0]
+        return "queue dir %s/" % rel if isdir else "queue file %s/" % top
+    if "/Maildir" in path:
+        if isdir:
+            return "Maildir dir %s/" % path.rstrip("/").rsplit("/", 1)[1]
+        return "Maildir file"
+    return "other " + path
+
+
+def do_fsyncs(args, mtas):
+    out = ["fsyncs per message, B workload (%d messages x %d recipients, %d "
+           "sessions), every process of the MTA under strace -f -y "
+           "(strace slows the MTA; only the counts matter here)" % (
+               args.fsync_msgs, args.b_rcpts, args.b_sessions),
+           "| MTA | fsync-family calls / message | / delivery | by kind, per message |",
+           "| --- | --- | --- | --- |"]
+    for m in mtas:
+        start_mta(m, args)
+        one_run(m, args, "B", args.b_sessions, max(1, args.warmup // 10))
+        pids = list(descendants(m.pid()))
+        trace = os.path.join(args.work, "strace-fsync-%s.txt" % m.name)
+        argv = ["strace", "-f", "-qq", "-y", "-o", trace, "-e",
+                "trace=" + ",".join(SYNC_CALLS)]
+        for p in pids:
+            argv += ["-p", str(p)]
+        st = subprocess.Popen(argv, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+        time.sleep(2)
+        res = one_run(m, args, "B", args.b_sessions, args.fsync_msgs)
+        st.send_signal(2)
+        st.wait(timeout=60)
+        m.stop()
+        kinds = {}
+        total = 0
+        with open(trace) as f:
+            for line in f:
+                mm = STRACE_LINE.match(line)
+                if not mm or mm.group(2) not in SYNC_CALLS or "resumed" in line:
+                    continue
+                total += 1
+                kk = "%s %s" % (mm.group(2), classify(mm.group(4), m.queue))
+                kinds[kk] = kinds.get(kk, 0) + 1
+        n = args.fsync_msgs
+        out.append("| %s | %.2f | %.2f | %s |%s" % (
+            m.name, total / n, total / (n * args.b_rcpts),
+            ", ".join("%s %.2f" % (k, v / n) for k, v in
+                      sorted(kinds.items(), key=lambda kv: -kv[1])),
+            "" if res["valid"] else " INVALID: " + res["problems"]))
+    emit(args, "\n".join(out))
+
+
+def do_profile(args, postino):
+    n = args.b_msgs
+    start_mta(postino, args)
+    one_run(postino, args, "B", args.b_sessions, max(1, args.warmup // 10))
+    data = os.path.join(args.work, "perf.data")
+    perf = subprocess.Popen(["perf", "record", "-a", "-g", "-F", "499", "-o",
+                             data], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    time.sleep(1)
+    res = one_run(postino, args, "B", args.b_sessions, n)
+    perf.send_signal(2)
+    perf.wait(timeout=120)
+    pids = descendants(postino.pid())
+    # strace -c -f -w: wall time in system calls, per process kind
+    st_out = {}
+    for comm in sorted(set(pids.values())):
+        if comm == "master":
+            continue
+        sel = [p for p, c in pids.items() if c == comm]
+        path = os.path.join(args.work, "profile-strace-%s.txt" % comm)
+        argv = ["strace", "-c", "-f", "-w", "-o", path]
+        for p in sel:
+            argv += ["-p", str(p)]
+        st_out[comm] = (argv, path)
+    procs = [subprocess.Popen(a, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+             for a, _ in st_out.values()]
+    time.sleep(2)
+    res2 = one_run(postino, args, "B", args.b_sessions, n)
+    for p in procs:
+        p.send_signal(2)
+        p.wait(timeout=60)
+    postino.stop()
+    pidlist = ",".join(str(p) for p in pids)
+    rep = os.path.join(args.work, "profile-perf.txt")
+    with open(rep, "w") as f:
+        subprocess.run(["perf", "report", "-i", data, "--no-children",
+                        "--pid", pidlist, "--sort", "comm,dso", "--stdio",
+                        "-g", "none"], stdout=f, stderr=subprocess.DEVNULL)
+    with open(rep.replace(".txt", "-sym.txt"), "w") as f:
+        subprocess.run(["perf", "report", "-i", data, "--no-children",
+                        "--pid", pidlist, "--sort", "comm,sym", "--stdio",
+                        "-g", "none"], stdout=f, stderr=subprocess.DEVNULL)
+    emit(args, "profile: postino B, %d messages x %d: under perf %.0f "
+         "deliveries/s end to end (%s), under strace %.0f (%s); CPU %s; "
+         "reports WORK/profile-perf.txt, profile-perf-sym.txt, "
+         "profile-strace-COMM.txt" % (
+             n, args.b_rcpts, n * args.b_rcpts / res["e2e_s"],
+             "valid" if res["valid"] else "INVALID " + res["problems"],
+             n * args.b_rcpts / res2["e2e_s"],
+             "valid" if res2["valid"] else "INVALID " + res2["problems"],
+             res["cpu"]))
 
 
 def do_D(args, postino):
-    postino.stop()
-    postino.start()
+    start_mta(postino, args)
     time.sleep(1)
     root = postino.pid()
     idle = proc_stats("rss", str(root))
@@ -375,18 +916,19 @@ def do_D(args, postino):
     emit(args, "\n".join(out))
 
 
-def do_E(args, postino):
+def do_E(args):
     fbin = os.path.join(args.work, "fsync-bench")
     if not os.path.exists(fbin):
         subprocess.run(["cc", "-O2", "-Wall", "-pthread", "-o", fbin,
                         os.path.join(HERE, "fsync-bench.c")], check=True)
-    d = os.path.join(postino.queue, "fsync-bench")
+    d = os.path.join(args.fs, "fsync-bench")
     os.makedirs(d, exist_ok=True)
-    fs = run(["df", "-PT", d]).stdout.splitlines()[-1].split()[:2]
-    out = ["E: fsync/s on %s (%s %s), median of %d runs (min–max)" % (
-        d, fs[0], fs[1], args.e_runs),
-        "| mode | " + " | ".join("%d threads" % t for t in args.e_threads) + " |",
-        "| --- |" + " --- |" * len(args.e_threads)]
+    out = ["E: machine limits. %d CPUs (%s); fsync/s on %s (%s), median of "
+           "%d runs (min–max); load %s" % (
+               os.cpu_count(), cpu_model(), d, fs_line(args.fs),
+               args.e_runs, loadavg()),
+           "| mode | " + " | ".join("%d threads" % t for t in args.e_threads) + " |",
+           "| --- |" + " --- |" * len(args.e_threads)]
     for mode in ("newfile", "append"):
         cells = []
         for th in args.e_threads:
@@ -402,104 +944,55 @@ def do_E(args, postino):
     emit(args, "\n".join(out))
 
 
-def do_profile(args, postino):
-    s = args.profile_sessions
-    postino.start()
-    time.sleep(1)
-    data = os.path.join(args.work, "perf.data")
-    perf = subprocess.Popen(["perf", "record", "-a", "-g", "-F", "499", "-o",
-                             data], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    time.sleep(1)
-    res = a_run(postino, args, s, args.n)
-    perf.send_signal(2)
-    perf.wait(timeout=60)
-    postino.stop()
-    record(args, "postino", "profile", "s=%d" % s, "perf", args.n, res)
-    rep = os.path.join(args.work, "perf-report.txt")
-    with open(rep, "w") as f:
-        subprocess.run(["perf", "report", "-i", data, "--no-children",
-                        "--sort", "comm,dso", "--stdio", "-g", "none"],
-                       stdout=f, stderr=subprocess.DEVNULL)
-    with open(rep + ".sym", "w") as f:
-        subprocess.run(["perf", "report", "-i", data, "--no-children",
-                        "--sort", "comm,sym", "--stdio", "-g", "none"],
-                       stdout=f, stderr=subprocess.DEVNULL)
-    emit(args, "profile: postino, %d sessions, %d messages: accept %.1f msg/s, "
-         "end to end %.1f msg/s (under perf); CPU %s; perf report in %s" % (
-             s, args.n, args.n / res["accept_s"], args.n / res["e2e_s"],
-             res["cpu"], rep))
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "?"
 
 
 def emit(args, text):
     print(text + "\n", flush=True)
     with open(os.path.join(args.work, "summary-smtp.md"), "a") as f:
-        f.write("<!-- %s load %s -->\n%s\n\n" % (
-            time.strftime("%Y-%m-%d %H:%M:%S"), loadavg(), text))
+        f.write("<!-- %s UTC load %s -->\n%s\n\n" % (
+            time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()), loadavg(),
+            text))
 
 
-def do_setup(args):
-    conf = args.conf
-    os.makedirs(conf, exist_ok=True)
-    queue = (os.path.join(FS_MNT, "postino-spool") if os.path.ismount(FS_MNT)
-             else "/var/spool/postino")
-    main = """# postino benchmark instance (written by bench/smtp.py setup): the
-# Postfix baseline's main.cf, for the parameters postino has.
-compatibility_level = 3.6
-queue_directory = {queue}
-maillog_file = {work}/maillog
-mail_owner = nobody
-setgid_group = nogroup
-myhostname = mail.{dom}
-mydomain = {dom}
-myorigin = $myhostname
-mydestination = $myhostname, localhost, {dom}
-inet_interfaces = 127.0.0.1
-inet_protocols = ipv4
-mynetworks = 127.0.0.0/8
-home_mailbox = Maildir/
-alias_maps = hash:/etc/aliases
-alias_database = hash:/etc/aliases
-biff = no
-append_dot_mydomain = no
-smtpd_banner = $myhostname ESMTP
-smtpd_peername_lookup = no
-""".format(queue=queue, work=args.work, dom=DOMAIN)
-    with open(os.path.join(conf, "main.cf"), "w") as f:
-        f.write(main)
-    with open(os.path.join(REPO, "etc", "master.cf")) as f:
-        lines = f.read().splitlines()
-    out = []
-    for line in lines:
-        if line.startswith("smtp ") and " inet " in line:
-            out.append("#" + line)
-            out.append("127.0.0.1:%d inet n  -       n       -       1       smtpd"
-                       % args.port)
-        else:
-            out.append(line)
-    with open(os.path.join(conf, "master.cf"), "w") as f:
-        f.write("\n".join(out) + "\n")
-    r = run([os.path.join(args.build, "sbin", "postino"), "-c", conf, "check"])
-    log("postino check: rc %d %s" % (r.returncode, r.stderr.strip()[-300:]))
-    pf = run(["postconf", "-M"]).stdout
-    if "127.0.0.1:%d" % args.port not in pf:
-        log("Postfix has no 127.0.0.1:%d listener: run SMTP_PORT=%d "
-            "/work/shared/bench/postfix-baseline.sh configure fs-journal"
-            % (args.port, args.port))
+def do_setup(args, mtas):
+    if not os.path.ismount(args.fs):
+        log("warning: %s is not a mount point (run the fs step first): "
+            "queues and Maildir go to %s" % (args.fs, fs_line(args.fs)))
+    os.makedirs(args.fs, exist_ok=True)
+    user_setup(args)
+    for m in mtas.values():
+        m.setup()
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("steps", nargs="+",
-                    choices=("setup", "A", "D", "E", "profile", "stop"))
+                    choices=("fs", "setup", "A", "B", "fsyncs", "D", "E",
+                             "profile", "stop", "umount"))
     ap.add_argument("--build", default=os.path.join(REPO, "build-perf"))
     ap.add_argument("--work", default="/var/tmp/postino-smtp")
-    ap.add_argument("--conf", default=None, help="default WORK/conf")
+    ap.add_argument("--fs", default="/srv/postino-bench-fs")
+    ap.add_argument("--fs-size", type=int, default=6, help="GiB")
     ap.add_argument("--port", type=int, default=2540)
-    ap.add_argument("--mtas", default="postfix,postino")
-    ap.add_argument("--sessions", default="20,1")
+    ap.add_argument("--mtas", default="postfix,postfix-tuned,postino")
+    ap.add_argument("--tuned", default=TUNED)
+    ap.add_argument("--sessions", default="20")
     ap.add_argument("--n", type=int, default=5000)
     ap.add_argument("--size", type=int, default=4096)
+    ap.add_argument("--b-msgs", type=int, default=500)
+    ap.add_argument("--b-rcpts", type=int, default=10)
+    ap.add_argument("--b-users", type=int, default=100)
+    ap.add_argument("--b-sessions", type=int, default=20)
+    ap.add_argument("--fsync-msgs", type=int, default=200)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--warmup", type=int, default=200)
     ap.add_argument("--timeout", type=float, default=540)
@@ -509,33 +1002,39 @@ def main():
     ap.add_argument("--e-runs", type=int, default=3)
     ap.add_argument("--e-count", type=int, default=2000)
     ap.add_argument("--e-threads", default="1,4,16")
-    ap.add_argument("--profile-sessions", type=int, default=20)
     args = ap.parse_args()
     if os.geteuid() != 0:
-        sys.exit("run as root: both MTAs deliver to the bench user")
+        sys.exit("run as root: the MTAs deliver to the bench user")
     args.build = os.path.abspath(args.build)
-    args.conf = args.conf or os.path.join(args.work, "conf")
     args.sessions = [int(x) for x in args.sessions.split(",")]
     args.e_threads = [int(x) for x in args.e_threads.split(",")]
     os.makedirs(args.work, exist_ok=True)
-    if "setup" in args.steps:
-        do_setup(args)
-    postino = Postino(args.build, args.conf)
-    known = {"postfix": Postfix(), "postino": postino}
+    known = make_mtas(args)
     mtas = [known[m] for m in args.mtas.split(",")]
+    if "fs" in args.steps:
+        do_fs(args)
+    if "setup" in args.steps:
+        do_setup(args, known)
+    if "umount" in args.steps:
+        do_umount(args, known)
+        return
     for m in known.values():
         m.stop()
-    emit(args, "run: %s; build %s; load %s" % (" ".join(sys.argv[1:]),
-                                                args.build, loadavg()))
+    emit(args, "run: %s; build %s; %s; load %s" % (
+        " ".join(sys.argv[1:]), args.build, fs_line(args.fs), loadavg()))
     for step in args.steps:
         if step == "A":
             do_A(args, mtas)
+        elif step == "B":
+            do_B(args, mtas)
+        elif step == "fsyncs":
+            do_fsyncs(args, mtas)
         elif step == "D":
-            do_D(args, postino)
+            do_D(args, known["postino"])
         elif step == "E":
-            do_E(args, postino)
+            do_E(args)
         elif step == "profile":
-            do_profile(args, postino)
+            do_profile(args, known["postino"])
     for m in known.values():
         m.stop()
 
