@@ -750,6 +750,13 @@ qfile_msg_attr(const struct qfile_msg *m, const char *name)
 int
 qfile_mark_done(const char *path, const off_t *offsets, int count)
 {
+	return qfile_mark_done_sync(path, offsets, count, 1);
+}
+
+int
+qfile_mark_done_sync(const char *path, const off_t *offsets, int count,
+    int sync)
+{
 	int fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
 	int saved;
 
@@ -774,7 +781,7 @@ qfile_mark_done(const char *path, const off_t *offsets, int count)
 		if (pwrite(fd, &c, 1, offsets[i]) != 1)
 			goto fail;
 	}
-	if (fsync(fd) < 0)
+	if (sync && fsync(fd) < 0)
 		goto fail;
 	return close(fd);
 

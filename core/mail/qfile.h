@@ -106,6 +106,11 @@ const char *qfile_msg_attr(const struct qfile_msg *m, const char *name);
 /* qfile_mark_done - rewrite the recipient record at offset to QREC_DONE
  * (pwrite of the type byte) and fsync; 0 or -1. */
 int qfile_mark_done(const char *path, const off_t *offsets, int count);
+/* qfile_mark_done_sync - the same, with the fsync only when sync is set
+ * (the marks then survive any process crash, but not a system crash
+ * until the file is synced). */
+int qfile_mark_done_sync(const char *path, const off_t *offsets, int count,
+    int sync);
 
 /* queue IDs: upper-case hex, unique per host (time, pid, counter). */
 const char *qfile_new_id(void);

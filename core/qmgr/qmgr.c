@@ -177,6 +177,8 @@ qmgr_message_finished(struct qmgr_message *msg)
 			delay = min_backoff;
 		if (delay > max_backoff)
 			delay = max_backoff;
+		/* Recipients done so far stay done after a system crash. */
+		(void)qmgr_message_sync_marks(msg);
 		if (mail_queue_move(MAIL_QUEUE_ACTIVE, MAIL_QUEUE_DEFERRED, msg->id) < 0) {
 			if (errno == ENOENT)	/* deleted just now */
 				remove_logs(msg->id);

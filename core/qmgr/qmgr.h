@@ -47,6 +47,7 @@ struct qmgr_message {
 	off_t *done_offsets;		/* to mark D at the end of a job */
 	int ndone;
 	int gone;			/* active/ID was deleted (postsuper -d) */
+	int marks_unsynced;		/* D marks written, not fsync'd yet */
 	struct qmgr_message *next;
 	struct qmgr_message *prev;
 };
@@ -101,6 +102,9 @@ void qmgr_job_free(struct qmgr_job **jobp);
  * Then nothing more is written for the message (no defer or bounce log,
  * no notification): 1, else 0. */
 int qmgr_message_gone(struct qmgr_message *msg);
+/* qmgr_message_sync_marks - make the message's D marks durable (before
+ * it leaves active/ with recipients still to do); 0 or -1. */
+int qmgr_message_sync_marks(struct qmgr_message *msg);
 /* qmgr_defer_log / qmgr_bounce_log - append one recipient's status to
  * defer/ID or bounce/ID (the bounce log is fsync'd). */
 int qmgr_status_log(const char *queue, const char *id,

@@ -181,18 +181,51 @@ qmgr_job_done(struct qmgr_job *job, const char *failure_reason)
 	}
 	/* Mark recipients done in the file, unless this was the last job and
 	 * every recipient was sent: the file is removed next, and a crash
-	 * before that only repeats a delivery. */
+	 * before that only repeats a delivery.  The marks are written to the
+	 * file at once, so that no process crash loses them, but fsync'd
+	 * only when the message leaves active/ with recipients still to do
+	 * (qmgr_message_sync_marks()), or at once when one bounced: a message
+	 * for ten local recipients is ten jobs, and ten fsyncs in a row on
+	 * qmgr's event loop capped the whole fan-out at one message per ten
+	 * journal commits.  A system crash in between repeats the
+	 * deliveries of the unsynced marks, as Postfix does (its agents
+	 * never fsync a mark). */
 	if (msg->ndone > 0 && !(msg->jobs == 1 && msg->ndeferred == 0
 	    && msg->nbounced == 0)) {
-		if (qfile_mark_done(msg->path, msg->done_offsets, msg->ndone) < 0
-		    && !qmgr_message_gone(msg))
-			msg_warn("%s: mark recipients done: %m", msg->id);
+		int sync = msg->nbounced > 0;
+
+		if (qfile_mark_done_sync(msg->path, msg->done_offsets,
+		    msg->ndone, sync) < 0) {
+			if (!qmgr_message_gone(msg))
+				msg_warn("%s: mark recipients done: %m", msg->id);
+		} else {
+			msg->marks_unsynced = !sync;
+		}
 	}
 	msg->ndone = 0;
 	msg->jobs--;
 	qmgr_job_free(&job);
 	if (msg->jobs == 0)
 		qmgr_message_finished(msg);
+}
+
+int
+qmgr_message_sync_marks(struct qmgr_message *msg)
+{
+	int fd, ret = 0;
+
+	if (!msg->marks_unsynced)
+		return 0;
+	fd = open(msg->path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || fsync(fd) < 0) {
+		msg_warn("%s: sync recipient marks: %m", msg->id);
+		ret = -1;
+	} else {
+		msg->marks_unsynced = 0;
+	}
+	if (fd >= 0)
+		close(fd);
+	return ret;
 }
 
 /* add_to_job - put recipient ri in a job for (transport, nexthop). */

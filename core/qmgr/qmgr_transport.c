@@ -5,18 +5,23 @@
  *
  * A job is a request, answered by one status list per recipient and a
  * final "done=1" list (deliver_request.h); replies are matched to jobs by
- * request_id.  A connection carries jobs of one destination at a time,
- * and up to QMGR_PIPELINE_MAX of them at once: when a destination
- * already has as many connections as its concurrency limit allows (or
- * the transport has no connection left), further jobs for it are
- * pipelined on its connections, and the agent commits them together
- * (group commit, delivery/common/agent_server.c).
+ * request_id.  A connection carries up to QMGR_PIPELINE_MAX jobs at once,
+ * of any destinations, and the agent commits the jobs it has in hand
+ * together (group commit, delivery/common/agent_server.c): a message
+ * for ten local recipients is ten jobs (local_destination_recipient_limit
+ * = 1 makes each recipient its own destination), and they share the
+ * agents' commits instead of paying one each.  An idle connection (or a
+ * new one, up to the transport's limit) is preferred, so that work is
+ * spread over the agents; when there is none, a job is pipelined on the
+ * least loaded connection it may use.
  *
  * The per-destination concurrency limit
  * (<transport>_destination_concurrency_limit) counts CONNECTIONS, that
  * is agent processes, delivering to the destination, not jobs: as with
  * Postfix's process-based concurrency, at most that many agents write
  * into one destination at once, however many jobs each one has in hand.
+ * A destination is busy on a connection while the connection carries at
+ * least one of its jobs.
  *
  * A transport that cannot be reached is retried every second; after
  * transport_retry_time its queued jobs are deferred with "4.3.0 mail
@@ -55,7 +60,6 @@ struct qmgr_conn {
 	struct bufferevent *bev;
 	struct qmgr_job *head, *tail;	/* in flight, in request order */
 	int njobs;			/* 0: idle */
-	struct qmgr_dest *dest;		/* of the jobs in flight */
 	int connected;
 	struct attr_list *al;
 	struct qmgr_conn *next;
@@ -247,12 +251,23 @@ conn_find(struct qmgr_conn *c, long request_id)
 	return NULL;
 }
 
-/* conn_take - take job off c's jobs in flight; the last one frees c's
- * place in its destination's concurrency. */
+/* conn_carries - is a job of d in flight on c? */
+static int
+conn_carries(const struct qmgr_conn *c, const struct qmgr_dest *d)
+{
+	for (const struct qmgr_job *j = c->head; j; j = j->next)
+		if (j->dest == d)
+			return 1;
+	return 0;
+}
+
+/* conn_take - take job off c's jobs in flight; the last one of its
+ * destination on c frees c's place in that destination's concurrency. */
 static void
 conn_take(struct qmgr_conn *c, struct qmgr_job *job)
 {
 	struct qmgr_job **pp;
+	struct qmgr_dest *d = job->dest;
 
 	for (pp = &c->head; *pp; pp = &(*pp)->next)
 		if (*pp == job) {
@@ -264,10 +279,8 @@ conn_take(struct qmgr_conn *c, struct qmgr_job *job)
 		c->tail = j;
 	job->next = NULL;
 	job->dest = NULL;
-	if (--c->njobs == 0) {
-		struct qmgr_dest *d = c->dest;
-
-		c->dest = NULL;
+	c->njobs--;
+	if (!conn_carries(c, d)) {
 		d->busy--;
 		dest_release(c->t, d);
 	}
@@ -365,19 +378,26 @@ conn_read(struct bufferevent *bev, void *arg)
 {
 	struct qmgr_conn *c = arg;
 	struct evbuffer *in = bufferevent_get_input(bev);
+	int finished = 0;
 
 	for (;;) {
 		size_t len = evbuffer_get_length(in);
 		const char *err = NULL;
-		const char *data;
 		long used;
 
-		if (len == 0)
+		if (len == 0 || (used = attr_parse((const char *)
+		    evbuffer_pullup(in, -1), len, c->al, &err)) == 0) {
+			/* Every complete reply is read: the places the
+			 * finished jobs held go to queued jobs. */
+			if (finished) {
+				struct qmgr_transport *t = c->t;
+
+				qmgr_transport_dispatch(t);
+				if (c->njobs == 0 && other_busy(c))
+					conn_free(c);
+			}
 			return;
-		data = (const char *)evbuffer_pullup(in, -1);
-		used = attr_parse(data, len, c->al, &err);
-		if (used == 0)
-			return;
+		}
 		if (used < 0 || c->njobs == 0) {
 			msg_warn("transport %s: protocol error from delivery agent: %s",
 			    c->t->name, err ? err : "unexpected reply");
@@ -399,12 +419,7 @@ conn_read(struct bufferevent *bev, void *arg)
 				return;
 			}
 			finish_job(c, job, NULL);
-			if (c->njobs > 0)
-				continue;
-			qmgr_transport_dispatch(t);
-			if (c->njobs == 0 && other_busy(c))
-				conn_free(c);
-			return;
+			finished = 1;
 		} else {
 			long rid = 0;
 			struct deliver_status *ds;
@@ -550,16 +565,15 @@ send_job(struct qmgr_conn *c, struct qmgr_job *job)
 	attr_list_free(&al);
 	buf_free(&out);
 	/* job->dest is set by enqueue; c counts once per destination. */
+	if (!conn_carries(c, job->dest))
+		job->dest->busy++;
 	job->next = NULL;
 	if (c->tail)
 		c->tail->next = job;
 	else
 		c->head = job;
 	c->tail = job;
-	if (c->njobs++ == 0) {
-		c->dest = job->dest;
-		c->dest->busy++;
-	}
+	c->njobs++;
 }
 
 void
@@ -603,13 +617,15 @@ qmgr_transport_dispatch(struct qmgr_transport *t)
 			}
 			if (c == NULL) {
 				/* Pipeline on the least loaded connection that
-				 * already delivers to d. */
+				 * already delivers to d or, while d is under its
+				 * limit, on any. */
 				struct qmgr_conn *o;
+				int free_slot = d->busy < t->dest_limit;
 
 				for (o = t->conns; o; o = o->next)
-					if (o->dest == d && o->bev
-					    && o->njobs < QMGR_PIPELINE_MAX
-					    && (c == NULL || o->njobs < c->njobs))
+					if (o->bev && o->njobs < QMGR_PIPELINE_MAX
+					    && (c == NULL || o->njobs < c->njobs)
+					    && (free_slot || conn_carries(o, d)))
 						c = o;
 			}
 			if (c == NULL)
