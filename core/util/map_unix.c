@@ -16,14 +16,15 @@
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "buf.h"
 #include "map_driver.h"
 #include "mymalloc.h"
-#include <time.h>
 
 /* The getpw/getgr scratch buffer starts here and doubles on ERANGE, up
  * to the maximum (huge groups have long member lists). */
@@ -33,9 +34,13 @@
 /* A passwd answer is remembered for UNIX_CACHE_MS: smtpd asks for the
  * same local user on every RCPT (local_recipient_maps), and each
  * getpwnam_r() walks the name service (open/read/close of /etc/passwd,
- * userdb probes).  One second is short enough that an account change is
- * seen at once for practical purposes. */
-#define UNIX_CACHE_SLOTS	16
+ * userdb probes: about 60 system calls).  One second is short enough
+ * that an account change is seen at once for practical purposes.  A
+ * name has UNIX_CACHE_WAYS places, found by its hash, so that mail to
+ * many distinct users (a fan-out to 100 local recipients: 16 slots in a
+ * ring missed on nearly every RCPT) still finds its answers in O(1). */
+#define UNIX_CACHE_SLOTS	1024
+#define UNIX_CACHE_WAYS		4
 #define UNIX_CACHE_MS		1000
 
 struct unix_cache_slot {
@@ -50,7 +55,6 @@ struct map_unix {
 	char *scratch;		/* getpwnam_r/getgrnam_r buffer */
 	size_t scratch_len;
 	struct unix_cache_slot cache[UNIX_CACHE_SLOTS];
-	int cache_next;
 };
 
 static long long
@@ -62,14 +66,31 @@ unix_now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* unix_cache_set - the first of the UNIX_CACHE_WAYS slots that may hold
+ * key. */
+static unsigned
+unix_cache_set(const char *key)
+{
+	uint64_t h = 5381;
+
+	for (const unsigned char *p = (const unsigned char *)key; *p; p++)
+		h = h * 33 + *p;
+	/* Fibonacci hashing: names that differ in their last character
+	 * must not land next to each other. */
+	return (unsigned)((h * UINT64_C(0x9E3779B97F4A7C15)) >> 54)
+	    % UNIX_CACHE_SLOTS;
+}
+
 /* unix_cache_find - a fresh answer for key, or NULL. */
 static struct unix_cache_slot *
 unix_cache_find(struct map_unix *mu, const char *key)
 {
 	long long now = unix_now_ms();
+	unsigned first = unix_cache_set(key);
 
-	for (int i = 0; i < UNIX_CACHE_SLOTS; i++) {
-		struct unix_cache_slot *c = &mu->cache[i];
+	for (unsigned i = 0; i < UNIX_CACHE_WAYS; i++) {
+		struct unix_cache_slot *c =
+		    &mu->cache[(first + i) % UNIX_CACHE_SLOTS];
 
 		if (c->key && now - c->at_ms < UNIX_CACHE_MS && now >= c->at_ms
 		    && strcmp(c->key, key) == 0)
@@ -78,12 +99,25 @@ unix_cache_find(struct map_unix *mu, const char *key)
 	return NULL;
 }
 
+/* unix_cache_put - remember key's answer in a free place of key's, or
+ * in its oldest. */
 static void
 unix_cache_put(struct map_unix *mu, const char *key, const char *value)
 {
-	struct unix_cache_slot *c = &mu->cache[mu->cache_next];
+	unsigned first = unix_cache_set(key);
+	struct unix_cache_slot *c = NULL;
 
-	mu->cache_next = (mu->cache_next + 1) % UNIX_CACHE_SLOTS;
+	for (unsigned i = 0; i < UNIX_CACHE_WAYS; i++) {
+		struct unix_cache_slot *o =
+		    &mu->cache[(first + i) % UNIX_CACHE_SLOTS];
+
+		if (o->key == NULL || strcmp(o->key, key) == 0) {
+			c = o;
+			break;
+		}
+		if (c == NULL || o->at_ms < c->at_ms)
+			c = o;
+	}
 	free(c->key);
 	free(c->value);
 	c->key = xstrdup(key);
