@@ -47,6 +47,8 @@ deliver_request_to_attr(const struct deliver_request *dr,
 	add_opt(al, "client_protocol", dr->client_protocol);
 	add_opt(al, "dsn_envid", dr->dsn_envid);
 	add_opt(al, "dsn_ret", dr->dsn_ret);
+	if (dr->redelivery)
+		attr_add(al, "redelivery", "1");
 	for (int i = 0; i < dr->rcpt_count; i++) {
 		char name[48];
 
@@ -195,6 +197,11 @@ deliver_request_from_attr(const struct attr_list *al, const char **err_r)
 	    || get_str(al, "dsn_envid", "", DR_MAX_TEXT, &dr->dsn_envid) < 0
 	    || get_str(al, "dsn_ret", "", DR_MAX_TEXT, &dr->dsn_ret) < 0)
 		BAD("oversized text attribute");
+	if ((v = attr_get(al, "redelivery")) != NULL) {
+		if (strcmp(v, "1") != 0)
+			BAD("bad redelivery");
+		dr->redelivery = 1;
+	}
 	if (get_num(al, "rcpt_count", ATTR_MAX_COUNT / 4, &n) < 0 || n == 0)
 		BAD("bad rcpt_count");
 	dr->rcpt = xcalloc((size_t)n, sizeof(*dr->rcpt));

@@ -7,6 +7,9 @@
  *   sender=ADDR, arrival=SEC.USEC, content_offset=N, content_len=N,
  *   nexthop=..., client_address=..., client_name=..., client_helo=...,
  *   client_protocol=..., dsn_envid=..., dsn_ret=...,
+ *   redelivery=1 (only when set: the message was handed to an agent
+ *   before, and that attempt's outcome may not have been recorded, so
+ *   an agent that can recognise a copy it already made must look),
  *   then per recipient i (0-based): rcpt_i=ADDR, orig_rcpt_i=ADDR,
  *   rcpt_offset_i=N, dsn_notify_i=N; rcpt_count=N.
  * Reply (agent -> qmgr), one per recipient:
@@ -45,6 +48,7 @@ struct deliver_request {
 	char *client_protocol;
 	char *dsn_envid;
 	char *dsn_ret;
+	int redelivery;		/* an earlier attempt may have delivered */
 	int rcpt_count;
 	struct deliver_rcpt *rcpt;
 };

@@ -598,6 +598,7 @@ qfile_read(const char *path, const char **err_r)
 	m = xcalloc(1, sizeof(*m));
 	m->id = xstrdup(base ? base + 1 : path);
 	m->file_size = st.st_size;
+	m->mode = st.st_mode & 07777;
 
 	while (off < rd.size) {
 		unsigned char hdr[QFILE_HDR_LEN];

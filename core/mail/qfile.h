@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include "buf.h"
@@ -95,7 +96,15 @@ struct qfile_msg {
 	off_t content_offset;	/* first content byte */
 	off_t content_len;
 	off_t file_size;
+	mode_t mode;		/* permission bits (QFILE_MODE_*) */
 };
+
+/* Mode bits of a queue file: 0700 (owner execute) = complete (cleanup,
+ * after the fsyncs); QFILE_MODE_TRIED (group execute, 0710) = qmgr has
+ * handed the message to delivery agents before: a later attempt may find
+ * copies that an earlier one made without its outcome being recorded (a
+ * crash), and says so to the agents (deliver_request "redelivery"). */
+#define QFILE_MODE_TRIED	S_IXGRP
 
 /* qfile_read - parse path (envelope only; the content is located, not
  * read).  NULL with *err_r (static text) for a malformed or incomplete

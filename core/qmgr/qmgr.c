@@ -227,8 +227,9 @@ scan_incoming(void)
 			continue;
 		}
 		free(path);
-		/* Mode 0700 = finished and durable; 0600 = being written. */
-		if ((st.st_mode & 0777) != 0700) {
+		/* Owner execute (0700, 0710 when tried before) = finished and
+		 * durable; 0600 = being written. */
+		if ((st.st_mode & S_IXUSR) == 0) {
 			if (time(NULL) - st.st_mtime > 3600) {
 				msg_warn("%s: incomplete queue file older than one hour: moving to corrupt queue",
 				    de->d_name);

@@ -44,6 +44,7 @@ struct qmgr_message {
 	int jobs;			/* jobs not finished */
 	int ndeferred;
 	int nbounced;
+	int redelivery;			/* tried before (QFILE_MODE_TRIED) */
 	off_t *done_offsets;		/* to mark D at the end of a job */
 	int ndone;
 	int gone;			/* active/ID was deleted (postsuper -d) */

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "attr.h"
@@ -279,6 +280,15 @@ qmgr_message_load(const char *id)
 	msg->id = xstrdup(id);
 	msg->path = path;
 	msg->qf = qf;
+	/* Tried before: a crash may have left copies whose delivery was
+	 * never recorded; the agents look for them (deliver_request.h).
+	 * Else mark it now, before any agent sees it (no fsync: the mark
+	 * only has to outlive a process, and the agents' fsyncs of what
+	 * they deliver come later). */
+	if (qf->mode & QFILE_MODE_TRIED)
+		msg->redelivery = 1;
+	else if (chmod(path, (qf->mode | QFILE_MODE_TRIED) & 07777) < 0)
+		msg_warn("%s: mark as tried: %m", id);
 	msg->rstate = xcalloc((size_t)qf->rcpt_count + 1, sizeof(*msg->rstate));
 	msg->done_offsets = xcalloc((size_t)qf->rcpt_count + 1, sizeof(off_t));
 	msg->next = qmgr_active;

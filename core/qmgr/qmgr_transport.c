@@ -548,6 +548,7 @@ send_job(struct qmgr_conn *c, struct qmgr_job *job)
 	dr.client_protocol = UNCONST(qfile_msg_attr(qf, "protocol"));
 	dr.dsn_envid = UNCONST(qfile_msg_attr(qf, "dsn_envid"));
 	dr.dsn_ret = UNCONST(qfile_msg_attr(qf, "dsn_ret"));
+	dr.redelivery = msg->redelivery;
 	dr.rcpt_count = job->nrcpt;
 	dr.rcpt = xcalloc((size_t)job->nrcpt, sizeof(*dr.rcpt));
 	for (int i = 0; i < job->nrcpt; i++) {

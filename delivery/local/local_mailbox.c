@@ -20,7 +20,31 @@
  * Maildir: tmp/, new/, cur/ are created as needed and must not be
  * symlinks; the message is written to tmp/ with O_EXCL|O_NOFOLLOW under
  * a unique name (time.MusecPpidQn.host), fsync'd, linked into new/, and
- * new/ is fsync'd.  Under group commit (local_group_commit) the last
+ * new/ is fsync'd.
+ *
+ * Exactly once across crashes: the name in new/ is not unique per
+ * attempt but per delivery, ARRIVAL.IQUEUEIDROFFSETHHASH.host (queue
+ * file arrival time, queue ID, the recipient record's offset, and a hash
+ * of the recipient, its original address, the address delivered and the
+ * kind of destination).  An attempt repeated because the earlier one's
+ * outcome never reached the queue file (the agent or qmgr killed between
+ * the fsync of new/ and qmgr's record) finds the earlier copy:
+ *   - in new/, at no cost: link() fails with EEXIST, the earlier copy is
+ *     kept, new/ is fsync'd, and the delivery is reported as done ("by
+ *     an earlier attempt");
+ *   - in cur/ (a reader took it and added ":2,FLAGS"): only when qmgr
+ *     flags the request as a redelivery (the queue file was handed to
+ *     agents before: QFILE_MODE_TRIED) are new/ and cur/ scanned for the
+ *     name's prefix; first attempts never scan.
+ * Remaining window: a reader that moves the earlier copy from new/ to
+ * cur/ between that scan and the link.  Writing to tmp/ under a unique
+ * name keeps two attempts that run at once (an old agent still working
+ * after a qmgr restart) apart until the atomic link.
+ *
+ * mbox has no such name: a crash between the fsync and qmgr's record
+ * delivers again (as with Postfix).  The window is kept as short: the
+ * status goes to qmgr as soon as the request is done (agent_server.c
+ * flushes a batch's replies early when nothing waits for a commit).  Under group commit (local_group_commit) the last
  * three steps are done by local_commit() for the whole batch of
  * requests: writeback of every file is started, each file is fsync'd,
  * linked into new/ (with the recipient's ids) and new/ is fsync'd once
@@ -35,7 +59,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <dirent.h>
 #include <libgen.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,6 +103,7 @@ struct local_pending {
 	gid_t gid;
 	int kind;
 	int err;			/* errno of the failed step, 0 = ok */
+	int dup;			/* new/ had an earlier attempt's copy */
 	const char *step;		/* "write", "link", "sync" */
 	/* For the delivery line. */
 	char *queue_id, *rcpt, *orig;
@@ -339,13 +366,12 @@ maildir_subdir(const char *dir, const char *sub)
 	return ret;
 }
 
-/* maildir_name - time.MusecPpidQn.host, unique per process and call. */
-static void
-maildir_name(char *out, size_t len)
+/* maildir_host - this host's name as a Maildir name part ('/' and ':'
+ * written as \057 and \072). */
+static const char *
+maildir_host(void)
 {
-	static unsigned long counter;
 	static char host[256];
-	struct timeval tv;
 
 	if (host[0] == 0) {
 		char raw[256];
@@ -367,9 +393,82 @@ maildir_name(char *out, size_t len)
 		}
 		host[o] = 0;
 	}
+	return host;
+}
+
+/* maildir_name - time.MusecPpidQn.host, unique per process and call (the
+ * name in tmp/). */
+static void
+maildir_name(char *out, size_t len)
+{
+	static unsigned long counter;
+	struct timeval tv;
+
 	gettimeofday(&tv, NULL);
 	snprintf(out, len, "%ld.M%ldP%ldQ%lu.%s", (long)tv.tv_sec,
-	    (long)tv.tv_usec, (long)getpid(), ++counter, host);
+	    (long)tv.tv_usec, (long)getpid(), ++counter, maildir_host());
+}
+
+/* fnv1a - 32-bit FNV-1a of s (and its NUL), continuing from h. */
+static uint32_t
+fnv1a(uint32_t h, const char *s)
+{
+	do {
+		h ^= (unsigned char)*s;
+		h *= 16777619u;
+	} while (*s++);
+	return h;
+}
+
+/* maildir_final_prefix - "ARRIVAL.IQUEUEIDROFFSETHHASH." (the name in new/
+ * without the host): the same for every attempt at one delivery, so a
+ * repeated delivery finds the copy an earlier attempt left.  HASH covers
+ * the queue recipient, its original address, the address delivered (an
+ * alias or .forward may expand one recipient into several) and the kind
+ * of destination. */
+static void
+maildir_final_prefix(const struct local_ctx *ctx, int kind, char *out,
+    size_t len)
+{
+	const struct deliver_request *dr = ctx->msg->dr;
+	const struct deliver_rcpt *r = NULL;
+	uint32_t h = 2166136261u;
+	char kind_s[16];
+
+	if (ctx->rcpt_index >= 0 && ctx->rcpt_index < dr->rcpt_count)
+		r = dr->rcpt + ctx->rcpt_index;
+	snprintf(kind_s, sizeof(kind_s), "%d", kind);
+	h = fnv1a(h, r ? r->address : "");
+	h = fnv1a(h, r && r->orig_rcpt ? r->orig_rcpt : "");
+	h = fnv1a(h, ctx->rcpt ? ctx->rcpt : "");
+	h = fnv1a(h, kind_s);
+	snprintf(out, len, "%ld.I%sR%lldH%08x.", (long)dr->arrival,
+	    dr->queue_id, r ? (long long)r->offset : -1LL, (unsigned)h);
+}
+
+/* maildir_find - a file of dir/sub whose name starts with prefix: its
+ * name in *found_r (size len); 1 found, 0 not, -1 error (errno). */
+static int
+maildir_find(const char *dir, const char *sub, const char *prefix,
+    char *found_r, size_t len)
+{
+	char *path = concatenate(dir, sub, (char *)0);
+	size_t plen = strlen(prefix);
+	DIR *d = opendir(path);
+	struct dirent *de;
+	int ret = 0;
+
+	free(path);
+	if (d == NULL)
+		return errno == ENOENT ? 0 : -1;
+	while ((de = readdir(d)) != NULL)
+		if (strncmp(de->d_name, prefix, plen) == 0) {
+			strlcpy(found_r, de->d_name, len);
+			ret = 1;
+			break;
+		}
+	closedir(d);
+	return ret;
 }
 
 /* pending_add - a written tmp file waits for local_commit(). */
@@ -403,15 +502,54 @@ pending_add(struct local_ctx *ctx, int fd, char *tmp, const char *name,
 	pending_count++;
 }
 
+/* maildir_earlier - a redelivery (qmgr says an earlier attempt may have
+ * written this copy): look for it in new/ and cur/ (a reader may have
+ * moved it and added flags after ':').  1 found (its directory fsync'd:
+ * the attempt that linked it may have died before doing so), 0 not
+ * found, -1 error (errno; *where_r names the step). */
+static int
+maildir_earlier(const char *path, const char *prefix, char *found, size_t len,
+    const char **where_r)
+{
+	static const char *const subs[] = {"new", "cur"};
+
+	for (int i = 0; i < 2; i++) {
+		int r = maildir_find(path, subs[i], prefix, found, len);
+
+		if (r < 0) {
+			*where_r = subs[i];
+			return -1;
+		}
+		if (r > 0) {
+			char *dir = concatenate(path, subs[i], (char *)0);
+			int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			int err = 0;
+
+			if (dfd < 0 || fsync(dfd) < 0)
+				err = errno;
+			if (dfd >= 0)
+				close(dfd);
+			free(dir);
+			*where_r = subs[i];
+			if (err) {
+				errno = err;
+				return -1;
+			}
+			return 1;
+		}
+	}
+	return 0;
+}
+
 void
 local_maildir_deliver(struct local_ctx *ctx, const char *path,
     const char *user, uid_t uid, gid_t gid, int kind)
 {
-	char name[512], detail[512];
+	char name[512], final[512], prefix[256], found[512], detail[768];
 	char *tmp = NULL, *newp = NULL, *newdir = NULL;
-	const char *dsn;
+	const char *dsn, *where = "";
 	enum local_stat stat;
-	int fd = -1, flags, qerr = 0, ok = 0, err = 0;
+	int fd = -1, flags, qerr = 0, ok = 0, err = 0, dup = 0;
 	struct stat st;
 
 	local_privs_set(uid, gid);
@@ -423,6 +561,30 @@ local_maildir_deliver(struct local_ctx *ctx, const char *path,
 		snprintf(detail, sizeof(detail), "create maildir file %s: %s",
 		    path, strerror(err));
 		goto fail;
+	}
+	/* The name in new/ is the same for every attempt at this delivery
+	 * (maildir_final_prefix): a repeated attempt finds the earlier
+	 * copy, in new/ for free (link() says EEXIST), and, when qmgr flags
+	 * the request as a redelivery, in cur/ too (a directory scan, only
+	 * then). */
+	maildir_final_prefix(ctx, kind, prefix, sizeof(prefix));
+	snprintf(final, sizeof(final), "%s%s", prefix, maildir_host());
+	if (ctx->msg->dr->redelivery) {
+		int r = maildir_earlier(path, prefix, found, sizeof(found), &where);
+
+		if (r < 0) {
+			err = errno;
+			snprintf(detail, sizeof(detail), "look for an earlier copy in %s%s: %s",
+			    path, where, strerror(err));
+			goto fail;
+		}
+		if (r > 0) {
+			ok = 1;
+			local_report(ctx, LOCAL_SENT, "2.0.0",
+			    "delivered to maildir (by an earlier attempt: %s/%s)",
+			    where, found);
+			goto fail;
+		}
 	}
 	for (int attempt = 0; attempt < 10 && fd < 0; attempt++) {
 		maildir_name(name, sizeof(name));
@@ -449,7 +611,7 @@ local_maildir_deliver(struct local_ctx *ctx, const char *path,
 			    tmp, qerr ? "queue file read error" : strerror(err));
 			goto fail;
 		}
-		pending_add(ctx, fd, tmp, name, path, uid, gid, kind);
+		pending_add(ctx, fd, tmp, final, path, uid, gid, kind);
 		fd = -1;
 		tmp = NULL;		/* now the pending file's */
 		ok = 1;
@@ -469,12 +631,15 @@ local_maildir_deliver(struct local_ctx *ctx, const char *path,
 		goto fail;
 	}
 	fd = -1;
-	newp = concatenate(path, "new/", name, (char *)0);
+	newp = concatenate(path, "new/", final, (char *)0);
 	if (link(tmp, newp) < 0) {
-		err = errno;
-		snprintf(detail, sizeof(detail), "link maildir file %s: %s",
-		    newp, strerror(err));
-		goto fail;
+		if (errno != EEXIST) {
+			err = errno;
+			snprintf(detail, sizeof(detail), "link maildir file %s: %s",
+			    newp, strerror(err));
+			goto fail;
+		}
+		dup = 1;		/* an earlier attempt's copy: keep it */
 	}
 	(void)unlink(tmp);
 	newdir = concatenate(path, "new", (char *)0);
@@ -487,13 +652,18 @@ local_maildir_deliver(struct local_ctx *ctx, const char *path,
 				close(dfd);
 			snprintf(detail, sizeof(detail), "sync maildir %s: %s",
 			    newdir, strerror(err));
-			(void)unlink(newp);
+			if (!dup)
+				(void)unlink(newp);
 			goto fail;
 		}
 		close(dfd);
 	}
 	ok = 1;
-	local_report(ctx, LOCAL_SENT, "2.0.0", "delivered to maildir");
+	if (dup)
+		local_report(ctx, LOCAL_SENT, "2.0.0",
+		    "delivered to maildir (by an earlier attempt: new/%s)", final);
+	else
+		local_report(ctx, LOCAL_SENT, "2.0.0", "delivered to maildir");
 fail:
 	if (!ok) {
 		if (fd >= 0)
@@ -624,7 +794,11 @@ pending_fold(struct local_pending *p)
 	enum local_stat stat = LOCAL_SENT;
 	static const char *const words[] = {"sent", "bounced", "deferred"};
 
-	if (p->err == 0) {
+	if (p->err == 0 && p->dup) {
+		snprintf(text, sizeof(text),
+		    "delivered to maildir (by an earlier attempt: new/%s)",
+		    strrchr(p->newp, '/') + 1);
+	} else if (p->err == 0) {
 		strlcpy(text, "delivered to maildir", sizeof(text));
 	} else {
 		if (strcmp(p->step, "link") == 0)
@@ -685,8 +859,12 @@ local_commit(void)
 		p->fd = -1;
 		local_privs_set(p->uid, p->gid);
 		if (p->err == 0 && link(p->tmp, p->newp) < 0) {
-			p->err = errno;
-			p->step = "link";
+			if (errno == EEXIST) {
+				p->dup = 1;	/* an earlier attempt's copy */
+			} else {
+				p->err = errno;
+				p->step = "link";
+			}
 		}
 		(void)unlink(p->tmp);
 		local_privs_restore();
@@ -715,7 +893,8 @@ local_commit(void)
 				if (q->err == 0 && strcmp(q->newdir, p->newdir) == 0) {
 					q->err = err;
 					q->step = "sync";
-					(void)unlink(q->newp);
+					if (!q->dup)
+						(void)unlink(q->newp);
 				}
 		}
 		local_privs_restore();

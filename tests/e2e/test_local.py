@@ -355,7 +355,8 @@ class LocalTest(unittest.TestCase):
         new = os.path.join(self.inst.spool, self.u, "new")
         files = os.listdir(new)
         self.assertEqual(len(files), 1)
-        self.assertRegex(files[0], r"^\d+\.M\d+P\d+Q\d+\.")
+        # ARRIVAL.IQUEUEIDROFFSETHHASH.host: the same for every attempt.
+        self.assertRegex(files[0], r"^\d+\.I%sR\d+H[0-9a-f]{8}\.[^:/]+$" % qid)
         self.assertEqual(os.listdir(os.path.join(self.inst.spool, self.u,
                                                  "tmp")), [])
         with open(os.path.join(new, files[0])) as f:
