@@ -9,6 +9,10 @@
  * the agent's commit hook makes the batch's deferred writes durable
  * together, and only then are the replies written: per request one
  * status list per recipient and a final "done=1", in request order.
+ * Requests with nothing waiting for the commit are answered as soon as
+ * they are done (a synchronous delivery's reply is never held back by
+ * the rest of the batch: that would widen the window in which a crash
+ * makes qmgr deliver it again).
  * Several agent processes may accept on one socket.
  *
  * Logs warnings for protocol errors (malformed requests, write errors). */
@@ -126,6 +130,16 @@ agent_server_status_fill(int slot, const char *dsn, const char *status,
 	if (slot < 0 || slot >= nreplies || !replies[slot].held)
 		msg_panic("agent_server_status_fill: bad slot %d", slot);
 	reply_set(replies + slot, dsn, status, action, text);
+}
+
+/* any_held - does a reply of the batch wait for the commit? */
+static int
+any_held(void)
+{
+	for (int i = 0; i < nreplies; i++)
+		if (replies[i].held)
+			return 1;
+	return 0;
 }
 
 /* batch_flush - commit the batch, then write its replies in one go. */
@@ -274,6 +288,14 @@ serve(int fd, const struct agent_server *as)
 			reply_new(dr->request_id, -1);
 			deliver_request_free(&dr);
 			nreq++;
+			/* Nothing waits for the commit (an mbox delivery, fsync'd
+			 * already, or no delivery at all): answer at once.  A
+			 * crash between a delivery and its reply repeats it; the
+			 * rest of the batch must not widen that window. */
+			if (!any_held()) {
+				batch_flush(fd, as);
+				nreq = 0;
+			}
 		}
 		if (nreq > 0)
 			batch_flush(fd, as);
