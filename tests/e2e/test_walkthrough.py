@@ -338,7 +338,12 @@ class Walkthrough(unittest.TestCase):
             msg = "To: %s\nSubject: hold %d\n\nheld\n" % (self.bob, k)
             sh([self.bin("sendmail"), "-t"], user=self.alice, stdin=msg)
         hold = os.path.join(self.queue, "hold")
-        poll_until("two held messages", lambda: len(os.listdir(hold)) == 2)
+        maildrop = os.path.join(self.queue, "maildrop")
+        # Held files appear (still incomplete) before pickup removes the
+        # maildrop files: wait for both.
+        poll_until("two held messages, picked up",
+                   lambda: len(os.listdir(hold)) == 2
+                   and not os.listdir(maildrop))
         ids = sorted(os.listdir(hold))
         r = sh([self.bin("mailq")])
         self.assertTrue(r.out.startswith("-Queue ID-  --Size-- "), r.out)
