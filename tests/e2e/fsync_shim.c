@@ -25,9 +25,11 @@
  *   FSHIM_KILL=PROG:CALL:PAT  after CALL (fsync, unlink, link, rename)
  *                   of a matching path in program PROG, SIGKILL the
  *                   process, once per FSHIM_KILL_FLAG file (created
- *                   O_EXCL);  FSHIM_KILL_MASTER=1 kills the parent (the
- *                   master) first, so that nothing restarts before the
- *                   test says so.
+ *                   O_EXCL);  with FSHIM_KILL_STOP=1 the process stops
+ *                   (SIGSTOP) instead, frozen at that point: the test
+ *                   then SIGKILLs the whole instance (a machine crash),
+ *                   so that nothing restarts before it says so (an
+ *                   unprivileged daemon could not kill the master).
  *
  * Test code only: never installed, never linked into postino. */
 #ifndef _GNU_SOURCE
@@ -202,9 +204,10 @@ maybe_kill(const char *call, const char *path)
 	if (!once(flag))
 		return;			/* done once already */
 	logf_("kill after %s %s", call, path);
-	if (getenv("FSHIM_KILL_MASTER") != NULL)
-		kill(getppid(), SIGKILL);
-	kill(getpid(), SIGKILL);
+	if (getenv("FSHIM_KILL_STOP") != NULL)
+		kill(getpid(), SIGSTOP);	/* the test SIGKILLs everything */
+	else
+		kill(getpid(), SIGKILL);
 }
 
 typedef int (*int_fn)(int);

@@ -37,7 +37,7 @@ class Once(unittest.TestCase):
         settings = {"FSHIM_KILL": kill,
                     "FSHIM_KILL_FLAG": os.path.join(d, "kill.flag")}
         if whole:
-            settings["FSHIM_KILL_MASTER"] = "1"
+            settings["FSHIM_KILL_STOP"] = "1"
         shim_preload(i, d, **settings)
         i.start()
         return i, d
