@@ -519,12 +519,22 @@ cleanup_content(struct cleanup_state *st, const char *data, size_t len)
 		cleanup_write_error(st, "write queue file");
 }
 
+void
+cleanup_content_raw(struct cleanup_state *st, const char *data, size_t len)
+{
+	if (st->qf == NULL || st->status != CLEANUP_STAT_OK
+	    || (st->flags & CLEANUP_FLAG_DISCARD) || len == 0)
+		return;
+	if (qfile_content_write(st->qf, data, len) < 0)
+		cleanup_write_error(st, "write queue file");
+}
+
 /* cleanup_count - message_size_limit: every byte received counts (the
  * envelope was counted as it came); over the limit the file goes. */
 static void
-cleanup_count(struct cleanup_state *st, size_t len)
+cleanup_count_bytes(struct cleanup_state *st, size_t n)
 {
-	st->size += (off_t)len + 1;
+	st->size += (off_t)n;
 	if (cleanup_conf.size_limit > 0 && st->size > cleanup_conf.size_limit
 	    && (st->status & CLEANUP_STAT_SIZE) == 0) {
 		msg_info_as(CLEANUP_PROG, "%s: reject: message size exceeds "
@@ -532,6 +542,23 @@ cleanup_count(struct cleanup_state *st, size_t len)
 		cleanup_set_error(st, CLEANUP_STAT_SIZE, NULL);
 		cleanup_drop_file(st);
 	}
+}
+
+static void
+cleanup_count(struct cleanup_state *st, size_t len)
+{
+	cleanup_count_bytes(st, len + 1);
+}
+
+int
+cleanup_line_piece(struct cleanup_state *st, const char *data, size_t len,
+    int first, int last)
+{
+	if (st->cstate == CLEANUP_ST_ENVELOPE)
+		cleanup_start_content(st);
+	cleanup_count_bytes(st, len + (last ? 1 : 0));
+	cleanup_message_piece(st, data, len, first, last);
+	return st->status;
 }
 
 int

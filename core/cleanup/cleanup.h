@@ -87,6 +87,14 @@ void cleanup_prepend_header(struct cleanup_state *st, const char *line);
 /* cleanup_line - one content line without CR/LF.  Returns the current
  * status (non-zero: stop sending, the message will be refused). */
 int cleanup_line(struct cleanup_state *st, const char *line, size_t len);
+/* cleanup_line_piece - a content line too long to hold whole, in pieces
+ * (first: the piece that starts it, last: the one that ends it; never a
+ * whole line, which is cleanup_line's).  The result is the same as one
+ * cleanup_line call with the whole line, except that header_size_limit
+ * cuts a header line as usual and body_checks see each piece of a body
+ * line (as Postfix's see each record of one).  Returns as cleanup_line. */
+int cleanup_line_piece(struct cleanup_state *st, const char *data,
+    size_t len, int first, int last);
 /* cleanup_finish - write and commit.  Returns CLEANUP_STAT_*; *queue_id_r
  * (valid until cleanup_free) is the ID on success; *reply_r is the
  * SMTP-style reply for non-OK status ("5.7.1 message content rejected"),

@@ -488,6 +488,76 @@ cleanup_message_line(struct cleanup_state *st, const char *line, size_t len)
 	body_line(st, line, len);
 }
 
+/* body_piece - part of a long body line through body_checks, then out;
+ * the line end comes with the last piece. */
+static void
+body_piece(struct cleanup_state *st, const char *data, size_t len, int last)
+{
+	char *text = NULL;
+	enum cleanup_act act = ACT_KEEP;
+
+	if (len > 0 && st->body_seen <= cleanup_conf.body_checks_size_limit
+	    && cleanup_conf.body_checks.count > 0) {
+		char *copy = xstrndup(data, len);
+
+		act = run_checks(st, &cleanup_conf.body_checks, "body", copy, &text);
+		free(copy);
+	}
+	st->body_seen += (off_t)len + (last ? 1 : 0);
+	switch (act) {
+	case ACT_KEEP:
+		cleanup_content_raw(st, data, len);
+		break;
+	case ACT_DROP:
+		break;
+	case ACT_REPLACE:
+		cleanup_content_raw(st, text, strlen(text));
+		break;
+	case ACT_PREPEND:
+		cleanup_content(st, text, strlen(text));
+		cleanup_content_raw(st, data, len);
+		break;
+	}
+	if (last)
+		cleanup_content_raw(st, "\n", 1);
+	free(text);
+}
+
+void
+cleanup_message_piece(struct cleanup_state *st, const char *data,
+    size_t len, int first, int last)
+{
+	if (first) {
+		st->piece_in_header = 0;
+		if (st->cstate == CLEANUP_ST_HEADERS && len > 0) {
+			/* As cleanup_message_line: hdr_append keeps what fits
+			 * in header_size_limit. */
+			if (st->hdr_pending && (data[0] == ' ' || data[0] == '\t')) {
+				hdr_append(st, "\n", 1);
+				hdr_append(st, data, len);
+				st->piece_in_header = 1;
+				return;
+			}
+			if (header_name_len(data, len) > 0) {
+				flush_header(st);
+				hdr_append(st, data, len);
+				st->hdr_pending = 1;
+				st->piece_in_header = 1;
+				return;
+			}
+		}
+		if (st->cstate == CLEANUP_ST_HEADERS) {
+			flush_header(st);
+			end_headers(st);
+			st->cstate = CLEANUP_ST_BODY;
+		}
+	} else if (st->piece_in_header) {
+		hdr_append(st, data, len);
+		return;
+	}
+	body_piece(st, data, len, last);
+}
+
 void
 cleanup_message_end(struct cleanup_state *st)
 {

@@ -81,6 +81,7 @@ struct cleanup_state {
 	int hops;
 	off_t size;			/* message_size_limit accounting */
 	off_t body_seen;		/* body bytes, for body_checks_size_limit */
+	int piece_in_header;		/* a long line in pieces is a header */
 	int local_context;		/* add missing headers? */
 };
 
@@ -128,6 +129,9 @@ void cleanup_set_error(struct cleanup_state *st, int status,
     const char *reply);
 void cleanup_write_error(struct cleanup_state *st, const char *what);
 void cleanup_content(struct cleanup_state *st, const char *data, size_t len);
+/* cleanup_content_raw - content bytes, no line end added. */
+void cleanup_content_raw(struct cleanup_state *st, const char *data,
+    size_t len);
 void cleanup_start_content(struct cleanup_state *st);
 void cleanup_final_rcpt(struct cleanup_state *st, const char *orig,
     const char *addr, int notify);
@@ -140,6 +144,8 @@ void cleanup_act_log(struct cleanup_state *st, const char *action,
 void cleanup_message_line(struct cleanup_state *st, const char *line,
     size_t len);
 void cleanup_message_end(struct cleanup_state *st);
+void cleanup_message_piece(struct cleanup_state *st, const char *data,
+    size_t len, int first, int last);
 void cleanup_header_text(struct cleanup_state *st, const char *text,
     size_t len);
 

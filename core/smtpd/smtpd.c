@@ -499,21 +499,27 @@ smtpd_process_input(struct smtpd_session *s)
 			    evbuffer_get_length(in) > 0);
 			free(line);
 		} else {
-			size_t max = smtpd_conf.size_limit > 0
-			    ? (size_t)smtpd_conf.size_limit + 4096 : 64 * 1024 * 1024;
+			size_t take = SMTPD_DATA_PIECE;
+			struct evbuffer_ptr cut;
+			char last;
 
-			if (s->skipping) {
-				if (!skip_rest(s, in, &crlf))
-					break;
-				s->data_prev_crlf = crlf;
-				progress = 1;
-				continue;
-			}
-			st = next_line(in, max, &line, &len, &crlf, &s->scanned);
+			st = next_line(in, SMTPD_DATA_PIECE, &line, &len, &crlf,
+			    &s->scanned);
 			if (st < 0) {
-				/* One enormous line: the message is too big. */
-				s->data_overflow = 1;
-				start_skip(s);
+				/* A long line: pass its start on now.  A CR that
+				 * ends the piece stays: it may be the line's end. */
+				if (evbuffer_ptr_set(in, &cut, take - 1,
+				    EVBUFFER_PTR_SET) == 0
+				    && evbuffer_copyout_from(in, &cut, &last, 1) == 1
+				    && last == '\r')
+					take--;
+				line = xmalloc(take + 1);
+				evbuffer_remove(in, line, take);
+				line[take] = 0;
+				s->scanned = s->scanned > take ? s->scanned - take : 0;
+				progress = 1;
+				smtpd_data_piece(s, line, take);
+				free(line);
 				continue;
 			}
 			if (st == 0)

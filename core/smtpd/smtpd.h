@@ -88,6 +88,7 @@ struct smtpd_session {
 	/* DATA state. */
 	int data_prev_crlf;		/* previous line ended in CRLF */
 	int data_bare_lf;		/* a bare LF was seen */
+	int data_in_piece;		/* a long line is being passed in pieces */
 	long data_bytes;
 	int data_overflow;		/* message_size_limit exceeded */
 	int data_status;		/* cleanup status while streaming */
@@ -108,6 +109,11 @@ struct smtpd_session {
  * reads nothing more until they are sent (a client that pipelines and
  * never reads its replies must not grow the process). */
 #define SMTPD_OUT_HIGH	(64 * 1024)
+
+/* A content line longer than this is passed on in pieces of this size
+ * as it arrives, so that a session never holds more of it (a whole line
+ * could be as long as message_size_limit). */
+#define SMTPD_DATA_PIECE	(64 * 1024)
 
 /* Process-wide settings read at start (smtpd.c). */
 struct smtpd_conf {
@@ -166,8 +172,12 @@ void smtpd_connect_checked(struct smtpd_session *s, int rc,
 void smtpd_data_begin(struct smtpd_session *s);
 void smtpd_eod_checked(struct smtpd_session *s, int rc,
     struct smtpd_check_reply *r);
-/* smtpd_data_line - one content line; crlf tells how it ended. */
+/* smtpd_data_line - one content line (or the end of one passed in
+ * pieces); crlf tells how it ended. */
 void smtpd_data_line(struct smtpd_session *s, char *line, size_t len, int crlf);
+/* smtpd_data_piece - the next SMTPD_DATA_PIECE bytes of a content line
+ * too long to hold whole (its end comes through smtpd_data_line). */
+void smtpd_data_piece(struct smtpd_session *s, char *piece, size_t len);
 
 /* The rest of a command once its policy checks ran (smtpd_proto.c):
  * they send the reply and own what they are given (addr, envid, orcpt,

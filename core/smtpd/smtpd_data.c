@@ -49,6 +49,7 @@ smtpd_data_begin(struct smtpd_session *s)
 
 	s->state = SMTPD_ST_DATA;
 	s->data_prev_crlf = 1;
+	s->data_in_piece = 0;
 	s->data_bytes = 0;
 	s->data_overflow = 0;
 	s->data_status = 0;
@@ -180,12 +181,39 @@ smtpd_eod_checked(struct smtpd_session *s, int rc,
 	smtpd_check_reply_free(r);
 }
 
+/* data_count - message_size_limit over what was received. */
+static int
+data_count(struct smtpd_session *s, size_t n)
+{
+	s->data_bytes += (long)n;
+	if (smtpd_conf.size_limit > 0 && s->data_bytes > smtpd_conf.size_limit)
+		s->data_overflow = 1;
+	return !s->data_overflow && !s->data_status;
+}
+
+void
+smtpd_data_piece(struct smtpd_session *s, char *piece, size_t len)
+{
+	int first = !s->data_in_piece;
+
+	s->data_in_piece = 1;
+	if (first && len > 0 && piece[0] == '.') {
+		piece++;
+		len--;
+	}
+	if (data_count(s, len))
+		s->data_status = cleanup_line_piece(s->cleanup, piece, len, first,
+		    0);
+}
+
 void
 smtpd_data_line(struct smtpd_session *s, char *line, size_t len, int crlf)
 {
 	int prev_crlf = s->data_prev_crlf;
+	int piece_end = s->data_in_piece;
 
 	s->data_prev_crlf = crlf;
+	s->data_in_piece = 0;
 	if (!crlf) {
 		s->data_bare_lf = 1;
 		if (smtpd_conf.forbid_bare_lf == 2) {
@@ -197,6 +225,13 @@ smtpd_data_line(struct smtpd_session *s, char *line, size_t len, int crlf)
 			return;
 		}
 	}
+	if (piece_end) {
+		/* The end of a long line: no terminator, no dot to remove. */
+		if (data_count(s, len + 1))
+			s->data_status = cleanup_line_piece(s->cleanup, line, len,
+			    0, 1);
+		return;
+	}
 	if (len == 1 && line[0] == '.' && crlf && prev_crlf) {
 		data_end(s);
 		return;
@@ -205,10 +240,6 @@ smtpd_data_line(struct smtpd_session *s, char *line, size_t len, int crlf)
 		line++;
 		len--;
 	}
-	s->data_bytes += (long)len + 1;
-	if (smtpd_conf.size_limit > 0 && s->data_bytes > smtpd_conf.size_limit)
-		s->data_overflow = 1;
-	if (s->data_overflow || s->data_status)
-		return;
-	s->data_status = cleanup_line(s->cleanup, line, len);
+	if (data_count(s, len + 1))
+		s->data_status = cleanup_line(s->cleanup, line, len);
 }
