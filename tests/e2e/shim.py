@@ -164,3 +164,30 @@ def check_agent(logs, prog="local"):
                                         % (new, d))
                 linked = []
     return problems, checked
+
+
+def check_agent_mbox(logs, mbox, prog="local"):
+    """Problems with the order in which a delivery agent made an mbox
+    file durable before reporting "sent": since the previous report, the
+    file fsynced (and its directory, the first time: the file is new);
+    and the number of reports checked."""
+    problems = []
+    checked = 0
+    for pid, events in events_of(logs, prog):
+        synced = dir_synced = False
+        first = True
+        for ev in events:
+            if ev == "fsync %s" % mbox:
+                synced = True
+            elif ev == "fsync %s" % os.path.dirname(mbox):
+                dir_synced = True
+            elif ev.startswith("sock ") and "status=sent" in ev:
+                checked += 1
+                if not synced:
+                    problems.append("sent before %s was fsynced" % mbox)
+                if first and not dir_synced:
+                    problems.append("sent before the directory of the new "
+                                    "%s was fsynced" % mbox)
+                synced = False
+                first = False
+    return problems, checked

@@ -19,17 +19,18 @@ import re
 import unittest
 
 from instance import Instance, message
-from shim import check_agent, check_smtpd, read_logs, shim_dir, shim_preload
+from shim import (check_agent, check_agent_mbox, check_smtpd, read_logs,
+                  shim_dir, shim_preload)
 
 COUNT = 4
 
 
 class Durability(unittest.TestCase):
 
-    def run_instance(self, **faults):
+    def run_instance(self, main=None, mbox=False, **faults):
         """An instance under the shim; COUNT messages to alice; returns
         (instance, shim logs)."""
-        i = Instance(self, users=["alice"])
+        i = Instance(self, users=["alice"], main=main)
         d = shim_dir(i)
         shim_preload(i, d, **faults)
         i.start()
@@ -39,7 +40,10 @@ class Durability(unittest.TestCase):
                 s.sendmail("sender@ext.test", [i.addr("alice")],
                            message("sender@ext.test", i.addr("alice"),
                                    "durable %d" % n).replace("\n", "\r\n"))
-        i.wait_maildir("alice", COUNT)
+        if mbox:
+            i.wait_log(r"status=sent \(delivered to mailbox\)", COUNT)
+        else:
+            i.wait_maildir("alice", COUNT)
         i.wait_queue_empty()
         return i, read_logs(d)
 
@@ -51,6 +55,20 @@ class Durability(unittest.TestCase):
         problems, checked = check_agent(logs)
         self.assertEqual(problems, [])
         self.assertEqual(checked, COUNT, logs)
+
+    def test_mbox_order(self):
+        i, logs = self.run_instance(main={"home_mailbox": "Mailbox"},
+                                    mbox=True)
+        mbox = os.path.join(i.user_home("alice"), "Mailbox")
+        problems, checked = check_agent_mbox(logs, mbox)
+        self.assertEqual(problems, [])
+        self.assertEqual(checked, COUNT, logs)
+        # Negative control: the same check sees a missing fsync.
+        i, logs = self.run_instance(main={"home_mailbox": "Mailbox"},
+                                    mbox=True, FSHIM_SKIP="/Mailbox$")
+        mbox = os.path.join(i.user_home("alice"), "Mailbox")
+        problems, checked = check_agent_mbox(logs, mbox)
+        self.assertEqual(len(problems), COUNT, problems)
 
     def test_missing_file_fsyncs_are_seen(self):
         # Queue files and Maildir files not fsynced: both checks fail.
