@@ -6,8 +6,8 @@ side by side in one run.
 usage: bench/tables.py [--build DIR] [--work DIR] [--runs N] [--timeout S]
                        [--only hash,btree,pcre,regexp] [--no-interop]
 
-Benchmarks (the same data and commands as section C of
-/work/shared/bench/RESULTS-postfix.md, same generators and seed):
+Benchmarks (the commands of section C of the shared Postfix baseline;
+the data comes from bench/lib/gen_tables.py, seed 42):
 
   build-hash, build-btree   postmap TYPE:keys   over a 1,000,000-line source
   query-hash, query-btree   postmap -q - TYPE:keys < keys.query   (100,000 keys,
@@ -53,7 +53,7 @@ import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SHARED = "/work/shared/bench"
+GEN = os.path.join(HERE, "lib", "gen_tables.py")
 PF_POSTMAP = "/usr/sbin/postmap"
 TIME = "/usr/bin/time"
 TOOLS = ("postfix", "postino")
@@ -208,13 +208,13 @@ class Bench:
         src, q = os.path.join(self.data, "keys.src"), os.path.join(self.data, "keys.query")
         if not (os.path.getsize(src) if os.path.exists(src) else 0) or not os.path.exists(q):
             log("generating %d keys, %d queries" % (o.keys, o.queries))
-            subprocess.run([sys.executable, os.path.join(SHARED, "gen-keys.py"),
+            subprocess.run([sys.executable, GEN, "keys",
                             str(o.keys), str(o.queries), src, q], check=True,
                            stdout=subprocess.DEVNULL)
         src, q = os.path.join(self.data, "re.src"), os.path.join(self.data, "re.query")
         if not (os.path.getsize(src) if os.path.exists(src) else 0) or not os.path.exists(q):
             log("generating %d patterns, %d queries" % (o.patterns, o.re_queries))
-            subprocess.run([sys.executable, os.path.join(SHARED, "gen-patterns.py"),
+            subprocess.run([sys.executable, GEN, "patterns",
                             str(o.patterns), str(o.re_queries), src, q], check=True,
                            stdout=subprocess.DEVNULL)
         # the same rules, each wrapped as /(^$|P)/: same matches for every
