@@ -32,6 +32,7 @@
 #include "attr.h"
 #include "buf.h"
 #include "mail_conf.h"
+#include "mail_public.h"
 #include "msg.h"
 #include "mymalloc.h"
 #include "stringops.h"
@@ -297,31 +298,11 @@ anvil_clnt_event_base(struct anvil_clnt *clnt, struct event_base *base)
 static int
 anvil_clnt_open(struct anvil_clnt *clnt)
 {
-	struct sockaddr_un sun;
-	char *path;
-	int fd, saved;
+	int fd;
 
-	path = concatenate(mail_conf_str("queue_directory"), "/private/",
-	    clnt->service, (char *)0);
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (strlen(path) >= sizeof(sun.sun_path)) {
-		free(path);
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	strlcpy(sun.sun_path, path, sizeof(sun.sun_path));
-	free(path);
 	/* Non-blocking: a full accept queue fails now instead of waiting. */
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
-	    0)) < 0)
+	if ((fd = mail_private_connect(clnt->service, SOCK_NONBLOCK)) < 0)
 		return -1;
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
-		saved = errno;
-		(void)close(fd);
-		errno = saved;
-		return -1;
-	}
 	clnt->fd = fd;
 	buf_reset(clnt->inbuf);
 	if (clnt->base) {

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* mail_public - connections to the public/ services (see mail_public.h).
+/* mail_public - connections to the public/ and private/ services (see
+ * mail_public.h).
  *
  * postdrop, postqueue, postsuper, sendmail and postino each used to build
  * the socket address themselves; the only differences were which byte
@@ -25,11 +26,11 @@ mail_public_path(const char *service)
 	    service, (char *)0);
 }
 
-int
-mail_public_connect(const char *service, int sock_flags)
+/* mail_socket_connect - connect to path, and free path. */
+static int
+mail_socket_connect(char *path, int sock_flags)
 {
 	struct sockaddr_un sun;
-	char *path = mail_public_path(service);
 	int fd, saved;
 
 	memset(&sun, 0, sizeof(sun));
@@ -51,6 +52,19 @@ mail_public_connect(const char *service, int sock_flags)
 		return -1;
 	}
 	return fd;
+}
+
+int
+mail_public_connect(const char *service, int sock_flags)
+{
+	return mail_socket_connect(mail_public_path(service), sock_flags);
+}
+
+int
+mail_private_connect(const char *service, int sock_flags)
+{
+	return mail_socket_connect(concatenate(mail_conf_str("queue_directory"),
+	    "/private/", service, (char *)0), sock_flags);
 }
 
 int

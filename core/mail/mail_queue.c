@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "dir_sync.h"
 #include "mail_conf.h"
 #include "mail_queue.h"
 #include "msg.h"
@@ -95,30 +96,12 @@ mail_queue_path(const char *queue, const char *id)
 	    id, (char *)0);
 }
 
-/* sync_path - fsync a directory by path. */
-static int
-sync_path(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int saved;
-
-	if (fd < 0)
-		return -1;
-	if (fsync(fd) < 0) {
-		saved = errno;
-		close(fd);
-		errno = saved;
-		return -1;
-	}
-	return close(fd);
-}
-
 int
 mail_queue_sync_dir(const char *queue)
 {
 	char *dir = concatenate(mail_conf_str("queue_directory"), "/", queue,
 	    (char *)0);
-	int rc = sync_path(dir);
+	int rc = dir_sync(dir);
 	int saved = errno;
 
 	free(dir);

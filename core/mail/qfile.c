@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "dir_sync.h"
 #include "msg.h"
 #include "mymalloc.h"
 #include "qfile.h"
@@ -344,24 +345,6 @@ qfile_content_end(struct qfile_writer *w)
 	return 0;
 }
 
-/* sync_dir - fsync directory dir; 0 or -1 (errno). */
-static int
-sync_dir(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int saved;
-
-	if (fd < 0)
-		return -1;
-	if (fsync(fd) < 0) {
-		saved = errno;
-		close(fd);
-		errno = saved;
-		return -1;
-	}
-	return close(fd);
-}
-
 int
 qfile_finish(struct qfile_writer *w, const char *dir)
 {
@@ -376,7 +359,7 @@ qfile_finish(struct qfile_writer *w, const char *dir)
 	 * change itself is made durable by a second fsync (an inode-only
 	 * commit) before anyone is told "queued": a crash must not turn an
 	 * acknowledged message back into an incomplete file. */
-	if (fsync(w->fd) < 0 || (dir != NULL && sync_dir(dir) < 0)) {
+	if (fsync(w->fd) < 0 || (dir != NULL && dir_sync(dir) < 0)) {
 		w->err = errno;
 		return -1;
 	}

@@ -71,6 +71,7 @@
 #include <unistd.h>
 
 #include "agent_server.h"
+#include "dir_sync.h"
 #include "local.h"
 #include "mail_conf.h"
 #include "msg.h"
@@ -133,23 +134,6 @@ errno_stat(int err, const char **dsn_r)
 		*dsn_r = "4.2.0";
 		return LOCAL_DEFER;
 	}
-}
-
-/* fsync_dir - fsync the directory that holds path. */
-static int
-fsync_dir(const char *path)
-{
-	char *copy = xstrdup(path);
-	char *dir = dirname(copy);
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int ret = -1;
-
-	if (fd >= 0) {
-		ret = fsync(fd);
-		close(fd);
-	}
-	free(copy);
-	return ret;
 }
 
 /* dotlock_acquire - PATH.lock; 1 locked, 0 skipped, -1 failed (errno). */
@@ -325,7 +309,7 @@ local_mbox_deliver(struct local_ctx *ctx, const char *path, const char *user,
 		report_fail(ctx, kind, path, user, stat, dsn, detail);
 		goto out;
 	}
-	if (created && fsync_dir(path) < 0) {
+	if (created && dir_sync_parent(path) < 0) {
 		snprintf(detail, sizeof(detail), "cannot sync directory: %s",
 		    strerror(errno));
 		report_fail(ctx, kind, path, user, LOCAL_DEFER, "4.2.0", detail);
