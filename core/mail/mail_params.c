@@ -922,7 +922,7 @@ const struct mail_param mail_param_table[] = {
 	{ "smtpd_helo_required", "no", NULL, 0, IMPL },
 	{ "smtpd_helo_restrictions", "", NULL, 0, IMPL },
 	{ "smtpd_history_flush_threshold", "100", NULL, 0, WARN },
-	{ "smtpd_junk_command_limit", "${stress?{1}:{100}}", NULL, 0, WARN },
+	{ "smtpd_junk_command_limit", "${stress?{1}:{100}}", NULL, 0, IMPL },
 	{ "smtpd_log_access_permit_actions", "", NULL, 0, WARN },
 	{ "smtpd_milter_maps", "", NULL, 0, REFUSE(NONEMPTY, H_MILTER) },
 	{ "smtpd_milters", "", NULL, 0, REFUSE(NONEMPTY, H_MILTER) },

@@ -98,6 +98,7 @@ struct smtpd_session {
 
 	/* Counters. */
 	int errors;			/* for smtpd_hard_error_limit */
+	long junk_cmds;			/* NOOP/VRFY/RSET since the last delivery */
 	int pipelining_violation;
 	int verb_ok[SMTPD_V_COUNT];
 	int verb_total[SMTPD_V_COUNT];
@@ -126,6 +127,7 @@ struct smtpd_conf {
 	long size_limit;		/* message_size_limit (0: none) */
 	long hard_error_limit;
 	long soft_error_limit;
+	long junk_limit;		/* smtpd_junk_command_limit */
 	long error_sleep;		/* smtpd_error_sleep_time, seconds */
 	int disable_vrfy;
 	int forbid_bare_lf;		/* 0 no, 1 normalize, 2 reject */

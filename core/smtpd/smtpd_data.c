@@ -96,9 +96,10 @@ commit_done(void *ctx)
 		return;
 	}
 	s->verb_total[SMTPD_V_DATA]++;
-	if (s->commit_status == CLEANUP_STAT_OK)
+	if (s->commit_status == CLEANUP_STAT_OK) {
 		s->verb_ok[SMTPD_V_DATA]++;
-	else
+		s->junk_cmds = 0;	/* smtpd_junk_command_limit: reset */
+	} else
 		s->errors++;
 	smtpd_reply(s, "%s", s->commit_reply);
 	smtpd_reset_transaction(s);

@@ -54,6 +54,26 @@ error_reply(struct smtpd_session *s, const char *text)
 	smtpd_reply(s, "%s", text);
 }
 
+/* junk_command - smtpd_junk_command_limit: NOOP, VRFY and RSET (and ETRN,
+ * which postino does not have) are free up to the limit since the last
+ * delivered message; each one beyond it counts as an error, so that a
+ * client cannot hold a session with them forever.  0 when the command
+ * may go on, -1 when the session ends here with 421. */
+static int
+junk_command(struct smtpd_session *s, const char *verb)
+{
+	if (++s->junk_cmds <= smtpd_conf.junk_limit)
+		return 0;
+	s->errors++;
+	if (s->errors < smtpd_conf.hard_error_limit)
+		return 0;
+	msg_info("too many errors after %s from %s[%s]", verb, s->name, s->addr);
+	smtpd_reply(s, "421 4.7.0 %s Error: too many errors",
+	    smtpd_conf.myhostname);
+	smtpd_close_after_reply(s);
+	return -1;
+}
+
 /* hangup - an access table's HANGUP: drop the connection without a
  * reply (as Postfix); the session closes from its timer, once the input
  * loop has let go of it. */
@@ -710,7 +730,13 @@ void
 smtpd_vrfy_checked(struct smtpd_session *s, int rc,
     struct smtpd_check_reply *r, char *addr)
 {
-	if (rc != 0) {
+	if (rc != 0 && r->code >= 200 && r->code < 300) {
+		/* smtpd_check_vrfy's own answer (252): not a refusal, so
+		 * not an error either. */
+		count(s, SMTPD_V_VRFY, 1);
+		smtpd_reply(s, "%d %s %s", r->code, r->dsn,
+		    r->text ? r->text : addr);
+	} else if (rc != 0) {
 		count(s, SMTPD_V_VRFY, 0);
 		check_reply(s, r);
 	} else {
@@ -805,15 +831,21 @@ smtpd_command(struct smtpd_session *s, char *line, size_t len, int more_input)
 		do_data(s, arg, more_input);
 		break;
 	case SMTPD_V_RSET:
+		if (junk_command(s, "RSET") < 0)
+			break;
 		smtpd_reset_transaction(s);
 		count(s, SMTPD_V_RSET, 1);
 		smtpd_reply(s, "250 2.0.0 Ok");
 		break;
 	case SMTPD_V_NOOP:
+		if (junk_command(s, "NOOP") < 0)
+			break;
 		count(s, SMTPD_V_NOOP, 1);
 		smtpd_reply(s, "250 2.0.0 Ok");
 		break;
 	case SMTPD_V_VRFY:
+		if (junk_command(s, "VRFY") < 0)
+			break;
 		do_vrfy(s, arg);
 		break;
 	case SMTPD_V_QUIT:
