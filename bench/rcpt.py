@@ -56,6 +56,9 @@ import subprocess
 import sys
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+from benchutil import banner, loadavg, wait_until  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 DOMAIN = "example.com"
@@ -77,32 +80,10 @@ def run(argv, **kw):
     return subprocess.run(argv, capture_output=True, text=True, **kw)
 
 
-def loadavg():
-    with open("/proc/loadavg") as f:
-        return " ".join(f.read().split()[:3])
-
-
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def wait_until(fn, timeout, interval=0.1):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if fn():
-            return True
-        time.sleep(interval)
-    return fn()
-
-
-def banner(port):
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1) as so:
-            return so.recv(64).startswith(b"220")
-    except OSError:
-        return False
 
 
 def port_free(port):

@@ -66,11 +66,13 @@ import os
 import pwd
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+from benchutil import banner, loadavg, wait_until  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
@@ -87,28 +89,6 @@ def log(text):
 
 def run(argv, **kw):
     return subprocess.run(argv, capture_output=True, text=True, **kw)
-
-
-def loadavg():
-    with open("/proc/loadavg") as f:
-        return " ".join(f.read().split()[:3])
-
-
-def wait_until(fn, timeout, interval=0.1):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if fn():
-            return True
-        time.sleep(interval)
-    return fn()
-
-
-def port_open(port):
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1) as so:
-            return so.recv(64).startswith(b"220")
-    except OSError:
-        return False
 
 
 def main_cf(params):
@@ -667,7 +647,7 @@ def summ(vals):
 
 def start_mta(m, args):
     m.start()
-    if not wait_until(lambda: port_open(args.port), 30, 0.2):
+    if not wait_until(lambda: banner(args.port), 30, 0.2):
         sys.exit("%s: no banner on port %d" % (m.name, args.port))
 
 

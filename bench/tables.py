@@ -52,6 +52,9 @@ import sys
 import threading
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+from benchutil import loadavg  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 GEN = os.path.join(HERE, "lib", "gen_tables.py")
 PF_POSTMAP = "/usr/sbin/postmap"
@@ -70,12 +73,6 @@ def sh(argv, timeout=60):
         return p.stdout.strip() if p.returncode == 0 else "?"
     except (OSError, subprocess.TimeoutExpired):
         return "?"
-
-
-def loadavg():
-    """The machine is shared: record how busy it was."""
-    with open("/proc/loadavg") as f:
-        return " ".join(f.read().split()[:3])
 
 
 class Run:

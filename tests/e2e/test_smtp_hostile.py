@@ -454,22 +454,22 @@ class Smuggling(unittest.TestCase):
 ASAN_MEASURE = ":quarantine_size_mb=0"
 
 
-def rss_kib(pid):
-    """VmRSS of a process, in KiB."""
+def status_kib(pid, field):
+    """A memory field of /proc/PID/status (VmRSS, VmHWM...), in KiB."""
     with open("/proc/%d/status" % pid) as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1])
-    raise AssertionError("no VmRSS for pid %d" % pid)
+    raise AssertionError("no %s for pid %d" % (field, pid))
+
+
+def rss_kib(pid):
+    return status_kib(pid, "VmRSS")
 
 
 def hwm_kib(pid):
-    """VmHWM (peak RSS) of a process, in KiB."""
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmHWM for pid %d" % pid)
+    """Peak RSS."""
+    return status_kib(pid, "VmHWM")
 
 
 def smtpd_pid(i):
