@@ -7,7 +7,7 @@
  * (postino_unimpl.c: a warning, or an error that stops start).
  * master.cf: every malformed line (error with file and line), programs
  * that are not there (warning), smtpd connection and rate limits set
- * while no anvil service enforces them (warning).  Queue directories:
+ * while no anvil service enforces them (error).  Queue directories:
  * each missing one is created with a warning; modes as Postfix's:
  *
  *	$queue_directory, pid/		root (instance user), 0755
@@ -306,19 +306,23 @@ ent_override(const struct master_ent *ent, const char *name)
 	return found;
 }
 
-/* check_anvil - warn about smtpd limits set (in main.cf or with -o) to
- * more than 0 while master.cf has no anvil service to enforce them. */
-static void
+/* check_anvil - refuse smtpd limits set (in main.cf or with -o) to more
+ * than 0 while master.cf has no anvil service to enforce them: the
+ * administrator asked for a limit that would not be there.  The defaults
+ * (smtpd_client_connection_count_limit = 50) are not judged.  Returns the
+ * number of errors. */
+static int
 check_anvil(struct master_ent **ents)
 {
 	const char *value, *cmd;
 	long n;
+	int errors = 0;
 
 	for (int i = 0; ents[i]; i++)
 		if (!master_ent_disabled(ents[i])
 		    && ents[i]->type == MASTER_TYPE_UNIX
 		    && strcmp(ents[i]->name, "anvil") == 0)
-			return;
+			return 0;
 	for (int i = 0; ents[i]; i++) {
 		if (master_ent_disabled(ents[i]))
 			continue;
@@ -332,14 +336,18 @@ check_anvil(struct master_ent **ents)
 					continue;
 				value = mail_conf_str(anvil_limits[k]);
 			}
-			if (str_to_long(value, &n) == 0 && n > 0)
-				msg_warn("%s, line %d: service \"%s\": %s = %s is not "
-				    "enforced: master.cf has no anvil service "
-				    "(add \"anvil unix - - n - 1 anvil\")",
+			if (str_to_long(value, &n) == 0 && n > 0) {
+				msg_error("%s, line %d: service \"%s\": %s = %s "
+				    "would not be enforced: master.cf has no anvil "
+				    "service: refusing to run (add \"anvil unix - - n"
+				    " - 1 anvil\" to master.cf)",
 				    ents[i]->file, ents[i]->line, ents[i]->name,
 				    anvil_limits[k], value);
+				errors++;
+			}
 		}
 	}
+	return errors;
 }
 
 int
@@ -357,7 +365,7 @@ postino_check(int create)
 		mail_conf_read(0);
 		errors += postino_check_unimpl(main_cf, ents);
 		check_programs(ents);
-		check_anvil(ents);
+		errors += check_anvil(ents);
 		errors += postino_check_restrictions(main_cf, ents);
 		if (create)
 			errors += check_queue();

@@ -408,14 +408,24 @@ class Failures(unittest.TestCase):
                    interval=0.5)
 
     def test_no_anvil_service(self):
+        # A limit asked for explicitly, with no anvil to enforce it: check
+        # and start refuse, naming the service line and the parameter.
         i = Anvil(self, smtpd_client_connection_count_limit="1")
         i.master_cf = i.master_cf.replace("anvil unix - - n - 1 anvil\n", "")
         i.write_conf()
-        rc, out = i.postino("check")
-        self.assertRegex(out, r"warning: \S+/master\.cf, line 1: service "
-                         r"\"%s\": smtpd_client_connection_count_limit = 1 "
-                         r"is not enforced: master\.cf has no anvil service"
-                         % re.escape(i.service))
+        for cmd in ("check", "start"):
+            rc, out = i.postino(cmd, check=False)
+            self.assertNotEqual(rc, 0, out)
+            self.assertRegex(out, r"error: \S+/master\.cf, line 1: service "
+                             r"\"%s\": smtpd_client_connection_count_limit = "
+                             r"1 would not be enforced: master\.cf has no "
+                             r"anvil service: refusing to run"
+                             % re.escape(i.service))
+        self.assertFalse(i.listening())
+        # With only the default limit, smtpd runs and says at run time
+        # that it cannot reach anvil.
+        del i.main["smtpd_client_connection_count_limit"]
+        i.write_conf()
         i.start()
         a = i.session()
         b = i.session()
@@ -434,9 +444,10 @@ class Failures(unittest.TestCase):
             "anvil unix - - n - 1 anvil\n", "").replace(
             " smtpd\n", " smtpd -o smtpd_client_message_rate_limit=5\n", 1)
         i.set_main(smtpd_client_connection_count_limit="0")
-        rc, out = i.postino("check")
-        self.assertIn("smtpd_client_message_rate_limit = 5 is not enforced",
-                      out)
+        rc, out = i.postino("check", check=False)
+        self.assertNotEqual(rc, 0, out)
+        self.assertIn("smtpd_client_message_rate_limit = 5 would not be "
+                      "enforced", out)
         self.assertNotIn("smtpd_client_connection_count_limit", out)
 
 
