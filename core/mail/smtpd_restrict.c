@@ -45,9 +45,8 @@ static const struct smtpd_restrict_info table[] = {
 	    SR_ARG_NONE, 0, 0, NULL, NULL),
 	R("reject_multi_recipient_bounce", SR_REJECT_MULTI_RCPT_BOUNCE,
 	    SR_W_NONE, SR_ARG_NONE, 0, 0, NULL, NULL),
-	R("check_policy_service", SR_REFUSED, SR_W_NONE, SR_ARG_WORD, 0, 0,
-	    "postino has no policy service client yet (ignoring the policy "
-	    "server would skip its decisions)", NULL),
+	R("check_policy_service", SR_POLICY, SR_W_NONE, SR_ARG_WORD, 0, 0,
+	    NULL, NULL),
 
 	/* Client. */
 	R("check_client_access", SR_ACCESS, SR_W_CLIENT, SR_ARG_TABLE,
@@ -261,6 +260,10 @@ action_error(const char *value, smtpd_restrict_class_fn class_fn, void *ctx)
 		} else if (r->refuse) {
 			why = concatenate("restriction \"", r->name, "\" is not "
 			    "supported: ", r->refuse, (char *)0);
+		} else if (r->op == SR_POLICY) {
+			why = concatenate("restriction \"", r->name, "\" inside an "
+			    "access table result: define a restriction class instead",
+			    (char *)0);
 		} else if (r->arg == SR_ARG_TABLE) {
 			why = concatenate("restriction \"", r->name, "\" with a lookup "
 			    "table inside an access table result: define a restriction "
@@ -348,6 +351,16 @@ smtpd_restrict_validate(const char *where, const char *text,
 				msg_error("%s: sleep needs a number of seconds, not \"%s\"",
 				    where, arg);
 				errors++;
+			} else if (r->op == SR_POLICY) {
+				struct smtpd_policy_opts po;
+				char *why = smtpd_restrict_policy_parse(arg, &po);
+
+				if (why) {
+					msg_error("%s: check_policy_service: %s", where, why);
+					errors++;
+					free(why);
+				}
+				smtpd_restrict_policy_free(&po);
 			} else if ((r->op == SR_RBL || r->op == SR_RHSBL)
 			    && (smtpd_restrict_find(arg) || strchr(arg, ':'))) {
 				msg_error("%s: restriction \"%s\" needs a DNS domain, "
@@ -417,4 +430,150 @@ smtpd_restrict_has_guard(const char *text, smtpd_restrict_class_fn class_fn,
     void *ctx)
 {
 	return has_guard(text, class_fn, ctx, 0);
+}
+
+int
+smtpd_restrict_time(const char *text, long *secs)
+{
+	long n = 0, mult = 1;
+	const char *cp = text;
+
+	if (*cp < '0' || *cp > '9')
+		return -1;
+	for (; *cp >= '0' && *cp <= '9'; cp++) {
+		if (n > 100000000L)
+			return -1;
+		n = n * 10 + (*cp - '0');
+	}
+	if (*cp && cp[1])
+		return -1;
+	switch (*cp) {
+	case 0:
+	case 's':
+		break;
+	case 'm':
+		mult = 60;
+		break;
+	case 'h':
+		mult = 3600;
+		break;
+	case 'd':
+		mult = 86400;
+		break;
+	case 'w':
+		mult = 7 * 86400;
+		break;
+	default:
+		return -1;
+	}
+	*secs = n * mult;
+	return 0;
+}
+
+void
+smtpd_restrict_policy_free(struct smtpd_policy_opts *o)
+{
+	free(o->server);
+	free(o->default_action);
+	free(o->policy_context);
+	memset(o, 0, sizeof(*o));
+}
+
+/* policy_server_ok - inet:host:port, unix:path, local:path or a name
+ * without a type (a socket under private/). */
+static int
+policy_server_ok(const char *s)
+{
+	const char *colon;
+
+	if (*s == 0)
+		return 0;
+	if (strncasecmp(s, "inet:", 5) == 0) {
+		colon = strrchr(s + 5, ':');
+		return colon && colon > s + 5 && colon[1]
+		    && strspn(colon + 1, "0123456789") == strlen(colon + 1);
+	}
+	if (strncasecmp(s, "unix:", 5) == 0 || strncasecmp(s, "local:", 6) == 0)
+		return strchr(s, ':')[1] != 0;
+	return strchr(s, ':') == NULL && strchr(s, '=') == NULL;
+}
+
+char *
+smtpd_restrict_policy_parse(const char *arg, struct smtpd_policy_opts *o)
+{
+	/* An option is named as its parameter without the prefix. */
+#define PFX	"smtpd_policy_service_"
+	static const char *const nums[] = {
+		"smtpd_policy_service_timeout", "smtpd_policy_service_max_idle",
+		"smtpd_policy_service_max_ttl",
+		"smtpd_policy_service_request_limit",
+		"smtpd_policy_service_try_limit",
+		"smtpd_policy_service_retry_delay", NULL,
+	};
+	char *copy = xstrdup(arg), *cp = copy, *item, *why = NULL;
+	const char *err = NULL;
+
+	memset(o, 0, sizeof(*o));
+	o->timeout = o->max_idle = o->max_ttl = o->request_limit = -1;
+	o->try_limit = o->retry_delay = -1;
+	while (why == NULL && (item = match_list_token(&cp, &err)) != NULL) {
+		char *eq = strchr(item, '='), *name, *value;
+		long *slot[6];
+		int i;
+
+		if (eq == NULL) {
+			if (o->server)
+				why = concatenate("more than one server: \"", o->server,
+				    "\" and \"", item, "\"", (char *)0);
+			else if (!policy_server_ok(item))
+				why = concatenate("bad server name \"", item, "\" (use "
+				    "inet:host:port, unix:/path or a name under private/)",
+				    (char *)0);
+			else
+				o->server = xstrdup(item);
+			continue;
+		}
+		*eq = 0;
+		name = item;
+		trimblanks(name);
+		value = skipblanks(eq + 1);
+		trimblanks(value);
+		slot[0] = &o->timeout;
+		slot[1] = &o->max_idle;
+		slot[2] = &o->max_ttl;
+		slot[3] = &o->request_limit;
+		slot[4] = &o->try_limit;
+		slot[5] = &o->retry_delay;
+		for (i = 0; nums[i]; i++)
+			if (strcasecmp(name, nums[i] + sizeof(PFX) - 1) == 0)
+				break;
+		if (nums[i]) {
+			long v;
+			int is_count = i == 3 || i == 4;
+
+			if (is_count ? (!alldig(value) || *value == 0
+			    || strlen(value) > 9) : smtpd_restrict_time(value, &v) < 0)
+				why = concatenate("bad value for ", name, ": \"", value,
+				    "\"", (char *)0);
+			else
+				*slot[i] = is_count ? atol(value) : v;
+#undef PFX
+		} else if (strcasecmp(name, "default_action") == 0) {
+			free(o->default_action);
+			o->default_action = xstrdup(value);
+		} else if (strcasecmp(name, "policy_context") == 0) {
+			free(o->policy_context);
+			o->policy_context = xstrdup(value);
+		} else {
+			why = concatenate("unknown option \"", name, "\"", (char *)0);
+		}
+	}
+	if (why == NULL && err)
+		why = xstrdup(err);
+	if (why == NULL && o->server == NULL)
+		why = xstrdup("no server name");
+	if (why == NULL && (o->timeout == 0 || o->try_limit == 0))
+		why = xstrdup("timeout and try_limit must be greater than zero");
+	free(copy);
+	return why;
 }

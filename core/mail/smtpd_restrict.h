@@ -14,8 +14,8 @@
  *     match; check_ccert_access and check_sasl_access find nothing to
  *     look up; reject_plaintext_session rejects every session);
  *   - it is refused (refuse != NULL) where pretending would weaken the
- *     protection the administrator asked for (check_policy_service,
- *     reject_unverified_sender, reject_unverified_recipient): "postino
+ *     protection the administrator asked for (reject_unverified_sender,
+ *     reject_unverified_recipient): "postino
  *     check" reports it as an error, and smtpd, if it ever runs with it,
  *     answers "451 4.3.5 Server configuration error" at that step.
  *
@@ -41,6 +41,7 @@ enum smtpd_restrict_op {
 	SR_NON_FQDN_ADDR, SR_UNKNOWN_DOMAIN, SR_UNLISTED,
 	SR_PERMIT_AUTH_DEST, SR_REJECT_UNAUTH_DEST, SR_DEFER_UNAUTH_DEST,
 	SR_PERMIT_MX_BACKUP, SR_CHECK_RELAY_DOMAINS,
+	SR_POLICY,			/* check_policy_service */
 	SR_REFUSED,			/* see smtpd_restrict_info.refuse */
 };
 
@@ -107,5 +108,26 @@ int smtpd_restrict_validate(const char *where, const char *text,
  * check_relay_domains, which rejects what it does not permit)? */
 int smtpd_restrict_has_guard(const char *text, smtpd_restrict_class_fn class_fn,
     void *ctx);
+
+/* struct smtpd_policy_opts - the argument of check_policy_service:
+ * "SERVER" or (the braces removed by match_list_token) "SERVER,
+ * name=value, ...".  Numbers are -1 and strings NULL where the
+ * smtpd_policy_service_* parameter applies. */
+struct smtpd_policy_opts {
+	char *server;		/* inet:host:port, unix:path, or private name */
+	long timeout, max_idle, max_ttl, request_limit, try_limit, retry_delay;
+	char *default_action;
+	char *policy_context;
+};
+
+/* smtpd_restrict_policy_parse - parse a check_policy_service argument
+ * into *o (free it with smtpd_restrict_policy_free).  Returns NULL, or
+ * why the argument is bad (malloc'd). */
+char *smtpd_restrict_policy_parse(const char *arg, struct smtpd_policy_opts *o);
+void smtpd_restrict_policy_free(struct smtpd_policy_opts *o);
+
+/* smtpd_restrict_time - "N[smhdw]" (seconds by default) into *secs;
+ * -1 when text is not a time. */
+int smtpd_restrict_time(const char *text, long *secs);
 
 #endif

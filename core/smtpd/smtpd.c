@@ -352,6 +352,22 @@ smtpd_fill_check(struct smtpd_session *s, struct smtpd_check_session *cs)
 	cs->queue_id = s->cleanup ? cleanup_queue_id(s->cleanup) : NULL;
 	cs->pipelining_violation = s->pipelining_violation;
 	cs->rcpt_count = s->rcpt_count;
+	cs->size = s->sender ? s->mail_size : 0;
+	/* One instance per message: MAIL's checks count the MAIL to come. */
+	snprintf(cs->instance, sizeof(cs->instance), "%lx.%lx.%lx.%x",
+	    (unsigned long)getpid(), (unsigned long)s->start.tv_sec,
+	    (unsigned long)s->start.tv_usec,
+	    (unsigned)(s->verb_ok[SMTPD_V_MAIL] + (s->sender ? 0 : 1)));
+	{
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof(ss);
+
+		if (getsockname(s->fd, (struct sockaddr *)&ss, &len) == 0
+		    && getnameinfo((struct sockaddr *)&ss, len, cs->server_addr,
+		    sizeof(cs->server_addr), cs->server_port,
+		    sizeof(cs->server_port), NI_NUMERICHOST | NI_NUMERICSERV) != 0)
+			cs->server_addr[0] = cs->server_port[0] = 0;
+	}
 }
 
 /* next_line - take one line off the input; 1 line, 0 need more, -1 the

@@ -4,7 +4,8 @@
  * freezes the sessions that do not need it.
  *
  * When the process has opened a table with MAP_CAP_BLOCKING
- * (map_any_blocking()), every command that runs restrictions (HELO,
+ * (map_any_blocking()) or a list names check_policy_service (a socket
+ * exchange with a policy server, smtpd_policy.c), every command that runs restrictions (HELO,
  * EHLO, MAIL, RCPT, DATA, VRFY) hands them to the thread pool; for RCPT
  * the job also gives the accepted recipient to cleanup (virtual alias
  * and canonical lookups).  The session stops reading while its job runs,
@@ -130,10 +131,17 @@ smtpd_async_init(void)
 		"recipient_delimiter", "myorigin", "mydestination",
 		"parent_domain_matches_subdomains", "relay_domains",
 		"virtual_alias_domains", "virtual_mailbox_domains",
-		"queue_directory", "compatibility_level", NULL,
+		"queue_directory", "compatibility_level", "mail_version",
+		"smtpd_policy_service_policy_context",
+		"smtpd_policy_service_default_action",
+		"smtpd_policy_service_timeout", "smtpd_policy_service_max_idle",
+		"smtpd_policy_service_max_ttl", "smtpd_policy_service_request_limit",
+		"smtpd_policy_service_try_limit", "smtpd_policy_service_retry_delay",
+		NULL,
 	};
+	int policy = smtpd_check_uses_policy();
 
-	if (!map_any_blocking())
+	if (!map_any_blocking() && !policy)
 		return;
 	/* Parameters read at run time by the check and rewrite code: expand
 	 * them now, so that threads only ever read mail_conf's memo. */
@@ -146,9 +154,12 @@ smtpd_async_init(void)
 	smtpd_check_dns_rbl = dns_rbl_unlocked;
 	dns_lookup_orig = smtpd_check_dns_lookup;
 	smtpd_check_dns_lookup = dns_lookup_unlocked;
+	smtpd_check_wait_begin = wait_begin;
+	smtpd_check_wait_end = wait_end;
 	smtpd_pool_grow_limit(SMTPD_ASYNC_MAX_THREADS);
 	smtpd_async_on = 1;
-	msg_info("blocking lookup tables in use: policy checks run on worker threads");
+	msg_info("%s in use: policy checks run on worker threads", policy
+	    ? "check_policy_service" : "blocking lookup tables");
 }
 
 /* async_work - on a worker: the checks, and cleanup for a new recipient. */

@@ -102,6 +102,7 @@ static struct {
 	int soft_bounce;
 	int relay_before_rcpt;
 	int legacy_relay_domains;	/* relay_domains=$mydestination by default */
+	int policy;			/* a list names check_policy_service */
 } sc;
 
 /* compat_below - is compatibility_level below major.minor? */
@@ -193,6 +194,13 @@ rlist_parse(const char *where, const char *text, int tables)
 			if (o->refuse)
 				BAD("%s: restriction \"%s\" is not supported: %s", where,
 				    o->name, o->refuse);
+			if (o->op == SR_POLICY) {
+				if (!tables)
+					BAD("%s: restriction \"%s\" inside an access table "
+					    "result: define a restriction class instead",
+					    where, o->name);
+				sc.policy = 1;
+			}
 			if (o->arg != SR_ARG_NONE) {
 				char *arg = match_list_token(&cp, &err);
 
@@ -446,6 +454,14 @@ smtpd_check_init(void)
 	sc.legacy_relay_domains = !mail_conf_is_set("relay_domains")
 	    && compat_below(2, 0);
 	sc.ready = 1;
+}
+
+int
+smtpd_check_uses_policy(void)
+{
+	if (!sc.ready)
+		smtpd_check_init();
+	return sc.policy;
 }
 
 /* ---------------------------------------------------------------- */
@@ -1357,6 +1373,8 @@ one_check(struct smtpd_check_ctx *ctx, const struct rstep *step,
 		return smtpd_check_mx_backup(ctx);
 	case SR_CHECK_RELAY_DOMAINS:
 		return check_relay_domains(ctx);
+	case SR_POLICY:
+		return smtpd_check_policy(ctx, step->arg, name, class);
 	case SR_REFUSED: {
 		char *why = concatenate("restriction \"", o->name, "\" is not "
 		    "supported: ", o->refuse, (char *)0);

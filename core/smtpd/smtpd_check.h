@@ -32,6 +32,10 @@ struct smtpd_check_session {
 	const char *queue_id;		/* NULL: log "NOQUEUE" */
 	int pipelining_violation;	/* client sent ahead without PIPELINING */
 	int rcpt_count;			/* accepted so far in this transaction */
+	long size;			/* MAIL SIZE=, 0 when not given */
+	char instance[64];		/* per message (policy "instance") */
+	char server_addr[64];		/* the address the client connected to */
+	char server_port[16];
 };
 
 /* The outcome of one check. */
@@ -75,5 +79,16 @@ int smtpd_check_vrfy(const struct smtpd_check_session *s, const char *addr, stru
 int smtpd_check_size(const struct smtpd_check_session *s, long size, struct smtpd_check_reply *r);
 
 void smtpd_check_reply_free(struct smtpd_check_reply *r);
+
+/* smtpd_check_uses_policy - does a restriction list name
+ * check_policy_service (blocking I/O: smtpd then runs its checks on
+ * worker threads, smtpd_async.c)? */
+int smtpd_check_uses_policy(void);
+
+/* smtpd_check_wait_begin/end - called around blocking I/O of the checks
+ * (policy service queries) when they run on worker threads; NULL when
+ * the checks run on the event loop. */
+extern void (*smtpd_check_wait_begin)(void);
+extern void (*smtpd_check_wait_end)(void);
 
 #endif

@@ -254,6 +254,13 @@ table_result(struct smtpd_check_ctx *ctx, const char *table, char *value,
 	return smtpd_check_list_text(ctx, value, name, class);
 }
 
+int
+smtpd_check_access_result(struct smtpd_check_ctx *ctx, const char *table,
+    char *value, const char *name, const char *class)
+{
+	return table_result(ctx, table, value, name, class, 0);
+}
+
 /* query - look key up; on a match act on the result. */
 static int
 query(struct smtpd_check_ctx *ctx, struct map *map, const char *key,

@@ -94,6 +94,16 @@ int smtpd_check_access_host(struct smtpd_check_ctx *ctx, struct map *map,
 int smtpd_check_access_server(struct smtpd_check_ctx *ctx, struct map *map,
     const char *domain, int dns, const char *name, const char *class);
 
+/* smtpd_check_access_result - act on an access(5) action (value is a
+ * writable copy); table names its source in warnings. */
+int smtpd_check_access_result(struct smtpd_check_ctx *ctx, const char *table,
+    char *value, const char *name, const char *class);
+
+/* smtpd_policy.c: check_policy_service ARG (smtpd_restrict_policy_parse
+ * syntax): ask the policy server, act on its action. */
+int smtpd_check_policy(struct smtpd_check_ctx *ctx, const char *arg,
+    const char *name, const char *class);
+
 /* smtpd_check_dns.c: the DNS-based restrictions.
  * smtpd_check_rbl - reject_rbl_client ZONE[=PATTERN] (permit: 0), or
  * permit_dnswl_client (permit: 1). */

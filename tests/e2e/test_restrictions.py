@@ -6,8 +6,9 @@ actions, through real instances and real clients.
 - "postino check" and "postino start" refuse a restriction list with an
   unknown restriction (naming main.cf and the line), a check_*_access
   without a table, a table that does not open, a refused restriction
-  (check_policy_service), an access table with a FILTER action, and a bad
-  restriction in a master.cf -o override.
+  (reject_unverified_sender), an access table with a FILTER action, and a bad
+  restriction in a master.cf -o override, a check_policy_service with a
+  malformed server name.
 - The list from issue 8 (smtpd_helo_restrictions = permit_mynetworks,
   reject_unknown_helo_hostname) passes check, starts, answers 450 4.7.1
   "Host not found" to an unknown HELO name from outside mynetworks, and
@@ -66,7 +67,7 @@ class Check(unittest.TestCase):
             "smtpd_sender_restrictions":
             "check_sender_access hash:{dir}/no-such-table",
             "smtpd_recipient_restrictions":
-            "check_policy_service inet:127.0.0.1:9, reject_unauth_destination",
+            "check_policy_service inet:127.0.0.1, reject_unauth_destination",
             "smtpd_restriction_classes": "strict",
             "strict": "reject_bogus"})
         self.refused(
@@ -76,8 +77,8 @@ class Check(unittest.TestCase):
             % main_line(i, "smtpd_client_restrictions"),
             r"line %d: smtpd_sender_restrictions: check_sender_access "
             r"hash:.*no-such-table" % main_line(i, "smtpd_sender_restrictions"),
-            r"line %d: smtpd_recipient_restrictions: restriction "
-            r"\"check_policy_service\" is not supported"
+            r"line %d: smtpd_recipient_restrictions: check_policy_service: "
+            r"bad server name \"inet:127\.0\.0\.1\""
             % main_line(i, "smtpd_recipient_restrictions"),
             r"line %d: strict: unknown smtpd restriction \"reject_bogus\""
             % main_line(i, "strict"))

@@ -880,7 +880,7 @@ test_config_errors(void **state)
 	expect_rcpt(&outside, "joe@our.test", 0, NULL, NULL);
 	conf("compatibility_level = 3.6\n"
 	    "smtpd_recipient_restrictions = check_policy_service "
-	    "inet:127.0.0.1:9999\n");
+	    "inet:127.0.0.1\n");
 	expect_rcpt(&inside, "joe@our.test", 451, "4.3.5",
 	    "Server configuration error");
 	conf("compatibility_level = 3.6\n"

@@ -1,0 +1,468 @@
+/* SPDX-License-Identifier: MIT */
+/* smtpd_policy - check_policy_service: SMTP access policy delegation
+ * (Postfix's SMTPD_POLICY_README protocol).
+ *
+ * A request is "name=value" lines ended by an empty line; the server
+ * answers "action=..." lines ended by an empty line, and the action is
+ * an access(5) action (smtpd_check_access_result).  Connections are
+ * kept and reused (max_idle, max_ttl, request_limit); one exchange has
+ * timeout seconds in all; a failed exchange is retried try_limit times
+ * in all, retry_delay apart; when every try fails the default_action
+ * applies and "warning: problem talking to server SERVER: why" is logged.
+ *
+ * The I/O blocks: smtpd runs its checks on worker threads when a list
+ * names check_policy_service (smtpd_async.c), and this code gives the
+ * check lock up around each wait (smtpd_check_wait_begin/end), taking
+ * a cached connection out of the cache while it uses it, so no two
+ * threads ever share one. */
+#include "postino_config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "mail_conf.h"
+#include "msg.h"
+#include "mymalloc.h"
+#include "smtpd_check_private.h"
+#include "smtpd_restrict.h"
+#include "stringops.h"
+
+#define POLICY_REPLY_MAX	(64 * 1024)	/* a longer reply is an error */
+
+void (*smtpd_check_wait_begin)(void);
+void (*smtpd_check_wait_end)(void);
+
+/* An open connection to a policy server, idle in the cache. */
+struct pconn {
+	char *server;
+	int fd;
+	time_t created, used;
+	long requests;
+	struct pconn *next;
+};
+
+static struct pconn *idle;	/* under the check lock */
+
+static void
+wait_begin(void)
+{
+	if (smtpd_check_wait_begin)
+		smtpd_check_wait_begin();
+}
+
+static void
+wait_end(void)
+{
+	if (smtpd_check_wait_end)
+		smtpd_check_wait_end();
+}
+
+static long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+/* wait_fd - poll fd for events until deadline (ms); 0 ready, -1 not. */
+static int
+wait_fd(int fd, short events, long deadline, const char **why)
+{
+	struct pollfd p = {.fd = fd, .events = events};
+
+	for (;;) {
+		long left = deadline - now_ms();
+		int n;
+
+		if (left <= 0) {
+			*why = "timeout";
+			return -1;
+		}
+		n = poll(&p, 1, left > 1000000 ? 1000000 : (int)left);
+		if (n > 0)
+			return 0;
+		if (n < 0 && errno != EINTR) {
+			*why = strerror(errno);
+			return -1;
+		}
+	}
+}
+
+/* policy_connect - open a socket to server; -1 and *why on failure. */
+static int
+policy_connect(const char *server, long deadline, const char **why)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fd, err = 0;
+	socklen_t elen = sizeof(err);
+
+	memset(&ss, 0, sizeof(ss));
+	if (strncasecmp(server, "inet:", 5) == 0) {
+		char *host = xstrdup(server + 5), *port = strrchr(host, ':');
+		struct addrinfo hints = {0}, *res = NULL;
+		int rc;
+
+		*port++ = 0;
+		if (*host == '[' && host[strlen(host) - 1] == ']') {
+			host[strlen(host) - 1] = 0;
+			memmove(host, host + 1, strlen(host));
+		}
+		hints.ai_socktype = SOCK_STREAM;
+		hints.ai_flags = AI_NUMERICSERV;
+		rc = getaddrinfo(host, port, &hints, &res);
+		free(host);
+		if (rc != 0 || res == NULL) {
+			*why = rc ? gai_strerror(rc) : "no address";
+			return -1;
+		}
+		memcpy(&ss, res->ai_addr, res->ai_addrlen);
+		len = res->ai_addrlen;
+		freeaddrinfo(res);
+	} else {
+		struct sockaddr_un *sun = (struct sockaddr_un *)&ss;
+		const char *path = strchr(server, ':');
+		char *full;
+
+		if (path)
+			full = xstrdup(path + 1);
+		else
+			full = concatenate("private/", server, (char *)0);
+		if (*full != '/') {
+			char *abs = concatenate(mail_conf_str("queue_directory"), "/",
+			    full, (char *)0);
+
+			free(full);
+			full = abs;
+		}
+		if (strlen(full) >= sizeof(sun->sun_path)) {
+			free(full);
+			*why = "socket path too long";
+			return -1;
+		}
+		sun->sun_family = AF_UNIX;
+		strlcpy(sun->sun_path, full, sizeof(sun->sun_path));
+		free(full);
+		len = sizeof(*sun);
+	}
+	if ((fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
+	    0)) < 0) {
+		*why = strerror(errno);
+		return -1;
+	}
+	if (connect(fd, (struct sockaddr *)&ss, len) < 0) {
+		if (errno != EINPROGRESS) {
+			*why = strerror(errno);
+			close(fd);
+			return -1;
+		}
+		if (wait_fd(fd, POLLOUT, deadline, why) < 0) {
+			close(fd);
+			return -1;
+		}
+		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0 || err) {
+			*why = strerror(err ? err : errno);
+			close(fd);
+			return -1;
+		}
+	}
+	return fd;
+}
+
+/* exchange - send req, read the reply up to its empty line. */
+static int
+exchange(int fd, const char *req, size_t len, long deadline,
+    struct buf *reply, const char **why)
+{
+	size_t off = 0;
+	char chunk[4096];
+
+	while (off < len) {
+		ssize_t n = send(fd, req + off, len - off, MSG_NOSIGNAL);
+
+		if (n > 0) {
+			off += (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK
+		    && errno != EINTR) {
+			*why = strerror(errno);
+			return -1;
+		}
+		if (wait_fd(fd, POLLOUT, deadline, why) < 0)
+			return -1;
+	}
+	for (;;) {
+		const char *s = buf_str(reply);
+		ssize_t n;
+
+		if (*s == '\n' || strstr(s, "\n\n"))
+			return 0;
+		n = recv(fd, chunk, sizeof(chunk), 0);
+		if (n > 0) {
+			if (buf_len(reply) + (size_t)n > POLICY_REPLY_MAX) {
+				*why = "reply too long";
+				return -1;
+			}
+			buf_append(reply, chunk, (size_t)n);
+			continue;
+		}
+		if (n == 0) {
+			*why = "connection closed";
+			return -1;
+		}
+		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+			*why = strerror(errno);
+			return -1;
+		}
+		if (wait_fd(fd, POLLIN, deadline, why) < 0)
+			return -1;
+	}
+}
+
+/* checkout - a usable cached connection to server, or NULL. */
+static struct pconn *
+checkout(const char *server, long max_idle, long max_ttl)
+{
+	time_t now = time(NULL);
+
+	for (struct pconn **pp = &idle; *pp;) {
+		struct pconn *c = *pp;
+		int stale = now - c->used >= max_idle || now - c->created >= max_ttl;
+
+		if (!stale) {
+			/* Readable while idle: closed by the server (or garbage). */
+			struct pollfd p = {.fd = c->fd, .events = POLLIN};
+
+			stale = poll(&p, 1, 0) != 0;
+		}
+		if (stale) {
+			*pp = c->next;
+			close(c->fd);
+			free(c->server);
+			free(c);
+			continue;
+		}
+		if (strcmp(c->server, server) == 0) {
+			*pp = c->next;
+			c->next = NULL;
+			return c;
+		}
+		pp = &c->next;
+	}
+	return NULL;
+}
+
+static void
+pconn_free(struct pconn *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	free(c->server);
+	free(c);
+}
+
+static void
+add_attr(struct buf *b, const char *name, const char *value)
+{
+	char *v = xstrdup(value ? value : "");
+
+	/* A newline would end the attribute (or the request). */
+	for (char *cp = v; *cp; cp++)
+		if (*cp == '\n' || *cp == '\r')
+			*cp = ' ';
+	buf_printf(b, "%s=%s\n", name, v);
+	free(v);
+}
+
+static void
+build_request(struct smtpd_check_ctx *ctx, const char *context,
+    struct buf *b)
+{
+	const struct smtpd_check_session *s = ctx->s;
+	char num[32];
+
+	add_attr(b, "request", "smtpd_access_policy");
+	add_attr(b, "protocol_state", ctx->stage);
+	add_attr(b, "protocol_name", s->protocol ? s->protocol : "SMTP");
+	add_attr(b, "helo_name", ctx->helo);
+	add_attr(b, "queue_id", s->queue_id);
+	add_attr(b, "sender", ctx->sender);
+	add_attr(b, "recipient", ctx->rcpt);
+	snprintf(num, sizeof(num), "%d", s->rcpt_count);
+	add_attr(b, "recipient_count", num);
+	add_attr(b, "client_address", s->client_addr);
+	add_attr(b, "client_name", s->client_name ? s->client_name : "unknown");
+	add_attr(b, "reverse_client_name", s->reverse_name ? s->reverse_name
+	    : s->client_name ? s->client_name : "unknown");
+	add_attr(b, "instance", s->instance);
+	add_attr(b, "sasl_method", "");
+	add_attr(b, "sasl_username", "");
+	add_attr(b, "sasl_sender", "");
+	snprintf(num, sizeof(num), "%ld", s->size);
+	add_attr(b, "size", num);
+	add_attr(b, "ccert_subject", "");
+	add_attr(b, "ccert_issuer", "");
+	add_attr(b, "ccert_fingerprint", "");
+	add_attr(b, "ccert_pubkey_fingerprint", "");
+	add_attr(b, "encryption_protocol", "");
+	add_attr(b, "encryption_cipher", "");
+	add_attr(b, "encryption_keysize", "0");
+	add_attr(b, "etrn_domain", "");
+	add_attr(b, "stress", "");
+	add_attr(b, "client_port", s->client_port);
+	add_attr(b, "policy_context", context);
+	add_attr(b, "server_address", s->server_addr);
+	add_attr(b, "server_port", s->server_port);
+	add_attr(b, "compatibility_level", mail_conf_str("compatibility_level"));
+	add_attr(b, "mail_version", mail_conf_str("mail_version"));
+	buf_printf(b, "\n");
+}
+
+/* reply_action - the value of the "action" attribute, or NULL. */
+static char *
+reply_action(const char *reply)
+{
+	const char *cp = reply;
+
+	while (*cp && *cp != '\n') {
+		size_t len = strcspn(cp, "\n");
+
+		if (len > 7 && strncmp(cp, "action=", 7) == 0) {
+			char *v = xstrdup(cp + 7);
+
+			v[len - 7] = 0;
+			if (len > 7 && v[len - 8] == '\r')
+				v[len - 8] = 0;
+			return v;
+		}
+		cp += len;
+		if (*cp == '\n')
+			cp++;
+	}
+	return NULL;
+}
+
+static long
+opt_or(long opt, const char *param)
+{
+	return opt >= 0 ? opt : mail_conf_time(param, 's');
+}
+
+int
+smtpd_check_policy(struct smtpd_check_ctx *ctx, const char *arg,
+    const char *name, const char *class)
+{
+	struct smtpd_policy_opts o;
+	char *why = smtpd_restrict_policy_parse(arg, &o);
+	long timeout, max_idle, max_ttl, request_limit, try_limit, retry_delay;
+	struct buf *req, *reply;
+	char *action = NULL, *problem = NULL;
+	int rc;
+
+	if (why) {
+		char *text = concatenate("check_policy_service ", arg, ": ", why,
+		    (char *)0);
+
+		rc = smtpd_check_config_error(ctx, text);
+		free(text);
+		free(why);
+		smtpd_restrict_policy_free(&o);
+		return rc;
+	}
+	timeout = opt_or(o.timeout, "smtpd_policy_service_timeout");
+	max_idle = opt_or(o.max_idle, "smtpd_policy_service_max_idle");
+	max_ttl = opt_or(o.max_ttl, "smtpd_policy_service_max_ttl");
+	request_limit = o.request_limit >= 0 ? o.request_limit
+	    : mail_conf_int("smtpd_policy_service_request_limit");
+	try_limit = o.try_limit >= 0 ? o.try_limit
+	    : mail_conf_int("smtpd_policy_service_try_limit");
+	retry_delay = opt_or(o.retry_delay, "smtpd_policy_service_retry_delay");
+	if (try_limit < 1)
+		try_limit = 1;
+
+	req = buf_new(1024, 0);
+	build_request(ctx, o.policy_context ? o.policy_context
+	    : mail_conf_str("smtpd_policy_service_policy_context"), req);
+	reply = buf_new(256, 0);
+	for (long t = 0; t < try_limit && action == NULL; t++) {
+		struct pconn *c;
+		const char *err = "no reply";
+		long deadline;
+
+		if (t > 0 && retry_delay > 0) {
+			wait_begin();
+			sleep((unsigned)retry_delay);
+			wait_end();
+		}
+		c = checkout(o.server, max_idle, max_ttl);
+		buf_reset(reply);
+		wait_begin();
+		deadline = now_ms() + timeout * 1000;
+		if (c == NULL) {
+			int fd = policy_connect(o.server, deadline, &err);
+
+			if (fd >= 0) {
+				c = xcalloc(1, sizeof(*c));
+				c->server = xstrdup(o.server);
+				c->fd = fd;
+				c->created = time(NULL);
+			}
+		}
+		if (c && exchange(c->fd, buf_str(req), buf_len(req), deadline,
+		    reply, &err) == 0) {
+			action = reply_action(buf_str(reply));
+			if (action == NULL)
+				err = "reply without an action attribute";
+		}
+		wait_end();
+		free(problem);
+		problem = concatenate("problem talking to server ", o.server, ": ",
+		    err, (char *)0);
+		if (c == NULL)
+			continue;
+		if (action == NULL) {
+			pconn_free(c);
+			continue;
+		}
+		c->used = time(NULL);
+		c->requests++;
+		if (request_limit > 0 && c->requests >= request_limit) {
+			pconn_free(c);
+		} else {
+			c->next = idle;
+			idle = c;
+		}
+	}
+	buf_free(&req);
+	buf_free(&reply);
+	if (action == NULL) {
+		msg_warn("%s", problem);
+		action = xstrdup(o.default_action ? o.default_action
+		    : mail_conf_str("smtpd_policy_service_default_action"));
+	}
+	free(problem);
+	{
+		char *table = concatenate("check_policy_service ", o.server,
+		    (char *)0);
+
+		rc = smtpd_check_access_result(ctx, table, action, name, class);
+		free(table);
+	}
+	free(action);
+	smtpd_restrict_policy_free(&o);
+	return rc;
+}
