@@ -116,6 +116,11 @@ policy_connect(const char *server, long deadline, const char **why)
 		struct addrinfo hints = {0}, *res = NULL;
 		int rc;
 
+		if (port == NULL) {
+			free(host);
+			*why = "no port in server address";
+			return -1;
+		}
 		*port++ = 0;
 		if (*host == '[' && host[strlen(host) - 1] == ']') {
 			host[strlen(host) - 1] = 0;
