@@ -167,27 +167,35 @@ def check_agent(logs, prog="local"):
 
 
 def check_agent_mbox(logs, mbox, prog="local"):
-    """Problems with the order in which a delivery agent made an mbox
-    file durable before reporting "sent": since the previous report, the
-    file fsynced (and its directory, the first time: the file is new);
-    and the number of reports checked."""
+    """Problems with the order in which delivery agents made an mbox file
+    durable before reporting "sent": since the previous report, the file
+    fsynced; and the directory fsynced before the report of the delivery
+    that created the file.  The file did not exist before, so the agent
+    process that created it is the one that fsyncs the directory (an agent
+    syncs it only after a create); with several agent processes the others
+    only append.  Returns the problems and the number of reports checked."""
     problems = []
     checked = 0
+    dir_syncers = 0
     for pid, events in events_of(logs, prog):
         synced = dir_synced = False
-        first = True
+        sent_before_dir = False
         for ev in events:
             if ev == "fsync %s" % mbox:
                 synced = True
             elif ev == "fsync %s" % os.path.dirname(mbox):
+                if not dir_synced and sent_before_dir:
+                    problems.append("sent before the directory of the new "
+                                    "%s was fsynced" % mbox)
                 dir_synced = True
             elif ev.startswith("sock ") and "status=sent" in ev:
                 checked += 1
                 if not synced:
                     problems.append("sent before %s was fsynced" % mbox)
-                if first and not dir_synced:
-                    problems.append("sent before the directory of the new "
-                                    "%s was fsynced" % mbox)
                 synced = False
-                first = False
+                sent_before_dir = True
+        dir_syncers += dir_synced
+    if checked and dir_syncers == 0:
+        problems.append("the directory of the new %s was never fsynced"
+                        % mbox)
     return problems, checked
