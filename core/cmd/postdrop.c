@@ -4,7 +4,7 @@
  *
  *   postdrop [-c config_dir] [-r] [-v]
  *
- * Standard input is the maildrop record stream (core/pickup/maildrop.h)
+ * Standard input is the maildrop record stream (core/mail/maildrop.h)
  * that sendmail writes.  postdrop checks every record (types, order,
  * lengths, attributes, message_size_limit), writes maildrop/ID, and on
  * success pokes public/pickup with a 'W' byte (ignored when pickup is not

@@ -4,7 +4,7 @@
  *   postqueue [-v] [-c config_dir] -p | -j | -f | -s site | -i queue_id
  *   mailq [-v] [-c config_dir]           (= postqueue -p)
  *
- *   -p	the queue in Postfix's mailq layout (core/showq/queue_list.c)
+ *   -p	the queue in Postfix's mailq layout (core/mail/queue_list.c)
  *   -j	the queue as JSON lines (Postfix 3.1+ field names)
  *   -f	ask qmgr to retry all deferred mail now ('F' to public/qmgr)
  *   -s	retry mail for one site: we keep no per-site index (Postfix's
@@ -24,7 +24,7 @@
  *	caller who can read the queue directories (root, $mail_owner, the
  *	owner of an unprivileged instance) gets the listing read directly,
  *	which works while the mail system is down; anyone else gets it
- *	from the showq daemon (the same code, core/showq/queue_list.c):
+ *	from the showq daemon (the same code, core/mail/queue_list.c):
  *	"Queue report unavailable - mail system is down", exit 69, when
  *	showq does not answer, exit 77 when public/showq cannot be reached
  *	(postqueue not set-gid).

@@ -60,7 +60,7 @@ def record(t, payload=b""):
 
 
 def stream(sender, rcpts, lines, attrs=(), end=True):
-    """A maildrop record stream (core/pickup/maildrop.h)."""
+    """A maildrop record stream (core/mail/maildrop.h)."""
     out = record("V", "1")
     for a in attrs:
         out += record("A", a)

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* fuzz_mailcf - libFuzzer target for the configuration files: main.cf
  * (core/mail/mail_conf.c: reading, $name expansion) and master.cf
- * (core/master/master_ent.c).
+ * (core/mail/master_ent.c).
  *
  * Input: up to three parts separated by NUL bytes: main.cf, master.cf,
  * a text to expand; a missing part is the first one again.  Both files

@@ -9,8 +9,8 @@
  * "-o name=value" and "-o { name = value }" are both passed on as "-o",
  * "name=value".  The same service name and type twice: the last wins
  * (with a warning).  Errors name the file and line and skip the entry. */
-#ifndef POSTINO_MASTER_MASTER_ENT_H
-#define POSTINO_MASTER_MASTER_ENT_H
+#ifndef POSTINO_MAIL_MASTER_ENT_H
+#define POSTINO_MAIL_MASTER_ENT_H
 
 enum master_type {
 	MASTER_TYPE_INET,

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* queue_list - the queue listing shared by postqueue (-p, -j, mailq)
  * and the showq daemon (one implementation of the layout). */
-#ifndef POSTINO_SHOWQ_QUEUE_LIST_H
-#define POSTINO_SHOWQ_QUEUE_LIST_H
+#ifndef POSTINO_MAIL_QUEUE_LIST_H
+#define POSTINO_MAIL_QUEUE_LIST_H
 
 #include <stdio.h>
 #include <time.h>

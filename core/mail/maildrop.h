@@ -28,8 +28,8 @@
  * recipients.  The stream comes from an untrusted user: every reader
  * checks all of this (maildrop_check) and refuses the whole submission
  * on the first violation, with a one-line reason naming the record. */
-#ifndef POSTINO_PICKUP_MAILDROP_H
-#define POSTINO_PICKUP_MAILDROP_H
+#ifndef POSTINO_MAIL_MAILDROP_H
+#define POSTINO_MAIL_MAILDROP_H
 
 #include <stddef.h>
 #include <stdio.h>
