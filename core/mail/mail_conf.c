@@ -16,8 +16,12 @@
  * MAX_DEPTH.  Syntax errors in an expression are warned about and the
  * expression expands to nothing.
  *
+ * A read or an override also rebinds the typed parameters bound so far
+ * (mail_vars.h), so that var_* never disagree with main.cf and -o.
+ *
  * Logs: main.cf syntax errors (fatal, "FILE, line N: ..."), repeated
- * names (warning), bad bool/int/time values (fatal). */
+ * names (warning), bad bool/int/time values (fatal, with where the value
+ * was set: "FILE, line N: " or "-o NAME=VALUE: "). */
 #include "postino_config.h"
 
 #include <errno.h>
@@ -32,6 +36,7 @@
 #include "htable.h"
 #include "mail_conf.h"
 #include "mail_params.h"
+#include "mail_vars.h"
 #include "map.h"
 #include "map_loader.h"
 #include "msg.h"
@@ -44,6 +49,7 @@
 #define CONF_ENV	"MAIL_CONFIG"
 
 static char *conf_dir;			/* set by -c */
+static char *conf_path;			/* main.cf last read */
 static struct htable *file_tab;		/* main.cf: name -> char * */
 static struct htable *line_tab;		/* main.cf: name -> line number */
 static struct htable *over_tab;		/* -o: name -> char * */
@@ -173,6 +179,8 @@ mail_conf_read(int allow_missing)
 	if ((fp = fopen(path, "r")) == NULL) {
 		if (errno == ENOENT && allow_missing) {
 			free(path);
+			free(conf_path);
+			conf_path = NULL;
 			goto done;
 		}
 		msg_fatal("open %s: %m", path);
@@ -197,11 +205,13 @@ mail_conf_read(int allow_missing)
 	buf_free(&line);
 	lline_close(&rd);
 	fclose(fp);
-	free(path);
+	free(conf_path);
+	conf_path = path;
 done:
 	map_loader_config(mail_conf_str("meta_directory"),
 	    mail_conf_str("shlib_directory"));
 	sync_map_utf8();
+	mail_vars_rebind();
 }
 
 void
@@ -210,6 +220,7 @@ mail_conf_override(const char *name, const char *value)
 	free(set_entry(tab(&over_tab), name, value));
 	new_generation();
 	sync_map_utf8();
+	mail_vars_rebind();
 }
 
 const char *
@@ -751,47 +762,45 @@ mail_conf_str(const char *name)
 }
 
 int
-mail_conf_bool(const char *name)
+mail_conf_parse_bool(const char *val, int *res_r)
 {
-	const char *val = mail_conf_str(name);
-
 	if (strcasecmp(val, "yes") == 0)
-		return 1;
-	if (strcasecmp(val, "no") == 0)
-		return 0;
-	msg_fatal("bad boolean configuration: %s = %s", name, val);
+		*res_r = 1;
+	else if (strcasecmp(val, "no") == 0)
+		*res_r = 0;
+	else
+		return -1;
+	return 0;
 }
 
-long
-mail_conf_int(const char *name)
+int
+mail_conf_parse_int(const char *val, long *res_r)
 {
-	const char *val = mail_conf_str(name);
+	int neg = val[0] == '-';
 	long n;
 
-	int neg = val[0] == '-';
-
 	if (!alldig(val + neg) || str_to_long(val + neg, &n) < 0)
-		msg_fatal("bad numerical configuration: %s = %s", name, val);
-	return neg ? -n : n;
+		return -1;
+	*res_r = neg ? -n : n;
+	return 0;
 }
 
-long
-mail_conf_time(const char *name, int def_unit)
+int
+mail_conf_parse_time(const char *val, int def_unit, long *res_r)
 {
-	const char *val = mail_conf_str(name);
 	const char *cp = val;
 	long n = 0, mult;
 	int unit;
 
 	if (*cp < '0' || *cp > '9')
-		goto bad;
+		return -1;
 	for (; *cp >= '0' && *cp <= '9'; cp++) {
 		if (n > (LONG_MAX - (*cp - '0')) / 10)
-			goto bad;
+			return -1;
 		n = n * 10 + (*cp - '0');
 	}
 	if (cp[0] && cp[1])
-		goto bad;
+		return -1;
 	unit = *cp ? *cp : def_unit;
 	switch (unit) {
 	case 's':
@@ -810,13 +819,62 @@ mail_conf_time(const char *name, int def_unit)
 		mult = 7 * 86400;
 		break;
 	default:
-		goto bad;
+		return -1;
 	}
 	if (n > LONG_MAX / mult)
-		goto bad;
-	return n * mult;
-bad:
-	msg_fatal("bad time configuration: %s = %s", name, val);
+		return -1;
+	*res_r = n * mult;
+	return 0;
+}
+
+void
+mail_conf_bad(const char *kind, const char *name, const char *value)
+{
+	const char *raw;
+	int line;
+
+	if (!defaults_only && over_tab
+	    && (raw = htable_find(over_tab, name)) != NULL)
+		msg_fatal("-o %s=%s: bad %s configuration: %s = %s",
+		    name, raw, kind, name, value);
+	if (!defaults_only && conf_path && (line = mail_conf_file_line(name)) > 0
+	    && !mail_conf_readonly(name))
+		msg_fatal("%s, line %d: bad %s configuration: %s = %s",
+		    conf_path, line, kind, name, value);
+	msg_fatal("bad %s configuration: %s = %s", kind, name, value);
+}
+
+int
+mail_conf_bool(const char *name)
+{
+	const char *val = mail_conf_str(name);
+	int res;
+
+	if (mail_conf_parse_bool(val, &res) < 0)
+		mail_conf_bad("boolean", name, val);
+	return res;
+}
+
+long
+mail_conf_int(const char *name)
+{
+	const char *val = mail_conf_str(name);
+	long n;
+
+	if (mail_conf_parse_int(val, &n) < 0)
+		mail_conf_bad("numerical", name, val);
+	return n;
+}
+
+long
+mail_conf_time(const char *name, int def_unit)
+{
+	const char *val = mail_conf_str(name);
+	long n;
+
+	if (mail_conf_parse_time(val, def_unit, &n) < 0)
+		mail_conf_bad("time", name, val);
+	return n;
 }
 
 /* cmp_str - qsort comparator for string pointers. */

@@ -59,6 +59,20 @@ long mail_conf_int(const char *name);
  * bare number ('s', 'm', 'h', 'd' or 'w'). */
 long mail_conf_time(const char *name, int def_unit);
 
+/* mail_conf_parse_bool, mail_conf_parse_int, mail_conf_parse_time - the
+ * parsers behind mail_conf_bool/int/time: 0 and *res_r set, or -1 for a
+ * malformed value (*res_r unchanged). */
+int mail_conf_parse_bool(const char *val, int *res_r);
+int mail_conf_parse_int(const char *val, long *res_r);
+int mail_conf_parse_time(const char *val, int def_unit, long *res_r);
+
+/* mail_conf_bad - fatal "bad KIND configuration: NAME = VALUE" (kind:
+ * "numerical", "boolean", "time"), prefixed with where the value was set:
+ * "-o NAME=RAW: " for an override, "FILE, line N: " for main.cf, nothing
+ * for a built-in default. */
+void mail_conf_bad(const char *kind, const char *name, const char *value)
+    __attribute__((noreturn));
+
 /* mail_conf_expand - expand text against the configuration; malloc'd.
  * undefined_cb (may be NULL) is called for each undefined $name. */
 char *mail_conf_expand(const char *text,

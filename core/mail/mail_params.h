@@ -59,9 +59,23 @@ struct mail_param {
 	const char *hint;		/* NOT_IMPL_REFUSE: what to do */
 };
 
+/* mail_param_id - the index of each known parameter in mail_param_table:
+ * MAIL_PARAM_ID_<name>.  Naming one that is not in mail_params.def is a
+ * build error. */
+enum mail_param_id {
+#define MAIL_PARAM(name, ...)	MAIL_PARAM_ID_##name,
+#include "mail_params.def"
+#undef MAIL_PARAM
+	MAIL_PARAM_ID_COUNT
+};
+
 /* mail_param_table - every known parameter, sorted by name. */
 extern const struct mail_param mail_param_table[];
 extern const size_t mail_param_count;
+
+/* MAIL_PARAM_NAME - the name of a known parameter, checked at build time
+ * ("relay_domains" for MAIL_PARAM_NAME(relay_domains)). */
+#define MAIL_PARAM_NAME(param)	(mail_param_table[MAIL_PARAM_ID_##param].name)
 
 /* mail_param_find - the table entry for name, or NULL. */
 const struct mail_param *mail_param_find(const char *name);

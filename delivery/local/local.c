@@ -31,8 +31,9 @@
 #include "attr.h"
 #include "deliver_request.h"
 #include "local.h"
-#include "mail_conf.h"
+#include "mail_params.h"
 #include "mail_server.h"
+#include "mail_vars.h"
 #include "map.h"
 #include "msg.h"
 #include "mymalloc.h"
@@ -41,11 +42,13 @@
 #include "cleanup/cleanup.h"
 #endif
 
-/* conf_mask - a "command, file, forward"-style list to bits. */
+/* conf_mask - a "command, file, forward"-style list (the value of
+ * parameter param) to bits. */
 static int
-conf_mask(const char *param, const char *const *names, const int *bits)
+conf_mask(const char *param, const char *value, const char *const *names,
+    const int *bits)
 {
-	char *save = xstrdup(mail_conf_str(param));
+	char *save = xstrdup(value);
 	char *bp = save, *tok;
 	int mask = 0;
 
@@ -106,37 +109,40 @@ local_conf_init(void)
 	struct passwd *pw;
 	int lk;
 
+	mail_vars_bind(MAIL_VARS_LOCAL);
 	c->is_root = (geteuid() == 0);
-	c->cmd_mask = conf_mask("allow_mail_to_commands", exp_names, exp_bits);
-	c->file_mask = conf_mask("allow_mail_to_files", exp_names, exp_bits);
-	c->deliv_mask = conf_mask("prepend_delivered_header", dlv_names, dlv_bits);
-	lk = conf_mask("mailbox_delivery_lock", lock_names, lock_bits);
+	c->cmd_mask = conf_mask(MAIL_PARAM_NAME(allow_mail_to_commands),
+	    var_allow_mail_to_commands, exp_names, exp_bits);
+	c->file_mask = conf_mask(MAIL_PARAM_NAME(allow_mail_to_files),
+	    var_allow_mail_to_files, exp_names, exp_bits);
+	c->deliv_mask = conf_mask(MAIL_PARAM_NAME(prepend_delivered_header),
+	    var_prepend_delivered_header, dlv_names, dlv_bits);
+	lk = conf_mask(MAIL_PARAM_NAME(mailbox_delivery_lock),
+	    var_mailbox_delivery_lock, lock_names, lock_bits);
 	c->lock_fcntl = (lk & 1) != 0;
 	c->lock_dotlock = (lk & 2) != 0;
-	c->owner_special = mail_conf_bool("owner_request_special");
-	c->expand_owner = mail_conf_bool("expand_owner_alias");
-	c->dup_limit = mail_conf_int("duplicate_filter_limit");
-	c->size_limit = mail_conf_int("mailbox_size_limit");
-	c->cmd_time_limit = mail_conf_time("command_time_limit", 's');
+	c->owner_special = var_owner_request_special;
+	c->expand_owner = var_expand_owner_alias;
+	c->dup_limit = var_duplicate_filter_limit;
+	c->size_limit = var_mailbox_size_limit;
+	c->cmd_time_limit = var_command_time_limit;
 	if (c->cmd_time_limit <= 0)
 		c->cmd_time_limit = 1000;
-	c->delimiter = xstrdup(mail_conf_str("recipient_delimiter"));
-	c->myorigin = xstrdup(mail_conf_str("myorigin"));
-	c->myhostname = xstrdup(mail_conf_str("myhostname"));
-	c->fwd_filter = xstrdup(mail_conf_str("forward_expansion_filter"));
-	c->cmd_filter = xstrdup(mail_conf_str("command_expansion_filter"));
-	c->forward_path = xstrdup(mail_conf_raw("forward_path") ?
-	    mail_conf_raw("forward_path") : "");
-	c->mailbox_command = xstrdup(mail_conf_raw("mailbox_command") ?
-	    mail_conf_raw("mailbox_command") : "");
-	c->luser_relay = xstrdup(mail_conf_raw("luser_relay") ?
-	    mail_conf_raw("luser_relay") : "");
-	c->home_mailbox = xstrdup(mail_conf_str("home_mailbox"));
-	c->spool_dir = xstrdup(mail_conf_str("mail_spool_directory"));
-	c->shell = *mail_conf_str("local_command_shell") ?
-	    xstrdup(mail_conf_str("local_command_shell")) : "/bin/sh";
+	/* Never $name-expanded (mail_params.def): forward_path,
+	 * mailbox_command, luser_relay come raw. */
+	c->delimiter = var_recipient_delimiter;
+	c->myorigin = var_myorigin;
+	c->myhostname = var_myhostname;
+	c->fwd_filter = var_forward_expansion_filter;
+	c->cmd_filter = var_command_expansion_filter;
+	c->forward_path = var_forward_path;
+	c->mailbox_command = var_mailbox_command;
+	c->luser_relay = var_luser_relay;
+	c->home_mailbox = var_home_mailbox;
+	c->spool_dir = var_mail_spool_directory;
+	c->shell = *var_local_command_shell ? var_local_command_shell : "/bin/sh";
 
-	save = xstrdup(mail_conf_str("mydestination"));
+	save = xstrdup(var_mydestination);
 	bp = save;
 	while ((tok = mystrtok(&bp, ", \t\r\n")) != NULL) {
 		if (strchr(tok, ':') || tok[0] == '/')
@@ -147,7 +153,7 @@ local_conf_init(void)
 	}
 	free(save);
 
-	save = xstrdup(mail_conf_str("alias_maps"));
+	save = xstrdup(var_alias_maps);
 	bp = save;
 	while ((tok = mystrtok(&bp, ", \t\r\n")) != NULL) {
 		char *err = NULL;
@@ -174,7 +180,7 @@ local_conf_init(void)
 	}
 	free(save);
 
-	privs = mail_conf_str("default_privs");
+	privs = var_default_privs;
 	if ((pw = getpwnam(privs)) != NULL) {
 		c->nobody_uid = pw->pw_uid;
 		c->nobody_gid = pw->pw_gid;

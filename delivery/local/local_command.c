@@ -42,7 +42,7 @@
 #include <unistd.h>
 
 #include "local.h"
-#include "mail_conf.h"
+#include "mail_vars.h"
 #include "msg.h"
 #include "mymalloc.h"
 #include "stringops.h"
@@ -317,7 +317,7 @@ local_command(struct local_ctx *ctx, const char *command, uid_t uid,
 	if (*dr->client_protocol)
 		env_add(env, &n_env, "CLIENT_PROTOCOL", dr->client_protocol, filter);
 	{
-		char *names = xstrdup(mail_conf_str("export_environment"));
+		char *names = xstrdup(var_export_environment);
 		char *bp = names, *name;
 
 		while ((name = mystrtok(&bp, ", \t")) != NULL) {

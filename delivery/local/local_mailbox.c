@@ -73,7 +73,7 @@
 #include "agent_server.h"
 #include "dir_sync.h"
 #include "local.h"
-#include "mail_conf.h"
+#include "mail_vars.h"
 #include "msg.h"
 #include "mymalloc.h"
 #include "stringops.h"
@@ -140,8 +140,8 @@ errno_stat(int err, const char **dsn_r)
 static int
 dotlock_acquire(const char *path, char **lock_r)
 {
-	long attempts = mail_conf_int("deliver_lock_attempts");
-	long delay = mail_conf_time("deliver_lock_delay", 's');
+	long attempts = var_deliver_lock_attempts;
+	long delay = var_deliver_lock_delay;
 	char *lock = concatenate(path, ".lock", (char *)0);
 
 	if (attempts <= 0)
@@ -179,8 +179,8 @@ dotlock_acquire(const char *path, char **lock_r)
 static int
 fcntl_lock(int fd)
 {
-	long attempts = mail_conf_int("deliver_lock_attempts");
-	long delay = mail_conf_time("deliver_lock_delay", 's');
+	long attempts = var_deliver_lock_attempts;
+	long delay = var_deliver_lock_delay;
 
 	if (attempts <= 0)
 		attempts = 1;

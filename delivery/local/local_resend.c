@@ -27,8 +27,8 @@
 #include <unistd.h>
 
 #include "local.h"
-#include "mail_conf.h"
 #include "mail_queue.h"
+#include "mail_vars.h"
 #include "msg.h"
 #include "mymalloc.h"
 #include "qfile.h"
@@ -126,7 +126,7 @@ poke_qmgr(void)
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	if ((size_t)snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/public/qmgr",
-	    mail_conf_str("queue_directory")) >= sizeof(sun.sun_path))
+	    var_queue_directory) >= sizeof(sun.sun_path))
 		return;
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
 	    0)) < 0)
@@ -158,7 +158,7 @@ resend_qfile(struct local_ctx *ctx, const char *address, char **id_r,
 	snprintf(tbuf, sizeof(tbuf), "%ld.%06ld", (long)tv.tv_sec,
 	    (long)tv.tv_usec);
 	if (local_conf.is_root) {
-		struct passwd *pw = getpwnam(mail_conf_str("mail_owner"));
+		struct passwd *pw = getpwnam(var_mail_owner);
 
 		if (pw && fchown(qfile_writer_fd(w), pw->pw_uid, pw->pw_gid) < 0)
 			goto bad;

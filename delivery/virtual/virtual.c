@@ -36,7 +36,8 @@
 #include "agent_server.h"
 #include "deliver_request.h"
 #include "local.h"
-#include "mail_conf.h"
+#include "mail_params.h"
+#include "mail_vars.h"
 #include "msg.h"
 #include "mymalloc.h"
 #include "stringops.h"
@@ -49,7 +50,7 @@ struct virtual_conf virtual_conf;
 static void
 conf_lock(void)
 {
-	char *save = xstrdup(mail_conf_str("virtual_mailbox_lock"));
+	char *save = xstrdup(var_virtual_mailbox_lock);
 	char *bp = save, *tok;
 
 	local_conf.lock_fcntl = local_conf.lock_dotlock = 0;
@@ -72,22 +73,26 @@ virtual_conf_init(void)
 {
 	struct virtual_conf *c = &virtual_conf;
 
-	c->base = xstrdup(mail_conf_str("virtual_mailbox_base"));
+	mail_vars_bind(MAIL_VARS_VIRTUAL);
+	c->base = xstrdup(var_virtual_mailbox_base);
 	/* The stock master.cf runs virtual everywhere: without a base it
 	 * starts anyway and defers what it is given (a configuration error,
 	 * never a bounce), instead of crashing at every start. */
 	if (c->base[0] != '/')
 		msg_warn("virtual_mailbox_base must be an absolute pathname: \"%s\": deliveries will be deferred",
 		    c->base);
-	c->minimum_uid = mail_conf_int("virtual_minimum_uid");
-	virtual_maps_open(&c->mailbox, "virtual_mailbox_maps");
-	virtual_maps_open(&c->uid, "virtual_uid_maps");
-	virtual_maps_open(&c->gid, "virtual_gid_maps");
+	c->minimum_uid = var_virtual_minimum_uid;
+	virtual_maps_open(&c->mailbox, MAIL_PARAM_NAME(virtual_mailbox_maps),
+	    var_virtual_mailbox_maps);
+	virtual_maps_open(&c->uid, MAIL_PARAM_NAME(virtual_uid_maps),
+	    var_virtual_uid_maps);
+	virtual_maps_open(&c->gid, MAIL_PARAM_NAME(virtual_gid_maps),
+	    var_virtual_gid_maps);
 
 	/* The writers are local(8)'s: tell them how virtual wants it. */
 	local_relay_name = "virtual";
 	local_conf.is_root = (geteuid() == 0);
-	local_conf.size_limit = mail_conf_int("virtual_mailbox_limit");
+	local_conf.size_limit = var_virtual_mailbox_limit;
 	local_conf.deliv_mask = LOCAL_DELIV_FILE;	/* always Delivered-To: */
 	conf_lock();
 }

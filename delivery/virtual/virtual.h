@@ -34,9 +34,11 @@ struct virtual_conf {
 
 extern struct virtual_conf virtual_conf;
 
-/* virtual_maps_open - open the tables of param (daemon style: a table
- * that cannot be opened answers every lookup with a temporary error). */
-void virtual_maps_open(struct virtual_maps *vm, const char *param);
+/* virtual_maps_open - open the tables listed in value, the value of
+ * parameter param (daemon style: a table that cannot be opened answers
+ * every lookup with a temporary error). */
+void virtual_maps_open(struct virtual_maps *vm, const char *param,
+    const char *value);
 
 /* virtual_maps_find - look addr up with the "mailbox" key forms; the
  * first table that answers decides.  MAP_FOUND: *value_r is malloc'd;

@@ -14,16 +14,16 @@
 #include <string.h>
 
 #include "mail_addr_find.h"
-#include "mail_conf.h"
 #include "msg.h"
 #include "mymalloc.h"
 #include "stringops.h"
 #include "virtual.h"
 
 void
-virtual_maps_open(struct virtual_maps *vm, const char *param)
+virtual_maps_open(struct virtual_maps *vm, const char *param,
+    const char *value)
 {
-	char *save = xstrdup(mail_conf_str(param)), *bp = save, *tok;
+	char *save = xstrdup(value), *bp = save, *tok;
 
 	vm->param = param;
 	while ((tok = mystrtok(&bp, ", \t\r\n")) != NULL) {
