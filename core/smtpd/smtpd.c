@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* smtpd - the SMTP server process: listeners, sessions, input framing.
+/* smtpd - the SMTP server process: listeners, sessions.
  *
- * One libevent loop serves every session.  Input is split into lines
- * here (command lines bounded by line_length_limit, content lines by
- * message_size_limit); smtpd_proto.c and smtpd_data.c act on them.  A
+ * One libevent loop serves every session.  Input is split into lines by
+ * smtpd_line.c (command lines bounded by line_length_limit, content
+ * lines passed in pieces); smtpd_proto.c and smtpd_data.c act on them.  A
  * session whose work is on the thread pool (client name lookup, queue
  * file commit) reads nothing until the work is done, so replies stay in
  * order under pipelining.
@@ -263,14 +263,6 @@ smtpd_close(struct smtpd_session *s)
 	session_free(s);
 }
 
-/* output_full - too many replies wait for the client to read them. */
-static int
-output_full(struct smtpd_session *s)
-{
-	return evbuffer_get_length(bufferevent_get_output(s->bev))
-	    > SMTPD_OUT_HIGH;
-}
-
 /* write_drained - the output buffer is empty: close after the last
  * reply, or read again after backpressure. */
 static void
@@ -368,186 +360,6 @@ smtpd_fill_check(struct smtpd_session *s, struct smtpd_check_session *cs)
 		    sizeof(cs->server_port), NI_NUMERICHOST | NI_NUMERICSERV) != 0)
 			cs->server_addr[0] = cs->server_port[0] = 0;
 	}
-}
-
-/* next_line - take one line off the input; 1 line, 0 need more, -1 the
- * line is longer than max (the caller decides).  *scanned_r: how many
- * bytes at the start of the input are known to hold no LF (kept between
- * calls, so that a long line arriving in small reads is searched once,
- * not once per read); reset when a line is taken. */
-static int
-next_line(struct evbuffer *in, size_t max, char **line_r, size_t *len_r,
-    int *crlf_r, size_t *scanned_r)
-{
-	struct evbuffer_ptr eol, from;
-	size_t eol_len = 0;
-	size_t len, have = evbuffer_get_length(in);
-	char *line;
-
-	if (*scanned_r > have)
-		*scanned_r = 0;
-	if (*scanned_r > 0) {
-		if (evbuffer_ptr_set(in, &from, *scanned_r, EVBUFFER_PTR_SET) < 0)
-			*scanned_r = 0;
-	}
-	eol = evbuffer_search_eol(in, *scanned_r > 0 ? &from : NULL, &eol_len,
-	    EVBUFFER_EOL_LF);
-	if (eol.pos < 0) {
-		*scanned_r = have;
-		if (have > max)
-			return -1;
-		return 0;
-	}
-	*scanned_r = 0;
-	len = (size_t)eol.pos;
-	if (len > max)
-		return -1;
-	line = xmalloc(len + 1);
-	evbuffer_remove(in, line, len);
-	evbuffer_drain(in, eol_len);
-	line[len] = 0;
-	*crlf_r = 0;
-	if (len > 0 && line[len - 1] == '\r') {
-		line[--len] = 0;
-		*crlf_r = 1;
-	}
-	*line_r = line;
-	*len_r = len;
-	return 1;
-}
-
-/* skip_rest - drop the rest of a line that was too long to keep; 1 when
- * its end was found (*crlf_r: it ended in CR LF), 0 when more input is
- * needed.  The line is never split into two: whatever follows a cut in
- * a long line is not a command, nor the end of the data. */
-static int
-skip_rest(struct smtpd_session *s, struct evbuffer *in, int *crlf_r)
-{
-	struct evbuffer_ptr eol, last;
-	size_t eol_len = 0, n;
-	char c;
-
-	eol = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_LF);
-	n = eol.pos < 0 ? evbuffer_get_length(in) : (size_t)eol.pos;
-	if (n > 0 && evbuffer_ptr_set(in, &last, n - 1, EVBUFFER_PTR_SET) == 0
-	    && evbuffer_copyout_from(in, &last, &c, 1) == 1)
-		s->skip_last = c;
-	s->skipped += n;
-	if (eol.pos < 0) {
-		evbuffer_drain(in, n);
-		return 0;
-	}
-	evbuffer_drain(in, n + eol_len);
-	*crlf_r = s->skip_last == '\r';
-	s->skipping = 0;
-	s->scanned = 0;
-	return 1;
-}
-
-static void
-start_skip(struct smtpd_session *s)
-{
-	s->skipping = 1;
-	s->skip_last = 0;
-	s->skipped = 0;
-	s->scanned = 0;
-}
-
-/* A command line longer than this (not kept, only counted) ends the
- * session: nobody sends a megabyte of command by mistake. */
-#define SMTPD_MAX_SKIP	(1024 * 1024)
-
-/* smtpd_process_input - act on the complete lines in the input.
- *
- * Backpressure: while more than SMTPD_OUT_HIGH bytes of replies wait to
- * be sent, no line is taken and the socket is not read (the client's
- * own send buffer fills up); write_drained() resumes when they are out.
- *
- * smtpd_timeout is a deadline for a whole line: the timer is started
- * again only when a line was taken (or the session was waiting for
- * nothing), never because some bytes arrived, so a client that sends one
- * byte at a time, or never reads its replies, is dropped in time. */
-void
-smtpd_process_input(struct smtpd_session *s)
-{
-	struct evbuffer *in;
-	int progress = 0;
-
-	if (s->dead || s->bev == NULL)
-		return;
-	in = bufferevent_get_input(s->bev);
-	while (!s->dead && !s->in_pool
-	    && (s->state == SMTPD_ST_CMD || s->state == SMTPD_ST_DATA)) {
-		char *line;
-		size_t len;
-		int crlf, st;
-
-		if (output_full(s)) {
-			s->throttled = 1;
-			bufferevent_disable(s->bev, EV_READ);
-			break;
-		}
-		if (s->state == SMTPD_ST_CMD) {
-			if (s->skipping) {
-				if (!skip_rest(s, in, &crlf)) {
-					if (s->skipped > SMTPD_MAX_SKIP) {
-						smtpd_reply(s, "500 5.5.2 Error: command line too long");
-						smtpd_close_after_reply(s);
-					}
-					break;
-				}
-				smtpd_reply(s, "500 5.5.2 Error: command line too long");
-				s->errors++;
-				progress = 1;
-				continue;
-			}
-			st = next_line(in, (size_t)smtpd_conf.line_limit, &line,
-			    &len, &crlf, &s->scanned);
-			if (st < 0) {
-				/* Too long: drop this line, keep the session. */
-				start_skip(s);
-				continue;
-			}
-			if (st == 0)
-				break;
-			progress = 1;
-			smtpd_command(s, line, len,
-			    evbuffer_get_length(in) > 0);
-			free(line);
-		} else {
-			size_t take = SMTPD_DATA_PIECE;
-			struct evbuffer_ptr cut;
-			char last;
-
-			st = next_line(in, SMTPD_DATA_PIECE, &line, &len, &crlf,
-			    &s->scanned);
-			if (st < 0) {
-				/* A long line: pass its start on now.  A CR that
-				 * ends the piece stays: it may be the line's end. */
-				if (evbuffer_ptr_set(in, &cut, take - 1,
-				    EVBUFFER_PTR_SET) == 0
-				    && evbuffer_copyout_from(in, &cut, &last, 1) == 1
-				    && last == '\r')
-					take--;
-				line = xmalloc(take + 1);
-				evbuffer_remove(in, line, take);
-				line[take] = 0;
-				s->scanned = s->scanned > take ? s->scanned - take : 0;
-				progress = 1;
-				smtpd_data_piece(s, line, take);
-				free(line);
-				continue;
-			}
-			if (st == 0)
-				break;
-			progress = 1;
-			smtpd_data_line(s, line, len, crlf);
-			free(line);
-		}
-	}
-	if (!s->dead && s->state != SMTPD_ST_CLOSING && !s->in_pool
-	    && (progress || !evtimer_pending(s->timer, NULL)))
-		smtpd_arm_timeout(s);
 }
 
 static void

@@ -19,6 +19,7 @@
 
 #include "cleanup.h"
 #include "smtpd_check.h"
+#include "smtpd_line.h"
 
 /* Session states. */
 enum smtpd_state {
@@ -63,14 +64,7 @@ struct smtpd_session {
 	int last_cmd;			/* last command's verb + 1; 0: none */
 	int throttled;			/* not reading: too much unsent output */
 
-	/* DATA: how much of the input was already searched for a line end
-	 * (a long content line is not searched again for each read). */
-	size_t scanned;
-
-	/* A line too long to keep: skipped up to its end. */
-	int skipping;
-	char skip_last;			/* last byte skipped */
-	size_t skipped;			/* bytes skipped so far */
+	struct smtpd_line input;	/* framing state (smtpd_line.c) */
 
 	/* Transaction. */
 	char *sender;			/* NULL: no MAIL yet; "" null sender */

@@ -4,13 +4,13 @@
  * the real policy checks (smtpd_check) and the real cleanup library, so
  * that accepted messages are written to a queue directory of our own.
  *
- * What stands in for smtpd.c (the process, listeners and input framing)
- * is at the bottom of this file: it splits the fuzz bytes into lines the
- * way smtpd.c does (LF ends a line, a CR before it is removed, a line
- * longer than line_length_limit is refused as a whole), hands them to
- * smtpd_command / smtpd_data_line, and runs the thread-pool jobs (the
- * queue-file commit) at once, in order.  The session's bufferevent is a
- * real libevent pair; the replies are checked, not sent.
+ * The input framing and the session's input loop are smtpd's own
+ * (smtpd_line.c): the fuzz bytes are put in the input buffer of the
+ * session's bufferevent (a real libevent pair) and smtpd_process_input
+ * takes them from there.  What stands in for smtpd.c (the process and
+ * its listeners) is at the bottom of this file: replies are checked,
+ * not sent, and the thread-pool jobs (the queue-file commit) run at
+ * once, in order.
  *
  * Input: byte 0 picks settings (strict_rfc821_envelopes,
  * smtpd_helo_required, disable_vrfy_command, smtpd_forbid_bare_newline,
@@ -21,12 +21,8 @@
  * LF inside: no reply injection) that starts with a 2xx-5xx code and a
  * space or '-'; the session ends in a known state; the stored HELO name,
  * sender and first recipient hold no control characters (they go into
- * the Received: header, the queue file and the logs); the queue files
- * written are readable by qfile_read.
- *
- * A cleaner seam would be smtpd.c's line framing (next_line, skip_rest)
- * in a file of its own that this harness could link instead of
- * re-creating it; see tests/fuzz/README.md. */
+ * the Received: header, the queue file and the logs), checked at every
+ * reply; the queue files written are readable by qfile_read. */
 #include "postino_config.h"
 
 #include <dirent.h>
@@ -59,8 +55,6 @@ struct event_base *smtpd_base;
 int smtpd_stopping;
 int smtpd_async_on;
 
-static int in_input;		/* smtpd_process_input re-entry guard */
-static int allow_helo_ctl;	/* FUZZ_SMTPD_ALLOW_HELO_CTL=1 (README.md) */
 static int replies;
 static struct {
 	smtpd_job_fn work, done;
@@ -129,7 +123,6 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argc;
 	(void)argv;
 	fuzz_quiet();
-	allow_helo_ctl = getenv("FUZZ_SMTPD_ALLOW_HELO_CTL") != NULL;
 	snprintf(text, sizeof(text), main_cf_fmt, fuzz_tmpdir());
 	fuzz_write(fuzz_path("main.cf"), text, strlen(text), 0644);
 	if (mkdir(fuzz_path("queue"), 0700) < 0)
@@ -185,76 +178,12 @@ run_job(void)
 	job.done(job.ctx);
 }
 
-/* feed - what smtpd.c's input loop does with the client's bytes. */
-static void
-feed(struct smtpd_session *s, const char *data, size_t len)
-{
-	size_t pos = 0;
-
-	in_input = 1;
-	for (int steps = 0; steps < 100000; steps++) {
-		const char *nl;
-		size_t llen;
-		char *line;
-		int crlf;
-
-		if (job.pending) {
-			run_job();
-			continue;
-		}
-		if (s->dead || s->state == SMTPD_ST_CLOSING || pos >= len)
-			break;
-		if ((nl = memchr(data + pos, '\n', len - pos)) == NULL)
-			break;			/* an unfinished line: EOF */
-		llen = (size_t)(nl - (data + pos));
-		if (s->state == SMTPD_ST_CMD && llen > (size_t)smtpd_conf.line_limit) {
-			smtpd_reply(s, "500 5.5.2 Error: command line too long");
-			s->errors++;
-			pos += llen + 1;
-			continue;
-		}
-		/* Keep NUL bytes: the parser must see (and refuse) them. */
-		line = xmalloc(llen + 1);
-		memcpy(line, data + pos, llen);
-		line[llen] = 0;
-		pos += llen + 1;
-		crlf = llen > 0 && line[llen - 1] == '\r';
-		if (crlf)
-			line[--llen] = 0;
-		if (s->state == SMTPD_ST_CMD) {
-			/* Known bug (README.md): go past it by doing what a
-			 * fixed smtpd would do with a HELO name. */
-			if (allow_helo_ctl && (strncasecmp(line, "HELO", 4) == 0
-			    || strncasecmp(line, "EHLO", 4) == 0))
-				for (size_t i = 0; i < llen; i++)
-					if ((unsigned char)line[i] < 0x20
-					    || line[i] == 0x7f)
-						line[i] = '?';
-			smtpd_command(s, line, llen, pos < len);
-		} else if (s->state == SMTPD_ST_DATA) {
-			size_t max = smtpd_conf.size_limit > 0
-			    ? (size_t)smtpd_conf.size_limit + 4096 : 64 * 1024 * 1024;
-
-			if (llen > max)
-				s->data_overflow = 1;
-			else
-				smtpd_data_line(s, line, llen, crlf);
-		} else {
-			abort();		/* no other state reads input */
-		}
-		free(line);
-		if ((!allow_helo_ctl && has_ctl(s->helo)) || has_ctl(s->sender)
-		    || has_ctl(s->first_rcpt))
-			abort();
-	}
-	in_input = 0;
-}
-
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct smtpd_session *s;
 	struct bufferevent *pair[2];
+	struct evbuffer *in;
 	char dir[4096];
 	unsigned f;
 
@@ -282,7 +211,19 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	s->state = SMTPD_ST_CMD;
 	replies = 0;
 	smtpd_banner(s);
-	feed(s, (const char *)data + 1, size - 1);
+	/* A bufferevent's input takes data only from its socket (its end
+	 * is frozen): unfreeze it for the fuzz bytes. */
+	in = bufferevent_get_input(s->bev);
+	evbuffer_unfreeze(in, 0);
+	if (evbuffer_add(in, data + 1, size - 1) < 0)
+		abort();
+	evbuffer_freeze(in, 0);
+	smtpd_process_input(s);
+	/* A commit's done callback reads on (smtpd_process_input). */
+	for (int steps = 0; job.pending && steps < 100000; steps++)
+		run_job();
+	if (job.pending)
+		abort();
 	if (s->state != SMTPD_ST_CMD && s->state != SMTPD_ST_DATA
 	    && s->state != SMTPD_ST_CLOSING)
 		abort();
@@ -312,13 +253,14 @@ smtpd_reply(struct smtpd_session *s, const char *fmt, ...)
 	va_list ap;
 	int n;
 
-	(void)s;
 	va_start(ap, fmt);
 	n = vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
 	if (n < 4 || (size_t)n >= sizeof(text) || has_crlf(text)
 	    || text[0] < '2' || text[0] > '5' || text[1] < '0' || text[1] > '9'
 	    || text[2] < '0' || text[2] > '9' || (text[3] != ' ' && text[3] != '-'))
+		abort();
+	if (has_ctl(s->helo) || has_ctl(s->sender) || has_ctl(s->first_rcpt))
 		abort();
 	replies++;
 }
@@ -359,15 +301,6 @@ smtpd_reset_transaction(struct smtpd_session *s)
 void
 smtpd_arm_timeout(struct smtpd_session *s)
 {
-	(void)s;
-}
-
-void
-smtpd_process_input(struct smtpd_session *s)
-{
-	/* Called by commit_done: feed() goes on by itself. */
-	if (!in_input)
-		abort();
 	(void)s;
 }
 
