@@ -44,6 +44,7 @@ static volatile sig_atomic_t got_drain;
 static volatile sig_atomic_t got_stop;
 static int sticky_event = MAIL_SERVER_NONE;
 static int lock_fd = -1;
+static int server_ready;
 
 /* mail_server_signal - note the signal and wake the event loop. */
 static void
@@ -298,6 +299,9 @@ status_write(char ch)
 void
 mail_server_ready(void)
 {
+	if (server_ready)
+		return;
+	server_ready = 1;
 	mail_server_drop();
 	status_write(MAIL_SERVER_STAT_READY);
 }
@@ -315,6 +319,15 @@ mail_server_listen_fd(int index)
 		msg_panic("mail_server_listen_fd: index %d of %d", index,
 		    listen_count);
 	return listen_fds[index];
+}
+
+void
+mail_server_listen_add(int fd)
+{
+	if (listen_count >= MAIL_SERVER_MAX_LISTEN)
+		msg_fatal("too many listening sockets (%d)", listen_count);
+	set_fd_flags(fd, 1);
+	listen_fds[listen_count++] = fd;
 }
 
 void

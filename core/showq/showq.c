@@ -12,16 +12,16 @@
  * by postqueue (authorized_mailq_users): public/ is reachable only for
  * root, $mail_owner and $setgid_group, which postqueue is set-gid to.
  *
- * One client at a time, each bounded: the request must arrive within
+ * One client at a time, served from the accept callback of the daemon
+ * skeleton (mail_server.h), each bounded: the request must arrive within
  * SHOWQ_REQUEST_TIMEOUT, every write must make progress within
  * SHOWQ_WRITE_TIMEOUT and the whole listing must be done within
  * SHOWQ_TOTAL_TIMEOUT; a client that is slower loses its connection
- * (the listing is then incomplete).  Between clients showq watches the
- * master (drain, stop). */
+ * (the listing is then incomplete).  Between clients the skeleton
+ * watches the master (drain, stop) and max_idle / max_use. */
 #include "postino_config.h"
 
-#include <errno.h>
-#include <poll.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,50 +92,29 @@ showq_serve(int fd)
 	(void)fclose(fp);
 }
 
+/* showq_accept - serve one client to the end, then hand it back. */
+static void
+showq_accept(int fd, const struct sockaddr *sa, int salen, int index)
+{
+	int fl;
+
+	(void)sa;
+	(void)salen;
+	(void)index;
+	/* Served with blocking I/O, bounded by the socket timeouts. */
+	if ((fl = fcntl(fd, F_GETFL)) >= 0)
+		(void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+	showq_serve(fd);
+	mail_server_disconnect();
+}
+
 int
 main(int argc, char **argv)
 {
-	struct pollfd pfd[MAIL_SERVER_MAX_LISTEN + 2];
-	int nl, n, fd;
+	static const struct mail_server_ops ops = {
+		.accept = showq_accept,
+	};
 
 	mail_server_init(argc, argv, "showq");
-	mail_server_ready();
-	for (;;) {
-		nl = mail_server_listen_count();
-		n = 0;
-		for (int i = 0; i < nl; i++) {
-			pfd[n].fd = mail_server_listen_fd(i);
-			pfd[n++].events = POLLIN;
-		}
-		pfd[n].fd = mail_server_notify_fd();
-		pfd[n++].events = POLLIN;
-		if (mail_server_status_fd() >= 0) {
-			pfd[n].fd = mail_server_status_fd();
-			pfd[n++].events = POLLIN;
-		}
-		if (poll(pfd, (nfds_t)n, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			msg_fatal("poll: %m");
-		}
-		for (int i = nl; i < n; i++)
-			if (pfd[i].revents && mail_server_event() != MAIL_SERVER_NONE) {
-				/* Nothing in flight between clients. */
-				mail_server_close_listeners();
-				return 0;
-			}
-		for (int i = 0; i < nl; i++) {
-			if ((pfd[i].revents & POLLIN) == 0)
-				continue;
-			/* Listening sockets are non-blocking; clients are not. */
-			fd = accept4(pfd[i].fd, NULL, NULL, SOCK_CLOEXEC);
-			if (fd < 0) {
-				if (errno != EAGAIN && errno != EWOULDBLOCK
-				    && errno != EINTR && errno != ECONNABORTED)
-					msg_warn("accept: %m");
-				continue;
-			}
-			showq_serve(fd);
-		}
-	}
+	return mail_server_run(&ops);
 }

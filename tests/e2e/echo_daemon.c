@@ -11,34 +11,40 @@
  *	echo_busy_limit	clients at which the process says it is busy and
  *			stops accepting (default 0: never)
  *	echo_fail	yes: exit 1 before mail_server_ready() (a failed start)
- * On DRAIN it closes its listening sockets and exits when the last client
- * leaves; on STOP it exits at once.  Logs "ready", "drain", "stop",
- * "trigger X". */
+ * It runs on the daemon skeleton (mail_server.h), so the master's tests
+ * also test the skeleton: on DRAIN the listening sockets are closed and
+ * the process exits when the last client leaves; on STOP it exits at
+ * once (no client is in flight after the stop callback); max_idle and
+ * max_use apply.  Logs "ready", "drain: N clients", "drained: exiting",
+ * "stop", "trigger X", and "exit: N clients served" before every exit. */
 #include "postino_config.h"
 
 #include <errno.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <event2/event.h>
+
 #include "mail_conf.h"
 #include "mail_server.h"
 #include "msg.h"
 #include "mymalloc.h"
 
-#define MAX_CLIENTS	64
-
 struct client {
 	int fd;
 	char buf[512];
 	size_t len;
+	struct event *ev;
+	struct client *next;
 };
 
-static struct client clients[MAX_CLIENTS];
+static struct client *clients;
 static int nclients;
+static long served;
+static char hello[256];
 
 /* setting - an -o setting, or def. */
 static const char *
@@ -49,31 +55,39 @@ setting(const char *name, const char *def)
 	return val ? val : def;
 }
 
-/* drop_client - close and forget client i; log a trigger. */
+/* drop_client - close and forget a client; log a trigger. */
 static void
-drop_client(int i)
+drop_client(struct client *c)
 {
-	struct client *c = clients + i;
+	struct client **pp;
 
 	if (c->len > 0 && c->len < 8 && memchr(c->buf, '\n', c->len) == NULL)
 		msg_info("trigger %.*s", (int)c->len, c->buf);
+	for (pp = &clients; *pp; pp = &(*pp)->next)
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	event_free(c->ev);
 	close(c->fd);
-	clients[i] = clients[--nclients];
+	free(c);
+	nclients--;
+	mail_server_disconnect();
 }
 
-/* serve - read from client i and echo complete lines. */
+/* serve - read from a client and echo complete lines. */
 static void
-serve(int i)
+serve(evutil_socket_t fd, short what, void *arg)
 {
-	struct client *c = clients + i;
+	struct client *c = arg;
 	ssize_t n;
 	char *nl;
 
 	n = read(c->fd, c->buf + c->len, sizeof(c->buf) - c->len);
 	if (n <= 0) {
-		if (n < 0 && errno == EAGAIN)
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			return;
-		drop_client(i);
+		drop_client(c);
 		return;
 	}
 	c->len += (size_t)n;
@@ -86,90 +100,66 @@ serve(int i)
 		c->len -= line;
 	}
 	if (c->len == sizeof(c->buf))
-		drop_client(i);
+		drop_client(c);
+}
+
+static void
+echo_accept(int fd, const struct sockaddr *sa, int salen, int index)
+{
+	struct client *c = xcalloc(1, sizeof(*c));
+
+	c->fd = fd;
+	c->ev = event_new(mail_server_base(), fd, EV_READ | EV_PERSIST, serve, c);
+	event_add(c->ev, NULL);
+	c->next = clients;
+	clients = c;
+	nclients++;
+	served++;
+	if (write(fd, hello, strlen(hello)) < 0)
+		msg_warn("write hello: %m");
+}
+
+static void
+echo_drain(void)
+{
+	msg_info("drain: %d clients", nclients);
+}
+
+static void
+echo_stop(void)
+{
+	msg_info("stop");
+	while (clients != NULL)
+		drop_client(clients);
+}
+
+static void
+echo_exit(void)
+{
+	if (mail_server_check() == MAIL_SERVER_DRAIN)
+		msg_info("drained: exiting");
+	msg_info("exit: %ld clients served", served);
 }
 
 int
 main(int argc, char **argv)
 {
-	struct pollfd pfd[MAX_CLIENTS + MAIL_SERVER_MAX_LISTEN + 2];
-	char hello[256];
-	long limit = 0;
-	int busy = 0, draining = 0, n, nl, lbase, fd;
-	enum mail_server_event ev;
+	static struct mail_server_ops ops = {
+		.accept = echo_accept,
+		.drain = echo_drain,
+		.stop = echo_stop,
+		.pre_exit = echo_exit,
+	};
 
 	mail_server_init(argc, argv, "echo_daemon");
 	if (strcmp(setting("echo_fail", "no"), "yes") == 0)
 		msg_fatal("echo_fail = yes: failing on purpose");
-	limit = strtol(setting("echo_busy_limit", "0"), NULL, 10);
+	ops.capacity = (int)strtol(setting("echo_busy_limit", "0"), NULL, 10);
 	mail_server_ready();
 	snprintf(hello, sizeof(hello), "hello %ld %ld %s\n", (long)getpid(),
 	    (long)getuid(), setting("echo_greeting", "echo"));
 	msg_info("ready: service %s type %s listeners %d uid %ld",
 	    mail_server_service(), mail_server_type(),
 	    mail_server_listen_count(), (long)getuid());
-
-	for (;;) {
-		n = 0;
-		pfd[n].fd = mail_server_notify_fd();
-		pfd[n++].events = POLLIN;
-		if (mail_server_status_fd() >= 0) {
-			pfd[n].fd = mail_server_status_fd();
-			pfd[n++].events = POLLIN;
-		}
-		nl = 0;
-		lbase = n;
-		if (!busy && !draining)
-			for (int i = 0; i < mail_server_listen_count(); i++, nl++) {
-				pfd[n].fd = mail_server_listen_fd(i);
-				pfd[n++].events = POLLIN;
-			}
-		for (int i = 0; i < nclients; i++) {
-			pfd[n].fd = clients[i].fd;
-			pfd[n++].events = POLLIN;
-		}
-		if (poll(pfd, (nfds_t)n, -1) < 0 && errno != EINTR)
-			msg_fatal("poll: %m");
-
-		if ((ev = mail_server_event()) == MAIL_SERVER_STOP) {
-			msg_info("stop");
-			exit(0);
-		}
-		if (ev == MAIL_SERVER_DRAIN && !draining) {
-			msg_info("drain: %d clients", nclients);
-			draining = 1;
-			mail_server_close_listeners();
-			continue;
-		}
-		/* Clients first: their slots move when one leaves. */
-		for (int i = n - 1, k = nclients - 1; k >= 0; i--, k--)
-			if (pfd[i].revents)
-				serve(k);
-		for (int j = lbase; j < lbase + nl && !draining; j++) {
-			if (!(pfd[j].revents & POLLIN))
-				continue;
-			if ((fd = accept4(pfd[j].fd, NULL, NULL, SOCK_NONBLOCK
-			    | SOCK_CLOEXEC)) < 0)
-				continue;
-			if (nclients >= MAX_CLIENTS) {
-				close(fd);
-				continue;
-			}
-			clients[nclients].fd = fd;
-			clients[nclients++].len = 0;
-			if (write(fd, hello, strlen(hello)) < 0)
-				msg_warn("write hello: %m");
-		}
-		if (draining && nclients == 0) {
-			msg_info("drained: exiting");
-			exit(0);
-		}
-		if (limit > 0 && !busy && nclients >= limit) {
-			busy = 1;
-			mail_server_busy(1);
-		} else if (busy && nclients < limit) {
-			busy = 0;
-			mail_server_busy(0);
-		}
-	}
+	return mail_server_run(&ops);
 }

@@ -200,13 +200,16 @@ class TestLifecycle(unittest.TestCase):
                                     ("127.0.0.1:%d" % inst.port).encode(),
                                     b"-t", b"inet"])
         fds = sorted(int(x) for x in os.listdir("/proc/%d/fd" % child))
-        # 0-2, the listener (3), the status channel (4), the log file
-        # and the notify pipe: nothing from the master leaks.
+        # 0-2, the listener (3), the status channel (4), the log file,
+        # the notify pipe and the event loop's own (epoll, eventfd):
+        # nothing from the master leaks.
         self.assertEqual(fds[:5], [0, 1, 2, 3, 4])
         for fd in fds[5:]:
             target = os.readlink("/proc/%d/fd/%d" % (child, fd))
             self.assertTrue(target == inst.maillog
-                            or target.startswith("pipe:"), target)
+                            or target.startswith("pipe:")
+                            or target in ("anon_inode:[eventpoll]",
+                                          "anon_inode:[eventfd]"), target)
         c = Client(inst.port)
         self.assertEqual(c.pid, child)
         self.assertEqual(c.echo("ping"), "ping")
@@ -362,6 +365,47 @@ tick unix - - n 1 1 {echo}
         inst.start()
         inst.wait_log(r"exit status 1$", 2)
         self.assertIn("is throttling for 1 seconds", inst.log())
+
+    def test_max_idle(self):
+        # The skeleton (mail_server.h): a process without clients for
+        # max_idle seconds exits, and the master starts a fresh one.
+        inst = Instance(self, """
+127.0.0.1:{port} inet n - n - 1 {echo} -o max_idle=1s -o max_use=0
+""")
+        inst.start()
+        a = Client(inst.port)
+        self.assertEqual(a.echo("a"), "a")
+        a.close()
+        inst.wait_log(r"echo_daemon\[%d\]: exit: 1 clients served$" % a.pid)
+        poll_until("old process exit", lambda: not alive(a.pid))
+        b = Client(inst.port)
+        self.assertNotEqual(b.pid, a.pid)
+        self.assertEqual(b.echo("b"), "b")
+        b.close()
+        self.assertNotIn("drain", inst.log())
+
+    def test_max_use(self):
+        # max_use counts accepted clients; the process exits when it has
+        # none in flight, never cutting a client short.
+        inst = Instance(self, """
+127.0.0.1:{port} inet n - n - 1 {echo} -o max_use=2 -o max_idle=0
+""")
+        inst.start()
+        a = Client(inst.port)
+        b = Client(inst.port)
+        self.assertEqual(a.pid, b.pid)
+        self.assertEqual(a.echo("a"), "a")
+        a.close()
+        # Used up, but b is still in flight: still served.
+        self.assertEqual(b.echo("b"), "b")
+        self.assertTrue(alive(b.pid))
+        b.close()
+        inst.wait_log(r"echo_daemon\[%d\]: exit: 2 clients served$" % a.pid)
+        poll_until("old process exit", lambda: not alive(a.pid))
+        c = Client(inst.port)
+        self.assertNotEqual(c.pid, a.pid)
+        self.assertEqual(c.echo("c"), "c")
+        c.close()
 
     def test_maxproc(self):
         inst = Instance(self, """
