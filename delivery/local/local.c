@@ -9,7 +9,7 @@
  * (master.cf unpriv=n): it needs to become each recipient.
  *
  * Logs (as "local"): one line per leaf delivery in Postfix's shape
- * (local_report.c) and warnings for protocol errors. */
+ * (delivery/common/deliver_report.c) and warnings for protocol errors. */
 #include "postino_config.h"
 
 #include <errno.h>
@@ -29,6 +29,7 @@
 
 #include "agent_server.h"
 #include "attr.h"
+#include "cleanup.h"
 #include "deliver_request.h"
 #include "local.h"
 #include "mail_params.h"
@@ -38,9 +39,6 @@
 #include "msg.h"
 #include "mymalloc.h"
 #include "stringops.h"
-#ifdef LOCAL_HAVE_CLEANUP
-#include "cleanup/cleanup.h"
-#endif
 
 /* conf_mask - a "command, file, forward"-style list (the value of
  * parameter param) to bits. */
@@ -91,6 +89,10 @@ alias_owner(const char *title)
 	return uid;
 }
 
+/* The configuration local(8) alone uses (delivery_conf: what it shares
+ * with virtual). */
+struct local_conf local_conf;
+
 /* local_conf_init - read the parameters local uses. */
 static void
 local_conf_init(void)
@@ -104,27 +106,29 @@ local_conf_init(void)
 	static const char *const lock_names[] = {"fcntl", "dotlock", "flock", NULL};
 	static const int lock_bits[] = {1, 2, 0};
 	struct local_conf *c = &local_conf;
+	struct delivery_conf *d = &delivery_conf;
 	char *save, *bp, *tok;
 	const char *privs;
 	struct passwd *pw;
 	int lk;
 
 	mail_vars_bind(MAIL_VARS_LOCAL);
-	c->is_root = (geteuid() == 0);
+	d->relay_name = "local";
+	d->is_root = (geteuid() == 0);
 	c->cmd_mask = conf_mask(MAIL_PARAM_NAME(allow_mail_to_commands),
 	    var_allow_mail_to_commands, exp_names, exp_bits);
 	c->file_mask = conf_mask(MAIL_PARAM_NAME(allow_mail_to_files),
 	    var_allow_mail_to_files, exp_names, exp_bits);
-	c->deliv_mask = conf_mask(MAIL_PARAM_NAME(prepend_delivered_header),
+	d->deliv_mask = conf_mask(MAIL_PARAM_NAME(prepend_delivered_header),
 	    var_prepend_delivered_header, dlv_names, dlv_bits);
 	lk = conf_mask(MAIL_PARAM_NAME(mailbox_delivery_lock),
 	    var_mailbox_delivery_lock, lock_names, lock_bits);
-	c->lock_fcntl = (lk & 1) != 0;
-	c->lock_dotlock = (lk & 2) != 0;
+	d->lock_fcntl = (lk & 1) != 0;
+	d->lock_dotlock = (lk & 2) != 0;
 	c->owner_special = var_owner_request_special;
 	c->expand_owner = var_expand_owner_alias;
-	c->dup_limit = var_duplicate_filter_limit;
-	c->size_limit = var_mailbox_size_limit;
+	d->dup_limit = var_duplicate_filter_limit;
+	d->size_limit = var_mailbox_size_limit;
 	c->cmd_time_limit = var_command_time_limit;
 	if (c->cmd_time_limit <= 0)
 		c->cmd_time_limit = 1000;
@@ -184,17 +188,15 @@ local_conf_init(void)
 	if ((pw = getpwnam(privs)) != NULL) {
 		c->nobody_uid = pw->pw_uid;
 		c->nobody_gid = pw->pw_gid;
-	} else if (c->is_root) {
+	} else if (d->is_root) {
 		msg_fatal("default_privs: unknown user \"%s\"", privs);
 	} else {
 		c->nobody_uid = getuid();
 		c->nobody_gid = getgid();
 	}
-	if (c->is_root && c->nobody_uid == 0)
+	if (d->is_root && c->nobody_uid == 0)
 		msg_fatal("default_privs: \"%s\" must not be a privileged user", privs);
-#ifdef LOCAL_HAVE_CLEANUP
 	cleanup_init();		/* forwarded mail goes through cleanup */
-#endif
 }
 
 /* lower_domain - the address with its domain folded to lower case. */

@@ -60,7 +60,7 @@ local_ctx_set_privs(struct local_ctx *ctx, uid_t uid, char **home_r,
 	struct passwd *pw;
 	gid_t gid;
 
-	if (!local_conf.is_root) {
+	if (!delivery_conf.is_root) {
 		uid = getuid();
 		gid = getgid();
 	} else if (uid == 0) {
@@ -70,7 +70,7 @@ local_ctx_set_privs(struct local_ctx *ctx, uid_t uid, char **home_r,
 		gid = local_conf.nobody_gid;
 	}
 	pw = getpwuid(uid);
-	if (pw && local_conf.is_root && uid != local_conf.nobody_uid)
+	if (pw && delivery_conf.is_root && uid != local_conf.nobody_uid)
 		gid = pw->pw_gid;
 	*home_r = xstrdup(pw ? pw->pw_dir : "/");
 	*shell_r = xstrdup(pw && *pw->pw_shell ? pw->pw_shell : "/bin/sh");

@@ -108,7 +108,7 @@ child_exec(char **argv, char **env, int in_fd, int out_fd, uid_t uid,
 		(void)close(fd);
 	signal(SIGPIPE, SIG_DFL);
 	signal(SIGCHLD, SIG_DFL);
-	if (local_conf.is_root) {
+	if (delivery_conf.is_root) {
 		if (setgroups(1, &gid) < 0 || setgid(gid) < 0 || setuid(uid) < 0
 		    || getuid() == 0 || geteuid() == 0)
 			_exit(EX_OSERR);
@@ -246,14 +246,14 @@ local_command(struct local_ctx *ctx, const char *command, uid_t uid,
 		    "mail system configuration error: empty command");
 		return;
 	}
-	if (local_conf.is_root && uid == 0) {
+	if (delivery_conf.is_root && uid == 0) {
 		uid = local_conf.nobody_uid;
 		gid = local_conf.nobody_gid;
 	}
 
 	/* The message copy, then a file for the output. */
 	flags = LOCAL_COPY_FROM | LOCAL_COPY_RETURN | LOCAL_COPY_ORIG;
-	if (local_conf.deliv_mask & LOCAL_DELIV_COMMAND)
+	if (delivery_conf.deliv_mask & LOCAL_DELIV_COMMAND)
 		flags |= LOCAL_COPY_DELIVERED;
 	if ((in_fd = tmp_file()) < 0 || (out_fd = tmp_file()) < 0) {
 		local_report(ctx, LOCAL_DEFER, "4.3.0",

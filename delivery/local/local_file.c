@@ -4,9 +4,9 @@
  *
  * A path ending in "/" is a Maildir; anything else is appended to in mbox
  * format with the same locking and checks as a mailbox
- * (local_mailbox.c), but always with the privileges of the context: the
- * .forward owner, the alias database owner, the include file owner, or
- * default_privs instead of root.  /dev/null takes the message without
+ * (delivery/common/mailbox.c), but always with the privileges of the
+ * context: the .forward owner, the alias database owner, the include
+ * file owner, or default_privs instead of root.  /dev/null takes the message without
  * writing anything. */
 #include "postino_config.h"
 
@@ -23,7 +23,7 @@ local_file(struct local_ctx *ctx, const char *path)
 	const char *user = ctx->user ? ctx->user : "";
 	size_t len = strlen(path);
 
-	if (local_conf.is_root && uid == 0) {
+	if (delivery_conf.is_root && uid == 0) {
 		uid = local_conf.nobody_uid;
 		gid = local_conf.nobody_gid;
 	}

@@ -67,11 +67,11 @@ open_forward(const char *path, uid_t uid, gid_t gid)
 {
 	int fd, saved;
 
-	if (local_conf.is_root)
+	if (delivery_conf.is_root)
 		local_privs_set(uid, gid);
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	saved = errno;
-	if (local_conf.is_root)
+	if (delivery_conf.is_root)
 		local_privs_restore();
 	errno = saved;
 	return fd;
@@ -160,8 +160,8 @@ local_forward(struct local_ctx *ctx, const char *user, uid_t uid, gid_t gid,
 			child.exp_type = LOCAL_EXP_FORWARD;
 			child.exp_from = user;
 			child.have_privs = 1;
-			child.uid = local_conf.is_root ? uid : getuid();
-			child.gid = local_conf.is_root ? gid : getgid();
+			child.uid = delivery_conf.is_root ? uid : getuid();
+			child.gid = delivery_conf.is_root ? gid : getgid();
 			child.user = user;
 			child.home = home;
 			child.shell = shell;

@@ -52,11 +52,11 @@ local_include(struct local_ctx *ctx, const char *path)
 	}
 	if (local_dup_seen(ctx->msg, "include", path))
 		return;
-	if (local_conf.is_root && ctx->have_privs)
+	if (delivery_conf.is_root && ctx->have_privs)
 		local_privs_set(ctx->uid, ctx->gid);
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	saved = errno;
-	if (local_conf.is_root && ctx->have_privs)
+	if (delivery_conf.is_root && ctx->have_privs)
 		local_privs_restore();
 	if (fd < 0) {
 		errno = saved;

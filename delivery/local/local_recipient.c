@@ -5,6 +5,12 @@
  * finally "unknown user".  Also resolves each destination of an
  * expansion (address, |command, /file, ~/file, :include:).
  *
+ * The user's mailbox (local_mailbox): mailbox_command (not $-expanded;
+ * run as the user, default_privs for root), else home_mailbox (relative
+ * to the home directory; a trailing "/" means Maildir), else
+ * mail_spool_directory/USER (a trailing "/" on the directory means
+ * Maildir).  The mbox and Maildir writers are delivery/common/mailbox.c.
+ *
  * Self-reference: an alias whose expansion names itself, or a user
  * listed in their own .forward, gets delivery to the mailbox for that
  * element (the alias lookup, resp. the .forward, is skipped).
@@ -216,4 +222,46 @@ local_resolve_dest(struct local_ctx *ctx, const char *dest)
 	} else {
 		deliver_address(ctx, dest);
 	}
+}
+
+/* local_mailbox - final delivery to a user's mailbox. */
+void
+local_mailbox(struct local_ctx *ctx, const char *user, uid_t uid, gid_t gid,
+    const char *home, const char *shell)
+{
+	const char *cmd = local_conf.mailbox_command;
+	char *path;
+	size_t len;
+
+	if (local_dup_seen(ctx->msg, "mailbox", user))
+		return;
+	if (!delivery_conf.is_root) {
+		uid = getuid();
+		gid = getgid();
+	}
+	if (*cmd) {
+		local_command(ctx, cmd, uid, gid, user, home, shell, 0);
+		return;
+	}
+	if (*local_conf.home_mailbox) {
+		path = concatenate(home, "/", local_conf.home_mailbox, (char *)0);
+		len = strlen(path);
+		if (path[len - 1] == '/')
+			local_maildir_deliver(ctx, path, user, uid, gid,
+			    LOCAL_KIND_MAILBOX);
+		else
+			local_mbox_deliver(ctx, path, user, uid, gid, 1,
+			    LOCAL_KIND_MAILBOX);
+		free(path);
+		return;
+	}
+	len = strlen(local_conf.spool_dir);
+	if (len > 0 && local_conf.spool_dir[len - 1] == '/') {
+		path = concatenate(local_conf.spool_dir, user, "/", (char *)0);
+		local_maildir_deliver(ctx, path, user, uid, gid, LOCAL_KIND_MAILBOX);
+	} else {
+		path = concatenate(local_conf.spool_dir, "/", user, (char *)0);
+		local_mbox_deliver(ctx, path, user, uid, gid, 0, LOCAL_KIND_MAILBOX);
+	}
+	free(path);
 }

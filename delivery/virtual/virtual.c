@@ -35,7 +35,7 @@
 
 #include "agent_server.h"
 #include "deliver_request.h"
-#include "local.h"
+#include "delivery.h"
 #include "mail_params.h"
 #include "mail_vars.h"
 #include "msg.h"
@@ -53,13 +53,13 @@ conf_lock(void)
 	char *save = xstrdup(var_virtual_mailbox_lock);
 	char *bp = save, *tok;
 
-	local_conf.lock_fcntl = local_conf.lock_dotlock = 0;
+	delivery_conf.lock_fcntl = delivery_conf.lock_dotlock = 0;
 	while ((tok = mystrtok(&bp, ", \t\r\n")) != NULL) {
 		lowercase(tok);
 		if (strcmp(tok, "fcntl") == 0 || strcmp(tok, "flock") == 0)
-			local_conf.lock_fcntl = 1;
+			delivery_conf.lock_fcntl = 1;
 		else if (strcmp(tok, "dotlock") == 0)
-			local_conf.lock_dotlock = 1;
+			delivery_conf.lock_dotlock = 1;
 		else
 			msg_warn("virtual_mailbox_lock: unknown keyword \"%s\" ignored",
 			    tok);
@@ -90,10 +90,10 @@ virtual_conf_init(void)
 	    var_virtual_gid_maps);
 
 	/* The writers are local(8)'s: tell them how virtual wants it. */
-	local_relay_name = "virtual";
-	local_conf.is_root = (geteuid() == 0);
-	local_conf.size_limit = var_virtual_mailbox_limit;
-	local_conf.deliv_mask = LOCAL_DELIV_FILE;	/* always Delivered-To: */
+	delivery_conf.relay_name = "virtual";
+	delivery_conf.is_root = (geteuid() == 0);
+	delivery_conf.size_limit = var_virtual_mailbox_limit;
+	delivery_conf.deliv_mask = LOCAL_DELIV_FILE;	/* always Delivered-To: */
 	conf_lock();
 }
 
@@ -221,7 +221,7 @@ virtual_recipient(struct local_ctx *ctx)
 		free(result);
 		return;
 	}
-	if (!local_conf.is_root) {
+	if (!delivery_conf.is_root) {
 		uid = (long)getuid();
 		gid = (long)getgid();
 	}
@@ -232,8 +232,8 @@ virtual_recipient(struct local_ctx *ctx)
 	local_privs_restore();
 	len = strlen(path);
 	if (path[len - 1] == '/') {
-		if (local_conf.size_limit > 0
-		    && ctx->msg->dr->content_len > local_conf.size_limit)
+		if (delivery_conf.size_limit > 0
+		    && ctx->msg->dr->content_len > delivery_conf.size_limit)
 			local_report(ctx, LOCAL_BOUNCE, "5.2.2",
 			    "maildir delivery failed: error writing message: File too large");
 		else

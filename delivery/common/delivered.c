@@ -16,7 +16,7 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "local.h"
+#include "delivery.h"
 #include "mymalloc.h"
 #include "stringops.h"
 

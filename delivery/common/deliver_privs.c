@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* local_privs - switch the effective uid/gid (and the supplementary
+/* deliver_privs - switch the effective uid/gid (and the supplementary
  * groups) to a user for file access, and back to root.  Used only when
  * the process runs as root; a failure to switch is fatal (the process
  * must never continue with the wrong privileges), and the master starts
@@ -9,13 +9,13 @@
 #include <grp.h>
 #include <unistd.h>
 
-#include "local.h"
+#include "delivery.h"
 #include "msg.h"
 
 void
 local_privs_set(uid_t uid, gid_t gid)
 {
-	if (!local_conf.is_root)
+	if (!delivery_conf.is_root)
 		return;
 	if (geteuid() != 0 && seteuid(0) < 0)
 		msg_fatal("seteuid(0): %m");
@@ -32,7 +32,7 @@ local_privs_restore(void)
 {
 	gid_t zero = 0;
 
-	if (!local_conf.is_root)
+	if (!delivery_conf.is_root)
 		return;
 	if (seteuid(0) < 0)
 		msg_fatal("seteuid(0): %m");

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* local_report - the outcome of each leaf delivery: one log line in
+/* deliver_report - the outcome of each leaf delivery: one log line in
  * Postfix's shape, and the recipient's combined result (a deferral wins
  * over a bounce, a bounce over a success; the first text of the winning
  * class is kept).  Also the per-request duplicate filter.
@@ -17,18 +17,14 @@
 #include <strings.h>
 
 #include "agent_server.h"
-#include "local.h"
+#include "delivery.h"
 #include "msg.h"
 #include "mymalloc.h"
 #include "stringops.h"
 
-/* The configuration (filled by local.c, or by virtual(8), which uses the
- * writers of this library). */
-struct local_conf local_conf;
-
-/* The relay= word of the delivery lines: "local", or "virtual" when the
- * virtual agent delivers through these functions. */
-const char *local_relay_name = "local";
+/* What the shared code needs of the agent's configuration (filled by
+ * the agent at start: local.c, virtual.c). */
+struct delivery_conf delivery_conf = {.relay_name = "local"};
 
 /* local_now - wall-clock time in seconds with microseconds. */
 double
@@ -81,12 +77,12 @@ local_log_line(struct local_msg *msg, const char *to, const char *orig,
 	if (orig && *orig && strcasecmp(orig, to) != 0)
 		msg_info("%s: to=<%s>, orig_to=<%s>, relay=%s, delay=%s, "
 		    "delays=%s/%s/%s/%s, dsn=%s, status=%s (%s)",
-		    msg->dr->queue_id, to, orig, local_relay_name, d, a, b, c,
+		    msg->dr->queue_id, to, orig, delivery_conf.relay_name, d, a, b, c,
 		    e, dsn, status, text);
 	else
 		msg_info("%s: to=<%s>, relay=%s, delay=%s, "
 		    "delays=%s/%s/%s/%s, dsn=%s, status=%s (%s)",
-		    msg->dr->queue_id, to, local_relay_name, d, a, b, c, e, dsn,
+		    msg->dr->queue_id, to, delivery_conf.relay_name, d, a, b, c, e, dsn,
 		    status, text);
 }
 
@@ -132,8 +128,8 @@ local_dup_seen(struct local_msg *msg, const char *kind, const char *key)
 		seen = 1;
 		msg->dup_hits++;
 	}
-	else if (local_conf.dup_limit <= 0
-	    || (long)msg->dups->used < local_conf.dup_limit)
+	else if (delivery_conf.dup_limit <= 0
+	    || (long)msg->dups->used < delivery_conf.dup_limit)
 		htable_enter(msg->dups, k, (void *)1);
 	free(k);
 	return seen;

@@ -1,11 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* local_mailbox - final delivery to a user's mailbox, and the mbox and
- * Maildir writers that local_file.c shares.
- *
- * Order (local(8)): mailbox_command (not $-expanded; run as the user,
- * default_privs for root), then home_mailbox (relative to the home
- * directory; a trailing "/" means Maildir), then mail_spool_directory/USER
- * (a trailing "/" on the directory means Maildir).
+/* mailbox - the mbox and Maildir writers of final delivery, shared by
+ * local(8) (mailboxes, /file destinations) and virtual(8), and the
+ * group commit of Maildir deliveries.
  *
  * mbox: the file is opened without following symlinks; an existing file
  * must be a regular file with one link owned by the recipient (else the
@@ -72,7 +68,7 @@
 
 #include "agent_server.h"
 #include "dir_sync.h"
-#include "local.h"
+#include "delivery.h"
 #include "mail_vars.h"
 #include "msg.h"
 #include "mymalloc.h"
@@ -242,13 +238,13 @@ local_mbox_deliver(struct local_ctx *ctx, const char *path, const char *user,
 		goto out;
 	}
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1
-	    || (local_conf.is_root && !created && st.st_uid != uid
+	    || (delivery_conf.is_root && !created && st.st_uid != uid
 		&& !(kind == LOCAL_KIND_FILE && as_user))) {
 		report_fail(ctx, kind, path, user, LOCAL_DEFER, "4.2.0",
 		    "file is not a regular file with one link owned by the recipient");
 		goto out;
 	}
-	if (created && local_conf.is_root && !as_user
+	if (created && delivery_conf.is_root && !as_user
 	    && fchown(fd, uid, gid) < 0) {
 		snprintf(detail, sizeof(detail), "cannot set owner: %s",
 		    strerror(errno));
@@ -256,7 +252,7 @@ local_mbox_deliver(struct local_ctx *ctx, const char *path, const char *user,
 		goto out;
 	}
 	(void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-	if (local_conf.lock_dotlock) {
+	if (delivery_conf.lock_dotlock) {
 		int r = dotlock_acquire(path, &lock);
 
 		if (r < 0) {
@@ -269,7 +265,7 @@ local_mbox_deliver(struct local_ctx *ctx, const char *path, const char *user,
 		}
 		locked_dot = (r > 0);
 	}
-	if (local_conf.lock_fcntl && fcntl_lock(fd) < 0) {
+	if (delivery_conf.lock_fcntl && fcntl_lock(fd) < 0) {
 		snprintf(detail, sizeof(detail), "unable to lock for exclusive access: %s",
 		    strerror(errno));
 		report_fail(ctx, kind, path, user, LOCAL_DEFER, "4.2.0", detail);
@@ -281,18 +277,18 @@ local_mbox_deliver(struct local_ctx *ctx, const char *path, const char *user,
 		goto out;
 	}
 	orig_size = st.st_size;
-	if (local_conf.size_limit > 0
-	    && orig_size + ctx->msg->dr->content_len > local_conf.size_limit) {
+	if (delivery_conf.size_limit > 0
+	    && orig_size + ctx->msg->dr->content_len > delivery_conf.size_limit) {
 		report_fail(ctx, kind, path, user, LOCAL_BOUNCE, "5.2.2",
 		    "error writing message: File too large");
 		goto out;
 	}
 	flags = LOCAL_COPY_MBOX | LOCAL_COPY_RETURN | LOCAL_COPY_ORIG;
-	if (local_conf.deliv_mask & LOCAL_DELIV_FILE)
+	if (delivery_conf.deliv_mask & LOCAL_DELIV_FILE)
 		flags |= LOCAL_COPY_DELIVERED;
 	if (local_copy(ctx, fd, flags, &qerr) < 0 || fsync(fd) < 0
-	    || (local_conf.size_limit > 0 && fstat(fd, &st) == 0
-		&& st.st_size > local_conf.size_limit && (errno = EFBIG))) {
+	    || (delivery_conf.size_limit > 0 && fstat(fd, &st) == 0
+		&& st.st_size > delivery_conf.size_limit && (errno = EFBIG))) {
 		int err = qerr ? qerr : errno;
 
 		if (ftruncate(fd, orig_size) < 0 || fsync(fd) < 0)
@@ -586,7 +582,7 @@ local_maildir_deliver(struct local_ctx *ctx, const char *path,
 		goto fail;
 	}
 	flags = LOCAL_COPY_RETURN | LOCAL_COPY_ORIG;
-	if (local_conf.deliv_mask & LOCAL_DELIV_FILE)
+	if (delivery_conf.deliv_mask & LOCAL_DELIV_FILE)
 		flags |= LOCAL_COPY_DELIVERED;
 	if (local_group_commit && pending_count < LOCAL_PENDING_MAX) {
 		if (local_copy(ctx, fd, flags, &qerr) < 0) {
@@ -671,47 +667,6 @@ fail:
 	free(tmp);
 	free(newp);
 	free(newdir);
-}
-
-void
-local_mailbox(struct local_ctx *ctx, const char *user, uid_t uid, gid_t gid,
-    const char *home, const char *shell)
-{
-	const char *cmd = local_conf.mailbox_command;
-	char *path;
-	size_t len;
-
-	if (local_dup_seen(ctx->msg, "mailbox", user))
-		return;
-	if (!local_conf.is_root) {
-		uid = getuid();
-		gid = getgid();
-	}
-	if (*cmd) {
-		local_command(ctx, cmd, uid, gid, user, home, shell, 0);
-		return;
-	}
-	if (*local_conf.home_mailbox) {
-		path = concatenate(home, "/", local_conf.home_mailbox, (char *)0);
-		len = strlen(path);
-		if (path[len - 1] == '/')
-			local_maildir_deliver(ctx, path, user, uid, gid,
-			    LOCAL_KIND_MAILBOX);
-		else
-			local_mbox_deliver(ctx, path, user, uid, gid, 1,
-			    LOCAL_KIND_MAILBOX);
-		free(path);
-		return;
-	}
-	len = strlen(local_conf.spool_dir);
-	if (len > 0 && local_conf.spool_dir[len - 1] == '/') {
-		path = concatenate(local_conf.spool_dir, user, "/", (char *)0);
-		local_maildir_deliver(ctx, path, user, uid, gid, LOCAL_KIND_MAILBOX);
-	} else {
-		path = concatenate(local_conf.spool_dir, "/", user, (char *)0);
-		local_mbox_deliver(ctx, path, user, uid, gid, 0, LOCAL_KIND_MAILBOX);
-	}
-	free(path);
 }
 
 /* status_words - qmgr's status and action for a combined result. */

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* local_copy - write one copy of the message as local(8) does: an
+/* mailbox_copy - write one copy of the message as local(8) does: an
  * optional "From sender date" line, Return-Path:, X-Original-To: and
  * Delivered-To: headers, then the content from the queue file (with
  * ">From " quoting for mbox), and an optional empty line at the end.
@@ -16,7 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "local.h"
+#include "delivery.h"
 #include "mymalloc.h"
 #include "stringops.h"
 

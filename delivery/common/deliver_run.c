@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* local_request - one delivery request as local(8) and virtual(8) both
+/* deliver_run - one delivery request as local(8) and virtual(8) both
  * handle it: open the queue file (read-only, no symlinks, content inside
  * the file), defer every recipient with a clear reason when that fails,
  * else scan the Delivered-To headers and deliver each recipient with the
@@ -15,7 +15,7 @@
 
 #include "agent_server.h"
 #include "htable.h"
-#include "local.h"
+#include "delivery.h"
 #include "msg.h"
 
 void
