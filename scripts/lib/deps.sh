@@ -16,7 +16,7 @@
 # the packages' system daemons (slapd, mariadb, dovecot, postfix) from
 # starting: the tests run their own instances.
 
-POSTINO_DEPS_BUILD="build-essential cmake pkg-config libltdl-dev libevent-dev libdb5.3-dev libpcre2-dev libcmocka-dev"
+POSTINO_DEPS_BUILD="build-essential cmake pkg-config libltdl-dev libevent-dev libc-ares-dev libdb5.3-dev libpcre2-dev libcmocka-dev"
 # test: libraries of every module, cmocka, readelf, db_dump, the reference
 # Postfix, and the real peers the map and end-to-end tests start on
 # loopback (slapd, mariadbd, dovecot, dnsmasq) or drive (swaks, pflogsumm),
