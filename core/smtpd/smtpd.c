@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* smtpd - the SMTP server process: listeners, sessions.
+/* smtpd - the SMTP server process: sessions.
  *
- * One libevent loop serves every session.  Input is split into lines by
+ * One libevent loop, the daemon skeleton's (mail_server.h), serves every
+ * session; the skeleton accepts them and handles the master's notices,
+ * max_idle and max_use (sessions are its clients).  Input is split into lines by
  * smtpd_line.c (command lines bounded by line_length_limit, content
  * lines passed in pieces); smtpd_proto.c and smtpd_data.c act on them.  A
  * session whose work is on the thread pool (client name lookup, queue
@@ -12,8 +14,9 @@
  * NAME[ADDR] ehlo=1 mail=1 rcpt=1 data=1 quit=1 commands=5",
  * "lost connection after CMD from ...", "timeout after CMD from ...".
  *
- * Signals: SIGTERM: reply 421 to every session and exit.  SIGHUP (the
- * master's reload): stop accepting, finish the sessions, exit. */
+ * Signals (through the skeleton): SIGTERM: reply 421 to every session
+ * and exit.  SIGHUP (the master's reload): stop accepting, finish the
+ * sessions, exit. */
 #include "postino_config.h"
 
 #include <arpa/inet.h>
@@ -34,7 +37,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <event2/listener.h>
+#include <event2/event.h>
 
 #include "mail_conf.h"
 #include "mail_server.h"
@@ -49,8 +52,6 @@ int smtpd_stopping;
 
 static struct smtpd_session *sessions;
 static int session_count;
-static struct evconnlistener **listeners;
-static int listener_count;
 
 /* Capacity.  A session holds one descriptor, two while a message is
  * received (the queue file); SMTPD_FD_RESERVE more are kept for logs,
@@ -58,17 +59,16 @@ static int listener_count;
  * (RLIMIT_NOFILE - SMTPD_FD_RESERVE) / 2 sessions (32,736 under the
  * systemd unit's LimitNOFILE=65536); when it has that many it stops
  * accepting and tells the master, which starts another smtpd, up to the
- * service's maxproc.  Should accept() still run out of descriptors (the
- * limit was lowered, or the system table is full), it stops accepting
- * too, instead of being woken again and again by a listener it cannot
- * serve, and tries again when a session ends or after a second. */
+ * service's maxproc (the skeleton's capacity).  Should accept() still run
+ * out of descriptors (the limit was lowered, or the system table is
+ * full), the skeleton stops accepting too, instead of being woken again
+ * and again by a listener it cannot serve, and tries again after a
+ * second. */
 #define SMTPD_FD_RESERVE	64
 #define SMTPD_WARN_GAP		60	/* seconds between capacity warnings */
 
 static long session_limit;
-static int accept_paused;		/* listeners disabled */
-static struct event *accept_retry;	/* after running out of descriptors */
-static time_t full_warned, fd_warned;
+static time_t full_warned;
 
 static const char *const verb_names[SMTPD_V_COUNT] = {
 	"helo", "ehlo", "mail", "rcpt", "data", "rset", "noop", "vrfy",
@@ -165,62 +165,6 @@ smtpd_reset_transaction(struct smtpd_session *s)
 	s->data_bare_lf = 0;
 }
 
-/* pause_accepting - full: let the other smtpd processes take the
- * connections (the master starts one when every process is busy). */
-static void
-pause_accepting(void)
-{
-	if (accept_paused)
-		return;
-	accept_paused = 1;
-	for (int i = 0; i < listener_count; i++)
-		if (listeners[i])
-			evconnlistener_disable(listeners[i]);
-	mail_server_busy(1);
-}
-
-static void
-resume_accepting(void)
-{
-	if (!accept_paused || smtpd_stopping || session_count >= session_limit)
-		return;
-	accept_paused = 0;
-	for (int i = 0; i < listener_count; i++)
-		if (listeners[i])
-			evconnlistener_enable(listeners[i]);
-	mail_server_busy(0);
-}
-
-static void
-accept_retry_cb(evutil_socket_t fd, short what, void *arg)
-{
-	resume_accepting();
-}
-
-/* accept_error - accept() failed (libevent retries EINTR/EAGAIN and
- * ECONNABORTED by itself). */
-static void
-accept_error(struct evconnlistener *l, void *arg)
-{
-	int err = EVUTIL_SOCKET_ERROR();
-	time_t now = time(NULL);
-	struct timeval tv = {1, 0};
-
-	if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
-		if (fd_warned == 0 || now - fd_warned >= SMTPD_WARN_GAP) {
-			msg_warn("accept: %s: stop accepting new connections until a "
-			    "session ends (%d sessions open; raise the open files "
-			    "limit, LimitNOFILE in the systemd unit, or maxproc)",
-			    strerror(err), session_count);
-			fd_warned = now;
-		}
-		pause_accepting();
-		evtimer_add(accept_retry, &tv);
-		return;
-	}
-	msg_warn("accept: %s", strerror(err));
-}
-
 static void
 session_free(struct smtpd_session *s)
 {
@@ -242,9 +186,8 @@ session_free(struct smtpd_session *s)
 	if (s->bev)
 		bufferevent_free(s->bev);
 	free(s);
-	if (smtpd_stopping && session_count == 0)
-		event_base_loopexit(smtpd_base, NULL);
-	resume_accepting();
+	/* The skeleton resumes accepting, or exits when draining. */
+	mail_server_disconnect();
 }
 
 void
@@ -446,16 +389,12 @@ smtpd_greet(struct smtpd_session *s)
 		smtpd_process_input(s);
 }
 
+/* accept_cb - a new client (the skeleton accepted it). */
 static void
-accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
-    int salen, void *arg)
+accept_cb(int fd, const struct sockaddr *sa, int salen, int index)
 {
 	struct smtpd_session *s;
 
-	if (smtpd_stopping) {
-		close(fd);
-		return;
-	}
 	s = xcalloc(1, sizeof(*s));
 	s->fd = fd;
 	/* Replies are written when ready; without this, Nagle holds a
@@ -478,6 +417,7 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	if (s->bev == NULL) {
 		close(fd);
 		free(s);
+		mail_server_disconnect();
 		return;
 	}
 	s->timer = evtimer_new(smtpd_base, session_timeout, s);
@@ -495,7 +435,7 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 			    session_limit * 2 + SMTPD_FD_RESERVE);
 			full_warned = now;
 		}
-		pause_accepting();
+		/* The skeleton stops accepting (capacity) and says busy. */
 	}
 	s->state = SMTPD_ST_RESOLVE;
 	if (smtpd_conf.peername_lookup) {
@@ -530,32 +470,20 @@ set_session_limit(void)
 		session_limit = 1;
 }
 
-/* stop_accepting - close the listeners (reload / stop). */
+/* smtpd_drain - reload: the skeleton closed the listeners; the sessions
+ * in flight finish, then the process exits. */
 static void
-stop_accepting(void)
-{
-	for (int i = 0; i < listener_count; i++)
-		if (listeners[i]) {
-			evconnlistener_free(listeners[i]);
-			listeners[i] = NULL;
-		}
-}
-
-static void
-on_sighup(evutil_socket_t sig, short what, void *arg)
-{
-	/* Graceful: finish the sessions in flight, then exit. */
-	smtpd_stopping = 1;
-	stop_accepting();
-	if (session_count == 0)
-		event_base_loopexit(smtpd_base, NULL);
-}
-
-static void
-on_sigterm(evutil_socket_t sig, short what, void *arg)
+smtpd_drain(void)
 {
 	smtpd_stopping = 1;
-	stop_accepting();
+}
+
+/* smtpd_stop - postino stop: 421 to every session; the skeleton exits
+ * when they are gone or after its grace time. */
+static void
+smtpd_stop(void)
+{
+	smtpd_stopping = 1;
 	for (struct smtpd_session *s = sessions, *next; s; s = next) {
 		next = s->next;
 		if (s->dead || s->state == SMTPD_ST_RESOLVE || s->in_pool)
@@ -563,12 +491,6 @@ on_sigterm(evutil_socket_t sig, short what, void *arg)
 		smtpd_reply(s, "421 4.3.2 %s Service shutting down, closing transmission channel",
 		    smtpd_conf.myhostname);
 		smtpd_close_after_reply(s);
-	}
-	/* Give the 421 replies a moment to go out. */
-	{
-		struct timeval tv = {1, 0};
-
-		event_base_loopexit(smtpd_base, &tv);
 	}
 }
 
@@ -624,28 +546,14 @@ smtpd_read_conf(void)
 	smtpd_conf.forbid_unauth_pipelining = strcasecmp(v, "no") != 0;
 }
 
-/* on_master_event - the master's notice (reload, stop, gone). */
-static void
-on_master_event(evutil_socket_t fd, short what, void *arg)
-{
-	switch (mail_server_event()) {
-	case MAIL_SERVER_NONE:
-		break;
-	case MAIL_SERVER_DRAIN:
-		on_sighup(-1, 0, NULL);
-		mail_server_close_listeners();
-		break;
-	case MAIL_SERVER_STOP:
-		on_sigterm(-1, 0, NULL);
-		mail_server_close_listeners();
-		break;
-	}
-}
-
 int
 main(int argc, char **argv)
 {
-	int nls;
+	static struct mail_server_ops ops = {
+		.accept = accept_cb,
+		.drain = smtpd_drain,
+		.stop = smtpd_stop,
+	};
 
 	mail_server_init(argc, argv, "smtpd");
 	set_session_limit();
@@ -653,9 +561,10 @@ main(int argc, char **argv)
 	smtpd_check_init();
 	smtpd_anvil_init();
 	cleanup_init();
+	if (mail_server_listen_count() == 0)
+		msg_fatal("no listening socket: smtpd must be started by the master");
+	smtpd_base = mail_server_base();
 	mail_server_ready();
-	if ((smtpd_base = event_base_new()) == NULL)
-		msg_fatal("event_base_new failed");
 	/* Commits (fsync) in flight at once let the file system put several
 	 * queue files in one journal commit: start with a few threads and
 	 * grow with the number of sessions that commit at the same time.
@@ -663,26 +572,6 @@ main(int argc, char **argv)
 	smtpd_pool_init(4);
 	smtpd_pool_grow_limit(64);
 	smtpd_async_init();
-	if ((nls = mail_server_listen_count()) == 0)
-		msg_fatal("no listening socket: smtpd must be started by the master");
-	listeners = xcalloc((size_t)nls, sizeof(*listeners));
-	/* Backlog 0: the master already called listen() with its (large)
-	 * backlog; a negative value would make libevent listen() again with
-	 * a small one and overflow the accept queue under a burst. */
-	for (int i = 0; i < nls; i++) {
-		listeners[i] = evconnlistener_new(smtpd_base, accept_cb, NULL,
-		    LEV_OPT_CLOSE_ON_EXEC, 0, mail_server_listen_fd(i));
-		if (listeners[i] == NULL)
-			msg_fatal("cannot listen on fd %d", mail_server_listen_fd(i));
-		evconnlistener_set_error_cb(listeners[i], accept_error);
-	}
-	accept_retry = evtimer_new(smtpd_base, accept_retry_cb, NULL);
-	listener_count = nls;
-	event_add(event_new(smtpd_base, mail_server_notify_fd(),
-	    EV_READ | EV_PERSIST, on_master_event, NULL), NULL);
-	if (mail_server_status_fd() >= 0)
-		event_add(event_new(smtpd_base, mail_server_status_fd(),
-		    EV_READ | EV_PERSIST, on_master_event, NULL), NULL);
-	event_base_dispatch(smtpd_base);
-	exit(0);
+	ops.capacity = session_limit > INT_MAX ? INT_MAX : (int)session_limit;
+	return mail_server_run(&ops);
 }
