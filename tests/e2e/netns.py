@@ -14,7 +14,7 @@ A test file runs itself again inside a fresh namespace:
 
 Outside, enter() makes the namespace (`ip netns add postino-PID-HEX`),
 writes /etc/netns/NAME/resolv.conf (nameserver 127.0.0.1 and the given
-options) and /etc/netns/NAME/hosts (localhost only), runs
+options) and /etc/netns/NAME/hosts (localhost and the host's name), runs
 `ip netns exec NAME python3 tests/cmd/run_unittest.py FILE ARGS` -- `ip
 netns exec` bind-mounts those two files over /etc/resolv.conf and
 /etc/hosts for everything started inside -- and at the end kills
@@ -70,12 +70,14 @@ def _ns_pids(name):
     return [int(p) for p in r.stdout.split() if p.isdigit()]
 
 
-def enter(path, resolv_options=RESOLV_OPTIONS, hosts="", timeout=1500):
+def enter(path, resolv_options=RESOLV_OPTIONS, hosts="", timeout=1500,
+          unittest=True):
     """Run python3 PATH (with this process's arguments) inside a new
     namespace and exit with its status; return at once when already
     inside one.  Exits 77 (ctest's SKIP) when not root.  resolv_options
     go on the "options" line of the namespace's resolv.conf; hosts is
-    appended to its /etc/hosts."""
+    appended to its /etc/hosts.  unittest=False runs PATH by itself
+    instead of through run_unittest.py (for scripts: bench/nostall.py)."""
     if inside():
         subprocess.run(["ip", "link", "set", "lo", "up"], check=True,
                        timeout=30)
@@ -93,14 +95,18 @@ def enter(path, resolv_options=RESOLV_OPTIONS, hosts="", timeout=1500):
             if resolv_options:
                 f.write("options %s\n" % resolv_options)
         with open(os.path.join(etc, "hosts"), "w") as f:
-            f.write("127.0.0.1 localhost\n::1 localhost\n" + hosts)
+            # The host name too: programs that look it up at start
+            # (slapd) must not wait on a DNS peer that never answers.
+            f.write("127.0.0.1 localhost %s\n::1 localhost\n%s"
+                    % (socket.gethostname(), hosts))
         subprocess.run(["ip", "netns", "add", name], check=True, timeout=30)
         env = dict(os.environ)
         env[ENV] = name
         # Through run_unittest.py again, so that a skipped test still
         # exits 77 from inside.
-        p = subprocess.Popen(["ip", "netns", "exec", name, sys.executable,
-                              RUN_UNITTEST, os.path.abspath(path)]
+        runner = [RUN_UNITTEST] if unittest else []
+        p = subprocess.Popen(["ip", "netns", "exec", name, sys.executable]
+                             + runner + [os.path.abspath(path)]
                              + sys.argv[1:], env=env)
         try:
             rc = p.wait(timeout=timeout)

@@ -21,7 +21,8 @@ class Peers(unittest.TestCase):
         with open("/etc/resolv.conf") as f:
             self.assertIn("nameserver 127.0.0.1\n", f.read())
         with open("/etc/hosts") as f:
-            self.assertEqual(f.read().split()[:2], ["127.0.0.1", "localhost"])
+            self.assertEqual(f.read().split()[:3], ["127.0.0.1", "localhost",
+                                                    socket.gethostname()])
         names = [n for _, n in socket.if_nameindex()]
         self.assertEqual(names, ["lo"])
 
