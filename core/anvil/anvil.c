@@ -65,8 +65,8 @@
 #include "attr.h"
 #include "buf.h"
 #include "htable.h"
-#include "mail_conf.h"
 #include "mail_server.h"
+#include "mail_vars.h"
 #include "msg.h"
 #include "mymalloc.h"
 
@@ -483,12 +483,13 @@ main(int argc, char **argv)
 	int nls;
 
 	mail_server_init(argc, argv, "anvil");
-	anvil_unit = mail_conf_time("anvil_rate_time_unit", 's');
+	mail_vars_bind(MAIL_VARS_ANVIL);
+	anvil_unit = var_anvil_rate_time_unit;
 	if (anvil_unit <= 0) {
 		msg_warn("anvil_rate_time_unit: must be more than 0: using 60s");
 		anvil_unit = 60;
 	}
-	anvil_status_time = mail_conf_time("anvil_status_update_time", 's');
+	anvil_status_time = var_anvil_status_update_time;
 	if (anvil_status_time <= 0) {
 		msg_warn("anvil_status_update_time: must be more than 0: using 600s");
 		anvil_status_time = 600;

@@ -18,8 +18,8 @@
 #include "attr.h"
 #include "bounce.h"
 #include "cleanup.h"
-#include "mail_conf.h"
 #include "mail_queue.h"
+#include "mail_vars.h"
 #include "msg.h"
 #include "mymalloc.h"
 #include "stringops.h"
@@ -219,8 +219,8 @@ bounce_send_original(const struct qfile_msg *qf,
     const struct bounce_original *orig, enum bounce_kind kind,
     const struct bounce_entry *entries, int n, char **newid_r)
 {
-	long limit = mail_conf_int("bounce_size_limit");
-	const char *myhostname = mail_conf_str("myhostname");
+	long limit = var_bounce_size_limit;
+	const char *myhostname = var_myhostname;
 	const char *ret = qfile_msg_attr(qf, "dsn_ret");
 	const char *envid = qfile_msg_attr(qf, "dsn_envid");
 	const char *double_bounce = qfile_msg_attr(qf, "bounce");

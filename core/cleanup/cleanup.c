@@ -34,8 +34,9 @@
 #include <unistd.h>
 
 #include "cleanup_private.h"
-#include "mail_conf.h"
+#include "mail_params.h"
 #include "mail_queue.h"
+#include "mail_vars.h"
 #include "mymalloc.h"
 #include "stringops.h"
 
@@ -74,7 +75,7 @@ add_local_addr(const char *text)
 static void
 init_local_addrs(void)
 {
-	const char *ifs = mail_conf_str("inet_interfaces");
+	const char *ifs = var_inet_interfaces;
 	char *copy, *cp, *item;
 
 	add_local_addr("127.0.0.1");
@@ -115,7 +116,7 @@ init_local_addrs(void)
 static void
 cleanup_drop_headers_init(struct cleanup_conf *c)
 {
-	char *copy = xstrdup(mail_conf_str("message_drop_headers")), *cp = copy;
+	char *copy = xstrdup(var_message_drop_headers), *cp = copy;
 	char *name;
 
 	while ((name = mystrtok(&cp, ", \t\r\n")) != NULL) {
@@ -159,40 +160,43 @@ cleanup_init(void)
 	/* Again after a configuration change (tests, reload). */
 	if (c->initialised)
 		cleanup_conf_free();
-	cleanup_maps_open(&c->header_checks, "header_checks");
-	cleanup_maps_open(&c->body_checks, "body_checks");
-	cleanup_maps_open(&c->canonical, "canonical_maps");
-	cleanup_maps_open(&c->sender_canonical, "sender_canonical_maps");
-	cleanup_maps_open(&c->rcpt_canonical, "recipient_canonical_maps");
-	cleanup_maps_open(&c->virtual_alias, "virtual_alias_maps");
-	classes = mail_conf_str("canonical_classes");
+	mail_vars_bind(MAIL_VARS_CLEANUP);
+#define OPEN_MAPS(maps, param) \
+	cleanup_maps_open((maps), MAIL_PARAM_NAME(param), var_##param)
+	OPEN_MAPS(&c->header_checks, header_checks);
+	OPEN_MAPS(&c->body_checks, body_checks);
+	OPEN_MAPS(&c->canonical, canonical_maps);
+	OPEN_MAPS(&c->sender_canonical, sender_canonical_maps);
+	OPEN_MAPS(&c->rcpt_canonical, recipient_canonical_maps);
+	OPEN_MAPS(&c->virtual_alias, virtual_alias_maps);
+#undef OPEN_MAPS
+	classes = var_canonical_classes;
 	c->canon_env_sender = in_list(classes, "envelope_sender");
 	c->canon_env_rcpt = in_list(classes, "envelope_recipient");
-	c->sender_canon_env = in_list(mail_conf_str("sender_canonical_classes"),
+	c->sender_canon_env = in_list(var_sender_canonical_classes,
 	    "envelope_sender");
-	c->rcpt_canon_env = in_list(mail_conf_str("recipient_canonical_classes"),
+	c->rcpt_canon_env = in_list(var_recipient_canonical_classes,
 	    "envelope_recipient");
-	classes = mail_conf_str("propagate_unmatched_extensions");
+	classes = var_propagate_unmatched_extensions;
 	c->propagate_canonical = in_list(classes, "canonical");
 	c->propagate_virtual = in_list(classes, "virtual");
-	c->append_at_myorigin = mail_conf_bool("append_at_myorigin");
-	c->enable_orig_rcpt = mail_conf_bool("enable_original_recipient");
-	c->always_add_headers = mail_conf_bool("always_add_missing_headers");
-	c->hopcount_limit = mail_conf_int("hopcount_limit");
-	c->size_limit = mail_conf_int("message_size_limit");
-	c->header_size_limit = mail_conf_int("header_size_limit");
-	c->body_checks_size_limit = mail_conf_int("body_checks_size_limit");
-	c->virt_recursion_limit = mail_conf_int("virtual_alias_recursion_limit");
-	c->virt_expansion_limit = mail_conf_int("virtual_alias_expansion_limit");
-	c->virt_addr_length_limit =
-	    mail_conf_int("virtual_alias_address_length_limit");
+	c->append_at_myorigin = var_append_at_myorigin;
+	c->enable_orig_rcpt = var_enable_original_recipient;
+	c->always_add_headers = var_always_add_missing_headers;
+	c->hopcount_limit = var_hopcount_limit;
+	c->size_limit = var_message_size_limit;
+	c->header_size_limit = var_header_size_limit;
+	c->body_checks_size_limit = var_body_checks_size_limit;
+	c->virt_recursion_limit = var_virtual_alias_recursion_limit;
+	c->virt_expansion_limit = var_virtual_alias_expansion_limit;
+	c->virt_addr_length_limit = var_virtual_alias_address_length_limit;
 	if (c->header_size_limit < 1024)
 		c->header_size_limit = 1024;
 	cleanup_drop_headers_init(c);
-	c->myorigin = xstrdup(mail_conf_str("myorigin"));
-	c->myhostname = xstrdup(mail_conf_str("myhostname"));
-	c->undisclosed_header = xstrdup(mail_conf_str("undisclosed_recipients_header"));
-	c->rewrite_clients = xstrdup(mail_conf_str("local_header_rewrite_clients"));
+	c->myorigin = xstrdup(var_myorigin);
+	c->myhostname = xstrdup(var_myhostname);
+	c->undisclosed_header = xstrdup(var_undisclosed_recipients_header);
+	c->rewrite_clients = xstrdup(var_local_header_rewrite_clients);
 	init_local_addrs();
 	c->initialised = 1;
 }
@@ -290,7 +294,7 @@ cleanup_give_to_owner(int fd)
 	static gid_t gid;
 
 	if (!looked_up) {
-		struct passwd *pw = getpwnam(mail_conf_str("mail_owner"));
+		struct passwd *pw = getpwnam(var_mail_owner);
 
 		looked_up = pw ? 1 : -1;
 		if (pw) {
@@ -298,12 +302,12 @@ cleanup_give_to_owner(int fd)
 			gid = pw->pw_gid;
 		} else {
 			msg_warn_as(CLEANUP_PROG, "mail_owner %s: no such user: queue files stay owned by root",
-			    mail_conf_str("mail_owner"));
+			    var_mail_owner);
 		}
 	}
 	if (looked_up > 0 && fchown(fd, uid, gid) < 0)
 		msg_warn_as(CLEANUP_PROG, "fchown queue file to %s: %m",
-		    mail_conf_str("mail_owner"));
+		    var_mail_owner);
 }
 
 struct cleanup_state *
@@ -618,7 +622,7 @@ cleanup_poke_qmgr(void)
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	if ((size_t)snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/public/qmgr",
-	    mail_conf_str("queue_directory")) >= sizeof(sun.sun_path))
+	    var_queue_directory) >= sizeof(sun.sun_path))
 		return;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)

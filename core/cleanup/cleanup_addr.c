@@ -18,7 +18,7 @@
 
 #include "cleanup_private.h"
 #include "mail_addr_find.h"
-#include "mail_conf.h"
+#include "mail_vars.h"
 #include "mymalloc.h"
 #include "stringops.h"
 
@@ -53,9 +53,10 @@ list_next(char **cpp)
 }
 
 void
-cleanup_maps_open(struct cleanup_maps *maps, const char *param)
+cleanup_maps_open(struct cleanup_maps *maps, const char *param,
+    const char *value)
 {
-	char *copy = xstrdup(mail_conf_str(param)), *cp = copy, *spec;
+	char *copy = xstrdup(value), *cp = copy, *spec;
 
 	maps->param = xstrdup(param);
 	while ((spec = list_next(&cp)) != NULL) {
@@ -230,7 +231,7 @@ addr_map(struct cleanup_maps *maps, const char *addr, int propagate,
 		}
 	}
 	if (st == MAP_FOUND) {
-		const char *delims = mail_conf_str("recipient_delimiter");
+		const char *delims = var_recipient_delimiter;
 		const char *extp = NULL;
 		struct addr_list raw = { 0, NULL };
 

@@ -150,7 +150,10 @@ void cleanup_header_text(struct cleanup_state *st, const char *text,
     size_t len);
 
 /* cleanup_addr.c */
-void cleanup_maps_open(struct cleanup_maps *maps, const char *param);
+/* cleanup_maps_open - open the tables listed in value, the value of
+ * parameter param (named in messages). */
+void cleanup_maps_open(struct cleanup_maps *maps, const char *param,
+    const char *value);
 void cleanup_maps_close(struct cleanup_maps *maps);
 /* cleanup_maps_find - first FOUND across the tables for one key (full
  * key: every table; partial: fixed tables only); MAP_TEMPFAIL sets

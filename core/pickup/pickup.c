@@ -56,9 +56,9 @@
 
 #include "bounce.h"
 #include "cleanup.h"
-#include "mail_conf.h"
 #include "mail_queue.h"
 #include "mail_server.h"
+#include "mail_vars.h"
 #include "maildrop.h"
 #include "msg.h"
 #include "mymalloc.h"
@@ -152,7 +152,7 @@ remove_bad(const char *name, const char *path, long uid, const char *why)
 static void
 join_piece(struct buf *line, const char *data, size_t len)
 {
-	long limit = mail_conf_int("message_size_limit");
+	long limit = var_message_size_limit;
 	size_t room;
 
 	if (limit > 0) {
@@ -457,7 +457,7 @@ pickup_file(const char *dir, const char *name)
 		cleanup_add_rcpt(st, env.rcpt[i], env.rcpt[i], env.dsn_notify);
 	pickup_date(date, sizeof(date), time(NULL));
 	snprintf(hdr, sizeof(hdr), "Received: by %s (%s, from userid %ld)\n"
-	    "\tid %s; %s", mail_conf_str("myhostname"), mail_conf_str("mail_name"),
+	    "\tid %s; %s", var_myhostname, var_mail_name,
 	    uid, id, date);
 	cleanup_prepend_header(st, hdr);
 
@@ -511,7 +511,7 @@ pickup_file(const char *dir, const char *name)
 	if (status != CLEANUP_STAT_OK) {
 		char *text = cleanup_smtp_reply(status, id, reply);
 		char *qid = xstrdup(id);
-		long lifetime = mail_conf_time("maximal_queue_lifetime", 'd');
+		long lifetime = var_maximal_queue_lifetime;
 		long age = (long)(time(NULL) - sb.st_mtime);
 
 		cleanup_free(&st);
@@ -602,6 +602,7 @@ main(int argc, char **argv)
 	int nl, n;
 
 	mail_server_init(argc, argv, "pickup");
+	mail_vars_bind(MAIL_VARS_PICKUP | MAIL_VARS_BOUNCE);
 	cleanup_init();
 	mail_server_ready();
 	nl = mail_server_listen_count();

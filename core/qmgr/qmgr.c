@@ -35,9 +35,9 @@
 
 #include "bounce.h"
 #include "cleanup.h"
-#include "mail_conf.h"
 #include "mail_queue.h"
 #include "mail_server.h"
+#include "mail_vars.h"
 #include "msg.h"
 #include "mymalloc.h"
 #include "qmgr.h"
@@ -416,14 +416,15 @@ main(int argc, char **argv)
 	struct timeval tv;
 
 	mail_server_init(argc, argv, "qmgr");
-	active_limit = mail_conf_int("qmgr_message_active_limit");
+	mail_vars_bind(MAIL_VARS_QMGR | MAIL_VARS_BOUNCE);
+	active_limit = var_qmgr_message_active_limit;
 	if (active_limit <= 0)
 		active_limit = 20000;
-	queue_run_delay = mail_conf_time("queue_run_delay", 's');
-	min_backoff = mail_conf_time("minimal_backoff_time", 's');
-	max_backoff = mail_conf_time("maximal_backoff_time", 's');
-	queue_lifetime = mail_conf_time("maximal_queue_lifetime", 'd');
-	bounce_lifetime = mail_conf_time("bounce_queue_lifetime", 'd');
+	queue_run_delay = var_queue_run_delay;
+	min_backoff = var_minimal_backoff_time;
+	max_backoff = var_maximal_backoff_time;
+	queue_lifetime = var_maximal_queue_lifetime;
+	bounce_lifetime = var_bounce_queue_lifetime;
 	if (bounce_lifetime > queue_lifetime)
 		bounce_lifetime = queue_lifetime;
 	if (queue_run_delay <= 0)

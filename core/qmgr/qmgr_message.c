@@ -19,8 +19,8 @@
 #include <unistd.h>
 
 #include "attr.h"
-#include "mail_conf.h"
 #include "mail_queue.h"
+#include "mail_vars.h"
 #include "msg.h"
 #include "mymalloc.h"
 #include "qmgr.h"
@@ -157,7 +157,7 @@ qmgr_job_status(struct qmgr_job *job, int index, const char *dsn,
 	else
 		st = QMGR_RCPT_DEFERRED;
 	/* soft_bounce: never bounce, defer instead. */
-	if (st == QMGR_RCPT_BOUNCED && mail_conf_bool("soft_bounce"))
+	if (st == QMGR_RCPT_BOUNCED && var_soft_bounce)
 		st = QMGR_RCPT_DEFERRED;
 	finish_rcpt(job->msg, ri, st, dsn, action, text);
 }

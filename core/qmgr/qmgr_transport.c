@@ -47,6 +47,7 @@
 #include "deliver_request.h"
 #include "htable.h"
 #include "mail_conf.h"
+#include "mail_vars.h"
 #include "msg.h"
 #include "mymalloc.h"
 #include "qmgr.h"
@@ -121,7 +122,7 @@ qmgr_transport_find(const char *name)
 			return t;
 	t = xcalloc(1, sizeof(*t));
 	t->name = xstrdup(name);
-	t->socket_path = concatenate(mail_conf_str("queue_directory"),
+	t->socket_path = concatenate(var_queue_directory,
 	    "/private/", name, (char *)0);
 	t->max_conns = conf_limit(name, "destination_concurrency_limit", 20);
 	if (t->max_conns < 1)
@@ -322,7 +323,7 @@ static void
 transport_down(struct qmgr_transport *t, const char *why)
 {
 	time_t now = time(NULL);
-	long give_up = mail_conf_time("transport_retry_time", 's');
+	long give_up = var_transport_retry_time;
 	struct timeval tv = {1, 0};
 
 	if (give_up <= 0)
