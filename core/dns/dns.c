@@ -26,6 +26,7 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,8 +85,17 @@ struct dns_query {
 };
 
 static struct dns_resolver *dns_main;	/* on the daemon's loop */
-static struct dns_resolver *dns_priv;	/* for dns_lookup() outside tasks */
-static int dns_lib_done;
+/* The private resolver is per thread: a tool's (or a worker thread's)
+ * blocking lookups never share a channel. */
+static __thread struct dns_resolver *dns_priv;
+static pthread_once_t dns_lib_once = PTHREAD_ONCE_INIT;
+static int dns_lib_err = ARES_SUCCESS;
+
+static void
+dns_lib_init(void)
+{
+	dns_lib_err = ares_library_init(ARES_LIB_INIT_ALL);
+}
 
 /* Socket and timer events. */
 
@@ -231,13 +241,11 @@ dns_resolver_new(struct event_base *base, int private_base)
 	struct ares_options opts;
 	int mask = ARES_OPT_SOCK_STATE_CB | ARES_OPT_FLAGS, err;
 
-	if (!dns_lib_done) {
-		if ((err = ares_library_init(ARES_LIB_INIT_ALL)) != ARES_SUCCESS) {
-			msg_warn("dns: c-ares initialisation: %s", ares_strerror(err));
-			free(r);
-			return NULL;
-		}
-		dns_lib_done = 1;
+	(void)pthread_once(&dns_lib_once, dns_lib_init);
+	if (dns_lib_err != ARES_SUCCESS) {
+		msg_warn("dns: c-ares initialisation: %s", ares_strerror(dns_lib_err));
+		free(r);
+		return NULL;
 	}
 	memset(&opts, 0, sizeof(opts));
 	opts.sock_state_cb = dns_sock_state;
@@ -802,31 +810,43 @@ dns_lookup(const char *name, int type, int flags)
 	return dw.answer;
 }
 
-struct dns_answer *
-dns_lookup_ptr(const struct sockaddr *sa)
+int
+dns_ptr_name(const struct sockaddr *sa, char *name, size_t len)
 {
-	char name[80];
 	const unsigned char *b;
 	size_t n = 0;
 
 	if (sa->sa_family == AF_INET) {
 		b = (const unsigned char *)&((const struct sockaddr_in *)sa)->sin_addr;
-		snprintf(name, sizeof(name), "%u.%u.%u.%u.in-addr.arpa", b[3], b[2],
-		    b[1], b[0]);
-	} else if (sa->sa_family == AF_INET6) {
+		snprintf(name, len, "%u.%u.%u.%u.in-addr.arpa", b[3], b[2], b[1],
+		    b[0]);
+		return 0;
+	}
+	if (sa->sa_family == AF_INET6) {
 		const struct in6_addr *a6 = &((const struct sockaddr_in6 *)sa)->sin6_addr;
 
 		b = a6->s6_addr;
 		if (IN6_IS_ADDR_V4MAPPED(a6)) {
-			snprintf(name, sizeof(name), "%u.%u.%u.%u.in-addr.arpa", b[15],
-			    b[14], b[13], b[12]);
-		} else {
-			for (int i = 15; i >= 0; i--)
-				n += (size_t)snprintf(name + n, sizeof(name) - n, "%x.%x.",
-				    b[i] & 0xf, b[i] >> 4);
-			snprintf(name + n, sizeof(name) - n, "ip6.arpa");
+			snprintf(name, len, "%u.%u.%u.%u.in-addr.arpa", b[15], b[14],
+			    b[13], b[12]);
+			return 0;
 		}
-	} else {
+		for (int i = 15; i >= 0 && n < len; i--)
+			n += (size_t)snprintf(name + n, len - n, "%x.%x.", b[i] & 0xf,
+			    b[i] >> 4);
+		if (n < len)
+			snprintf(name + n, len - n, "ip6.arpa");
+		return 0;
+	}
+	return -1;
+}
+
+struct dns_answer *
+dns_lookup_ptr(const struct sockaddr *sa)
+{
+	char name[80];
+
+	if (dns_ptr_name(sa, name, sizeof(name)) < 0) {
 		struct dns_answer *a = dns_answer_new("", DNS_T_PTR);
 
 		dns_answer_status(a, DNS_INVALID, NULL);

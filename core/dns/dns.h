@@ -25,6 +25,7 @@
 #ifndef POSTINO_DNS_DNS_H
 #define POSTINO_DNS_DNS_H
 
+#include <stddef.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
@@ -99,6 +100,11 @@ struct dns_answer *dns_lookup(const char *name, int type, int flags);
 /* dns_lookup_ptr - the PTR names of an address (in-addr.arpa /
  * ip6.arpa built here). */
 struct dns_answer *dns_lookup_ptr(const struct sockaddr *sa);
+
+/* dns_ptr_name - the name whose PTR records name sa (in-addr.arpa for
+ * IPv4 and IPv4-mapped IPv6, else ip6.arpa), for dns_query_async().
+ * 0, or -1 for another address family. */
+int dns_ptr_name(const struct sockaddr *sa, char *buf, size_t len);
 
 void dns_answer_free(struct dns_answer *answer);
 

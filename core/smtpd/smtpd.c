@@ -43,7 +43,9 @@
 #include "mail_server.h"
 #include "msg.h"
 #include "mymalloc.h"
+#include "dns.h"
 #include "smtpd.h"
+#include "smtpd_peer.h"
 #include "stringops.h"
 
 struct smtpd_conf smtpd_conf;
@@ -324,45 +326,6 @@ session_event(struct bufferevent *bev, short what, void *arg)
 	}
 }
 
-/* Client name lookup on the pool: reverse, then forward-confirm. */
-static void
-resolve_work(void *ctx)
-{
-	struct smtpd_session *s = ctx;
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
-	char host[NI_MAXHOST];
-	struct addrinfo hints, *res, *ai;
-	int confirmed = 0, err;
-
-	if (getpeername(s->fd, (struct sockaddr *)&ss, &sl) < 0)
-		return;
-	if ((err = getnameinfo((struct sockaddr *)&ss, sl, host, sizeof(host),
-	    NULL, 0, NI_NAMEREQD)) != 0) {
-		/* Both names unknown; a DNS failure is temporary. */
-		s->reverse_tempfail = s->name_tempfail = err == EAI_AGAIN;
-		return;
-	}
-	strlcpy(s->reverse_name, host, sizeof(s->reverse_name));
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = ss.ss_family;
-	hints.ai_socktype = SOCK_STREAM;
-	if ((err = getaddrinfo(host, NULL, &hints, &res)) != 0) {
-		s->name_tempfail = err == EAI_AGAIN;
-		return;
-	}
-	for (ai = res; ai && !confirmed; ai = ai->ai_next) {
-		char a[64];
-
-		if (getnameinfo(ai->ai_addr, ai->ai_addrlen, a, sizeof(a), NULL, 0,
-		    NI_NUMERICHOST) == 0 && strcasecmp(a, s->addr) == 0)
-			confirmed = 1;
-	}
-	freeaddrinfo(res);
-	if (confirmed)
-		strlcpy(s->name, host, sizeof(s->name));
-}
-
 static void
 resolve_done(void *ctx)
 {
@@ -439,8 +402,9 @@ accept_cb(int fd, const struct sockaddr *sa, int salen, int index)
 	}
 	s->state = SMTPD_ST_RESOLVE;
 	if (smtpd_conf.peername_lookup) {
+		/* The DNS answers come through the loop (smtpd_peer.c). */
 		s->in_pool = 1;
-		smtpd_pool_run(resolve_work, resolve_done, s);
+		smtpd_peer_lookup(s, resolve_done);
 	} else {
 		resolve_done(s);
 	}
@@ -565,6 +529,8 @@ main(int argc, char **argv)
 		msg_fatal("no listening socket: smtpd must be started by the master");
 	smtpd_base = mail_server_base();
 	mail_server_ready();
+	if (dns_init(smtpd_base) < 0)
+		msg_warn("DNS lookups will fail temporarily");
 	/* Commits (fsync) in flight at once let the file system put several
 	 * queue files in one journal commit: start with a few threads and
 	 * grow with the number of sessions that commit at the same time.

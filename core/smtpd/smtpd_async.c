@@ -46,9 +46,6 @@ static pthread_mutex_t check_lock = PTHREAD_MUTEX_INITIALIZER;
 static __thread int check_held;
 static __thread int check_given_up;
 
-static int (*dns_domain_orig)(const char *);
-static int (*dns_rbl_orig)(const char *);
-static int (*dns_lookup_orig)(const char *, int, char ***);
 
 struct smtpd_async_job {
 	struct smtpd_session *s;
@@ -91,39 +88,6 @@ wait_end(void)
 	}
 }
 
-static int
-dns_domain_unlocked(const char *domain)
-{
-	int ret;
-
-	wait_begin();
-	ret = dns_domain_orig(domain);
-	wait_end();
-	return ret;
-}
-
-static int
-dns_rbl_unlocked(const char *name)
-{
-	int ret;
-
-	wait_begin();
-	ret = dns_rbl_orig(name);
-	wait_end();
-	return ret;
-}
-
-static int
-dns_lookup_unlocked(const char *name, int type, char ***list_r)
-{
-	int ret;
-
-	wait_begin();
-	ret = dns_lookup_orig(name, type, list_r);
-	wait_end();
-	return ret;
-}
-
 void
 smtpd_async_init(void)
 {
@@ -148,12 +112,6 @@ smtpd_async_init(void)
 	for (int i = 0; warm[i]; i++)
 		(void)mail_conf_str(warm[i]);
 	map_set_threaded(wait_begin, wait_end);
-	dns_domain_orig = smtpd_check_dns_domain;
-	dns_rbl_orig = smtpd_check_dns_rbl;
-	smtpd_check_dns_domain = dns_domain_unlocked;
-	smtpd_check_dns_rbl = dns_rbl_unlocked;
-	dns_lookup_orig = smtpd_check_dns_lookup;
-	smtpd_check_dns_lookup = dns_lookup_unlocked;
 	smtpd_check_wait_begin = wait_begin;
 	smtpd_check_wait_end = wait_end;
 	smtpd_pool_grow_limit(SMTPD_ASYNC_MAX_THREADS);

@@ -732,12 +732,13 @@ unknown_domain(struct smtpd_check_ctx *ctx, const char *addr,
 	if (rc == 0)
 		return smtpd_check_reject(ctx, class, code, dsn,
 		    "<%s>: %s rejected: Domain not found", addr, class);
-	/* DNS trouble: never a permanent error. */
+	/* DNS trouble: never a permanent error; 450 with the class's DSN
+	 * (4.1.8 sender, 4.1.2 recipient), as Postfix. */
 	if (strcasecmp(mail_conf_str("unknown_address_tempfail_action"),
 	    "defer") == 0)
-		return smtpd_check_reject(ctx, class, 450, "4.4.3",
+		return smtpd_check_reject(ctx, class, 450, dsn,
 		    "<%s>: %s rejected: Domain not found", addr, class);
-	smtpd_check_defer_if(ctx, 'p', 450, "4.4.3",
+	smtpd_check_defer_if(ctx, 'p', 450, dsn,
 	    "<%s>: %s rejected: Domain not found", addr, class);
 	return SMTPD_CHECK_DUNNO;
 }

@@ -28,13 +28,13 @@
  * warnings for bad results. */
 #include "postino_config.h"
 
-#include <arpa/nameser.h>
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "buf.h"
+#include "dns.h"
 #include "mail_addr_find.h"
 #include "mail_conf.h"
 #include "match_list.h"
@@ -346,7 +346,7 @@ static int
 server_addrs(struct smtpd_check_ctx *ctx, struct map *map, const char *host,
     const char *name, const char *class)
 {
-	static const int types[] = { T_A, T_AAAA };
+	static const int types[] = { DNS_T_A, DNS_T_AAAA };
 	int rc = ACCESS_NOTFOUND;
 
 	for (size_t t = 0; t < 2 && rc == ACCESS_NOTFOUND; t++) {
@@ -364,7 +364,7 @@ int
 smtpd_check_access_server(struct smtpd_check_ctx *ctx, struct map *map,
     const char *domain, int dns, const char *name, const char *class)
 {
-	int type = dns == SR_DNS_MX ? T_MX : dns == SR_DNS_NS ? T_NS : T_A;
+	int type = dns == SR_DNS_MX ? DNS_T_MX : dns == SR_DNS_NS ? DNS_T_NS : DNS_T_A;
 	const char *what = dns == SR_DNS_MX ? "MX" : dns == SR_DNS_NS ? "NS"
 	    : "A";
 	char **list = NULL;
@@ -374,13 +374,13 @@ smtpd_check_access_server(struct smtpd_check_ctx *ctx, struct map *map,
 		return finish(server_addrs(ctx, map, domain, name, class));
 	st = smtpd_check_dns_lookup(domain, type, &list);
 	/* No MX: the domain is its own mail host.  No NS: its parents'. */
-	if (st == SMTPD_DNS_NODATA && type == T_MX) {
+	if (st == SMTPD_DNS_NODATA && type == DNS_T_MX) {
 		smtpd_check_dns_list_free(&list);
 		list = xcalloc(2, sizeof(*list));
 		list[0] = concatenate("0 ", domain, (char *)0);
 		st = SMTPD_DNS_OK;
 	}
-	for (const char *d = domain; st == SMTPD_DNS_NODATA && type == T_NS;) {
+	for (const char *d = domain; st == SMTPD_DNS_NODATA && type == DNS_T_NS;) {
 		if ((d = strchr(d, '.')) == NULL || d[1] == 0)
 			break;
 		d++;
@@ -398,7 +398,7 @@ smtpd_check_access_server(struct smtpd_check_ctx *ctx, struct map *map,
 		const char *host = list[i];
 
 		/* MX answers are "PREFERENCE HOST". */
-		if (type == T_MX && strchr(host, ' '))
+		if (type == DNS_T_MX && strchr(host, ' '))
 			host = strchr(host, ' ') + 1;
 		if (*host == 0)
 			continue;

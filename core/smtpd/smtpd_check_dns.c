@@ -16,21 +16,18 @@
  * reject_unauth_destination: with a recipient that is not ours they do
  * nothing; a DNS error there is a defer_if_reject.
  *
- * Each lookup uses its own resolver state (res_ninit) with a short
- * timeout (1 second) and one try, so that an unreachable name server
- * costs about a second and gives a temporary failure, never a hang and
- * never "not found".  These lookups block: they are only ever made for
- * domains that are not ours (local, virtual and relay domains never
+ * The lookups go through the resolver of core/dns (dns_lookup()): inside
+ * a task they wait without blocking the loop; outside one they run a
+ * private loop.  Timeouts come from resolv.conf (bounded by default), a
+ * timeout is a temporary failure, never "not found".  They are only made
+ * for domains that are not ours (local, virtual and relay domains never
  * need DNS).  Nothing is logged here. */
 #include "postino_config.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <fcntl.h>
-#include <arpa/nameser.h>
-#include <netdb.h>
 #include <netinet/in.h>
-#include <resolv.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +35,7 @@
 #include <sys/socket.h>
 
 #include "buf.h"
+#include "dns.h"
 #include "mail_conf.h"
 #include "map.h"
 #include "match_list.h"
@@ -46,86 +44,6 @@
 #include "resolve.h"
 #include "smtpd_check_private.h"
 #include "stringops.h"
-
-#define DNS_TIMEOUT	1	/* seconds per try */
-#define DNS_TRIES	1
-
-/* dns_query - 1 answer found, 0 name or data does not exist, -1 retry;
- * *nxdomain_r is set when the name itself does not exist. */
-static int
-dns_query(res_state statp, const char *name, int type, int *nxdomain_r)
-{
-	unsigned char answer[1024];
-	int len;
-
-	*nxdomain_r = 0;
-	len = res_nquery(statp, name, C_IN, type, answer, sizeof(answer));
-	if (len >= 0) {
-		ns_msg msg;
-
-		if (ns_initparse(answer, len, &msg) < 0)
-			return -1;
-		return ns_msg_count(msg, ns_s_an) > 0 ? 1 : 0;
-	}
-	switch (statp->res_h_errno) {
-	case HOST_NOT_FOUND:
-		*nxdomain_r = 1;
-		return 0;
-	case NO_DATA:
-		return 0;
-	default:
-		return -1;
-	}
-}
-
-/* resolver_open - a private resolver state with short timeouts. */
-static int
-resolver_open(struct __res_state *st)
-{
-	memset(st, 0, sizeof(*st));
-	if (res_ninit(st) < 0)
-		return -1;
-	st->retrans = DNS_TIMEOUT;
-	st->retry = DNS_TRIES;
-	st->options &= ~(unsigned long)(RES_DNSRCH | RES_DEFNAMES);
-	return 0;
-}
-
-/* dns_domain - MX, then A, then AAAA. */
-static int
-dns_domain(const char *domain)
-{
-	static const int types[] = { T_MX, T_A, T_AAAA };
-	struct __res_state st;
-	int rc = 0, nx;
-
-	if (resolver_open(&st) < 0)
-		return -1;
-	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
-		rc = dns_query(&st, domain, types[i], &nx);
-		if (rc != 0 || nx)
-			break;
-	}
-	res_nclose(&st);
-	return rc;
-}
-
-/* dns_rbl - an A record for name. */
-static int
-dns_rbl(const char *name)
-{
-	struct __res_state st;
-	int rc, nx;
-
-	if (resolver_open(&st) < 0)
-		return -1;
-	rc = dns_query(&st, name, T_A, &nx);
-	res_nclose(&st);
-	return rc;
-}
-
-int (*smtpd_check_dns_domain)(const char *domain) = dns_domain;
-int (*smtpd_check_dns_rbl)(const char *name) = dns_rbl;
 
 /* list_add - append a copy of text to a NULL-terminated list. */
 static void
@@ -136,79 +54,113 @@ list_add(char ***list, int *count, const char *text)
 	(*list)[*count] = NULL;
 }
 
-/* dns_lookup - see smtpd_check_dns_lookup. */
-static int
-dns_lookup(const char *name, int type, char ***list_r)
+int
+smtpd_check_dns_lookup(const char *name, int type, char ***list_r)
 {
-	unsigned char answer[8192];
-	struct __res_state st;
-	ns_msg msg;
-	int len, count = 0;
+	struct dns_answer *a = dns_lookup(name, type, 0);
+	int count = 0, rc;
 
 	*list_r = NULL;
-	if (resolver_open(&st) < 0)
-		return SMTPD_DNS_RETRY;
-	len = res_nquery(&st, name, C_IN, type, answer, sizeof(answer));
-	if (len < 0) {
-		int err = st.res_h_errno;
+	switch (a->status) {
+	case DNS_OK:
+		for (int i = 0; i < a->count; i++) {
+			const struct dns_rr *rr = &a->rr[i];
+			char text[1100];
 
-		res_nclose(&st);
-		return err == HOST_NOT_FOUND ? SMTPD_DNS_NXDOMAIN
-		    : err == NO_DATA ? SMTPD_DNS_NODATA : SMTPD_DNS_RETRY;
+			switch (type) {
+			case DNS_T_A:
+			case DNS_T_AAAA:
+				list_add(list_r, &count, rr->addr_text);
+				break;
+			case DNS_T_MX:
+				snprintf(text, sizeof(text), "%d %.1000s", rr->pref,
+				    rr->host);
+				list_add(list_r, &count, text);
+				break;
+			case DNS_T_NS:
+			case DNS_T_PTR:
+			case DNS_T_CNAME:
+				list_add(list_r, &count, rr->host);
+				break;
+			case DNS_T_TXT:
+				list_add(list_r, &count, rr->text);
+				break;
+			default:
+				break;
+			}
+		}
+		rc = count > 0 ? SMTPD_DNS_OK : SMTPD_DNS_NODATA;
+		break;
+	case DNS_NOTFOUND:
+		rc = SMTPD_DNS_NXDOMAIN;
+		break;
+	case DNS_NODATA:
+		rc = SMTPD_DNS_NODATA;
+		break;
+	case DNS_INVALID:
+		/* A name that cannot exist does not exist. */
+		rc = SMTPD_DNS_NXDOMAIN;
+		break;
+	case DNS_TEMPFAIL:
+	default:
+		rc = SMTPD_DNS_RETRY;
+		break;
 	}
-	res_nclose(&st);
-	if (ns_initparse(answer, len, &msg) < 0)
-		return SMTPD_DNS_RETRY;
-	for (int i = 0; i < ns_msg_count(msg, ns_s_an); i++) {
-		ns_rr rr;
-		char text[NS_MAXDNAME + 16];
-		const unsigned char *rd;
-
-		if (ns_parserr(&msg, ns_s_an, i, &rr) < 0 || (int)ns_rr_type(rr) != type)
-			continue;
-		rd = ns_rr_rdata(rr);
-		switch (type) {
-		case T_A:
-		case T_AAAA:
-			if (ns_rr_rdlen(rr) != (type == T_A ? 4 : 16)
-			    || inet_ntop(type == T_A ? AF_INET : AF_INET6, rd, text,
-			    sizeof(text)) == NULL)
-				continue;
-			break;
-		case T_MX: {
-			char host[NS_MAXDNAME];
-
-			if (ns_rr_rdlen(rr) < 3 || dn_expand(ns_msg_base(msg),
-			    ns_msg_end(msg), rd + 2, host, sizeof(host)) < 0)
-				continue;
-			snprintf(text, sizeof(text), "%u %s", ns_get16(rd), host);
-			break;
-		}
-		case T_NS:
-			if (dn_expand(ns_msg_base(msg), ns_msg_end(msg), rd, text,
-			    sizeof(text)) < 0)
-				continue;
-			break;
-		case T_TXT: {
-			/* The first character string is enough for a reason. */
-			size_t n = ns_rr_rdlen(rr) > 0 ? rd[0] : 0;
-
-			if (n + 1 > ns_rr_rdlen(rr) || n >= sizeof(text))
-				continue;
-			memcpy(text, rd + 1, n);
-			text[n] = 0;
-			break;
-		}
-		default:
-			continue;
-		}
-		list_add(list_r, &count, text);
-	}
-	return count > 0 ? SMTPD_DNS_OK : SMTPD_DNS_NODATA;
+	dns_answer_free(a);
+	return rc;
 }
 
-int (*smtpd_check_dns_lookup)(const char *name, int type, char ***list_r)
-    = dns_lookup;
+/* dns_exists - 1 records found, 0 none, -1 retry; *nxdomain_r when the
+ * name itself does not exist. */
+static int
+dns_exists(const char *name, int type, int *nxdomain_r)
+{
+	struct dns_answer *a = dns_lookup(name, type, 0);
+	int rc;
+
+	*nxdomain_r = 0;
+	switch (a->status) {
+	case DNS_OK:
+		rc = 1;
+		break;
+	case DNS_NOTFOUND:
+	case DNS_INVALID:
+		*nxdomain_r = 1;
+		rc = 0;
+		break;
+	case DNS_NODATA:
+		rc = 0;
+		break;
+	case DNS_TEMPFAIL:
+	default:
+		rc = -1;
+		break;
+	}
+	dns_answer_free(a);
+	return rc;
+}
+
+int
+smtpd_check_dns_domain(const char *domain)
+{
+	static const int types[] = { DNS_T_MX, DNS_T_A, DNS_T_AAAA };
+	int rc = 0, nx;
+
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+		rc = dns_exists(domain, types[i], &nx);
+		if (rc != 0 || nx)
+			break;
+	}
+	return rc;
+}
+
+int
+smtpd_check_dns_rbl(const char *name)
+{
+	int nx;
+
+	return dns_exists(name, DNS_T_A, &nx);
+}
 
 void
 smtpd_check_dns_list_free(char ***list)
@@ -294,13 +246,13 @@ dnsxl_query(const char *query, const char *arg, char **reason_r)
 	int st, listed = 0;
 
 	*reason_r = NULL;
-	st = smtpd_check_dns_lookup(query, T_A, &list);
+	st = smtpd_check_dns_lookup(query, DNS_T_A, &list);
 	if (st == SMTPD_DNS_RETRY)
 		return -1;
 	for (int i = 0; st == SMTPD_DNS_OK && list[i] && !listed; i++)
 		listed = pattern == NULL || addr_match(pattern + 1, list[i]);
 	smtpd_check_dns_list_free(&list);
-	if (listed && smtpd_check_dns_lookup(query, T_TXT, &list)
+	if (listed && smtpd_check_dns_lookup(query, DNS_T_TXT, &list)
 	    == SMTPD_DNS_OK && list[0] && *list[0])
 		*reason_r = xstrdup(list[0]);
 	smtpd_check_dns_list_free(&list);
@@ -593,7 +545,7 @@ mx_pref(const char *answer)
 static int
 host_is_local(const char *host, struct match_list *nets, int *in_nets_r)
 {
-	static const int types[] = { T_A, T_AAAA };
+	static const int types[] = { DNS_T_A, DNS_T_AAAA };
 	int local = 0, seen = 0, retry = 0;
 
 	*in_nets_r = 1;
@@ -642,7 +594,7 @@ smtpd_check_mx_backup(struct smtpd_check_ctx *ctx)
 	domain = strrchr(ctx->rcpt_int, '@') + 1;
 	if (*domain == 0 || *domain == '[')
 		return SMTPD_CHECK_DUNNO;
-	st = smtpd_check_dns_lookup(domain, T_MX, &list);
+	st = smtpd_check_dns_lookup(domain, DNS_T_MX, &list);
 	if (st == SMTPD_DNS_RETRY) {
 		smtpd_check_defer_if(ctx, 'p', 450, "4.4.4", "<%s>: Recipient "
 		    "address rejected: unable to look up mail exchanger information",

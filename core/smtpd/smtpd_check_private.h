@@ -121,20 +121,18 @@ int smtpd_check_mx_backup(struct smtpd_check_ctx *ctx);
 #define SMTPD_DNS_RETRY		(-1)	/* temporary failure */
 #define SMTPD_DNS_NXDOMAIN	(-2)	/* the name does not exist */
 
-/* smtpd_check_dns_lookup - the records of type (T_A, T_AAAA: addresses
- * as text; T_MX: "PREFERENCE HOST"; T_NS: host names; T_TXT: the text)
- * for name.  *list_r is NULL-terminated, free it with
- * smtpd_check_dns_list_free.  Blocks (short resolver timeouts).  A
- * pointer, so that tests can substitute it. */
-extern int (*smtpd_check_dns_lookup)(const char *name, int type,
-    char ***list_r);
+/* smtpd_check_dns_lookup - the records of type (DNS_T_A, DNS_T_AAAA:
+ * addresses as text; DNS_T_MX: "PREFERENCE HOST"; DNS_T_NS, DNS_T_PTR:
+ * host names; DNS_T_TXT: the text) for name, through dns_lookup() (waits
+ * in a task, blocks outside one; bounded timeouts).  *list_r is
+ * NULL-terminated, free it with smtpd_check_dns_list_free. */
+int smtpd_check_dns_lookup(const char *name, int type, char ***list_r);
 void smtpd_check_dns_list_free(char ***list);
 
-/* smtpd_check_dns.c: does the domain exist for mail (MX, A or AAAA)?
- * 1 yes, 0 no, -1 temporary failure.  A pointer, so that tests can
- * substitute it. */
-extern int (*smtpd_check_dns_domain)(const char *domain);
+/* smtpd_check_dns_domain - does the domain exist for mail (MX, A or
+ * AAAA)?  1 yes, 0 no, -1 temporary failure. */
+int smtpd_check_dns_domain(const char *domain);
 /* smtpd_check_dns_rbl - is name listed (has an A record)?  1, 0, -1. */
-extern int (*smtpd_check_dns_rbl)(const char *name);
+int smtpd_check_dns_rbl(const char *name);
 
 #endif

@@ -31,6 +31,17 @@ const char *unit_tmpdir(void);
  * (len (size_t)-1: strlen(data)); returns the malloc'd path. */
 char *unit_write_file(const char *name, const char *data, size_t len);
 
+/* unit_netns_dns - enter network and mount namespaces of this process's
+ * own, make resolv_conf (text) its /etc/resolv.conf and start dnsmasq on
+ * 127.0.0.1:53 with records (dnsmasq options, NULL-terminated), logging
+ * queries.  0 when serving; -1 when it cannot be done here (not root, no
+ * dnsmasq, no namespaces): the caller skips its DNS tests. */
+int unit_netns_dns(const char *const *records, const char *resolv_conf);
+/* unit_dns_queries - queries dnsmasq has received so far. */
+int unit_dns_queries(void);
+/* unit_netns_stop - stop dnsmasq, undo the resolv.conf mount. */
+void unit_netns_stop(void);
+
 /* UNIT_FAILF - fail the current test with a formatted message. */
 #define UNIT_FAILF(...) do { unit_capture_dump(); fail_msg(__VA_ARGS__); } while (0)
 
