@@ -45,9 +45,11 @@
  *	statistics: max newtls rate ..., max auth rate ...
  *	statistics: max cache size 4 at ...
  *
+ * It runs on the daemon skeleton (mail_server.h) as a long-lived service
+ * (max_idle and max_use do not apply: the counts live in the process).
  * Reload / master gone: stop accepting, keep serving the clients that
  * are connected (draining smtpd processes) until the last one leaves,
- * then exit.  Stop: exit at once. */
+ * then exit.  Stop: drop the clients and exit at once. */
 #include "postino_config.h"
 
 #include <errno.h>
@@ -60,7 +62,6 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
-#include <event2/listener.h>
 
 #include "attr.h"
 #include "buf.h"
@@ -114,9 +115,6 @@ struct anvil_max {
 static struct event_base *anvil_base;
 static struct htable *anvil_ents;
 static struct anvil_client *anvil_clients;
-static struct evconnlistener **anvil_listeners;
-static int anvil_listener_count;
-static int anvil_draining;
 static long anvil_unit;			/* anvil_rate_time_unit, seconds */
 static long anvil_status_time;		/* anvil_status_update_time */
 static struct anvil_max max_rate[ANVIL_NKINDS];
@@ -364,8 +362,8 @@ anvil_client_free(struct anvil_client *c)
 		}
 	bufferevent_free(c->bev);
 	free(c);
-	if (anvil_draining && anvil_clients == NULL)
-		event_base_loopexit(anvil_base, NULL);
+	/* Draining: the skeleton exits after the last one. */
+	mail_server_disconnect();
 }
 
 static void
@@ -431,9 +429,9 @@ anvil_client_event(struct bufferevent *bev, short what, void *arg)
 		anvil_client_free(arg);
 }
 
+/* anvil_accept - a new client (the skeleton accepted it). */
 static void
-anvil_accept(struct evconnlistener *l, evutil_socket_t fd,
-    struct sockaddr *sa, int salen, void *arg)
+anvil_accept(int fd, const struct sockaddr *sa, int salen, int index)
 {
 	struct anvil_client *c;
 
@@ -443,6 +441,7 @@ anvil_accept(struct evconnlistener *l, evutil_socket_t fd,
 		msg_warn("bufferevent_socket_new failed");
 		close(fd);
 		free(c);
+		mail_server_disconnect();
 		return;
 	}
 	c->held = htable_create(16);
@@ -452,35 +451,26 @@ anvil_accept(struct evconnlistener *l, evutil_socket_t fd,
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 }
 
-/* anvil_master_event - reload (drain) or stop. */
+/* anvil_stop - exit now: the clients are dropped (the skeleton exits
+ * after the last one). */
 static void
-anvil_master_event(evutil_socket_t fd, short what, void *arg)
+anvil_stop(void)
 {
-	switch (mail_server_event()) {
-	case MAIL_SERVER_NONE:
-		return;
-	case MAIL_SERVER_DRAIN:
-		if (anvil_draining)
-			return;
-		anvil_draining = 1;
-		for (int i = 0; i < anvil_listener_count; i++)
-			evconnlistener_free(anvil_listeners[i]);
-		anvil_listener_count = 0;
-		mail_server_close_listeners();
-		if (anvil_clients == NULL)
-			event_base_loopexit(anvil_base, NULL);
-		return;
-	case MAIL_SERVER_STOP:
-		event_base_loopexit(anvil_base, NULL);
-		return;
-	}
+	while (anvil_clients != NULL)
+		anvil_client_free(anvil_clients);
 }
 
 int
 main(int argc, char **argv)
 {
+	static const struct mail_server_ops ops = {
+		.accept = anvil_accept,
+		.stop = anvil_stop,
+		.pre_exit = anvil_status,
+		/* The counts would be lost with the process. */
+		.flags = MAIL_SERVER_LONG_LIVED,
+	};
 	struct timeval tv;
-	int nls;
 
 	mail_server_init(argc, argv, "anvil");
 	mail_vars_bind(MAIL_VARS_ANVIL);
@@ -494,32 +484,16 @@ main(int argc, char **argv)
 		msg_warn("anvil_status_update_time: must be more than 0: using 600s");
 		anvil_status_time = 600;
 	}
-	mail_server_ready();
-	if ((nls = mail_server_listen_count()) == 0)
+	if (mail_server_listen_count() == 0)
 		msg_fatal("no listening socket: anvil must be started by the master");
-	if ((anvil_base = event_base_new()) == NULL)
-		msg_fatal("event_base_new failed");
+	anvil_base = mail_server_base();
+	mail_server_ready();
 	anvil_ents = htable_create(1024);
-	anvil_listeners = xcalloc((size_t)nls, sizeof(*anvil_listeners));
-	for (int i = 0; i < nls; i++) {
-		anvil_listeners[i] = evconnlistener_new(anvil_base, anvil_accept,
-		    NULL, LEV_OPT_CLOSE_ON_EXEC, 0, mail_server_listen_fd(i));
-		if (anvil_listeners[i] == NULL)
-			msg_fatal("cannot listen on fd %d", mail_server_listen_fd(i));
-	}
-	anvil_listener_count = nls;
-	event_add(event_new(anvil_base, mail_server_notify_fd(),
-	    EV_READ | EV_PERSIST, anvil_master_event, NULL), NULL);
-	if (mail_server_status_fd() >= 0)
-		event_add(event_new(anvil_base, mail_server_status_fd(),
-		    EV_READ | EV_PERSIST, anvil_master_event, NULL), NULL);
 	tv.tv_sec = anvil_unit;
 	tv.tv_usec = 0;
 	event_add(event_new(anvil_base, -1, EV_PERSIST, anvil_sweep, NULL), &tv);
 	tv.tv_sec = anvil_status_time;
 	event_add(event_new(anvil_base, -1, EV_PERSIST, anvil_status_timer,
 	    NULL), &tv);
-	event_base_dispatch(anvil_base);
-	anvil_status();
-	return 0;
+	return mail_server_run(&ops);
 }

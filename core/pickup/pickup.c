@@ -6,10 +6,12 @@
  *
  * The service's endpoint is public/pickup: postdrop connects and writes
  * 'W' after each submission, and the master writes 'W' every wakeup
- * period.  Any connection (whatever it sends) starts a scan; the scan
- * also runs at start and every PICKUP_RESCAN seconds, so a lost trigger
+ * period.  pickup is a trigger service of the daemon skeleton
+ * (mail_server.h): any trigger (whatever it says) starts a scan, one for
+ * all the triggers that came meanwhile; the scan also runs at start and
+ * every PICKUP_RESCAN seconds (the skeleton's wakeup), so a lost trigger
  * only costs time and mail dropped while postino was down goes out after
- * start.
+ * start.  A scan stops between files when the master says drain or stop.
  *
  * A maildrop file is written by an ordinary user (through postdrop), so
  * nothing in it is trusted.  pickup takes only regular files named like
@@ -45,7 +47,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +54,8 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <event2/event.h>
 
 #include "bounce.h"
 #include "cleanup.h"
@@ -76,6 +79,7 @@ enum pickup_result {
 };
 
 static int pickup_stopping;
+static struct event *scan_event;	/* a scan is due */
 
 /* pickup_envelope - what a maildrop file says before its content. */
 struct pickup_envelope {
@@ -104,16 +108,7 @@ envelope_free(struct pickup_envelope *env)
 static int
 check_master(void)
 {
-	struct pollfd pfd[2];
-	int n = 0;
-
-	pfd[n].fd = mail_server_notify_fd();
-	pfd[n++].events = POLLIN;
-	if (mail_server_status_fd() >= 0) {
-		pfd[n].fd = mail_server_status_fd();
-		pfd[n++].events = POLLIN;
-	}
-	if (poll(pfd, (nfds_t)n, 0) > 0 && mail_server_event() != MAIL_SERVER_NONE)
+	if (mail_server_check() != MAIL_SERVER_NONE)
 		pickup_stopping = 1;
 	return pickup_stopping;
 }
@@ -578,68 +573,57 @@ pickup_scan(void)
 	closedir(dp);
 }
 
-/* drain_trigger - accept one connection, read what is there, close. */
+/* scan_cb - the scan asked for by a trigger or the rescan timer. */
 static void
-drain_trigger(int lfd)
+scan_cb(evutil_socket_t fd, short what, void *arg)
 {
-	char junk[64];
-	int fd;
+	if (!pickup_stopping)
+		pickup_scan();
+}
 
-	for (int i = 0; i < 64; i++) {
-		fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd < 0)
-			return;
-		(void)!recv(fd, junk, sizeof(junk), MSG_DONTWAIT);
-		close(fd);
-	}
+/* pickup_wakeup - a trigger or the rescan timer: scan soon, once for
+ * however many triggers came meanwhile. */
+static void
+pickup_wakeup(void)
+{
+	struct timeval tv = {0, 0};
+
+	if (!evtimer_pending(scan_event, NULL))
+		evtimer_add(scan_event, &tv);
+}
+
+static void
+pickup_trigger(const char *buf, size_t len)
+{
+	(void)buf;
+	(void)len;
+	pickup_wakeup();
+}
+
+static void
+pickup_stop(void)
+{
+	pickup_stopping = 1;
 }
 
 int
 main(int argc, char **argv)
 {
-	struct pollfd pfd[MAIL_SERVER_MAX_LISTEN + 2];
-	time_t next_scan = 0;
-	int nl, n;
+	static const struct mail_server_ops ops = {
+		.trigger = pickup_trigger,
+		.wakeup = pickup_wakeup,
+		.wakeup_interval = PICKUP_RESCAN,
+		.drain = pickup_stop,
+		.stop = pickup_stop,
+	};
 
 	mail_server_init(argc, argv, "pickup");
 	mail_vars_bind(MAIL_VARS_PICKUP | MAIL_VARS_BOUNCE);
 	cleanup_init();
 	mail_server_ready();
-	nl = mail_server_listen_count();
-	while (!pickup_stopping) {
-		time_t now = time(NULL);
-
-		if (now >= next_scan) {
-			pickup_scan();
-			next_scan = time(NULL) + PICKUP_RESCAN;
-			continue;
-		}
-		n = 0;
-		for (int i = 0; i < nl; i++) {
-			pfd[n].fd = mail_server_listen_fd(i);
-			pfd[n++].events = POLLIN;
-		}
-		pfd[n].fd = mail_server_notify_fd();
-		pfd[n++].events = POLLIN;
-		if (mail_server_status_fd() >= 0) {
-			pfd[n].fd = mail_server_status_fd();
-			pfd[n++].events = POLLIN;
-		}
-		if (poll(pfd, (nfds_t)n, (int)(next_scan - now) * 1000) < 0) {
-			if (errno == EINTR)
-				continue;
-			msg_fatal("poll: %m");
-		}
-		for (int i = nl; i < n; i++)
-			if (pfd[i].revents)
-				(void)check_master();
-		if (pickup_stopping)
-			break;
-		for (int i = 0; i < nl; i++)
-			if (pfd[i].revents & POLLIN) {
-				drain_trigger(pfd[i].fd);
-				next_scan = 0;
-			}
-	}
-	exit(0);
+	if ((scan_event = evtimer_new(mail_server_base(), scan_cb, NULL)) == NULL)
+		msg_fatal("evtimer_new failed");
+	/* Mail dropped while postino was down goes out now. */
+	pickup_wakeup();
+	return mail_server_run(&ops);
 }

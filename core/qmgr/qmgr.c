@@ -12,9 +12,11 @@
  * At start everything in active/ goes back to incoming/: a crash never
  * loses a message, it may deliver one twice.
  *
- * Triggers on public/qmgr (one byte per request): 'I' new mail,
- * 'F' flush (every deferred message is due now), 'W' wake up.  The
- * queues are also scanned on a timer, so a lost trigger only costs time.
+ * Triggers on public/qmgr (one byte per request, read by the daemon
+ * skeleton, mail_server.h): 'I' new mail, 'F' flush (every deferred
+ * message is due now), 'W' wake up.  The queues are also scanned on the
+ * skeleton's wakeup timer, so a lost trigger only costs time.  qmgr is
+ * long-lived (max_idle and max_use do not apply).
  *
  * Logs: "ID: from=<s>, size=N, nrcpt=N (queue active)", "ID: removed",
  * "ID: from=<s>, status=expired, returned to sender". */
@@ -30,8 +32,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-#include <event2/buffer.h>
-#include <event2/listener.h>
+#include <event2/event.h>
 
 #include "bounce.h"
 #include "cleanup.h"
@@ -49,7 +50,6 @@ struct qmgr_message *qmgr_active;
 int qmgr_active_count;
 
 static struct event *scan_event;	/* incoming scan, soon */
-static struct event *tick_event;	/* periodic scans */
 static int scan_pending;
 static int flush_requested;
 static time_t last_deferred_scan;
@@ -318,8 +318,9 @@ qmgr_schedule_scan(void)
 	evtimer_add(scan_event, &tv);
 }
 
+/* tick - the skeleton's wakeup (every second): periodic scans. */
 static void
-tick(evutil_socket_t fd, short what, void *arg)
+tick(void)
 {
 	qmgr_schedule_scan();
 }
@@ -347,21 +348,19 @@ recover_active(void)
 		    n == 1 ? "" : "s");
 }
 
-/* Trigger connections: read the request bytes, act, close. */
+/* trigger - the bytes of a trigger connection (the skeleton reads
+ * and closes it). */
 static void
-trigger_read(struct bufferevent *bev, void *arg)
+trigger(const char *buf, size_t len)
 {
-	struct evbuffer *in = bufferevent_get_input(bev);
-	unsigned char c;
-
-	while (evbuffer_remove(in, &c, 1) == 1) {
-		switch (c) {
-		case 'F':
+	for (size_t i = 0; i < len; i++) {
+		switch (buf[i]) {
+		case MAIL_SERVER_TRIG_FLUSH:
 			flush_requested = 1;
 			qmgr_schedule_scan();
 			break;
-		case 'I':
-		case 'W':
+		case MAIL_SERVER_TRIG_NEW:
+		case MAIL_SERVER_TRIG_WAKEUP:
 		default:
 			qmgr_schedule_scan();
 			break;
@@ -369,51 +368,27 @@ trigger_read(struct bufferevent *bev, void *arg)
 	}
 }
 
-static void
-trigger_event(struct bufferevent *bev, short what, void *arg)
-{
-	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT))
-		bufferevent_free(bev);
-}
-
-static void
-trigger_accept(struct evconnlistener *l, evutil_socket_t fd,
-    struct sockaddr *sa, int salen, void *arg)
-{
-	struct bufferevent *bev = bufferevent_socket_new(qmgr_base, fd,
-	    BEV_OPT_CLOSE_ON_FREE);
-	struct timeval tv = {10, 0};
-
-	if (bev == NULL) {
-		close(fd);
-		return;
-	}
-	bufferevent_setcb(bev, trigger_read, NULL, trigger_event, NULL);
-	bufferevent_set_timeouts(bev, &tv, NULL);
-	bufferevent_enable(bev, EV_READ);
-}
-
-/* on_master_event - reload, stop, or the master went away: messages
+/* qmgr_stop - reload, stop, or the master went away: no new work; the
+ * skeleton exits at once (qmgr has no clients to wait for) and messages
  * in active/ are recovered by the next qmgr. */
 static void
-on_master_event(evutil_socket_t fd, short what, void *arg)
+qmgr_stop(void)
 {
-	switch (mail_server_event()) {
-	case MAIL_SERVER_NONE:
-		break;
-	case MAIL_SERVER_DRAIN:
-	case MAIL_SERVER_STOP:
-		mail_server_close_listeners();
-		stopping = 1;
-		event_base_loopexit(qmgr_base, NULL);
-		break;
-	}
+	stopping = 1;
 }
 
 int
 main(int argc, char **argv)
 {
-	struct timeval tv;
+	static const struct mail_server_ops ops = {
+		.trigger = trigger,
+		.wakeup = tick,
+		.wakeup_interval = 1,
+		.drain = qmgr_stop,
+		.stop = qmgr_stop,
+		/* One qmgr, always: its state is the active queue. */
+		.flags = MAIL_SERVER_LONG_LIVED,
+	};
 
 	mail_server_init(argc, argv, "qmgr");
 	mail_vars_bind(MAIL_VARS_QMGR | MAIL_VARS_BOUNCE);
@@ -435,26 +410,10 @@ main(int argc, char **argv)
 	cleanup_init();
 	mail_server_exclusive();
 	mail_server_ready();
-	if ((qmgr_base = event_base_new()) == NULL)
-		msg_fatal("event_base_new failed");
+	qmgr_base = mail_server_base();
 	recover_active();
 	scan_event = evtimer_new(qmgr_base, do_scan, NULL);
-	tick_event = event_new(qmgr_base, -1, EV_PERSIST, tick, NULL);
-	tv.tv_sec = 1;
-	tv.tv_usec = 0;
-	event_add(tick_event, &tv);
-	for (int i = 0; i < mail_server_listen_count(); i++) {
-		if (evconnlistener_new(qmgr_base, trigger_accept, NULL,
-		    LEV_OPT_CLOSE_ON_EXEC, 0, mail_server_listen_fd(i)) == NULL)
-			msg_fatal("cannot listen on fd %d", mail_server_listen_fd(i));
-	}
-	event_add(event_new(qmgr_base, mail_server_notify_fd(),
-	    EV_READ | EV_PERSIST, on_master_event, NULL), NULL);
-	if (mail_server_status_fd() >= 0)
-		event_add(event_new(qmgr_base, mail_server_status_fd(),
-		    EV_READ | EV_PERSIST, on_master_event, NULL), NULL);
 	last_deferred_scan = 0;
 	qmgr_schedule_scan();
-	event_base_dispatch(qmgr_base);
-	exit(0);
+	return mail_server_run(&ops);
 }
