@@ -2,8 +2,11 @@
 /* agent_server - process start and request loop of a delivery agent (see
  * agent_server.h).
  *
- * Each accepted connection (from qmgr) carries a stream of requests,
- * read with blocking I/O.  qmgr may pipeline several requests on one
+ * The agent runs on the daemon skeleton (mail_server.h) with capacity 1:
+ * one connection from qmgr at a time (the master starts another agent
+ * for qmgr's next connection); max_idle and max_use apply under the
+ * master, -1 is max_use 1.  The connection is watched by the loop;
+ * once a request has begun it is read with blocking I/O.  qmgr may pipeline several requests on one
  * connection; they are served in batches (group commit): every request
  * already available (at most AGENT_BATCH_MAX) is handled in turn, then
  * the agent's commit hook makes the batch's deferred writes durable
@@ -13,7 +16,9 @@
  * they are done (a synchronous delivery's reply is never held back by
  * the rest of the batch: that would widen the window in which a crash
  * makes qmgr deliver it again).
- * Several agent processes may accept on one socket.
+ * Several agent processes may accept on one socket.  On reload or stop
+ * the batch in hand is finished and answered (callbacks run to the
+ * end), then the connection is closed and the process exits.
  *
  * Logs warnings for protocol errors (malformed requests, write errors). */
 #include "postino_config.h"
@@ -31,6 +36,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <event2/event.h>
+
 #include "agent_server.h"
 #include "attr.h"
 #include "buf.h"
@@ -41,9 +48,6 @@
 #include "msg.h"
 #include "mymalloc.h"
 #include "stringops.h"
-
-/* Started by the master (mail_server.h) rather than with -S. */
-static int under_master;
 
 /* Requests per batch: as many as qmgr pipelines on one connection. */
 #define AGENT_BATCH_MAX	16
@@ -209,46 +213,38 @@ readable_now(int fd)
 	return poll(&p, 1, 0) > 0 && p.revents != 0;
 }
 
-/* wait_readable - wait for a request on fd; under the master also watch
- * for reload/stop.  1 readable, 0 the master says stop or drain. */
-static int
-wait_readable(int fd)
-{
-	for (;;) {
-		struct pollfd p[3];
-		int n = 0;
+/* The connection from qmgr being served (one at a time: capacity 1). */
+static const struct agent_server *agent;
+static int conn_fd = -1;
+static struct event *conn_ev;
+static struct buf *conn_in;
+static struct attr_list *conn_al;
 
-		p[n++] = (struct pollfd){.fd = fd, .events = POLLIN};
-		if (under_master) {
-			p[n++] = (struct pollfd){.fd = mail_server_notify_fd(),
-			.events = POLLIN};
-			if (mail_server_status_fd() >= 0)
-				p[n++] = (struct pollfd){.fd = mail_server_status_fd(),
-				.events = POLLIN};
-		}
-		if (poll(p, (nfds_t)n, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			msg_fatal("poll: %m");
-		}
-		if (under_master && mail_server_event() != MAIL_SERVER_NONE)
-			return 0;
-		if (p[0].revents)
-			return 1;
-	}
+/* conn_close - done with qmgr's connection; the skeleton accepts the
+ * next one (or exits: drain, max_use, -1). */
+static void
+conn_close(void)
+{
+	if (conn_fd < 0)
+		return;
+	event_free(conn_ev);
+	conn_ev = NULL;
+	attr_list_free(&conn_al);
+	buf_free(&conn_in);
+	close(conn_fd);
+	conn_fd = -1;
+	mail_server_disconnect();
 }
 
-/* serve - one connection from qmgr: batches of requests until EOF (or
- * until the master tells us to go: the batch in hand is always
- * finished and answered). */
+/* conn_read - requests are waiting: serve them in batches while more are
+ * available at once (the loop calls again when more arrive).  The batch
+ * in hand is always finished and answered. */
 static void
-serve(int fd, const struct agent_server *as)
+conn_read(evutil_socket_t fd, short what, void *arg)
 {
-	struct buf *inbuf = buf_new(4096, 0);
-	struct attr_list *al = attr_list_new();
-	int stop = 0;
+	int closing = 0, handled = 0;
 
-	while (!stop) {
+	do {
 		int nreq = 0;
 
 		while (nreq < AGENT_BATCH_MAX) {
@@ -258,33 +254,28 @@ serve(int fd, const struct agent_server *as)
 			const char *v;
 			int n;
 
-			if (inbuf->len == 0) {
-				if (nreq > 0 && !readable_now(fd))
-					break;
-				if (nreq == 0 && !wait_readable(fd)) {
-					stop = 1;
-					break;
-				}
-			}
-			n = attr_read(fd, inbuf, al, -1, &err);
+			if (conn_in->len == 0 && handled > 0 && !readable_now(fd))
+				break;
+			n = attr_read(fd, conn_in, conn_al, -1, &err);
 			if (n == 0) {
-				stop = 1;
+				closing = 1;
 				break;
 			}
 			if (n < 0) {
 				msg_warn("read request from qmgr: %s", err);
-				stop = 1;
+				closing = 1;
 				break;
 			}
+			handled++;
 			t_start = agent_server_now();
-			if ((dr = deliver_request_from_attr(al, &err)) == NULL) {
+			if ((dr = deliver_request_from_attr(conn_al, &err)) == NULL) {
 				msg_warn("malformed delivery request from qmgr: %s", err);
-				stop = 1;
+				closing = 1;
 				break;
 			}
-			v = attr_get(al, "active_time");
+			v = attr_get(conn_al, "active_time");
 			t_active = v ? strtod(v, NULL) : 0;
-			as->handle(fd, dr, t_start, t_active);
+			agent->handle(fd, dr, t_start, t_active);
 			reply_new(dr->request_id, -1);
 			deliver_request_free(&dr);
 			nreq++;
@@ -293,15 +284,48 @@ serve(int fd, const struct agent_server *as)
 			 * crash between a delivery and its reply repeats it; the
 			 * rest of the batch must not widen that window. */
 			if (!any_held()) {
-				batch_flush(fd, as);
+				batch_flush(fd, agent);
 				nreq = 0;
 			}
 		}
 		if (nreq > 0)
-			batch_flush(fd, as);
-	}
-	attr_list_free(&al);
-	buf_free(&inbuf);
+			batch_flush(fd, agent);
+	} while (!closing && conn_in->len > 0);
+	if (closing)
+		conn_close();
+}
+
+/* agent_accept - qmgr connected (the skeleton accepted; with capacity 1
+ * it stops accepting and tells the master we are busy until conn_close:
+ * the master starts another agent for qmgr's next connection). */
+static void
+agent_accept(int fd, const struct sockaddr *sa, int salen, int index)
+{
+	int fl;
+
+	(void)sa;
+	(void)salen;
+	(void)index;
+	if (conn_fd >= 0)
+		msg_panic("agent_accept: a connection is being served already");
+	/* The requests are read with blocking I/O once one has begun. */
+	if ((fl = fcntl(fd, F_GETFL)) >= 0)
+		(void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+	conn_fd = fd;
+	conn_in = buf_new(4096, 0);
+	conn_al = attr_list_new();
+	conn_ev = event_new(mail_server_base(), fd, EV_READ | EV_PERSIST,
+	    conn_read, NULL);
+	if (conn_ev == NULL || event_add(conn_ev, NULL) < 0)
+		msg_fatal("cannot watch the connection from qmgr");
+}
+
+/* agent_drain - reload or stop: callbacks run to completion, so the
+ * batch in hand was finished and answered; read nothing more. */
+static void
+agent_drain(void)
+{
+	conn_close();
 }
 
 /* listen_path - -S: a listening socket of our own (tests). */
@@ -342,15 +366,20 @@ usage(const char *name)
 int
 agent_server_main(int argc, char **argv, const struct agent_server *as)
 {
+	static const struct mail_server_ops ops = {
+		.accept = agent_accept,
+		.drain = agent_drain,
+		.stop = agent_drain,
+		.capacity = 1,
+	};
 	const char *sock_path = NULL;
-	int once = 0, lfd = -1, ch;
+	int once = 0, ch;
 
+	agent = as;
 	if (getenv(MAIL_SERVER_ENV_LISTEN_FDS) != NULL) {
 		/* Started by the master (mail_server.h contract). */
-		under_master = 1;
 		mail_server_init(argc, argv, as->name);
 		as->conf_init();
-		mail_server_ready();
 		if (mail_server_listen_count() < 1)
 			msg_fatal("no listening socket from the master");
 	} else {
@@ -393,41 +422,11 @@ agent_server_main(int argc, char **argv, const struct agent_server *as)
 		    mail_conf_time("postino_lookup_cache_negative_ttl", 's'),
 		    mail_conf_int("postino_lookup_cache_size"));
 		as->conf_init();
-		lfd = listen_path(sock_path);
+		mail_server_listen_add(listen_path(sock_path));
+		/* -1: one connection, then exit. */
+		if (once)
+			mail_server_limits(-1, 1);
 	}
 	umask(077);
-
-	for (;;) {
-		int cfd;
-
-		if (under_master) {
-			if (mail_server_listen_count() < 1)
-				break;
-			lfd = mail_server_listen_fd(0);
-			if (!wait_readable(lfd))
-				break;
-		}
-		cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-		if (cfd < 0) {
-			if (errno == EINTR || errno == ECONNABORTED
-			    || errno == EAGAIN || errno == EWOULDBLOCK)
-				continue;
-			msg_fatal("accept: %m");
-		}
-		/* The connection is served with blocking I/O. */
-		(void)fcntl(cfd, F_SETFL, fcntl(cfd, F_GETFL) & ~O_NONBLOCK);
-		/* One connection at a time: while it lasts, ask the master for
-		 * another process to take qmgr's next connection. */
-		if (under_master)
-			mail_server_busy(1);
-		serve(cfd, as);
-		close(cfd);
-		if (under_master)
-			mail_server_busy(0);
-		if (once)
-			break;
-		if (under_master && mail_server_event() != MAIL_SERVER_NONE)
-			break;
-	}
-	return 0;
+	return mail_server_run(&ops);
 }
