@@ -156,8 +156,10 @@ class Postino:
         run([self.bin, "-c", self.conf, "stop"])
 
     def version(self):
-        r = run(["git", "-C", REPO, "log", "-1", "--format=%h %s"])
-        return "postino %s (%s)" % (r.stdout.strip()[:60], self.a.build)
+        if self.a.label:
+            return "postino (%s)" % self.a.label
+        r = run(["git", "-C", REPO, "log", "-1", "--format=%h"])
+        return "postino %s (build %s)" % (r.stdout.strip(), self.a.build)
 
 
 class Postfix:
@@ -360,7 +362,8 @@ def main():
     ap.add_argument("--resolv", default="timeout:1 attempts:2",
                     help="options of the namespace's resolv.conf")
     ap.add_argument("--label", default="",
-                    help="a name for this build in the summary")
+                    help="what the postino build is, for the summary "
+                    "(default: the repository's commit)")
     a = ap.parse_args()
     a.build = os.path.abspath(a.build)
     netns.enter(__file__, resolv_options=a.resolv, unittest=False,
@@ -409,8 +412,7 @@ def main():
         for r in rs:
             for c, k in r["codes"].items():
                 codes[c] = codes.get(c, 0) + k
-        label = m.version() + (" [%s]" % a.label if a.label and
-                               m.name == "postino" else "")
+        label = m.version()
         lines.append("| %s | %.3f s | %.3f s | %.3f s | %.3f s | %.3f s | "
                      "%.3f s | %s |" % (label, pct(idle, 50), pct(idle, 99),
                                         pct(stall, 50), pct(stall, 99),
