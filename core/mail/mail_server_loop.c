@@ -74,8 +74,9 @@ mail_server_base(void)
 	if (server_base == NULL) {
 		if ((server_base = event_base_new()) == NULL)
 			msg_fatal("event_base_new failed");
+		/* Before privileges are dropped: resolv.conf is read now. */
 		if (dns_init != NULL && dns_init(server_base) < 0)
-			msg_warn("the resolver is not attached to the event loop");
+			msg_warn("DNS lookups will fail temporarily");
 	}
 	return server_base;
 }

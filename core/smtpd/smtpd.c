@@ -43,7 +43,6 @@
 #include "mail_server.h"
 #include "msg.h"
 #include "mymalloc.h"
-#include "dns.h"
 #include "smtpd.h"
 #include "smtpd_peer.h"
 #include "stringops.h"
@@ -527,10 +526,9 @@ main(int argc, char **argv)
 	cleanup_init();
 	if (mail_server_listen_count() == 0)
 		msg_fatal("no listening socket: smtpd must be started by the master");
+	/* The skeleton attaches the resolver (dns_init) to its loop. */
 	smtpd_base = mail_server_base();
 	mail_server_ready();
-	if (dns_init(smtpd_base) < 0)
-		msg_warn("DNS lookups will fail temporarily");
 	/* Commits (fsync) in flight at once let the file system put several
 	 * queue files in one journal commit: start with a few threads and
 	 * grow with the number of sessions that commit at the same time.
