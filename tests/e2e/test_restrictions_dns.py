@@ -18,7 +18,17 @@ check_sender_a_access, reject_unknown_sender_domain, permit_mx_backup
 checks with smtpd_peername_lookup (reject_unknown_reverse_client_hostname,
 reject_unknown_client_hostname, check_reverse_client_hostname_access,
 reject_rhsbl_client).
+
+With a name server that never answers (DropDns on 127.0.0.2, to which
+dnsmasq forwards *.stall.test and the PTR of 127.0.0.6):
+reject_unknown_sender_domain for MX-only, A-only and NXDOMAIN domains
+(unknown_address_reject_code) and its temporary failure (450 4.1.8),
+reject_unknown_client_hostname and _reverse_ on a PTR lookup that times
+out (450), and the client's reverse lookup made from smtpd's event loop:
+while one client's PTR query waits, another client gets its greeting
+and its whole transaction.
 """
+import socket
 import os
 import shutil
 import subprocess
@@ -27,6 +37,7 @@ import tempfile
 import unittest
 
 from instance import Instance, message, poll_until
+from netns import DropDns
 
 DNSMASQ = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
 INSIDE = "POSTINO_DNS_NAMESPACE"
@@ -55,6 +66,11 @@ RECORDS = [
     "--host-record=fwd.dyn.test,192.0.2.44",
     "--host-record=ok.test.dbl.test,127.0.0.2",
     "--local=/127.in-addr.arpa/",
+    # reject_unknown_sender_domain: an MX and no address.
+    "--mx-host=mxonly.test,mx.bad.test,10",
+    # The silent server: *.stall.test and the PTR of 127.0.0.6.
+    "--server=/stall.test/127.0.0.2#53",
+    "--server=/6.0.0.127.in-addr.arpa/127.0.0.2#53",
 ]
 
 
@@ -79,7 +95,7 @@ def inside_setup(tmp):
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True, timeout=30)
     conf = os.path.join(tmp, "resolv.conf")
     with open(conf, "w") as f:
-        f.write("nameserver 127.0.0.1\noptions timeout:1 attempts:1\n")
+        f.write("nameserver 127.0.0.1\noptions timeout:3 attempts:1\n")
     hosts = os.path.join(tmp, "hosts")
     with open(hosts, "w") as f:
         f.write("127.0.0.1 localhost\n")
@@ -111,9 +127,11 @@ class Dns(unittest.TestCase):
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="postino-dns-")
         cls.dnsmasq = inside_setup(cls.tmp)
+        cls.drop = DropDns("127.0.0.2")
 
     @classmethod
     def tearDownClass(cls):
+        cls.drop.stop()
         cls.dnsmasq.terminate()
         cls.dnsmasq.wait(timeout=30)
         shutil.rmtree(cls.tmp, ignore_errors=True)
@@ -235,6 +253,105 @@ class Dns(unittest.TestCase):
                                    alice),
                          (554, b"5.7.1 Service unavailable; Client host "
                           b"[ok.test] blocked using dbl.test"))
+
+    def test_unknown_sender_domain(self):
+        i = Instance(self, users=["alice"], main={
+            "mynetworks": "127.0.0.1/32",
+            "smtpd_sender_restrictions": "reject_unknown_sender_domain"})
+        i.start()
+        alice = i.addr("alice")
+        ok = (250, b"2.1.5 Ok")
+        # An MX without an address, an address without an MX: both exist.
+        self.assertEqual(self.rcpt(i, "127.0.0.3", "good.test",
+                                   "a@mxonly.test", alice), ok)
+        self.assertEqual(self.rcpt(i, "127.0.0.3", "good.test",
+                                   "a@good.test", alice), ok)
+        # NXDOMAIN: unknown_address_reject_code (450 by default).
+        self.assertEqual(self.rcpt(i, "127.0.0.3", "good.test",
+                                   "a@nx.test", alice),
+                         (450, b"4.1.8 <a@nx.test>: Sender address "
+                          b"rejected: Domain not found"))
+        # The DNS does not answer: 450 4.1.8 (defer_if_permit), never 5xx.
+        self.assertEqual(self.rcpt(i, "127.0.0.3", "good.test",
+                                   "a@x.stall.test", alice),
+                         (450, b"4.1.8 <a@x.stall.test>: Sender address "
+                          b"rejected: Domain not found"))
+        self.assertGreaterEqual(self.drop.asked("x.stall.test"), 1)
+        i.set_main(unknown_address_reject_code="550")
+        i.postino("reload")
+        poll_until("smtpd with unknown_address_reject_code 550", lambda:
+                   self.rcpt(i, "127.0.0.3", "good.test", "a@nx.test",
+                             alice)[0] == 550)
+        self.assertEqual(self.rcpt(i, "127.0.0.3", "good.test",
+                                   "a@nx.test", alice),
+                         (550, b"5.1.8 <a@nx.test>: Sender address "
+                          b"rejected: Domain not found"))
+        # A temporary failure stays 450 whatever the reject code.
+        self.assertEqual(self.rcpt(i, "127.0.0.3", "good.test",
+                                   "a@y.stall.test", alice),
+                         (450, b"4.1.8 <a@y.stall.test>: Sender address "
+                          b"rejected: Domain not found"))
+
+    def test_client_name_tempfail(self):
+        i = Instance(self, users=["alice"], main={
+            "mynetworks": "127.0.0.1/32",
+            "smtpd_peername_lookup": "yes",
+            "unknown_client_reject_code": "550",
+            "smtpd_client_restrictions": "reject_unknown_client_hostname"})
+        i.start()
+        alice = i.addr("alice")
+        # The PTR query of 127.0.0.6 is never answered: 450, never 5xx.
+        self.assertEqual(self.rcpt(i, "127.0.0.6", "good.test", "a@good.test",
+                                   alice),
+                         (450, b"4.7.1 Client host rejected: cannot find "
+                          b"your hostname, [127.0.0.6]"))
+        self.assertGreaterEqual(self.drop.asked("6.0.0.127.in-addr.arpa"), 1)
+        i.wait_log(r"connect from unknown\[127\.0\.0\.6\]")
+        self.assertEqual(self.rcpt(i, "127.0.0.5", "good.test", "a@good.test",
+                                   alice), (250, b"2.1.5 Ok"))
+        i.set_main(smtpd_client_restrictions=
+                   "reject_unknown_reverse_client_hostname")
+        i.postino("reload")
+        poll_until("smtpd with the reverse check", lambda: self.rcpt(
+            i, "127.0.0.3", "good.test", "a@good.test", alice)[0] == 550)
+        self.assertEqual(self.rcpt(i, "127.0.0.6", "good.test", "a@good.test",
+                                   alice),
+                         (450, b"4.7.1 Client host rejected: cannot find "
+                          b"your reverse hostname, [127.0.0.6]"))
+
+    def test_reverse_lookup_on_the_loop(self):
+        """One client waits for its PTR answer; another is served
+        meanwhile by the same smtpd (one process: maxproc 1)."""
+        i = Instance(self, users=["alice"], main={
+            "mynetworks": "127.0.0.1/32",
+            "smtpd_peername_lookup": "yes"})
+        i.start()
+        alice = i.addr("alice")
+        before = self.drop.asked("6.0.0.127.in-addr.arpa")
+        slow = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.addCleanup(slow.close)
+        slow.bind(("127.0.0.6", 0))
+        slow.connect(("127.0.0.1", i.port))
+        self.drop.wait_for("6.0.0.127.in-addr.arpa", count=before + 1)
+        # Its lookup is pending: the other client gets its greeting and a
+        # whole transaction from the loop meanwhile.
+        with i.smtp(source="127.0.0.5") as s:
+            s.ehlo("good.test")
+            s.sendmail("a@good.test", [alice], message(
+                "a@good.test", alice, "served meanwhile").replace(
+                    "\n", "\r\n"))
+        slow.setblocking(False)
+        try:
+            early = slow.recv(512)
+        except BlockingIOError:
+            early = None
+        self.assertIsNone(early, "the waiting client was greeted before "
+                          "its PTR lookup ended")
+        self.assertIn(b"served meanwhile", i.wait_maildir("alice", 1)[0])
+        # Then its own greeting, once the lookup has timed out.
+        slow.settimeout(60)
+        self.assertTrue(slow.recv(512).startswith(b"220 "))
+        i.wait_log(r"connect from unknown\[127\.0\.0\.6\]")
 
 
 if __name__ == "__main__":
