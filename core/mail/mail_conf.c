@@ -35,6 +35,7 @@
 #include "buf.h"
 #include "htable.h"
 #include "mail_conf.h"
+#include "map_proxy.h"
 #include "mail_params.h"
 #include "mail_vars.h"
 #include "map.h"
@@ -212,6 +213,8 @@ done:
 	    mail_conf_str("shlib_directory"));
 	sync_map_utf8();
 	mail_vars_rebind();
+	/* proxy: tables are clients of the lookup service. */
+	map_proxy_init();
 }
 
 void

@@ -209,10 +209,10 @@ mail_server_init(int argc, char **argv, const char *program)
 	mail_server_log_init();
 	msg_stderr_enable(0);
 	msg_verbose += verbose;
-	/* The result cache of blocking tables (off unless a TTL is set). */
-	map_cache_configure(mail_conf_time("postino_lookup_cache_ttl", 's'),
-	    mail_conf_time("postino_lookup_cache_negative_ttl", 's'),
-	    mail_conf_int("postino_lookup_cache_size"));
+	/* Daemons never call a blocking table (ldap:, mysql:) themselves:
+	 * such tables are opened through the lookup service (map_proxy.h),
+	 * which also keeps the result cache.  proxymap turns this off. */
+	map_proxy_route(1);
 
 	mail_server_fds();
 	mail_server_signals();

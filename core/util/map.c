@@ -35,6 +35,10 @@
 /* UTF-8 mode for every table opened from now on (smtputf8_enable). */
 static int utf8_default;
 
+/* The lookup-service client (map_proxy_hook) and automatic routing. */
+static map_proxy_open_fn *proxy_open_fn;
+static int proxy_route;
+
 /* A blocking table whose handle is busy (another thread waits for the
  * server) gets up to this many more handles, each opened like the first:
  * concurrent lookups then wait for the server in parallel, not in turn. */
@@ -640,12 +644,19 @@ map_open(const char *type_name, int open_flags, int flags, char **err_r)
 		name = xstrdup(type_name);
 		goto fail;
 	}
-	/* proxy: is accepted and passed through (no proxymap service yet). */
+	/* proxy: goes to the lookup service when its client is installed,
+	 * else it is passed through (unit tests, programs without it). */
 	if (strcmp(type, "proxy") == 0) {
 		if (open_flags & O_CREAT) {
 			err = map_errorf("%s: can't create maps via the proxy service",
 			    type_name);
 			goto fail;
+		}
+		if (proxy_open_fn != NULL && strchr(name, ':') != NULL) {
+			map = proxy_open_fn(name, open_flags, flags, err_r);
+			free(type);
+			free(name);
+			return map;
 		}
 		free(type);
 		type = NULL;
@@ -655,6 +666,13 @@ map_open(const char *type_name, int open_flags, int flags, char **err_r)
 	}
 	if ((drv = map_loader_find(type, &err)) == NULL)
 		goto fail;
+	if (proxy_route && proxy_open_fn != NULL && (drv->caps & MAP_CAP_BLOCKING)
+	    && (open_flags & O_ACCMODE) == O_RDONLY) {
+		map = proxy_open_fn(type_name, open_flags, flags, err_r);
+		free(type);
+		free(name);
+		return map;
+	}
 	if ((open_flags & O_CREAT) && !(drv->caps & (MAP_CAP_CREATE | MAP_CAP_UPDATE))) {
 		err = map_errorf("unsupported operation: cannot create or update %s:%s",
 		    type, name);
@@ -680,6 +698,24 @@ fail:
 	free(type);
 	free(name);
 	return map;
+}
+
+void
+map_proxy_hook(map_proxy_open_fn *open_fn)
+{
+	proxy_open_fn = open_fn;
+}
+
+void
+map_proxy_route(int on)
+{
+	proxy_route = on;
+}
+
+int
+map_proxy_routing(void)
+{
+	return proxy_route && proxy_open_fn != NULL;
 }
 
 void

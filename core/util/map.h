@@ -189,6 +189,22 @@ void map_cache_configure(long ttl, long negative_ttl, long max_entries);
  * table TITLE: cache hits=N misses=N entries=N"). */
 void map_cache_log(void);
 
+/* The lookup service (proxymap) hook.  The mail layer (core/mail/
+ * map_proxy.c) installs open_fn, which opens "proxy:TABLE" as a client
+ * of the lookup service; map_open() calls it for "proxy:TABLE" (without
+ * a hook, proxy: passes through to TABLE, opened here) and, when
+ * map_proxy_route(1) is in effect (daemons, but not the lookup service
+ * itself), also for read-only opens of tables whose driver has
+ * MAP_CAP_BLOCKING (ldap:, mysql:): a daemon then never calls a blocking
+ * driver itself.  table is what follows "proxy:". */
+typedef struct map *map_proxy_open_fn(const char *table, int open_flags,
+    int flags, char **err_r);
+void map_proxy_hook(map_proxy_open_fn *open_fn);
+/* map_proxy_route - with on (and a hook installed), blocking tables are
+ * opened through the lookup service; off (the default) opens them here. */
+void map_proxy_route(int on);
+int map_proxy_routing(void);
+
 /* map_type_list - the known table types, built in and from
  * dynamicmaps.cf, sorted; a NULL-terminated array of static strings
  * (free the array only). */

@@ -418,9 +418,6 @@ agent_server_main(int argc, char **argv, const struct agent_server *as)
 		mail_conf_read(0);
 		mail_server_log_init();
 		msg_stderr_enable(1);
-		map_cache_configure(mail_conf_time("postino_lookup_cache_ttl", 's'),
-		    mail_conf_time("postino_lookup_cache_negative_ttl", 's'),
-		    mail_conf_int("postino_lookup_cache_size"));
 		as->conf_init();
 		mail_server_listen_add(listen_path(sock_path));
 		/* -1: one connection, then exit. */
