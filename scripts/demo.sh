@@ -182,6 +182,7 @@ pickup         unix  n       -      n      60     1       pickup
 local          unix  -       n      n      -      -       local
 virtual        unix  -       n      n      -      -       virtual
 anvil          unix  -       -      n      -      1       anvil
+proxymap       unix  -       -      n      -      -       proxymap
 MF
 put "$DEMO/aliases" <<'AL'
 # aliases(5) of the local domain demo.localdomain

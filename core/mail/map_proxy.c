@@ -58,6 +58,7 @@ struct map_proxy {
 	char *table;			/* "ldap:/etc/postino/users.cf" */
 	int rflags;			/* flags sent to the service */
 	int opened;			/* the service accepted the table */
+	int denied;			/* ... or refused it (proxy_read_maps) */
 	char *error;			/* refused: every lookup fails so */
 	struct proxy_conn *idle;
 	int nidle;
@@ -388,12 +389,14 @@ proxy_do_open(struct map_proxy *mp)
 		mp->opened = 1;
 		return 1;
 	}
-	if (status == PROXY_STAT_DENY)
+	if (status == PROXY_STAT_DENY) {
+		mp->denied = 1;
 		mp->error = map_errorf("proxy:%s: proxymap: %s", mp->table,
 		    PROXY_UNAPPROVED);
-	else
+	} else {
 		mp->error = map_errorf("proxy:%s: proxymap: %s", mp->table,
 		    why && *why ? why : "open refused");
+	}
 	return -1;
 }
 
@@ -466,9 +469,11 @@ proxy_close(struct map *map)
 }
 
 struct map *
-map_proxy_open(const char *table, int open_flags, int flags, char **err_r)
+map_proxy_open(const char *table, int open_flags, int flags, int routed,
+    char **err_r)
 {
 	struct map_proxy *mp;
+	int rc;
 
 	*err_r = NULL;
 	if ((open_flags & O_ACCMODE) != O_RDONLY) {
@@ -483,6 +488,11 @@ map_proxy_open(const char *table, int open_flags, int flags, char **err_r)
 	mp = (struct map_proxy *)map_alloc(sizeof(*mp), &proxy_driver, table,
 	    open_flags, flags);
 	mp->map.driver = NULL;
+	if (routed) {
+		/* Logs name the table as the configuration does. */
+		free(mp->map.title);
+		mp->map.title = xstrdup(table);
+	}
 	mp->map.caps = MAP_CAP_FIXED | MAP_CAP_BLOCKING;
 	mp->map.lookup = proxy_lookup;
 	mp->map.close = proxy_close;
@@ -492,7 +502,20 @@ map_proxy_open(const char *table, int open_flags, int flags, char **err_r)
 	mp->out = buf_new(256, BUF_NOLIMIT);
 	mp->req = attr_list_new();
 	mp->reply = attr_list_new();
-	if (proxy_do_open(mp) < 0 && !(flags & MAP_FLAG_SURROGATE)) {
+	rc = proxy_do_open(mp);
+	if (rc < 0 && routed && mp->denied) {
+		struct map *map;
+
+		msg_warn("%s: not in proxy_read_maps: opened in this process, "
+		    "where its lookups may block (add it to proxy_read_maps)",
+		    table);
+		proxy_close(&mp->map);
+		map_proxy_route(0);
+		map = map_open(table, open_flags, flags, err_r);
+		map_proxy_route(1);
+		return map;
+	}
+	if (rc < 0 && !(flags & MAP_FLAG_SURROGATE)) {
 		*err_r = mp->error;
 		mp->error = NULL;
 		proxy_close(&mp->map);

@@ -33,7 +33,8 @@
  * again, once.  A table the service refuses (not in proxy_read_maps) fails
  * to open ("proxymap: request for unapproved table"), or with
  * MAP_FLAG_SURROGATE gives a table whose lookups all fail with that
- * reason. */
+ * reason.  Tables a daemon opens without "proxy:" (routed) fall back to
+ * a direct open instead, with a warning. */
 #ifndef POSTINO_MAIL_MAP_PROXY_H
 #define POSTINO_MAIL_MAP_PROXY_H
 
@@ -60,8 +61,12 @@ void map_proxy_init(void);
 void map_proxy_event_base(struct event_base *base);
 
 /* map_proxy_open - open "TABLE" (the part after "proxy:") as a client of
- * the service: the open_fn of map_proxy_hook(). */
+ * the service: the open_fn of map_proxy_hook().  routed: the daemon named
+ * TABLE without "proxy:" (map_proxy_route); its title stays TABLE, and
+ * when the service refuses it (not in proxy_read_maps, e.g. a table named
+ * only in a master.cf -o override) it is opened in this process with a
+ * warning, as before the service existed. */
 struct map *map_proxy_open(const char *table, int open_flags, int flags,
-    char **err_r);
+    int routed, char **err_r);
 
 #endif

@@ -653,7 +653,7 @@ map_open(const char *type_name, int open_flags, int flags, char **err_r)
 			goto fail;
 		}
 		if (proxy_open_fn != NULL && strchr(name, ':') != NULL) {
-			map = proxy_open_fn(name, open_flags, flags, err_r);
+			map = proxy_open_fn(name, open_flags, flags, 0, err_r);
 			free(type);
 			free(name);
 			return map;
@@ -668,7 +668,7 @@ map_open(const char *type_name, int open_flags, int flags, char **err_r)
 		goto fail;
 	if (proxy_route && proxy_open_fn != NULL && (drv->caps & MAP_CAP_BLOCKING)
 	    && (open_flags & O_ACCMODE) == O_RDONLY) {
-		map = proxy_open_fn(type_name, open_flags, flags, err_r);
+		map = proxy_open_fn(type_name, open_flags, flags, 1, err_r);
 		free(type);
 		free(name);
 		return map;

@@ -196,9 +196,10 @@ void map_cache_log(void);
  * map_proxy_route(1) is in effect (daemons, but not the lookup service
  * itself), also for read-only opens of tables whose driver has
  * MAP_CAP_BLOCKING (ldap:, mysql:): a daemon then never calls a blocking
- * driver itself.  table is what follows "proxy:". */
+ * driver itself.  table is what follows "proxy:"; routed is 1 when the
+ * table was named without "proxy:" (its title stays TABLE). */
 typedef struct map *map_proxy_open_fn(const char *table, int open_flags,
-    int flags, char **err_r);
+    int flags, int routed, char **err_r);
 void map_proxy_hook(map_proxy_open_fn *open_fn);
 /* map_proxy_route - with on (and a hook installed), blocking tables are
  * opened through the lookup service; off (the default) opens them here. */

@@ -205,7 +205,8 @@ class Instance:
             "127.0.0.1:%d inet n - n - 1 smtpd%s\n"
             "qmgr unix n - n 300 1 qmgr\n"
             "local unix - n n - - local\n"
-            "anvil unix - - n - 1 anvil\n" % (self.port, smtpd_args)
+            "anvil unix - - n - 1 anvil\n"
+            "proxymap unix - - n - - proxymap\n" % (self.port, smtpd_args)
             + master_extra)
         self.write_aliases(aliases)
         self.write_conf()

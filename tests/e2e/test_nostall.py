@@ -183,7 +183,7 @@ class Cache(unittest.TestCase):
         self.assertEqual(code, 451, text)           # never asked before
         slapd.resume()
         i.stop()
-        i.wait_log(r"smtpd\[\d+\]: statistics: table ldap:\S+ldap-users\.cf: "
+        i.wait_log(r"proxymap\[\d+\]: statistics: table ldap:\S+ldap-users\.cf: "
                    r"cache hits=[1-9]\d* misses=\d+ entries=\d+")
         i.check_sanitizer()
 
