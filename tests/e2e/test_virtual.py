@@ -341,9 +341,9 @@ class Directories(unittest.TestCase):
             self.assertEqual(r.returncode, 0, r.stderr)
             i.postino("flush")
             i.wait_log(r"to=<lu1@ldap\.test>, relay=virtual, .*dsn=4\.3\.0, "
-                       r"status=deferred \(ldap:\S+: table lookup failure\)")
+                       r"status=deferred \((?:proxy:)?ldap:\S+: table lookup failure\)")
             i.wait_log(r"to=<su1@sql\.test>, relay=virtual, .*dsn=4\.3\.0, "
-                       r"status=deferred \(mysql:\S+: table lookup failure\)")
+                       r"status=deferred \((?:proxy:)?mysql:\S+: table lookup failure\)")
             poll_until("the message in deferred/",
                        lambda: len(i.queue_files("deferred")) == 1)
         finally:
