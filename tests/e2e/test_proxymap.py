@@ -1,0 +1,178 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""test_proxymap - the lookup service (core/proxymap) with a real slapd.
+
+smtpd's ldap: tables (virtual_mailbox_maps, virtual_alias_maps and a
+check_recipient_access table) are opened through proxymap, which owns the
+directory connections and the result cache: the cache counters of every
+table appear in proxymap's log, none in smtpd's.  A proxy: table that
+proxy_read_maps does not list is refused (451 4.3.0 at RCPT, "request for
+unapproved table" in the log), never treated as "not found".  proxymap
+killed with SIGKILL is restarted by the master and the daemons' next
+lookups reconnect.  A missing slapd fails the test.
+"""
+import os
+import re
+import signal
+import unittest
+
+from directories import Slapd
+from instance import Instance, poll_until, IS_ROOT
+
+LDIF = """dn: ou=people,dc=example,dc=com
+objectClass: organizationalUnit
+ou: people
+
+""" + "".join("""dn: uid=lu%d,ou=people,dc=example,dc=com
+objectClass: inetOrgPerson
+uid: lu%d
+cn: LDAP user %d
+sn: user
+mail: lu%d@ldap.test
+
+""" % (n, n, n, n) for n in range(1, 4)) + """dn: uid=alias1,ou=people,dc=example,dc=com
+objectClass: inetOrgPerson
+uid: alias1
+cn: alias
+sn: alias
+mail: alias1@ldap.test
+description: lu2@ldap.test
+
+dn: uid=blocked,ou=people,dc=example,dc=com
+objectClass: inetOrgPerson
+uid: blocked
+cn: blocked
+sn: blocked
+mail: blocked@ldap.test
+title: REJECT blocked by the directory
+
+"""
+
+
+def ldap_cf(path, port, attr, fmt=None):
+    with open(path, "w") as f:
+        f.write("server_host = ldap://127.0.0.1:%d\n"
+                "search_base = ou=people,dc=example,dc=com\n"
+                "query_filter = (mail=%%s)\nresult_attribute = %s\n"
+                "%sdomain = ldap.test\nversion = 3\nbind = no\ntimeout = 5\n"
+                % (port, attr, "result_format = %s\n" % fmt if fmt else ""))
+
+
+def setup(tc, **main):
+    slapd = Slapd(tc, LDIF)
+    i = Instance(tc)
+    mbox = os.path.join(i.conf, "ldap-mailbox.cf")
+    alias = os.path.join(i.conf, "ldap-alias.cf")
+    access = os.path.join(i.conf, "ldap-access.cf")
+    ldap_cf(mbox, slapd.port, "uid", "%D/%s/")
+    ldap_cf(alias, slapd.port, "description")
+    ldap_cf(access, slapd.port, "title")
+    conf = {
+        "virtual_mailbox_domains": "ldap.test",
+        "virtual_mailbox_maps": "ldap:" + mbox,
+        "virtual_alias_maps": "ldap:" + alias,
+        "virtual_mailbox_base": os.path.join(i.dir, "vmail"),
+        "smtpd_recipient_restrictions":
+            "check_recipient_access ldap:%s, permit_mynetworks, "
+            "reject_unauth_destination" % access,
+        "postino_lookup_cache_ttl": "300s",
+    }
+    conf.update(main)
+    i.set_main(**conf)
+    i.start()
+    return i, slapd, (mbox, alias, access)
+
+
+def rcpt(i, addr):
+    with i.smtp() as s:
+        s.ehlo("client.test")
+        code, text = s.mail("sender@ext.test")
+        if code != 250:
+            raise AssertionError("MAIL: %d %s" % (code, text))
+        code, text = s.rcpt(addr)
+        s.quit()
+    return code, text.decode(errors="replace")
+
+
+def dispatcher(i):
+    """The proxymap process the master started (not one of its workers)."""
+    master = i.master_pid()
+    for pid in i.processes("proxymap"):
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except OSError:
+            continue
+        if ppid == master:
+            return pid
+    return None
+
+
+@unittest.skipUnless(IS_ROOT, "needs root")
+class ProxyMap(unittest.TestCase):
+
+    def test_ldap_tables_through_the_service(self):
+        i, slapd, (mbox, alias, access) = setup(self)
+        for _ in range(2):          # the second round comes from the cache
+            self.assertEqual(rcpt(i, "lu1@ldap.test")[0], 250)
+            self.assertEqual(rcpt(i, "alias1@ldap.test")[0], 250)
+            code, text = rcpt(i, "nobody@ldap.test")
+            self.assertEqual(code, 550, text)
+            code, text = rcpt(i, "blocked@ldap.test")
+            self.assertEqual(code, 554, text)
+            self.assertIn("blocked by the directory", text)
+        # The cache answers while the directory is stopped.
+        slapd.pause()
+        try:
+            self.assertEqual(rcpt(i, "lu1@ldap.test")[0], 250)
+        finally:
+            slapd.resume()
+        i.stop()
+        log = i.log()
+        for cf in (mbox, alias, access):
+            self.assertRegex(log, r"proxymap\[\d+\]: statistics: table ldap:%s: "
+                             r"cache hits=[1-9]\d* misses=[1-9]\d* "
+                             r"entries=[1-9]\d*" % re.escape(cf))
+        self.assertNotRegex(log, r"smtpd\[\d+\]: statistics: table")
+        i.check_sanitizer()
+
+    def test_unapproved_table_is_refused(self):
+        slapd = Slapd(self, LDIF)
+        i = Instance(self)
+        mbox = os.path.join(i.conf, "ldap-mailbox.cf")
+        ldap_cf(mbox, slapd.port, "uid", "%D/%s/")
+        i.set_main(virtual_mailbox_domains="ldap.test",
+                   virtual_mailbox_maps="proxy:ldap:" + mbox,
+                   virtual_mailbox_base=os.path.join(i.dir, "vmail"),
+                   proxy_read_maps="$virtual_alias_maps")
+        i.start()
+        code, text = rcpt(i, "lu1@ldap.test")
+        self.assertEqual(code, 451, text)
+        self.assertIn("4.3.0", text)
+        i.wait_log(r"proxymap\[\d+\]: warning: request for unapproved "
+                   r"table: \"ldap:%s\"" % re.escape(mbox))
+        i.check_sanitizer()
+
+    def test_service_killed_clients_reconnect(self):
+        i, slapd, _ = setup(self)
+        self.assertEqual(rcpt(i, "lu1@ldap.test")[0], 250)
+        old = dispatcher(i)
+        self.assertIsNotNone(old)
+        os.kill(old, signal.SIGKILL)
+        poll_until("proxymap %d gone" % old,
+                   lambda: old not in i.processes("proxymap"))
+        # smtpd's idle connection is broken: the next lookup reconnects
+        # (the master starts a new proxymap) and is answered.
+        for addr, want in (("lu2@ldap.test", 250), ("nobody@ldap.test", 550),
+                           ("lu1@ldap.test", 250)):
+            code, text = rcpt(i, addr)
+            self.assertEqual(code, want, text)
+        new = dispatcher(i)
+        self.assertIsNotNone(new)
+        self.assertNotEqual(new, old)
+        self.assertNotIn("status=bounced", i.log())
+        i.check_sanitizer()
+
+
+if __name__ == "__main__":
+    unittest.main()
