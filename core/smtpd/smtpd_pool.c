@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* smtpd_pool - a few worker threads for work that blocks (the fsync that
- * commits a queue file, reverse DNS), so that the event loop never waits.
+ * commits a queue file), so that the event loop never waits.  (The
+ * client's reverse DNS goes through the resolver: smtpd_peer.c.)
  *
  * Jobs go in a FIFO; finished jobs go in a second FIFO and one byte on a
  * pipe wakes the loop, which runs each job's done() callback.  Several

@@ -69,7 +69,9 @@ struct task {
 #endif
 };
 
-static struct task *task_cur;
+/* Per thread: a worker thread (smtpd_async.c, while it lasts) never sees
+ * the main thread's task as its own. */
+static __thread struct task *task_cur;
 static int task_alive;
 static struct task_stack *task_free_list;
 static int task_free_count;
