@@ -57,7 +57,8 @@
  * no accept callback: the skeleton reads each client's bytes ('W', 'I',
  * 'F': MAIL_SERVER_TRIG_*), hands them to ops.trigger and closes the
  * connection at EOF (or after MAIL_SERVER_TRIGGER_TIMEOUT); the
- * connection is in flight while open.  ops.wakeup runs every
+ * connection is in flight while open.  A fifo service (master.cf type
+ * fifo) has its bytes read from the fifo itself, each read one use.  ops.wakeup runs every
  * ops.wakeup_interval seconds.
  *
  * Capacity.  The master keeps one process per service running and starts

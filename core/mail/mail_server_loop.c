@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -53,6 +54,7 @@ struct server_trigger {
 static const struct mail_server_ops *server_ops;
 static struct event_base *server_base;
 static struct event *listen_ev[MAIL_SERVER_MAX_LISTEN];
+static char listen_fifo[MAIL_SERVER_MAX_LISTEN];	/* fifo service */
 static int listen_ev_count;
 static int listen_on;		/* listening events added */
 static struct event *notify_ev, *status_ev;
@@ -265,11 +267,37 @@ accept_failed(int err)
 	server_listen_update();
 }
 
+/* fifo_read - a fifo service (master.cf type fifo): the trigger bytes
+ * arrive on the listening descriptor itself, one use per read. */
+static void
+fifo_read(int lfd)
+{
+	char buf[256];
+	ssize_t n;
+
+	if ((n = read(lfd, buf, sizeof(buf))) <= 0)
+		return;
+	server_uses++;
+	if (server_ops->trigger != NULL)
+		server_ops->trigger(buf, (size_t)n);
+	else
+		msg_warn("fifo: %ld bytes for a service that takes no triggers",
+		    (long)n);
+	if (server_clients == 0 && !server_exiting
+	    && server_state == MAIL_SERVER_NONE)
+		server_none_left();
+}
+
 /* listen_cb - a listening socket is readable: take its clients. */
 static void
 listen_cb(evutil_socket_t lfd, short what, void *arg)
 {
 	int index = (int)(intptr_t)arg;
+
+	if (listen_fifo[index]) {
+		fifo_read(lfd);
+		return;
+	}
 
 	for (int i = 0; i < SERVER_ACCEPT_BATCH && listen_on; i++) {
 		struct sockaddr_storage ss;
@@ -436,6 +464,10 @@ mail_server_run(const struct mail_server_ops *ops)
 
 	listen_ev_count = mail_server_listen_count();
 	for (int i = 0; i < listen_ev_count; i++) {
+		struct stat st;
+
+		listen_fifo[i] = fstat(mail_server_listen_fd(i), &st) == 0
+		    && S_ISFIFO(st.st_mode);
 		listen_ev[i] = event_new(server_base, mail_server_listen_fd(i),
 		    EV_READ | EV_PERSIST, listen_cb, (void *)(intptr_t)i);
 		if (listen_ev[i] == NULL)

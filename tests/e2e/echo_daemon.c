@@ -11,6 +11,9 @@
  *	echo_busy_limit	clients at which the process says it is busy and
  *			stops accepting (default 0: never)
  *	echo_fail	yes: exit 1 before mail_server_ready() (a failed start)
+ *	echo_trigger	yes: a trigger service (the skeleton reads the bytes,
+ *			fifo services included; each byte is logged as
+ *			"trigger X"; no greeting, no echo)
  * It runs on the daemon skeleton (mail_server.h), so the master's tests
  * also test the skeleton: on DRAIN the listening sockets are closed and
  * the process exits when the last client leaves; on STOP it exits at
@@ -120,6 +123,13 @@ echo_accept(int fd, const struct sockaddr *sa, int salen, int index)
 }
 
 static void
+echo_trigger(const char *buf, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		msg_info("trigger %c", buf[i]);
+}
+
+static void
 echo_drain(void)
 {
 	msg_info("drain: %d clients", nclients);
@@ -155,6 +165,10 @@ main(int argc, char **argv)
 	if (strcmp(setting("echo_fail", "no"), "yes") == 0)
 		msg_fatal("echo_fail = yes: failing on purpose");
 	ops.capacity = (int)strtol(setting("echo_busy_limit", "0"), NULL, 10);
+	if (strcmp(setting("echo_trigger", "no"), "yes") == 0) {
+		ops.accept = NULL;
+		ops.trigger = echo_trigger;
+	}
 	mail_server_ready();
 	snprintf(hello, sizeof(hello), "hello %ld %ld %s\n", (long)getpid(),
 	    (long)getuid(), setting("echo_greeting", "echo"));

@@ -20,6 +20,7 @@ import re
 import signal
 import shutil
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
@@ -305,6 +306,19 @@ bounce unix - - n - 0 bounce
         self.assertFalse(os.path.exists(os.path.join(inst.queue, "private",
                                                      "bounce")))
         self.assertNotRegex(inst.log(), r"cleanup|bounce")
+
+    def test_fifo_trigger(self):
+        # A fifo service (Postfix's older pickup/qmgr entries): the
+        # skeleton reads the master's wakeup bytes from the fifo itself.
+        inst = Instance(self, """
+127.0.0.1:{port} inet n - n - 1 {echo}
+tick fifo - - n 1 1 {echo} -o echo_trigger=yes
+""")
+        inst.start()
+        inst.wait_log(r"echo_daemon\[\d+\]: trigger W$", 2)
+        st = os.stat(os.path.join(inst.queue, "private", "tick"))
+        self.assertTrue(stat.S_ISFIFO(st.st_mode))
+        self.assertNotIn("warning", inst.log())
 
     def test_stock_master_cf(self):
         inst = Instance(self, "")
