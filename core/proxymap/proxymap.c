@@ -39,9 +39,12 @@
  * A worker that dies (killed, crashed) fails its request with a
  * temporary error and is replaced at the next need.
  *
- * Reload / master gone: stop accepting, close idle client connections
- * (their next request reconnects to the new generation), answer the
- * requests in flight, then exit.  Stop: exit at once. */
+ * The dispatcher runs on the daemon skeleton (mail_server.h) as a
+ * long-lived service: max_idle and max_use do not apply, since they
+ * would throw the shared cache away.  Reload / master gone: stop
+ * accepting, close idle client connections (their next request
+ * reconnects to the new generation), answer the requests in flight,
+ * then exit.  Stop: drop the clients and exit at once. */
 #include "postino_config.h"
 
 #include <errno.h>
@@ -58,7 +61,6 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
-#include <event2/listener.h>
 
 #include "attr.h"
 #include "buf.h"
@@ -110,8 +112,6 @@ struct pm_worker {
 };
 
 static struct event_base *pm_base;
-static struct evconnlistener **pm_listeners;
-static int pm_listener_count;
 static int pm_draining;
 static struct pm_client *pm_clients;
 static struct pm_worker *pm_workers;
@@ -422,8 +422,8 @@ pm_client_free(struct pm_client *c)
 		c->next->prev = c->prev;
 	bufferevent_free(c->bev);
 	free(c);
-	if (pm_draining && pm_clients == NULL)
-		event_base_loopexit(pm_base, NULL);
+	/* Draining: the skeleton exits after the last one. */
+	mail_server_disconnect();
 }
 
 static void
@@ -475,8 +475,8 @@ pm_worker_spawn(void)
 	if (pid == 0) {
 		/* Keep only our end and the log: no client, no listener. */
 		close(sv[0]);
-		for (int i = 0; i < pm_listener_count; i++)
-			close(evconnlistener_get_fd(pm_listeners[i]));
+		for (int i = 0; i < mail_server_listen_count(); i++)
+			close(mail_server_listen_fd(i));
 		if (mail_server_status_fd() >= 0)
 			close(mail_server_status_fd());
 		for (struct pm_client *c = pm_clients; c; c = c->next)
@@ -637,9 +637,9 @@ pm_worker_event(struct bufferevent *bev, short what, void *arg)
 		pm_worker_free(arg);
 }
 
+/* pm_accept - a new client (the skeleton accepted it). */
 static void
-pm_accept(struct evconnlistener *l, evutil_socket_t fd,
-    struct sockaddr *sa, int salen, void *arg)
+pm_accept(int fd, const struct sockaddr *sa, int salen, int index)
 {
 	struct pm_client *c = xcalloc(1, sizeof(*c));
 
@@ -648,6 +648,7 @@ pm_accept(struct evconnlistener *l, evutil_socket_t fd,
 		msg_warn("bufferevent_socket_new failed");
 		close(fd);
 		free(c);
+		mail_server_disconnect();
 		return;
 	}
 	c->next = pm_clients;
@@ -659,43 +660,50 @@ pm_accept(struct evconnlistener *l, evutil_socket_t fd,
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 }
 
-/* pm_master_event - reload (drain) or stop. */
+/* pm_drain - reload or the master went away: the skeleton closed the
+ * listeners; idle clients reconnect to the new generation, the others
+ * get their answer first (pm_client_process, pm_client_write). */
 static void
-pm_master_event(evutil_socket_t fd, short what, void *arg)
+pm_drain(void)
 {
 	struct pm_client *c, *next;
 
-	switch (mail_server_event()) {
-	case MAIL_SERVER_NONE:
-		return;
-	case MAIL_SERVER_DRAIN:
-		if (pm_draining)
-			return;
-		pm_draining = 1;
-		for (int i = 0; i < pm_listener_count; i++)
-			evconnlistener_free(pm_listeners[i]);
-		pm_listener_count = 0;
-		mail_server_close_listeners();
-		/* Idle clients reconnect to the new generation. */
-		for (c = pm_clients; c; c = next) {
-			next = c->next;
-			if (c->req == NULL)
-				pm_client_free(c);
-		}
-		if (pm_clients == NULL)
-			event_base_loopexit(pm_base, NULL);
-		return;
-	case MAIL_SERVER_STOP:
-		event_base_loopexit(pm_base, NULL);
-		return;
+	pm_draining = 1;
+	for (c = pm_clients; c; c = next) {
+		next = c->next;
+		if (c->req == NULL)
+			pm_client_free(c);
 	}
+}
+
+/* pm_stop - exit at once: drop every client. */
+static void
+pm_stop(void)
+{
+	pm_draining = 1;
+	while (pm_clients != NULL)
+		pm_client_free(pm_clients);
+}
+
+static void
+pm_exit(void)
+{
+	pm_stats(1);
 }
 
 int
 main(int argc, char **argv)
 {
+	static const struct mail_server_ops ops = {
+		.accept = pm_accept,
+		.drain = pm_drain,
+		.stop = pm_stop,
+		.pre_exit = pm_exit,
+		/* The one cache every daemon shares lives in this process:
+		 * max_idle and max_use would throw it away. */
+		.flags = MAIL_SERVER_LONG_LIVED,
+	};
 	struct timeval tv;
-	int nls;
 
 	mail_server_init(argc, argv, "proxymap");
 	/* The service opens its tables itself. */
@@ -714,28 +722,12 @@ main(int argc, char **argv)
 		pm_table_max = 1;
 	pm_approve_list();
 	pm_tables = htable_create(16);
-	mail_server_ready();
-	if ((nls = mail_server_listen_count()) == 0)
+	if (mail_server_listen_count() == 0)
 		msg_fatal("no listening socket: proxymap must be started by the master");
-	if ((pm_base = event_base_new()) == NULL)
-		msg_fatal("event_base_new failed");
-	pm_listeners = xcalloc((size_t)nls, sizeof(*pm_listeners));
-	for (int i = 0; i < nls; i++) {
-		pm_listeners[i] = evconnlistener_new(pm_base, pm_accept, NULL,
-		    LEV_OPT_CLOSE_ON_EXEC, 0, mail_server_listen_fd(i));
-		if (pm_listeners[i] == NULL)
-			msg_fatal("cannot listen on fd %d", mail_server_listen_fd(i));
-	}
-	pm_listener_count = nls;
-	event_add(event_new(pm_base, mail_server_notify_fd(),
-	    EV_READ | EV_PERSIST, pm_master_event, NULL), NULL);
-	if (mail_server_status_fd() >= 0)
-		event_add(event_new(pm_base, mail_server_status_fd(),
-		    EV_READ | EV_PERSIST, pm_master_event, NULL), NULL);
+	pm_base = mail_server_base();
+	mail_server_ready();
 	tv.tv_sec = PM_STATS_INTERVAL;
 	tv.tv_usec = 0;
 	event_add(event_new(pm_base, -1, EV_PERSIST, pm_stats_timer, NULL), &tv);
-	event_base_dispatch(pm_base);
-	pm_stats(1);
-	return 0;
+	return mail_server_run(&ops);
 }
