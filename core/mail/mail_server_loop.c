@@ -32,6 +32,7 @@
 
 #include "mail_conf.h"
 #include "mail_server.h"
+#include "map_proxy.h"
 #include "msg.h"
 #include "mymalloc.h"
 
@@ -79,6 +80,8 @@ mail_server_base(void)
 		/* Before privileges are dropped: resolv.conf is read now. */
 		if (dns_init != NULL && dns_init(server_base) < 0)
 			msg_warn("DNS lookups will fail temporarily");
+		/* Lookups in the lookup service wait on this loop in tasks. */
+		map_proxy_event_base(server_base);
 	}
 	return server_base;
 }

@@ -63,9 +63,6 @@ struct map_proxy {
 	struct proxy_conn *idle;
 	int nidle;
 	struct buf *value;
-	struct attr_list *req;
-	struct attr_list *reply;
-	struct buf *out;
 };
 
 /* Cheap driver record: titles say "proxy:TYPE:NAME". */
@@ -316,18 +313,20 @@ waitfail:
 	return PROXY_IO_FAIL;
 }
 
-/* proxy_call - send mp->req, answer in mp->reply: 0, or -1 with the
- * reason in the table's reason (MAP_TEMPFAIL for the caller). */
+/* proxy_call - send req, answer in reply: 0, or -1 with the reason in
+ * the table's reason (MAP_TEMPFAIL for the caller).  Everything of one
+ * call is its own: tasks may have several calls of one table waiting. */
 static int
-proxy_call(struct map_proxy *mp)
+proxy_call(struct map_proxy *mp, const struct attr_list *req,
+    struct attr_list *reply)
 {
 	struct buf *reason = buf_new(64, 4096);
+	struct buf *out = buf_new(256, BUF_NOLIMIT);
 	long timeout = mail_conf_time("ipc_timeout", 's');
 	double deadline = proxy_now() + (double)(timeout > 0 ? timeout : 3600);
 	int result = -1;
 
-	buf_reset(mp->out);
-	attr_format(mp->req, mp->out);
+	attr_format(req, out);
 	for (int attempt = 0; attempt < 2; attempt++) {
 		struct proxy_conn *c = mp->idle;
 		int reused = c != NULL;
@@ -340,7 +339,7 @@ proxy_call(struct map_proxy *mp)
 			break;
 		}
 		c->next = NULL;
-		io = proxy_exchange(c, mp->out, mp->reply, deadline, reason);
+		io = proxy_exchange(c, out, reply, deadline, reason);
 		if (io == PROXY_IO_OK) {
 			if (mp->nidle < PROXY_IDLE_MAX) {
 				c->next = mp->idle;
@@ -362,8 +361,11 @@ proxy_call(struct map_proxy *mp)
 	if (result < 0)
 		map_set_reason(&mp->map, "%s: %s", mp->map.title, buf_str(reason));
 	buf_free(&reason);
+	buf_free(&out);
 	return result;
 }
+
+static int proxy_open_answer(struct map_proxy *, const struct attr_list *);
 
 /* proxy_do_open - ask the service for the table: 1 accepted, 0 the
  * service could not be asked (try again at the next lookup), -1 refused
@@ -371,19 +373,32 @@ proxy_call(struct map_proxy *mp)
 static int
 proxy_do_open(struct map_proxy *mp)
 {
+	struct attr_list *req = attr_list_new();
+	struct attr_list *reply = attr_list_new();
+	int rc;
+
+	attr_add(req, "request", "open");
+	attr_add(req, "table", mp->table);
+	attr_addf(req, "flags", "%d", mp->rflags);
+	rc = proxy_call(mp, req, reply) < 0 ? 0 : proxy_open_answer(mp, reply);
+	attr_list_free(&req);
+	attr_list_free(&reply);
+	return rc;
+}
+
+/* proxy_open_answer - the service's answer to an open request. */
+static int
+proxy_open_answer(struct map_proxy *mp, const struct attr_list *reply)
+{
 	long status, caps;
 	const char *why;
 
-	attr_list_reset(mp->req);
-	attr_add(mp->req, "request", "open");
-	attr_add(mp->req, "table", mp->table);
-	attr_addf(mp->req, "flags", "%d", mp->rflags);
-	if (proxy_call(mp) < 0)
-		return 0;
-	status = attr_get_long(mp->reply, "status", -1);
-	why = attr_get(mp->reply, "reason");
+	status = attr_get_long(reply, "status", -1);
+	why = attr_get(reply, "reason");
+	if (mp->opened || mp->error)
+		return mp->opened ? 1 : -1;	/* another task was first */
 	if (status == PROXY_STAT_OK) {
-		caps = attr_get_long(mp->reply, "caps", MAP_CAP_FIXED);
+		caps = attr_get_long(reply, "caps", MAP_CAP_FIXED);
 		mp->map.caps = (int)(caps & (MAP_CAP_FIXED | MAP_CAP_PATTERN))
 		    | MAP_CAP_BLOCKING;
 		mp->opened = 1;
@@ -404,6 +419,8 @@ static enum map_status
 proxy_lookup(struct map *map, const char *key, const char **value_r)
 {
 	struct map_proxy *mp = (struct map_proxy *)map;
+	struct attr_list *req, *reply;
+	enum map_status st = MAP_TEMPFAIL;
 	const char *v;
 	long status;
 
@@ -413,39 +430,46 @@ proxy_lookup(struct map *map, const char *key, const char **value_r)
 		map_set_reason(map, "%s", mp->error);
 		return MAP_TEMPFAIL;
 	}
-	attr_list_reset(mp->req);
-	attr_add(mp->req, "request", "lookup");
-	attr_add(mp->req, "table", mp->table);
-	attr_addf(mp->req, "flags", "%d", mp->rflags);
-	attr_add(mp->req, "key", key);
-	if (proxy_call(mp) < 0)
-		return MAP_TEMPFAIL;
-	status = attr_get_long(mp->reply, "status", -1);
+	req = attr_list_new();
+	reply = attr_list_new();
+	attr_add(req, "request", "lookup");
+	attr_add(req, "table", mp->table);
+	attr_addf(req, "flags", "%d", mp->rflags);
+	attr_add(req, "key", key);
+	if (proxy_call(mp, req, reply) < 0)
+		goto done;
+	status = attr_get_long(reply, "status", -1);
 	switch (status) {
 	case PROXY_STAT_OK:
-		if ((v = attr_get(mp->reply, "value")) == NULL)
-			break;
+		if ((v = attr_get(reply, "value")) == NULL)
+			goto malformed;
 		buf_set(mp->value, v);
 		*value_r = buf_str(mp->value);
-		return MAP_FOUND;
+		st = MAP_FOUND;
+		goto done;
 	case PROXY_STAT_NOKEY:
-		return MAP_NOTFOUND;
+		st = MAP_NOTFOUND;
+		goto done;
 	case PROXY_STAT_DENY:
 		map_set_reason(map, "proxy:%s: proxymap: %s", mp->table,
 		    PROXY_UNAPPROVED);
-		return MAP_TEMPFAIL;
+		goto done;
 	case PROXY_STAT_RETRY:
 	case PROXY_STAT_CONFIG:
-		v = attr_get(mp->reply, "reason");
+		v = attr_get(reply, "reason");
 		map_set_reason(map, "%s", v && *v ? v : "lookup service: "
 		    "temporary error");
-		return MAP_TEMPFAIL;
+		goto done;
 	default:
 		break;
 	}
+malformed:
 	map_set_reason(map, "%s: malformed answer from lookup service",
 	    map->title);
-	return MAP_TEMPFAIL;
+done:
+	attr_list_free(&req);
+	attr_list_free(&reply);
+	return st;
 }
 
 static void
@@ -462,9 +486,6 @@ proxy_close(struct map *map)
 	free(mp->table);
 	free(mp->error);
 	buf_free(&mp->value);
-	buf_free(&mp->out);
-	attr_list_free(&mp->req);
-	attr_list_free(&mp->reply);
 	map_free_base(map);
 }
 
@@ -499,9 +520,6 @@ map_proxy_open(const char *table, int open_flags, int flags, int routed,
 	mp->table = xstrdup(table);
 	mp->rflags = flags & ~PROXY_LOCAL_FLAGS;
 	mp->value = buf_new(64, BUF_NOLIMIT);
-	mp->out = buf_new(256, BUF_NOLIMIT);
-	mp->req = attr_list_new();
-	mp->reply = attr_list_new();
 	rc = proxy_do_open(mp);
 	if (rc < 0 && routed && mp->denied) {
 		struct map *map;
