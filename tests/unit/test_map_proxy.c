@@ -5,8 +5,8 @@
  *
  * Outside a task a lookup blocks until the answer is there; inside tasks
  * several lookups wait at the same time on the caller's libevent loop
- * (the main stack never blocks: every task is still waiting when the
- * last task_start() returns).  A table not in proxy_read_maps is refused;
+ * (the main stack never blocks: with the service stopped, every task is
+ * still waiting when the last task_start() returns).  A table not in proxy_read_maps is refused;
  * a killed service is a temporary error, never "not found", and a
  * restarted one is reached again through the same table. */
 #include "postino_config.h"
@@ -224,6 +224,8 @@ test_tasks_wait_on_the_loop(void **state)
 
 	(void)state;
 	map_proxy_event_base(base);
+	/* A stopped service cannot answer before every request is out. */
+	kill(server_pid, SIGSTOP);
 	for (int i = 0; i <= NKEYS; i++) {
 		jobs[i].map = map;
 		snprintf(jobs[i].key, sizeof(jobs[i].key), "k%d", i);
@@ -232,6 +234,7 @@ test_tasks_wait_on_the_loop(void **state)
 	}
 	/* Every lookup is waiting for its answer: none blocked this stack. */
 	assert_int_equal(task_count(), NKEYS + 1);
+	kill(server_pid, SIGCONT);
 	while (task_count() > 0 && rounds++ < 10000)
 		event_base_loop(base, EVLOOP_ONCE);
 	assert_int_equal(task_count(), 0);
