@@ -78,7 +78,7 @@
  * keeps accepting until then, so a busy process is never cut short.
  * 0 means no limit.  Both apply only under the master, which starts a
  * fresh process, and not to services flagged MAIL_SERVER_LONG_LIVED
- * (qmgr, anvil: their state would be lost).
+ * (qmgr, anvil, proxymap: their state would be lost).
  *
  * Stop.  The skeleton turns the master's notices into callbacks:
  *   drain  (SIGHUP from the master on reload, or the master went away:
