@@ -974,12 +974,13 @@ unknown_client(struct smtpd_check_ctx *ctx, enum smtpd_restrict_op op)
 	}
 	text = concatenate("Client host rejected: cannot find your ", what,
 	    ", [", addr, "]", (char *)0);
+	/* X.7.25: reverse DNS validation failed (RFC 7372), as Postfix. */
 	if (tempfail)
 		rc = tempfail_action(ctx, "reject_tempfail_action", "Client host",
-		    450, "4.7.1", text);
+		    450, "4.7.25", text);
 	else
 		rc = smtpd_check_reject(ctx, "Client host",
-		    (int)mail_conf_int("unknown_client_reject_code"), "4.7.1", "%s",
+		    (int)mail_conf_int("unknown_client_reject_code"), "4.7.25", "%s",
 		    text);
 	free(text);
 	return rc;

@@ -31,12 +31,13 @@ and its whole transaction.
 import socket
 import os
 import shutil
+import smtplib
 import subprocess
 import sys
 import tempfile
 import unittest
 
-from instance import Instance, message, poll_until
+from instance import Instance, free_port, message, poll_until
 from netns import DropDns
 
 DNSMASQ = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
@@ -227,7 +228,7 @@ class Dns(unittest.TestCase):
         alice = i.addr("alice")
         self.assertEqual(self.rcpt(i, "127.0.0.3", "good.test", "a@good.test",
                                    alice),
-                         (550, b"5.7.1 Client host rejected: cannot find "
+                         (550, b"5.7.25 Client host rejected: cannot find "
                           b"your reverse hostname, [127.0.0.3]"))
         self.assertEqual(self.rcpt(i, "127.0.0.4", "good.test", "a@good.test",
                                    alice),
@@ -243,7 +244,7 @@ class Dns(unittest.TestCase):
             i, "127.0.0.4", "good.test", "a@good.test", alice)[0] == 550)
         self.assertEqual(self.rcpt(i, "127.0.0.4", "good.test", "a@good.test",
                                    alice),
-                         (550, b"5.7.1 Client host rejected: cannot find "
+                         (550, b"5.7.25 Client host rejected: cannot find "
                           b"your hostname, [127.0.0.4]"))
         i.set_main(smtpd_client_restrictions="reject_rhsbl_client dbl.test")
         i.postino("reload")
@@ -303,7 +304,7 @@ class Dns(unittest.TestCase):
         # The PTR query of 127.0.0.6 is never answered: 450, never 5xx.
         self.assertEqual(self.rcpt(i, "127.0.0.6", "good.test", "a@good.test",
                                    alice),
-                         (450, b"4.7.1 Client host rejected: cannot find "
+                         (450, b"4.7.25 Client host rejected: cannot find "
                           b"your hostname, [127.0.0.6]"))
         self.assertGreaterEqual(self.drop.asked("6.0.0.127.in-addr.arpa"), 1)
         i.wait_log(r"connect from unknown\[127\.0\.0\.6\]")
@@ -316,7 +317,7 @@ class Dns(unittest.TestCase):
             i, "127.0.0.3", "good.test", "a@good.test", alice)[0] == 550)
         self.assertEqual(self.rcpt(i, "127.0.0.6", "good.test", "a@good.test",
                                    alice),
-                         (450, b"4.7.1 Client host rejected: cannot find "
+                         (450, b"4.7.25 Client host rejected: cannot find "
                           b"your reverse hostname, [127.0.0.6]"))
 
     def test_reverse_lookup_on_the_loop(self):
@@ -352,6 +353,107 @@ class Dns(unittest.TestCase):
         slow.settimeout(60)
         self.assertTrue(slow.recv(512).startswith(b"220 "))
         i.wait_log(r"connect from unknown\[127\.0\.0\.6\]")
+
+    def postfix(self, restrictions):
+        """Debian's Postfix in this namespace, on a port of its own, with
+        these smtpd restrictions; returns the port."""
+        d = tempfile.mkdtemp(prefix="postfix-", dir=self.tmp)
+        # Postfix's daemons (user postfix) walk down to their spool.
+        os.chmod(self.tmp, 0o755)
+        os.chmod(d, 0o755)
+        conf, spool, data = (os.path.join(d, x) for x in
+                             ("etc", "spool", "data"))
+        for x in (conf, spool, data):
+            os.makedirs(x)
+        shutil.chown(data, "postfix")
+        port = free_port()
+        main = {
+            "compatibility_level": "3.6", "queue_directory": spool,
+            "data_directory": data, "maillog_file": os.path.join(d, "log"),
+            "maillog_file_prefixes": d,
+            "myhostname": "mail.example.test", "mydestination": "localhost",
+            "inet_interfaces": "127.0.0.1", "inet_protocols": "ipv4",
+            "mynetworks": "127.0.0.1/32", "alias_maps": "",
+            "local_recipient_maps": "", "relay_domains": "",
+        }
+        main.update(restrictions)
+        with open(os.path.join(conf, "main.cf"), "w") as f:
+            f.writelines("%s = %s\n" % kv for kv in main.items())
+        out = []
+        with open("/usr/share/postfix/master.cf.dist") as f:
+            for line in f.read().splitlines():
+                fields = line.split()
+                if not fields or line[0] in "# \t":
+                    continue
+                if fields[1] == "inet":
+                    if fields[0] != "smtp":
+                        continue
+                    fields[0] = "127.0.0.1:%d" % port
+                if len(fields) > 4:
+                    fields[4] = "n"
+                out.append(" ".join(fields))
+        with open(os.path.join(conf, "master.cf"), "w") as f:
+            f.write("\n".join(out) + "\n")
+        r = subprocess.run(["postfix", "-c", conf, "start"],
+                           capture_output=True, text=True, timeout=120)
+        if r.returncode != 0:
+            log = ""
+            if os.path.exists(main["maillog_file"]):
+                with open(main["maillog_file"], errors="replace") as f:
+                    log = f.read()[-3000:]
+            self.fail("postfix start: %s%s%s" % (r.stdout, r.stderr, log))
+        self.addCleanup(subprocess.run, ["postfix", "-c", conf, "abort"],
+                        capture_output=True, timeout=120)
+
+        def up():
+            try:
+                socket.create_connection(("127.0.0.1", port), 2).close()
+                return True
+            except OSError:
+                return False
+        poll_until("Postfix listening on %d" % port, up, timeout=60)
+        return port
+
+    def test_same_as_postfix(self):
+        """The same questions to Postfix and postino, in this namespace,
+        against the same name servers: the same replies."""
+        restrictions = {
+            "unknown_client_reject_code": "550",
+            "smtpd_client_restrictions":
+            "reject_rbl_client zen.test, reject_unknown_client_hostname",
+            "smtpd_sender_restrictions": "reject_unknown_sender_domain",
+        }
+        i = Instance(self, users=["alice"], main=dict(
+            restrictions, mynetworks="127.0.0.1/32",
+            smtpd_peername_lookup="yes"))
+        i.start()
+        pf = self.postfix(restrictions)
+        cases = [
+            ("127.0.0.5", "a@good.test"),       # name ok, domain ok
+            ("127.0.0.5", "a@mxonly.test"),     # an MX, no address
+            ("127.0.0.5", "a@nx.test"),         # NXDOMAIN
+            ("127.0.0.5", "a@z.stall.test"),    # the DNS never answers
+            ("127.0.0.2", "a@good.test"),       # listed, with a TXT
+            ("127.0.0.3", "a@good.test"),       # no PTR
+            ("127.0.0.4", "a@good.test"),       # PTR not confirmed
+            ("127.0.0.6", "a@good.test"),       # PTR lookup times out
+        ]
+
+        def ask(port, source, sender, rcpt):
+            with smtplib.SMTP(timeout=60, source_address=(source, 0)) as s:
+                s.connect("127.0.0.1", port)
+                s.ehlo("good.test")
+                code, text = s.mail(sender)
+                if code != 250:
+                    return code, text
+                return s.rcpt(rcpt)
+        for source, sender in cases:
+            ours = ask(i.port, source, sender, i.addr("alice"))
+            theirs = ask(pf, source, sender, "postmaster@localhost")
+            if ours[0] == 250 and theirs[0] == 250:
+                continue
+            self.assertEqual(ours, theirs, "client %s, sender %s"
+                             % (source, sender))
 
 
 if __name__ == "__main__":

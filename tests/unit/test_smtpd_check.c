@@ -1066,13 +1066,13 @@ test_other_restrictions(void **state)
 	conf("compatibility_level = 3.6\n"
 	    "smtpd_client_restrictions = reject_unknown_reverse_client_hostname,"
 	    " reject_unknown_client_hostname");
-	expect_rcpt(&s, "joe@our.test", 450, "4.7.1", "Client host rejected: "
+	expect_rcpt(&s, "joe@our.test", 450, "4.7.25", "Client host rejected: "
 	    "cannot find your reverse hostname, [192.0.2.9]");
 	s.reverse_name = "ptr.example";
-	expect_rcpt(&s, "joe@our.test", 450, "4.7.1", "Client host rejected: "
+	expect_rcpt(&s, "joe@our.test", 450, "4.7.25", "Client host rejected: "
 	    "cannot find your hostname, [192.0.2.9]");
 	s.name_tempfail = 1;
-	expect_rcpt(&s, "joe@our.test", 450, "4.7.1", NULL);
+	expect_rcpt(&s, "joe@our.test", 450, "4.7.25", NULL);
 	s.name_tempfail = 0;
 	s.client_name = "ptr.example";
 	expect_rcpt(&s, "joe@our.test", 0, NULL, NULL);
@@ -1080,7 +1080,7 @@ test_other_restrictions(void **state)
 	    "smtpd_client_restrictions = reject_unknown_forward_client_hostname");
 	expect_rcpt(&s, "joe@our.test", 0, NULL, NULL);
 	s.client_name = "unknown";
-	expect_rcpt(&s, "joe@our.test", 550, "5.7.1", NULL);
+	expect_rcpt(&s, "joe@our.test", 550, "5.7.25", NULL);
 	/* check_reverse_client_hostname_access: the PTR name and parents. */
 	conf("compatibility_level = 3.6\n"
 	    "smtpd_client_restrictions = check_reverse_client_hostname_access "
