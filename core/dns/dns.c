@@ -436,7 +436,8 @@ dns_name(const unsigned char *p, const unsigned char *buf, int len,
 	char *name = NULL;
 	long enc;
 
-	if (ares_expand_name(p, buf, len, &name, &enc) != ARES_SUCCESS)
+	if (p < buf || p >= buf + len
+	    || ares_expand_name(p, buf, len, &name, &enc) != ARES_SUCCESS)
 		return -1;
 	if (name_r)
 		*name_r = name;
@@ -522,7 +523,8 @@ dns_parse_rr(const unsigned char *buf, int len, const unsigned char *rd,
 		rr->tlsa_selector = rd[1];
 		rr->tlsa_mtype = rd[2];
 		rr->tlsa_len = rdlen - 3;
-		rr->tlsa_data = xmemdup(rd + 3, rdlen - 3 ? rdlen - 3 : 1);
+		rr->tlsa_data = xmalloc(rdlen - 3 + 1);
+		memcpy(rr->tlsa_data, rd + 3, rdlen - 3);
 		return 0;
 	default:
 		return -1;

@@ -543,7 +543,8 @@ ad_server(evutil_socket_t fd, short what, void *arg)
 	r[2] = 0x81;
 	r[3] = 0x80 | 0x20;
 	r[4] = 0; r[5] = 1;
-	r[6] = 0; r[7] = 1;
+	/* "short.t.test": the header promises two answers, one follows. */
+	r[6] = 0; r[7] = memcmp(q + 12, "\005short", 6) == 0 ? 2 : 1;
 	r[8] = r[9] = r[10] = r[11] = 0;
 	len = qend;
 	memcpy(r + len, "\xc0\x0c\x00\x01\x00\x01\x00\x00\x00\x3c\x00\x04"
@@ -557,7 +558,7 @@ test_ad_bit(void **state)
 {
 	struct event_base *base = event_base_new();
 	struct event *ev;
-	struct async_rec r[2];
+	struct async_rec r[3];
 
 	memset(r, 0, sizeof(r));
 	drop_drain();
@@ -581,8 +582,16 @@ test_ad_bit(void **state)
 	assert_false(ad_query_ad);
 	assert_false(ad_query_do);
 	assert_int_equal(r[1].answer->status, DNS_OK);
+	/* A reply that breaks off: a temporary failure, no records. */
+	dns_query_async("short.t.test", DNS_T_A, 0, async_cb, &r[2]);
+	run_until(base, &r[2].calls, 1);
+	assert_int_equal(ad_seen, 3);
+	assert_int_equal(r[2].answer->status, DNS_TEMPFAIL);
+	assert_int_equal(r[2].answer->count, 0);
+	assert_non_null(strstr(r[2].answer->reason, "malformed reply"));
 	dns_answer_free(r[0].answer);
 	dns_answer_free(r[1].answer);
+	dns_answer_free(r[2].answer);
 	event_free(ev);
 	dns_init(NULL);
 	event_base_loop(base, EVLOOP_NONBLOCK);
