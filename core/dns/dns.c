@@ -843,6 +843,55 @@ dns_ptr_name(const struct sockaddr *sa, char *name, size_t len)
 	return -1;
 }
 
+#define DNS_HOSTS	"/etc/hosts"
+
+int
+dns_hosts_name(const struct sockaddr *sa, char *buf, size_t len)
+{
+	unsigned char want[16], got[16];
+	size_t wlen;
+	int fam;
+	char line[1024];
+	FILE *fp;
+	int found = 0;
+
+	if (sa->sa_family == AF_INET) {
+		fam = AF_INET;
+		wlen = 4;
+		memcpy(want, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+	} else if (sa->sa_family == AF_INET6) {
+		const struct in6_addr *a6 = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+
+		if (IN6_IS_ADDR_V4MAPPED(a6)) {
+			fam = AF_INET;
+			wlen = 4;
+			memcpy(want, a6->s6_addr + 12, 4);
+		} else {
+			fam = AF_INET6;
+			wlen = 16;
+			memcpy(want, a6->s6_addr, 16);
+		}
+	} else {
+		return 0;
+	}
+	if ((fp = fopen(DNS_HOSTS, "r")) == NULL)
+		return 0;
+	while (!found && fgets(line, sizeof(line), fp)) {
+		char *cp = line, *addr, *name;
+
+		cp[strcspn(cp, "#\r\n")] = 0;
+		addr = strtok_r(cp, " \t", &cp);
+		name = addr ? strtok_r(NULL, " \t", &cp) : NULL;
+		if (name == NULL || inet_pton(fam, addr, got) != 1
+		    || memcmp(got, want, wlen) != 0)
+			continue;
+		snprintf(buf, len, "%s", name);
+		found = 1;
+	}
+	fclose(fp);
+	return found;
+}
+
 struct dns_answer *
 dns_lookup_ptr(const struct sockaddr *sa)
 {

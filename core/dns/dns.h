@@ -106,6 +106,11 @@ struct dns_answer *dns_lookup_ptr(const struct sockaddr *sa);
  * 0, or -1 for another address family. */
 int dns_ptr_name(const struct sockaddr *sa, char *buf, size_t len);
 
+/* dns_hosts_name - the name /etc/hosts gives the address of sa (the
+ * first name of the first line with that address), as the C library's
+ * "files" source would: 1 with the name in buf, 0 when not listed. */
+int dns_hosts_name(const struct sockaddr *sa, char *buf, size_t len);
+
 void dns_answer_free(struct dns_answer *answer);
 
 const char *dns_type_name(int type);	/* "MX", "A", ... */

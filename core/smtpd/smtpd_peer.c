@@ -3,7 +3,9 @@
  * smtpd_peer.h), as Postfix finds them before the greeting: the PTR
  * record of the address gives the reverse name; the forward lookup (A or
  * AAAA) of that name confirms it when one of its addresses is the
- * client's.  Both steps go through dns_query_async() from the loop:
+ * client's.  As the C library's "files dns" order that Postfix goes
+ * through, an address listed in /etc/hosts takes its name from there
+ * (confirmed by the same line: "localhost" for 127.0.0.1), without DNS.  Both steps go through dns_query_async() from the loop:
  * nothing waits, no thread.  A temporary DNS failure in either step sets
  * the tempfail flag the restrictions look at
  * (reject_unknown_client_hostname and
@@ -127,11 +129,19 @@ smtpd_peer_lookup(struct smtpd_session *s, void (*done)(void *ctx))
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
 	struct peer_lookup *p;
-	char ptr[80];
+	char ptr[80], hname[256];
 
 	if (getpeername(s->fd, (struct sockaddr *)&ss, &sl) < 0
 	    || (ss.ss_family != AF_INET && ss.ss_family != AF_INET6)
 	    || dns_ptr_name((struct sockaddr *)&ss, ptr, sizeof(ptr)) < 0) {
+		done(s);
+		return;
+	}
+	/* /etc/hosts first, as the "files" source. */
+	if (dns_hosts_name((struct sockaddr *)&ss, hname, sizeof(hname))
+	    && peer_hostname_ok(hname)) {
+		strlcpy(s->reverse_name, hname, sizeof(s->reverse_name));
+		strlcpy(s->name, hname, sizeof(s->name));
 		done(s);
 		return;
 	}

@@ -99,7 +99,8 @@ def inside_setup(tmp):
         f.write("nameserver 127.0.0.1\noptions timeout:3 attempts:1\n")
     hosts = os.path.join(tmp, "hosts")
     with open(hosts, "w") as f:
-        f.write("127.0.0.1 localhost\n")
+        # 127.0.0.7 has its name from the hosts file only (no PTR).
+        f.write("127.0.0.1 localhost\n127.0.0.7 fromhosts.test\n")
     for path, ours in (("/etc/resolv.conf", conf), ("/etc/hosts", hosts)):
         if not os.path.exists(path):
             open(path, "a").close()
@@ -237,6 +238,10 @@ class Dns(unittest.TestCase):
         self.assertEqual(self.rcpt(i, "127.0.0.5", "good.test", "a@good.test",
                                    alice), (250, b"2.1.5 Ok"))
         i.wait_log(r"connect from ok\.test\[127\.0\.0\.5\]")
+        # A name from /etc/hosts, as the C library's "files" source.
+        self.assertEqual(self.rcpt(i, "127.0.0.7", "good.test", "a@good.test",
+                                   alice), (250, b"2.1.5 Ok"))
+        i.wait_log(r"connect from fromhosts\.test\[127\.0\.0\.7\]")
         # Without the table: the name does not come back.
         i.set_main(smtpd_client_restrictions="reject_unknown_client_hostname")
         i.postino("reload")
@@ -437,6 +442,7 @@ class Dns(unittest.TestCase):
             ("127.0.0.3", "a@good.test"),       # no PTR
             ("127.0.0.4", "a@good.test"),       # PTR not confirmed
             ("127.0.0.6", "a@good.test"),       # PTR lookup times out
+            ("127.0.0.7", "a@good.test"),       # named in /etc/hosts
         ]
 
         def ask(port, source, sender, rcpt):
