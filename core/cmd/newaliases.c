@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "mail_vars.h"
 #include "mymalloc.h"
 #include "postalias.h"
 #include "stringops.h"
@@ -45,8 +46,9 @@ main(int argc, char **argv)
 	if (optind < argc)
 		msg_fatal_status(1, "usage: newaliases [-c config_dir] [-v] [-oAfile]: recipients are not allowed");
 	mail_conf_read(1);
+	mail_vars_bind(MAIL_VARS_CMD);
 	postalias_setup(&cmd, 1, 0, 0, MAP_FLAG_DUP_WARN);
-	list = xstrdup(override ? override : mail_conf_str("alias_database"));
+	list = xstrdup(override ? override : var_alias_database);
 	cp = list;
 	while ((db = mystrtok(&cp, ", \t\r\n")) != NULL) {
 		char *tn = map_cmd_type_name(&cmd, db);

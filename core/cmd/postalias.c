@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "mail_vars.h"
 #include "postalias.h"
 
 static void
@@ -47,6 +48,7 @@ main(int argc, char **argv)
 	if (optind >= argc)
 		usage();
 	mail_conf_read(1);
+	mail_vars_bind(MAIL_VARS_CMD);
 	postalias_setup(&cmd, opts.fold, opts.nul_n, opts.nul_N, opts.dup);
 	if (opts.no_utf8) {
 		/* -u: no UTF-8 mode at all (checks, Unicode folding). */

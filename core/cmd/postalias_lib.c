@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "alias_parse.h"
+#include "mail_vars.h"
 #include "postalias.h"
 
 static int
@@ -35,7 +36,7 @@ add_records(struct map *map, const struct map_cmd *cmd)
 	map->flags |= MAP_FLAG_TRY0NULL | MAP_FLAG_DUP_REPLACE;
 	snprintf(stamp, sizeof(stamp), "%010ld", (long)time(NULL));
 	if (map_update(map, "YP_LAST_MODIFIED", stamp) < 0
-	    || map_update(map, "YP_MASTER_NAME", mail_conf_str("myhostname")) < 0)
+	    || map_update(map, "YP_MASTER_NAME", var_myhostname) < 0)
 		msg_fatal("%s: update YP records: %s", map->title,
 		    map_reason(map));
 	map->flags = saved;

@@ -47,6 +47,7 @@
 #include "mail_conf.h"
 #include "mail_public.h"
 #include "mail_queue.h"
+#include "mail_vars.h"
 #include "maildrop.h"
 #include "msg.h"
 #include "mymalloc.h"
@@ -232,7 +233,8 @@ main(int argc, char **argv)
 	if (conf_dir != NULL)
 		mail_conf_set_dir(conf_dir);
 	mail_conf_read(1);
-	size_limit = mail_conf_int("message_size_limit");
+	mail_vars_bind(MAIL_VARS_CMD | MAIL_VARS_SUBMIT);
+	size_limit = var_message_size_limit;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;

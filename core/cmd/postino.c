@@ -40,6 +40,7 @@
 #include "mail_conf.h"
 #include "mail_public.h"
 #include "mail_server.h"
+#include "mail_vars.h"
 #include "msg.h"
 #include "mymalloc.h"
 #include "postino.h"
@@ -60,7 +61,7 @@ static const char *const levels[] = {
 static void
 say(int level, const char *text, void *ctx)
 {
-	const char *name = log_ready ? mail_conf_str("syslog_name") : "postino";
+	const char *name = log_ready ? var_syslog_name : "postino";
 
 	dprintf(STDERR_FILENO, "%s/postino-script: %s%s\n", name,
 	    levels[level], text);
@@ -88,7 +89,7 @@ usage(void)
 static char *
 pid_file(void)
 {
-	return concatenate(mail_conf_str("queue_directory"), "/pid/master.pid",
+	return concatenate(var_queue_directory, "/pid/master.pid",
 	    (char *)0);
 }
 
@@ -141,7 +142,7 @@ master_argv(const char *mode, char **path_r)
 	char **argv = xcalloc(6, sizeof(char *));
 	int n = 0;
 
-	*path_r = concatenate(mail_conf_str("daemon_directory"), "/master",
+	*path_r = concatenate(var_daemon_directory, "/master",
 	    (char *)0);
 	argv[n++] = xstrdup("master");
 	argv[n++] = xstrdup(mode);
@@ -337,6 +338,7 @@ main(int argc, char **argv)
 
 	/* The rest only needs main.cf (syntax errors are fatal). */
 	mail_conf_read(0);
+	mail_vars_bind(MAIL_VARS_CMD);
 	mail_server_log_init();
 	log_ready = 1;
 	if (strcmp(cmd, "stop") == 0 || strcmp(cmd, "abort") == 0

@@ -39,6 +39,7 @@
 
 #include "mail_conf.h"
 #include "mail_queue.h"
+#include "mail_vars.h"
 #include "master_ent.h"
 #include "msg.h"
 #include "mymalloc.h"
@@ -152,9 +153,9 @@ make_parents(const char *path)
 static int
 check_queue(void)
 {
-	const char *top = mail_conf_str("queue_directory");
-	const char *owner = mail_conf_str("mail_owner");
-	const char *group = mail_conf_str("setgid_group");
+	const char *top = var_queue_directory;
+	const char *owner = var_mail_owner;
+	const char *group = var_setgid_group;
 	uid_t owner_uid = getuid();
 	gid_t owner_gid = getgid(), setgid_gid = getgid();
 	const struct dir_spec *spec;
@@ -248,7 +249,7 @@ check_chroot_copies(void)
 {
 	static const char *const names[] = {"resolv.conf", "localtime",
 		"services", "hosts", "nsswitch.conf", "host.conf", NULL};
-	const char *top = mail_conf_str("queue_directory");
+	const char *top = var_queue_directory;
 	char *copy, *orig;
 
 	for (int i = 0; names[i]; i++) {
@@ -273,7 +274,7 @@ check_programs(struct master_ent **ents)
 		if (master_ent_disabled(ents[i]) || master_ent_embedded(ents[i]))
 			continue;
 		path = ents[i]->command[0] == '/' ? xstrdup(ents[i]->command)
-		    : concatenate(mail_conf_str("daemon_directory"), "/",
+		    : concatenate(var_daemon_directory, "/",
 		    ents[i]->command, (char *)0);
 		if (access(path, X_OK) < 0)
 			msg_warn("%s, line %d: service \"%s\": program %s: %m",
@@ -363,6 +364,7 @@ postino_check(int create)
 	if (errors == 0) {
 		/* Syntax is fine: now the values are safe to read. */
 		mail_conf_read(0);
+		mail_vars_bind(MAIL_VARS_CMD);
 		errors += postino_check_unimpl(main_cf, ents);
 		check_programs(ents);
 		errors += check_anvil(ents);

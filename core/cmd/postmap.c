@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "mail_conf.h"
+#include "mail_vars.h"
 #include "map.h"
 #include "map_cmd.h"
 #include "msg.h"
@@ -73,6 +74,7 @@ main(int argc, char **argv)
 		usage();
 
 	mail_conf_read(1);
+	mail_vars_bind(MAIL_VARS_CMD);
 	map_cmd_set_flags(&cmd, opts.fold, opts.nul_n, opts.nul_N, opts.dup,
 	    !opts.no_utf8);
 	exit(map_cmd_run(&cmd, &opts, argv + optind, argc - optind));

@@ -58,6 +58,7 @@
 #include "mail_public.h"
 #include "mail_queue.h"
 #include "mail_server.h"
+#include "mail_vars.h"
 #include "match_list.h"
 #include "msg.h"
 #include "mymalloc.h"
@@ -87,7 +88,7 @@ trigger(char request, const char *what)
 		if (errno == EACCES || errno == EPERM)
 			msg_fatal_status(EX_NOPERM, "Cannot %s - %s: %m (root, the "
 			    "mail owner and group \"%s\" may)", what, path,
-			    mail_conf_str("setgid_group"));
+			    var_setgid_group);
 		msg_fatal_status(EX_UNAVAILABLE, "Cannot %s - mail system is down "
 		    "(%s: %m)", what, path);
 	}
@@ -134,7 +135,7 @@ flush_one(const char *id)
 	}
 	if (errno == EACCES || errno == EPERM)
 		msg_fatal_status(EX_NOPERM, "Cannot flush message %s: %m (root "
-		    "and the mail owner \"%s\" may)", id, mail_conf_str("mail_owner"));
+		    "and the mail owner \"%s\" may)", id, var_mail_owner);
 	if (errno != ENOENT)
 		msg_fatal_status(EX_UNAVAILABLE, "Cannot flush message %s: %m", id);
 	for (int i = 0; busy[i]; i++) {
@@ -195,7 +196,7 @@ check_mailq_acl(void)
 
 	if (uid == 0)
 		return;
-	owner = getpwnam(mail_conf_str("mail_owner"));
+	owner = getpwnam(var_mail_owner);
 	if (owner != NULL && owner->pw_uid == uid)
 		return;
 	if ((pw = getpwuid(uid)) == NULL)
@@ -203,7 +204,7 @@ check_mailq_acl(void)
 		    "mail queue: unknown user ID", (long)uid);
 	name = xstrdup(pw->pw_name);
 	list = match_list_create("authorized_mailq_users",
-	    mail_conf_str("authorized_mailq_users"), MATCH_LIST_DOMAIN);
+	    var_authorized_mailq_users, MATCH_LIST_DOMAIN);
 	rc = match_list_match(list, name, NULL);
 	if (rc < 0)
 		msg_fatal_status(EX_TEMPFAIL, "authorized_mailq_users: %s",
@@ -227,7 +228,7 @@ show_direct(int format)
 		msg_fatal_status(EX_IOERR, "write standard output: %s", err + 7);
 	msg_fatal_status(EX_NOPERM, "Queue report unavailable: %s (the queue "
 	    "is readable only by root and the mail owner \"%s\")", err,
-	    mail_conf_str("mail_owner"));
+	    var_mail_owner);
 }
 
 /* show_remote - the listing from the showq daemon (public/showq). */
@@ -248,7 +249,7 @@ show_remote(int format)
 		if (errno == EACCES || errno == EPERM)
 			msg_fatal_status(EX_NOPERM, "Queue report unavailable - "
 			    "cannot connect to %s: %m (postqueue must be set-gid "
-			    "\"%s\")", path, mail_conf_str("setgid_group"));
+			    "\"%s\")", path, var_setgid_group);
 		msg_fatal_status(EX_UNAVAILABLE, "Queue report unavailable - "
 		    "mail system is down (%s: %m)", path);
 	}
@@ -341,6 +342,7 @@ main(int argc, char **argv)
 	if (conf_dir != NULL)
 		mail_conf_set_dir(conf_dir);
 	mail_conf_read(0);
+	mail_vars_bind(MAIL_VARS_CMD);
 
 	switch (mode) {
 	case 'p':

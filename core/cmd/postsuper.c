@@ -58,6 +58,7 @@
 #include "mail_public.h"
 #include "mail_queue.h"
 #include "mail_server.h"
+#include "mail_vars.h"
 #include "msg.h"
 #include "mymalloc.h"
 #include "postsuper.h"
@@ -107,7 +108,7 @@ usage(void)
 int
 postsuper_running(void)
 {
-	char *path = concatenate(mail_conf_str("queue_directory"),
+	char *path = concatenate(var_queue_directory,
 	    "/pid/master.pid", (char *)0);
 	int fd = open(path, O_RDONLY | O_CLOEXEC), held = 0;
 
@@ -341,7 +342,7 @@ check_access(void)
 	if (access(dir_path, W_OK | X_OK) < 0 && errno != ENOENT)
 		msg_fatal_status(EX_NOPERM, "%s: %m: use of this command is "
 		    "reserved for the superuser and the mail owner \"%s\"",
-		    dir_path, mail_conf_str("mail_owner"));
+		    dir_path, var_mail_owner);
 }
 
 int
@@ -417,6 +418,7 @@ main(int argc, char **argv)
 	if (nreqs == 0 && !do_purge && !do_struct)
 		do_struct = 1;			/* as Postfix: no option means -s */
 	mail_conf_read(0);
+	mail_vars_bind(MAIL_VARS_CMD);
 	mail_server_log_init();
 	check_access();
 	system_running = postsuper_running();

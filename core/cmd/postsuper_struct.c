@@ -31,6 +31,7 @@
 
 #include "mail_conf.h"
 #include "mail_queue.h"
+#include "mail_vars.h"
 #include "msg.h"
 #include "mymalloc.h"
 #include "postsuper.h"
@@ -73,14 +74,14 @@ owner_ids(uid_t *uid_r, gid_t *gid_r, gid_t *sgid_r)
 
 	if (geteuid() != 0)
 		return -1;
-	if ((pw = getpwnam(mail_conf_str("mail_owner"))) == NULL) {
+	if ((pw = getpwnam(var_mail_owner)) == NULL) {
 		msg_warn("mail_owner \"%s\" is not a user: ownership not checked",
-		    mail_conf_str("mail_owner"));
+		    var_mail_owner);
 		return -1;
 	}
 	*uid_r = pw->pw_uid;
 	*gid_r = pw->pw_gid;
-	gr = getgrnam(mail_conf_str("setgid_group"));
+	gr = getgrnam(var_setgid_group);
 	*sgid_r = gr ? gr->gr_gid : pw->pw_gid;
 	return 0;
 }
@@ -163,7 +164,7 @@ check_queue_files(const char *queue, int have_ids, uid_t uid, gid_t gid)
 				msg_warn("chown %s: %m", path);
 			} else {
 				msg_warn("%s: owned by uid %ld: given to mail_owner %s",
-				    path, (long)st.st_uid, mail_conf_str("mail_owner"));
+				    path, (long)st.st_uid, var_mail_owner);
 				fixed++;
 			}
 		}

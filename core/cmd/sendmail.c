@@ -49,6 +49,7 @@
 #include "addr_parse.h"
 #include "mail_conf.h"
 #include "mail_public.h"
+#include "mail_vars.h"
 #include "maildrop.h"
 #include "msg.h"
 #include "mymalloc.h"
@@ -76,7 +77,7 @@ static void NORETURN
 run_program(const char *name, const char *const *args)
 {
 	char *argv[SENDMAIL_MAX_ARGS + 4];
-	char *path = concatenate(mail_conf_str("command_directory"), "/", name,
+	char *path = concatenate(var_command_directory, "/", name,
 	    (char *)0);
 	int n = 0;
 
@@ -100,7 +101,7 @@ static int
 flush_queue(void)
 {
 	static const char *const args[] = {"-f", NULL};
-	char *pq = concatenate(mail_conf_str("command_directory"), "/postqueue",
+	char *pq = concatenate(var_command_directory, "/postqueue",
 	    (char *)0);
 
 	if (access(pq, X_OK) == 0)
@@ -367,6 +368,7 @@ main(int argc, char **argv)
 	/* The first non-option ends the options (no permutation, as
 	 * Postfix on Linux): "sendmail user -oi" has two recipients. */
 	mail_conf_read(1);
+	mail_vars_bind(MAIL_VARS_CMD | MAIL_VARS_SUBMIT);
 
 	if (flush) {
 		if (*queue_arg == 0)

@@ -41,6 +41,7 @@
 #include <unistd.h>
 
 #include "mail_conf.h"
+#include "mail_vars.h"
 #include "maildrop.h"
 #include "msg.h"
 #include "mymalloc.h"
@@ -202,7 +203,7 @@ static int
 start_postdrop(struct sendmail_msg *m, const char **err_r)
 {
 	static char errbuf[512];
-	char *path = concatenate(mail_conf_str("command_directory"), "/postdrop",
+	char *path = concatenate(var_command_directory, "/postdrop",
 	    (char *)0);
 	int in[2], out[2];
 

@@ -22,6 +22,7 @@
 
 #include "addr_parse.h"
 #include "mail_conf.h"
+#include "mail_vars.h"
 #include "maildrop.h"
 #include "msg.h"
 #include "mymalloc.h"
@@ -296,13 +297,13 @@ sendmail_smtp(struct sendmail_opts *defaults)
 {
 	struct smtp_session s = {0};
 	struct buf *line = buf_new(256, MAILDROP_MAX_RECORD + 1);
-	const char *host = mail_conf_str("myhostname");
+	const char *host = var_myhostname;
 	char *cmd, *arg, *cp, cp_empty[1] = "";
 	int more = 0;
 
 	s.defaults = defaults;
-	s.size_limit = mail_conf_int("message_size_limit");
-	reply("220 %s ESMTP %s", host, mail_conf_str("mail_name"));
+	s.size_limit = var_message_size_limit;
+	reply("220 %s ESMTP %s", host, var_mail_name);
 	while (sendmail_read_line(stdin, line, SMTP_MAX_LINE, &more)) {
 		if (more) {
 			/* Drop the rest of the over-long line. */

@@ -7,7 +7,7 @@
 #include <strings.h>
 
 #include "mail_addr_find.h"
-#include "mail_conf.h"
+#include "mail_vars.h"
 #include "mymalloc.h"
 #include "stringops.h"
 
@@ -59,8 +59,8 @@ in_list(const char *name, const char *list)
 static int
 domain_is_local(const char *domain)
 {
-	return strcasecmp(domain, mail_conf_str("myorigin")) == 0
-	    || in_list(domain, mail_conf_str("mydestination"));
+	return strcasecmp(domain, var_myorigin) == 0
+	    || in_list(domain, var_mydestination);
 }
 
 static void
@@ -98,7 +98,7 @@ mail_addr_forms(const char *addr, const char *strategy)
 		return NULL;
 	}
 	f = xcalloc(1, sizeof(*f));
-	ext = mail_addr_split_ext(local, mail_conf_str("recipient_delimiter"));
+	ext = mail_addr_split_ext(local, var_recipient_delimiter);
 	if (ext >= 0)
 		base = xstrndup(local, (size_t)ext);
 
@@ -134,7 +134,7 @@ mail_addr_forms(const char *addr, const char *strategy)
 	    || strcmp(strategy, "transport") == 0) {
 		int parent_style = strcmp(strategy, "access") == 0
 		    && in_list("smtpd_access_maps",
-			mail_conf_str("parent_domain_matches_subdomains"));
+			var_parent_domain_matches_subdomains);
 
 		add(f, xstrdup(domain), 0);
 		for (const char *dot = strchr(domain, '.'); dot;

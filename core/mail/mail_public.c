@@ -15,14 +15,14 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "mail_conf.h"
 #include "mail_public.h"
+#include "mail_vars.h"
 #include "stringops.h"
 
 char *
 mail_public_path(const char *service)
 {
-	return concatenate(mail_conf_str("queue_directory"), "/public/",
+	return concatenate(var_queue_directory, "/public/",
 	    service, (char *)0);
 }
 
@@ -63,7 +63,7 @@ mail_public_connect(const char *service, int sock_flags)
 int
 mail_private_connect(const char *service, int sock_flags)
 {
-	return mail_socket_connect(concatenate(mail_conf_str("queue_directory"),
+	return mail_socket_connect(concatenate(var_queue_directory,
 	    "/private/", service, (char *)0), sock_flags);
 }
 

@@ -17,8 +17,8 @@
 #include <unistd.h>
 
 #include "dir_sync.h"
-#include "mail_conf.h"
 #include "mail_queue.h"
+#include "mail_vars.h"
 #include "msg.h"
 #include "mymalloc.h"
 #include "stringops.h"
@@ -44,7 +44,7 @@ const char *
 mail_queue_dir(const char *queue)
 {
 	static _Thread_local char overflow[PATH_MAX];
-	const char *top = mail_conf_str("queue_directory");
+	const char *top = var_queue_directory;
 	struct mail_queue_slot *slot = NULL;
 	char path[PATH_MAX];
 
@@ -92,14 +92,14 @@ mail_queue_valid_id(const char *name)
 char *
 mail_queue_path(const char *queue, const char *id)
 {
-	return concatenate(mail_conf_str("queue_directory"), "/", queue, "/",
+	return concatenate(var_queue_directory, "/", queue, "/",
 	    id, (char *)0);
 }
 
 int
 mail_queue_sync_dir(const char *queue)
 {
-	char *dir = concatenate(mail_conf_str("queue_directory"), "/", queue,
+	char *dir = concatenate(var_queue_directory, "/", queue,
 	    (char *)0);
 	int rc = dir_sync(dir);
 	int saved = errno;

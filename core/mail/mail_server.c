@@ -25,6 +25,7 @@
 
 #include "mail_conf.h"
 #include "mail_server.h"
+#include "mail_vars.h"
 #include "map.h"
 #include "msg.h"
 #include "mymalloc.h"
@@ -130,13 +131,12 @@ mail_server_signals(void)
 void
 mail_server_log_init(void)
 {
-	const char *logfile = mail_conf_str("maillog_file");
+	const char *logfile = var_maillog_file;
 
 	if (*logfile)
 		msg_logfile_init(logfile);
 	else
-		msg_syslog_init(mail_conf_str("syslog_name"),
-		    mail_conf_str("syslog_facility"));
+		msg_syslog_init(var_syslog_name, var_syslog_facility);
 }
 
 /* mail_server_option - apply one "-o name=value". */
@@ -206,6 +206,8 @@ mail_server_init(int argc, char **argv, const char *program)
 	free(opts);
 	if (*server_service)
 		mail_conf_override("service_name", server_service);
+	/* The typed parameters, -o included (mail_vars.h). */
+	mail_vars_bind(MAIL_VARS_SERVER);
 	mail_server_log_init();
 	msg_stderr_enable(0);
 	msg_verbose += verbose;
@@ -223,7 +225,7 @@ mail_server_exclusive(void)
 {
 	char *path;
 
-	path = concatenate(mail_conf_str("queue_directory"), "/pid/unix.",
+	path = concatenate(var_queue_directory, "/pid/unix.",
 	    *server_service ? server_service : server_program, ".lock",
 	    (char *)0);
 	if ((lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0)
@@ -241,8 +243,8 @@ mail_server_exclusive(void)
 static void
 mail_server_drop(void)
 {
-	const char *owner = mail_conf_str("mail_owner");
-	const char *root_dir = mail_conf_str("queue_directory");
+	const char *owner = var_mail_owner;
+	const char *root_dir = var_queue_directory;
 	struct passwd *pw = NULL;
 	uid_t uid;
 	gid_t gid;

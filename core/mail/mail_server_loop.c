@@ -30,8 +30,8 @@
 
 #include <event2/event.h>
 
-#include "mail_conf.h"
 #include "mail_server.h"
+#include "mail_vars.h"
 #include "map_proxy.h"
 #include "msg.h"
 #include "mymalloc.h"
@@ -453,8 +453,8 @@ mail_server_run(const struct mail_server_ops *ops)
 	 * process); long-lived services keep their state. */
 	max_idle = max_use = 0;
 	if (under_master && !(ops->flags & MAIL_SERVER_LONG_LIVED)) {
-		max_idle = mail_conf_time("max_idle", 's');
-		max_use = mail_conf_int("max_use");
+		max_idle = var_max_idle;
+		max_use = var_max_use;
 	}
 	if (limit_idle >= 0)
 		max_idle = limit_idle;

@@ -26,7 +26,8 @@
  *
  * Groups: GLOBAL is what the shared library (core/mail) and the daemon
  * skeletons read: every program that uses them binds it (mail_vars_bind
- * always adds it).  The others belong to one daemon or library; a
+ * always adds it).  GLOBAL holds strings only, so binding it cannot fail
+ * on a malformed number: the commands bind it too.  The others belong to one daemon or library; a
  * library with an init function binds its own group there.
  *
  * Strings point into mail_conf's cache and stay valid for the life of
@@ -47,6 +48,9 @@
 #define MAIL_VARS_RESOLVE	(1u << 10)	/* core/mail/resolve.c */
 #define MAIL_VARS_SMTPD		(1u << 11)	/* smtpd and its checks */
 #define MAIL_VARS_CMD		(1u << 12)	/* the commands */
+#define MAIL_VARS_MYNETWORKS	(1u << 13)	/* core/mail/mynetworks.c */
+#define MAIL_VARS_SERVER	(1u << 14)	/* the daemon skeletons */
+#define MAIL_VARS_SUBMIT	(1u << 15)	/* sendmail, postdrop */
 
 /* The variables: extern const char *var_myhostname; and so on. */
 #define MAIL_VAR_STR(name, groups)	extern const char *var_##name;

@@ -20,6 +20,7 @@
 
 #include "mail_addr_find.h"
 #include "mail_conf.h"
+#include "mail_vars.h"
 #include "map.h"
 #include "utf8.h"
 #include "map_cmd.h"
@@ -135,7 +136,7 @@ void
 map_cmd_set_flags(struct map_cmd *cmd, int fold, int nul_n, int nul_N,
     int dup, int utf8_check)
 {
-	cmd->default_type = mail_conf_str("default_database_type");
+	cmd->default_type = var_default_database_type;
 	if (*cmd->default_type == 0)
 		cmd->default_type = "hash";
 	cmd->map_flags = MAP_FLAG_LOCK | MAP_FLAG_PARANOID | MAP_FLAG_EMPTY_OK | dup;
@@ -151,7 +152,7 @@ map_cmd_set_flags(struct map_cmd *cmd, int fold, int nul_n, int nul_N,
 	 * smtputf8_enable = yes, unless -u (utf8_check 0) turns it off, as
 	 * Postfix's postmap -u "disables UTF-8 support". */
 	cmd->utf8_check = 0;
-	if (strcasecmp(mail_conf_str("smtputf8_enable"), "yes") == 0
+	if (strcasecmp(var_smtputf8_enable, "yes") == 0
 	    && utf8_check) {
 		cmd->map_flags |= MAP_FLAG_UTF8;
 		cmd->utf8_check = 1;

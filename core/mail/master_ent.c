@@ -17,6 +17,7 @@
 #include "buf.h"
 #include "htable.h"
 #include "mail_conf.h"
+#include "mail_vars.h"
 #include "master_ent.h"
 #include "msg.h"
 #include "mymalloc.h"
@@ -312,7 +313,7 @@ master_ent_read(const char *path, int *errors_r)
 int
 master_ent_disabled(const struct master_ent *ent)
 {
-	char *list = xstrdup(mail_conf_str("master_service_disable"));
+	char *list = xstrdup(var_master_service_disable);
 	char *cp = list, *tok, *key = master_ent_key(ent);
 	const char *dot_type = strchr(key, '.');
 	int hit = 0;
@@ -345,7 +346,7 @@ master_ent_maxproc(const struct master_ent *ent)
 
 	if (ent->maxproc != MASTER_MAXPROC_DEFAULT)
 		return ent->maxproc;
-	if (str_to_long(mail_conf_str("default_process_limit"), &val) < 0
+	if (str_to_long(var_default_process_limit, &val) < 0
 	    || val < 0 || val > 1000000)
 		return 100;
 	return (int)val;

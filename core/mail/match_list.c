@@ -18,7 +18,7 @@
 #include <sys/socket.h>
 
 #include "buf.h"
-#include "mail_conf.h"
+#include "mail_vars.h"
 #include "map.h"
 #include "match_list.h"
 #include "msg.h"
@@ -58,7 +58,7 @@ struct match_list {
 int
 match_list_parent_style(const char *param)
 {
-	char *copy = xstrdup(mail_conf_str("parent_domain_matches_subdomains"));
+	char *copy = xstrdup(var_parent_domain_matches_subdomains);
 	char *cp = copy, *item;
 	int found = 0;
 

@@ -5,7 +5,8 @@
 
 #include <stddef.h>
 
-#include "mail_conf.h"
+#include "mail_params.h"
+#include "mail_vars.h"
 #include "match_list.h"
 #include "mynetworks.h"
 
@@ -15,8 +16,9 @@ void
 mynetworks_init(void)
 {
 	match_list_free(&mynetworks_list);
-	mynetworks_list = match_list_create("mynetworks",
-	    mail_conf_str("mynetworks"), MATCH_LIST_HOSTADDR);
+	mail_vars_bind(MAIL_VARS_MYNETWORKS);
+	mynetworks_list = match_list_create(MAIL_PARAM_NAME(mynetworks),
+	    var_mynetworks, MATCH_LIST_HOSTADDR);
 }
 
 int

@@ -32,8 +32,8 @@
 
 #include "attr.h"
 #include "buf.h"
-#include "mail_conf.h"
 #include "mail_queue.h"
+#include "mail_vars.h"
 #include "maildrop.h"
 #include "msg.h"
 #include "mymalloc.h"
@@ -356,7 +356,7 @@ printable(const char *str)
 static void
 show_text(FILE *fp, const struct show_msg *m, int first)
 {
-	const char *null_sender = mail_conf_str("empty_address_recipient");
+	const char *null_sender = var_empty_address_recipient;
 	char idmark[64], when[32];
 	const char *last = NULL;
 	struct tm *tm;

@@ -33,7 +33,8 @@
 
 #include "addr_parse.h"
 #include "mail_addr_find.h"
-#include "mail_conf.h"
+#include "mail_params.h"
+#include "mail_vars.h"
 #include "match_list.h"
 #include "msg.h"
 #include "mymalloc.h"
@@ -74,9 +75,9 @@ add_local_addr(int family, const void *bytes)
 /* add_interfaces - the addresses of $inet_interfaces and
  * $proxy_interfaces ("all" means every interface address). */
 static void
-add_interfaces(const char *param)
+add_interfaces(const char *value)
 {
-	char *copy = xstrdup(mail_conf_str(param)), *cp = copy, *item;
+	char *copy = xstrdup(value), *cp = copy, *item;
 	const char *err;
 	unsigned char b[16];
 	int fam;
@@ -136,15 +137,16 @@ resolve_init(void)
 	const char *err;
 
 	resolve_free();
-	rs.mydest = match_list_create("mydestination",
-	    mail_conf_str("mydestination"), MATCH_LIST_DOMAIN);
-	rs.relay = match_list_create("relay_domains",
-	    mail_conf_str("relay_domains"), MATCH_LIST_DOMAIN);
-	rs.valias = match_list_create("virtual_alias_domains",
-	    mail_conf_str("virtual_alias_domains"), MATCH_LIST_DOMAIN);
-	rs.vmbox = match_list_create("virtual_mailbox_domains",
-	    mail_conf_str("virtual_mailbox_domains"), MATCH_LIST_DOMAIN);
-	copy = xstrdup(mail_conf_str("transport_maps"));
+	mail_vars_bind(MAIL_VARS_RESOLVE);
+	rs.mydest = match_list_create(MAIL_PARAM_NAME(mydestination),
+	    var_mydestination, MATCH_LIST_DOMAIN);
+	rs.relay = match_list_create(MAIL_PARAM_NAME(relay_domains),
+	    var_relay_domains, MATCH_LIST_DOMAIN);
+	rs.valias = match_list_create(MAIL_PARAM_NAME(virtual_alias_domains),
+	    var_virtual_alias_domains, MATCH_LIST_DOMAIN);
+	rs.vmbox = match_list_create(MAIL_PARAM_NAME(virtual_mailbox_domains),
+	    var_virtual_mailbox_domains, MATCH_LIST_DOMAIN);
+	copy = xstrdup(var_transport_maps);
 	cp = copy;
 	while ((item = match_list_token(&cp, &err)) != NULL) {
 		char *merr = NULL;
@@ -160,10 +162,10 @@ resolve_init(void)
 		rs.transport[rs.ntransport++] = map;
 	}
 	free(copy);
-	add_interfaces("inet_interfaces");
-	add_interfaces("proxy_interfaces");
-	rs.swap_bangpath = mail_conf_bool("swap_bangpath");
-	rs.percent_hack = mail_conf_bool("allow_percent_hack");
+	add_interfaces(var_inet_interfaces);
+	add_interfaces(var_proxy_interfaces);
+	rs.swap_bangpath = var_swap_bangpath;
+	rs.percent_hack = var_allow_percent_hack;
 	rs.ready = 1;
 }
 
@@ -234,15 +236,15 @@ qualify(char *addr)
 {
 	char *at = strrchr(addr, '@'), *res;
 
-	if (at == NULL && mail_conf_bool("append_at_myorigin")) {
-		res = concatenate(addr, "@", mail_conf_str("myorigin"), (char *)0);
+	if (at == NULL && var_append_at_myorigin) {
+		res = concatenate(addr, "@", var_myorigin, (char *)0);
 		free(addr);
 		return res;
 	}
 	if (at && at[1] && at[1] != '[' && strchr(at + 1, '.') == NULL
-	    && mail_conf_bool("append_dot_mydomain")
+	    && var_append_dot_mydomain
 	    && resolve_domain_is_local(at + 1) == 0) {
-		res = concatenate(addr, ".", mail_conf_str("mydomain"), (char *)0);
+		res = concatenate(addr, ".", var_mydomain, (char *)0);
 		free(addr);
 		return res;
 	}
@@ -276,14 +278,15 @@ split_spec(const char *spec, char **transport_r, char **nexthop_r)
 	}
 }
 
-/* set_transport - the class default: transport and nexthop. */
+/* set_transport - the class default (spec, the value of *_transport):
+ * transport and nexthop. */
 static void
-set_transport(struct resolve_reply *r, const char *param, const char *domain,
+set_transport(struct resolve_reply *r, const char *spec, const char *domain,
     int use_relayhost)
 {
-	const char *relayhost = mail_conf_str("relayhost");
+	const char *relayhost = var_relayhost;
 
-	split_spec(mail_conf_str(param), &r->transport, &r->nexthop);
+	split_spec(spec, &r->transport, &r->nexthop);
 	if (*r->nexthop == 0) {
 		free(r->nexthop);
 		r->nexthop = xstrdup(use_relayhost && *relayhost ? relayhost : domain);
@@ -301,8 +304,7 @@ transport_lookup(struct resolve_reply *r, const char *domain)
 	if (rs.ntransport == 0)
 		return MAP_NOTFOUND;
 	key = *r->recipient ? xstrdup(r->recipient) : concatenate(
-	    mail_conf_str("empty_address_recipient"), "@",
-	    mail_conf_str("myhostname"), (char *)0);
+	    var_empty_address_recipient, "@", var_myhostname, (char *)0);
 	forms = mail_addr_forms(key, "transport");
 	for (int f = 0; forms && f < forms->count && st == MAP_NOTFOUND; f++) {
 		for (int i = 0; i < rs.ntransport; i++) {
@@ -378,7 +380,7 @@ resolve_addr(const char *addr, struct resolve_reply *r)
 	if (!rs.ready)
 		resolve_init();
 	memset(r, 0, sizeof(*r));
-	work = xstrdup(*addr ? addr : mail_conf_str("empty_address_recipient"));
+	work = xstrdup(*addr ? addr : var_empty_address_recipient);
 	work = qualify(strip_route(work));
 
 	for (loops = 0; loops < RESOLVE_LOOPS; loops++) {
@@ -426,12 +428,12 @@ resolve_addr(const char *addr, struct resolve_reply *r)
 
 	if ((at = strrchr(work, '@')) == NULL) {
 		/* Everything left is ours: local delivery. */
-		const char *domain = saved ? saved : mail_conf_str("myhostname");
+		const char *domain = saved ? saved : var_myhostname;
 
 		r->cls = RESOLVE_CLASS_LOCAL;
 		r->recipient = concatenate(*work ? work : "MAILER-DAEMON", "@",
 		    domain, (char *)0);
-		set_transport(r, "local_transport", mail_conf_str("myhostname"), 0);
+		set_transport(r, var_local_transport, var_myhostname, 0);
 	} else {
 		const char *domain = at + 1;
 
@@ -446,17 +448,17 @@ resolve_addr(const char *addr, struct resolve_reply *r)
 		switch (r->cls) {
 		case RESOLVE_CLASS_LOCAL:
 		case RESOLVE_CLASS_DEFAULT:
-			set_transport(r, "default_transport", domain, 1);
+			set_transport(r, var_default_transport, domain, 1);
 			break;
 		case RESOLVE_CLASS_ALIAS:
 			r->transport = xstrdup("error");
 			r->nexthop = xstrdup("5.1.1 User unknown in virtual alias table");
 			break;
 		case RESOLVE_CLASS_VIRTUAL:
-			set_transport(r, "virtual_transport", domain, 0);
+			set_transport(r, var_virtual_transport, domain, 0);
 			break;
 		case RESOLVE_CLASS_RELAY:
-			set_transport(r, "relay_transport", domain, 1);
+			set_transport(r, var_relay_transport, domain, 1);
 			break;
 		}
 	}

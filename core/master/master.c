@@ -52,6 +52,7 @@
 
 #include "mail_conf.h"
 #include "mail_server.h"
+#include "mail_vars.h"
 #include "mail_version.h"
 #include "master.h"
 #include "msg.h"
@@ -111,6 +112,7 @@ read_config(struct master_ent ***ents_r)
 		return -1;
 	}
 	mail_conf_read(0);
+	mail_vars_bind(MAIL_VARS_MASTER);
 	free(main_cf);
 	free(master_cf);
 	*ents_r = ents;
@@ -121,7 +123,7 @@ read_config(struct master_ent ***ents_r)
 static int
 lookup_owner(void)
 {
-	const char *owner = mail_conf_str("mail_owner");
+	const char *owner = var_mail_owner;
 	struct passwd *pw;
 
 	if (!master_is_root)
@@ -147,7 +149,7 @@ service_path(const struct master_ent *ent)
 {
 	if (ent->command[0] == '/')
 		return xstrdup(ent->command);
-	return concatenate(mail_conf_str("daemon_directory"), "/", ent->command,
+	return concatenate(var_daemon_directory, "/", ent->command,
 	    (char *)0);
 }
 
@@ -238,7 +240,7 @@ pid_lock(void)
 	char num[32];
 	long other;
 
-	pid_path = concatenate(mail_conf_str("queue_directory"),
+	pid_path = concatenate(var_queue_directory,
 	    "/pid/master.pid", (char *)0);
 	for (int tries = 0; tries < 10; tries++) {
 		if ((pid_fd = open(pid_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) < 0)
@@ -497,7 +499,7 @@ main(int argc, char **argv)
 	if (read_config(&master_ents) < 0)
 		msg_fatal("configuration errors: not started");
 	if (test) {
-		pid_path = concatenate(mail_conf_str("queue_directory"),
+		pid_path = concatenate(var_queue_directory,
 		    "/pid/master.pid", (char *)0);
 		exit(pid_running(pid_path) ? 1 : 0);
 	}
@@ -514,7 +516,7 @@ main(int argc, char **argv)
 	if (!foreground && setsid() < 0 && errno != EPERM)
 		msg_warn("setsid: %m");
 	umask(022);
-	queue = xstrdup(mail_conf_str("queue_directory"));
+	queue = xstrdup(var_queue_directory);
 	if (chdir(queue) < 0)
 		msg_fatal("chdir %s: %m (run \"postino check\" to create the queue "
 		    "directories)", queue);

@@ -31,7 +31,7 @@
 #include <unistd.h>
 
 #include "buf.h"
-#include "mail_conf.h"
+#include "mail_vars.h"
 #include "master.h"
 #include "msg.h"
 #include "mymalloc.h"
@@ -44,7 +44,7 @@
 static int
 want_family(int family)
 {
-	char *list = xstrdup(mail_conf_str("inet_protocols"));
+	char *list = xstrdup(var_inet_protocols);
 	char *cp = list, *tok;
 	int ok = 0;
 
@@ -143,7 +143,7 @@ prepare_inet(struct master_serv *serv)
 	if (host && *host) {
 		rc = add_addrs(serv, host, port);
 	} else {
-		ifaces = xstrdup(mail_conf_str("inet_interfaces"));
+		ifaces = xstrdup(var_inet_interfaces);
 		cp = ifaces;
 		while (rc == 0 && (tok = mystrtok(&cp, " \t\r\n,")) != NULL) {
 			if (strcasecmp(tok, "all") == 0) {
@@ -172,8 +172,7 @@ prepare_inet(struct master_serv *serv)
 		msg_error("%s, line %d: inet service \"%s\": no address to listen "
 		    "on (inet_interfaces = %s, inet_protocols = %s)",
 		    serv->ent->file, serv->ent->line, serv->ent->name,
-		    mail_conf_str("inet_interfaces"),
-		    mail_conf_str("inet_protocols"));
+		    var_inet_interfaces, var_inet_protocols);
 		return -1;
 	}
 	key = buf_new(64, BUF_NOLIMIT);
@@ -203,7 +202,7 @@ master_listen_prepare(struct master_serv *serv)
 		    serv->naddr > 1 ? ", ..." : "", ")", (char *)0);
 		return 0;
 	}
-	serv->sock_path = concatenate(mail_conf_str("queue_directory"), "/",
+	serv->sock_path = concatenate(var_queue_directory, "/",
 	    ent->private_ ? "private/" : "public/", ent->name, (char *)0);
 	if (ent->type != MASTER_TYPE_FIFO
 	    && strlen(serv->sock_path) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {

@@ -33,6 +33,7 @@
 
 #include "mail_conf.h"
 #include "mail_server.h"
+#include "mail_vars.h"
 #include "master.h"
 #include "msg.h"
 #include "mymalloc.h"
@@ -63,7 +64,7 @@ master_spawn_env(void)
 	free(spawn_env);
 	spawn_env = NULL;
 	spawn_env_count = 0;
-	list = xstrdup(mail_conf_str("import_environment"));
+	list = xstrdup(var_import_environment);
 	cp = list;
 	while ((tok = mystrtok(&cp, " \t\r\n,")) != NULL) {
 		if (strcmp(tok, "MAIL_CONFIG") == 0
@@ -254,7 +255,7 @@ reap_one(struct master_child *child, int status)
 	if (serv) {
 		serv->nproc--;
 		if (!child->ready && !child->signalled && !master_stopping) {
-			secs = mail_conf_time("service_throttle_time", 's');
+			secs = var_service_throttle_time;
 			if (secs < 1)
 				secs = 1;
 			serv->throttle_until = time(NULL) + secs;

@@ -56,6 +56,8 @@
 #include "htable.h"
 #include "mail_addr_find.h"
 #include "mail_conf.h"
+#include "mail_params.h"
+#include "mail_vars.h"
 #include "match_list.h"
 #include "msg.h"
 #include "mymalloc.h"
@@ -109,7 +111,7 @@ static struct {
 static int
 compat_below(long major, long minor)
 {
-	const char *lvl = mail_conf_str("compatibility_level");
+	const char *lvl = var_compatibility_level;
 	long m = 0, n = 0;
 	char *end;
 
@@ -272,10 +274,11 @@ has_guard(const struct rlist *list, int depth)
 	return 0;
 }
 
+/* maplist_open - open the tables listed in value, the value of param. */
 static void
-maplist_open(struct maplist *ml, const char *param)
+maplist_open(struct maplist *ml, const char *param, const char *value)
 {
-	char *copy = xstrdup(mail_conf_str(param)), *cp = copy, *item;
+	char *copy = xstrdup(value), *cp = copy, *item;
 	const char *err;
 
 	ml->param = param;
@@ -367,12 +370,13 @@ smtpd_check_init(void)
 	const char *err;
 
 	smtpd_check_free();
+	mail_vars_bind(MAIL_VARS_SMTPD);
 	resolve_init();
 	mynetworks_init();
 
 	/* Class names first, so that lists (and classes) may name them. */
 	sc.classes = htable_create(8);
-	copy = xstrdup(mail_conf_str("smtpd_restriction_classes"));
+	copy = xstrdup(var_smtpd_restriction_classes);
 	cp = copy;
 	while ((name = match_list_token(&cp, &err)) != NULL) {
 		if (smtpd_restrict_find(name)) {
@@ -387,7 +391,7 @@ smtpd_check_init(void)
 	}
 	cp = copy;
 	free(copy);
-	copy = xstrdup(mail_conf_str("smtpd_restriction_classes"));
+	copy = xstrdup(var_smtpd_restriction_classes);
 	cp = copy;
 	while ((name = match_list_token(&cp, &err)) != NULL) {
 		struct htable_entry *e = htable_locate(sc.classes, name);
@@ -397,32 +401,32 @@ smtpd_check_init(void)
 	}
 	free(copy);
 
-	sc.client = rlist_parse("smtpd_client_restrictions",
-	    mail_conf_str("smtpd_client_restrictions"), 1);
-	sc.helo = rlist_parse("smtpd_helo_restrictions",
-	    mail_conf_str("smtpd_helo_restrictions"), 1);
-	sc.sender = rlist_parse("smtpd_sender_restrictions",
-	    mail_conf_str("smtpd_sender_restrictions"), 1);
-	sc.relay = rlist_parse("smtpd_relay_restrictions",
-	    mail_conf_str("smtpd_relay_restrictions"), 1);
-	sc.rcpt = rlist_parse("smtpd_recipient_restrictions",
-	    mail_conf_str("smtpd_recipient_restrictions"), 1);
-	sc.data = rlist_parse("smtpd_data_restrictions",
-	    mail_conf_str("smtpd_data_restrictions"), 1);
-	sc.eod = rlist_parse("smtpd_end_of_data_restrictions",
-	    mail_conf_str("smtpd_end_of_data_restrictions"), 1);
+	sc.client = rlist_parse(MAIL_PARAM_NAME(smtpd_client_restrictions),
+	    var_smtpd_client_restrictions, 1);
+	sc.helo = rlist_parse(MAIL_PARAM_NAME(smtpd_helo_restrictions),
+	    var_smtpd_helo_restrictions, 1);
+	sc.sender = rlist_parse(MAIL_PARAM_NAME(smtpd_sender_restrictions),
+	    var_smtpd_sender_restrictions, 1);
+	sc.relay = rlist_parse(MAIL_PARAM_NAME(smtpd_relay_restrictions),
+	    var_smtpd_relay_restrictions, 1);
+	sc.rcpt = rlist_parse(MAIL_PARAM_NAME(smtpd_recipient_restrictions),
+	    var_smtpd_recipient_restrictions, 1);
+	sc.data = rlist_parse(MAIL_PARAM_NAME(smtpd_data_restrictions),
+	    var_smtpd_data_restrictions, 1);
+	sc.eod = rlist_parse(MAIL_PARAM_NAME(smtpd_end_of_data_restrictions),
+	    var_smtpd_end_of_data_restrictions, 1);
 
 	if (!has_guard(sc.relay, 0) && !has_guard(sc.rcpt, 0)) {
 		/* Postfix would refuse to start here.  With the legacy empty
 		 * smtpd_relay_restrictions (compatibility_level < 1) and no
 		 * recipient restrictions, we fall back to the current default
 		 * rather than run an open relay or not run at all. */
-		if (!mail_conf_is_set("smtpd_relay_restrictions")
+		if (!mail_conf_is_set(MAIL_PARAM_NAME(smtpd_relay_restrictions))
 		    && sc.rcpt->count == 0) {
 			msg_warn("smtpd_relay_restrictions and "
 			    "smtpd_recipient_restrictions are both empty "
 			    "(compatibility_level %s): using smtpd_relay_restrictions "
-			    "= %s", mail_conf_str("compatibility_level"), relay_default);
+			    "= %s", var_compatibility_level, relay_default);
 			rlist_free(sc.relay);
 			sc.relay = rlist_parse("smtpd_relay_restrictions",
 			    relay_default, 1);
@@ -439,19 +443,18 @@ smtpd_check_init(void)
 		}
 	}
 
-	maplist_open(&sc.local_rcpt, "local_recipient_maps");
-	maplist_open(&sc.valias, "virtual_alias_maps");
-	maplist_open(&sc.vmbox, "virtual_mailbox_maps");
-	maplist_open(&sc.relay_rcpt, "relay_recipient_maps");
-	maplist_open(&sc.canonical, "canonical_maps");
-	maplist_open(&sc.rcpt_canonical, "recipient_canonical_maps");
-	maplist_open(&sc.sender_canonical, "sender_canonical_maps");
-	maplist_open(&sc.login_maps, "smtpd_sender_login_maps");
-	sc.delay_reject = mail_conf_bool("smtpd_delay_reject");
-	sc.soft_bounce = mail_conf_bool("soft_bounce");
-	sc.relay_before_rcpt =
-	    mail_conf_bool("smtpd_relay_before_recipient_restrictions");
-	sc.legacy_relay_domains = !mail_conf_is_set("relay_domains")
+	maplist_open(&sc.local_rcpt, MAIL_PARAM_NAME(local_recipient_maps), var_local_recipient_maps);
+	maplist_open(&sc.valias, MAIL_PARAM_NAME(virtual_alias_maps), var_virtual_alias_maps);
+	maplist_open(&sc.vmbox, MAIL_PARAM_NAME(virtual_mailbox_maps), var_virtual_mailbox_maps);
+	maplist_open(&sc.relay_rcpt, MAIL_PARAM_NAME(relay_recipient_maps), var_relay_recipient_maps);
+	maplist_open(&sc.canonical, MAIL_PARAM_NAME(canonical_maps), var_canonical_maps);
+	maplist_open(&sc.rcpt_canonical, MAIL_PARAM_NAME(recipient_canonical_maps), var_recipient_canonical_maps);
+	maplist_open(&sc.sender_canonical, MAIL_PARAM_NAME(sender_canonical_maps), var_sender_canonical_maps);
+	maplist_open(&sc.login_maps, MAIL_PARAM_NAME(smtpd_sender_login_maps), var_smtpd_sender_login_maps);
+	sc.delay_reject = var_smtpd_delay_reject;
+	sc.soft_bounce = var_soft_bounce;
+	sc.relay_before_rcpt = var_smtpd_relay_before_recipient_restrictions;
+	sc.legacy_relay_domains = !mail_conf_is_set(MAIL_PARAM_NAME(relay_domains))
 	    && compat_below(2, 0);
 	sc.ready = 1;
 }
@@ -694,7 +697,7 @@ non_fqdn_addr(struct smtpd_check_ctx *ctx, const char *addr,
 	    && valid_hostname(domain))
 		return SMTPD_CHECK_DUNNO;
 	return smtpd_check_reject(ctx, class,
-	    (int)mail_conf_int("non_fqdn_reject_code"), "5.5.2",
+	    (int)var_non_fqdn_reject_code, "5.5.2",
 	    "<%s>: %s rejected: need fully-qualified address", addr, class);
 }
 
@@ -705,7 +708,7 @@ unknown_domain(struct smtpd_check_ctx *ctx, const char *addr,
 {
 	struct resolve_reply rr;
 	int sender = strcmp(class, "Sender address") == 0;
-	int code = (int)mail_conf_int("unknown_address_reject_code");
+	int code = (int)var_unknown_address_reject_code;
 	const char *dsn = sender ? "4.1.8" : "4.1.2";
 	const char *domain;
 	int rc;
@@ -734,7 +737,7 @@ unknown_domain(struct smtpd_check_ctx *ctx, const char *addr,
 		    "<%s>: %s rejected: Domain not found", addr, class);
 	/* DNS trouble: never a permanent error; 450 with the class's DSN
 	 * (4.1.8 sender, 4.1.2 recipient), as Postfix. */
-	if (strcasecmp(mail_conf_str("unknown_address_tempfail_action"),
+	if (strcasecmp(var_unknown_address_tempfail_action,
 	    "defer") == 0)
 		return smtpd_check_reject(ctx, class, 450, dsn,
 		    "<%s>: %s rejected: Domain not found", addr, class);
@@ -754,7 +757,7 @@ smtpd_check_auth_dest(struct smtpd_check_ctx *ctx, const char *addr_int)
 		return -1;
 	}
 	if ((rr.flags & RESOLVE_FLAG_ROUTED)
-	    && !mail_conf_bool("allow_untrusted_routing"))
+	    && !var_allow_untrusted_routing)
 		rc = 0;
 	else if (rr.flags & RESOLVE_FLAG_ERROR)
 		rc = 0;
@@ -776,7 +779,7 @@ smtpd_check_auth_dest(struct smtpd_check_ctx *ctx, const char *addr_int)
 static int
 unauth_dest(struct smtpd_check_ctx *ctx, enum smtpd_restrict_op op)
 {
-	int code = (int)mail_conf_int("relay_domains_reject_code");
+	int code = (int)var_relay_domains_reject_code;
 	int rc;
 
 	if (ctx->rcpt == NULL)
@@ -799,7 +802,7 @@ is_special_local(const char *local)
 {
 	return strcasecmp(local, "postmaster") == 0
 	    || strcasecmp(local, "mailer-daemon") == 0
-	    || strcasecmp(local, mail_conf_str("double_bounce_sender")) == 0;
+	    || strcasecmp(local, var_double_bounce_sender) == 0;
 }
 
 /* unlisted - recipient (or sender) validation against the tables of its
@@ -809,8 +812,9 @@ unlisted(struct smtpd_check_ctx *ctx, const char *addr, const char *addr_int,
     const char *class)
 {
 	struct resolve_reply rr;
-	const char *table = NULL, *code_param = NULL;
-	int show = mail_conf_bool("show_user_unknown_table_name");
+	const char *table = NULL;
+	long code = 0;
+	int show = var_show_user_unknown_table_name;
 	int sender = strcmp(class, "Sender address") == 0;
 	enum map_status st = MAP_NOTFOUND;
 	int rc;
@@ -837,7 +841,7 @@ unlisted(struct smtpd_check_ctx *ctx, const char *addr, const char *addr_int,
 			char *local = xstrndup(rr.recipient,
 			    strcspn(rr.recipient, "@"));
 			int ext = mail_addr_split_ext(local,
-			    mail_conf_str("recipient_delimiter"));
+			    var_recipient_delimiter);
 
 			if (ext >= 0)
 				local[ext] = 0;
@@ -848,17 +852,17 @@ unlisted(struct smtpd_check_ctx *ctx, const char *addr, const char *addr_int,
 				    "recipient");
 			free(local);
 			table = "local recipient table";
-			code_param = "unknown_local_recipient_reject_code";
+			code = var_unknown_local_recipient_reject_code;
 			break;
 		}
 		case RESOLVE_CLASS_ALIAS:
 			table = "virtual alias table";
-			code_param = "unknown_virtual_alias_reject_code";
+			code = var_unknown_virtual_alias_reject_code;
 			break;
 		case RESOLVE_CLASS_VIRTUAL:
 			st = maplist_find(&sc.vmbox, rr.recipient, "mailbox");
 			table = "virtual mailbox table";
-			code_param = "unknown_virtual_mailbox_reject_code";
+			code = var_unknown_virtual_mailbox_reject_code;
 			break;
 		case RESOLVE_CLASS_RELAY:
 			if (sc.relay_rcpt.count == 0)
@@ -867,7 +871,7 @@ unlisted(struct smtpd_check_ctx *ctx, const char *addr, const char *addr_int,
 				st = maplist_find(&sc.relay_rcpt, rr.recipient,
 				    "mailbox");
 			table = "relay recipient table";
-			code_param = "unknown_relay_recipient_reject_code";
+			code = var_unknown_relay_recipient_reject_code;
 			break;
 		case RESOLVE_CLASS_DEFAULT:
 			st = MAP_FOUND;
@@ -883,7 +887,7 @@ unlisted(struct smtpd_check_ctx *ctx, const char *addr, const char *addr_int,
 	case MAP_NOTFOUND:
 		break;
 	}
-	rc = smtpd_check_reject(ctx, class, (int)mail_conf_int(code_param),
+	rc = smtpd_check_reject(ctx, class, (int)code,
 	    "5.1.1", "<%s>: %s rejected: User unknown%s%s", addr, class,
 	    show ? " in " : "", show ? table : "");
 	return rc;
@@ -920,14 +924,13 @@ reverse_name(const struct smtpd_check_session *s)
 	return known_name(s->reverse_name ? s->reverse_name : s->client_name);
 }
 
-/* tempfail_action - a DNS temporary failure, as action_param says
- * (defer_if_permit, the default, or defer): never a 5xx. */
+/* tempfail_action - a DNS temporary failure, as action (the value of a
+ * *_tempfail_action parameter) says (defer_if_permit, the default, or
+ * defer): never a 5xx. */
 static int
-tempfail_action(struct smtpd_check_ctx *ctx, const char *action_param,
+tempfail_action(struct smtpd_check_ctx *ctx, const char *action,
     const char *class, int code, const char *dsn, const char *text)
 {
-	const char *action = mail_conf_str(action_param);
-
 	if (strcasecmp(action, "defer") == 0) {
 		int saved = ctx->warn_if_reject, rc;
 
@@ -976,11 +979,11 @@ unknown_client(struct smtpd_check_ctx *ctx, enum smtpd_restrict_op op)
 	    ", [", addr, "]", (char *)0);
 	/* X.7.25: reverse DNS validation failed (RFC 7372), as Postfix. */
 	if (tempfail)
-		rc = tempfail_action(ctx, "reject_tempfail_action", "Client host",
+		rc = tempfail_action(ctx, var_reject_tempfail_action, "Client host",
 		    450, "4.7.25", text);
 	else
 		rc = smtpd_check_reject(ctx, "Client host",
-		    (int)mail_conf_int("unknown_client_reject_code"), "4.7.25", "%s",
+		    (int)var_unknown_client_reject_code, "4.7.25", "%s",
 		    text);
 	free(text);
 	return rc;
@@ -1001,11 +1004,11 @@ unknown_helo(struct smtpd_check_ctx *ctx)
 	text = concatenate("<", ctx->helo, ">: Helo command rejected: Host not "
 	    "found", (char *)0);
 	if (rc < 0)
-		rc = tempfail_action(ctx, "unknown_helo_hostname_tempfail_action",
+		rc = tempfail_action(ctx, var_unknown_helo_hostname_tempfail_action,
 		    "Helo command", 450, "4.7.1", text);
 	else
 		rc = smtpd_check_reject(ctx, "Helo command",
-		    (int)mail_conf_int("unknown_hostname_reject_code"), "4.7.1",
+		    (int)var_unknown_hostname_reject_code, "4.7.1",
 		    "%s", text);
 	free(text);
 	return rc;
@@ -1022,10 +1025,10 @@ multi_rcpt_bounce(struct smtpd_check_ctx *ctx, const char *class)
 		return SMTPD_CHECK_DUNNO;
 	if (strcmp(ctx->stage, "RCPT") == 0 || strcmp(ctx->stage, "VRFY") == 0)
 		return smtpd_check_reject(ctx, "Sender address",
-		    (int)mail_conf_int("multi_recipient_bounce_reject_code"),
+		    (int)var_multi_recipient_bounce_reject_code,
 		    "5.5.3", "<>: Sender address rejected: Multi-recipient bounce");
 	return smtpd_check_reject(ctx, class,
-	    (int)mail_conf_int("multi_recipient_bounce_reject_code"), "5.5.3",
+	    (int)var_multi_recipient_bounce_reject_code, "5.5.3",
 	    "<>: %s rejected: Multi-recipient bounce", class ? class : "Data command");
 }
 
@@ -1078,7 +1081,7 @@ check_relay_domains(struct smtpd_check_ctx *ctx)
 
 	if (ctx->rcpt == NULL)
 		return SMTPD_CHECK_DUNNO;
-	ml = match_list_create("relay_domains", mail_conf_str("relay_domains"),
+	ml = match_list_create(MAIL_PARAM_NAME(relay_domains), var_relay_domains,
 	    MATCH_LIST_HOSTADDR);
 	rc = match_list_match(ml, known_name(s->client_name), s->client_addr);
 	match_list_free(&ml);
@@ -1091,7 +1094,7 @@ check_relay_domains(struct smtpd_check_ctx *ctx)
 	if (rc > 0)
 		return SMTPD_CHECK_OK;
 	return smtpd_check_reject(ctx, NULL,
-	    (int)mail_conf_int("relay_domains_reject_code"), "5.7.1",
+	    (int)var_relay_domains_reject_code, "5.7.1",
 	    "<%s>: Relay access denied", ctx->rcpt);
 }
 
@@ -1207,19 +1210,19 @@ one_check(struct smtpd_check_ctx *ctx, const struct rstep *step,
 		return SMTPD_CHECK_OK;
 	case SR_REJECT:
 		return smtpd_check_reject(ctx, class,
-		    (int)mail_conf_int("reject_code"), "5.7.1",
+		    (int)var_reject_code, "5.7.1",
 		    "<%s>: %s rejected: Access denied", name, class);
 	case SR_DEFER:
 		return smtpd_check_reject(ctx, class,
-		    (int)mail_conf_int("defer_code"), "4.3.2",
+		    (int)var_defer_code, "4.3.2",
 		    "<%s>: %s rejected: Try again later", name, class);
 	case SR_DEFER_IF_PERMIT:
-		smtpd_check_defer_if(ctx, 'p', (int)mail_conf_int("defer_code"),
+		smtpd_check_defer_if(ctx, 'p', (int)var_defer_code,
 		    "4.7.1", "<%s>: %s rejected: defer_if_permit requested",
 		    name, class);
 		return SMTPD_CHECK_DUNNO;
 	case SR_DEFER_IF_REJECT:
-		smtpd_check_defer_if(ctx, 'r', (int)mail_conf_int("defer_code"),
+		smtpd_check_defer_if(ctx, 'r', (int)var_defer_code,
 		    "4.7.1", "<%s>: %s rejected: defer_if_reject requested",
 		    name, class);
 		return SMTPD_CHECK_DUNNO;
@@ -1238,7 +1241,7 @@ one_check(struct smtpd_check_ctx *ctx, const struct rstep *step,
 	case SR_REJECT_PLAINTEXT:
 		/* No TLS: every session is a plaintext session. */
 		return smtpd_check_reject(ctx, NULL,
-		    (int)mail_conf_int("plaintext_reject_code"), "4.7.1",
+		    (int)var_plaintext_reject_code, "4.7.1",
 		    "Session encryption is required");
 	case SR_REJECT_MULTI_RCPT_BOUNCE:
 		return multi_rcpt_bounce(ctx, class);
@@ -1266,7 +1269,7 @@ one_check(struct smtpd_check_ctx *ctx, const struct rstep *step,
 	case SR_RBL:
 		return smtpd_check_rbl(ctx, o->variant, step->arg);
 	case SR_MAPS_RBL: {
-		char *copy = xstrdup(mail_conf_str("maps_rbl_domains"));
+		char *copy = xstrdup(var_maps_rbl_domains);
 		char *cp = copy, *zone;
 		const char *err;
 
@@ -1327,7 +1330,7 @@ one_check(struct smtpd_check_ctx *ctx, const struct rstep *step,
 		    || is_addr_literal(ctx->helo))
 			return SMTPD_CHECK_DUNNO;
 		return smtpd_check_reject(ctx, "Helo command",
-		    (int)mail_conf_int("invalid_hostname_reject_code"), "5.5.2",
+		    (int)var_invalid_hostname_reject_code, "5.5.2",
 		    "<%s>: Helo command rejected: Invalid name", ctx->helo);
 	}
 	case SR_NON_FQDN_HELO:
@@ -1343,7 +1346,7 @@ one_check(struct smtpd_check_ctx *ctx, const struct rstep *step,
 				return SMTPD_CHECK_DUNNO;
 		}
 		return smtpd_check_reject(ctx, "Helo command",
-		    (int)mail_conf_int("non_fqdn_reject_code"), "5.5.2",
+		    (int)var_non_fqdn_reject_code, "5.5.2",
 		    "<%s>: Helo command rejected: need fully-qualified hostname",
 		    ctx->helo);
 	case SR_UNKNOWN_HELO:
@@ -1530,7 +1533,7 @@ run_sender(struct smtpd_check_ctx *ctx)
 	if (ctx->sender == NULL)
 		return SMTPD_CHECK_DUNNO;
 	rc = generic_checks(ctx, sc.sender, ctx->sender, "Sender address");
-	if (rc != SMTPD_CHECK_REJECT && mail_conf_bool("smtpd_reject_unlisted_sender"))
+	if (rc != SMTPD_CHECK_REJECT && var_smtpd_reject_unlisted_sender)
 		if (unlisted(ctx, ctx->sender, ctx->sender_int, "Sender address")
 		    == SMTPD_CHECK_REJECT)
 			rc = SMTPD_CHECK_REJECT;
@@ -1615,7 +1618,7 @@ rcpt_checks(struct smtpd_check_ctx *ctx)
 		    == SMTPD_CHECK_REJECT)
 			return SMTPD_CHECK_REJECT;
 	}
-	if (mail_conf_bool("smtpd_reject_unlisted_recipient"))
+	if (var_smtpd_reject_unlisted_recipient)
 		rc = unlisted(ctx, ctx->rcpt, ctx->rcpt_int, "Recipient address");
 	return rc;
 }
@@ -1691,7 +1694,7 @@ smtpd_check_size(const struct smtpd_check_session *s, long size,
 {
 	struct smtpd_check_ctx ctx;
 	char *copies[2];
-	long limit = mail_conf_int("message_size_limit");
+	long limit = var_message_size_limit;
 	struct statvfs fs;
 	int rc = SMTPD_CHECK_DUNNO;
 
@@ -1699,11 +1702,11 @@ smtpd_check_size(const struct smtpd_check_session *s, long size,
 	if (limit > 0 && size > limit) {
 		rc = smtpd_check_reject(&ctx, NULL, 552, "5.3.4",
 		    "Message size exceeds fixed limit");
-	} else if (statvfs(mail_conf_str("queue_directory"), &fs) == 0) {
+	} else if (statvfs(var_queue_directory, &fs) == 0) {
 		/* Room for this message and queue_minfree, and 1.5 times the
 		 * size limit (Postfix's rule of thumb) left over. */
 		double avail = (double)fs.f_bavail * (double)fs.f_frsize;
-		double need = (double)mail_conf_int("queue_minfree")
+		double need = (double)var_queue_minfree
 		    + (size > 0 ? (double)size : 0);
 
 		if (avail - need < 1.5 * (double)limit || avail < need)

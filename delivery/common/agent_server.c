@@ -44,6 +44,7 @@
 #include "deliver_request.h"
 #include "mail_conf.h"
 #include "mail_server.h"
+#include "mail_vars.h"
 #include "map.h"
 #include "msg.h"
 #include "mymalloc.h"
@@ -416,6 +417,7 @@ agent_server_main(int argc, char **argv, const struct agent_server *as)
 		if (sock_path == NULL)
 			usage(as->name);
 		mail_conf_read(0);
+		mail_vars_bind(MAIL_VARS_SERVER);
 		mail_server_log_init();
 		msg_stderr_enable(1);
 		as->conf_init();

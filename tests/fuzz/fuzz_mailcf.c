@@ -55,6 +55,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argv;
 	fuzz_quiet();
 	mail_conf_set_dir(fuzz_tmpdir());
+	/* Built-in defaults until a main.cf is read (rebound then). */
+	mail_vars_bind(MAIL_VARS_GLOBAL);
 	snprintf(main_cf, sizeof(main_cf), "%s", fuzz_path("main.cf"));
 	snprintf(master_cf, sizeof(master_cf), "%s", fuzz_path("master.cf"));
 	return 0;

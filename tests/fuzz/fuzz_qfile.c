@@ -26,6 +26,7 @@
 #include "deliver_request.h"
 #include "fuzz_util.h"
 #include "mail_conf.h"
+#include "mail_vars.h"
 #include "mymalloc.h"
 #include "qfile.h"
 #include "stringops.h"
@@ -42,6 +43,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	fuzz_quiet();
 	/* queue_directory is the built-in default: no main.cf is read. */
 	mail_conf_set_dir(fuzz_tmpdir());
+	/* Built-in defaults until a main.cf is read (rebound then). */
+	mail_vars_bind(MAIL_VARS_GLOBAL);
 	snprintf(qpath, sizeof(qpath), "%s", fuzz_path("0123456789ABCDEF"));
 	return 0;
 }

@@ -17,6 +17,7 @@
 
 #include "addr_parse.h"
 #include "mail_conf.h"
+#include "mail_vars.h"
 #include "match_list.h"
 #include "msg.h"
 #include "mymalloc.h"
@@ -39,6 +40,7 @@ conf(const char *lines)
 	fclose(fp);
 	mail_conf_set_dir(dir);
 	mail_conf_read(0);
+	mail_vars_bind(MAIL_VARS_GLOBAL);
 	free(dir);
 	free(path);
 }

@@ -21,6 +21,7 @@
 #include "htable.h"
 #include "mail_conf.h"
 #include "mail_queue.h"
+#include "mail_vars.h"
 #include "mymalloc.h"
 #include "qfile.h"
 #include "stringops.h"
@@ -280,6 +281,7 @@ test_queue_dirs(void **state)
 	int fd;
 
 	mail_conf_override("queue_directory", top);
+	mail_vars_bind(MAIL_VARS_GLOBAL);
 	mkdir(top, 0700);
 	for (int i = 0; mail_queue_names[i]; i++) {
 		p = concatenate(top, "/", mail_queue_names[i], (char *)0);
