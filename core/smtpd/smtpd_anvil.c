@@ -43,8 +43,9 @@
 #include <string.h>
 
 #include "anvil_clnt.h"
-#include "mail_conf.h"
+#include "mail_params.h"
 #include "mail_server.h"
+#include "mail_vars.h"
 #include "match_list.h"
 #include "msg.h"
 #include "mymalloc.h"
@@ -55,11 +56,11 @@ static struct anvil_clnt *anvil;
 static struct match_list *exceptions;
 static long count_limit, conn_rate_limit, mail_rate_limit, rcpt_rate_limit;
 
-/* conf_limit - a limit parameter; 0 (off) when not a number >= 0. */
+/* conf_limit - a limit parameter (name, value v); 0 (off) when not a
+ * number >= 0. */
 static long
-conf_limit(const char *name)
+conf_limit(const char *name, const char *v)
 {
-	const char *v = mail_conf_str(name);
 	long n;
 
 	if (*v == 0)
@@ -83,17 +84,21 @@ smtpd_anvil_service(void)
 void
 smtpd_anvil_init(void)
 {
-	count_limit = conf_limit("smtpd_client_connection_count_limit");
-	conn_rate_limit = conf_limit("smtpd_client_connection_rate_limit");
-	mail_rate_limit = conf_limit("smtpd_client_message_rate_limit");
-	rcpt_rate_limit = conf_limit("smtpd_client_recipient_rate_limit");
+#define CONF_LIMIT(param)	conf_limit(MAIL_PARAM_NAME(param), var_##param)
+	mail_vars_bind(MAIL_VARS_SMTPD);
+	count_limit = CONF_LIMIT(smtpd_client_connection_count_limit);
+	conn_rate_limit = CONF_LIMIT(smtpd_client_connection_rate_limit);
+	mail_rate_limit = CONF_LIMIT(smtpd_client_message_rate_limit);
+	rcpt_rate_limit = CONF_LIMIT(smtpd_client_recipient_rate_limit);
+#undef CONF_LIMIT
 	if (count_limit == 0 && conn_rate_limit == 0 && mail_rate_limit == 0
 	    && rcpt_rate_limit == 0)
 		return;
 	/* Tables in the list open now, while the process may still read
 	 * files only root can. */
-	exceptions = match_list_create("smtpd_client_event_limit_exceptions",
-	    mail_conf_str("smtpd_client_event_limit_exceptions"),
+	exceptions = match_list_create(
+	    MAIL_PARAM_NAME(smtpd_client_event_limit_exceptions),
+	    var_smtpd_client_event_limit_exceptions,
 	    MATCH_LIST_HOSTADDR);
 	anvil = anvil_clnt_create(ANVIL_CLNT_SERVICE, ANVIL_CLNT_TIMEOUT_MS);
 }

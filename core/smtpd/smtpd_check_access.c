@@ -36,7 +36,7 @@
 #include "buf.h"
 #include "dns.h"
 #include "mail_addr_find.h"
-#include "mail_conf.h"
+#include "mail_vars.h"
 #include "match_list.h"
 #include "msg.h"
 #include "mymalloc.h"
@@ -151,16 +151,16 @@ table_result(struct smtpd_check_ctx *ctx, const char *table, char *value,
 	if (IS("DUNNO"))
 		return SMTPD_CHECK_DUNNO;
 	if (IS("REJECT"))
-		return reject_text(ctx, (int)mail_conf_int("access_map_reject_code"),
+		return reject_text(ctx, (int)var_access_map_reject_code,
 		    "5.7.1", rest, "Access denied", name, class, 0);
 	if (IS("DEFER"))
-		return reject_text(ctx, (int)mail_conf_int("access_map_defer_code"),
+		return reject_text(ctx, (int)var_access_map_defer_code,
 		    "4.7.1", rest, "Access denied", name, class, 0);
 	if (IS("DEFER_IF_PERMIT"))
-		return reject_text(ctx, (int)mail_conf_int("defer_code"), "4.7.1",
+		return reject_text(ctx, (int)var_defer_code, "4.7.1",
 		    rest, "Service unavailable", name, class, 'p');
 	if (IS("DEFER_IF_REJECT"))
-		return reject_text(ctx, (int)mail_conf_int("defer_code"), "4.7.1",
+		return reject_text(ctx, (int)var_defer_code, "4.7.1",
 		    rest, "Service unavailable", name, class, 'r');
 	if (wlen == 3 && (word[0] == '4' || word[0] == '5')
 	    && isdigit((unsigned char)word[1]) && isdigit((unsigned char)word[2])
@@ -464,12 +464,12 @@ smtpd_check_access_mail(struct smtpd_check_ctx *ctx, struct map *map,
 		return SMTPD_CHECK_DUNNO;
 	if (*addr_int == 0)
 		return finish(query(ctx, map,
-		    mail_conf_str("smtpd_null_access_lookup_key"), addr, class, 0));
+		    var_smtpd_null_access_lookup_key, addr, class, 0));
 	if (resolve_addr(addr_int, &rr) == MAP_TEMPFAIL) {
 		resolve_reply_free(&rr);
 		return smtpd_check_tempfail(ctx, addr);
 	}
-	suspicious = !mail_conf_bool("allow_untrusted_routing")
+	suspicious = !var_allow_untrusted_routing
 	    && (rr.flags & RESOLVE_FLAG_ROUTED)
 	    && strcmp(class, "Recipient address") == 0;
 	forms = mail_addr_forms(rr.recipient, "access");

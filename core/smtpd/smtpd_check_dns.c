@@ -36,7 +36,8 @@
 
 #include "buf.h"
 #include "dns.h"
-#include "mail_conf.h"
+#include "mail_params.h"
+#include "mail_vars.h"
 #include "map.h"
 #include "match_list.h"
 #include "msg.h"
@@ -391,7 +392,7 @@ rbl_expand(const struct rbl_vars *v, const char *text, size_t len,
 static char *
 rbl_template(const char *zone)
 {
-	const char *maps = mail_conf_str("rbl_reply_maps");
+	const char *maps = var_rbl_reply_maps;
 	char *copy, *cp, *item, *found = NULL;
 	const char *err;
 
@@ -421,8 +422,7 @@ rbl_template(const char *zone)
 		free(merr);
 	}
 	free(copy);
-	return found ? found : xstrdup(mail_conf_raw("default_rbl_reply")
-	    ? mail_conf_raw("default_rbl_reply") : "");
+	return found ? found : xstrdup(var_default_rbl_reply);
 }
 
 /* rbl_reject - the reply for a listed client or domain. */
@@ -436,7 +436,7 @@ rbl_reject(struct smtpd_check_ctx *ctx, const char *zone, const char *class,
 	char *tmpl = rbl_template(zone);
 	struct buf *out = buf_new(256, 4096);
 	const char *text;
-	int code = (int)mail_conf_int("maps_rbl_reject_code");
+	int code = (int)var_maps_rbl_reject_code;
 	size_t n;
 	int rc;
 
@@ -603,9 +603,10 @@ smtpd_check_mx_backup(struct smtpd_check_ctx *ctx)
 	}
 	if (st != SMTPD_DNS_OK)
 		return SMTPD_CHECK_DUNNO;
-	if (*mail_conf_str("permit_mx_backup_networks"))
-		nets = match_list_create("permit_mx_backup_networks",
-		    mail_conf_str("permit_mx_backup_networks"), MATCH_LIST_HOSTADDR);
+	if (*var_permit_mx_backup_networks)
+		nets = match_list_create(
+		    MAIL_PARAM_NAME(permit_mx_backup_networks),
+		    var_permit_mx_backup_networks, MATCH_LIST_HOSTADDR);
 	for (int i = 0; list[i]; i++)
 		if (best < 0 || mx_pref(list[i]) < best)
 			best = mx_pref(list[i]);
