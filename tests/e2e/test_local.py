@@ -98,9 +98,9 @@ deliver_lock_delay = 1s
         if r.returncode != 0:
             raise AssertionError("postalias failed: " + r.stderr)
 
-    def start(self, *overrides):
+    def start(self, *overrides, flags=()):
         self.stop()
-        args = [LOCAL, "-c", self.dir, "-S", self.sock]
+        args = [LOCAL, "-c", self.dir, "-S", self.sock] + list(flags)
         for o in overrides:
             args += ["-o", o]
         env = dict(os.environ, MAIL_CONFIG=self.dir)
@@ -346,6 +346,20 @@ class LocalTest(unittest.TestCase):
         data = self.mbox().decode()
         self.assertEqual(data.count("\nFrom MAILER-DAEMON  "), 1)
         self.assertTrue(data.endswith("\nx\n\n"))
+
+    def test_one_connection(self):
+        # -1: serve one connection, then exit 0 (max_use 1 on the daemon
+        # skeleton, which waits until the client is gone).
+        self.inst.start(flags=["-1"])
+        proc = self.inst.proc
+        qid, rep = self.inst.deliver("sender@remote.test",
+                                     ["%s@%s" % (self.u, DOMAIN)], MSG)
+        self.assertEqual(rep[0]["status"], "sent", rep)
+        for _ in range(3000):
+            if proc.poll() is not None:
+                break
+            time.sleep(0.01)
+        self.assertEqual(proc.poll(), 0)
 
     def test_maildir_spool(self):
         self.inst.start("mail_spool_directory=%s/" % self.inst.spool)
