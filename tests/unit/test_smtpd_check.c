@@ -1243,5 +1243,6 @@ main(void)
 	rc = cmocka_run_group_tests(tests, NULL, NULL);
 	if (dns_ready)
 		unit_netns_stop();
-	return rc;
+	/* Some tests did not run: say so to ctest (SKIP), never "passed". */
+	return rc == 0 && !dns_ready ? 77 : rc;
 }
