@@ -51,6 +51,8 @@
 #define MAIL_VARS_MYNETWORKS	(1u << 13)	/* core/mail/mynetworks.c */
 #define MAIL_VARS_SERVER	(1u << 14)	/* the daemon skeletons */
 #define MAIL_VARS_SUBMIT	(1u << 15)	/* sendmail, postdrop */
+#define MAIL_VARS_PROXY		(1u << 16)	/* core/mail/map_proxy.c */
+#define MAIL_VARS_PROXYMAP	(1u << 17)	/* core/proxymap */
 
 /* The variables: extern const char *var_myhostname; and so on. */
 #define MAIL_VAR_STR(name, groups)	extern const char *var_##name;

@@ -26,7 +26,7 @@
 
 #include "attr.h"
 #include "buf.h"
-#include "mail_conf.h"
+#include "mail_vars.h"
 #include "map.h"
 #include "map_driver.h"
 #include "map_proxy.h"
@@ -100,9 +100,9 @@ proxy_now(void)
 static char *
 proxy_service_path(void)
 {
-	const char *svc = mail_conf_str("proxymap_service_name");
+	const char *svc = var_proxymap_service_name;
 
-	return concatenate(mail_conf_str("queue_directory"), "/private/",
+	return concatenate(var_queue_directory, "/private/",
 	    *svc ? svc : "proxymap", (char *)0);
 }
 
@@ -306,7 +306,7 @@ waitfail:
 	buf_reset(reason);
 	if (rc == 0)
 		buf_printf(reason, "timeout after %lds waiting for the lookup "
-		    "service", mail_conf_time("ipc_timeout", 's'));
+		    "service", var_ipc_timeout);
 	else
 		buf_printf(reason, "waiting for the lookup service: %s",
 		    strerror(errno));
@@ -322,7 +322,7 @@ proxy_call(struct map_proxy *mp, const struct attr_list *req,
 {
 	struct buf *reason = buf_new(64, 4096);
 	struct buf *out = buf_new(256, BUF_NOLIMIT);
-	long timeout = mail_conf_time("ipc_timeout", 's');
+	long timeout = var_ipc_timeout;
 	double deadline = proxy_now() + (double)(timeout > 0 ? timeout : 3600);
 	int result = -1;
 
@@ -497,6 +497,8 @@ map_proxy_open(const char *table, int open_flags, int flags, int routed,
 	int rc;
 
 	*err_r = NULL;
+	/* Tables open at start: ipc_timeout and the service name now. */
+	mail_vars_bind(MAIL_VARS_PROXY);
 	if ((open_flags & O_ACCMODE) != O_RDONLY) {
 		*err_r = map_errorf("proxy:%s: the lookup service answers "
 		    "lookups only", table);

@@ -65,8 +65,8 @@
 #include "attr.h"
 #include "buf.h"
 #include "htable.h"
-#include "mail_conf.h"
 #include "mail_server.h"
+#include "mail_vars.h"
 #include "map.h"
 #include "map_driver.h"
 #include "map_loader.h"
@@ -138,7 +138,7 @@ pm_now(void)
 static void
 pm_approve_list(void)
 {
-	char *copy = xstrdup(mail_conf_str("proxy_read_maps"));
+	char *copy = xstrdup(var_proxy_read_maps);
 	char *cp = copy, *word;
 
 	pm_approved = htable_create(64);
@@ -709,10 +709,11 @@ main(int argc, char **argv)
 	/* The service opens its tables itself. */
 	map_proxy_route(0);
 	map_proxy_hook(NULL);
-	pm_ttl = mail_conf_time("postino_lookup_cache_ttl", 's');
-	pm_neg_ttl = mail_conf_time("postino_lookup_cache_negative_ttl", 's');
-	pm_cache_size = mail_conf_int("postino_lookup_cache_size");
-	pm_worker_max = mail_conf_int("postino_proxymap_workers");
+	mail_vars_bind(MAIL_VARS_PROXYMAP);
+	pm_ttl = var_postino_lookup_cache_ttl;
+	pm_neg_ttl = var_postino_lookup_cache_negative_ttl;
+	pm_cache_size = var_postino_lookup_cache_size;
+	pm_worker_max = var_postino_proxymap_workers;
 	if (pm_worker_max < 1) {
 		msg_warn("postino_proxymap_workers: must be at least 1: using 20");
 		pm_worker_max = 20;
