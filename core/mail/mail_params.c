@@ -247,8 +247,9 @@ compute_mynetworks(void)
 }
 
 /* Implementation status of each entry (the last column of the table).
- * IMPL: some program reads it (mail_conf_* with its name, directly, as
- * <transport>_<suffix>, or through the default of one that is read).
+ * IMPL: some program reads it (as a typed parameter of mail_vars.def,
+ * by name with mail_conf_*, as <transport>_<suffix>, or through the
+ * default of one that is read).
  * Everything else is not implemented; REFUSE where ignoring a value
  * that asks for it would weaken security or skip content inspection.
  * When a parameter becomes implemented, change its column to IMPL.
