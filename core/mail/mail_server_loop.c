@@ -106,8 +106,12 @@ server_exit(const char *why)
 static void
 server_listen_update(void)
 {
-	int full = server_ops->capacity > 0
-	    && server_clients >= server_ops->capacity;
+	/* Used up (max_use): take no more clients and say busy, so that the
+	 * master starts the successor now, while this process finishes the
+	 * clients it has; new connections never wait for its exit. */
+	int full = (server_ops->capacity > 0
+		&& server_clients >= server_ops->capacity)
+	    || (max_use > 0 && server_uses >= max_use);
 	int want = !server_exiting && server_state == MAIL_SERVER_NONE
 	    && !full && !fd_short;
 
