@@ -202,8 +202,8 @@ smtpd_close(struct smtpd_session *s)
 	s->dead = 1;
 	if (s->bev)
 		bufferevent_disable(s->bev, EV_READ | EV_WRITE);
-	if (s->in_pool)
-		return;		/* freed when the pool job comes back */
+	if (SMTPD_BUSY(s))
+		return;		/* freed when the pool job or task is done */
 	session_free(s);
 }
 
@@ -220,7 +220,7 @@ write_drained(struct bufferevent *bev, void *arg)
 	}
 	if (s->throttled) {
 		s->throttled = 0;
-		if (!s->in_pool && !s->dead)
+		if (!SMTPD_BUSY(s) && !s->dead)
 			bufferevent_enable(s->bev, EV_READ);
 		smtpd_process_input(s);
 	}
@@ -245,7 +245,7 @@ session_timeout(evutil_socket_t fd, short what, void *arg)
 {
 	struct smtpd_session *s = arg;
 
-	if (s->in_pool || s->dead)
+	if (SMTPD_BUSY(s) || s->dead)
 		return;
 	if (s->state == SMTPD_ST_CLOSING) {
 		/* The last reply never went out: the client stopped reading;
@@ -347,7 +347,7 @@ smtpd_greet(struct smtpd_session *s)
 {
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 	smtpd_connect(s);
-	if (!s->in_pool)
+	if (!SMTPD_BUSY(s))
 		smtpd_process_input(s);
 }
 
@@ -449,7 +449,7 @@ smtpd_stop(void)
 	smtpd_stopping = 1;
 	for (struct smtpd_session *s = sessions, *next; s; s = next) {
 		next = s->next;
-		if (s->dead || s->state == SMTPD_ST_RESOLVE || s->in_pool)
+		if (s->dead || s->state == SMTPD_ST_RESOLVE || SMTPD_BUSY(s))
 			continue;
 		smtpd_reply(s, "421 4.3.2 %s Service shutting down, closing transmission channel",
 		    smtpd_conf.myhostname);
@@ -531,11 +531,10 @@ main(int argc, char **argv)
 	mail_server_ready();
 	/* Commits (fsync) in flight at once let the file system put several
 	 * queue files in one journal commit: start with a few threads and
-	 * grow with the number of sessions that commit at the same time.
-	 * smtpd_async_init raises the limit when blocking tables are used. */
+	 * grow with the number of sessions that commit at the same time. */
 	smtpd_pool_init(4);
 	smtpd_pool_grow_limit(64);
-	smtpd_async_init();
+	smtpd_check_event_base(smtpd_base);
 	ops.capacity = session_limit > INT_MAX ? INT_MAX : (int)session_limit;
 	return mail_server_run(&ops);
 }

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* smtpd - private declarations of the SMTP server (core/smtpd/).
  *
- * One process serves many sessions on one libevent loop.  Work that can
- * block (reverse DNS, the fsync that commits a queue file) runs on a small
- * thread pool (smtpd_pool.c); its completion comes back to the loop.
+ * One process serves many sessions on one libevent loop.  Commands whose
+ * checks may wait for another server run inside tasks (smtpd_task).  The
+ * fsync that commits a queue file and the client name lookup run on a
+ * small thread pool (smtpd_pool.c); their completion comes back to the
+ * loop.
  *
  * Files: smtpd.c (process, listeners, session life), smtpd_proto.c
  * (command parser and the commands), smtpd_data.c (DATA: dot-unstuffing,
@@ -36,10 +38,6 @@ enum smtpd_verb {
 	SMTPD_V_RSET, SMTPD_V_NOOP, SMTPD_V_VRFY, SMTPD_V_QUIT, SMTPD_V_HELP,
 	SMTPD_V_UNKNOWN, SMTPD_V_COUNT,
 };
-/* For smtpd_async_args only: the client restrictions at connect time. */
-#define SMTPD_V_CONNECT	SMTPD_V_COUNT
-/* ... and smtpd_end_of_data_restrictions after the final dot. */
-#define SMTPD_V_EOD	(SMTPD_V_COUNT + 1)
 
 struct smtpd_session {
 	struct bufferevent *bev;
@@ -57,7 +55,10 @@ struct smtpd_session {
 	char *access_denied;		/* the refusal at connect time */
 	int esmtp;			/* EHLO seen (PIPELINING offered) */
 	int in_pool;			/* a pool job holds this session */
-	int dead;			/* free when the pool job returns */
+	int in_task;			/* a task runs for it (smtpd_task) */
+	int task_waited;		/* ... and had to wait */
+	int dead;			/* closed: free when the pool job or
+					 * the task is done */
 	int logged_out;			/* "disconnect from" was logged */
 	int anvil_limited;		/* not in smtpd_client_event_limit_exceptions */
 	int anvil_registered;		/* anvil counts this connection */
@@ -99,6 +100,10 @@ struct smtpd_session {
 	struct timeval start;
 	struct smtpd_session *next;	/* all sessions */
 };
+
+/* SMTPD_BUSY - work for the session is under way (a pool job, a task):
+ * it reads nothing and is not freed until the work is done. */
+#define SMTPD_BUSY(s)	((s)->in_pool || (s)->in_task)
 
 /* Backpressure: a session whose unsent replies exceed this many bytes
  * reads nothing more until they are sent (a client that pipelines and
@@ -161,13 +166,9 @@ void smtpd_banner(struct smtpd_session *s);
 void smtpd_connect(struct smtpd_session *s);
 /* smtpd_hangup - close without a reply (access table HANGUP). */
 void smtpd_hangup(struct smtpd_session *s);
-void smtpd_connect_checked(struct smtpd_session *s, int rc,
-    struct smtpd_check_reply *r);
 
 /* smtpd_data.c */
 void smtpd_data_begin(struct smtpd_session *s);
-void smtpd_eod_checked(struct smtpd_session *s, int rc,
-    struct smtpd_check_reply *r);
 /* smtpd_data_line - one content line (or the end of one passed in
  * pieces); crlf tells how it ended. */
 void smtpd_data_line(struct smtpd_session *s, char *line, size_t len, int crlf);
@@ -175,42 +176,13 @@ void smtpd_data_line(struct smtpd_session *s, char *line, size_t len, int crlf);
  * too long to hold whole (its end comes through smtpd_data_line). */
 void smtpd_data_piece(struct smtpd_session *s, char *piece, size_t len);
 
-/* The rest of a command once its policy checks ran (smtpd_proto.c):
- * they send the reply and own what they are given (addr, envid, orcpt,
- * the reply r). */
-void smtpd_helo_checked(struct smtpd_session *s, int ehlo, int rc,
-    struct smtpd_check_reply *r);
-void smtpd_mail_checked(struct smtpd_session *s, int rc,
-    struct smtpd_check_reply *r, char *addr, long size, char *envid,
-    const char *ret);
-void smtpd_rcpt_add(struct smtpd_session *s, const char *addr,
-    const char *orcpt, int notify);
-void smtpd_rcpt_checked(struct smtpd_session *s, int rc,
-    struct smtpd_check_reply *r, char *addr, char *orcpt, int notify,
-    int added);
-void smtpd_data_checked(struct smtpd_session *s, int rc,
-    struct smtpd_check_reply *r);
-void smtpd_vrfy_checked(struct smtpd_session *s, int rc,
-    struct smtpd_check_reply *r, char *addr);
-
-/* smtpd_async.c - policy checks off the loop when a table can block. */
-struct smtpd_async_args {
-	int verb;		/* SMTPD_V_HELO, EHLO, MAIL, RCPT, DATA, VRFY */
-	char *addr;		/* HELO name, sender, recipient, VRFY address */
-	char *orcpt;		/* RCPT ORCPT= */
-	int notify;		/* RCPT NOTIFY= */
-	long size;		/* MAIL SIZE= */
-	char *envid;		/* MAIL ENVID= */
-	const char *ret;	/* MAIL RET= */
-};
-/* smtpd_async_on - set by smtpd_async_init() when an open table has
- * MAP_CAP_BLOCKING: commands then call smtpd_async_check(). */
-extern int smtpd_async_on;
-void smtpd_async_init(void);
-/* smtpd_async_check - run the command's checks (and for RCPT the
- * recipient's cleanup_add_rcpt) on the pool; the session reads nothing
- * until the reply is sent from the loop.  Takes the strings in a. */
-void smtpd_async_check(struct smtpd_session *s, struct smtpd_async_args *a);
+/* smtpd_task - run fn(s, ctx) inside a task (task.h): the checks in it
+ * may wait (policy server, DNS, lookup service) while the loop serves
+ * the other sessions.  Until it finishes the session is busy
+ * (SMTPD_BUSY): nothing is read, and a close only marks it dead; it is
+ * freed when the task finishes.  fn owns ctx. */
+typedef void smtpd_task_fn(struct smtpd_session *s, void *ctx);
+void smtpd_task(struct smtpd_session *s, smtpd_task_fn *fn, void *ctx);
 
 /* smtpd_anvil.c - connection and rate limits through the anvil service
  * (synchronous, bounded: see the file).  smtpd_anvil_init before

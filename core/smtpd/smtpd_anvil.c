@@ -189,7 +189,6 @@ smtpd_anvil_mail(struct smtpd_session *s)
 	    || anvil_clnt_mail(anvil, smtpd_anvil_service(), s->addr, &rate)
 	    != ANVIL_STAT_OK || rate <= mail_rate_limit)
 		return 0;
-	s->errors++;
 	smtpd_reply(s, "450 4.7.1 Error: too much mail from %s", s->addr);
 	msg_warn("Message delivery request rate limit exceeded: %d from "
 	    "%s[%s] for service %s", rate, s->name, s->addr,
@@ -206,7 +205,6 @@ smtpd_anvil_rcpt(struct smtpd_session *s)
 	    || anvil_clnt_rcpt(anvil, smtpd_anvil_service(), s->addr, &rate)
 	    != ANVIL_STAT_OK || rate <= rcpt_rate_limit)
 		return 0;
-	s->errors++;
 	msg_warn("Recipient address rate limit exceeded: %d from %s[%s] for "
 	    "service %s", rate, s->name, s->addr, smtpd_anvil_service());
 	smtpd_reply(s, "450 4.7.1 Error: too many recipients from %s", s->addr);

@@ -81,14 +81,13 @@ int smtpd_check_size(const struct smtpd_check_session *s, long size, struct smtp
 void smtpd_check_reply_free(struct smtpd_check_reply *r);
 
 /* smtpd_check_uses_policy - does a restriction list name
- * check_policy_service (blocking I/O: smtpd then runs its checks on
- * worker threads, smtpd_async.c)? */
+ * check_policy_service? */
 int smtpd_check_uses_policy(void);
 
-/* smtpd_check_wait_begin/end - called around blocking I/O of the checks
- * (policy service queries) when they run on worker threads; NULL when
- * the checks run on the event loop. */
-extern void (*smtpd_check_wait_begin)(void);
-extern void (*smtpd_check_wait_end)(void);
+/* smtpd_check_event_base - the event loop on which checks that run
+ * inside a task (task.h) wait for their servers (check_policy_service);
+ * without it, or outside a task, they wait with poll(). */
+struct event_base;
+void smtpd_check_event_base(struct event_base *base);
 
 #endif

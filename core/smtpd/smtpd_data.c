@@ -119,6 +119,43 @@ commit(struct smtpd_session *s)
 	smtpd_pool_run(commit_work, commit_done, s);
 }
 
+/* eod_task - smtpd_end_of_data_restrictions (in a task: they may wait):
+ * queue the message, or refuse it (the queue file goes away) and read
+ * the next command. */
+static void
+eod_task(struct smtpd_session *s, void *ctx)
+{
+	struct smtpd_check_session cs;
+	struct smtpd_check_reply r = {0};
+
+	(void)ctx;
+	smtpd_fill_check(s, &cs);
+	if (smtpd_check_eod(&cs, &r) == 0) {
+		if (r.hold)
+			cleanup_add_flags(s->cleanup, CLEANUP_FLAG_HOLD);
+		if (r.discard)
+			cleanup_add_flags(s->cleanup, CLEANUP_FLAG_DISCARD);
+		if (r.redirect)
+			cleanup_set_redirect(s->cleanup, r.redirect);
+		for (int i = 0; i < r.nbcc; i++)
+			cleanup_add_bcc(s->cleanup, r.bcc[i]);
+		smtpd_check_reply_free(&r);
+		commit(s);
+		return;
+	}
+	s->verb_total[SMTPD_V_DATA]++;
+	s->errors++;
+	smtpd_reset_transaction(s);
+	s->state = SMTPD_ST_CMD;
+	if (r.hangup) {
+		smtpd_check_reply_free(&r);
+		smtpd_hangup(s);
+		return;
+	}
+	smtpd_reply(s, "%d %s %s", r.code, r.dsn, r.text ? r.text : "Error");
+	smtpd_check_reply_free(&r);
+}
+
 static void
 data_end(struct smtpd_session *s)
 {
@@ -132,54 +169,11 @@ data_end(struct smtpd_session *s)
 		s->state = SMTPD_ST_CMD;
 		return;
 	}
-	if (s->data_status == 0 && smtpd_async_on) {
-		struct smtpd_async_args a = {.verb = SMTPD_V_EOD};
-
-		smtpd_async_check(s, &a);
-		return;
-	}
 	if (s->data_status == 0) {
-		struct smtpd_check_session cs;
-		struct smtpd_check_reply r = {0};
-
-		smtpd_fill_check(s, &cs);
-		smtpd_eod_checked(s, smtpd_check_eod(&cs, &r), &r);
+		smtpd_task(s, eod_task, NULL);
 		return;
 	}
 	commit(s);
-}
-
-/* smtpd_eod_checked - smtpd_end_of_data_restrictions ran: queue the
- * message, or refuse it (the queue file goes away) and read the next
- * command. */
-void
-smtpd_eod_checked(struct smtpd_session *s, int rc,
-    struct smtpd_check_reply *r)
-{
-	if (rc == 0) {
-		if (r->hold)
-			cleanup_add_flags(s->cleanup, CLEANUP_FLAG_HOLD);
-		if (r->discard)
-			cleanup_add_flags(s->cleanup, CLEANUP_FLAG_DISCARD);
-		if (r->redirect)
-			cleanup_set_redirect(s->cleanup, r->redirect);
-		for (int i = 0; i < r->nbcc; i++)
-			cleanup_add_bcc(s->cleanup, r->bcc[i]);
-		smtpd_check_reply_free(r);
-		commit(s);
-		return;
-	}
-	s->verb_total[SMTPD_V_DATA]++;
-	s->errors++;
-	smtpd_reset_transaction(s);
-	s->state = SMTPD_ST_CMD;
-	if (r->hangup) {
-		smtpd_check_reply_free(r);
-		smtpd_hangup(s);
-		return;
-	}
-	smtpd_reply(s, "%d %s %s", r->code, r->dsn, r->text ? r->text : "Error");
-	smtpd_check_reply_free(r);
 }
 
 /* data_count - message_size_limit over what was received. */

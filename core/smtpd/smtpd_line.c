@@ -165,7 +165,7 @@ smtpd_process_input(struct smtpd_session *s)
 	if (s->dead || s->bev == NULL)
 		return;
 	in = bufferevent_get_input(s->bev);
-	while (!s->dead && !s->in_pool
+	while (!s->dead && !SMTPD_BUSY(s)
 	    && (s->state == SMTPD_ST_CMD || s->state == SMTPD_ST_DATA)) {
 		char *line;
 		size_t len;
@@ -206,7 +206,7 @@ smtpd_process_input(struct smtpd_session *s)
 			free(line);
 		}
 	}
-	if (!s->dead && s->state != SMTPD_ST_CLOSING && !s->in_pool
+	if (!s->dead && s->state != SMTPD_ST_CLOSING && !SMTPD_BUSY(s)
 	    && (progress || !evtimer_pending(s->timer, NULL)))
 		smtpd_arm_timeout(s);
 }

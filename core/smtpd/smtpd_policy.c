@@ -10,14 +10,17 @@
  * in all, retry_delay apart; when every try fails the default_action
  * applies and "warning: problem talking to server SERVER: why" is logged.
  *
- * The I/O blocks: smtpd runs its checks on worker threads when a list
- * names check_policy_service (smtpd_async.c), and this code gives the
- * check lock up around each wait (smtpd_check_wait_begin/end), taking
- * a cached connection out of the cache while it uses it, so no two
- * threads ever share one. */
+ * Waiting.  Inside a task (smtpd runs every check in one, smtpd_task)
+ * the connect, the writes, the reads and the retry delay wait for
+ * libevent events on the loop given to smtpd_check_event_base(), with
+ * task_wait(): the loop serves the other sessions meanwhile.  Outside a
+ * task (tests, tools) the same code waits with poll().  A connection is
+ * taken out of the cache while a query uses it, so two tasks that ask at
+ * the same time never share one. */
 #include "postino_config.h"
 
 #include <errno.h>
+#include <event2/event.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
@@ -37,11 +40,9 @@
 #include "smtpd_check_private.h"
 #include "smtpd_restrict.h"
 #include "stringops.h"
+#include "task.h"
 
 #define POLICY_REPLY_MAX	(64 * 1024)	/* a longer reply is an error */
-
-void (*smtpd_check_wait_begin)(void);
-void (*smtpd_check_wait_end)(void);
 
 /* An open connection to a policy server, idle in the cache. */
 struct pconn {
@@ -52,20 +53,13 @@ struct pconn {
 	struct pconn *next;
 };
 
-static struct pconn *idle;	/* under the check lock */
+static struct pconn *idle;
+static struct event_base *policy_base;	/* the loop tasks wait on */
 
-static void
-wait_begin(void)
+void
+smtpd_check_event_base(struct event_base *base)
 {
-	if (smtpd_check_wait_begin)
-		smtpd_check_wait_begin();
-}
-
-static void
-wait_end(void)
-{
-	if (smtpd_check_wait_end)
-		smtpd_check_wait_end();
+	policy_base = base;
 }
 
 static long
@@ -77,12 +71,75 @@ now_ms(void)
 	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
 }
 
-/* wait_fd - poll fd for events until deadline (ms); 0 ready, -1 not. */
+/* A task's wait for a descriptor or a timer. */
+struct ev_wait {
+	struct task_wait w;
+	short what;		/* the event's EV_READ/EV_WRITE/EV_TIMEOUT */
+};
+
+static void
+ev_ready(evutil_socket_t fd, short what, void *arg)
+{
+	struct ev_wait *ew = arg;
+
+	(void)fd;
+	ew->what = what;
+	task_wake(&ew->w);
+}
+
+/* task_event_wait - in a task: wait for fd (-1: none) to be ready for
+ * events, at most ms milliseconds; the EV_* that came. */
+static short
+task_event_wait(int fd, short events, long ms)
+{
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+	struct ev_wait ew;
+	struct event *ev;
+
+	task_wait_init(&ew.w);
+	ew.what = 0;
+	if ((ev = event_new(policy_base, fd, events, ev_ready, &ew)) == NULL)
+		msg_fatal("event_new: %m");
+	event_add(ev, &tv);
+	task_wait(&ew.w);
+	event_free(ev);
+	return ew.what;
+}
+
+/* in_task - may the I/O wait in a task here? */
+static int
+in_task(void)
+{
+	return policy_base != NULL && task_current() != NULL;
+}
+
+/* pause_for - smtpd_policy_service_retry_delay between tries. */
+static void
+pause_for(long seconds)
+{
+	if (in_task())
+		(void)task_event_wait(-1, 0, seconds * 1000);
+	else
+		sleep((unsigned)seconds);
+}
+
+/* wait_fd - wait until fd is ready for events (POLLIN, POLLOUT) or the
+ * deadline (ms) passes; 0 ready, -1 not. */
 static int
 wait_fd(int fd, short events, long deadline, const char **why)
 {
 	struct pollfd p = {.fd = fd, .events = events};
 
+	if (in_task()) {
+		long left = deadline - now_ms();
+
+		if (left <= 0 || (task_event_wait(fd, (events & POLLOUT)
+		    ? EV_WRITE : EV_READ, left) & EV_TIMEOUT)) {
+			*why = "timeout";
+			return -1;
+		}
+		return 0;
+	}
 	for (;;) {
 		long left = deadline - now_ms();
 		int n;
@@ -408,14 +465,10 @@ smtpd_check_policy(struct smtpd_check_ctx *ctx, const char *arg,
 		const char *err = "no reply";
 		long deadline;
 
-		if (t > 0 && retry_delay > 0) {
-			wait_begin();
-			sleep((unsigned)retry_delay);
-			wait_end();
-		}
+		if (t > 0 && retry_delay > 0)
+			pause_for(retry_delay);
 		c = checkout(o.server, max_idle, max_ttl);
 		buf_reset(reply);
-		wait_begin();
 		deadline = now_ms() + timeout * 1000;
 		if (c == NULL) {
 			int fd = policy_connect(o.server, deadline, &err);
@@ -433,7 +486,6 @@ smtpd_check_policy(struct smtpd_check_ctx *ctx, const char *arg,
 			if (action == NULL)
 				err = "reply without an action attribute";
 		}
-		wait_end();
 		free(problem);
 		problem = concatenate("problem talking to server ", o.server, ": ",
 		    err, (char *)0);

@@ -3,12 +3,33 @@
  * PIPELINING RFC 2920, SIZE RFC 1870, 8BITMIME RFC 6152,
  * ENHANCEDSTATUSCODES RFC 2034/3463, DSN RFC 3461).
  *
+ * One table (commands[] at the end) says, for each command, in which
+ * protocol state it may come (HELO first with smtpd_helo_required,
+ * inside or outside a mail transaction, with recipients), whether it
+ * takes an argument, whether it counts for smtpd_junk_command_limit,
+ * whether it may be pipelined (RFC 2920, smtpd_forbid_unauth_pipelining),
+ * and whether it runs restrictions.  The dispatcher (smtpd_command)
+ * checks all that, runs the handler and does the counting: the
+ * statistics of the "disconnect from" line, the junk commands, and the
+ * errors (smtpd_hard_error_limit).  Handlers only do their command and
+ * say how it went (enum cmd_result).
+ *
+ * Commands that run restrictions (HELO, EHLO, MAIL, RCPT, DATA, VRFY),
+ * the client restrictions at connect time and the end-of-data
+ * restrictions run inside a task (task.h, smtpd_task): a check that
+ * waits for another server (a policy server, DNS, the lookup service)
+ * suspends the task, the session reads nothing meanwhile (pipelined
+ * commands wait in its input buffer, in order) and the loop serves the
+ * other sessions.  The code of the checks looks blocking.
+ *
  * Replies and their enhanced codes follow Postfix so that clients and
  * scripts see what they expect.  Policy decisions come from
  * smtpd_check.c; this file only checks syntax and protocol state. */
 #include "postino_config.h"
 
 #include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -19,6 +40,7 @@
 #include "qfile.h"
 #include "smtpd.h"
 #include "stringops.h"
+#include "task.h"
 
 #define ADDR_MAX	1024	/* longest address we accept in MAIL/RCPT */
 
@@ -27,6 +49,91 @@ smtpd_banner(struct smtpd_session *s)
 {
 	smtpd_reply(s, "220 %s", smtpd_conf.banner);
 }
+
+/* Tasks.  A session runs at most one at a time; while it waits,
+ * SMTPD_BUSY(s) holds and nothing of the session's input is read. */
+struct session_task {
+	struct smtpd_session *s;
+	smtpd_task_fn *fn;
+	void *ctx;
+};
+
+static void
+session_task_run(void *arg)
+{
+	struct session_task *st = arg;
+
+	st->fn(st->s, st->ctx);
+}
+
+/* session_task_done - the task finished.  When it had to wait, the loop
+ * goes on with the session here: free it if it was closed meanwhile,
+ * else read the commands that wait. */
+static void
+session_task_done(void *arg)
+{
+	struct session_task *st = arg;
+	struct smtpd_session *s = st->s;
+
+	free(st);
+	s->in_task = 0;
+	if (!s->task_waited)
+		return;			/* finished at once: the caller goes on */
+	s->task_waited = 0;
+	if (s->dead) {
+		s->dead = 0;
+		smtpd_close(s);		/* frees it (already logged) */
+		return;
+	}
+	if (s->state == SMTPD_ST_CLOSING || s->in_pool)
+		return;
+	bufferevent_enable(s->bev, EV_READ);
+	smtpd_process_input(s);
+}
+
+void
+smtpd_task(struct smtpd_session *s, smtpd_task_fn *fn, void *ctx)
+{
+	struct session_task *st = xmalloc(sizeof(*st));
+
+	if (s->in_task)
+		msg_panic("smtpd_task: the session runs a task already");
+	st->s = s;
+	st->fn = fn;
+	st->ctx = ctx;
+	s->in_task = 1;
+	s->task_waited = 0;
+	(void)task_start(session_task_run, st, session_task_done, 0);
+	if (s->in_task) {
+		/* It waits: no input, no smtpd_timeout until it is done (the
+		 * checks bound their own waits). */
+		s->task_waited = 1;
+		evtimer_del(s->timer);
+		if (!s->dead)
+			bufferevent_disable(s->bev, EV_READ);
+	}
+}
+
+/* How a command went; the dispatcher does the counting. */
+enum cmd_result {
+	CMD_OK,			/* reply sent: a success */
+	CMD_FAIL,		/* reply sent (or a hang-up): not a success,
+				 * not an error either */
+	CMD_ERROR,		/* refused for syntax or state: a->reply is the
+				 * reply, not sent yet; an error */
+	CMD_REJECT,		/* refused by a restriction, reply sent: an
+				 * error */
+	CMD_LATER,		/* goes on (DATA: counted at end of data) */
+};
+
+/* What a handler gets. */
+struct cmd_args {
+	char *arg;		/* after the verb and one blank */
+	size_t len;		/* of the whole line */
+	int more_input;		/* more input waits behind this line */
+	const char *reply;	/* CMD_ERROR: the reply */
+	char text[512];		/* room for a reply made up by a handler */
+};
 
 /* count - statistics for the disconnect line. */
 static void
@@ -37,7 +144,17 @@ count(struct smtpd_session *s, enum smtpd_verb v, int ok)
 		s->verb_ok[v]++;
 }
 
-/* error_reply - a reply that counts as an error; enforce the limits. */
+/* too_many_errors - smtpd_hard_error_limit reached: 421 and close. */
+static void
+too_many_errors(struct smtpd_session *s)
+{
+	smtpd_reply(s, "421 4.7.0 %s Error: too many errors",
+	    smtpd_conf.myhostname);
+	smtpd_close_after_reply(s);
+}
+
+/* error_reply - a reply that counts as an error; at the hard limit the
+ * 421 goes instead of it. */
 static void
 error_reply(struct smtpd_session *s, const char *text)
 {
@@ -46,32 +163,20 @@ error_reply(struct smtpd_session *s, const char *text)
 		msg_info("too many errors after %s from %s[%s]",
 		    s->sender ? (s->rcpt_count ? "RCPT" : "MAIL") : "CONNECT",
 		    s->name, s->addr);
-		smtpd_reply(s, "421 4.7.0 %s Error: too many errors",
-		    smtpd_conf.myhostname);
-		smtpd_close_after_reply(s);
+		too_many_errors(s);
 		return;
 	}
 	smtpd_reply(s, "%s", text);
 }
 
-/* junk_command - smtpd_junk_command_limit: NOOP, VRFY and RSET (and ETRN,
- * which postino does not have) are free up to the limit since the last
- * delivered message; each one beyond it counts as an error, so that a
- * client cannot hold a session with them forever.  0 when the command
- * may go on, -1 when the session ends here with 421. */
-static int
-junk_command(struct smtpd_session *s, const char *verb)
+/* reject_done - a restriction's refusal was sent: count the error; at
+ * the hard limit a 421 follows it. */
+static void
+reject_done(struct smtpd_session *s)
 {
-	if (++s->junk_cmds <= smtpd_conf.junk_limit)
-		return 0;
 	s->errors++;
-	if (s->errors < smtpd_conf.hard_error_limit)
-		return 0;
-	msg_info("too many errors after %s from %s[%s]", verb, s->name, s->addr);
-	smtpd_reply(s, "421 4.7.0 %s Error: too many errors",
-	    smtpd_conf.myhostname);
-	smtpd_close_after_reply(s);
-	return -1;
+	if (s->errors >= smtpd_conf.hard_error_limit)
+		too_many_errors(s);
 }
 
 /* hangup - an access table's HANGUP: drop the connection without a
@@ -91,24 +196,27 @@ smtpd_hangup(struct smtpd_session *s)
 	evtimer_add(s->timer, &now);
 }
 
-/* check_reply - send a policy reply; 1 if it was a refusal. */
+/* refused - send a restriction's refusal (takes r): CMD_REJECT, or
+ * CMD_FAIL for a hang-up. */
 static int
-check_reply(struct smtpd_session *s, struct smtpd_check_reply *r)
+refused(struct smtpd_session *s, struct smtpd_check_reply *r)
 {
-	if (r->code == 0)
-		return 0;
 	if (r->hangup) {
+		smtpd_check_reply_free(r);
 		smtpd_hangup(s);
-		return 1;
+		return CMD_FAIL;
 	}
-	s->errors++;
 	smtpd_reply(s, "%d %s %s", r->code, r->dsn, r->text ? r->text : "Error");
-	if (s->errors >= smtpd_conf.hard_error_limit) {
-		smtpd_reply(s, "421 4.7.0 %s Error: too many errors",
-		    smtpd_conf.myhostname);
-		smtpd_close_after_reply(s);
-	}
-	return 1;
+	smtpd_check_reply_free(r);
+	return CMD_REJECT;
+}
+
+/* syntax - a CMD_ERROR with the reply text (static or in a->text). */
+static int
+syntax(struct cmd_args *a, const char *reply)
+{
+	a->reply = reply;
+	return CMD_ERROR;
 }
 
 /* xtext_decode - RFC 3461 xtext; NULL if malformed. */
@@ -238,69 +346,75 @@ keep_actions(struct smtpd_session *s, const struct smtpd_check_reply *r)
 	}
 }
 
-void
-smtpd_connect(struct smtpd_session *s)
+/* connect_task - smtpd_delay_reject = no: the client restrictions before
+ * the greeting.  A refusal replaces the banner and every later command
+ * but QUIT gets "503 5.7.0 Error: access denied". */
+static void
+connect_task(struct smtpd_session *s, void *ctx)
 {
 	struct smtpd_check_session cs;
 	struct smtpd_check_reply r = {0};
+	char code[8];
 
+	(void)ctx;
+	smtpd_fill_check(s, &cs);
+	if (smtpd_check_client(&cs, &r) == 0) {
+		keep_actions(s, &r);
+		smtpd_check_reply_free(&r);
+		smtpd_banner(s);
+		return;
+	}
+	if (r.hangup) {
+		smtpd_check_reply_free(&r);
+		smtpd_hangup(s);
+		return;
+	}
+	snprintf(code, sizeof(code), "%d", r.code);
+	free(s->access_denied);
+	s->access_denied = concatenate(code, " ", r.dsn, " ",
+	    r.text ? r.text : "Error", (char *)0);
+	smtpd_reply(s, "%s", s->access_denied);
+	smtpd_check_reply_free(&r);
+}
+
+void
+smtpd_connect(struct smtpd_session *s)
+{
 	if (smtpd_conf.delay_reject) {
 		smtpd_banner(s);
 		return;
 	}
-	if (smtpd_async_on) {
-		struct smtpd_async_args a = {.verb = SMTPD_V_CONNECT};
+	smtpd_task(s, connect_task, NULL);
+}
 
-		smtpd_async_check(s, &a);
-		return;
-	}
+static int
+do_helo(struct smtpd_session *s, struct cmd_args *a, int ehlo)
+{
+	struct smtpd_check_session cs;
+	struct smtpd_check_reply r = {0};
+	char *arg = a->arg;
+	char *name = mystrtok(&arg, " \t");
+
+	if (name == NULL)
+		return syntax(a, ehlo ? "501 Syntax: EHLO hostname"
+		    : "501 Syntax: HELO hostname");
+	smtpd_reset_transaction(s);
+	free(s->helo);
+	s->helo = xstrdup(name);
+	/* The name goes into Received:, logs and replies: no control
+	 * characters there (a bare CR in a reply is a protocol error). */
+	for (char *cp = s->helo; *cp; cp++)
+		if ((unsigned char)*cp < 0x20 || *cp == 0x7f)
+			*cp = '?';
+	s->esmtp = ehlo;
 	smtpd_fill_check(s, &cs);
-	smtpd_connect_checked(s, smtpd_check_client(&cs, &r), &r);
-}
-
-/* smtpd_connect_checked - the greeting once the client checks ran. */
-void
-smtpd_connect_checked(struct smtpd_session *s, int rc,
-    struct smtpd_check_reply *r)
-{
-	char code[8];
-
-	if (rc == 0) {
-		keep_actions(s, r);
-		smtpd_check_reply_free(r);
-		smtpd_banner(s);
-		return;
-	}
-	if (r->hangup) {
-		smtpd_check_reply_free(r);
-		smtpd_hangup(s);
-		return;
-	}
-	snprintf(code, sizeof(code), "%d", r->code);
-	free(s->access_denied);
-	s->access_denied = concatenate(code, " ", r->dsn, " ",
-	    r->text ? r->text : "Error", (char *)0);
-	smtpd_reply(s, "%s", s->access_denied);
-	smtpd_check_reply_free(r);
-}
-
-/* smtpd_helo_checked - the rest of HELO/EHLO once its checks ran. */
-void
-smtpd_helo_checked(struct smtpd_session *s, int ehlo, int rc,
-    struct smtpd_check_reply *r)
-{
-	if (rc != 0) {
-		count(s, ehlo ? SMTPD_V_EHLO : SMTPD_V_HELO, 0);
-		check_reply(s, r);
-		smtpd_check_reply_free(r);
-		return;
-	}
-	keep_actions(s, r);
-	smtpd_check_reply_free(r);
-	count(s, ehlo ? SMTPD_V_EHLO : SMTPD_V_HELO, 1);
+	if (smtpd_check_helo(&cs, s->helo, &r) != 0)
+		return refused(s, &r);
+	keep_actions(s, &r);
+	smtpd_check_reply_free(&r);
 	if (!ehlo) {
 		smtpd_reply(s, "250 %s", smtpd_conf.myhostname);
-		return;
+		return CMD_OK;
 	}
 	smtpd_reply(s, "250-%s", smtpd_conf.myhostname);
 	smtpd_reply(s, "250-PIPELINING");
@@ -313,172 +427,89 @@ smtpd_helo_checked(struct smtpd_session *s, int ehlo, int rc,
 	smtpd_reply(s, "250-ENHANCEDSTATUSCODES");
 	smtpd_reply(s, "250-8BITMIME");
 	smtpd_reply(s, "250 DSN");
+	return CMD_OK;
 }
 
-static void
-do_helo(struct smtpd_session *s, char *arg, int ehlo)
+static int
+cmd_helo(struct smtpd_session *s, struct cmd_args *a)
 {
-	struct smtpd_check_session cs;
-	struct smtpd_check_reply r = {0};
-	char *name = mystrtok(&arg, " \t");
-
-	if (name == NULL) {
-		count(s, ehlo ? SMTPD_V_EHLO : SMTPD_V_HELO, 0);
-		error_reply(s, ehlo ? "501 Syntax: EHLO hostname"
-		    : "501 Syntax: HELO hostname");
-		return;
-	}
-	smtpd_reset_transaction(s);
-	free(s->helo);
-	s->helo = xstrdup(name);
-	/* The name goes into Received:, logs and replies: no control
-	 * characters there (a bare CR in a reply is a protocol error). */
-	for (char *cp = s->helo; *cp; cp++)
-		if ((unsigned char)*cp < 0x20 || *cp == 0x7f)
-			*cp = '?';
-	s->esmtp = ehlo;
-	if (smtpd_async_on) {
-		struct smtpd_async_args a = {.verb = ehlo ? SMTPD_V_EHLO
-		: SMTPD_V_HELO, .addr = xstrdup(s->helo)};
-
-		smtpd_async_check(s, &a);
-		return;
-	}
-	smtpd_fill_check(s, &cs);
-	smtpd_helo_checked(s, ehlo, smtpd_check_helo(&cs, s->helo, &r), &r);
+	return do_helo(s, a, 0);
 }
 
-static void
-do_mail(struct smtpd_session *s, char *arg)
+static int
+cmd_ehlo(struct smtpd_session *s, struct cmd_args *a)
+{
+	return do_helo(s, a, 1);
+}
+
+static int
+cmd_mail(struct smtpd_session *s, struct cmd_args *a)
 {
 	struct smtpd_check_session cs;
 	struct smtpd_check_reply r = {0};
 	char *rest, *addr, *param;
 	char *envid = NULL;
-	const char *ret = NULL;
+	const char *ret = NULL, *bad = NULL;
 	long size = 0;
 	int rc;
 
-	if (smtpd_conf.helo_required && s->helo == NULL) {
-		count(s, SMTPD_V_MAIL, 0);
-		error_reply(s, "503 5.5.1 Error: send HELO/EHLO first");
-		return;
-	}
-	if (s->sender) {
-		count(s, SMTPD_V_MAIL, 0);
-		error_reply(s, "503 5.5.1 Error: nested MAIL command");
-		return;
-	}
-	if (smtpd_anvil_mail(s) < 0) {
-		count(s, SMTPD_V_MAIL, 0);
-		return;
-	}
-	if (strncasecmp(arg, "FROM:", 5) != 0
-	    || (addr = parse_path(arg + 5, &rest, 1)) == NULL) {
-		count(s, SMTPD_V_MAIL, 0);
-		if (strncasecmp(arg, "FROM:", 5) != 0)
-			error_reply(s, "501 5.5.4 Syntax: MAIL FROM:<address>");
-		else
-			error_reply(s, "501 5.1.7 Bad sender address syntax");
-		return;
-	}
-	while ((param = next_param(&rest)) != NULL) {
+	if (smtpd_anvil_mail(s) < 0)
+		return CMD_REJECT;
+	if (strncasecmp(a->arg, "FROM:", 5) != 0)
+		return syntax(a, "501 5.5.4 Syntax: MAIL FROM:<address>");
+	if ((addr = parse_path(a->arg + 5, &rest, 1)) == NULL)
+		return syntax(a, "501 5.1.7 Bad sender address syntax");
+	while (bad == NULL && (param = next_param(&rest)) != NULL) {
 		if (!s->esmtp) {
-			free(addr);
-			free(envid);
-			count(s, SMTPD_V_MAIL, 0);
-			error_reply(s, "555 5.5.4 Unsupported option: parameters need EHLO");
-			return;
-		}
-		if (strncasecmp(param, "SIZE=", 5) == 0) {
-			if (str_to_long(param + 5, &size) < 0 || size < 0) {
-				free(addr);
-				free(envid);
-				count(s, SMTPD_V_MAIL, 0);
-				error_reply(s, "501 5.5.4 Bad message size syntax");
-				return;
-			}
+			bad = "555 5.5.4 Unsupported option: parameters need EHLO";
+		} else if (strncasecmp(param, "SIZE=", 5) == 0) {
+			if (str_to_long(param + 5, &size) < 0 || size < 0)
+				bad = "501 5.5.4 Bad message size syntax";
 		} else if (strncasecmp(param, "BODY=", 5) == 0) {
 			if (strcasecmp(param + 5, "8BITMIME") != 0
-			    && strcasecmp(param + 5, "7BIT") != 0) {
-				free(addr);
-				free(envid);
-				count(s, SMTPD_V_MAIL, 0);
-				error_reply(s, "501 5.5.4 Unsupported BODY parameter");
-				return;
-			}
+			    && strcasecmp(param + 5, "7BIT") != 0)
+				bad = "501 5.5.4 Unsupported BODY parameter";
 		} else if (strncasecmp(param, "RET=", 4) == 0) {
 			if (strcasecmp(param + 4, "FULL") == 0)
 				ret = "FULL";
 			else if (strcasecmp(param + 4, "HDRS") == 0)
 				ret = "HDRS";
-			else {
-				free(addr);
-				free(envid);
-				count(s, SMTPD_V_MAIL, 0);
-				error_reply(s, "501 5.5.4 Bad RET parameter syntax");
-				return;
-			}
+			else
+				bad = "501 5.5.4 Bad RET parameter syntax";
 		} else if (strncasecmp(param, "ENVID=", 6) == 0) {
 			free(envid);
-			if ((envid = xtext_decode(param + 6)) == NULL || strlen(envid) > 100) {
-				free(addr);
-				free(envid);
-				count(s, SMTPD_V_MAIL, 0);
-				error_reply(s, "501 5.5.4 Bad ENVID parameter syntax");
-				return;
-			}
+			if ((envid = xtext_decode(param + 6)) == NULL
+			    || strlen(envid) > 100)
+				bad = "501 5.5.4 Bad ENVID parameter syntax";
 		} else {
-			free(addr);
-			free(envid);
-			count(s, SMTPD_V_MAIL, 0);
-			error_reply(s, "555 5.5.4 Unsupported option: MAIL parameter");
-			return;
+			bad = "555 5.5.4 Unsupported option: MAIL parameter";
 		}
 	}
-	if (smtpd_conf.size_limit > 0 && size > smtpd_conf.size_limit) {
+	if (bad == NULL && smtpd_conf.size_limit > 0
+	    && size > smtpd_conf.size_limit)
+		bad = "552 5.3.4 Message size exceeds fixed limit";
+	if (bad) {
 		free(addr);
 		free(envid);
-		count(s, SMTPD_V_MAIL, 0);
-		error_reply(s, "552 5.3.4 Message size exceeds fixed limit");
-		return;
-	}
-	if (smtpd_async_on) {
-		struct smtpd_async_args a = {.verb = SMTPD_V_MAIL, .addr = addr,
-		.size = size, .envid = envid, .ret = ret};
-
-		smtpd_async_check(s, &a);
-		return;
+		return syntax(a, bad);
 	}
 	smtpd_fill_check(s, &cs);
 	rc = smtpd_check_size(&cs, size, &r);
 	if (rc == 0)
 		rc = smtpd_check_mail(&cs, addr, &r);
-	smtpd_mail_checked(s, rc, &r, addr, size, envid, ret);
-}
-
-/* smtpd_mail_checked - the rest of MAIL once its checks ran. */
-void
-smtpd_mail_checked(struct smtpd_session *s, int rc,
-    struct smtpd_check_reply *r, char *addr, long size, char *envid,
-    const char *ret)
-{
 	if (rc != 0) {
-		count(s, SMTPD_V_MAIL, 0);
-		check_reply(s, r);
-		smtpd_check_reply_free(r);
 		free(addr);
 		free(envid);
-		return;
+		return refused(s, &r);
 	}
 	s->sender = addr;
-	keep_actions(s, r);
-	smtpd_check_reply_free(r);
+	keep_actions(s, &r);
+	smtpd_check_reply_free(&r);
 	s->mail_size = size;
 	s->dsn_envid = envid;
 	s->dsn_ret = ret;
-	count(s, SMTPD_V_MAIL, 1);
 	smtpd_reply(s, "250 2.1.0 Ok");
+	return CMD_OK;
 }
 
 /* parse_notify - NOTIFY=NEVER | SUCCESS,FAILURE,DELAY; -1 if malformed. */
@@ -527,32 +558,20 @@ open_message(struct smtpd_session *s)
 	cleanup_set_sender(s->cleanup, s->sender);
 }
 
-static void
-do_rcpt(struct smtpd_session *s, char *arg)
+static int
+cmd_rcpt(struct smtpd_session *s, struct cmd_args *a)
 {
 	struct smtpd_check_session cs;
 	struct smtpd_check_reply r = {0};
 	char *rest, *addr, *param, *orcpt = NULL;
-	int notify = 0, rc;
+	int notify = 0;
 
-	if (s->sender == NULL) {
-		count(s, SMTPD_V_RCPT, 0);
-		error_reply(s, "503 5.5.1 Error: need MAIL command");
-		return;
-	}
-	if (smtpd_anvil_rcpt(s) < 0) {
-		count(s, SMTPD_V_RCPT, 0);
-		return;
-	}
-	if (strncasecmp(arg, "TO:", 3) != 0
-	    || (addr = parse_path(arg + 3, &rest, 0)) == NULL) {
-		count(s, SMTPD_V_RCPT, 0);
-		if (strncasecmp(arg, "TO:", 3) != 0)
-			error_reply(s, "501 5.5.4 Syntax: RCPT TO:<address>");
-		else
-			error_reply(s, "501 5.1.3 Bad recipient address syntax");
-		return;
-	}
+	if (smtpd_anvil_rcpt(s) < 0)
+		return CMD_REJECT;
+	if (strncasecmp(a->arg, "TO:", 3) != 0)
+		return syntax(a, "501 5.5.4 Syntax: RCPT TO:<address>");
+	if ((addr = parse_path(a->arg + 3, &rest, 0)) == NULL)
+		return syntax(a, "501 5.1.3 Bad recipient address syntax");
 	while ((param = next_param(&rest)) != NULL) {
 		if (s->esmtp && strncasecmp(param, "NOTIFY=", 7) == 0
 		    && (notify = parse_notify(param + 7)) >= 0)
@@ -569,123 +588,50 @@ do_rcpt(struct smtpd_session *s, char *arg)
 		}
 		free(addr);
 		free(orcpt);
-		count(s, SMTPD_V_RCPT, 0);
-		error_reply(s, "555 5.5.4 Unsupported option: RCPT parameter");
-		return;
+		return syntax(a, "555 5.5.4 Unsupported option: RCPT parameter");
 	}
+	/* smtpd_recipient_limit: a 452 the client is expected to handle by
+	 * sending the rest in another transaction; not an error. */
 	if (s->rcpt_count >= smtpd_conf.rcpt_limit) {
 		free(addr);
 		free(orcpt);
-		count(s, SMTPD_V_RCPT, 0);
 		smtpd_reply(s, "452 4.5.3 Error: too many recipients");
-		return;
-	}
-	if (smtpd_async_on) {
-		struct smtpd_async_args a = {.verb = SMTPD_V_RCPT, .addr = addr,
-		.orcpt = orcpt, .notify = notify};
-
-		smtpd_async_check(s, &a);
-		return;
+		return CMD_FAIL;
 	}
 	smtpd_fill_check(s, &cs);
-	rc = smtpd_check_rcpt(&cs, addr, &r);
-	smtpd_rcpt_checked(s, rc, &r, addr, orcpt, notify, 0);
-}
-
-/* smtpd_rcpt_add - give an accepted recipient to cleanup (opening the
- * message at the first one); runs where the checks ran. */
-void
-smtpd_rcpt_add(struct smtpd_session *s, const char *addr, const char *orcpt,
-    int notify)
-{
+	if (smtpd_check_rcpt(&cs, addr, &r) != 0) {
+		free(addr);
+		free(orcpt);
+		return refused(s, &r);
+	}
 	if (s->cleanup == NULL)
 		open_message(s);
 	cleanup_add_rcpt(s->cleanup, addr, orcpt ? orcpt : addr, notify);
-}
-
-/* smtpd_rcpt_checked - the rest of RCPT once its checks ran (added: the
- * recipient already went to cleanup). */
-void
-smtpd_rcpt_checked(struct smtpd_session *s, int rc,
-    struct smtpd_check_reply *r, char *addr, char *orcpt, int notify,
-    int added)
-{
-	if (rc != 0) {
-		count(s, SMTPD_V_RCPT, 0);
-		check_reply(s, r);
-		smtpd_check_reply_free(r);
-		free(addr);
-		free(orcpt);
-		return;
-	}
-	if (!added)
-		smtpd_rcpt_add(s, addr, orcpt, notify);
-	keep_actions(s, r);
-	for (int i = 0; i < r->nprepend; i++)
-		cleanup_prepend_header(s->cleanup, r->prepend[i]);
-	smtpd_check_reply_free(r);
+	keep_actions(s, &r);
+	for (int i = 0; i < r.nprepend; i++)
+		cleanup_prepend_header(s->cleanup, r.prepend[i]);
+	smtpd_check_reply_free(&r);
 	if (s->first_rcpt == NULL)
 		s->first_rcpt = xstrdup(addr);
 	s->rcpt_count++;
 	free(addr);
 	free(orcpt);
-	count(s, SMTPD_V_RCPT, 1);
 	smtpd_reply(s, "250 2.1.5 Ok");
+	return CMD_OK;
 }
 
-static void
-do_data(struct smtpd_session *s, char *arg, int more_input)
+static int
+cmd_data(struct smtpd_session *s, struct cmd_args *a)
 {
 	struct smtpd_check_session cs;
 	struct smtpd_check_reply r = {0};
 
-	if (*skipblanks(arg)) {
-		count(s, SMTPD_V_DATA, 0);
-		error_reply(s, "501 5.5.4 Syntax: DATA");
-		return;
-	}
-	if (s->sender == NULL) {
-		count(s, SMTPD_V_DATA, 0);
-		error_reply(s, "503 5.5.1 Error: need RCPT command");
-		return;
-	}
-	if (s->rcpt_count == 0) {
-		count(s, SMTPD_V_DATA, 0);
-		error_reply(s, "554 5.5.1 Error: no valid recipients");
-		return;
-	}
-	/* Content sent before the 354 is a client that does not wait. */
-	if (more_input && smtpd_conf.forbid_unauth_pipelining) {
-		count(s, SMTPD_V_DATA, 0);
-		msg_info("improper command pipelining after DATA from %s[%s]",
-		    s->name, s->addr);
-		smtpd_reply(s, "554 5.5.0 Error: SMTP protocol synchronization");
-		smtpd_close_after_reply(s);
-		return;
-	}
-	if (smtpd_async_on) {
-		struct smtpd_async_args a = {.verb = SMTPD_V_DATA};
-
-		smtpd_async_check(s, &a);
-		return;
-	}
+	(void)a;
 	smtpd_fill_check(s, &cs);
-	smtpd_data_checked(s, smtpd_check_data(&cs, &r), &r);
-}
-
-/* smtpd_data_checked - the rest of DATA once its checks ran. */
-void
-smtpd_data_checked(struct smtpd_session *s, int rc,
-    struct smtpd_check_reply *r)
-{
-	if (rc != 0) {
-		count(s, SMTPD_V_DATA, 0);
-		check_reply(s, r);
-		smtpd_check_reply_free(r);
-		return;
-	}
-	keep_actions(s, r);
-	smtpd_check_reply_free(r);
+	if (smtpd_check_data(&cs, &r) != 0)
+		return refused(s, &r);
+	keep_actions(s, &r);
+	smtpd_check_reply_free(&r);
 	if (s->hold)
 		cleanup_add_flags(s->cleanup, CLEANUP_FLAG_HOLD);
 	if (s->discard)
@@ -696,73 +642,204 @@ smtpd_data_checked(struct smtpd_session *s, int rc,
 		cleanup_add_bcc(s->cleanup, s->bcc[i]);
 	smtpd_reply(s, "354 End data with <CR><LF>.<CR><LF>");
 	smtpd_data_begin(s);
+	return CMD_LATER;		/* counted at the end of the data */
 }
 
-static void
-do_vrfy(struct smtpd_session *s, char *arg)
+static int
+cmd_vrfy(struct smtpd_session *s, struct cmd_args *a)
 {
 	struct smtpd_check_session cs;
 	struct smtpd_check_reply r = {0};
 	char *rest, *addr;
+	int rc;
 
-	if (smtpd_conf.disable_vrfy) {
-		count(s, SMTPD_V_VRFY, 0);
-		error_reply(s, "502 5.5.1 VRFY command is disabled");
-		return;
-	}
-	if ((addr = parse_path(arg, &rest, 0)) == NULL) {
-		count(s, SMTPD_V_VRFY, 0);
-		error_reply(s, "501 5.5.4 Syntax: VRFY address");
-		return;
-	}
-	if (smtpd_async_on) {
-		struct smtpd_async_args a = {.verb = SMTPD_V_VRFY, .addr = addr};
-
-		smtpd_async_check(s, &a);
-		return;
-	}
+	if (smtpd_conf.disable_vrfy)
+		return syntax(a, "502 5.5.1 VRFY command is disabled");
+	if ((addr = parse_path(a->arg, &rest, 0)) == NULL)
+		return syntax(a, "501 5.5.4 Syntax: VRFY address");
 	smtpd_fill_check(s, &cs);
-	smtpd_vrfy_checked(s, smtpd_check_vrfy(&cs, addr, &r), &r, addr);
-}
-
-/* smtpd_vrfy_checked - the rest of VRFY once its checks ran. */
-void
-smtpd_vrfy_checked(struct smtpd_session *s, int rc,
-    struct smtpd_check_reply *r, char *addr)
-{
-	if (rc != 0 && r->code >= 200 && r->code < 300) {
+	rc = smtpd_check_vrfy(&cs, addr, &r);
+	if (rc != 0 && r.code >= 200 && r.code < 300) {
 		/* smtpd_check_vrfy's own answer (252): not a refusal, so
 		 * not an error either. */
-		count(s, SMTPD_V_VRFY, 1);
-		smtpd_reply(s, "%d %s %s", r->code, r->dsn,
-		    r->text ? r->text : addr);
-	} else if (rc != 0) {
-		count(s, SMTPD_V_VRFY, 0);
-		check_reply(s, r);
-	} else {
-		count(s, SMTPD_V_VRFY, 1);
+		smtpd_reply(s, "%d %s %s", r.code, r.dsn, r.text ? r.text : addr);
+		rc = 0;
+	} else if (rc == 0) {
 		smtpd_reply(s, "252 2.0.0 %s", addr);
 	}
-	smtpd_check_reply_free(r);
 	free(addr);
+	if (rc != 0)
+		return refused(s, &r);
+	smtpd_check_reply_free(&r);
+	return CMD_OK;
 }
 
-static const struct {
+static int
+cmd_rset(struct smtpd_session *s, struct cmd_args *a)
+{
+	(void)a;
+	smtpd_reset_transaction(s);
+	smtpd_reply(s, "250 2.0.0 Ok");
+	return CMD_OK;
+}
+
+static int
+cmd_noop(struct smtpd_session *s, struct cmd_args *a)
+{
+	(void)a;
+	smtpd_reply(s, "250 2.0.0 Ok");
+	return CMD_OK;
+}
+
+static int
+cmd_quit(struct smtpd_session *s, struct cmd_args *a)
+{
+	(void)a;
+	smtpd_reply(s, "221 2.0.0 Bye");
+	smtpd_close_after_reply(s);
+	return CMD_OK;
+}
+
+static int
+cmd_help(struct smtpd_session *s, struct cmd_args *a)
+{
+	(void)a;
+	smtpd_reply(s, "214-2.0.0 Commands: HELO EHLO MAIL RCPT DATA RSET NOOP VRFY QUIT HELP");
+	smtpd_reply(s, "214 2.0.0 See RFC 5321");
+	return CMD_OK;
+}
+
+static int
+cmd_unknown(struct smtpd_session *s, struct cmd_args *a)
+{
+	(void)s;
+	return syntax(a, a->len == 0 ? "500 5.5.2 Error: bad syntax"
+	    : "502 5.5.2 Error: command not recognized");
+}
+
+/* Command flags. */
+#define CF_TASK		(1 << 0)	/* runs restrictions: in a task */
+#define CF_JUNK		(1 << 1)	/* counts for smtpd_junk_command_limit */
+#define CF_HELO_FIRST	(1 << 2)	/* smtpd_helo_required: HELO/EHLO first */
+#define CF_NEED_MAIL	(1 << 3)	/* inside a mail transaction only */
+#define CF_NO_MAIL	(1 << 4)	/* not inside a mail transaction */
+#define CF_NEED_RCPT	(1 << 5)	/* an accepted recipient first */
+#define CF_NO_ARG	(1 << 6)	/* takes no argument */
+#define CF_PIPE_ESMTP	(1 << 7)	/* may be pipelined after EHLO */
+#define CF_PIPE_ANY	(1 << 8)	/* may always be followed by input */
+#define CF_GROUP_END	(1 << 9)	/* nothing may follow it unanswered
+					 * (checked after the state checks) */
+#define CF_DENIED_OK	(1 << 10)	/* allowed after a refusal at connect */
+
+struct smtpd_cmd {
 	const char *name;
 	enum smtpd_verb verb;
-} commands[] = {
-	{"HELO", SMTPD_V_HELO}, {"EHLO", SMTPD_V_EHLO}, {"MAIL", SMTPD_V_MAIL},
-	{"RCPT", SMTPD_V_RCPT}, {"DATA", SMTPD_V_DATA}, {"RSET", SMTPD_V_RSET},
-	{"NOOP", SMTPD_V_NOOP}, {"VRFY", SMTPD_V_VRFY}, {"QUIT", SMTPD_V_QUIT},
-	{"HELP", SMTPD_V_HELP},
+	int flags;
+	int (*fn)(struct smtpd_session *s, struct cmd_args *a);
+	const char *state_reply;	/* CF_NEED_MAIL / CF_NO_MAIL refusal */
 };
+
+static const struct smtpd_cmd commands[] = {
+	{"HELO", SMTPD_V_HELO, CF_TASK, cmd_helo, NULL},
+	{"EHLO", SMTPD_V_EHLO, CF_TASK, cmd_ehlo, NULL},
+	{"MAIL", SMTPD_V_MAIL, CF_TASK | CF_HELO_FIRST | CF_NO_MAIL
+	    | CF_PIPE_ESMTP, cmd_mail, "503 5.5.1 Error: nested MAIL command"},
+	{"RCPT", SMTPD_V_RCPT, CF_TASK | CF_NEED_MAIL | CF_PIPE_ESMTP, cmd_rcpt,
+	"503 5.5.1 Error: need MAIL command"},
+	{"DATA", SMTPD_V_DATA, CF_TASK | CF_NO_ARG | CF_NEED_MAIL | CF_NEED_RCPT
+	    | CF_PIPE_ANY | CF_GROUP_END, cmd_data,
+	"503 5.5.1 Error: need RCPT command"},
+	{"RSET", SMTPD_V_RSET, CF_JUNK | CF_PIPE_ESMTP, cmd_rset, NULL},
+	{"NOOP", SMTPD_V_NOOP, CF_JUNK | CF_PIPE_ESMTP, cmd_noop, NULL},
+	{"VRFY", SMTPD_V_VRFY, CF_TASK | CF_JUNK | CF_PIPE_ESMTP, cmd_vrfy, NULL},
+	{"QUIT", SMTPD_V_QUIT, CF_PIPE_ANY | CF_DENIED_OK, cmd_quit, NULL},
+	{"HELP", SMTPD_V_HELP, CF_PIPE_ESMTP, cmd_help, NULL},
+};
+
+/* What is not in the table.  "CONNECT" is what the pipelining log line
+ * names then. */
+static const struct smtpd_cmd unknown_cmd = {
+	"CONNECT", SMTPD_V_UNKNOWN, CF_PIPE_ESMTP, cmd_unknown, NULL,
+};
+
+/* A command on its way through a task. */
+struct cmd_run {
+	const struct smtpd_cmd *cmd;
+	char *line;
+	struct cmd_args a;
+};
+
+/* cmd_finish - count what the handler did. */
+static void
+cmd_finish(struct smtpd_session *s, const struct smtpd_cmd *cmd, int result,
+    struct cmd_args *a)
+{
+	switch (result) {
+	case CMD_OK:
+		count(s, cmd->verb, 1);
+		break;
+	case CMD_FAIL:
+		count(s, cmd->verb, 0);
+		break;
+	case CMD_ERROR:
+		count(s, cmd->verb, 0);
+		error_reply(s, a->reply);
+		break;
+	case CMD_REJECT:
+		count(s, cmd->verb, 0);
+		reject_done(s);
+		break;
+	case CMD_LATER:
+		break;
+	}
+}
+
+static void
+cmd_task(struct smtpd_session *s, void *ctx)
+{
+	struct cmd_run *run = ctx;
+
+	cmd_finish(s, run->cmd, run->cmd->fn(s, &run->a), &run->a);
+	free(run->line);
+	free(run);
+}
+
+/* junk_command - smtpd_junk_command_limit: NOOP, VRFY and RSET (and ETRN,
+ * which postino does not have) are free up to the limit since the last
+ * delivered message; each one beyond it counts as an error, so that a
+ * client cannot hold a session with them forever.  0 when the command
+ * may go on, -1 when the session ends here with 421. */
+static int
+junk_command(struct smtpd_session *s, const char *verb)
+{
+	if (++s->junk_cmds <= smtpd_conf.junk_limit)
+		return 0;
+	s->errors++;
+	if (s->errors < smtpd_conf.hard_error_limit)
+		return 0;
+	msg_info("too many errors after %s from %s[%s]", verb, s->name, s->addr);
+	too_many_errors(s);
+	return -1;
+}
+
+/* pipelining - the client talks ahead where RFC 2920 says it must wait
+ * (smtpd_forbid_unauth_pipelining): 554 and close. */
+static void
+pipelining(struct smtpd_session *s, const struct smtpd_cmd *cmd)
+{
+	msg_info("improper command pipelining after %s from %s[%s]",
+	    cmd->name, s->name, s->addr);
+	smtpd_reply(s, "554 5.5.0 Error: SMTP protocol synchronization");
+	smtpd_close_after_reply(s);
+}
 
 void
 smtpd_command(struct smtpd_session *s, char *line, size_t len, int more_input)
 {
-	char *arg;
+	const struct smtpd_cmd *cmd = &unknown_cmd;
+	struct cmd_args a = {0};
 	size_t vlen;
-	int v = -1;
+	int f;
 
 	if (memchr(line, 0, len) != NULL) {
 		count(s, SMTPD_V_UNKNOWN, 0);
@@ -770,100 +847,80 @@ smtpd_command(struct smtpd_session *s, char *line, size_t len, int more_input)
 		return;
 	}
 	vlen = strcspn(line, " \t");
-	arg = line + vlen;
-	if (*arg)
-		arg++;
+	a.arg = line + vlen;
+	if (*a.arg)
+		a.arg++;
+	a.len = len;
+	a.more_input = more_input;
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		if (vlen == strlen(commands[i].name)
 		    && strncasecmp(line, commands[i].name, vlen) == 0) {
-			v = commands[i].verb;
+			cmd = &commands[i];
 			break;
 		}
 	}
-	s->last_cmd = (v < 0 ? SMTPD_V_UNKNOWN : v) + 1;
+	f = cmd->flags;
+	s->last_cmd = cmd->verb + 1;
 	/* A client that talks ahead without PIPELINING (or after EHLO/HELO,
 	 * which must end a command group) is out of step: RFC 2920. */
-	if (more_input && smtpd_conf.forbid_unauth_pipelining && v != SMTPD_V_DATA
-	    && (!s->esmtp || v == SMTPD_V_EHLO || v == SMTPD_V_HELO)
-	    && v != SMTPD_V_QUIT) {
-		const char *verb = "CONNECT";
-
-		for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-			if ((int)commands[i].verb == v)
-				verb = commands[i].name;
-		msg_info("improper command pipelining after %s from %s[%s]",
-		    verb, s->name, s->addr);
-		smtpd_reply(s, "554 5.5.0 Error: SMTP protocol synchronization");
-		smtpd_close_after_reply(s);
+	if (more_input && smtpd_conf.forbid_unauth_pipelining
+	    && !(f & CF_PIPE_ANY) && (!s->esmtp || !(f & CF_PIPE_ESMTP))) {
+		pipelining(s, cmd);
 		return;
 	}
 	/* Refused at connect time (smtpd_delay_reject = no): only QUIT. */
-	if (s->access_denied && v != SMTPD_V_QUIT) {
-		count(s, v < 0 ? SMTPD_V_UNKNOWN : (enum smtpd_verb)v, 0);
+	if (s->access_denied && !(f & CF_DENIED_OK)) {
+		count(s, cmd->verb, 0);
 		if (strncmp(s->access_denied, "421", 3) == 0) {
 			smtpd_reply(s, "%s", s->access_denied);
 			smtpd_close_after_reply(s);
 			return;
 		}
-		{
-			char text[400];
-
-			snprintf(text, sizeof(text), "503 5.7.0 Error: access denied "
-			    "for %s[%s]", s->name, s->addr);
-			error_reply(s, text);
-		}
+		snprintf(a.text, sizeof(a.text), "503 5.7.0 Error: access denied "
+		    "for %s[%s]", s->name, s->addr);
+		error_reply(s, a.text);
 		return;
 	}
-	switch (v) {
-	case SMTPD_V_HELO:
-		do_helo(s, arg, 0);
-		break;
-	case SMTPD_V_EHLO:
-		do_helo(s, arg, 1);
-		break;
-	case SMTPD_V_MAIL:
-		do_mail(s, arg);
-		break;
-	case SMTPD_V_RCPT:
-		do_rcpt(s, arg);
-		break;
-	case SMTPD_V_DATA:
-		do_data(s, arg, more_input);
-		break;
-	case SMTPD_V_RSET:
-		if (junk_command(s, "RSET") < 0)
-			break;
-		smtpd_reset_transaction(s);
-		count(s, SMTPD_V_RSET, 1);
-		smtpd_reply(s, "250 2.0.0 Ok");
-		break;
-	case SMTPD_V_NOOP:
-		if (junk_command(s, "NOOP") < 0)
-			break;
-		count(s, SMTPD_V_NOOP, 1);
-		smtpd_reply(s, "250 2.0.0 Ok");
-		break;
-	case SMTPD_V_VRFY:
-		if (junk_command(s, "VRFY") < 0)
-			break;
-		do_vrfy(s, arg);
-		break;
-	case SMTPD_V_QUIT:
-		count(s, SMTPD_V_QUIT, 1);
-		smtpd_reply(s, "221 2.0.0 Bye");
-		smtpd_close_after_reply(s);
-		break;
-	case SMTPD_V_HELP:
-		count(s, SMTPD_V_HELP, 1);
-		smtpd_reply(s, "214-2.0.0 Commands: HELO EHLO MAIL RCPT DATA RSET NOOP VRFY QUIT HELP");
-		smtpd_reply(s, "214 2.0.0 See RFC 5321");
-		break;
-	default:
-		count(s, SMTPD_V_UNKNOWN, 0);
-		if (len == 0)
-			error_reply(s, "500 5.5.2 Error: bad syntax");
-		else
-			error_reply(s, "502 5.5.2 Error: command not recognized");
-		break;
+	if ((f & CF_JUNK) && junk_command(s, cmd->name) < 0)
+		return;
+	if ((f & CF_NO_ARG) && *skipblanks(a.arg)) {
+		snprintf(a.text, sizeof(a.text), "501 5.5.4 Syntax: %s", cmd->name);
+		cmd_finish(s, cmd, syntax(&a, a.text), &a);
+		return;
 	}
+	if ((f & CF_HELO_FIRST) && smtpd_conf.helo_required && s->helo == NULL) {
+		cmd_finish(s, cmd, syntax(&a,
+		    "503 5.5.1 Error: send HELO/EHLO first"), &a);
+		return;
+	}
+	if (((f & CF_NEED_MAIL) && s->sender == NULL)
+	    || ((f & CF_NO_MAIL) && s->sender != NULL)) {
+		cmd_finish(s, cmd, syntax(&a, cmd->state_reply), &a);
+		return;
+	}
+	if ((f & CF_NEED_RCPT) && s->rcpt_count == 0) {
+		cmd_finish(s, cmd, syntax(&a,
+		    "554 5.5.1 Error: no valid recipients"), &a);
+		return;
+	}
+	/* Content sent before the 354 is a client that does not wait. */
+	if ((f & CF_GROUP_END) && more_input
+	    && smtpd_conf.forbid_unauth_pipelining) {
+		count(s, cmd->verb, 0);
+		pipelining(s, cmd);
+		return;
+	}
+	if (f & CF_TASK) {
+		struct cmd_run *run = xmalloc(sizeof(*run));
+
+		/* The line and the arguments must outlive this call. */
+		run->cmd = cmd;
+		run->line = xmalloc(len + 1);
+		memcpy(run->line, line, len + 1);
+		run->a = a;
+		run->a.arg = run->line + (a.arg - line);
+		smtpd_task(s, cmd_task, run);
+		return;
+	}
+	cmd_finish(s, cmd, cmd->fn(s, &a), &a);
 }

@@ -33,11 +33,14 @@ BOUND = 60          # seconds: upper bound of any wait
 class PolicyServer:
     """Answers per recipient from self.actions (DUNNO otherwise); records
     every request with the id of its connection.  A recipient in
-    self.stall gets no answer until self.release is set (or BOUND)."""
+    self.stall gets no answer until self.release is set (or BOUND), and
+    then the connection is closed; one in self.hold is answered as usual
+    once self.release is set."""
 
     def __init__(self, path=None):
         self.actions = {}
         self.stall = set()
+        self.hold = set()
         self.release = threading.Event()
         self.requests = []
         self.stalled = []
@@ -71,6 +74,11 @@ class PolicyServer:
                             outer.stalled.append(rcpt)
                         outer.release.wait(BOUND)
                         return          # close without an answer
+                    if rcpt in outer.hold and req.get(
+                            "protocol_state") == "RCPT":
+                        with outer.lock:
+                            outer.stalled.append(rcpt)
+                        outer.release.wait(BOUND)
                     action = "DUNNO"
                     if req.get("protocol_state") == "RCPT":
                         action = outer.actions.get(rcpt, "DUNNO")
@@ -254,6 +262,76 @@ class Failures(unittest.TestCase):
         alice = i.addr("alice")
         i.send("b@ext.test", [alice], message("b@ext.test", alice, "dunno"))
         i.wait_maildir("alice", 1)
+
+
+class Tasks(unittest.TestCase):
+    """A check that waits for the policy server suspends its session's
+    task only (core/smtpd/smtpd_proto.c, smtpd_task): the loop serves
+    the others, the waiting session's pipelined commands wait in order,
+    and a client that leaves meanwhile is freed once the task is done."""
+
+    ROUNDS = 5      # transactions of the other client while one waits
+
+    def test_others_served_while_one_waits(self):
+        p = PolicyServer()
+        self.addCleanup(p.close)
+        i = Instance(self, users=("alice", "bob"))
+        i.set_main(smtpd_recipient_restrictions="check_policy_service { %s, "
+                   "timeout=%ds, try_limit=1 }" % (p.name, BOUND))
+        i.start()
+        alice, bob = i.addr("alice"), i.addr("bob")
+        p.hold.add(bob)
+        with i.raw() as a, i.raw() as gone:
+            self.assertTrue(a.reply().startswith("220"))
+            self.assertTrue(a.cmd("EHLO a.example.test").startswith("250"))
+            # One pipelined group; bob's check waits for the server.
+            a.send("MAIL FROM:<a@ext.test>\r\nRCPT TO:<%s>\r\n"
+                   "RCPT TO:<%s>\r\nDATA\r\n" % (bob, alice))
+            self.assertTrue(a.reply().startswith("250"))     # MAIL
+            poll_until("the policy server holds bob's request",
+                       lambda: len(p.stalled) == 1, timeout=BOUND)
+            # A client that leaves while its check waits.
+            self.assertTrue(gone.reply().startswith("220"))
+            gone.cmd("EHLO gone.example.test")
+            gone.cmd("MAIL FROM:<g@ext.test>")
+            gone.send("RCPT TO:<%s>\r\n" % bob)
+            poll_until("the policy server holds the second request",
+                       lambda: len(p.stalled) == 2, timeout=BOUND)
+            gone.close()
+            # Another client: every reply of ROUNDS transactions comes.
+            replies = []
+            with i.raw() as b:
+                replies.append(b.reply())
+                replies.append(b.cmd("EHLO b.example.test"))
+                for _ in range(self.ROUNDS):
+                    replies.append(b.cmd("MAIL FROM:<b@ext.test>"))
+                    replies.append(b.cmd("RCPT TO:<%s>" % alice))
+                    replies.append(b.cmd("RSET"))
+                replies.append(b.cmd("QUIT"))
+            self.assertEqual(len(replies), 3 + 3 * self.ROUNDS, replies)
+            self.assertEqual([r[:3] for r in replies],
+                             ["220", "250"] + ["250"] * 3 * self.ROUNDS
+                             + ["221"], replies)
+            # The waiting session got nothing more meanwhile.
+            r, _, _ = select.select([a.sock], [], [], 0)
+            self.assertEqual(r, [], "a reply came before the policy answer")
+            p.release.set()
+            # Its pipelined commands are answered in order.
+            self.assertTrue(a.reply().startswith("250 2.1.5"))   # bob
+            self.assertTrue(a.reply().startswith("250 2.1.5"))   # alice
+            self.assertTrue(a.reply().startswith("354"))
+            a.send(message("a@ext.test", bob, "after the wait")
+                   .replace("\n", "\r\n") + ".\r\n")
+            self.assertTrue(a.reply().startswith("250"))
+            self.assertTrue(a.cmd("QUIT").startswith("221"))
+        self.assertIn(b"after the wait", i.wait_maildir("bob", 1)[0])
+        self.assertIn(b"after the wait", i.wait_maildir("alice", 1)[0])
+        # The client that left: logged once its check was done, and the
+        # process goes on serving.
+        i.wait_log(r"lost connection after RCPT from [^ ]*\[127\.0\.0\.1\]")
+        i.send("c@ext.test", [alice], message("c@ext.test", alice, "later"))
+        i.wait_maildir("alice", 2)
+        self.assertNotRegex(i.log(), r"panic|fatal|signal")
 
 
 class Check(unittest.TestCase):

@@ -250,11 +250,12 @@ class NoDelayReject(unittest.TestCase):
         self.assertIn(b"helo bcc", i.wait_maildir("bob", 1)[0])
 
 
-class WorkerThreads(unittest.TestCase):
-    """With an ldap: table open, checks run on worker threads: the
-    connect-time and end-of-data checks and the actions work there too."""
+class Tasks(unittest.TestCase):
+    """Checks run inside tasks (core/smtpd/smtpd_proto.c, smtpd_task):
+    with an ldap: table in a list, the connect-time and end-of-data
+    checks, HANGUP and the actions work there too."""
 
-    def test_async_checks(self):
+    def test_task_checks(self):
         slapd = Slapd(self, "dn: ou=people,dc=example,dc=com\n"
                       "objectClass: organizationalUnit\nou: people\n")
         i = Instance(self, users=["alice", "bob"], main={
@@ -274,7 +275,6 @@ class WorkerThreads(unittest.TestCase):
             smtpd_end_of_data_restrictions="check_client_access "
             "inline:{{127.0.0.6=REJECT no eod}}")
         i.start()
-        i.wait_log(r"policy checks run on worker threads")
         c = i.raw(source="127.0.0.3")
         self.assertEqual(c.reply(), "554 5.7.1 <unknown[127.0.0.3]>: Client "
                          "host rejected: go away")

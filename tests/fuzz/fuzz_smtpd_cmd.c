@@ -53,7 +53,6 @@
 struct smtpd_conf smtpd_conf;
 struct event_base *smtpd_base;
 int smtpd_stopping;
-int smtpd_async_on;
 
 static int replies;
 static struct {
@@ -244,7 +243,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	return 0;
 }
 
-/* Stand-ins for smtpd.c, smtpd_pool.c and smtpd_async.c. */
+/* Stand-ins for smtpd.c and smtpd_pool.c. */
 
 void
 smtpd_reply(struct smtpd_session *s, const char *fmt, ...)
@@ -340,20 +339,6 @@ smtpd_pool_run(smtpd_job_fn work, smtpd_job_fn done, void *ctx)
 	job.done = done;
 	job.ctx = ctx;
 	job.pending = 1;
-}
-
-void
-smtpd_async_init(void)
-{
-}
-
-void
-smtpd_async_check(struct smtpd_session *s, struct smtpd_async_args *a)
-{
-	/* smtpd_async_on stays 0: no table here can block. */
-	(void)s;
-	(void)a;
-	abort();
 }
 
 /* No anvil here: the limits (smtpd_anvil.c) never refuse. */
