@@ -50,6 +50,15 @@ smtpd_banner(struct smtpd_session *s)
 	smtpd_reply(s, "220 %s", smtpd_conf.banner);
 }
 
+/* task_wake_cb - a timer's callback that wakes the task waiting on arg. */
+static void
+task_wake_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	task_wake(arg);
+}
+
 /* Tasks.  A session runs at most one at a time; while it waits,
  * SMTPD_BUSY(s) holds and nothing of the session's input is read. */
 struct session_task {
@@ -833,8 +842,12 @@ pipelining(struct smtpd_session *s, const struct smtpd_cmd *cmd)
 	smtpd_close_after_reply(s);
 }
 
-void
-smtpd_command(struct smtpd_session *s, char *line, size_t len, int more_input)
+/* dispatch - one command line; in_task: already inside the session's
+ * task (a delayed command), so a handler that runs restrictions runs
+ * here rather than in a task of its own. */
+static void
+dispatch(struct smtpd_session *s, char *line, size_t len, int more_input,
+    int in_task)
 {
 	const struct smtpd_cmd *cmd = &unknown_cmd;
 	struct cmd_args a = {0};
@@ -910,7 +923,7 @@ smtpd_command(struct smtpd_session *s, char *line, size_t len, int more_input)
 		pipelining(s, cmd);
 		return;
 	}
-	if (f & CF_TASK) {
+	if ((f & CF_TASK) && !in_task) {
 		struct cmd_run *run = xmalloc(sizeof(*run));
 
 		/* The line and the arguments must outlive this call. */
@@ -923,4 +936,62 @@ smtpd_command(struct smtpd_session *s, char *line, size_t len, int more_input)
 		return;
 	}
 	cmd_finish(s, cmd, cmd->fn(s, &a), &a);
+}
+
+/* task_sleep - in a task: let the loop run for seconds. */
+static void
+task_sleep(long seconds)
+{
+	struct timeval tv = {seconds, 0};
+	struct task_wait w;
+	struct event *ev;
+
+	task_wait_init(&w);
+	if ((ev = evtimer_new(smtpd_base, task_wake_cb, &w))
+	    == NULL)
+		msg_fatal("evtimer_new: %m");
+	evtimer_add(ev, &tv);
+	task_wait(&w);
+	event_free(ev);
+}
+
+/* A command held back by smtpd_error_sleep_time. */
+struct delayed {
+	char *line;
+	size_t len;
+	int more_input;
+};
+
+static void
+delayed_task(struct smtpd_session *s, void *ctx)
+{
+	struct delayed *d = ctx;
+
+	task_sleep(smtpd_conf.error_sleep);
+	if (!s->dead)
+		dispatch(s, d->line, d->len, d->more_input, 1);
+	free(d->line);
+	free(d);
+}
+
+/* smtpd_command - one command line.  A client that has made
+ * smtpd_soft_error_limit errors (and fewer than smtpd_hard_error_limit)
+ * gets every reply smtpd_error_sleep_time late: the command waits in a
+ * task on a timer, the loop serves the others meanwhile, and the
+ * session reads nothing more until it is answered. */
+void
+smtpd_command(struct smtpd_session *s, char *line, size_t len, int more_input)
+{
+	if (smtpd_conf.error_sleep > 0 && s->errors >= smtpd_conf.soft_error_limit
+	    && s->errors < smtpd_conf.hard_error_limit) {
+		struct delayed *d = xmalloc(sizeof(*d));
+
+		d->line = xmalloc(len + 1);
+		memcpy(d->line, line, len + 1);
+		d->len = len;
+		d->more_input = more_input;
+		smtpd_task(s, delayed_task, d);
+		return;
+	}
+	dispatch(s, line, len, more_input, 0);
 }
