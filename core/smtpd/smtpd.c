@@ -487,6 +487,9 @@ smtpd_read_conf(void)
 	smtpd_conf.hard_error_limit = conf_long("smtpd_hard_error_limit", 20);
 	smtpd_conf.soft_error_limit = conf_long("smtpd_soft_error_limit", 10);
 	smtpd_conf.error_sleep = mail_conf_time("smtpd_error_sleep_time", 's');
+	smtpd_conf.per_request_deadline =
+	    mail_conf_bool("smtpd_per_request_deadline");
+	smtpd_conf.min_data_rate = conf_long("smtpd_min_data_rate", 500);
 	smtpd_conf.junk_limit = conf_long("smtpd_junk_command_limit", 100);
 	smtpd_conf.disable_vrfy = mail_conf_bool("disable_vrfy_command");
 	smtpd_conf.helo_required = mail_conf_bool("smtpd_helo_required");

@@ -66,6 +66,8 @@ struct smtpd_session {
 	int throttled;			/* not reading: too much unsent output */
 
 	struct smtpd_line input;	/* framing state (smtpd_line.c) */
+	size_t input_left;		/* input bytes left by the last pass */
+	long data_deadline;		/* DATA: deadline (monotonic ms) */
 
 	/* Transaction. */
 	char *sender;			/* NULL: no MAIL yet; "" null sender */
@@ -128,6 +130,8 @@ struct smtpd_conf {
 	long soft_error_limit;
 	long junk_limit;		/* smtpd_junk_command_limit */
 	long error_sleep;		/* smtpd_error_sleep_time, seconds */
+	int per_request_deadline;	/* smtpd_per_request_deadline */
+	long min_data_rate;		/* smtpd_min_data_rate, bytes/s */
 	int disable_vrfy;
 	int forbid_bare_lf;		/* 0 no, 1 normalize, 2 reject */
 	int bare_lf_code;		/* smtpd_forbid_bare_newline_reject_code */
@@ -149,11 +153,15 @@ void smtpd_close(struct smtpd_session *s);
 void smtpd_close_after_reply(struct smtpd_session *s);
 void smtpd_reset_transaction(struct smtpd_session *s);
 void smtpd_arm_timeout(struct smtpd_session *s);
-void smtpd_process_input(struct smtpd_session *s);
 /* smtpd_greet - client checks and banner, then read commands (a
  * session that passed its connection limits). */
 void smtpd_greet(struct smtpd_session *s);
 void smtpd_fill_check(struct smtpd_session *s, struct smtpd_check_session *cs);
+
+/* smtpd_line.c (the framing itself: smtpd_line.h) */
+void smtpd_process_input(struct smtpd_session *s);
+/* smtpd_now_ms - a monotonic clock, milliseconds. */
+long smtpd_now_ms(void);
 
 /* smtpd_proto.c */
 /* smtpd_command - handle one command line (without CRLF). */

@@ -48,6 +48,7 @@ smtpd_data_begin(struct smtpd_session *s)
 	const char *id = cleanup_queue_id(s->cleanup);
 
 	s->state = SMTPD_ST_DATA;
+	s->data_deadline = smtpd_now_ms() + smtpd_conf.timeout * 1000;
 	s->data_prev_crlf = 1;
 	s->data_in_piece = 0;
 	s->data_bytes = 0;

@@ -8,6 +8,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "mymalloc.h"
 #include "smtpd.h"
@@ -145,6 +146,37 @@ output_full(struct smtpd_session *s)
 	    > SMTPD_OUT_HIGH;
 }
 
+long
+smtpd_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long)ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+/* data_deadline - smtpd_min_data_rate: the DATA deadline (set to
+ * smtpd_timeout from now by smtpd_data_begin) moves on by one second for
+ * every min_data_rate bytes received, never to more than smtpd_timeout
+ * from now; the message must arrive at that rate on the whole, however
+ * its lines are cut. */
+static void
+data_deadline(struct smtpd_session *s, size_t arrived)
+{
+	long now = smtpd_now_ms(), max = now + smtpd_conf.timeout * 1000L;
+	long dl = s->data_deadline + (long)(arrived * 1000
+	    / (size_t)smtpd_conf.min_data_rate);
+	struct timeval tv;
+
+	if (dl > max || dl < s->data_deadline)
+		dl = max;
+	s->data_deadline = dl;
+	dl = dl > now ? dl - now : 0;
+	tv.tv_sec = dl / 1000;
+	tv.tv_usec = (dl % 1000) * 1000;
+	evtimer_add(s->timer, &tv);
+}
+
 /* smtpd_process_input - act on the complete lines in the input.
  *
  * Backpressure: while more than SMTPD_OUT_HIGH bytes of replies wait to
@@ -152,19 +184,27 @@ output_full(struct smtpd_session *s)
  * own send buffer fills up); smtpd.c's write callback resumes when they
  * are out.
  *
- * smtpd_timeout is a deadline for a whole line: the timer is started
- * again only when a line was taken (or the session was waiting for
- * nothing), never because some bytes arrived, so a client that sends one
- * byte at a time, or never reads its replies, is dropped in time. */
+ * Deadlines (smtpd_per_request_deadline = yes, postino's default):
+ * smtpd_timeout is a deadline for a whole command line: the timer is
+ * started again only when a line was taken (or the session was waiting
+ * for nothing), never because some bytes arrived, so a client that
+ * sends one byte at a time, or never reads its replies, is dropped in
+ * time; the message content has one deadline that moves on with the
+ * bytes received (smtpd_min_data_rate, data_deadline).  With
+ * smtpd_per_request_deadline = no (Postfix's default) smtpd_timeout is
+ * a time limit per read: any bytes that arrive start it again. */
 void
 smtpd_process_input(struct smtpd_session *s)
 {
 	struct evbuffer *in;
+	size_t have, arrived;
 	int progress = 0;
 
 	if (s->dead || s->bev == NULL)
 		return;
 	in = bufferevent_get_input(s->bev);
+	have = evbuffer_get_length(in);
+	arrived = have > s->input_left ? have - s->input_left : 0;
 	while (!s->dead && !SMTPD_BUSY(s)
 	    && (s->state == SMTPD_ST_CMD || s->state == SMTPD_ST_DATA)) {
 		char *line;
@@ -206,7 +246,15 @@ smtpd_process_input(struct smtpd_session *s)
 			free(line);
 		}
 	}
-	if (!s->dead && s->state != SMTPD_ST_CLOSING && !SMTPD_BUSY(s)
-	    && (progress || !evtimer_pending(s->timer, NULL)))
+	if (s->dead)
+		return;
+	s->input_left = evbuffer_get_length(in);
+	if (s->state == SMTPD_ST_CLOSING || SMTPD_BUSY(s))
+		return;
+	if (s->state == SMTPD_ST_DATA && smtpd_conf.per_request_deadline
+	    && smtpd_conf.min_data_rate > 0)
+		data_deadline(s, arrived);
+	else if (progress || !evtimer_pending(s->timer, NULL)
+	    || (arrived > 0 && !smtpd_conf.per_request_deadline))
 		smtpd_arm_timeout(s);
 }

@@ -9,11 +9,21 @@
   task, so another client is served from banner to QUIT meanwhile, and
   the late reply is the right one.  Below the soft limit replies are not
   held back (with an error_sleep_time of an hour, they still come).
+- smtpd_min_data_rate (with smtpd_per_request_deadline, postino's
+  default): message content trickled in short lines, each well within
+  smtpd_timeout, far below the rate: "421 4.4.2 ... timeout exceeded"
+  and "timeout after DATA"; the drip is many times longer than the
+  timeout, so the session must end before it does.
+- smtpd_per_request_deadline = no (Postfix's default): smtpd_timeout
+  limits each read, so a command line dripped slower than the timeout
+  in all is still answered; with "yes" (postino's default) the same
+  drip ends with the 421 (test_smtp_hostile.test_timeout_is_a_deadline).
 """
+import re
 import select
 import unittest
 
-from instance import Instance
+from instance import MYHOSTNAME, Instance
 
 SLEEP = 8           # smtpd_error_sleep_time, seconds
 SOFT = 2
@@ -78,6 +88,74 @@ class ErrorSleep(unittest.TestCase):
             # would time out.
             self.assertEqual(a.reply(), "250 2.0.0 Ok")
             self.assertEqual(code(a.cmd("QUIT")), 221)
+
+
+def drip(sock, chunks, pause):
+    """Send chunks pause seconds apart, reading whatever comes; stop at
+    EOF or when the peer is gone.  (chunks sent, bytes received)."""
+    got = b""
+    sent = 0
+    for chunk in chunks:
+        try:
+            sock.sendall(chunk)
+        except OSError:
+            break
+        sent += 1
+        r, _, _ = select.select([sock], [], [], pause)
+        if r:
+            try:
+                data = sock.recv(4096)
+            except OSError:
+                break
+            got += data
+            if not data:
+                break
+    return sent, got
+
+
+class Deadlines(unittest.TestCase):
+
+    def test_min_data_rate(self):
+        # 2 s to send the content, extended by one second per MB: ten
+        # bytes every 0.3 s never catch up.  Each line is complete long
+        # before smtpd_timeout, so a per-line deadline would not end it.
+        i = Instance(self, users=["alice"],
+                     main={"smtpd_timeout": "2s",
+                           "smtpd_min_data_rate": "1000000"})
+        i.start()
+        lines = [b"Subject: x\r\n", b"\r\n"] + [b"line %04d\r\n" % n
+                                               for n in range(60)]
+        with i.raw() as c:
+            self.assertEqual(code(c.reply()), 220)
+            self.assertEqual(code(c.cmd("EHLO c.example.test")), 250)
+            self.assertEqual(code(c.cmd("MAIL FROM:<c@ext.test>")), 250)
+            self.assertEqual(code(c.cmd("RCPT TO:<%s>" % i.addr("alice"))),
+                             250)
+            self.assertEqual(code(c.cmd("DATA")), 354)
+            sent, got = drip(c.sock, lines, 0.3)
+        self.assertLess(sent, len(lines),
+                        "the session outlived the whole drip: %r" % got)
+        self.assertRegex(got.decode(errors="replace"),
+                         r"^421 4\.4\.2 %s Error: timeout exceeded"
+                         % re.escape(MYHOSTNAME))
+        i.wait_log(r"timeout after DATA from [^ ]*\[127\.0\.0\.1\]")
+        self.assertEqual(i.maildir_files("alice"), [])
+
+    def test_per_read_timeout(self):
+        # smtpd_timeout 2 s, one byte every 0.3 s: 14 bytes take about
+        # 4 s, more than the timeout, but no read waits that long.
+        i = Instance(self, main={"smtpd_timeout": "2s",
+                                 "smtpd_per_request_deadline": "no"})
+        i.start()
+        line = b"EHLO a.test\r\n"
+        with i.raw() as c:
+            self.assertEqual(code(c.reply()), 220)
+            sent, got = drip(c.sock, [bytes([b]) for b in line], 0.3)
+            self.assertEqual(sent, len(line), got)
+            if not got:
+                got = c.sock.recv(4096)
+            self.assertTrue(got.startswith(b"250-"), got)
+        self.assertNotIn("timeout after", i.log())
 
 
 if __name__ == "__main__":
