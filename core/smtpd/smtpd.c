@@ -41,6 +41,7 @@
 
 #include "mail_conf.h"
 #include "mail_server.h"
+#include "map_proxy.h"
 #include "msg.h"
 #include "mymalloc.h"
 #include "smtpd.h"
@@ -537,7 +538,10 @@ main(int argc, char **argv)
 	 * grow with the number of sessions that commit at the same time. */
 	smtpd_pool_init(4);
 	smtpd_pool_grow_limit(64);
+	/* Checks inside tasks wait on this loop for the policy servers and
+	 * the lookup service (ldap:, mysql: through proxymap). */
 	smtpd_check_event_base(smtpd_base);
+	map_proxy_event_base(smtpd_base);
 	ops.capacity = session_limit > INT_MAX ? INT_MAX : (int)session_limit;
 	return mail_server_run(&ops);
 }
