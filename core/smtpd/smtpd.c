@@ -6,9 +6,9 @@
  * max_idle and max_use (sessions are its clients).  Input is split into lines by
  * smtpd_line.c (command lines bounded by line_length_limit, content
  * lines passed in pieces); smtpd_proto.c and smtpd_data.c act on them.  A
- * session whose work is on the thread pool (client name lookup, queue
- * file commit) reads nothing until the work is done, so replies stay in
- * order under pipelining.
+ * session whose work is under way (a command's task, the queue file
+ * commit on the thread pool) reads nothing until the work is done, so
+ * replies stay in order under pipelining.
  *
  * Logs (Postfix's shape): "connect from NAME[ADDR]", "disconnect from
  * NAME[ADDR] ehlo=1 mail=1 rcpt=1 data=1 quit=1 commands=5",

@@ -3,14 +3,14 @@
  *
  * One process serves many sessions on one libevent loop.  Commands whose
  * checks may wait for another server run inside tasks (smtpd_task).  The
- * fsync that commits a queue file and the client name lookup run on a
- * small thread pool (smtpd_pool.c); their completion comes back to the
- * loop.
+ * fsync that commits a queue file runs on a small thread pool
+ * (smtpd_pool.c); its completion comes back to the loop.
  *
- * Files: smtpd.c (process, listeners, session life), smtpd_proto.c
- * (command parser and the commands), smtpd_data.c (DATA: dot-unstuffing,
- * end-of-data detection, bare LF policy), smtpd_pool.c (thread pool),
- * smtpd_check.c (policy; see smtpd_check.h). */
+ * Files: smtpd.c (process, session life), smtpd_line.c (input framing,
+ * a session's input loop), smtpd_proto.c (command table, dispatcher and
+ * the commands), smtpd_data.c (DATA: dot-unstuffing, end-of-data
+ * detection, bare LF policy), smtpd_peer.c (client name), smtpd_pool.c
+ * (thread pool), smtpd_check.c (policy; see smtpd_check.h). */
 #ifndef POSTINO_SMTPD_SMTPD_H
 #define POSTINO_SMTPD_SMTPD_H
 
