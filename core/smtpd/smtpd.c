@@ -39,8 +39,8 @@
 
 #include <event2/event.h>
 
-#include "mail_conf.h"
 #include "mail_server.h"
+#include "mail_vars.h"
 #include "map_proxy.h"
 #include "msg.h"
 #include "mymalloc.h"
@@ -458,10 +458,11 @@ smtpd_stop(void)
 	}
 }
 
+/* conf_long - a number parameter's value v; def when empty or not a
+ * number (lenient, as before binding). */
 static long
-conf_long(const char *name, long def)
+conf_long(const char *v, long def)
 {
-	const char *v = mail_conf_str(name);
 	long n;
 
 	if (*v == 0 || str_to_long(v, &n) < 0)
@@ -474,31 +475,31 @@ smtpd_read_conf(void)
 {
 	const char *v;
 
-	smtpd_conf.myhostname = xstrdup(mail_conf_str("myhostname"));
-	smtpd_conf.banner = xstrdup(mail_conf_str("smtpd_banner"));
-	smtpd_conf.mail_name = xstrdup(mail_conf_str("mail_name"));
-	smtpd_conf.timeout = mail_conf_time("smtpd_timeout", 's');
+	mail_vars_bind(MAIL_VARS_SMTPD);
+	smtpd_conf.myhostname = xstrdup(var_myhostname);
+	smtpd_conf.banner = xstrdup(var_smtpd_banner);
+	smtpd_conf.mail_name = xstrdup(var_mail_name);
+	smtpd_conf.timeout = var_smtpd_timeout;
 	if (smtpd_conf.timeout <= 0)
 		smtpd_conf.timeout = 300;
-	smtpd_conf.rcpt_limit = conf_long("smtpd_recipient_limit", 1000);
-	smtpd_conf.line_limit = conf_long("line_length_limit", 2048);
+	smtpd_conf.rcpt_limit = conf_long(var_smtpd_recipient_limit, 1000);
+	smtpd_conf.line_limit = conf_long(var_line_length_limit, 2048);
 	if (smtpd_conf.line_limit < 512)
 		smtpd_conf.line_limit = 512;
-	smtpd_conf.size_limit = conf_long("message_size_limit", 10240000);
-	smtpd_conf.hard_error_limit = conf_long("smtpd_hard_error_limit", 20);
-	smtpd_conf.soft_error_limit = conf_long("smtpd_soft_error_limit", 10);
-	smtpd_conf.error_sleep = mail_conf_time("smtpd_error_sleep_time", 's');
-	smtpd_conf.per_request_deadline =
-	    mail_conf_bool("smtpd_per_request_deadline");
-	smtpd_conf.min_data_rate = conf_long("smtpd_min_data_rate", 500);
-	smtpd_conf.junk_limit = conf_long("smtpd_junk_command_limit", 100);
-	smtpd_conf.disable_vrfy = mail_conf_bool("disable_vrfy_command");
-	smtpd_conf.helo_required = mail_conf_bool("smtpd_helo_required");
-	smtpd_conf.delay_reject = mail_conf_bool("smtpd_delay_reject");
-	smtpd_conf.strict_rfc821 = mail_conf_bool("strict_rfc821_envelopes");
-	smtpd_conf.peername_lookup = mail_conf_bool("smtpd_peername_lookup");
+	smtpd_conf.size_limit = var_message_size_limit;
+	smtpd_conf.hard_error_limit = conf_long(var_smtpd_hard_error_limit, 20);
+	smtpd_conf.soft_error_limit = conf_long(var_smtpd_soft_error_limit, 10);
+	smtpd_conf.error_sleep = var_smtpd_error_sleep_time;
+	smtpd_conf.per_request_deadline = var_smtpd_per_request_deadline;
+	smtpd_conf.min_data_rate = conf_long(var_smtpd_min_data_rate, 500);
+	smtpd_conf.junk_limit = conf_long(var_smtpd_junk_command_limit, 100);
+	smtpd_conf.disable_vrfy = var_disable_vrfy_command;
+	smtpd_conf.helo_required = var_smtpd_helo_required;
+	smtpd_conf.delay_reject = var_smtpd_delay_reject;
+	smtpd_conf.strict_rfc821 = var_strict_rfc821_envelopes;
+	smtpd_conf.peername_lookup = var_smtpd_peername_lookup;
 	/* Postfix 3.9+ parameters (not in older parameter tables). */
-	v = mail_conf_str("smtpd_forbid_bare_newline");
+	v = var_smtpd_forbid_bare_newline;
 	if (strcasecmp(v, "no") == 0)
 		smtpd_conf.forbid_bare_lf = 0;
 	else if (strcasecmp(v, "reject") == 0)
@@ -506,10 +507,10 @@ smtpd_read_conf(void)
 	else
 		smtpd_conf.forbid_bare_lf = 1;	/* normalize (default) */
 	smtpd_conf.bare_lf_code = (int)conf_long(
-	    "smtpd_forbid_bare_newline_reject_code", 550);
+	    var_smtpd_forbid_bare_newline_reject_code, 550);
 	if (smtpd_conf.bare_lf_code < 500 || smtpd_conf.bare_lf_code > 599)
 		smtpd_conf.bare_lf_code = 550;
-	v = mail_conf_str("smtpd_forbid_unauth_pipelining");
+	v = var_smtpd_forbid_unauth_pipelining;
 	smtpd_conf.forbid_unauth_pipelining = strcasecmp(v, "no") != 0;
 }
 

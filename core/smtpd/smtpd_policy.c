@@ -34,7 +34,7 @@
 #include <unistd.h>
 
 #include "buf.h"
-#include "mail_conf.h"
+#include "mail_vars.h"
 #include "msg.h"
 #include "mymalloc.h"
 #include "smtpd_check_private.h"
@@ -204,7 +204,7 @@ policy_connect(const char *server, long deadline, const char **why)
 		else
 			full = concatenate("private/", server, (char *)0);
 		if (*full != '/') {
-			char *abs = concatenate(mail_conf_str("queue_directory"), "/",
+			char *abs = concatenate(var_queue_directory, "/",
 			    full, (char *)0);
 
 			free(full);
@@ -389,8 +389,8 @@ build_request(struct smtpd_check_ctx *ctx, const char *context,
 	add_attr(b, "policy_context", context);
 	add_attr(b, "server_address", s->server_addr);
 	add_attr(b, "server_port", s->server_port);
-	add_attr(b, "compatibility_level", mail_conf_str("compatibility_level"));
-	add_attr(b, "mail_version", mail_conf_str("mail_version"));
+	add_attr(b, "compatibility_level", var_compatibility_level);
+	add_attr(b, "mail_version", var_mail_version);
 	buf_printf(b, "\n");
 }
 
@@ -419,9 +419,9 @@ reply_action(const char *reply)
 }
 
 static long
-opt_or(long opt, const char *param)
+opt_or(long opt, long param_value)
 {
-	return opt >= 0 ? opt : mail_conf_time(param, 's');
+	return opt >= 0 ? opt : param_value;
 }
 
 int
@@ -445,20 +445,20 @@ smtpd_check_policy(struct smtpd_check_ctx *ctx, const char *arg,
 		smtpd_restrict_policy_free(&o);
 		return rc;
 	}
-	timeout = opt_or(o.timeout, "smtpd_policy_service_timeout");
-	max_idle = opt_or(o.max_idle, "smtpd_policy_service_max_idle");
-	max_ttl = opt_or(o.max_ttl, "smtpd_policy_service_max_ttl");
+	timeout = opt_or(o.timeout, var_smtpd_policy_service_timeout);
+	max_idle = opt_or(o.max_idle, var_smtpd_policy_service_max_idle);
+	max_ttl = opt_or(o.max_ttl, var_smtpd_policy_service_max_ttl);
 	request_limit = o.request_limit >= 0 ? o.request_limit
-	    : mail_conf_int("smtpd_policy_service_request_limit");
+	    : var_smtpd_policy_service_request_limit;
 	try_limit = o.try_limit >= 0 ? o.try_limit
-	    : mail_conf_int("smtpd_policy_service_try_limit");
-	retry_delay = opt_or(o.retry_delay, "smtpd_policy_service_retry_delay");
+	    : var_smtpd_policy_service_try_limit;
+	retry_delay = opt_or(o.retry_delay, var_smtpd_policy_service_retry_delay);
 	if (try_limit < 1)
 		try_limit = 1;
 
 	req = buf_new(1024, 0);
 	build_request(ctx, o.policy_context ? o.policy_context
-	    : mail_conf_str("smtpd_policy_service_policy_context"), req);
+	    : var_smtpd_policy_service_policy_context, req);
 	reply = buf_new(256, 0);
 	for (long t = 0; t < try_limit && action == NULL; t++) {
 		struct pconn *c;
@@ -509,7 +509,7 @@ smtpd_check_policy(struct smtpd_check_ctx *ctx, const char *arg,
 	if (action == NULL) {
 		msg_warn("%s", problem);
 		action = xstrdup(o.default_action ? o.default_action
-		    : mail_conf_str("smtpd_policy_service_default_action"));
+		    : var_smtpd_policy_service_default_action);
 	}
 	free(problem);
 	{
