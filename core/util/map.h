@@ -17,16 +17,10 @@
  * and loaded with libltdl (see map_loader.c).
  *
  * Blocking: lookups in tables with MAP_CAP_BLOCKING (ldap, mysql) may
- * block for up to the table's timeout; event-driven daemons must not call
- * them on their event loop (map_any_blocking() tells whether a process has
- * such a table; map_set_threaded() makes lookups safe from several
- * threads).
- *
- * Result cache (postino, beyond Postfix): map_cache_configure() turns on
- * an in-process cache of MAP_FOUND / MAP_NOTFOUND answers of blocking
- * tables, with a TTL each, bounded in size (least recently used entries
- * go first).  MAP_TEMPFAIL is never cached.  Counters are logged every
- * five minutes (when lookups happen) and at exit. */
+ * block for up to the table's timeout.  Daemons never call them: the
+ * mail layer routes them to the lookup service (map_proxy_hook below),
+ * whose client waits in tasks; the service keeps the result cache.  This
+ * layer is single-threaded: no locks, one answer per table at a time. */
 #ifndef POSTINO_UTIL_MAP_H
 #define POSTINO_UTIL_MAP_H
 
@@ -87,7 +81,6 @@ enum map_seq {
 };
 
 struct map_driver;
-struct map_core;
 
 /* struct map - the base of every table instance; drivers embed it first
  * and fill the method pointers at open time. */
@@ -104,7 +97,6 @@ struct map {
 	struct buf *explain;	/* with MAP_FLAG_EXPLAIN: trace lines */
 	struct buf *keybuf;	/* folded key (map.c) */
 	time_t mtime;		/* source file mtime at open, 0 if none */
-	struct map_core *core;	/* map.c private: lock, result cache */
 
 	/* Methods.  lookup is mandatory; the others may be NULL. */
 	enum map_status (*lookup)(struct map *map, const char *key,
@@ -160,34 +152,6 @@ const char *map_reason(const struct map *map);
  * ""; map_explain_reset clears it. */
 const char *map_explain_text(const struct map *map);
 void map_explain_reset(struct map *map);
-
-/* map_any_blocking - 1 when a table with MAP_CAP_BLOCKING is open in
- * this process (after map_open of e.g. ldap: or proxy:mysql:), else 0. */
-int map_any_blocking(void);
-
-/* map_set_threaded - from now on map_lookup() may be called from several
- * threads at once.  Each table gets a mutex (two threads never share a
- * driver's handle; a blocking table whose handle is busy gets up to 8
- * more, opened like the first, so that lookups that wait for a slow
- * server wait side by side), and the value and map_reason() of a lookup are
- * copied per thread, so they stay valid until the same thread's next
- * lookup in that table.  Around the driver call of a MAP_CAP_BLOCKING
- * table (which may wait for its timeout) map_lookup calls release() and
- * afterwards reacquire(), so that a caller can drop a lock of its own
- * while it waits; either may be NULL.  Call once, before the threads
- * start; there is no way back. */
-void map_set_threaded(void (*release)(void), void (*reacquire)(void));
-
-/* map_cache_configure - cache answers of MAP_CAP_BLOCKING tables:
- * MAP_FOUND for ttl seconds, MAP_NOTFOUND for negative_ttl seconds (0:
- * not cached), at most max_entries per table (<= 0: 10000).  ttl <= 0
- * turns the cache off (the default).  Daemons call it at start from
- * postino_lookup_cache_ttl, postino_lookup_cache_negative_ttl and
- * postino_lookup_cache_size. */
-void map_cache_configure(long ttl, long negative_ttl, long max_entries);
-/* map_cache_log - log the counters of every cache now ("statistics:
- * table TITLE: cache hits=N misses=N entries=N"). */
-void map_cache_log(void);
 
 /* The lookup service (proxymap) hook.  The mail layer (core/mail/
  * map_proxy.c) installs open_fn, which opens "proxy:TABLE" as a client
