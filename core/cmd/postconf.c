@@ -218,7 +218,7 @@ scan_config(int quiet, int unused_warnings)
 	for (vp = mvals; *vp; vp++)
 		scan_refs(*vp, mark_used, warned);
 	/* Restriction classes name user-defined parameters. */
-	classes = mail_conf_raw("smtpd_restriction_classes");
+	classes = mail_conf_raw(MAIL_PARAM_NAME(smtpd_restriction_classes));
 	if (classes) {
 		bp = copy = mail_conf_expand(classes, NULL, NULL);
 		while ((tok = mystrtok(&bp, ", \t\r\n")) != NULL)
@@ -311,7 +311,7 @@ print_all(int nondefault, int defaults, int flags)
 		ns++;
 	/* Like Postfix: a non-default configuration directory counts as a
 	 * main.cf setting of config_directory. */
-	if (nondefault && !mail_conf_is_set("config_directory")
+	if (nondefault && !mail_conf_is_set(MAIL_PARAM_NAME(config_directory))
 	    && strcmp(mail_conf_dir(), paths_config_directory()) != 0)
 		quirk = 1;
 	all = xcalloc(n + ns + 2, sizeof(*all));

@@ -24,6 +24,7 @@
 
 #include "buf.h"
 #include "mail_conf.h"
+#include "mail_params.h"
 #include "master_ent.h"
 #include "match_list.h"
 #include "msg.h"
@@ -198,7 +199,7 @@ check_one(struct rconf *rc)
 	    class_text, rc)
 	    && !smtpd_restrict_has_guard(value(rc, "smtpd_recipient_restrictions"),
 	    class_text, rc)
-	    && (mail_conf_is_set("smtpd_relay_restrictions")
+	    && (mail_conf_is_set(MAIL_PARAM_NAME(smtpd_relay_restrictions))
 	    || override(rc, "smtpd_relay_restrictions")
 	    || *value(rc, "smtpd_recipient_restrictions"))) {
 		w = where(rc, "smtpd_relay_restrictions");

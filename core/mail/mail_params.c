@@ -126,15 +126,16 @@ compute_myhostname(void)
 		strlcpy(host, "localhost", sizeof(host));
 	if (strchr(host, '.') != NULL)
 		return xstrdup(host);
-	return concatenate(host, ".", mail_conf_is_set("mydomain") ?
-	    mail_conf_str("mydomain") : DEF_MYDOMAIN, (char *)0);
+	return concatenate(host, ".",
+	    mail_conf_is_set(MAIL_PARAM_NAME(mydomain)) ?
+	    mail_conf_str(MAIL_PARAM_NAME(mydomain)) : DEF_MYDOMAIN, (char *)0);
 }
 
 /* compute_mydomain - $myhostname without its first label. */
 static char *
 compute_mydomain(void)
 {
-	const char *host = mail_conf_str("myhostname");
+	const char *host = mail_conf_str(MAIL_PARAM_NAME(myhostname));
 	const char *dot = strchr(host, '.');
 
 	if (dot == NULL || dot[1] == 0)
@@ -201,7 +202,7 @@ prefix_len(const unsigned char *m, size_t blen)
 static char *
 compute_mynetworks(void)
 {
-	const char *style = mail_conf_str("mynetworks_style");
+	const char *style = mail_conf_str(MAIL_PARAM_NAME(mynetworks_style));
 	struct ifaddrs *ifs, *ifa;
 	struct buf *out = buf_new(128, BUF_NOLIMIT);
 	char *res;
