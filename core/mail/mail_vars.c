@@ -75,6 +75,10 @@ bind_one(const struct mail_var *v)
 	if (p->status != MAIL_PARAM_IMPL && p->status != MAIL_PARAM_NO_EFFECT)
 		msg_panic("mail_vars: %s is bound but marked \"%s\" in the "
 		    "parameter table", p->name, mail_param_status_name(p->status));
+	/* The commands bind GLOBAL: it must not fail on a malformed number. */
+	if ((v->groups & MAIL_VARS_GLOBAL) && v->type != MAIL_VAR_T_STR)
+		msg_panic("mail_vars: %s: the global group holds strings only",
+		    p->name);
 	val = mail_conf_str(p->name);
 	switch (v->type) {
 	case MAIL_VAR_T_STR:
