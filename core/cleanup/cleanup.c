@@ -632,6 +632,14 @@ cleanup_poke_qmgr(void)
 	close(fd);
 }
 
+void
+cleanup_end_content(struct cleanup_state *st)
+{
+	if (st->cstate == CLEANUP_ST_ENVELOPE)
+		cleanup_start_content(st);
+	cleanup_message_end(st);
+}
+
 int
 cleanup_finish(struct cleanup_state *st, const char **queue_id_r,
     const char **reply_r)

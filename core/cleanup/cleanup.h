@@ -16,7 +16,9 @@
  * (qfile.h write protocol, fsync of file and directory), and pokes qmgr.
  *
  * Thread use: a cleanup_state is used by one thread at a time;
- * cleanup_finish may be called from a worker thread (it blocks on fsync).
+ * cleanup_finish may be called from a worker thread (it blocks on fsync)
+ * once cleanup_end_content ran on the daemon's own thread: the table
+ * lookups (header checks, header rewriting) are done by then.
  * Logs as program "cleanup": "ID: message-id=<...>". */
 #ifndef POSTINO_CLEANUP_CLEANUP_H
 #define POSTINO_CLEANUP_CLEANUP_H
@@ -95,6 +97,10 @@ int cleanup_line(struct cleanup_state *st, const char *line, size_t len);
  * line (as Postfix's see each record of one).  Returns as cleanup_line. */
 int cleanup_line_piece(struct cleanup_state *st, const char *data,
     size_t len, int first, int last);
+/* cleanup_end_content - the content is complete: run what waits for its
+ * end (the last header block's checks and rewriting, which may look up
+ * tables).  cleanup_finish does it too when it was not done. */
+void cleanup_end_content(struct cleanup_state *st);
 /* cleanup_finish - write and commit.  Returns CLEANUP_STAT_*; *queue_id_r
  * (valid until cleanup_free) is the ID on success; *reply_r is the
  * SMTP-style reply for non-OK status ("5.7.1 message content rejected"),

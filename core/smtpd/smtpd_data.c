@@ -109,10 +109,14 @@ commit_done(void *ctx)
 	smtpd_process_input(s);
 }
 
-/* commit - queue the message on the pool (cleanup_finish syncs). */
+/* commit - queue the message on the pool (cleanup_finish syncs).  What
+ * may look up tables (the last headers' checks and rewriting) runs here,
+ * on the loop's thread (in the end-of-data task), never on the pool:
+ * the map layer and the lookup-service client are single-threaded. */
 static void
 commit(struct smtpd_session *s)
 {
+	cleanup_end_content(s->cleanup);
 	s->state = SMTPD_ST_COMMIT;
 	s->in_pool = 1;
 	evtimer_del(s->timer);
