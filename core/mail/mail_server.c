@@ -27,6 +27,7 @@
 #include "mail_server.h"
 #include "mail_vars.h"
 #include "map.h"
+#include "map_proxy.h"
 #include "msg.h"
 #include "mymalloc.h"
 #include "stringops.h"
@@ -215,6 +216,9 @@ mail_server_init(int argc, char **argv, const char *program)
 	 * such tables are opened through the lookup service (map_proxy.h),
 	 * which also keeps the result cache.  proxymap turns this off. */
 	map_proxy_route(1);
+	/* proxy: tables that never block are read here unless the process
+	 * chroots (then only the service can read, e.g., /etc/passwd). */
+	map_proxy_local(!(server_chroot && geteuid() == 0));
 
 	mail_server_fds();
 	mail_server_signals();

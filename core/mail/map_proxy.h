@@ -69,4 +69,17 @@ void map_proxy_event_base(struct event_base *base);
 struct map *map_proxy_open(const char *table, int open_flags, int flags,
     int routed, char **err_r);
 
+/* map_proxy_approved - does proxy_read_maps name table (TYPE:NAME, with
+ * or without "proxy:" prefixes there)?  The service refuses the others;
+ * the client checks the same list before it answers in-process. */
+int map_proxy_approved(const char *table);
+
+/* map_proxy_local - with on, "proxy:TYPE:NAME" of a type whose lookups
+ * never block (unix:, hash:, cidr:, pcre: ...) and that proxy_read_maps
+ * approves is opened in this process instead of through the service: the
+ * service would add a round trip to every lookup and nothing else.  The
+ * daemon skeleton turns it on unless the process chroots, where such a
+ * table (unix:passwd.byname) can only be read by the service. */
+void map_proxy_local(int on);
+
 #endif

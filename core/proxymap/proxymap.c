@@ -120,7 +120,6 @@ static int pm_worker_max;
 static int pm_table_max;		/* workers one table may occupy */
 static struct pm_req *pm_queue, **pm_queue_tail = &pm_queue;
 static struct htable *pm_tables;	/* "flags:table" -> pm_table */
-static struct htable *pm_approved;	/* table name -> (void *)1 */
 static long pm_ttl, pm_neg_ttl, pm_cache_size;
 
 static double
@@ -130,27 +129,6 @@ pm_now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* pm_approve_list - every table named in proxy_read_maps, with its
- * "proxy:" prefix removed.  Words that are not tables (restriction
- * names) are harmless: nobody asks for them. */
-static void
-pm_approve_list(void)
-{
-	char *copy = xstrdup(var_proxy_read_maps);
-	char *cp = copy, *word;
-
-	pm_approved = htable_create(64);
-	while ((word = mystrtok(&cp, " \t\r\n,")) != NULL) {
-		while (strncmp(word, "proxy:", 6) == 0)
-			word += 6;
-		if (strchr(word, ':') == NULL)
-			continue;
-		if (htable_find(pm_approved, word) == NULL)
-			htable_enter(pm_approved, word, (void *)1);
-	}
-	free(copy);
 }
 
 static void
@@ -266,7 +244,7 @@ pm_check_table(struct pm_client *c, const char *table)
 		pm_answer_status(c, PROXY_STAT_BAD, "request without a table");
 		return -1;
 	}
-	if (htable_find(pm_approved, table) == NULL) {
+	if (!map_proxy_approved(table)) {
 		msg_warn("%s: \"%s\"", PROXY_UNAPPROVED, table);
 		pm_answer_status(c, PROXY_STAT_DENY, PROXY_UNAPPROVED);
 		return -1;
@@ -721,7 +699,6 @@ main(int argc, char **argv)
 	pm_table_max = pm_worker_max - pm_worker_max / 4;
 	if (pm_table_max < 1)
 		pm_table_max = 1;
-	pm_approve_list();
 	pm_tables = htable_create(16);
 	if (mail_server_listen_count() == 0)
 		msg_fatal("no listening socket: proxymap must be started by the master");

@@ -153,6 +153,41 @@ class ProxyMap(unittest.TestCase):
                    r"table: \"ldap:%s\"" % re.escape(mbox))
         i.check_sanitizer()
 
+    def test_tables_that_never_block_are_read_in_process(self):
+        # proxy:texthash: (like the default proxy:unix:passwd.byname) is
+        # read by smtpd itself when proxy_read_maps approves it: the
+        # service would only add a round trip.  Proven with the service
+        # stopped: the in-process table answers, the unapproved one (which
+        # only the service may refuse) does not.
+        i = Instance(self)
+        ok = os.path.join(i.conf, "vmailbox")
+        other = os.path.join(i.conf, "vother")
+        with open(ok, "w") as f:
+            f.write("hu1@hash.test hash.test/hu1/\n")
+        with open(other, "w") as f:
+            f.write("ou1@other.test other.test/ou1/\n")
+        i.set_main(virtual_mailbox_domains="hash.test other.test",
+                   virtual_mailbox_maps="proxy:texthash:%s proxy:texthash:%s"
+                   % (ok, other),
+                   virtual_mailbox_base=os.path.join(i.dir, "vmail"),
+                   proxy_read_maps="proxy:texthash:" + ok,
+                   ipc_timeout="3s")
+        i.start()
+        code, text = rcpt(i, "ou1@other.test")
+        self.assertEqual(code, 451, text)
+        pid = dispatcher(i)
+        self.assertIsNotNone(pid)
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            code, text = rcpt(i, "hu1@hash.test")
+            self.assertEqual(code, 250, text)
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        i.wait_log(r"proxymap\[\d+\]: warning: request for unapproved "
+                   r"table: \"texthash:%s\"" % re.escape(other))
+        self.assertNotIn("unapproved table: \"texthash:%s\"" % ok, i.log())
+        i.check_sanitizer()
+
     def test_service_killed_clients_reconnect(self):
         i, slapd, _ = setup(self)
         self.assertEqual(rcpt(i, "lu1@ldap.test")[0], 250)
