@@ -43,6 +43,7 @@
 #include "mymalloc.h"
 #include "qmgr.h"
 #include "resolve.h"
+#include "task.h"
 #include "stringops.h"
 
 struct event_base *qmgr_base;
@@ -199,6 +200,16 @@ qmgr_message_finished(struct qmgr_message *msg)
 	qmgr_schedule_scan();
 }
 
+/* load_task - take one message in, as a task: resolving its recipients
+ * may wait for the lookup service (transport_maps, virtual tables in a
+ * directory), and while it waits qmgr's loop goes on delivering the
+ * messages whose lookups are answered (task.h, map_proxy.h). */
+static void
+load_task(void *ctx)
+{
+	qmgr_message_load(ctx);
+}
+
 /* scan_incoming - move complete files to active/ and load them. */
 static void
 scan_incoming(void)
@@ -248,7 +259,7 @@ scan_incoming(void)
 		/* The file is durable already: a crash that undoes this rename
 		 * only means the message is picked up from incoming again. */
 		if (mail_queue_rename(MAIL_QUEUE_INCOMING, MAIL_QUEUE_ACTIVE, ids[i]) == 0)
-			qmgr_message_load(ids[i]);
+			task_start(load_task, xstrdup(ids[i]), free, 0);
 		else if (errno != ENOENT)
 			msg_warn("%s: move to active: %m", ids[i]);
 	}

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
 """test_nostall_queue - a directory that hangs must not stall the mail
-whose lookups are local, in cleanup and virtual (issue 9).
+whose lookups are local, in cleanup, qmgr and virtual (issue 9).
 
 A real slapd (scripts/lib/slapd.sh) holds lu1..lu7@ldap.test; each test
 points exactly one table of one daemon at it, with the domain filter
@@ -11,7 +11,9 @@ LDAP timeout longer than the test:
   * virtual: virtual_mailbox_maps = hash:..., ldap:... in the virtual
     delivery agent (with the default process limit);
   * cleanup: virtual_alias_maps = ldap:... (lu2@ldap.test -> hu2@hash.test),
-    expanded by cleanup (inside smtpd) when the message is received.
+    expanded by cleanup (inside smtpd) when the message is received;
+  * qmgr: transport_maps = ldap:... (lu2@ldap.test -> virtual:), applied by
+    qmgr's address resolution.
 
 smtpd never looks these up for a client in mynetworks
 (smtpd_reject_unlisted_recipient = no, permit_mynetworks first), so mail
@@ -191,6 +193,11 @@ class QueueNoStall(unittest.TestCase):
         i = self.setup("description", virtual_alias_maps="ldap:LDAPCF")
         self.check(i, "lu2@ldap.test", ("hash.test", "hu2"),
                    ("hash.test", "hu3"), a_by_smtp=False)
+
+    def test_qmgr(self):
+        i = self.setup("title", transport_maps="ldap:LDAPCF")
+        self.check(i, "lu2@ldap.test", ("ldap.test", "lu2"),
+                   ("hash.test", "hu3"))
 
 
 if __name__ == "__main__":
