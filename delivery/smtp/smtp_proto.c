@@ -665,14 +665,16 @@ session_open(struct deliv *dv, const struct smtp_addr *a, int *loop_r,
 	*loop_r = 0;
 	*greeted_r = 0;
 	if (a->sa.ss_family == AF_UNIX)
-		snprintf(label, sizeof(label), "%s", a->addr_text);
+		/* As Postfix logs it: this host, and the socket. */
+		snprintf(label, sizeof(label), "%s[%s]", var_myhostname,
+		    a->addr_text);
 	else
 		snprintf(label, sizeof(label), "%s[%s]:%d", a->host, a->addr_text,
 		    a->port);
 	if ((st = smtp_connect(a)) == NULL) {
 		if (a->sa.ss_family == AF_UNIX)
 			last_error_set(&dv->le, "4.4.1", "none", "connect to %s: %s",
-			    a->addr_text, strerror(errno));
+			    label, strerror(errno));
 		else
 			last_error_set(&dv->le, "4.4.1", "none",
 			    "connect to %s[%s]:%d: %s", a->host, a->addr_text, a->port,
