@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -148,6 +150,13 @@ smtp_connect(const struct smtp_addr *a)
 			errno = err;
 			return NULL;
 		}
+	}
+	if (a->sa.ss_family != AF_UNIX) {
+		int on = 1;
+
+		/* Commands and the message's end are written whole: nothing
+		 * gains from waiting for more. */
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
 	}
 	s = xcalloc(1, sizeof(*s));
 	s->fd = fd;

@@ -45,6 +45,8 @@
 /* Largest message copied for the 8BITMIME downgrade (larger ones are
  * sent as they are). */
 #define SMTP_MIME_COPY_MAX	(256L * 1024 * 1024)
+/* Message bytes queued before a write. */
+#define SMTP_SEND_CHUNK		(64 * 1024)
 
 struct reply {
 	int code;
@@ -339,7 +341,10 @@ send_content(struct deliv *dv, struct smtp_stream *st)
 			col++;
 		}
 		smtp_put(st, out, o);
-		if (smtp_flush(st, smtp_conf.data_xfer_timeout) < 0)
+		/* Sent in large writes: the end of the message goes with
+		 * the "." (two small segments would wait for a delayed ACK). */
+		if (buf_len(st->out) >= SMTP_SEND_CHUNK
+		    && smtp_flush(st, smtp_conf.data_xfer_timeout) < 0)
 			return -1;
 	}
 	if (pending_cr)
