@@ -58,7 +58,9 @@ static long active_limit;
 static long queue_run_delay;
 static long min_backoff, max_backoff;
 static long queue_lifetime, bounce_lifetime;
+static long delay_warning;
 static int stopping;
+static struct htable *flushed;		/* IDs taken in by a flush */
 
 #define SCAN_BATCH	100
 
@@ -123,6 +125,63 @@ notify(struct qmgr_message *msg, enum bounce_kind kind, const char *log_queue)
 	return ret;
 }
 
+/* notify_delayed - the sender's "delayed mail" notification (RFC 3464,
+ * action=delayed) listing the recipients still deferred, each once with
+ * its latest reason; 0 sent (or nothing to send), -1 try again later. */
+static int
+notify_delayed(struct qmgr_message *msg)
+{
+	struct bounce_entry *entries = NULL;
+	int n = bounce_log_read(MAIL_QUEUE_DEFER, msg->id, &entries);
+	int keep = 0, ret;
+	char *newid = NULL;
+
+	if (n <= 0)
+		return n < 0 ? -1 : 0;
+	/* The defer log grows with every attempt: the last entry of each
+	 * recipient wins. */
+	for (int i = 0; i < n; i++) {
+		int later = 0;
+
+		for (int j = i + 1; j < n && !later; j++)
+			later = strcmp(entries[i].recipient, entries[j].recipient) == 0
+			    && strcmp(entries[i].orig_rcpt ? entries[i].orig_rcpt : "",
+			    entries[j].orig_rcpt ? entries[j].orig_rcpt : "") == 0;
+		if (!later) {
+			struct bounce_entry tmp = entries[keep];
+
+			entries[keep] = entries[i];
+			entries[i] = tmp;
+			keep++;
+		}
+	}
+	ret = bounce_send(msg->qf, msg->path, BOUNCE_DELAYED, entries, keep,
+	    &newid);
+	free(newid);
+	bounce_entries_free(&entries, n);
+	return ret;
+}
+
+/* delay_warn - delay_warning_time: once per message, when it has waited
+ * that long and is going back to the deferred queue, the sender hears
+ * that it is still being retried.  "Once" is the queue file's
+ * QMGR_MODE_WARNED bit. */
+static void
+delay_warn(struct qmgr_message *msg, double age)
+{
+	mode_t mode = (msg->qf->mode | QFILE_MODE_TRIED) & 07777;
+
+	if (delay_warning <= 0 || age < (double)delay_warning || *msg->qf->sender == 0
+	    || (msg->qf->mode & QMGR_MODE_WARNED))
+		return;
+	if (notify_delayed(msg) < 0)
+		return;				/* next time */
+	if (chmod(msg->path, mode | QMGR_MODE_WARNED) < 0)
+		msg_warn("%s: mark delay warning sent: %m", msg->id);
+	else
+		msg->qf->mode |= QMGR_MODE_WARNED;
+}
+
 /* remove_message - delete the queue file and its logs. */
 static void
 remove_message(struct qmgr_message *msg)
@@ -178,6 +237,7 @@ qmgr_message_finished(struct qmgr_message *msg)
 			delay = min_backoff;
 		if (delay > max_backoff)
 			delay = max_backoff;
+		delay_warn(msg, age);
 		/* Recipients done so far stay done after a system crash. */
 		(void)qmgr_message_sync_marks(msg);
 		if (mail_queue_move(MAIL_QUEUE_ACTIVE, MAIL_QUEUE_DEFERRED, msg->id) < 0) {
@@ -198,6 +258,44 @@ qmgr_message_finished(struct qmgr_message *msg)
 	}
 	message_free(msg);
 	qmgr_schedule_scan();
+}
+
+/* flushed_add - a flush takes this message in: defer_transports do
+ * not apply to its next attempt (Postfix: sendmail -q delivers mail of
+ * deferred transports). */
+static void
+flushed_add(const char *id)
+{
+	if (flushed == NULL)
+		flushed = htable_create(64);
+	if (flushed->used > 100000)		/* IDs that never came in */
+		htable_free(&flushed, NULL), flushed = htable_create(64);
+	if (htable_find(flushed, id) == NULL)
+		htable_enter(flushed, id, flushed);
+}
+
+int
+qmgr_flushed_take(const char *id)
+{
+	if (flushed == NULL || htable_find(flushed, id) == NULL)
+		return 0;
+	htable_delete(flushed, id, NULL);
+	return 1;
+}
+
+/* flush_incoming - a flush covers mail in incoming/ too. */
+static void
+flush_incoming(void)
+{
+	DIR *dir = opendir(mail_queue_dir(MAIL_QUEUE_INCOMING));
+	struct dirent *de;
+
+	if (dir == NULL)
+		return;
+	while ((de = readdir(dir)) != NULL)
+		if (valid_id(de->d_name))
+			flushed_add(de->d_name);
+	closedir(dir);
 }
 
 /* load_task - take one message in, as a task: resolving its recipients
@@ -296,6 +394,8 @@ scan_deferred(int all)
 			/* Keep the defer log until the message is retried:
 			 * an expiry report needs the last reasons. */
 			free(log);
+			if (all)
+				flushed_add(de->d_name);
 			if (mail_queue_rename(MAIL_QUEUE_DEFERRED, MAIL_QUEUE_INCOMING,
 			    de->d_name) < 0)
 				msg_warn("%s: move to incoming: %m", de->d_name);
@@ -312,6 +412,8 @@ do_scan(evutil_socket_t fd, short what, void *arg)
 	if (stopping)
 		return;
 	if (flush_requested || time(NULL) - last_deferred_scan >= queue_run_delay) {
+		if (flush_requested)
+			flush_incoming();
 		scan_deferred(flush_requested);
 		flush_requested = 0;
 	}
@@ -367,7 +469,10 @@ trigger(const char *buf, size_t len)
 	for (size_t i = 0; i < len; i++) {
 		switch (buf[i]) {
 		case MAIL_SERVER_TRIG_FLUSH:
+			/* As Postfix's flush of dead destinations: they all
+			 * get mail again, and deferred transports deliver. */
 			flush_requested = 1;
+			qmgr_transport_flush();
 			qmgr_schedule_scan();
 			break;
 		case MAIL_SERVER_TRIG_NEW:
@@ -410,6 +515,7 @@ main(int argc, char **argv)
 	min_backoff = var_minimal_backoff_time;
 	max_backoff = var_maximal_backoff_time;
 	queue_lifetime = var_maximal_queue_lifetime;
+	delay_warning = var_delay_warning_time;
 	bounce_lifetime = var_bounce_queue_lifetime;
 	if (bounce_lifetime > queue_lifetime)
 		bounce_lifetime = queue_lifetime;
@@ -419,6 +525,7 @@ main(int argc, char **argv)
 		max_backoff = min_backoff;
 	resolve_init();
 	cleanup_init();
+	qmgr_transport_init();
 	mail_server_exclusive();
 	mail_server_ready();
 	qmgr_base = mail_server_base();

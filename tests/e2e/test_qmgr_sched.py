@@ -1,0 +1,208 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""test_qmgr_sched - the queue manager's scheduling as in Postfix, with
+the real local agent (tests/e2e/instance.py):
+
+* the transports are master.cf's unix services: an admin-named service
+  running local ("slow unix - n n - - local") gets mail through
+  transport_maps; error, retry and discard are done by qmgr itself when
+  master.cf has no service for them (or runs "error"/"discard" under any
+  name): bounce with the next hop's text and DSN status, defer with it,
+  and "relay=none, dsn=2.0.0, status=sent (TEXT)";
+* defer_transports: mail for them waits ("deferred transport", no
+  delivery attempt) until `postino flush` or `postqueue -f`;
+* <transport>_destination_rate_delay: one delivery at a time to a
+  destination with that pause in between (the pause is a lower bound,
+  the feature itself: the test never asks for speed);
+* delay_warning_time: one "delayed mail" DSN (RFC 3464, Action: delayed)
+  to the sender per message, however many attempts follow.
+
+TODO(lead, tests/e2e/test_smtp_client.py): with the smtp agent and real
+peers: (1) one job per smtp connection: a peer that answers a byte per
+second holds no mail for another destination; (2) slow start: more
+than initial_destination_concurrency (5) sessions to one peer only after
+positive feedback (dest_status=ok); (3) dead destination: with every MX
+refusing, the destination's queued mail is deferred at once with
+"delivery temporarily suspended: <reason>", relay=none, and new mail
+too, until minimal_backoff_time or `postino flush`.  The arithmetic is
+covered by tests/unit/test_qmgr_feedback.c.
+"""
+import os
+import re
+import subprocess
+import unittest
+
+from instance import DOMAIN, WAIT, Instance, message, poll_until, program
+
+
+def postmap(inst, name, text):
+    path = os.path.join(inst.conf, name)
+    with open(path, "w") as f:
+        f.write(text)
+    r = subprocess.run([program("postmap"), "-c", inst.conf, "hash:" + path],
+                       capture_output=True, timeout=60)
+    if r.returncode != 0:
+        raise AssertionError("postmap %s: %s" % (path, r.stderr))
+    return "hash:" + path
+
+
+def log_lines(inst, rcpt):
+    return [ln for ln in inst.log().splitlines()
+            if "to=<%s>" % rcpt in ln]
+
+
+class TransportsTest(unittest.TestCase):
+
+    def test_master_cf_services_and_internal_transports(self):
+        i = Instance(self, users=["alice", "bob", "carol", "dave", "erin",
+                                  "fred"],
+                     master_extra="slow unix - n n - - local\n"
+                                  "myerr unix - - n - - error\n"
+                                  "myjunk unix - - n - - discard\n")
+        a, b, c, d, e, f = (i.addr(u) for u in
+                            ("alice", "bob", "carol", "dave", "erin",
+                             "fred"))
+        tm = postmap(i, "transport",
+                     "%s slow:\n"
+                     "%s error:5.1.1 gone away\n"
+                     "%s retry:4.2.0 try again later\n"
+                     "%s discard:dropped here\n"
+                     "%s myerr:5.7.1 not here\n"
+                     "%s myjunk:\n" % (a, b, c, d, e, f))
+        i.set_main(transport_maps=tm)
+        i.start()
+        i.send(a, [a, b, d, e, f], message(a, a, "routes"))
+        i.send(a, [c], message(a, c, "waits"))
+        # An admin-named service that runs local delivers.
+        i.wait_maildir("alice", 1)
+        i.wait_log(r"to=<%s>.*relay=local, .*status=sent" % re.escape(a))
+        # error: bounce, the next hop's DSN status and text.
+        i.wait_log(r"to=<%s>, relay=none, .*dsn=5\.1\.1, status=bounced "
+                   r"\(gone away\)" % re.escape(b))
+        i.wait_log(r"to=<%s>, relay=none, .*dsn=5\.7\.1, status=bounced "
+                   r"\(not here\)" % re.escape(e))
+        # retry: defer.
+        i.wait_log(r"to=<%s>, relay=none, .*dsn=4\.2\.0, status=deferred "
+                   r"\(try again later\)" % re.escape(c))
+        # discard: "sent", the text or the recipient's domain.
+        i.wait_log(r"to=<%s>, relay=none, .*dsn=2\.0\.0, status=sent "
+                   r"\(dropped here\)" % re.escape(d))
+        i.wait_log(r"to=<%s>, relay=none, .*dsn=2\.0\.0, status=sent "
+                   r"\(%s\)" % (re.escape(f), re.escape(DOMAIN)))
+        self.assertNotIn("no delivery agent", i.log())
+        # Exactly once each; only the retry recipient stays queued.
+        qid = re.search(r"(\w+): from=<%s>, size=\d+, nrcpt=5 "
+                        % re.escape(a), i.log())[1]
+        for r in (a, b, d, e, f):
+            self.assertEqual(len([ln for ln in log_lines(i, r)
+                                  if ln.split(": ")[1] == qid]), 1, i.log())
+        poll_until("the message in deferred/",
+                   lambda: i.queue_files("deferred"))
+        self.assertEqual(i.maildir_files("dave"), [])
+        self.assertEqual(i.maildir_files("fred"), [])
+        # One non-delivery report to the sender for both bounces, with
+        # the next hops' statuses (when the message is done).
+        msgs = i.wait_maildir("alice", 2)
+        dsn = [m.decode(errors="replace") for m in msgs
+               if b"Undelivered Mail Returned" in m]
+        self.assertEqual(len(dsn), 1, msgs)
+        self.assertIn("Status: 5.1.1", dsn[0])
+        self.assertIn("Status: 5.7.1", dsn[0])
+        self.assertNotIn(c, dsn[0])
+        i.check_sanitizer()
+
+
+class DeferTransportsTest(unittest.TestCase):
+
+    def test_deferred_transport_waits_for_flush(self):
+        i = Instance(self, users=["alice", "bob"],
+                     main={"defer_transports": "local",
+                           "queue_run_delay": "1s",
+                           "minimal_backoff_time": "1s",
+                           "maximal_backoff_time": "1s"})
+        i.start()
+        a, b = i.addr("alice"), i.addr("bob")
+        i.send(a, [a], message(a, a, "first"))
+        i.wait_log(r"to=<%s>, relay=none, .*dsn=4\.3\.2, "
+                   r"status=deferred \(deferred transport\)" % re.escape(a))
+        # Retried (queue_run_delay 1s) and deferred again: never
+        # delivered without a flush.
+        i.wait_log(r"to=<%s>.*status=deferred \(deferred transport\)"
+                   % re.escape(a), count=3)
+        self.assertEqual(i.maildir_files("alice"), [])
+        i.postino("flush")
+        i.wait_maildir("alice", 1)
+        i.wait_queue_empty()
+        # postqueue -f does the same.
+        i.send(b, [b], message(b, b, "second"))
+        i.wait_log(r"to=<%s>.*status=deferred \(deferred transport\)"
+                   % re.escape(b))
+        r = subprocess.run([program("postqueue"), "-c", i.conf, "-f"],
+                           capture_output=True, env=i.env(), timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        i.wait_maildir("bob", 1)
+        i.wait_queue_empty()
+        self.assertEqual(len(i.maildir_files("alice")), 1)
+        i.check_sanitizer()
+
+
+class RateDelayTest(unittest.TestCase):
+
+    DELAY = 2
+
+    def test_rate_delay_spaces_deliveries(self):
+        i = Instance(self, users=["alice"],
+                     main={"local_destination_rate_delay":
+                           "%ds" % self.DELAY})
+        i.start()
+        a = i.addr("alice")
+        n = 3
+        with i.smtp() as s:
+            s.ehlo("client.example.test")
+            for k in range(n):
+                s.sendmail(a, [a], message(a, a, "m%d" % k).replace(
+                    "\n", "\r\n").encode())
+        i.wait_maildir("alice", n, timeout=WAIT + n * self.DELAY)
+        times = sorted(os.stat(p).st_mtime for p in i.maildir_files("alice"))
+        gaps = [t2 - t1 for t1, t2 in zip(times, times[1:])]
+        # Each delivery starts DELAY seconds after the previous one
+        # ended (file times are set on write: a little slack).
+        for g in gaps:
+            self.assertGreaterEqual(g, self.DELAY - 0.1, gaps)
+        i.check_sanitizer()
+
+
+class DelayWarningTest(unittest.TestCase):
+
+    def test_one_delay_warning_per_message(self):
+        i = Instance(self, users=["alice", "bob"],
+                     main={"delay_warning_time": "1s",
+                           "queue_run_delay": "1s",
+                           "minimal_backoff_time": "1s",
+                           "maximal_backoff_time": "1s"})
+        a, b = i.addr("alice"), i.addr("bob")
+        tm = postmap(i, "transport", "%s retry:4.2.0 mailbox busy\n" % b)
+        i.set_main(transport_maps=tm)
+        i.start()
+        i.send(a, [b], message(a, b, "wait for it"))
+        msgs = i.wait_maildir("alice", 1)
+        text = msgs[0].decode(errors="replace")
+        self.assertIn("Subject: Delayed Mail (still being retried)", text)
+        self.assertIn("report-type=delivery-status", text)
+        self.assertRegex(text, r"Final-Recipient: rfc822; ?%s" % re.escape(b))
+        self.assertIn("Action: delayed", text)
+        self.assertIn("Status: 4.2.0", text)
+        self.assertIn("mailbox busy", text)
+        self.assertRegex(i.log(), r"sender delay notification: [0-9A-F]+")
+        # More attempts: no second warning.
+        base = len(log_lines(i, b))
+        i.wait_log(r"to=<%s>.*status=deferred" % re.escape(b),
+                   count=base + 3)
+        self.assertEqual(len(i.maildir_files("alice")), 1)
+        self.assertEqual(len(re.findall(r"sender delay notification",
+                                        i.log())), 1, i.log())
+        i.check_sanitizer()
+
+
+if __name__ == "__main__":
+    unittest.main()
