@@ -30,7 +30,24 @@
  * An agent process serves one connection at a time, so an idle
  * connection is closed as soon as another one carries a job: the job may
  * be waiting in the socket's backlog for the very agent the idle
- * connection holds. */
+ * connection holds.
+ *
+ * Which transports exist is master.cf's business: a unix service of the
+ * transport's name (qmgr_transport_kind).  Services whose command is
+ * smtp or lmtp (QMGR_KIND_SINGLE) are different: their agents are
+ * event-driven (one process, many qmgr connections), and a job may take
+ * minutes on a slow server, so a connection carries ONE job at a time
+ * (never pipelined: the job behind it could be for another destination)
+ * and there are up to the service's maxproc connections.  Their
+ * destinations have a concurrency window (qmgr_feedback.h) driven by the
+ * agents' dest_status in the final reply: slow start from
+ * initial_destination_concurrency, and a dead destination's jobs are
+ * deferred without an attempt until it is revived (minimal_backoff_time,
+ * a flush, or a late positive feedback).
+ *
+ * <transport>_destination_rate_delay (any kind): one delivery at a time
+ * to a destination, and the pause between the end of one and the start
+ * of the next (a timer per destination). */
 #include "postino_config.h"
 
 #include <errno.h>
