@@ -125,9 +125,27 @@ notify(struct qmgr_message *msg, enum bounce_kind kind, const char *log_queue)
 	return ret;
 }
 
+/* still_deferred - is e a recipient deferred in this attempt (the defer
+ * log also holds those that earlier attempts deferred and later ones
+ * delivered)? */
+static int
+still_deferred(const struct qmgr_message *msg, const struct bounce_entry *e)
+{
+	for (int k = 0; k < msg->qf->rcpt_count; k++) {
+		const struct qfile_rcpt *r = &msg->qf->rcpt[k];
+
+		if (msg->rstate[k] == QMGR_RCPT_DEFERRED
+		    && strcmp(r->address, e->recipient) == 0
+		    && strcmp(r->orig_rcpt ? r->orig_rcpt : "",
+		    e->orig_rcpt ? e->orig_rcpt : "") == 0)
+			return 1;
+	}
+	return 0;
+}
+
 /* notify_delayed - the sender's "delayed mail" notification (RFC 3464,
  * action=delayed) listing the recipients still deferred, each once with
- * its latest reason; 0 sent (or nothing to send), -1 try again later. */
+ * its latest reason; 0 sent, 1 nothing to send, -1 try again later. */
 static int
 notify_delayed(struct qmgr_message *msg)
 {
@@ -137,11 +155,11 @@ notify_delayed(struct qmgr_message *msg)
 	char *newid = NULL;
 
 	if (n <= 0)
-		return n < 0 ? -1 : 0;
+		return n < 0 ? -1 : 1;
 	/* The defer log grows with every attempt: the last entry of each
 	 * recipient wins. */
 	for (int i = 0; i < n; i++) {
-		int later = 0;
+		int later = !still_deferred(msg, &entries[i]);
 
 		for (int j = i + 1; j < n && !later; j++)
 			later = strcmp(entries[i].recipient, entries[j].recipient) == 0
@@ -155,8 +173,8 @@ notify_delayed(struct qmgr_message *msg)
 			keep++;
 		}
 	}
-	ret = bounce_send(msg->qf, msg->path, BOUNCE_DELAYED, entries, keep,
-	    &newid);
+	ret = keep == 0 ? 1 : bounce_send(msg->qf, msg->path, BOUNCE_DELAYED,
+	    entries, keep, &newid);
 	free(newid);
 	bounce_entries_free(&entries, n);
 	return ret;
@@ -174,7 +192,7 @@ delay_warn(struct qmgr_message *msg, double age)
 	if (delay_warning <= 0 || age < (double)delay_warning || *msg->qf->sender == 0
 	    || (msg->qf->mode & QMGR_MODE_WARNED))
 		return;
-	if (notify_delayed(msg) < 0)
+	if (notify_delayed(msg) != 0)
 		return;				/* next time */
 	if (chmod(msg->path, mode | QMGR_MODE_WARNED) < 0)
 		msg_warn("%s: mark delay warning sent: %m", msg->id);
