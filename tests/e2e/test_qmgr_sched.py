@@ -17,22 +17,40 @@ the real local agent (tests/e2e/instance.py):
 * delay_warning_time: one "delayed mail" DSN (RFC 3464, Action: delayed)
   to the sender per message, however many attempts follow.
 
-TODO(lead, tests/e2e/test_smtp_client.py): with the smtp agent and real
-peers: (1) one job per smtp connection: a peer that answers a byte per
-second holds no mail for another destination; (2) slow start: more
-than initial_destination_concurrency (5) sessions to one peer only after
-positive feedback (dest_status=ok); (3) dead destination: with every MX
-refusing, the destination's queued mail is deferred at once with
-"delivery temporarily suspended: <reason>", relay=none, and new mail
-too, until minimal_backoff_time or `postino flush`.  The arithmetic is
-covered by tests/unit/test_qmgr_feedback.c.
+With the smtp agent (delivery/smtp) and an aiosmtpd peer on 127.0.0.2
+(transport_maps "smtp:[127.0.0.2]:PORT", no DNS):
+
+* a dead destination: with smtp_initial_destination_concurrency = 1 one
+  refused connection (dest_status=dead) is a whole failed cohort: the
+  next message for it is deferred without an attempt, "delivery
+  temporarily suspended: connect to ...", relay=none, while local mail
+  flows; `postino flush` revives it and both are delivered once;
+* slow start: at window 1 the second transaction to a destination only
+  begins after the first one ended (its dest_status=ok widens the
+  window), with six messages waiting.
+
+TODO(tests/e2e/test_smtp_client.py): one job per smtp connection (a
+byte-per-second peer holds no other domain's mail) is covered there.
+The window arithmetic is covered by tests/unit/test_qmgr_feedback.c.
 """
+import asyncio
 import os
 import re
 import subprocess
+import threading
+import time
 import unittest
 
-from instance import DOMAIN, WAIT, Instance, message, poll_until, program
+from instance import (DOMAIN, WAIT, Instance, free_port, message, poll_until,
+                      program)
+
+try:
+    from aiosmtpd.controller import Controller
+except ImportError:         # Debian python3-aiosmtpd (deps)
+    Controller = None
+
+MASTER_SMTP = "smtp unix - - n - - smtp\n"
+PEER = "127.0.0.2"
 
 
 def postmap(inst, name, text):
@@ -201,6 +219,122 @@ class DelayWarningTest(unittest.TestCase):
         self.assertEqual(len(i.maildir_files("alice")), 1)
         self.assertEqual(len(re.findall(r"sender delay notification",
                                         i.log())), 1, i.log())
+        i.check_sanitizer()
+
+
+class Peer:
+    """An aiosmtpd receiver that records each transaction's MAIL and
+    end-of-DATA times (DATA answered after hold seconds)."""
+
+    def __init__(self, hold=0.0):
+        self.hold = hold
+        self.lock = threading.Lock()
+        self.tx = []            # [mail_time, data_end_time or None, rcpts]
+
+    async def handle_MAIL(self, server, session, envelope, address,
+                          mail_options):
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        with self.lock:
+            session.tx = [time.monotonic(), None, []]
+            self.tx.append(session.tx)
+        return "250 2.1.0 Ok"
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.hold:
+            await asyncio.sleep(self.hold)
+        with self.lock:
+            session.tx[1] = time.monotonic()
+            session.tx[2] = list(envelope.rcpt_tos)
+        return "250 2.0.0 Ok: queued as PEER"
+
+    def done(self):
+        with self.lock:
+            return [t for t in self.tx if t[1] is not None]
+
+
+def start_peer(tc, port, hold=0.0):
+    if Controller is None:
+        tc.fail("python3-aiosmtpd is missing")
+    peer = Peer(hold)
+    ctl = Controller(peer, hostname=PEER, port=port,
+                     server_hostname="peer.test")
+    ctl.start()
+    tc.addCleanup(ctl.stop)
+    return peer
+
+
+def smtp_instance(tc, main, users=("alice",)):
+    port = free_port()
+    i = Instance(tc, users=list(users), master_extra=MASTER_SMTP)
+    tm = postmap(i, "transport", "peer.test smtp:[%s]:%d\n" % (PEER, port))
+    conf = {"transport_maps": tm, "minimal_backoff_time": "300s",
+            "maximal_backoff_time": "300s", "queue_run_delay": "300s"}
+    conf.update(main)
+    i.set_main(**conf)
+    return i, port
+
+
+class DeadDestinationTest(unittest.TestCase):
+
+    def test_dead_destination_suspended_until_flush(self):
+        i, port = smtp_instance(
+            self, {"smtp_initial_destination_concurrency": "1"})
+        i.start()
+        a = i.addr("alice")
+        i.send(a, ["one@peer.test"], message(a, "one@peer.test", "first"))
+        refused = i.wait_log(r"to=<one@peer\.test>, relay=none, .*"
+                             r"status=deferred \(connect to ")
+        self.assertTrue(refused)
+        i.send(a, ["two@peer.test"], message(a, "two@peer.test", "second"))
+        i.wait_log(r"to=<two@peer\.test>, relay=none, .*dsn=4\.\d\.\d+, "
+                   r"status=deferred \(delivery temporarily suspended: "
+                   r"connect to %s\[%s\]:%d: " % (re.escape(PEER),
+                                                 re.escape(PEER), port))
+        # No attempt was made for it: one refused connection only.
+        self.assertEqual(len(re.findall(r"status=deferred \(connect to ",
+                                        i.log())), 1, i.log())
+        # Other destinations are not held up.
+        i.send(a, [a], message(a, a, "local"))
+        i.wait_maildir("alice", 1)
+        # The destination comes back; a flush revives it.
+        peer = start_peer(self, port)
+        i.postino("flush")
+        poll_until("two messages at the peer", lambda: len(peer.done()) >= 2)
+        i.wait_log(r"to=<one@peer\.test>, relay=%s.*status=sent"
+                   % re.escape(PEER))
+        i.wait_log(r"to=<two@peer\.test>, relay=%s.*status=sent"
+                   % re.escape(PEER))
+        i.wait_queue_empty()
+        self.assertEqual(sorted(r for t in peer.done() for r in t[2]),
+                         ["one@peer.test", "two@peer.test"])
+        i.check_sanitizer()
+
+
+class SlowStartTest(unittest.TestCase):
+
+    def test_second_transaction_waits_for_positive_feedback(self):
+        i, port = smtp_instance(
+            self, {"smtp_initial_destination_concurrency": "1",
+                   "smtp_connection_cache_on_demand": "no"})
+        peer = start_peer(self, port, hold=1.0)
+        n = 6
+        # The first transaction holds DATA for a second: the others are
+        # queued for the destination meanwhile.
+        i.start()
+        a = i.addr("alice")
+        with i.smtp() as s:
+            s.ehlo("client.example.test")
+            for k in range(n):
+                s.sendmail(a, ["r%d@peer.test" % k], message(
+                    a, "r%d@peer.test" % k, "m%d" % k).replace(
+                        "\n", "\r\n").encode())
+        poll_until("%d messages at the peer" % n,
+                   lambda: len(peer.done()) >= n, timeout=WAIT + n * 2)
+        tx = sorted(peer.done())
+        # Window 1: the second transaction begins after the first ended.
+        self.assertGreaterEqual(tx[1][0], tx[0][1], tx)
+        i.wait_queue_empty()
         i.check_sanitizer()
 
 
