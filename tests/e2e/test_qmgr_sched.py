@@ -311,6 +311,43 @@ class DeadDestinationTest(unittest.TestCase):
         i.check_sanitizer()
 
 
+class MaxprocTest(unittest.TestCase):
+
+    def test_admin_smtp_service_maxproc_bounds_connections(self):
+        """An admin-named service running smtp is a transport, and its
+        maxproc (1) bounds its connections: deliveries to two
+        destinations never overlap."""
+        p1, p2 = free_port(), free_port()
+        i = Instance(self, users=["alice"],
+                     master_extra="slow unix - - n - 1 smtp\n")
+        tm = postmap(i, "transport",
+                     "one.test slow:[%s]:%d\ntwo.test slow:[%s]:%d\n"
+                     % (PEER, p1, PEER, p2))
+        i.set_main(transport_maps=tm)
+        peers = [start_peer(self, p1, hold=1.0),
+                 start_peer(self, p2, hold=1.0)]
+        i.start()
+        a = i.addr("alice")
+        with i.smtp() as s:
+            s.ehlo("client.example.test")
+            for k in range(2):
+                for dom in ("one.test", "two.test"):
+                    r = "r%d@%s" % (k, dom)
+                    s.sendmail(a, [r], message(a, r, "m").replace(
+                        "\n", "\r\n").encode())
+        poll_until("4 messages at the peers",
+                   lambda: sum(len(p.done()) for p in peers) >= 4,
+                   timeout=WAIT + 8)
+        for p in (p1, p2):
+            i.wait_log(r"relay=%s\[%s\]:%d, .*status=sent"
+                       % (re.escape(PEER), re.escape(PEER), p), count=2)
+        tx = sorted(t for p in peers for t in p.done())
+        for t1, t2 in zip(tx, tx[1:]):
+            self.assertGreaterEqual(t2[0], t1[1], tx)
+        i.wait_queue_empty()
+        i.check_sanitizer()
+
+
 class SlowStartTest(unittest.TestCase):
 
     def test_second_transaction_waits_for_positive_feedback(self):
