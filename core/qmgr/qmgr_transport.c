@@ -109,6 +109,7 @@ static struct qmgr_transport *transports;
 static long next_request_id = 1;
 
 static struct master_ent **services;	/* master.cf, read at start */
+static int services_unknown;		/* master.cf could not be read */
 
 void
 qmgr_transport_init(void)
@@ -118,9 +119,16 @@ qmgr_transport_init(void)
 
 	master_ent_free_all(&services);
 	services = master_ent_read(path, &errors);
-	if (errors > 0)
+	if (errors > 0 && (services == NULL || services[0] == NULL)) {
+		/* Unreadable: never hold all mail for that.  Guess from the
+		 * names (services_unknown) instead. */
+		msg_warn("%s: cannot read the services: every transport is "
+		    "assumed to have a delivery agent", path);
+		services_unknown = 1;
+	} else if (errors > 0) {
 		msg_warn("%s: %d error%s: those services are not used", path,
 		    errors, errors > 1 ? "s" : "");
+	}
 	free(path);
 }
 
@@ -164,7 +172,11 @@ qmgr_transport_kind(const char *name)
 			return QMGR_KIND_RETRY;
 		if (strcmp(name, "discard") == 0)
 			return QMGR_KIND_DISCARD;
-		return QMGR_KIND_NONE;
+		if (!services_unknown)
+			return QMGR_KIND_NONE;
+		return strcmp(name, "smtp") == 0 || strcmp(name, "relay") == 0
+		    || strcmp(name, "lmtp") == 0 ? QMGR_KIND_SINGLE
+		    : QMGR_KIND_AGENT;
 	}
 	if (command_is(e, "error"))
 		/* error(8) run as "retry" defers instead of bouncing. */
