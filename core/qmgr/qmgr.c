@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -479,12 +480,82 @@ recover_active(void)
 		    n == 1 ? "" : "s");
 }
 
+/* site_match - is address in site (a domain, or "[address]")? */
+static int
+site_match(const char *address, const char *site)
+{
+	const char *at = strrchr(address, '@');
+
+	return at != NULL && strcasecmp(at + 1, site) == 0;
+}
+
+/* flush_site - postqueue -s: the deferred messages with a recipient
+ * still to do in site go to incoming/ now (taken in as flushed), and
+ * dead destinations are revived, as Postfix's flush service asks its
+ * qmgr to.  The envelopes are read here: no per-site index is kept. */
+static void
+flush_site(const char *site)
+{
+	DIR *dir = opendir(mail_queue_dir(MAIL_QUEUE_DEFERRED));
+	struct dirent *de;
+	int n = 0;
+
+	qmgr_transport_flush();
+	if (dir == NULL)
+		return;
+	while ((de = readdir(dir)) != NULL) {
+		const char *err = NULL;
+		struct qfile_msg *qf;
+		char *path;
+		int match = 0;
+
+		if (!valid_id(de->d_name))
+			continue;
+		path = mail_queue_path(MAIL_QUEUE_DEFERRED, de->d_name);
+		if ((qf = qfile_read(path, &err)) != NULL) {
+			for (int i = 0; i < qf->rcpt_count && !match; i++)
+				match = !qf->rcpt[i].done
+				    && site_match(qf->rcpt[i].address, site);
+			qfile_msg_free(&qf);
+		}
+		free(path);
+		if (!match)
+			continue;
+		flushed_add(de->d_name);
+		if (mail_queue_rename(MAIL_QUEUE_DEFERRED, MAIL_QUEUE_INCOMING,
+		    de->d_name) < 0)
+			msg_warn("%s: move to incoming: %m", de->d_name);
+		else
+			n++;
+	}
+	closedir(dir);
+	if (n > 0)
+		qmgr_schedule_scan();
+}
+
 /* trigger - the bytes of a trigger connection (the skeleton reads
  * and closes it). */
 static void
 trigger(const char *buf, size_t len)
 {
 	for (size_t i = 0; i < len; i++) {
+		if (buf[i] == MAIL_SERVER_TRIG_SITE) {
+			const char *end = memchr(buf + i + 1, '\n', len - i - 1);
+			char site[256];
+			size_t n;
+
+			if (end == NULL)	/* not in one piece: ignored */
+				break;
+			n = (size_t)(end - (buf + i + 1));
+			if (n > 0 && n < sizeof(site)
+			    && memchr(buf + i + 1, 0, n) == NULL) {
+				memcpy(site, buf + i + 1, n);
+				site[n] = 0;
+				flush_site(site);
+			}
+			i = (size_t)(end - buf);
+			continue;
+		}
 		switch (buf[i]) {
 		case MAIL_SERVER_TRIG_FLUSH:
 			/* As Postfix's flush of dead destinations: they all

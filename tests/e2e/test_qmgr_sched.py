@@ -25,6 +25,7 @@ With the smtp agent (delivery/smtp) and an aiosmtpd peer on 127.0.0.2
   next message for it is deferred without an attempt, "delivery
   temporarily suspended: connect to ...", relay=none, while local mail
   flows; `postino flush` revives it and both are delivered once;
+* postqueue -s SITE retries that site's deferred mail only;
 * slow start: at window 1 the second transaction to a destination only
   begins after the first one ended (its dest_status=ok widens the
   window), with six messages waiting.
@@ -308,6 +309,53 @@ class DeadDestinationTest(unittest.TestCase):
         i.wait_queue_empty()
         self.assertEqual(sorted(r for t in peer.done() for r in t[2]),
                          ["one@peer.test", "two@peer.test"])
+        i.check_sanitizer()
+
+
+class SiteFlushTest(unittest.TestCase):
+
+    def test_postqueue_s_retries_one_site(self):
+        """postqueue -s SITE retries the deferred mail for that site
+        only (the other site's message stays in deferred/)."""
+        p1, p2 = free_port(), free_port()
+        i = Instance(self, users=["alice"], master_extra=MASTER_SMTP,
+                     main={"minimal_backoff_time": "300s",
+                           "maximal_backoff_time": "300s",
+                           "queue_run_delay": "300s"})
+        tm = postmap(i, "transport",
+                     "a.test smtp:[%s]:%d\nb.test smtp:[%s]:%d\n"
+                     % (PEER, p1, PEER, p2))
+        i.set_main(transport_maps=tm)
+        i.start()
+        a = i.addr("alice")
+        i.send(a, ["x@a.test"], message(a, "x@a.test", "for a"))
+        i.send(a, ["y@b.test"], message(a, "y@b.test", "for b"))
+        for r in ("x@a.test", "y@b.test"):
+            i.wait_log(r"to=<%s>, relay=none, .*status=deferred"
+                       % re.escape(r))
+        poll_until("both messages in deferred/",
+                   lambda: len(i.queue_files("deferred")) == 2)
+        b_file = [p for p in i.queue_files("deferred")
+                  if b"y@b.test" in open(p, "rb").read()]
+        self.assertEqual(len(b_file), 1)
+        peers = [start_peer(self, p1), start_peer(self, p2)]
+
+        def postqueue_s(site):
+            r = subprocess.run([program("postqueue"), "-c", i.conf, "-s",
+                                site], capture_output=True, env=i.env(),
+                               timeout=60)
+            self.assertEqual(r.returncode, 0, r.stderr)
+
+        postqueue_s("a.test")
+        i.wait_log(r"to=<x@a\.test>, relay=%s.*status=sent" % re.escape(PEER))
+        # qmgr moved the site's messages before any delivery: b.test's
+        # is still waiting.
+        self.assertTrue(os.path.exists(b_file[0]), i.queue_files())
+        self.assertEqual(peers[1].done(), [])
+        postqueue_s("b.test")
+        i.wait_log(r"to=<y@b\.test>, relay=%s.*status=sent" % re.escape(PEER))
+        i.wait_queue_empty()
+        self.assertEqual([len(p.done()) for p in peers], [1, 1])
         i.check_sanitizer()
 
 
