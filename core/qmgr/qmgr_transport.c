@@ -107,6 +107,7 @@ struct qmgr_dest {
 
 static struct qmgr_transport *transports;
 static long next_request_id = 1;
+static int feedback_debug;		/* destination_concurrency_feedback_debug */
 
 static struct master_ent **services;	/* master.cf, read at start */
 static int services_unknown;		/* master.cf could not be read */
@@ -117,6 +118,7 @@ qmgr_transport_init(void)
 	char *path = concatenate(mail_conf_dir(), "/master.cf", (char *)0);
 	int errors = 0;
 
+	feedback_debug = mail_conf_bool("destination_concurrency_feedback_debug");
 	master_ent_free_all(&services);
 	services = master_ent_read(path, &errors);
 	if (errors > 0 && (services == NULL || services[0] == NULL)) {
@@ -655,6 +657,19 @@ other_busy(const struct qmgr_conn *c)
 	return 0;
 }
 
+/* log_window - destination_concurrency_feedback_debug: the window
+ * after each feedback, in the terms of Postfix's log. */
+static void
+log_window(const char *what, const struct qmgr_transport *t,
+    const struct qmgr_dest *d)
+{
+	if (!feedback_debug)
+		return;
+	msg_info("%s feedback: queue %s:%s: limit %d window %d success %g "
+	    "failure %g fail_cohorts %g", what, t->name, d->key, t->fb.limit,
+	    d->win.window, d->win.success, d->win.failure, d->win.fail_cohorts);
+}
+
 /* dest_feedback - the agent's word on the job's destination as a whole
  * (deliver_request.h): "ok" (a session was established) widens the
  * window, "dead" (no server reachable, all greeted 4xx, DNS tempfail)
@@ -671,6 +686,7 @@ dest_feedback(struct qmgr_transport *t, struct qmgr_job *job,
 	if (strcmp(status, "ok") == 0) {
 		qmgr_window_positive(&d->win, &t->fb, d->busy);
 		dest_revive(d);
+		log_window("positive", t, d);
 	} else if (strcmp(status, "dead") == 0 && !d->dead) {
 		char dsn[16];
 		const char *text = reason && *reason ? reason
@@ -690,6 +706,7 @@ dest_feedback(struct qmgr_transport *t, struct qmgr_job *job,
 		}
 		if (qmgr_window_negative(&d->win, &t->fb))
 			dest_kill(d, dsn, text);
+		log_window("negative", t, d);
 	} else if (strcmp(status, "dead") != 0) {
 		msg_warn("transport %s: unknown dest_status \"%.40s\" from "
 		    "delivery agent", t->name, status);

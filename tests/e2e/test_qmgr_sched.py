@@ -401,7 +401,8 @@ class SlowStartTest(unittest.TestCase):
     def test_second_transaction_waits_for_positive_feedback(self):
         i, port = smtp_instance(
             self, {"smtp_initial_destination_concurrency": "1",
-                   "smtp_connection_cache_on_demand": "no"})
+                   "smtp_connection_cache_on_demand": "no",
+                   "destination_concurrency_feedback_debug": "yes"})
         peer = start_peer(self, port, hold=1.0)
         n = 6
         # The first transaction holds DATA for a second: the others are
@@ -419,6 +420,9 @@ class SlowStartTest(unittest.TestCase):
         tx = sorted(peer.done())
         # Window 1: the second transaction begins after the first ended.
         self.assertGreaterEqual(tx[1][0], tx[0][1], tx)
+        # destination_concurrency_feedback_debug shows the window grow.
+        i.wait_log(r"positive feedback: queue smtp:\[%s\]:%d: limit 20 "
+                   r"window 2 " % (re.escape(PEER), port))
         i.wait_queue_empty()
         i.check_sanitizer()
 
