@@ -1,0 +1,553 @@
+# SPDX-License-Identifier: MIT
+"""smtp_peers - receiving SMTP and LMTP servers for the tests of postino's
+smtp and lmtp delivery agents: our own asyncio server (SmtpPeer), which
+plays the roles a real Internet MX plays, and Postfix's smtp-sink
+(SmtpSink), a real receiver.
+
+    mx = SmtpPeer("127.0.0.11", 25, tc=self)                 # accepts all
+    grey = SmtpPeer("127.0.0.12", greylist=True, tc=self)     # 450 first try
+    rej = SmtpPeer("127.0.0.13", rcpt_reply={"nouser@a.test":
+                                             "550 5.1.1 no such user"})
+    busy = SmtpPeer("127.0.0.14", greeting="421 4.3.2 busy")
+    small = SmtpPeer("127.0.0.15", size=10000)                # SIZE 10000
+    slow = SmtpPeer("127.0.0.16", slow=1.0)                   # a byte/second
+    old = SmtpPeer("127.0.0.17", pipelining=False, eightbitmime=False)
+    lmtp = SmtpPeer("127.0.0.18", 24, lmtp=True,
+                    lmtp_reply={"bob@x.test": "552 5.2.2 over quota"})
+    sock = SmtpPeer(unix="/tmp/x/lmtp.sock", lmtp=True)
+
+    mx.wait_messages(1); mx.envelopes[0].rcpts; mx.envelopes[0].data
+
+Each peer runs its own asyncio event loop on a thread of the test process;
+stop() (registered as tc's cleanup when tc is given) closes the listener
+and every open session and joins the thread.
+
+What a peer records, under its lock:
+  * envelopes: one Envelope per transaction that was accepted (after the
+    final reply to the end of data was written): helo, mail_from,
+    mail_params, rcpts (the accepted recipients; in LMTP, those whose
+    reply after DATA was 2xx), data (bytes as received, dot-unstuffed,
+    CRLF line ends), peer address, session number.
+  * transcript: (session, "C"/"S", line) of every command and reply.
+  * sessions: how many connections were accepted.
+  * violations: protocol errors of the client the server noticed
+    (pipelined commands when PIPELINING was not announced, 8-bit data
+    when 8BITMIME was not, BODY=8BITMIME without 8BITMIME, a command out
+    of order, a line over 1000 bytes).
+
+hold=True makes the peer stop at each end of data, before its reply:
+held() says a message is waiting there, release() lets it answer.  A
+session that ends while held (the client was killed) records nothing.
+"""
+import asyncio
+import os
+import pwd
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import socket
+import threading
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "cmd"))
+from postino_testlib import poll_until  # noqa: E402
+
+WAIT = 60
+SMTP_SINK = shutil.which("smtp-sink") or "/usr/sbin/smtp-sink"
+ADDR = re.compile(r"^(?:FROM|TO):\s*<([^>]*)>\s*(.*)$", re.I)
+
+
+class Envelope:
+    def __init__(self, session, peer, helo):
+        self.session = session
+        self.peer = peer
+        self.helo = helo
+        self.mail_from = None
+        self.mail_params = ""
+        self.rcpts = []
+        self.rcpt_params = {}
+        self.data = b""
+        self.reply = ""
+
+    def header(self, name):
+        """The first header NAME of the data (unfolded), or None."""
+        head = self.data.split(b"\r\n\r\n", 1)[0].decode(errors="replace")
+        m = re.search(r"^%s:[ \t]*(.*(?:\r\n[ \t].*)*)" % re.escape(name),
+                      head, re.I | re.M)
+        return re.sub(r"\r\n[ \t]", " ", m.group(1)) if m else None
+
+    def __repr__(self):
+        return "<Envelope #%d from=<%s> to=%s %d bytes>" % (
+            self.session, self.mail_from, self.rcpts, len(self.data))
+
+
+def _table(spec):
+    """rcpt_reply / lmtp_reply: a dict address -> reply, or a callable."""
+    if spec is None:
+        return lambda addr: None
+    if callable(spec):
+        return spec
+    low = {k.lower(): v for k, v in spec.items()}
+    return lambda addr: low.get(addr.lower())
+
+
+class SmtpPeer:
+    """An SMTP (or LMTP) server on ADDRESS:PORT or on the unix socket UNIX.
+
+    name: the host name in the greeting and EHLO reply.
+    greeting: the whole greeting line; a non-2xx greeting is sent and
+      the connection closed (after a QUIT, if the client sends one).
+    pipelining, eightbitmime, dsn, smtputf8, size: what EHLO announces
+      (size=N announces SIZE N and refuses larger messages with 552).
+    greylist: the first RCPT of each (sender, recipient) gets 450 4.7.1.
+    rcpt_reply: address -> reply to its RCPT (dict or callable; None or
+      a missing key: 250).
+    data_reply: the reply to the end of data (default 250 ... queued).
+    lmtp: speaks LMTP (LHLO only, one reply per recipient after DATA);
+      lmtp_reply: address -> that recipient's reply after DATA.
+    slow: seconds to wait before each byte of every reply.
+    hold: stop before each reply to the end of data (see release()).
+    """
+
+    def __init__(self, address="127.0.0.10", port=25, unix=None, tc=None,
+                 name="peer.test", greeting=None, pipelining=True,
+                 eightbitmime=True, dsn=True, smtputf8=False, size=None,
+                 greylist=False, rcpt_reply=None, data_reply=None,
+                 lmtp=False, lmtp_reply=None, slow=0.0, hold=False):
+        self.address, self.port, self.unix = address, port, unix
+        self.name = name
+        self.greeting = greeting or "220 %s ESMTP test peer" % name
+        self.pipelining, self.eightbitmime = pipelining, eightbitmime
+        self.dsn, self.smtputf8, self.size = dsn, smtputf8, size
+        self.greylist = greylist
+        self.rcpt_reply = _table(rcpt_reply)
+        self.data_reply = data_reply
+        self.lmtp = lmtp
+        self.lmtp_reply = _table(lmtp_reply)
+        self.slow = slow
+        self.hold = hold
+        self.lock = threading.Lock()
+        self.envelopes = []
+        self.transcript = []
+        self.violations = []
+        self.sessions = 0
+        self.open_sessions = 0
+        self.greylisted = set()
+        self.queued = 0
+        self._held = 0
+        self._release = 0
+        self._tasks = set()
+        self._started = threading.Event()
+        self._error = None
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+        self._started.wait(30)
+        if self._error:
+            raise AssertionError("peer on %s: %s" % (self.where(),
+                                                     self._error))
+        if tc is not None:
+            tc.addCleanup(self.stop)
+
+    def where(self):
+        return self.unix or "%s:%d" % (self.address, self.port)
+
+    # -- the event loop thread ------------------------------------------
+
+    def _run(self):
+        asyncio.set_event_loop(self.loop)
+        try:
+            if self.unix:
+                coro = asyncio.start_unix_server(self._session, self.unix,
+                                                 limit=1 << 20)
+            else:
+                coro = asyncio.start_server(self._session, self.address,
+                                            self.port, reuse_address=True,
+                                            limit=1 << 20)
+            self.server = self.loop.run_until_complete(coro)
+            if self.unix:
+                os.chmod(self.unix, 0o666)
+        except Exception as e:      # noqa: BLE001 - reported to the test
+            self._error = "%s: %s" % (type(e).__name__, e)
+            self._started.set()
+            return
+        self._started.set()
+        self.loop.run_forever()
+        # stop(): the listener and the sessions are gone; finish.
+        self.loop.run_until_complete(self.loop.shutdown_asyncgens())
+        self.loop.close()
+
+    async def _shutdown(self):
+        self.server.close()
+        for t in list(self._tasks):
+            t.cancel()
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=10)
+        await self.server.wait_closed()
+        self.loop.stop()
+
+    def stop(self):
+        if not self.thread.is_alive():
+            return
+        asyncio.run_coroutine_threadsafe(self._shutdown(), self.loop)
+        self.thread.join(timeout=30)
+        if self.unix:
+            try:
+                os.unlink(self.unix)
+            except OSError:
+                pass
+
+    # -- a session --------------------------------------------------------
+
+    def _log(self, sid, who, line):
+        with self.lock:
+            self.transcript.append((sid, who, line))
+
+    def _violation(self, sid, what):
+        with self.lock:
+            self.violations.append((sid, what))
+
+    async def _reply(self, sid, w, text):
+        """text: one reply, lines separated by \\n (multi-line replies get
+        their hyphens here)."""
+        lines = text.split("\n")
+        out = "".join("%s%s%s\r\n" % (ln[:3], "-" if k < len(lines) - 1
+                                      else " ", ln[4:])
+                      for k, ln in enumerate(lines)).encode()
+        for ln in lines:
+            self._log(sid, "S", ln)
+        if self.slow:
+            for k in range(len(out)):
+                await asyncio.sleep(self.slow)
+                w.write(out[k:k + 1])
+                await w.drain()
+        else:
+            w.write(out)
+            await w.drain()
+
+    async def _session(self, r, w):
+        task = asyncio.current_task()
+        self._tasks.add(task)
+        with self.lock:
+            self.sessions += 1
+            self.open_sessions += 1
+            sid = self.sessions
+        try:
+            await self._converse(sid, r, w)
+        except (ConnectionError, asyncio.IncompleteReadError,
+                asyncio.LimitOverrunError):
+            pass
+        except asyncio.CancelledError:
+            pass
+        finally:
+            with self.lock:
+                self.open_sessions -= 1
+            self._tasks.discard(task)
+            try:
+                w.close()
+            except Exception:       # noqa: BLE001
+                pass
+
+    def _ehlo_reply(self):
+        lines = ["250 %s" % self.name]
+        if self.pipelining:
+            lines.append("250 PIPELINING")
+        if self.size is not None:
+            lines.append("250 SIZE %d" % self.size)
+        if self.eightbitmime:
+            lines.append("250 8BITMIME")
+        if self.dsn:
+            lines.append("250 DSN")
+        if self.smtputf8:
+            lines.append("250 SMTPUTF8")
+        lines.append("250 ENHANCEDSTATUSCODES")
+        return "\n".join(lines)
+
+    async def _read_line(self, sid, r):
+        line = await r.readline()
+        if not line:
+            return None
+        if len(line) > 1000 + 2:
+            self._violation(sid, "line of %d bytes" % len(line))
+        return line
+
+    async def _converse(self, sid, r, w):
+        peer = w.get_extra_info("peername")
+        peer = peer[0] if isinstance(peer, tuple) else "unix"
+        await self._reply(sid, w, self.greeting)
+        if not self.greeting.startswith("2"):
+            # Wait for a QUIT (a polite client) or the close.
+            line = await asyncio.wait_for(r.readline(), WAIT)
+            if line.strip().upper() == b"QUIT":
+                self._log(sid, "C", "QUIT")
+                await self._reply(sid, w, "221 2.0.0 Bye")
+            return
+        helo = None
+        env = None
+        while True:
+            raw = await self._read_line(sid, r)
+            if raw is None:
+                return
+            line = raw.rstrip(b"\r\n").decode("utf-8", "replace")
+            self._log(sid, "C", line)
+            if not self.pipelining and len(r._buffer):
+                self._violation(sid, "pipelined after %r" % line)
+            verb = line.split(" ", 1)[0].upper()
+            arg = line[len(verb):].strip()
+            if verb in ("EHLO", "HELO", "LHLO"):
+                if self.lmtp != (verb == "LHLO"):
+                    await self._reply(sid, w, "500 5.5.1 %s: command not "
+                                      "recognized" % verb)
+                    continue
+                helo, env = arg, None
+                await self._reply(sid, w, self._ehlo_reply() if verb != "HELO"
+                                  else "250 %s" % self.name)
+            elif verb == "QUIT":
+                await self._reply(sid, w, "221 2.0.0 Bye")
+                return
+            elif verb == "RSET":
+                env = None
+                await self._reply(sid, w, "250 2.0.0 Ok")
+            elif verb == "NOOP":
+                await self._reply(sid, w, "250 2.0.0 Ok")
+            elif verb == "MAIL":
+                m = ADDR.match(arg)
+                if helo is None or env is not None:
+                    self._violation(sid, "MAIL out of order")
+                    await self._reply(sid, w, "503 5.5.1 Error: bad sequence")
+                    continue
+                if not m:
+                    await self._reply(sid, w, "501 5.5.4 Syntax: MAIL FROM:"
+                                      "<address>")
+                    continue
+                params = m.group(2)
+                if (re.search(r"\bBODY=8BITMIME\b", params, re.I)
+                        and not self.eightbitmime):
+                    self._violation(sid, "BODY=8BITMIME not announced")
+                sz = re.search(r"\bSIZE=(\d+)", params, re.I)
+                if self.size is not None and sz and int(sz.group(1)) > \
+                        self.size:
+                    await self._reply(sid, w, "552 5.3.4 Message size "
+                                      "exceeds fixed limit")
+                    continue
+                env = Envelope(sid, peer, helo)
+                env.mail_from, env.mail_params = m.group(1), params
+                await self._reply(sid, w, "250 2.1.0 Ok")
+            elif verb == "RCPT":
+                m = ADDR.match(arg)
+                if env is None:
+                    self._violation(sid, "RCPT out of order")
+                    await self._reply(sid, w, "503 5.5.1 Error: need MAIL "
+                                      "command")
+                    continue
+                if not m:
+                    await self._reply(sid, w, "501 5.5.4 Syntax: RCPT TO:"
+                                      "<address>")
+                    continue
+                addr = m.group(1)
+                reply = self.rcpt_reply(addr)
+                key = (env.mail_from.lower(), addr.lower())
+                if reply is None and self.greylist:
+                    with self.lock:
+                        first = key not in self.greylisted
+                        self.greylisted.add(key)
+                    if first:
+                        reply = ("450 4.7.1 <%s>: Recipient address rejected:"
+                                 " Greylisted, try again later" % addr)
+                if reply is None:
+                    env.rcpts.append(addr)
+                    env.rcpt_params[addr] = m.group(2)
+                    reply = "250 2.1.5 Ok"
+                await self._reply(sid, w, reply)
+            elif verb == "DATA":
+                if env is None or not env.rcpts:
+                    await self._reply(sid, w, "554 5.5.1 Error: no valid "
+                                      "recipients")
+                    continue
+                await self._reply(sid, w, "354 End data with "
+                                  "<CR><LF>.<CR><LF>")
+                data = []
+                while True:
+                    raw = await self._read_line(sid, r)
+                    if raw is None:
+                        return      # the client went away: nothing kept
+                    if raw in (b".\r\n", b".\n"):
+                        break
+                    if raw.startswith(b"."):
+                        raw = raw[1:]
+                    if not raw.endswith(b"\r\n"):
+                        self._violation(sid, "bare LF in data")
+                        raw = raw.rstrip(b"\n") + b"\r\n"
+                    data.append(raw)
+                env.data = b"".join(data)
+                self._log(sid, "C", "<%d bytes> ." % len(env.data))
+                if not self.eightbitmime and re.search(rb"[\x80-\xff]",
+                                                       env.data):
+                    self._violation(sid, "8-bit data, 8BITMIME not announced")
+                await self._end_of_data(sid, r, w, env)
+                env = None
+            elif verb == "BDAT" or verb == "STARTTLS" or verb == "AUTH":
+                await self._reply(sid, w, "502 5.5.1 Error: command not "
+                                  "implemented")
+            else:
+                await self._reply(sid, w, "502 5.5.2 Error: command not "
+                                  "recognized")
+
+    async def _end_of_data(self, sid, r, w, env):
+        if self.hold:
+            with self.lock:
+                self._held += 1
+            try:
+                for _ in range(int(WAIT * 20 * 10)):
+                    with self.lock:
+                        if self._release > 0:
+                            self._release -= 1
+                            break
+                    if r.at_eof() or r.exception() is not None:
+                        return      # the client went away: nothing kept
+                    await asyncio.sleep(0.05)
+            finally:
+                with self.lock:
+                    self._held -= 1
+        if self.size is not None and len(env.data) > self.size:
+            await self._reply(sid, w, "552 5.3.4 Message size exceeds fixed "
+                              "limit")
+            return
+        if self.lmtp:
+            accepted = []
+            for rcpt in env.rcpts:
+                reply = self.lmtp_reply(rcpt)
+                if reply is None:
+                    with self.lock:
+                        self.queued += 1
+                        n = self.queued
+                    reply = "250 2.0.0 <%s> LQ%05d Saved" % (rcpt, n)
+                if reply.startswith("2"):
+                    accepted.append(rcpt)
+                await self._reply(sid, w, reply)
+            env.rcpts = accepted
+            if accepted:
+                with self.lock:
+                    self.envelopes.append(env)
+            return
+        reply = self.data_reply
+        if reply is None:
+            with self.lock:
+                self.queued += 1
+                n = self.queued
+            reply = "250 2.0.0 Ok: queued as Q%05d" % n
+        env.reply = reply
+        await self._reply(sid, w, reply)
+        if reply.startswith("2"):
+            with self.lock:
+                self.envelopes.append(env)
+
+    # -- for the test -----------------------------------------------------
+
+    def messages(self):
+        with self.lock:
+            return list(self.envelopes)
+
+    def recipients(self):
+        """Every accepted recipient of every accepted message."""
+        return [rc for e in self.messages() for rc in e.rcpts]
+
+    def wait_messages(self, count, timeout=WAIT):
+        poll_until("%d messages at %s (got %d)"
+                   % (count, self.where(), len(self.messages())),
+                   lambda: len(self.messages()) >= count, timeout=timeout)
+        return self.messages()
+
+    def wait_sessions(self, count, timeout=WAIT):
+        poll_until("%d sessions at %s" % (count, self.where()),
+                   lambda: self.sessions >= count, timeout=timeout)
+
+    def held(self):
+        with self.lock:
+            return self._held
+
+    def wait_held(self, count=1, timeout=WAIT):
+        poll_until("%d messages held at the end of data at %s"
+                   % (count, self.where()),
+                   lambda: self.held() >= count, timeout=timeout)
+
+    def release(self, count=1):
+        with self.lock:
+            self._release += count
+
+    def commands(self, verb=None):
+        """The client's commands (lines), optionally only those of VERB."""
+        with self.lock:
+            lines = [t[2] for t in self.transcript if t[1] == "C"]
+        if verb:
+            lines = [ln for ln in lines if ln.upper().startswith(verb)]
+        return lines
+
+
+class SmtpSink:
+    """Postfix's smtp-sink on ADDRESS:PORT (or unix:PATH), run as nobody,
+    dumping each transaction to a file of its own in a temporary
+    directory (messages()).  extra: more smtp-sink options ("-L" for
+    LMTP, "-8" no 8BITMIME, "-p" no PIPELINING, "-h NAME")."""
+
+    def __init__(self, tc, address="127.0.0.30", port=25, unix=None,
+                 extra=()):
+        if not os.access(SMTP_SINK, os.X_OK):
+            raise AssertionError("smtp-sink is not installed "
+                                 "(Debian: postfix)")
+        self.dir = tempfile.mkdtemp(prefix="postino-sink-")
+        nobody = pwd.getpwnam("nobody")
+        os.chown(self.dir, nobody.pw_uid, nobody.pw_gid)
+        self.address, self.port, self.unix = address, port, unix
+        where = "unix:" + unix if unix else "%s:%d" % (address, port)
+        self.proc = subprocess.Popen(
+            [SMTP_SINK, "-u", "nobody", "-d",
+             os.path.join(self.dir, "%Y%m%d%H%M%S.")] + list(extra)
+            + [where, "64"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        tc.addCleanup(self.stop)
+
+        def up():
+            if self.proc.poll() is not None:
+                raise AssertionError("smtp-sink exited with %d: %s"
+                                     % (self.proc.returncode,
+                                        self.proc.stderr.read().decode(
+                                            errors="replace")))
+            try:
+                if unix:
+                    s = socket.socket(socket.AF_UNIX)
+                    s.settimeout(5)
+                    s.connect(unix)
+                else:
+                    s = socket.create_connection((address, port), timeout=5)
+            except OSError:
+                return False
+            s.close()
+            return True
+        poll_until("smtp-sink on %s" % where, up, timeout=30)
+
+    def messages(self):
+        """The dumped transactions (bytes), oldest name first."""
+        out = []
+        for n in sorted(os.listdir(self.dir)):
+            with open(os.path.join(self.dir, n), "rb") as f:
+                out.append(f.read())
+        return out
+
+    def wait_messages(self, count, timeout=WAIT):
+        poll_until("%d messages at smtp-sink" % count,
+                   lambda: len(self.messages()) >= count, timeout=timeout)
+        return self.messages()
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=30)
+        self.proc.stderr.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
