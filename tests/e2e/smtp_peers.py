@@ -136,7 +136,8 @@ class SmtpPeer:
         self.open_sessions = 0
         self.greylisted = set()
         self.queued = 0
-        self._held = 0
+        self._held = set()
+        self._open = set()
         self._release = 0
         self._tasks = set()
         self._started = threading.Event()
@@ -234,6 +235,7 @@ class SmtpPeer:
             self.sessions += 1
             self.open_sessions += 1
             sid = self.sessions
+            self._open.add(sid)
         try:
             await self._converse(sid, r, w)
         except (ConnectionError, asyncio.IncompleteReadError,
@@ -244,6 +246,7 @@ class SmtpPeer:
         finally:
             with self.lock:
                 self.open_sessions -= 1
+                self._open.discard(sid)
             self._tasks.discard(task)
             try:
                 w.close()
@@ -398,19 +401,21 @@ class SmtpPeer:
     async def _end_of_data(self, sid, r, w, env):
         if self.hold:
             with self.lock:
-                self._held += 1
+                self._held.add(sid)
             try:
                 for _ in range(int(WAIT * 20 * 10)):
+                    # A client gone (EOF or reset) first: a release must
+                    # not make a dead session accept.
+                    if r._eof or r.exception() is not None:
+                        return      # the client went away: nothing kept
                     with self.lock:
                         if self._release > 0:
                             self._release -= 1
                             break
-                    if r.at_eof() or r.exception() is not None:
-                        return      # the client went away: nothing kept
                     await asyncio.sleep(0.05)
             finally:
                 with self.lock:
-                    self._held -= 1
+                    self._held.discard(sid)
         if self.size is not None and len(env.data) > self.size:
             await self._reply(sid, w, "552 5.3.4 Message size exceeds fixed "
                               "limit")
@@ -465,8 +470,17 @@ class SmtpPeer:
                    lambda: self.sessions >= count, timeout=timeout)
 
     def held(self):
+        """How many sessions wait at the end of data."""
         with self.lock:
-            return self._held
+            return len(self._held)
+
+    def held_sessions(self):
+        with self.lock:
+            return set(self._held)
+
+    def open_session_ids(self):
+        with self.lock:
+            return set(self._open)
 
     def wait_held(self, count=1, timeout=WAIT):
         poll_until("%d messages held at the end of data at %s"

@@ -35,13 +35,18 @@ Nothing depends on how fast anything happens: every wait is a bounded
 poll for an event.
 """
 import email
+import email.policy
 import os
+import re
+import signal
 import smtplib
 import socket
+import subprocess
 import unittest
 
 import netns
-from instance import WAIT, poll_until
+from instance import Instance, WAIT, message, poll_until
+from postino_testlib import program
 from smtp_peers import SmtpPeer, SmtpSink
 
 # Bounded waits for deliveries that must happen (generous: the smtp
@@ -114,8 +119,56 @@ MASTER = ("smtp      unix  -       -       n       -       -       smtp\n"
           "lmtp      unix  -       -       n       -       -       lmtp\n")
 
 
+MAIN = {
+    "default_transport": "smtp",
+    # A deferred message stays deferred until the test flushes it.
+    "minimal_backoff_time": "3600s",
+    "maximal_backoff_time": "7200s",
+    "queue_run_delay": "3600s",
+}
+
+SENT = r"dsn=2\.\d\.\d, status=sent"
+
+
 def parse(raw):
-    return email.message_from_bytes(raw)
+    return email.message_from_bytes(raw, policy=email.policy.compat32)
+
+
+def mta(tc, main=None, records=(), users=("alice",)):
+    """unbound serving RECORDS (and the test's own), then a postino
+    instance with the smtp/relay/lmtp services; returns the instance."""
+    tc.dns = netns.Unbound(tc, RECORDS + list(records), servfail=SERVFAIL,
+                           refused=REFUSED)
+    conf = dict(MAIN)
+    conf.update(main or {})
+    i = Instance(tc, users=list(users), master_extra=MASTER, main=conf)
+    i.start()
+    return i
+
+
+def send(i, rcpts, subject, body="hello\n", headers=None, sender=None):
+    """One message from alice (a local user: bounces come back to her
+    Maildir) with a Message-ID made of the subject."""
+    if isinstance(rcpts, str):
+        rcpts = [rcpts]
+    sender = sender or i.addr("alice")
+    h = {"Message-ID": "<%s@client.test>" % re.sub(r"\W", "-", subject)}
+    h.update(headers or {})
+    refused = i.send(sender, rcpts, message(sender, rcpts[0], subject, body,
+                                            h))
+    tc_msg = "smtpd refused %s" % refused
+    assert refused == {}, tc_msg
+
+
+def relay_line(rcpt, relay, rest):
+    """A delivery log line: to=<RCPT>, relay=RELAY, ..., REST (regexes)."""
+    return (r"to=<%s>, (?:orig_to=<[^>]*>, )?relay=%s, (?:conn_use=\d+, )?"
+            r"delay=[\d.]+, delays=[\d.]+/[\d.]+/[\d.]+/[\d.]+, %s"
+            % (re.escape(rcpt), relay, rest))
+
+
+def peer_relay(name, addr, port=25):
+    return re.escape("%s[%s]:%d" % (name, addr, port))
 
 
 class Peers(unittest.TestCase):
@@ -280,6 +333,431 @@ class Peers(unittest.TestCase):
         msgs = sink.wait_messages(1)
         self.assertIn(b"X-Rcpt-Args: <b@sink.test>", msgs[0])
         self.assertIn(b"Subject: sink", msgs[0])
+
+
+class Delivery(unittest.TestCase):
+    """postino's smtp agent, one destination behaviour per test."""
+
+    def wait_log(self, i, pattern, timeout=DELIVERY_WAIT):
+        try:
+            return i.wait_log(pattern, timeout=timeout)
+        except AssertionError:
+            lines = [ln for ln in i.log().splitlines()
+                     if re.search(r"smtp|lmtp|qmgr|bounce|error", ln)]
+            raise AssertionError("no /%s/ in the log; its smtp/qmgr lines:\n%s"
+                                 % (pattern, "\n".join(lines[-25:])))
+
+    def bounce(self, i, rcpt):
+        """The one DSN in alice's Maildir: (whole text, its
+        message/delivery-status part)."""
+        msgs = i.wait_maildir("alice", 1, timeout=DELIVERY_WAIT)
+        self.assertEqual(len(msgs), 1, msgs)
+        m = parse(msgs[0])
+        self.assertEqual(m.get_content_type(), "multipart/report")
+        parts = m.get_payload()
+        status = [p for p in parts
+                  if p.get_content_type() == "message/delivery-status"]
+        self.assertEqual(len(status), 1)
+        text = msgs[0].decode(errors="replace")
+        st = status[0].as_string()
+        self.assertRegex(st, r"(?i)Final-Recipient: rfc822; ?%s"
+                         % re.escape(rcpt))
+        self.assertRegex(st, r"Action: failed")
+        return text, st
+
+    def no_bounce(self, i):
+        self.assertEqual(i.maildir_files("alice"), [])
+
+    # -- MX selection -------------------------------------------------------
+
+    def test_preferred_mx(self):
+        mx1 = SmtpPeer("127.0.0.11", tc=self, name="mx1.pref.test")
+        mx2 = SmtpPeer("127.0.0.12", tc=self, name="mx2.pref.test")
+        i = mta(self)
+        send(i, "bob@pref.test", "preferred mx")
+        env = mx1.wait_messages(1, timeout=DELIVERY_WAIT)[0]
+        self.assertEqual(env.rcpts, ["bob@pref.test"])
+        self.assertEqual(env.mail_from, i.addr("alice"))
+        self.assertEqual(env.header("Subject"), "preferred mx")
+        self.assertEqual(env.header("Message-ID"), "<preferred-mx@client.test>")
+        self.assertIn(b"\r\nReceived: ", b"\r\n" + env.data)
+        self.assertEqual(env.helo, "mx.example.test")    # smtp_helo_name
+        self.wait_log(i, relay_line(
+            "bob@pref.test", peer_relay("mx1.pref.test", "127.0.0.11"),
+            r"dsn=2\.0\.0, status=sent \(250 2\.0\.0 Ok: queued as "
+            r"Q00001\)"))
+        i.wait_queue_empty()
+        self.assertEqual(mx2.sessions, 0)
+        self.assertEqual(mx1.violations, [])
+        self.no_bounce(i)
+
+    def test_backup_mx_when_first_refuses(self):
+        # nothing listens on 127.0.0.13 (mx1.backup.test)
+        mx2 = SmtpPeer("127.0.0.14", tc=self, name="mx2.backup.test")
+        i = mta(self)
+        send(i, "bob@backup.test", "backup mx")
+        env = mx2.wait_messages(1, timeout=DELIVERY_WAIT)[0]
+        self.assertEqual(env.rcpts, ["bob@backup.test"])
+        self.wait_log(i, relay_line(
+            "bob@backup.test", peer_relay("mx2.backup.test", "127.0.0.14"),
+            SENT))
+        i.wait_queue_empty()
+        self.no_bounce(i)
+
+    def test_greylisting_at_first_mx(self):
+        mx1 = SmtpPeer("127.0.0.15", tc=self, name="mx1.grey.test",
+                       greylist=True)
+        mx2 = SmtpPeer("127.0.0.16", tc=self, name="mx2.grey.test")
+        i = mta(self)
+        send(i, "bob@grey.test", "greylisted")
+        env = mx2.wait_messages(1, timeout=DELIVERY_WAIT)[0]
+        self.assertEqual(env.rcpts, ["bob@grey.test"])
+        self.assertEqual(mx1.messages(), [])
+        # the first MX was asked, and said 450
+        self.assertEqual(mx1.commands("RCPT"), ["RCPT TO:<bob@grey.test>"])
+        self.wait_log(i, relay_line(
+            "bob@grey.test", peer_relay("mx2.grey.test", "127.0.0.16"),
+            SENT))
+        i.wait_queue_empty()
+
+    def test_421_greeting_at_first_mx(self):
+        mx1 = SmtpPeer("127.0.0.21", tc=self, name="mx1.busy.test",
+                       greeting="421 4.3.2 mx1.busy.test busy, try later")
+        mx2 = SmtpPeer("127.0.0.22", tc=self, name="mx2.busy.test")
+        i = mta(self)
+        send(i, "bob@busy.test", "busy first mx")
+        mx2.wait_messages(1, timeout=DELIVERY_WAIT)
+        self.assertGreaterEqual(mx1.sessions, 1)
+        self.wait_log(i, relay_line(
+            "bob@busy.test", peer_relay("mx2.busy.test", "127.0.0.22"),
+            SENT))
+
+    def test_a_record_when_no_mx(self):
+        p = SmtpPeer("127.0.0.17", tc=self, name="aonly.test")
+        i = mta(self)
+        send(i, "bob@aonly.test", "a record")
+        env = p.wait_messages(1, timeout=DELIVERY_WAIT)[0]
+        self.assertEqual(env.rcpts, ["bob@aonly.test"])
+        self.wait_log(i, relay_line(
+            "bob@aonly.test", peer_relay("aonly.test", "127.0.0.17"), SENT))
+
+    # -- failures -------------------------------------------------------------
+
+    def test_remote_5xx_bounces_quoting_reply(self):
+        reply = ("550 5.1.1 <nouser@reject.test>: Recipient address "
+                 "rejected: no such user here")
+        p = SmtpPeer("127.0.0.18", tc=self, name="mx.reject.test",
+                     rcpt_reply={"nouser@reject.test": reply})
+        i = mta(self)
+        send(i, ["nouser@reject.test", "ok@reject.test"], "half rejected")
+        env = p.wait_messages(1, timeout=DELIVERY_WAIT)[0]
+        self.assertEqual(env.rcpts, ["ok@reject.test"])
+        relay = peer_relay("mx.reject.test", "127.0.0.18")
+        self.wait_log(i, relay_line("ok@reject.test", relay, SENT))
+        self.wait_log(i, relay_line(
+            "nouser@reject.test", relay,
+            r"dsn=5\.1\.1, status=bounced \(host %s said: %s \(in reply "
+            r"to RCPT TO command\)\)"
+            % (re.escape("mx.reject.test[127.0.0.18]"), re.escape(reply))))
+        text, st = self.bounce(i, "nouser@reject.test")
+        self.assertRegex(st, r"Status: 5\.1\.1")
+        self.assertRegex(st, r"Diagnostic-Code: smtp; ?%s"
+                         % re.escape(reply))
+        self.assertIn("half rejected", text)
+        self.assertNotIn("ok@reject.test", st)
+        i.wait_queue_empty()
+        self.assertRegex(st, r"Remote-MTA: dns; ?mx\.reject\.test")
+
+    def test_remote_5xx_after_data(self):
+        reply = "554 5.7.1 message content rejected"
+        p = SmtpPeer("127.0.0.18", tc=self, name="mx.reject.test",
+                     data_reply=reply)
+        i = mta(self)
+        send(i, "bob@reject.test", "content rejected")
+        p.wait_sessions(1, timeout=DELIVERY_WAIT)
+        self.wait_log(i, relay_line(
+            "bob@reject.test", peer_relay("mx.reject.test", "127.0.0.18"),
+            r"dsn=5\.7\.1, status=bounced \(host %s said: %s \(in reply "
+            r"to end of DATA command\)\)"
+            % (re.escape("mx.reject.test[127.0.0.18]"), re.escape(reply))))
+        text, st = self.bounce(i, "bob@reject.test")
+        self.assertRegex(st, r"Diagnostic-Code: smtp; ?%s" % re.escape(reply))
+        self.assertEqual(p.messages(), [])
+
+    def test_nxdomain_bounces(self):
+        i = mta(self)
+        send(i, "bob@nx.test", "nxdomain")
+        self.wait_log(i, relay_line(
+            "bob@nx.test", "none",
+            r"dsn=5\.4\.4, status=bounced \(Host or domain name not found\. "
+            r"Name service error for name=nx\.test type=(?:MX|A): Host not "
+            r"found\)"))
+        text, st = self.bounce(i, "bob@nx.test")
+        self.assertRegex(st, r"Status: 5\.4\.4")
+        i.wait_queue_empty()
+
+    def test_servfail_and_refused_defer(self):
+        i = mta(self)
+        send(i, "bob@x.servfail.test", "servfail")
+        send(i, "bob@x.refused.test", "refused")
+        for dom in ("x.servfail.test", "x.refused.test"):
+            self.wait_log(i, relay_line(
+                "bob@" + dom, "none",
+                r"dsn=4\.\d\.\d, status=deferred \(.*%s" % re.escape(dom)))
+        poll_until("both in deferred/",
+                   lambda: len(i.queue_files("deferred")) == 2
+                   and not i.queue_files("incoming", "active"),
+                   timeout=DELIVERY_WAIT)
+        self.no_bounce(i)
+        self.assertNotRegex(i.log(), r"status=bounced")
+
+    def test_null_mx_bounces(self):
+        i = mta(self)
+        send(i, "bob@nullmx.test", "null mx")
+        self.wait_log(i, relay_line(
+            "bob@nullmx.test", "none",
+            r"dsn=5\.1\.0, status=bounced \(Domain nullmx\.test does not "
+            r"accept mail \(nullMX\)\)"))
+        text, st = self.bounce(i, "bob@nullmx.test")
+        self.assertRegex(st, r"Status: 5\.1\.0")
+
+    def test_mx_is_ourselves_loops(self):
+        i = mta(self)
+        send(i, "bob@loop.test", "loop")
+        self.wait_log(i, relay_line(
+            "bob@loop.test", "none",
+            r"dsn=5\.4\.6, status=bounced \(mail for loop\.test loops "
+            r"back to myself\)"))
+        text, st = self.bounce(i, "bob@loop.test")
+        self.assertRegex(st, r"Status: 5\.4\.6")
+
+    def test_greeting_with_our_name_loops(self):
+        p = SmtpPeer("127.0.0.19", tc=self, name="mx.example.test")
+        i = mta(self)
+        send(i, "bob@loopgreet.test", "loop greeting")
+        self.wait_log(i, r"to=<bob@loopgreet\.test>, .*dsn=5\.4\.6, "
+                      r"status=bounced \(mail for loopgreet\.test loops "
+                      r"back to myself\)")
+        self.bounce(i, "bob@loopgreet.test")
+        self.assertEqual(p.messages(), [])
+
+    def test_remote_size_limit(self):
+        p = SmtpPeer("127.0.0.20", tc=self, name="mx.small.test", size=4000)
+        i = mta(self)
+        send(i, "small@small.test", "fits")
+        env = p.wait_messages(1, timeout=DELIVERY_WAIT)[0]
+        m = re.search(r"SIZE=(\d+)", env.mail_params)
+        self.assertIsNotNone(m, env.mail_params)
+        self.assertGreaterEqual(int(m.group(1)), len(env.data) - 200)
+        send(i, "big@small.test", "too big", ("y" * 70 + "\n") * 100)
+        self.wait_log(i, relay_line(
+            "big@small.test", r"(?:none|%s)"
+            % peer_relay("mx.small.test", "127.0.0.20"),
+            r"dsn=5\.3\.4, status=bounced \(.*"))
+        text, st = self.bounce(i, "big@small.test")
+        self.assertRegex(st, r"Status: 5\.3\.4")
+        self.assertEqual([e.rcpts for e in p.messages()], [["small@small.test"]])
+
+    # -- routing ----------------------------------------------------------------
+
+    def postmap(self, i, name, text):
+        path = os.path.join(i.conf, name)
+        with open(path, "w") as f:
+            f.write(text)
+        r = subprocess.run([program("postmap"), "hash:" + path],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return "hash:" + path
+
+    def test_transport_maps(self):
+        smtp = SmtpPeer("127.0.0.40", 2525, tc=self, name="tm.peer.test")
+        byname = SmtpPeer("127.0.0.40", 2526, tc=self, name="relay.test")
+        lmtp = SmtpPeer("127.0.0.41", 2424, tc=self, lmtp=True,
+                        name="lmtp.peer.test",
+                        lmtp_reply={"refused@lm.test":
+                                    "550 5.1.1 <refused@lm.test> no mailbox"})
+        i = mta(self)
+        tmap = self.postmap(i, "transport",
+                            "tm.test smtp:[127.0.0.40]:2525\n"
+                            "byname.test smtp:[relay.test]:2526\n"
+                            "lm.test lmtp:inet:127.0.0.41:2424\n")
+        i.set_main(transport_maps=tmap)
+        i.postino("reload")
+        send(i, "bob@tm.test", "transport smtp")
+        send(i, "bob@byname.test", "transport by name")
+        send(i, ["ok@lm.test", "refused@lm.test"], "transport lmtp")
+        env = smtp.wait_messages(1, timeout=DELIVERY_WAIT)[0]
+        self.assertEqual(env.rcpts, ["bob@tm.test"])
+        env = byname.wait_messages(1, timeout=DELIVERY_WAIT)[0]
+        self.assertEqual(env.rcpts, ["bob@byname.test"])
+        env = lmtp.wait_messages(1, timeout=DELIVERY_WAIT)[0]
+        self.assertEqual(env.rcpts, ["ok@lm.test"])
+        self.assertEqual(env.helo, "mx.example.test")
+        self.assertEqual(lmtp.commands("LHLO"), ["LHLO mx.example.test"])
+        self.wait_log(i, relay_line(
+            "bob@tm.test", peer_relay("127.0.0.40", "127.0.0.40", 2525), SENT))
+        self.wait_log(i, relay_line(
+            "bob@byname.test", peer_relay("relay.test", "127.0.0.40", 2526),
+            SENT))
+        self.wait_log(i, relay_line(
+            "ok@lm.test", peer_relay("127.0.0.41", "127.0.0.41", 2424), SENT))
+        self.wait_log(i, relay_line(
+            "refused@lm.test", peer_relay("127.0.0.41", "127.0.0.41", 2424),
+            r"dsn=5\.1\.1, status=bounced \(host 127\.0\.0\.41\[127\.0"
+            r"\.0\.41\] said: 550 5\.1\.1 <refused@lm\.test> no mailbox "
+            r"\(in reply to end of DATA command\)\)"))
+        self.bounce(i, "refused@lm.test")
+        i.wait_queue_empty()
+
+    def test_relayhost(self):
+        relay = SmtpPeer("127.0.0.42", 2527, tc=self, name="smarthost.test")
+        mx1 = SmtpPeer("127.0.0.11", tc=self, name="mx1.pref.test")
+        i = mta(self, main={"relayhost": "[127.0.0.42]:2527"})
+        send(i, ["bob@pref.test", "carol@nx.test"], "via relayhost")
+        env = relay.wait_messages(1, timeout=DELIVERY_WAIT)[0]
+        self.assertEqual(sorted(env.rcpts), ["bob@pref.test", "carol@nx.test"])
+        for rcpt in ("bob@pref.test", "carol@nx.test"):
+            self.wait_log(i, relay_line(
+                rcpt, peer_relay("127.0.0.42", "127.0.0.42", 2527), SENT))
+        self.assertEqual(mx1.sessions, 0)
+        # local mail stays local
+        send(i, i.addr("alice"), "local still")
+        i.wait_maildir("alice", 1)
+        self.assertEqual(len(relay.messages()), 1)
+
+    def test_smtp_sink(self):
+        sink = SmtpSink(self, "127.0.0.30", 25)
+        i = mta(self)
+        send(i, ["a@sink.test", "b@sink.test"], "to smtp-sink")
+        msgs = sink.wait_messages(1, timeout=DELIVERY_WAIT)
+        self.assertEqual(len(msgs), 1)
+        self.assertIn(b"X-Rcpt-Args: <a@sink.test>", msgs[0])
+        self.assertIn(b"X-Rcpt-Args: <b@sink.test>", msgs[0])
+        self.assertIn(b"Subject: to smtp-sink", msgs[0])
+        for rcpt in ("a@sink.test", "b@sink.test"):
+            self.wait_log(i, relay_line(
+                rcpt, peer_relay("mx.sink.test", "127.0.0.30"), SENT))
+
+    def test_no_pipelining_no_8bitmime(self):
+        p = SmtpPeer("127.0.0.26", tc=self, name="mx.old.test",
+                     pipelining=False, eightbitmime=False)
+        i = mta(self)
+        body = "caf\u00e9 cr\u00e8me br\u00fbl\u00e9e\n.dot\n"
+        sender = i.addr("alice")
+        msg = message(sender, "a@old.test", "eight bit", body,
+                      {"MIME-Version": "1.0",
+                       "Content-Type": "text/plain; charset=utf-8",
+                       "Content-Transfer-Encoding": "8bit"})
+        with i.smtp() as s:
+            s.ehlo("client.test")
+            s.sendmail(sender, ["a@old.test", "b@old.test"],
+                       msg.replace("\n", "\r\n").encode(),
+                       mail_options=["BODY=8BITMIME"])
+        env = p.wait_messages(1, timeout=DELIVERY_WAIT)[0]
+        self.assertEqual(sorted(env.rcpts), ["a@old.test", "b@old.test"])
+        self.assertEqual(p.violations, [])      # no pipelining, 7-bit data
+        self.assertNotRegex(env.mail_params, r"(?i)BODY=8BITMIME")
+        m = parse(env.data)
+        self.assertEqual(m.get_payload(decode=True).decode("utf-8"),
+                         body.replace("\n", "\r\n"))
+        self.assertIn(m["Content-Transfer-Encoding"].lower(),
+                      ("quoted-printable", "base64"))
+
+    # -- retries, bursts, crashes ---------------------------------------------
+
+    def flush(self, i):
+        e = i.env()
+        e["MAIL_CONFIG"] = i.conf
+        r = subprocess.run([program("postqueue"), "-f"], capture_output=True,
+                           text=True, env=e, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+
+    def test_deferred_then_flush(self):
+        i = mta(self)
+        send(i, "bob@later.test", "later")
+        self.wait_log(i, relay_line(
+            "bob@later.test", "none",
+            r"dsn=4\.4\.1, status=deferred \(connect to mx\.later\.test"
+            r"\[127\.0\.0\.23\]:25: Connection refused\)"))
+        poll_until("the message in deferred/",
+                   lambda: i.queue_files("deferred")
+                   and not i.queue_files("incoming", "active"))
+        p = SmtpPeer("127.0.0.23", tc=self, name="mx.later.test")
+        self.flush(i)
+        env = p.wait_messages(1, timeout=DELIVERY_WAIT)[0]
+        self.assertEqual(env.rcpts, ["bob@later.test"])
+        self.wait_log(i, relay_line(
+            "bob@later.test", peer_relay("mx.later.test", "127.0.0.23"), SENT))
+        i.wait_queue_empty()
+        self.no_bounce(i)
+
+    def message_ids(self, envelopes):
+        ids = {}
+        for e in envelopes:
+            for rc in e.rcpts:
+                key = (e.header("Message-ID"), rc)
+                ids[key] = ids.get(key, 0) + 1
+        return ids
+
+    def test_burst_of_30(self):
+        n = 30
+        p = SmtpPeer("127.0.0.24", tc=self, name="mx.burst.test")
+        i = mta(self)
+        for k in range(n):
+            send(i, "u%d@burst.test" % k, "burst %d" % k)
+        p.wait_messages(n, timeout=WAIT * 2)
+        i.wait_queue_empty(timeout=WAIT)
+        i.wait_log(r"to=<u\d+@burst\.test>, .*status=sent", count=n)
+        ids = self.message_ids(p.messages())
+        self.assertEqual(len(ids), n)
+        self.assertEqual(sorted(set(ids.values())), [1], ids)
+        self.assertEqual(len(re.findall(r"to=<u\d+@burst\.test>, .*"
+                                        r"status=sent", i.log())), n)
+        self.assertEqual(p.violations, [])
+
+    def test_kill_smtp_mid_transaction(self):
+        n = 10
+        p = SmtpPeer("127.0.0.25", tc=self, name="mx.kill.test", hold=True)
+        i = mta(self)
+        for k in range(n):
+            send(i, "u%d@kill.test" % k, "kill %d" % k)
+        p.wait_held(1, timeout=DELIVERY_WAIT)
+        agents = i.processes("smtp")
+        self.assertTrue(agents, "no smtp process")
+        held = p.held_sessions()
+        for pid in agents:
+            os.kill(pid, signal.SIGKILL)
+        poll_until("the killed agents to go",
+                   lambda: not set(agents) & set(i.processes("smtp")))
+        poll_until("the killed agents' sessions to end",
+                   lambda: not held & p.open_session_ids(),
+                   timeout=DELIVERY_WAIT)
+        self.assertEqual(p.messages(), [])
+        # Whatever a new agent brings from now on is answered.
+        p.hold = False
+        p.release(10 * n)
+
+        # qmgr learns the agent died and defers (or retries) what it had
+        # given it; a flush now and then (bounded) brings everything back.
+        def all_there():
+            if len(self.message_ids(p.messages())) >= n:
+                return True
+            if i.queue_files("deferred") and not i.queue_files("active"):
+                self.flush(i)
+            return False
+        poll_until("all %d messages at the MX after kill -9 (got %d)"
+                   % (n, len(self.message_ids(p.messages()))), all_there,
+                   timeout=WAIT * 2)
+        i.wait_queue_empty()
+        ids = self.message_ids(p.messages())
+        dups = sum(c - 1 for c in ids.values())
+        print("kill -9 of %d smtp agent(s) with %d transaction(s) held at "
+              "the end of data: %d messages, %d duplicate(s)"
+              % (len(agents), len(held), len(ids), dups))
+        self.assertEqual(len(ids), n)
+        # The peer never answered the end of data of a held transaction,
+        # so nothing it accepted was unknown to postino: no duplicates.
+        self.assertEqual(dups, 0, ids)
 
 
 if __name__ == "__main__":
