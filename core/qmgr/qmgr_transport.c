@@ -82,7 +82,8 @@ static struct qmgr_transport *transports;
 static long next_request_id = 1;
 
 /* transports we can deliver with: those that have an agent program. */
-static const char *const known_transports[] = {"local", "virtual", NULL};
+static const char *const known_transports[] = {"local", "virtual", "smtp",
+    "relay", "lmtp", NULL};
 
 int
 qmgr_transport_known(const char *name)

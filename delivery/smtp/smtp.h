@@ -1,0 +1,176 @@
+/* SPDX-License-Identifier: MIT */
+/* smtp - the SMTP and LMTP delivery agent (smtp(8), lmtp(8)).
+ *
+ * One process carries many deliveries at once: every qmgr connection it
+ * accepts is served by a task (core/util/task.h) that delivers that
+ * connection's requests one after the other, and everything a delivery
+ * waits for -- DNS (core/dns), connect, the server's replies, writing
+ * the message -- is a task_wait() on the process's event loop, so one
+ * slow destination holds only its own task.
+ *
+ * Files: smtp.c (process, qmgr connections, replies, delivery lines),
+ * smtp_addr.c (next hop -> server addresses: MX, A/AAAA, loops),
+ * smtp_proto.c (the SMTP/LMTP dialogue of one delivery), smtp_io.c
+ * (timed socket I/O inside a task), smtp_session.c (session cache). */
+#ifndef POSTINO_DELIVERY_SMTP_H
+#define POSTINO_DELIVERY_SMTP_H
+
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include "buf.h"
+#include "deliver_request.h"
+
+/* Configuration, bound at start (smtp_ or lmtp_ parameters). */
+struct smtp_conf {
+	int lmtp;			/* the program runs as lmtp */
+	const char *proto;		/* "SMTP" or "LMTP" */
+	const char *name;		/* "smtp" or "lmtp": log and relay= names */
+	long connect_timeout;
+	long helo_timeout;
+	long mail_timeout;
+	long rcpt_timeout;
+	long data_init_timeout;
+	long data_xfer_timeout;
+	long data_done_timeout;
+	long quit_timeout;
+	long rset_timeout;
+	long mx_address_limit;
+	long mx_session_limit;
+	int randomize;
+	const char *helo_name;
+	const char *bind_address;
+	const char *bind_address6;
+	const char *address_preference;	/* any, ipv4, ipv6 */
+	long line_length_limit;
+	int skip_5xx_greeting;
+	const char *fallback_relay;
+	int cache_on_demand;
+	const char *cache_destinations;
+	long cache_time_limit;
+	long reuse_time_limit;
+	long reuse_count_limit;
+	int use_ipv4, use_ipv6;		/* inet_protocols */
+	int default_port;		/* 25 or 24 */
+};
+
+extern struct smtp_conf smtp_conf;
+
+/* One server address to try. */
+struct smtp_addr {
+	char *host;			/* name as looked up (MX host) */
+	char addr_text[64];		/* "192.0.2.1", or the socket path */
+	struct sockaddr_storage sa;
+	socklen_t salen;
+	int port;
+	int pref;			/* MX preference (-1: none) */
+	int fallback;			/* from smtp_fallback_relay */
+};
+
+/* The server list of one delivery, or why there is none. */
+struct smtp_dest {
+	char *domain;			/* for messages: "example.com" */
+	char *key;			/* session cache key (nexthop) */
+	struct smtp_addr *addr;
+	int count;
+	/* count == 0: why. */
+	int fail_bounce;		/* 1: bounce, 0: defer */
+	char fail_dsn[16];
+	char *fail_text;
+};
+
+/* smtp_addr.c */
+/* smtp_dest_resolve - the servers for nexthop (resolve's syntax: domain,
+ * domain:port, [host], [host]:port; lmtp: unix:/path, inet:host:port);
+ * in a task the DNS queries wait on the loop.  Never NULL. */
+struct smtp_dest *smtp_dest_resolve(const char *nexthop);
+void smtp_dest_free(struct smtp_dest **dp);
+/* smtp_addr_is_self - is this address one of this host's (interfaces,
+ * inet_interfaces, proxy_interfaces)? */
+int smtp_addr_is_self(const struct sockaddr *sa);
+void smtp_addr_init(void);
+
+/* smtp_io.c - a connection, inside a task. */
+struct smtp_stream {
+	int fd;
+	char *in;			/* read buffer */
+	size_t in_len, in_pos;
+	struct buf *out;		/* unsent output */
+	int err;			/* sticky: errno, or ETIMEDOUT, or EPIPE at EOF */
+};
+
+/* smtp_connect - connect to a (non-blocking, with smtp_connect_timeout);
+ * NULL with errno set. */
+struct smtp_stream *smtp_connect(const struct smtp_addr *a);
+void smtp_stream_free(struct smtp_stream **sp);
+/* smtp_read_line - one line without CRLF into line (truncated to len-1;
+ * the rest of a long line is skipped), waiting at most timeout seconds.
+ * 0, or -1 (s->err: ETIMEDOUT, EPIPE for EOF, errno). */
+int smtp_read_line(struct smtp_stream *s, char *line, size_t len,
+    long timeout);
+/* smtp_put - queue bytes; smtp_flush - send them all (timeout per wait). */
+void smtp_put(struct smtp_stream *s, const char *data, size_t len);
+void smtp_printf(struct smtp_stream *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+int smtp_flush(struct smtp_stream *s, long timeout);
+/* smtp_sleep - in a task: let the loop run for ms milliseconds. */
+void smtp_sleep_ms(long ms);
+
+/* smtp_session.c - an open session after a transaction, kept for the
+ * next message to the same destination. */
+struct smtp_session {
+	struct smtp_stream *stream;
+	struct smtp_addr addr;
+	char *dest_key;
+	char *host_label;		/* "mx.example.com[192.0.2.1]:25" */
+	int features;			/* SMTP_FEATURE_* */
+	long size_limit;		/* SIZE n, 0 none */
+	int reuse;			/* transactions done on it */
+	double t_open;
+	struct smtp_session *next;
+	struct event *idle_ev;		/* while cached */
+};
+
+#define SMTP_FEATURE_ESMTP	(1 << 0)
+#define SMTP_FEATURE_PIPELINING	(1 << 1)
+#define SMTP_FEATURE_SIZE	(1 << 2)
+#define SMTP_FEATURE_8BITMIME	(1 << 3)
+#define SMTP_FEATURE_DSN	(1 << 4)
+#define SMTP_FEATURE_SMTPUTF8	(1 << 5)
+
+/* smtp_session_take - a cached session for key (NULL when none). */
+struct smtp_session *smtp_session_take(const char *key);
+/* smtp_session_keep - cache s (or close it when caching is off or s is
+ * used up). */
+void smtp_session_keep(struct smtp_session *s);
+/* smtp_session_close - QUIT (best effort, short wait) and free. */
+void smtp_session_close(struct smtp_session *s, int quit);
+void smtp_session_flush_all(void);
+int smtp_session_cached(void);
+
+/* smtp_proto.c - deliver one request; exactly one status per recipient
+ * through smtp_status().  Returns the destination feedback for qmgr:
+ * SMTP_DEST_OK, SMTP_DEST_DEAD (with *reason_r), SMTP_DEST_NONE. */
+#define SMTP_DEST_NONE	0
+#define SMTP_DEST_OK	1
+#define SMTP_DEST_DEAD	2
+struct smtp_request;
+int smtp_deliver(struct smtp_request *req, char **reason_r);
+
+/* smtp.c - what smtp_proto.c reports through. */
+struct smtp_request {
+	struct deliver_request *dr;
+	int fd;				/* queue file */
+	double t_start;			/* request received */
+	double t_active;		/* qmgr picked the message up */
+	double t_conn;			/* session ready (0: none yet) */
+	int conn_use;			/* the session's transaction number */
+	int *done;			/* per recipient: status given */
+	struct agent_conn *conn;
+};
+void smtp_status(struct smtp_request *req, int index, const char *dsn,
+    const char *status, const char *relay, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+double smtp_now(void);
+
+#endif

@@ -1,0 +1,263 @@
+/* SPDX-License-Identifier: MIT */
+/* smtp_io - timed socket I/O for a delivery running in a task: every
+ * wait (connect, a reply, room to write) is a task_wait() on a libevent
+ * event with the phase's timeout, so the process's other deliveries go
+ * on meanwhile.  Outside a task (never in the agent) it would abort. */
+#include "postino_config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "mail_server.h"
+#include "msg.h"
+#include "mymalloc.h"
+#include "smtp.h"
+#include "task.h"
+
+#define SMTP_IN_SIZE	8192
+/* Output is sent when this much is queued (a message is streamed). */
+#define SMTP_OUT_FLUSH	(64 * 1024)
+
+struct io_wait {
+	struct task_wait w;
+	short what;
+};
+
+static void
+io_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct io_wait *iw = arg;
+
+	(void)fd;
+	iw->what = what;
+	task_wake(&iw->w);
+}
+
+/* wait_fd - wait until fd is ready for what (EV_READ or EV_WRITE); 0, or
+ * -1 after timeout seconds (ms when timeout < 0: -ms). */
+static int
+wait_fd(int fd, short what, long timeout)
+{
+	struct io_wait iw;
+	struct event *ev;
+	struct timeval tv;
+
+	if (timeout >= 0) {
+		tv.tv_sec = timeout > 0 ? timeout : 1;
+		tv.tv_usec = 0;
+	} else {
+		tv.tv_sec = (-timeout) / 1000;
+		tv.tv_usec = ((-timeout) % 1000) * 1000;
+	}
+	task_wait_init(&iw.w);
+	iw.what = 0;
+	if ((ev = event_new(mail_server_base(), fd, what, io_cb, &iw)) == NULL)
+		msg_fatal("event_new: %m");
+	event_add(ev, &tv);
+	task_wait(&iw.w);
+	event_free(ev);
+	return (iw.what & EV_TIMEOUT) ? -1 : 0;
+}
+
+void
+smtp_sleep_ms(long ms)
+{
+	struct io_wait iw;
+	struct event *ev;
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+
+	task_wait_init(&iw.w);
+	if ((ev = evtimer_new(mail_server_base(), io_cb, &iw)) == NULL)
+		msg_fatal("evtimer_new: %m");
+	evtimer_add(ev, &tv);
+	task_wait(&iw.w);
+	event_free(ev);
+}
+
+/* bind_source - smtp_bind_address / smtp_bind_address6. */
+static int
+bind_source(int fd, int family)
+{
+	const char *src = family == AF_INET ? smtp_conf.bind_address
+	    : family == AF_INET6 ? smtp_conf.bind_address6 : NULL;
+	struct sockaddr_storage ss;
+	socklen_t len;
+
+	if (src == NULL || *src == 0)
+		return 0;
+	memset(&ss, 0, sizeof(ss));
+	if (family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+
+		sin->sin_family = AF_INET;
+		if (inet_pton(AF_INET, src, &sin->sin_addr) != 1)
+			return errno = EINVAL, -1;
+		len = sizeof(*sin);
+	} else {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+
+		sin6->sin6_family = AF_INET6;
+		if (inet_pton(AF_INET6, src, &sin6->sin6_addr) != 1)
+			return errno = EINVAL, -1;
+		len = sizeof(*sin6);
+	}
+	return bind(fd, (struct sockaddr *)&ss, len);
+}
+
+struct smtp_stream *
+smtp_connect(const struct smtp_addr *a)
+{
+	struct smtp_stream *s;
+	int fd, err = 0;
+	socklen_t elen = sizeof(err);
+
+	fd = socket(a->sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return NULL;
+	if (bind_source(fd, a->sa.ss_family) < 0) {
+		err = errno;
+		close(fd);
+		errno = err;
+		return NULL;
+	}
+	if (connect(fd, (const struct sockaddr *)&a->sa, a->salen) < 0) {
+		if (errno != EINPROGRESS) {
+			err = errno;
+			close(fd);
+			errno = err;
+			return NULL;
+		}
+		if (wait_fd(fd, EV_WRITE, smtp_conf.connect_timeout) < 0) {
+			close(fd);
+			errno = ETIMEDOUT;
+			return NULL;
+		}
+		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0)
+			err = errno;
+		if (err != 0) {
+			close(fd);
+			errno = err;
+			return NULL;
+		}
+	}
+	s = xcalloc(1, sizeof(*s));
+	s->fd = fd;
+	s->in = xmalloc(SMTP_IN_SIZE);
+	s->out = buf_new(SMTP_OUT_FLUSH + 4096, 0);
+	return s;
+}
+
+void
+smtp_stream_free(struct smtp_stream **sp)
+{
+	struct smtp_stream *s = *sp;
+
+	if (s == NULL)
+		return;
+	close(s->fd);
+	free(s->in);
+	buf_free(&s->out);
+	free(s);
+	*sp = NULL;
+}
+
+int
+smtp_read_line(struct smtp_stream *s, char *line, size_t len, long timeout)
+{
+	size_t n = 0;
+	int skipping = 0;
+
+	if (s->err)
+		return -1;
+	for (;;) {
+		while (s->in_pos < s->in_len) {
+			char c = s->in[s->in_pos++];
+
+			if (c == '\n') {
+				if (n > 0 && line[n - 1] == '\r')
+					n--;
+				line[n] = 0;
+				return 0;
+			}
+			if (n + 1 < len)
+				line[n++] = c;
+			else
+				skipping = 1;
+		}
+		(void)skipping;
+		for (;;) {
+			ssize_t r = read(s->fd, s->in, SMTP_IN_SIZE);
+
+			if (r > 0) {
+				s->in_len = (size_t)r;
+				s->in_pos = 0;
+				break;
+			}
+			if (r == 0) {
+				s->err = EPIPE;
+				return -1;
+			}
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN) {
+				s->err = errno;
+				return -1;
+			}
+			if (wait_fd(s->fd, EV_READ, timeout) < 0) {
+				s->err = ETIMEDOUT;
+				return -1;
+			}
+		}
+	}
+}
+
+void
+smtp_put(struct smtp_stream *s, const char *data, size_t len)
+{
+	buf_append(s->out, data, len);
+}
+
+void
+smtp_printf(struct smtp_stream *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	buf_vprintf(s->out, fmt, ap);
+	va_end(ap);
+}
+
+int
+smtp_flush(struct smtp_stream *s, long timeout)
+{
+	size_t off = 0;
+
+	while (!s->err && off < buf_len(s->out)) {
+		ssize_t n = send(s->fd, buf_str(s->out) + off,
+		    buf_len(s->out) - off, MSG_NOSIGNAL);
+
+		if (n > 0) {
+			off += (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN) {
+			if (wait_fd(s->fd, EV_WRITE, timeout) < 0)
+				s->err = ETIMEDOUT;
+			continue;
+		}
+		s->err = n < 0 ? errno : EPIPE;
+	}
+	buf_reset(s->out);
+	return s->err ? -1 : 0;
+}

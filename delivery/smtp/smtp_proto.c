@@ -1,0 +1,804 @@
+/* SPDX-License-Identifier: MIT */
+/* smtp_proto - one delivery: the servers of the next hop tried in turn,
+ * and the SMTP or LMTP dialogue with each, as Postfix's smtp(8) does.
+ *
+ * Servers.  The addresses come from smtp_addr.c.  The next one is tried
+ * when a server cannot be reached (refused, timed out), greets with 4xx
+ * (or 5xx: smtp_skip_5xx_greeting), loses the connection, or answers
+ * 4xx to MAIL or RCPT (greylisting): the recipients it did not take are
+ * tried at the next server.  The last server that may be tried (no more
+ * addresses, or smtp_mx_session_limit sessions made) is final: its 4xx
+ * defers.  5xx always bounces, quoting the server.  A server that
+ * greets with our own name in its EHLO reply is this host: the mail
+ * loops back to myself and bounces.
+ *
+ * Dialogue.  EHLO (HELO when EHLO is refused; LHLO for LMTP), then MAIL
+ * FROM with SIZE, BODY=8BITMIME, RET and ENVID as the server supports
+ * them, RCPT TO with NOTIFY and ORCPT, DATA, the message (LF -> CRLF,
+ * dot-stuffing, lines longer than smtp_line_length_limit broken with
+ * CRLF SPACE), ".".  With PIPELINING, MAIL, every RCPT and DATA go in
+ * one write and the replies are read in order.  LMTP answers once per
+ * accepted recipient after the ".".  Every read and write has its
+ * phase's timeout (smtp_*_timeout).
+ *
+ * After a transaction that left nothing to retry, the session is cached
+ * (smtp_session.c) for the next message to the same next hop. */
+#include "postino_config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "mail_vars.h"
+#include "msg.h"
+#include "mymalloc.h"
+#include "qfile.h"
+#include "smtp.h"
+#include "stringops.h"
+
+#define REPLY_TEXT_MAX	2048
+
+struct reply {
+	int code;
+	char dsn[16];
+	struct buf *text;		/* the lines joined with blanks */
+	struct buf *lines;		/* the lines, each ending in LF */
+};
+
+/* The soft error to give the recipients left when no server is left. */
+struct last_error {
+	char dsn[16];
+	char *text;
+	const char *relay;
+	char relay_buf[300];
+};
+
+static void
+last_error_set(struct last_error *le, const char *dsn, const char *relay,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static void
+last_error_set(struct last_error *le, const char *dsn, const char *relay,
+    const char *fmt, ...)
+{
+	va_list ap;
+	char text[2560];
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	strlcpy(le->dsn, dsn, sizeof(le->dsn));
+	free(le->text);
+	le->text = xstrdup(text);
+	strlcpy(le->relay_buf, relay, sizeof(le->relay_buf));
+	le->relay = le->relay_buf;
+}
+
+/* read_reply - one (multi-line) reply; -1 on a read error (st->err). */
+static int
+read_reply(struct smtp_stream *st, struct reply *r, long timeout)
+{
+	char line[1024];
+
+	buf_reset(r->text);
+	if (r->lines)
+		buf_reset(r->lines);
+	r->code = 0;
+	r->dsn[0] = 0;
+	for (int n = 0; n < 1000; n++) {
+		if (smtp_read_line(st, line, sizeof(line), timeout) < 0)
+			return -1;
+		for (char *cp = line; *cp; cp++)
+			if ((unsigned char)*cp < 32 || (unsigned char)*cp == 127)
+				*cp = ' ';
+		if (buf_len(r->text) > 0)
+			buf_putc(r->text, ' ');
+		buf_puts(r->text, line);
+		if (r->lines) {
+			buf_puts(r->lines, line);
+			buf_putc(r->lines, '\n');
+		}
+		if (strlen(line) < 3 || !isdigit((unsigned char)line[0])
+		    || !isdigit((unsigned char)line[1])
+		    || !isdigit((unsigned char)line[2])) {
+			/* Not a reply: a protocol error, tried again later. */
+			r->code = 0;
+			return 0;
+		}
+		if (n == 0) {
+			const char *d = line + 4;
+
+			r->code = atoi(line) ;
+			if (strlen(line) > 4 && d[0] == line[0] && d[1] == '.'
+			    && isdigit((unsigned char)d[2])) {
+				size_t k = strspn(d, "0123456789.");
+
+				if (k < sizeof(r->dsn) && (d[k] == ' ' || d[k] == 0)) {
+					memcpy(r->dsn, d, k);
+					r->dsn[k] = 0;
+				}
+			}
+		}
+		if (line[3] != '-')
+			break;
+	}
+	if (r->dsn[0] == 0)
+		snprintf(r->dsn, sizeof(r->dsn), "%d.0.0",
+		    r->code >= 200 && r->code < 600 ? r->code / 100 : 4);
+	return 0;
+}
+
+/* xtext - RFC 3461 encoding (ORCPT, ENVID). */
+static void
+put_xtext(struct smtp_stream *st, const char *s)
+{
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c < 33 || c > 126 || c == '+' || c == '=')
+			smtp_printf(st, "+%02X", c);
+		else
+			smtp_put(st, (const char *)&c, 1);
+	}
+}
+
+/* One delivery's state. */
+struct deliv {
+	struct smtp_request *req;
+	struct deliver_request *dr;
+	int *soft;			/* recipient got a soft error here */
+	int eight_bit;			/* content has 8-bit bytes (-1 unknown) */
+	int final;			/* this server is the last one */
+	struct last_error le;
+};
+
+static int
+pending(struct deliv *dv, int i)
+{
+	return !dv->req->done[i];
+}
+
+static int
+npending(struct deliv *dv)
+{
+	int n = 0;
+
+	for (int i = 0; i < dv->dr->rcpt_count; i++)
+		n += pending(dv, i);
+	return n;
+}
+
+/* content_8bit - does the message have bytes with the high bit set? */
+static int
+content_8bit(struct deliv *dv)
+{
+	char buf[65536];
+	off_t pos = 0, len = dv->dr->content_len;
+
+	if (dv->eight_bit >= 0)
+		return dv->eight_bit;
+	dv->eight_bit = 0;
+	while (pos < len) {
+		size_t want = sizeof(buf);
+		ssize_t n;
+
+		if ((off_t)want > len - pos)
+			want = (size_t)(len - pos);
+		n = pread(dv->req->fd, buf, want, dv->dr->content_offset + pos);
+		if (n <= 0)
+			break;
+		for (ssize_t i = 0; i < n; i++)
+			if ((unsigned char)buf[i] & 0x80)
+				return dv->eight_bit = 1;
+		pos += n;
+	}
+	return 0;
+}
+
+/* send_content - the message, CRLF, dot-stuffed, long lines broken; 0,
+ * -1 on a write error (st->err), -2 on a queue file read error. */
+static int
+send_content(struct deliv *dv, struct smtp_stream *st)
+{
+	char in[65536];
+	off_t pos = 0, len = dv->dr->content_len;
+	int bol = 1, pending_cr = 0;
+	long col = 0, limit = smtp_conf.line_length_limit;
+	char out[2 * sizeof(in) + 64];
+
+	while (pos < len) {
+		size_t want = sizeof(in), o = 0;
+		ssize_t n;
+
+		if ((off_t)want > len - pos)
+			want = (size_t)(len - pos);
+		n = pread(dv->req->fd, in, want, dv->dr->content_offset + pos);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -2;
+		pos += n;
+		for (ssize_t i = 0; i < n; i++) {
+			char c = in[i];
+
+			if (o + 8 > sizeof(out)) {
+				smtp_put(st, out, o);
+				o = 0;
+			}
+			if (pending_cr) {
+				pending_cr = 0;
+				if (c != '\n') {
+					out[o++] = '\r';
+					col++;
+					bol = 0;
+				}
+			}
+			if (c == '\n') {
+				out[o++] = '\r';
+				out[o++] = '\n';
+				bol = 1;
+				col = 0;
+				continue;
+			}
+			if (c == '\r') {
+				pending_cr = 1;
+				continue;
+			}
+			if (limit > 0 && col >= limit) {
+				out[o++] = '\r';
+				out[o++] = '\n';
+				out[o++] = ' ';
+				col = 1;
+				bol = 0;
+			}
+			if (bol && c == '.') {
+				out[o++] = '.';
+				col++;
+			}
+			bol = 0;
+			out[o++] = c;
+			col++;
+		}
+		smtp_put(st, out, o);
+		if (smtp_flush(st, smtp_conf.data_xfer_timeout) < 0)
+			return -1;
+	}
+	if (pending_cr)
+		smtp_put(st, "\r", 1);
+	if (!bol || pending_cr)
+		smtp_put(st, "\r\n", 2);
+	smtp_put(st, ".\r\n", 3);
+	return smtp_flush(st, smtp_conf.data_done_timeout);
+}
+
+/* io_error - the session broke while doing what: a soft error for every
+ * recipient left, and the session is gone. */
+static void
+io_error(struct deliv *dv, struct smtp_session *s, const char *what)
+{
+	int err = s->stream->err;
+
+	if (err == ETIMEDOUT)
+		last_error_set(&dv->le, "4.4.2", s->host_label,
+		    "conversation with %s timed out while %s", s->host_label, what);
+	else
+		last_error_set(&dv->le, "4.4.2", s->host_label,
+		    "lost connection with %s while %s", s->host_label, what);
+}
+
+/* rcpt_reply - RCPT (or LMTP end-of-data) reply for recipient i. */
+static void
+rcpt_result(struct deliv *dv, struct smtp_session *s, int i,
+    struct reply *r, const char *phase)
+{
+	if (r->code >= 200 && r->code < 300)
+		return;
+	if (r->code >= 500 && r->code < 600) {
+		smtp_status(dv->req, i, r->dsn, "bounced", s->host_label,
+		    "host %s said: %s (in reply to %s)", s->host_label,
+		    buf_str(r->text), phase);
+	} else if (dv->final) {
+		smtp_status(dv->req, i, r->dsn, "deferred", s->host_label,
+		    "host %s said: %s (in reply to %s)", s->host_label,
+		    buf_str(r->text), phase);
+	} else {
+		dv->soft[i] = 1;
+		last_error_set(&dv->le, r->dsn, s->host_label,
+		    "host %s said: %s (in reply to %s)", s->host_label,
+		    buf_str(r->text), phase);
+	}
+}
+
+/* all_result - the same reply for every recipient in set (accepted[]
+ * or every pending one). */
+static void
+all_result(struct deliv *dv, struct smtp_session *s, const int *set,
+    struct reply *r, const char *phase)
+{
+	for (int i = 0; i < dv->dr->rcpt_count; i++)
+		if (pending(dv, i) && (set == NULL || set[i]))
+			rcpt_result(dv, s, i, r, phase);
+}
+
+/* transaction - one message on an open session.  Returns 0 when the
+ * session may be used again, -1 when it must be closed (I/O error,
+ * protocol trouble). */
+static int
+transaction(struct deliv *dv, struct smtp_session *s)
+{
+	struct deliver_request *dr = dv->dr;
+	struct smtp_stream *st = s->stream;
+	struct reply r;
+	int pipelining = (s->features & SMTP_FEATURE_PIPELINING) != 0;
+	int dsn = (s->features & SMTP_FEATURE_DSN) != 0;
+	int *sent_rcpt = xcalloc((size_t)dr->rcpt_count + 1, sizeof(int));
+	int *accepted = xcalloc((size_t)dr->rcpt_count + 1, sizeof(int));
+	int naccepted = 0, mail_ok = 0, ret = -1, data_ok = 0;
+
+	r.text = buf_new(256, REPLY_TEXT_MAX);
+	r.lines = NULL;
+	s->reuse++;
+	dv->req->conn_use = s->reuse;
+	if ((s->features & SMTP_FEATURE_SIZE) && s->size_limit > 0
+	    && dr->content_len > s->size_limit) {
+		for (int i = 0; i < dr->rcpt_count; i++)
+			if (pending(dv, i))
+				smtp_status(dv->req, i, "5.3.4", "bounced", s->host_label,
+				    "message size %lld exceeds size limit %ld of server %s",
+				    (long long)dr->content_len, s->size_limit,
+				    s->host_label);
+		ret = 0;
+		goto out;
+	}
+	/* MAIL FROM. */
+	smtp_printf(st, "MAIL FROM:<%s>", dr->sender);
+	if (s->features & SMTP_FEATURE_SIZE)
+		smtp_printf(st, " SIZE=%lld", (long long)dr->content_len);
+	if ((s->features & SMTP_FEATURE_8BITMIME) && content_8bit(dv))
+		smtp_printf(st, " BODY=8BITMIME");
+	if (dsn && dr->dsn_ret && *dr->dsn_ret)
+		smtp_printf(st, " RET=%s", dr->dsn_ret);
+	if (dsn && dr->dsn_envid && *dr->dsn_envid) {
+		smtp_printf(st, " ENVID=");
+		put_xtext(st, dr->dsn_envid);
+	}
+	smtp_put(st, "\r\n", 2);
+	if (!pipelining) {
+		if (smtp_flush(st, smtp_conf.mail_timeout) < 0
+		    || read_reply(st, &r, smtp_conf.mail_timeout) < 0) {
+			io_error(dv, s, "sending MAIL FROM");
+			goto out;
+		}
+		if (r.code / 100 != 2) {
+			all_result(dv, s, NULL, &r, "MAIL FROM command");
+			ret = r.code >= 400 && r.code < 600 ? 0 : -1;
+			goto rset;
+		}
+		mail_ok = 1;
+	}
+	/* RCPT TO, each. */
+	for (int i = 0; i < dr->rcpt_count; i++) {
+		struct deliver_rcpt *rc = &dr->rcpt[i];
+
+		if (!pending(dv, i))
+			continue;
+		sent_rcpt[i] = 1;
+		smtp_printf(st, "RCPT TO:<%s>", rc->address);
+		if (dsn && rc->dsn_notify) {
+			const char *sep = "";
+
+			smtp_printf(st, " NOTIFY=");
+			if (rc->dsn_notify & DSN_NOTIFY_NEVER) {
+				smtp_printf(st, "NEVER");
+			} else {
+				if (rc->dsn_notify & DSN_NOTIFY_SUCCESS) {
+					smtp_printf(st, "%sSUCCESS", sep);
+					sep = ",";
+				}
+				if (rc->dsn_notify & DSN_NOTIFY_FAILURE) {
+					smtp_printf(st, "%sFAILURE", sep);
+					sep = ",";
+				}
+				if (rc->dsn_notify & DSN_NOTIFY_DELAY)
+					smtp_printf(st, "%sDELAY", sep);
+			}
+		}
+		if (dsn && rc->orig_rcpt && *rc->orig_rcpt) {
+			smtp_printf(st, " ORCPT=rfc822;");
+			put_xtext(st, rc->orig_rcpt);
+		}
+		smtp_put(st, "\r\n", 2);
+		if (!pipelining) {
+			if (smtp_flush(st, smtp_conf.rcpt_timeout) < 0
+			    || read_reply(st, &r, smtp_conf.rcpt_timeout) < 0) {
+				io_error(dv, s, "sending RCPT TO");
+				goto out;
+			}
+			if (r.code / 100 == 2) {
+				accepted[i] = 1;
+				naccepted++;
+			} else {
+				rcpt_result(dv, s, i, &r, "RCPT TO command");
+			}
+		}
+	}
+	if (pipelining) {
+		smtp_put(st, "DATA\r\n", 6);
+		if (smtp_flush(st, smtp_conf.mail_timeout) < 0
+		    || read_reply(st, &r, smtp_conf.mail_timeout) < 0) {
+			io_error(dv, s, "receiving the MAIL FROM reply");
+			goto out;
+		}
+		if (r.code / 100 == 2)
+			mail_ok = 1;
+		else
+			all_result(dv, s, sent_rcpt, &r, "MAIL FROM command");
+		for (int i = 0; i < dr->rcpt_count; i++) {
+			if (!sent_rcpt[i])
+				continue;
+			if (read_reply(st, &r, smtp_conf.rcpt_timeout) < 0) {
+				io_error(dv, s, "receiving the RCPT TO reply");
+				goto out;
+			}
+			if (!mail_ok)
+				continue;
+			if (r.code / 100 == 2) {
+				accepted[i] = 1;
+				naccepted++;
+			} else {
+				rcpt_result(dv, s, i, &r, "RCPT TO command");
+			}
+		}
+		if (read_reply(st, &r, smtp_conf.data_init_timeout) < 0) {
+			io_error(dv, s, "receiving the DATA reply");
+			goto out;
+		}
+		if (r.code == 354) {
+			if (naccepted == 0) {
+				/* The server took DATA without recipients: end it
+				 * with an empty message it must refuse. */
+				smtp_put(st, ".\r\n", 3);
+				if (smtp_flush(st, smtp_conf.data_done_timeout) < 0
+				    || read_reply(st, &r, smtp_conf.data_done_timeout) < 0)
+					goto out;
+				ret = 0;
+				goto rset;
+			}
+			data_ok = 1;
+		} else if (naccepted > 0) {
+			all_result(dv, s, accepted, &r, "DATA command");
+			ret = 0;
+			goto rset;
+		}
+	} else if (naccepted > 0) {
+		smtp_put(st, "DATA\r\n", 6);
+		if (smtp_flush(st, smtp_conf.data_init_timeout) < 0
+		    || read_reply(st, &r, smtp_conf.data_init_timeout) < 0) {
+			io_error(dv, s, "sending DATA command");
+			goto out;
+		}
+		if (r.code != 354) {
+			all_result(dv, s, accepted, &r, "DATA command");
+			ret = 0;
+			goto rset;
+		}
+		data_ok = 1;
+	}
+	if (!mail_ok || naccepted == 0 || !data_ok) {
+		ret = 0;
+		goto rset;
+	}
+	/* The message. */
+	{
+		int rc = send_content(dv, s->stream);
+
+		if (rc == -2) {
+			for (int i = 0; i < dr->rcpt_count; i++)
+				if (accepted[i] && pending(dv, i))
+					smtp_status(dv->req, i, "4.3.0", "deferred",
+					    s->host_label, "error reading queue file: %s",
+					    strerror(errno));
+			goto out;
+		}
+		if (rc < 0) {
+			io_error(dv, s, "sending message body");
+			goto out;
+		}
+	}
+	/* After the ".": a failure here leaves the outcome unknown -- the
+	 * recipients are deferred (never tried at another server). */
+	if (smtp_conf.lmtp) {
+		for (int i = 0; i < dr->rcpt_count; i++) {
+			if (!accepted[i])
+				continue;
+			if (read_reply(st, &r, smtp_conf.data_done_timeout) < 0) {
+				io_error(dv, s, "sending end of data -- message may be sent more than once");
+				dv->final = 1;
+				goto out;
+			}
+			if (r.code / 100 == 2)
+				smtp_status(dv->req, i, r.dsn, "sent", s->host_label,
+				    "%s", buf_str(r.text));
+			else
+				rcpt_result(dv, s, i, &r, "end of DATA command");
+		}
+	} else {
+		if (read_reply(st, &r, smtp_conf.data_done_timeout) < 0) {
+			io_error(dv, s, "sending end of data -- message may be sent more than once");
+			dv->final = 1;
+			goto out;
+		}
+		for (int i = 0; i < dr->rcpt_count; i++) {
+			if (!accepted[i])
+				continue;
+			if (r.code / 100 == 2)
+				smtp_status(dv->req, i, r.dsn, "sent", s->host_label,
+				    "%s", buf_str(r.text));
+			else
+				rcpt_result(dv, s, i, &r, "end of DATA command");
+		}
+	}
+	ret = 0;
+	goto out;
+rset:
+	/* The transaction did not end with a message: reset it, so that the
+	 * session can be used again. */
+	smtp_put(st, "RSET\r\n", 6);
+	if (smtp_flush(st, smtp_conf.rset_timeout) < 0
+	    || read_reply(st, &r, smtp_conf.rset_timeout) < 0 || r.code / 100 != 2)
+		ret = -1;
+out:
+	if (ret < 0 && s->stream->err == 0)
+		s->stream->err = EPROTO;
+	free(sent_rcpt);
+	free(accepted);
+	buf_free(&r.text);
+	return ret;
+}
+
+/* session_open - connect, greeting, EHLO/LHLO.  NULL with dv->le set
+ * (and *bounce set when the reply must bounce the recipients). */
+static struct smtp_session *
+session_open(struct deliv *dv, const struct smtp_addr *a, int *loop_r,
+    int *greeted_r)
+{
+	struct smtp_session *s;
+	struct smtp_stream *st;
+	struct reply r;
+	char label[300];
+	int ehlo_ok = 0;
+
+	*loop_r = 0;
+	*greeted_r = 0;
+	if (a->sa.ss_family == AF_UNIX)
+		snprintf(label, sizeof(label), "%s", a->addr_text);
+	else
+		snprintf(label, sizeof(label), "%s[%s]:%d", a->host, a->addr_text,
+		    a->port);
+	if ((st = smtp_connect(a)) == NULL) {
+		if (a->sa.ss_family == AF_UNIX)
+			last_error_set(&dv->le, "4.4.1", "none", "connect to %s: %s",
+			    a->addr_text, strerror(errno));
+		else
+			last_error_set(&dv->le, "4.4.1", "none",
+			    "connect to %s[%s]:%d: %s", a->host, a->addr_text, a->port,
+			    errno == ETIMEDOUT ? "Connection timed out" : strerror(errno));
+		return NULL;
+	}
+	s = xcalloc(1, sizeof(*s));
+	s->stream = st;
+	s->addr = *a;
+	s->addr.host = xstrdup(a->host);
+	s->host_label = xstrdup(label);
+	s->t_open = smtp_now();
+	r.text = buf_new(256, REPLY_TEXT_MAX);
+	r.lines = buf_new(256, REPLY_TEXT_MAX);
+	if (read_reply(st, &r, smtp_conf.helo_timeout) < 0) {
+		io_error(dv, s, "receiving the initial server greeting");
+		goto fail;
+	}
+	if (r.code / 100 != 2) {
+		last_error_set(&dv->le, r.code >= 500 ? "5.0.0" : "4.0.0", label,
+		    "host %s refused to talk to me: %s", label, buf_str(r.text));
+		if (r.code >= 500 && r.code < 600 && (!smtp_conf.skip_5xx_greeting
+		    || dv->final))
+			*greeted_r = -1;	/* bounce with this reply */
+		smtp_put(st, "QUIT\r\n", 6);
+		(void)smtp_flush(st, 1);
+		goto fail;
+	}
+	*greeted_r = 1;
+	for (int tries = 0; tries < 2 && !ehlo_ok; tries++) {
+		const char *verb = smtp_conf.lmtp ? "LHLO" : tries == 0 ? "EHLO" : "HELO";
+
+		smtp_printf(st, "%s %s\r\n", verb, smtp_conf.helo_name);
+		if (smtp_flush(st, smtp_conf.helo_timeout) < 0
+		    || read_reply(st, &r, smtp_conf.helo_timeout) < 0) {
+			io_error(dv, s, tries == 0 ? "performing the EHLO handshake"
+			    : "performing the HELO handshake");
+			goto fail;
+		}
+		if (r.code / 100 == 2) {
+			ehlo_ok = 1;
+			if (tries == 0)
+				s->features |= SMTP_FEATURE_ESMTP;
+		} else if (smtp_conf.lmtp || r.code < 500) {
+			last_error_set(&dv->le, r.dsn, label,
+			    "host %s refused to talk to me: %s", label, buf_str(r.text));
+			if (r.code >= 500)
+				*greeted_r = -1;
+			goto fail;
+		}
+	}
+	if (!ehlo_ok) {
+		last_error_set(&dv->le, r.dsn, label,
+		    "host %s refused to talk to me: %s (in reply to HELO command)",
+		    label, buf_str(r.text));
+		*greeted_r = -1;
+		goto fail;
+	}
+	/* The reply's lines: "250-name greets", "250-PIPELINING", ... */
+	{
+		char *copy = xstrdup(buf_str(r.lines)), *cp = copy, *ln;
+		int first = 1;
+
+		while ((ln = mystrtok(&cp, "\n")) != NULL) {
+			char *rest, *kw;
+
+			if (strlen(ln) < 4)
+				continue;
+			rest = ln + 4;
+			if ((kw = mystrtok(&rest, " ")) == NULL)
+				continue;
+			if (first) {
+				/* The server's name: ours means a loop. */
+				if (strcasecmp(kw, var_myhostname) == 0 && !smtp_conf.lmtp)
+					*loop_r = 1;
+				first = 0;
+			} else if (strcasecmp(kw, "PIPELINING") == 0) {
+				s->features |= SMTP_FEATURE_PIPELINING;
+			} else if (strcasecmp(kw, "8BITMIME") == 0) {
+				s->features |= SMTP_FEATURE_8BITMIME;
+			} else if (strcasecmp(kw, "DSN") == 0) {
+				s->features |= SMTP_FEATURE_DSN;
+			} else if (strcasecmp(kw, "SMTPUTF8") == 0) {
+				s->features |= SMTP_FEATURE_SMTPUTF8;
+			} else if (strcasecmp(kw, "SIZE") == 0) {
+				char *num = mystrtok(&rest, " ");
+				long n = 0;
+
+				s->features |= SMTP_FEATURE_SIZE;
+				if (num && alldig(num) && str_to_long(num, &n) == 0)
+					s->size_limit = n;
+			}
+		}
+		free(copy);
+	}
+	if (!(s->features & SMTP_FEATURE_ESMTP))
+		s->features = 0;
+	buf_free(&r.text);
+	buf_free(&r.lines);
+	return s;
+fail:
+	buf_free(&r.text);
+	buf_free(&r.lines);
+	smtp_session_close(s, 0);
+	return NULL;
+}
+
+int
+smtp_deliver(struct smtp_request *req, char **reason_r)
+{
+	struct deliv dv;
+	struct deliver_request *dr = req->dr;
+	struct smtp_dest *dest = NULL;
+	struct smtp_session *s;
+	int sessions = 0, feedback = SMTP_DEST_NONE, greeted_any = 0;
+
+	memset(&dv, 0, sizeof(dv));
+	dv.req = req;
+	dv.dr = dr;
+	dv.eight_bit = -1;
+	dv.soft = xcalloc((size_t)dr->rcpt_count + 1, sizeof(int));
+	*reason_r = NULL;
+
+	/* A cached session to this next hop first. */
+	while (npending(&dv) > 0 && (s = smtp_session_take(dr->nexthop)) != NULL) {
+		req->t_conn = smtp_now();
+		dv.final = 0;		/* a soft error: the fresh servers below */
+		if (transaction(&dv, s) == 0) {
+			feedback = SMTP_DEST_OK;
+			smtp_session_keep(s);
+		} else {
+			smtp_session_close(s, 0);
+		}
+		/* A failure of a reused session before anything was decided
+		 * is tried again on a fresh one. */
+		for (int i = 0; i < dr->rcpt_count; i++)
+			dv.soft[i] = 0;
+	}
+	if (npending(&dv) == 0)
+		goto done;
+	req->t_conn = 0;
+	dest = smtp_dest_resolve(dr->nexthop);
+	if (dest->count == 0) {
+		for (int i = 0; i < dr->rcpt_count; i++)
+			if (pending(&dv, i))
+				smtp_status(req, i, dest->fail_dsn,
+				    dest->fail_bounce ? "bounced" : "deferred", "none",
+				    "%s", dest->fail_text);
+		if (!dest->fail_bounce) {
+			feedback = SMTP_DEST_DEAD;
+			*reason_r = xstrdup(dest->fail_text);
+		}
+		goto done;
+	}
+	last_error_set(&dv.le, "4.4.1", "none", "no server reachable");
+	for (int ai = 0; ai < dest->count && npending(&dv) > 0; ai++) {
+		int loop, greeted;
+
+		if (smtp_conf.mx_session_limit > 0
+		    && sessions >= smtp_conf.mx_session_limit)
+			break;
+		dv.final = (ai == dest->count - 1)
+		    || (smtp_conf.mx_session_limit > 0
+			&& sessions + 1 >= smtp_conf.mx_session_limit);
+		s = session_open(&dv, &dest->addr[ai], &loop, &greeted);
+		if (greeted != 0)
+			sessions++;
+		if (s == NULL) {
+			if (greeted < 0) {
+				/* 5xx greeting at the final server: bounce. */
+				for (int i = 0; i < dr->rcpt_count; i++)
+					if (pending(&dv, i))
+						smtp_status(req, i, dv.le.dsn, "bounced",
+						    dv.le.relay, "%s", dv.le.text);
+			}
+			if (greeted > 0)
+				greeted_any = 1;
+			continue;
+		}
+		greeted_any = 1;
+		if (loop) {
+			for (int i = 0; i < dr->rcpt_count; i++)
+				if (pending(&dv, i))
+					smtp_status(req, i, "5.4.6", "bounced", s->host_label,
+					    "mail for %s loops back to myself", dest->domain);
+			smtp_session_close(s, 1);
+			break;
+		}
+		req->t_conn = smtp_now();
+		for (int i = 0; i < dr->rcpt_count; i++)
+			dv.soft[i] = 0;
+		s->dest_key = xstrdup(dr->nexthop);
+		if (transaction(&dv, s) == 0 && npending(&dv) == 0)
+			smtp_session_keep(s);
+		else
+			smtp_session_close(s, s->stream->err == 0 || s->stream->err == EPROTO);
+		if (dv.final)
+			break;
+	}
+	if (greeted_any)
+		feedback = SMTP_DEST_OK;
+	/* What is left gets the last soft error. */
+	if (npending(&dv) > 0) {
+		for (int i = 0; i < dr->rcpt_count; i++)
+			if (pending(&dv, i))
+				smtp_status(req, i, dv.le.dsn[0] == '4' ? dv.le.dsn : "4.4.1",
+				    "deferred", dv.le.relay, "%s", dv.le.text);
+		if (!greeted_any) {
+			feedback = SMTP_DEST_DEAD;
+			*reason_r = xstrdup(dv.le.text);
+		}
+	}
+done:
+	smtp_dest_free(&dest);
+	free(dv.soft);
+	free(dv.le.text);
+	return feedback;
+}
