@@ -74,9 +74,11 @@ class Envelope:
     def header(self, name):
         """The first header NAME of the data (unfolded), or None."""
         head = self.data.split(b"\r\n\r\n", 1)[0].decode(errors="replace")
-        m = re.search(r"^%s:[ \t]*(.*(?:\r\n[ \t].*)*)" % re.escape(name),
+        m = re.search(r"^%s:[ \t]*([^\r\n]*(?:\r\n[ \t][^\r\n]*)*)"
+                      % re.escape(name),
                       head, re.I | re.M)
-        return re.sub(r"\r\n[ \t]", " ", m.group(1)) if m else None
+        return re.sub(r"\r\n[ \t]", " ", m.group(1)) \
+            if m else None
 
     def __repr__(self):
         return "<Envelope #%d from=<%s> to=%s %d bytes>" % (

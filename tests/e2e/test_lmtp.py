@@ -278,22 +278,45 @@ class Lmtp(unittest.TestCase):
                          % re.escape(dom))
         self.assertRegex(text, r"Final-Recipient: rfc822; ?nobody@%s"
                          % re.escape(dom))
-        self.assertRegex(text, r"Diagnostic-Code: smtp; ?552 5\.2\.2 "
-                         r"<full@%s> Quota exceeded" % re.escape(dom))
+        self.assertRegex(text, r"552 5\.2\.2 <full@%s> Quota exceeded"
+                         % re.escape(dom))
         self.assertNotRegex(text, r"Final-Recipient: rfc822; ?bob@")
         i.wait_queue_empty()
+        # Postfix's format: the DSN's diagnostic is the server's reply, of
+        # type smtp (RFC 3464); the log says "host NAME[ADDR] said:".
+        devs = []
+        if not re.search(r"^Diagnostic-Code: smtp; ?552 5\.2\.2 <full@%s> "
+                         r"Quota exceeded" % re.escape(dom), text, re.M):
+            devs.append("DSN Diagnostic-Code is not \"smtp; 552 5.2.2 ...\": "
+                        + "".join(re.findall(r"^Diagnostic-Code: .*\n", text,
+                                             re.M)))
+        return devs
 
     def test_unix_socket(self):
         self.transport("lmtp.test lmtp:unix:%s\n" % self.dovecot.sock)
         self.i.start()
-        self.check_domain("lmtp.test", r"[^,]*")
+        devs = self.check_domain("lmtp.test", r"[^,]*")
+        # Postfix: relay=MYHOSTNAME[/path/of/socket]
+        if not re.search(r"to=<bob@lmtp\.test>, relay=%s\[%s\]," % (
+                re.escape("mx.example.test"), re.escape(self.dovecot.sock)),
+                self.i.log()):
+            devs.append("relay= of a unix socket is not "
+                        "myhostname[path]: "
+                        + "".join(re.findall(r"to=<bob@lmtp\.test>, relay=[^,]*",
+                                             self.i.log())))
+        self.assertEqual(devs, [], "\n".join(devs))
 
     def test_inet(self):
         self.transport("lmtpi.test lmtp:inet:127.0.0.1:%d\n"
                        % self.dovecot.lport)
         self.i.start()
-        self.check_domain("lmtpi.test", re.escape(
+        devs = self.check_domain("lmtpi.test", re.escape(
             "127.0.0.1[127.0.0.1]:%d" % self.dovecot.lport))
+        if not re.search(r"to=<full@lmtpi\.test>, .*status=bounced \(host "
+                         r"127\.0\.0\.1\[127\.0\.0\.1\] said: 552 ",
+                         self.i.log()):
+            devs.append("log: not \"host 127.0.0.1[127.0.0.1] said: 552\"")
+        self.assertEqual(devs, [], "\n".join(devs))
 
 
 if __name__ == "__main__":
