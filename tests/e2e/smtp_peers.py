@@ -16,6 +16,7 @@ plays the roles a real Internet MX plays, and Postfix's smtp-sink
                     lmtp_reply={"bob@x.test": "552 5.2.2 over quota"})
     sock = SmtpPeer(unix="/tmp/x/lmtp.sock", lmtp=True)
 
+    mute = SmtpPeer("127.0.0.19", silent=True)                # never greets
     mx.wait_messages(1); mx.envelopes[0].rcpts; mx.envelopes[0].data
 
 Each peer runs its own asyncio event loop on a thread of the test process;
@@ -111,13 +112,16 @@ class SmtpPeer:
       lmtp_reply: address -> that recipient's reply after DATA.
     slow: seconds to wait before each byte of every reply.
     hold: stop before each reply to the end of data (see release()).
+    silent: accept the connection and never say anything (the client's
+      greeting timeout ends it).
     """
 
     def __init__(self, address="127.0.0.10", port=25, unix=None, tc=None,
                  name="peer.test", greeting=None, pipelining=True,
                  eightbitmime=True, dsn=True, smtputf8=False, size=None,
                  greylist=False, rcpt_reply=None, data_reply=None,
-                 lmtp=False, lmtp_reply=None, slow=0.0, hold=False):
+                 lmtp=False, lmtp_reply=None, slow=0.0, hold=False,
+                 silent=False):
         self.address, self.port, self.unix = address, port, unix
         self.name = name
         self.greeting = greeting or "220 %s ESMTP test peer" % name
@@ -130,6 +134,7 @@ class SmtpPeer:
         self.lmtp_reply = _table(lmtp_reply)
         self.slow = slow
         self.hold = hold
+        self.silent = silent
         self.lock = threading.Lock()
         self.envelopes = []
         self.transcript = []
@@ -281,6 +286,13 @@ class SmtpPeer:
     async def _converse(self, sid, r, w):
         peer = w.get_extra_info("peername")
         peer = peer[0] if isinstance(peer, tuple) else "unix"
+        if self.silent:
+            try:
+                while await asyncio.wait_for(r.read(4096), WAIT * 10):
+                    pass
+            except asyncio.TimeoutError:
+                pass
+            return
         await self._reply(sid, w, self.greeting)
         if not self.greeting.startswith("2"):
             # Wait for a QUIT (a polite client) or the close.

@@ -108,6 +108,14 @@ RECORDS = [
     "mx.sink.test. A 127.0.0.30",
     # an MX host name that does not exist, and an AAAA-only one
     "v6only.test. AAAA ::1",
+    # first MX never greets
+    "mute.test. MX 10 mx1.mute.test.",
+    "mute.test. MX 20 mx2.mute.test.",
+    "mx1.mute.test. A 127.0.0.27",
+    "mx2.mute.test. A 127.0.0.28",
+    # answers a byte per second
+    "slow.test. MX 10 mx.slow.test.",
+    "mx.slow.test. A 127.0.0.29",
     # relay host and transport_maps targets by name
     "relay.test. A 127.0.0.40",
 ]
@@ -456,6 +464,37 @@ class Delivery(unittest.TestCase):
             "bob@busy.test", peer_relay("mx2.busy.test", "127.0.0.22"),
             SENT))
 
+    def test_silent_first_mx_times_out(self):
+        mx1 = SmtpPeer("127.0.0.27", tc=self, name="mx1.mute.test",
+                       silent=True)
+        mx2 = SmtpPeer("127.0.0.28", tc=self, name="mx2.mute.test")
+        i = mta(self, main={"smtp_helo_timeout": "3s"})
+        send(i, "bob@mute.test", "silent first mx")
+        mx2.wait_messages(1, timeout=DELIVERY_WAIT)
+        self.assertGreaterEqual(mx1.sessions, 1)
+        self.wait_log(i, relay_line(
+            "bob@mute.test", peer_relay("mx2.mute.test", "127.0.0.28"),
+            SENT))
+
+    def test_slow_mx_does_not_hold_others(self):
+        """An MX that answers a byte per second holds its own mail only:
+        while its first greeting is still arriving, mail for another
+        domain is delivered (order, not time, is checked)."""
+        slow = SmtpPeer("127.0.0.29", tc=self, name="mx.slow.test", slow=1.0)
+        mx1 = SmtpPeer("127.0.0.11", tc=self, name="mx1.pref.test")
+        i = mta(self)
+        for k in range(3):
+            send(i, "s%d@slow.test" % k, "to the slow mx %d" % k)
+        slow.wait_sessions(1, timeout=DELIVERY_WAIT)
+        for k in range(5):
+            send(i, "f%d@pref.test" % k, "to a fast mx %d" % k)
+        mx1.wait_messages(5, timeout=DELIVERY_WAIT)
+        i.wait_log(r"to=<f\d@pref\.test>, .*status=sent", count=5)
+        # the slow server has not even finished one greeting (about 40
+        # bytes at a byte per second)
+        self.assertEqual(slow.messages(), [])
+        self.assertEqual(slow.commands(), [])
+
     def test_a_record_when_no_mx(self):
         p = SmtpPeer("127.0.0.17", tc=self, name="aonly.test")
         i = mta(self)
@@ -464,6 +503,39 @@ class Delivery(unittest.TestCase):
         self.assertEqual(env.rcpts, ["bob@aonly.test"])
         self.wait_log(i, relay_line(
             "bob@aonly.test", peer_relay("aonly.test", "127.0.0.17"), SENT))
+
+    def test_dsn_dots_long_lines(self):
+        """DSN parameters pass through (ENVID, RET, NOTIFY, ORCPT);
+        lines starting with a dot arrive as sent (dot-stuffed on the
+        wire); a 1,500-byte line reaches the server in lines of at most
+        998 bytes (smtp_line_length_limit)."""
+        mx1 = SmtpPeer("127.0.0.11", tc=self, name="mx1.pref.test")
+        i = mta(self)
+        sender = i.addr("alice")
+        body = ".one dot\n..two dots\n.\nend\n" + "z" * 1500 + "\n"
+        msg = message(sender, "bob@pref.test", "dsn and dots", body)
+        with i.smtp() as s:
+            s.ehlo("client.test")
+            s.mail(sender, ["RET=HDRS", "ENVID=env+3Did42"])
+            self.assertEqual(s.rcpt("bob@pref.test",
+                                    ["NOTIFY=SUCCESS,FAILURE",
+                                     "ORCPT=rfc822;orig+2Bx@pref.test"])[0],
+                             250)
+            self.assertEqual(s.data(msg.replace("\n", "\r\n").encode())[0],
+                             250)
+        env = mx1.wait_messages(1, timeout=DELIVERY_WAIT)[0]
+        self.assertEqual(mx1.violations, [])
+        self.assertRegex(env.mail_params, r"(?i)\bRET=HDRS\b")
+        self.assertRegex(env.mail_params, r"(?i)\bENVID=env\+3Did42\b")
+        params = env.rcpt_params["bob@pref.test"]
+        self.assertRegex(params, r"(?i)\bNOTIFY=SUCCESS,FAILURE\b")
+        self.assertRegex(params, r"(?i)\bORCPT=rfc822;orig\+2Bx@pref\.test\b")
+        got = env.data.split(b"\r\n\r\n", 1)[1].decode()
+        self.assertTrue(got.startswith(".one dot\r\n..two dots\r\n.\r\n"
+                                       "end\r\n"), got[:80])
+        self.assertEqual(got.replace("\r\n", "").replace(" ", "")
+                         .count("z"), 1500)
+        self.assertTrue(all(len(ln) <= 998 for ln in got.split("\r\n")))
 
     # -- failures -------------------------------------------------------------
 
