@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: MIT
 """smtp_peers - receiving SMTP and LMTP servers for the tests of postino's
 smtp and lmtp delivery agents: our own asyncio server (SmtpPeer), which
-plays the roles a real Internet MX plays, and Postfix's smtp-sink
-(SmtpSink), a real receiver.
+plays the roles a real Internet MX plays, and two real receivers:
+Postfix's smtp-sink (SmtpSink) and a whole Postfix (PostfixMx: its smtpd
+and virtual delivery into Maildirs).
 
     mx = SmtpPeer("127.0.0.11", 25, tc=self)                 # accepts all
     grey = SmtpPeer("127.0.0.12", greylist=True, tc=self)     # 450 first try
@@ -579,3 +580,133 @@ class SmtpSink:
                 self.proc.wait(timeout=30)
         self.proc.stderr.close()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+POSTFIX = shutil.which("postfix") or "/usr/sbin/postfix"
+POSTMAP = shutil.which("postmap") or "/usr/sbin/postmap"
+
+
+class PostfixMx:
+    """Debian's Postfix as a receiving MX on ADDRESS:25: its own
+    configuration, queue and log in a temporary directory; mail for
+    DOMAIN to the USERS (local parts) goes to Maildirs by Postfix's
+    virtual(8) (as nobody); any other recipient there is refused at RCPT
+    ("User unknown in virtual mailbox table"); message_size_limit is
+    SIZE.  Stopped (postfix stop) at tc's cleanup."""
+
+    def __init__(self, tc, address="127.0.0.31", domain="pfx.test",
+                 users=("bob",), size=10240000, name=None):
+        if not os.access(POSTFIX, os.X_OK):
+            raise AssertionError("postfix is not installed (Debian: postfix)")
+        self.address, self.domain = address, domain
+        self.dir = tempfile.mkdtemp(prefix="postino-pfx-")
+        os.chmod(self.dir, 0o755)
+        self.conf = os.path.join(self.dir, "conf")
+        self.vmail = os.path.join(self.dir, "vmail")
+        self.maillog = os.path.join(self.dir, "maillog")
+        data = os.path.join(self.dir, "data")
+        for d in (self.conf, self.vmail, data,
+                  os.path.join(self.dir, "spool")):
+            os.mkdir(d)
+        nobody = pwd.getpwnam("nobody")
+        os.chown(self.vmail, nobody.pw_uid, nobody.pw_gid)
+        shutil.chown(data, "postfix")
+        vmap = os.path.join(self.conf, "vmailbox")
+        with open(vmap, "w") as f:
+            for u in users:
+                f.write("%s@%s %s/\n" % (u, domain, u))
+        main = {
+            "compatibility_level": "3.6",
+            "queue_directory": os.path.join(self.dir, "spool"),
+            "data_directory": data,
+            "maillog_file": self.maillog,
+            "maillog_file_prefixes": self.dir,
+            "myhostname": name or "mx." + domain,
+            "mydomain": domain,
+            "mydestination": "",
+            # "all": Postfix wants inet_interfaces on an interface, and
+            # 127.0.0.31 is not one; master.cf binds smtpd to ADDRESS.
+            "inet_interfaces": "all",
+            "inet_protocols": "ipv4",
+            "mynetworks": "127.0.0.0/8",
+            "alias_maps": "",
+            "alias_database": "",
+            "local_recipient_maps": "",
+            "virtual_mailbox_domains": domain,
+            "virtual_mailbox_base": self.vmail,
+            "virtual_mailbox_maps": "hash:" + vmap,
+            "virtual_uid_maps": "static:%d" % nobody.pw_uid,
+            "virtual_gid_maps": "static:%d" % nobody.pw_gid,
+            "message_size_limit": str(size),
+            "smtpd_relay_restrictions":
+                "permit_mynetworks, reject_unauth_destination",
+            "smtp_dns_support_level": "disabled",
+            "readme_directory": "no",
+            "biff": "no",
+        }
+        with open(os.path.join(self.conf, "main.cf"), "w") as f:
+            for k, v in main.items():
+                f.write("%s = %s\n" % (k, v))
+        lines = []
+        with open("/usr/share/postfix/master.cf.dist") as f:
+            for line in f.read().splitlines():
+                if line.startswith("smtp ") and " inet " in line:
+                    lines.append("%s:25 inet n - n - - smtpd" % address)
+                elif line[:1].strip() and " inet " in line:
+                    lines.append("#" + line)
+                else:
+                    lines.append(line)
+        lines.append("postlog unix-dgram n - n - 1 postlogd")
+        with open(os.path.join(self.conf, "master.cf"), "w") as f:
+            f.write("\n".join(lines) + "\n")
+        self._run([POSTMAP, "-c", self.conf, "hash:" + vmap])
+        open(self.maillog, "a").close()
+        self._run([POSTFIX, "-c", self.conf, "check"])
+        self._run([POSTFIX, "-c", self.conf, "start"])
+        tc.addCleanup(self.stop)
+
+        def up():
+            try:
+                c = socket.create_connection((address, 25), timeout=5)
+            except OSError:
+                return False
+            c.close()
+            return True
+        poll_until("Postfix's smtpd on %s:25" % address, up, timeout=60)
+
+    def _run(self, argv):
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+        if r.returncode != 0:
+            raise AssertionError("%s: rc=%d %s%s %s"
+                                 % (" ".join(argv), r.returncode, r.stdout,
+                                    r.stderr, self.log()[-2000:]))
+        return r
+
+    def log(self):
+        try:
+            with open(self.maillog, errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def maildir(self, user):
+        """The messages (bytes) in USER's Maildir."""
+        out = []
+        for sub in ("new", "cur"):
+            d = os.path.join(self.vmail, user, sub)
+            if os.path.isdir(d):
+                for n in sorted(os.listdir(d)):
+                    with open(os.path.join(d, n), "rb") as f:
+                        out.append(f.read())
+        return out
+
+    def wait_maildir(self, user, count, timeout=WAIT):
+        poll_until("%d messages in %s's Maildir at Postfix" % (count, user),
+                   lambda: len(self.maildir(user)) >= count, timeout=timeout)
+        return self.maildir(user)
+
+    def stop(self):
+        subprocess.run([POSTFIX, "-c", self.conf, "stop"],
+                       capture_output=True, timeout=120)
+        if not os.environ.get("POSTINO_KEEP"):
+            shutil.rmtree(self.dir, ignore_errors=True)

@@ -47,7 +47,7 @@ import unittest
 import netns
 from instance import Instance, WAIT, message, poll_until
 from postino_testlib import program
-from smtp_peers import SmtpPeer, SmtpSink
+from smtp_peers import PostfixMx, SmtpPeer, SmtpSink
 
 # Bounded waits for deliveries that must happen (generous: the smtp
 # agent's own timeouts are longer than a healthy delivery by far).
@@ -116,6 +116,9 @@ RECORDS = [
     # answers a byte per second
     "slow.test. MX 10 mx.slow.test.",
     "mx.slow.test. A 127.0.0.29",
+    # a real Postfix
+    "pfx.test. MX 10 mx.pfx.test.",
+    "mx.pfx.test. A 127.0.0.31",
     # relay host and transport_maps targets by name
     "relay.test. A 127.0.0.40",
 ]
@@ -259,6 +262,42 @@ class Peers(unittest.TestCase):
             smtplib.SMTP("127.0.0.21", 25, timeout=WAIT)
         p.wait_sessions(1)
 
+    def test_postfix_receiver(self):
+        """A real Postfix as the MX: its smtpd takes the known user into
+        a Maildir (virtual), refuses an unknown one at RCPT (bounced,
+        quoting Postfix), and its SIZE limit bounces a large message."""
+        pfx = PostfixMx(self, "127.0.0.31", "pfx.test", users=["bob"],
+                        size=20000)
+        i = mta(self)
+        send(i, ["bob@pfx.test", "nouser@pfx.test"], "to a real postfix",
+             ".dotted\nbody\n")
+        got = pfx.wait_maildir("bob", 1, timeout=DELIVERY_WAIT)
+        self.assertEqual(len(got), 1)
+        m = parse(got[0])
+        self.assertEqual(m["Subject"], "to a real postfix")
+        self.assertEqual(m.get_payload(), ".dotted\nbody\n")
+        self.assertEqual(m["Return-Path"], "<%s>" % i.addr("alice"))
+        relay = peer_relay("mx.pfx.test", "127.0.0.31")
+        self.wait_log(i, relay_line("bob@pfx.test", relay,
+                                    r"dsn=2\.0\.0, status=sent \(250 2\.0\.0 "
+                                    r"Ok: queued as \w+\)"))
+        self.wait_log(i, relay_line(
+            "nouser@pfx.test", relay,
+            r"dsn=5\.1\.1, status=bounced \(.*550 5\.1\.1 <nouser@pfx\.test>: "
+            r"Recipient address rejected: User unknown in virtual mailbox "
+            r"table.*RCPT TO"))
+        text, st = self.bounce(i, "nouser@pfx.test")
+        self.assertIn("User unknown in virtual mailbox table", st)
+        self.assertIn("status=sent (delivered to maildir)", pfx.log())
+        # over Postfix's SIZE: bounced without sending it
+        send(i, "bob@pfx.test", "too big for postfix",
+             ("w" * 70 + "\n") * 400)
+        self.wait_log(i, relay_line(
+            "bob@pfx.test", r"(?:none|%s)" % relay,
+            r"dsn=5\.3\.4, status=bounced \(.*"))
+        i.wait_queue_empty()
+        self.assertEqual(len(pfx.maildir("bob")), 1)
+
     def test_no_pipelining_no_8bitmime(self):
         p = SmtpPeer("127.0.0.26", tc=self, pipelining=False,
                      eightbitmime=False)
@@ -341,6 +380,22 @@ class Peers(unittest.TestCase):
         msgs = sink.wait_messages(1)
         self.assertIn(b"X-Rcpt-Args: <b@sink.test>", msgs[0])
         self.assertIn(b"Subject: sink", msgs[0])
+
+    def test_postfix_mx(self):
+        pfx = PostfixMx(self, "127.0.0.31", "pfx.test", users=["bob"],
+                        size=20000)
+        with smtplib.SMTP("127.0.0.31", 25, timeout=WAIT) as c:
+            c.ehlo("client.test")
+            self.assertEqual(c.esmtp_features["size"], "20000")
+            c.mail("a@x.test")
+            self.assertEqual(c.rcpt("bob@pfx.test")[0], 250)
+            code, text = c.rcpt("nouser@pfx.test")
+            self.assertEqual(code, 550)
+            self.assertIn(b"User unknown in virtual mailbox table", text)
+            self.assertEqual(c.data(b"Subject: to postfix\r\n\r\nhi\r\n")[0],
+                             250)
+        msgs = pfx.wait_maildir("bob", 1)
+        self.assertIn(b"Subject: to postfix", msgs[0])
 
 
 class Delivery(unittest.TestCase):
@@ -742,6 +797,42 @@ class Delivery(unittest.TestCase):
         for rcpt in ("a@sink.test", "b@sink.test"):
             self.wait_log(i, relay_line(
                 rcpt, peer_relay("mx.sink.test", "127.0.0.30"), SENT))
+
+    def test_postfix_receiver(self):
+        """A real Postfix as the MX: its smtpd takes the known user into
+        a Maildir (virtual), refuses an unknown one at RCPT (bounced,
+        quoting Postfix), and its SIZE limit bounces a large message."""
+        pfx = PostfixMx(self, "127.0.0.31", "pfx.test", users=["bob"],
+                        size=20000)
+        i = mta(self)
+        send(i, ["bob@pfx.test", "nouser@pfx.test"], "to a real postfix",
+             ".dotted\nbody\n")
+        got = pfx.wait_maildir("bob", 1, timeout=DELIVERY_WAIT)
+        self.assertEqual(len(got), 1)
+        m = parse(got[0])
+        self.assertEqual(m["Subject"], "to a real postfix")
+        self.assertEqual(m.get_payload(), ".dotted\nbody\n")
+        self.assertEqual(m["Return-Path"], "<%s>" % i.addr("alice"))
+        relay = peer_relay("mx.pfx.test", "127.0.0.31")
+        self.wait_log(i, relay_line("bob@pfx.test", relay,
+                                    r"dsn=2\.0\.0, status=sent \(250 2\.0\.0 "
+                                    r"Ok: queued as \w+\)"))
+        self.wait_log(i, relay_line(
+            "nouser@pfx.test", relay,
+            r"dsn=5\.1\.1, status=bounced \(.*550 5\.1\.1 <nouser@pfx\.test>: "
+            r"Recipient address rejected: User unknown in virtual mailbox "
+            r"table.*RCPT TO"))
+        text, st = self.bounce(i, "nouser@pfx.test")
+        self.assertIn("User unknown in virtual mailbox table", st)
+        self.assertIn("status=sent (delivered to maildir)", pfx.log())
+        # over Postfix's SIZE: bounced without sending it
+        send(i, "bob@pfx.test", "too big for postfix",
+             ("w" * 70 + "\n") * 400)
+        self.wait_log(i, relay_line(
+            "bob@pfx.test", r"(?:none|%s)" % relay,
+            r"dsn=5\.3\.4, status=bounced \(.*"))
+        i.wait_queue_empty()
+        self.assertEqual(len(pfx.maildir("bob")), 1)
 
     def test_no_pipelining_no_8bitmime(self):
         p = SmtpPeer("127.0.0.26", tc=self, name="mx.old.test",
