@@ -116,6 +116,13 @@ RECORDS = [
     # answers a byte per second
     "slow.test. MX 10 mx.slow.test.",
     "mx.slow.test. A 127.0.0.29",
+    # every MX refuses: smtp_fallback_relay
+    "fallback.test. MX 10 mx.fallback.test.",
+    "mx.fallback.test. A 127.0.0.46",
+    # we are the backup MX (relay_domains) of a primary elsewhere
+    "bk.test. MX 10 primary.bk.test.",
+    "bk.test. MX 20 mx.example.test.",
+    "primary.bk.test. A 127.0.0.45",
     # a real Postfix
     "pfx.test. MX 10 mx.pfx.test.",
     "mx.pfx.test. A 127.0.0.31",
@@ -861,6 +868,99 @@ class Delivery(unittest.TestCase):
         self.assertNotRegex(env.mail_params, r"(?i)BODY=8BITMIME")
         self.assertIn(m["Content-Transfer-Encoding"].lower(),
                       ("quoted-printable", "base64"))
+
+    def test_fallback_relay(self):
+        # nothing listens on 127.0.0.46 (mx.fallback.test)
+        fb = SmtpPeer("127.0.0.43", 2528, tc=self, name="fallback.peer.test")
+        i = mta(self, main={"smtp_fallback_relay": "[127.0.0.43]:2528"})
+        send(i, "bob@fallback.test", "fallback relay")
+        env = fb.wait_messages(1, timeout=DELIVERY_WAIT)[0]
+        self.assertEqual(env.rcpts, ["bob@fallback.test"])
+        self.wait_log(i, relay_line(
+            "bob@fallback.test", peer_relay("127.0.0.43", "127.0.0.43", 2528),
+            SENT))
+
+    def test_sender_dependent_relayhost(self):
+        special = SmtpPeer("127.0.0.44", 2529, tc=self, name="sdr.peer.test")
+        mx1 = SmtpPeer("127.0.0.11", tc=self, name="mx1.pref.test")
+        i = mta(self, users=("alice", "carol"))
+        sdr = self.postmap(i, "sdr", "%s [127.0.0.44]:2529\n"
+                           % i.addr("carol"))
+        i.set_main(sender_dependent_relayhost_maps=sdr)
+        i.postino("reload")
+        send(i, "bob@pref.test", "from carol", sender=i.addr("carol"))
+        send(i, "bob@pref.test", "from alice")
+        i.wait_log(r"to=<bob@pref\.test>, .*status=sent", count=2,
+                   timeout=DELIVERY_WAIT)
+        self.assertEqual([e.mail_from for e in mx1.messages()],
+                         [i.addr("alice")])
+        self.assertEqual([e.mail_from for e in special.messages()],
+                         [i.addr("carol")])
+        self.assertRegex(i.log(), relay_line(
+            "bob@pref.test", peer_relay("127.0.0.44", "127.0.0.44", 2529),
+            SENT))
+
+    def test_backup_mx_role(self):
+        """postino is the second MX of bk.test (relay_domains): mail
+        for it is accepted (relay_recipient_maps at RCPT), queued while
+        the primary is down -- never sent to ourselves, never a loop
+        bounce -- and delivered to the primary when it is back."""
+        i = mta(self)
+        rmap = self.postmap(i, "relay_recipients", "bob@bk.test x\n")
+        i.set_main(relay_domains="bk.test", relay_recipient_maps=rmap,
+                   mynetworks="127.0.0.1/32")
+        i.postino("reload")
+        # from outside mynetworks: accepted as backup MX, unknown refused
+        with i.smtp(source="127.0.0.99") as c:
+            c.ehlo("outside.test")
+            c.mail("someone@outside.test")
+            self.assertEqual(c.rcpt("bob@bk.test")[0], 250)
+            code, text = c.rcpt("nobody@bk.test")
+            self.assertEqual(code, 550, text)
+            self.assertEqual(c.data(message("someone@outside.test",
+                                            "bob@bk.test", "for the primary",
+                                            headers={"Message-ID":
+                                                     "<bk@outside.test>"})
+                                    .replace("\n", "\r\n").encode())[0],
+                             250)
+        self.wait_log(i, relay_line(
+            "bob@bk.test", "none",
+            r"dsn=4\.\d\.\d, status=deferred \(connect to primary\.bk\.test"
+            r"\[127\.0\.0\.45\]:25: Connection refused\)"))
+        poll_until("the message in deferred/",
+                   lambda: i.queue_files("deferred")
+                   and not i.queue_files("incoming", "active"))
+        self.assertNotRegex(i.log(), r"loops back to myself")
+        primary = SmtpPeer("127.0.0.45", tc=self, name="primary.bk.test")
+        self.flush(i)
+        env = primary.wait_messages(1, timeout=DELIVERY_WAIT)[0]
+        self.assertEqual(env.rcpts, ["bob@bk.test"])
+        self.assertEqual(env.mail_from, "someone@outside.test")
+        self.wait_log(i, relay_line(
+            "bob@bk.test", peer_relay("primary.bk.test", "127.0.0.45"), SENT))
+        i.wait_queue_empty()
+
+    def test_connection_reuse(self):
+        """30 messages to one destination at once: sessions are reused
+        (conn_use= in the log; fewer sessions than messages)."""
+        n = 30
+        p = SmtpPeer("127.0.0.24", tc=self, name="mx.burst.test", hold=True)
+        i = mta(self)
+        for k in range(n):
+            send(i, "r%d@burst.test" % k, "reuse %d" % k)
+        # every message is in the queue manager's hands before any
+        # delivery ends, so the destination has a backlog
+        p.wait_held(1, timeout=DELIVERY_WAIT)
+        poll_until("all %d messages active" % n,
+                   lambda: not i.queue_files("incoming"))
+        p.hold = False
+        p.release(10 * n)
+        p.wait_messages(n, timeout=WAIT * 2)
+        i.wait_queue_empty()
+        self.assertLess(p.sessions, n)
+        self.assertRegex(i.log(), r"to=<r\d+@burst\.test>, relay=mx\.burst"
+                         r"\.test\[127\.0\.0\.24\]:25, conn_use=\d+, ")
+        print("%d messages over %d sessions" % (n, p.sessions))
 
     # -- retries, bursts, crashes ---------------------------------------------
 
