@@ -25,8 +25,8 @@ stop() (registered as tc's cleanup when tc is given) closes the listener
 and every open session and joins the thread.
 
 What a peer records, under its lock:
-  * envelopes: one Envelope per transaction that was accepted (after the
-    final reply to the end of data was written): helo, mail_from,
+  * envelopes: one Envelope per transaction that was accepted (kept
+    just before the 2xx reply to the end of data is written): helo, mail_from,
     mail_params, rcpts (the accepted recipients; in LMTP, those whose
     reply after DATA was 2xx), data (bytes as received, dot-unstuffed,
     CRLF line ends), peer address, session number.
@@ -436,7 +436,7 @@ class SmtpPeer:
                               "limit")
             return
         if self.lmtp:
-            accepted = []
+            replies = []
             for rcpt in env.rcpts:
                 reply = self.lmtp_reply(rcpt)
                 if reply is None:
@@ -444,13 +444,14 @@ class SmtpPeer:
                         self.queued += 1
                         n = self.queued
                     reply = "250 2.0.0 <%s> LQ%05d Saved" % (rcpt, n)
-                if reply.startswith("2"):
-                    accepted.append(rcpt)
-                await self._reply(sid, w, reply)
-            env.rcpts = accepted
-            if accepted:
+                replies.append(reply)
+            env.rcpts = [rc for rc, rp in zip(env.rcpts, replies)
+                         if rp.startswith("2")]
+            if env.rcpts:
                 with self.lock:
                     self.envelopes.append(env)
+            for reply in replies:
+                await self._reply(sid, w, reply)
             return
         reply = self.data_reply
         if reply is None:
@@ -459,10 +460,12 @@ class SmtpPeer:
                 n = self.queued
             reply = "250 2.0.0 Ok: queued as Q%05d" % n
         env.reply = reply
-        await self._reply(sid, w, reply)
+        # Kept before the reply is written, as a real server commits the
+        # message before it says 250.
         if reply.startswith("2"):
             with self.lock:
                 self.envelopes.append(env)
+        await self._reply(sid, w, reply)
 
     # -- for the test -----------------------------------------------------
 
