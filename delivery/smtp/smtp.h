@@ -122,7 +122,8 @@ struct smtp_session {
 	struct smtp_stream *stream;
 	struct smtp_addr addr;
 	char *dest_key;
-	char *host_label;		/* "mx.example.com[192.0.2.1]:25" */
+	char *host_label;		/* "mx.example.com[192.0.2.1]:25" (relay=) */
+	char *peer;			/* "mx.example.com[192.0.2.1]" (texts) */
 	int features;			/* SMTP_FEATURE_* */
 	long size_limit;		/* SIZE n, 0 none */
 	int reuse;			/* transactions done on it */
@@ -147,6 +148,11 @@ void smtp_session_keep(struct smtp_session *s);
 void smtp_session_close(struct smtp_session *s, int quit);
 void smtp_session_flush_all(void);
 int smtp_session_cached(void);
+
+/* smtp_mime.c - smtp_mime_downgrade: the message (LF lines) with its
+ * 8-bit MIME parts encoded quoted-printable, for a server without
+ * 8BITMIME; a message without MIME-Version is copied unchanged. */
+struct buf *smtp_mime_downgrade(const char *msg, size_t len);
 
 /* smtp_proto.c - deliver one request; exactly one status per recipient
  * through smtp_status().  Returns the destination feedback for qmgr:

@@ -42,6 +42,11 @@
 #include "stringops.h"
 
 #define REPLY_TEXT_MAX	2048
+/* Largest message copied for the 8BITMIME downgrade (larger ones are
+ * sent as they are). */
+#define SMTP_MIME_COPY_MAX	(256L * 1024 * 1024)
+/* Message bytes queued before a write. */
+#define SMTP_SEND_CHUNK		(64 * 1024)
 
 struct reply {
 	int code;
@@ -155,6 +160,7 @@ struct deliv {
 	int eight_bit;			/* content has 8-bit bytes (-1 unknown) */
 	int final;			/* this server is the last one */
 	struct last_error le;
+	struct buf *mem;		/* the downgraded message, when sent so */
 };
 
 static int
@@ -171,6 +177,27 @@ npending(struct deliv *dv)
 	for (int i = 0; i < dv->dr->rcpt_count; i++)
 		n += pending(dv, i);
 	return n;
+}
+
+static int
+non_ascii(const char *s)
+{
+	for (; s && *s; s++)
+		if ((unsigned char)*s & 0x80)
+			return 1;
+	return 0;
+}
+
+/* needs_smtputf8 - the envelope has a non-ASCII address. */
+static int
+needs_smtputf8(struct deliv *dv)
+{
+	if (non_ascii(dv->dr->sender))
+		return 1;
+	for (int i = 0; i < dv->dr->rcpt_count; i++)
+		if (pending(dv, i) && non_ascii(dv->dr->rcpt[i].address))
+			return 1;
+	return 0;
 }
 
 /* content_8bit - does the message have bytes with the high bit set? */
@@ -202,11 +229,60 @@ content_8bit(struct deliv *dv)
 
 /* send_content - the message, CRLF, dot-stuffed, long lines broken; 0,
  * -1 on a write error (st->err), -2 on a queue file read error. */
+/* content_read - bytes of the message as sent (the queue file, or the
+ * downgraded copy). */
+static ssize_t
+content_read(struct deliv *dv, char *buf, size_t want, off_t pos)
+{
+	if (dv->mem) {
+		if ((size_t)pos >= buf_len(dv->mem))
+			return 0;
+		if (want > buf_len(dv->mem) - (size_t)pos)
+			want = buf_len(dv->mem) - (size_t)pos;
+		memcpy(buf, buf_str(dv->mem) + pos, want);
+		return (ssize_t)want;
+	}
+	return pread(dv->req->fd, buf, want, dv->dr->content_offset + pos);
+}
+
+static off_t
+content_len(struct deliv *dv)
+{
+	return dv->mem ? (off_t)buf_len(dv->mem) : dv->dr->content_len;
+}
+
+/* downgrade - for a server without 8BITMIME: the message with its 8-bit
+ * parts made quoted-printable (smtp_mime.c), unless
+ * disable_mime_output_conversion or the message is too large to copy. */
+static void
+downgrade(struct deliv *dv)
+{
+	off_t len = dv->dr->content_len, pos = 0;
+	char *copy;
+
+	if (dv->mem || var_disable_mime_output_conversion || !content_8bit(dv)
+	    || len > SMTP_MIME_COPY_MAX)
+		return;
+	copy = xmalloc((size_t)len + 1);
+	while (pos < len) {
+		ssize_t n = pread(dv->req->fd, copy + pos, (size_t)(len - pos),
+		    dv->dr->content_offset + pos);
+
+		if (n <= 0) {
+			free(copy);
+			return;
+		}
+		pos += n;
+	}
+	dv->mem = smtp_mime_downgrade(copy, (size_t)len);
+	free(copy);
+}
+
 static int
 send_content(struct deliv *dv, struct smtp_stream *st)
 {
 	char in[65536];
-	off_t pos = 0, len = dv->dr->content_len;
+	off_t pos = 0, len = content_len(dv);
 	int bol = 1, pending_cr = 0;
 	long col = 0, limit = smtp_conf.line_length_limit;
 	char out[2 * sizeof(in) + 64];
@@ -217,7 +293,7 @@ send_content(struct deliv *dv, struct smtp_stream *st)
 
 		if ((off_t)want > len - pos)
 			want = (size_t)(len - pos);
-		n = pread(dv->req->fd, in, want, dv->dr->content_offset + pos);
+		n = content_read(dv, in, want, pos);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
@@ -265,7 +341,10 @@ send_content(struct deliv *dv, struct smtp_stream *st)
 			col++;
 		}
 		smtp_put(st, out, o);
-		if (smtp_flush(st, smtp_conf.data_xfer_timeout) < 0)
+		/* Sent in large writes: the end of the message goes with
+		 * the "." (two small segments would wait for a delayed ACK). */
+		if (buf_len(st->out) >= SMTP_SEND_CHUNK
+		    && smtp_flush(st, smtp_conf.data_xfer_timeout) < 0)
 			return -1;
 	}
 	if (pending_cr)
@@ -285,10 +364,10 @@ io_error(struct deliv *dv, struct smtp_session *s, const char *what)
 
 	if (err == ETIMEDOUT)
 		last_error_set(&dv->le, "4.4.2", s->host_label,
-		    "conversation with %s timed out while %s", s->host_label, what);
+		    "conversation with %s timed out while %s", s->peer, what);
 	else
 		last_error_set(&dv->le, "4.4.2", s->host_label,
-		    "lost connection with %s while %s", s->host_label, what);
+		    "lost connection with %s while %s", s->peer, what);
 }
 
 /* rcpt_reply - RCPT (or LMTP end-of-data) reply for recipient i. */
@@ -300,16 +379,16 @@ rcpt_result(struct deliv *dv, struct smtp_session *s, int i,
 		return;
 	if (r->code >= 500 && r->code < 600) {
 		smtp_status(dv->req, i, r->dsn, "bounced", s->host_label,
-		    "host %s said: %s (in reply to %s)", s->host_label,
+		    "host %s said: %s (in reply to %s)", s->peer,
 		    buf_str(r->text), phase);
 	} else if (dv->final) {
 		smtp_status(dv->req, i, r->dsn, "deferred", s->host_label,
-		    "host %s said: %s (in reply to %s)", s->host_label,
+		    "host %s said: %s (in reply to %s)", s->peer,
 		    buf_str(r->text), phase);
 	} else {
 		dv->soft[i] = 1;
 		last_error_set(&dv->le, r->dsn, s->host_label,
-		    "host %s said: %s (in reply to %s)", s->host_label,
+		    "host %s said: %s (in reply to %s)", s->peer,
 		    buf_str(r->text), phase);
 	}
 }
@@ -351,14 +430,29 @@ transaction(struct deliv *dv, struct smtp_session *s)
 				smtp_status(dv->req, i, "5.3.4", "bounced", s->host_label,
 				    "message size %lld exceeds size limit %ld of server %s",
 				    (long long)dr->content_len, s->size_limit,
-				    s->host_label);
+				    s->peer);
 		ret = 0;
 		goto out;
 	}
+	/* RFC 6531: non-ASCII addresses need a server that offers SMTPUTF8
+	 * (the message cannot be downgraded: it bounces, as in Postfix). */
+	if (needs_smtputf8(dv) && !(s->features & SMTP_FEATURE_SMTPUTF8)) {
+		for (int i = 0; i < dr->rcpt_count; i++)
+			if (pending(dv, i))
+				smtp_status(dv->req, i, "5.6.7", "bounced", s->host_label,
+				    "SMTPUTF8 is required, but was not offered by host %s",
+				    s->peer);
+		ret = 0;
+		goto out;
+	}
+	if (!(s->features & SMTP_FEATURE_8BITMIME))
+		downgrade(dv);
 	/* MAIL FROM. */
 	smtp_printf(st, "MAIL FROM:<%s>", dr->sender);
+	if (needs_smtputf8(dv))
+		smtp_printf(st, " SMTPUTF8");
 	if (s->features & SMTP_FEATURE_SIZE)
-		smtp_printf(st, " SIZE=%lld", (long long)dr->content_len);
+		smtp_printf(st, " SIZE=%lld", (long long)content_len(dv));
 	if ((s->features & SMTP_FEATURE_8BITMIME) && content_8bit(dv))
 		smtp_printf(st, " BODY=8BITMIME");
 	if (dsn && dr->dsn_ret && *dr->dsn_ret)
@@ -570,20 +664,25 @@ session_open(struct deliv *dv, const struct smtp_addr *a, int *loop_r,
 	struct smtp_session *s;
 	struct smtp_stream *st;
 	struct reply r;
-	char label[300];
+	char label[300], peer[300];
 	int ehlo_ok = 0;
 
 	*loop_r = 0;
 	*greeted_r = 0;
-	if (a->sa.ss_family == AF_UNIX)
-		snprintf(label, sizeof(label), "%s", a->addr_text);
-	else
+	if (a->sa.ss_family == AF_UNIX) {
+		/* As Postfix logs it: this host, and the socket. */
+		snprintf(label, sizeof(label), "%s[%s]", var_myhostname,
+		    a->addr_text);
+		strlcpy(peer, label, sizeof(peer));
+	} else {
 		snprintf(label, sizeof(label), "%s[%s]:%d", a->host, a->addr_text,
 		    a->port);
+		snprintf(peer, sizeof(peer), "%s[%s]", a->host, a->addr_text);
+	}
 	if ((st = smtp_connect(a)) == NULL) {
 		if (a->sa.ss_family == AF_UNIX)
 			last_error_set(&dv->le, "4.4.1", "none", "connect to %s: %s",
-			    a->addr_text, strerror(errno));
+			    label, strerror(errno));
 		else
 			last_error_set(&dv->le, "4.4.1", "none",
 			    "connect to %s[%s]:%d: %s", a->host, a->addr_text, a->port,
@@ -595,6 +694,7 @@ session_open(struct deliv *dv, const struct smtp_addr *a, int *loop_r,
 	s->addr = *a;
 	s->addr.host = xstrdup(a->host);
 	s->host_label = xstrdup(label);
+	s->peer = xstrdup(peer);
 	s->t_open = smtp_now();
 	r.text = buf_new(256, REPLY_TEXT_MAX);
 	r.lines = buf_new(256, REPLY_TEXT_MAX);
@@ -604,7 +704,7 @@ session_open(struct deliv *dv, const struct smtp_addr *a, int *loop_r,
 	}
 	if (r.code / 100 != 2) {
 		last_error_set(&dv->le, r.code >= 500 ? "5.0.0" : "4.0.0", label,
-		    "host %s refused to talk to me: %s", label, buf_str(r.text));
+		    "host %s refused to talk to me: %s", peer, buf_str(r.text));
 		if (r.code >= 500 && r.code < 600 && (!smtp_conf.skip_5xx_greeting
 		    || dv->final))
 			*greeted_r = -1;	/* bounce with this reply */
@@ -629,7 +729,7 @@ session_open(struct deliv *dv, const struct smtp_addr *a, int *loop_r,
 				s->features |= SMTP_FEATURE_ESMTP;
 		} else if (smtp_conf.lmtp || r.code < 500) {
 			last_error_set(&dv->le, r.dsn, label,
-			    "host %s refused to talk to me: %s", label, buf_str(r.text));
+			    "host %s refused to talk to me: %s", peer, buf_str(r.text));
 			if (r.code >= 500)
 				*greeted_r = -1;
 			goto fail;
@@ -638,7 +738,7 @@ session_open(struct deliv *dv, const struct smtp_addr *a, int *loop_r,
 	if (!ehlo_ok) {
 		last_error_set(&dv->le, r.dsn, label,
 		    "host %s refused to talk to me: %s (in reply to HELO command)",
-		    label, buf_str(r.text));
+		    peer, buf_str(r.text));
 		*greeted_r = -1;
 		goto fail;
 	}
@@ -800,5 +900,6 @@ done:
 	smtp_dest_free(&dest);
 	free(dv.soft);
 	free(dv.le.text);
+	buf_free(&dv.mem);
 	return feedback;
 }
