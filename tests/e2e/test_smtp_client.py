@@ -123,6 +123,11 @@ RECORDS = [
     "bk.test. MX 10 primary.bk.test.",
     "bk.test. MX 20 mx.example.test.",
     "primary.bk.test. A 127.0.0.45",
+    # greets 421 forever (dead destination), answers 450 forever (expiry)
+    "dead.test. MX 10 mx.dead.test.",
+    "mx.dead.test. A 127.0.0.47",
+    "busyrcpt.test. MX 10 mx.busyrcpt.test.",
+    "mx.busyrcpt.test. A 127.0.0.48",
     # a real Postfix
     "pfx.test. MX 10 mx.pfx.test.",
     "mx.pfx.test. A 127.0.0.31",
@@ -1070,6 +1075,123 @@ class Delivery(unittest.TestCase):
         self.assertGreaterEqual(window, 1)
         self.assertLessEqual(dups, window, ids)
 
+
+class Scheduling(unittest.TestCase):
+    """What the queue manager does with the agent's answers (issue 10,
+    items 3 and 5)."""
+
+    wait_log = Delivery.wait_log
+    bounce = Delivery.bounce
+    postmap = Delivery.postmap
+    flush = Delivery.flush
+
+    def test_error_transport(self):
+        i = mta(self, start=False)
+        tmap = self.postmap(i, "transport",
+                            "err.test error:5.7.1 no mail for err.test here\n")
+        i.set_main(transport_maps=tmap)
+        i.start()
+        send(i, "bob@err.test", "to the error transport")
+        self.wait_log(i, r"to=<bob@err\.test>, .*status=bounced")
+        # Postfix's error(8): a DSN code at the start of the text is the
+        # status, the rest the reason.
+        self.assertRegex(i.log(), relay_line(
+            "bob@err.test", "none",
+            r"dsn=5\.7\.1, status=bounced \(no mail for err\.test here\)"))
+        text, st = self.bounce(i, "bob@err.test")
+        self.assertRegex(st, r"Status: 5\.7\.1")
+
+    def test_dead_destination(self):
+        """Every delivery to mx.dead.test meets a 421 greeting: after the
+        first failed cohort the destination is dead, and the rest of its
+        mail is deferred without a connection ("delivery temporarily
+        suspended"), as Postfix's qmgr does with the agent's negative
+        feedback (dest_status=dead)."""
+        n = 12
+        p = SmtpPeer("127.0.0.47", tc=self, name="mx.dead.test",
+                     greeting="421 4.3.2 mx.dead.test closing, try later")
+        i = mta(self)
+        for k in range(n):
+            send(i, "u%d@dead.test" % k, "dead %d" % k)
+        i.wait_log(r"to=<u\d+@dead\.test>, .*status=deferred", count=n,
+                   timeout=DELIVERY_WAIT)
+        log = "\n".join(ln for ln in i.log().splitlines()
+                        if "@dead.test>" in ln)
+        self.assertRegex(log, r"to=<u\d+@dead\.test>, .*status=deferred "
+                         r"\(host mx\.dead\.test\[127\.0\.0\.47\] refused to "
+                         r"talk to me: 421 4\.3\.2 mx\.dead\.test closing, "
+                         r"try later\)")
+        self.assertRegex(log, r"to=<u\d+@dead\.test>, .*status=deferred "
+                         r"\(delivery temporarily suspended: ")
+        self.assertLess(p.sessions, n)
+
+    def test_retry_after_4xx_rcpt(self):
+        """The only MX answers 450 to RCPT: deferred; postqueue -f makes
+        one more attempt (one more transaction at the server, one more
+        "deferred" log line) and the message is back in deferred/."""
+        reply = "450 4.2.1 <bob@busyrcpt.test>: mailbox busy, try later"
+        p = SmtpPeer("127.0.0.48", tc=self, name="mx.busyrcpt.test",
+                     rcpt_reply={"bob@busyrcpt.test": reply})
+        i = mta(self)
+        send(i, "bob@busyrcpt.test", "retry me")
+        line = relay_line(
+            "bob@busyrcpt.test",
+            peer_relay("mx.busyrcpt.test", "127.0.0.48"),
+            r"dsn=4\.2\.1, status=deferred \(host mx\.busyrcpt\.test"
+            r"\[127\.0\.0\.48\] said: %s \(in reply to RCPT TO command\)\)"
+            % re.escape(reply))
+        self.wait_log(i, line)
+        poll_until("the message in deferred/",
+                   lambda: i.queue_files("deferred")
+                   and not i.queue_files("active"), timeout=DELIVERY_WAIT)
+        self.assertEqual(len(p.commands("MAIL")), 1)
+        self.flush(i)
+        poll_until("a second attempt logged (or more than two at the server)",
+                   lambda: len(re.findall(line, i.log())) >= 2
+                   or len(p.commands("MAIL")) > 2, timeout=DELIVERY_WAIT)
+        self.assertEqual(len(p.commands("MAIL")), 2,
+                         "transactions at the server after one flush; the "
+                         "queue: %s" % [f[len(i.queue):]
+                                        for f in i.queue_files()])
+        poll_until("the message back in deferred/",
+                   lambda: i.queue_files("deferred")
+                   and not i.queue_files("active"), timeout=DELIVERY_WAIT)
+        self.assertEqual(p.messages(), [])
+        self.assertEqual(i.maildir_files("alice"), [])
+
+    def test_expiry_quotes_remote_reply(self):
+        """A recipient the server answers 450 forever, retried by the
+        queue manager every second or two: after maximal_queue_lifetime
+        the sender gets a DSN that quotes the server's last reply."""
+        reply = "450 4.2.1 <bob@busyrcpt.test>: mailbox busy, try later"
+        p = SmtpPeer("127.0.0.48", tc=self, name="mx.busyrcpt.test",
+                     rcpt_reply={"bob@busyrcpt.test": reply})
+        i = mta(self, main={"minimal_backoff_time": "1s",
+                            "maximal_backoff_time": "2s",
+                            "queue_run_delay": "1s",
+                            "maximal_queue_lifetime": "3s",
+                            "bounce_queue_lifetime": "3s"})
+        send(i, "bob@busyrcpt.test", "will expire")
+        self.wait_log(i, relay_line(
+            "bob@busyrcpt.test",
+            peer_relay("mx.busyrcpt.test", "127.0.0.48"),
+            r"dsn=4\.2\.1, status=deferred \(host mx\.busyrcpt\.test"
+            r"\[127\.0\.0\.48\] said: %s \(in reply to RCPT TO command\)\)"
+            % re.escape(reply)))
+        try:
+            i.wait_log(r"status=expired, returned to sender",
+                       timeout=DELIVERY_WAIT)
+        except AssertionError as e:
+            raise AssertionError(
+                "%s; queue: %s; the server had %d sessions, %d MAIL "
+                "commands" % (e, [f[len(i.queue):] for f in i.queue_files()],
+                              p.sessions, len(p.commands("MAIL"))))
+        text, st = self.bounce(i, "bob@busyrcpt.test")
+        self.assertRegex(st, r"Status: 4\.2\.1")
+        self.assertIn(reply, st)
+        self.assertIn("will expire", text)
+        self.assertEqual(p.messages(), [])
+        i.wait_queue_empty()
 
 if __name__ == "__main__":
     netns.enter(__file__)
