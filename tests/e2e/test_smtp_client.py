@@ -29,7 +29,17 @@ dsn=, status=):
   deferred message delivered after its MX comes back and postqueue -f; a
   burst of 30 messages each delivered exactly once; kill -9 of the smtp
   agent in the middle of a transaction (nothing lost, duplicates
-  counted).
+  counted), and again after the server accepted (duplicates counted); a
+  real Postfix (smtpd + virtual) as the MX; smtp_fallback_relay;
+  sender_dependent_relayhost_maps; postino as the backup MX of a
+  relay_domains domain; connection reuse (conn_use=); a first MX that
+  never greets; a byte-per-second MX that holds no other mail; DSN
+  parameters, dot-stuffing and 998-byte lines on the wire.
+
+Scheduling (the queue manager with the agent): error:DSN TEXT; a dead
+destination after the first failed cohort; one more attempt per flush
+after a 4xx RCPT; expiry after maximal_queue_lifetime quoting the
+server's last reply.
 
 Nothing depends on how fast anything happens: every wait is a bounded
 poll for an event.
@@ -1084,6 +1094,8 @@ class Scheduling(unittest.TestCase):
     bounce = Delivery.bounce
     postmap = Delivery.postmap
     flush = Delivery.flush
+    soft = Delivery.soft
+    finish = Delivery.finish
 
     def test_error_transport(self):
         i = mta(self, start=False)
@@ -1121,9 +1133,16 @@ class Scheduling(unittest.TestCase):
                          r"\(host mx\.dead\.test\[127\.0\.0\.47\] refused to "
                          r"talk to me: 421 4\.3\.2 mx\.dead\.test closing, "
                          r"try later\)")
-        self.assertRegex(log, r"to=<u\d+@dead\.test>, .*status=deferred "
-                         r"\(delivery temporarily suspended: ")
-        self.assertLess(p.sessions, n)
+        # the reply's enhanced code is the status, as Postfix logs it
+        self.soft(r"dsn=4\.3\.2, status=deferred \(host mx\.dead\.test",
+                  log, "dsn= of a 421 greeting with 4.3.2")
+        self.soft(r"to=<u\d+@dead\.test>, .*status=deferred "
+                  r"\(delivery temporarily suspended: ", log,
+                  "the rest deferred without a connection")
+        if p.sessions >= n:
+            self.soft("^$", "%d sessions for %d messages" % (p.sessions, n),
+                      "fewer sessions than messages")
+        self.finish()
 
     def test_retry_after_4xx_rcpt(self):
         """The only MX answers 450 to RCPT: deferred; postqueue -f makes
