@@ -580,6 +580,18 @@ class Delivery(unittest.TestCase):
                          .count("z"), 1500)
         self.assertTrue(all(len(ln) <= 998 for ln in got.split("\r\n")))
 
+    def test_ipv6_address(self):
+        """inet_protocols = all: a host with only an AAAA record is
+        reached over IPv6 (relay=NAME[::1]:25)."""
+        p = SmtpPeer("::1", tc=self, name="v6only.test")
+        i = mta(self, main={"inet_protocols": "all"})
+        send(i, "bob@v6only.test", "over ipv6")
+        env = p.wait_messages(1, timeout=DELIVERY_WAIT)[0]
+        self.assertEqual(env.rcpts, ["bob@v6only.test"])
+        self.assertEqual(env.peer, "::1")
+        self.wait_log(i, relay_line(
+            "bob@v6only.test", peer_relay("v6only.test", "::1"), SENT))
+
     # -- failures -------------------------------------------------------------
 
     def test_remote_5xx_bounces_quoting_reply(self):
