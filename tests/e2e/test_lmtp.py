@@ -19,6 +19,10 @@ lmtp:unix:SOCKET, lmtpi.test -> lmtp:inet:127.0.0.1:PORT.  Checked: the
 accepted recipients' messages are read back through IMAP with the body
 sent; the refused ones bounce to the sender (a local user) with Dovecot's
 reply quoted; the log lines (relay=, dsn=, status=) say so.
+
+LmtpTempfail: with quota_full_tempfail = yes the full mailbox is a 452
+after DATA: that recipient alone is deferred; once its quota is raised, a
+flush delivers it, and the other recipient still has exactly one copy.
 """
 import email
 import imaplib
@@ -55,6 +59,7 @@ default_login_user = dovenull
 default_internal_user = dovecot
 first_valid_uid = 1
 hostname = lmtp.dovecot.test
+quota_full_tempfail = {tempfail}
 mail_plugins = quota
 protocol lmtp {{
   mail_plugins = quota
@@ -95,22 +100,20 @@ class Dovecot:
     """Dovecot with LMTP (unix socket and TCP) and IMAP for USERS:
     (login, uid, gid, home, extra userdb fields)."""
 
-    def __init__(self, tc, d, users):
+    def __init__(self, tc, d, users, tempfail=False):
         self.dir = d
+        self.users = list(users)
         for sub in ("", "run", "state"):
             os.makedirs(os.path.join(d, sub), exist_ok=True)
             os.chmod(os.path.join(d, sub), 0o755)
-        with open(os.path.join(d, "passwd"), "w") as f:
-            for login, uid, gid, home, extra in users:
-                f.write("%s:{PLAIN}%s:%d:%d::%s::%s\n"
-                        % (login, PASSWORD, uid, gid, home, extra))
-        os.chmod(os.path.join(d, "passwd"), 0o644)
+        self.write_passwd()
         self.sock = os.path.join(d, "lmtp.sock")
         self.lport, self.iport = free_port(), free_port()
         conf = os.path.join(d, "dovecot.conf")
         with open(conf, "w") as f:
             f.write(DOVECOT_CONF.format(d=d, sock=self.sock, lport=self.lport,
-                                        iport=self.iport))
+                                        iport=self.iport,
+                                        tempfail="yes" if tempfail else "no"))
         self.proc = subprocess.Popen([DOVECOT, "-F", "-c", conf],
                                      stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT)
@@ -133,6 +136,17 @@ class Dovecot:
                 return False
             return True
         poll_until("dovecot LMTP and IMAP", up)
+
+    def write_passwd(self):
+        """The passwd-file from self.users (Dovecot reads it again when
+        it changes)."""
+        path = os.path.join(self.dir, "passwd")
+        with open(path + ".new", "w") as f:
+            for login, uid, gid, home, extra in self.users:
+                f.write("%s:{PLAIN}%s:%d:%d::%s::%s\n"
+                        % (login, PASSWORD, uid, gid, home, extra))
+        os.chmod(path + ".new", 0o644)
+        os.rename(path + ".new", path)
 
     def log(self):
         try:
@@ -173,6 +187,9 @@ class Dovecot:
 class Lmtp(unittest.TestCase):
 
     def setUp(self):
+        self.start_dovecot(tempfail=False)
+
+    def start_dovecot(self, tempfail):
         if not os.access(DOVECOT, os.X_OK):
             self.fail("dovecot is not installed (Debian: dovecot-lmtpd, "
                       "dovecot-imapd)")
@@ -194,7 +211,7 @@ class Lmtp(unittest.TestCase):
                 os.makedirs(home, exist_ok=True)
                 os.chown(home, pw.pw_uid, pw.pw_gid)
         self.dovecot = Dovecot(self, os.path.join(self.i.dir, "dovecot"),
-                               users)
+                               users, tempfail=tempfail)
 
     def transport(self, text):
         path = os.path.join(self.i.conf, "transport")
@@ -317,6 +334,56 @@ class Lmtp(unittest.TestCase):
                          self.i.log()):
             devs.append("log: not \"host 127.0.0.1[127.0.0.1] said: 552\"")
         self.assertEqual(devs, [], "\n".join(devs))
+
+
+
+class LmtpTempfail(Lmtp):
+    """Dovecot with quota_full_tempfail = yes: the full mailbox is a 452
+    after DATA; that recipient alone is deferred, and delivered on the
+    retry after its quota grew -- the other recipient exactly once."""
+
+    def setUp(self):
+        self.start_dovecot(tempfail=True)
+
+    test_dovecot_alone = None
+    test_unix_socket = None
+    test_inet = None
+
+    def test_tempfail_after_data(self):
+        i = self.i
+        self.transport("lmtpi.test lmtp:inet:127.0.0.1:%d\n"
+                       % self.dovecot.lport)
+        i.set_main(minimal_backoff_time="3600s", queue_run_delay="3600s")
+        i.start()
+        sender = i.addr("alice")
+        i.send(sender, ["bob@lmtpi.test", "full@lmtpi.test"],
+               message(sender, "bob@lmtpi.test", "tempfail", "once\n"))
+        self.wait_log(r"to=<bob@lmtpi\.test>, .*dsn=2\.0\.0, status=sent")
+        self.wait_log(r"to=<full@lmtpi\.test>, .*dsn=4\.2\.2, "
+                      r"status=deferred \(host \S+ said: 452 4\.2\.2 "
+                      r"<full@lmtpi\.test> Quota exceeded.*\(in reply to end "
+                      r"of DATA command\)\)")
+        poll_until("the message in deferred/",
+                   lambda: i.queue_files("deferred")
+                   and not i.queue_files("active"))
+        # room for it now
+        # (a new rule: with none, Dovecot keeps the limit in maildirsize)
+        self.dovecot.users = [u[:4] + ("userdb_quota_rule=*:storage=100M",)
+                              if u[0].startswith("full@") else u
+                              for u in self.dovecot.users]
+        self.dovecot.write_passwd()
+        i.postino("flush")
+        try:
+            self.wait_log(r"to=<full@lmtpi\.test>, .*dsn=2\.0\.0, "
+                          r"status=sent")
+        except AssertionError as e:
+            raise AssertionError("%s\nDovecot's LMTP transactions for full: "
+                                 "%d" % (e, self.dovecot.log().count(
+                                     "lmtp(full@lmtpi.test)")))
+        i.wait_queue_empty()
+        self.assertEqual(len(self.dovecot.imap_messages("full@lmtpi.test")), 1)
+        self.assertEqual(len(self.dovecot.imap_messages("bob@lmtpi.test")), 1)
+        self.assertEqual(i.maildir_files("alice"), [])      # no DSN
 
 
 if __name__ == "__main__":
