@@ -138,6 +138,13 @@ RECORDS = [
     "mx.dead.test. A 127.0.0.47",
     "busyrcpt.test. MX 10 mx.busyrcpt.test.",
     "mx.busyrcpt.test. A 127.0.0.48",
+    # three MXes (smtp_mx_session_limit)
+    "three.test. MX 10 mx1.three.test.",
+    "three.test. MX 20 mx2.three.test.",
+    "three.test. MX 30 mx3.three.test.",
+    "mx1.three.test. A 127.0.0.51",
+    "mx2.three.test. A 127.0.0.52",
+    "mx3.three.test. A 127.0.0.53",
     # a real Postfix
     "pfx.test. MX 10 mx.pfx.test.",
     "mx.pfx.test. A 127.0.0.31",
@@ -537,6 +544,26 @@ class Delivery(unittest.TestCase):
         # bytes at a byte per second)
         self.assertEqual(slow.messages(), [])
         self.assertEqual(slow.commands(), [])
+
+    def test_mx_session_limit(self):
+        """Three MXes that greylist (450 at RCPT, after a complete EHLO:
+        sessions that count): smtp_mx_session_limit (2) sessions, the
+        third MX is not tried; the message is deferred quoting the last
+        server.  (A 421 greeting does not count: see
+        test_421_greeting_at_first_mx.)"""
+        peers = [SmtpPeer("127.0.0.5%d" % k, tc=self,
+                          name="mx%d.three.test" % k,
+                          rcpt_reply={"bob@three.test":
+                                      "450 4.7.1 mx%d greylisted" % k})
+                 for k in (1, 2, 3)]
+        i = mta(self)
+        send(i, "bob@three.test", "three busy mxes")
+        self.wait_log(i, r"to=<bob@three\.test>, .*status=deferred")
+        self.assertEqual([p.sessions for p in peers], [1, 1, 0])
+        self.assertRegex(i.log(), r"to=<bob@three\.test>, .*status=deferred "
+                         r"\(host mx2\.three\.test\[127\.0\.0\.52\] said: "
+                         r"450 4\.7\.1 mx2 greylisted \(in reply to RCPT TO "
+                         r"command\)\)")
 
     def test_a_record_when_no_mx(self):
         p = SmtpPeer("127.0.0.17", tc=self, name="aonly.test")
