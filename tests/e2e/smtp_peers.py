@@ -115,6 +115,7 @@ class SmtpPeer:
     hold: stop before each reply to the end of data (see release()).
     silent: accept the connection and never say anything (the client's
       greeting timeout ends it).
+    hold_greeting: like hold, before the greeting.
     """
 
     def __init__(self, address="127.0.0.10", port=25, unix=None, tc=None,
@@ -122,7 +123,7 @@ class SmtpPeer:
                  eightbitmime=True, dsn=True, smtputf8=False, size=None,
                  greylist=False, rcpt_reply=None, data_reply=None,
                  lmtp=False, lmtp_reply=None, slow=0.0, hold=False,
-                 silent=False):
+                 silent=False, hold_greeting=False):
         self.address, self.port, self.unix = address, port, unix
         self.name = name
         self.greeting = greeting or "220 %s ESMTP test peer" % name
@@ -136,6 +137,7 @@ class SmtpPeer:
         self.slow = slow
         self.hold = hold
         self.silent = silent
+        self.hold_greeting = hold_greeting
         self.lock = threading.Lock()
         self.envelopes = []
         self.transcript = []
@@ -287,6 +289,8 @@ class SmtpPeer:
     async def _converse(self, sid, r, w):
         peer = w.get_extra_info("peername")
         peer = peer[0] if isinstance(peer, tuple) else "unix"
+        if self.hold_greeting and not await self._wait_release(sid, r):
+            return
         if self.silent:
             try:
                 while await asyncio.wait_for(r.read(4096), WAIT * 10):
@@ -413,24 +417,30 @@ class SmtpPeer:
                 await self._reply(sid, w, "502 5.5.2 Error: command not "
                                   "recognized")
 
+    async def _wait_release(self, sid, r):
+        """Held until release(); False when the client went away."""
+        with self.lock:
+            self._held.add(sid)
+        try:
+            for _ in range(int(WAIT * 20 * 10)):
+                # A client gone (EOF or reset) first: a release must not
+                # make a dead session accept.
+                if r._eof or r.exception() is not None:
+                    return False
+                with self.lock:
+                    if self._release > 0:
+                        self._release -= 1
+                        return True
+                await asyncio.sleep(0.05)
+            return True
+        finally:
+            with self.lock:
+                self._held.discard(sid)
+
     async def _end_of_data(self, sid, r, w, env):
         if self.hold:
-            with self.lock:
-                self._held.add(sid)
-            try:
-                for _ in range(int(WAIT * 20 * 10)):
-                    # A client gone (EOF or reset) first: a release must
-                    # not make a dead session accept.
-                    if r._eof or r.exception() is not None:
-                        return      # the client went away: nothing kept
-                    with self.lock:
-                        if self._release > 0:
-                            self._release -= 1
-                            break
-                    await asyncio.sleep(0.05)
-            finally:
-                with self.lock:
-                    self._held.discard(sid)
+            if not await self._wait_release(sid, r):
+                return      # the client went away: nothing kept
         if self.size is not None and len(env.data) > self.size:
             await self._reply(sid, w, "552 5.3.4 Message size exceeds fixed "
                               "limit")

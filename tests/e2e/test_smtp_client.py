@@ -1157,13 +1157,22 @@ class Scheduling(unittest.TestCase):
         first failed cohort the destination is dead, and the rest of its
         mail is deferred without a connection ("delivery temporarily
         suspended"), as Postfix's qmgr does with the agent's negative
-        feedback (dest_status=dead)."""
+        feedback (dest_status=dead).  The greetings wait until all the
+        messages are queued, so that the queue manager has them all for
+        that destination at once (an idle destination is forgotten, in
+        Postfix too)."""
         n = 12
         p = SmtpPeer("127.0.0.47", tc=self, name="mx.dead.test",
-                     greeting="421 4.3.2 mx.dead.test closing, try later")
-        i = mta(self)
+                     greeting="421 4.3.2 mx.dead.test closing, try later",
+                     hold_greeting=True)
+        i = mta(self, main={"destination_concurrency_feedback_debug": "yes"})
         for k in range(n):
             send(i, "u%d@dead.test" % k, "dead %d" % k)
+        p.wait_held(1, timeout=DELIVERY_WAIT)
+        poll_until("all %d messages active" % n,
+                   lambda: not i.queue_files("incoming"))
+        p.hold_greeting = False
+        p.release(10 * n)
         i.wait_log(r"to=<u\d+@dead\.test>, .*status=deferred", count=n,
                    timeout=DELIVERY_WAIT)
         log = "\n".join(ln for ln in i.log().splitlines()
