@@ -34,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -423,6 +424,94 @@ check_proxymap(const char *main_cf, struct master_ent **ents)
 	}
 }
 
+/* ent_value - the value of name for a service: its -o, else main.cf. */
+static const char *
+ent_value(const struct master_ent *ent, const char *name)
+{
+	const char *v = ent_override(ent, name);
+
+	return v ? v : mail_conf_str(name);
+}
+
+/* check_tls - every smtpd service that asks for TLS must have a
+ * certificate it can read: smtpd_tls_security_level = encrypt (or
+ * smtpd_enforce_tls, or wrapper mode) without one is refused, "may"
+ * without one is warned about (smtpd runs without TLS, as Postfix does).
+ * Returns the number of errors. */
+static int
+check_tls(struct master_ent **ents)
+{
+	static const char *const files[] = {"smtpd_tls_chain_files",
+	"smtpd_tls_cert_file", "smtpd_tls_key_file", "smtpd_tls_eccert_file",
+	"smtpd_tls_eckey_file", NULL};
+	int errors = 0;
+
+	for (int i = 0; ents[i]; i++) {
+		const char *cmd, *level, *problem = NULL;
+		char *bad = NULL;
+		int must, any = 0;
+
+		if (master_ent_disabled(ents[i]))
+			continue;
+		cmd = strrchr(ents[i]->command, '/');
+		cmd = cmd ? cmd + 1 : ents[i]->command;
+		if (strcmp(cmd, "smtpd") != 0)
+			continue;
+		level = ent_value(ents[i], "smtpd_tls_security_level");
+		if (*level == 0)
+			level = mail_conf_parse_bool(ent_value(ents[i],
+			    "smtpd_enforce_tls"), &must) == 0 && must ? "encrypt"
+			    : mail_conf_parse_bool(ent_value(ents[i], "smtpd_use_tls"),
+			    &must) == 0 && must ? "may" : "none";
+		if (mail_conf_parse_bool(ent_value(ents[i], "smtpd_tls_wrappermode"),
+		    &must) == 0 && must)
+			level = "encrypt";
+		if (strcasecmp(level, "none") == 0)
+			continue;
+		if (strcasecmp(level, "may") != 0 && strcasecmp(level, "encrypt") != 0) {
+			msg_error("%s, line %d: service \"%s\": smtpd_tls_security_level"
+			    " = %s: not none, may or encrypt: refusing to run",
+			    ents[i]->file, ents[i]->line, ents[i]->name, level);
+			errors++;
+			continue;
+		}
+		must = strcasecmp(level, "encrypt") == 0;
+		for (int k = 0; files[k]; k++) {
+			char *copy = xstrdup(ent_value(ents[i], files[k])), *cp = copy;
+			char *f;
+
+			while ((f = mystrtok(&cp, " \t\r\n,")) != NULL) {
+				any = 1;
+				if (bad == NULL && access(f, R_OK) < 0)
+					bad = concatenate(f, ": ", strerror(errno), (char *)0);
+			}
+			free(copy);
+		}
+		if (!any)
+			problem = "no certificate (set smtpd_tls_chain_files or "
+			    "smtpd_tls_cert_file)";
+		if (problem || bad) {
+			if (must) {
+				msg_error("%s, line %d: service \"%s\": TLS is required "
+				    "(%s) but there is %s%s: refusing to run",
+				    ents[i]->file, ents[i]->line, ents[i]->name, level,
+				    problem ? problem : "an unreadable file: ",
+				    problem ? "" : bad);
+				errors++;
+			} else {
+				msg_warn("%s, line %d: service \"%s\": "
+				    "smtpd_tls_security_level = may, but there is %s%s: "
+				    "the service runs without TLS",
+				    ents[i]->file, ents[i]->line, ents[i]->name,
+				    problem ? problem : "an unreadable file: ",
+				    problem ? "" : bad);
+			}
+		}
+		free(bad);
+	}
+	return errors;
+}
+
 int
 postino_check(int create)
 {
@@ -441,6 +530,7 @@ postino_check(int create)
 		check_programs(ents);
 		errors += check_anvil(ents);
 		check_proxymap(main_cf, ents);
+		errors += check_tls(ents);
 		errors += postino_check_restrictions(main_cf, ents);
 		if (create)
 			errors += check_queue();

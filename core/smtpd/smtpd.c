@@ -73,7 +73,7 @@ static long session_limit;
 static time_t full_warned;
 
 static const char *const verb_names[SMTPD_V_COUNT] = {
-	"helo", "ehlo", "mail", "rcpt", "data", "rset", "noop", "vrfy",
+	"helo", "ehlo", "starttls", "mail", "rcpt", "data", "rset", "noop", "vrfy",
 	"quit", "help", "unknown",
 };
 
@@ -90,7 +90,7 @@ smtpd_reply(struct smtpd_session *s, const char *fmt, ...)
 }
 
 static const char *const verb_upper[SMTPD_V_COUNT] = {
-	"HELO", "EHLO", "MAIL", "RCPT", "DATA", "RSET", "NOOP", "VRFY",
+	"HELO", "EHLO", "STARTTLS", "MAIL", "RCPT", "DATA", "RSET", "NOOP", "VRFY",
 	"QUIT", "HELP", "UNKNOWN",
 };
 
@@ -185,8 +185,11 @@ session_free(struct smtpd_session *s)
 	free(s->access_denied);
 	if (s->timer)
 		event_free(s->timer);
-	if (s->bev)
+	if (s->bev) {
+		smtpd_tls_flush(s);
 		bufferevent_free(s->bev);
+	}
+	free(s->tls_info);
 	free(s);
 	/* The skeleton resumes accepting, or exits when draining. */
 	mail_server_disconnect();
@@ -215,6 +218,8 @@ write_drained(struct bufferevent *bev, void *arg)
 {
 	struct smtpd_session *s = arg;
 
+	if (s->tls_handshake)
+		smtpd_tls_check(s);
 	if (s->state == SMTPD_ST_CLOSING) {
 		smtpd_close(s);
 		return;
@@ -232,6 +237,15 @@ smtpd_close_after_reply(struct smtpd_session *s)
 {
 	s->state = SMTPD_ST_CLOSING;
 	bufferevent_disable(s->bev, EV_READ);
+	if (bufferevent_get_underlying(s->bev) != NULL) {
+		/* TLS: the filter hands replies to the socket at once, so its
+		 * output is empty already; close from the loop, after the
+		 * command that asked for it has finished. */
+		struct timeval now = {0, 0};
+
+		evtimer_add(s->timer, &now);
+		return;
+	}
 	if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0) {
 		smtpd_close(s);
 		return;
@@ -284,7 +298,9 @@ smtpd_fill_check(struct smtpd_session *s, struct smtpd_check_session *cs)
 	cs->reverse_tempfail = s->reverse_tempfail;
 	cs->client_port = s->port;
 	cs->helo = s->helo;
-	cs->protocol = s->esmtp ? "ESMTP" : "SMTP";
+	cs->protocol = s->esmtp ? (s->tls ? "ESMTPS" : "ESMTP")
+	    : (s->tls ? "SMTPS" : "SMTP");
+	smtpd_tls_fill(s, &cs->tls_protocol, &cs->tls_cipher, &cs->tls_bits);
 	cs->sender = s->sender;
 	cs->queue_id = s->cleanup ? cleanup_queue_id(s->cleanup) : NULL;
 	cs->pipelining_violation = s->pipelining_violation;
@@ -310,6 +326,10 @@ smtpd_fill_check(struct smtpd_session *s, struct smtpd_check_session *cs)
 static void
 session_read(struct bufferevent *bev, void *arg)
 {
+	struct smtpd_session *s = arg;
+
+	if (s->tls_handshake)
+		smtpd_tls_check(s);
 	smtpd_process_input(arg);
 }
 
@@ -318,7 +338,14 @@ session_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct smtpd_session *s = arg;
 
+	if (what & BEV_EVENT_CONNECTED) {
+		if (s->tls_handshake)
+			smtpd_tls_check(s);
+		return;
+	}
 	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
+		if (s->tls_handshake)
+			smtpd_tls_failed(s);
 		if (s->state != SMTPD_ST_CLOSING)
 			msg_info("lost connection after %s from %s[%s]",
 			    last_verb(s), s->name, s->addr);
@@ -350,6 +377,12 @@ smtpd_greet(struct smtpd_session *s)
 	smtpd_connect(s);
 	if (!SMTPD_BUSY(s))
 		smtpd_process_input(s);
+}
+
+void
+smtpd_session_callbacks(struct smtpd_session *s)
+{
+	bufferevent_setcb(s->bev, session_read, write_drained, session_event, s);
 }
 
 /* accept_cb - a new client (the skeleton accepted it). */
@@ -384,7 +417,14 @@ accept_cb(int fd, const struct sockaddr *sa, int salen, int index)
 		return;
 	}
 	s->timer = evtimer_new(smtpd_base, session_timeout, s);
-	bufferevent_setcb(s->bev, session_read, write_drained, session_event, s);
+	smtpd_session_callbacks(s);
+	if (smtpd_tls_wrapper(s) < 0) {
+		bufferevent_free(s->bev);
+		event_free(s->timer);
+		free(s);
+		mail_server_disconnect();
+		return;
+	}
 	s->next = sessions;
 	sessions = s;
 	session_count++;
@@ -528,6 +568,8 @@ main(int argc, char **argv)
 	smtpd_read_conf();
 	smtpd_check_init();
 	smtpd_anvil_init();
+	/* Keys are read now, while still privileged (often mode 0600). */
+	smtpd_tls_init();
 	cleanup_init();
 	if (mail_server_listen_count() == 0)
 		msg_fatal("no listening socket: smtpd must be started by the master");

@@ -34,7 +34,7 @@ enum smtpd_state {
 
 /* Command statistics for the "disconnect from" line. */
 enum smtpd_verb {
-	SMTPD_V_HELO, SMTPD_V_EHLO, SMTPD_V_MAIL, SMTPD_V_RCPT, SMTPD_V_DATA,
+	SMTPD_V_HELO, SMTPD_V_EHLO, SMTPD_V_STARTTLS, SMTPD_V_MAIL, SMTPD_V_RCPT, SMTPD_V_DATA,
 	SMTPD_V_RSET, SMTPD_V_NOOP, SMTPD_V_VRFY, SMTPD_V_QUIT, SMTPD_V_HELP,
 	SMTPD_V_UNKNOWN, SMTPD_V_COUNT,
 };
@@ -64,6 +64,10 @@ struct smtpd_session {
 	int anvil_registered;		/* anvil counts this connection */
 	int last_cmd;			/* last command's verb + 1; 0: none */
 	int throttled;			/* not reading: too much unsent output */
+	int tls;			/* TLS is on (smtpd_tls.c) */
+	int tls_handshake;		/* the handshake is under way */
+	int tls_start;			/* STARTTLS answered: switch after it */
+	char *tls_info;			/* "TLSv1.3 with cipher ..." */
 
 	struct smtpd_line input;	/* framing state (smtpd_line.c) */
 	size_t input_left;		/* input bytes left by the last pass */
@@ -201,6 +205,25 @@ void smtpd_task(struct smtpd_session *s, smtpd_task_fn *fn, void *ctx);
  * smtpd_anvil_rcpt at MAIL and RCPT (-1: refused with a 450, counted as
  * an error). */
 void smtpd_anvil_init(void);
+
+/* smtpd_tls.c */
+#define SMTPD_TLS_NONE		0
+#define SMTPD_TLS_MAY		1
+#define SMTPD_TLS_ENCRYPT	2
+extern int smtpd_tls_level;
+void smtpd_tls_init(void);
+int smtpd_tls_offered(const struct smtpd_session *s);
+int smtpd_tls_wrapper(struct smtpd_session *s);
+void smtpd_tls_start(struct smtpd_session *s);
+void smtpd_tls_check(struct smtpd_session *s);
+void smtpd_tls_failed(struct smtpd_session *s);
+void smtpd_tls_flush(struct smtpd_session *s);
+/* smtpd_tls_fill - the TLS protocol, cipher and bits of s (NULL, NULL, 0
+ * when plaintext). */
+void smtpd_tls_fill(struct smtpd_session *s, const char **proto_r,
+    const char **cipher_r, int *bits_r);
+/* smtpd.c: (re)install the session's callbacks on s->bev. */
+void smtpd_session_callbacks(struct smtpd_session *s);
 int smtpd_anvil_connect(struct smtpd_session *s);
 void smtpd_anvil_disconnect(struct smtpd_session *s);
 int smtpd_anvil_mail(struct smtpd_session *s);

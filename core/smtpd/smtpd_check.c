@@ -1239,7 +1239,8 @@ one_check(struct smtpd_check_ctx *ctx, const struct rstep *step,
 		    "<%s>: %s rejected: Improper use of SMTP command pipelining",
 		    name, class);
 	case SR_REJECT_PLAINTEXT:
-		/* No TLS: every session is a plaintext session. */
+		if (ctx->s->tls_protocol != NULL)
+			return SMTPD_CHECK_DUNNO;
 		return smtpd_check_reject(ctx, NULL,
 		    (int)var_plaintext_reject_code, "4.7.1",
 		    "Session encryption is required");

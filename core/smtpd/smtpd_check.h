@@ -36,6 +36,10 @@ struct smtpd_check_session {
 	char instance[64];		/* per message (policy "instance") */
 	char server_addr[64];		/* the address the client connected to */
 	char server_port[16];
+	/* TLS: protocol NULL for a plaintext session. */
+	const char *tls_protocol;	/* "TLSv1.3" */
+	const char *tls_cipher;		/* "TLS_AES_256_GCM_SHA384" */
+	int tls_bits;
 };
 
 /* The outcome of one check. */

@@ -20,6 +20,7 @@
 #include "msg.h"
 #include "mymalloc.h"
 #include "cleanup.h"
+#include "mail_vars.h"
 #include "smtpd.h"
 #include "smtpd_check.h"
 
@@ -44,8 +45,9 @@ void
 smtpd_data_begin(struct smtpd_session *s)
 {
 	char date[80];
-	char hdr[2048];
+	char hdr[3072], tls[1024];
 	const char *id = cleanup_queue_id(s->cleanup);
+	const char *proto;
 
 	s->state = SMTPD_ST_DATA;
 	s->data_deadline = smtpd_now_ms() + smtpd_conf.timeout * 1000;
@@ -55,19 +57,24 @@ smtpd_data_begin(struct smtpd_session *s)
 	s->data_overflow = 0;
 	s->data_status = 0;
 	rfc5322_date(date, sizeof(date));
+	proto = s->esmtp ? (s->tls ? "ESMTPS" : "ESMTP") : (s->tls ? "SMTPS" : "SMTP");
+	if (s->tls && s->tls_info && var_smtpd_tls_received_header)
+		snprintf(tls, sizeof(tls), "\n\t(using %s)\n\t(No client certificate "
+		    "requested)", s->tls_info);
+	else
+		tls[0] = 0;
 	if (s->rcpt_count == 1 && s->first_rcpt)
 		snprintf(hdr, sizeof(hdr),
-		    "Received: from %s (%s [%s])\n\tby %s (%s) with %s id %s\n\tfor <%s>; %s",
-		    s->helo ? s->helo : s->name, s->name, s->addr,
-		    smtpd_conf.myhostname, smtpd_conf.mail_name,
-		    s->esmtp ? "ESMTP" : "SMTP", id ? id : "unknown",
-		    s->first_rcpt, date);
+		    "Received: from %s (%s [%s])%s\n\tby %s (%s) with %s id %s\n\tfor <%s>; %s",
+		    s->helo ? s->helo : s->name, s->name, s->addr, tls,
+		    smtpd_conf.myhostname, smtpd_conf.mail_name, proto,
+		    id ? id : "unknown", s->first_rcpt, date);
 	else
 		snprintf(hdr, sizeof(hdr),
-		    "Received: from %s (%s [%s])\n\tby %s (%s) with %s id %s;\n\t%s",
-		    s->helo ? s->helo : s->name, s->name, s->addr,
-		    smtpd_conf.myhostname, smtpd_conf.mail_name,
-		    s->esmtp ? "ESMTP" : "SMTP", id ? id : "unknown", date);
+		    "Received: from %s (%s [%s])%s\n\tby %s (%s) with %s id %s;\n\t%s",
+		    s->helo ? s->helo : s->name, s->name, s->addr, tls,
+		    smtpd_conf.myhostname, smtpd_conf.mail_name, proto,
+		    id ? id : "unknown", date);
 	cleanup_prepend_header(s->cleanup, hdr);
 }
 

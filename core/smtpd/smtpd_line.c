@@ -234,6 +234,15 @@ smtpd_process_input(struct smtpd_session *s)
 			}
 			smtpd_command(s, line, len, evbuffer_get_length(in) > 0);
 			free(line);
+			if (s->tls_start && !s->dead) {
+				/* STARTTLS answered: the session's input is the
+				 * TLS filter's from here on. */
+				smtpd_tls_start(s);
+				if (s->dead)
+					return;
+				in = bufferevent_get_input(s->bev);
+				break;
+			}
 		} else {
 			st = smtpd_line_data(&s->input, in, &line, &len, &crlf);
 			if (st == SMTPD_LINE_MORE)

@@ -346,9 +346,10 @@ build_request(struct smtpd_check_ctx *ctx, const char *context,
 	add_attr(b, "ccert_issuer", "");
 	add_attr(b, "ccert_fingerprint", "");
 	add_attr(b, "ccert_pubkey_fingerprint", "");
-	add_attr(b, "encryption_protocol", "");
-	add_attr(b, "encryption_cipher", "");
-	add_attr(b, "encryption_keysize", "0");
+	add_attr(b, "encryption_protocol", s->tls_protocol ? s->tls_protocol : "");
+	add_attr(b, "encryption_cipher", s->tls_cipher ? s->tls_cipher : "");
+	snprintf(num, sizeof(num), "%d", s->tls_bits);
+	add_attr(b, "encryption_keysize", num);
 	add_attr(b, "etrn_domain", "");
 	add_attr(b, "stress", "");
 	add_attr(b, "client_port", s->client_port);

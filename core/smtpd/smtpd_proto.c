@@ -425,6 +425,8 @@ do_helo(struct smtpd_session *s, struct cmd_args *a, int ehlo)
 		smtpd_reply(s, "250-SIZE");
 	if (!smtpd_conf.disable_vrfy)
 		smtpd_reply(s, "250-VRFY");
+	if (smtpd_tls_offered(s))
+		smtpd_reply(s, "250-STARTTLS");
 	smtpd_reply(s, "250-ENHANCEDSTATUSCODES");
 	smtpd_reply(s, "250-8BITMIME");
 	smtpd_reply(s, "250 DSN");
@@ -551,7 +553,8 @@ open_message(struct smtpd_session *s)
 	cleanup_set_attr(s->cleanup, "client_port", s->port);
 	if (s->helo)
 		cleanup_set_attr(s->cleanup, "helo", s->helo);
-	cleanup_set_attr(s->cleanup, "protocol", s->esmtp ? "ESMTP" : "SMTP");
+	cleanup_set_attr(s->cleanup, "protocol", s->esmtp
+	    ? (s->tls ? "ESMTPS" : "ESMTP") : (s->tls ? "SMTPS" : "SMTP"));
 	if (s->dsn_envid)
 		cleanup_set_attr(s->cleanup, "dsn_envid", s->dsn_envid);
 	if (s->dsn_ret)
@@ -718,6 +721,22 @@ cmd_unknown(struct smtpd_session *s, struct cmd_args *a)
 	    : "502 5.5.2 Error: command not recognized");
 }
 
+/* cmd_starttls - RFC 3207: the reply goes out in plaintext, then the
+ * input loop hands the session to TLS (smtpd_tls_start). */
+static int
+cmd_starttls(struct smtpd_session *s, struct cmd_args *a)
+{
+	if (smtpd_tls_level == SMTPD_TLS_NONE || s->tls_handshake)
+		return syntax(a, "502 5.5.1 Error: command not implemented");
+	if (s->tls)
+		return syntax(a, "554 5.5.1 Error: TLS already active");
+	if (!smtpd_tls_offered(s))
+		return syntax(a, "454 4.7.0 TLS not available due to local problem");
+	smtpd_reply(s, "220 2.0.0 Ready to start TLS");
+	s->tls_start = 1;
+	return CMD_OK;
+}
+
 /* Command flags. */
 #define CF_TASK		(1 << 0)	/* runs restrictions: in a task */
 #define CF_JUNK		(1 << 1)	/* counts for smtpd_junk_command_limit */
@@ -731,6 +750,8 @@ cmd_unknown(struct smtpd_session *s, struct cmd_args *a)
 #define CF_GROUP_END	(1 << 9)	/* nothing may follow it unanswered
 					 * (checked after the state checks) */
 #define CF_DENIED_OK	(1 << 10)	/* allowed after a refusal at connect */
+#define CF_NEED_TLS	(1 << 11)	/* smtpd_tls_security_level = encrypt:
+					 * after STARTTLS only */
 
 struct smtpd_cmd {
 	const char *name;
@@ -744,15 +765,19 @@ static const struct smtpd_cmd commands[] = {
 	{"HELO", SMTPD_V_HELO, CF_TASK, cmd_helo, NULL},
 	{"EHLO", SMTPD_V_EHLO, CF_TASK, cmd_ehlo, NULL},
 	{"MAIL", SMTPD_V_MAIL, CF_TASK | CF_HELO_FIRST | CF_NO_MAIL
-	    | CF_PIPE_ESMTP, cmd_mail, "503 5.5.1 Error: nested MAIL command"},
-	{"RCPT", SMTPD_V_RCPT, CF_TASK | CF_NEED_MAIL | CF_PIPE_ESMTP, cmd_rcpt,
-	"503 5.5.1 Error: need MAIL command"},
+	    | CF_PIPE_ESMTP | CF_NEED_TLS, cmd_mail,
+	"503 5.5.1 Error: nested MAIL command"},
+	{"RCPT", SMTPD_V_RCPT, CF_TASK | CF_NEED_MAIL | CF_PIPE_ESMTP
+	    | CF_NEED_TLS, cmd_rcpt, "503 5.5.1 Error: need MAIL command"},
 	{"DATA", SMTPD_V_DATA, CF_TASK | CF_NO_ARG | CF_NEED_MAIL | CF_NEED_RCPT
-	    | CF_PIPE_ANY | CF_GROUP_END, cmd_data,
+	    | CF_PIPE_ANY | CF_GROUP_END | CF_NEED_TLS, cmd_data,
 	"503 5.5.1 Error: need RCPT command"},
 	{"RSET", SMTPD_V_RSET, CF_JUNK | CF_PIPE_ESMTP, cmd_rset, NULL},
 	{"NOOP", SMTPD_V_NOOP, CF_JUNK | CF_PIPE_ESMTP, cmd_noop, NULL},
-	{"VRFY", SMTPD_V_VRFY, CF_TASK | CF_JUNK | CF_PIPE_ESMTP, cmd_vrfy, NULL},
+	{"VRFY", SMTPD_V_VRFY, CF_TASK | CF_JUNK | CF_PIPE_ESMTP | CF_NEED_TLS,
+	cmd_vrfy, NULL},
+	{"STARTTLS", SMTPD_V_STARTTLS, CF_NO_ARG | CF_NO_MAIL | CF_PIPE_ANY,
+	cmd_starttls, "503 5.5.1 Error: MAIL transaction in progress"},
 	{"QUIT", SMTPD_V_QUIT, CF_PIPE_ANY | CF_DENIED_OK, cmd_quit, NULL},
 	{"HELP", SMTPD_V_HELP, CF_PIPE_ESMTP, cmd_help, NULL},
 };
@@ -891,6 +916,11 @@ dispatch(struct smtpd_session *s, char *line, size_t len, int more_input,
 	if ((f & CF_NO_ARG) && *skipblanks(a.arg)) {
 		snprintf(a.text, sizeof(a.text), "501 5.5.4 Syntax: %s", cmd->name);
 		cmd_finish(s, cmd, syntax(&a, a.text), &a);
+		return;
+	}
+	if ((f & CF_NEED_TLS) && smtpd_tls_level == SMTPD_TLS_ENCRYPT && !s->tls) {
+		cmd_finish(s, cmd, syntax(&a,
+		    "530 5.7.0 Must issue a STARTTLS command first"), &a);
 		return;
 	}
 	if ((f & CF_HELO_FIRST) && smtpd_conf.helo_required && s->helo == NULL) {

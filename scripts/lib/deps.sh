@@ -16,7 +16,7 @@
 # the packages' system daemons (slapd, mariadb, dovecot, postfix) from
 # starting: the tests run their own instances.
 
-POSTINO_DEPS_BUILD="build-essential cmake pkg-config libltdl-dev libevent-dev libc-ares-dev libdb5.3-dev libpcre2-dev libcmocka-dev"
+POSTINO_DEPS_BUILD="build-essential cmake pkg-config libltdl-dev libevent-dev libc-ares-dev libssl-dev libdb5.3-dev libpcre2-dev libcmocka-dev"
 # test: libraries of every module, cmocka, readelf, db_dump, the reference
 # Postfix, and the real peers the map and end-to-end tests start on
 # loopback (slapd, mariadbd, dovecot, dnsmasq) or drive (swaks, pflogsumm),
@@ -24,12 +24,14 @@ POSTINO_DEPS_BUILD="build-essential cmake pkg-config libltdl-dev libevent-dev li
 # daemons' fsyncs), aiosmtpd and dovecot-lmtpd (the SMTP and LMTP servers
 # the smtp and lmtp clients deliver to), and for the smtp/lmtp client tests
 # unbound (the test zone) and Dovecot's IMAP server (reads back what Dovecot
-# LMTP stored); Postfix's smtp-sink comes with postfix.
+# LMTP stored), openssl and the Perl TLS modules swaks --tls needs (the
+# TLS tests); Postfix's smtp-sink comes with postfix.
 POSTINO_DEPS_TEST="$POSTINO_DEPS_BUILD db5.3-util libldap2-dev libmariadb-dev
 	libcmocka-dev python3 binutils postfix postfix-pcre slapd ldap-utils
 	mariadb-server mariadb-client swaks dovecot-core dovecot-pop3d pflogsumm
 	postfix-ldap postfix-mysql clang libclang-rt-14-dev python3-pyflakes
-	dnsmasq-base strace python3-aiosmtpd dovecot-lmtpd unbound dovecot-imapd"
+	dnsmasq-base strace python3-aiosmtpd dovecot-lmtpd unbound dovecot-imapd
+	openssl libnet-ssleay-perl libio-socket-ssl-perl"
 
 # postino_deps_missing PKG... - print the packages that are not installed.
 postino_deps_missing() {

@@ -20,10 +20,10 @@ FINE, WARN, REFUSE = "fine", "warn", "refuse"
 # (parameter, value as written, verdict)
 CASES = [
     # TLS levels: none/may promise nothing; anything above is refused.
-    ("smtpd_tls_security_level", "none", FINE),
-    ("smtpd_tls_security_level", "may", WARN),
-    ("smtpd_tls_security_level", "MAY", WARN),
-    ("smtpd_tls_security_level", "encrypt", REFUSE),
+    ("smtp_tls_security_level", "none", FINE),
+    ("smtp_tls_security_level", "may", WARN),
+    ("smtp_tls_security_level", "MAY", WARN),
+    ("smtp_tls_security_level", "encrypt", REFUSE),
     ("smtp_tls_security_level", "dane", REFUSE),
     ("smtp_tls_security_level", "verify", REFUSE),
     ("smtp_tls_security_level", "secure", REFUSE),
@@ -34,12 +34,12 @@ CASES = [
     ("smtpd_sasl_auth_enable", "yes", REFUSE),
     ("smtpd_sasl_auth_enable", "Yes", REFUSE),
     ("smtp_sasl_auth_enable", "yes", REFUSE),
-    ("smtpd_enforce_tls", "yes", REFUSE),
+    ("smtp_enforce_tls", "yes", REFUSE),
     ("smtpd_tls_auth_only", "yes", REFUSE),
     ("smtpd_tls_req_ccert", "yes", REFUSE),
-    ("smtpd_tls_wrappermode", "yes", REFUSE),
-    ("smtpd_use_tls", "yes", WARN),
-    ("smtpd_use_tls", "no", FINE),
+    ("smtp_tls_wrappermode", "yes", REFUSE),
+    ("smtp_use_tls", "yes", WARN),
+    ("smtp_use_tls", "no", FINE),
     ("biff", "no", FINE),
     # Lists: empty asks for nothing.
     ("smtpd_milters", "", FINE),
@@ -182,17 +182,17 @@ class CheckUnimplTest(unittest.TestCase):
 
     def test_expansion(self):
         """Values are judged once $name-expanded, shown as written."""
-        self.main("level = encrypt\nsmtpd_tls_security_level = ${level}\n"
+        self.main("level = encrypt\nsmtp_tls_security_level = ${level}\n"
                   "empty =\nsmtpd_milters = $empty\n"
                   "limit = 0\nsmtpd_client_auth_rate_limit = $limit\n")
         r, lines = self.check()
         self.assertEqual(len(lines), 1, r)
-        self.assertIn("main.cf, line 5: parameter smtpd_tls_security_level "
+        self.assertIn("main.cf, line 5: parameter smtp_tls_security_level "
                       "= ${level}: not implemented by postino: refusing",
                       lines[0])
 
     def test_every_finding_in_file_order(self):
-        self.main("smtpd_use_tls = yes\nsmtpd_milters = inet:[::1]:1\n"
+        self.main("smtp_use_tls = yes\nsmtpd_milters = inet:[::1]:1\n"
                   "content_filter = smtp:[127.0.0.1]:10024\n")
         self.master("smtp inet n - n - 1 smtpd -o smtpd_sasl_auth_enable=yes"
                     " -o smtpd_proxy_filter=127.0.0.1:10025\n")
@@ -201,7 +201,7 @@ class CheckUnimplTest(unittest.TestCase):
         found = [re.search(r"(main|master)\.cf, line (\d+).* parameter (\S+)",
                            x).groups() for x in lines]
         self.assertEqual(found, [
-            ("main", "4", "smtpd_use_tls"),
+            ("main", "4", "smtp_use_tls"),
             ("main", "5", "smtpd_milters"),
             ("main", "6", "content_filter"),
             ("master", "1", "smtpd_sasl_auth_enable"),

@@ -575,7 +575,7 @@ class PostconfTest(unittest.TestCase):
             "no milter support"), status["smtpd_milters"])
         self.assertEqual(status["biff"],
                          "not implemented: ignored, with a warning when set")
-        for name in ("smtpd_tls_security_level", "smtpd_sasl_auth_enable",
+        for name in ("smtp_tls_security_level", "smtpd_sasl_auth_enable",
                      "content_filter", "smtpd_proxy_filter",
                      "non_smtpd_milters", "smtpd_upstream_proxy_protocol",
                      "smtpd_tls_auth_only", "mime_header_checks"):
@@ -587,10 +587,10 @@ class PostconfTest(unittest.TestCase):
     def test_U_named(self):
         self.write_main("")
         res = self.pc("-U", "myhostname", "data_directory",
-                      "smtpd_use_tls", "no_such_parameter")
+                      "smtp_use_tls", "no_such_parameter")
         self.assertEqual(res.out, "myhostname: implemented\n"
                          "data_directory: accepted, no effect in postino\n"
-                         "smtpd_use_tls: not implemented: ignored, with a "
+                         "smtp_use_tls: not implemented: ignored, with a "
                          "warning when set\n")
         self.assertIn("no_such_parameter: unknown parameter", res.err)
 

@@ -27,7 +27,7 @@ POSTFIX_POSTCONF = "/usr/sbin/postconf"
 
 # The issue's examples, and a few more of the refused kind.
 REFUSED = [
-    ("smtpd_tls_security_level", "encrypt"),
+    ("smtp_tls_security_level", "encrypt"),
     ("smtpd_milters", "inet:127.0.0.1:1"),
     ("non_smtpd_milters", "inet:127.0.0.1:1"),
     ("content_filter", "smtp:[127.0.0.1]:10024"),
@@ -143,9 +143,8 @@ class FailClosedTest(unittest.TestCase):
         lines = self.findings(out)
         names = sorted(re.search(r"parameter (\S+) = ", x)[1] for x in lines)
         self.assertEqual(names, sorted([
-            "smtpd_tls_cert_file", "smtpd_tls_key_file",
-            "smtpd_tls_security_level", "smtp_tls_CApath",
-            "smtp_tls_security_level", "smtpd_tls_ask_ccert"]), out)
+            "smtp_tls_CApath", "smtp_tls_security_level",
+            "smtpd_tls_ask_ccert"]), out)
         for x in lines:
             self.assertIn(": warning: ", x)
             self.assertTrue(x.endswith("not implemented by postino: ignored"),
@@ -165,10 +164,10 @@ class FailClosedTest(unittest.TestCase):
 
     def test_expanded_value_is_judged(self):
         inst = Instance(self, main={"level": "encrypt",
-                                    "smtpd_tls_security_level": "$level"})
-        line = list(inst.main).index("smtpd_tls_security_level") + 1
+                                    "smtp_tls_security_level": "$level"})
+        line = list(inst.main).index("smtp_tls_security_level") + 1
         self.assert_refused(inst, "%s/main.cf, line %d" % (inst.conf, line),
-                            "smtpd_tls_security_level", "$level")
+                            "smtp_tls_security_level", "$level")
 
     def test_message_drop_headers_by_default(self):
         """Postfix's default message_drop_headers asks cleanup to remove

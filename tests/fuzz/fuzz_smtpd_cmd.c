@@ -342,6 +342,22 @@ smtpd_pool_run(smtpd_job_fn work, smtpd_job_fn done, void *ctx)
 }
 
 /* No anvil here: the limits (smtpd_anvil.c) never refuse. */
+/* TLS is off here (no certificates): STARTTLS gets 502. */
+int smtpd_tls_level = SMTPD_TLS_NONE;
+
+int
+smtpd_tls_offered(const struct smtpd_session *s)
+{
+	(void)s;
+	return 0;
+}
+
+void
+smtpd_tls_start(struct smtpd_session *s)
+{
+	s->tls_start = 0;
+}
+
 int
 smtpd_anvil_mail(struct smtpd_session *s)
 {

@@ -1,0 +1,255 @@
+/* SPDX-License-Identifier: MIT */
+/* smtpd_tls - TLS in smtpd: STARTTLS (RFC 3207) and wrapper mode (port
+ * 465), with smtpd_tls_security_level none, may or encrypt.
+ *
+ * The session's bufferevent is replaced by an OpenSSL filter over the
+ * socket's: the rest of smtpd reads and writes s->bev as before.  The
+ * handshake runs on the loop like any other I/O.  After STARTTLS every
+ * byte the client sent behind the command is thrown away before the
+ * handshake (CVE-2011-0411: nothing pipelined in plaintext is ever read
+ * as a command of the TLS session), and the session starts over: no
+ * HELO, no transaction.  With smtpd_tls_security_level = encrypt, mail
+ * commands before TLS get "530 5.7.0 Must issue a STARTTLS command
+ * first".
+ *
+ * Logs as Postfix: "Anonymous TLS connection established from
+ * NAME[ADDR]: TLSv1.3 with cipher ..." and "SSL_accept error from
+ * NAME[ADDR]: REASON". */
+#include "postino_config.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <event2/bufferevent_ssl.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "mail_vars.h"
+#include "msg.h"
+#include "mymalloc.h"
+#include "smtpd.h"
+#include "stringops.h"
+#include "tls_server.h"
+
+int smtpd_tls_level;		/* SMTPD_TLS_* */
+static SSL_CTX *tls_ctx;
+
+/* smtpd_tls_level_of - the effective smtpd_tls_security_level (with the
+ * legacy smtpd_use_tls and smtpd_enforce_tls when it is empty). */
+static int
+level_of(void)
+{
+	const char *lv = var_smtpd_tls_security_level;
+
+	if (lv == NULL || *lv == 0)
+		return var_smtpd_enforce_tls ? SMTPD_TLS_ENCRYPT
+		    : var_smtpd_use_tls ? SMTPD_TLS_MAY : SMTPD_TLS_NONE;
+	if (strcasecmp(lv, "encrypt") == 0)
+		return SMTPD_TLS_ENCRYPT;
+	if (strcasecmp(lv, "may") == 0)
+		return SMTPD_TLS_MAY;
+	if (strcasecmp(lv, "none") == 0)
+		return SMTPD_TLS_NONE;
+	msg_fatal("smtpd_tls_security_level = %s: not none, may or encrypt", lv);
+}
+
+/* cipherlist - tls_<grade>_cipherlist. */
+static const char *
+cipherlist(const char *grade)
+{
+	if (strcasecmp(grade, "high") == 0)
+		return var_tls_high_cipherlist;
+	if (strcasecmp(grade, "medium") == 0)
+		return var_tls_medium_cipherlist;
+	if (strcasecmp(grade, "low") == 0)
+		return var_tls_low_cipherlist;
+	if (strcasecmp(grade, "export") == 0)
+		return var_tls_export_cipherlist;
+	if (strcasecmp(grade, "null") == 0)
+		return var_tls_null_cipherlist;
+	msg_fatal("unknown TLS cipher grade: %s", grade);
+}
+
+void
+smtpd_tls_init(void)
+{
+	struct tls_server_conf c;
+	char *err = NULL;
+	int mandatory;
+
+	if (tls_ctx) {
+		SSL_CTX_free(tls_ctx);
+		tls_ctx = NULL;
+	}
+	smtpd_tls_level = level_of();
+	if (var_smtpd_tls_wrappermode && smtpd_tls_level == SMTPD_TLS_NONE)
+		smtpd_tls_level = SMTPD_TLS_ENCRYPT;
+	if (smtpd_tls_level == SMTPD_TLS_NONE)
+		return;
+	/* encrypt (and wrapper mode) use the mandatory settings. */
+	mandatory = smtpd_tls_level == SMTPD_TLS_ENCRYPT
+	    || var_smtpd_tls_wrappermode;
+	memset(&c, 0, sizeof(c));
+	c.chain_files = var_smtpd_tls_chain_files;
+	c.cert_file = var_smtpd_tls_cert_file;
+	c.key_file = var_smtpd_tls_key_file;
+	c.eccert_file = var_smtpd_tls_eccert_file;
+	c.eckey_file = var_smtpd_tls_eckey_file;
+	c.protocols = mandatory ? var_smtpd_tls_mandatory_protocols
+	    : var_smtpd_tls_protocols;
+	c.cipher_grade = mandatory ? var_smtpd_tls_mandatory_ciphers
+	    : var_smtpd_tls_ciphers;
+	c.cipherlist = cipherlist(c.cipher_grade);
+	c.exclude_ciphers = mandatory ? var_smtpd_tls_mandatory_exclude_ciphers
+	    : var_smtpd_tls_exclude_ciphers;
+	c.session_timeout = var_smtpd_tls_session_cache_timeout;
+	if ((tls_ctx = tls_server_create(&c, &err)) == NULL) {
+		/* As Postfix: "may" goes on without TLS; "encrypt" cannot. */
+		if (smtpd_tls_level == SMTPD_TLS_MAY && !var_smtpd_tls_wrappermode) {
+			msg_warn("TLS disabled: %s", err);
+			smtpd_tls_level = SMTPD_TLS_NONE;
+			free(err);
+			return;
+		}
+		msg_fatal("smtpd_tls_security_level = encrypt: %s", err);
+	}
+}
+
+int
+smtpd_tls_offered(const struct smtpd_session *s)
+{
+	return tls_ctx != NULL && !s->tls && !s->tls_handshake;
+}
+
+/* wrap - put the OpenSSL filter over s->bev. */
+static int
+wrap(struct smtpd_session *s)
+{
+	SSL *ssl = SSL_new(tls_ctx);
+	struct bufferevent *b;
+
+	if (ssl == NULL)
+		return -1;
+	b = bufferevent_openssl_filter_new(smtpd_base, s->bev, ssl,
+	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+	if (b == NULL) {
+		SSL_free(ssl);
+		return -1;
+	}
+	s->bev = b;
+	s->tls_handshake = 1;
+	smtpd_session_callbacks(s);
+	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+	return 0;
+}
+
+int
+smtpd_tls_wrapper(struct smtpd_session *s)
+{
+	if (!var_smtpd_tls_wrappermode)
+		return 0;
+	if (wrap(s) < 0) {
+		msg_warn("cannot start TLS for %s[%s]", s->name, s->addr);
+		return -1;
+	}
+	return 0;
+}
+
+void
+smtpd_tls_start(struct smtpd_session *s)
+{
+	struct evbuffer *in = bufferevent_get_input(s->bev);
+
+	s->tls_start = 0;
+	/* Nothing sent behind STARTTLS is a command (CVE-2011-0411). */
+	evbuffer_drain(in, evbuffer_get_length(in));
+	memset(&s->input, 0, sizeof(s->input));
+	s->input_left = 0;
+	if (wrap(s) < 0) {
+		msg_warn("cannot start TLS for %s[%s]", s->name, s->addr);
+		smtpd_close(s);
+	}
+}
+
+/* smtpd_tls_check - has the handshake completed?  (Called from the
+ * session's callbacks: the first bytes read or written through TLS come
+ * after it.)  Then log it and start the session over. */
+void
+smtpd_tls_check(struct smtpd_session *s)
+{
+	char desc[512];
+	SSL *ssl = bufferevent_openssl_get_ssl(s->bev);
+
+	if (ssl == NULL || !SSL_is_init_finished(ssl))
+		return;
+	s->tls_handshake = 0;
+	s->tls = 1;
+	tls_describe(ssl, desc, sizeof(desc), 1);
+	msg_info("Anonymous TLS connection established from %s[%s]: %s",
+	    s->name, s->addr, desc);
+	free(s->tls_info);
+	s->tls_info = xstrdup(desc);
+	/* RFC 3207: the client starts over (a wrapper-mode session has
+	 * said nothing yet). */
+	free(s->helo);
+	s->helo = NULL;
+	s->esmtp = 0;
+	smtpd_reset_transaction(s);
+}
+
+void
+smtpd_tls_failed(struct smtpd_session *s)
+{
+	char why[256];
+	unsigned long e = bufferevent_get_openssl_error(s->bev);
+
+	if (e)
+		ERR_error_string_n(e, why, sizeof(why));
+	else
+		strlcpy(why, "lost connection", sizeof(why));
+	msg_info("SSL_accept error from %s[%s]: %s", s->name, s->addr, why);
+	s->tls_handshake = 0;
+}
+
+void
+smtpd_tls_fill(struct smtpd_session *s, const char **proto_r,
+    const char **cipher_r, int *bits_r)
+{
+	SSL *ssl;
+	const SSL_CIPHER *c;
+
+	*proto_r = *cipher_r = NULL;
+	*bits_r = 0;
+	if (!s->tls || (ssl = bufferevent_openssl_get_ssl(s->bev)) == NULL)
+		return;
+	*proto_r = SSL_get_version(ssl);
+	if ((c = SSL_get_current_cipher(ssl)) != NULL) {
+		*cipher_r = SSL_CIPHER_get_name(c);
+		*bits_r = SSL_CIPHER_get_bits(c, NULL);
+	}
+}
+
+/* smtpd_tls_flush - before the session is freed: what the filter passed
+ * down (the last reply, close_notify) goes out if the socket takes it. */
+void
+smtpd_tls_flush(struct smtpd_session *s)
+{
+	struct bufferevent *u = bufferevent_get_underlying(s->bev);
+	struct evbuffer *out;
+
+	if (u == NULL)
+		return;
+	if (s->tls) {
+		SSL *ssl = bufferevent_openssl_get_ssl(s->bev);
+
+		if (ssl)
+			(void)SSL_shutdown(ssl);
+	}
+	/* One non-blocking try: the last reply and close_notify are short.
+	 * (A socket bufferevent keeps its output frozen at the front but
+	 * while it writes itself.) */
+	out = bufferevent_get_output(u);
+	evbuffer_unfreeze(out, 1);
+	(void)evbuffer_write(out, s->fd);
+}

@@ -1,0 +1,258 @@
+/* SPDX-License-Identifier: MIT */
+/* tls_server - OpenSSL server contexts from Postfix's parameters
+ * (tls_server.h). */
+#include "postino_config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/ssl.h>
+
+#include "mymalloc.h"
+#include "stringops.h"
+#include "tls_server.h"
+
+void
+tls_error_text(char *buf, size_t len)
+{
+	unsigned long e = ERR_get_error();
+
+	if (e == 0)
+		snprintf(buf, len, "unknown error");
+	else
+		ERR_error_string_n(e, buf, len);
+	ERR_clear_error();
+}
+
+static const struct {
+	const char *name;
+	int version;
+} versions[] = {
+	{"SSLv2", 0x0200},	/* not in OpenSSL 3: only ever excluded */
+	{"SSLv3", SSL3_VERSION},
+	{"TLSv1", TLS1_VERSION},
+	{"TLSv1.1", TLS1_1_VERSION},
+	{"TLSv1.2", TLS1_2_VERSION},
+	{"TLSv1.3", TLS1_3_VERSION},
+};
+#define NVERSIONS	(int)(sizeof(versions) / sizeof(versions[0]))
+
+static int
+version_index(const char *name)
+{
+	for (int i = 0; i < NVERSIONS; i++)
+		if (strcasecmp(name, versions[i].name) == 0)
+			return i;
+	return -1;
+}
+
+int
+tls_protocol_range(const char *spec, int *min_r, int *max_r,
+    const char **err_r)
+{
+	int allowed[NVERSIONS], positive = 0, lo = 0, hi = NVERSIONS - 1;
+	char *copy = xstrdup(spec ? spec : ""), *cp = copy, *tok;
+
+	for (int i = 0; i < NVERSIONS; i++)
+		allowed[i] = 0;
+	/* First pass: are versions named positively? */
+	while ((tok = mystrtok(&cp, " \t\r\n,:")) != NULL)
+		if (*tok != '!' && *tok != '>' && *tok != '<')
+			positive = 1;
+	free(copy);
+	for (int i = 0; i < NVERSIONS; i++)
+		allowed[i] = !positive;
+	copy = xstrdup(spec ? spec : "");
+	cp = copy;
+	while ((tok = mystrtok(&cp, " \t\r\n,:")) != NULL) {
+		int idx;
+
+		if (strncmp(tok, ">=", 2) == 0 || strncmp(tok, "<=", 2) == 0) {
+			if ((idx = version_index(tok + 2)) < 0)
+				goto bad;
+			if (*tok == '>')
+				lo = idx;
+			else
+				hi = idx;
+		} else if (*tok == '!') {
+			if ((idx = version_index(tok + 1)) < 0)
+				goto bad;
+			allowed[idx] = 0;
+		} else {
+			if ((idx = version_index(tok)) < 0)
+				goto bad;
+			allowed[idx] = 1;
+		}
+	}
+	free(copy);
+	*min_r = *max_r = 0;
+	/* SSLv2 and SSLv3 are never offered. */
+	for (int i = lo > 2 ? lo : 2; i <= hi; i++) {
+		if (!allowed[i])
+			continue;
+		if (*min_r == 0)
+			*min_r = versions[i].version;
+		*max_r = versions[i].version;
+	}
+	if (*min_r == 0) {
+		*err_r = "no TLS protocol version left";
+		return -1;
+	}
+	return 0;
+bad:
+	free(copy);
+	*err_r = "unknown protocol name";
+	return -1;
+}
+
+/* load_pair - a key and its certificate chain (the same file for
+ * chain files). */
+static int
+load_pair(SSL_CTX *ctx, const char *cert, const char *key, char **err_r)
+{
+	char why[256];
+
+	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
+		tls_error_text(why, sizeof(why));
+		*err_r = concatenate("cannot load certificate chain from ", cert,
+		    ": ", why, (char *)0);
+		return -1;
+	}
+	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
+		tls_error_text(why, sizeof(why));
+		*err_r = concatenate("cannot load private key from ", key, ": ",
+		    why, (char *)0);
+		return -1;
+	}
+	if (SSL_CTX_check_private_key(ctx) != 1) {
+		tls_error_text(why, sizeof(why));
+		*err_r = concatenate("private key in ", key,
+		    " does not match the certificate in ", cert, ": ", why,
+		    (char *)0);
+		return -1;
+	}
+	return 0;
+}
+
+SSL_CTX *
+tls_server_create(const struct tls_server_conf *conf, char **err_r)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+	const char *perr;
+	char *ciphers, why[256];
+	int min, max, loaded = 0;
+	static const unsigned char sid_ctx[] = "postino-smtpd";
+
+	*err_r = NULL;
+	if (ctx == NULL) {
+		tls_error_text(why, sizeof(why));
+		*err_r = concatenate("cannot create a TLS context: ", why, (char *)0);
+		return NULL;
+	}
+	if (tls_protocol_range(conf->protocols, &min, &max, &perr) < 0) {
+		*err_r = concatenate("bad TLS protocol list \"", conf->protocols,
+		    "\": ", perr, (char *)0);
+		goto fail;
+	}
+	SSL_CTX_set_min_proto_version(ctx, min);
+	SSL_CTX_set_max_proto_version(ctx, max);
+	ciphers = concatenate(conf->cipherlist ? conf->cipherlist : "DEFAULT",
+	    (char *)0);
+	if (conf->exclude_ciphers && *conf->exclude_ciphers) {
+		char *copy = xstrdup(conf->exclude_ciphers), *cp = copy, *tok;
+
+		while ((tok = mystrtok(&cp, " \t\r\n,:")) != NULL) {
+			char *n = concatenate(ciphers, ":!", tok, (char *)0);
+
+			free(ciphers);
+			ciphers = n;
+		}
+		free(copy);
+	}
+	if (SSL_CTX_set_cipher_list(ctx, ciphers) != 1) {
+		tls_error_text(why, sizeof(why));
+		*err_r = concatenate("bad cipher list \"", ciphers, "\": ", why,
+		    (char *)0);
+		free(ciphers);
+		goto fail;
+	}
+	free(ciphers);
+	if (conf->chain_files && *conf->chain_files) {
+		char *copy = xstrdup(conf->chain_files), *cp = copy, *f;
+
+		while ((f = mystrtok(&cp, " \t\r\n,")) != NULL) {
+			if (load_pair(ctx, f, f, err_r) < 0) {
+				free(copy);
+				goto fail;
+			}
+			loaded++;
+		}
+		free(copy);
+	} else {
+		if (conf->cert_file && *conf->cert_file) {
+			if (load_pair(ctx, conf->cert_file, *conf->key_file
+			    ? conf->key_file : conf->cert_file, err_r) < 0)
+				goto fail;
+			loaded++;
+		}
+		if (conf->eccert_file && *conf->eccert_file) {
+			if (load_pair(ctx, conf->eccert_file, *conf->eckey_file
+			    ? conf->eckey_file : conf->eccert_file, err_r) < 0)
+				goto fail;
+			loaded++;
+		}
+	}
+	if (loaded == 0) {
+		*err_r = xstrdup("no server certificate: set smtpd_tls_chain_files "
+		    "or smtpd_tls_cert_file");
+		goto fail;
+	}
+	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION
+	    | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+	SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof(sid_ctx) - 1);
+	SSL_CTX_set_timeout(ctx, conf->session_timeout > 0
+	    ? conf->session_timeout : 3600);
+	/* Partial writes: libevent hands SSL_write what it has. */
+	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE
+	    | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+	return ctx;
+fail:
+	SSL_CTX_free(ctx);
+	return NULL;
+}
+
+void
+tls_describe(SSL *ssl, char *buf, size_t len, int long_form)
+{
+	const SSL_CIPHER *c = SSL_get_current_cipher(ssl);
+	int alg_bits = 0, bits = c ? SSL_CIPHER_get_bits(c, &alg_bits) : 0;
+	size_t n;
+
+	n = (size_t)snprintf(buf, len, "%s with cipher %s (%d/%d bits)",
+	    SSL_get_version(ssl), c ? SSL_CIPHER_get_name(c) : "unknown", bits,
+	    alg_bits);
+	if (!long_form || n >= len)
+		return;
+	{
+		int group = SSL_get_negotiated_group(ssl), sig = 0, md = 0;
+		const char *gname = group ? SSL_group_to_name(ssl, group) : NULL;
+		EVP_PKEY *key = SSL_get_privatekey(ssl);
+
+		if (gname)
+			n += (size_t)snprintf(buf + n, len - n, " key-exchange %s",
+			    gname);
+		if (n < len && SSL_get_signature_type_nid(ssl, &sig) == 1 && key)
+			n += (size_t)snprintf(buf + n, len - n,
+			    " server-signature %s (%d bits)",
+			    sig == EVP_PKEY_RSA_PSS ? "RSA-PSS" : OBJ_nid2sn(sig),
+			    EVP_PKEY_get_bits(key));
+		if (n < len && SSL_get_signature_nid(ssl, &md) == 1 && md)
+			snprintf(buf + n, len - n, " server-digest %s",
+			    OBJ_nid2sn(md));
+	}
+}
