@@ -5,7 +5,7 @@
 Checked over core/, delivery/ and maps/ of the source tree:
 
   - includes: a C file includes headers of its own folder and of the
-    layers below it only.  core/util < core/mail, core/dns < the
+    layers below it only.  core/util < core/mail, core/dns, core/tls < the
     mail-path libraries (core/cleanup, core/bounce) < daemons and tools
     (every other core/X, delivery/X; delivery/local and delivery/virtual
     may also use delivery/common); map modules (maps/X) use core/util
@@ -32,7 +32,7 @@ import tempfile
 SCANNED = ("core", "delivery", "maps")
 
 UTIL = "core/util"
-MAIL = ("core/mail", "core/dns")
+MAIL = ("core/mail", "core/dns", "core/tls")
 MAIL_PATH = ("core/cleanup", "core/bounce")
 DELIVERY_COMMON = "delivery/common"
 LIBRARY_FOLDERS = {UTIL, *MAIL, *MAIL_PATH, DELIVERY_COMMON}
