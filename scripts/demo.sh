@@ -183,6 +183,7 @@ local          unix  -       n      n      -      -       local
 virtual        unix  -       n      n      -      -       virtual
 anvil          unix  -       -      n      -      1       anvil
 proxymap       unix  -       -      n      -      -       proxymap
+smtp           unix  -       -      n      -      -       smtp
 MF
 put "$DEMO/aliases" <<'AL'
 # aliases(5) of the local domain demo.localdomain

@@ -51,6 +51,9 @@ struct resolve_state {
 	struct match_list *vmbox;
 	struct map **transport;
 	int ntransport;
+	struct map **sdrelay;		/* sender_dependent_relayhost_maps */
+	int nsdrelay;
+	char *sender;			/* resolve_set_sender() */
 	unsigned char (*local_addr)[17];	/* family byte + 16 address bytes */
 	int nlocal_addr;
 	int swap_bangpath;
@@ -126,16 +129,91 @@ resolve_free(void)
 	for (int i = 0; i < rs.ntransport; i++)
 		map_close(&rs.transport[i]);
 	free(rs.transport);
+	for (int i = 0; i < rs.nsdrelay; i++)
+		map_close(&rs.sdrelay[i]);
+	free(rs.sdrelay);
+	free(rs.sender);
 	free(rs.local_addr);
 	memset(&rs, 0, sizeof(rs));
+}
+
+/* open_maps - the tables of a *_maps parameter. */
+static void
+open_maps(const char *list, struct map ***maps, int *count)
+{
+	char *copy = xstrdup(list ? list : ""), *cp = copy, *item;
+	const char *err;
+
+	while ((item = match_list_token(&cp, &err)) != NULL) {
+		char *merr = NULL;
+		struct map *map = map_open(item, O_RDONLY,
+		    MAP_FLAGS_DEFAULT | MAP_FLAG_SURROGATE | MAP_FLAG_NO_REGSUB,
+		    &merr);
+
+		free(merr);
+		if (map == NULL)
+			continue;
+		*maps = xreallocarray(*maps, (size_t)*count + 1, sizeof(**maps));
+		(*maps)[(*count)++] = map;
+	}
+	free(copy);
+}
+
+void
+resolve_set_sender(const char *sender)
+{
+	if (!rs.ready)
+		resolve_init();
+	free(rs.sender);
+	rs.sender = sender ? xstrdup(sender) : NULL;
+}
+
+/* sender_relayhost - sender_dependent_relayhost_maps for the sender set
+ * with resolve_set_sender(): the sender address, then "@domain" (the
+ * null sender: empty_address_relayhost_maps_lookup_key).  NULL when
+ * nothing matches; *fail set on a table error. */
+static char *
+sender_relayhost(int *fail)
+{
+	char *keys[2] = {NULL, NULL};
+	char *result = NULL;
+
+	if (rs.nsdrelay == 0 || rs.sender == NULL)
+		return NULL;
+	if (*rs.sender == 0) {
+		keys[0] = xstrdup(var_empty_address_relayhost_maps_lookup_key);
+	} else {
+		const char *at = strrchr(rs.sender, '@');
+
+		keys[0] = xstrdup(rs.sender);
+		if (at)
+			keys[1] = xstrdup(at);
+	}
+	for (int k = 0; k < 2 && keys[k] && result == NULL && !*fail; k++) {
+		for (int i = 0; i < rs.nsdrelay; i++) {
+			const char *value;
+			enum map_status st = map_lookup(rs.sdrelay[i], keys[k], &value);
+
+			if (st == MAP_TEMPFAIL) {
+				msg_warn("sender_dependent_relayhost_maps: %s: lookup of \"%s\": %s",
+				    rs.sdrelay[i]->title, keys[k], map_reason(rs.sdrelay[i]));
+				*fail = 1;
+				break;
+			}
+			if (st == MAP_FOUND && *value) {
+				result = xstrdup(value);
+				break;
+			}
+		}
+	}
+	free(keys[0]);
+	free(keys[1]);
+	return result;
 }
 
 void
 resolve_init(void)
 {
-	char *copy, *cp, *item;
-	const char *err;
-
 	resolve_free();
 	mail_vars_bind(MAIL_VARS_RESOLVE);
 	rs.mydest = match_list_create(MAIL_PARAM_NAME(mydestination),
@@ -146,22 +224,8 @@ resolve_init(void)
 	    var_virtual_alias_domains, MATCH_LIST_DOMAIN);
 	rs.vmbox = match_list_create(MAIL_PARAM_NAME(virtual_mailbox_domains),
 	    var_virtual_mailbox_domains, MATCH_LIST_DOMAIN);
-	copy = xstrdup(var_transport_maps);
-	cp = copy;
-	while ((item = match_list_token(&cp, &err)) != NULL) {
-		char *merr = NULL;
-		struct map *map = map_open(item, O_RDONLY,
-		    MAP_FLAGS_DEFAULT | MAP_FLAG_SURROGATE | MAP_FLAG_NO_REGSUB,
-		    &merr);
-
-		free(merr);
-		if (map == NULL)
-			continue;
-		rs.transport = xreallocarray(rs.transport,
-		    (size_t)rs.ntransport + 1, sizeof(*rs.transport));
-		rs.transport[rs.ntransport++] = map;
-	}
-	free(copy);
+	open_maps(var_transport_maps, &rs.transport, &rs.ntransport);
+	open_maps(var_sender_dependent_relayhost_maps, &rs.sdrelay, &rs.nsdrelay);
 	add_interfaces(var_inet_interfaces);
 	add_interfaces(var_proxy_interfaces);
 	rs.swap_bangpath = var_swap_bangpath;
@@ -288,8 +352,14 @@ set_transport(struct resolve_reply *r, const char *spec, const char *domain,
 
 	split_spec(spec, &r->transport, &r->nexthop);
 	if (*r->nexthop == 0) {
+		int fail = 0;
+		char *sdr = use_relayhost ? sender_relayhost(&fail) : NULL;
+
+		if (fail)
+			r->flags |= RESOLVE_FLAG_FAIL;
 		free(r->nexthop);
-		r->nexthop = xstrdup(use_relayhost && *relayhost ? relayhost : domain);
+		r->nexthop = sdr ? sdr : xstrdup(use_relayhost && *relayhost
+		    ? relayhost : domain);
 	}
 }
 

@@ -40,6 +40,9 @@ void resolve_init(void);
  * MAP_FOUND normally, MAP_TEMPFAIL when a table failed. */
 enum map_status resolve_addr(const char *addr, struct resolve_reply *r);
 void resolve_reply_free(struct resolve_reply *r);
+/* resolve_set_sender - the envelope sender of the addresses resolved
+ * next (sender_dependent_relayhost_maps); NULL: none. */
+void resolve_set_sender(const char *sender);
 /* resolve_free - close the tables and forget the configuration (the
  * next call re-reads it). */
 void resolve_free(void);

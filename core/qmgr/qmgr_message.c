@@ -301,6 +301,7 @@ qmgr_message_load(const char *id)
 	    qf->sender, (long long)qf->content_len, qf->rcpt_count);
 
 	jobs = xcalloc((size_t)qf->rcpt_count + 1, sizeof(*jobs));
+	resolve_set_sender(qf->sender);
 	for (int i = 0; i < qf->rcpt_count; i++) {
 		struct resolve_reply rr;
 		enum map_status st;

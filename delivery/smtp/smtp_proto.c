@@ -173,6 +173,27 @@ npending(struct deliv *dv)
 	return n;
 }
 
+static int
+non_ascii(const char *s)
+{
+	for (; s && *s; s++)
+		if ((unsigned char)*s & 0x80)
+			return 1;
+	return 0;
+}
+
+/* needs_smtputf8 - the envelope has a non-ASCII address. */
+static int
+needs_smtputf8(struct deliv *dv)
+{
+	if (non_ascii(dv->dr->sender))
+		return 1;
+	for (int i = 0; i < dv->dr->rcpt_count; i++)
+		if (pending(dv, i) && non_ascii(dv->dr->rcpt[i].address))
+			return 1;
+	return 0;
+}
+
 /* content_8bit - does the message have bytes with the high bit set? */
 static int
 content_8bit(struct deliv *dv)
@@ -355,8 +376,21 @@ transaction(struct deliv *dv, struct smtp_session *s)
 		ret = 0;
 		goto out;
 	}
+	/* RFC 6531: non-ASCII addresses need a server that offers SMTPUTF8
+	 * (the message cannot be downgraded: it bounces, as in Postfix). */
+	if (needs_smtputf8(dv) && !(s->features & SMTP_FEATURE_SMTPUTF8)) {
+		for (int i = 0; i < dr->rcpt_count; i++)
+			if (pending(dv, i))
+				smtp_status(dv->req, i, "5.6.7", "bounced", s->host_label,
+				    "SMTPUTF8 is required, but was not offered by host %s",
+				    s->host_label);
+		ret = 0;
+		goto out;
+	}
 	/* MAIL FROM. */
 	smtp_printf(st, "MAIL FROM:<%s>", dr->sender);
+	if (needs_smtputf8(dv))
+		smtp_printf(st, " SMTPUTF8");
 	if (s->features & SMTP_FEATURE_SIZE)
 		smtp_printf(st, " SIZE=%lld", (long long)dr->content_len);
 	if ((s->features & SMTP_FEATURE_8BITMIME) && content_8bit(dv))

@@ -208,6 +208,45 @@ test_transports(void **state)
 	free(text);
 }
 
+/* sender_dependent_relayhost_maps: the sender, then its @domain, then
+ * relayhost; <> for the null sender; transport_maps still wins. */
+static void
+test_sender_relayhost(void **state)
+{
+	static const struct {
+		const char *sender, *rcpt, *nexthop;
+	} cases[] = {
+		{"boss@corp.test", "u@ext.test", "[boss-relay.test]:587"},
+		{"other@corp.test", "u@ext.test", "[corp-relay.test]"},
+		{"x@else.test", "u@ext.test", "[relayhost.test]"},
+		{"", "u@ext.test", "[bounce-relay.test]"},
+		{"boss@corp.test", "u@pinned.test", "[pinned.test]"},
+		{"boss@corp.test", "joe@our.test", "mx.our.test"},
+	};
+	struct resolve_reply r;
+
+	(void)state;
+	conf("relayhost = [relayhost.test]\n"
+	    "sender_dependent_relayhost_maps = inline:{"
+	    "boss@corp.test=[boss-relay.test]:587, @corp.test=[corp-relay.test],"
+	    " <>=[bounce-relay.test]}\n"
+	    "transport_maps = inline:{pinned.test=smtp:[pinned.test]}\n");
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		resolve_set_sender(cases[i].sender);
+		assert_int_equal(resolve_addr(cases[i].rcpt, &r), MAP_FOUND);
+		if (strcmp(r.nexthop, cases[i].nexthop) != 0)
+			fail_msg("sender <%s> rcpt %s: nexthop %s, want %s",
+			    cases[i].sender, cases[i].rcpt, r.nexthop,
+			    cases[i].nexthop);
+		resolve_reply_free(&r);
+	}
+	resolve_set_sender(NULL);
+	assert_int_equal(resolve_addr("u@ext.test", &r), MAP_FOUND);
+	assert_string_equal(r.nexthop, "[relayhost.test]");
+	resolve_reply_free(&r);
+	resolve_free();
+}
+
 static void
 test_tempfail(void **state)
 {
@@ -241,6 +280,7 @@ main(void)
 		cmocka_unit_test(test_classes),
 		cmocka_unit_test(test_no_hacks),
 		cmocka_unit_test(test_transports),
+		cmocka_unit_test(test_sender_relayhost),
 		cmocka_unit_test(test_tempfail),
 	};
 
