@@ -268,14 +268,13 @@ class Postfix(MTA):
 
 
 class Postino(MTA):
-    name = "postino"
-
-    def __init__(self, args):
+    def __init__(self, args, name="postino", build=None):
         self.args = args
-        self.build = args.build
-        self.conf = os.path.join(args.work, "postino")
-        self.queue = os.path.join(args.fs, "postino-spool")
-        self.logfile = os.path.join(args.work, "postino.log")
+        self.name = name
+        self.build = build or args.build
+        self.conf = os.path.join(args.work, name)
+        self.queue = os.path.join(args.fs, name + "-spool")
+        self.logfile = os.path.join(args.work, name + ".log")
 
     def sbin(self, prog):
         return os.path.join(self.build, "sbin", prog)
@@ -329,7 +328,11 @@ def make_mtas(args):
         tuned[k.strip()] = v.strip()
     return {"postfix": Postfix(args, "postfix", {}),
             "postfix-tuned": Postfix(args, "postfix-tuned", tuned),
-            "postino": Postino(args)}
+            "postino": Postino(args),
+            # the same set-up run by another build (--alt-build), e.g. a
+            # patched tree, alternated with the others in the same run
+            "postino-alt": Postino(args, "postino-alt",
+                                   args.alt_build or args.build)}
 
 
 # ---- filesystem, user, Maildir ---------------------------------------
@@ -1109,14 +1112,16 @@ def do_r_case(args, mtas, ndest):
                          len(d["acc"]), len(d["acc"]) + d["bad"], conns,
                          cmax, min(d["loads"]), max(d["loads"]), busy,
                          1000 * mcpu / n, top))
-    a = rates.get("postino")
-    if a and a["e2e"]:
+    for mine in ("postino", "postino-alt"):
+        a = rates.get(mine)
+        if not a or not a["e2e"]:
+            continue
         for other in ("postfix", "postfix-tuned"):
             b = rates.get(other)
             if b and b["e2e"]:
-                lines.append("| %s | **postino / %s** | %.2f× | **%.2f×** "
+                lines.append("| %s | **%s / %s** | %.2f× | **%.2f×** "
                              "| | | | | | | |" % (
-                                 case, other,
+                                 case, mine, other,
                                  statistics.median(a["acc"]) /
                                  statistics.median(b["acc"]),
                                  statistics.median(a["e2e"]) /
@@ -1432,6 +1437,8 @@ def main():
                              "E",
                              "profile", "stop", "umount"))
     ap.add_argument("--build", default=os.path.join(REPO, "build-perf"))
+    ap.add_argument("--alt-build", default=None,
+                    help="build directory of the postino-alt instance")
     ap.add_argument("--work", default="/var/tmp/postino-smtp")
     ap.add_argument("--fs", default="/srv/postino-bench-fs")
     ap.add_argument("--fs-size", type=int, default=6, help="GiB")
@@ -1471,6 +1478,8 @@ def main():
     if os.geteuid() != 0:
         sys.exit("run as root: the MTAs deliver to the bench user")
     args.build = os.path.abspath(args.build)
+    if args.alt_build:
+        args.alt_build = os.path.abspath(args.alt_build)
     args.sessions = [int(x) for x in args.sessions.split(",")]
     args.e_threads = [int(x) for x in args.e_threads.split(",")]
     args.r_dests = [int(x) for x in args.r_dests.split(",") if x]
@@ -1490,8 +1499,10 @@ def main():
         return
     for m in known.values():
         m.stop()
-    emit(args, "run: %s; build %s; %s; load %s" % (
-        " ".join(sys.argv[1:]), args.build, fs_line(args.fs), loadavg()))
+    emit(args, "run: %s; build %s%s; %s; load %s" % (
+        " ".join(sys.argv[1:]), args.build,
+        " (postino-alt: %s)" % args.alt_build if args.alt_build else "",
+        fs_line(args.fs), loadavg()))
     for step in args.steps:
         if step == "A":
             do_A(args, mtas)
