@@ -148,6 +148,11 @@ void smtp_session_close(struct smtp_session *s, int quit);
 void smtp_session_flush_all(void);
 int smtp_session_cached(void);
 
+/* smtp_mime.c - smtp_mime_downgrade: the message (LF lines) with its
+ * 8-bit MIME parts encoded quoted-printable, for a server without
+ * 8BITMIME; a message without MIME-Version is copied unchanged. */
+struct buf *smtp_mime_downgrade(const char *msg, size_t len);
+
 /* smtp_proto.c - deliver one request; exactly one status per recipient
  * through smtp_status().  Returns the destination feedback for qmgr:
  * SMTP_DEST_OK, SMTP_DEST_DEAD (with *reason_r), SMTP_DEST_NONE. */

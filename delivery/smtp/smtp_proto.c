@@ -42,6 +42,9 @@
 #include "stringops.h"
 
 #define REPLY_TEXT_MAX	2048
+/* Largest message copied for the 8BITMIME downgrade (larger ones are
+ * sent as they are). */
+#define SMTP_MIME_COPY_MAX	(256L * 1024 * 1024)
 
 struct reply {
 	int code;
@@ -155,6 +158,7 @@ struct deliv {
 	int eight_bit;			/* content has 8-bit bytes (-1 unknown) */
 	int final;			/* this server is the last one */
 	struct last_error le;
+	struct buf *mem;		/* the downgraded message, when sent so */
 };
 
 static int
@@ -223,11 +227,60 @@ content_8bit(struct deliv *dv)
 
 /* send_content - the message, CRLF, dot-stuffed, long lines broken; 0,
  * -1 on a write error (st->err), -2 on a queue file read error. */
+/* content_read - bytes of the message as sent (the queue file, or the
+ * downgraded copy). */
+static ssize_t
+content_read(struct deliv *dv, char *buf, size_t want, off_t pos)
+{
+	if (dv->mem) {
+		if ((size_t)pos >= buf_len(dv->mem))
+			return 0;
+		if (want > buf_len(dv->mem) - (size_t)pos)
+			want = buf_len(dv->mem) - (size_t)pos;
+		memcpy(buf, buf_str(dv->mem) + pos, want);
+		return (ssize_t)want;
+	}
+	return pread(dv->req->fd, buf, want, dv->dr->content_offset + pos);
+}
+
+static off_t
+content_len(struct deliv *dv)
+{
+	return dv->mem ? (off_t)buf_len(dv->mem) : dv->dr->content_len;
+}
+
+/* downgrade - for a server without 8BITMIME: the message with its 8-bit
+ * parts made quoted-printable (smtp_mime.c), unless
+ * disable_mime_output_conversion or the message is too large to copy. */
+static void
+downgrade(struct deliv *dv)
+{
+	off_t len = dv->dr->content_len, pos = 0;
+	char *copy;
+
+	if (dv->mem || var_disable_mime_output_conversion || !content_8bit(dv)
+	    || len > SMTP_MIME_COPY_MAX)
+		return;
+	copy = xmalloc((size_t)len + 1);
+	while (pos < len) {
+		ssize_t n = pread(dv->req->fd, copy + pos, (size_t)(len - pos),
+		    dv->dr->content_offset + pos);
+
+		if (n <= 0) {
+			free(copy);
+			return;
+		}
+		pos += n;
+	}
+	dv->mem = smtp_mime_downgrade(copy, (size_t)len);
+	free(copy);
+}
+
 static int
 send_content(struct deliv *dv, struct smtp_stream *st)
 {
 	char in[65536];
-	off_t pos = 0, len = dv->dr->content_len;
+	off_t pos = 0, len = content_len(dv);
 	int bol = 1, pending_cr = 0;
 	long col = 0, limit = smtp_conf.line_length_limit;
 	char out[2 * sizeof(in) + 64];
@@ -238,7 +291,7 @@ send_content(struct deliv *dv, struct smtp_stream *st)
 
 		if ((off_t)want > len - pos)
 			want = (size_t)(len - pos);
-		n = pread(dv->req->fd, in, want, dv->dr->content_offset + pos);
+		n = content_read(dv, in, want, pos);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
@@ -387,12 +440,14 @@ transaction(struct deliv *dv, struct smtp_session *s)
 		ret = 0;
 		goto out;
 	}
+	if (!(s->features & SMTP_FEATURE_8BITMIME))
+		downgrade(dv);
 	/* MAIL FROM. */
 	smtp_printf(st, "MAIL FROM:<%s>", dr->sender);
 	if (needs_smtputf8(dv))
 		smtp_printf(st, " SMTPUTF8");
 	if (s->features & SMTP_FEATURE_SIZE)
-		smtp_printf(st, " SIZE=%lld", (long long)dr->content_len);
+		smtp_printf(st, " SIZE=%lld", (long long)content_len(dv));
 	if ((s->features & SMTP_FEATURE_8BITMIME) && content_8bit(dv))
 		smtp_printf(st, " BODY=8BITMIME");
 	if (dsn && dr->dsn_ret && *dr->dsn_ret)
@@ -610,14 +665,16 @@ session_open(struct deliv *dv, const struct smtp_addr *a, int *loop_r,
 	*loop_r = 0;
 	*greeted_r = 0;
 	if (a->sa.ss_family == AF_UNIX)
-		snprintf(label, sizeof(label), "%s", a->addr_text);
+		/* As Postfix logs it: this host, and the socket. */
+		snprintf(label, sizeof(label), "%s[%s]", var_myhostname,
+		    a->addr_text);
 	else
 		snprintf(label, sizeof(label), "%s[%s]:%d", a->host, a->addr_text,
 		    a->port);
 	if ((st = smtp_connect(a)) == NULL) {
 		if (a->sa.ss_family == AF_UNIX)
 			last_error_set(&dv->le, "4.4.1", "none", "connect to %s: %s",
-			    a->addr_text, strerror(errno));
+			    label, strerror(errno));
 		else
 			last_error_set(&dv->le, "4.4.1", "none",
 			    "connect to %s[%s]:%d: %s", a->host, a->addr_text, a->port,
@@ -834,5 +891,6 @@ done:
 	smtp_dest_free(&dest);
 	free(dv.soft);
 	free(dv.le.text);
+	buf_free(&dv.mem);
 	return feedback;
 }
