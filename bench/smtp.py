@@ -60,6 +60,7 @@ tables, also printed).  Every load generator talks to 127.0.0.1 only.
 """
 import argparse
 import asyncio
+import collections
 import datetime
 import json
 import os
@@ -869,7 +870,9 @@ class Sinks:
                 p.wait()
 
     def messages(self):
-        """[(relaying MTA's queue ID, X-Bench-Id)] of every dumped message."""
+        """[(relaying MTA's queue ID, identity)] of every dumped message;
+        identity: X-Bench-Id, else Message-Id (smtp-source numbers its
+        messages)."""
         out = []
         for name in sorted(os.listdir(self.dir)):
             with open(os.path.join(self.dir, name), "rb") as f:
@@ -877,7 +880,8 @@ class Sinks:
             for msg in data.split("X-Client-Addr: ")[1:]:
                 head = msg.split("\n\n", 1)[0]
                 m = SINK_RECEIVED_ID.search(head)
-                b = re.search(r"^X-Bench-Id: (\S+)", head, re.M)
+                b = re.search(r"^X-Bench-Id: (\S+)", head, re.M) or \
+                    re.search(r"^Message-Id: (\S+)", head, re.M | re.I)
                 out.append((m.group(1) if m else None,
                             b.group(1) if b else None))
         return out
@@ -989,14 +993,14 @@ def r_run(mta, args, ndest, n):
     text = read_log(mta, off)
     lines = relay_lines(text)
     trouble = [ln for ln in text.splitlines() if TROUBLE.search(ln)]
-    # exactly once: per queue ID of the relaying MTA, in the log and at
-    # the sink; and (several destinations) per X-Bench-Id at the sink
-    log_ids = {}
-    for qid, _rcpt, _cu in lines:
-        log_ids[qid] = log_ids.get(qid, 0) + 1
-    sink_ids = {}
-    for qid, _bid in at_sink:
-        sink_ids[qid] = sink_ids.get(qid, 0) + 1
+    # exactly once: per message identity at the sink (X-Bench-Id, or
+    # smtp-source's Message-Id); the relaying MTA's queue IDs at the sink
+    # and in its status=sent lines must be the same multiset (Postfix's
+    # short queue IDs are sometimes reused within a run: inode number and
+    # microseconds, so an ID may rightly appear twice)
+    log_ids = collections.Counter(qid for qid, _r, _c in lines)
+    sink_ids = collections.Counter(qid for qid, _k in at_sink)
+    keys = collections.Counter(k for _q, k in at_sink)
     problems = []
     if accepted != n:
         problems.append("accepted %d of %d" % (accepted, n))
@@ -1004,26 +1008,22 @@ def r_run(mta, args, ndest, n):
         problems.append("log sent %d" % len(lines))
     if len(at_sink) != n:
         problems.append("sink got %d" % len(at_sink))
-    dup = sum(c - 1 for c in sink_ids.values() if c > 1) + \
-        sum(c - 1 for c in log_ids.values() if c > 1)
+    dup = sum(c - 1 for c in keys.values() if c > 1)
     if dup:
         problems.append("duplicates %d" % dup)
-    if None in sink_ids:
-        problems.append("sink messages without our queue ID %d" %
-                        sink_ids[None])
-    missing = len(set(log_ids) ^ set(sink_ids))
-    if missing:
-        problems.append("queue IDs log/sink differ %d" % missing)
+    if None in keys or None in sink_ids:
+        problems.append("sink messages without identity %d or queue ID %d"
+                        % (keys.get(None, 0), sink_ids.get(None, 0)))
     if msgs is not None:
-        bids = {}
-        for _qid, b in at_sink:
-            bids[b] = bids.get(b, 0) + 1
-        want = {b for b, _ in msgs}
-        lost = len(want - set(bids))
-        bdup = sum(c - 1 for c in bids.values() if c > 1)
-        if lost or bdup:
-            problems.append("X-Bench-Id missing %d duplicate %d" % (lost, bdup))
-            missing += lost
+        missing = len({b for b, _ in msgs} - set(keys))
+    else:
+        missing = max(0, n - len(keys))
+    if missing:
+        problems.append("missing %d" % missing)
+    if log_ids != sink_ids:
+        problems.append("queue IDs in the log and at the sink differ by %d"
+                        % sum(((log_ids - sink_ids) +
+                               (sink_ids - log_ids)).values()))
     if mta.queue_count():
         problems.append("queue not empty: %d" % mta.queue_count())
     uses = [cu for _q, _r, cu in lines]
