@@ -98,6 +98,31 @@ bounce_entries_free(struct bounce_entry **entries, int n)
 }
 
 /* wanted - does this recipient's NOTIFY ask for this kind of report? */
+
+/* remote_reply - a reason of the smtp/lmtp client, "host NAME[ADDR]
+ * said: REPLY (in reply to COMMAND)": NAME into mta, REPLY (malloc'd)
+ * into *diag_r; 1, or 0 for any other reason. */
+static int
+remote_reply(const char *reason, char *mta, size_t len, char **diag_r)
+{
+	const char *name, *br, *said, *end;
+
+	if (reason == NULL || strncmp(reason, "host ", 5) != 0)
+		return 0;
+	name = reason + 5;
+	if ((br = strchr(name, '[')) == NULL || (size_t)(br - name) >= len
+	    || (said = strstr(br, "] said: ")) == NULL)
+		return 0;
+	if (strchr(br, ']') != said)
+		return 0;
+	memcpy(mta, name, (size_t)(br - name));
+	mta[br - name] = 0;
+	said += 8;
+	end = strstr(said, " (in reply to ");
+	*diag_r = end ? xstrndup(said, (size_t)(end - said)) : xstrdup(said);
+	return 1;
+}
+
 static int
 wanted(const struct bounce_entry *e, enum bounce_kind kind)
 {
@@ -331,6 +356,7 @@ bounce_send_original(const struct qfile_msg *qf,
 	for (int i = 0; i < n; i++) {
 		const struct bounce_entry *e = &entries[i];
 		const char *action = e->action;
+		char mta[256], *diag;
 
 		if (!wanted(e, kind))
 			continue;
@@ -343,7 +369,14 @@ bounce_send_original(const struct qfile_msg *qf,
 		put(st, "Action: %s", action);
 		put(st, "Status: %s", kind == BOUNCE_EXPIRED && e->status[0] == '4'
 		    ? "4.4.7" : e->status);
-		put(st, "Diagnostic-Code: X-Postino; %s", e->reason);
+		if (remote_reply(e->reason, mta, sizeof(mta), &diag)) {
+			/* What another server said, as Postfix reports it. */
+			put(st, "Remote-MTA: dns; %s", mta);
+			put(st, "Diagnostic-Code: smtp; %s", diag);
+			free(diag);
+		} else {
+			put(st, "Diagnostic-Code: X-Postino; %s", e->reason);
+		}
 	}
 	put(st, "%s", "");
 	put(st, "--%s", boundary);

@@ -351,6 +351,79 @@ check_anvil(struct master_ent **ents)
 	return errors;
 }
 
+/* needs_proxymap - a table (TYPE:NAME, or proxy:TYPE:NAME) that daemons
+ * read through the lookup service: ldap: and mysql: always are. */
+static int
+needs_proxymap(const char *tok)
+{
+	if (strncmp(tok, "proxy:", 6) == 0)
+		tok += 6;
+	return strncmp(tok, "ldap:", 5) == 0 || strncmp(tok, "mysql:", 6) == 0;
+}
+
+/* first_proxied - the first such table in a parameter value, or NULL
+ * (malloc'd). */
+static char *
+first_proxied(const char *value)
+{
+	char *copy = xstrdup(value), *cp = copy, *tok, *found = NULL;
+
+	while (found == NULL && (tok = mystrtok(&cp, " \t\r\n,{}")) != NULL)
+		if (needs_proxymap(tok))
+			found = xstrdup(tok);
+	free(copy);
+	return found;
+}
+
+/* check_proxymap - warn when ldap: or mysql: tables are configured (in
+ * main.cf or with -o) while master.cf has no proxymap service: every
+ * lookup in them would fail (temporarily: mail waits, nothing is lost). */
+static void
+check_proxymap(const char *main_cf, struct master_ent **ents)
+{
+	const char **names;
+	char *table;
+
+	for (int i = 0; ents[i]; i++)
+		if (!master_ent_disabled(ents[i])
+		    && ents[i]->type == MASTER_TYPE_UNIX
+		    && strcmp(ents[i]->name, "proxymap") == 0)
+			return;
+	names = mail_conf_set_names();
+	for (int i = 0; names && names[i]; i++) {
+		if (strcmp(names[i], "proxy_read_maps") == 0
+		    || strcmp(names[i], "proxy_write_maps") == 0
+		    || mail_conf_file_line(names[i]) <= 0)
+			continue;
+		if ((table = first_proxied(mail_conf_str(names[i]))) == NULL)
+			continue;
+		msg_warn("%s, line %d: %s: table %s is read through the lookup "
+		    "service, and master.cf has no proxymap service: every lookup "
+		    "in it will fail (add \"proxymap unix - - n - - proxymap\" "
+		    "to master.cf)", main_cf, mail_conf_file_line(names[i]),
+		    names[i], table);
+		free(table);
+	}
+	free(names);
+	for (int i = 0; ents[i]; i++) {
+		if (master_ent_disabled(ents[i]))
+			continue;
+		for (int k = 0; k + 1 < ents[i]->argc; k++) {
+			const char *eq = strchr(ents[i]->args[k + 1], '=');
+
+			if (strcmp(ents[i]->args[k], "-o") != 0 || eq == NULL
+			    || (table = first_proxied(eq + 1)) == NULL)
+				continue;
+			msg_warn("%s, line %d: service \"%s\": -o %s: table %s is "
+			    "read through the lookup service, and master.cf has no "
+			    "proxymap service: every lookup in it will fail",
+			    ents[i]->file, ents[i]->line, ents[i]->name,
+			    ents[i]->args[k + 1], table);
+			free(table);
+		}
+	}
+}
+
 int
 postino_check(int create)
 {
@@ -368,6 +441,7 @@ postino_check(int create)
 		errors += postino_check_unimpl(main_cf, ents);
 		check_programs(ents);
 		errors += check_anvil(ents);
+		check_proxymap(main_cf, ents);
 		errors += postino_check_restrictions(main_cf, ents);
 		if (create)
 			errors += check_queue();

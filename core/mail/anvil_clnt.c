@@ -36,6 +36,7 @@
 #include "msg.h"
 #include "mymalloc.h"
 #include "stringops.h"
+#include "task.h"
 
 /* A request whose answer is still to come, or an answer whose callback
  * is still to run. */
@@ -417,19 +418,68 @@ anvil_clnt_request(struct anvil_clnt *clnt, const struct attr_list *req,
 	return ANVIL_STAT_OK;
 }
 
+/* In a task: the answer arrives through the loop, the task waits. */
+struct anvil_task_wait {
+	struct task_wait w;
+	int status, count, rate;
+};
+
+static void
+anvil_clnt_task_cb(int status, int count, int rate, void *ctx)
+{
+	struct anvil_task_wait *tw = ctx;
+
+	tw->status = status;
+	tw->count = count;
+	tw->rate = rate;
+	task_wake(&tw->w);
+}
+
+/* anvil_clnt_ask_task - anvil_clnt_ask inside a task with an event base:
+ * the request is sent and the task waits for its answer (the loop serves
+ * the other clients meanwhile; the timer fails it after the timeout). */
+static int
+anvil_clnt_ask_task(struct anvil_clnt *clnt, const struct attr_list *req,
+    const char *const *names, int **values)
+{
+	struct anvil_task_wait tw;
+
+	memset(&tw, 0, sizeof(tw));
+	task_wait_init(&tw.w);
+	if (anvil_clnt_send(clnt, req) < 0)
+		return ANVIL_STAT_FAIL;
+	anvil_clnt_push(clnt, anvil_clnt_task_cb, &tw);
+	task_wait(&tw.w);
+	if (tw.status != ANVIL_STAT_OK) {
+		if (clnt->fd >= 0)
+			msg_warn("private/%s: request %s refused", clnt->service,
+			    attr_get(req, "request"));
+		return ANVIL_STAT_FAIL;
+	}
+	for (int i = 0; names && names[i]; i++)
+		*values[i] = strcmp(names[i], "count") == 0 ? tw.count : tw.rate;
+	return ANVIL_STAT_OK;
+}
+
 /* anvil_clnt_ask - one request about service:addr; the answer's numbers
- * named in names go to the matching values. */
+ * named in names ("count", "rate") go to the matching values. */
 static int
 anvil_clnt_ask(struct anvil_clnt *clnt, const char *request,
     const char *service, const char *addr, const char *const *names,
     int **values)
 {
 	struct attr_list *req = attr_list_new();
-	struct attr_list *reply = attr_list_new();
+	struct attr_list *reply;
 	int rc;
 
 	attr_add(req, "request", request);
 	attr_addf(req, "ident", "%s:%s", service, addr);
+	if (clnt->base != NULL && task_current() != NULL) {
+		rc = anvil_clnt_ask_task(clnt, req, names, values);
+		attr_list_free(&req);
+		return rc;
+	}
+	reply = attr_list_new();
 	rc = anvil_clnt_request(clnt, req, reply);
 	if (rc == ANVIL_STAT_OK)
 		for (int i = 0; names && names[i]; i++)

@@ -185,6 +185,10 @@ smtpd_anvil_mail(struct smtpd_session *s)
 {
 	int rate = 0;
 
+	if (s->anvil_limited && mail_rate_limit > 0)
+		/* In the command's task, the answer is waited for on the
+		 * loop: the other sessions go on meanwhile. */
+		anvil_clnt_event_base(anvil, smtpd_base);
 	if (!s->anvil_limited || mail_rate_limit == 0
 	    || anvil_clnt_mail(anvil, smtpd_anvil_service(), s->addr, &rate)
 	    != ANVIL_STAT_OK || rate <= mail_rate_limit)
@@ -201,6 +205,10 @@ smtpd_anvil_rcpt(struct smtpd_session *s)
 {
 	int rate = 0;
 
+	if (s->anvil_limited && rcpt_rate_limit > 0)
+		/* In the command's task, the answer is waited for on the
+		 * loop: the other sessions go on meanwhile. */
+		anvil_clnt_event_base(anvil, smtpd_base);
 	if (!s->anvil_limited || rcpt_rate_limit == 0
 	    || anvil_clnt_rcpt(anvil, smtpd_anvil_service(), s->addr, &rate)
 	    != ANVIL_STAT_OK || rate <= rcpt_rate_limit)

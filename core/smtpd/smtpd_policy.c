@@ -41,6 +41,7 @@
 #include "smtpd_restrict.h"
 #include "stringops.h"
 #include "task.h"
+#include "task_event.h"
 
 #define POLICY_REPLY_MAX	(64 * 1024)	/* a longer reply is an error */
 
@@ -71,41 +72,6 @@ now_ms(void)
 	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
 }
 
-/* A task's wait for a descriptor or a timer. */
-struct ev_wait {
-	struct task_wait w;
-	short what;		/* the event's EV_READ/EV_WRITE/EV_TIMEOUT */
-};
-
-static void
-ev_ready(evutil_socket_t fd, short what, void *arg)
-{
-	struct ev_wait *ew = arg;
-
-	(void)fd;
-	ew->what = what;
-	task_wake(&ew->w);
-}
-
-/* task_event_wait - in a task: wait for fd (-1: none) to be ready for
- * events, at most ms milliseconds; the EV_* that came. */
-static short
-task_event_wait(int fd, short events, long ms)
-{
-	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
-	struct ev_wait ew;
-	struct event *ev;
-
-	task_wait_init(&ew.w);
-	ew.what = 0;
-	if ((ev = event_new(policy_base, fd, events, ev_ready, &ew)) == NULL)
-		msg_fatal("event_new: %m");
-	event_add(ev, &tv);
-	task_wait(&ew.w);
-	event_free(ev);
-	return ew.what;
-}
-
 /* in_task - may the I/O wait in a task here? */
 static int
 in_task(void)
@@ -118,7 +84,7 @@ static void
 pause_for(long seconds)
 {
 	if (in_task())
-		(void)task_event_wait(-1, 0, seconds * 1000);
+		(void)task_event_wait(policy_base, -1, 0, seconds * 1000);
 	else
 		sleep((unsigned)seconds);
 }
@@ -133,7 +99,7 @@ wait_fd(int fd, short events, long deadline, const char **why)
 	if (in_task()) {
 		long left = deadline - now_ms();
 
-		if (left <= 0 || (task_event_wait(fd, (events & POLLOUT)
+		if (left <= 0 || (task_event_wait(policy_base, fd, (events & POLLOUT)
 		    ? EV_WRITE : EV_READ, left) & EV_TIMEOUT)) {
 			*why = "timeout";
 			return -1;

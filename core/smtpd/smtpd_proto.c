@@ -41,6 +41,7 @@
 #include "smtpd.h"
 #include "stringops.h"
 #include "task.h"
+#include "task_event.h"
 
 #define ADDR_MAX	1024	/* longest address we accept in MAIL/RCPT */
 
@@ -48,15 +49,6 @@ void
 smtpd_banner(struct smtpd_session *s)
 {
 	smtpd_reply(s, "220 %s", smtpd_conf.banner);
-}
-
-/* task_wake_cb - a timer's callback that wakes the task waiting on arg. */
-static void
-task_wake_cb(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	task_wake(arg);
 }
 
 /* Tasks.  A session runs at most one at a time; while it waits,
@@ -938,23 +930,6 @@ dispatch(struct smtpd_session *s, char *line, size_t len, int more_input,
 	cmd_finish(s, cmd, cmd->fn(s, &a), &a);
 }
 
-/* task_sleep - in a task: let the loop run for seconds. */
-static void
-task_sleep(long seconds)
-{
-	struct timeval tv = {seconds, 0};
-	struct task_wait w;
-	struct event *ev;
-
-	task_wait_init(&w);
-	if ((ev = evtimer_new(smtpd_base, task_wake_cb, &w))
-	    == NULL)
-		msg_fatal("evtimer_new: %m");
-	evtimer_add(ev, &tv);
-	task_wait(&w);
-	event_free(ev);
-}
-
 /* A command held back by smtpd_error_sleep_time. */
 struct delayed {
 	char *line;
@@ -967,7 +942,7 @@ delayed_task(struct smtpd_session *s, void *ctx)
 {
 	struct delayed *d = ctx;
 
-	task_sleep(smtpd_conf.error_sleep);
+	task_sleep_ms(smtpd_base, smtpd_conf.error_sleep * 1000L);
 	if (!s->dead)
 		dispatch(s, d->line, d->len, d->more_input, 1);
 	free(d->line);

@@ -122,7 +122,8 @@ struct smtp_session {
 	struct smtp_stream *stream;
 	struct smtp_addr addr;
 	char *dest_key;
-	char *host_label;		/* "mx.example.com[192.0.2.1]:25" */
+	char *host_label;		/* "mx.example.com[192.0.2.1]:25" (relay=) */
+	char *peer;			/* "mx.example.com[192.0.2.1]" (texts) */
 	int features;			/* SMTP_FEATURE_* */
 	long size_limit;		/* SIZE n, 0 none */
 	int reuse;			/* transactions done on it */

@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -21,66 +23,27 @@
 #include "msg.h"
 #include "mymalloc.h"
 #include "smtp.h"
-#include "task.h"
+#include "task_event.h"
 
 #define SMTP_IN_SIZE	8192
 /* Output is sent when this much is queued (a message is streamed). */
 #define SMTP_OUT_FLUSH	(64 * 1024)
 
-struct io_wait {
-	struct task_wait w;
-	short what;
-};
-
-static void
-io_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct io_wait *iw = arg;
-
-	(void)fd;
-	iw->what = what;
-	task_wake(&iw->w);
-}
-
 /* wait_fd - wait until fd is ready for what (EV_READ or EV_WRITE); 0, or
- * -1 after timeout seconds (ms when timeout < 0: -ms). */
+ * -1 after timeout seconds. */
 static int
 wait_fd(int fd, short what, long timeout)
 {
-	struct io_wait iw;
-	struct event *ev;
-	struct timeval tv;
+	short got = task_event_wait(mail_server_base(), fd, what,
+	    (timeout > 0 ? timeout : 1) * 1000L);
 
-	if (timeout >= 0) {
-		tv.tv_sec = timeout > 0 ? timeout : 1;
-		tv.tv_usec = 0;
-	} else {
-		tv.tv_sec = (-timeout) / 1000;
-		tv.tv_usec = ((-timeout) % 1000) * 1000;
-	}
-	task_wait_init(&iw.w);
-	iw.what = 0;
-	if ((ev = event_new(mail_server_base(), fd, what, io_cb, &iw)) == NULL)
-		msg_fatal("event_new: %m");
-	event_add(ev, &tv);
-	task_wait(&iw.w);
-	event_free(ev);
-	return (iw.what & EV_TIMEOUT) ? -1 : 0;
+	return (got & EV_TIMEOUT) ? -1 : 0;
 }
 
 void
 smtp_sleep_ms(long ms)
 {
-	struct io_wait iw;
-	struct event *ev;
-	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
-
-	task_wait_init(&iw.w);
-	if ((ev = evtimer_new(mail_server_base(), io_cb, &iw)) == NULL)
-		msg_fatal("evtimer_new: %m");
-	evtimer_add(ev, &tv);
-	task_wait(&iw.w);
-	event_free(ev);
+	task_sleep_ms(mail_server_base(), ms);
 }
 
 /* bind_source - smtp_bind_address / smtp_bind_address6. */
@@ -148,6 +111,13 @@ smtp_connect(const struct smtp_addr *a)
 			errno = err;
 			return NULL;
 		}
+	}
+	if (a->sa.ss_family != AF_UNIX) {
+		int on = 1;
+
+		/* Commands and the message's end are written whole: nothing
+		 * gains from waiting for more. */
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
 	}
 	s = xcalloc(1, sizeof(*s));
 	s->fd = fd;

@@ -45,6 +45,8 @@
 /* Largest message copied for the 8BITMIME downgrade (larger ones are
  * sent as they are). */
 #define SMTP_MIME_COPY_MAX	(256L * 1024 * 1024)
+/* Message bytes queued before a write. */
+#define SMTP_SEND_CHUNK		(64 * 1024)
 
 struct reply {
 	int code;
@@ -339,7 +341,10 @@ send_content(struct deliv *dv, struct smtp_stream *st)
 			col++;
 		}
 		smtp_put(st, out, o);
-		if (smtp_flush(st, smtp_conf.data_xfer_timeout) < 0)
+		/* Sent in large writes: the end of the message goes with
+		 * the "." (two small segments would wait for a delayed ACK). */
+		if (buf_len(st->out) >= SMTP_SEND_CHUNK
+		    && smtp_flush(st, smtp_conf.data_xfer_timeout) < 0)
 			return -1;
 	}
 	if (pending_cr)
@@ -359,10 +364,10 @@ io_error(struct deliv *dv, struct smtp_session *s, const char *what)
 
 	if (err == ETIMEDOUT)
 		last_error_set(&dv->le, "4.4.2", s->host_label,
-		    "conversation with %s timed out while %s", s->host_label, what);
+		    "conversation with %s timed out while %s", s->peer, what);
 	else
 		last_error_set(&dv->le, "4.4.2", s->host_label,
-		    "lost connection with %s while %s", s->host_label, what);
+		    "lost connection with %s while %s", s->peer, what);
 }
 
 /* rcpt_reply - RCPT (or LMTP end-of-data) reply for recipient i. */
@@ -374,16 +379,16 @@ rcpt_result(struct deliv *dv, struct smtp_session *s, int i,
 		return;
 	if (r->code >= 500 && r->code < 600) {
 		smtp_status(dv->req, i, r->dsn, "bounced", s->host_label,
-		    "host %s said: %s (in reply to %s)", s->host_label,
+		    "host %s said: %s (in reply to %s)", s->peer,
 		    buf_str(r->text), phase);
 	} else if (dv->final) {
 		smtp_status(dv->req, i, r->dsn, "deferred", s->host_label,
-		    "host %s said: %s (in reply to %s)", s->host_label,
+		    "host %s said: %s (in reply to %s)", s->peer,
 		    buf_str(r->text), phase);
 	} else {
 		dv->soft[i] = 1;
 		last_error_set(&dv->le, r->dsn, s->host_label,
-		    "host %s said: %s (in reply to %s)", s->host_label,
+		    "host %s said: %s (in reply to %s)", s->peer,
 		    buf_str(r->text), phase);
 	}
 }
@@ -425,7 +430,7 @@ transaction(struct deliv *dv, struct smtp_session *s)
 				smtp_status(dv->req, i, "5.3.4", "bounced", s->host_label,
 				    "message size %lld exceeds size limit %ld of server %s",
 				    (long long)dr->content_len, s->size_limit,
-				    s->host_label);
+				    s->peer);
 		ret = 0;
 		goto out;
 	}
@@ -436,7 +441,7 @@ transaction(struct deliv *dv, struct smtp_session *s)
 			if (pending(dv, i))
 				smtp_status(dv->req, i, "5.6.7", "bounced", s->host_label,
 				    "SMTPUTF8 is required, but was not offered by host %s",
-				    s->host_label);
+				    s->peer);
 		ret = 0;
 		goto out;
 	}
@@ -659,18 +664,21 @@ session_open(struct deliv *dv, const struct smtp_addr *a, int *loop_r,
 	struct smtp_session *s;
 	struct smtp_stream *st;
 	struct reply r;
-	char label[300];
+	char label[300], peer[300];
 	int ehlo_ok = 0;
 
 	*loop_r = 0;
 	*greeted_r = 0;
-	if (a->sa.ss_family == AF_UNIX)
+	if (a->sa.ss_family == AF_UNIX) {
 		/* As Postfix logs it: this host, and the socket. */
 		snprintf(label, sizeof(label), "%s[%s]", var_myhostname,
 		    a->addr_text);
-	else
+		strlcpy(peer, label, sizeof(peer));
+	} else {
 		snprintf(label, sizeof(label), "%s[%s]:%d", a->host, a->addr_text,
 		    a->port);
+		snprintf(peer, sizeof(peer), "%s[%s]", a->host, a->addr_text);
+	}
 	if ((st = smtp_connect(a)) == NULL) {
 		if (a->sa.ss_family == AF_UNIX)
 			last_error_set(&dv->le, "4.4.1", "none", "connect to %s: %s",
@@ -686,6 +694,7 @@ session_open(struct deliv *dv, const struct smtp_addr *a, int *loop_r,
 	s->addr = *a;
 	s->addr.host = xstrdup(a->host);
 	s->host_label = xstrdup(label);
+	s->peer = xstrdup(peer);
 	s->t_open = smtp_now();
 	r.text = buf_new(256, REPLY_TEXT_MAX);
 	r.lines = buf_new(256, REPLY_TEXT_MAX);
@@ -695,7 +704,7 @@ session_open(struct deliv *dv, const struct smtp_addr *a, int *loop_r,
 	}
 	if (r.code / 100 != 2) {
 		last_error_set(&dv->le, r.code >= 500 ? "5.0.0" : "4.0.0", label,
-		    "host %s refused to talk to me: %s", label, buf_str(r.text));
+		    "host %s refused to talk to me: %s", peer, buf_str(r.text));
 		if (r.code >= 500 && r.code < 600 && (!smtp_conf.skip_5xx_greeting
 		    || dv->final))
 			*greeted_r = -1;	/* bounce with this reply */
@@ -720,7 +729,7 @@ session_open(struct deliv *dv, const struct smtp_addr *a, int *loop_r,
 				s->features |= SMTP_FEATURE_ESMTP;
 		} else if (smtp_conf.lmtp || r.code < 500) {
 			last_error_set(&dv->le, r.dsn, label,
-			    "host %s refused to talk to me: %s", label, buf_str(r.text));
+			    "host %s refused to talk to me: %s", peer, buf_str(r.text));
 			if (r.code >= 500)
 				*greeted_r = -1;
 			goto fail;
@@ -729,7 +738,7 @@ session_open(struct deliv *dv, const struct smtp_addr *a, int *loop_r,
 	if (!ehlo_ok) {
 		last_error_set(&dv->le, r.dsn, label,
 		    "host %s refused to talk to me: %s (in reply to HELO command)",
-		    label, buf_str(r.text));
+		    peer, buf_str(r.text));
 		*greeted_r = -1;
 		goto fail;
 	}

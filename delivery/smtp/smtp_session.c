@@ -60,6 +60,7 @@ smtp_session_close(struct smtp_session *s, int quit)
 	free(s->addr.host);
 	free(s->dest_key);
 	free(s->host_label);
+	free(s->peer);
 	free(s);
 }
 

@@ -119,6 +119,35 @@ class CheckUnimplTest(unittest.TestCase):
             self.assertIn(": error: ", lines[0])
             self.assertRegex(lines[0], r": refusing to run: \S.*\S$")
 
+    def test_directory_tables_need_proxymap(self):
+        # ldap: and mysql: tables are read through the lookup service:
+        # without a proxymap service in master.cf every lookup fails.
+        cf = os.path.join(self.dir, "ldap-users.cf")
+        write(cf, "server_host = ldap://127.0.0.1:1/\nsearch_base = o=x\n")
+        self.main("\nvirtual_alias_maps = hash:/nowhere, ldap:%s\n" % cf)
+        r = run([program("postino"), "-c", self.dir, "check"])
+        warn = [x for x in r.err.splitlines() if "proxymap" in x]
+        self.assertEqual(len(warn), 1, r)
+        self.assertIn("%s/main.cf, line 5: virtual_alias_maps: table ldap:%s "
+                      "is read through the lookup service, and master.cf "
+                      "has no proxymap service" % (self.dir, cf), warn[0])
+        self.assertIn(": warning: ", warn[0])
+        # A -o override is judged too.
+        self.main("")
+        self.master("smtp inet n - n - 1 smtpd -o "
+                    "smtpd_sender_login_maps=proxy:mysql:%s\n" % cf)
+        r = run([program("postino"), "-c", self.dir, "check"])
+        warn = [x for x in r.err.splitlines() if "proxymap" in x]
+        self.assertEqual(len(warn), 1, r)
+        self.assertIn("master.cf, line 1: service \"smtp\"", warn[0])
+        # With the service, nothing to say.
+        self.main("\nvirtual_alias_maps = hash:/nowhere, ldap:%s\n" % cf)
+        self.master("smtp inet n - n - 1 smtpd\n"
+                    "proxymap unix - - n - - proxymap\n")
+        r = run([program("postino"), "-c", self.dir, "check"])
+        self.assertEqual([x for x in r.err.splitlines() if "proxymap" in x],
+                         [], r)
+
     def test_main_cf(self):
         for name, value, verdict in CASES:
             with self.subTest(name=name, value=value):

@@ -123,3 +123,41 @@ class Mariadb(_Server):
 
     def pid(self):
         return int(self.sh("pid").strip())
+
+
+# ---- fixtures the lookup-service tests share ---------------------------
+
+def people_ldif(count, extra=lambda n: ""):
+    """ou=people,dc=example,dc=com with users lu1..luCOUNT, mail
+    luN@ldap.test; extra(n) adds attribute lines to user n."""
+    return ("dn: ou=people,dc=example,dc=com\n"
+            "objectClass: organizationalUnit\nou: people\n\n"
+            + "".join("dn: uid=lu%d,ou=people,dc=example,dc=com\n"
+                      "objectClass: inetOrgPerson\nuid: lu%d\n"
+                      "cn: LDAP user %d\nsn: user\nmail: lu%d@ldap.test\n"
+                      "%s\n" % (n, n, n, n, extra(n))
+                      for n in range(1, count + 1)))
+
+
+def write_ldap_users_cf(path, port, timeout):
+    """An ldap: table: luN@ldap.test -> ldap.test/luN/ (a Maildir)."""
+    with open(path, "w") as f:
+        f.write("server_host = ldap://127.0.0.1:%d\n"
+                "search_base = ou=people,dc=example,dc=com\n"
+                "query_filter = (mail=%%s)\nresult_attribute = uid\n"
+                "result_format = %%D/%%s/\ndomain = ldap.test\n"
+                "version = 3\nbind = no\ntimeout = %d\n" % (port, timeout))
+    return path
+
+
+def write_hash_mailboxes(tc, path, count):
+    """A hash: virtual_mailbox_maps: huN@hash.test -> hash.test/huN/ for
+    N < count, built with postmap."""
+    from postino_testlib import program
+    with open(path, "w") as f:
+        for n in range(count):
+            f.write("hu%d@hash.test hash.test/hu%d/\n" % (n, n))
+    r = subprocess.run([program("postmap"), "hash:" + path],
+                       capture_output=True, timeout=60)
+    tc.assertEqual(r.returncode, 0, r.stderr)
+    return path

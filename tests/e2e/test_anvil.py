@@ -28,6 +28,8 @@ limits set without an anvil service.
 import os
 import re
 import resource
+import select
+import time
 import signal
 import smtplib
 import socket
@@ -377,6 +379,33 @@ class Failures(unittest.TestCase):
                        r"timeout reading attribute list; connection and "
                        r"rate limits are not enforced for 10s$")
             i.wait_maildir("alice", 1)
+        finally:
+            os.kill(pid, signal.SIGCONT)
+
+    def test_anvil_wedged_does_not_stall_other_sessions(self):
+        # A MAIL that waits for a stopped anvil (message rate limit) waits
+        # in its own task: a session from mynetworks (no limits) gets its
+        # greeting and its replies while that MAIL is still unanswered.
+        i = Anvil(self, smtpd_client_message_rate_limit="100")
+        i.start()
+        pid = poll_until("anvil running", lambda: pid_of(i, "anvil"))
+        a = i.session()
+        a.ehlo("outside.example.test")
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            a.sock.sendall(b"MAIL FROM:<a@ext.test>\r\n")
+            time.sleep(0.2)             # smtpd has read it and asked anvil
+            # B's greeting (smtplib reads it in connect) comes while A's
+            # MAIL still waits for anvil: with smtpd blocked on anvil it
+            # could only come after A's answer (anvil's 1 s timeout).
+            b = i.session(INSIDE)
+            ready, _, _ = select.select([a.sock], [], [], 0)
+            self.assertEqual(ready, [], "MAIL answered before B was greeted")
+            self.assertEqual(b.ehlo("inside.example.test")[0], 250)
+            b.quit()
+            # Then anvil times out and A is served without limits.
+            self.assertEqual(a.getreply()[0], 250)
+            a.quit()
         finally:
             os.kill(pid, signal.SIGCONT)
 

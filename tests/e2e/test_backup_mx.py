@@ -35,6 +35,12 @@ class Recorder:
         self.got = []
         self.lock = threading.Lock()
 
+    async def handle_RCPT(self, server, session, envelope, address, options):
+        if address.startswith("nouser@"):
+            return "550 5.1.1 <%s>: Recipient address rejected: no such user" % address
+        envelope.rcpt_tos.append(address)
+        return "250 2.1.5 Ok"
+
     async def handle_DATA(self, server, session, envelope):
         with self.lock:
             self.got.append((envelope.mail_from, list(envelope.rcpt_tos),
@@ -72,7 +78,8 @@ class BackupMx(unittest.TestCase):
         i = self.inst
         path = os.path.join(i.conf, "relay_rcpt")
         with open(path, "w") as f:
-            f.write("known@bk.test OK\nany@loop.test OK\n")
+            f.write("known@bk.test OK\nnouser@bk.test OK\n"
+                    "any@loop.test OK\n")
         i.main["relay_recipient_maps"] = "hash:" + path
         i.write_conf()
         subprocess.run([os.path.join(os.environ["POSTINO_BUILD"], "sbin",
@@ -113,6 +120,30 @@ class BackupMx(unittest.TestCase):
         self.assertEqual((sender, rcpts), ("someone@elsewhere.test",
                                            ["known@bk.test"]))
         self.assertIn(b"Subject: held", content)
+
+    def test_remote_refusal_bounces_quoting_the_server(self):
+        i = self.inst
+        rec = Recorder()
+        ctl = Controller(rec, hostname="127.0.0.20", port=25)
+        ctl.start()
+        self.addCleanup(ctl.stop)
+        sender = i.addr("sender")
+        i.send(sender, ["nouser@bk.test", "known@bk.test"],
+               message(sender, "nouser@bk.test", "two"))
+        line = log_line(i, r"to=<nouser@bk\.test>.*status=bounced")
+        self.assertIn("relay=prim.bk.test[127.0.0.20]:25", line)
+        self.assertIn("dsn=5.1.1", line)
+        self.assertIn("host prim.bk.test[127.0.0.20] said: 550 5.1.1 "
+                      "<nouser@bk.test>: Recipient address rejected: no such "
+                      "user (in reply to RCPT TO command)", line)
+        log_line(i, r"to=<known@bk\.test>.*status=sent")
+        dsn = poll_until("the DSN in the sender's Maildir",
+                         lambda: i.maildir_messages("sender"))[0]
+        self.assertIn(b"Remote-MTA: dns; prim.bk.test", dsn)
+        self.assertIn(b"Diagnostic-Code: smtp; 550 5.1.1 <nouser@bk.test>: "
+                      b"Recipient address rejected: no such user", dsn)
+        self.assertIn(b"Status: 5.1.1", dsn)
+        self.assertEqual([r for _, r, _ in rec.got], [["known@bk.test"]])
 
     def test_only_mx_is_this_host(self):
         i = self.inst

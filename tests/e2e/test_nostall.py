@@ -22,52 +22,29 @@ A missing slapd fails the test.
 """
 import os
 import statistics
-import subprocess
 import sys
 import threading
 import time
 import unittest
 
-from directories import Slapd
+from directories import (Slapd, people_ldif, write_hash_mailboxes,
+                         write_ldap_users_cf)
 from instance import Instance, poll_until, WAIT
-from postino_testlib import program
 
 LDAP_TIMEOUT = 3        # seconds, the ldap: table's timeout
 SESSIONS = 20           # hash.test sessions per phase
 LDAP_CLIENTS = 3        # clients hammering ldap.test while slapd is stopped
 
-LDIF = """dn: ou=people,dc=example,dc=com
-objectClass: organizationalUnit
-ou: people
-
-""" + "".join("""dn: uid=lu%d,ou=people,dc=example,dc=com
-objectClass: inetOrgPerson
-uid: lu%d
-cn: LDAP user %d
-sn: user
-mail: lu%d@ldap.test
-
-""" % (n, n, n, n) for n in range(1, 6))
+LDIF = people_ldif(5)
 
 
 def setup(tc, cache_ttl=None):
     slapd = Slapd(tc, LDIF)
     i = Instance(tc)
-    cf = os.path.join(i.conf, "ldap-users.cf")
-    with open(cf, "w") as f:
-        f.write("server_host = ldap://127.0.0.1:%d\n"
-                "search_base = ou=people,dc=example,dc=com\n"
-                "query_filter = (mail=%%s)\nresult_attribute = uid\n"
-                "result_format = %%D/%%s/\ndomain = ldap.test\n"
-                "version = 3\nbind = no\ntimeout = %d\n"
-                % (slapd.port, LDAP_TIMEOUT))
-    vmbox = os.path.join(i.conf, "vmailbox")
-    with open(vmbox, "w") as f:
-        for n in range(SESSIONS):
-            f.write("hu%d@hash.test hash.test/hu%d/\n" % (n, n))
-    r = subprocess.run([program("postmap"), "hash:" + vmbox],
-                       capture_output=True, timeout=60)
-    tc.assertEqual(r.returncode, 0, r.stderr)
+    cf = write_ldap_users_cf(os.path.join(i.conf, "ldap-users.cf"),
+                             slapd.port, LDAP_TIMEOUT)
+    vmbox = write_hash_mailboxes(tc, os.path.join(i.conf, "vmailbox"),
+                                 SESSIONS)
     main = {
         "virtual_mailbox_domains": "hash.test, ldap.test",
         "virtual_mailbox_maps": "hash:%s, proxy:ldap:%s" % (vmbox, cf),

@@ -38,27 +38,16 @@ import time
 import unittest
 
 import netns
-from directories import Slapd
+from directories import (Slapd, people_ldif, write_hash_mailboxes,
+                         write_ldap_users_cf)
 from instance import Instance, RawClient, poll_until, WAIT
-from postino_testlib import program
 
 WAITERS = 3          # sessions waiting on DNS (and, in ldap_and_dns, on LDAP)
 K = 10               # transactions of the mynetworks client
 SESSIONS = 20        # hash.test sessions
 LDAP_TIMEOUT = 120   # the ldap: table's timeout: longer than the test
 
-LDIF = """dn: ou=people,dc=example,dc=com
-objectClass: organizationalUnit
-ou: people
-
-""" + "".join("""dn: uid=lu%d,ou=people,dc=example,dc=com
-objectClass: inetOrgPerson
-uid: lu%d
-cn: LDAP user %d
-sn: user
-mail: lu%d@ldap.test
-
-""" % (n, n, n, n) for n in range(1, 8))
+LDIF = people_ldif(7)
 
 MAIN = {
     "mynetworks": "127.0.0.1/32",
@@ -184,21 +173,10 @@ class NoStallDns(unittest.TestCase):
         drop = netns.DropDns(tc=self)
         slapd = Slapd(self, LDIF)
         i = Instance(self, main=MAIN)
-        cf = os.path.join(i.conf, "ldap-users.cf")
-        with open(cf, "w") as f:
-            f.write("server_host = ldap://127.0.0.1:%d\n"
-                    "search_base = ou=people,dc=example,dc=com\n"
-                    "query_filter = (mail=%%s)\nresult_attribute = uid\n"
-                    "result_format = %%D/%%s/\ndomain = ldap.test\n"
-                    "version = 3\nbind = no\ntimeout = %d\n"
-                    % (slapd.port, LDAP_TIMEOUT))
-        vmbox = os.path.join(i.conf, "vmailbox")
-        with open(vmbox, "w") as f:
-            for n in range(SESSIONS):
-                f.write("hu%d@hash.test hash.test/hu%d/\n" % (n, n))
-        r = subprocess.run([program("postmap"), "hash:" + vmbox],
-                           capture_output=True, timeout=60)
-        self.assertEqual(r.returncode, 0, r.stderr)
+        cf = write_ldap_users_cf(os.path.join(i.conf, "ldap-users.cf"),
+                                 slapd.port, LDAP_TIMEOUT)
+        vmbox = write_hash_mailboxes(self, os.path.join(i.conf, "vmailbox"),
+                                     SESSIONS)
         i.set_main(virtual_mailbox_domains="hash.test, ldap.test",
                    virtual_mailbox_maps="hash:%s, ldap:%s" % (vmbox, cf),
                    virtual_mailbox_base=os.path.join(i.dir, "vmail"))

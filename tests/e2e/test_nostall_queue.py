@@ -30,7 +30,7 @@ import pwd
 import subprocess
 import unittest
 
-from directories import Slapd
+from directories import Slapd, people_ldif
 from instance import Instance, RawClient, poll_until, WAIT
 from postino_testlib import program
 from test_nostall_dns import answered, ldap_unread
@@ -38,20 +38,8 @@ from test_nostall_dns import answered, ldap_unread
 LDAP_TIMEOUT = 120      # seconds: longer than the test waits
 VIRTUAL = "virtual unix - n n - - virtual\n"
 
-LDIF = """dn: ou=people,dc=example,dc=com
-objectClass: organizationalUnit
-ou: people
-
-""" + "".join("""dn: uid=lu%d,ou=people,dc=example,dc=com
-objectClass: inetOrgPerson
-uid: lu%d
-cn: LDAP user %d
-sn: user
-mail: lu%d@ldap.test
-description: hu%d@hash.test
-title: virtual:
-
-""" % (n, n, n, n, n) for n in range(1, 8))
+LDIF = people_ldif(7, lambda n: "description: hu%d@hash.test\n"
+                             "title: virtual:\n" % n)
 
 
 def maildir_count(base, domain, user):

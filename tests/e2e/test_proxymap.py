@@ -16,21 +16,10 @@ import re
 import signal
 import unittest
 
-from directories import Slapd
+from directories import Slapd, people_ldif
 from instance import Instance, poll_until, IS_ROOT
 
-LDIF = """dn: ou=people,dc=example,dc=com
-objectClass: organizationalUnit
-ou: people
-
-""" + "".join("""dn: uid=lu%d,ou=people,dc=example,dc=com
-objectClass: inetOrgPerson
-uid: lu%d
-cn: LDAP user %d
-sn: user
-mail: lu%d@ldap.test
-
-""" % (n, n, n, n) for n in range(1, 4)) + """dn: uid=alias1,ou=people,dc=example,dc=com
+LDIF = people_ldif(3) + """dn: uid=alias1,ou=people,dc=example,dc=com
 objectClass: inetOrgPerson
 uid: alias1
 cn: alias

@@ -74,25 +74,6 @@ drop_drain(void)
 	return n;
 }
 
-static int
-lo_up(void)
-{
-	struct ifreq ifr;
-	int fd = socket(AF_INET, SOCK_DGRAM, 0), rc;
-
-	if (fd < 0)
-		return -1;
-	memset(&ifr, 0, sizeof(ifr));
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
-	rc = ioctl(fd, SIOCGIFFLAGS, &ifr);
-	if (rc == 0) {
-		ifr.ifr_flags |= IFF_UP;
-		rc = ioctl(fd, SIOCSIFFLAGS, &ifr);
-	}
-	close(fd);
-	return rc;
-}
-
 static void
 start_dnsmasq(void)
 {
@@ -623,13 +604,9 @@ main(void)
 		printf("test_dns: skipped: no /etc/resolv.conf to bind-mount over\n");
 		return 77;
 	}
-	if (unshare(CLONE_NEWNET | CLONE_NEWNS) < 0) {
+	if (unit_netns_enter() < 0) {
 		printf("test_dns: skipped: unshare: %s\n", strerror(errno));
 		return 77;
-	}
-	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 || lo_up() < 0) {
-		printf("test_dns: cannot set up the namespaces: %s\n", strerror(errno));
-		return 1;
 	}
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -31,6 +31,10 @@ const char *unit_tmpdir(void);
  * (len (size_t)-1: strlen(data)); returns the malloc'd path. */
 char *unit_write_file(const char *name, const char *data, size_t len);
 
+/* unit_netns_enter - enter network and mount namespaces of this
+ * process's own (mounts private, loopback up).  0; -1 (errno) when
+ * unshare() is refused (not root: the caller skips). */
+int unit_netns_enter(void);
 /* unit_netns_dns - enter network and mount namespaces of this process's
  * own, make resolv_conf (text) its /etc/resolv.conf and start dnsmasq on
  * 127.0.0.1:53 with records (dnsmasq options, NULL-terminated), logging

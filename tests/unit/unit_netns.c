@@ -57,6 +57,16 @@ unit_lo_up(void)
 	return rc;
 }
 
+int
+unit_netns_enter(void)
+{
+	if (unshare(CLONE_NEWNET | CLONE_NEWNS) < 0)
+		return -1;
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 || unit_lo_up() < 0)
+		fail_msg("namespaces: %s", strerror(errno));
+	return 0;
+}
+
 /* unit_dns_probe - does 127.0.0.1:53 answer a query (any answer)? */
 static int
 unit_dns_probe(void)
@@ -97,10 +107,8 @@ unit_netns_dns(const char *const *records, const char *resolv_conf)
 	if (geteuid() != 0 || access(UNIT_DNSMASQ, X_OK) < 0
 	    || access("/etc/resolv.conf", F_OK) < 0)
 		return -1;
-	if (unshare(CLONE_NEWNET | CLONE_NEWNS) < 0)
+	if (unit_netns_enter() < 0)
 		return -1;
-	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 || unit_lo_up() < 0)
-		fail_msg("namespaces: %s", strerror(errno));
 	conf = unit_write_file("unit-resolv.conf", resolv_conf, (size_t)-1);
 	if (mount(conf, "/etc/resolv.conf", NULL, MS_BIND, NULL) < 0)
 		fail_msg("bind-mount %s: %s", conf, strerror(errno));
