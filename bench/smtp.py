@@ -913,6 +913,31 @@ def relay_lines(text):
     return out
 
 
+def stall_report(args, mta, sinks, sent, n):
+    """WORK/stall-R.txt: state and wait channel of the MTA's processes and
+    of the sinks, and the outbound connections, when deliveries stall."""
+    rows = []
+    pids = descendants(mta.pid())
+    pids.update({p.pid: "smtp-sink" for p in sinks.procs})
+    for pid, comm in sorted(pids.items()):
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+            with open("/proc/%d/wchan" % pid) as f:
+                wchan = f.read().strip()
+        except OSError:
+            continue
+        rows.append("%d %s %s %s" % (pid, comm, state, wchan))
+    with open(os.path.join(args.work, "stall-R.txt"), "a") as f:
+        f.write("# %s UTC %s: %d of %d sent, no progress for 5 s; %d "
+                "connections to the sink port; sink counts %s\n%s\n" % (
+                    time.strftime("%H:%M:%S", time.gmtime()), mta.name, sent,
+                    n, outbound_conns(args.sink_port), sum(sinks.counts),
+                    "\n".join(rows)))
+    log("R %s: no delivery for 5 s (%d of %d): WORK/stall-R.txt" % (
+        mta.name, sent, n))
+
+
 def r_send_python(args, msgs, sessions):
     """msgs [(X-Bench-Id, [rcpt])] over sessions pipelining sessions (B's
     client)."""
@@ -970,14 +995,23 @@ def r_run(mta, args, ndest, n):
     pos = off
     sent = 0
     t2 = None
+    t_progress, stalls = time.time(), 0
     while time.time() < deadline:
         text = read_log(mta, pos)
         cut = text.rfind("\n") + 1
         pos += len(text[:cut].encode())
-        sent += len(relay_lines(text[:cut]))
+        got = len(relay_lines(text[:cut]))
+        sent += got
         if sent >= n and mta.queue_count() == 0:
             t2 = time.time()
             break
+        if got:
+            t_progress = time.time()
+        elif time.time() - t_progress > 5 and stalls < 5:
+            # no delivery for 5 s: where are the agent and the sinks?
+            stalls += 1
+            t_progress = time.time()
+            stall_report(args, mta, sinks, sent, n)
         time.sleep(0.05)
     if t2 is None:
         t2 = time.time()
