@@ -133,7 +133,8 @@ wanted(const struct bounce_entry *e, enum bounce_kind kind)
 	case BOUNCE_EXPIRED:
 		return nf == 0 || (nf & DSN_NOTIFY_FAILURE);
 	case BOUNCE_DELAYED:
-		return nf & DSN_NOTIFY_DELAY;
+		/* No NOTIFY: failures and delays are reported (Postfix). */
+		return nf == 0 || (nf & DSN_NOTIFY_DELAY);
 	case BOUNCE_SUCCESS:
 		return nf & DSN_NOTIFY_SUCCESS;
 	}
@@ -280,7 +281,7 @@ bounce_send_original(const struct qfile_msg *qf,
 		break;
 	case BOUNCE_DELAYED:
 		subject = "Delayed Mail (still being retried)";
-		what = "delayed mail notification";
+		what = "sender delay notification";
 		break;
 	default:
 		subject = "Undelivered Mail Returned to Sender";

@@ -392,7 +392,6 @@ check_proxymap(const char *main_cf, struct master_ent **ents)
 	names = mail_conf_set_names();
 	for (int i = 0; names && names[i]; i++) {
 		if (strcmp(names[i], "proxy_read_maps") == 0
-		    || strcmp(names[i], "proxy_write_maps") == 0
 		    || mail_conf_file_line(names[i]) <= 0)
 			continue;
 		if ((table = first_proxied(mail_conf_str(names[i]))) == NULL)

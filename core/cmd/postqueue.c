@@ -7,9 +7,11 @@
  *   -p	the queue in Postfix's mailq layout (core/mail/queue_list.c)
  *   -j	the queue as JSON lines (Postfix 3.1+ field names)
  *   -f	ask qmgr to retry all deferred mail now ('F' to public/qmgr)
- *   -s	retry mail for one site: we keep no per-site index (Postfix's
- *	flush service), so this checks the site's syntax and flushes the
- *	whole deferred queue, which delivers the site's mail too
+ *   -s	retry mail for one site now: 'S' SITE to public/qmgr, which
+ *	moves the deferred messages with a recipient in that domain (or
+ *	"@[address]") to incoming/ and, as a flush does, revives dead
+ *	destinations (Postfix's flush service, without its per-site
+ *	index: qmgr reads the deferred queue's envelopes)
  *   -i	retry one deferred message now: it moves deferred/ID to
  *	incoming/ and wakes qmgr; a message already in incoming/ or
  *	active/ only wakes qmgr
@@ -76,8 +78,16 @@ usage(void)
 }
 
 /* trigger - send one request byte to public/qmgr. */
+static void trigger_buf(const char *buf, size_t len, const char *what);
+
 static void
 trigger(char request, const char *what)
+{
+	trigger_buf(&request, 1, what);
+}
+
+static void
+trigger_buf(const char *buf, size_t len, const char *what)
 {
 	char *path = mail_public_path("qmgr");
 	int fd;
@@ -92,7 +102,7 @@ trigger(char request, const char *what)
 		msg_fatal_status(EX_UNAVAILABLE, "Cannot %s - mail system is down "
 		    "(%s: %m)", what, path);
 	}
-	if (send(fd, &request, 1, MSG_NOSIGNAL) != 1)
+	if (send(fd, buf, len, MSG_NOSIGNAL) != (ssize_t)len)
 		msg_fatal_status(EX_UNAVAILABLE, "Cannot %s - write %s: %m", what,
 		    path);
 	close(fd);
@@ -356,7 +366,13 @@ main(int argc, char **argv)
 		if (!valid_site(arg))
 			msg_fatal_status(EX_USAGE, "invalid site \"%s\": a domain name "
 			    "or [address]", arg);
-		trigger(MAIL_SERVER_TRIG_FLUSH, "flush mail queue");
+		{
+			char buf[300];
+			int n = snprintf(buf, sizeof(buf), "%c%s\n",
+			    MAIL_SERVER_TRIG_SITE, arg);
+
+			trigger_buf(buf, (size_t)n, "flush mail queue");
+		}
 		return 0;
 	case 'i':
 		return flush_one(arg);

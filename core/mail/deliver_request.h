@@ -15,7 +15,11 @@
  * Reply (agent -> qmgr), one per recipient:
  *   request_id=N, rcpt_index=i, dsn=X.Y.Z, status=sent|deferred|bounced,
  *   action=delivered|relayed|failed|delayed|expanded, text=..., relay=...
- * then a final list: request_id=N, done=1.
+ * then a final list: request_id=N, done=1, optionally with the agent's
+ * word on the destination as a whole (smtp, lmtp; qmgr's concurrency
+ * feedback, core/qmgr/qmgr_feedback.h): dest_status=ok (a session was
+ * established) or dest_status=dead, dest_reason=TEXT (no server reached,
+ * all greeted 4xx, DNS failure; TEXT may begin with a 4.X.Y status).
  *
  * Agents treat every field as untrusted (bounded lengths, numbers parsed
  * strictly, the queue path must be inside $queue_directory). */

@@ -136,6 +136,9 @@
 #define MAIL_SERVER_TRIG_WAKEUP	'W'
 #define MAIL_SERVER_TRIG_FLUSH	'F'
 #define MAIL_SERVER_TRIG_NEW	'I'
+/* 'S' SITE '\n' in one write (qmgr): retry the deferred mail for one
+ * site (postqueue -s), as 'F' does for all. */
+#define MAIL_SERVER_TRIG_SITE	'S'
 
 enum mail_server_event {
 	MAIL_SERVER_NONE,		/* nothing happened */

@@ -331,7 +331,8 @@ master_ent_disabled(const struct master_ent *ent)
 int
 master_ent_embedded(const struct master_ent *ent)
 {
-	static const char *const embedded[] = {"cleanup", "bounce"};
+	static const char *const embedded[] = {"cleanup", "bounce", "error",
+	"discard"};
 
 	for (size_t i = 0; i < sizeof(embedded) / sizeof(embedded[0]); i++)
 		if (strcmp(ent->command, embedded[i]) == 0)

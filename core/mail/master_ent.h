@@ -58,9 +58,10 @@ char *master_ent_key(const struct master_ent *ent);
 int master_ent_disabled(const struct master_ent *ent);
 
 /* master_ent_embedded - does the entry name a program that postino runs
- * as a library inside other processes (cleanup, bounce: see
- * docs/architecture.md)?  The master starts nothing for it; its -o
- * options are read by the processes that embed it. */
+ * inside other processes (cleanup, bounce: libraries; error, discard:
+ * done by qmgr itself; see docs/architecture.md)?  The master starts
+ * nothing for it; its -o options are read by the processes that embed
+ * it. */
 int master_ent_embedded(const struct master_ent *ent);
 
 /* master_ent_maxproc - maxproc with "-" resolved; 0 = unlimited. */

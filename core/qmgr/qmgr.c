@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -58,7 +59,9 @@ static long active_limit;
 static long queue_run_delay;
 static long min_backoff, max_backoff;
 static long queue_lifetime, bounce_lifetime;
+static long delay_warning;
 static int stopping;
+static struct htable *flushed;		/* IDs taken in by a flush */
 
 #define SCAN_BATCH	100
 
@@ -123,6 +126,81 @@ notify(struct qmgr_message *msg, enum bounce_kind kind, const char *log_queue)
 	return ret;
 }
 
+/* still_deferred - is e a recipient deferred in this attempt (the defer
+ * log also holds those that earlier attempts deferred and later ones
+ * delivered)? */
+static int
+still_deferred(const struct qmgr_message *msg, const struct bounce_entry *e)
+{
+	for (int k = 0; k < msg->qf->rcpt_count; k++) {
+		const struct qfile_rcpt *r = &msg->qf->rcpt[k];
+
+		if (msg->rstate[k] == QMGR_RCPT_DEFERRED
+		    && strcmp(r->address, e->recipient) == 0
+		    && strcmp(r->orig_rcpt ? r->orig_rcpt : "",
+		    e->orig_rcpt ? e->orig_rcpt : "") == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* notify_delayed - the sender's "delayed mail" notification (RFC 3464,
+ * action=delayed) listing the recipients still deferred, each once with
+ * its latest reason; 0 sent, 1 nothing to send, -1 try again later. */
+static int
+notify_delayed(struct qmgr_message *msg)
+{
+	struct bounce_entry *entries = NULL;
+	int n = bounce_log_read(MAIL_QUEUE_DEFER, msg->id, &entries);
+	int keep = 0, ret;
+	char *newid = NULL;
+
+	if (n <= 0)
+		return n < 0 ? -1 : 1;
+	/* The defer log grows with every attempt: the last entry of each
+	 * recipient wins. */
+	for (int i = 0; i < n; i++) {
+		int later = !still_deferred(msg, &entries[i]);
+
+		for (int j = i + 1; j < n && !later; j++)
+			later = strcmp(entries[i].recipient, entries[j].recipient) == 0
+			    && strcmp(entries[i].orig_rcpt ? entries[i].orig_rcpt : "",
+			    entries[j].orig_rcpt ? entries[j].orig_rcpt : "") == 0;
+		if (!later) {
+			struct bounce_entry tmp = entries[keep];
+
+			entries[keep] = entries[i];
+			entries[i] = tmp;
+			keep++;
+		}
+	}
+	ret = keep == 0 ? 1 : bounce_send(msg->qf, msg->path, BOUNCE_DELAYED,
+	    entries, keep, &newid);
+	free(newid);
+	bounce_entries_free(&entries, n);
+	return ret;
+}
+
+/* delay_warn - delay_warning_time: once per message, when it has waited
+ * that long and is going back to the deferred queue, the sender hears
+ * that it is still being retried.  "Once" is the queue file's
+ * QMGR_MODE_WARNED bit. */
+static void
+delay_warn(struct qmgr_message *msg, double age)
+{
+	mode_t mode = (msg->qf->mode | QFILE_MODE_TRIED) & 07777;
+
+	if (delay_warning <= 0 || age < (double)delay_warning || *msg->qf->sender == 0
+	    || (msg->qf->mode & QMGR_MODE_WARNED))
+		return;
+	if (notify_delayed(msg) != 0)
+		return;				/* next time */
+	if (chmod(msg->path, mode | QMGR_MODE_WARNED) < 0)
+		msg_warn("%s: mark delay warning sent: %m", msg->id);
+	else
+		msg->qf->mode |= QMGR_MODE_WARNED;
+}
+
 /* remove_message - delete the queue file and its logs. */
 static void
 remove_message(struct qmgr_message *msg)
@@ -178,6 +256,7 @@ qmgr_message_finished(struct qmgr_message *msg)
 			delay = min_backoff;
 		if (delay > max_backoff)
 			delay = max_backoff;
+		delay_warn(msg, age);
 		/* Recipients done so far stay done after a system crash. */
 		(void)qmgr_message_sync_marks(msg);
 		if (mail_queue_move(MAIL_QUEUE_ACTIVE, MAIL_QUEUE_DEFERRED, msg->id) < 0) {
@@ -198,6 +277,44 @@ qmgr_message_finished(struct qmgr_message *msg)
 	}
 	message_free(msg);
 	qmgr_schedule_scan();
+}
+
+/* flushed_add - a flush takes this message in: defer_transports do
+ * not apply to its next attempt (Postfix: sendmail -q delivers mail of
+ * deferred transports). */
+static void
+flushed_add(const char *id)
+{
+	if (flushed == NULL)
+		flushed = htable_create(64);
+	if (flushed->used > 100000)		/* IDs that never came in */
+		htable_free(&flushed, NULL), flushed = htable_create(64);
+	if (htable_find(flushed, id) == NULL)
+		htable_enter(flushed, id, flushed);
+}
+
+int
+qmgr_flushed_take(const char *id)
+{
+	if (flushed == NULL || htable_find(flushed, id) == NULL)
+		return 0;
+	htable_delete(flushed, id, NULL);
+	return 1;
+}
+
+/* flush_incoming - a flush covers mail in incoming/ too. */
+static void
+flush_incoming(void)
+{
+	DIR *dir = opendir(mail_queue_dir(MAIL_QUEUE_INCOMING));
+	struct dirent *de;
+
+	if (dir == NULL)
+		return;
+	while ((de = readdir(dir)) != NULL)
+		if (valid_id(de->d_name))
+			flushed_add(de->d_name);
+	closedir(dir);
 }
 
 /* load_task - take one message in, as a task: resolving its recipients
@@ -296,6 +413,8 @@ scan_deferred(int all)
 			/* Keep the defer log until the message is retried:
 			 * an expiry report needs the last reasons. */
 			free(log);
+			if (all)
+				flushed_add(de->d_name);
 			if (mail_queue_rename(MAIL_QUEUE_DEFERRED, MAIL_QUEUE_INCOMING,
 			    de->d_name) < 0)
 				msg_warn("%s: move to incoming: %m", de->d_name);
@@ -312,6 +431,8 @@ do_scan(evutil_socket_t fd, short what, void *arg)
 	if (stopping)
 		return;
 	if (flush_requested || time(NULL) - last_deferred_scan >= queue_run_delay) {
+		if (flush_requested)
+			flush_incoming();
 		scan_deferred(flush_requested);
 		flush_requested = 0;
 	}
@@ -359,15 +480,88 @@ recover_active(void)
 		    n == 1 ? "" : "s");
 }
 
+/* site_match - is address in site (a domain, or "[address]")? */
+static int
+site_match(const char *address, const char *site)
+{
+	const char *at = strrchr(address, '@');
+
+	return at != NULL && strcasecmp(at + 1, site) == 0;
+}
+
+/* flush_site - postqueue -s: the deferred messages with a recipient
+ * still to do in site go to incoming/ now (taken in as flushed), and
+ * dead destinations are revived, as Postfix's flush service asks its
+ * qmgr to.  The envelopes are read here: no per-site index is kept. */
+static void
+flush_site(const char *site)
+{
+	DIR *dir = opendir(mail_queue_dir(MAIL_QUEUE_DEFERRED));
+	struct dirent *de;
+	int n = 0;
+
+	qmgr_transport_flush();
+	if (dir == NULL)
+		return;
+	while ((de = readdir(dir)) != NULL) {
+		const char *err = NULL;
+		struct qfile_msg *qf;
+		char *path;
+		int match = 0;
+
+		if (!valid_id(de->d_name))
+			continue;
+		path = mail_queue_path(MAIL_QUEUE_DEFERRED, de->d_name);
+		if ((qf = qfile_read(path, &err)) != NULL) {
+			for (int i = 0; i < qf->rcpt_count && !match; i++)
+				match = !qf->rcpt[i].done
+				    && site_match(qf->rcpt[i].address, site);
+			qfile_msg_free(&qf);
+		}
+		free(path);
+		if (!match)
+			continue;
+		flushed_add(de->d_name);
+		if (mail_queue_rename(MAIL_QUEUE_DEFERRED, MAIL_QUEUE_INCOMING,
+		    de->d_name) < 0)
+			msg_warn("%s: move to incoming: %m", de->d_name);
+		else
+			n++;
+	}
+	closedir(dir);
+	if (n > 0)
+		qmgr_schedule_scan();
+}
+
 /* trigger - the bytes of a trigger connection (the skeleton reads
  * and closes it). */
 static void
 trigger(const char *buf, size_t len)
 {
 	for (size_t i = 0; i < len; i++) {
+		if (buf[i] == MAIL_SERVER_TRIG_SITE) {
+			const char *end = memchr(buf + i + 1, '\n', len - i - 1);
+			char site[256];
+			size_t n;
+
+			if (end == NULL)	/* not in one piece: ignored */
+				break;
+			n = (size_t)(end - (buf + i + 1));
+			if (n > 0 && n < sizeof(site)
+			    && memchr(buf + i + 1, 0, n) == NULL) {
+				memcpy(site, buf + i + 1, n);
+				site[n] = 0;
+				flush_site(site);
+			}
+			i = (size_t)(end - buf);
+			continue;
+		}
 		switch (buf[i]) {
 		case MAIL_SERVER_TRIG_FLUSH:
+			/* As Postfix's flush of dead destinations: they all
+			 * get mail again, and deferred transports deliver. */
 			flush_requested = 1;
+			qmgr_transport_flush();
 			qmgr_schedule_scan();
 			break;
 		case MAIL_SERVER_TRIG_NEW:
@@ -410,6 +604,7 @@ main(int argc, char **argv)
 	min_backoff = var_minimal_backoff_time;
 	max_backoff = var_maximal_backoff_time;
 	queue_lifetime = var_maximal_queue_lifetime;
+	delay_warning = var_delay_warning_time;
 	bounce_lifetime = var_bounce_queue_lifetime;
 	if (bounce_lifetime > queue_lifetime)
 		bounce_lifetime = queue_lifetime;
@@ -419,6 +614,7 @@ main(int argc, char **argv)
 		max_backoff = min_backoff;
 	resolve_init();
 	cleanup_init();
+	qmgr_transport_init();
 	mail_server_exclusive();
 	mail_server_ready();
 	qmgr_base = mail_server_base();

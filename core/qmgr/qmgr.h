@@ -13,6 +13,7 @@
 #ifndef POSTINO_QMGR_QMGR_H
 #define POSTINO_QMGR_QMGR_H
 
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -21,6 +22,7 @@
 
 #include "htable.h"
 #include "qfile.h"
+#include "qmgr_feedback.h"
 
 struct qmgr_transport;
 struct qmgr_conn;
@@ -48,6 +50,8 @@ struct qmgr_message {
 	off_t *done_offsets;		/* to mark D at the end of a job */
 	int ndone;
 	int gone;			/* active/ID was deleted (postsuper -d) */
+	int flushed;			/* taken in by a flush: defer_transports
+					 * do not apply */
 	int marks_unsynced;		/* D marks written, not fsync'd yet */
 	struct qmgr_message *next;
 	struct qmgr_message *prev;
@@ -62,11 +66,26 @@ struct qmgr_job {
 	int *rcpt;			/* indices into msg->qf->rcpt */
 	int nrcpt;
 	long request_id;
+	char defer_dsn[16];		/* of the last deferred recipient */
 	struct qmgr_job *next;
+};
+
+/* What delivers a transport's mail (its master.cf command). */
+enum qmgr_kind {
+	QMGR_KIND_NONE,			/* no master.cf service: mail waits */
+	QMGR_KIND_AGENT,		/* local, virtual, ...: pipelined */
+	QMGR_KIND_SINGLE,		/* smtp, lmtp: one job per connection,
+					 * slow start, destination feedback */
+	QMGR_KIND_ERROR,		/* error(8) in qmgr: bounce */
+	QMGR_KIND_RETRY,		/* error(8) as "retry": defer */
+	QMGR_KIND_DISCARD,		/* discard(8) in qmgr: "sent" */
 };
 
 struct qmgr_transport {
 	char *name;			/* "local" */
+	enum qmgr_kind kind;
+	struct qmgr_fb_conf fb;		/* QMGR_KIND_SINGLE's window */
+	long rate_delay;		/* <transport>_destination_rate_delay */
 	char *socket_path;		/* $queue_directory/private/local */
 	int max_conns;
 	int dest_limit;			/* per-destination concurrency */
@@ -85,6 +104,12 @@ extern struct event_base *qmgr_base;
 extern struct qmgr_message *qmgr_active;
 extern int qmgr_active_count;
 void qmgr_message_finished(struct qmgr_message *msg);
+/* qmgr_flushed_take - was this ID taken in by a flush (forgotten now)? */
+int qmgr_flushed_take(const char *id);
+
+/* Queue file mode bit: the delay warning (delay_warning_time) was sent
+ * (other execute, 0711; see QFILE_MODE_TRIED in qfile.h). */
+#define QMGR_MODE_WARNED	S_IXOTH
 void qmgr_schedule_scan(void);
 
 /* qmgr_message.c */
@@ -98,6 +123,10 @@ void qmgr_job_status(struct qmgr_job *job, int index, const char *dsn,
 /* qmgr_job_done - the agent finished the job (or the connection died:
  * the job's unfinished recipients are deferred with reason). */
 void qmgr_job_done(struct qmgr_job *job, const char *failure_reason);
+/* qmgr_job_defer_all - defer the job's unfinished recipients with this
+ * dsn and text (logged with relay=none), then qmgr_job_done. */
+void qmgr_job_defer_all(struct qmgr_job *job, const char *dsn,
+    const char *text);
 void qmgr_job_free(struct qmgr_job **jobp);
 /* qmgr_message_gone - was active/ID deleted under us (postsuper -d)?
  * Then nothing more is written for the message (no defer or bounce log,
@@ -116,7 +145,13 @@ int qmgr_status_log(const char *queue, const char *id,
 struct qmgr_transport *qmgr_transport_find(const char *name);
 void qmgr_transport_enqueue(struct qmgr_transport *t, struct qmgr_job *job);
 void qmgr_transport_dispatch(struct qmgr_transport *t);
-/* qmgr_transport_known - does a delivery agent exist for this name? */
-int qmgr_transport_known(const char *name);
+/* qmgr_transport_init - read master.cf's services (once, at start). */
+void qmgr_transport_init(void);
+/* qmgr_transport_kind - what delivers this transport's mail: its
+ * master.cf unix service's command; error, retry and discard without a
+ * service are qmgr's own; QMGR_KIND_NONE when nothing does. */
+enum qmgr_kind qmgr_transport_kind(const char *name);
+/* qmgr_transport_flush - a flush: every dead destination is revived. */
+void qmgr_transport_flush(void);
 
 #endif

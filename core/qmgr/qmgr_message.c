@@ -154,8 +154,10 @@ qmgr_job_status(struct qmgr_job *job, int index, const char *dsn,
 		st = QMGR_RCPT_SENT;
 	else if (strcmp(status, "bounced") == 0)
 		st = QMGR_RCPT_BOUNCED;
-	else
+	else {
 		st = QMGR_RCPT_DEFERRED;
+		strlcpy(job->defer_dsn, dsn, sizeof(job->defer_dsn));
+	}
 	/* soft_bounce: never bounce, defer instead. */
 	if (st == QMGR_RCPT_BOUNCED && var_soft_bounce)
 		st = QMGR_RCPT_DEFERRED;
@@ -210,6 +212,22 @@ qmgr_job_done(struct qmgr_job *job, const char *failure_reason)
 		qmgr_message_finished(msg);
 }
 
+void
+qmgr_job_defer_all(struct qmgr_job *job, const char *dsn, const char *text)
+{
+	struct qmgr_message *msg = job->msg;
+
+	for (int i = 0; i < job->nrcpt; i++) {
+		int ri = job->rcpt[i];
+
+		if (msg->rstate[ri] == QMGR_RCPT_BUSY) {
+			log_status(msg, ri, "none", dsn, "deferred", text);
+			finish_rcpt(msg, ri, QMGR_RCPT_DEFERRED, dsn, "delayed", text);
+		}
+	}
+	qmgr_job_done(job, NULL);
+}
+
 int
 qmgr_message_sync_marks(struct qmgr_message *msg)
 {
@@ -259,6 +277,97 @@ add_to_job(struct qmgr_message *msg, struct qmgr_job **jobs, int *njobs,
 	msg->rstate[ri] = QMGR_RCPT_BUSY;
 }
 
+/* defer_transport - is transport listed in defer_transports? */
+static int
+defer_transport(const char *transport)
+{
+	char *list, *cp, *name;
+	int found = 0;
+
+	if (*var_defer_transports == 0)
+		return 0;
+	cp = list = xstrdup(var_defer_transports);
+	while (!found && (name = mystrtok(&cp, " \t\r\n,")) != NULL)
+		found = strcmp(name, transport) == 0;
+	free(list);
+	return found;
+}
+
+/* split_dsn - an optional leading DSN status "X.Y.Z " of text: copied
+ * into dsn (class forced to cls), text after it returned. */
+static const char *
+split_dsn(const char *text, char cls, char *dsn, size_t size)
+{
+	size_t n = strspn(text, "0123456789.");
+
+	if (n >= 5 && n < size && (text[0] == '4' || text[0] == '5')
+	    && text[1] == '.' && (text[n] == ' ' || text[n] == 0)
+	    && strchr(text + 2, '.') && strchr(text + 2, '.') < text + n - 1) {
+		memcpy(dsn, text, n);
+		dsn[n] = 0;
+		dsn[0] = cls;
+		text += n;
+		while (*text == ' ')
+			text++;
+	}
+	return text;
+}
+
+/* internal_delivery - recipient ri goes to a transport qmgr serves
+ * itself, as Postfix's error(8) and discard(8) agents do: the next hop
+ * is the reason, with an optional DSN status in front.  error: bounce,
+ * retry: defer, discard: sent ("relay=none, dsn=2.0.0, status=sent").
+ * 1 when done, 0 when the transport has a real agent. */
+static int
+internal_delivery(struct qmgr_message *msg, int ri, const char *transport,
+    const char *nexthop)
+{
+	char dsn[16];
+	const char *text;
+
+	if (nexthop == NULL)
+		nexthop = "";
+	switch (qmgr_transport_kind(transport)) {
+	case QMGR_KIND_ERROR:
+		strlcpy(dsn, "5.0.0", sizeof(dsn));
+		text = split_dsn(nexthop, '5', dsn, sizeof(dsn));
+		if (*text == 0)
+			text = "mail for this domain is not accepted";
+		if (var_soft_bounce) {
+			dsn[0] = '4';
+			log_status(msg, ri, "none", dsn, "deferred", text);
+			finish_rcpt(msg, ri, QMGR_RCPT_DEFERRED, dsn, "delayed", text);
+		} else {
+			log_status(msg, ri, "none", dsn, "bounced", text);
+			finish_rcpt(msg, ri, QMGR_RCPT_BOUNCED, dsn, "failed", text);
+		}
+		return 1;
+	case QMGR_KIND_RETRY:
+		strlcpy(dsn, "4.0.0", sizeof(dsn));
+		text = split_dsn(nexthop, '4', dsn, sizeof(dsn));
+		if (*text == 0)
+			text = "delivery temporarily suspended";
+		log_status(msg, ri, "none", dsn, "deferred", text);
+		finish_rcpt(msg, ri, QMGR_RCPT_DEFERRED, dsn, "delayed", text);
+		return 1;
+	case QMGR_KIND_DISCARD:
+		strlcpy(dsn, "2.0.0", sizeof(dsn));
+		text = nexthop;
+		if (*text == 0) {
+			/* The recipient's domain, as the resolver gives it for
+			 * "discard:" in Postfix. */
+			const char *at = strrchr(msg->qf->rcpt[ri].address, '@');
+
+			text = at ? at + 1 : "discarded";
+		}
+		log_status(msg, ri, "none", dsn, "sent", text);
+		finish_rcpt(msg, ri, QMGR_RCPT_SENT, dsn, "delivered", text);
+		return 1;
+	default:
+		return 0;
+	}
+}
+
 int
 qmgr_message_load(const char *id)
 {
@@ -285,6 +394,7 @@ qmgr_message_load(const char *id)
 	 * Else mark it now, before any agent sees it (no fsync: the mark
 	 * only has to outlive a process, and the agents' fsyncs of what
 	 * they deliver come later). */
+	msg->flushed = qmgr_flushed_take(id);
 	if (qf->mode & QFILE_MODE_TRIED)
 		msg->redelivery = 1;
 	else if (chmod(path, (qf->mode | QFILE_MODE_TRIED) & 07777) < 0)
@@ -319,13 +429,15 @@ qmgr_message_load(const char *id)
 			    "address resolver failure");
 			finish_rcpt(msg, i, QMGR_RCPT_DEFERRED, "4.3.0", "delayed",
 			    "address resolver failure");
-		} else if (strcmp(rr.transport, "error") == 0) {
-			const char *text = rr.nexthop && *rr.nexthop ? rr.nexthop
-			    : "mail for this domain is not accepted";
-
-			log_status(msg, i, "none", "5.0.0", "bounced", text);
-			finish_rcpt(msg, i, QMGR_RCPT_BOUNCED, "5.0.0", "failed", text);
-		} else if (!qmgr_transport_known(rr.transport)) {
+		} else if (!msg->flushed && defer_transport(rr.transport)) {
+			/* defer_transports: no attempt until a flush. */
+			log_status(msg, i, "none", "4.3.2", "deferred",
+			    "deferred transport");
+			finish_rcpt(msg, i, QMGR_RCPT_DEFERRED, "4.3.2", "delayed",
+			    "deferred transport");
+		} else if (internal_delivery(msg, i, rr.transport, rr.nexthop)) {
+			/* error, retry, discard: done here. */
+		} else if (qmgr_transport_kind(rr.transport) == QMGR_KIND_NONE) {
 			char text[256];
 
 			snprintf(text, sizeof(text),

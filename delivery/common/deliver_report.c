@@ -90,7 +90,6 @@ void
 local_report(struct local_ctx *ctx, enum local_stat stat, const char *dsn,
     const char *fmt, ...)
 {
-	struct local_result *res = ctx->res;
 	struct buf *text = buf_new(128, 4096);
 	static const char *const words[] = {"sent", "bounced", "deferred"};
 	va_list ap;
@@ -108,13 +107,22 @@ local_report(struct local_ctx *ctx, enum local_stat stat, const char *dsn,
 			*cp = ' ';
 	local_log_line(ctx->msg, ctx->rcpt, ctx->orig_rcpt, dsn, words[stat],
 	    buf_str(text));
+	local_result_record(ctx, stat, dsn, buf_str(text));
+	buf_free(&text);
+}
+
+void
+local_result_record(struct local_ctx *ctx, enum local_stat stat,
+    const char *dsn, const char *text)
+{
+	struct local_result *res = ctx->res;
+
 	if (res->leaves == 0 || stat > res->stat) {
 		res->stat = stat;
 		strlcpy(res->dsn, dsn, sizeof(res->dsn));
-		buf_set(res->text, buf_str(text));
+		buf_set(res->text, text);
 	}
 	res->leaves++;
-	buf_free(&text);
 }
 
 /* local_dup_seen - the duplicate filter (duplicate_filter_limit). */

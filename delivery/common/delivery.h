@@ -106,6 +106,11 @@ double local_now(void);
 void local_report(struct local_ctx *ctx, enum local_stat stat,
     const char *dsn, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
+/* local_result_record - record a leaf outcome that another agent has
+ * logged already (mailbox_transport): no delivery line. */
+void local_result_record(struct local_ctx *ctx, enum local_stat stat,
+    const char *dsn, const char *text);
+
 /* local_log_line - the Postfix-shaped delivery line. */
 void local_log_line(struct local_msg *msg, const char *to, const char *orig,
     const char *dsn, const char *status, const char *text);

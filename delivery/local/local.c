@@ -142,6 +142,8 @@ local_conf_init(void)
 	c->forward_path = var_forward_path;
 	c->mailbox_command = var_mailbox_command;
 	c->luser_relay = var_luser_relay;
+	c->mailbox_transport = var_mailbox_transport;
+	c->fallback_transport = var_fallback_transport;
 	c->home_mailbox = var_home_mailbox;
 	c->spool_dir = var_mail_spool_directory;
 	c->shell = *var_local_command_shell ? var_local_command_shell : "/bin/sh";

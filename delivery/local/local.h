@@ -50,6 +50,8 @@ struct local_conf {
 	const char *home_mailbox;
 	const char *spool_dir;
 	const char *luser_relay;	/* raw */
+	const char *mailbox_transport;	/* transport:nexthop, or "" */
+	const char *fallback_transport;
 	const char *shell;	/* local_command_shell or /bin/sh */
 	char **mydest;		/* mydestination names, lowercased */
 	int mydest_count;
@@ -62,6 +64,10 @@ struct local_conf {
 };
 
 extern struct local_conf local_conf;
+
+/* local_pass.c - hand the recipient to the agent of spec
+ * (transport:nexthop, from parameter param) and take its status. */
+void local_pass(struct local_ctx *ctx, const char *spec, const char *param);
 
 /* local_recipient.c - deliver one address (any level). */
 void local_recipient(struct local_ctx *ctx);

@@ -71,7 +71,7 @@ local_recipient(struct local_ctx *ctx)
 {
 	char *local, *base, *ext = NULL;
 	const char *at = strrchr(ctx->rcpt, '@');
-	struct passwd *pw;
+	struct passwd *pw = NULL;
 	int split;
 
 	if (++ctx->res->steps > LOCAL_STEP_LIMIT) {
@@ -108,8 +108,16 @@ local_recipient(struct local_ctx *ctx)
 	if (local_alias(ctx, local) || (ext && local_alias(ctx, base)))
 		goto done;
 
+	/* mailbox_transport: every local recipient, in passwd or not, after
+	 * aliases and (for a passwd user) .forward. */
 	if (*base != 0 && strchr(base, '/') == NULL
-	    && (pw = getpwnam(base)) != NULL) {
+	    && (pw = getpwnam(base)) == NULL && *local_conf.mailbox_transport) {
+		if (!local_dup_seen(ctx->msg, "mailbox", ctx->rcpt))
+			local_pass(ctx, local_conf.mailbox_transport,
+			    "mailbox_transport");
+		goto done;
+	}
+	if (*base != 0 && strchr(base, '/') == NULL && pw != NULL) {
 		char *user = xstrdup(pw->pw_name);
 		char *home = xstrdup(pw->pw_dir);
 		char *shell = xstrdup(pw->pw_shell);
@@ -126,6 +134,10 @@ local_recipient(struct local_ctx *ctx)
 		free(user);
 		free(home);
 		free(shell);
+		goto done;
+	}
+	if (*local_conf.fallback_transport) {
+		local_pass(ctx, local_conf.fallback_transport, "fallback_transport");
 		goto done;
 	}
 	if (*local_conf.luser_relay) {
@@ -235,6 +247,10 @@ local_mailbox(struct local_ctx *ctx, const char *user, uid_t uid, gid_t gid,
 
 	if (local_dup_seen(ctx->msg, "mailbox", user))
 		return;
+	if (*local_conf.mailbox_transport) {
+		local_pass(ctx, local_conf.mailbox_transport, "mailbox_transport");
+		return;
+	}
 	if (!delivery_conf.is_root) {
 		uid = getuid();
 		gid = getgid();

@@ -473,15 +473,21 @@ resolve_one(struct smtp_dest *d, const char *nexthop, int fallback)
 	if (smtp_conf.lmtp) {
 		if (strncmp(spec, "unix:", 5) == 0) {
 			struct sockaddr_un sun;
+			/* A relative path is under the queue directory, as in
+			 * Postfix (unix:private/dovecot-lmtp). */
+			char *path = spec[5] == '/' ? xstrdup(spec + 5)
+			    : concatenate(var_queue_directory, "/", spec + 5, (char *)0);
 
 			memset(&sun, 0, sizeof(sun));
 			sun.sun_family = AF_UNIX;
-			if (strlen(spec + 5) >= sizeof(sun.sun_path) || spec[5] == 0) {
+			if (strlen(path) >= sizeof(sun.sun_path) || spec[5] == 0) {
 				dest_fail(d, 0, "4.3.5", "bad LMTP socket path: %s", spec + 5);
+				free(path);
 				return;
 			}
-			strlcpy(sun.sun_path, spec + 5, sizeof(sun.sun_path));
+			strlcpy(sun.sun_path, path, sizeof(sun.sun_path));
 			add_addr(d, spec + 5, (struct sockaddr *)&sun, 0, -1, fallback);
+			free(path);
 			return;
 		}
 		if (strncmp(spec, "inet:", 5) == 0)

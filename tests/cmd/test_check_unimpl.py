@@ -65,7 +65,8 @@ CASES = [
     ("local_login_sender_maps", "hash:/etc/postino/login", REFUSE),
     ("debug_peer_list", "192.0.2.10", WARN),
     ("receive_override_options", "no_address_mappings", WARN),
-    ("mailbox_transport", "lmtp:unix:private/dovecot-lmtp", WARN),
+    ("mailbox_transport_maps", "hash:/etc/postino/mbt", WARN),
+    ("mailbox_transport", "lmtp:unix:private/dovecot-lmtp", FINE),
     # The default, written differently: blanks and commas do not count.
     ("masquerade_classes", "envelope_sender,header_sender   header_recipient",
      FINE),
