@@ -66,6 +66,7 @@ import json
 import os
 import pwd
 import re
+import resource
 import shutil
 import socket
 import statistics
@@ -971,6 +972,8 @@ def r_run(mta, args, ndest, n):
     snap_b = os.path.join(args.work, "cpu-after.json")
     proc_stats("snap", str(root), snap_a)
     load = loadavg()
+    ru_self = resource.getrusage(resource.RUSAGE_SELF)
+    ru_kids = resource.getrusage(resource.RUSAGE_CHILDREN)
     msgs = None
     if ndest == 1:
         argv = [SMTP_SOURCE, "-d", "-s", str(args.r_sessions), "-m", str(n),
@@ -1020,6 +1023,15 @@ def r_run(mta, args, ndest, n):
     wait_until(lambda: mta.queue_count() == 0, 60, 0.2)
     time.sleep(1.0)   # late duplicates, log lines
     sinks.stop()
+    # the load generators' CPU: smtp-source and the sinks (reaped
+    # children), this script (its client, log polling, sink readers)
+    ru_self2 = resource.getrusage(resource.RUSAGE_SELF)
+    ru_kids2 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    gen_cpu = {
+        "children": ru_kids2.ru_utime + ru_kids2.ru_stime
+        - ru_kids.ru_utime - ru_kids.ru_stime,
+        "script": ru_self2.ru_utime + ru_self2.ru_stime
+        - ru_self.ru_utime - ru_self.ru_stime}
     t_sink = sinks.t_reached
     at_sink = sinks.messages()
     sink_sess = sum(sinks.sess) - ndest   # less the listening probes
@@ -1069,6 +1081,7 @@ def r_run(mta, args, ndest, n):
             "sink_sess": sink_sess,
             "conn_use_max": max(uses) if uses else 0,
             "conn_use_lines": sum(1 for u in uses if u > 1),
+            "gen_cpu": gen_cpu,
             "trouble": trouble, "valid": not problems,
             "problems": "; ".join(problems)}
 
@@ -1113,18 +1126,21 @@ def do_r_case(args, mtas, ndest):
             log("R %s %s run %d: accept %.0f, end to end %.0f msg/s (sink "
                 "count %.2f s); sink %d, log sent %d, duplicates %d, "
                 "missing %d; %d connections (sink: %d sessions ended), "
-                "conn_use max %d; %d warning/deferred lines; %s; load %s" % (
+                "conn_use max %d; %d warning/deferred lines; load "
+                "generators' CPU: sinks+smtp-source %.2f s, this script "
+                "%.2f s; %s; load %s" % (
                     case, m.name, r, n / res["accept_s"], n / res["e2e_s"],
                     res["sink_s"], res["files"], res["log_sent"], res["dup"],
                     res["missing"], res["conns"], res["sink_sess"],
                     res["conn_use_max"], len(res["trouble"]),
+                    res["gen_cpu"]["children"], res["gen_cpu"]["script"],
                     "valid" if res["valid"] else "INVALID: " + res["problems"],
                     res["load"]))
     lines = []
     for m in mtas:
         d = rates[m.name]
         busy = mcpu = 0.0
-        top = conns = cmax = ""
+        top = conns = cmax = gen = ""
         if d["cpu"]:
             busy = statistics.mean(
                 100 - c["machine_cpu_pct_of_all_cores"]["idle"]
@@ -1137,15 +1153,18 @@ def do_r_case(args, mtas, ndest):
             top = ", ".join("%s %.2f" % (kk, 1000 * v / n) for kk, v in
                             sorted(per.items(), key=lambda kv: -kv[1])[:4])
             conns = "%.0f" % statistics.median(x["conns"] for x in d["res"])
+            gen = "%.2f" % statistics.median(
+                1000 * (x["gen_cpu"]["children"] + x["gen_cpu"]["script"]) / n
+                for x in d["res"])
             cmax = "%d / %.1f" % (
                 max(x["conn_use_max"] for x in d["res"]),
                 statistics.median(n / max(1, x["conns"]) for x in d["res"]))
         lines.append("| %s | %s | %s | %s | %d of %d | %s | %s | %.1f–%.1f "
-                     "| %.0f %% | %.2f | %s |" % (
+                     "| %.0f %% | %.2f | %s | %s |" % (
                          case, m.name, summ(d["acc"]), summ(d["e2e"]),
                          len(d["acc"]), len(d["acc"]) + d["bad"], conns,
                          cmax, min(d["loads"]), max(d["loads"]), busy,
-                         1000 * mcpu / n, top))
+                         1000 * mcpu / n, top, gen))
     for mine in ("postino", "postino-alt"):
         a = rates.get(mine)
         if not a or not a["e2e"]:
@@ -1154,7 +1173,7 @@ def do_r_case(args, mtas, ndest):
             b = rates.get(other)
             if b and b["e2e"]:
                 lines.append("| %s | **%s / %s** | %.2f× | **%.2f×** "
-                             "| | | | | | | |" % (
+                             "| | | | | | | | |" % (
                                  case, mine, other,
                                  statistics.median(a["acc"]) /
                                  statistics.median(b["acc"]),
@@ -1172,8 +1191,10 @@ def do_r_case(args, mtas, ndest):
             "| case | MTA | accept-only msg/s, median (min–max) | end to end "
             "msg/s, median (min–max) | valid runs | connections | conn_use "
             "max / msgs per connection | load | machine busy | MTA CPU s / "
-            "1000 msgs | biggest (CPU s / 1000) |",
-            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+            "1000 msgs | biggest (CPU s / 1000) | load generators' CPU s / "
+            "1000 msgs |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- "
+            "| --- |"]
     emit(args, "\n".join(head + lines))
 
 
