@@ -703,7 +703,7 @@ session_open(struct deliv *dv, const struct smtp_addr *a, int *loop_r,
 		goto fail;
 	}
 	if (r.code / 100 != 2) {
-		last_error_set(&dv->le, r.code >= 500 ? "5.0.0" : "4.0.0", label,
+		last_error_set(&dv->le, r.dsn, label,
 		    "host %s refused to talk to me: %s", peer, buf_str(r.text));
 		if (r.code >= 500 && r.code < 600 && (!smtp_conf.skip_5xx_greeting
 		    || dv->final))
@@ -807,18 +807,19 @@ smtp_deliver(struct smtp_request *req, char **reason_r)
 	dv.soft = xcalloc((size_t)dr->rcpt_count + 1, sizeof(int));
 	*reason_r = NULL;
 
-	/* A cached session to this next hop first. */
-	while (npending(&dv) > 0 && (s = smtp_session_take(dr->nexthop)) != NULL) {
+	/* A cached session to this next hop first (one: a server that
+	 * answers 4xx on it is tried again below as the MX list says, not
+	 * over and over on the cached session). */
+	if ((s = smtp_session_take(dr->nexthop)) != NULL) {
 		req->t_conn = smtp_now();
 		dv.final = 0;		/* a soft error: the fresh servers below */
-		if (transaction(&dv, s) == 0) {
+		if (transaction(&dv, s) == 0 && npending(&dv) == 0) {
 			feedback = SMTP_DEST_OK;
 			smtp_session_keep(s);
 		} else {
-			smtp_session_close(s, 0);
+			smtp_session_close(s, s->stream->err == 0
+			    || s->stream->err == EPROTO);
 		}
-		/* A failure of a reused session before anything was decided
-		 * is tried again on a fresh one. */
 		for (int i = 0; i < dr->rcpt_count; i++)
 			dv.soft[i] = 0;
 	}

@@ -20,14 +20,16 @@ POSTINO_DEPS_BUILD="build-essential cmake pkg-config libltdl-dev libevent-dev li
 # test: libraries of every module, cmocka, readelf, db_dump, the reference
 # Postfix, and the real peers the map and end-to-end tests start on
 # loopback (slapd, mariadbd, dovecot, dnsmasq) or drive (swaks, pflogsumm),
-# pyflakes for the lint.pyflakes test, and strace (e2e.fanout counts the
+# pyflakes for the lint.pyflakes test, strace (e2e.fanout counts the
 # daemons' fsyncs), aiosmtpd and dovecot-lmtpd (the SMTP and LMTP servers
-# the smtp and lmtp clients deliver to).
+# the smtp and lmtp clients deliver to), and for the smtp/lmtp client tests
+# unbound (the test zone) and Dovecot's IMAP server (reads back what Dovecot
+# LMTP stored); Postfix's smtp-sink comes with postfix.
 POSTINO_DEPS_TEST="$POSTINO_DEPS_BUILD db5.3-util libldap2-dev libmariadb-dev
 	libcmocka-dev python3 binutils postfix postfix-pcre slapd ldap-utils
 	mariadb-server mariadb-client swaks dovecot-core dovecot-pop3d pflogsumm
 	postfix-ldap postfix-mysql clang libclang-rt-14-dev python3-pyflakes
-	dnsmasq-base strace python3-aiosmtpd dovecot-lmtpd"
+	dnsmasq-base strace python3-aiosmtpd dovecot-lmtpd unbound dovecot-imapd"
 
 # postino_deps_missing PKG... - print the packages that are not installed.
 postino_deps_missing() {

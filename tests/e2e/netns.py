@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: MIT
 """netns - a network namespace of its own for a test, with its own
-/etc/resolv.conf and /etc/hosts, and the two DNS peers the tests resolve
-through: dnsmasq serving test records (Dnsmasq), and a server that reads
-every query and never answers (DropDns).
+/etc/resolv.conf and /etc/hosts, and the DNS peers the tests resolve
+through: dnsmasq serving test records (Dnsmasq), a real unbound serving a
+test zone with NXDOMAIN, SERVFAIL and REFUSED names (Unbound), and a
+server that reads every query and never answers (DropDns).
 
 A test file runs itself again inside a fresh namespace:
 
@@ -32,6 +33,12 @@ the resolver's 127.0.0.1:53 is whichever peer the test starts there.
     d = Dnsmasq(tc, ["--host-record=good.test,192.0.2.1"],
                 drop={"stall.test": drop})   # *.stall.test forwarded there
 
+    ub = Unbound(tc, ["a.test. MX 10 mx1.a.test.",
+                      "mx1.a.test. A 127.0.0.11"],
+                 servfail=["broken.test"], refused=["refused.test"],
+                 drop={"stall.test": drop})
+    ub.add("late.test. A 127.0.0.12"); ub.remove("a.test.")
+
 query() is a minimal DNS client (one UDP question) for checking a peer.
 """
 import os
@@ -55,6 +62,8 @@ SKIP = 77
 RUN_UNITTEST = os.path.join(HERE, "..", "cmd", "run_unittest.py")
 ENV = "POSTINO_NETNS"
 DNSMASQ = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
+UNBOUND = shutil.which("unbound") or "/usr/sbin/unbound"
+UNBOUND_CONTROL = shutil.which("unbound-control") or "/usr/sbin/unbound-control"
 # glibc's and c-ares' defaults: 5 s per try, 2 tries.
 RESOLV_OPTIONS = "timeout:5 attempts:2"
 
@@ -323,6 +332,153 @@ class Dnsmasq:
                          timeout=0.5) is not None
         poll_until("dnsmasq answering on %s:%d" % (address, port), up,
                    timeout=30)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=30)
+        self.proc.stderr.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+UNBOUND_CONF = """server:
+    interface: {address}@{port}
+    port: {port}
+    do-ip4: yes
+    do-ip6: no
+    do-udp: yes
+    do-tcp: yes
+    username: ""
+    chroot: ""
+    directory: "{dir}"
+    pidfile: "{dir}/unbound.pid"
+    logfile: "{dir}/unbound.log"
+    use-syslog: no
+    log-queries: yes
+    verbosity: 1
+    num-threads: 1
+    module-config: "iterator"
+    trust-anchor-file: ""
+    auto-trust-anchor-file: ""
+    root-hints: ""
+    do-not-query-localhost: no
+    do-not-query-address: {nowhere}
+    access-control: 127.0.0.0/8 allow
+    cache-max-ttl: 0
+    cache-max-negative-ttl: 0
+    infra-host-ttl: 0
+    harden-referral-path: no
+    qname-minimisation: no
+{zones}
+remote-control:
+    control-enable: yes
+    control-interface: "{dir}/control.sock"
+    control-use-cert: no
+{forwards}"""
+
+
+class Unbound:
+    """A real unbound on ADDRESS:PORT serving RECORDS (unbound local-data
+    lines: "a.test. MX 10 mx1.a.test.", "mx1.a.test. A 127.0.0.11",
+    "null.test. MX 0 .") in the LOCAL zones ("static": a name it has no
+    record for is NXDOMAIN, a known name without the type asked is
+    NODATA).  Names under a domain of servfail are answered SERVFAIL at
+    once (forwarded to an address unbound must not query), names under
+    a domain of refused are answered REFUSED, and drop maps a domain to a
+    DropDns that unbound forwards its queries to (never answered: the
+    client times out).  No validation, no cache worth speaking of, no
+    root-only paths: configuration, pid file, log and the control socket
+    live in a temporary directory.  add()/remove() change local data
+    while it runs (unbound-control over a unix socket).  Stopped at tc's
+    cleanup."""
+
+    # unbound refuses to query this address: a zone forwarded here has
+    # no usable server and is SERVFAIL without waiting.
+    NOWHERE = "127.0.0.254"
+
+    def __init__(self, tc, records, address="127.0.0.1", port=53,
+                 local=("test", "invalid"), servfail=(), refused=(),
+                 drop=None):
+        if not os.access(UNBOUND, os.X_OK):
+            raise AssertionError("unbound is not installed "
+                                 "(Debian: unbound)")
+        self.address, self.port = address, port
+        self.dir = tempfile.mkdtemp(prefix="postino-unbound-")
+        os.chmod(self.dir, 0o755)
+        zones = []
+        for d in local:
+            zones.append('    local-zone: "%s." static' % d.rstrip("."))
+        for d in refused:
+            zones.append('    local-zone: "%s." refuse' % d.rstrip("."))
+        forwards = []
+        for d, addr, p in ([(d, self.NOWHERE, 53) for d in servfail]
+                           + [(d, peer.address, peer.port)
+                              for d, peer in (drop or {}).items()]):
+            # transparent: the forward-zone answers, not the static zone
+            # above it.
+            zones.append('    local-zone: "%s." transparent' % d.rstrip("."))
+            forwards.append('forward-zone:\n    name: "%s."\n'
+                            '    forward-addr: %s@%d\n'
+                            % (d.rstrip("."), addr, p))
+        for r in records:
+            zones.append('    local-data: "%s"' % r.replace('"', '\\"'))
+        self.conf = os.path.join(self.dir, "unbound.conf")
+        with open(self.conf, "w") as f:
+            f.write(UNBOUND_CONF.format(
+                address=address, port=port, dir=self.dir,
+                nowhere=self.NOWHERE, zones="\n".join(zones),
+                forwards="".join(forwards)))
+        r = subprocess.run([UNBOUND + "-checkconf", self.conf],
+                           capture_output=True, text=True, timeout=60)
+        if r.returncode != 0:
+            raise AssertionError("unbound-checkconf: %s%s"
+                                 % (r.stdout, r.stderr))
+        self.proc = subprocess.Popen([UNBOUND, "-d", "-c", self.conf],
+                                     stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE)
+        tc.addCleanup(self.stop)
+
+        def up():
+            if self.proc.poll() is not None:
+                raise AssertionError("unbound exited with %d: %s %s" % (
+                    self.proc.returncode,
+                    self.proc.stderr.read().decode(errors="replace"),
+                    self.log()))
+            return query("probe.invalid", "A", address, port,
+                         timeout=0.5) is not None
+        poll_until("unbound answering on %s:%d" % (address, port), up,
+                   timeout=30)
+
+    def log(self):
+        try:
+            with open(os.path.join(self.dir, "unbound.log"),
+                      errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def control(self, *args):
+        r = subprocess.run([UNBOUND_CONTROL, "-c", self.conf] + list(args),
+                           capture_output=True, text=True, timeout=60)
+        if r.returncode != 0 or r.stdout.strip() not in ("ok", ""):
+            raise AssertionError("unbound-control %s: rc=%d %s%s"
+                                 % (" ".join(args), r.returncode, r.stdout,
+                                    r.stderr))
+        return r.stdout
+
+    def add(self, record):
+        """One more local-data record, served from now on."""
+        self.control("local_data", record)
+
+    def remove(self, name):
+        """Every record of NAME: from now on NXDOMAIN (NODATA when names
+        below it exist)."""
+        self.control("local_data_remove", name)
+        self.control("flush", name)
 
     def stop(self):
         if self.proc.poll() is None:
