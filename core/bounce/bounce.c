@@ -368,8 +368,9 @@ bounce_send_original(const struct qfile_msg *qf,
 		if (e->orig_rcpt && *e->orig_rcpt)
 			put(st, "Original-Recipient: rfc822;%s", e->orig_rcpt);
 		put(st, "Action: %s", action);
-		put(st, "Status: %s", kind == BOUNCE_EXPIRED && e->status[0] == '4'
-		    ? "4.4.7" : e->status);
+		/* An expired recipient keeps the status of its last attempt,
+		 * as Postfix reports it. */
+		put(st, "Status: %s", e->status);
 		if (remote_reply(e->reason, mta, sizeof(mta), &diag)) {
 			/* What another server said, as Postfix reports it. */
 			put(st, "Remote-MTA: dns; %s", mta);

@@ -7,6 +7,8 @@
  *   sender=ADDR, arrival=SEC.USEC, content_offset=N, content_len=N,
  *   nexthop=..., client_address=..., client_name=..., client_helo=...,
  *   client_protocol=..., dsn_envid=..., dsn_ret=...,
+ *   dest_backlog=1 (only when set: more mail for this destination waits
+ *   in qmgr, so an smtp/lmtp agent keeps its session open for it),
  *   redelivery=1 (only when set: the message was handed to an agent
  *   before, and that attempt's outcome may not have been recorded, so
  *   an agent that can recognise a copy it already made must look),

@@ -108,24 +108,6 @@ message_free(struct qmgr_message *msg)
 	free(msg);
 }
 
-/* notify - send a notification of kind from the given log; 0 ok, -1
- * try again later. */
-static int
-notify(struct qmgr_message *msg, enum bounce_kind kind, const char *log_queue)
-{
-	struct bounce_entry *entries = NULL;
-	int n = bounce_log_read(log_queue, msg->id, &entries);
-	char *newid = NULL;
-	int ret;
-
-	if (n <= 0)
-		return n < 0 ? -1 : 0;
-	ret = bounce_send(msg->qf, msg->path, kind, entries, n, &newid);
-	free(newid);
-	bounce_entries_free(&entries, n);
-	return ret;
-}
-
 /* still_deferred - is e a recipient deferred in this attempt (the defer
  * log also holds those that earlier attempts deferred and later ones
  * delivered)? */
@@ -144,23 +126,17 @@ still_deferred(const struct qmgr_message *msg, const struct bounce_entry *e)
 	return 0;
 }
 
-/* notify_delayed - the sender's "delayed mail" notification (RFC 3464,
- * action=delayed) listing the recipients still deferred, each once with
- * its latest reason; 0 sent, 1 nothing to send, -1 try again later. */
+/* latest_entries - the defer log grows with every attempt: keep, at the
+ * front of entries, the last entry of each recipient (still deferred in
+ * this attempt, with this_attempt); returns how many. */
 static int
-notify_delayed(struct qmgr_message *msg)
+latest_entries(struct qmgr_message *msg, struct bounce_entry *entries, int n,
+    int this_attempt)
 {
-	struct bounce_entry *entries = NULL;
-	int n = bounce_log_read(MAIL_QUEUE_DEFER, msg->id, &entries);
-	int keep = 0, ret;
-	char *newid = NULL;
+	int keep = 0;
 
-	if (n <= 0)
-		return n < 0 ? -1 : 1;
-	/* The defer log grows with every attempt: the last entry of each
-	 * recipient wins. */
 	for (int i = 0; i < n; i++) {
-		int later = !still_deferred(msg, &entries[i]);
+		int later = this_attempt && !still_deferred(msg, &entries[i]);
 
 		for (int j = i + 1; j < n && !later; j++)
 			later = strcmp(entries[i].recipient, entries[j].recipient) == 0
@@ -174,6 +150,49 @@ notify_delayed(struct qmgr_message *msg)
 			keep++;
 		}
 	}
+	return keep;
+}
+
+/* notify - send a notification of kind from the given log; 0 ok, -1
+ * try again later.  An expiry report lists each recipient once, with
+ * its latest reason. */
+static int
+notify(struct qmgr_message *msg, enum bounce_kind kind, const char *log_queue)
+{
+	struct bounce_entry *entries = NULL;
+	int n = bounce_log_read(log_queue, msg->id, &entries);
+	char *newid = NULL;
+	int ret, keep;
+
+	if (n <= 0)
+		return n < 0 ? -1 : 0;
+	keep = n;
+	if (kind == BOUNCE_EXPIRED) {
+		keep = latest_entries(msg, entries, n, 1);
+		if (keep == 0)
+			keep = latest_entries(msg, entries, n, 0);
+	}
+	ret = keep == 0 ? 0 : bounce_send(msg->qf, msg->path, kind, entries,
+	    keep, &newid);
+	free(newid);
+	bounce_entries_free(&entries, n);
+	return ret;
+}
+
+/* notify_delayed - the sender's "delayed mail" notification (RFC 3464,
+ * action=delayed) listing the recipients still deferred, each once with
+ * its latest reason; 0 sent, 1 nothing to send, -1 try again later. */
+static int
+notify_delayed(struct qmgr_message *msg)
+{
+	struct bounce_entry *entries = NULL;
+	int n = bounce_log_read(MAIL_QUEUE_DEFER, msg->id, &entries);
+	int keep, ret;
+	char *newid = NULL;
+
+	if (n <= 0)
+		return n < 0 ? -1 : 1;
+	keep = latest_entries(msg, entries, n, 1);
 	ret = keep == 0 ? 1 : bounce_send(msg->qf, msg->path, BOUNCE_DELAYED,
 	    entries, keep, &newid);
 	free(newid);

@@ -903,6 +903,10 @@ send_job(struct qmgr_conn *c, struct qmgr_job *job)
 		dr.rcpt[i].dsn_notify = r->dsn_notify;
 	}
 	deliver_request_to_attr(&dr, al);
+	/* More mail waits for this destination: the smtp/lmtp agent keeps
+	 * its session open for it (smtp_connection_cache_on_demand). */
+	if (job->dest && job->dest->head)
+		attr_add(al, "dest_backlog", "1");
 	attr_format(al, out);
 	bufferevent_write(c->bev, buf_str(out), buf_len(out));
 	free(dr.rcpt);

@@ -54,6 +54,7 @@ struct queued {
 	struct deliver_request *dr;
 	double t_start;
 	double t_active;
+	int backlog;			/* dest_backlog */
 	struct queued *next;
 };
 
@@ -181,6 +182,7 @@ deliver_one(struct agent_conn *c, struct queued *q)
 	req.conn = c;
 	req.t_start = q->t_start;
 	req.t_active = q->t_active;
+	req.backlog = q->backlog;
 	req.done = xcalloc((size_t)dr->rcpt_count + 1, sizeof(int));
 	if ((req.fd = open_queue_file(dr, &why)) < 0) {
 		for (int i = 0; i < dr->rcpt_count; i++)
@@ -302,6 +304,7 @@ conn_read(struct bufferevent *bev, void *arg)
 		q->t_start = smtp_now();
 		v = attr_get(c->al, "active_time");
 		q->t_active = v ? strtod(v, NULL) : 0;
+		q->backlog = attr_get(c->al, "dest_backlog") != NULL;
 		if (c->tail)
 			c->tail->next = q;
 		else

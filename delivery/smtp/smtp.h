@@ -141,9 +141,10 @@ struct smtp_session {
 
 /* smtp_session_take - a cached session for key (NULL when none). */
 struct smtp_session *smtp_session_take(const char *key);
-/* smtp_session_keep - cache s (or close it when caching is off or s is
+/* smtp_session_keep - cache s (or close it when caching is off for its
+ * destination -- on demand: when qmgr has a backlog for it -- or s is
  * used up). */
-void smtp_session_keep(struct smtp_session *s);
+void smtp_session_keep(struct smtp_session *s, int backlog);
 /* smtp_session_close - QUIT (best effort, short wait) and free. */
 void smtp_session_close(struct smtp_session *s, int quit);
 void smtp_session_flush_all(void);
@@ -171,6 +172,7 @@ struct smtp_request {
 	double t_active;		/* qmgr picked the message up */
 	double t_conn;			/* session ready (0: none yet) */
 	int conn_use;			/* the session's transaction number */
+	int backlog;			/* qmgr has more for this destination */
 	int *done;			/* per recipient: status given */
 	struct agent_conn *conn;
 };

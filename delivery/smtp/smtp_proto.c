@@ -791,6 +791,18 @@ fail:
 	return NULL;
 }
 
+/* session_key - what a kept session is found by: the next hop and the
+ * server ("example.com|mx1.example.com[192.0.2.1]:25"). */
+static char *
+session_key(const char *nexthop, const struct smtp_addr *a)
+{
+	char port[16];
+
+	snprintf(port, sizeof(port), "%d", a->port);
+	return concatenate(nexthop, "|", a->host, "[", a->addr_text, "]:", port,
+	    (char *)0);
+}
+
 int
 smtp_deliver(struct smtp_request *req, char **reason_r)
 {
@@ -807,24 +819,6 @@ smtp_deliver(struct smtp_request *req, char **reason_r)
 	dv.soft = xcalloc((size_t)dr->rcpt_count + 1, sizeof(int));
 	*reason_r = NULL;
 
-	/* A cached session to this next hop first (one: a server that
-	 * answers 4xx on it is tried again below as the MX list says, not
-	 * over and over on the cached session). */
-	if ((s = smtp_session_take(dr->nexthop)) != NULL) {
-		req->t_conn = smtp_now();
-		dv.final = 0;		/* a soft error: the fresh servers below */
-		if (transaction(&dv, s) == 0 && npending(&dv) == 0) {
-			feedback = SMTP_DEST_OK;
-			smtp_session_keep(s);
-		} else {
-			smtp_session_close(s, s->stream->err == 0
-			    || s->stream->err == EPROTO);
-		}
-		for (int i = 0; i < dr->rcpt_count; i++)
-			dv.soft[i] = 0;
-	}
-	if (npending(&dv) == 0)
-		goto done;
 	req->t_conn = 0;
 	dest = smtp_dest_resolve(dr->nexthop);
 	if (dest->count == 0) {
@@ -840,16 +834,25 @@ smtp_deliver(struct smtp_request *req, char **reason_r)
 		goto done;
 	}
 	last_error_set(&dv.le, "4.4.1", "none", "no server reachable");
-	for (int ai = 0; ai < dest->count && npending(&dv) > 0; ai++) {
-		int loop, greeted;
+	for (int ai = 0, fresh = 0; ai < dest->count && npending(&dv) > 0; ai++) {
+		int loop = 0, greeted = 1, before, rc;
+		char *key = session_key(dr->nexthop, &dest->addr[ai]);
 
 		if (smtp_conf.mx_session_limit > 0
-		    && sessions >= smtp_conf.mx_session_limit)
+		    && sessions >= smtp_conf.mx_session_limit) {
+			free(key);
 			break;
+		}
 		dv.final = (ai == dest->count - 1)
 		    || (smtp_conf.mx_session_limit > 0
 			&& sessions + 1 >= smtp_conf.mx_session_limit);
-		s = session_open(&dv, &dest->addr[ai], &loop, &greeted);
+		/* A session this process keeps open to this very server
+		 * (smtp_connection_cache_*), else a new one. */
+		s = fresh ? NULL : smtp_session_take(key);
+		if (s == NULL) {
+			s = session_open(&dv, &dest->addr[ai], &loop, &greeted);
+			fresh = 0;
+		}
 		if (greeted != 0)
 			sessions++;
 		if (s == NULL) {
@@ -862,6 +865,7 @@ smtp_deliver(struct smtp_request *req, char **reason_r)
 			}
 			if (greeted > 0)
 				greeted_any = 1;
+			free(key);
 			continue;
 		}
 		greeted_any = 1;
@@ -871,14 +875,28 @@ smtp_deliver(struct smtp_request *req, char **reason_r)
 					smtp_status(req, i, "5.4.6", "bounced", s->host_label,
 					    "mail for %s loops back to myself", dest->domain);
 			smtp_session_close(s, 1);
+			free(key);
 			break;
 		}
 		req->t_conn = smtp_now();
 		for (int i = 0; i < dr->rcpt_count; i++)
 			dv.soft[i] = 0;
-		s->dest_key = xstrdup(dr->nexthop);
-		if (transaction(&dv, s) == 0 && npending(&dv) == 0)
-			smtp_session_keep(s);
+		free(s->dest_key);
+		s->dest_key = key;
+		before = npending(&dv);
+		rc = transaction(&dv, s);
+		if (rc < 0 && s->reuse > 1 && npending(&dv) == before
+		    && s->stream->err != EPROTO) {
+			/* The server closed the kept session meanwhile: the same
+			 * server again, on a new connection. */
+			smtp_session_close(s, 0);
+			sessions--;
+			fresh = 1;
+			ai--;
+			continue;
+		}
+		if (rc == 0 && npending(&dv) == 0)
+			smtp_session_keep(s, req->backlog);
 		else
 			smtp_session_close(s, s->stream->err == 0 || s->stream->err == EPROTO);
 		if (dv.final)

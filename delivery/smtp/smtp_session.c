@@ -4,8 +4,8 @@
  * process itself: every delivery of the process shares it).
  *
  * A session is kept when caching is on for the destination
- * (smtp_connection_cache_on_demand, or the next hop is listed in
- * smtp_connection_cache_destinations), it has been open less than
+ * (smtp_connection_cache_on_demand and qmgr has more mail waiting for
+ * it, or the next hop is listed in smtp_connection_cache_destinations), it has been open less than
  * smtp_connection_reuse_time_limit and used fewer than
  * smtp_connection_reuse_count_limit times (0: no limit).  It waits at
  * most smtp_connection_cache_time_limit; then, or when the server
@@ -77,18 +77,19 @@ idle_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 static int
-cache_wanted(const char *key)
+cache_wanted(const char *key, int backlog)
 {
 	const char *list = smtp_conf.cache_destinations;
+	size_t nlen = strcspn(key, "|");	/* the next hop part */
 
-	if (smtp_conf.cache_on_demand)
+	if (smtp_conf.cache_on_demand && backlog)
 		return 1;
 	if (list && *list) {
 		char *copy = xstrdup(list), *cp = copy, *tok;
 		int found = 0;
 
 		while (!found && (tok = mystrtok(&cp, " \t\r\n,")) != NULL)
-			found = strcasecmp(tok, key) == 0;
+			found = strlen(tok) == nlen && strncasecmp(tok, key, nlen) == 0;
 		free(copy);
 		return found;
 	}
@@ -96,11 +97,12 @@ cache_wanted(const char *key)
 }
 
 void
-smtp_session_keep(struct smtp_session *s)
+smtp_session_keep(struct smtp_session *s, int backlog)
 {
 	struct timeval tv = {smtp_conf.cache_time_limit, 0};
 
-	if (s->dest_key == NULL || s->stream->err != 0 || !cache_wanted(s->dest_key)
+	if (s->dest_key == NULL || s->stream->err != 0
+	    || !cache_wanted(s->dest_key, backlog)
 	    || smtp_conf.cache_time_limit <= 0
 	    || (smtp_conf.reuse_count_limit > 0
 		&& s->reuse >= smtp_conf.reuse_count_limit)

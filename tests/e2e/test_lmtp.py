@@ -372,10 +372,19 @@ class LmtpTempfail(Lmtp):
                               if u[0].startswith("full@") else u
                               for u in self.dovecot.users]
         self.dovecot.write_passwd()
-        i.postino("flush")
+        # Dovecot applies the new limit once it notices the file (and
+        # the Maildir's maildirsize) changed: flush until it takes the
+        # message, a bounded number of times.
+        sent = r"to=<full@lmtpi\.test>, .*dsn=2\.0\.0, status=sent"
+
+        def delivered():
+            if re.search(sent, i.log()):
+                return True
+            i.postino("flush")
+            return False
         try:
-            self.wait_log(r"to=<full@lmtpi\.test>, .*dsn=2\.0\.0, "
-                          r"status=sent")
+            poll_until("the retry accepted", delivered, timeout=DELIVERY_WAIT,
+                       interval=1)
         except AssertionError as e:
             raise AssertionError("%s\nDovecot's LMTP transactions for full: "
                                  "%d" % (e, self.dovecot.log().count(
