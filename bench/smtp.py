@@ -60,15 +60,19 @@ tables, also printed).  Every load generator talks to 127.0.0.1 only.
 """
 import argparse
 import asyncio
+import collections
 import datetime
 import json
 import os
 import pwd
 import re
+import resource
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
@@ -78,6 +82,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 SMTP_SOURCE = "/usr/sbin/smtp-source"
 DOMAIN = "bench.test"
+RELAY_DOMAIN = "relay.test"
+SMTP_SINK = "/usr/sbin/smtp-sink"
 USER = "bench"
 TUNED = "local_destination_concurrency_limit=20,default_process_limit=200"
 
@@ -128,10 +134,42 @@ def common_params(args, queue, logfile):
         "append_dot_mydomain": "no",
         "smtpd_banner": "$myhostname ESMTP",
         "smtpd_peername_lookup": "no",
-        # nothing ever leaves loopback
+        # nothing ever leaves loopback: only the relay domains of step R
+        # (transport_maps) go to smtp-sink on 127.0.0.x
         "default_transport": "error:benchmark host delivers nowhere else",
         "relay_transport": "error:benchmark host relays nowhere else",
+        "relay_domains": " ".join(relay_domains(args)),
     }
+
+
+def relay_domains(args):
+    return [RELAY_DOMAIN] + [r_domain(i) for i in range(args.r_max_dests)]
+
+
+def r_domain(i):
+    return "d%02d.test" % i
+
+
+def r_addr(ndest, i):
+    """The sink address of destination i of ndest: 127.0.0.1 for one,
+    127.0.0.10+i for several (each its own next hop and sink)."""
+    return "127.0.0.1" if ndest == 1 else "127.0.0.%d" % (10 + i)
+
+
+def transport_setup(args, conf, postmap):
+    """CONF/transport (each MTA's own postmap builds it): relay.test and
+    dNN.test to smtp:[127.0.0.x]:SINK."""
+    path = os.path.join(conf, "transport")
+    with open(path, "w") as f:
+        f.write("# written by bench/smtp.py setup\n")
+        f.write("%s\tsmtp:[%s]:%d\n" % (RELAY_DOMAIN, r_addr(1, 0),
+                                         args.sink_port))
+        for i in range(args.r_max_dests):
+            f.write("%s\tsmtp:[%s]:%d\n" % (
+                r_domain(i), r_addr(args.r_max_dests, i), args.sink_port))
+    r = run(postmap + ["hash:" + path])
+    if r.returncode != 0:
+        sys.exit("postmap %s: %s" % (path, r.stderr))
 
 
 # ---- the MTAs ---------------------------------------------------------
@@ -199,10 +237,12 @@ class Postfix(MTA):
             "alias_database": "hash:%s/aliases" % self.conf,
             "readme_directory": "no",
             "smtp_dns_support_level": "disabled",
+            "transport_maps": "hash:%s/transport" % self.conf,
         })
         p.update(self.extra)
         with open(os.path.join(self.conf, "main.cf"), "w") as f:
             f.write("# written by bench/smtp.py setup\n" + main_cf(p))
+        transport_setup(a, self.conf, ["postmap", "-c", self.conf])
         with open(os.path.join(self.conf, "master.cf"), "w") as f:
             f.write(master_cf("/usr/share/postfix/master.cf.dist", a.port,
                               "postlog unix-dgram n - n - 1 postlogd\n"))
@@ -230,14 +270,13 @@ class Postfix(MTA):
 
 
 class Postino(MTA):
-    name = "postino"
-
-    def __init__(self, args):
+    def __init__(self, args, name="postino", build=None):
         self.args = args
-        self.build = args.build
-        self.conf = os.path.join(args.work, "postino")
-        self.queue = os.path.join(args.fs, "postino-spool")
-        self.logfile = os.path.join(args.work, "postino.log")
+        self.name = name
+        self.build = build or args.build
+        self.conf = os.path.join(args.work, name)
+        self.queue = os.path.join(args.fs, name + "-spool")
+        self.logfile = os.path.join(args.work, name + ".log")
 
     def sbin(self, prog):
         return os.path.join(self.build, "sbin", prog)
@@ -251,11 +290,18 @@ class Postino(MTA):
             "setgid_group": "nogroup",
             "alias_maps": "hash:%s/aliases" % self.conf,
             "alias_database": "hash:%s/aliases" % self.conf,
+            "transport_maps": "hash:%s/transport" % self.conf,
         })
         with open(os.path.join(self.conf, "main.cf"), "w") as f:
             f.write("# written by bench/smtp.py setup\n" + main_cf(p))
+        transport_setup(a, self.conf, [self.sbin("postmap"), "-c", self.conf])
+        src = os.path.join(REPO, "etc", "master.cf")
+        with open(src) as f:
+            has_smtp = re.search(r"^smtp\s+unix\s", f.read(), re.M)
         with open(os.path.join(self.conf, "master.cf"), "w") as f:
-            f.write(master_cf(os.path.join(REPO, "etc", "master.cf"), a.port))
+            # the smtp delivery agent for step R, as in Postfix's sample
+            f.write(master_cf(src, a.port, "" if has_smtp else
+                              "smtp unix - - n - - smtp\n"))
         shutil.copy(os.path.join(a.work, "aliases"),
                     os.path.join(self.conf, "aliases"))
         r = run([self.sbin("postalias"), "-c", self.conf,
@@ -284,7 +330,11 @@ def make_mtas(args):
         tuned[k.strip()] = v.strip()
     return {"postfix": Postfix(args, "postfix", {}),
             "postfix-tuned": Postfix(args, "postfix-tuned", tuned),
-            "postino": Postino(args)}
+            "postino": Postino(args),
+            # the same set-up run by another build (--alt-build), e.g. a
+            # patched tree, alternated with the others in the same run
+            "postino-alt": Postino(args, "postino-alt",
+                                   args.alt_build or args.build)}
 
 
 # ---- filesystem, user, Maildir ---------------------------------------
@@ -744,6 +794,488 @@ def do_B(args, mtas):
             "%dx%d/%du" % (args.b_msgs, args.b_rcpts, args.b_users))
 
 
+# ---- R: relay to smtp-sink ---------------------------------------------
+
+SENT_LINE = re.compile(
+    r"\b([0-9A-Za-z]+): to=<([^>]*)>, relay=([^,]+),.*?(?:conn_use=(\d+), )?"
+    r"delay=.*\bstatus=sent\b")
+SINK_RECEIVED_ID = re.compile(r"by mail\.bench\.test\b[^;]*?\bid ([0-9A-Za-z]+)")
+TROUBLE = re.compile(r"\b(warning|error|fatal|panic)\b|status=(deferred|bounced)")
+
+
+class Sinks:
+    """smtp-sink, one per destination address (127.0.0.1, or 127.0.0.10+i
+    for each of several), each counting (-c) and appending every message
+    to its own dump file (-D) on tmpfs."""
+
+    def __init__(self, args, ndest, extra=()):
+        self.args = args
+        self.dir = os.path.join(args.sink_dir, "run-%d" % time.time_ns())
+        os.makedirs(self.dir)
+        shutil.chown(self.dir, "nobody")
+        self.procs = []
+        self.counts = [0] * ndest
+        self.sess = [0] * ndest
+        self.t_reached = None
+        self.target = None
+        self.lock = threading.Lock()
+        for i in range(ndest):
+            argv = [SMTP_SINK, "-c", "-u", "nobody", "-D",
+                    os.path.join(self.dir, "dump-%02d" % i)] + list(extra) + [
+                    "%s:%d" % (r_addr(ndest, i), args.sink_port), "1024"]
+            p = subprocess.Popen(argv, stdout=subprocess.PIPE,
+                                 stderr=subprocess.DEVNULL)
+            self.procs.append(p)
+            threading.Thread(target=self.reader, args=(i, p),
+                             daemon=True).start()
+        for i in range(ndest):
+            if not wait_until(lambda: self.listening(r_addr(ndest, i)), 10,
+                              0.05):
+                self.stop()
+                sys.exit("smtp-sink on %s:%d does not answer" % (
+                    r_addr(ndest, i), args.sink_port))
+
+    def listening(self, addr):
+        try:
+            with socket.create_connection((addr, self.args.sink_port), 1):
+                return True
+        except OSError:
+            return False
+
+    def reader(self, i, p):
+        pat = re.compile(rb"sess=(\d+) quit=\d+ mesg=(\d+)")
+        buf = b""
+        while True:
+            chunk = p.stdout.read1(65536)
+            if not chunk:
+                return
+            buf = (buf + chunk)[-256:]
+            m = pat.findall(buf)
+            if m:
+                with self.lock:
+                    self.sess[i] = int(m[-1][0])
+                    self.counts[i] = int(m[-1][1])
+                    if (self.target and self.t_reached is None
+                            and sum(self.counts) >= self.target):
+                        self.t_reached = time.time()
+
+    def stop(self):
+        for p in self.procs:
+            if p.poll() is None:
+                p.terminate()
+        for p in self.procs:
+            try:
+                p.wait(5)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+    def messages(self):
+        """[(relaying MTA's queue ID, identity)] of every dumped message;
+        identity: X-Bench-Id, else Message-Id (smtp-source numbers its
+        messages)."""
+        out = []
+        for name in sorted(os.listdir(self.dir)):
+            with open(os.path.join(self.dir, name), "rb") as f:
+                data = f.read().decode(errors="replace")
+            for msg in data.split("X-Client-Addr: ")[1:]:
+                head = msg.split("\n\n", 1)[0]
+                m = SINK_RECEIVED_ID.search(head)
+                b = re.search(r"^X-Bench-Id: (\S+)", head, re.M) or \
+                    re.search(r"^Message-Id: (\S+)", head, re.M | re.I)
+                out.append((m.group(1) if m else None,
+                            b.group(1) if b else None))
+        return out
+
+    def remove(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def read_log(mta, off):
+    try:
+        with open(mta.logfile, "rb") as f:
+            f.seek(off)
+            return f.read().decode(errors="replace")
+    except FileNotFoundError:
+        return ""
+
+
+def relay_lines(text):
+    """status=sent lines of the smtp agent in text: [(qid, rcpt, conn_use)]
+    (conn_use 1 when the line has none: the first use of a connection)."""
+    out = []
+    for line in text.splitlines():
+        if "status=sent" not in line or "relay=local" in line:
+            continue
+        m = SENT_LINE.search(line)
+        if m:
+            out.append((m.group(1), m.group(2),
+                        int(m.group(4)) if m.group(4) else 1))
+    return out
+
+
+def stall_report(args, mta, sinks, sent, n):
+    """WORK/stall-R.txt: state and wait channel of the MTA's processes and
+    of the sinks, and the outbound connections, when deliveries stall."""
+    rows = []
+    pids = descendants(mta.pid())
+    pids.update({p.pid: "smtp-sink" for p in sinks.procs})
+    for pid, comm in sorted(pids.items()):
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+            with open("/proc/%d/wchan" % pid) as f:
+                wchan = f.read().strip()
+        except OSError:
+            continue
+        rows.append("%d %s %s %s" % (pid, comm, state, wchan))
+    with open(os.path.join(args.work, "stall-R.txt"), "a") as f:
+        f.write("# %s UTC %s: %d of %d sent, no progress for 5 s; %d "
+                "connections to the sink port; sink counts %s\n%s\n" % (
+                    time.strftime("%H:%M:%S", time.gmtime()), mta.name, sent,
+                    n, outbound_conns(args.sink_port), sum(sinks.counts),
+                    "\n".join(rows)))
+    log("R %s: no delivery for 5 s (%d of %d): WORK/stall-R.txt" % (
+        mta.name, sent, n))
+
+
+def r_send_python(args, msgs, sessions):
+    """msgs [(X-Bench-Id, [rcpt])] over sessions pipelining sessions (B's
+    client)."""
+    line = b"x" * 76 + b"\r\n"
+    body = line * max(1, args.size // len(line))
+    jobs = list(reversed(msgs))
+    counts = {"accepted": 0, "refused": 0}
+
+    async def main():
+        await asyncio.wait_for(asyncio.gather(*[
+            b_session(args.port, jobs, counts, body)
+            for _ in range(sessions)]), args.timeout)
+    asyncio.run(main())
+    return counts
+
+
+def r_run(mta, args, ndest, n):
+    """One relay run: n messages over --r-sessions sessions, to relay.test
+    (ndest 1, smtp-source) or round robin to d00..dNN.test (this script's
+    client); end to end when the MTA's maillog has n status=sent relay
+    lines and its queue is empty."""
+    if not wait_until(lambda: mta.queue_count() == 0, 300, 0.2):
+        sys.exit("%s: queue not empty" % mta.name)
+    sinks = Sinks(args, ndest)
+    sinks.target = n
+    subprocess.run(["sync"])
+    time.sleep(1)
+    off = mta.log_offset()
+    root = mta.pid()
+    snap_a = os.path.join(args.work, "cpu-before.json")
+    snap_b = os.path.join(args.work, "cpu-after.json")
+    proc_stats("snap", str(root), snap_a)
+    load = loadavg()
+    ru_self = resource.getrusage(resource.RUSAGE_SELF)
+    ru_kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    msgs = None
+    if ndest == 1:
+        argv = [SMTP_SOURCE, "-d", "-s", str(args.r_sessions), "-m", str(n),
+                "-l", str(args.size), "-M", "client." + DOMAIN, "-f",
+                "sender@" + DOMAIN, "-t", "user@" + RELAY_DOMAIN,
+                "127.0.0.1:%d" % args.port]
+        t0 = time.time()
+        r = subprocess.run(argv, capture_output=True, text=True,
+                           timeout=args.timeout)
+        t1 = time.time()
+        accepted = n if r.returncode == 0 else -1
+    else:
+        tag = "%s-%d" % (mta.name, time.time_ns())
+        msgs = [("%s.%d" % (tag, i), ["user%d@%s" % (i, r_domain(i % ndest))])
+                for i in range(n)]
+        t0 = time.time()
+        counts = r_send_python(args, msgs, args.r_sessions)
+        t1 = time.time()
+        accepted = counts["accepted"]
+    # poll the log: status=sent lines of the smtp agent, then the queue
+    deadline = t0 + args.timeout
+    pos = off
+    sent = 0
+    t2 = None
+    t_progress, stalls = time.time(), 0
+    while time.time() < deadline:
+        text = read_log(mta, pos)
+        cut = text.rfind("\n") + 1
+        pos += len(text[:cut].encode())
+        got = len(relay_lines(text[:cut]))
+        sent += got
+        if sent >= n and mta.queue_count() == 0:
+            t2 = time.time()
+            break
+        if got:
+            t_progress = time.time()
+        elif time.time() - t_progress > 5 and stalls < 5:
+            # no delivery for 5 s: where are the agent and the sinks?
+            stalls += 1
+            t_progress = time.time()
+            stall_report(args, mta, sinks, sent, n)
+        time.sleep(0.05)
+    if t2 is None:
+        t2 = time.time()
+    proc_stats("snap", str(root), snap_b)
+    cpu = proc_stats("diff", snap_a, snap_b)
+    wait_until(lambda: mta.queue_count() == 0, 60, 0.2)
+    time.sleep(1.0)   # late duplicates, log lines
+    sinks.stop()
+    # the load generators' CPU: smtp-source and the sinks (reaped
+    # children), this script (its client, log polling, sink readers)
+    ru_self2 = resource.getrusage(resource.RUSAGE_SELF)
+    ru_kids2 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    gen_cpu = {
+        "children": ru_kids2.ru_utime + ru_kids2.ru_stime
+        - ru_kids.ru_utime - ru_kids.ru_stime,
+        "script": ru_self2.ru_utime + ru_self2.ru_stime
+        - ru_self.ru_utime - ru_self.ru_stime}
+    t_sink = sinks.t_reached
+    at_sink = sinks.messages()
+    sink_sess = sum(sinks.sess) - ndest   # less the listening probes
+    sinks.remove()
+    text = read_log(mta, off)
+    lines = relay_lines(text)
+    trouble = [ln for ln in text.splitlines() if TROUBLE.search(ln)]
+    # exactly once: per message identity at the sink (X-Bench-Id, or
+    # smtp-source's Message-Id); the relaying MTA's queue IDs at the sink
+    # and in its status=sent lines must be the same multiset (Postfix's
+    # short queue IDs are sometimes reused within a run: inode number and
+    # microseconds, so an ID may rightly appear twice)
+    log_ids = collections.Counter(qid for qid, _r, _c in lines)
+    sink_ids = collections.Counter(qid for qid, _k in at_sink)
+    keys = collections.Counter(k for _q, k in at_sink)
+    problems = []
+    if accepted != n:
+        problems.append("accepted %d of %d" % (accepted, n))
+    if len(lines) != n:
+        problems.append("log sent %d" % len(lines))
+    if len(at_sink) != n:
+        problems.append("sink got %d" % len(at_sink))
+    dup = sum(c - 1 for c in keys.values() if c > 1)
+    if dup:
+        problems.append("duplicates %d" % dup)
+    if None in keys or None in sink_ids:
+        problems.append("sink messages without identity %d or queue ID %d"
+                        % (keys.get(None, 0), sink_ids.get(None, 0)))
+    if msgs is not None:
+        missing = len({b for b, _ in msgs} - set(keys))
+    else:
+        missing = max(0, n - len(keys))
+    if missing:
+        problems.append("missing %d" % missing)
+    if log_ids != sink_ids:
+        problems.append("queue IDs in the log and at the sink differ by %d"
+                        % sum(((log_ids - sink_ids) +
+                               (sink_ids - log_ids)).values()))
+    if mta.queue_count():
+        problems.append("queue not empty: %d" % mta.queue_count())
+    uses = [cu for _q, _r, cu in lines]
+    return {"accept_s": t1 - t0, "e2e_s": t2 - t0,
+            "sink_s": (t_sink - t0) if t_sink else float("nan"),
+            "files": len(at_sink), "deliveries": n, "dup": dup,
+            "missing": missing, "log_sent": len(lines), "cpu": cpu,
+            "load": load, "conns": sum(1 for u in uses if u == 1),
+            "sink_sess": sink_sess,
+            "conn_use_max": max(uses) if uses else 0,
+            "conn_use_lines": sum(1 for u in uses if u > 1),
+            "gen_cpu": gen_cpu,
+            "trouble": trouble, "valid": not problems,
+            "problems": "; ".join(problems)}
+
+
+def do_R(args, mtas):
+    for ndest in args.r_dests:
+        do_r_case(args, mtas, ndest)
+    if args.r_mem_conns:
+        do_r_mem(args, mtas)
+
+
+def do_r_case(args, mtas, ndest):
+    n = args.r_n
+    case = "%d dest%s" % (ndest, "" if ndest == 1 else "s")
+    rates = {m.name: {"acc": [], "e2e": [], "cpu": [], "bad": 0,
+                      "loads": [], "res": []} for m in mtas}
+    for m in mtas:
+        log("R %s %s: warm-up" % (case, m.name))
+        start_mta(m, args)
+        r_run(m, args, ndest, args.warmup)
+        m.stop()
+    for r in range(1, args.runs + 1):
+        k = (r - 1) % len(mtas)
+        for m in mtas[k:] + mtas[:k]:
+            start_mta(m, args)
+            res = r_run(m, args, ndest, n)
+            m.stop()
+            record(args, res, m.name, "R", case, "run%d" % r, n)
+            d = rates[m.name]
+            d["loads"].append(float(res["load"].split()[0]))
+            if res["valid"]:
+                d["acc"].append(n / res["accept_s"])
+                d["e2e"].append(n / res["e2e_s"])
+                d["cpu"].append(json.loads(res["cpu"]))
+                d["res"].append(res)
+            else:
+                d["bad"] += 1
+            if res["trouble"]:
+                with open(os.path.join(args.work, "trouble-R.log"), "a") as f:
+                    f.write("# %s %s run %d\n%s\n" % (
+                        m.name, case, r, "\n".join(res["trouble"][:200])))
+            log("R %s %s run %d: accept %.0f, end to end %.0f msg/s (sink "
+                "count %.2f s); sink %d, log sent %d, duplicates %d, "
+                "missing %d; %d connections (sink: %d sessions ended), "
+                "conn_use max %d; %d warning/deferred lines; load "
+                "generators' CPU: sinks+smtp-source %.2f s, this script "
+                "%.2f s; %s; load %s" % (
+                    case, m.name, r, n / res["accept_s"], n / res["e2e_s"],
+                    res["sink_s"], res["files"], res["log_sent"], res["dup"],
+                    res["missing"], res["conns"], res["sink_sess"],
+                    res["conn_use_max"], len(res["trouble"]),
+                    res["gen_cpu"]["children"], res["gen_cpu"]["script"],
+                    "valid" if res["valid"] else "INVALID: " + res["problems"],
+                    res["load"]))
+    lines = []
+    for m in mtas:
+        d = rates[m.name]
+        busy = mcpu = 0.0
+        top = conns = cmax = gen = ""
+        if d["cpu"]:
+            busy = statistics.mean(
+                100 - c["machine_cpu_pct_of_all_cores"]["idle"]
+                for c in d["cpu"])
+            per = {}
+            for c in d["cpu"]:
+                for kk, v in c["mta_cpu_s_per_comm"].items():
+                    per[kk] = per.get(kk, 0) + v / len(d["cpu"])
+            mcpu = statistics.median(c["mta_cpu_s"] for c in d["cpu"])
+            top = ", ".join("%s %.2f" % (kk, 1000 * v / n) for kk, v in
+                            sorted(per.items(), key=lambda kv: -kv[1])[:4])
+            conns = "%.0f" % statistics.median(x["conns"] for x in d["res"])
+            gen = "%.2f" % statistics.median(
+                1000 * (x["gen_cpu"]["children"] + x["gen_cpu"]["script"]) / n
+                for x in d["res"])
+            cmax = "%d / %.1f" % (
+                max(x["conn_use_max"] for x in d["res"]),
+                statistics.median(n / max(1, x["conns"]) for x in d["res"]))
+        lines.append("| %s | %s | %s | %s | %d of %d | %s | %s | %.1f–%.1f "
+                     "| %.0f %% | %.2f | %s | %s |" % (
+                         case, m.name, summ(d["acc"]), summ(d["e2e"]),
+                         len(d["acc"]), len(d["acc"]) + d["bad"], conns,
+                         cmax, min(d["loads"]), max(d["loads"]), busy,
+                         1000 * mcpu / n, top, gen))
+    for mine in ("postino", "postino-alt"):
+        a = rates.get(mine)
+        if not a or not a["e2e"]:
+            continue
+        for other in ("postfix", "postfix-tuned"):
+            b = rates.get(other)
+            if b and b["e2e"]:
+                lines.append("| %s | **%s / %s** | %.2f× | **%.2f×** "
+                             "| | | | | | | | |" % (
+                                 case, mine, other,
+                                 statistics.median(a["acc"]) /
+                                 statistics.median(b["acc"]),
+                                 statistics.median(a["e2e"]) /
+                                 statistics.median(b["e2e"])))
+    what = ("R: relay of %d messages of %d bytes over %d sessions (%s) to "
+            "%s; %d counted runs per MTA (alternated)" % (
+                n, args.size, args.r_sessions,
+                "smtp-source -d" if ndest == 1 else "bench/smtp.py's client",
+                "user@relay.test -> smtp:[127.0.0.1]:%d" % args.sink_port
+                if ndest == 1 else
+                "%d destinations dNN.test -> smtp:[127.0.0.(10+NN)]:%d, "
+                "round robin" % (ndest, args.sink_port), args.runs))
+    head = [what,
+            "| case | MTA | accept-only msg/s, median (min–max) | end to end "
+            "msg/s, median (min–max) | valid runs | connections | conn_use "
+            "max / msgs per connection | load | machine busy | MTA CPU s / "
+            "1000 msgs | biggest (CPU s / 1000) | load generators' CPU s / "
+            "1000 msgs |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- "
+            "| --- |"]
+    emit(args, "\n".join(head + lines))
+
+
+def outbound_conns(port):
+    """ESTABLISHED IPv4 TCP connections whose remote port is port."""
+    n = 0
+    with open("/proc/net/tcp") as f:
+        next(f)
+        for line in f:
+            w = line.split()
+            if w[3] == "01" and int(w[2].split(":")[1], 16) == port:
+                n += 1
+    return n
+
+
+def do_r_mem(args, mtas):
+    """Memory per concurrent outbound connection: a sink that waits
+    --r-mem-delay s before answering DATA holds every delivery's
+    connection open; for each count K in --r-mem-conns, K messages go
+    round robin to the --r-mem-dests destinations and, once the
+    connections are open, the MTA's processes are measured."""
+    ndest = args.r_mem_dests
+    out = ["R memory: outbound connections held open by smtp-sink -w %d "
+           "(%d destinations, messages round robin); RSS/PSS of the MTA's "
+           "processes named smtp (and of the whole MTA) with K connections "
+           "open; per connection = difference to the smallest K divided by "
+           "the difference in connections" % (args.r_mem_delay, ndest),
+           "| MTA | K messages | connections open | smtp processes | smtp RSS "
+           "KiB | smtp PSS KiB | MTA PSS KiB | per connection: smtp PSS / "
+           "MTA PSS KiB | load |",
+           "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for m in mtas:
+        base = None
+        for k in args.r_mem_conns:
+            start_mta(m, args)
+            sinks = Sinks(args, ndest, ["-w", str(args.r_mem_delay)])
+            load = loadavg()
+            msgs = [("%s-mem.%d" % (m.name, i),
+                     ["user%d@%s" % (i, r_domain(i % ndest))])
+                    for i in range(k)]
+            r_send_python(args, msgs, min(k, args.r_sessions))
+            # connections open, and stable for a second
+            last, t_end, stable = -1, time.time() + args.r_mem_delay * 0.7, 0
+            while time.time() < t_end and stable < 10:
+                c = outbound_conns(args.sink_port)
+                stable = stable + 1 if c == last and c > 0 else 0
+                last = c
+                time.sleep(0.1)
+            conns = outbound_conns(args.sink_port)
+            st = json.loads(proc_stats("rss", str(m.pid())))
+            smtp = st["per_comm"].get("smtp", {"n": 0, "rss_kib": 0,
+                                               "pss_kib": 0})
+            row = (conns, smtp["pss_kib"], st["pss_kib"])
+            per = ""
+            if base is None:
+                base = row
+                if smtp["n"] and conns:
+                    per = "(%.0f / %.0f at K=%d, total/connections)" % (
+                        smtp["pss_kib"] / conns, st["pss_kib"] / conns, k)
+            elif conns > base[0]:
+                per = "%.0f / %.0f" % ((row[1] - base[1]) / (conns - base[0]),
+                                       (row[2] - base[2]) / (conns - base[0]))
+            out.append("| %s | %d | %d | %d | %d | %d | %d | %s | %s |" % (
+                m.name, k, conns, smtp["n"], smtp["rss_kib"],
+                smtp["pss_kib"], st["pss_kib"], per, load))
+            log("R mem %s K=%d: %d connections, smtp x%d RSS %d PSS %d, MTA "
+                "PSS %d" % (m.name, k, conns, smtp["n"], smtp["rss_kib"],
+                            smtp["pss_kib"], st["pss_kib"]))
+            # let the deliveries finish (the sink answers after the delay)
+            wait_until(lambda: m.queue_count() == 0,
+                       args.r_mem_delay * 4 + 30, 0.2)
+            m.stop()
+            sinks.stop()
+            got = len(sinks.messages())
+            sinks.remove()
+            if got != k:
+                out.append("| %s | %d | sink got %d of %d messages | | | | | "
+                           "| |" % (m.name, k, got, k))
+    emit(args, "\n".join(out))
+
+
 # ---- fsyncs, profile ---------------------------------------------------
 
 SYNC_CALLS = ("fsync", "fdatasync", "sync_file_range", "syncfs", "msync")
@@ -956,9 +1488,12 @@ def do_setup(args, mtas):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("steps", nargs="+",
-                    choices=("fs", "setup", "A", "B", "fsyncs", "D", "E",
+                    choices=("fs", "setup", "A", "B", "R", "fsyncs", "D",
+                             "E",
                              "profile", "stop", "umount"))
     ap.add_argument("--build", default=os.path.join(REPO, "build-perf"))
+    ap.add_argument("--alt-build", default=None,
+                    help="build directory of the postino-alt instance")
     ap.add_argument("--work", default="/var/tmp/postino-smtp")
     ap.add_argument("--fs", default="/srv/postino-bench-fs")
     ap.add_argument("--fs-size", type=int, default=6, help="GiB")
@@ -972,6 +1507,18 @@ def main():
     ap.add_argument("--b-rcpts", type=int, default=10)
     ap.add_argument("--b-users", type=int, default=100)
     ap.add_argument("--b-sessions", type=int, default=20)
+    ap.add_argument("--r-n", type=int, default=5000)
+    ap.add_argument("--r-sessions", type=int, default=20)
+    ap.add_argument("--r-dests", default="1,50",
+                    help="destination counts of step R, each a case")
+    ap.add_argument("--r-max-dests", type=int, default=50,
+                    help="dNN.test domains set up (setup step)")
+    ap.add_argument("--r-mem-conns", default="10,100",
+                    help="message counts of the memory probe ('' = none)")
+    ap.add_argument("--r-mem-dests", type=int, default=50)
+    ap.add_argument("--r-mem-delay", type=int, default=20)
+    ap.add_argument("--sink-port", type=int, default=2541)
+    ap.add_argument("--sink-dir", default="/dev/shm/postino-bench-sink")
     ap.add_argument("--fsync-msgs", type=int, default=200)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--warmup", type=int, default=200)
@@ -986,8 +1533,15 @@ def main():
     if os.geteuid() != 0:
         sys.exit("run as root: the MTAs deliver to the bench user")
     args.build = os.path.abspath(args.build)
+    if args.alt_build:
+        args.alt_build = os.path.abspath(args.alt_build)
     args.sessions = [int(x) for x in args.sessions.split(",")]
     args.e_threads = [int(x) for x in args.e_threads.split(",")]
+    args.r_dests = [int(x) for x in args.r_dests.split(",") if x]
+    args.r_mem_conns = [int(x) for x in args.r_mem_conns.split(",") if x]
+    if max(args.r_dests + [args.r_mem_dests]) > args.r_max_dests:
+        sys.exit("--r-dests/--r-mem-dests above --r-max-dests")
+    os.makedirs(args.sink_dir, exist_ok=True)
     os.makedirs(args.work, exist_ok=True)
     known = make_mtas(args)
     mtas = [known[m] for m in args.mtas.split(",")]
@@ -1000,13 +1554,17 @@ def main():
         return
     for m in known.values():
         m.stop()
-    emit(args, "run: %s; build %s; %s; load %s" % (
-        " ".join(sys.argv[1:]), args.build, fs_line(args.fs), loadavg()))
+    emit(args, "run: %s; build %s%s; %s; load %s" % (
+        " ".join(sys.argv[1:]), args.build,
+        " (postino-alt: %s)" % args.alt_build if args.alt_build else "",
+        fs_line(args.fs), loadavg()))
     for step in args.steps:
         if step == "A":
             do_A(args, mtas)
         elif step == "B":
             do_B(args, mtas)
+        elif step == "R":
+            do_R(args, mtas)
         elif step == "fsyncs":
             do_fsyncs(args, mtas)
         elif step == "D":
