@@ -308,6 +308,28 @@ ent_override(const struct master_ent *ent, const char *name)
 	return found;
 }
 
+/* has_unix_service - does master.cf run a unix service of that name? */
+static int
+has_unix_service(struct master_ent **ents, const char *name)
+{
+	for (int i = 0; ents[i]; i++)
+		if (!master_ent_disabled(ents[i])
+		    && ents[i]->type == MASTER_TYPE_UNIX
+		    && strcmp(ents[i]->name, name) == 0)
+			return 1;
+	return 0;
+}
+
+/* is_smtpd - an enabled service whose program is smtpd. */
+static int
+is_smtpd(const struct master_ent *ent)
+{
+	const char *cmd = strrchr(ent->command, '/');
+
+	cmd = cmd ? cmd + 1 : ent->command;
+	return !master_ent_disabled(ent) && strcmp(cmd, "smtpd") == 0;
+}
+
 /* check_anvil - refuse smtpd limits set (in main.cf or with -o) to more
  * than 0 while master.cf has no anvil service to enforce them: the
  * administrator asked for a limit that would not be there.  The defaults
@@ -316,21 +338,14 @@ ent_override(const struct master_ent *ent, const char *name)
 static int
 check_anvil(struct master_ent **ents)
 {
-	const char *value, *cmd;
+	const char *value;
 	long n;
 	int errors = 0;
 
-	for (int i = 0; ents[i]; i++)
-		if (!master_ent_disabled(ents[i])
-		    && ents[i]->type == MASTER_TYPE_UNIX
-		    && strcmp(ents[i]->name, "anvil") == 0)
-			return 0;
+	if (has_unix_service(ents, "anvil"))
+		return 0;
 	for (int i = 0; ents[i]; i++) {
-		if (master_ent_disabled(ents[i]))
-			continue;
-		cmd = strrchr(ents[i]->command, '/');
-		cmd = cmd ? cmd + 1 : ents[i]->command;
-		if (strcmp(cmd, "smtpd") != 0)
+		if (!is_smtpd(ents[i]))
 			continue;
 		for (int k = 0; anvil_limits[k]; k++) {
 			if ((value = ent_override(ents[i], anvil_limits[k])) == NULL) {
@@ -385,11 +400,8 @@ check_proxymap(const char *main_cf, struct master_ent **ents)
 	const char **names;
 	char *table;
 
-	for (int i = 0; ents[i]; i++)
-		if (!master_ent_disabled(ents[i])
-		    && ents[i]->type == MASTER_TYPE_UNIX
-		    && strcmp(ents[i]->name, "proxymap") == 0)
-			return;
+	if (has_unix_service(ents, "proxymap"))
+		return;
 	names = mail_conf_set_names();
 	for (int i = 0; names && names[i]; i++) {
 		if (strcmp(names[i], "proxy_read_maps") == 0
@@ -447,15 +459,11 @@ check_tls(struct master_ent **ents)
 	int errors = 0;
 
 	for (int i = 0; ents[i]; i++) {
-		const char *cmd, *level, *problem = NULL;
+		const char *level, *problem = NULL;
 		char *bad = NULL;
 		int must, any = 0;
 
-		if (master_ent_disabled(ents[i]))
-			continue;
-		cmd = strrchr(ents[i]->command, '/');
-		cmd = cmd ? cmd + 1 : ents[i]->command;
-		if (strcmp(cmd, "smtpd") != 0)
+		if (!is_smtpd(ents[i]))
 			continue;
 		level = ent_value(ents[i], "smtpd_tls_security_level");
 		if (*level == 0)
