@@ -78,7 +78,7 @@ virtual_conf_init(void)
 	/* The stock master.cf runs virtual everywhere: without a base it
 	 * starts anyway and defers what it is given (a configuration error,
 	 * never a bounce), instead of crashing at every start. */
-	if (c->base[0] != '/')
+	if (c->base[0] != 0 && c->base[0] != '/')
 		msg_warn("virtual_mailbox_base must be an absolute pathname: \"%s\": deliveries will be deferred",
 		    c->base);
 	c->minimum_uid = var_virtual_minimum_uid;
