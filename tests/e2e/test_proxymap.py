@@ -14,6 +14,8 @@ lookups reconnect.  A missing slapd fails the test.
 import os
 import re
 import signal
+import threading
+import time
 import unittest
 
 from directories import Slapd, people_ldif
@@ -83,9 +85,10 @@ def rcpt(i, addr):
     return code, text.decode(errors="replace")
 
 
-def dispatcher(i):
-    """The proxymap process the master started (not one of its workers)."""
+def dispatchers(i):
+    """The proxymap processes the master started (not their workers)."""
     master = i.master_pid()
+    found = []
     for pid in i.processes("proxymap"):
         try:
             with open("/proc/%d/stat" % pid) as f:
@@ -93,8 +96,14 @@ def dispatcher(i):
         except OSError:
             continue
         if ppid == master:
-            return pid
-    return None
+            found.append(pid)
+    return found
+
+
+def dispatcher(i):
+    """The proxymap process the master started (not one of its workers)."""
+    found = dispatchers(i)
+    return found[0] if found else None
 
 
 @unittest.skipUnless(IS_ROOT, "needs root")
@@ -194,6 +203,35 @@ class ProxyMap(unittest.TestCase):
         new = dispatcher(i)
         self.assertIsNotNone(new)
         self.assertNotEqual(new, old)
+        self.assertNotIn("status=bounced", i.log())
+        i.check_sanitizer()
+
+    def test_reload_drains_lookups_in_flight(self):
+        # A lookup waiting on the directory when the mail system is
+        # reloaded is answered by the old proxymap, which exits only
+        # then; new lookups go to the new one.
+        i, slapd, _ = setup(self, postino_lookup_cache_ttl="0")
+        self.assertEqual(rcpt(i, "lu1@ldap.test")[0], 250)
+        old = dispatcher(i)
+        result = {}
+        slapd.pause()
+        try:
+            t = threading.Thread(target=lambda: result.update(
+                r=rcpt(i, "lu3@ldap.test")))
+            t.start()
+            time.sleep(0.5)     # the RCPT's lookup is at the stopped slapd
+            i.postino("reload")
+            poll_until("a new proxymap", lambda: any(
+                p != old for p in dispatchers(i)))
+            self.assertIn(old, dispatchers(i),
+                          "the old proxymap left with a lookup in flight")
+        finally:
+            slapd.resume()
+        t.join(60)
+        self.assertEqual(result.get("r", (None,))[0], 250, result)
+        poll_until("the old proxymap gone",
+                   lambda: old not in dispatchers(i))
+        self.assertEqual(rcpt(i, "lu2@ldap.test")[0], 250)
         self.assertNotIn("status=bounced", i.log())
         i.check_sanitizer()
 
