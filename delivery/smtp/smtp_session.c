@@ -4,8 +4,8 @@
  * process itself: every delivery of the process shares it).
  *
  * A session is kept when caching is on for the destination
- * (smtp_connection_cache_on_demand and qmgr has more mail waiting for
- * it, or the next hop is listed in smtp_connection_cache_destinations), it has been open less than
+ * (smtp_connection_cache_on_demand, or the next hop is listed in
+ * smtp_connection_cache_destinations), it has been open less than
  * smtp_connection_reuse_time_limit and used fewer than
  * smtp_connection_reuse_count_limit times (0: no limit).  It waits at
  * most smtp_connection_cache_time_limit; then, or when the server
@@ -82,7 +82,14 @@ cache_wanted(const char *key, int backlog)
 	const char *list = smtp_conf.cache_destinations;
 	size_t nlen = strcspn(key, "|");	/* the next hop part */
 
-	if (smtp_conf.cache_on_demand && backlog)
+	/* On demand: kept while qmgr reports more mail for the destination
+	 * (dest_backlog), and, as qmgr hands a busy destination's mail out
+	 * as fast as it comes, for smtp_connection_cache_time_limit after
+	 * any delivery: the next message to that server finds it (found
+	 * per server, inside the MX walk, so a 4xx there is answered as
+	 * from that server). */
+	(void)backlog;
+	if (smtp_conf.cache_on_demand)
 		return 1;
 	if (list && *list) {
 		char *copy = xstrdup(list), *cp = copy, *tok;
