@@ -18,8 +18,7 @@
 /* Entries of one table whose actions are checked, at most. */
 #define SMTPD_RESTRICT_SCAN_MAX	100000
 
-#define NO_SASL	"postino has no SASL authentication: no client is ever " \
-		"authenticated"
+#define NO_SASL	"postino does not look up SASL login names in tables"
 #define NO_TLS	"postino has no TLS: no client ever presents a certificate"
 
 #define R(n, op, w, arg, var, guard, refuse, note) \
@@ -140,8 +139,7 @@ static const struct smtpd_restrict_info table[] = {
 	R("reject_sender_login_mismatch", SR_LOGIN_MISMATCH, SR_W_SENDER,
 	    SR_ARG_NONE, SR_LOGIN_ALL, 0, NULL, NULL),
 	R("reject_authenticated_sender_login_mismatch", SR_LOGIN_MISMATCH,
-	    SR_W_SENDER, SR_ARG_NONE, SR_LOGIN_AUTH, 0, NULL, NO_SASL
-	    ": reject_authenticated_sender_login_mismatch never rejects"),
+	    SR_W_SENDER, SR_ARG_NONE, SR_LOGIN_AUTH, 0, NULL, NULL),
 	R("reject_unauthenticated_sender_login_mismatch", SR_LOGIN_MISMATCH,
 	    SR_W_SENDER, SR_ARG_NONE, SR_LOGIN_UNAUTH, 0, NULL, NULL),
 	R("reject_known_sender_login_mismatch", SR_LOGIN_MISMATCH, SR_W_SENDER,
