@@ -73,8 +73,8 @@ static long session_limit;
 static time_t full_warned;
 
 static const char *const verb_names[SMTPD_V_COUNT] = {
-	"helo", "ehlo", "starttls", "mail", "rcpt", "data", "rset", "noop", "vrfy",
-	"quit", "help", "auth", "unknown",
+	"helo", "ehlo", "starttls", "auth", "mail", "rcpt", "data", "rset", "noop", "vrfy",
+	"quit", "help", "unknown",
 };
 
 void
@@ -90,8 +90,8 @@ smtpd_reply(struct smtpd_session *s, const char *fmt, ...)
 }
 
 static const char *const verb_upper[SMTPD_V_COUNT] = {
-	"HELO", "EHLO", "STARTTLS", "MAIL", "RCPT", "DATA", "RSET", "NOOP", "VRFY",
-	"QUIT", "HELP", "AUTH", "UNKNOWN",
+	"HELO", "EHLO", "STARTTLS", "AUTH", "MAIL", "RCPT", "DATA", "RSET", "NOOP", "VRFY",
+	"QUIT", "HELP", "UNKNOWN",
 };
 
 /* last_verb - what a session was doing, for "lost connection after" and
