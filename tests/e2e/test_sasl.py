@@ -54,7 +54,7 @@ class Sasl(unittest.TestCase):
         return i
 
     def test_plain_and_login(self):
-        i = self.instance()
+        i = self.instance(main={"smtpd_sasl_authenticated_header": "yes"})
         ext = "someone@ext.test"
         # Without a login: no relaying.
         c = smtplib.SMTP("127.0.0.1", i.port, timeout=WAIT)
@@ -82,6 +82,12 @@ class Sasl(unittest.TestCase):
                                             "plain")), {})
         c.quit()
         i.wait_maildir("bob", 1)
+        text = i.maildir_messages("bob")[0].decode()
+        self.assertRegex(text, r"Received: from client\.example\.test "
+                         r"\(unknown \[127\.0\.0\.1\]\)\n"
+                         r"\t\(Authenticated sender: %s\)\n"
+                         r"\tby mx\.example\.test \(\S+\) with ESMTPA id "
+                         % i.user("alice"))
         i.wait_log(r": client=unknown\[127\.0\.0\.1\], sasl_method=PLAIN, "
                    r"sasl_username=%s$" % i.user("alice"))
         i.wait_log(r"disconnect from unknown\[127\.0\.0\.1\] ehlo=1 "
