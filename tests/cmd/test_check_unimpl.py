@@ -171,6 +171,21 @@ class CheckUnimplTest(unittest.TestCase):
                                     "%s/master.cf, line 2: service smtp"
                                     % self.dir, name, value)
 
+    def test_sasl_needs_dovecot(self):
+        """smtpd_sasl_auth_enable = yes works with smtpd_sasl_type =
+        dovecot only (the default, cyrus, is refused), per service."""
+        self.main("")
+        self.master("smtp inet n - n - 1 smtpd\n"
+                    "submission inet n - n - - smtpd"
+                    " -o smtpd_sasl_auth_enable=yes\n")
+        r = run([program("postino"), "-c", self.dir, "check"])
+        self.assertNotEqual(r.rc, 0, r)
+        self.assertIn('line 2: service "submission": smtpd_sasl_auth_enable'
+                      ' = yes with smtpd_sasl_type = cyrus', r.err)
+        self.main("smtpd_sasl_type = dovecot\n")
+        r = run([program("postino"), "-c", self.dir, "check"])
+        self.assertEqual(r.rc, 0, r)
+
     def test_disabled_service_is_not_judged(self):
         self.main("master_service_disable = submission.inet\n")
         self.master("smtp inet n - n - 1 smtpd\n"
