@@ -274,6 +274,46 @@ class Sasl(unittest.TestCase):
         self.assertIn(b"\nAUTH PLAIN LOGIN\nAUTH=PLAIN LOGIN\n", text)
         c.quit()
 
+    def test_policy_attributes(self):
+        from test_policy import PolicyServer
+        p = PolicyServer()
+        self.addCleanup(p.close)
+        i = self.instance(main={"smtpd_recipient_restrictions":
+                                "check_policy_service " + p.name})
+        c = smtplib.SMTP("127.0.0.1", i.port, timeout=WAIT)
+        c.ehlo("client.example.test")
+        c.mail("anon@ext.test")
+        self.assertEqual(c.rcpt(i.addr("bob"))[0], 250)
+        c.rset()
+        c.login(i.user("alice"), PASSWORD)
+        c.mail(i.addr("alice"), ["AUTH=" + i.addr("alice")])
+        self.assertEqual(c.rcpt(i.addr("bob"))[0], 250)
+        c.quit()
+        reqs = p.rcpt_requests()
+        self.assertEqual([(r["sasl_method"], r["sasl_username"],
+                           r["sasl_sender"]) for r in reqs],
+                         [("", "", ""), ("PLAIN", i.user("alice"),
+                                         i.addr("alice"))])
+
+    def test_auth_server_down(self):
+        """No Dovecot: EHLO offers no AUTH, AUTH gets a 454, mail from
+        others goes on."""
+        i = Instance(self, users=("bob",))
+        i.set_main(smtpd_sasl_auth_enable="yes", smtpd_sasl_type="dovecot",
+                   smtpd_sasl_path=os.path.join(i.dir, "no-such-socket"))
+        i.start()
+        c = smtplib.SMTP("127.0.0.1", i.port, timeout=WAIT)
+        c.ehlo("client.example.test")
+        self.assertFalse(c.has_extn("auth"))
+        code, text = c.docmd("AUTH", "PLAIN AGFAYg==")
+        self.assertEqual(code, 454, text)
+        self.assertEqual(c.sendmail("a@ext.test", [i.addr("bob")],
+                                    message("a@ext.test", i.addr("bob"),
+                                            "no auth")), {})
+        c.quit()
+        i.wait_maildir("bob", 1)
+        i.wait_log(r"warning: SASL: connect to Dovecot auth socket")
+
     def test_submission_services(self):
         # Postfix's sample master.cf, with its -o overrides.
         sub, subs = free_port(), free_port()
