@@ -24,7 +24,10 @@ PASSWORD = "s3cret-pw"
 
 class Sasl(unittest.TestCase):
 
-    def instance(self, main=None, master_extra="", tls=False):
+    def instance(self, main=None, master_extra="", tls=False,
+                 absolute=False):
+        """An instance with Dovecot's auth socket at private/auth (or, with
+        absolute, at an absolute path outside the queue)."""
         i = Instance(self, users=("alice", "bob"), master_extra=master_extra)
         conf = {"smtpd_sasl_auth_enable": "yes",
                 "smtpd_sasl_type": "dovecot",
@@ -38,6 +41,10 @@ class Sasl(unittest.TestCase):
         if tls:
             conf["smtpd_tls_chain_files"] = make_cert(i.conf, "rsa", "rsa")
         conf.update(main(i) if callable(main) else (main or {}))
+        sock = os.path.join(i.queue, "private", "auth")
+        if absolute:
+            sock = os.path.join(i.dir, "auth-socket")
+            conf["smtpd_sasl_path"] = sock
         i.set_main(**conf)
         i.start()
         # Dovecot's auth socket where smtpd_sasl_path says: the queue's
@@ -47,10 +54,9 @@ class Sasl(unittest.TestCase):
         start_dovecot(self, d, [(i.user(u), PASSWORD, nobody, nobody,
                                  "/nonexistent") for u in ("alice", "bob")],
                       "maildir:~/Maildir",
-                      extra="service auth {\n  unix_listener %s/private/auth"
-                            " {\n    mode = 0666\n  }\n}\n" % i.queue)
-        poll_until("the auth socket", lambda: os.path.exists(
-            os.path.join(i.queue, "private", "auth")))
+                      extra="service auth {\n  unix_listener %s"
+                            " {\n    mode = 0666\n  }\n}\n" % sock)
+        poll_until("the auth socket", lambda: os.path.exists(sock))
         return i
 
     def test_plain_and_login(self):
@@ -111,7 +117,8 @@ class Sasl(unittest.TestCase):
     def test_failures(self):
         i = self.instance(main={"smtpd_hard_error_limit": "3",
                                 "smtpd_soft_error_limit": "2",
-                                "smtpd_error_sleep_time": "1s"})
+                                "smtpd_error_sleep_time": "1s"},
+                          absolute=True)
         c = smtplib.SMTP("127.0.0.1", i.port, timeout=WAIT)
         c.ehlo("client.example.test")
         code, text = c.docmd("AUTH", "PLAIN " + base64.b64encode(
