@@ -599,18 +599,28 @@ smtpd_sasl_auth(struct smtpd_session *s, char *arg, char *text, size_t len)
 		snprintf(text, len, "501 5.5.2 Invalid base64 data in initial response");
 		return SASL_ERROR;
 	}
-	for (char *p = mech; *p; p++)
+	/* RFC 4422 mechanism names: A-Z, 0-9, "-" and "_", 20 at most. */
+	for (char *p = mech; *p; p++) {
 		*p = (char)toupper((unsigned char)*p);
+		if (!isupper((unsigned char)*p) && !isdigit((unsigned char)*p)
+		    && *p != '-' && *p != '_')
+			mech = NULL;
+		if (mech == NULL)
+			break;
+	}
+	if (mech == NULL || strlen(mech) > 20) {
+		snprintf(text, len, "501 5.5.4 Syntax: AUTH mechanism");
+		return SASL_ERROR;
+	}
 	deadline = deadline_ms();
 	if ((fd = sasl_open(deadline, &why)) < 0)
 		return temp_fail(s, why, text, len);
 	for (int i = 0; i < nmechs; i++)
 		if (strcmp(mechs[i].name, mech) == 0 && mech_ok(s, &mechs[i]))
 			found = 1;
-	if (!found || strlen(mech) > 60) {
+	if (!found) {
 		close(fd);
-		return fail(s, strlen(mech) > 60 ? "(too long)" : mech,
-		    "Invalid authentication mechanism", NULL);
+		return fail(s, mech, "Invalid authentication mechanism", NULL);
 	}
 	s->sasl_fd = fd;
 	s->sasl_mech = xstrdup(mech);

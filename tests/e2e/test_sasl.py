@@ -264,6 +264,22 @@ class Sasl(unittest.TestCase):
         self.assertEqual(c.login(i.user("alice"), PASSWORD)[0], 235)
         c.quit()
 
+    def test_starttls_forgets_the_login(self):
+        """RFC 3207: after STARTTLS the client starts over, logged out."""
+        i = self.instance(main={"smtpd_tls_security_level": "may"}, tls=True)
+        c = smtplib.SMTP("127.0.0.1", i.port, timeout=WAIT)
+        c.ehlo("client.example.test")
+        self.assertEqual(c.login(i.user("alice"), PASSWORD)[0], 235)
+        c.starttls(context=client_context())
+        c.ehlo("client.example.test")
+        c.mail(i.addr("alice"))
+        self.assertEqual(c.rcpt("far@ext.test")[0], 554)
+        c.rset()
+        self.assertEqual(c.login(i.user("alice"), PASSWORD)[0], 235)
+        c.mail(i.addr("alice"))
+        self.assertEqual(c.rcpt("far@ext.test")[0], 250)
+        c.quit()
+
     def test_noplaintext_without_tls(self):
         i = self.instance(main={"smtpd_tls_security_level": "may",
                                 "smtpd_sasl_security_options":
