@@ -25,9 +25,10 @@ PASSWORD = "s3cret-pw"
 class Sasl(unittest.TestCase):
 
     def instance(self, main=None, master_extra="", tls=False,
-                 absolute=False):
+                 absolute=False, inet=False):
         """An instance with Dovecot's auth socket at private/auth (or, with
-        absolute, at an absolute path outside the queue)."""
+        absolute, at an absolute path outside the queue; with inet, on a
+        loopback TCP port)."""
         i = Instance(self, users=("alice", "bob"), master_extra=master_extra)
         conf = {"smtpd_sasl_auth_enable": "yes",
                 "smtpd_sasl_type": "dovecot",
@@ -45,6 +46,12 @@ class Sasl(unittest.TestCase):
         if absolute:
             sock = os.path.join(i.dir, "auth-socket")
             conf["smtpd_sasl_path"] = sock
+        listener = ("  unix_listener %s {\n    mode = 0666\n  }\n" % sock)
+        if inet:
+            port = free_port()
+            conf["smtpd_sasl_path"] = "inet:127.0.0.1:%d" % port
+            listener = ("  inet_listener {\n    address = 127.0.0.1\n"
+                        "    port = %d\n  }\n" % port)
         i.set_main(**conf)
         i.start()
         # Dovecot's auth socket where smtpd_sasl_path says: the queue's
@@ -54,9 +61,12 @@ class Sasl(unittest.TestCase):
         start_dovecot(self, d, [(i.user(u), PASSWORD, nobody, nobody,
                                  "/nonexistent") for u in ("alice", "bob")],
                       "maildir:~/Maildir",
-                      extra="service auth {\n  unix_listener %s"
-                            " {\n    mode = 0666\n  }\n}\n" % sock)
-        poll_until("the auth socket", lambda: os.path.exists(sock))
+                      extra="service auth {\n%s}\n" % listener)
+        if inet:
+            poll_until("the auth port", lambda: socket.socket()
+                       .connect_ex(("127.0.0.1", port)) == 0)
+        else:
+            poll_until("the auth socket", lambda: os.path.exists(sock))
         return i
 
     def test_plain_and_login(self):
@@ -154,7 +164,7 @@ class Sasl(unittest.TestCase):
 
     @unittest.skipUnless(SWAKS, "swaks is not installed")
     def test_swaks(self):
-        i = self.instance()
+        i = self.instance(inet=True)
         for mech in ("PLAIN", "LOGIN"):
             r = subprocess.run([SWAKS, "--server", "127.0.0.1", "--port",
                                 str(i.port), "--from", i.addr("alice"),
