@@ -234,7 +234,7 @@ send_all(int fd, const char *buf, size_t len, long deadline, const char **why)
 }
 
 /* read_until - what Dovecot sends up to end (malloc'd, without the
- * last newline): one line, or the greeting up to DONE. (malloc'd, without the newline).
+ * last newline): one line, or the greeting up to DONE.
  * Dovecot says nothing unasked, so nothing comes after end. */
 static char *
 read_until(int fd, long deadline, const char *end, const char **why)
