@@ -1210,7 +1210,8 @@ access_check(struct smtpd_check_ctx *ctx, const struct rstep *step)
 	}
 	case SR_W_ETRN:		/* no ETRN command */
 	case SR_W_CCERT:	/* no TLS: no client certificate */
-	case SR_W_SASL:		/* no SASL: no login name */
+	case SR_W_SASL:
+		return smtpd_check_access_sasl(ctx, step->map);
 	case SR_W_NONE:
 		return SMTPD_CHECK_DUNNO;
 	}

@@ -236,6 +236,22 @@ class Sasl(unittest.TestCase):
         self.assertEqual(c.rcpt(i.addr("bob"))[0], 553)
         c.quit()
 
+    def test_check_sasl_access(self):
+        i = self.instance(main=lambda i: {
+            "smtpd_recipient_restrictions":
+                "check_sasl_access inline:{ {%s=REJECT locked account} }"
+                % i.user("bob")})
+        for who, want in (("alice", 250), ("bob", 554)):
+            c = smtplib.SMTP("127.0.0.1", i.port, timeout=WAIT)
+            c.ehlo("client.example.test")
+            c.login(i.user(who), PASSWORD)
+            c.mail(i.addr(who))
+            code, text = c.rcpt(i.addr("alice"))
+            self.assertEqual(code, want, (who, text))
+            if want == 554:
+                self.assertIn(b"locked account", text)
+            c.quit()
+
     @staticmethod
     def login_maps(i):
         """alice and bob own their addresses; shared@ has both."""
