@@ -12,6 +12,7 @@ import shutil
 import smtplib
 import socket
 import subprocess
+import threading
 import unittest
 
 from instance import (DOMAIN, Instance, WAIT, free_port, message,
@@ -362,6 +363,60 @@ class Sasl(unittest.TestCase):
         c.quit()
         i.wait_maildir("bob", 1)
         i.wait_log(r"warning: SASL: connect to Dovecot auth socket")
+
+    def test_stalled_auth_server_stalls_nobody_else(self):
+        """An AUTH waiting for a silent auth server holds only its own
+        session: smtpd's loop serves the others meanwhile."""
+        i = Instance(self, users=("bob",))
+        path = os.path.join(i.dir, "auth-socket")
+        srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        srv.bind(path)
+        os.chmod(path, 0o666)
+        srv.listen(8)
+        self.addCleanup(srv.close)
+        release = threading.Event()
+        self.addCleanup(release.set)
+
+        def serve():
+            conns = []
+            srv.settimeout(0.2)
+            for _ in range(int(WAIT / 0.2)):
+                if release.is_set() or len(conns) >= 8:
+                    break
+                try:
+                    conn, _ = srv.accept()
+                except socket.timeout:
+                    continue
+                except OSError:
+                    break
+                conns.append(conn)
+                conn.sendall(b"VERSION\t1\t2\nMECH\tPLAIN\tplaintext\n"
+                             b"SPID\t1\nCUID\t1\nCOOKIE\tab\nDONE\n")
+            release.wait(WAIT)
+            for conn in conns:
+                conn.close()
+        th = threading.Thread(target=serve, daemon=True)
+        th.start()
+        i.set_main(smtpd_sasl_auth_enable="yes", smtpd_sasl_type="dovecot",
+                   smtpd_sasl_path=path)
+        i.start()
+        stuck = smtplib.SMTP("127.0.0.1", i.port, timeout=WAIT)
+        stuck.ehlo("stuck.example.test")
+        self.assertTrue(stuck.has_extn("auth"))
+        stuck.send(b"AUTH PLAIN AGFAYg==\r\n")
+        # Same smtpd process (maxproc 1): another client gets its mail in.
+        c = smtplib.SMTP("127.0.0.1", i.port, timeout=WAIT)
+        self.assertEqual(c.sendmail("a@ext.test", [i.addr("bob")],
+                                    message("a@ext.test", i.addr("bob"),
+                                            "while AUTH waits")), {})
+        c.quit()
+        i.wait_maildir("bob", 1)
+        # The auth server hangs up: the waiting AUTH gets a 454.
+        release.set()
+        code, text = stuck.getreply()
+        self.assertEqual(code, 454, text)
+        stuck.close()
+        th.join(WAIT)
 
     def test_submission_services(self):
         # Postfix's sample master.cf, with its -o overrides.
