@@ -520,6 +520,35 @@ check_tls(struct master_ent **ents)
 	return errors;
 }
 
+/* check_sasl - every smtpd service with smtpd_sasl_auth_enable = yes
+ * needs smtpd_sasl_type = dovecot (the only server side postino has;
+ * smtpd would refuse to start).  Returns the number of errors. */
+static int
+check_sasl(struct master_ent **ents)
+{
+	int errors = 0;
+
+	for (int i = 0; ents[i]; i++) {
+		const char *type;
+		int on;
+
+		if (!is_smtpd(ents[i])
+		    || mail_conf_parse_bool(ent_value(ents[i],
+		    "smtpd_sasl_auth_enable"), &on) != 0 || !on)
+			continue;
+		type = ent_value(ents[i], "smtpd_sasl_type");
+		if (strcasecmp(type, "dovecot") != 0) {
+			msg_error("%s, line %d: service \"%s\": smtpd_sasl_auth_enable"
+			    " = yes with smtpd_sasl_type = %s: postino authenticates "
+			    "with Dovecot only (smtpd_sasl_type = dovecot): refusing "
+			    "to run", ents[i]->file, ents[i]->line, ents[i]->name,
+			    type);
+			errors++;
+		}
+	}
+	return errors;
+}
+
 int
 postino_check(int create)
 {
@@ -539,6 +568,7 @@ postino_check(int create)
 		errors += check_anvil(ents);
 		check_proxymap(main_cf, ents);
 		errors += check_tls(ents);
+		errors += check_sasl(ents);
 		errors += postino_check_restrictions(main_cf, ents);
 		if (create)
 			errors += check_queue();

@@ -18,8 +18,6 @@
 /* Entries of one table whose actions are checked, at most. */
 #define SMTPD_RESTRICT_SCAN_MAX	100000
 
-#define NO_SASL	"postino has no SASL authentication: no client is ever " \
-		"authenticated"
 #define NO_TLS	"postino has no TLS: no client ever presents a certificate"
 
 #define R(n, op, w, arg, var, guard, refuse, note) \
@@ -68,7 +66,7 @@ static const struct smtpd_restrict_info table[] = {
 	R("check_ccert_access", SR_ACCESS, SR_W_CCERT, SR_ARG_TABLE, 0, 0, NULL,
 	    NO_TLS ": check_ccert_access never finds a match"),
 	R("check_sasl_access", SR_ACCESS, SR_W_SASL, SR_ARG_TABLE, 0, 0, NULL,
-	    NO_SASL ": check_sasl_access never finds a match"),
+	    NULL),
 	R("permit_inet_interfaces", SR_PERMIT_INET_INTERFACES, SR_W_CLIENT,
 	    SR_ARG_NONE, 0, 0, NULL, NULL),
 	R("permit_mynetworks", SR_PERMIT_MYNETWORKS, SR_W_CLIENT, SR_ARG_NONE,
@@ -140,8 +138,7 @@ static const struct smtpd_restrict_info table[] = {
 	R("reject_sender_login_mismatch", SR_LOGIN_MISMATCH, SR_W_SENDER,
 	    SR_ARG_NONE, SR_LOGIN_ALL, 0, NULL, NULL),
 	R("reject_authenticated_sender_login_mismatch", SR_LOGIN_MISMATCH,
-	    SR_W_SENDER, SR_ARG_NONE, SR_LOGIN_AUTH, 0, NULL, NO_SASL
-	    ": reject_authenticated_sender_login_mismatch never rejects"),
+	    SR_W_SENDER, SR_ARG_NONE, SR_LOGIN_AUTH, 0, NULL, NULL),
 	R("reject_unauthenticated_sender_login_mismatch", SR_LOGIN_MISMATCH,
 	    SR_W_SENDER, SR_ARG_NONE, SR_LOGIN_UNAUTH, 0, NULL, NULL),
 	R("reject_known_sender_login_mismatch", SR_LOGIN_MISMATCH, SR_W_SENDER,

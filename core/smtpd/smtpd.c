@@ -73,7 +73,7 @@ static long session_limit;
 static time_t full_warned;
 
 static const char *const verb_names[SMTPD_V_COUNT] = {
-	"helo", "ehlo", "starttls", "mail", "rcpt", "data", "rset", "noop", "vrfy",
+	"helo", "ehlo", "starttls", "auth", "mail", "rcpt", "data", "rset", "noop", "vrfy",
 	"quit", "help", "unknown",
 };
 
@@ -90,7 +90,7 @@ smtpd_reply(struct smtpd_session *s, const char *fmt, ...)
 }
 
 static const char *const verb_upper[SMTPD_V_COUNT] = {
-	"HELO", "EHLO", "STARTTLS", "MAIL", "RCPT", "DATA", "RSET", "NOOP", "VRFY",
+	"HELO", "EHLO", "STARTTLS", "AUTH", "MAIL", "RCPT", "DATA", "RSET", "NOOP", "VRFY",
 	"QUIT", "HELP", "UNKNOWN",
 };
 
@@ -190,6 +190,7 @@ session_free(struct smtpd_session *s)
 		bufferevent_free(s->bev);
 	}
 	free(s->tls_info);
+	smtpd_sasl_free(s);
 	free(s);
 	/* The skeleton resumes accepting, or exits when draining. */
 	mail_server_disconnect();
@@ -302,6 +303,9 @@ smtpd_fill_check(struct smtpd_session *s, struct smtpd_check_session *cs)
 	    : (s->tls ? "SMTPS" : "SMTP");
 	smtpd_tls_fill(s, &cs->tls_protocol, &cs->tls_cipher, &cs->tls_bits);
 	cs->sender = s->sender;
+	cs->sasl_method = s->sasl_method;
+	cs->sasl_username = s->sasl_username;
+	cs->sasl_sender = s->sasl_sender;
 	cs->queue_id = s->cleanup ? cleanup_queue_id(s->cleanup) : NULL;
 	cs->pipelining_violation = s->pipelining_violation;
 	cs->rcpt_count = s->rcpt_count;
@@ -393,6 +397,7 @@ accept_cb(int fd, const struct sockaddr *sa, int salen, int index)
 
 	s = xcalloc(1, sizeof(*s));
 	s->fd = fd;
+	s->sasl_fd = -1;
 	/* Replies are written when ready; without this, Nagle holds a
 	 * pipelining client's small replies until its delayed ACK. */
 	if (sa->sa_family == AF_INET || sa->sa_family == AF_INET6) {
@@ -570,6 +575,7 @@ main(int argc, char **argv)
 	smtpd_anvil_init();
 	/* Keys are read now, while still privileged (often mode 0600). */
 	smtpd_tls_init();
+	smtpd_sasl_init();
 	cleanup_init();
 	if (mail_server_listen_count() == 0)
 		msg_fatal("no listening socket: smtpd must be started by the master");

@@ -34,7 +34,8 @@ enum smtpd_state {
 
 /* Command statistics for the "disconnect from" line. */
 enum smtpd_verb {
-	SMTPD_V_HELO, SMTPD_V_EHLO, SMTPD_V_STARTTLS, SMTPD_V_MAIL, SMTPD_V_RCPT, SMTPD_V_DATA,
+	SMTPD_V_HELO, SMTPD_V_EHLO, SMTPD_V_STARTTLS, SMTPD_V_AUTH, SMTPD_V_MAIL,
+	SMTPD_V_RCPT, SMTPD_V_DATA,
 	SMTPD_V_RSET, SMTPD_V_NOOP, SMTPD_V_VRFY, SMTPD_V_QUIT, SMTPD_V_HELP,
 	SMTPD_V_UNKNOWN, SMTPD_V_COUNT,
 };
@@ -68,6 +69,14 @@ struct smtpd_session {
 	int tls_handshake;		/* the handshake is under way */
 	int tls_start;			/* STARTTLS answered: switch after it */
 	char *tls_info;			/* "TLSv1.3 with cipher ..." */
+	char *sasl_method;		/* logged in (AUTH): "PLAIN" */
+	char *sasl_username;		/* ... as "alice" */
+	char *sasl_sender;		/* MAIL FROM AUTH= (decoded) */
+	int sasl_fd;			/* AUTH under way: Dovecot auth
+					 * connection (-1: none) */
+	char *sasl_mech;		/* ... with this mechanism */
+	unsigned sasl_id;		/* ... and request id */
+	char *sasl_login;		/* ... user name from a FAIL */
 
 	struct smtpd_line input;	/* framing state (smtpd_line.c) */
 	size_t input_left;		/* input bytes left by the last pass */
@@ -195,6 +204,27 @@ void smtpd_data_piece(struct smtpd_session *s, char *piece, size_t len);
  * freed when the task finishes.  fn owns ctx. */
 typedef void smtpd_task_fn(struct smtpd_session *s, void *ctx);
 void smtpd_task(struct smtpd_session *s, smtpd_task_fn *fn, void *ctx);
+
+/* smtpd_sasl.c - SMTP AUTH (RFC 4954) with Dovecot's authentication
+ * server.  smtpd_sasl_init at start; smtpd_sasl_ehlo adds the AUTH
+ * lines to the EHLO reply (inside a task: it may ask Dovecot for its
+ * mechanisms); smtpd_sasl_auth runs AUTH and smtpd_sasl_cont a client's
+ * response to a 334 (both inside a task); smtpd_sasl_reset forgets an
+ * exchange under way (a close).  The SASL_* results: the reply was sent
+ * (SASL_OK 235, SASL_CONT 334, SASL_FAIL 535) or is in text
+ * (SASL_ERROR: a refusal for syntax or state). */
+#define SASL_OK		0
+#define SASL_CONT	1
+#define SASL_FAIL	2
+#define SASL_ERROR	3
+void smtpd_sasl_init(void);
+void smtpd_sasl_ehlo(struct smtpd_session *s);
+int smtpd_sasl_auth(struct smtpd_session *s, char *arg, char *text,
+    size_t len);
+int smtpd_sasl_cont(struct smtpd_session *s, const char *line, char *text,
+    size_t len);
+void smtpd_sasl_reset(struct smtpd_session *s);
+void smtpd_sasl_free(struct smtpd_session *s);
 
 /* smtpd_anvil.c - connection and rate limits through the anvil service
  * (synchronous, bounded: see the file).  smtpd_anvil_init before

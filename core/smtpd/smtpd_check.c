@@ -308,9 +308,11 @@ maplist_close(struct maplist *ml)
 	memset(ml, 0, sizeof(*ml));
 }
 
-/* maplist_find - search addr with the key forms of strategy. */
+/* maplist_find_value - search addr with the key forms of strategy; a
+ * copy of the value found goes to *value_r (when not NULL). */
 static enum map_status
-maplist_find(struct maplist *ml, const char *addr, const char *strategy)
+maplist_find_value(struct maplist *ml, const char *addr, const char *strategy,
+    char **value_r)
 {
 	struct mail_addr_forms *forms;
 	enum map_status st = MAP_NOTFOUND;
@@ -329,12 +331,21 @@ maplist_find(struct maplist *ml, const char *addr, const char *strategy)
 				msg_warn("%s: %s: lookup of \"%s\": %s", ml->param,
 				    ml->map[i]->title, forms->form[f],
 				    map_reason(ml->map[i]));
+			if (st == MAP_FOUND && value_r)
+				*value_r = xstrdup(value);
 			if (st != MAP_NOTFOUND)
 				break;
 		}
 	}
 	mail_addr_forms_free(&forms);
 	return st;
+}
+
+/* maplist_find - search addr with the key forms of strategy. */
+static enum map_status
+maplist_find(struct maplist *ml, const char *addr, const char *strategy)
+{
+	return maplist_find_value(ml, addr, strategy, NULL);
 }
 
 /* smtpd_check_free - forget the configuration (tests, reload). */
@@ -1032,29 +1043,65 @@ multi_rcpt_bounce(struct smtpd_check_ctx *ctx, const char *class)
 	    "<>: %s rejected: Multi-recipient bounce", class ? class : "Data command");
 }
 
-/* login_mismatch - the *_sender_login_mismatch family.  postino has no
- * SASL, so every client is unauthenticated: the sender is refused when
- * smtpd_sender_login_maps names an owner for it (the client cannot be
- * logged in as that owner); the "authenticated" variant never applies. */
+/* owned_by - is login one of the owners in value (separated by commas
+ * or blanks)? */
+static int
+owned_by(const char *value, const char *login)
+{
+	char *copy = xstrdup(value), *cp = copy, *item;
+	int found = 0;
+
+	while (!found && (item = mystrtok(&cp, ", \t")) != NULL)
+		found = strcasecmp(item, login) == 0;
+	free(copy);
+	return found;
+}
+
+/* login_mismatch - the *_sender_login_mismatch family (Postfix's
+ * semantics): smtpd_sender_login_maps gives the SASL login names that
+ * own a sender address.  An authenticated client may use only the
+ * addresses it owns (reject_sender_login_mismatch and the
+ * "authenticated" variant also refuse addresses that nobody owns; the
+ * "known" variant only those with an owner); an unauthenticated client
+ * may not use an address that has an owner (all but the
+ * "authenticated" variant). */
 static int
 login_mismatch(struct smtpd_check_ctx *ctx, int variant)
 {
+	const char *login = ctx->s->sasl_username;
 	enum map_status st;
+	char *owners = NULL;
+	int bad;
 
-	if (variant == SR_LOGIN_AUTH || ctx->sender == NULL
-	    || *ctx->sender_int == 0)
+	if (ctx->sender == NULL || *ctx->sender_int == 0)
 		return SMTPD_CHECK_DUNNO;
-	st = maplist_find(&sc.login_maps, ctx->sender_int, "access");
+	if (login == NULL && variant == SR_LOGIN_AUTH)
+		return SMTPD_CHECK_DUNNO;
+	if (login != NULL && variant == SR_LOGIN_UNAUTH)
+		return SMTPD_CHECK_DUNNO;
+	st = maplist_find_value(&sc.login_maps, ctx->sender_int, "access", &owners);
 	switch (st) {
 	case MAP_NOTFOUND:
-		return SMTPD_CHECK_DUNNO;
+		if (login == NULL || variant == SR_LOGIN_KNOWN)
+			return SMTPD_CHECK_DUNNO;
+		break;
 	case MAP_TEMPFAIL:
 		return smtpd_check_tempfail(ctx, ctx->sender);
 	case MAP_FOUND:
 		break;
 	}
+	if (login == NULL) {
+		free(owners);
+		return smtpd_check_reject(ctx, "Sender address", 553, "5.7.1",
+		    "<%s>: Sender address rejected: not logged in", ctx->sender);
+	}
+	bad = owners == NULL || !owned_by(owners, login);
+	free(owners);
+	if (!bad)
+		return SMTPD_CHECK_DUNNO;
 	return smtpd_check_reject(ctx, "Sender address", 553, "5.7.1",
-	    "<%s>: Sender address rejected: not logged in", ctx->sender);
+	    "<%s>: Sender address rejected: not owned by user %s", ctx->sender,
+	    login);
 }
 
 /* naked_ip - permit_naked_ip_address: a HELO that is a bare address. */
@@ -1163,7 +1210,8 @@ access_check(struct smtpd_check_ctx *ctx, const struct rstep *step)
 	}
 	case SR_W_ETRN:		/* no ETRN command */
 	case SR_W_CCERT:	/* no TLS: no client certificate */
-	case SR_W_SASL:		/* no SASL: no login name */
+	case SR_W_SASL:
+		return smtpd_check_access_sasl(ctx, step->map);
 	case SR_W_NONE:
 		return SMTPD_CHECK_DUNNO;
 	}
@@ -1254,8 +1302,11 @@ one_check(struct smtpd_check_ctx *ctx, const struct rstep *step,
 			return smtpd_check_tempfail(ctx, ctx->client);
 		return rc ? SMTPD_CHECK_OK : SMTPD_CHECK_DUNNO;
 	case SR_NEVER:
-		/* permit_sasl_authenticated, permit_tls_*clientcerts: no SASL,
-		 * no TLS, so never a match. */
+		/* permit_sasl_authenticated: a client that logged in with
+		 * AUTH.  permit_tls_*clientcerts: no client certificates, so
+		 * never a match. */
+		if (o->what == SR_W_SASL && s->sasl_username != NULL)
+			return SMTPD_CHECK_OK;
 		return SMTPD_CHECK_DUNNO;
 	case SR_PERMIT_INET_INTERFACES: {
 		char *lit;

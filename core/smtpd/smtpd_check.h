@@ -40,6 +40,10 @@ struct smtpd_check_session {
 	const char *tls_protocol;	/* "TLSv1.3" */
 	const char *tls_cipher;		/* "TLS_AES_256_GCM_SHA384" */
 	int tls_bits;
+	/* SASL: NULL for a client that did not log in. */
+	const char *sasl_method;	/* "PLAIN" */
+	const char *sasl_username;	/* "alice" */
+	const char *sasl_sender;	/* MAIL FROM AUTH=, or NULL */
 };
 
 /* The outcome of one check. */

@@ -432,6 +432,16 @@ smtpd_check_access_client(struct smtpd_check_ctx *ctx, struct map *map)
 }
 
 int
+smtpd_check_access_sasl(struct smtpd_check_ctx *ctx, struct map *map)
+{
+	const char *login = ctx->s->sasl_username;
+
+	if (login == NULL || *login == 0)
+		return SMTPD_CHECK_DUNNO;
+	return finish(query(ctx, map, login, login, "SASL login name", 0));
+}
+
+int
 smtpd_check_access_helo(struct smtpd_check_ctx *ctx, struct map *map)
 {
 	const char *helo = ctx->helo;

@@ -94,6 +94,10 @@ int smtpd_check_access_host(struct smtpd_check_ctx *ctx, struct map *map,
 int smtpd_check_access_server(struct smtpd_check_ctx *ctx, struct map *map,
     const char *domain, int dns, const char *name, const char *class);
 
+/* smtpd_check_access_sasl - check_sasl_access: the SASL login name
+ * (nothing for a client that did not log in). */
+int smtpd_check_access_sasl(struct smtpd_check_ctx *ctx, struct map *map);
+
 /* smtpd_check_access_result - act on an access(5) action (value is a
  * writable copy); table names its source in warnings. */
 int smtpd_check_access_result(struct smtpd_check_ctx *ctx, const char *table,

@@ -57,12 +57,22 @@ smtpd_data_begin(struct smtpd_session *s)
 	s->data_overflow = 0;
 	s->data_status = 0;
 	rfc5322_date(date, sizeof(date));
-	proto = s->esmtp ? (s->tls ? "ESMTPS" : "ESMTP") : (s->tls ? "SMTPS" : "SMTP");
+	/* RFC 3848: ESMTPA / ESMTPSA for a client that logged in. */
+	if (s->sasl_username)
+		proto = s->esmtp ? (s->tls ? "ESMTPSA" : "ESMTPA")
+		    : (s->tls ? "SMTPS" : "SMTP");
+	else
+		proto = s->esmtp ? (s->tls ? "ESMTPS" : "ESMTP")
+		    : (s->tls ? "SMTPS" : "SMTP");
 	if (s->tls && s->tls_info && var_smtpd_tls_received_header)
 		snprintf(tls, sizeof(tls), "\n\t(using %s)\n\t(No client certificate "
 		    "requested)", s->tls_info);
 	else
 		tls[0] = 0;
+	/* smtpd_sasl_authenticated_header: the login name, for all to see. */
+	if (s->sasl_username && var_smtpd_sasl_authenticated_header)
+		snprintf(tls + strlen(tls), sizeof(tls) - strlen(tls),
+		    "\n\t(Authenticated sender: %.256s)", s->sasl_username);
 	if (s->rcpt_count == 1 && s->first_rcpt)
 		snprintf(hdr, sizeof(hdr),
 		    "Received: from %s (%s [%s])%s\n\tby %s (%s) with %s id %s\n\tfor <%s>; %s",

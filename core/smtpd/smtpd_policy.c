@@ -337,9 +337,9 @@ build_request(struct smtpd_check_ctx *ctx, const char *context,
 	add_attr(b, "reverse_client_name", s->reverse_name ? s->reverse_name
 	    : s->client_name ? s->client_name : "unknown");
 	add_attr(b, "instance", s->instance);
-	add_attr(b, "sasl_method", "");
-	add_attr(b, "sasl_username", "");
-	add_attr(b, "sasl_sender", "");
+	add_attr(b, "sasl_method", s->sasl_method ? s->sasl_method : "");
+	add_attr(b, "sasl_username", s->sasl_username ? s->sasl_username : "");
+	add_attr(b, "sasl_sender", s->sasl_sender ? s->sasl_sender : "");
 	snprintf(num, sizeof(num), "%ld", s->size);
 	add_attr(b, "size", num);
 	add_attr(b, "ccert_subject", "");

@@ -35,6 +35,7 @@
 #include <strings.h>
 
 #include "mail_conf.h"
+#include "mail_vars.h"
 #include "msg.h"
 #include "mymalloc.h"
 #include "qfile.h"
@@ -427,6 +428,7 @@ do_helo(struct smtpd_session *s, struct cmd_args *a, int ehlo)
 		smtpd_reply(s, "250-VRFY");
 	if (smtpd_tls_offered(s))
 		smtpd_reply(s, "250-STARTTLS");
+	smtpd_sasl_ehlo(s);
 	smtpd_reply(s, "250-ENHANCEDSTATUSCODES");
 	smtpd_reply(s, "250-8BITMIME");
 	smtpd_reply(s, "250 DSN");
@@ -479,6 +481,17 @@ cmd_mail(struct smtpd_session *s, struct cmd_args *a)
 				ret = "HDRS";
 			else
 				bad = "501 5.5.4 Bad RET parameter syntax";
+		} else if (strncasecmp(param, "AUTH=", 5) == 0
+		    && var_smtpd_sasl_auth_enable) {
+			char *who = xtext_decode(param + 5);
+
+			/* RFC 4954: kept only from a client that logged in. */
+			if (who == NULL)
+				bad = "501 5.5.4 Bad AUTH parameter syntax";
+			free(s->sasl_sender);
+			s->sasl_sender = who && s->sasl_username ? who : NULL;
+			if (s->sasl_sender == NULL)
+				free(who);
 		} else if (strncasecmp(param, "ENVID=", 6) == 0) {
 			free(envid);
 			if ((envid = xtext_decode(param + 6)) == NULL
@@ -546,8 +559,15 @@ static void
 open_message(struct smtpd_session *s)
 {
 	s->cleanup = cleanup_open(CLEANUP_FLAGS_DEFAULT);
-	msg_info("%s: client=%s[%s]", cleanup_queue_id(s->cleanup), s->name,
-	    s->addr);
+	if (s->sasl_username)
+		msg_info("%s: client=%s[%s], sasl_method=%s, sasl_username=%s%s%s",
+		    cleanup_queue_id(s->cleanup), s->name, s->addr,
+		    s->sasl_method, s->sasl_username,
+		    s->sasl_sender ? ", sasl_sender=" : "",
+		    s->sasl_sender ? s->sasl_sender : "");
+	else
+		msg_info("%s: client=%s[%s]", cleanup_queue_id(s->cleanup),
+		    s->name, s->addr);
 	cleanup_set_attr(s->cleanup, "client_address", s->addr);
 	cleanup_set_attr(s->cleanup, "client_name", s->name);
 	cleanup_set_attr(s->cleanup, "client_port", s->port);
@@ -737,6 +757,30 @@ cmd_starttls(struct smtpd_session *s, struct cmd_args *a)
 	return CMD_OK;
 }
 
+/* sasl_result - how an AUTH step went, as a command result. */
+static int
+sasl_result(struct cmd_args *a, int rc)
+{
+	switch (rc) {
+	case SASL_OK:
+		return CMD_OK;
+	case SASL_CONT:
+		return CMD_LATER;	/* counted when the exchange ends */
+	case SASL_FAIL:
+		return CMD_REJECT;
+	default:
+		return syntax(a, a->text);
+	}
+}
+
+/* cmd_auth - RFC 4954 (smtpd_sasl.c does the work, in the task). */
+static int
+cmd_auth(struct smtpd_session *s, struct cmd_args *a)
+{
+	return sasl_result(a, smtpd_sasl_auth(s, a->arg, a->text,
+	    sizeof(a->text)));
+}
+
 /* Command flags. */
 #define CF_TASK		(1 << 0)	/* runs restrictions: in a task */
 #define CF_JUNK		(1 << 1)	/* counts for smtpd_junk_command_limit */
@@ -778,6 +822,8 @@ static const struct smtpd_cmd commands[] = {
 	cmd_vrfy, NULL},
 	{"STARTTLS", SMTPD_V_STARTTLS, CF_NO_ARG | CF_NO_MAIL | CF_PIPE_ANY,
 	cmd_starttls, "503 5.5.1 Error: MAIL transaction in progress"},
+	{"AUTH", SMTPD_V_AUTH, CF_TASK | CF_NO_MAIL | CF_NEED_TLS, cmd_auth,
+	"503 5.5.1 Error: MAIL transaction in progress"},
 	{"QUIT", SMTPD_V_QUIT, CF_PIPE_ANY | CF_DENIED_OK, cmd_quit, NULL},
 	{"HELP", SMTPD_V_HELP, CF_PIPE_ESMTP, cmd_help, NULL},
 };
@@ -960,6 +1006,27 @@ dispatch(struct smtpd_session *s, char *line, size_t len, int more_input,
 	cmd_finish(s, cmd, cmd->fn(s, &a), &a);
 }
 
+/* A client's response to a 334, with the AUTH command it belongs to. */
+struct sasl_line {
+	char *line;
+	struct cmd_args a;
+};
+
+static void
+sasl_cont_task(struct smtpd_session *s, void *ctx)
+{
+	struct sasl_line *sl = ctx;
+	const struct smtpd_cmd *auth = NULL;
+
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (commands[i].verb == SMTPD_V_AUTH)
+			auth = &commands[i];
+	cmd_finish(s, auth, sasl_result(&sl->a, smtpd_sasl_cont(s, sl->line,
+	    sl->a.text, sizeof(sl->a.text))), &sl->a);
+	free(sl->line);
+	free(sl);
+}
+
 /* A command held back by smtpd_error_sleep_time. */
 struct delayed {
 	char *line;
@@ -987,6 +1054,17 @@ delayed_task(struct smtpd_session *s, void *ctx)
 void
 smtpd_command(struct smtpd_session *s, char *line, size_t len, int more_input)
 {
+	/* AUTH under way: the line answers its 334. */
+	if (s->sasl_mech != NULL) {
+		struct sasl_line *sl = xcalloc(1, sizeof(*sl));
+
+		(void)more_input;
+		sl->line = xmalloc(len + 1);
+		memcpy(sl->line, line, len);
+		sl->line[len] = 0;
+		smtpd_task(s, sasl_cont_task, sl);
+		return;
+	}
 	if (smtpd_conf.error_sleep > 0 && s->errors >= smtpd_conf.soft_error_limit
 	    && s->errors < smtpd_conf.hard_error_limit) {
 		struct delayed *d = xmalloc(sizeof(*d));

@@ -196,6 +196,7 @@ smtpd_tls_check(struct smtpd_session *s)
 	s->helo = NULL;
 	s->esmtp = 0;
 	smtpd_reset_transaction(s);
+	smtpd_sasl_free(s);		/* a login before STARTTLS too */
 }
 
 void

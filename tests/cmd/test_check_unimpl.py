@@ -30,12 +30,11 @@ CASES = [
     ("lmtp_tls_security_level", "fingerprint", REFUSE),
     ("postscreen_tls_security_level", "encrypt", WARN),
     # yes/no switches: "no" is what postino does anyway.
-    ("smtpd_sasl_auth_enable", "no", FINE),
-    ("smtpd_sasl_auth_enable", "yes", REFUSE),
-    ("smtpd_sasl_auth_enable", "Yes", REFUSE),
+    ("smtp_sasl_auth_enable", "no", FINE),
     ("smtp_sasl_auth_enable", "yes", REFUSE),
+    ("smtp_sasl_auth_enable", "Yes", REFUSE),
+    ("lmtp_sasl_auth_enable", "yes", REFUSE),
     ("smtp_enforce_tls", "yes", REFUSE),
-    ("smtpd_tls_auth_only", "yes", REFUSE),
     ("smtpd_tls_req_ccert", "yes", REFUSE),
     ("smtp_tls_wrappermode", "yes", REFUSE),
     ("smtp_use_tls", "yes", WARN),
@@ -172,11 +171,26 @@ class CheckUnimplTest(unittest.TestCase):
                                     "%s/master.cf, line 2: service smtp"
                                     % self.dir, name, value)
 
+    def test_sasl_needs_dovecot(self):
+        """smtpd_sasl_auth_enable = yes works with smtpd_sasl_type =
+        dovecot only (the default, cyrus, is refused), per service."""
+        self.main("")
+        self.master("smtp inet n - n - 1 smtpd\n"
+                    "submission inet n - n - - smtpd"
+                    " -o smtpd_sasl_auth_enable=yes\n")
+        r = run([program("postino"), "-c", self.dir, "check"])
+        self.assertNotEqual(r.rc, 0, r)
+        self.assertIn('line 2: service "submission": smtpd_sasl_auth_enable'
+                      ' = yes with smtpd_sasl_type = cyrus', r.err)
+        self.main("smtpd_sasl_type = dovecot\n")
+        r = run([program("postino"), "-c", self.dir, "check"])
+        self.assertEqual(r.rc, 0, r)
+
     def test_disabled_service_is_not_judged(self):
         self.main("master_service_disable = submission.inet\n")
         self.master("smtp inet n - n - 1 smtpd\n"
                     "submission inet n - n - - smtpd"
-                    " -o smtpd_sasl_auth_enable=yes\n")
+                    " -o smtpd_milters=inet:127.0.0.1:1\n")
         r, lines = self.check()
         self.assertEqual((r.rc, lines), (0, []), r)
 
@@ -194,7 +208,7 @@ class CheckUnimplTest(unittest.TestCase):
     def test_every_finding_in_file_order(self):
         self.main("smtp_use_tls = yes\nsmtpd_milters = inet:[::1]:1\n"
                   "content_filter = smtp:[127.0.0.1]:10024\n")
-        self.master("smtp inet n - n - 1 smtpd -o smtpd_sasl_auth_enable=yes"
+        self.master("smtp inet n - n - 1 smtpd -o smtp_sasl_auth_enable=yes"
                     " -o smtpd_proxy_filter=127.0.0.1:10025\n")
         r, lines = self.check()
         self.assertNotEqual(r.rc, 0, r)
@@ -204,7 +218,7 @@ class CheckUnimplTest(unittest.TestCase):
             ("main", "4", "smtp_use_tls"),
             ("main", "5", "smtpd_milters"),
             ("main", "6", "content_filter"),
-            ("master", "1", "smtpd_sasl_auth_enable"),
+            ("master", "1", "smtp_sasl_auth_enable"),
             ("master", "1", "smtpd_proxy_filter")])
 
     def test_mime_and_nested_header_checks(self):

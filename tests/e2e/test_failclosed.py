@@ -32,8 +32,7 @@ REFUSED = [
     ("non_smtpd_milters", "inet:127.0.0.1:1"),
     ("content_filter", "smtp:[127.0.0.1]:10024"),
     ("smtpd_proxy_filter", "127.0.0.1:10025"),
-    ("smtpd_sasl_auth_enable", "yes"),
-    ("smtpd_tls_auth_only", "yes"),
+    ("smtp_sasl_auth_enable", "yes"),
     ("smtpd_upstream_proxy_protocol", "haproxy"),
     ("always_bcc", "archive@example.test"),
     ("smtp_tls_security_level", "verify"),
@@ -42,7 +41,7 @@ REFUSED = [
 # Values that ask for nothing postino lacks: no finding at all.
 HARMLESS = {
     "smtpd_tls_security_level": "none",
-    "smtpd_sasl_auth_enable": "no",
+    "smtp_sasl_auth_enable": "no",
     "smtpd_milters": "",
     "content_filter": "",
     "smtpd_client_new_tls_session_rate_limit": "$zero",    # 0, expanded

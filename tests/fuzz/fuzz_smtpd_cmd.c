@@ -352,6 +352,32 @@ smtpd_tls_offered(const struct smtpd_session *s)
 	return 0;
 }
 
+/* No SASL here (smtpd_sasl_auth_enable = no). */
+void
+smtpd_sasl_ehlo(struct smtpd_session *s)
+{
+	(void)s;
+}
+
+int
+smtpd_sasl_auth(struct smtpd_session *s, char *arg, char *text, size_t len)
+{
+	(void)s;
+	(void)arg;
+	snprintf(text, len, "503 5.5.1 Error: authentication not enabled");
+	return SASL_ERROR;
+}
+
+int
+smtpd_sasl_cont(struct smtpd_session *s, const char *line, char *text,
+    size_t len)
+{
+	(void)s;
+	(void)line;
+	snprintf(text, len, "501 5.7.0 Authentication aborted");
+	return SASL_ERROR;
+}
+
 void
 smtpd_tls_start(struct smtpd_session *s)
 {

@@ -1094,12 +1094,26 @@ test_other_restrictions(void **state)
 	    "smtpd_data_restrictions = reject_plaintext_session");
 	expect_reply("DATA", smtpd_check_data(&s, &r), &r, 450, "4.7.1",
 	    "Session encryption is required");
-	/* No SASL, no TLS: these never permit. */
+	/* A client that did not log in and has no certificate: these never
+	 * permit. */
 	conf("compatibility_level = 3.6\n"
 	    "smtpd_client_restrictions = permit_sasl_authenticated, "
 	    "permit_tls_clientcerts, permit_tls_all_clientcerts, "
 	    "check_ccert_access inline:{{x=OK}}, check_sasl_access "
 	    "inline:{{x=OK}}, reject");
+	expect_rcpt(&s, "joe@our.test", 554, "5.7.1", NULL);
+	/* Logged in as x: check_sasl_access finds it... */
+	conf("compatibility_level = 3.6\n"
+	    "smtpd_client_restrictions = check_sasl_access inline:{{x=OK}}, "
+	    "reject");
+	s.sasl_username = "x";
+	expect_rcpt(&s, "joe@our.test", 0, NULL, NULL);
+	/* ... and permit_sasl_authenticated permits any login. */
+	conf("compatibility_level = 3.6\n"
+	    "smtpd_client_restrictions = permit_sasl_authenticated, reject");
+	s.sasl_username = "y";
+	expect_rcpt(&s, "joe@our.test", 0, NULL, NULL);
+	s.sasl_username = NULL;
 	expect_rcpt(&s, "joe@our.test", 554, "5.7.1", NULL);
 
 	/* reject_multi_recipient_bounce. */
