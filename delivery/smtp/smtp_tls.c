@@ -398,10 +398,8 @@ smtp_tls_start(struct smtp_stream *st, const struct smtp_tls_policy *p,
 		return -1;
 	}
 	free(ciphers);
-	/* SNI: the server's name when it is one. */
-	if (host && strchr(host, '.') && strspn(host, "0123456789.") != strlen(host)
-	    && !strchr(host, ':'))
-		SSL_set_tlsext_host_name(ssl, host);
+	/* No SNI: Postfix sends none unless smtp_tls_servername (not
+	 * implemented) asks for it. */
 	free(st->tls_key);
 	st->tls_key = xstrdup(label);
 	SSL_set_app_data(ssl, st->tls_key);

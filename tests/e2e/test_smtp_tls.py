@@ -58,7 +58,8 @@ RECORDS = [
 ]
 
 MASTER = ("smtp      unix  -       -       n       -       -       smtp\n"
-          "relay     unix  -       -       n       -       -       smtp\n")
+          "relay     unix  -       -       n       -       -       smtp\n"
+          "lmtp      unix  -       -       n       -       -       lmtp\n")
 
 MAIN = {
     "default_transport": "smtp",
@@ -125,13 +126,14 @@ class TlsMx:
     and the commands of every session."""
 
     def __init__(self, tc, address, cert=None, key=None, port=25,
-                 starttls=True, wrapper=False, broken=False, name="mx.test"):
+                 starttls=True, wrapper=False, broken=False, name="mx.test",
+                 lmtp=False):
         self.ctx = None
         if cert:
             self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             self.ctx.load_cert_chain(cert, key)
         self.starttls, self.wrapper, self.broken = starttls, wrapper, broken
-        self.name = name
+        self.name, self.lmtp = name, lmtp
         self.lock = threading.Lock()
         self.messages = []          # (tls version or None, rcpts, data)
         self.sessions = []          # [commands] per session
@@ -204,7 +206,7 @@ class TlsMx:
             cmd = line.decode(errors="replace").rstrip("\r\n")
             commands.append(cmd)
             verb = cmd.split(" ", 1)[0].upper()
-            if verb == "EHLO":
+            if verb == ("LHLO" if self.lmtp else "EHLO"):
                 ext = ["PIPELINING", "8BITMIME"]
                 if self.starttls and tls is None and self.ctx:
                     ext.append("STARTTLS")
@@ -239,7 +241,8 @@ class TlsMx:
                     data.append(d)
                 with self.lock:
                     self.messages.append((tls, mail_rcpts, b"".join(data)))
-                say("250 2.0.0 Ok: queued")
+                for _ in (mail_rcpts if self.lmtp else [1]):
+                    say("250 2.0.0 Ok: queued")
             elif verb == "QUIT":
                 say("221 2.0.0 Bye")
                 return
@@ -470,6 +473,26 @@ class SmtpTls(unittest.TestCase):
         self.assertEqual([m[0] for m in tls.messages], ["TLSv1.3"] * 2)
         self.assertEqual(len(tls.sessions), 2)
         self.assertEqual(tls.resumed, [False, True])
+
+    def test_lmtp(self):
+        """lmtp_tls_* for the lmtp client, through the same code."""
+        crt, key = self.pki.server("lmtp", "lmtp.tls.test")
+        srv = TlsMx(self, "127.0.0.66", crt, key, port=24, lmtp=True,
+                    name="lmtp.tls.test")
+        tmap = os.path.join(self.pki.dir, "transport")
+        with open(tmap, "w") as f:
+            f.write("lm.test lmtp:inet:127.0.0.66:24\n")
+        i = mta(self, {"transport_maps": "texthash:" + tmap,
+                       "lmtp_tls_security_level": "verify",
+                       "lmtp_tls_verify_cert_match": "lmtp.tls.test",
+                       "lmtp_tls_CAfile": self.pki.path("ca-ca.crt")})
+        send(i, "bob@lm.test", "over lmtp")
+        self.wait_log(i, r"to=<bob@lm\.test>, relay=127\.0\.0\.66\["
+                      r"127\.0\.0\.66\]:24, .*status=sent")
+        self.wait_log(i, r"lmtp\[\d+\]: Verified TLS connection established "
+                      r"to 127\.0\.0\.66\[127\.0\.0\.66\]:24: TLSv1\.3")
+        self.assertEqual([(m[0], m[1]) for m in srv.messages],
+                         [("TLSv1.3", ["bob@lm.test"])])
 
     def test_postfix_receiver(self):
         """Postfix's smtpd with STARTTLS receives from postino at verify
