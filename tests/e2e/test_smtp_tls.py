@@ -53,6 +53,7 @@ RECORDS = [
     "mx.rogue.test. A 127.0.0.65",
     # the same server as tls.test under another destination
     "alias.test. MX 10 mx.tls.test.",
+    "sts.test. MX 10 mx.tls.test.",
     "pfx.test. MX 10 mx.pfx.test.",
     "mx.pfx.test. A 127.0.0.31",
 ]
@@ -332,7 +333,9 @@ class SmtpTls(unittest.TestCase):
         """encrypt: TLS or nothing, any certificate."""
         tls, _ = self.good_mx()
         TlsMx(self, "127.0.0.62", name="mx.plain.test")
-        i = mta(self, {"smtp_tls_security_level": "encrypt"})
+        i = mta(self, {"smtp_tls_security_level": "encrypt",
+                       "smtp_tls_mandatory_protocols": "<=TLSv1.2",
+                       "smtp_tls_protocols": ">=TLSv1.3"})
         send(i, "carol@plain.test", "no starttls")
         self.wait_log(i, delivered(
             "carol@plain.test", "mx.plain.test", "127.0.0.62",
@@ -341,7 +344,11 @@ class SmtpTls(unittest.TestCase):
         send(i, "bob@tls.test", "over tls")
         self.wait_log(i, delivered("bob@tls.test", "mx.tls.test",
                                    "127.0.0.61", SENT))
-        self.assertEqual([m[0] for m in tls.messages], ["TLSv1.3"])
+        # encrypt: the mandatory protocols, not smtp_tls_protocols.
+        self.assertEqual([m[0] for m in tls.messages], ["TLSv1.2"])
+        self.wait_log(i, r"Untrusted TLS connection established to "
+                      r"mx\.tls\.test\[127\.0\.0\.61\]:25: TLSv1\.2 with "
+                      r"cipher ")
 
     def test_verify_and_secure(self):
         """verify: the chain and the MX host name; secure: the chain and
@@ -353,6 +360,11 @@ class SmtpTls(unittest.TestCase):
         policy = os.path.join(self.pki.dir, "policy")
         with open(policy, "w") as f:
             f.write("alias.test secure\n")
+            # as an MTA-STS policy service answers (its extra
+            # attributes are ignored)
+            f.write("sts.test secure match=.tls.test servername=hostname "
+                    "policy_type=sts policy_domain=sts.test "
+                    "mx_host_pattern=mx.tls.test\n")
         i = mta(self, {"smtp_tls_security_level": "verify",
                        "smtp_tls_CAfile": self.pki.path("ca-ca.crt"),
                        "smtp_tls_policy_maps": "texthash:" + policy})
@@ -382,7 +394,11 @@ class SmtpTls(unittest.TestCase):
             "gil@alias.test", "mx.tls.test", "127.0.0.61",
             r"dsn=4\.7\.5, status=deferred \(Server certificate not "
             r"verified\)"))
-        self.assertEqual([m[1] for m in tls.messages], [["bob@tls.test"]])
+        send(i, "hal@sts.test", "mta-sts")
+        self.wait_log(i, delivered("hal@sts.test", "mx.tls.test",
+                                   "127.0.0.61", SENT))
+        self.assertEqual([m[1] for m in tls.messages],
+                         [["bob@tls.test"], ["hal@sts.test"]])
         self.assertEqual((rogue.messages, other.messages), ([], []))
 
     def test_secure_dot_nexthop(self):
@@ -407,7 +423,8 @@ class SmtpTls(unittest.TestCase):
         wrong = fp[:-2] + ("00" if fp[-2:] != "00" else "11")
         policy = os.path.join(self.pki.dir, "policy")
         with open(policy, "w") as f:
-            f.write("tls.test fingerprint match=%s\n" % fp)
+            f.write("tls.test fingerprint match=%s protocols=<=TLSv1.2\n"
+                    % fp)
             f.write("other.test fingerprint match=%s|%s\n" % (wrong, wrong))
             f.write("plain.test encrypt\n")
         i = mta(self, {"smtp_tls_policy_maps": "texthash:" + policy,
@@ -431,7 +448,7 @@ class SmtpTls(unittest.TestCase):
         self.wait_log(i, delivered("gil@alias.test", "mx.tls.test",
                                    "127.0.0.61", SENT))
         self.assertEqual(sorted((m[1][0], m[0]) for m in tls.messages),
-                         [("bob@tls.test", "TLSv1.3"),
+                         [("bob@tls.test", "TLSv1.2"),
                           ("gil@alias.test", None)])
         self.assertEqual(other.messages, [])
 
