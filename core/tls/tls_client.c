@@ -196,3 +196,35 @@ tls_fingerprint_match(X509 *cert, const char *digest, const char *list)
 	free(copy);
 	return ok;
 }
+
+void
+tls_client_describe(SSL *ssl, char *buf, size_t len)
+{
+	int group = SSL_get_negotiated_group(ssl), sig = 0, md = 0;
+	const char *gname = group ? SSL_group_to_name(ssl, group) : NULL;
+	X509 *cert = SSL_get0_peer_certificate(ssl);
+	EVP_PKEY *key = cert ? X509_get0_pubkey(cert) : NULL;
+	size_t n;
+
+	tls_describe(ssl, buf, len, 0);
+	n = strlen(buf);
+	if (gname && n < len)
+		n += (size_t)snprintf(buf + n, len - n, " key-exchange %s", gname);
+	if (key && n < len && SSL_get_peer_signature_type_nid(ssl, &sig) == 1) {
+		const char *sname = sig == EVP_PKEY_RSA_PSS ? "RSA-PSS"
+		    : sig == EVP_PKEY_RSA ? "RSA" : sig == EVP_PKEY_EC ? "ECDSA"
+		    : OBJ_nid2sn(sig);
+		char curve[80];
+		size_t clen = 0;
+
+		if (EVP_PKEY_get_group_name(key, curve, sizeof(curve), &clen) == 1)
+			n += (size_t)snprintf(buf + n, len - n,
+			    " server-signature %s (%s)", sname, curve);
+		else
+			n += (size_t)snprintf(buf + n, len - n,
+			    " server-signature %s (%d bits)", sname,
+			    EVP_PKEY_get_bits(key));
+	}
+	if (n < len && SSL_get_peer_signature_nid(ssl, &md) == 1 && md)
+		snprintf(buf + n, len - n, " server-digest %s", OBJ_nid2sn(md));
+}

@@ -62,4 +62,9 @@ int tls_fingerprint(X509 *cert, const char *digest, int pubkey,
 int tls_fingerprint_match(X509 *cert, const char *digest,
     const char *list);
 
+/* tls_client_describe - as Postfix's client logs a session: "TLSv1.3
+ * with cipher TLS_AES_256_GCM_SHA384 (256/256 bits) key-exchange X25519
+ * server-signature ECDSA (prime256v1) server-digest SHA256". */
+void tls_client_describe(SSL *ssl, char *buf, size_t len);
+
 #endif

@@ -419,7 +419,7 @@ smtp_tls_start(struct smtp_stream *st, const struct smtp_tls_policy *p,
 	}
 	kind = cert == NULL ? "Anonymous" : matched ? "Verified"
 	    : trusted ? "Trusted" : "Untrusted";
-	tls_describe(ssl, desc, sizeof(desc), 1);
+	tls_client_describe(ssl, desc, sizeof(desc));
 	msg_info("%s TLS connection established to %s: %s", kind, label, desc);
 	if (p->level == TLS_LEV_FINGERPRINT && !matched) {
 		snprintf(why, len, "Server certificate not verified");

@@ -372,7 +372,10 @@ class SmtpTls(unittest.TestCase):
         self.wait_log(i, delivered("bob@tls.test", "mx.tls.test",
                                    "127.0.0.61", SENT))
         self.wait_log(i, r"Verified TLS connection established to "
-                      r"mx\.tls\.test\[127\.0\.0\.61\]:25: TLSv1\.3")
+                      r"mx\.tls\.test\[127\.0\.0\.61\]:25: TLSv1\.3 with "
+                      r"cipher \S+ \(\d+/\d+ bits\) key-exchange \S+ "
+                      r"server-signature ECDSA \(prime256v1\) "
+                      r"server-digest SHA256$")
         send(i, "eve@rogue.test", "another CA")
         self.wait_log(i, delivered(
             "eve@rogue.test", "mx.rogue.test", "127.0.0.65",
