@@ -132,6 +132,8 @@ struct smtp_tls_policy {
 };
 void smtp_tls_init(int lmtp);
 int smtp_tls_wrappermode(void);
+/* smtp_tls_note_offer - smtp_tls_note_starttls_offer. */
+int smtp_tls_note_offer(void);
 /* smtp_tls_policy_get - the policy for nexthop (and its domain); 0, or
  * -1 with *why (malloc'd): the delivery is deferred. */
 int smtp_tls_policy_get(const char *nexthop, const char *domain,

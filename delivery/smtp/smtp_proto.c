@@ -816,6 +816,9 @@ session_open(struct deliv *dv, const struct smtp_addr *a, int *loop_r,
 	*greeted_r = 1;
 	if (ehlo(dv, s, &r, loop_r, greeted_r) < 0)
 		goto fail;
+	if (dv->tls.level == TLS_LEV_NONE && (s->features & SMTP_FEATURE_STARTTLS)
+	    && smtp_tls_note_offer())
+		msg_info("Host offered STARTTLS: [%s]", a->host);
 	if (!plaintext && st->ssl == NULL && dv->tls.level > TLS_LEV_NONE) {
 		int mandatory = dv->tls.level >= TLS_LEV_ENCRYPT, rc;
 		char why[512];

@@ -72,6 +72,7 @@ param_dup(const char *name)
 static struct {
 	int level;
 	int wrappermode;
+	int note_offer;			/* smtp_tls_note_starttls_offer */
 	char *CAfile, *CApath;
 	char *verify_match, *secure_match;
 	char *fp_digest, *fp_match;
@@ -148,6 +149,8 @@ smtp_tls_init(int lmtp)
 
 		snprintf(full, sizeof(full), "%s_tls_wrappermode", prefix);
 		conf.wrappermode = mail_conf_bool(full);
+		snprintf(full, sizeof(full), "%s_tls_note_starttls_offer", prefix);
+		conf.note_offer = mail_conf_bool(full);
 		snprintf(full, sizeof(full), "%s_tls_session_cache_timeout", prefix);
 		conf.cache_timeout = mail_conf_time(full, 's');
 	}
@@ -191,6 +194,12 @@ int
 smtp_tls_wrappermode(void)
 {
 	return conf.wrappermode;
+}
+
+int
+smtp_tls_note_offer(void)
+{
+	return conf.note_offer;
 }
 
 /* policy_parse - "level attr=value ..." into p; -1 when malformed. */

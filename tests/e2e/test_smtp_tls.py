@@ -431,7 +431,8 @@ class SmtpTls(unittest.TestCase):
             f.write("other.test fingerprint match=%s|%s\n" % (wrong, wrong))
             f.write("plain.test encrypt\n")
         i = mta(self, {"smtp_tls_policy_maps": "texthash:" + policy,
-                       "smtp_tls_fingerprint_digest": "sha256"})
+                       "smtp_tls_fingerprint_digest": "sha256",
+                       "smtp_tls_note_starttls_offer": "yes"})
         send(i, "bob@tls.test", "fingerprint")
         self.wait_log(i, delivered("bob@tls.test", "mx.tls.test",
                                    "127.0.0.61", SENT))
@@ -450,6 +451,8 @@ class SmtpTls(unittest.TestCase):
         send(i, "gil@alias.test", "no policy")
         self.wait_log(i, delivered("gil@alias.test", "mx.tls.test",
                                    "127.0.0.61", SENT))
+        self.wait_log(i, r"smtp\[\d+\]: Host offered STARTTLS: "
+                      r"\[mx\.tls\.test\]")
         self.assertEqual(sorted((m[1][0], m[0]) for m in tls.messages),
                          [("bob@tls.test", "TLSv1.2"),
                           ("gil@alias.test", None)])
