@@ -344,6 +344,17 @@ class SmtpTls(unittest.TestCase):
         send(i, "bob@tls.test", "over tls")
         self.wait_log(i, delivered("bob@tls.test", "mx.tls.test",
                                    "127.0.0.61", SENT))
+        # A failed handshake: deferred, never retried in plaintext.
+        crt, key = self.pki.server("broken", "mx.broken.test")
+        broken = TlsMx(self, "127.0.0.63", crt, key, broken=True,
+                       name="mx.broken.test")
+        send(i, "dave@broken.test", "broken handshake")
+        self.wait_log(i, delivered(
+            "dave@broken.test", "mx.broken.test", "127.0.0.63",
+            r"dsn=4\.7\.5, status=deferred \(Cannot start TLS: handshake "
+            r"failure\)"))
+        self.assertEqual(len(broken.sessions), 1, broken.sessions)
+        self.assertEqual(broken.messages, [])
         # encrypt: the mandatory protocols, not smtp_tls_protocols.
         self.assertEqual([m[0] for m in tls.messages], ["TLSv1.2"])
         self.wait_log(i, r"Untrusted TLS connection established to "
