@@ -129,6 +129,7 @@ struct smtp_tls_policy {
 	int level;			/* enum tls_level */
 	char *match;			/* names, or fingerprints */
 	char *protocols, *ciphers, *exclude;	/* NULL: the parameters' */
+	char *servername;		/* SNI (NULL: smtp_tls_servername) */
 };
 void smtp_tls_init(int lmtp);
 int smtp_tls_wrappermode(void);

@@ -79,6 +79,7 @@ static struct {
 	char *protocols, *mandatory_protocols;
 	char *ciphers, *mandatory_ciphers;
 	char *exclude, *mandatory_exclude;
+	char *servername;
 	long cache_timeout;
 } conf;
 
@@ -155,6 +156,7 @@ smtp_tls_init(int lmtp)
 		conf.cache_timeout = mail_conf_time(full, 's');
 	}
 	conf.CAfile = param_dup("CAfile");
+	conf.servername = param_dup("servername");
 	conf.CApath = param_dup("CApath");
 	conf.verify_match = param_dup("verify_cert_match");
 	conf.secure_match = param_dup("secure_cert_match");
@@ -239,11 +241,14 @@ policy_parse(const char *value, struct smtp_tls_policy *p, char **why)
 		} else if (strcasecmp(tok, "ciphers") == 0) {
 			free(p->ciphers);
 			p->ciphers = xstrdup(eq);
+		} else if (strcasecmp(tok, "servername") == 0) {
+			free(p->servername);
+			p->servername = xstrdup(eq);
 		} else if (strcasecmp(tok, "exclude") == 0) {
 			free(p->exclude);
 			p->exclude = xstrdup(eq);
 		}
-		/* Others (servername, tafile, connection_reuse, MTA-STS
+		/* Others (tafile, connection_reuse, MTA-STS
 		 * fields) are ignored. */
 	}
 	if (first && ret == 0) {
@@ -338,6 +343,7 @@ smtp_tls_policy_free(struct smtp_tls_policy *p)
 	free(p->protocols);
 	free(p->ciphers);
 	free(p->exclude);
+	free(p->servername);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -407,8 +413,17 @@ smtp_tls_start(struct smtp_stream *st, const struct smtp_tls_policy *p,
 		return -1;
 	}
 	free(ciphers);
-	/* No SNI: Postfix sends none unless smtp_tls_servername (not
-	 * implemented) asks for it. */
+	/* SNI only when smtp_tls_servername (or servername=) asks for it:
+	 * "hostname" is the server's name, anything else is literal. */
+	{
+		const char *sni = p->servername ? p->servername : conf.servername;
+
+		if (sni && strcasecmp(sni, "hostname") == 0)
+			sni = host;
+		if (sni && *sni && strspn(sni, "0123456789.") != strlen(sni)
+		    && !strchr(sni, ':'))
+			SSL_set_tlsext_host_name(ssl, sni);
+	}
 	free(st->tls_key);
 	st->tls_key = xstrdup(label);
 	SSL_set_app_data(ssl, st->tls_key);

@@ -133,18 +133,24 @@ class TlsMx:
         if cert:
             self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             self.ctx.load_cert_chain(cert, key)
+            self.ctx.sni_callback = self._sni
         self.starttls, self.wrapper, self.broken = starttls, wrapper, broken
         self.name, self.lmtp = name, lmtp
         self.lock = threading.Lock()
         self.messages = []          # (tls version or None, rcpts, data)
         self.sessions = []          # [commands] per session
         self.resumed = []           # per TLS handshake: session reused
+        self.sni = []               # per TLS handshake: server name sent
         self.sock = socket.create_server((address, port))
         self.sock.settimeout(1)
         self.running = True
         self.thread = threading.Thread(target=self._accept, daemon=True)
         self.thread.start()
         tc.addCleanup(self.stop)
+
+    def _sni(self, sslobj, name, ctx):
+        with self.lock:
+            self.sni.append(name)
 
     def stop(self):
         self.running = False
@@ -413,6 +419,8 @@ class SmtpTls(unittest.TestCase):
                                    "127.0.0.61", SENT))
         self.assertEqual([m[1] for m in tls.messages],
                          [["bob@tls.test"], ["hal@sts.test"]])
+        # SNI only where the policy asks for it (servername=hostname).
+        self.assertEqual(tls.sni, [None, None, "mx.tls.test"])
         self.assertEqual((rogue.messages, other.messages), ([], []))
 
     def test_secure_dot_nexthop(self):
