@@ -67,7 +67,10 @@ unimpl_judge(const char *where, const struct mail_param *p, const char *raw)
 	char *value;
 	enum mail_param_verdict verdict;
 
-	if (p->status == MAIL_PARAM_IMPL || p->status == MAIL_PARAM_NO_EFFECT)
+	/* Implemented ones are fine, but for the values they refuse
+	 * (rule DANE: smtp_tls_security_level = dane). */
+	if ((p->status == MAIL_PARAM_IMPL && p->rule == MAIL_PARAM_ASK_ANY)
+	    || p->status == MAIL_PARAM_NO_EFFECT)
 		return 0;
 	value = (p->flags & MAIL_PARAM_NOEXPAND) ? xstrdup(raw)
 	    : mail_conf_expand(raw, NULL, NULL);

@@ -261,6 +261,9 @@ compute_mynetworks(void)
 #define NOEFFECT	MAIL_PARAM_NO_EFFECT, MAIL_PARAM_ASK_ANY, NULL
 #define WARN		MAIL_PARAM_NOT_IMPL_WARN, MAIL_PARAM_ASK_ANY, NULL
 #define WARN_IF(rule)	MAIL_PARAM_NOT_IMPL_WARN, MAIL_PARAM_ASK_##rule, NULL
+/* IMPL_REFUSE: implemented, but some values (the rule's) are refused. */
+#define IMPL_REFUSE(rule, hint) \
+	MAIL_PARAM_IMPL, MAIL_PARAM_ASK_##rule, hint
 #define REFUSE(rule, hint) \
 	MAIL_PARAM_NOT_IMPL_REFUSE, MAIL_PARAM_ASK_##rule, hint
 /* REFUSE_EFFECTIVE: with flags MAIL_PARAM_EFFECTIVE, for a default
@@ -272,7 +275,9 @@ compute_mynetworks(void)
 #define H_TLS_IN	\
 	"postino has no STARTTLS: terminate TLS in front of postino and remove this setting"
 #define H_TLS_OUT	\
-	"postino has no SMTP client with TLS: relay through an MTA that encrypts and remove this setting"
+	"postino's SMTP client does not implement this TLS setting: use smtp_tls_security_level and smtp_tls_policy_maps instead"
+#define H_DANE	\
+	"postino's SMTP client has no DANE: use smtp_tls_security_level = verify or secure, or relay through an MTA with DANE, and remove this setting"
 #define H_SASL_IN	\
 	"postino has no SMTP AUTH: authenticate submissions elsewhere and remove this setting"
 #define H_SASL_OUT	\
@@ -365,6 +370,9 @@ mail_param_judge(const struct mail_param *p, const char *value,
 	const char *v = skipblanks(value);
 	int asks = 0;
 
+	if (p->status == MAIL_PARAM_IMPL && p->rule == MAIL_PARAM_ASK_DANE)
+		return word_is(v, "dane") || word_is(v, "dane-only")
+		    ? MAIL_PARAM_REFUSES : MAIL_PARAM_FINE;
 	if (p->status == MAIL_PARAM_IMPL || p->status == MAIL_PARAM_NO_EFFECT)
 		return MAIL_PARAM_FINE;
 	if (is_default && !(p->flags & MAIL_PARAM_EFFECTIVE))
@@ -387,6 +395,9 @@ mail_param_judge(const struct mail_param *p, const char *value,
 		if (word_is(v, "may"))
 			return MAIL_PARAM_WARNS;
 		asks = *v != 0 && !word_is(v, "none");
+		break;
+	case MAIL_PARAM_ASK_DANE:
+		asks = word_is(v, "dane") || word_is(v, "dane-only");
 		break;
 	}
 	if (!asks)

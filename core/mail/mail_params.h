@@ -40,6 +40,7 @@ enum mail_param_rule {
 	MAIL_PARAM_ASK_NONEMPTY,	/* a non-empty value */
 	MAIL_PARAM_ASK_NONZERO,		/* a number other than 0 */
 	MAIL_PARAM_ASK_TLS,		/* a TLS level above "may" ("may": warn) */
+	MAIL_PARAM_ASK_DANE,		/* "dane" or "dane-only" */
 };
 
 /* What a value means for an unimplemented parameter. */

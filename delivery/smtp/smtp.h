@@ -18,6 +18,8 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
+#include <openssl/ssl.h>
+
 #include "buf.h"
 #include "deliver_request.h"
 
@@ -97,6 +99,8 @@ struct smtp_stream {
 	size_t in_len, in_pos;
 	struct buf *out;		/* unsent output */
 	int err;			/* sticky: errno, or ETIMEDOUT, or EPIPE at EOF */
+	SSL *ssl;			/* after STARTTLS (or wrapper mode) */
+	char *tls_key;			/* the session cache's name of the server */
 };
 
 /* smtp_connect - connect to a (non-blocking, with smtp_connect_timeout);
@@ -108,6 +112,10 @@ void smtp_stream_free(struct smtp_stream **sp);
  * 0, or -1 (s->err: ETIMEDOUT, EPIPE for EOF, errno). */
 int smtp_read_line(struct smtp_stream *s, char *line, size_t len,
     long timeout);
+/* smtp_tls_handshake - TLS on s with ssl (s owns it from now on), as
+ * the client; 0, or -1 with why and s->err set. */
+int smtp_tls_handshake(struct smtp_stream *s, SSL *ssl, long timeout,
+    char *why, size_t len);
 /* smtp_put - queue bytes; smtp_flush - send them all (timeout per wait). */
 void smtp_put(struct smtp_stream *s, const char *data, size_t len);
 void smtp_printf(struct smtp_stream *s, const char *fmt, ...)
@@ -115,6 +123,30 @@ void smtp_printf(struct smtp_stream *s, const char *fmt, ...)
 int smtp_flush(struct smtp_stream *s, long timeout);
 /* smtp_sleep - in a task: let the loop run for ms milliseconds. */
 void smtp_sleep_ms(long ms);
+
+/* smtp_tls.c - the TLS policy of a next hop, and the handshake. */
+struct smtp_tls_policy {
+	int level;			/* enum tls_level */
+	char *match;			/* names, or fingerprints */
+	char *protocols, *ciphers, *exclude;	/* NULL: the parameters' */
+	char *servername;		/* SNI (NULL: smtp_tls_servername) */
+};
+void smtp_tls_init(int lmtp);
+int smtp_tls_wrappermode(void);
+/* smtp_tls_note_offer - smtp_tls_note_starttls_offer. */
+int smtp_tls_note_offer(void);
+/* smtp_tls_policy_get - the policy for nexthop (and its domain); 0, or
+ * -1 with *why (malloc'd): the delivery is deferred. */
+int smtp_tls_policy_get(const char *nexthop, const char *domain,
+    struct smtp_tls_policy *p, char **why);
+void smtp_tls_policy_free(struct smtp_tls_policy *p);
+/* smtp_tls_start - handshake on st and the policy's checks, logging
+ * Postfix's "... TLS connection established to ..." line; 0, -1 when
+ * the handshake failed, -2 when the certificate does not satisfy the
+ * policy (why says so). */
+int smtp_tls_start(struct smtp_stream *st, const struct smtp_tls_policy *p,
+    const char *host, const char *nexthop, const char *label, long timeout,
+    char *why, size_t len);
 
 /* smtp_session.c - an open session after a transaction, kept for the
  * next message to the same destination. */
@@ -138,6 +170,7 @@ struct smtp_session {
 #define SMTP_FEATURE_8BITMIME	(1 << 3)
 #define SMTP_FEATURE_DSN	(1 << 4)
 #define SMTP_FEATURE_SMTPUTF8	(1 << 5)
+#define SMTP_FEATURE_STARTTLS	(1 << 6)
 
 /* smtp_session_take - a cached session for key (NULL when none). */
 struct smtp_session *smtp_session_take(const char *key);

@@ -18,12 +18,15 @@
 #include <unistd.h>
 
 #include <event2/event.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include "mail_server.h"
 #include "msg.h"
 #include "mymalloc.h"
 #include "smtp.h"
 #include "task_event.h"
+#include "tls_server.h"
 
 #define SMTP_IN_SIZE	8192
 /* Output is sent when this much is queued (a message is streamed). */
@@ -38,6 +41,79 @@ wait_fd(int fd, short what, long timeout)
 	    (timeout > 0 ? timeout : 1) * 1000L);
 
 	return (got & EV_TIMEOUT) ? -1 : 0;
+}
+
+/* tls_wait - after an SSL call returned ret <= 0: wait for what it
+ * wants (0), or set s->err (-1): ETIMEDOUT, EPIPE at the end of the
+ * stream, ECONNRESET for a TLS error. */
+static int
+tls_wait(struct smtp_stream *s, int ret, long timeout)
+{
+	int e = SSL_get_error(s->ssl, ret);
+
+	switch (e) {
+	case SSL_ERROR_WANT_READ:
+	case SSL_ERROR_WANT_WRITE:
+		if (wait_fd(s->fd, e == SSL_ERROR_WANT_READ ? EV_READ : EV_WRITE,
+		    timeout) < 0) {
+			s->err = ETIMEDOUT;
+			return -1;
+		}
+		return 0;
+	case SSL_ERROR_ZERO_RETURN:
+		s->err = EPIPE;
+		return -1;
+	case SSL_ERROR_SYSCALL:
+		s->err = errno ? errno : EPIPE;
+		if (s->err == EAGAIN || s->err == EINTR)
+			s->err = EPIPE;
+		return -1;
+	default:
+		s->err = ECONNRESET;
+		return -1;
+	}
+}
+
+int
+smtp_tls_handshake(struct smtp_stream *s, SSL *ssl, long timeout,
+    char *why, size_t len)
+{
+	/* Whatever the server sent before the handshake is never read as
+	 * part of the TLS session. */
+	s->in_len = s->in_pos = 0;
+	s->ssl = ssl;
+	SSL_set_fd(ssl, s->fd);
+	ERR_clear_error();
+	for (int n = 0; n < 10000; n++) {
+		int r = SSL_connect(ssl);
+		int e;
+
+		if (r == 1)
+			return 0;
+		e = SSL_get_error(ssl, r);
+		if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+			if (wait_fd(s->fd, e == SSL_ERROR_WANT_READ ? EV_READ
+			    : EV_WRITE, timeout) < 0) {
+				snprintf(why, len, "handshake timed out");
+				s->err = ETIMEDOUT;
+				return -1;
+			}
+			continue;
+		}
+		if (e == SSL_ERROR_SSL) {
+			tls_error_text(why, len);
+		} else if (e == SSL_ERROR_SYSCALL) {
+			snprintf(why, len, "%s", errno ? strerror(errno)
+			    : "lost connection");
+		} else {
+			snprintf(why, len, "handshake failure");
+		}
+		s->err = ECONNRESET;
+		return -1;
+	}
+	snprintf(why, len, "handshake does not end");
+	s->err = EPROTO;
+	return -1;
 }
 
 void
@@ -133,6 +209,14 @@ smtp_stream_free(struct smtp_stream **sp)
 
 	if (s == NULL)
 		return;
+	if (s->ssl) {
+		/* close_notify, best effort: the socket is non-blocking. */
+		if (!s->err)
+			(void)SSL_shutdown(s->ssl);
+		SSL_free(s->ssl);
+	}
+	ERR_clear_error();
+	free(s->tls_key);
 	close(s->fd);
 	free(s->in);
 	buf_free(&s->out);
@@ -165,7 +249,21 @@ smtp_read_line(struct smtp_stream *s, char *line, size_t len, long timeout)
 		}
 		(void)skipping;
 		for (;;) {
-			ssize_t r = read(s->fd, s->in, SMTP_IN_SIZE);
+			ssize_t r;
+
+			if (s->ssl) {
+				int got = SSL_read(s->ssl, s->in, SMTP_IN_SIZE);
+
+				if (got > 0) {
+					s->in_len = (size_t)got;
+					s->in_pos = 0;
+					break;
+				}
+				if (tls_wait(s, got, timeout) < 0)
+					return -1;
+				continue;
+			}
+			r = read(s->fd, s->in, SMTP_IN_SIZE);
 
 			if (r > 0) {
 				s->in_len = (size_t)r;
@@ -212,7 +310,20 @@ smtp_flush(struct smtp_stream *s, long timeout)
 	size_t off = 0;
 
 	while (!s->err && off < buf_len(s->out)) {
-		ssize_t n = send(s->fd, buf_str(s->out) + off,
+		ssize_t n;
+
+		if (s->ssl) {
+			int w = SSL_write(s->ssl, buf_str(s->out) + off,
+			    (int)(buf_len(s->out) - off > 1 << 20 ? 1 << 20
+				: buf_len(s->out) - off));
+
+			if (w > 0)
+				off += (size_t)w;
+			else
+				(void)tls_wait(s, w, timeout);
+			continue;
+		}
+		n = send(s->fd, buf_str(s->out) + off,
 		    buf_len(s->out) - off, MSG_NOSIGNAL);
 
 		if (n > 0) {

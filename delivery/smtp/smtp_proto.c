@@ -40,6 +40,7 @@
 #include "qfile.h"
 #include "smtp.h"
 #include "stringops.h"
+#include "tls_client.h"
 
 #define REPLY_TEXT_MAX	2048
 /* Largest message copied for the 8BITMIME downgrade (larger ones are
@@ -161,6 +162,8 @@ struct deliv {
 	int final;			/* this server is the last one */
 	struct last_error le;
 	struct buf *mem;		/* the downgraded message, when sent so */
+	struct smtp_tls_policy tls;	/* of the next hop */
+	const char *domain;		/* the next hop's domain (peer names) */
 };
 
 static int
@@ -655,18 +658,102 @@ out:
 	return ret;
 }
 
+/* ehlo - EHLO (HELO, LHLO) and the features of the reply; -1 with
+ * dv->le set. */
+static int
+ehlo(struct deliv *dv, struct smtp_session *s, struct reply *rp,
+    int *loop_r, int *greeted_r)
+{
+	struct smtp_stream *st = s->stream;
+	const char *label = s->host_label, *peer = s->peer;
+	int ehlo_ok = 0;
+#define r (*rp)
+	for (int tries = 0; tries < 2 && !ehlo_ok; tries++) {
+		const char *verb = smtp_conf.lmtp ? "LHLO" : tries == 0 ? "EHLO" : "HELO";
+
+		smtp_printf(st, "%s %s\r\n", verb, smtp_conf.helo_name);
+		if (smtp_flush(st, smtp_conf.helo_timeout) < 0
+		    || read_reply(st, &r, smtp_conf.helo_timeout) < 0) {
+			io_error(dv, s, tries == 0 ? "performing the EHLO handshake"
+			    : "performing the HELO handshake");
+			return -1;
+		}
+		if (r.code / 100 == 2) {
+			ehlo_ok = 1;
+			if (tries == 0)
+				s->features |= SMTP_FEATURE_ESMTP;
+		} else if (smtp_conf.lmtp || r.code < 500) {
+			last_error_set(&dv->le, r.dsn, label,
+			    "host %s refused to talk to me: %s", peer, buf_str(r.text));
+			if (r.code >= 500)
+				*greeted_r = -1;
+			return -1;
+		}
+	}
+	if (!ehlo_ok) {
+		last_error_set(&dv->le, r.dsn, label,
+		    "host %s refused to talk to me: %s (in reply to HELO command)",
+		    peer, buf_str(r.text));
+		*greeted_r = -1;
+		return -1;
+	}
+	/* The reply's lines: "250-name greets", "250-PIPELINING", ... */
+	{
+		char *copy = xstrdup(buf_str(r.lines)), *cp = copy, *ln;
+		int first = 1;
+
+		while ((ln = mystrtok(&cp, "\n")) != NULL) {
+			char *rest, *kw;
+
+			if (strlen(ln) < 4)
+				continue;
+			rest = ln + 4;
+			if ((kw = mystrtok(&rest, " ")) == NULL)
+				continue;
+			if (first) {
+				/* The server's name: ours means a loop. */
+				if (strcasecmp(kw, var_myhostname) == 0 && !smtp_conf.lmtp)
+					*loop_r = 1;
+				first = 0;
+			} else if (strcasecmp(kw, "PIPELINING") == 0) {
+				s->features |= SMTP_FEATURE_PIPELINING;
+			} else if (strcasecmp(kw, "8BITMIME") == 0) {
+				s->features |= SMTP_FEATURE_8BITMIME;
+			} else if (strcasecmp(kw, "DSN") == 0) {
+				s->features |= SMTP_FEATURE_DSN;
+			} else if (strcasecmp(kw, "STARTTLS") == 0) {
+				s->features |= SMTP_FEATURE_STARTTLS;
+			} else if (strcasecmp(kw, "SMTPUTF8") == 0) {
+				s->features |= SMTP_FEATURE_SMTPUTF8;
+			} else if (strcasecmp(kw, "SIZE") == 0) {
+				char *num = mystrtok(&rest, " ");
+				long n = 0;
+
+				s->features |= SMTP_FEATURE_SIZE;
+				if (num && alldig(num) && str_to_long(num, &n) == 0)
+					s->size_limit = n;
+			}
+		}
+		free(copy);
+	}
+#undef r
+	if (!(s->features & SMTP_FEATURE_ESMTP))
+		s->features = 0;
+	return 0;
+}
+
 /* session_open - connect, greeting, EHLO/LHLO.  NULL with dv->le set
  * (and *bounce set when the reply must bounce the recipients). */
 static struct smtp_session *
 session_open(struct deliv *dv, const struct smtp_addr *a, int *loop_r,
-    int *greeted_r)
+    int *greeted_r, int plaintext, int *tls_retry_r)
 {
 	struct smtp_session *s;
 	struct smtp_stream *st;
 	struct reply r;
 	char label[300], peer[300];
-	int ehlo_ok = 0;
 
+	*tls_retry_r = 0;
 	*loop_r = 0;
 	*greeted_r = 0;
 	if (a->sa.ss_family == AF_UNIX) {
@@ -698,6 +785,20 @@ session_open(struct deliv *dv, const struct smtp_addr *a, int *loop_r,
 	s->t_open = smtp_now();
 	r.text = buf_new(256, REPLY_TEXT_MAX);
 	r.lines = buf_new(256, REPLY_TEXT_MAX);
+	if (smtp_tls_wrappermode()) {
+		/* Port 465: TLS from the start. */
+		char why[512];
+		int rc = smtp_tls_start(st, &dv->tls, a->host, dv->domain, label,
+		    smtp_conf.helo_timeout, why, sizeof(why));
+
+		if (rc < 0) {
+			if (rc == -1)
+				msg_info("%s: TLS handshake failed: %s", label, why);
+			last_error_set(&dv->le, "4.7.5", label, "%s", rc == -1
+			    ? "Cannot start TLS: handshake failure" : why);
+			goto fail;
+		}
+	}
 	if (read_reply(st, &r, smtp_conf.helo_timeout) < 0) {
 		io_error(dv, s, "receiving the initial server greeting");
 		goto fail;
@@ -713,72 +814,68 @@ session_open(struct deliv *dv, const struct smtp_addr *a, int *loop_r,
 		goto fail;
 	}
 	*greeted_r = 1;
-	for (int tries = 0; tries < 2 && !ehlo_ok; tries++) {
-		const char *verb = smtp_conf.lmtp ? "LHLO" : tries == 0 ? "EHLO" : "HELO";
+	if (ehlo(dv, s, &r, loop_r, greeted_r) < 0)
+		goto fail;
+	if (dv->tls.level == TLS_LEV_NONE && (s->features & SMTP_FEATURE_STARTTLS)
+	    && smtp_tls_note_offer())
+		msg_info("Host offered STARTTLS: [%s]", a->host);
+	if (!plaintext && st->ssl == NULL && dv->tls.level > TLS_LEV_NONE) {
+		int mandatory = dv->tls.level >= TLS_LEV_ENCRYPT, rc;
+		char why[512];
 
-		smtp_printf(st, "%s %s\r\n", verb, smtp_conf.helo_name);
+		if (!(s->features & SMTP_FEATURE_STARTTLS)) {
+			if (mandatory) {
+				last_error_set(&dv->le, "4.7.4", label,
+				    "TLS is required, but was not offered by host %s",
+				    peer);
+				smtp_put(st, "QUIT\r\n", 6);
+				(void)smtp_flush(st, 1);
+				goto fail;
+			}
+			goto done;
+		}
+		smtp_put(st, "STARTTLS\r\n", 10);
 		if (smtp_flush(st, smtp_conf.helo_timeout) < 0
 		    || read_reply(st, &r, smtp_conf.helo_timeout) < 0) {
-			io_error(dv, s, tries == 0 ? "performing the EHLO handshake"
-			    : "performing the HELO handshake");
+			io_error(dv, s, "sending the STARTTLS command");
 			goto fail;
 		}
-		if (r.code / 100 == 2) {
-			ehlo_ok = 1;
-			if (tries == 0)
-				s->features |= SMTP_FEATURE_ESMTP;
-		} else if (smtp_conf.lmtp || r.code < 500) {
-			last_error_set(&dv->le, r.dsn, label,
-			    "host %s refused to talk to me: %s", peer, buf_str(r.text));
-			if (r.code >= 500)
-				*greeted_r = -1;
-			goto fail;
-		}
-	}
-	if (!ehlo_ok) {
-		last_error_set(&dv->le, r.dsn, label,
-		    "host %s refused to talk to me: %s (in reply to HELO command)",
-		    peer, buf_str(r.text));
-		*greeted_r = -1;
-		goto fail;
-	}
-	/* The reply's lines: "250-name greets", "250-PIPELINING", ... */
-	{
-		char *copy = xstrdup(buf_str(r.lines)), *cp = copy, *ln;
-		int first = 1;
-
-		while ((ln = mystrtok(&cp, "\n")) != NULL) {
-			char *rest, *kw;
-
-			if (strlen(ln) < 4)
-				continue;
-			rest = ln + 4;
-			if ((kw = mystrtok(&rest, " ")) == NULL)
-				continue;
-			if (first) {
-				/* The server's name: ours means a loop. */
-				if (strcasecmp(kw, var_myhostname) == 0 && !smtp_conf.lmtp)
-					*loop_r = 1;
-				first = 0;
-			} else if (strcasecmp(kw, "PIPELINING") == 0) {
-				s->features |= SMTP_FEATURE_PIPELINING;
-			} else if (strcasecmp(kw, "8BITMIME") == 0) {
-				s->features |= SMTP_FEATURE_8BITMIME;
-			} else if (strcasecmp(kw, "DSN") == 0) {
-				s->features |= SMTP_FEATURE_DSN;
-			} else if (strcasecmp(kw, "SMTPUTF8") == 0) {
-				s->features |= SMTP_FEATURE_SMTPUTF8;
-			} else if (strcasecmp(kw, "SIZE") == 0) {
-				char *num = mystrtok(&rest, " ");
-				long n = 0;
-
-				s->features |= SMTP_FEATURE_SIZE;
-				if (num && alldig(num) && str_to_long(num, &n) == 0)
-					s->size_limit = n;
+		if (r.code / 100 != 2) {
+			if (mandatory) {
+				last_error_set(&dv->le, r.dsn[0] == '4' ? r.dsn : "4.7.5",
+				    label, "TLS is required, but host %s refused to "
+				    "start TLS: %s", peer, buf_str(r.text));
+				smtp_put(st, "QUIT\r\n", 6);
+				(void)smtp_flush(st, 1);
+				goto fail;
 			}
+			goto done;
 		}
-		free(copy);
+		rc = smtp_tls_start(st, &dv->tls, a->host, dv->domain, label,
+		    smtp_conf.helo_timeout, why, sizeof(why));
+		if (rc == -1) {
+			msg_info("%s: TLS handshake failed: %s", label, why);
+			last_error_set(&dv->le, "4.7.5", label,
+			    "Cannot start TLS: handshake failure");
+			/* Opportunistic TLS: the same server again, in
+			 * plaintext. */
+			if (!mandatory)
+				*tls_retry_r = 1;
+			goto fail;
+		}
+		if (rc == -2) {
+			last_error_set(&dv->le, "4.7.5", label, "%s", why);
+			smtp_put(st, "QUIT\r\n", 6);
+			(void)smtp_flush(st, 1);
+			goto fail;
+		}
+		/* A new session: what the server offers is asked again. */
+		s->features = 0;
+		s->size_limit = 0;
+		if (ehlo(dv, s, &r, loop_r, greeted_r) < 0)
+			goto fail;
 	}
+done:
 	if (!(s->features & SMTP_FEATURE_ESMTP))
 		s->features = 0;
 	buf_free(&r.text);
@@ -833,6 +930,19 @@ smtp_deliver(struct smtp_request *req, char **reason_r)
 		}
 		goto done;
 	}
+	dv.domain = dest->domain;
+	{
+		char *why = NULL;
+
+		if (smtp_tls_policy_get(dr->nexthop, dest->domain, &dv.tls, &why) < 0) {
+			for (int i = 0; i < dr->rcpt_count; i++)
+				if (pending(&dv, i))
+					smtp_status(req, i, "4.7.5", "deferred", "none", "%s",
+					    why);
+			free(why);
+			goto done;
+		}
+	}
 	last_error_set(&dv.le, "4.4.1", "none", "no server reachable");
 	for (int ai = 0, fresh = 0; ai < dest->count && npending(&dv) > 0; ai++) {
 		int loop = 0, greeted = 1, before, rc;
@@ -850,7 +960,13 @@ smtp_deliver(struct smtp_request *req, char **reason_r)
 		 * (smtp_connection_cache_*), else a new one. */
 		s = fresh ? NULL : smtp_session_take(key);
 		if (s == NULL) {
-			s = session_open(&dv, &dest->addr[ai], &loop, &greeted);
+			int retry = 0;
+
+			s = session_open(&dv, &dest->addr[ai], &loop, &greeted, 0,
+			    &retry);
+			if (s == NULL && retry)
+				s = session_open(&dv, &dest->addr[ai], &loop, &greeted, 1,
+				    &retry);
 			fresh = 0;
 		}
 		if (greeted != 0)
@@ -916,6 +1032,7 @@ smtp_deliver(struct smtp_request *req, char **reason_r)
 		}
 	}
 done:
+	smtp_tls_policy_free(&dv.tls);
 	smtp_dest_free(&dest);
 	free(dv.soft);
 	free(dv.le.text);

@@ -19,15 +19,16 @@ FINE, WARN, REFUSE = "fine", "warn", "refuse"
 
 # (parameter, value as written, verdict)
 CASES = [
-    # TLS levels: none/may promise nothing; anything above is refused.
+    # TLS levels: the smtp client does all but DANE, which is refused.
     ("smtp_tls_security_level", "none", FINE),
-    ("smtp_tls_security_level", "may", WARN),
-    ("smtp_tls_security_level", "MAY", WARN),
-    ("smtp_tls_security_level", "encrypt", REFUSE),
+    ("smtp_tls_security_level", "may", FINE),
+    ("smtp_tls_security_level", "encrypt", FINE),
+    ("smtp_tls_security_level", "verify", FINE),
+    ("smtp_tls_security_level", "secure", FINE),
+    ("lmtp_tls_security_level", "fingerprint", FINE),
     ("smtp_tls_security_level", "dane", REFUSE),
-    ("smtp_tls_security_level", "verify", REFUSE),
-    ("smtp_tls_security_level", "secure", REFUSE),
-    ("lmtp_tls_security_level", "fingerprint", REFUSE),
+    ("smtp_tls_security_level", "DANE-only", REFUSE),
+    ("lmtp_tls_security_level", "dane-only", REFUSE),
     ("postscreen_tls_security_level", "encrypt", WARN),
     # yes/no switches: "no" is what postino does anyway.
     ("smtp_sasl_auth_enable", "no", FINE),
@@ -36,7 +37,8 @@ CASES = [
     ("lmtp_sasl_auth_enable", "yes", REFUSE),
     ("smtp_enforce_tls", "yes", REFUSE),
     ("smtpd_tls_req_ccert", "yes", REFUSE),
-    ("smtp_tls_wrappermode", "yes", REFUSE),
+    ("smtp_tls_wrappermode", "yes", FINE),
+    ("smtp_tls_per_site", "hash:/etc/postfix/tls_per_site", REFUSE),
     ("smtp_use_tls", "yes", WARN),
     ("smtp_use_tls", "no", FINE),
     ("biff", "no", FINE),
@@ -196,7 +198,7 @@ class CheckUnimplTest(unittest.TestCase):
 
     def test_expansion(self):
         """Values are judged once $name-expanded, shown as written."""
-        self.main("level = encrypt\nsmtp_tls_security_level = ${level}\n"
+        self.main("level = dane\nsmtp_tls_security_level = ${level}\n"
                   "empty =\nsmtpd_milters = $empty\n"
                   "limit = 0\nsmtpd_client_auth_rate_limit = $limit\n")
         r, lines = self.check()

@@ -605,10 +605,11 @@ class PostfixMx:
     DOMAIN to the USERS (local parts) goes to Maildirs by Postfix's
     virtual(8) (as nobody); any other recipient there is refused at RCPT
     ("User unknown in virtual mailbox table"); message_size_limit is
-    SIZE.  Stopped (postfix stop) at tc's cleanup."""
+    SIZE; EXTRA_MAIN: more main.cf settings (smtpd_tls_*).  Stopped
+    (postfix stop) at tc's cleanup."""
 
     def __init__(self, tc, address="127.0.0.31", domain="pfx.test",
-                 users=("bob",), size=10240000, name=None):
+                 users=("bob",), size=10240000, name=None, extra_main=None):
         if not os.access(POSTFIX, os.X_OK):
             raise AssertionError("postfix is not installed (Debian: postfix)")
         self.address, self.domain = address, domain
@@ -657,6 +658,7 @@ class PostfixMx:
             "readme_directory": "no",
             "biff": "no",
         }
+        main.update(extra_main or {})
         with open(os.path.join(self.conf, "main.cf"), "w") as f:
             for k, v in main.items():
                 f.write("%s = %s\n" % (k, v))
