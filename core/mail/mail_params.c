@@ -277,7 +277,7 @@ compute_mynetworks(void)
 #define H_TLS_OUT	\
 	"postino's SMTP client does not implement this TLS setting: use smtp_tls_security_level and smtp_tls_policy_maps instead"
 #define H_DANE	\
-	"postino's SMTP client has no DANE: use smtp_tls_security_level = verify or secure, or relay through an MTA with DANE, and remove this setting"
+	"postino's SMTP client knows the levels none, may, encrypt, fingerprint, verify and secure, not DANE: use verify or secure, or relay through an MTA with DANE"
 #define H_SASL_IN	\
 	"postino has no SMTP AUTH: authenticate submissions elsewhere and remove this setting"
 #define H_SASL_OUT	\
@@ -370,9 +370,18 @@ mail_param_judge(const struct mail_param *p, const char *value,
 	const char *v = skipblanks(value);
 	int asks = 0;
 
-	if (p->status == MAIL_PARAM_IMPL && p->rule == MAIL_PARAM_ASK_DANE)
-		return word_is(v, "dane") || word_is(v, "dane-only")
-		    ? MAIL_PARAM_REFUSES : MAIL_PARAM_FINE;
+	if (p->status == MAIL_PARAM_IMPL && p->rule == MAIL_PARAM_ASK_DANE) {
+		/* The client's levels; dane, dane-only and anything unknown
+		 * would stop the agent: refused here, with file and line. */
+		static const char *const levels[] = {"", "none", "may", "encrypt",
+		"fingerprint", "verify", "secure", NULL};
+
+		for (int i = 0; levels[i]; i++)
+			if ((*levels[i] == 0 && *v == 0) || (*levels[i]
+			    && word_is(v, levels[i])))
+				return MAIL_PARAM_FINE;
+		return MAIL_PARAM_REFUSES;
+	}
 	if (p->status == MAIL_PARAM_IMPL || p->status == MAIL_PARAM_NO_EFFECT)
 		return MAIL_PARAM_FINE;
 	if (is_default && !(p->flags & MAIL_PARAM_EFFECTIVE))

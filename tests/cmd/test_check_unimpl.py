@@ -29,6 +29,7 @@ CASES = [
     ("smtp_tls_security_level", "dane", REFUSE),
     ("smtp_tls_security_level", "DANE-only", REFUSE),
     ("lmtp_tls_security_level", "dane-only", REFUSE),
+    ("smtp_tls_security_level", "encrpyt", REFUSE),
     ("postscreen_tls_security_level", "encrypt", WARN),
     # yes/no switches: "no" is what postino does anyway.
     ("smtp_sasl_auth_enable", "no", FINE),
