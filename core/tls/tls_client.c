@@ -13,6 +13,7 @@
 #include <openssl/x509v3.h>
 
 #include "mail_conf.h"
+#include "mail_vars.h"
 #include "mymalloc.h"
 #include "stringops.h"
 #include "tls_client.h"
@@ -88,13 +89,15 @@ tls_client_ciphers(const char *grade, const char *exclude1,
 	static const char *const grades[] = {
 		"high", "medium", "low", "export", "null",
 	};
-	char *ciphers = NULL, pname[64];
+	const char *const *lists[] = {&var_tls_high_cipherlist,
+		&var_tls_medium_cipherlist, &var_tls_low_cipherlist,
+	&var_tls_export_cipherlist, &var_tls_null_cipherlist};
+	char *ciphers = NULL;
 	const char *excl[2] = {exclude1, exclude2};
 
 	for (size_t i = 0; i < sizeof(grades) / sizeof(grades[0]); i++) {
 		if (strcasecmp(grade, grades[i]) == 0) {
-			snprintf(pname, sizeof(pname), "tls_%s_cipherlist", grades[i]);
-			ciphers = xstrdup(mail_conf_str(pname));
+			ciphers = xstrdup(*lists[i] ? *lists[i] : "DEFAULT");
 			break;
 		}
 	}

@@ -32,6 +32,7 @@
 #include "mail_conf.h"
 #include "map.h"
 #include "match_list.h"
+#include "mail_vars.h"
 #include "msg.h"
 #include "mymalloc.h"
 #include "smtp.h"
@@ -54,20 +55,9 @@ struct cached {
 static struct cached *cache;
 static int ncached;
 
-static const char *
-param(const char *name)
-{
-	char full[128];
-
-	snprintf(full, sizeof(full), "%s_tls_%s", prefix, name);
-	return mail_conf_str(full);
-}
-
-static char *
-param_dup(const char *name)
-{
-	return xstrdup(param(name));
-}
+/* The smtp_tls_* or lmtp_tls_* parameter (typed, mail_vars.def). */
+#define PICK(name)	(prefix[0] == 'l' ? var_lmtp_tls_##name \
+			    : var_smtp_tls_##name)
 
 static struct {
 	int level;
@@ -138,37 +128,30 @@ smtp_tls_init(int lmtp)
 	const char *lerr;
 
 	prefix = lmtp ? "lmtp" : "smtp";
-	conf.level = tls_level_parse(param("security_level"));
+	conf.level = tls_level_parse(PICK(security_level));
 	if (conf.level == TLS_LEV_INVALID)
 		msg_fatal("%s_tls_security_level: unknown level \"%s\"", prefix,
-		    param("security_level"));
+		    PICK(security_level));
 	if (conf.level >= TLS_LEV_DANE)
 		msg_fatal("%s_tls_security_level = %s: DANE is not implemented",
 		    prefix, tls_level_name(conf.level));
-	{
-		char full[64];
-
-		snprintf(full, sizeof(full), "%s_tls_wrappermode", prefix);
-		conf.wrappermode = mail_conf_bool(full);
-		snprintf(full, sizeof(full), "%s_tls_note_starttls_offer", prefix);
-		conf.note_offer = mail_conf_bool(full);
-		snprintf(full, sizeof(full), "%s_tls_session_cache_timeout", prefix);
-		conf.cache_timeout = mail_conf_time(full, 's');
-	}
-	conf.CAfile = param_dup("CAfile");
-	conf.servername = param_dup("servername");
-	conf.CApath = param_dup("CApath");
-	conf.verify_match = param_dup("verify_cert_match");
-	conf.secure_match = param_dup("secure_cert_match");
-	conf.fp_digest = param_dup("fingerprint_digest");
-	conf.fp_match = param_dup("fingerprint_cert_match");
-	conf.protocols = param_dup("protocols");
-	conf.mandatory_protocols = param_dup("mandatory_protocols");
-	conf.ciphers = param_dup("ciphers");
-	conf.mandatory_ciphers = param_dup("mandatory_ciphers");
-	conf.exclude = param_dup("exclude_ciphers");
-	conf.mandatory_exclude = param_dup("mandatory_exclude_ciphers");
-	copy = cp = param_dup("policy_maps");
+	conf.wrappermode = PICK(wrappermode);
+	conf.note_offer = PICK(note_starttls_offer);
+	conf.cache_timeout = PICK(session_cache_timeout);
+	conf.CAfile = xstrdup(PICK(CAfile));
+	conf.servername = xstrdup(PICK(servername));
+	conf.CApath = xstrdup(PICK(CApath));
+	conf.verify_match = xstrdup(PICK(verify_cert_match));
+	conf.secure_match = xstrdup(PICK(secure_cert_match));
+	conf.fp_digest = xstrdup(PICK(fingerprint_digest));
+	conf.fp_match = xstrdup(PICK(fingerprint_cert_match));
+	conf.protocols = xstrdup(PICK(protocols));
+	conf.mandatory_protocols = xstrdup(PICK(mandatory_protocols));
+	conf.ciphers = xstrdup(PICK(ciphers));
+	conf.mandatory_ciphers = xstrdup(PICK(mandatory_ciphers));
+	conf.exclude = xstrdup(PICK(exclude_ciphers));
+	conf.mandatory_exclude = xstrdup(PICK(mandatory_exclude_ciphers));
+	copy = cp = xstrdup(PICK(policy_maps));
 	while ((item = match_list_token(&cp, &lerr)) != NULL) {
 		char *merr = NULL;
 		struct map *m = map_open(item, O_RDONLY, MAP_FLAGS_DEFAULT
