@@ -98,4 +98,13 @@ int smtpd_check_uses_policy(void);
 struct event_base;
 void smtpd_check_event_base(struct event_base *base);
 
+/* smtpd_check_connect - a stream connection to a server named as in
+ * Postfix (check_policy_service, smtpd_sasl_path): "inet:host:port",
+ * "unix:path", else a path -- with bare_prefix, a bare name is
+ * bare_prefix + name and "type:path" means path.  A relative path is
+ * under $queue_directory.  Waits (in a task, on the loop) until deadline
+ * (monotonic ms).  The descriptor (non-blocking), or -1 with *why. */
+int smtpd_check_connect(const char *server, const char *bare_prefix,
+    long deadline, const char **why);
+
 #endif

@@ -124,9 +124,9 @@ wait_fd(int fd, short events, long deadline, const char **why)
 	}
 }
 
-/* policy_connect - open a socket to server; -1 and *why on failure. */
-static int
-policy_connect(const char *server, long deadline, const char **why)
+int
+smtpd_check_connect(const char *server, const char *bare_prefix,
+    long deadline, const char **why)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
@@ -162,13 +162,16 @@ policy_connect(const char *server, long deadline, const char **why)
 		freeaddrinfo(res);
 	} else {
 		struct sockaddr_un *sun = (struct sockaddr_un *)&ss;
-		const char *path = strchr(server, ':');
+		const char *colon = strchr(server, ':');
 		char *full;
 
-		if (path)
-			full = xstrdup(path + 1);
+		if (strncasecmp(server, "unix:", 5) == 0)
+			full = xstrdup(server + 5);
+		else if (bare_prefix && colon)
+			full = xstrdup(colon + 1);
 		else
-			full = concatenate("private/", server, (char *)0);
+			full = concatenate(bare_prefix ? bare_prefix : "", server,
+			    (char *)0);
 		if (*full != '/') {
 			char *abs = concatenate(var_queue_directory, "/",
 			    full, (char *)0);
@@ -438,7 +441,8 @@ smtpd_check_policy(struct smtpd_check_ctx *ctx, const char *arg,
 		buf_reset(reply);
 		deadline = now_ms() + timeout * 1000;
 		if (c == NULL) {
-			int fd = policy_connect(o.server, deadline, &err);
+			int fd = smtpd_check_connect(o.server, "private/", deadline,
+			    &err);
 
 			if (fd >= 0) {
 				c = xcalloc(1, sizeof(*c));

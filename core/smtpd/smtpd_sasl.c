@@ -134,83 +134,6 @@ wait_fd(int fd, short ev, long deadline, const char **why)
 	return 0;
 }
 
-/* sasl_connect - a connection to smtpd_sasl_path; -1 and *why. */
-static int
-sasl_connect(long deadline, const char **why)
-{
-	struct sockaddr_storage ss;
-	socklen_t len, elen = sizeof(int);
-	const char *path = var_smtpd_sasl_path;
-	int fd, err = 0;
-
-	memset(&ss, 0, sizeof(ss));
-	if (strncasecmp(path, "inet:", 5) == 0) {
-		char *host = xstrdup(path + 5), *port = strrchr(host, ':');
-		struct addrinfo hints = {0}, *res = NULL;
-		int rc;
-
-		if (port == NULL) {
-			free(host);
-			*why = "no port in smtpd_sasl_path";
-			return -1;
-		}
-		*port++ = 0;
-		if (*host == '[' && host[strlen(host) - 1] == ']') {
-			host[strlen(host) - 1] = 0;
-			memmove(host, host + 1, strlen(host));
-		}
-		hints.ai_socktype = SOCK_STREAM;
-		hints.ai_flags = AI_NUMERICSERV;
-		rc = getaddrinfo(host, port, &hints, &res);
-		free(host);
-		if (rc != 0 || res == NULL) {
-			*why = rc ? gai_strerror(rc) : "no address";
-			return -1;
-		}
-		memcpy(&ss, res->ai_addr, res->ai_addrlen);
-		len = res->ai_addrlen;
-		freeaddrinfo(res);
-	} else {
-		struct sockaddr_un *sun = (struct sockaddr_un *)&ss;
-		char *full;
-
-		if (strncasecmp(path, "unix:", 5) == 0)
-			path += 5;
-		full = *path == '/' ? xstrdup(path)
-		    : concatenate(var_queue_directory, "/", path, (char *)0);
-		if (strlen(full) >= sizeof(sun->sun_path)) {
-			free(full);
-			*why = "socket path too long";
-			return -1;
-		}
-		sun->sun_family = AF_UNIX;
-		strlcpy(sun->sun_path, full, sizeof(sun->sun_path));
-		free(full);
-		len = sizeof(*sun);
-	}
-	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0) {
-		*why = strerror(errno);
-		return -1;
-	}
-	if (connect(fd, (struct sockaddr *)&ss, len) < 0) {
-		if (errno != EINPROGRESS && errno != EAGAIN) {
-			*why = strerror(errno);
-			close(fd);
-			return -1;
-		}
-		if (wait_fd(fd, EV_WRITE, deadline, why) < 0
-		    || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0
-		    || err) {
-			if (err)
-				*why = strerror(err);
-			close(fd);
-			return -1;
-		}
-	}
-	return fd;
-}
-
 static int
 send_all(int fd, const char *buf, size_t len, long deadline, const char **why)
 {
@@ -342,7 +265,8 @@ sasl_open(long deadline, const char **why)
 {
 	char hello[64];
 	char *greeting;
-	int fd = sasl_connect(deadline, why);
+	int fd = smtpd_check_connect(var_smtpd_sasl_path, NULL, deadline,
+	    why);
 
 	if (fd < 0)
 		return -1;
