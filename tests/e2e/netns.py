@@ -292,6 +292,21 @@ class DropDns:
         self.sel.close()
 
 
+
+def stop_process(proc, directory):
+    """Stop a peer started with stderr=PIPE (TERM, then KILL after 30 s)
+    and remove its directory."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=30)
+    proc.stderr.close()
+    shutil.rmtree(directory, ignore_errors=True)
+
+
 class Dnsmasq:
     """dnsmasq on ADDRESS:PORT answering from RECORDS (dnsmasq options:
     --host-record=, --mx-host=, --txt-record=, --ptr-record=, ...) and
@@ -334,15 +349,7 @@ class Dnsmasq:
                    timeout=30)
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=30)
-        self.proc.stderr.close()
-        shutil.rmtree(self.dir, ignore_errors=True)
+        stop_process(self.proc, self.dir)
 
 
 UNBOUND_CONF = """server:
@@ -481,12 +488,4 @@ class Unbound:
         self.control("flush", name)
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=30)
-        self.proc.stderr.close()
-        shutil.rmtree(self.dir, ignore_errors=True)
+        stop_process(self.proc, self.dir)

@@ -55,6 +55,7 @@ import threading
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "cmd"))
 from postino_testlib import poll_until  # noqa: E402
+from netns import stop_process  # noqa: E402
 
 WAIT = 60
 SMTP_SINK = shutil.which("smtp-sink") or "/usr/sbin/smtp-sink"
@@ -584,15 +585,7 @@ class SmtpSink:
         return self.messages()
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=30)
-        self.proc.stderr.close()
-        shutil.rmtree(self.dir, ignore_errors=True)
+        stop_process(self.proc, self.dir)
 
 
 POSTFIX = shutil.which("postfix") or "/usr/sbin/postfix"
