@@ -34,6 +34,7 @@ import unittest
 import netns
 from instance import Instance, WAIT, message
 from smtp_peers import PostfixMx
+from test_smtp_client import MAIN, MASTER  # the agents and the queue timing
 
 OPENSSL = shutil.which("openssl") or "/usr/bin/openssl"
 DELIVERY_WAIT = 45
@@ -58,16 +59,6 @@ RECORDS = [
     "mx.pfx.test. A 127.0.0.31",
 ]
 
-MASTER = ("smtp      unix  -       -       n       -       -       smtp\n"
-          "relay     unix  -       -       n       -       -       smtp\n"
-          "lmtp      unix  -       -       n       -       -       lmtp\n")
-
-MAIN = {
-    "default_transport": "smtp",
-    "minimal_backoff_time": "3600s",
-    "maximal_backoff_time": "7200s",
-    "queue_run_delay": "3600s",
-}
 
 
 def openssl(*args):
