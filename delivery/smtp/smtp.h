@@ -121,8 +121,6 @@ void smtp_put(struct smtp_stream *s, const char *data, size_t len);
 void smtp_printf(struct smtp_stream *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 int smtp_flush(struct smtp_stream *s, long timeout);
-/* smtp_sleep - in a task: let the loop run for ms milliseconds. */
-void smtp_sleep_ms(long ms);
 
 /* smtp_tls.c - the TLS policy of a next hop, and the handshake. */
 struct smtp_tls_policy {
@@ -181,7 +179,6 @@ void smtp_session_keep(struct smtp_session *s, int backlog);
 /* smtp_session_close - QUIT (best effort, short wait) and free. */
 void smtp_session_close(struct smtp_session *s, int quit);
 void smtp_session_flush_all(void);
-int smtp_session_cached(void);
 
 /* smtp_mime.c - smtp_mime_downgrade: the message (LF lines) with its
  * 8-bit MIME parts encoded quoted-printable, for a server without

@@ -116,12 +116,6 @@ smtp_tls_handshake(struct smtp_stream *s, SSL *ssl, long timeout,
 	return -1;
 }
 
-void
-smtp_sleep_ms(long ms)
-{
-	task_sleep_ms(mail_server_base(), ms);
-}
-
 /* bind_source - smtp_bind_address / smtp_bind_address6. */
 static int
 bind_source(int fd, int family)

@@ -157,7 +157,6 @@ put_xtext(struct smtp_stream *st, const char *s)
 struct deliv {
 	struct smtp_request *req;
 	struct deliver_request *dr;
-	int *soft;			/* recipient got a soft error here */
 	int eight_bit;			/* content has 8-bit bytes (-1 unknown) */
 	int final;			/* this server is the last one */
 	struct last_error le;
@@ -389,7 +388,6 @@ rcpt_result(struct deliv *dv, struct smtp_session *s, int i,
 		    "host %s said: %s (in reply to %s)", s->peer,
 		    buf_str(r->text), phase);
 	} else {
-		dv->soft[i] = 1;
 		last_error_set(&dv->le, r->dsn, s->host_label,
 		    "host %s said: %s (in reply to %s)", s->peer,
 		    buf_str(r->text), phase);
@@ -913,7 +911,6 @@ smtp_deliver(struct smtp_request *req, char **reason_r)
 	dv.req = req;
 	dv.dr = dr;
 	dv.eight_bit = -1;
-	dv.soft = xcalloc((size_t)dr->rcpt_count + 1, sizeof(int));
 	*reason_r = NULL;
 
 	req->t_conn = 0;
@@ -995,8 +992,6 @@ smtp_deliver(struct smtp_request *req, char **reason_r)
 			break;
 		}
 		req->t_conn = smtp_now();
-		for (int i = 0; i < dr->rcpt_count; i++)
-			dv.soft[i] = 0;
 		free(s->dest_key);
 		s->dest_key = key;
 		before = npending(&dv);
@@ -1034,7 +1029,6 @@ smtp_deliver(struct smtp_request *req, char **reason_r)
 done:
 	smtp_tls_policy_free(&dv.tls);
 	smtp_dest_free(&dest);
-	free(dv.soft);
 	free(dv.le.text);
 	buf_free(&dv.mem);
 	return feedback;

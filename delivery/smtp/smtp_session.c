@@ -26,7 +26,6 @@
 #include "stringops.h"
 
 static struct smtp_session *cache;
-static int ncached;
 
 static void
 unlink_cached(struct smtp_session *s)
@@ -36,7 +35,6 @@ unlink_cached(struct smtp_session *s)
 	for (pp = &cache; *pp; pp = &(*pp)->next)
 		if (*pp == s) {
 			*pp = s->next;
-			ncached--;
 			break;
 		}
 	s->next = NULL;
@@ -129,7 +127,6 @@ smtp_session_keep(struct smtp_session *s, int backlog)
 	event_add(s->idle_ev, &tv);
 	s->next = cache;
 	cache = s;
-	ncached++;
 }
 
 struct smtp_session *
@@ -153,10 +150,4 @@ smtp_session_flush_all(void)
 		unlink_cached(s);
 		smtp_session_close(s, 1);
 	}
-}
-
-int
-smtp_session_cached(void)
-{
-	return ncached;
 }
