@@ -524,17 +524,20 @@ anvil_clnt_disconnect(struct anvil_clnt *clnt, const char *service,
 	return rc;
 }
 
-int
-anvil_clnt_connect_async(struct anvil_clnt *clnt, const char *service,
-    const char *addr, anvil_clnt_cb cb, void *ctx)
+/* anvil_clnt_ask_async - send a request about service:addr; cb gets the
+ * answer on the loop (or nothing is sent: ANVIL_STAT_FAIL; with cb
+ * NULL the answer is read and dropped). */
+static int
+anvil_clnt_ask_async(struct anvil_clnt *clnt, const char *request,
+    const char *service, const char *addr, anvil_clnt_cb cb, void *ctx)
 {
 	struct attr_list *req;
 	int rc = ANVIL_STAT_OK;
 
-	if (clnt->base == NULL)
-		msg_panic("anvil_clnt_connect_async: no event base");
+	if (cb != NULL && clnt->base == NULL)
+		msg_panic("anvil_clnt_ask_async: no event base");
 	req = attr_list_new();
-	attr_add(req, "request", "connect");
+	attr_add(req, "request", request);
 	attr_addf(req, "ident", "%s:%s", service, addr);
 	if (anvil_clnt_send(clnt, req) < 0)
 		rc = ANVIL_STAT_FAIL;
@@ -542,6 +545,28 @@ anvil_clnt_connect_async(struct anvil_clnt *clnt, const char *service,
 		anvil_clnt_push(clnt, cb, ctx);
 	attr_list_free(&req);
 	return rc;
+}
+
+int
+anvil_clnt_connect_async(struct anvil_clnt *clnt, const char *service,
+    const char *addr, anvil_clnt_cb cb, void *ctx)
+{
+	return anvil_clnt_ask_async(clnt, "connect", service, addr, cb, ctx);
+}
+
+int
+anvil_clnt_newtls_stat_async(struct anvil_clnt *clnt, const char *service,
+    const char *addr, anvil_clnt_cb cb, void *ctx)
+{
+	return anvil_clnt_ask_async(clnt, "newtls_report", service, addr, cb,
+	    ctx);
+}
+
+int
+anvil_clnt_newtls_tell(struct anvil_clnt *clnt, const char *service,
+    const char *addr)
+{
+	return anvil_clnt_ask_async(clnt, "newtls", service, addr, NULL, NULL);
 }
 
 /* anvil_clnt_rate - a request answered with a rate. */

@@ -83,5 +83,13 @@ int anvil_clnt_newtls_stat(struct anvil_clnt *clnt, const char *service,
     const char *addr, int *rate_r);
 int anvil_clnt_auth(struct anvil_clnt *clnt, const char *service,
     const char *addr, int *rate_r);
+/* anvil_clnt_newtls_stat_async - anvil_clnt_newtls_stat without waiting
+ * (cb gets the rate on the loop; needs anvil_clnt_event_base).
+ * anvil_clnt_newtls_tell - count one new TLS session without waiting
+ * for (or reading) the answer. */
+int anvil_clnt_newtls_stat_async(struct anvil_clnt *clnt, const char *service,
+    const char *addr, anvil_clnt_cb cb, void *ctx);
+int anvil_clnt_newtls_tell(struct anvil_clnt *clnt, const char *service,
+    const char *addr);
 
 #endif

@@ -253,10 +253,7 @@ compute_mynetworks(void)
  * default of one that is read).
  * Everything else is not implemented; REFUSE where ignoring a value
  * that asks for it would weaken security or skip content inspection.
- * When a parameter becomes implemented, change its column to IMPL.
- * smtpd_client_new_tls_session_rate_limit and smtpd_client_auth_rate_limit
- * only warn: without TLS and AUTH there is nothing for them to limit
- * (and the settings that would turn those on are refused). */
+ * When a parameter becomes implemented, change its column to IMPL. */
 #define IMPL		MAIL_PARAM_IMPL, MAIL_PARAM_ASK_ANY, NULL
 #define NOEFFECT	MAIL_PARAM_NO_EFFECT, MAIL_PARAM_ASK_ANY, NULL
 #define WARN		MAIL_PARAM_NOT_IMPL_WARN, MAIL_PARAM_ASK_ANY, NULL

@@ -258,6 +258,18 @@ int smtpd_anvil_connect(struct smtpd_session *s);
 void smtpd_anvil_disconnect(struct smtpd_session *s);
 int smtpd_anvil_mail(struct smtpd_session *s);
 int smtpd_anvil_rcpt(struct smtpd_session *s);
+/* smtpd_anvil_auth - at AUTH (-1: refused with a 450).
+ * smtpd_anvil_starttls - at STARTTLS, before the handshake (-1: refused
+ * with a 454); smtpd_anvil_newtls - a handshake completed that was not
+ * resumed; smtpd_anvil_wrapper - wrapper mode, from the connect path
+ * (0: go on; 1: the session waits for anvil, then smtpd_greet or a
+ * plaintext 421 and close); smtpd_anvil_newtls_limited - does
+ * smtpd_client_new_tls_session_rate_limit apply to s? */
+int smtpd_anvil_auth(struct smtpd_session *s);
+int smtpd_anvil_starttls(struct smtpd_session *s);
+void smtpd_anvil_newtls(struct smtpd_session *s);
+int smtpd_anvil_wrapper(struct smtpd_session *s);
+int smtpd_anvil_newtls_limited(const struct smtpd_session *s);
 
 /* smtpd_pool.c */
 typedef void (*smtpd_job_fn)(void *ctx);

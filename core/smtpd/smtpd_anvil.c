@@ -7,6 +7,9 @@
  *	smtpd_client_connection_rate_limit	connections per time unit
  *	smtpd_client_message_rate_limit		MAIL FROM per time unit
  *	smtpd_client_recipient_rate_limit	RCPT TO per time unit
+ *	smtpd_client_auth_rate_limit		AUTH commands per time unit
+ *	smtpd_client_new_tls_session_rate_limit	new (not resumed) TLS
+ *						sessions per time unit
  *	smtpd_client_event_limit_exceptions	clients never limited
  *						(default $mynetworks)
  *
@@ -25,6 +28,17 @@
  *	delivery request rate limit exceeded: ..."
  *   RCPT:  "450 4.7.1 Error: too many recipients from ADDR", "warning:
  *	Recipient address rate limit exceeded: ..."
+ *   AUTH:  "450 4.7.1 Error: too many AUTH commands from ADDR",
+ *	"warning: AUTH command rate limit exceeded: ..."
+ *   STARTTLS:  "454 4.7.0 Error: too many new TLS sessions from ADDR";
+ *	in wrapper mode (port 465) the connection gets "421 4.7.0 HOST
+ *	Error: too many new TLS sessions from ADDR" in plaintext before
+ *	any handshake, and is closed; "warning: New TLS session rate limit
+ *	exceeded: ..."  A TLS session counts when its handshake completes
+ *	and it was not resumed.  The check comes before the handshake and
+ *	refuses the one that would go over the limit (Postfix lets that
+ *	handshake finish, then says 421): a client over its limit costs no
+ *	handshake at all.
  *
  * Blocking.  The connect request is asynchronous: the session waits
  * for anvil's answer (no banner yet, nothing read) while the loop serves
@@ -41,6 +55,7 @@
 #include "postino_config.h"
 
 #include <string.h>
+#include <sys/socket.h>
 
 #include "anvil_clnt.h"
 #include "mail_params.h"
@@ -55,6 +70,7 @@
 static struct anvil_clnt *anvil;
 static struct match_list *exceptions;
 static long count_limit, conn_rate_limit, mail_rate_limit, rcpt_rate_limit;
+static long auth_rate_limit, newtls_rate_limit;
 
 /* conf_limit - a limit parameter (name, value v); 0 (off) when not a
  * number >= 0. */
@@ -90,9 +106,12 @@ smtpd_anvil_init(void)
 	conn_rate_limit = CONF_LIMIT(smtpd_client_connection_rate_limit);
 	mail_rate_limit = CONF_LIMIT(smtpd_client_message_rate_limit);
 	rcpt_rate_limit = CONF_LIMIT(smtpd_client_recipient_rate_limit);
+	auth_rate_limit = CONF_LIMIT(smtpd_client_auth_rate_limit);
+	newtls_rate_limit = CONF_LIMIT(smtpd_client_new_tls_session_rate_limit);
 #undef CONF_LIMIT
 	if (count_limit == 0 && conn_rate_limit == 0 && mail_rate_limit == 0
-	    && rcpt_rate_limit == 0)
+	    && rcpt_rate_limit == 0 && auth_rate_limit == 0
+	    && newtls_rate_limit == 0)
 		return;
 	/* Tables in the list open now, while the process may still read
 	 * files only root can. */
@@ -135,7 +154,8 @@ smtpd_anvil_answer(int status, int count, int rate, void *ctx)
 		return;
 	}
 	if (status != ANVIL_STAT_OK) {
-		smtpd_greet(s);
+		if (!smtpd_anvil_wrapper(s))
+			smtpd_greet(s);
 		return;
 	}
 	if (count_limit > 0 && count > count_limit) {
@@ -146,7 +166,8 @@ smtpd_anvil_answer(int status, int count, int rate, void *ctx)
 		msg_warn("Connection rate limit exceeded: %d from %s[%s] for "
 		    "service %s", rate, s->name, s->addr, smtpd_anvil_service());
 	} else {
-		smtpd_greet(s);
+		if (!smtpd_anvil_wrapper(s))
+			smtpd_greet(s);
 		return;
 	}
 	smtpd_reply(s, "421 4.7.0 %s Error: too many connections from %s",
@@ -159,16 +180,98 @@ int
 smtpd_anvil_connect(struct smtpd_session *s)
 {
 	s->anvil_limited = anvil != NULL && smtpd_anvil_limited(s);
-	if (!s->anvil_limited || (count_limit == 0 && conn_rate_limit == 0))
+	if (!s->anvil_limited)
 		return 0;
 	anvil_clnt_event_base(anvil, smtpd_base);
+	if (count_limit == 0 && conn_rate_limit == 0)
+		return smtpd_anvil_wrapper(s);
 	if (anvil_clnt_connect_async(anvil, smtpd_anvil_service(), s->addr,
 	    smtpd_anvil_answer, s) != ANVIL_STAT_OK)
-		return 0;
+		return smtpd_anvil_wrapper(s);
 	/* Nothing is read and no timer runs until the answer (or the
 	 * client's timeout) comes; a close meanwhile waits for it. */
 	s->in_pool = 1;
 	return 1;
+}
+
+/* smtpd_anvil_refuse_tls - wrapper mode, too many new TLS sessions:
+ * the 421 goes out in plaintext, before any handshake. */
+static void
+smtpd_anvil_refuse_tls(struct smtpd_session *s, int rate)
+{
+	char line[512];
+	int len;
+
+	msg_warn("New TLS session rate limit exceeded: %d from %s[%s] for "
+	    "service %s", rate, s->name, s->addr, smtpd_anvil_service());
+	len = snprintf(line, sizeof(line), "421 4.7.0 %s Error: too many new "
+	    "TLS sessions from %s\r\n", smtpd_conf.myhostname, s->addr);
+	/* One try on the non-blocking socket: the line is short. */
+	if (len > 0 && (size_t)len < sizeof(line))
+		(void)send(s->fd, line, (size_t)len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	smtpd_close(s);
+}
+
+/* smtpd_anvil_wrapper_answer - anvil's new TLS session rate for a
+ * wrapper-mode connection: let the handshake start, or refuse it. */
+static void
+smtpd_anvil_wrapper_answer(int status, int count, int rate, void *ctx)
+{
+	struct smtpd_session *s = ctx;
+
+	(void)count;
+	s->in_pool = 0;
+	if (s->dead) {
+		s->dead = 0;
+		smtpd_close(s);
+		return;
+	}
+	if (status == ANVIL_STAT_OK && rate >= newtls_rate_limit)
+		smtpd_anvil_refuse_tls(s, rate + 1);
+	else
+		smtpd_greet(s);
+}
+
+int
+smtpd_anvil_wrapper(struct smtpd_session *s)
+{
+	if (!smtpd_anvil_newtls_limited(s) || !var_smtpd_tls_wrappermode)
+		return 0;
+	if (anvil_clnt_newtls_stat_async(anvil, smtpd_anvil_service(), s->addr,
+	    smtpd_anvil_wrapper_answer, s) != ANVIL_STAT_OK)
+		return 0;
+	s->in_pool = 1;
+	return 1;
+}
+
+int
+smtpd_anvil_newtls_limited(const struct smtpd_session *s)
+{
+	return s->anvil_limited && newtls_rate_limit > 0;
+}
+
+int
+smtpd_anvil_starttls(struct smtpd_session *s)
+{
+	int rate = 0;
+
+	/* STARTTLS runs in a task: the answer is waited for on the loop. */
+	if (!smtpd_anvil_newtls_limited(s)
+	    || anvil_clnt_newtls_stat(anvil, smtpd_anvil_service(), s->addr,
+	    &rate) != ANVIL_STAT_OK || rate < newtls_rate_limit)
+		return 0;
+	msg_warn("New TLS session rate limit exceeded: %d from %s[%s] for "
+	    "service %s", rate + 1, s->name, s->addr, smtpd_anvil_service());
+	smtpd_reply(s, "454 4.7.0 Error: too many new TLS sessions from %s",
+	    s->addr);
+	return -1;
+}
+
+void
+smtpd_anvil_newtls(struct smtpd_session *s)
+{
+	if (smtpd_anvil_newtls_limited(s))
+		(void)anvil_clnt_newtls_tell(anvil, smtpd_anvil_service(), s->addr);
 }
 
 void
@@ -216,5 +319,22 @@ smtpd_anvil_rcpt(struct smtpd_session *s)
 	msg_warn("Recipient address rate limit exceeded: %d from %s[%s] for "
 	    "service %s", rate, s->name, s->addr, smtpd_anvil_service());
 	smtpd_reply(s, "450 4.7.1 Error: too many recipients from %s", s->addr);
+	return -1;
+}
+
+int
+smtpd_anvil_auth(struct smtpd_session *s)
+{
+	int rate = 0;
+
+	/* AUTH runs in a task: the answer is waited for on the loop. */
+	if (!s->anvil_limited || auth_rate_limit == 0
+	    || anvil_clnt_auth(anvil, smtpd_anvil_service(), s->addr, &rate)
+	    != ANVIL_STAT_OK || rate <= auth_rate_limit)
+		return 0;
+	msg_warn("AUTH command rate limit exceeded: %d from %s[%s] for "
+	    "service %s", rate, s->name, s->addr, smtpd_anvil_service());
+	smtpd_reply(s, "450 4.7.1 Error: too many AUTH commands from %s",
+	    s->addr);
 	return -1;
 }

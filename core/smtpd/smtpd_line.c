@@ -211,6 +211,16 @@ smtpd_process_input(struct smtpd_session *s)
 		size_t len;
 		int crlf, st;
 
+		if (s->tls_start) {
+			/* STARTTLS answered (in a task, or just now): the
+			 * session's input is the TLS filter's from here on;
+			 * what the client sent behind it is dropped. */
+			smtpd_tls_start(s);
+			if (s->dead)
+				return;
+			in = bufferevent_get_input(s->bev);
+			break;
+		}
 		if (output_full(s)) {
 			s->throttled = 1;
 			bufferevent_disable(s->bev, EV_READ);
@@ -234,15 +244,6 @@ smtpd_process_input(struct smtpd_session *s)
 			}
 			smtpd_command(s, line, len, evbuffer_get_length(in) > 0);
 			free(line);
-			if (s->tls_start && !s->dead) {
-				/* STARTTLS answered: the session's input is the
-				 * TLS filter's from here on. */
-				smtpd_tls_start(s);
-				if (s->dead)
-					return;
-				in = bufferevent_get_input(s->bev);
-				break;
-			}
 		} else {
 			st = smtpd_line_data(&s->input, in, &line, &len, &crlf);
 			if (st == SMTPD_LINE_MORE)

@@ -742,7 +742,8 @@ cmd_unknown(struct smtpd_session *s, struct cmd_args *a)
 }
 
 /* cmd_starttls - RFC 3207: the reply goes out in plaintext, then the
- * input loop hands the session to TLS (smtpd_tls_start). */
+ * input loop hands the session to TLS (smtpd_tls_start) before it takes
+ * another line.  In a task: anvil may be asked first. */
 static int
 cmd_starttls(struct smtpd_session *s, struct cmd_args *a)
 {
@@ -752,6 +753,8 @@ cmd_starttls(struct smtpd_session *s, struct cmd_args *a)
 		return syntax(a, "554 5.5.1 Error: TLS already active");
 	if (!smtpd_tls_offered(s))
 		return syntax(a, "454 4.7.0 TLS not available due to local problem");
+	if (smtpd_anvil_starttls(s) < 0)
+		return CMD_REJECT;	/* the 454 is sent */
 	smtpd_reply(s, "220 2.0.0 Ready to start TLS");
 	s->tls_start = 1;
 	return CMD_OK;
@@ -820,8 +823,8 @@ static const struct smtpd_cmd commands[] = {
 	{"NOOP", SMTPD_V_NOOP, CF_JUNK | CF_PIPE_ESMTP, cmd_noop, NULL},
 	{"VRFY", SMTPD_V_VRFY, CF_TASK | CF_JUNK | CF_PIPE_ESMTP | CF_NEED_TLS,
 	cmd_vrfy, NULL},
-	{"STARTTLS", SMTPD_V_STARTTLS, CF_NO_ARG | CF_NO_MAIL | CF_PIPE_ANY,
-	cmd_starttls, "503 5.5.1 Error: MAIL transaction in progress"},
+	{"STARTTLS", SMTPD_V_STARTTLS, CF_TASK | CF_NO_ARG | CF_NO_MAIL
+	    | CF_PIPE_ANY, cmd_starttls, "503 5.5.1 Error: MAIL transaction in progress"},
 	{"AUTH", SMTPD_V_AUTH, CF_TASK | CF_NO_MAIL | CF_NEED_TLS, cmd_auth,
 	"503 5.5.1 Error: MAIL transaction in progress"},
 	{"QUIT", SMTPD_V_QUIT, CF_PIPE_ANY | CF_DENIED_OK, cmd_quit, NULL},

@@ -39,7 +39,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "mail_params.h"
 #include "mail_vars.h"
+#include "match_list.h"
 #include "msg.h"
 #include "mymalloc.h"
 #include "smtpd.h"
@@ -62,6 +64,7 @@
 struct mech {
 	char name[64];
 	int flags;
+	int filtered;			/* smtpd_sasl_mechanism_filter lets it be */
 };
 
 static struct mech mechs[SASL_MECH_MAX];
@@ -70,6 +73,8 @@ static unsigned next_id;
 static int sasl_enabled;
 static int opts_plain, opts_tls;	/* MF_* a mechanism must not have */
 static int need_plain, need_tls;	/* MF_* a mechanism must have */
+static struct match_list *mech_filter;	/* smtpd_sasl_mechanism_filter */
+static struct match_list *exceptions;	/* smtpd_sasl_exceptions_networks */
 
 static void
 parse_options(const char *value, int *no, int *need)
@@ -107,6 +112,17 @@ smtpd_sasl_init(void)
 		    var_smtpd_sasl_type);
 	parse_options(var_smtpd_sasl_security_options, &opts_plain, &need_plain);
 	parse_options(var_smtpd_sasl_tls_security_options, &opts_tls, &need_tls);
+	/* Lists with tables open now, while root-only files can be read. */
+	match_list_free(&mech_filter);
+	match_list_free(&exceptions);
+	if (*var_smtpd_sasl_mechanism_filter)
+		mech_filter = match_list_create(
+		    MAIL_PARAM_NAME(smtpd_sasl_mechanism_filter),
+		    var_smtpd_sasl_mechanism_filter, MATCH_LIST_DOMAIN);
+	if (*var_smtpd_sasl_exceptions_networks)
+		exceptions = match_list_create(
+		    MAIL_PARAM_NAME(smtpd_sasl_exceptions_networks),
+		    var_smtpd_sasl_exceptions_networks, MATCH_LIST_HOSTADDR);
 	sasl_enabled = 1;
 }
 
@@ -119,7 +135,24 @@ mech_ok(const struct smtpd_session *s, const struct mech *m)
 
 	if (m->flags & MF_PRIVATE)
 		return 0;
-	return (m->flags & no) == 0 && (m->flags & need) == need;
+	return (m->flags & no) == 0 && (m->flags & need) == need
+	    && m->filtered;
+}
+
+/* mech_filtered - does smtpd_sasl_mechanism_filter let name through?
+ * (Empty: every mechanism; a table error: not this one, with a
+ * warning.) */
+static int
+mech_filtered(const char *name)
+{
+	int rc;
+
+	if (mech_filter == NULL)
+		return 1;
+	if ((rc = match_list_match(mech_filter, name, NULL)) < 0)
+		msg_warn("smtpd_sasl_mechanism_filter: %s: not offering %s",
+		    match_list_reason(mech_filter), name);
+	return rc == 1;
 }
 
 static int
@@ -231,6 +264,7 @@ parse_greeting(char *text, const char **why)
 				continue;
 			strlcpy(m->name, name, sizeof(m->name));
 			m->flags = 0;
+			m->filtered = mech_filtered(name);
 			while ((flag = mystrtok(&f, "\t")) != NULL) {
 				if (strcmp(flag, "anonymous") == 0)
 					m->flags |= MF_ANONYMOUS;
@@ -314,12 +348,27 @@ auth_offered(const struct smtpd_session *s)
 	return sasl_enabled && (s->tls || !var_smtpd_tls_auth_only);
 }
 
+/* excepted - is s's client in smtpd_sasl_exceptions_networks (no AUTH
+ * in its EHLO reply; the AUTH command still works, as Postfix's)? */
+static int
+excepted(const struct smtpd_session *s)
+{
+	int rc;
+
+	if (exceptions == NULL)
+		return 0;
+	if ((rc = match_list_match(exceptions, s->name, s->addr)) < 0)
+		msg_warn("smtpd_sasl_exceptions_networks: %s: offering AUTH to "
+		    "%s[%s]", match_list_reason(exceptions), s->name, s->addr);
+	return rc == 1;
+}
+
 void
 smtpd_sasl_ehlo(struct smtpd_session *s)
 {
 	char list[1024];
 
-	if (!auth_offered(s))
+	if (!auth_offered(s) || excepted(s))
 		return;
 	if (nmechs < 0) {
 		const char *why = "";
@@ -508,6 +557,9 @@ smtpd_sasl_auth(struct smtpd_session *s, char *arg, char *text, size_t len)
 		snprintf(text, len, "503 5.5.1 Error: already authenticated");
 		return SASL_ERROR;
 	}
+	/* smtpd_client_auth_rate_limit: every AUTH counts, good or bad. */
+	if (smtpd_anvil_auth(s) < 0)
+		return SASL_FAIL;		/* the 450 is sent */
 	if ((mech = mystrtok(&cp, " \t")) == NULL) {
 		snprintf(text, len, "501 5.5.4 Syntax: AUTH mechanism");
 		return SASL_ERROR;

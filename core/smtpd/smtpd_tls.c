@@ -153,6 +153,10 @@ smtpd_tls_wrapper(struct smtpd_session *s)
 		msg_warn("cannot start TLS for %s[%s]", s->name, s->addr);
 		return -1;
 	}
+	/* The handshake waits for the greeting (smtpd_greet): the client's
+	 * name, and anvil's smtpd_client_new_tls_session_rate_limit, come
+	 * first. */
+	bufferevent_disable(s->bev, EV_READ | EV_WRITE);
 	return 0;
 }
 
@@ -185,6 +189,8 @@ smtpd_tls_check(struct smtpd_session *s)
 		return;
 	s->tls_handshake = 0;
 	s->tls = 1;
+	if (!SSL_session_reused(ssl))
+		smtpd_anvil_newtls(s);
 	tls_describe(ssl, desc, sizeof(desc), 1);
 	msg_info("Anonymous TLS connection established from %s[%s]: %s",
 	    s->name, s->addr, desc);

@@ -324,6 +324,60 @@ class Sasl(unittest.TestCase):
         self.assertIn(b"\nAUTH PLAIN LOGIN\nAUTH=PLAIN LOGIN\n", text)
         c.quit()
 
+    def test_mechanism_filter_and_exceptions(self):
+        """smtpd_sasl_mechanism_filter keeps LOGIN only (offered and
+        accepted); smtpd_sasl_exceptions_networks hides AUTH from the
+        clients it lists."""
+        i = self.instance(main={"smtpd_sasl_mechanism_filter": "login",
+                                "smtpd_sasl_exceptions_networks":
+                                    "127.0.0.2"})
+        c = i.smtp()
+        c.ehlo("client.example.test")
+        self.assertEqual(c.esmtp_features["auth"].split(), ["LOGIN"])
+        code, text = c.docmd("AUTH", "PLAIN " + base64.b64encode(
+            b"\0" + i.user("alice").encode() + b"\0" + PASSWORD.encode())
+            .decode())
+        self.assertEqual(code, 535, text)
+        c.user, c.password = i.user("alice"), PASSWORD
+        code, text = c.auth("LOGIN", c.auth_login, initial_response_ok=False)
+        self.assertEqual(code, 235, text)
+        c.quit()
+        c = i.smtp(source="127.0.0.2")
+        c.ehlo("client.example.test")
+        self.assertFalse(c.has_extn("auth"))
+        c.quit()
+
+    def test_auth_rate_limit(self):
+        """smtpd_client_auth_rate_limit counts every AUTH, good or bad,
+        across sessions; the next one gets Postfix's 450."""
+        i = self.instance(main={"smtpd_client_auth_rate_limit": "2",
+                                "anvil_rate_time_unit": "3600s"})
+        bad = "PLAIN " + base64.b64encode(
+            b"\0" + i.user("alice").encode() + b"\0wrong").decode()
+        c = i.smtp()
+        c.ehlo("client.example.test")
+        self.assertEqual(c.docmd("AUTH", bad)[0], 535)
+        self.assertEqual(c.docmd("AUTH", bad)[0], 535)
+        code, text = c.docmd("AUTH", bad)
+        self.assertEqual((code, text), (450, b"4.7.1 Error: too many AUTH "
+                                             b"commands from 127.0.0.1"))
+        c.quit()
+        # The right password does not help within the time unit.
+        c = i.smtp()
+        c.ehlo("client.example.test")
+        c.user, c.password = i.user("alice"), PASSWORD
+        with self.assertRaises(smtplib.SMTPAuthenticationError) as e:
+            c.login(i.user("alice"), PASSWORD)
+        self.assertEqual(e.exception.smtp_code, 450)
+        c.quit()
+        i.wait_log(r"warning: AUTH command rate limit exceeded: 3 from "
+                   r"unknown\[127\.0\.0\.1\] for service \S+")
+        # Another client address has its own count.
+        c = i.smtp(source="127.0.0.2")
+        c.ehlo("client.example.test")
+        self.assertEqual(c.login(i.user("alice"), PASSWORD)[0], 235)
+        c.quit()
+
     def test_policy_attributes(self):
         from test_policy import PolicyServer
         p = PolicyServer()

@@ -254,6 +254,80 @@ class TlsServer(unittest.TestCase):
         self.assertFalse(c.has_extn("starttls"))
         c.quit()
 
+    def test_new_tls_session_rate_limit(self):
+        """smtpd_client_new_tls_session_rate_limit: new handshakes are
+        counted, resumed ones are not; over the limit STARTTLS gets 454
+        and a wrapper-mode connection a plaintext 421 before any
+        handshake."""
+        port = None
+
+        def master(i):
+            return ("127.0.0.1:%d inet n - n - 1 smtpd\n"
+                    "  -o smtpd_tls_wrappermode=yes\n" % (i.port + 1))
+        i = Instance(self, users=("alice",))
+        pem = make_cert(i.conf, "rsa", "rsa")
+        port = i.port + 1
+        i.master_cf += master(i)
+        i.set_main(smtpd_tls_security_level="may",
+                   smtpd_tls_chain_files=pem,
+                   smtpd_client_new_tls_session_rate_limit="2",
+                   anvil_rate_time_unit="3600s",
+                   mynetworks="192.0.2.0/24")
+        i.write_conf()
+        i.start()
+        ctx = client_context()
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+
+        def starttls(sess=None):
+            s = socket.create_connection(("127.0.0.1", i.port), timeout=WAIT)
+            f = s.makefile("rb")
+            read_reply(f)
+            s.sendall(b"EHLO client.example.test\r\n")
+            read_reply(f)
+            s.sendall(b"STARTTLS\r\n")
+            r = read_reply(f)
+            f.close()
+            if not r[0].startswith("220"):
+                s.close()
+                return r[0], None
+            t = ctx.wrap_socket(s, server_hostname="mx.example.test",
+                                session=sess)
+            reused, sess = t.session_reused, t.session
+            t.sendall(b"QUIT\r\n")
+            t.recv(100)
+            t.close()
+            return ("reused" if reused else "new"), sess
+
+        first, sess = starttls()
+        self.assertEqual(first, "new")
+        # Resumed sessions cost no handshake: they do not count.
+        for _ in range(3):
+            self.assertEqual(starttls(sess)[0], "reused")
+        self.assertEqual(starttls()[0], "new")
+        self.assertEqual(starttls()[0], "454 4.7.0 Error: too many new TLS "
+                         "sessions from 127.0.0.1")
+        i.wait_log(r"warning: New TLS session rate limit exceeded: 3 from "
+                   r"unknown\[127\.0\.0\.1\] for service \S+")
+        # Port-465 style (its own count: anvil counts per service): two
+        # new sessions, then refused in plaintext, before any handshake.
+        poll_until("the wrapper-mode listener", lambda: socket.socket()
+                   .connect_ex(("127.0.0.1", port)) == 0)
+        for _ in range(2):
+            c = smtplib.SMTP_SSL("127.0.0.1", port, timeout=WAIT,
+                                 context=client_context())
+            c.quit()
+        s = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
+        self.assertEqual(read_reply(s.makefile("rb")),
+                         ["421 4.7.0 mx.example.test Error: too many new "
+                          "TLS sessions from 127.0.0.1"])
+        s.close()
+        # Another address is not limited by this one's count.
+        s = socket.create_connection(("127.0.0.1", port), timeout=WAIT,
+                                     source_address=("127.0.0.2", 0))
+        t = client_context().wrap_socket(s, server_hostname="mx.example.test")
+        self.assertTrue(read_reply(t.makefile("rb"))[0].startswith("220 "))
+        t.close()
+
     def test_failed_handshake(self):
         i = self.instance()
         s = socket.create_connection(("127.0.0.1", i.port), timeout=WAIT)

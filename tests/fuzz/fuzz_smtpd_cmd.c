@@ -397,3 +397,10 @@ smtpd_anvil_rcpt(struct smtpd_session *s)
 	(void)s;
 	return 0;
 }
+
+int
+smtpd_anvil_starttls(struct smtpd_session *s)
+{
+	(void)s;
+	return 0;
+}
