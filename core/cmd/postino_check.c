@@ -286,9 +286,11 @@ check_programs(struct master_ent **ents)
 
 /* The smtpd limits that only the anvil service enforces. */
 static const char *const anvil_limits[] = {
+	"smtpd_client_auth_rate_limit",
 	"smtpd_client_connection_count_limit",
 	"smtpd_client_connection_rate_limit",
 	"smtpd_client_message_rate_limit",
+	"smtpd_client_new_tls_session_rate_limit",
 	"smtpd_client_recipient_rate_limit",
 	NULL,
 };
