@@ -11,7 +11,9 @@
  * Files: smtp.c (process, qmgr connections, replies, delivery lines),
  * smtp_addr.c (next hop -> server addresses: MX, A/AAAA, loops),
  * smtp_proto.c (the SMTP/LMTP dialogue of one delivery), smtp_io.c
- * (timed socket I/O inside a task), smtp_session.c (session cache). */
+ * (timed socket I/O inside a task), smtp_session.c (session cache),
+ * smtp_tls.c (TLS policy and handshake), smtp_dane.c (DANE: the TLSA
+ * records of a server). */
 #ifndef POSTINO_DELIVERY_SMTP_H
 #define POSTINO_DELIVERY_SMTP_H
 

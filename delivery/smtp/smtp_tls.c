@@ -380,10 +380,12 @@ names(const char *match, const char *host, const char *nexthop)
 }
 
 /* dane_setup - DANE on ssl with the policy's TLSA records, the server
- * name as the TLSA base domain (and SNI).  0, or -1 with why. */
+ * name as the TLSA base domain (and SNI).  A DANE-TA(2) chain must name
+ * the server or the next-hop domain (RFC 7672 section 3.2.2).  0, or -1
+ * with why. */
 static int
 dane_setup(SSL *ssl, const struct smtp_tls_policy *p, const char *host,
-    char *why, size_t len)
+    const char *nexthop, char *why, size_t len)
 {
 	int added = 0;
 
@@ -392,6 +394,11 @@ dane_setup(SSL *ssl, const struct smtp_tls_policy *p, const char *host,
 		return -1;
 	}
 	if (SSL_dane_enable(ssl, host) <= 0) {
+		tls_error_text(why, len);
+		return -1;
+	}
+	if (nexthop && *nexthop && strcasecmp(nexthop, host) != 0
+	    && SSL_add1_host(ssl, nexthop) != 1) {
 		tls_error_text(why, len);
 		return -1;
 	}
@@ -470,7 +477,7 @@ smtp_tls_start(struct smtp_stream *st, const struct smtp_tls_policy *p,
 	st->tls_key = xstrdup(label);
 	SSL_set_app_data(ssl, st->tls_key);
 	if (p->level >= TLS_LEV_DANE) {
-		if (dane_setup(ssl, p, host, why, len) < 0) {
+		if (dane_setup(ssl, p, host, nexthop, why, len) < 0) {
 			SSL_free(ssl);
 			return -2;
 		}
