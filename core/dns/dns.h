@@ -73,6 +73,8 @@ struct dns_answer {
 	int qtype;
 	struct dns_rr *rr;	/* status DNS_OK: count records */
 	int count;
+	char *cname;		/* DNS_OK, qname an alias: the name that owns
+				 * the records (CNAMEs followed), else NULL */
 	char *reason;		/* one line for logs and replies:
 				 * "Host not found", "Host or domain name not
 				 * found. Name service error for name=X

@@ -77,6 +77,8 @@ struct smtp_addr {
 	 * the address from a validated A/AAAA answer (addr_secure). */
 	int mx_secure;
 	int addr_secure;
+	char cname[256];		/* addr_secure, host an alias: the name
+					 * its CNAMEs lead to, else "" */
 };
 
 /* The server list of one delivery, or why there is none. */

@@ -220,6 +220,7 @@ add_addr(struct smtp_dest *d, const char *host, const struct sockaddr *sa,
 struct host_addrs {
 	struct sockaddr_storage sa[32];
 	int secure[32];			/* from a validated answer */
+	char cname[256];		/* a validated answer's canonical name */
 	int count;
 	int tempfail;			/* a query failed temporarily */
 	char reason[512];		/* why there are none */
@@ -256,6 +257,9 @@ query_type(const char *host, int type, struct host_addrs *h)
 				h->secure[h->count] = smtp_conf.dnssec && ans->authentic;
 				h->sa[h->count++] = ans->rr[i].addr;
 			}
+		if (smtp_conf.dnssec && ans->authentic && ans->cname
+		    && h->cname[0] == 0)
+			strlcpy(h->cname, ans->cname, sizeof(h->cname));
 	} else {
 		if (ans->status == DNS_TEMPFAIL)
 			h->tempfail = 1;
@@ -374,6 +378,8 @@ add_host(struct smtp_dest *d, const char *host, int port, int pref,
 
 		a->mx_secure = mx_secure;
 		a->addr_secure = h->secure[i];
+		if (h->secure[i])
+			strlcpy(a->cname, h->cname, sizeof(a->cname));
 	}
 	return 0;
 }
@@ -563,6 +569,7 @@ smtp_dest_resolve(const char *nexthop)
 
 				a->mx_secure = f.addr[i].mx_secure;
 				a->addr_secure = f.addr[i].addr_secure;
+				strlcpy(a->cname, f.addr[i].cname, sizeof(a->cname));
 				free(f.addr[i].host);
 			}
 			free(f.addr);

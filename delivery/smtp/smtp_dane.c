@@ -7,7 +7,10 @@
  * name is trustworthy (it came from a DNSSEC-validated MX answer or from
  * the configuration; an insecure MX answer follows
  * smtp_tls_dane_insecure_mx_policy) and its address answer was
- * validated.  Then:
+ * validated.  A server name that is an alias (validated CNAMEs) has its
+ * TLSA records looked up at the name the CNAMEs lead to first, then at
+ * the name itself when there are none there (RFC 7672 section 2.2.3).
+ * Then:
  *  - validated usable records (DANE-TA(2) or DANE-EE(3); selector cert
  *    or SPKI; matching type full, or a digest of tls_dane_digests):
  *    TLS is mandatory and the certificate must match one of them;
@@ -123,8 +126,20 @@ smtp_dane_policy(const struct smtp_tls_policy *p, const struct smtp_addr *a,
 			return 0;
 		}
 	}
-	snprintf(qname, sizeof(qname), "_%d._tcp.%s", a->port, a->host);
-	ans = dns_lookup(qname, DNS_T_TLSA, DNS_FLAG_DNSSEC);
+	ans = NULL;
+	if (a->cname[0]) {
+		snprintf(qname, sizeof(qname), "_%d._tcp.%s", a->port, a->cname);
+		ans = dns_lookup(qname, DNS_T_TLSA, DNS_FLAG_DNSSEC);
+		if (ans->status != DNS_TEMPFAIL
+		    && !(ans->status == DNS_OK && ans->authentic)) {
+			dns_answer_free(ans);
+			ans = NULL;
+		}
+	}
+	if (ans == NULL) {
+		snprintf(qname, sizeof(qname), "_%d._tcp.%s", a->port, a->host);
+		ans = dns_lookup(qname, DNS_T_TLSA, DNS_FLAG_DNSSEC);
+	}
 	switch (ans->status) {
 	case DNS_TEMPFAIL:
 		msg_info("%s: TLSA lookup error: %s", qname, ans->reason

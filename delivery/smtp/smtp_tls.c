@@ -379,25 +379,35 @@ names(const char *match, const char *host, const char *nexthop)
 	return out;
 }
 
-/* dane_setup - DANE on ssl with the policy's TLSA records, the server
- * name as the TLSA base domain (and SNI).  A DANE-TA(2) chain must name
- * the server or the next-hop domain (RFC 7672 section 3.2.2).  0, or -1
- * with why. */
+/* dane_setup - DANE on ssl with the policy's TLSA records, their TLSA
+ * base domain (the server name, or the name its CNAMEs lead to) as the
+ * peer name and SNI.  A DANE-TA(2) chain may also name the server or
+ * the next-hop domain (RFC 7672 section 3.2.2).  0, or -1 with why. */
 static int
 dane_setup(SSL *ssl, const struct smtp_tls_policy *p, const char *host,
     const char *nexthop, char *why, size_t len)
 {
 	int added = 0;
+	const char *base;
 
 	if (p->tlsa == NULL) {
 		snprintf(why, len, "no TLSA records for host %s", host);
 		return -1;
 	}
-	if (SSL_dane_enable(ssl, host) <= 0) {
+	/* The records were asked for as "_25._tcp.BASE". */
+	base = strchr(p->tlsa->qname, '.');
+	base = base ? strchr(base + 1, '.') : NULL;
+	base = base && base[1] ? base + 1 : host;
+	if (SSL_dane_enable(ssl, base) <= 0) {
+		tls_error_text(why, len);
+		return -1;
+	}
+	if (strcasecmp(base, host) != 0 && SSL_add1_host(ssl, host) != 1) {
 		tls_error_text(why, len);
 		return -1;
 	}
 	if (nexthop && *nexthop && strcasecmp(nexthop, host) != 0
+	    && strcasecmp(nexthop, base) != 0
 	    && SSL_add1_host(ssl, nexthop) != 1) {
 		tls_error_text(why, len);
 		return -1;

@@ -18,6 +18,8 @@ made by openssl at test time, one per MX host:
 
   good     DANE-EE(3) SPKI(1) SHA-256(1) of its self-signed certificate:
            delivered, "Verified TLS connection established"
+  alias    an MX host that is a CNAME of good's: the TLSA records of the
+           name the CNAME leads to (RFC 7672 section 2.2.3)
   ta       DANE-TA(2) of the CA that signed its certificate: verified
   wrong    a TLSA record for another key: deferred "Server certificate
            not verified", nothing sent, no plaintext retry
@@ -199,7 +201,9 @@ class SignedDns:
                 "@ SOA ns.dane.test. hostmaster.dane.test. 1 3600 600 "
                 "86400 300",
                 "@ NS ns.dane.test.", "ns A %s" % AUTH,
-                "only MX 10 mx.notlsa"]
+                "only MX 10 mx.notlsa",
+                # an MX host that is an alias of mx.good
+                "alias MX 10 mx.alias", "mx.alias CNAME mx.good"]
         for name, addr in HOSTS.items():
             zone += ["%s MX 10 mx.%s" % (name, name),
                      "mx.%s A %s" % (name, addr)]
@@ -330,6 +334,7 @@ class SmtpDane(unittest.TestCase):
             # (rcode, AD, any answer records)
             ("good.dane.test", T_MX, (0, True, True)),
             ("mx.good.dane.test", 1, (0, True, True)),
+            ("mx.alias.dane.test", 1, (0, True, True)),
             ("_25._tcp.mx.good.dane.test", T_TLSA, (0, True, True)),
             ("_25._tcp.mx.notlsa.dane.test", T_TLSA, (3, True, False)),
             ("plain.test", T_MX, (0, False, True)),
@@ -392,6 +397,14 @@ class SmtpDane(unittest.TestCase):
         self.assertEqual([(m[0], m[1]) for m in srv["good"].messages],
                          [("TLSv1.3", ["bob@good.dane.test"])])
         self.assertEqual(srv["good"].sni, ["mx.good.dane.test"])
+
+        # An alias: the records of the CNAME's target, its name as SNI.
+        send(i, "bob@alias.dane.test", "dane-ee through a cname")
+        self.wait_log(i, delivered("bob@alias.dane.test",
+                                   "mx.alias.dane.test", HOSTS["good"], SENT))
+        self.wait_log(i, r"Verified TLS connection established to "
+                      r"mx\.alias\.dane\.test\[127\.0\.0\.71\]:25")
+        self.assertEqual(srv["good"].sni, ["mx.good.dane.test"] * 2)
 
         # DANE-TA: the CA in the server's chain, the MX host's name.
         send(i, "bob@ta.dane.test", "dane-ta")
