@@ -68,7 +68,7 @@ unimpl_judge(const char *where, const struct mail_param *p, const char *raw)
 	enum mail_param_verdict verdict;
 
 	/* Implemented ones are fine, but for the values they refuse
-	 * (rule DANE: smtp_tls_security_level = dane). */
+	 * (rule TLSLEVEL: an unknown smtp_tls_security_level). */
 	if ((p->status == MAIL_PARAM_IMPL && p->rule == MAIL_PARAM_ASK_ANY)
 	    || p->status == MAIL_PARAM_NO_EFFECT)
 		return 0;

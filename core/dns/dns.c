@@ -411,6 +411,7 @@ dns_answer_free(struct dns_answer *a)
 	}
 	free(a->rr);
 	free(a->qname);
+	free(a->cname);
 	free(a->reason);
 	free(a);
 }
@@ -531,6 +532,19 @@ dns_parse_rr(const unsigned char *buf, int len, const unsigned char *rd,
 	}
 }
 
+/* dns_same_name - the same domain name, case and a trailing dot aside. */
+static int
+dns_same_name(const char *x, const char *y)
+{
+	size_t lx = strlen(x), ly = strlen(y);
+
+	if (lx > 0 && x[lx - 1] == '.')
+		lx--;
+	if (ly > 0 && y[ly - 1] == '.')
+		ly--;
+	return lx == ly && strncasecmp(x, y, lx) == 0;
+}
+
 /* dns_parse - classify and parse a raw answer. */
 static void
 dns_parse(struct dns_answer *a, const unsigned char *buf, int len)
@@ -567,13 +581,20 @@ dns_parse(struct dns_answer *a, const unsigned char *buf, int len)
 	}
 	for (unsigned i = 0; i < an; i++) {
 		unsigned type, rdlen, ttl;
+		char *owner = NULL;
 
-		if (dns_name(p, buf, len, NULL, &enc) < 0 || p + enc + 10 > end) {
+		if (dns_name(p, buf, len, &owner, &enc) < 0 || p + enc + 10 > end) {
+			if (owner)
+				ares_free_string(owner);
 			dns_answer_status(a, DNS_TEMPFAIL, "malformed reply");
 			goto out;
 		}
 		p += enc;
 		type = get16(p);
+		if ((int)type == a->qtype && a->cname == NULL
+		    && !dns_same_name(owner, a->qname))
+			a->cname = xstrdup(owner);
+		ares_free_string(owner);
 		ttl = get32(p + 4);
 		rdlen = get16(p + 8);
 		p += 10;
@@ -610,6 +631,8 @@ out:
 	free(a->rr);
 	a->rr = NULL;
 	a->count = 0;
+	free(a->cname);
+	a->cname = NULL;
 }
 
 /* Delivery. */

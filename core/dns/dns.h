@@ -20,7 +20,7 @@
  * name does not exist), DNS_NODATA (the name exists, no such records),
  * DNS_TEMPFAIL (SERVFAIL, REFUSED, timeout, no server reachable: try
  * again later), DNS_INVALID (the name is not a valid domain name: never
- * sent).  The AD bit of the answer is reported (for DANE later); with
+ * sent).  The AD bit of the answer is reported (for DANE); with
  * DNS_FLAG_DNSSEC the query asks for it (AD set in the query, EDNS0). */
 #ifndef POSTINO_DNS_DNS_H
 #define POSTINO_DNS_DNS_H
@@ -73,6 +73,8 @@ struct dns_answer {
 	int qtype;
 	struct dns_rr *rr;	/* status DNS_OK: count records */
 	int count;
+	char *cname;		/* DNS_OK, qname an alias: the name that owns
+				 * the records (CNAMEs followed), else NULL */
 	char *reason;		/* one line for logs and replies:
 				 * "Host not found", "Host or domain name not
 				 * found. Name service error for name=X

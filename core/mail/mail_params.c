@@ -273,8 +273,10 @@ compute_mynetworks(void)
 	"postino has no STARTTLS: terminate TLS in front of postino and remove this setting"
 #define H_TLS_OUT	\
 	"postino's SMTP client does not implement this TLS setting: use smtp_tls_security_level and smtp_tls_policy_maps instead"
-#define H_DANE	\
-	"postino's SMTP client knows the levels none, may, encrypt, fingerprint, verify and secure, not DANE: use verify or secure, or relay through an MTA with DANE"
+#define H_TLSLEVEL	\
+	"postino's SMTP client knows the levels none, may, encrypt, fingerprint, verify, secure, dane and dane-only: use one of those"
+#define H_DNSLEVEL	\
+	"postino's SMTP client always looks up MX and address records in the DNS: use enabled or dnssec"
 #define H_SASL_IN	\
 	"postino has no SMTP AUTH: authenticate submissions elsewhere and remove this setting"
 #define H_SASL_OUT	\
@@ -367,16 +369,22 @@ mail_param_judge(const struct mail_param *p, const char *value,
 	const char *v = skipblanks(value);
 	int asks = 0;
 
-	if (p->status == MAIL_PARAM_IMPL && p->rule == MAIL_PARAM_ASK_DANE) {
-		/* The client's levels; dane, dane-only and anything unknown
-		 * would stop the agent: refused here, with file and line. */
+	if (p->status == MAIL_PARAM_IMPL && p->rule == MAIL_PARAM_ASK_TLSLEVEL) {
+		/* The client's levels; anything unknown would stop the agent:
+		 * refused here, with file and line. */
 		static const char *const levels[] = {"", "none", "may", "encrypt",
-		"fingerprint", "verify", "secure", NULL};
+		"fingerprint", "verify", "secure", "dane", "dane-only", NULL};
 
 		for (int i = 0; levels[i]; i++)
 			if ((*levels[i] == 0 && *v == 0) || (*levels[i]
 			    && word_is(v, levels[i])))
 				return MAIL_PARAM_FINE;
+		return MAIL_PARAM_REFUSES;
+	}
+	if (p->status == MAIL_PARAM_IMPL && p->rule == MAIL_PARAM_ASK_DNSLEVEL) {
+		/* "disabled" (no DNS at all) is what postino cannot do. */
+		if (*v == 0 || word_is(v, "enabled") || word_is(v, "dnssec"))
+			return MAIL_PARAM_FINE;
 		return MAIL_PARAM_REFUSES;
 	}
 	if (p->status == MAIL_PARAM_IMPL || p->status == MAIL_PARAM_NO_EFFECT)
@@ -402,8 +410,9 @@ mail_param_judge(const struct mail_param *p, const char *value,
 			return MAIL_PARAM_WARNS;
 		asks = *v != 0 && !word_is(v, "none");
 		break;
-	case MAIL_PARAM_ASK_DANE:
-		asks = word_is(v, "dane") || word_is(v, "dane-only");
+	case MAIL_PARAM_ASK_TLSLEVEL:
+	case MAIL_PARAM_ASK_DNSLEVEL:
+		/* Only with IMPL (above). */
 		break;
 	}
 	if (!asks)

@@ -40,7 +40,8 @@ enum mail_param_rule {
 	MAIL_PARAM_ASK_NONEMPTY,	/* a non-empty value */
 	MAIL_PARAM_ASK_NONZERO,		/* a number other than 0 */
 	MAIL_PARAM_ASK_TLS,		/* a TLS level above "may" ("may": warn) */
-	MAIL_PARAM_ASK_DANE,		/* "dane" or "dane-only" */
+	MAIL_PARAM_ASK_TLSLEVEL,	/* not a TLS client level */
+	MAIL_PARAM_ASK_DNSLEVEL,	/* smtp_dns_support_level = disabled */
 };
 
 /* What a value means for an unimplemented parameter. */

@@ -411,6 +411,7 @@ conf_init(void)
 	smtp_conf.cache_time_limit = PICK(connection_cache_time_limit);
 	smtp_conf.reuse_time_limit = PICK(connection_reuse_time_limit);
 	smtp_conf.reuse_count_limit = PICK(connection_reuse_count_limit);
+	smtp_conf.dnssec = strcasecmp(PICK(dns_support_level), "dnssec") == 0;
 #undef PICK
 	if (strcasecmp(proto, "all") == 0) {
 		smtp_conf.use_ipv4 = smtp_conf.use_ipv6 = 1;

@@ -11,7 +11,9 @@
  * Files: smtp.c (process, qmgr connections, replies, delivery lines),
  * smtp_addr.c (next hop -> server addresses: MX, A/AAAA, loops),
  * smtp_proto.c (the SMTP/LMTP dialogue of one delivery), smtp_io.c
- * (timed socket I/O inside a task), smtp_session.c (session cache). */
+ * (timed socket I/O inside a task), smtp_session.c (session cache),
+ * smtp_tls.c (TLS policy and handshake), smtp_dane.c (DANE: the TLSA
+ * records of a server). */
 #ifndef POSTINO_DELIVERY_SMTP_H
 #define POSTINO_DELIVERY_SMTP_H
 
@@ -22,6 +24,8 @@
 
 #include "buf.h"
 #include "deliver_request.h"
+
+struct dns_answer;
 
 /* Configuration, bound at start (smtp_ or lmtp_ parameters). */
 struct smtp_conf {
@@ -54,6 +58,7 @@ struct smtp_conf {
 	long reuse_count_limit;
 	int use_ipv4, use_ipv6;		/* inet_protocols */
 	int default_port;		/* 25 or 24 */
+	int dnssec;			/* smtp_dns_support_level = dnssec */
 };
 
 extern struct smtp_conf smtp_conf;
@@ -67,6 +72,13 @@ struct smtp_addr {
 	int port;
 	int pref;			/* MX preference (-1: none) */
 	int fallback;			/* from smtp_fallback_relay */
+	/* DNSSEC (smtp_dns_support_level = dnssec): the name came from a
+	 * validated MX answer or from the configuration (mx_secure), and
+	 * the address from a validated A/AAAA answer (addr_secure). */
+	int mx_secure;
+	int addr_secure;
+	char cname[256];		/* addr_secure, host an alias: the name
+					 * its CNAMEs lead to, else "" */
 };
 
 /* The server list of one delivery, or why there is none. */
@@ -128,6 +140,8 @@ struct smtp_tls_policy {
 	char *match;			/* names, or fingerprints */
 	char *protocols, *ciphers, *exclude;	/* NULL: the parameters' */
 	char *servername;		/* SNI (NULL: smtp_tls_servername) */
+	struct dns_answer *tlsa;	/* a host's policy: usable TLSA records
+					 * (level dane: see smtp_dane.c) */
 };
 void smtp_tls_init(int lmtp);
 int smtp_tls_wrappermode(void);
@@ -145,6 +159,19 @@ void smtp_tls_policy_free(struct smtp_tls_policy *p);
 int smtp_tls_start(struct smtp_stream *st, const struct smtp_tls_policy *p,
     const char *host, const char *nexthop, const char *label, long timeout,
     char *why, size_t len);
+
+/* smtp_dane.c - the policy for one server address: for the levels dane
+ * and dane-only the TLSA records of the server decide (RFC 7672): usable
+ * ones make the level dane (TLS authenticated by them, in hp->tlsa),
+ * none or an insecure answer may (dane-only: defer), records all
+ * unusable encrypt (dane-only: defer).  Other levels are copied.  hp
+ * shares p's strings; smtp_dane_done() frees what is hp's own.  0, or
+ * -1 with why (the address is skipped, the delivery deferred if it was
+ * the last one: "TLSA lookup error"). */
+int smtp_dane_policy(const struct smtp_tls_policy *p,
+    const struct smtp_addr *a, struct smtp_tls_policy *hp, char *why,
+    size_t len);
+void smtp_dane_done(struct smtp_tls_policy *hp);
 
 /* smtp_session.c - an open session after a transaction, kept for the
  * next message to the same destination. */

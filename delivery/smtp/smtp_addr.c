@@ -13,6 +13,9 @@
  * 7505, one "0 ." record) bounces at once; NXDOMAIN bounces, a DNS
  * temporary failure defers.  "[host]" and "[host]:port" skip the MX
  * lookup.  lmtp: "unix:/path", "inet:host:port", "host:port".
+ * With smtp_dns_support_level = dnssec the queries ask for DNSSEC and
+ * every address says whether its MX and address answers were validated
+ * (the AD bit of the validating resolver), for DANE (smtp_dane.c).
  * smtp_fallback_relay hosts follow the list.  Every DNS query is
  * asynchronous (dns.h): inside the delivery's task it waits on the
  * loop. */
@@ -180,7 +183,7 @@ set_port(struct smtp_addr *a, int port)
 }
 
 /* add_addr - append one address of host to d (room permitting). */
-static void
+static struct smtp_addr *
 add_addr(struct smtp_dest *d, const char *host, const struct sockaddr *sa,
     int port, int pref, int fallback)
 {
@@ -210,11 +213,14 @@ add_addr(struct smtp_dest *d, const char *host, const struct sockaddr *sa,
 	a->pref = pref;
 	a->fallback = fallback;
 	set_port(a, port);
+	return a;
 }
 
 /* Addresses of one host, before they are added. */
 struct host_addrs {
 	struct sockaddr_storage sa[32];
+	int secure[32];			/* from a validated answer */
+	char cname[256];		/* a validated answer's canonical name */
 	int count;
 	int tempfail;			/* a query failed temporarily */
 	char reason[512];		/* why there are none */
@@ -242,12 +248,18 @@ literal(const char *host, struct sockaddr_storage *ss)
 static void
 query_type(const char *host, int type, struct host_addrs *h)
 {
-	struct dns_answer *ans = dns_lookup(host, type, 0);
+	struct dns_answer *ans = dns_lookup(host, type,
+	    smtp_conf.dnssec ? DNS_FLAG_DNSSEC : 0);
 
 	if (ans->status == DNS_OK) {
 		for (int i = 0; i < ans->count && h->count < 32; i++)
-			if (ans->rr[i].type == type)
+			if (ans->rr[i].type == type) {
+				h->secure[h->count] = smtp_conf.dnssec && ans->authentic;
 				h->sa[h->count++] = ans->rr[i].addr;
+			}
+		if (smtp_conf.dnssec && ans->authentic && ans->cname
+		    && h->cname[0] == 0)
+			strlcpy(h->cname, ans->cname, sizeof(h->cname));
 	} else {
 		if (ans->status == DNS_TEMPFAIL)
 			h->tempfail = 1;
@@ -269,6 +281,7 @@ host_lookup(const char *host, struct host_addrs *h)
 	memset(h, 0, sizeof(*h));
 	if (literal(host, &h->sa[0])) {
 		h->count = 1;
+		h->secure[0] = 0;	/* no TLSA base domain */
 		return;
 	}
 	if (v6first && smtp_conf.use_ipv6)
@@ -347,7 +360,7 @@ mx_cmp(const void *a, const void *b)
  * (nothing added then), 0 otherwise. */
 static int
 add_host(struct smtp_dest *d, const char *host, int port, int pref,
-    int fallback, struct host_addrs *h, int check_self)
+    int fallback, struct host_addrs *h, int check_self, int mx_secure)
 {
 	int room;
 
@@ -360,7 +373,13 @@ add_host(struct smtp_dest *d, const char *host, int port, int pref,
 	for (int i = 0; i < h->count; i++) {
 		if (room > 0 && d->count >= room)
 			break;
-		add_addr(d, host, (struct sockaddr *)&h->sa[i], port, pref, fallback);
+		struct smtp_addr *a = add_addr(d, host, (struct sockaddr *)&h->sa[i],
+		    port, pref, fallback);
+
+		a->mx_secure = mx_secure;
+		a->addr_secure = h->secure[i];
+		if (h->secure[i])
+			strlcpy(a->cname, h->cname, sizeof(a->cname));
 	}
 	return 0;
 }
@@ -369,7 +388,9 @@ add_host(struct smtp_dest *d, const char *host, int port, int pref,
 static void
 resolve_mx(struct smtp_dest *d, const char *domain, int port)
 {
-	struct dns_answer *ans = dns_lookup(domain, DNS_T_MX, 0);
+	struct dns_answer *ans = dns_lookup(domain, DNS_T_MX,
+	    smtp_conf.dnssec ? DNS_FLAG_DNSSEC : 0);
+	int mx_secure = smtp_conf.dnssec && ans->authentic;
 	struct host_addrs h;
 	int loop = 0, any_temp = 0;
 	char reason[512] = "";
@@ -389,7 +410,9 @@ resolve_mx(struct smtp_dest *d, const char *domain, int port)
 	if (ans->status == DNS_NODATA || ans->count == 0) {
 		/* No MX: the domain's own addresses. */
 		dns_answer_free(ans);
-		if (add_host(d, domain, port, -1, 0, &h, 1)) {
+		/* The name is the next hop's own: DANE needs only its
+		 * addresses validated. */
+		if (add_host(d, domain, port, -1, 0, &h, 1, 1)) {
 			dest_fail(d, 1, "5.4.6", "mail for %s loops back to myself",
 			    domain);
 			return;
@@ -432,7 +455,7 @@ resolve_mx(struct smtp_dest *d, const char *domain, int port)
 		if (smtp_conf.mx_address_limit > 0
 		    && d->count >= smtp_conf.mx_address_limit)
 			break;
-		if (add_host(d, rr->host, port, rr->pref, 0, &h, 1)) {
+		if (add_host(d, rr->host, port, rr->pref, 0, &h, 1, mx_secure)) {
 			/* We are this preference: only better ones count. */
 			loop = 1;
 			while (d->count > 0 && d->addr[d->count - 1].pref >= rr->pref) {
@@ -508,7 +531,7 @@ resolve_one(struct smtp_dest *d, const char *nexthop, int fallback)
 		/* No address check here (a [host]:port may well be this host
 		 * on another port: a content filter); a server that greets
 		 * with our name still is a loop (smtp_proto.c). */
-		add_host(d, host, port, -1, fallback, &h, 0);
+		add_host(d, host, port, -1, fallback, &h, 0, 1);
 		if (d->count == 0) {
 			dest_fail(d, !h.tempfail, h.tempfail ? "4.4.3" : "5.4.4",
 			    "%s", h.reason);
@@ -540,8 +563,13 @@ smtp_dest_resolve(const char *nexthop)
 			memset(&f, 0, sizeof(f));
 			resolve_one(&f, tok, 1);
 			for (int i = 0; i < f.count; i++) {
-				add_addr(d, f.addr[i].host, (struct sockaddr *)&f.addr[i].sa,
-				    f.addr[i].port, f.addr[i].pref, 1);
+				struct smtp_addr *a = add_addr(d, f.addr[i].host,
+				    (struct sockaddr *)&f.addr[i].sa, f.addr[i].port,
+				    f.addr[i].pref, 1);
+
+				a->mx_secure = f.addr[i].mx_secure;
+				a->addr_secure = f.addr[i].addr_secure;
+				strlcpy(a->cname, f.addr[i].cname, sizeof(a->cname));
 				free(f.addr[i].host);
 			}
 			free(f.addr);

@@ -750,10 +750,19 @@ session_open(struct deliv *dv, const struct smtp_addr *a, int *loop_r,
 	struct smtp_stream *st;
 	struct reply r;
 	char label[300], peer[300];
+	struct smtp_tls_policy tls;	/* this server's (DANE: smtp_dane.c) */
 
 	*tls_retry_r = 0;
 	*loop_r = 0;
 	*greeted_r = 0;
+	{
+		char why[512];
+
+		if (smtp_dane_policy(&dv->tls, a, &tls, why, sizeof(why)) < 0) {
+			last_error_set(&dv->le, "4.7.5", "none", "%s", why);
+			return NULL;
+		}
+	}
 	if (a->sa.ss_family == AF_UNIX) {
 		/* As Postfix logs it: this host, and the socket. */
 		snprintf(label, sizeof(label), "%s[%s]", var_myhostname,
@@ -765,6 +774,7 @@ session_open(struct deliv *dv, const struct smtp_addr *a, int *loop_r,
 		snprintf(peer, sizeof(peer), "%s[%s]", a->host, a->addr_text);
 	}
 	if ((st = smtp_connect(a)) == NULL) {
+		smtp_dane_done(&tls);
 		if (a->sa.ss_family == AF_UNIX)
 			last_error_set(&dv->le, "4.4.1", "none", "connect to %s: %s",
 			    label, strerror(errno));
@@ -786,7 +796,7 @@ session_open(struct deliv *dv, const struct smtp_addr *a, int *loop_r,
 	if (smtp_tls_wrappermode()) {
 		/* Port 465: TLS from the start. */
 		char why[512];
-		int rc = smtp_tls_start(st, &dv->tls, a->host, dv->domain, label,
+		int rc = smtp_tls_start(st, &tls, a->host, dv->domain, label,
 		    smtp_conf.helo_timeout, why, sizeof(why));
 
 		if (rc < 0) {
@@ -814,11 +824,11 @@ session_open(struct deliv *dv, const struct smtp_addr *a, int *loop_r,
 	*greeted_r = 1;
 	if (ehlo(dv, s, &r, loop_r, greeted_r) < 0)
 		goto fail;
-	if (dv->tls.level == TLS_LEV_NONE && (s->features & SMTP_FEATURE_STARTTLS)
+	if (tls.level == TLS_LEV_NONE && (s->features & SMTP_FEATURE_STARTTLS)
 	    && smtp_tls_note_offer())
 		msg_info("Host offered STARTTLS: [%s]", a->host);
-	if (!plaintext && st->ssl == NULL && dv->tls.level > TLS_LEV_NONE) {
-		int mandatory = dv->tls.level >= TLS_LEV_ENCRYPT, rc;
+	if (!plaintext && st->ssl == NULL && tls.level > TLS_LEV_NONE) {
+		int mandatory = tls.level >= TLS_LEV_ENCRYPT, rc;
 		char why[512];
 
 		if (!(s->features & SMTP_FEATURE_STARTTLS)) {
@@ -849,7 +859,7 @@ session_open(struct deliv *dv, const struct smtp_addr *a, int *loop_r,
 			}
 			goto done;
 		}
-		rc = smtp_tls_start(st, &dv->tls, a->host, dv->domain, label,
+		rc = smtp_tls_start(st, &tls, a->host, dv->domain, label,
 		    smtp_conf.helo_timeout, why, sizeof(why));
 		if (rc == -1) {
 			msg_info("%s: TLS handshake failed: %s", label, why);
@@ -878,10 +888,12 @@ done:
 		s->features = 0;
 	buf_free(&r.text);
 	buf_free(&r.lines);
+	smtp_dane_done(&tls);
 	return s;
 fail:
 	buf_free(&r.text);
 	buf_free(&r.lines);
+	smtp_dane_done(&tls);
 	smtp_session_close(s, 0);
 	return NULL;
 }

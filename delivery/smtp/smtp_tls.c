@@ -10,6 +10,10 @@
  * secure (a chain to smtp_tls_CAfile / smtp_tls_CApath and a peer name
  * from smtp_tls_verify_cert_match / smtp_tls_secure_cert_match or
  * match=a:b: hostname, nexthop, dot-nexthop, or a literal name).
+ * dane and dane-only (RFC 7672): smtp_dane.c turns them into the policy
+ * of each server; with usable TLSA records the certificate must match
+ * one of them (OpenSSL's DANE verification: DANE-EE(3) without name
+ * checks, DANE-TA(2) with the TLSA base domain as the peer name).
  * Opportunistic levels use smtp_tls_protocols / smtp_tls_ciphers, the
  * others the mandatory ones; smtp_tls_exclude_ciphers always.
  *
@@ -36,6 +40,7 @@
 #include "msg.h"
 #include "mymalloc.h"
 #include "smtp.h"
+#include "dns.h"
 #include "stringops.h"
 #include "tls_client.h"
 #include "tls_server.h"
@@ -121,6 +126,28 @@ cache_find(const char *key)
 	return NULL;
 }
 
+/* context_create - the client context, ready for DANE. */
+static SSL_CTX *
+context_create(char **err_r)
+{
+	SSL_CTX *c = tls_client_create(conf.CAfile, conf.CApath, new_session,
+	    err_r);
+	char why[256];
+
+	if (c == NULL)
+		return NULL;
+	if (SSL_CTX_dane_enable(c) <= 0) {
+		tls_error_text(why, sizeof(why));
+		*err_r = concatenate("cannot enable DANE: ", why, (char *)0);
+		SSL_CTX_free(c);
+		return NULL;
+	}
+	/* RFC 7671 section 5.1: a DANE-EE(3) match authenticates the key,
+	 * whatever names its certificate holds. */
+	SSL_CTX_dane_set_flags(c, DANE_FLAG_NO_DANE_EE_NAMECHECKS);
+	return c;
+}
+
 void
 smtp_tls_init(int lmtp)
 {
@@ -132,9 +159,6 @@ smtp_tls_init(int lmtp)
 	if (conf.level == TLS_LEV_INVALID)
 		msg_fatal("%s_tls_security_level: unknown level \"%s\"", prefix,
 		    PICK(security_level));
-	if (conf.level >= TLS_LEV_DANE)
-		msg_fatal("%s_tls_security_level = %s: DANE is not implemented",
-		    prefix, tls_level_name(conf.level));
 	conf.wrappermode = PICK(wrappermode);
 	conf.note_offer = PICK(note_starttls_offer);
 	conf.cache_timeout = PICK(session_cache_timeout);
@@ -170,8 +194,7 @@ smtp_tls_init(int lmtp)
 	free(copy);
 	if (conf.level == TLS_LEV_NONE && npolicy_maps == 0 && !conf.wrappermode)
 		return;
-	ctx = tls_client_create(conf.CAfile, conf.CApath, new_session, &err);
-	if (ctx == NULL)
+	if ((ctx = context_create(&err)) == NULL)
 		msg_fatal("%s TLS: %s", prefix, err);
 }
 
@@ -200,7 +223,7 @@ policy_parse(const char *value, struct smtp_tls_policy *p, char **why)
 		if (first) {
 			first = 0;
 			p->level = tls_level_parse(tok);
-			if (p->level == TLS_LEV_INVALID || p->level >= TLS_LEV_DANE) {
+			if (p->level == TLS_LEV_INVALID) {
 				*why = concatenate("unsupported TLS level \"", tok, "\"",
 				    (char *)0);
 				ret = -1;
@@ -309,8 +332,7 @@ smtp_tls_policy_get(const char *nexthop, const char *domain,
 	if (p->level > TLS_LEV_NONE && ctx == NULL) {
 		char *err = NULL;
 
-		ctx = tls_client_create(conf.CAfile, conf.CApath, new_session, &err);
-		if (ctx == NULL) {
+		if ((ctx = context_create(&err)) == NULL) {
 			*why = err;
 			smtp_tls_policy_free(p);
 			return -1;
@@ -355,6 +377,60 @@ names(const char *match, const char *host, const char *nexthop)
 	}
 	free(copy);
 	return out;
+}
+
+/* dane_setup - DANE on ssl with the policy's TLSA records, their TLSA
+ * base domain (the server name, or the name its CNAMEs lead to) as the
+ * peer name and SNI.  A DANE-TA(2) chain may also name the server or
+ * the next-hop domain (RFC 7672 section 3.2.2).  0, or -1 with why. */
+static int
+dane_setup(SSL *ssl, const struct smtp_tls_policy *p, const char *host,
+    const char *nexthop, char *why, size_t len)
+{
+	int added = 0;
+	const char *base;
+
+	if (p->tlsa == NULL) {
+		snprintf(why, len, "no TLSA records for host %s", host);
+		return -1;
+	}
+	/* The records were asked for as "_25._tcp.BASE". */
+	base = strchr(p->tlsa->qname, '.');
+	base = base ? strchr(base + 1, '.') : NULL;
+	base = base && base[1] ? base + 1 : host;
+	if (SSL_dane_enable(ssl, base) <= 0) {
+		tls_error_text(why, len);
+		return -1;
+	}
+	if (strcasecmp(base, host) != 0 && SSL_add1_host(ssl, host) != 1) {
+		tls_error_text(why, len);
+		return -1;
+	}
+	if (nexthop && *nexthop && strcasecmp(nexthop, host) != 0
+	    && strcasecmp(nexthop, base) != 0
+	    && SSL_add1_host(ssl, nexthop) != 1) {
+		tls_error_text(why, len);
+		return -1;
+	}
+	for (int i = 0; i < p->tlsa->count; i++) {
+		const struct dns_rr *rr = &p->tlsa->rr[i];
+		int rc;
+
+		if (rr->type != DNS_T_TLSA)
+			continue;	/* unusable (smtp_dane.c) */
+		rc = SSL_dane_tlsa_add(ssl, rr->tlsa_usage, rr->tlsa_selector,
+		    rr->tlsa_mtype, rr->tlsa_data, rr->tlsa_len);
+		if (rc > 0)
+			added++;
+		else
+			ERR_clear_error();
+	}
+	if (added == 0) {
+		snprintf(why, len, "all TLSA records of host %s are unusable",
+		    host);
+		return -1;
+	}
+	return 0;
 }
 
 int
@@ -410,13 +486,23 @@ smtp_tls_start(struct smtp_stream *st, const struct smtp_tls_policy *p,
 	free(st->tls_key);
 	st->tls_key = xstrdup(label);
 	SSL_set_app_data(ssl, st->tls_key);
-	if ((sess = cache_find(label)) != NULL)
+	if (p->level >= TLS_LEV_DANE) {
+		if (dane_setup(ssl, p, host, nexthop, why, len) < 0) {
+			SSL_free(ssl);
+			return -2;
+		}
+		/* No resumption: a cached session was not checked against
+		 * these records. */
+	} else if ((sess = cache_find(label)) != NULL)
 		SSL_set_session(ssl, sess);
 	if (smtp_tls_handshake(st, ssl, timeout, why, len) < 0)
 		return -1;
 	cert = SSL_get1_peer_certificate(ssl);
 	trusted = cert != NULL && SSL_get_verify_result(ssl) == X509_V_OK;
-	if (p->level == TLS_LEV_FINGERPRINT) {
+	if (p->level >= TLS_LEV_DANE) {
+		/* OpenSSL checked the chain against the TLSA records. */
+		matched = trusted && SSL_get0_dane_authority(ssl, NULL, NULL) >= 0;
+	} else if (p->level == TLS_LEV_FINGERPRINT) {
 		matched = tls_fingerprint_match(cert, conf.fp_digest, p->match);
 	} else if (p->level >= TLS_LEV_VERIFY && trusted) {
 		char *list = names(p->match, host, nexthop);
@@ -428,6 +514,15 @@ smtp_tls_start(struct smtp_stream *st, const struct smtp_tls_policy *p,
 	    : trusted ? "Trusted" : "Untrusted";
 	tls_client_describe(ssl, desc, sizeof(desc));
 	msg_info("%s TLS connection established to %s: %s", kind, label, desc);
+	if (p->level >= TLS_LEV_DANE && !matched) {
+		if (cert)
+			msg_info("server certificate verification failed for %s: "
+			    "num=%ld:%s", label, SSL_get_verify_result(ssl),
+			    X509_verify_cert_error_string(SSL_get_verify_result(ssl)));
+		snprintf(why, len, "Server certificate not verified");
+		X509_free(cert);
+		return -2;
+	}
 	if (p->level == TLS_LEV_FINGERPRINT && !matched) {
 		snprintf(why, len, "Server certificate not verified");
 		X509_free(cert);

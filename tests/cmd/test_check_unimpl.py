@@ -19,16 +19,21 @@ FINE, WARN, REFUSE = "fine", "warn", "refuse"
 
 # (parameter, value as written, verdict)
 CASES = [
-    # TLS levels: the smtp client does all but DANE, which is refused.
+    # TLS levels: the smtp client does them all; an unknown one is refused.
     ("smtp_tls_security_level", "none", FINE),
     ("smtp_tls_security_level", "may", FINE),
     ("smtp_tls_security_level", "encrypt", FINE),
     ("smtp_tls_security_level", "verify", FINE),
     ("smtp_tls_security_level", "secure", FINE),
     ("lmtp_tls_security_level", "fingerprint", FINE),
-    ("smtp_tls_security_level", "dane", REFUSE),
-    ("smtp_tls_security_level", "DANE-only", REFUSE),
-    ("lmtp_tls_security_level", "dane-only", REFUSE),
+    ("smtp_tls_security_level", "dane", FINE),
+    ("smtp_tls_security_level", "DANE-only", FINE),
+    ("lmtp_tls_security_level", "dane-only", FINE),
+    ("lmtp_tls_security_level", "dane-onyl", REFUSE),
+    # DNS: "disabled" (no DNS at all) is refused.
+    ("smtp_dns_support_level", "dnssec", FINE),
+    ("smtp_dns_support_level", "enabled", FINE),
+    ("lmtp_dns_support_level", "disabled", REFUSE),
     ("smtp_tls_security_level", "encrpyt", REFUSE),
     ("postscreen_tls_security_level", "encrypt", WARN),
     # yes/no switches: "no" is what postino does anyway.
@@ -199,7 +204,7 @@ class CheckUnimplTest(unittest.TestCase):
 
     def test_expansion(self):
         """Values are judged once $name-expanded, shown as written."""
-        self.main("level = dane\nsmtp_tls_security_level = ${level}\n"
+        self.main("level = encrpyt\nsmtp_tls_security_level = ${level}\n"
                   "empty =\nsmtpd_milters = $empty\n"
                   "limit = 0\nsmtpd_client_auth_rate_limit = $limit\n")
         r, lines = self.check()

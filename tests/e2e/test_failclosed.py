@@ -27,7 +27,7 @@ POSTFIX_POSTCONF = "/usr/sbin/postconf"
 
 # The examples, and a few more of the refused kind.
 REFUSED = [
-    ("smtp_tls_security_level", "dane"),
+    ("smtp_tls_security_level", "dane-onyl"),
     ("smtpd_milters", "inet:127.0.0.1:1"),
     ("non_smtpd_milters", "inet:127.0.0.1:1"),
     ("content_filter", "smtp:[127.0.0.1]:10024"),
@@ -35,7 +35,7 @@ REFUSED = [
     ("smtp_sasl_auth_enable", "yes"),
     ("smtpd_upstream_proxy_protocol", "haproxy"),
     ("always_bcc", "archive@example.test"),
-    ("lmtp_tls_security_level", "dane-only"),
+    ("smtp_dns_support_level", "disabled"),
 ]
 
 # Values that ask for nothing postino lacks: no finding at all.
@@ -160,7 +160,7 @@ class FailClosedTest(unittest.TestCase):
         self.assert_starts(inst)
 
     def test_expanded_value_is_judged(self):
-        inst = Instance(self, main={"level": "dane",
+        inst = Instance(self, main={"level": "encrpyt",
                                     "smtp_tls_security_level": "$level"})
         line = list(inst.main).index("smtp_tls_security_level") + 1
         self.assert_refused(inst, "%s/main.cf, line %d" % (inst.conf, line),
