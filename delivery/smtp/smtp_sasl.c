@@ -135,6 +135,13 @@ smtp_sasl_configure(const struct smtp_sasl_settings *set)
 	char *copy, *cp, *item;
 	const char *lerr;
 
+	/* A new configuration replaces the last one. */
+	for (int i = 0; i < conf.nmaps; i++)
+		map_close(&conf.maps[i]);
+	free(conf.maps);
+	conf.maps = NULL;
+	conf.nmaps = 0;
+	match_list_free(&conf.filter);
 	conf.prefix = set->prefix;
 	conf.enable = set->enable;
 	if (!conf.enable)

@@ -1,0 +1,290 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""test_smtp_sasl - SASL authentication in postino's smtp client
+(smtp_sasl_auth_enable, smtp_sasl_password_maps, the security options,
+smtp_sasl_mechanism_filter, smtp_sasl_auth_soft_bounce) against a real
+relay host: Postfix's smtpd with smtpd_sasl_type = dovecot and a real
+Dovecot auth server (passwd-file), offering AUTH PLAIN LOGIN with and
+without STARTTLS, and accepting mail only from authenticated clients
+(smtpd_relay_restrictions = permit_sasl_authenticated, defer).
+
+postino relays everything to relayhost = [127.0.0.31]:25 with a hash:
+password table built by postino's postmap (readable by root only: the
+agent opens it before it drops privileges).  Each test's postino binds
+its smtp client to an address of its own (smtp_bind_address), so that
+Postfix's log lines of each test are told apart by client address:
+Postfix logs sasl_method= and sasl_username= for a login, and the
+commands of each session on its "disconnect from" line (auth=... only
+when an AUTH command came).
+
+Cases: STARTTLS + right password -> delivered (PLAIN, the user logged
+by Postfix); wrong password -> deferred quoting Postfix's 535 with the
+5.7.8 made 4.7.8, nothing delivered, and with smtp_sasl_auth_soft_bounce
+= no bounced; plaintext with the default security options (noplaintext)
+-> no AUTH command sent, deferred "no mechanism available"; plaintext
+with smtp_sasl_security_options = noanonymous -> PLAIN; with
+smtp_sasl_mechanism_filter = login -> LOGIN; no password entry for the
+relay -> no AUTH command, the mail refused (450, deferred) by the relay.
+"""
+import os
+import re
+import shutil
+import tempfile
+import unittest
+
+import netns
+from instance import Instance, message, poll_until, program, run, \
+    start_dovecot
+from smtp_peers import PostfixMx
+from test_smtp_client import MAIN, MASTER
+from test_tls_server import make_cert
+
+DELIVERY_WAIT = 45
+RELAY = "127.0.0.31"
+USER = "relay-user"
+PASSWORD = "r3lay-s3cret"
+
+
+class _ClassScope:
+    """What PostfixMx and start_dovecot need of a test case, for peers
+    shared by the whole class."""
+
+    def __init__(self, cls):
+        self.addCleanup = cls.addClassCleanup
+
+
+class SmtpSasl(unittest.TestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        scope = _ClassScope(cls)
+        cls.dns = netns.Unbound(scope, ["pfx.test. MX 10 mx.pfx.test.",
+                                        "mx.pfx.test. A %s" % RELAY])
+        cls.dir = tempfile.mkdtemp(prefix="postino-smtpsasl-")
+        cls.addClassCleanup(shutil.rmtree, cls.dir, True)
+        os.chmod(cls.dir, 0o755)
+        d = os.path.join(cls.dir, "dovecot")
+        sock = os.path.join(cls.dir, "auth-client")
+        nobody = 65534
+        start_dovecot(scope, d, [(USER, PASSWORD, nobody, nobody,
+                                  "/nonexistent")],
+                      "maildir:~/Maildir",
+                      extra="service auth {\n  unix_listener %s {\n"
+                            "    mode = 0666\n  }\n}\n" % sock)
+        poll_until("the auth socket", lambda: os.path.exists(sock))
+        chain = make_cert(cls.dir, "relay", "ec")
+        os.chmod(chain, 0o644)
+        cls.pfx = PostfixMx(scope, RELAY, "pfx.test", users=["bob"],
+                            extra_main={
+                                "smtpd_sasl_auth_enable": "yes",
+                                "smtpd_sasl_type": "dovecot",
+                                "smtpd_sasl_path": sock,
+                                "smtpd_tls_security_level": "may",
+                                "smtpd_tls_chain_files": chain,
+                                "smtpd_tls_loglevel": "1",
+                                # Only a login lets a client in.
+                                "smtpd_relay_restrictions":
+                                    "permit_sasl_authenticated, defer",
+                            })
+
+    # -- helpers ----------------------------------------------------------
+
+    def mta(self, source, password=PASSWORD, key="[%s]:25" % RELAY,
+            main=None):
+        """postino relaying to [RELAY]:25, its smtp client bound to
+        source, with "key user:password" in its password table."""
+        conf = dict(MAIN)
+        conf.update({"relayhost": "[%s]:25" % RELAY,
+                     "smtp_bind_address": source,
+                     "smtp_sasl_auth_enable": "yes"})
+        conf.update(main or {})
+        i = Instance(self, users=["alice"], master_extra=MASTER, main=conf)
+        path = os.path.join(i.conf, "sasl_passwd")
+        with open(path, "w") as f:
+            f.write("# destination credentials\n%s %s:%s\n"
+                    % (key, USER, password))
+        r = run([program("postmap"), "hash:" + path])
+        self.assertEqual(r.rc, 0, r)
+        os.chmod(path + ".db", 0o600)
+        i.set_main(smtp_sasl_password_maps="hash:" + path)
+        i.start()
+        return i
+
+    def send(self, i, subject):
+        sender = i.addr("alice")
+        refused = i.send(sender, ["bob@pfx.test"],
+                         message(sender, "bob@pfx.test", subject))
+        self.assertEqual(refused, {})
+
+    def wait_log(self, i, pattern):
+        try:
+            return i.wait_log(pattern, timeout=DELIVERY_WAIT)
+        except AssertionError:
+            lines = [ln for ln in i.log().splitlines()
+                     if re.search(r"smtp\[|warning|error|fatal", ln)]
+            raise AssertionError("no /%s/ in the log; its smtp lines:\n%s"
+                                 % (pattern, "\n".join(lines[-20:])))
+
+    def relay_line(self, rest):
+        return (r"to=<bob@pfx\.test>, relay=%s\[%s\]:25, .*%s"
+                % (re.escape(RELAY), re.escape(RELAY), rest))
+
+    def pfx_wait(self, pattern):
+        """A line of Postfix's log matching pattern (polled)."""
+        found = []
+
+        def seen():
+            found[:] = re.findall(pattern, self.pfx.log(), re.M)
+            return found
+        try:
+            poll_until("/%s/ in Postfix's log" % pattern, seen,
+                       timeout=DELIVERY_WAIT)
+        except AssertionError:
+            raise AssertionError("no /%s/ in Postfix's log:\n%s"
+                                 % (pattern, self.pfx.log()[-3000:]))
+        return found
+
+    def disconnect(self, source):
+        """Postfix's "disconnect from" lines of the client source."""
+        return self.pfx_wait(r"disconnect from \S+\[%s\] (.*)$"
+                             % re.escape(source))
+
+    def delivered(self, subject):
+        msgs = self.pfx.wait_maildir("bob", 1, timeout=DELIVERY_WAIT)
+        poll_until("%r in bob's Maildir at Postfix" % subject,
+                   lambda: any(subject.encode() in m
+                               for m in self.pfx.maildir("bob")),
+                   timeout=DELIVERY_WAIT)
+        return msgs
+
+    def not_delivered(self, subject):
+        self.assertFalse(any(subject.encode() in m
+                             for m in self.pfx.maildir("bob")))
+
+    # -- cases ------------------------------------------------------------
+
+    def test_starttls_right_password(self):
+        """STARTTLS at encrypt level, PLAIN allowed under TLS by
+        smtp_sasl_tls_security_options (as in Postfix's SASL_README):
+        delivered, and Postfix logs the login."""
+        src = "127.0.0.41"
+        i = self.mta(src, main={
+            "smtp_tls_security_level": "encrypt",
+            "smtp_sasl_tls_security_options": "noanonymous"})
+        self.send(i, "sasl over tls")
+        self.wait_log(i, self.relay_line(r"dsn=2\.0\.0, status=sent"))
+        self.delivered("sasl over tls")
+        self.pfx_wait(r"client=\S+\[%s\], sasl_method=PLAIN, "
+                      r"sasl_username=%s$" % (re.escape(src), USER))
+        self.pfx_wait(r"Anonymous TLS connection established from "
+                      r"\S+\[%s\]" % re.escape(src))
+        stats = self.disconnect(src)[0]
+        self.assertRegex(stats, r"ehlo=2 starttls=1 auth=1 mail=1 rcpt=1 "
+                         r"data=1")
+        # Nothing of the password in postino's log.
+        self.assertNotIn(PASSWORD, i.log())
+
+    def test_wrong_password(self):
+        """A 535 defers the mail (4.7.8, smtp_sasl_auth_soft_bounce =
+        yes) quoting the server; nothing is delivered; with soft bounce
+        off it bounces."""
+        src = "127.0.0.42"
+        i = self.mta(src, password="wrong-" + PASSWORD, main={
+            "smtp_tls_security_level": "encrypt",
+            "smtp_sasl_tls_security_options": "noanonymous"})
+        self.send(i, "wrong password")
+        self.wait_log(i, self.relay_line(
+            r"dsn=4\.7\.8, status=deferred \(SASL authentication failed; "
+            r"server %s\[%s\] said: 535 5\.7\.8 Error: authentication "
+            r"failed" % (re.escape(RELAY), re.escape(RELAY))))
+        stats = self.disconnect(src)[0]
+        self.assertRegex(stats, r"auth=0/1")
+        self.assertNotIn("mail=", stats)
+        self.not_delivered("wrong password")
+        self.assertNotIn("wrong-" + PASSWORD, i.log())
+        i.stop()
+
+        src = "127.0.0.47"
+        i = self.mta(src, password="wrong-" + PASSWORD, main={
+            "smtp_tls_security_level": "encrypt",
+            "smtp_sasl_tls_security_options": "noanonymous",
+            "smtp_sasl_auth_soft_bounce": "no"})
+        self.send(i, "wrong password, hard")
+        self.wait_log(i, self.relay_line(
+            r"dsn=5\.7\.8, status=bounced \(SASL authentication failed; "
+            r"server %s\[%s\] said: 535 5\.7\.8 Error: authentication "
+            r"failed" % (re.escape(RELAY), re.escape(RELAY))))
+        self.not_delivered("wrong password, hard")
+
+    def test_plaintext_default_options(self):
+        """No TLS and the default noplaintext: PLAIN and LOGIN are not
+        allowed, so no AUTH command goes out and the mail is deferred."""
+        src = "127.0.0.43"
+        i = self.mta(src)
+        self.send(i, "plaintext default")
+        self.wait_log(i, self.relay_line(
+            r"dsn=4\.7\.0, status=deferred \(SASL authentication failed; "
+            r"cannot authenticate to server %s\[%s\]: no mechanism "
+            r"available\)" % (re.escape(RELAY), re.escape(RELAY))))
+        stats = self.disconnect(src)[0]
+        self.assertNotIn("auth=", stats)
+        self.assertNotIn("starttls=", stats)
+        self.not_delivered("plaintext default")
+
+    def test_plaintext_noanonymous(self):
+        """smtp_sasl_security_options = noanonymous: PLAIN without TLS."""
+        src = "127.0.0.44"
+        i = self.mta(src, main={"smtp_sasl_security_options": "noanonymous"})
+        self.send(i, "plaintext plain")
+        self.wait_log(i, self.relay_line(r"dsn=2\.0\.0, status=sent"))
+        self.delivered("plaintext plain")
+        self.pfx_wait(r"client=\S+\[%s\], sasl_method=PLAIN, "
+                      r"sasl_username=%s$" % (re.escape(src), USER))
+        self.assertNotIn("starttls=", self.disconnect(src)[0])
+
+    def test_mechanism_filter(self):
+        """smtp_sasl_mechanism_filter = login: LOGIN through its two
+        334 challenges."""
+        src = "127.0.0.45"
+        i = self.mta(src, main={"smtp_sasl_security_options": "noanonymous",
+                                "smtp_sasl_mechanism_filter": "login"})
+        self.send(i, "filtered to login")
+        self.wait_log(i, self.relay_line(r"dsn=2\.0\.0, status=sent"))
+        self.delivered("filtered to login")
+        self.pfx_wait(r"client=\S+\[%s\], sasl_method=LOGIN, "
+                      r"sasl_username=%s$" % (re.escape(src), USER))
+
+    def test_mechanism_filter_keeps_nothing(self):
+        """A filter that keeps none of the server's mechanisms: a warning,
+        and the mail goes without AUTH (the relay defers it)."""
+        src = "127.0.0.48"
+        i = self.mta(src, main={"smtp_sasl_security_options": "noanonymous",
+                                "smtp_sasl_mechanism_filter": "cram-md5"})
+        self.send(i, "no mechanism kept")
+        self.wait_log(i, r"warning: %s\[%s\] offered no supported AUTH "
+                      r"mechanisms: '(?:PLAIN LOGIN|LOGIN PLAIN)'"
+                      % (re.escape(RELAY), re.escape(RELAY)))
+        self.wait_log(i, self.relay_line(r"dsn=4\.3\.2, status=deferred "
+                                         r"\(host \S+ said: 450 4\.3\.2 "))
+        self.assertNotIn("auth=", self.disconnect(src)[0])
+        self.not_delivered("no mechanism kept")
+
+    def test_no_password_entry(self):
+        """No entry for this relay (only for another host): no AUTH at
+        all; the relay refuses the unauthenticated mail (450)."""
+        src = "127.0.0.46"
+        i = self.mta(src, key="[other.example]:587",
+                     main={"smtp_sasl_security_options": "noanonymous"})
+        self.send(i, "no entry")
+        self.wait_log(i, self.relay_line(
+            r"dsn=4\.3\.2, status=deferred \(host %s\[%s\] said: 450 "
+            r"4\.3\.2 " % (re.escape(RELAY), re.escape(RELAY))))
+        stats = self.disconnect(src)[0]
+        self.assertNotIn("auth=", stats)
+        self.assertIn("rcpt=0/1", stats)
+        self.not_delivered("no entry")
+
+
+if __name__ == "__main__":
+    netns.enter(__file__)
+    unittest.main()
