@@ -12,7 +12,9 @@
  * "example.com").  A server reached as a fallback relay is asked by its
  * host name only: the next hop's password never goes to another
  * destination's server.  No entry: no authentication at all.  A table
- * that fails defers the mail.
+ * that fails defers the mail.  With SASL on, an empty
+ * smtp_sasl_password_maps is a fatal configuration error (as in
+ * Postfix).
  *
  * Mechanisms.  The server's AUTH list, narrowed by
  * smtp_sasl_mechanism_filter (a Postfix pattern list: names, /file,
@@ -54,6 +56,9 @@
 #include "mymalloc.h"
 #include "smtp.h"
 #include "stringops.h"
+
+/* Challenges answered before a server is taken to loop. */
+#define SMTP_SASL_MAX_STEPS	100
 
 static struct {
 	int enable;
@@ -152,6 +157,9 @@ smtp_sasl_configure(const struct smtp_sasl_settings *set)
 		    "the \"cyrus\" type only (PLAIN and LOGIN)", conf.prefix,
 		    set->type);
 	}
+	if (set->password_maps == NULL || *skipblanks(set->password_maps) == 0)
+		msg_fatal("%s_sasl_auth_enable = yes: specify a password table "
+		    "with %s_sasl_password_maps", conf.prefix, conf.prefix);
 	conf.soft_bounce = set->soft_bounce;
 	conf.sender_auth = set->sender_auth;
 	conf.timeout = set->timeout;
@@ -499,6 +507,12 @@ smtp_sasl_authenticate(struct smtp_session *s,
 			return -1;
 		if (r.code != 334)
 			break;
+		if (step >= SMTP_SASL_MAX_STEPS) {
+			strlcpy(dsn, "4.3.0", dsn_len);
+			snprintf(text, text_len, "SASL authentication failed; "
+			    "authentication protocol loop with server %s", s->peer);
+			return -2;
+		}
 		/* LOGIN: the user name, then the password (the server's
 		 * prompts say as much; their wording varies).  Anything
 		 * else asks for more than the mechanism has: cancelled. */

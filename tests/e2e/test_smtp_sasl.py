@@ -18,7 +18,8 @@ commands of each session on its "disconnect from" line (auth=... only
 when an AUTH command came).
 
 Cases: STARTTLS + right password -> delivered (PLAIN, the user logged
-by Postfix); wrong password -> deferred quoting Postfix's 535 with the
+by Postfix); smtp_sasl_tls_verified_security_options at fingerprint
+level (PLAIN) but not at encrypt level (no AUTH, deferred); wrong password -> deferred quoting Postfix's 535 with the
 5.7.8 made 4.7.8, nothing delivered, and with smtp_sasl_auth_soft_bounce
 = no bounced; plaintext with the default security options (noplaintext)
 -> no AUTH command sent, deferred "no mechanism available"; plaintext
@@ -29,6 +30,7 @@ relay -> no AUTH command, the mail refused (450, deferred) by the relay.
 import os
 import re
 import shutil
+import subprocess
 import tempfile
 import unittest
 
@@ -74,6 +76,12 @@ class SmtpSasl(unittest.TestCase):
         poll_until("the auth socket", lambda: os.path.exists(sock))
         chain = make_cert(cls.dir, "relay", "ec")
         os.chmod(chain, 0o644)
+        out = subprocess.run(["openssl", "x509", "-noout", "-fingerprint",
+                              "-sha256", "-in",
+                              os.path.join(cls.dir, "relay.crt")],
+                             check=True, capture_output=True, text=True,
+                             timeout=60).stdout
+        cls.fingerprint = out.strip().split("=", 1)[1]
         cls.pfx = PostfixMx(scope, RELAY, "pfx.test", users=["bob"],
                             extra_main={
                                 "smtpd_sasl_auth_enable": "yes",
@@ -183,6 +191,39 @@ class SmtpSasl(unittest.TestCase):
                          r"data=1")
         # Nothing of the password in postino's log.
         self.assertNotIn(PASSWORD, i.log())
+
+    def test_tls_verified_options(self):
+        """smtp_sasl_tls_verified_security_options apply when the TLS
+        policy checked the certificate (fingerprint level): PLAIN there;
+        the same options at encrypt level (TLS, nothing checked) leave
+        smtp_sasl_tls_security_options' default noplaintext in force: no
+        AUTH, deferred."""
+        opts = {"smtp_sasl_tls_verified_security_options": "noanonymous",
+                "smtp_tls_fingerprint_digest": "sha256",
+                "smtp_tls_fingerprint_cert_match": self.fingerprint}
+        src = "127.0.0.49"
+        i = self.mta(src, main=dict(opts, smtp_tls_security_level=
+                                    "fingerprint"))
+        self.send(i, "verified tls")
+        self.wait_log(i, self.relay_line(r"dsn=2\.0\.0, status=sent"))
+        self.wait_log(i, r"Verified TLS connection established to "
+                      r"%s\[%s\]:25" % (re.escape(RELAY), re.escape(RELAY)))
+        self.delivered("verified tls")
+        self.pfx_wait(r"client=\S+\[%s\], sasl_method=PLAIN, "
+                      r"sasl_username=%s$" % (re.escape(src), USER))
+        i.stop()
+
+        src = "127.0.0.50"
+        i = self.mta(src, main=dict(opts, smtp_tls_security_level="encrypt"))
+        self.send(i, "unverified tls")
+        self.wait_log(i, self.relay_line(
+            r"dsn=4\.7\.0, status=deferred \(SASL authentication failed; "
+            r"cannot authenticate to server %s\[%s\]: no mechanism "
+            r"available\)" % (re.escape(RELAY), re.escape(RELAY))))
+        stats = self.disconnect(src)[0]
+        self.assertIn("starttls=1", stats)
+        self.assertNotIn("auth=", stats)
+        self.not_delivered("unverified tls")
 
     def test_wrong_password(self):
         """A 535 defers the mail (4.7.8, smtp_sasl_auth_soft_bounce =

@@ -187,7 +187,7 @@ test_filter(void **state)
 	char peer[] = "mx[192.0.2.1]";
 
 	(void)state;
-	configure("", "login, !cram-md5, static:rest", 0);
+	configure("inline:{x=y:z}", "login, !cram-md5, static:rest", 0);
 	memset(&s, 0, sizeof(s));
 	s.peer = peer;
 	smtp_sasl_helo_auth(&s, "", "PLAIN LOGIN CRAM-MD5");
@@ -198,7 +198,7 @@ test_filter(void **state)
 	assert_string_equal(s.sasl_mechs, "PLAIN LOGIN");
 	assert_true(s.features & SMTP_FEATURE_AUTH);
 
-	configure("", "login", 0);
+	configure("inline:{x=y:z}", "login", 0);
 	memset(&s, 0, sizeof(s));
 	s.peer = peer;
 	smtp_sasl_helo_auth(&s, "", "PLAIN LOGIN");
