@@ -977,9 +977,13 @@ smtp_deliver(struct smtp_request *req, char **reason_r)
 		smtp_sasl_cred_free(&dv.cred);
 		if (smtp_sasl_session_key(dr->sender, &dest->addr[ai], dr->nexthop,
 		    &dv.cred, &key) < 0) {
-			last_error_set(&dv.le, "4.3.0", "none",
-			    "local data error while talking to %s[%s]",
-			    dest->addr[ai].host, dest->addr[ai].addr_text);
+			/* The password table failed (a warning says which):
+			 * our trouble, not the destination's. */
+			for (int i = 0; i < dr->rcpt_count; i++)
+				if (pending(&dv, i))
+					smtp_status(req, i, "4.3.0", "deferred", "none",
+					    "local data error while talking to %s[%s]",
+					    dest->addr[ai].host, dest->addr[ai].addr_text);
 			free(key);
 			break;
 		}

@@ -310,6 +310,22 @@ class SmtpSasl(unittest.TestCase):
         self.assertNotIn("auth=", self.disconnect(src)[0])
         self.not_delivered("no mechanism kept")
 
+    def test_table_failure(self):
+        """A password table that cannot be read defers the mail (a
+        temporary error, never "no entry": no mail goes out without the
+        login it may need)."""
+        src = "127.0.0.51"
+        i = self.mta(src, main={"smtp_sasl_security_options": "noanonymous"})
+        # Before the first delivery starts the smtp agent.
+        os.unlink(i.main["smtp_sasl_password_maps"][5:] + ".db")
+        self.send(i, "table failure")
+        self.wait_log(i, r"to=<bob@pfx\.test>, relay=none, .*dsn=4\.3\.0, "
+                      r"status=deferred \(local data error while talking "
+                      r"to %s\[%s\]\)" % (re.escape(RELAY), re.escape(RELAY)))
+        self.wait_log(i, r"warning: smtp_sasl_password_maps: \S+: lookup of "
+                      r"\"%s\": " % re.escape(RELAY))
+        self.not_delivered("table failure")
+
     def test_no_password_entry(self):
         """No entry for this relay (only for another host): no AUTH at
         all; the relay refuses the unauthenticated mail (450)."""
