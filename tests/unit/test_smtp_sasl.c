@@ -63,9 +63,9 @@ user(const char *sender, const char *host, const char *nexthop)
 		return strdup("");
 	}
 	u = malloc(strlen(c->username) + strlen(c->password) + 2);
-	strcpy(u, c->username);
-	strcat(u, "/");
-	strcat(u, c->password);
+	assert_non_null(u);
+	snprintf(u, strlen(c->username) + strlen(c->password) + 2, "%s/%s",
+	    c->username, c->password);
 	smtp_sasl_cred_free(&c);
 	assert_null(c);
 	return u;
