@@ -18,7 +18,8 @@ commands of each session on its "disconnect from" line (auth=... only
 when an AUTH command came).
 
 Cases: STARTTLS + right password -> delivered (PLAIN, the user logged
-by Postfix); smtp_sasl_tls_verified_security_options at fingerprint
+by Postfix); per-sender logins (smtp_sender_dependent_authentication)
+with kept sessions; smtp_sasl_tls_verified_security_options at fingerprint
 level (PLAIN) but not at encrypt level (no AUTH, deferred); wrong password -> deferred quoting Postfix's 535 with the
 5.7.8 made 4.7.8, nothing delivered, and with smtp_sasl_auth_soft_bounce
 = no bounced; plaintext with the default security options (noplaintext)
@@ -45,6 +46,8 @@ DELIVERY_WAIT = 45
 RELAY = "127.0.0.31"
 USER = "relay-user"
 PASSWORD = "r3lay-s3cret"
+SENDER_USER = "sender-user"
+SENDER_PASSWORD = "s3nder-s3cret"
 
 
 class _ClassScope:
@@ -69,7 +72,9 @@ class SmtpSasl(unittest.TestCase):
         sock = os.path.join(cls.dir, "auth-client")
         nobody = 65534
         start_dovecot(scope, d, [(USER, PASSWORD, nobody, nobody,
-                                  "/nonexistent")],
+                                  "/nonexistent"),
+                                 (SENDER_USER, SENDER_PASSWORD, nobody,
+                                  nobody, "/nonexistent")],
                       "maildir:~/Maildir",
                       extra="service auth {\n  unix_listener %s {\n"
                             "    mode = 0666\n  }\n}\n" % sock)
@@ -90,6 +95,9 @@ class SmtpSasl(unittest.TestCase):
                                 "smtpd_tls_security_level": "may",
                                 "smtpd_tls_chain_files": chain,
                                 "smtpd_tls_loglevel": "1",
+                                # "(Authenticated sender: USER)" in the
+                                # Received: header of each message.
+                                "smtpd_sasl_authenticated_header": "yes",
                                 # Only a login lets a client in.
                                 "smtpd_relay_restrictions":
                                     "permit_sasl_authenticated, defer",
@@ -98,19 +106,22 @@ class SmtpSasl(unittest.TestCase):
     # -- helpers ----------------------------------------------------------
 
     def mta(self, source, password=PASSWORD, key="[%s]:25" % RELAY,
-            main=None):
+            main=None, users=("alice",), entries=None, master=MASTER):
         """postino relaying to [RELAY]:25, its smtp client bound to
-        source, with "key user:password" in its password table."""
+        source, with "key user:password" in its password table (and
+        entries(i): more lines)."""
         conf = dict(MAIN)
         conf.update({"relayhost": "[%s]:25" % RELAY,
                      "smtp_bind_address": source,
                      "smtp_sasl_auth_enable": "yes"})
         conf.update(main or {})
-        i = Instance(self, users=["alice"], master_extra=MASTER, main=conf)
+        i = Instance(self, users=list(users), master_extra=master,
+                     main=conf)
         path = os.path.join(i.conf, "sasl_passwd")
         with open(path, "w") as f:
             f.write("# destination credentials\n%s %s:%s\n"
                     % (key, USER, password))
+            f.write(entries(i) if entries else "")
         r = run([program("postmap"), "hash:" + path])
         self.assertEqual(r.rc, 0, r)
         os.chmod(path + ".db", 0o600)
@@ -118,8 +129,8 @@ class SmtpSasl(unittest.TestCase):
         i.start()
         return i
 
-    def send(self, i, subject):
-        sender = i.addr("alice")
+    def send(self, i, subject, sender="alice"):
+        sender = i.addr(sender)
         refused = i.send(sender, ["bob@pfx.test"],
                          message(sender, "bob@pfx.test", subject))
         self.assertEqual(refused, {})
@@ -158,12 +169,16 @@ class SmtpSasl(unittest.TestCase):
                              % re.escape(source))
 
     def delivered(self, subject):
-        msgs = self.pfx.wait_maildir("bob", 1, timeout=DELIVERY_WAIT)
-        poll_until("%r in bob's Maildir at Postfix" % subject,
-                   lambda: any(subject.encode() in m
-                               for m in self.pfx.maildir("bob")),
+        """The message with subject, as Postfix delivered it."""
+        found = []
+
+        def seen():
+            found[:] = [m for m in self.pfx.maildir("bob")
+                        if ("Subject: %s\n" % subject).encode() in m]
+            return found
+        poll_until("%r in bob's Maildir at Postfix" % subject, seen,
                    timeout=DELIVERY_WAIT)
-        return msgs
+        return found[0].decode(errors="replace")
 
     def not_delivered(self, subject):
         self.assertFalse(any(subject.encode() in m
@@ -191,6 +206,33 @@ class SmtpSasl(unittest.TestCase):
                          r"data=1")
         # Nothing of the password in postino's log.
         self.assertNotIn(PASSWORD, i.log())
+
+    def test_sender_dependent(self):
+        """smtp_sender_dependent_authentication: alice's address has a
+        login of its own, carol gets the relay's; a kept session is
+        used again for its own login only (one smtp process, sessions
+        kept 300s: the messages go one after the other)."""
+        src = "127.0.0.52"
+        i = self.mta(src, users=("alice", "carol"), main={
+            "smtp_sasl_security_options": "noanonymous",
+            "smtp_sender_dependent_authentication": "yes",
+            "smtp_connection_cache_time_limit": "300s"},
+            entries=lambda i: "%s %s:%s\n" % (i.addr("alice"), SENDER_USER,
+                                              SENDER_PASSWORD),
+            master=MASTER.replace("n       -       -       smtp",
+                                  "n       -       1       smtp"))
+        logins = (SENDER_USER, USER, SENDER_USER, USER)
+        for n, who in enumerate(("alice", "carol", "alice", "carol")):
+            self.send(i, "dependent %d" % n, sender=who)
+            text = self.delivered("dependent %d" % n)
+            self.assertRegex(text, r"\(Authenticated sender: %s\)"
+                             % re.escape(logins[n]))
+            i.wait_log(self.relay_line(r"dsn=2\.0\.0, status=sent"),
+                       count=n + 1, timeout=DELIVERY_WAIT)
+        lines = re.findall(r"to=<bob@pfx\.test>, relay=\S+, (conn_use=\d+, "
+                           r")?delay=", i.log())
+        # Two logins, two sessions, each used twice.
+        self.assertEqual(lines, ["", "", "conn_use=2, ", "conn_use=2, "])
 
     def test_tls_verified_options(self):
         """smtp_sasl_tls_verified_security_options apply when the TLS
