@@ -26,7 +26,9 @@ level (PLAIN) but not at encrypt level (no AUTH, deferred); wrong password -> de
 -> no AUTH command sent, deferred "no mechanism available"; plaintext
 with smtp_sasl_security_options = noanonymous -> PLAIN; with
 smtp_sasl_mechanism_filter = login -> LOGIN; no password entry for the
-relay -> no AUTH command, the mail refused (450, deferred) by the relay.
+relay -> no AUTH command, the mail refused (450, deferred) by the relay;
+a password table that fails -> deferred (4.3.0); postino check refuses
+another smtp_sasl_type and SASL without a password table.
 """
 import os
 import re
@@ -367,6 +369,25 @@ class SmtpSasl(unittest.TestCase):
         self.wait_log(i, r"warning: smtp_sasl_password_maps: \S+: lookup of "
                       r"\"%s\": " % re.escape(RELAY))
         self.not_delivered("table failure")
+
+    def test_check_refuses(self):
+        """postino check refuses what the agent could not honour: another
+        smtp_sasl_type (here for the lmtp service through its lmtp_
+        parameter), or no password table."""
+        i = Instance(self, users=["alice"], master_extra=MASTER, main=dict(
+            MAIN, smtp_sasl_auth_enable="yes",
+            lmtp_sasl_auth_enable="yes", lmtp_sasl_type="dovecot",
+            lmtp_sasl_password_maps="inline:{x=y:z}"))
+        rc, out = i.postino("check", check=False)
+        self.assertNotEqual(rc, 0, out)
+        self.assertRegex(out, r"service \"smtp\": smtp_sasl_auth_enable = "
+                         r"yes without smtp_sasl_password_maps: refusing "
+                         r"to run")
+        self.assertRegex(out, r"service \"lmtp\": lmtp_sasl_auth_enable = "
+                         r"yes with lmtp_sasl_type = dovecot: postino's SMTP "
+                         r"client authenticates as the \"cyrus\" type only")
+        # relay runs the smtp program too.
+        self.assertRegex(out, r"service \"relay\": smtp_sasl_auth_enable")
 
     def test_no_password_entry(self):
         """No entry for this relay (only for another host): no AUTH at
