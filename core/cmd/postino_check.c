@@ -551,6 +551,50 @@ check_sasl(struct master_ent **ents)
 	return errors;
 }
 
+/* check_sasl_client - every smtp or lmtp service with
+ * smtp_sasl_auth_enable (lmtp_sasl_auth_enable) = yes needs the "cyrus"
+ * client type (PLAIN and LOGIN, done by the agent itself) and a
+ * password table: the agent would refuse to start without them.
+ * Returns the number of errors. */
+static int
+check_sasl_client(struct master_ent **ents)
+{
+	int errors = 0;
+
+	for (int i = 0; ents[i]; i++) {
+		const char *cmd = strrchr(ents[i]->command, '/'), *type, *maps;
+		char name[64];
+		int on;
+
+		cmd = cmd ? cmd + 1 : ents[i]->command;
+		if (master_ent_disabled(ents[i])
+		    || (strcmp(cmd, "smtp") != 0 && strcmp(cmd, "lmtp") != 0))
+			continue;
+		snprintf(name, sizeof(name), "%s_sasl_auth_enable", cmd);
+		if (mail_conf_parse_bool(ent_value(ents[i], name), &on) != 0 || !on)
+			continue;
+		snprintf(name, sizeof(name), "%s_sasl_type", cmd);
+		type = ent_value(ents[i], name);
+		if (strcasecmp(type, "cyrus") != 0) {
+			msg_error("%s, line %d: service \"%s\": %s_sasl_auth_enable"
+			    " = yes with %s = %s: postino's SMTP client "
+			    "authenticates as the \"cyrus\" type only (PLAIN and "
+			    "LOGIN): refusing to run", ents[i]->file, ents[i]->line,
+			    ents[i]->name, cmd, name, type);
+			errors++;
+		}
+		snprintf(name, sizeof(name), "%s_sasl_password_maps", cmd);
+		maps = ent_value(ents[i], name);
+		if (*skipblanks(maps) == 0) {
+			msg_error("%s, line %d: service \"%s\": %s_sasl_auth_enable"
+			    " = yes without %s: refusing to run", ents[i]->file,
+			    ents[i]->line, ents[i]->name, cmd, name);
+			errors++;
+		}
+	}
+	return errors;
+}
+
 int
 postino_check(int create)
 {
@@ -571,6 +615,7 @@ postino_check(int create)
 		check_proxymap(main_cf, ents);
 		errors += check_tls(ents);
 		errors += check_sasl(ents);
+		errors += check_sasl_client(ents);
 		errors += postino_check_restrictions(main_cf, ents);
 		if (create)
 			errors += check_queue();

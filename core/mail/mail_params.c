@@ -277,10 +277,6 @@ compute_mynetworks(void)
 	"postino's SMTP client knows the levels none, may, encrypt, fingerprint, verify, secure, dane and dane-only: use one of those"
 #define H_DNSLEVEL	\
 	"postino's SMTP client always looks up MX and address records in the DNS: use enabled or dnssec"
-#define H_SASL_IN	\
-	"postino has no SMTP AUTH: authenticate submissions elsewhere and remove this setting"
-#define H_SASL_OUT	\
-	"postino has no SMTP client with SASL: relay through an MTA that authenticates and remove this setting"
 #define H_MILTER	\
 	"postino has no milter support: scan mail in front of postino and remove this setting"
 #define H_CFILTER	\

@@ -423,6 +423,7 @@ conf_init(void)
 	}
 	smtp_addr_init();
 	smtp_tls_init(l);
+	smtp_sasl_init(l);
 }
 
 int

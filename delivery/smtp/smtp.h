@@ -13,7 +13,7 @@
  * smtp_proto.c (the SMTP/LMTP dialogue of one delivery), smtp_io.c
  * (timed socket I/O inside a task), smtp_session.c (session cache),
  * smtp_tls.c (TLS policy and handshake), smtp_dane.c (DANE: the TLSA
- * records of a server). */
+ * records of a server), smtp_sasl.c (SMTP AUTH as the client). */
 #ifndef POSTINO_DELIVERY_SMTP_H
 #define POSTINO_DELIVERY_SMTP_H
 
@@ -187,6 +187,8 @@ struct smtp_session {
 	double t_open;
 	struct smtp_session *next;
 	struct event *idle_ev;		/* while cached */
+	char sasl_offered[256];		/* the EHLO reply's AUTH list */
+	char sasl_mechs[256];		/* what smtp_sasl_mechanism_filter kept */
 };
 
 #define SMTP_FEATURE_ESMTP	(1 << 0)
@@ -196,6 +198,7 @@ struct smtp_session {
 #define SMTP_FEATURE_DSN	(1 << 4)
 #define SMTP_FEATURE_SMTPUTF8	(1 << 5)
 #define SMTP_FEATURE_STARTTLS	(1 << 6)
+#define SMTP_FEATURE_AUTH	(1 << 7)	/* and a mechanism kept */
 
 /* smtp_session_take - a cached session for key (NULL when none). */
 struct smtp_session *smtp_session_take(const char *key);
@@ -206,6 +209,72 @@ void smtp_session_keep(struct smtp_session *s, int backlog);
 /* smtp_session_close - QUIT (best effort, short wait) and free. */
 void smtp_session_close(struct smtp_session *s, int quit);
 void smtp_session_flush_all(void);
+
+/* smtp_sasl.c - SASL authentication as the client (smtp_sasl_* or
+ * lmtp_sasl_* parameters). */
+#define SMTP_SASL_SEC_NOPLAINTEXT	(1 << 0)
+#define SMTP_SASL_SEC_NOACTIVE		(1 << 1)
+#define SMTP_SASL_SEC_NODICTIONARY	(1 << 2)
+#define SMTP_SASL_SEC_NOANONYMOUS	(1 << 3)
+#define SMTP_SASL_SEC_MUTUAL_AUTH	(1 << 4)
+struct smtp_sasl_settings {
+	const char *prefix;		/* "smtp" or "lmtp" */
+	int enable;
+	const char *type;
+	const char *password_maps;
+	const char *mechanism_filter;
+	const char *security_options;
+	const char *tls_security_options;
+	const char *tls_verified_security_options;
+	int soft_bounce;
+	int sender_auth;		/* smtp_sender_dependent_authentication */
+	long timeout;			/* of each AUTH reply */
+};
+struct smtp_sasl_cred {
+	char *username;
+	char *password;
+};
+/* smtp_sasl_init - bind the parameters of the program (fatal for an
+ * smtp_sasl_type other than cyrus, or an unknown security option) and
+ * open the password tables (before privileges are dropped). */
+void smtp_sasl_init(int lmtp);
+/* smtp_sasl_configure - the same from explicit settings. */
+void smtp_sasl_configure(const struct smtp_sasl_settings *set);
+int smtp_sasl_enabled(void);
+/* smtp_sasl_secopts_parse - "noplaintext, noanonymous" into
+ * SMTP_SASL_SEC_* bits; -1 with *bad_r (malloc'd) an unknown word. */
+int smtp_sasl_secopts_parse(const char *value, int *mask_r, char **bad_r);
+/* smtp_sasl_passwd_lookup - the "username:password" of the sender
+ * (sender-dependent authentication), else of host, else of nexthop
+ * (NULL: not tried); 1 found (*cred_r, free with smtp_sasl_cred_free),
+ * 0 none, -1 a table failed (warning logged).  Never blocks on the
+ * network (network tables go through the lookup service). */
+int smtp_sasl_passwd_lookup(const char *sender, const char *host,
+    const char *nexthop, struct smtp_sasl_cred **cred_r);
+void smtp_sasl_cred_free(struct smtp_sasl_cred **cp);
+/* smtp_sasl_session_key - credentials for server a of nexthop (the
+ * next hop's entry is not used for a fallback relay), and the session
+ * cache key *key_r (malloc'd, replaced) extended with the user name;
+ * 0 (*cred_r NULL when none, or SASL is off), -1 a table failed. */
+int smtp_sasl_session_key(const char *sender, const struct smtp_addr *a,
+    const char *nexthop, struct smtp_sasl_cred **cred_r, char **key_r);
+/* smtp_sasl_helo_auth - the EHLO reply's "AUTH first rest" (or
+ * "AUTH=first rest"): the mechanisms smtp_sasl_mechanism_filter keeps go
+ * to s->sasl_mechs and set SMTP_FEATURE_AUTH; a warning when none. */
+void smtp_sasl_helo_auth(struct smtp_session *s, const char *first,
+    const char *rest);
+/* smtp_sasl_select - the mechanism to use from the offered list under
+ * the security options opts (SMTP_SASL_SEC_*), NULL when none. */
+const char *smtp_sasl_select(const char *offered, int opts);
+/* smtp_sasl_base64 - RFC 4648 encoding, malloc'd. */
+char *smtp_sasl_base64(const unsigned char *data, size_t len);
+/* smtp_sasl_authenticate - AUTH on s with cred (tls: the session is
+ * encrypted, verified: and the certificate was checked by the policy);
+ * 0 authenticated, -1 I/O error (s->stream->err), -2 refused or not
+ * possible: dsn and text say why (4.x.x to defer, 5.x.x to bounce). */
+int smtp_sasl_authenticate(struct smtp_session *s,
+    const struct smtp_sasl_cred *cred, int tls, int verified, char *dsn,
+    size_t dsn_len, char *text, size_t text_len);
 
 /* smtp_mime.c - smtp_mime_downgrade: the message (LF lines) with its
  * 8-bit MIME parts encoded quoted-printable, for a server without

@@ -21,8 +21,13 @@
  * accepted recipient after the ".".  Every read and write has its
  * phase's timeout (smtp_*_timeout).
  *
+ * After the EHLO (the second one, after STARTTLS), AUTH when SASL is on,
+ * the server offers it and the password table has an entry for it
+ * (smtp_sasl.c); a failure is a session failure like a 4xx greeting.
+ *
  * After a transaction that left nothing to retry, the session is cached
- * (smtp_session.c) for the next message to the same next hop. */
+ * (smtp_session.c) for the next message to the same next hop (and the
+ * same SASL login). */
 #include "postino_config.h"
 
 #include <ctype.h>
@@ -163,6 +168,7 @@ struct deliv {
 	struct buf *mem;		/* the downgraded message, when sent so */
 	struct smtp_tls_policy tls;	/* of the next hop */
 	const char *domain;		/* the next hop's domain (peer names) */
+	struct smtp_sasl_cred *cred;	/* SASL login for this server */
 };
 
 static int
@@ -721,6 +727,10 @@ ehlo(struct deliv *dv, struct smtp_session *s, struct reply *rp,
 				s->features |= SMTP_FEATURE_DSN;
 			} else if (strcasecmp(kw, "STARTTLS") == 0) {
 				s->features |= SMTP_FEATURE_STARTTLS;
+			} else if (strcasecmp(kw, "AUTH") == 0) {
+				smtp_sasl_helo_auth(s, "", rest);
+			} else if (strncasecmp(kw, "AUTH=", 5) == 0) {
+				smtp_sasl_helo_auth(s, kw + 5, rest);
 			} else if (strcasecmp(kw, "SMTPUTF8") == 0) {
 				s->features |= SMTP_FEATURE_SMTPUTF8;
 			} else if (strcasecmp(kw, "SIZE") == 0) {
@@ -886,6 +896,25 @@ session_open(struct deliv *dv, const struct smtp_addr *a, int *loop_r,
 done:
 	if (!(s->features & SMTP_FEATURE_ESMTP))
 		s->features = 0;
+	if (dv->cred && (s->features & SMTP_FEATURE_AUTH)) {
+		char dsn[16], why[2560];
+		int rc = smtp_sasl_authenticate(s, dv->cred, st->ssl != NULL,
+		    st->ssl != NULL && dv->tls.level >= TLS_LEV_FINGERPRINT, dsn,
+		    sizeof(dsn), why, sizeof(why));
+
+		if (rc == -1) {
+			io_error(dv, s, "performing the SASL authentication");
+			goto fail;
+		}
+		if (rc == -2) {
+			last_error_set(&dv->le, dsn, label, "%s", why);
+			if (dsn[0] == '5')
+				*greeted_r = -1;	/* bounce with this reply */
+			smtp_put(st, "QUIT\r\n", 6);
+			(void)smtp_flush(st, 1);
+			goto fail;
+		}
+	}
 	buf_free(&r.text);
 	buf_free(&r.lines);
 	smtp_dane_done(&tls);
@@ -957,6 +986,19 @@ smtp_deliver(struct smtp_request *req, char **reason_r)
 		int loop = 0, greeted = 1, before, rc;
 		char *key = session_key(dr->nexthop, &dest->addr[ai]);
 
+		smtp_sasl_cred_free(&dv.cred);
+		if (smtp_sasl_session_key(dr->sender, &dest->addr[ai], dr->nexthop,
+		    &dv.cred, &key) < 0) {
+			/* The password table failed (a warning says which):
+			 * our trouble, not the destination's. */
+			for (int i = 0; i < dr->rcpt_count; i++)
+				if (pending(&dv, i))
+					smtp_status(req, i, "4.3.0", "deferred", "none",
+					    "local data error while talking to %s[%s]",
+					    dest->addr[ai].host, dest->addr[ai].addr_text);
+			free(key);
+			break;
+		}
 		if (smtp_conf.mx_session_limit > 0
 		    && sessions >= smtp_conf.mx_session_limit) {
 			free(key);
@@ -1039,6 +1081,7 @@ smtp_deliver(struct smtp_request *req, char **reason_r)
 		}
 	}
 done:
+	smtp_sasl_cred_free(&dv.cred);
 	smtp_tls_policy_free(&dv.tls);
 	smtp_dest_free(&dest);
 	free(dv.le.text);

@@ -38,9 +38,10 @@ CASES = [
     ("postscreen_tls_security_level", "encrypt", WARN),
     # yes/no switches: "no" is what postino does anyway.
     ("smtp_sasl_auth_enable", "no", FINE),
-    ("smtp_sasl_auth_enable", "yes", REFUSE),
-    ("smtp_sasl_auth_enable", "Yes", REFUSE),
-    ("lmtp_sasl_auth_enable", "yes", REFUSE),
+    ("smtp_sasl_auth_enable", "yes", FINE),
+    ("lmtp_sasl_auth_enable", "yes", FINE),
+    ("smtp_enforce_tls", "no", FINE),
+    ("smtp_enforce_tls", "Yes", REFUSE),
     ("smtp_enforce_tls", "yes", REFUSE),
     ("smtpd_tls_req_ccert", "yes", REFUSE),
     ("smtp_tls_wrappermode", "yes", FINE),
@@ -216,7 +217,7 @@ class CheckUnimplTest(unittest.TestCase):
     def test_every_finding_in_file_order(self):
         self.main("smtp_use_tls = yes\nsmtpd_milters = inet:[::1]:1\n"
                   "content_filter = smtp:[127.0.0.1]:10024\n")
-        self.master("smtp inet n - n - 1 smtpd -o smtp_sasl_auth_enable=yes"
+        self.master("smtp inet n - n - 1 smtpd -o smtp_enforce_tls=yes"
                     " -o smtpd_proxy_filter=127.0.0.1:10025\n")
         r, lines = self.check()
         self.assertNotEqual(r.rc, 0, r)
@@ -226,7 +227,7 @@ class CheckUnimplTest(unittest.TestCase):
             ("main", "4", "smtp_use_tls"),
             ("main", "5", "smtpd_milters"),
             ("main", "6", "content_filter"),
-            ("master", "1", "smtp_sasl_auth_enable"),
+            ("master", "1", "smtp_enforce_tls"),
             ("master", "1", "smtpd_proxy_filter")])
 
     def test_mime_and_nested_header_checks(self):

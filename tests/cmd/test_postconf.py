@@ -575,7 +575,7 @@ class PostconfTest(unittest.TestCase):
             "no milter support"), status["smtpd_milters"])
         self.assertEqual(status["biff"],
                          "not implemented: ignored, with a warning when set")
-        for name in ("smtp_tls_per_site", "smtp_sasl_auth_enable",
+        for name in ("smtp_tls_per_site", "smtp_enforce_tls",
                      "content_filter", "smtpd_proxy_filter",
                      "non_smtpd_milters", "smtpd_upstream_proxy_protocol",
                      "mime_header_checks"):
