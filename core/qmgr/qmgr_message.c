@@ -26,6 +26,7 @@
 #include "qmgr.h"
 #include "resolve.h"
 #include "stringops.h"
+#include "verify_clnt.h"
 
 int
 qmgr_status_log(const char *queue, const char *id, const struct qfile_rcpt *r,
@@ -95,6 +96,16 @@ finish_rcpt(struct qmgr_message *msg, int ri, enum qmgr_rcpt_state st,
 		return;		/* a status twice: keep the first */
 	msg->rstate[ri] = st;
 	msg->pending--;
+	if (msg->verify) {
+		/* An address verification probe: the outcome goes to the
+		 * verify service; nothing bounces, nothing is retried. */
+		verify_clnt_update(*r->orig_rcpt ? r->orig_rcpt : r->address,
+		    st == QMGR_RCPT_SENT ? VRFY_ADDR_OK : st == QMGR_RCPT_BOUNCED
+		    ? VRFY_ADDR_BOUNCE : VRFY_ADDR_DEFER, text ? text : "");
+		msg->rstate[ri] = QMGR_RCPT_SENT;
+		msg->done_offsets[msg->ndone++] = r->offset;
+		return;
+	}
 	/* A deleted message leaves no status log behind (an orphan). */
 	if ((st == QMGR_RCPT_BOUNCED || st == QMGR_RCPT_DEFERRED)
 	    && qmgr_message_gone(msg))
@@ -395,6 +406,7 @@ qmgr_message_load(const char *id)
 	 * only has to outlive a process, and the agents' fsyncs of what
 	 * they deliver come later). */
 	msg->flushed = qmgr_flushed_take(id);
+	msg->verify = qfile_msg_attr(qf, QFILE_ATTR_VERIFY) != NULL;
 	if (qf->mode & QFILE_MODE_TRIED)
 		msg->redelivery = 1;
 	else if (chmod(path, (qf->mode | QFILE_MODE_TRIED) & 07777) < 0)

@@ -1,0 +1,167 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""test_verify - address verification (reject_unverified_recipient, the
+verify service, probes) with a real SMTP peer and real local users.
+
+postino relays rem.test (relay_domains) to a real SMTP server on
+127.0.0.1 (smtp_peers.SmtpPeer, transport_maps smtp:[127.0.0.1]:PORT)
+that answers RCPT TO for nouser@rem.test with 550 5.1.1, and delivers
+example.test to local users (local_recipient_maps empty: only the probe
+knows who exists).  smtpd_recipient_restrictions ends with
+reject_unverified_recipient, unverified_recipient_reject_code = 550 and
+address_verify_poll_count = 1 (smtpd does not wait for the probe, so
+the first answer is always "in progress"); the cache is a btree file.
+
+- the configuration passes "postino check";
+- the first RCPT to an unknown remote user: 450 4.1.1 "unverified
+  address: Address verification in progress"; once the probe came back,
+  550 5.1.1 "undeliverable address: host ... said: 550 ..." quoting the
+  remote server; a known remote user: 450 first, then accepted;
+- the peer saw the probes' RCPT TO but never a DATA, and got no message;
+- a local unknown user: 450, then 550 "unknown user"; a local user: 450,
+  then accepted; their mailbox stays empty (the probe delivers nothing),
+  the queue is empty;
+- real mail to the verified addresses is delivered as usual (the peer
+  gets DATA, the mailbox one message);
+- the cache is a file: after the verify process is killed and restarted
+  by the master, the first RCPT to nouser@rem.test is 550 at once (no new
+  probe is sent for it).
+
+Every wait is a bounded poll for an event.
+"""
+import os
+import pwd
+import re
+import signal
+import smtplib
+import unittest
+
+from instance import Instance, free_port, message, poll_until
+from postino_testlib import alive
+from smtp_peers import SmtpPeer
+
+REJECT = "550 5.1.1 <nouser@rem.test>: Recipient address rejected: no such user"
+
+
+def rcpt(inst, addr, sender="sender@client.test"):
+    """One RCPT TO in a new session: (code, text)."""
+    s = smtplib.SMTP("127.0.0.1", inst.port, timeout=60)
+    try:
+        s.ehlo("client.test")
+        code, _ = s.mail(sender)
+        if code != 250:
+            raise AssertionError("MAIL FROM: %d" % code)
+        code, text = s.rcpt(addr)
+        return code, text.decode(errors="replace")
+    finally:
+        s.quit()
+
+
+class Verify(unittest.TestCase):
+
+    def setUp(self):
+        self.peer_port = free_port()
+        self.peer = SmtpPeer(address="127.0.0.1", port=self.peer_port,
+                             name="rem.test", tc=self,
+                             rcpt_reply={"nouser@rem.test": REJECT})
+        self.inst = Instance(self, users=("alice",), main={
+            "relay_domains": "rem.test",
+            "transport_maps": "inline:{rem.test=smtp:[127.0.0.1]:%d}"
+                              % self.peer_port,
+            "local_recipient_maps": "",
+            "smtpd_relay_restrictions": "permit_mynetworks, "
+                                        "reject_unauth_destination",
+            "smtpd_recipient_restrictions": "reject_unauth_destination, "
+                                            "reject_unverified_recipient",
+            "unverified_recipient_reject_code": "550",
+            "address_verify_poll_count": "1",
+            "address_verify_map": "btree:{dir}/data/verify_cache",
+            "queue_run_delay": "1s",
+        }, master_extra="verify unix - - n - 1 verify\n"
+                        "smtp unix - - n - - smtp\n")
+        data = os.path.join(self.inst.dir, "data")
+        os.mkdir(data, 0o700)
+        nobody = pwd.getpwnam("nobody")
+        os.chown(data, nobody.pw_uid, nobody.pw_gid)
+        self.inst.start()
+
+    def until(self, addr, code):
+        """Poll RCPT TO addr until it gets code; return the text."""
+        last = []
+
+        def done():
+            last[:] = rcpt(self.inst, addr)
+            return last[0] == code
+        try:
+            poll_until("RCPT TO <%s> answered %d" % (addr, code), done)
+        except AssertionError:
+            raise AssertionError("RCPT TO <%s>: last answer %r; log:\n%s"
+                                 % (addr, last, self.inst.log()[-6000:]))
+        return last[1]
+
+    def test_verify(self):
+        i = self.inst
+        alice = i.addr("alice")
+
+        # Remote unknown user: in progress, then undeliverable.
+        code, text = rcpt(i, "nouser@rem.test")
+        self.assertEqual(code, 450, text)
+        self.assertIn("4.1.1 <nouser@rem.test>: Recipient address rejected: "
+                      "unverified address: Address verification in progress",
+                      text)
+        text = self.until("nouser@rem.test", 550)
+        self.assertIn("5.1.1 <nouser@rem.test>: Recipient address rejected: "
+                      "undeliverable address: host 127.0.0.1[127.0.0.1] "
+                      "said: " + REJECT, text)
+
+        # Remote known user.
+        code, text = rcpt(i, "gooduser@rem.test")
+        self.assertEqual(code, 450, text)
+        self.until("gooduser@rem.test", 250)
+
+        # Local unknown and known users.
+        code, text = rcpt(i, "nosuch@example.test")
+        self.assertEqual(code, 450, text)
+        text = self.until("nosuch@example.test", 550)
+        self.assertIn("undeliverable address: unknown user: \"nosuch\"",
+                      text)
+        code, text = rcpt(i, alice)
+        self.assertEqual(code, 450, text)
+        self.until(alice, 250)
+
+        # The probes: RCPT TO at the peer, never DATA, no message; nothing
+        # in the mailbox; nothing left in the queue.
+        i.wait_queue_empty()
+        rcpts = " ".join(self.peer.commands("RCPT")).lower()
+        self.assertIn("<nouser@rem.test>", rcpts)
+        self.assertIn("<gooduser@rem.test>", rcpts)
+        self.assertEqual(self.peer.commands("DATA"), [])
+        self.assertEqual(self.peer.messages(), [])
+        self.assertEqual(i.maildir_files("alice"), [])
+        self.assertEqual(len(re.findall(r"probe sent for <nouser@rem.test>",
+                                        i.log())), 1, i.log())
+
+        # Real mail to the verified addresses is delivered.
+        i.send("sender@client.test", [alice, "gooduser@rem.test"],
+               message("sender@client.test", alice, "real"))
+        i.wait_maildir("alice", 1)
+        self.peer.wait_messages(1)
+        self.assertEqual(len(self.peer.commands("DATA")), 1)
+
+        # The cache survives a restart of the verify service.
+        old = set(i.processes("verify"))
+        self.assertEqual(len(old), 1, i.processes())
+        for pid in old:
+            os.kill(pid, signal.SIGKILL)
+        poll_until("the old verify process to exit",
+                   lambda: not any(alive(p) for p in old))
+        code, text = rcpt(i, "nouser@rem.test")
+        self.assertEqual(code, 550, text)
+        self.assertIn("undeliverable address", text)
+        self.assertNotEqual(set(i.processes("verify")) - old, set())
+        self.assertEqual(len(re.findall(r"probe sent for <nouser@rem.test>",
+                                        i.log())), 1, i.log())
+
+
+if __name__ == "__main__":
+    unittest.main()
