@@ -436,6 +436,43 @@ check_proxymap(const char *main_cf, struct master_ent **ents)
 	}
 }
 
+/* check_verify - warn when reject_unverified_sender or _recipient is
+ * configured (main.cf, or -o) while master.cf has no verify service:
+ * every such check would meet unverified_*_tempfail_action (mail is
+ * deferred, never accepted unverified). */
+static void
+check_verify(const char *main_cf, struct master_ent **ents)
+{
+	const char **names;
+	const char *svc = mail_conf_str("address_verify_service_name");
+
+	if (has_unix_service(ents, svc && *svc ? svc : "verify"))
+		return;
+	names = mail_conf_set_names();
+	for (int i = 0; names && names[i]; i++) {
+		if (mail_conf_file_line(names[i]) <= 0
+		    || strstr(mail_conf_str(names[i]), "reject_unverified_") == NULL)
+			continue;
+		msg_warn("%s, line %d: %s: address verification needs the verify "
+		    "service, and master.cf has none: every check will defer "
+		    "(add \"verify unix - - n - 1 verify\" to master.cf)",
+		    main_cf, mail_conf_file_line(names[i]), names[i]);
+	}
+	free(names);
+	for (int i = 0; ents[i]; i++) {
+		if (master_ent_disabled(ents[i]))
+			continue;
+		for (int k = 0; k + 1 < ents[i]->argc; k++)
+			if (strcmp(ents[i]->args[k], "-o") == 0
+			    && strstr(ents[i]->args[k + 1], "reject_unverified_"))
+				msg_warn("%s, line %d: service \"%s\": -o %s: "
+				    "address verification needs the verify service, "
+				    "and master.cf has none: every check will defer",
+				    ents[i]->file, ents[i]->line, ents[i]->name,
+				    ents[i]->args[k + 1]);
+	}
+}
+
 /* ent_value - the value of name for a service: its -o, else main.cf. */
 static const char *
 ent_value(const struct master_ent *ent, const char *name)
@@ -567,6 +604,7 @@ postino_check(int create)
 		check_programs(ents);
 		errors += check_anvil(ents);
 		check_proxymap(main_cf, ents);
+		check_verify(main_cf, ents);
 		errors += check_tls(ents);
 		errors += check_sasl(ents);
 		errors += postino_check_restrictions(main_cf, ents);

@@ -64,7 +64,9 @@ class Verify(unittest.TestCase):
         self.peer = SmtpPeer(address="127.0.0.1", port=self.peer_port,
                              name="rem.test", tc=self,
                              rcpt_reply={"nouser@rem.test": REJECT})
-        self.inst = Instance(self, users=("alice",), main={
+
+    def make(self, master_verify=True, **main):
+        conf = {
             "relay_domains": "rem.test",
             "transport_maps": "inline:{rem.test=smtp:[127.0.0.1]:%d}"
                               % self.peer_port,
@@ -77,20 +79,24 @@ class Verify(unittest.TestCase):
             "address_verify_poll_count": "1",
             "address_verify_map": "btree:{dir}/data/verify_cache",
             "queue_run_delay": "1s",
-        }, master_extra="verify unix - - n - 1 verify\n"
-                        "smtp unix - - n - - smtp\n")
+        }
+        conf.update(main)
+        self.inst = Instance(self, users=("alice",), main=conf,
+                             master_extra=("verify unix - - n - 1 verify\n"
+                                           if master_verify else "")
+                             + "smtp unix - - n - - smtp\n")
         data = os.path.join(self.inst.dir, "data")
         os.mkdir(data, 0o700)
         nobody = pwd.getpwnam("nobody")
         os.chown(data, nobody.pw_uid, nobody.pw_gid)
-        self.inst.start()
+        return self.inst
 
-    def until(self, addr, code):
+    def until(self, addr, code, sender="sender@client.test"):
         """Poll RCPT TO addr until it gets code; return the text."""
         last = []
 
         def done():
-            last[:] = rcpt(self.inst, addr)
+            last[:] = rcpt(self.inst, addr, sender)
             return last[0] == code
         try:
             poll_until("RCPT TO <%s> answered %d" % (addr, code), done)
@@ -99,8 +105,9 @@ class Verify(unittest.TestCase):
                                  % (addr, last, self.inst.log()[-6000:]))
         return last[1]
 
-    def test_verify(self):
-        i = self.inst
+    def test_recipient(self):
+        i = self.make()
+        i.start()
         alice = i.addr("alice")
 
         # Remote unknown user: in progress, then undeliverable.
@@ -161,6 +168,36 @@ class Verify(unittest.TestCase):
         self.assertNotEqual(set(i.processes("verify")) - old, set())
         self.assertEqual(len(re.findall(r"probe sent for <nouser@rem.test>",
                                         i.log())), 1, i.log())
+
+    def test_sender(self):
+        i = self.make(smtpd_recipient_restrictions="reject_unauth_destination",
+                      smtpd_sender_restrictions="reject_unverified_sender",
+                      unverified_sender_reject_code="550")
+        i.start()
+        alice = i.addr("alice")
+        code, text = rcpt(i, alice, "nouser@rem.test")
+        self.assertEqual(code, 450, text)
+        self.assertIn("4.1.7 <nouser@rem.test>: Sender address rejected: "
+                      "unverified address: Address verification in progress",
+                      text)
+        text = self.until(alice, 550, "nouser@rem.test")
+        self.assertIn("5.1.7 <nouser@rem.test>: Sender address rejected: "
+                      "undeliverable address: host 127.0.0.1[127.0.0.1] "
+                      "said: " + REJECT, text)
+        self.until(alice, 250, "gooduser@rem.test")
+        self.until(alice, 250, alice)
+        i.wait_queue_empty()
+        self.assertEqual(self.peer.commands("DATA"), [])
+        self.assertEqual(i.maildir_files("alice"), [])
+
+    def test_check_without_service(self):
+        """postino check warns when master.cf has no verify service."""
+        i = self.make(master_verify=False)
+        rc, out = i.postino("check")
+        self.assertEqual(rc, 0, out)
+        self.assertRegex(out, r"smtpd_recipient_restrictions: address "
+                         r"verification needs the verify service, and "
+                         r"master\.cf has none")
 
 
 if __name__ == "__main__":
