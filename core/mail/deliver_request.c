@@ -370,3 +370,15 @@ deliver_status_free(struct deliver_status **dsp)
 	free(ds);
 	*dsp = NULL;
 }
+
+const char *
+deliver_log_status(int verify, const char *status)
+{
+	if (!verify)
+		return status;
+	if (strcmp(status, "sent") == 0)
+		return "deliverable";
+	if (strcmp(status, "bounced") == 0)
+		return "undeliverable";
+	return status;
+}

@@ -73,6 +73,12 @@ struct deliver_request *deliver_request_from_attr(const struct attr_list *al,
     const char **err_r);
 void deliver_request_free(struct deliver_request **drp);
 
+/* deliver_log_status - the status word of a delivery log line: status
+ * itself, or for an address verification probe (dr->verify, or verify
+ * set) "deliverable" for sent and "undeliverable" for bounced, as
+ * Postfix logs probes (so that log tools never count a probe as mail). */
+const char *deliver_log_status(int verify, const char *status);
+
 /* deliver_status - one recipient's outcome. */
 struct deliver_status {
 	int rcpt_index;

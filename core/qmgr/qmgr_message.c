@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "attr.h"
+#include "deliver_request.h"
 #include "mail_queue.h"
 #include "mail_vars.h"
 #include "msg.h"
@@ -144,6 +145,7 @@ log_status(struct qmgr_message *msg, int ri, const char *relay,
 
 	if (delay < 0)
 		delay = 0;
+	status = deliver_log_status(msg->verify, status);
 	if (r->orig_rcpt && *r->orig_rcpt && strcasecmp(r->orig_rcpt, r->address) != 0)
 		msg_info("%s: to=<%s>, orig_to=<%s>, relay=%s, delay=%.2g, delays=%.2g/0/0/0, dsn=%s, status=%s (%s)",
 		    msg->id, r->address, r->orig_rcpt, relay, delay, delay, dsn,

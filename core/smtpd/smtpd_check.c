@@ -955,10 +955,30 @@ tempfail_action(struct smtpd_check_ctx *ctx, const char *action,
 	return SMTPD_CHECK_DUNNO;
 }
 
+/* probe_sender - is addr (internal form) the sender of our address
+ * probes ($address_verify_sender, qualified with $myorigin as cleanup
+ * qualifies it)?  Another server's probes come from its own probe
+ * address; probing that address back would only probe in circles. */
+static int
+probe_sender(const char *addr)
+{
+	const char *ps = var_address_verify_sender;
+	size_t len;
+
+	if (ps == NULL || *ps == 0 || strcmp(ps, "<>") == 0)
+		return *addr == 0;
+	if (strchr(ps, '@') != NULL)
+		return strcasecmp(addr, ps) == 0;
+	len = strlen(ps);
+	return strncasecmp(addr, ps, len) == 0 && addr[len] == '@'
+	    && strcasecmp(addr + len + 1, var_myorigin) == 0;
+}
+
 /* unverified - reject_unverified_sender / _recipient: ask the address
  * verification service (core/verify), waiting for a first answer at
  * most address_verify_poll_count times address_verify_poll_delay apart.
- * Deliverable: DUNNO.  Undeliverable: unverified_*_reject_code with the
+ * The null sender and the sender of address probes are not verified
+ * (as Postfix).  Deliverable: DUNNO.  Undeliverable: unverified_*_reject_code with the
  * probe's reason (or unverified_*_reject_reason).  Not known yet, or a
  * temporary failure: unverified_*_defer_code.  The service unreachable:
  * unverified_*_tempfail_action. */
@@ -972,7 +992,8 @@ unverified(struct smtpd_check_ctx *ctx, const char *addr,
 	int status, rc;
 	char *reason = NULL;
 
-	if (addr == NULL || *addr_int == 0)
+	if (addr == NULL || *addr_int == 0
+	    || (sender && probe_sender(addr_int)))
 		return SMTPD_CHECK_DUNNO;
 	if (verify_clnt_poll(addr_int, var_address_verify_poll_count,
 	    var_address_verify_poll_delay * 1000L, &status, &reason)

@@ -23,6 +23,11 @@ the first answer is always "in progress"); the cache is a btree file.
   the queue is empty;
 - real mail to the verified addresses is delivered as usual (the peer
   gets DATA, the mailbox one message);
+- probes are logged status=deliverable / status=undeliverable;
+- with reject_unverified_sender: an unknown remote sender gets 450 4.1.7
+  then 550 5.1.7, known senders pass after their probe, and our own probe
+  sender (double-bounce@$myorigin) is never verified;
+- "postino check" warns when master.cf has no verify service;
 - the cache is a file: after the verify process is killed and restarted
   by the master, the first RCPT to nouser@rem.test is 550 at once (no new
   probe is sent for it).
@@ -147,6 +152,16 @@ class Verify(unittest.TestCase):
         self.assertEqual(i.maildir_files("alice"), [])
         self.assertEqual(len(re.findall(r"probe sent for <nouser@rem.test>",
                                         i.log())), 1, i.log())
+        # Probes are logged as Postfix logs them, never as "sent".
+        log = i.log()
+        self.assertRegex(log, r"to=<nouser@rem\.test>, relay=127\.0\.0\.1"
+                         r"\[127\.0\.0\.1\]:\d+, .*dsn=5\.1\.1, "
+                         r"status=undeliverable \(host ")
+        self.assertRegex(log, r"to=<gooduser@rem\.test>, relay=.*"
+                         r"status=deliverable \(host ")
+        self.assertRegex(log, r"to=<%s>, relay=local, .*status=deliverable "
+                         r"\(delivers to maildir\)" % re.escape(alice))
+        self.assertNotRegex(log, r"to=<(nouser|gooduser)@rem\.test>.*status=sent")
 
         # Real mail to the verified addresses is delivered.
         i.send("sender@client.test", [alice, "gooduser@rem.test"],
@@ -184,11 +199,14 @@ class Verify(unittest.TestCase):
         self.assertIn("5.1.7 <nouser@rem.test>: Sender address rejected: "
                       "undeliverable address: host 127.0.0.1[127.0.0.1] "
                       "said: " + REJECT, text)
+        # Our own probe sender is not verified (no probe for it).
+        self.assertEqual(rcpt(i, alice, "double-bounce@example.test")[0], 250)
         self.until(alice, 250, "gooduser@rem.test")
         self.until(alice, 250, alice)
         i.wait_queue_empty()
         self.assertEqual(self.peer.commands("DATA"), [])
         self.assertEqual(i.maildir_files("alice"), [])
+        self.assertNotIn("probe sent for <double-bounce", i.log())
 
     def test_check_without_service(self):
         """postino check warns when master.cf has no verify service."""
