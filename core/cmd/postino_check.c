@@ -150,9 +150,33 @@ make_parents(const char *path)
 	return rc;
 }
 
-/* check_queue - the queue directory tree. */
+/* make_data_dir - data_directory (address_verify_map's default file
+ * lives there) for mail_owner, as Postfix makes it.  Not an error when
+ * it cannot be made (an instance run by an ordinary user with the
+ * default /var/lib/postino): the verify service then keeps its cache in
+ * memory, and says so. */
+static void
+make_data_dir(uid_t uid, gid_t gid)
+{
+	const char *path = var_data_directory;
+	struct stat st;
+
+	if (*path != '/' || lstat(path, &st) == 0)
+		return;
+	if (mkdir(path, 0700) < 0) {
+		msg_warn("create data_directory %s: %m (the address verification "
+		    "cache will be kept in memory)", path);
+		return;
+	}
+	msg_warn("creating missing data directory %s", path);
+	if (chmod(path, 0700) < 0 || (geteuid() == 0 && chown(path, uid, gid) < 0))
+		msg_warn("set up data_directory %s: %m", path);
+}
+
+/* check_queue - the queue directory tree, and data_directory when
+ * data_dir is set (master.cf runs the verify service). */
 static int
-check_queue(void)
+check_queue(int data_dir)
 {
 	const char *top = var_queue_directory;
 	const char *owner = var_mail_owner;
@@ -199,6 +223,8 @@ check_queue(void)
 			errors++;
 		free(path);
 	}
+	if (data_dir)
+		make_data_dir(owner_uid, owner_gid);
 	return errors;
 }
 
@@ -609,7 +635,9 @@ postino_check(int create)
 		errors += check_sasl(ents);
 		errors += postino_check_restrictions(main_cf, ents);
 		if (create)
-			errors += check_queue();
+			errors += check_queue(has_unix_service(ents,
+			    *var_address_verify_service_name
+			    ? var_address_verify_service_name : "verify"));
 		check_chroot_copies();
 	}
 	errors += master_errors;

@@ -10,7 +10,9 @@ example.test to local users (local_recipient_maps empty: only the probe
 knows who exists).  smtpd_recipient_restrictions ends with
 reject_unverified_recipient, unverified_recipient_reject_code = 550 and
 address_verify_poll_count = 1 (smtpd does not wait for the probe, so
-the first answer is always "in progress"); the cache is a btree file.
+the first answer is always "in progress"); the cache is the default
+btree:$data_directory/verify_cache, in a data_directory that "postino
+start" makes for mail_owner.
 
 - the configuration passes "postino check";
 - the first RCPT to an unknown remote user: 450 4.1.1 "unverified
@@ -82,7 +84,8 @@ class Verify(unittest.TestCase):
                                             "reject_unverified_recipient",
             "unverified_recipient_reject_code": "550",
             "address_verify_poll_count": "1",
-            "address_verify_map": "btree:{dir}/data/verify_cache",
+            # address_verify_map: the default, btree:$data_directory/...
+            "data_directory": "{dir}/data",
             "queue_run_delay": "1s",
         }
         conf.update(main)
@@ -90,10 +93,6 @@ class Verify(unittest.TestCase):
                              master_extra=("verify unix - - n - 1 verify\n"
                                            if master_verify else "")
                              + "smtp unix - - n - - smtp\n")
-        data = os.path.join(self.inst.dir, "data")
-        os.mkdir(data, 0o700)
-        nobody = pwd.getpwnam("nobody")
-        os.chown(data, nobody.pw_uid, nobody.pw_gid)
         return self.inst
 
     def until(self, addr, code, sender="sender@client.test"):
@@ -114,6 +113,9 @@ class Verify(unittest.TestCase):
         i = self.make()
         i.start()
         alice = i.addr("alice")
+        # postino made data_directory for mail_owner (verify's cache).
+        st = os.stat(os.path.join(i.dir, "data"))
+        self.assertEqual(st.st_uid, pwd.getpwnam("nobody").pw_uid)
 
         # Remote unknown user: in progress, then undeliverable.
         code, text = rcpt(i, "nouser@rem.test")
@@ -181,6 +183,8 @@ class Verify(unittest.TestCase):
         self.assertEqual(code, 550, text)
         self.assertIn("undeliverable address", text)
         self.assertNotEqual(set(i.processes("verify")) - old, set())
+        self.assertTrue(os.path.exists(os.path.join(i.dir, "data",
+                                                    "verify_cache.db")))
         self.assertEqual(len(re.findall(r"probe sent for <nouser@rem.test>",
                                         i.log())), 1, i.log())
 
