@@ -29,6 +29,10 @@ start" makes for mail_owner.
 - with reject_unverified_sender: an unknown remote sender gets 450 4.1.7
   then 550 5.1.7, known senders pass after their probe, and our own probe
   sender (double-bounce@$myorigin) is never verified;
+- local aliases to a user, a command and a remote address are
+  deliverable (nothing delivered, run or forwarded); a virtual mailbox is
+  deliverable (its directory is not even created), an unknown virtual
+  address is 550 "unknown user";
 - "postino check" warns when master.cf has no verify service;
 - the cache is a file: after the verify process is killed and restarted
   by the master, the first RCPT to nouser@rem.test is 550 at once (no new
@@ -72,7 +76,8 @@ class Verify(unittest.TestCase):
                              name="rem.test", tc=self,
                              rcpt_reply={"nouser@rem.test": REJECT})
 
-    def make(self, master_verify=True, **main):
+    def make(self, master_verify=True, users=("alice",), aliases="",
+             master_extra="", **main):
         conf = {
             "relay_domains": "rem.test",
             "transport_maps": "inline:{rem.test=smtp:[127.0.0.1]:%d}"
@@ -89,10 +94,10 @@ class Verify(unittest.TestCase):
             "queue_run_delay": "1s",
         }
         conf.update(main)
-        self.inst = Instance(self, users=("alice",), main=conf,
+        self.inst = Instance(self, users=users, main=conf, aliases=aliases,
                              master_extra=("verify unix - - n - 1 verify\n"
                                            if master_verify else "")
-                             + "smtp unix - - n - - smtp\n")
+                             + "smtp unix - - n - - smtp\n" + master_extra)
         return self.inst
 
     def until(self, addr, code, sender="sender@client.test"):
@@ -211,6 +216,47 @@ class Verify(unittest.TestCase):
         self.assertEqual(self.peer.commands("DATA"), [])
         self.assertEqual(i.maildir_files("alice"), [])
         self.assertNotIn("probe sent for <double-bounce", i.log())
+
+    def test_aliases_and_virtual(self):
+        """local: aliases to a user, a command, a remote address; virtual:
+        a mailbox and an unknown address.  Nothing is delivered, run or
+        forwarded."""
+        mark = "/tmp/postino-verify-%d" % os.getpid()
+        self.addCleanup(lambda: os.path.exists(mark) and os.unlink(mark))
+        i = self.make(users=("alice", "vmail"),
+                      aliases="al: {alice}\npipe: \"|touch %s\"\n"
+                              "fwd: gooduser@rem.test\n" % mark,
+                      master_extra="virtual unix - n n - - virtual\n")
+        base = os.path.join(i.dir, "vmail")
+        os.mkdir(base, 0o755)
+        pw = pwd.getpwnam(i.user("vmail"))
+        os.chown(base, pw.pw_uid, pw.pw_gid)
+        i.set_main(virtual_mailbox_domains="virt.test",
+                   virtual_mailbox_base=base,
+                   virtual_mailbox_maps="inline:{bob@virt.test=virt.test/bob/}",
+                   virtual_uid_maps="static:%d" % pw.pw_uid,
+                   virtual_gid_maps="static:%d" % pw.pw_gid)
+        i.start()
+        for addr in ("al@example.test", "pipe@example.test",
+                     "fwd@example.test", "bob@virt.test"):
+            self.assertEqual(rcpt(i, addr)[0], 450, addr)
+            self.until(addr, 250)
+        self.assertEqual(rcpt(i, "nobody@virt.test")[0], 450)
+        text = self.until("nobody@virt.test", 550)
+        self.assertIn("undeliverable address: unknown user: "
+                      "\"nobody@virt.test\"", text)
+        i.wait_queue_empty()
+        log = i.log()
+        self.assertRegex(log, r"status=deliverable \(delivers to command: "
+                         r"touch ")
+        self.assertRegex(log, r"status=deliverable \(forwards to "
+                         r"gooduser@rem\.test\)")
+        self.assertRegex(log, r"to=<bob@virt\.test>, relay=virtual, .*"
+                         r"status=deliverable \(delivers to maildir\)")
+        self.assertFalse(os.path.exists(mark), "the command ran")
+        self.assertEqual(os.listdir(base), [])
+        self.assertEqual(i.maildir_files("alice"), [])
+        self.assertEqual(self.peer.commands("RCPT"), [])
 
     def test_check_without_service(self):
         """postino check warns when master.cf has no verify service."""
