@@ -33,7 +33,8 @@ start" makes for mail_owner.
   deliverable (nothing delivered, run or forwarded); a virtual mailbox is
   deliverable (its directory is not even created), an unknown virtual
   address is 550 "unknown user";
-- "postino check" warns when master.cf has no verify service;
+- "postino check" warns when master.cf has no verify service, and smtpd
+  then answers 450 4.1.1 "address verification problem";
 - the cache is a file: after the verify process is killed and restarted
   by the master, the first RCPT to nouser@rem.test is 550 at once (no new
   probe is sent for it).
@@ -259,13 +260,22 @@ class Verify(unittest.TestCase):
         self.assertEqual(self.peer.commands("RCPT"), [])
 
     def test_check_without_service(self):
-        """postino check warns when master.cf has no verify service."""
+        """postino check warns when master.cf has no verify service; smtpd
+        then defers."""
         i = self.make(master_verify=False)
         rc, out = i.postino("check")
         self.assertEqual(rc, 0, out)
         self.assertRegex(out, r"smtpd_recipient_restrictions: address "
                          r"verification needs the verify service, and "
                          r"master\.cf has none")
+        # It runs, and fails closed: unverified_recipient_tempfail_action
+        # (defer_if_permit) defers; nothing is accepted unverified.
+        i.start()
+        code, text = rcpt(i, "gooduser@rem.test")
+        self.assertEqual(code, 450, text)
+        self.assertIn("4.1.1 <gooduser@rem.test>: Recipient address "
+                      "rejected: address verification problem", text)
+        self.assertIn("private/verify: connect", i.log())
 
 
 if __name__ == "__main__":
