@@ -33,6 +33,8 @@ start" makes for mail_owner.
   deliverable (nothing delivered, run or forwarded); a virtual mailbox is
   deliverable (its directory is not even created), an unknown virtual
   address is 550 "unknown user";
+- smtpd waits for a probe (poll count/delay) inside the session's task:
+  another session of the same smtpd process is answered meanwhile;
 - "postino check" warns when master.cf has no verify service, and smtpd
   then answers 450 4.1.1 "address verification problem";
 - the cache is a file: after the verify process is killed and restarted
@@ -46,6 +48,7 @@ import pwd
 import re
 import signal
 import smtplib
+import threading
 import unittest
 
 from instance import Instance, free_port, message, poll_until
@@ -258,6 +261,37 @@ class Verify(unittest.TestCase):
         self.assertEqual(os.listdir(base), [])
         self.assertEqual(i.maildir_files("alice"), [])
         self.assertEqual(self.peer.commands("RCPT"), [])
+
+    def test_no_stall(self):
+        """A session that waits for a probe (address_verify_poll_count 3,
+        poll_delay 10s; the probe's server never greets) does not stall
+        the other sessions of the same smtpd process."""
+        held = SmtpPeer(address="127.0.0.1", port=free_port(), tc=self,
+                        name="slow.test", hold_greeting=True)
+        i = self.make(
+            relay_domains="rem.test, slow.test",
+            transport_maps="inline:{rem.test=smtp:[127.0.0.1]:%d, "
+                           "slow.test=smtp:[127.0.0.1]:%d}"
+                           % (self.peer_port, held.port),
+            smtpd_recipient_restrictions="reject_unauth_destination, "
+            "check_recipient_access inline:{fast@rem.test=OK}, "
+            "reject_unverified_recipient",
+            address_verify_poll_count="3", address_verify_poll_delay="10s")
+        i.start()
+        got = []
+        slow = threading.Thread(
+            target=lambda: got.append(rcpt(i, "someone@slow.test")))
+        slow.start()
+        self.addCleanup(slow.join)
+        # The slow session is in its wait once the probe is out.
+        i.wait_log(r"probe sent for <someone@slow\.test>")
+        self.assertEqual(rcpt(i, "fast@rem.test")[0], 250)
+        self.assertTrue(slow.is_alive(), "the waiting session ended first")
+        slow.join()
+        code, text = got[0]
+        self.assertEqual(code, 450, text)
+        self.assertIn("unverified address: Address verification in progress",
+                      text)
 
     def test_check_without_service(self):
         """postino check warns when master.cf has no verify service; smtpd
