@@ -978,9 +978,10 @@ probe_sender(const char *addr)
  * verification service (core/verify), waiting for a first answer at
  * most address_verify_poll_count times address_verify_poll_delay apart.
  * The null sender and the sender of address probes are not verified
- * (as Postfix).  Deliverable: DUNNO.  Undeliverable: unverified_*_reject_code with the
- * probe's reason (or unverified_*_reject_reason).  Not known yet, or a
- * temporary failure: unverified_*_defer_code.  The service unreachable:
+ * (as Postfix).  Deliverable: DUNNO.  Undeliverable:
+ * unverified_*_reject_code with the probe's reason (or
+ * unverified_*_reject_reason).  Not known yet, or a temporary failure:
+ * unverified_*_defer_code.  The service unreachable:
  * unverified_*_tempfail_action. */
 static int
 unverified(struct smtpd_check_ctx *ctx, const char *addr,
