@@ -28,8 +28,9 @@
 #define QFILE_MAX_RECORD	(1024 * 1024)
 
 /* Queue file attribute (QREC_ATTR) of an address verification probe
- * (core/verify): agents decide each recipient's fate without delivering,
- * and qmgr reports it to the verify service instead of bouncing. */
+ * (core/verify), its value the address being verified: agents decide
+ * each recipient's fate without delivering, and qmgr reports it to the
+ * verify service for that address instead of bouncing. */
 #define QFILE_ATTR_VERIFY	"verify_probe"
 
 /* DSN NOTIFY flags in recipient records. */

@@ -99,8 +99,13 @@ finish_rcpt(struct qmgr_message *msg, int ri, enum qmgr_rcpt_state st,
 	msg->pending--;
 	if (msg->verify) {
 		/* An address verification probe: the outcome goes to the
-		 * verify service; nothing bounces, nothing is retried. */
-		verify_clnt_update(*r->orig_rcpt ? r->orig_rcpt : r->address,
+		 * verify service, for the address asked about (canonical
+		 * or virtual alias rewriting may have changed the
+		 * recipient); nothing bounces, nothing is retried.  An
+		 * address that expanded to several recipients gets the
+		 * outcome of each in turn: the last one stays. */
+		verify_clnt_update(*msg->verify_addr ? msg->verify_addr
+		    : *r->orig_rcpt ? r->orig_rcpt : r->address,
 		    st == QMGR_RCPT_SENT ? VRFY_ADDR_OK : st == QMGR_RCPT_BOUNCED
 		    ? VRFY_ADDR_BOUNCE : VRFY_ADDR_DEFER, text ? text : "");
 		msg->rstate[ri] = QMGR_RCPT_SENT;
@@ -408,7 +413,8 @@ qmgr_message_load(const char *id)
 	 * only has to outlive a process, and the agents' fsyncs of what
 	 * they deliver come later). */
 	msg->flushed = qmgr_flushed_take(id);
-	msg->verify = qfile_msg_attr(qf, QFILE_ATTR_VERIFY) != NULL;
+	msg->verify_addr = qfile_msg_attr(qf, QFILE_ATTR_VERIFY);
+	msg->verify = msg->verify_addr != NULL;
 	if (qf->mode & QFILE_MODE_TRIED)
 		msg->redelivery = 1;
 	else if (chmod(path, (qf->mode | QFILE_MODE_TRIED) & 07777) < 0)

@@ -16,7 +16,8 @@
  * cleanup library (canonical and virtual alias rewriting apply, content
  * checks do not), from $address_verify_sender (empty or "<>": the null
  * sender), to the address, carrying the queue file attribute
- * QFILE_ATTR_VERIFY.  qmgr passes the flag to the delivery agents, which
+ * QFILE_ATTR_VERIFY whose value is the address asked about (the one the
+ * outcome is recorded for, whatever rewriting makes of the recipient).  qmgr passes the flag to the delivery agents, which
  * go only as far as deciding the recipient's fate (smtp/lmtp: the reply
  * to RCPT TO, then RSET; local/virtual: alias and mailbox resolution,
  * nothing written), and qmgr sends each recipient's outcome here as an
@@ -204,7 +205,7 @@ verify_probe(const char *addr)
 	st = cleanup_open(CLEANUP_FLAG_MAP_OK);
 	cleanup_set_attr(st, "rewrite_context", "local");
 	cleanup_set_attr(st, "protocol", "local");
-	cleanup_set_attr(st, QFILE_ATTR_VERIFY, "1");
+	cleanup_set_attr(st, QFILE_ATTR_VERIFY, addr);
 	cleanup_set_sender(st, sender);
 	cleanup_add_rcpt(st, addr, addr, DSN_NOTIFY_NEVER);
 	snprintf(line, sizeof(line), "To: <%s>", addr);
