@@ -150,9 +150,33 @@ make_parents(const char *path)
 	return rc;
 }
 
-/* check_queue - the queue directory tree. */
+/* make_data_dir - data_directory (address_verify_map's default file
+ * lives there) for mail_owner, as Postfix makes it.  Not an error when
+ * it cannot be made (an instance run by an ordinary user with the
+ * default /var/lib/postino): the verify service then keeps its cache in
+ * memory, and says so. */
+static void
+make_data_dir(uid_t uid, gid_t gid)
+{
+	const char *path = var_data_directory;
+	struct stat st;
+
+	if (*path != '/' || lstat(path, &st) == 0)
+		return;
+	if (mkdir(path, 0700) < 0) {
+		msg_warn("create data_directory %s: %m (the address verification "
+		    "cache will be kept in memory)", path);
+		return;
+	}
+	msg_warn("creating missing data directory %s", path);
+	if (chmod(path, 0700) < 0 || (geteuid() == 0 && chown(path, uid, gid) < 0))
+		msg_warn("set up data_directory %s: %m", path);
+}
+
+/* check_queue - the queue directory tree, and data_directory when
+ * data_dir is set (master.cf runs the verify service). */
 static int
-check_queue(void)
+check_queue(int data_dir)
 {
 	const char *top = var_queue_directory;
 	const char *owner = var_mail_owner;
@@ -199,6 +223,8 @@ check_queue(void)
 			errors++;
 		free(path);
 	}
+	if (data_dir)
+		make_data_dir(owner_uid, owner_gid);
 	return errors;
 }
 
@@ -438,6 +464,43 @@ check_proxymap(const char *main_cf, struct master_ent **ents)
 	}
 }
 
+/* check_verify - warn when reject_unverified_sender or _recipient is
+ * configured (main.cf, or -o) while master.cf has no verify service:
+ * every such check would meet unverified_*_tempfail_action (mail is
+ * deferred, never accepted unverified). */
+static void
+check_verify(const char *main_cf, struct master_ent **ents)
+{
+	const char **names;
+	const char *svc = mail_conf_str("address_verify_service_name");
+
+	if (has_unix_service(ents, svc && *svc ? svc : "verify"))
+		return;
+	names = mail_conf_set_names();
+	for (int i = 0; names && names[i]; i++) {
+		if (mail_conf_file_line(names[i]) <= 0
+		    || strstr(mail_conf_str(names[i]), "reject_unverified_") == NULL)
+			continue;
+		msg_warn("%s, line %d: %s: address verification needs the verify "
+		    "service, and master.cf has none: every check will defer "
+		    "(add \"verify unix - - n - 1 verify\" to master.cf)",
+		    main_cf, mail_conf_file_line(names[i]), names[i]);
+	}
+	free(names);
+	for (int i = 0; ents[i]; i++) {
+		if (master_ent_disabled(ents[i]))
+			continue;
+		for (int k = 0; k + 1 < ents[i]->argc; k++)
+			if (strcmp(ents[i]->args[k], "-o") == 0
+			    && strstr(ents[i]->args[k + 1], "reject_unverified_"))
+				msg_warn("%s, line %d: service \"%s\": -o %s: "
+				    "address verification needs the verify service, "
+				    "and master.cf has none: every check will defer",
+				    ents[i]->file, ents[i]->line, ents[i]->name,
+				    ents[i]->args[k + 1]);
+	}
+}
+
 /* ent_value - the value of name for a service: its -o, else main.cf. */
 static const char *
 ent_value(const struct master_ent *ent, const char *name)
@@ -613,12 +676,15 @@ postino_check(int create)
 		check_programs(ents);
 		errors += check_anvil(ents);
 		check_proxymap(main_cf, ents);
+		check_verify(main_cf, ents);
 		errors += check_tls(ents);
 		errors += check_sasl(ents);
 		errors += check_sasl_client(ents);
 		errors += postino_check_restrictions(main_cf, ents);
 		if (create)
-			errors += check_queue();
+			errors += check_queue(has_unix_service(ents,
+			    *var_address_verify_service_name
+			    ? var_address_verify_service_name : "verify"));
 		check_chroot_copies();
 	}
 	errors += master_errors;

@@ -49,6 +49,8 @@ deliver_request_to_attr(const struct deliver_request *dr,
 	add_opt(al, "dsn_ret", dr->dsn_ret);
 	if (dr->redelivery)
 		attr_add(al, "redelivery", "1");
+	if (dr->verify)
+		attr_add(al, "verify", "1");
 	for (int i = 0; i < dr->rcpt_count; i++) {
 		char name[48];
 
@@ -201,6 +203,11 @@ deliver_request_from_attr(const struct attr_list *al, const char **err_r)
 		if (strcmp(v, "1") != 0)
 			BAD("bad redelivery");
 		dr->redelivery = 1;
+	}
+	if ((v = attr_get(al, "verify")) != NULL) {
+		if (strcmp(v, "1") != 0)
+			BAD("bad verify");
+		dr->verify = 1;
 	}
 	if (get_num(al, "rcpt_count", ATTR_MAX_COUNT / 4, &n) < 0 || n == 0)
 		BAD("bad rcpt_count");
@@ -362,4 +369,16 @@ deliver_status_free(struct deliver_status **dsp)
 	free(ds->relay);
 	free(ds);
 	*dsp = NULL;
+}
+
+const char *
+deliver_log_status(int verify, const char *status)
+{
+	if (!verify)
+		return status;
+	if (strcmp(status, "sent") == 0)
+		return "deliverable";
+	if (strcmp(status, "bounced") == 0)
+		return "undeliverable";
+	return status;
 }

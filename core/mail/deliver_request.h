@@ -12,6 +12,11 @@
  *   redelivery=1 (only when set: the message was handed to an agent
  *   before, and that attempt's outcome may not have been recorded, so
  *   an agent that can recognise a copy it already made must look),
+ *   verify=1 (only when set: an address verification probe, see
+ *   core/verify/verify.c: decide each recipient's fate -- smtp/lmtp up
+ *   to the RCPT TO reply, local/virtual up to the mailbox, command or
+ *   file an address resolves to -- and report it as the status, "sent"
+ *   meaning deliverable, without delivering anything),
  *   then per recipient i (0-based): rcpt_i=ADDR, orig_rcpt_i=ADDR,
  *   rcpt_offset_i=N, dsn_notify_i=N; rcpt_count=N.
  * Reply (agent -> qmgr), one per recipient:
@@ -55,6 +60,7 @@ struct deliver_request {
 	char *dsn_envid;
 	char *dsn_ret;
 	int redelivery;		/* an earlier attempt may have delivered */
+	int verify;		/* an address verification probe */
 	int rcpt_count;
 	struct deliver_rcpt *rcpt;
 };
@@ -66,6 +72,12 @@ void deliver_request_to_attr(const struct deliver_request *dr,
 struct deliver_request *deliver_request_from_attr(const struct attr_list *al,
     const char **err_r);
 void deliver_request_free(struct deliver_request **drp);
+
+/* deliver_log_status - the status word of a delivery log line: status
+ * itself, or for an address verification probe (dr->verify, or verify
+ * set) "deliverable" for sent and "undeliverable" for bounced, as
+ * Postfix logs probes (so that log tools never count a probe as mail). */
+const char *deliver_log_status(int verify, const char *status);
 
 /* deliver_status - one recipient's outcome. */
 struct deliver_status {

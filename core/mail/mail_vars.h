@@ -54,6 +54,7 @@
 #define MAIL_VARS_PROXY		(1u << 16)	/* core/mail/map_proxy.c */
 #define MAIL_VARS_PROXYMAP	(1u << 17)	/* core/proxymap */
 #define MAIL_VARS_SMTP		(1u << 18)	/* delivery/smtp (smtp and lmtp) */
+#define MAIL_VARS_VERIFY	(1u << 19)	/* core/verify */
 
 /* The variables: extern const char *var_myhostname; and so on. */
 #define MAIL_VAR_STR(name, groups)	extern const char *var_##name;

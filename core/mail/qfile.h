@@ -27,6 +27,12 @@
 #define QFILE_HDR_LEN		5
 #define QFILE_MAX_RECORD	(1024 * 1024)
 
+/* Queue file attribute (QREC_ATTR) of an address verification probe
+ * (core/verify), its value the address being verified: agents decide
+ * each recipient's fate without delivering, and qmgr reports it to the
+ * verify service for that address instead of bouncing. */
+#define QFILE_ATTR_VERIFY	"verify_probe"
+
 /* DSN NOTIFY flags in recipient records. */
 #define DSN_NOTIFY_NEVER	(1 << 0)
 #define DSN_NOTIFY_SUCCESS	(1 << 1)

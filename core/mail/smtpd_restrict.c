@@ -151,9 +151,8 @@ static const struct smtpd_restrict_info table[] = {
 	    SR_ARG_NONE, 0, 0, NULL, NULL),
 	R("reject_unlisted_sender", SR_UNLISTED, SR_W_SENDER, SR_ARG_NONE, 0, 0,
 	    NULL, NULL),
-	R("reject_unverified_sender", SR_REFUSED, SR_W_SENDER, SR_ARG_NONE, 0, 0,
-	    "postino has no address verification service yet (accepting "
-	    "unverified senders would weaken the check)", NULL),
+	R("reject_unverified_sender", SR_UNVERIFIED, SR_W_SENDER, SR_ARG_NONE,
+	    0, 0, NULL, NULL),
 
 	/* Recipient. */
 	R("check_recipient_access", SR_ACCESS, SR_W_RCPT, SR_ARG_TABLE,
@@ -186,9 +185,8 @@ static const struct smtpd_restrict_info table[] = {
 	R("check_recipient_maps", SR_UNLISTED, SR_W_RCPT, SR_ARG_NONE, 0, 0,
 	    NULL, "check_recipient_maps is an old name: use "
 	    "reject_unlisted_recipient"),
-	R("reject_unverified_recipient", SR_REFUSED, SR_W_RCPT, SR_ARG_NONE, 0,
-	    0, "postino has no address verification service yet (accepting "
-	    "unverified recipients would weaken the check)", NULL),
+	R("reject_unverified_recipient", SR_UNVERIFIED, SR_W_RCPT, SR_ARG_NONE,
+	    0, 0, NULL, NULL),
 
 	/* ETRN (postino has no ETRN command: never evaluated). */
 	R("check_etrn_access", SR_ACCESS, SR_W_ETRN, SR_ARG_TABLE, 0, 0, NULL,

@@ -14,8 +14,7 @@
  *     match; check_ccert_access and check_sasl_access find nothing to
  *     look up; reject_plaintext_session rejects every session);
  *   - it is refused (refuse != NULL) where pretending would weaken the
- *     protection the administrator asked for (reject_unverified_sender,
- *     reject_unverified_recipient): "postino
+ *     protection the administrator asked for (none at present): "postino
  *     check" reports it as an error, and smtpd, if it ever runs with it,
  *     answers "451 4.3.5 Server configuration error" at that step.
  *
@@ -42,6 +41,7 @@ enum smtpd_restrict_op {
 	SR_PERMIT_AUTH_DEST, SR_REJECT_UNAUTH_DEST, SR_DEFER_UNAUTH_DEST,
 	SR_PERMIT_MX_BACKUP, SR_CHECK_RELAY_DOMAINS,
 	SR_POLICY,			/* check_policy_service */
+	SR_UNVERIFIED,			/* reject_unverified_sender/_recipient */
 	SR_REFUSED,			/* see smtpd_restrict_info.refuse */
 };
 

@@ -47,6 +47,9 @@ struct qmgr_message {
 	int ndeferred;
 	int nbounced;
 	int redelivery;			/* tried before (QFILE_MODE_TRIED) */
+	int verify;			/* an address verification probe
+					 * (QFILE_ATTR_VERIFY) */
+	const char *verify_addr;	/* the address it verifies (in qf) */
 	off_t *done_offsets;		/* to mark D at the end of a job */
 	int ndone;
 	int gone;			/* active/ID was deleted (postsuper -d) */

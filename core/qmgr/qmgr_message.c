@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "attr.h"
+#include "deliver_request.h"
 #include "mail_queue.h"
 #include "mail_vars.h"
 #include "msg.h"
@@ -26,6 +27,7 @@
 #include "qmgr.h"
 #include "resolve.h"
 #include "stringops.h"
+#include "verify_clnt.h"
 
 int
 qmgr_status_log(const char *queue, const char *id, const struct qfile_rcpt *r,
@@ -95,6 +97,21 @@ finish_rcpt(struct qmgr_message *msg, int ri, enum qmgr_rcpt_state st,
 		return;		/* a status twice: keep the first */
 	msg->rstate[ri] = st;
 	msg->pending--;
+	if (msg->verify) {
+		/* An address verification probe: the outcome goes to the
+		 * verify service, for the address asked about (canonical
+		 * or virtual alias rewriting may have changed the
+		 * recipient); nothing bounces, nothing is retried.  An
+		 * address that expanded to several recipients gets the
+		 * outcome of each in turn: the last one stays. */
+		verify_clnt_update(*msg->verify_addr ? msg->verify_addr
+		    : *r->orig_rcpt ? r->orig_rcpt : r->address,
+		    st == QMGR_RCPT_SENT ? VRFY_ADDR_OK : st == QMGR_RCPT_BOUNCED
+		    ? VRFY_ADDR_BOUNCE : VRFY_ADDR_DEFER, text ? text : "");
+		msg->rstate[ri] = QMGR_RCPT_SENT;
+		msg->done_offsets[msg->ndone++] = r->offset;
+		return;
+	}
 	/* A deleted message leaves no status log behind (an orphan). */
 	if ((st == QMGR_RCPT_BOUNCED || st == QMGR_RCPT_DEFERRED)
 	    && qmgr_message_gone(msg))
@@ -133,6 +150,7 @@ log_status(struct qmgr_message *msg, int ri, const char *relay,
 
 	if (delay < 0)
 		delay = 0;
+	status = deliver_log_status(msg->verify, status);
 	if (r->orig_rcpt && *r->orig_rcpt && strcasecmp(r->orig_rcpt, r->address) != 0)
 		msg_info("%s: to=<%s>, orig_to=<%s>, relay=%s, delay=%.2g, delays=%.2g/0/0/0, dsn=%s, status=%s (%s)",
 		    msg->id, r->address, r->orig_rcpt, relay, delay, delay, dsn,
@@ -395,6 +413,8 @@ qmgr_message_load(const char *id)
 	 * only has to outlive a process, and the agents' fsyncs of what
 	 * they deliver come later). */
 	msg->flushed = qmgr_flushed_take(id);
+	msg->verify_addr = qfile_msg_attr(qf, QFILE_ATTR_VERIFY);
+	msg->verify = msg->verify_addr != NULL;
 	if (qf->mode & QFILE_MODE_TRIED)
 		msg->redelivery = 1;
 	else if (chmod(path, (qf->mode | QFILE_MODE_TRIED) & 07777) < 0)

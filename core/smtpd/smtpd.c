@@ -47,6 +47,7 @@
 #include "smtpd.h"
 #include "smtpd_peer.h"
 #include "stringops.h"
+#include "verify_clnt.h"
 
 struct smtpd_conf smtpd_conf;
 struct event_base *smtpd_base;
@@ -591,6 +592,7 @@ main(int argc, char **argv)
 	 * the lookup service (ldap:, mysql: through proxymap). */
 	smtpd_check_event_base(smtpd_base);
 	map_proxy_event_base(smtpd_base);
+	verify_clnt_event_base(smtpd_base);
 	ops.capacity = session_limit > INT_MAX ? INT_MAX : (int)session_limit;
 	return mail_server_run(&ops);
 }

@@ -27,8 +27,8 @@
  * failure"; DNS failures are 4xx, never 5xx.
  *
  * The restrictions are those of Postfix 3.7 (their names, arguments and
- * the choices made where postino lacks SASL, TLS, a policy client or
- * address verification are in core/mail/smtpd_restrict.h); the DNS-based
+ * the choices made where postino lacks a feature are in
+ * core/mail/smtpd_restrict.h); the DNS-based
  * ones live in smtpd_check_dns.c, the access tables in
  * smtpd_check_access.c.
  *
@@ -66,6 +66,7 @@
 #include "smtpd_check_private.h"
 #include "smtpd_restrict.h"
 #include "stringops.h"
+#include "verify_clnt.h"
 
 /* What one step of a list is. */
 enum step_kind {
@@ -954,6 +955,91 @@ tempfail_action(struct smtpd_check_ctx *ctx, const char *action,
 	return SMTPD_CHECK_DUNNO;
 }
 
+/* probe_sender - is addr (internal form) the sender of our address
+ * probes ($address_verify_sender, qualified with $myorigin as cleanup
+ * qualifies it)?  Another server's probes come from its own probe
+ * address; probing that address back would only probe in circles. */
+static int
+probe_sender(const char *addr)
+{
+	const char *ps = var_address_verify_sender;
+	size_t len;
+
+	if (ps == NULL || *ps == 0 || strcmp(ps, "<>") == 0)
+		return *addr == 0;
+	if (strchr(ps, '@') != NULL)
+		return strcasecmp(addr, ps) == 0;
+	len = strlen(ps);
+	return strncasecmp(addr, ps, len) == 0 && addr[len] == '@'
+	    && strcasecmp(addr + len + 1, var_myorigin) == 0;
+}
+
+/* unverified - reject_unverified_sender / _recipient: ask the address
+ * verification service (core/verify), waiting for a first answer at
+ * most address_verify_poll_count times address_verify_poll_delay apart.
+ * The null sender and the sender of address probes are not verified
+ * (as Postfix).  Deliverable: DUNNO.  Undeliverable:
+ * unverified_*_reject_code with the probe's reason (or
+ * unverified_*_reject_reason).  Not known yet, or a temporary failure:
+ * unverified_*_defer_code.  The service unreachable:
+ * unverified_*_tempfail_action. */
+static int
+unverified(struct smtpd_check_ctx *ctx, const char *addr,
+    const char *addr_int, int sender)
+{
+	const char *class = sender ? "Sender address" : "Recipient address";
+	const char *why = sender ? var_unverified_sender_reject_reason
+	    : var_unverified_recipient_reject_reason;
+	int status, rc;
+	char *reason = NULL;
+
+	if (addr == NULL || *addr_int == 0
+	    || (sender && probe_sender(addr_int)))
+		return SMTPD_CHECK_DUNNO;
+	if (verify_clnt_poll(addr_int, var_address_verify_poll_count,
+	    var_address_verify_poll_delay * 1000L, &status, &reason)
+	    != VRFY_STAT_OK) {
+		char *text = concatenate("<", addr, ">: ", class,
+		    " rejected: address verification problem", (char *)0);
+
+		rc = tempfail_action(ctx, sender ? var_unverified_sender_tempfail_action
+		    : var_unverified_recipient_tempfail_action, class, 450,
+		    sender ? "4.1.7" : "4.1.1", text);
+		free(text);
+		return rc;
+	}
+	switch (status) {
+	case VRFY_ADDR_OK:
+		rc = SMTPD_CHECK_DUNNO;
+		break;
+	case VRFY_ADDR_BOUNCE:
+		if (why && *why)
+			rc = smtpd_check_reject(ctx, class, (int)(sender
+			    ? var_unverified_sender_reject_code
+			    : var_unverified_recipient_reject_code),
+			    sender ? "5.1.7" : "5.1.1", "<%s>: %s rejected: %s",
+			    addr, class, why);
+		else
+			rc = smtpd_check_reject(ctx, class, (int)(sender
+			    ? var_unverified_sender_reject_code
+			    : var_unverified_recipient_reject_code),
+			    sender ? "5.1.7" : "5.1.1",
+			    "<%s>: %s rejected: undeliverable address: %s",
+			    addr, class, reason);
+		break;
+	default:			/* DEFER, TODO */
+		rc = smtpd_check_reject(ctx, class, (int)(sender
+		    ? var_unverified_sender_defer_code
+		    : var_unverified_recipient_defer_code),
+		    sender ? "4.1.7" : "4.1.1",
+		    "<%s>: %s rejected: unverified address: %s", addr, class,
+		    reason);
+		break;
+	}
+	free(reason);
+	return rc;
+}
+
 /* unknown_client - reject_unknown_client_hostname, _reverse_ and
  * _forward_: no (verified) name.  A lookup that failed temporarily
  * defers (defer_if_permit), as Postfix. */
@@ -1432,6 +1518,10 @@ one_check(struct smtpd_check_ctx *ctx, const struct rstep *step,
 		return check_relay_domains(ctx);
 	case SR_POLICY:
 		return smtpd_check_policy(ctx, step->arg, name, class);
+	case SR_UNVERIFIED:
+		if (o->what == SR_W_SENDER)
+			return unverified(ctx, ctx->sender, ctx->sender_int, 1);
+		return unverified(ctx, ctx->rcpt, ctx->rcpt_int, 0);
 	case SR_REFUSED: {
 		char *why = concatenate("restriction \"", o->name, "\" is not "
 		    "supported: ", o->refuse, (char *)0);

@@ -78,12 +78,12 @@ local_log_line(struct local_msg *msg, const char *to, const char *orig,
 		msg_info("%s: to=<%s>, orig_to=<%s>, relay=%s, delay=%s, "
 		    "delays=%s/%s/%s/%s, dsn=%s, status=%s (%s)",
 		    msg->dr->queue_id, to, orig, delivery_conf.relay_name, d, a, b, c,
-		    e, dsn, status, text);
+		    e, dsn, deliver_log_status(msg->dr->verify, status), text);
 	else
 		msg_info("%s: to=<%s>, relay=%s, delay=%s, "
 		    "delays=%s/%s/%s/%s, dsn=%s, status=%s (%s)",
 		    msg->dr->queue_id, to, delivery_conf.relay_name, d, a, b, c, e, dsn,
-		    status, text);
+		    deliver_log_status(msg->dr->verify, status), text);
 }
 
 void

@@ -220,6 +220,16 @@ local_mbox_deliver(struct local_ctx *ctx, const char *path, const char *user,
 	struct stat st;
 	off_t orig_size;
 
+	if (ctx->msg->dr->verify) {
+		/* An address verification probe: this is where it would go. */
+		if (kind == LOCAL_KIND_FILE)
+			local_report(ctx, LOCAL_SENT, "2.0.0",
+			    "delivers to file: %s", path);
+		else
+			local_report(ctx, LOCAL_SENT, "2.0.0", "delivers to mailbox");
+		return;
+	}
+
 	if (as_user)
 		local_privs_set(uid, gid);
 	fd = open(path, O_WRONLY | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
@@ -532,6 +542,15 @@ local_maildir_deliver(struct local_ctx *ctx, const char *path,
 	int fd = -1, flags, qerr = 0, ok = 0, err = 0, dup = 0;
 	struct stat st;
 
+	if (ctx->msg->dr->verify) {
+		/* An address verification probe: this is where it would go. */
+		if (kind == LOCAL_KIND_FILE)
+			local_report(ctx, LOCAL_SENT, "2.0.0",
+			    "delivers to file: %s", path);
+		else
+			local_report(ctx, LOCAL_SENT, "2.0.0", "delivers to maildir");
+		return;
+	}
 	local_privs_set(uid, gid);
 	if ((mkdir(path, 0700) < 0 && errno != EEXIST)
 	    || lstat(path, &st) < 0 || !S_ISDIR(st.st_mode)

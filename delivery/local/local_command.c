@@ -241,6 +241,12 @@ local_command(struct local_ctx *ctx, const char *command, uid_t uid,
 	int timed_out;
 
 	command = skipblanks(command);
+	if (dr->verify && *command != 0) {
+		/* An address verification probe: nothing is run. */
+		local_report(ctx, LOCAL_SENT, "2.0.0", "delivers to command: %s",
+		    command);
+		return;
+	}
 	if (*command == 0) {
 		local_report(ctx, LOCAL_BOUNCE, "5.3.5",
 		    "mail system configuration error: empty command");

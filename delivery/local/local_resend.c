@@ -112,6 +112,11 @@ local_resend(struct local_ctx *ctx, const char *address)
 	char *id = NULL, *why = NULL;
 	int r;
 
+	if (ctx->msg->dr->verify) {
+		/* An address verification probe: nothing is forwarded. */
+		local_report(ctx, LOCAL_SENT, "2.0.0", "forwards to %s", address);
+		return;
+	}
 	r = resend_cleanup(ctx, address, &id, &why);
 	if (r == 0)
 		local_report(ctx, LOCAL_SENT, "2.0.0", "forwarded as %s", id);

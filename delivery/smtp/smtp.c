@@ -126,11 +126,11 @@ smtp_status(struct smtp_request *req, int index, const char *dsn,
 	    && strcasecmp(rc->orig_rcpt, rc->address) != 0)
 		msg_info("%s: to=<%s>, orig_to=<%s>, relay=%s%s, delay=%s, delays=%s/%s/%s/%s, dsn=%s, status=%s (%s)",
 		    dr->queue_id, rc->address, rc->orig_rcpt, relay, use, d, a, b,
-		    cc, e, dsn, status, text);
+		    cc, e, dsn, deliver_log_status(dr->verify, status), text);
 	else
 		msg_info("%s: to=<%s>, relay=%s%s, delay=%s, delays=%s/%s/%s/%s, dsn=%s, status=%s (%s)",
 		    dr->queue_id, rc->address, relay, use, d, a, b, cc, e, dsn,
-		    status, text);
+		    deliver_log_status(dr->verify, status), text);
 	memset(&ds, 0, sizeof(ds));
 	ds.rcpt_index = index;
 	strlcpy(ds.dsn, dsn, sizeof(ds.dsn));

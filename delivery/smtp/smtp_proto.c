@@ -25,6 +25,11 @@
  * the server offers it and the password table has an entry for it
  * (smtp_sasl.c); a failure is a session failure like a 4xx greeting.
  *
+ * An address verification probe (deliver_request verify=1) stops after
+ * the RCPT TO replies: no DATA is sent, an accepted recipient is
+ * reported "sent" (deliverable) with the server's reply, and the
+ * transaction is reset (RSET).
+ *
  * After a transaction that left nothing to retry, the session is cached
  * (smtp_session.c) for the next message to the same next hop (and the
  * same SASL login). */
@@ -400,6 +405,18 @@ rcpt_result(struct deliv *dv, struct smtp_session *s, int i,
 	}
 }
 
+/* probe_result - an address verification probe: recipient i was
+ * accepted by RCPT TO; that is as far as a probe goes. */
+static void
+probe_result(struct deliv *dv, struct smtp_session *s, int i,
+    struct reply *r)
+{
+	if (dv->dr->verify)
+		smtp_status(dv->req, i, r->dsn, "sent", s->host_label,
+		    "host %s said: %s (in reply to RCPT TO command)", s->peer,
+		    buf_str(r->text));
+}
+
 /* all_result - the same reply for every recipient in set (accepted[]
  * or every pending one). */
 static void
@@ -523,13 +540,15 @@ transaction(struct deliv *dv, struct smtp_session *s)
 			if (r.code / 100 == 2) {
 				accepted[i] = 1;
 				naccepted++;
+				probe_result(dv, s, i, &r);
 			} else {
 				rcpt_result(dv, s, i, &r, "RCPT TO command");
 			}
 		}
 	}
 	if (pipelining) {
-		smtp_put(st, "DATA\r\n", 6);
+		if (!dr->verify)
+			smtp_put(st, "DATA\r\n", 6);
 		if (smtp_flush(st, smtp_conf.mail_timeout) < 0
 		    || read_reply(st, &r, smtp_conf.mail_timeout) < 0) {
 			io_error(dv, s, "receiving the MAIL FROM reply");
@@ -551,9 +570,14 @@ transaction(struct deliv *dv, struct smtp_session *s)
 			if (r.code / 100 == 2) {
 				accepted[i] = 1;
 				naccepted++;
+				probe_result(dv, s, i, &r);
 			} else {
 				rcpt_result(dv, s, i, &r, "RCPT TO command");
 			}
+		}
+		if (dr->verify) {
+			ret = 0;
+			goto rset;
 		}
 		if (read_reply(st, &r, smtp_conf.data_init_timeout) < 0) {
 			io_error(dv, s, "receiving the DATA reply");
@@ -576,6 +600,9 @@ transaction(struct deliv *dv, struct smtp_session *s)
 			ret = 0;
 			goto rset;
 		}
+	} else if (dr->verify) {
+		ret = 0;
+		goto rset;
 	} else if (naccepted > 0) {
 		smtp_put(st, "DATA\r\n", 6);
 		if (smtp_flush(st, smtp_conf.data_init_timeout) < 0

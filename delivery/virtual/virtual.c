@@ -227,9 +227,12 @@ virtual_recipient(struct local_ctx *ctx)
 	}
 	path = concatenate(virtual_conf.base, "/", result, (char *)0);
 	free(result);
-	local_privs_set((uid_t)uid, (gid_t)gid);
-	make_parents(path);
-	local_privs_restore();
+	/* A probe (verify=1) stops at local_*_deliver and creates nothing. */
+	if (!ctx->msg->dr->verify) {
+		local_privs_set((uid_t)uid, (gid_t)gid);
+		make_parents(path);
+		local_privs_restore();
+	}
 	len = strlen(path);
 	if (path[len - 1] == '/') {
 		if (delivery_conf.size_limit > 0

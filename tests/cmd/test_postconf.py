@@ -588,10 +588,10 @@ class PostconfTest(unittest.TestCase):
 
     def test_U_named(self):
         self.write_main("")
-        res = self.pc("-U", "myhostname", "data_directory",
+        res = self.pc("-U", "myhostname", "html_directory",
                       "smtp_use_tls", "no_such_parameter")
         self.assertEqual(res.out, "myhostname: implemented\n"
-                         "data_directory: accepted, no effect in postino\n"
+                         "html_directory: accepted, no effect in postino\n"
                          "smtp_use_tls: not implemented: ignored, with a "
                          "warning when set\n")
         self.assertIn("no_such_parameter: unknown parameter", res.err)

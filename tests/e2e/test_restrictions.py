@@ -5,8 +5,8 @@ actions, through real instances and real clients.
 
 - "postino check" and "postino start" refuse a restriction list with an
   unknown restriction (naming main.cf and the line), a check_*_access
-  without a table, a table that does not open, a refused restriction
-  (reject_unverified_sender), an access table with a FILTER action, and a bad
+  without a table, a table that does not open, an access table with a
+  FILTER action, and a bad
   restriction in a master.cf -o override, a check_policy_service with a
   malformed server name.
 - The list from issue 8 (smtpd_helo_restrictions = permit_mynetworks,
@@ -139,7 +139,8 @@ class Check(unittest.TestCase):
             "permit_mx_backup, reject_non_fqdn_recipient, "
             "reject_rhsbl_recipient rbl.invalid, reject_unauth_destination, "
             "defer_unauth_destination, reject_unknown_recipient_domain, "
-            "reject_unlisted_recipient, check_etrn_access hash:{t}, "
+            "reject_unlisted_recipient, reject_unverified_sender, "
+            "reject_unverified_recipient, check_etrn_access hash:{t}, "
             "reject_unauth_pipelining, reject_multi_recipient_bounce, "
             "reject_plaintext_session, warn_if_reject, defer_if_reject, "
             "defer_if_permit, sleep 1, reject_maps_rbl, reject_rbl "

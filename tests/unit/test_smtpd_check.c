@@ -839,9 +839,23 @@ test_config_errors(void **state)
 	    "inet:127.0.0.1\n");
 	expect_rcpt(&inside, "joe@our.test", 451, "4.3.5",
 	    "Server configuration error");
+	/* reject_unverified_sender runs (it was refused before there was a
+	 * verify service); no service here: unverified_sender_tempfail_action
+	 * (defer_if_permit by default, or defer) answers 450, never a
+	 * permit. */
 	conf("compatibility_level = 3.6\n"
 	    "smtpd_sender_restrictions = reject_unverified_sender\n");
-	expect_rcpt(&inside, "joe@our.test", 451, "4.3.5", NULL);
+	expect_rcpt(&inside, "joe@our.test", 450, "4.1.7",
+	    "<joe@our.test>: Sender address rejected: address verification "
+	    "problem");
+	conf("compatibility_level = 3.6\n"
+	    "unverified_recipient_tempfail_action = defer\n"
+	    "smtpd_recipient_restrictions = reject_unverified_recipient, "
+	    "permit_mynetworks, reject_unauth_destination\n");
+	expect_rcpt(&inside, "joe@our.test", 450, "4.1.1",
+	    "<joe@our.test>: Recipient address rejected: address verification "
+	    "problem");
+	assert_true(unit_captured(MSG_WARN, "private/verify: connect") >= 1);
 	conf("compatibility_level = 3.6\n"
 	    "smtpd_sender_restrictions = check_sender_access\n");
 	expect_rcpt(&inside, "joe@our.test", 451, "4.3.5", NULL);
