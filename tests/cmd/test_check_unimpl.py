@@ -62,9 +62,9 @@ CASES = [
     ("smtp_header_checks", "regexp:/etc/postino/smtp_hc", REFUSE),
     ("message_reject_characters", "\\0", REFUSE),
     # Limits: 0 is off.
-    ("smtpd_client_new_tls_session_rate_limit", "0", FINE),
-    ("smtpd_client_new_tls_session_rate_limit", "0s", FINE),
-    ("smtpd_client_auth_rate_limit", "5", WARN),
+    ("postscreen_client_connection_count_limit", "0", FINE),
+    ("postscreen_client_connection_count_limit", "00", FINE),
+    ("postscreen_client_connection_count_limit", "5", WARN),
     # Any other value than the default.
     ("authorized_submit_users", "static:anyone", FINE),
     ("authorized_submit_users", "!www-data, static:anyone", REFUSE),
@@ -207,7 +207,8 @@ class CheckUnimplTest(unittest.TestCase):
         """Values are judged once $name-expanded, shown as written."""
         self.main("level = encrpyt\nsmtp_tls_security_level = ${level}\n"
                   "empty =\nsmtpd_milters = $empty\n"
-                  "limit = 0\nsmtpd_client_auth_rate_limit = $limit\n")
+                  "limit = 0\n"
+                  "postscreen_client_connection_count_limit = $limit\n")
         r, lines = self.check()
         self.assertEqual(len(lines), 1, r)
         self.assertIn("main.cf, line 5: parameter smtp_tls_security_level "

@@ -662,6 +662,13 @@ class PostfixMx:
                     lines.append("%s:25 inet n - n - - smtpd" % address)
                 elif line[:1].strip() and " inet " in line:
                     lines.append("#" + line)
+                elif line[:1].strip() and not line.startswith("#") \
+                        and len(line.split()) >= 8:
+                    # No chroot: the daemons see the namespace's
+                    # /etc/hosts and resolv.conf (Postfix as a sender).
+                    f = line.split()
+                    f[4] = "n"
+                    lines.append(" ".join(f))
                 else:
                     lines.append(line)
         lines.append("postlog unix-dgram n - n - 1 postlogd")
