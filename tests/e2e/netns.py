@@ -380,6 +380,9 @@ UNBOUND_CONF = """server:
     infra-host-ttl: 0
     harden-referral-path: no
     qname-minimisation: no
+    # Answers in the order of the records (tests of the client's own
+    # shuffling need a fixed order).
+    rrset-roundrobin: no
 {zones}
 remote-control:
     control-enable: yes

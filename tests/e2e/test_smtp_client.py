@@ -150,7 +150,11 @@ RECORDS = [
     "mx.pfx.test. A 127.0.0.31",
     # relay host and transport_maps targets by name
     "relay.test. A 127.0.0.40",
-]
+    # two MX hosts of equal preference for each of eq1.test ... eq16.test
+    "mxa.eq.test. A 127.0.0.57",
+    "mxb.eq.test. A 127.0.0.58",
+] + ["eq%d.test. MX 10 mx%s.eq.test." % (n, x)
+     for n in range(1, 17) for x in "ab"]
 SERVFAIL = ["servfail.test"]
 REFUSED = ["refused.test"]
 
@@ -564,6 +568,35 @@ class Delivery(unittest.TestCase):
                          r"\(host mx2\.three\.test\[127\.0\.0\.52\] said: "
                          r"450 4\.7\.1 mx2 greylisted \(in reply to RCPT TO "
                          r"command\)\)")
+
+    def equal_mx(self, main):
+        """One message to each of eq1.test ... eq16.test, whose two MX
+        hosts have the same preference; the messages each MX got."""
+        peers = [SmtpPeer("127.0.0.5%d" % k, tc=self, name="mx%s.eq.test" % x)
+                 for k, x in ((7, "a"), (8, "b"))]
+        i = mta(self, main)
+        for n in range(1, 17):
+            send(i, "bob@eq%d.test" % n, "equal mx %d" % n)
+        poll_until("16 messages at the two MX hosts",
+                   lambda: sum(len(p.messages()) for p in peers) >= 16,
+                   timeout=DELIVERY_WAIT)
+        i.wait_queue_empty()
+        self.no_bounce(i)
+        return [len(p.messages()) for p in peers]
+
+    def test_equal_mx_randomized(self):
+        """smtp_randomize_addresses (default yes): equal-preference MX
+        hosts are tried in random order, so both get mail (all 16 at
+        one of them: 2 in 65,536)."""
+        counts = self.equal_mx({})
+        self.assertEqual(sum(counts), 16)
+        self.assertTrue(all(counts), counts)
+
+    def test_equal_mx_in_dns_order(self):
+        """smtp_randomize_addresses = no: the order of the DNS answer (the
+        test's unbound does not rotate it), so one MX gets everything."""
+        counts = self.equal_mx({"smtp_randomize_addresses": "no"})
+        self.assertEqual(sorted(counts), [0, 16])
 
     def test_a_record_when_no_mx(self):
         p = SmtpPeer("127.0.0.17", tc=self, name="aonly.test")
