@@ -11,7 +11,11 @@
  *	moves the deferred messages with a recipient in that domain (or
  *	"@[address]") to incoming/ and, as a flush does, revives dead
  *	destinations (Postfix's flush service, without its per-site
- *	index: qmgr reads the deferred queue's envelopes)
+ *	index: qmgr reads the deferred queue's envelopes).  Only a site
+ *	in fast_flush_domains (default $relay_domains; subdomains too, as
+ *	parent_domain_matches_subdomains says) is eligible, as in Postfix:
+ *	any other gets 'Flush service is not configured for destination
+ *	"SITE"', exit 69.
  *   -i	retry one deferred message now: it moves deferred/ID to
  *	incoming/ and wakes qmgr; a message already in incoming/ or
  *	active/ only wakes qmgr
@@ -57,6 +61,7 @@
 #include <unistd.h>
 
 #include "mail_conf.h"
+#include "mail_params.h"
 #include "mail_public.h"
 #include "mail_queue.h"
 #include "mail_server.h"
@@ -126,6 +131,24 @@ valid_site(const char *site)
 		    || *cp == '_'))
 			return 0;
 	return 1;
+}
+
+/* flush_eligible - is site in fast_flush_domains?  (Empty: the fast
+ * flush service is off; a table error: not eligible now.) */
+static int
+flush_eligible(const char *site)
+{
+	struct match_list *list;
+	int rc;
+
+	if (*var_fast_flush_domains == 0)
+		return 0;
+	list = match_list_create(MAIL_PARAM_NAME(fast_flush_domains),
+	    var_fast_flush_domains, MATCH_LIST_DOMAIN);
+	if ((rc = match_list_match(list, site, NULL)) < 0)
+		msg_warn("fast_flush_domains: %s", match_list_reason(list));
+	match_list_free(&list);
+	return rc == 1;
 }
 
 /* flush_one - -i: deferred/ID now due, back to incoming/. */
@@ -366,6 +389,9 @@ main(int argc, char **argv)
 		if (!valid_site(arg))
 			msg_fatal_status(EX_USAGE, "invalid site \"%s\": a domain name "
 			    "or [address]", arg);
+		if (!flush_eligible(arg))
+			msg_fatal_status(EX_UNAVAILABLE, "Flush service is not "
+			    "configured for destination \"%s\"", arg);
 		{
 			char buf[300];
 			int n = snprintf(buf, sizeof(buf), "%c%s\n",

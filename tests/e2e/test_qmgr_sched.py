@@ -321,7 +321,10 @@ class SiteFlushTest(unittest.TestCase):
         i = Instance(self, users=["alice"], master_extra=MASTER_SMTP,
                      main={"minimal_backoff_time": "300s",
                            "maximal_backoff_time": "300s",
-                           "queue_run_delay": "300s"})
+                           "queue_run_delay": "300s",
+                           # the sites postqueue -s may flush (subdomains
+                           # too: parent_domain_matches_subdomains)
+                           "fast_flush_domains": "a.test, b.test"})
         tm = postmap(i, "transport",
                      "a.test smtp:[%s]:%d\nb.test smtp:[%s]:%d\n"
                      % (PEER, p1, PEER, p2))
@@ -346,6 +349,12 @@ class SiteFlushTest(unittest.TestCase):
                                timeout=60)
             self.assertEqual(r.returncode, 0, r.stderr)
 
+        r = subprocess.run([program("postqueue"), "-c", i.conf, "-s",
+                            "c.test"], capture_output=True, env=i.env(),
+                           timeout=60)
+        self.assertEqual(r.returncode, 69, r.stderr)
+        self.assertIn(b'Flush service is not configured for destination '
+                      b'"c.test"', r.stderr)
         postqueue_s("a.test")
         i.wait_log(r"to=<x@a\.test>, relay=%s.*status=sent" % re.escape(PEER))
         # qmgr moved the site's messages before any delivery: b.test's

@@ -486,7 +486,10 @@ class Flush(unittest.TestCase):
         i = Queue(self)
         # Local mail deferred by a mailbox that cannot be written yet.
         i.set_main(queue_run_delay="3600s", minimal_backoff_time="3600s",
-                   maximal_backoff_time="3600s")
+                   maximal_backoff_time="3600s",
+                   # -s below: only these sites may be flushed one by one
+                   # (the default is $relay_domains).
+                   fast_flush_domains=DOMAIN)
         i.start()
         home = i.user_home("bob")
         os.chmod(home, 0o500)
@@ -498,6 +501,9 @@ class Flush(unittest.TestCase):
         self.assertEqual(j[0]["queue_id"], qid)
         self.assertIn("delay_reason", j[0]["recipients"][0])
         os.chmod(home, 0o755)
+        r = i.tool("postqueue", "-s", "other.example", check=EX_UNAVAILABLE)
+        self.assertIn('Flush service is not configured for destination '
+                      '"other.example"', r.err)
         i.tool("postqueue", "-s", DOMAIN, check=0)
         i.wait_maildir("bob", 1)
         i.wait_queue_empty()
