@@ -25,6 +25,7 @@
 
 extern const struct map_driver map_cidr_driver;
 extern const struct map_driver map_unix_driver;
+extern const struct map_driver map_socketmap_driver;
 
 /* strip_braces - "{ text }" -> "text" (malloc'd); NULL if unbalanced. */
 static char *
@@ -404,6 +405,7 @@ const struct map_driver *const map_builtin_drivers[] = {
 	&map_texthash_driver,
 	&map_cidr_driver,
 	&map_unix_driver,
+	&map_socketmap_driver,
 	&map_fail_driver,
 	&map_nis_driver,
 	&map_proxy_driver,
