@@ -435,7 +435,12 @@ class Unbound:
                             '    forward-addr: %s@%d\n'
                             % (d.rstrip("."), addr, p))
         for r in records:
-            zones.append('    local-data: "%s"' % r.replace('"', '\\"'))
+            # A record with double quotes (TXT) goes in single quotes:
+            # unbound.conf strings have no backslash escapes.
+            if '"' in r:
+                zones.append("    local-data: '%s'" % r)
+            else:
+                zones.append('    local-data: "%s"' % r)
         self.conf = os.path.join(self.dir, "unbound.conf")
         with open(self.conf, "w") as f:
             f.write(UNBOUND_CONF.format(
