@@ -134,6 +134,19 @@ void smtp_printf(struct smtp_stream *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 int smtp_flush(struct smtp_stream *s, long timeout);
 
+/* struct smtp_reply - a server's (multi-line) reply. */
+struct smtp_reply {
+	int code;			/* 0: not a reply (protocol error) */
+	char dsn[16];			/* its enhanced status, or N.0.0 */
+	struct buf *text;		/* the lines joined with blanks */
+	struct buf *lines;		/* NULL, or the lines, each ending in LF */
+};
+
+/* smtp_read_reply - read one reply into r (text allocated by the
+ * caller; lines too, when wanted); -1 on a read error (s->err). */
+int smtp_read_reply(struct smtp_stream *s, struct smtp_reply *r,
+    long timeout);
+
 /* smtp_tls.c - the TLS policy of a next hop, and the handshake. */
 struct smtp_tls_policy {
 	int level;			/* enum tls_level */

@@ -6,6 +6,7 @@
 #include "postino_config.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -21,6 +22,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include "buf.h"
 #include "mail_server.h"
 #include "msg.h"
 #include "mymalloc.h"
@@ -335,4 +337,57 @@ smtp_flush(struct smtp_stream *s, long timeout)
 	}
 	buf_reset(s->out);
 	return s->err ? -1 : 0;
+}
+
+int
+smtp_read_reply(struct smtp_stream *st, struct smtp_reply *r, long timeout)
+{
+	char line[1024];
+
+	buf_reset(r->text);
+	if (r->lines)
+		buf_reset(r->lines);
+	r->code = 0;
+	r->dsn[0] = 0;
+	for (int n = 0; n < 1000; n++) {
+		if (smtp_read_line(st, line, sizeof(line), timeout) < 0)
+			return -1;
+		for (char *cp = line; *cp; cp++)
+			if ((unsigned char)*cp < 32 || (unsigned char)*cp == 127)
+				*cp = ' ';
+		if (buf_len(r->text) > 0)
+			buf_putc(r->text, ' ');
+		buf_puts(r->text, line);
+		if (r->lines) {
+			buf_puts(r->lines, line);
+			buf_putc(r->lines, '\n');
+		}
+		if (strlen(line) < 3 || !isdigit((unsigned char)line[0])
+		    || !isdigit((unsigned char)line[1])
+		    || !isdigit((unsigned char)line[2])) {
+			/* Not a reply: a protocol error, tried again later. */
+			r->code = 0;
+			return 0;
+		}
+		if (n == 0) {
+			const char *d = line + 4;
+
+			r->code = atoi(line) ;
+			if (strlen(line) > 4 && d[0] == line[0] && d[1] == '.'
+			    && isdigit((unsigned char)d[2])) {
+				size_t k = strspn(d, "0123456789.");
+
+				if (k < sizeof(r->dsn) && (d[k] == ' ' || d[k] == 0)) {
+					memcpy(r->dsn, d, k);
+					r->dsn[k] = 0;
+				}
+			}
+		}
+		if (line[3] != '-')
+			break;
+	}
+	if (r->dsn[0] == 0)
+		snprintf(r->dsn, sizeof(r->dsn), "%d.0.0",
+		    r->code >= 200 && r->code < 600 ? r->code / 100 : 4);
+	return 0;
 }

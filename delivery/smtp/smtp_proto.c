@@ -59,13 +59,6 @@
 /* Message bytes queued before a write. */
 #define SMTP_SEND_CHUNK		(64 * 1024)
 
-struct reply {
-	int code;
-	char dsn[16];
-	struct buf *text;		/* the lines joined with blanks */
-	struct buf *lines;		/* the lines, each ending in LF */
-};
-
 /* The soft error to give the recipients left when no server is left. */
 struct last_error {
 	char dsn[16];
@@ -93,60 +86,6 @@ last_error_set(struct last_error *le, const char *dsn, const char *relay,
 	le->text = xstrdup(text);
 	strlcpy(le->relay_buf, relay, sizeof(le->relay_buf));
 	le->relay = le->relay_buf;
-}
-
-/* read_reply - one (multi-line) reply; -1 on a read error (st->err). */
-static int
-read_reply(struct smtp_stream *st, struct reply *r, long timeout)
-{
-	char line[1024];
-
-	buf_reset(r->text);
-	if (r->lines)
-		buf_reset(r->lines);
-	r->code = 0;
-	r->dsn[0] = 0;
-	for (int n = 0; n < 1000; n++) {
-		if (smtp_read_line(st, line, sizeof(line), timeout) < 0)
-			return -1;
-		for (char *cp = line; *cp; cp++)
-			if ((unsigned char)*cp < 32 || (unsigned char)*cp == 127)
-				*cp = ' ';
-		if (buf_len(r->text) > 0)
-			buf_putc(r->text, ' ');
-		buf_puts(r->text, line);
-		if (r->lines) {
-			buf_puts(r->lines, line);
-			buf_putc(r->lines, '\n');
-		}
-		if (strlen(line) < 3 || !isdigit((unsigned char)line[0])
-		    || !isdigit((unsigned char)line[1])
-		    || !isdigit((unsigned char)line[2])) {
-			/* Not a reply: a protocol error, tried again later. */
-			r->code = 0;
-			return 0;
-		}
-		if (n == 0) {
-			const char *d = line + 4;
-
-			r->code = atoi(line) ;
-			if (strlen(line) > 4 && d[0] == line[0] && d[1] == '.'
-			    && isdigit((unsigned char)d[2])) {
-				size_t k = strspn(d, "0123456789.");
-
-				if (k < sizeof(r->dsn) && (d[k] == ' ' || d[k] == 0)) {
-					memcpy(r->dsn, d, k);
-					r->dsn[k] = 0;
-				}
-			}
-		}
-		if (line[3] != '-')
-			break;
-	}
-	if (r->dsn[0] == 0)
-		snprintf(r->dsn, sizeof(r->dsn), "%d.0.0",
-		    r->code >= 200 && r->code < 600 ? r->code / 100 : 4);
-	return 0;
 }
 
 /* xtext - RFC 3461 encoding (ORCPT, ENVID). */
@@ -386,7 +325,7 @@ io_error(struct deliv *dv, struct smtp_session *s, const char *what)
 /* rcpt_reply - RCPT (or LMTP end-of-data) reply for recipient i. */
 static void
 rcpt_result(struct deliv *dv, struct smtp_session *s, int i,
-    struct reply *r, const char *phase)
+    struct smtp_reply *r, const char *phase)
 {
 	if (r->code >= 200 && r->code < 300)
 		return;
@@ -409,7 +348,7 @@ rcpt_result(struct deliv *dv, struct smtp_session *s, int i,
  * accepted by RCPT TO; that is as far as a probe goes. */
 static void
 probe_result(struct deliv *dv, struct smtp_session *s, int i,
-    struct reply *r)
+    struct smtp_reply *r)
 {
 	if (dv->dr->verify)
 		smtp_status(dv->req, i, r->dsn, "sent", s->host_label,
@@ -421,7 +360,7 @@ probe_result(struct deliv *dv, struct smtp_session *s, int i,
  * or every pending one). */
 static void
 all_result(struct deliv *dv, struct smtp_session *s, const int *set,
-    struct reply *r, const char *phase)
+    struct smtp_reply *r, const char *phase)
 {
 	for (int i = 0; i < dv->dr->rcpt_count; i++)
 		if (pending(dv, i) && (set == NULL || set[i]))
@@ -436,7 +375,7 @@ transaction(struct deliv *dv, struct smtp_session *s)
 {
 	struct deliver_request *dr = dv->dr;
 	struct smtp_stream *st = s->stream;
-	struct reply r;
+	struct smtp_reply r;
 	int pipelining = (s->features & SMTP_FEATURE_PIPELINING) != 0;
 	int dsn = (s->features & SMTP_FEATURE_DSN) != 0;
 	int *sent_rcpt = xcalloc((size_t)dr->rcpt_count + 1, sizeof(int));
@@ -488,7 +427,7 @@ transaction(struct deliv *dv, struct smtp_session *s)
 	smtp_put(st, "\r\n", 2);
 	if (!pipelining) {
 		if (smtp_flush(st, smtp_conf.mail_timeout) < 0
-		    || read_reply(st, &r, smtp_conf.mail_timeout) < 0) {
+		    || smtp_read_reply(st, &r, smtp_conf.mail_timeout) < 0) {
 			io_error(dv, s, "sending MAIL FROM");
 			goto out;
 		}
@@ -533,7 +472,7 @@ transaction(struct deliv *dv, struct smtp_session *s)
 		smtp_put(st, "\r\n", 2);
 		if (!pipelining) {
 			if (smtp_flush(st, smtp_conf.rcpt_timeout) < 0
-			    || read_reply(st, &r, smtp_conf.rcpt_timeout) < 0) {
+			    || smtp_read_reply(st, &r, smtp_conf.rcpt_timeout) < 0) {
 				io_error(dv, s, "sending RCPT TO");
 				goto out;
 			}
@@ -550,7 +489,7 @@ transaction(struct deliv *dv, struct smtp_session *s)
 		if (!dr->verify)
 			smtp_put(st, "DATA\r\n", 6);
 		if (smtp_flush(st, smtp_conf.mail_timeout) < 0
-		    || read_reply(st, &r, smtp_conf.mail_timeout) < 0) {
+		    || smtp_read_reply(st, &r, smtp_conf.mail_timeout) < 0) {
 			io_error(dv, s, "receiving the MAIL FROM reply");
 			goto out;
 		}
@@ -561,7 +500,7 @@ transaction(struct deliv *dv, struct smtp_session *s)
 		for (int i = 0; i < dr->rcpt_count; i++) {
 			if (!sent_rcpt[i])
 				continue;
-			if (read_reply(st, &r, smtp_conf.rcpt_timeout) < 0) {
+			if (smtp_read_reply(st, &r, smtp_conf.rcpt_timeout) < 0) {
 				io_error(dv, s, "receiving the RCPT TO reply");
 				goto out;
 			}
@@ -579,7 +518,7 @@ transaction(struct deliv *dv, struct smtp_session *s)
 			ret = 0;
 			goto rset;
 		}
-		if (read_reply(st, &r, smtp_conf.data_init_timeout) < 0) {
+		if (smtp_read_reply(st, &r, smtp_conf.data_init_timeout) < 0) {
 			io_error(dv, s, "receiving the DATA reply");
 			goto out;
 		}
@@ -589,7 +528,7 @@ transaction(struct deliv *dv, struct smtp_session *s)
 				 * with an empty message it must refuse. */
 				smtp_put(st, ".\r\n", 3);
 				if (smtp_flush(st, smtp_conf.data_done_timeout) < 0
-				    || read_reply(st, &r, smtp_conf.data_done_timeout) < 0)
+				    || smtp_read_reply(st, &r, smtp_conf.data_done_timeout) < 0)
 					goto out;
 				ret = 0;
 				goto rset;
@@ -606,7 +545,7 @@ transaction(struct deliv *dv, struct smtp_session *s)
 	} else if (naccepted > 0) {
 		smtp_put(st, "DATA\r\n", 6);
 		if (smtp_flush(st, smtp_conf.data_init_timeout) < 0
-		    || read_reply(st, &r, smtp_conf.data_init_timeout) < 0) {
+		    || smtp_read_reply(st, &r, smtp_conf.data_init_timeout) < 0) {
 			io_error(dv, s, "sending DATA command");
 			goto out;
 		}
@@ -644,7 +583,7 @@ transaction(struct deliv *dv, struct smtp_session *s)
 		for (int i = 0; i < dr->rcpt_count; i++) {
 			if (!accepted[i])
 				continue;
-			if (read_reply(st, &r, smtp_conf.data_done_timeout) < 0) {
+			if (smtp_read_reply(st, &r, smtp_conf.data_done_timeout) < 0) {
 				io_error(dv, s, "sending end of data -- message may be sent more than once");
 				dv->final = 1;
 				goto out;
@@ -656,7 +595,7 @@ transaction(struct deliv *dv, struct smtp_session *s)
 				rcpt_result(dv, s, i, &r, "end of DATA command");
 		}
 	} else {
-		if (read_reply(st, &r, smtp_conf.data_done_timeout) < 0) {
+		if (smtp_read_reply(st, &r, smtp_conf.data_done_timeout) < 0) {
 			io_error(dv, s, "sending end of data -- message may be sent more than once");
 			dv->final = 1;
 			goto out;
@@ -678,7 +617,7 @@ rset:
 	 * session can be used again. */
 	smtp_put(st, "RSET\r\n", 6);
 	if (smtp_flush(st, smtp_conf.rset_timeout) < 0
-	    || read_reply(st, &r, smtp_conf.rset_timeout) < 0 || r.code / 100 != 2)
+	    || smtp_read_reply(st, &r, smtp_conf.rset_timeout) < 0 || r.code / 100 != 2)
 		ret = -1;
 out:
 	if (ret < 0 && s->stream->err == 0)
@@ -692,7 +631,7 @@ out:
 /* ehlo - EHLO (HELO, LHLO) and the features of the reply; -1 with
  * dv->le set. */
 static int
-ehlo(struct deliv *dv, struct smtp_session *s, struct reply *rp,
+ehlo(struct deliv *dv, struct smtp_session *s, struct smtp_reply *rp,
     int *loop_r, int *greeted_r)
 {
 	struct smtp_stream *st = s->stream;
@@ -704,7 +643,7 @@ ehlo(struct deliv *dv, struct smtp_session *s, struct reply *rp,
 
 		smtp_printf(st, "%s %s\r\n", verb, smtp_conf.helo_name);
 		if (smtp_flush(st, smtp_conf.helo_timeout) < 0
-		    || read_reply(st, &r, smtp_conf.helo_timeout) < 0) {
+		    || smtp_read_reply(st, &r, smtp_conf.helo_timeout) < 0) {
 			io_error(dv, s, tries == 0 ? "performing the EHLO handshake"
 			    : "performing the HELO handshake");
 			return -1;
@@ -785,7 +724,7 @@ session_open(struct deliv *dv, const struct smtp_addr *a, int *loop_r,
 {
 	struct smtp_session *s;
 	struct smtp_stream *st;
-	struct reply r;
+	struct smtp_reply r;
 	char label[300], peer[300];
 	struct smtp_tls_policy tls;	/* this server's (DANE: smtp_dane.c) */
 
@@ -844,7 +783,7 @@ session_open(struct deliv *dv, const struct smtp_addr *a, int *loop_r,
 			goto fail;
 		}
 	}
-	if (read_reply(st, &r, smtp_conf.helo_timeout) < 0) {
+	if (smtp_read_reply(st, &r, smtp_conf.helo_timeout) < 0) {
 		io_error(dv, s, "receiving the initial server greeting");
 		goto fail;
 	}
@@ -881,7 +820,7 @@ session_open(struct deliv *dv, const struct smtp_addr *a, int *loop_r,
 		}
 		smtp_put(st, "STARTTLS\r\n", 10);
 		if (smtp_flush(st, smtp_conf.helo_timeout) < 0
-		    || read_reply(st, &r, smtp_conf.helo_timeout) < 0) {
+		    || smtp_read_reply(st, &r, smtp_conf.helo_timeout) < 0) {
 			io_error(dv, s, "sending the STARTTLS command");
 			goto fail;
 		}

@@ -398,58 +398,6 @@ smtp_sasl_base64(const unsigned char *data, size_t len)
 	return out;
 }
 
-/* A reply of the AUTH dialogue. */
-struct auth_reply {
-	int code;
-	char dsn[16];
-	char text[1024];		/* the lines joined with blanks */
-};
-
-/* read_reply - one (multi-line) reply; -1 on a read error (st->err). */
-static int
-read_reply(struct smtp_stream *st, struct auth_reply *r)
-{
-	char line[1024];
-
-	r->code = 0;
-	r->dsn[0] = 0;
-	r->text[0] = 0;
-	for (int n = 0; n < 100; n++) {
-		if (smtp_read_line(st, line, sizeof(line), conf.timeout) < 0)
-			return -1;
-		for (char *cp = line; *cp; cp++)
-			if ((unsigned char)*cp < 32 || (unsigned char)*cp == 127)
-				*cp = ' ';
-		if (r->text[0])
-			strlcat(r->text, " ", sizeof(r->text));
-		strlcat(r->text, line, sizeof(r->text));
-		if (strlen(line) < 3 || strspn(line, "0123456789") < 3) {
-			r->code = 0;
-			return 0;
-		}
-		if (n == 0) {
-			const char *d = line + 4;
-
-			r->code = (line[0] - '0') * 100 + (line[1] - '0') * 10
-			    + (line[2] - '0');
-			if (strlen(line) > 4 && d[0] == line[0] && d[1] == '.') {
-				size_t k = strspn(d, "0123456789.");
-
-				if (k < sizeof(r->dsn) && (d[k] == ' ' || d[k] == 0)) {
-					memcpy(r->dsn, d, k);
-					r->dsn[k] = 0;
-				}
-			}
-		}
-		if (line[3] != '-')
-			break;
-	}
-	if (r->dsn[0] == 0)
-		snprintf(r->dsn, sizeof(r->dsn), "%d.0.0",
-		    r->code >= 200 && r->code < 600 ? r->code / 100 : 4);
-	return 0;
-}
-
 /* send_line - one line of the dialogue; the buffer is wiped after. */
 static int
 send_line(struct smtp_stream *st, const char *prefix, char *data)
@@ -468,9 +416,9 @@ smtp_sasl_authenticate(struct smtp_session *s,
 	int opts = verified ? conf.verified_opts : tls ? conf.tls_opts
 	    : conf.opts;
 	const char *mech = smtp_sasl_select(s->sasl_mechs, opts);
-	struct auth_reply r;
+	struct smtp_reply r = {0};
 	char *b64;
-	int step = 0;
+	int step = 0, rc;
 
 	if (mech == NULL) {
 		strlcpy(dsn, "4.7.0", dsn_len);
@@ -500,17 +448,21 @@ smtp_sasl_authenticate(struct smtp_session *s,
 		if (smtp_flush(st, conf.timeout) < 0)
 			return -1;
 	}
+	r.text = buf_new(256, 64 * 1024);
 	for (;;) {
 		const char *answer;
 
-		if (read_reply(st, &r) < 0)
+		if (smtp_read_reply(st, &r, conf.timeout) < 0) {
+			buf_free(&r.text);
 			return -1;
+		}
 		if (r.code != 334)
 			break;
 		if (step >= SMTP_SASL_MAX_STEPS) {
 			strlcpy(dsn, "4.3.0", dsn_len);
 			snprintf(text, text_len, "SASL authentication failed; "
 			    "authentication protocol loop with server %s", s->peer);
+			buf_free(&r.text);
 			return -2;
 		}
 		/* LOGIN: the user name, then the password (the server's
@@ -522,28 +474,34 @@ smtp_sasl_authenticate(struct smtp_session *s,
 		    : NULL;
 		if (answer == NULL) {
 			smtp_printf(st, "*\r\n");
-			if (smtp_flush(st, conf.timeout) < 0)
+			if (smtp_flush(st, conf.timeout) < 0) {
+				buf_free(&r.text);
 				return -1;
+			}
 			continue;
 		}
 		b64 = smtp_sasl_base64((const unsigned char *)answer,
 		    strlen(answer));
-		if (send_line(st, "", b64) < 0) {
-			free(b64);
+		rc = send_line(st, "", b64);
+		free(b64);
+		if (rc < 0) {
+			buf_free(&r.text);
 			return -1;
 		}
-		free(b64);
 	}
-	if (r.code == 235)
-		return 0;
-	strlcpy(dsn, r.dsn, dsn_len);
-	if (dsn[0] == '5' && conf.soft_bounce)
-		dsn[0] = '4';
-	if (dsn[0] != '4' && dsn[0] != '5')
-		strlcpy(dsn, "4.7.0", dsn_len);
-	snprintf(text, text_len, "SASL authentication failed; server %s said: %s",
-	    s->peer, r.text);
-	return -2;
+	rc = 0;
+	if (r.code != 235) {
+		strlcpy(dsn, r.dsn, dsn_len);
+		if (dsn[0] == '5' && conf.soft_bounce)
+			dsn[0] = '4';
+		if (dsn[0] != '4' && dsn[0] != '5')
+			strlcpy(dsn, "4.7.0", dsn_len);
+		snprintf(text, text_len, "SASL authentication failed; server %s "
+		    "said: %s", s->peer, buf_str(r.text));
+		rc = -2;
+	}
+	buf_free(&r.text);
+	return rc;
 }
 
 int
