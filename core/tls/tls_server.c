@@ -223,6 +223,10 @@ tls_server_create(const struct tls_server_conf *conf, char **err_r)
 	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION
 	    | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+	/* TLS 1.3: one ticket per handshake (OpenSSL's default is two, each
+	 * a session encrypted): an SMTP client keeps one session per
+	 * destination, as Postfix's does, and Postfix's smtpd sends one. */
+	SSL_CTX_set_num_tickets(ctx, 1);
 	SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof(sid_ctx) - 1);
 	SSL_CTX_set_timeout(ctx, conf->session_timeout > 0
 	    ? conf->session_timeout : 3600);
