@@ -39,6 +39,9 @@ Steps (`all` = setup hs resume mail idle):
           many sessions through STARTTLS and EHLO, idle.
   stop    stop both MTAs;  umount: stop them and unmount the tmpfs
 
+The client (bench/tls_load.c, built into WORK by cc) is one process with
+one epoll loop (--procs N: N of them, sharing --conc and the count).
+
 Every figure: one uncounted warm-up per MTA, then --runs counted runs, the
 MTA order rotating run by run, each run starting and stopping its MTA.
 Each run records the 1-minute load average, the MTA's CPU (its process
@@ -325,7 +328,7 @@ def mem(mta):
 
 def client(args, mode, extra, tag="x"):
     argv = [client_bin(args), mode, "-p", str(args.port), "-c", str(args.conc),
-            "-t", str(args.timeout), "-i", tag] + extra
+            "-t", str(args.timeout), "-i", tag, "-P", str(args.procs)] + extra
     r = run(argv, timeout=args.timeout + 30)
     last = r.stdout.strip().splitlines()[-1:] or [""]
     res = dict(kv.split("=", 1) for kv in last[0].split() if "=" in kv)
@@ -596,6 +599,8 @@ def main():
     ap.add_argument("--cert", choices=("rsa", "ecdsa"), default="rsa")
     ap.add_argument("--fs-size", default="2g")
     ap.add_argument("--conc", type=int, default=20)
+    ap.add_argument("--procs", type=int, default=1,
+                    help="client processes for hs, resume and mail (-P)")
     ap.add_argument("--hs-n", type=int, default=2000)
     ap.add_argument("--resume-n", type=int, default=3000)
     ap.add_argument("--mail-n", type=int, default=2000)

@@ -18,6 +18,10 @@
  *         again; then prints "ready" and holds them all until stdin is
  *         closed or -H seconds have passed; then QUIT on each.
  *
+ * -P PROCS (hs, mail): PROCS processes, each with its share of -c and
+ * -n (message ids stay unique); the result line sums them (elapsed_s:
+ * the longest; rate: all of them over it; CPU: all of them).
+ *
  * Every loop is bounded: -t (default 300 s) bounds the whole run; a run
  * that did not finish in time reports timeout=1 and exits 1.  The last
  * line on stdout is the result: key=value pairs (done, failed, resumed,
@@ -38,6 +42,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -76,7 +81,8 @@ static int *slot_len;
 static int ep;
 static struct conn *conns;
 static long started, done, failed, resumed, msgs, ready, priming;
-static long msg_seq, tickets;
+static long msg_seq, tickets, seq_base;
+static int procs = 1;
 static int release;
 static char *body;
 static size_t body_len;
@@ -217,7 +223,7 @@ send_str(struct conn *c, const char *s)
 static void
 send_message(struct conn *c)
 {
-	long k = msg_seq++;
+	long k = seq_base + msg_seq++;
 
 	send_str(c, "MAIL FROM:<sender@bench.test>\r\n"
 	    "RCPT TO:<tlsbench@bench.test>\r\nDATA\r\n");
@@ -563,6 +569,74 @@ loop(double deadline, int nslots, int counted, long *budget)
 	}
 }
 
+/* workers - -P: fork procs copies with their shares, sum their lines. */
+static int
+workers(const char *mode_name)
+{
+	static const char *const keys[] = {"done", "failed", "resumed",
+	    "tickets", "msgs", "ready", "user_s", "sys_s", "timeout"};
+	double sum[9] = {0}, elapsed = 0;
+	int fds[64], nk = 9, rc = 0;
+	long n0 = total, c0 = conc, base = 0;
+	pid_t pids[64];
+
+	fflush(stdout);
+	for (int w = 0; w < procs; w++) {
+		int pfd[2];
+		long nw = n0 / procs + (w < n0 % procs);
+
+		if (pipe(pfd) < 0)
+			die("pipe: %s", strerror(errno));
+		if ((pids[w] = fork()) < 0)
+			die("fork: %s", strerror(errno));
+		if (pids[w] == 0) {
+			close(pfd[0]);
+			dup2(pfd[1], 1);
+			total = (int)nw;
+			conc = (int)(c0 / procs + (w < c0 % procs));
+			seq_base = base;
+			procs = 1;
+			return -1;	/* main goes on as this worker */
+		}
+		close(pfd[1]);
+		fds[w] = pfd[0];
+		base += nw;
+	}
+	for (int w = 0; w < procs; w++) {
+		char buf[1024], *cp, *tok;
+		ssize_t got = 0, r;
+		int st;
+
+		while (got < (ssize_t)sizeof(buf) - 1
+		    && (r = read(fds[w], buf + got, sizeof(buf) - 1 - (size_t)got)) > 0)
+			got += r;
+		buf[got > 0 ? got : 0] = 0;
+		close(fds[w]);
+		waitpid(pids[w], &st, 0);
+		if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+			rc = 1;
+		for (cp = buf; (tok = strsep(&cp, " \n")) != NULL;) {
+			char *eq = strchr(tok, '=');
+
+			if (eq == NULL)
+				continue;
+			*eq = 0;
+			if (strcmp(tok, "elapsed_s") == 0 && atof(eq + 1) > elapsed)
+				elapsed = atof(eq + 1);
+			for (int k = 0; k < nk; k++)
+				if (strcmp(tok, keys[k]) == 0)
+					sum[k] += atof(eq + 1);
+		}
+	}
+	printf("mode=%s done=%.0f failed=%.0f resumed=%.0f tickets=%.0f "
+	    "msgs=%.0f ready=%.0f elapsed_s=%.3f rate=%.1f user_s=%.3f "
+	    "sys_s=%.3f timeout=%d procs=%d\n", mode_name, sum[0], sum[1],
+	    sum[2], sum[3], sum[4], sum[5], elapsed, elapsed > 0 ?
+	    (mode == M_MAIL ? sum[4] : sum[0]) / elapsed : 0.0, sum[6], sum[7],
+	    sum[8] > 0, procs);
+	return rc || sum[1] > 0 ? 1 : 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -584,7 +658,7 @@ main(int argc, char **argv)
 	else
 		die("unknown mode %s", argv[1]);
 	optind = 2;
-	while ((ch = getopt(argc, argv, "p:c:n:m:s:t:i:H:r")) != -1) {
+	while ((ch = getopt(argc, argv, "p:c:n:m:s:t:i:H:P:r")) != -1) {
 		switch (ch) {
 		case 'p': port = atoi(optarg); break;
 		case 'c': conc = atoi(optarg); break;
@@ -594,6 +668,7 @@ main(int argc, char **argv)
 		case 't': time_limit = atoi(optarg); break;
 		case 'i': tag = optarg; break;
 		case 'H': hold_s = atoi(optarg); break;
+		case 'P': procs = atoi(optarg); break;
 		case 'r': resume = 1; break;
 		default: die("bad option");
 		}
@@ -601,7 +676,12 @@ main(int argc, char **argv)
 	if (port <= 0 || conc <= 0 || total <= 0 || per_conn <= 0)
 		die("bad -p, -c, -n or -m");
 	if (mode == M_IDLE)
-		conc = total;
+		conc = total, procs = 1;
+	if (procs > 1 && (procs > conc || procs > 64))
+		die("-P: at most -c and 64 processes");
+	if (procs > 1 && (rc = workers(argv[1])) >= 0)
+		return rc;
+	rc = 0;
 	/* the body: lines of 76 characters */
 	body = malloc((size_t)msg_size + 80);
 	for (int i = 0; i < msg_size; i++)
