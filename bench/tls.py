@@ -534,8 +534,10 @@ def summary(args, rows):
             out.append("| MTA | valid | PSS before → after, KiB | per session PSS, KiB (runs) | RSS before → after, KiB | per session RSS, KiB | processes | all ready after, s | load |")
             out.append("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
         else:
-            out.append("| MTA | valid | median /s (min–max) | runs | MTA CPU % of one core | machine busy % | client CPU % of one core | load (1 min) |")
-            out.append("| --- | --- | --- | --- | --- | --- | --- | --- |")
+            out.append("| MTA | valid | median /s (min–max) | runs | MTA CPU % of one core | MTA CPU ms per "
+                       + ("message" if fig == "mail" else "handshake")
+                       + " | machine busy % | client CPU % of one core | load (1 min) |")
+            out.append("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
         medians = {}
         for m in args.mtas.split(","):
             mr = [r for r in fr if r["mta"] == m]
@@ -564,11 +566,12 @@ def summary(args, rows):
                     extra = "; %.2f tickets, %.2f resumed per connection" % (
                         sum(r["tickets"] for r in good) / sum(r["done"] for r in good),
                         sum(r["resumed"] for r in good) / sum(r["done"] for r in good))
-                out.append("| %s | %d of %d | **%.0f** (%.0f–%.0f)%s | %s | %.0f | %.0f | %.0f | %s |" % (
+                out.append("| %s | %d of %d | **%.0f** (%.0f–%.0f)%s | %s | %.0f | %.2f | %.0f | %.0f | %s |" % (
                     m, len(good), len(mr), med(rates),
                     min(rates) if rates else 0, max(rates) if rates else 0,
                     extra, ", ".join("%.0f" % v for v in rates),
                     med([r["mta_cpu_pct"] for r in good]),
+                    med([1000 * r["mta_cpu"] / r["n"] for r in good]),
                     med([r["busy"] for r in good]),
                     med([r["client_cpu_pct"] for r in good]), lr))
         if medians.get("postfix") and medians.get("postino"):
