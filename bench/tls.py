@@ -599,7 +599,9 @@ def main():
     ap.add_argument("--build", default=os.path.join(REPO, "build-perf"))
     ap.add_argument("--work", default="/var/tmp/postino-tls")
     ap.add_argument("--port", type=int, default=2560)
-    ap.add_argument("--cert", choices=("rsa", "ecdsa"), default="rsa")
+    ap.add_argument("--cert", choices=("rsa", "ecdsa", "both"), default="rsa",
+                    help="both: every step for RSA, then again for ECDSA "
+                    "(with a setup first for each)")
     ap.add_argument("--fs-size", default="2g")
     ap.add_argument("--conc", type=int, default=20)
     ap.add_argument("--procs", type=int, default=1,
@@ -620,10 +622,22 @@ def main():
     steps = []
     for s in args.steps:
         steps += ["setup", "hs", "resume", "mail", "idle"] if s == "all" else [s]
+    certs = ["rsa", "ecdsa"] if args.cert == "both" else [args.cert]
+    t0 = time.time()
+    for cert in certs:
+        args.cert = cert
+        cs = steps
+        if len(certs) > 1 and "setup" not in cs:
+            cs = ["setup"] + cs     # the certificate is made at setup
+        run_steps(args, cs)
+    log("done in %.0f s, load %s" % (time.time() - t0, loadavg()))
+
+
+def run_steps(args, steps):
     mtas = make_mtas(args)
     rows = []
-    t0 = time.time()
-    log("load %s, steps %s" % (loadavg(), " ".join(steps)))
+    log("load %s, %s certificate, steps %s" % (loadavg(), args.cert,
+                                              " ".join(steps)))
     try:
         for s in steps:
             if s == "setup":
@@ -642,8 +656,6 @@ def main():
             m.stop()
     if rows:
         summary(args, rows)
-    log("done in %.0f s, load %s" % (time.time() - t0, loadavg()))
-
 
 if __name__ == "__main__":
     main()
