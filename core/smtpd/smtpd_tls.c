@@ -114,6 +114,20 @@ smtpd_tls_init(void)
 		}
 		msg_fatal("smtpd_tls_security_level = encrypt: %s", err);
 	}
+	/* Tickets that the next smtpd (after max_use sessions) and the
+	 * other smtpd processes can still decrypt. */
+	{
+		char *path = concatenate(var_queue_directory,
+		    "/pid/smtpd_tls_ticket.key", (char *)0);
+
+		if (tls_server_ticket_keys(tls_ctx, path,
+		    var_smtpd_tls_session_cache_timeout, &err) < 0) {
+			msg_warn("TLS session tickets only for this process: %s",
+			    err);
+			free(err);
+		}
+		free(path);
+	}
 }
 
 int

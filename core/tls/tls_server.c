@@ -3,13 +3,22 @@
  * (tls_server.h). */
 #include "postino_config.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 
+#include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/kdf.h>
+#include <openssl/rand.h>
 #include <openssl/ssl.h>
 
 #include "mymalloc.h"
@@ -214,6 +223,10 @@ tls_server_create(const struct tls_server_conf *conf, char **err_r)
 	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION
 	    | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+	/* TLS 1.3: one ticket per handshake (OpenSSL's default is two, each
+	 * a session encrypted): an SMTP client keeps one session per
+	 * destination, as Postfix's does, and Postfix's smtpd sends one. */
+	SSL_CTX_set_num_tickets(ctx, 1);
 	SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof(sid_ctx) - 1);
 	SSL_CTX_set_timeout(ctx, conf->session_timeout > 0
 	    ? conf->session_timeout : 3600);
@@ -224,6 +237,181 @@ tls_server_create(const struct tls_server_conf *conf, char **err_r)
 fail:
 	SSL_CTX_free(ctx);
 	return NULL;
+}
+
+/*
+ * Session tickets every smtpd process of the instance can decrypt.
+ *
+ * OpenSSL's own ticket keys are random per context, so per process: an
+ * smtpd that has served max_use sessions and been replaced could no
+ * longer resume a single session of its predecessors' (Postfix shares
+ * its keys through tlsmgr).  Here the keys derive from one secret
+ * (TICKET_SECRET_LEN random bytes) kept in a file that only the
+ * instance's root (or the running user) can read, made or replaced
+ * under flock while smtpd is still privileged, when it is older than
+ * TICKET_SECRET_MAX_AGE.  The key of period E (period: the session
+ * timeout, at least 60 s) is HKDF-SHA256(secret, "postino ticket key"
+ * E): 16 bytes of key name, 32 of AES-256-CBC key, 32 of HMAC-SHA256
+ * key (Postfix's default ticket cipher).  New tickets use the current
+ * period's key; a ticket of the period before is still accepted and
+ * renewed; anything else is a full handshake.
+ */
+#define TICKET_SECRET_LEN	32
+#define TICKET_SECRET_MAX_AGE	86400
+#define TICKET_KEY_LEN		80	/* name 16, AES 32, HMAC 32 */
+
+static char sha256[] = "SHA256";
+
+static struct {
+	unsigned char secret[TICKET_SECRET_LEN];
+	long period;
+	long long epoch[2];		/* of key[i]; -1: none */
+	unsigned char key[2][TICKET_KEY_LEN];
+} ticket;
+
+/* ticket_key - the key of period e (cached: this one and the last). */
+static unsigned char *
+ticket_key(long long e)
+{
+	int i = (int)(e & 1);
+	unsigned char info[32];
+	EVP_KDF *kdf;
+	EVP_KDF_CTX *kctx = NULL;
+	OSSL_PARAM p[4];
+	int ok = 0;
+
+	if (ticket.epoch[i] == e)
+		return ticket.key[i];
+	memcpy(info, "postino ticket key ", 19);
+	for (int b = 0; b < 8; b++)
+		info[19 + b] = (unsigned char)((unsigned long long)e >> (56 - 8 * b));
+	if ((kdf = EVP_KDF_fetch(NULL, "HKDF", NULL)) != NULL) {
+		kctx = EVP_KDF_CTX_new(kdf);
+		EVP_KDF_free(kdf);
+	}
+	p[0] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST,
+	    sha256, 0);
+	p[1] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY,
+	    ticket.secret, sizeof(ticket.secret));
+	p[2] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, info, 27);
+	p[3] = OSSL_PARAM_construct_end();
+	if (kctx && EVP_KDF_derive(kctx, ticket.key[i], TICKET_KEY_LEN, p) == 1)
+		ok = 1;
+	EVP_KDF_CTX_free(kctx);
+	if (!ok) {
+		ticket.epoch[i] = -1;
+		return NULL;
+	}
+	ticket.epoch[i] = e;
+	return ticket.key[i];
+}
+
+/* ticket_cb - OpenSSL's ticket key callback: 1 (done), 2 (decrypted, and
+ * a new ticket is to be issued: TLS 1.3, or the last period's key), 0
+ * (unknown key: full handshake), -1 (error). */
+static int
+ticket_cb(SSL *ssl, unsigned char name[16], unsigned char *iv,
+    EVP_CIPHER_CTX *cctx, EVP_MAC_CTX *hctx, int enc)
+{
+	long long e = (long long)time(NULL) / ticket.period;
+	unsigned char *k = ticket_key(e);
+	OSSL_PARAM p[3];
+	int ret = 1;
+
+	if (k == NULL)
+		return -1;
+	if (enc) {
+		if (RAND_bytes(iv, EVP_CIPHER_get_iv_length(EVP_aes_256_cbc())) != 1)
+			return -1;
+		memcpy(name, k, 16);
+		if (EVP_EncryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, k + 16, iv) != 1)
+			return -1;
+	} else {
+		/* TLS 1.3 clients should use a ticket once (RFC 8446, C.4):
+		 * each resumption gets a new one, as with OpenSSL's own keys. */
+		if (SSL_version(ssl) >= TLS1_3_VERSION)
+			ret = 2;
+		if (memcmp(name, k, 16) != 0) {
+			if ((k = ticket_key(e - 1)) == NULL)
+				return -1;
+			if (memcmp(name, k, 16) != 0)
+				return 0;
+			ret = 2;
+		}
+		if (EVP_DecryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, k + 16, iv) != 1)
+			return -1;
+	}
+	p[0] = OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY,
+	    k + 48, 32);
+	p[1] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+	    sha256, 0);
+	p[2] = OSSL_PARAM_construct_end();
+	if (EVP_MAC_CTX_set_params(hctx, p) != 1)
+		return -1;
+	return ret;
+}
+
+int
+tls_server_ticket_keys(SSL_CTX *ctx, const char *path, long lifetime,
+    char **err_r)
+{
+	unsigned char buf[8 + TICKET_SECRET_LEN];
+	unsigned long long created = 0;
+	time_t now = time(NULL);
+	struct stat st;
+	ssize_t n;
+	int fd;
+
+	*err_r = NULL;
+	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		*err_r = concatenate("open ", path, ": ", strerror(errno),
+		    (char *)0);
+		return -1;
+	}
+	if (flock(fd, LOCK_EX) < 0 || fstat(fd, &st) < 0) {
+		*err_r = concatenate(path, ": ", strerror(errno), (char *)0);
+		goto fail;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_uid != geteuid()
+	    || (st.st_mode & 077) != 0) {
+		*err_r = concatenate(path, ": not a regular file of this user's "
+		    "that only it can read", (char *)0);
+		goto fail;
+	}
+	n = pread(fd, buf, sizeof(buf), 0);
+	if (n == (ssize_t)sizeof(buf))
+		for (int b = 0; b < 8; b++)
+			created = created << 8 | buf[b];
+	if (n != (ssize_t)sizeof(buf) || created > (unsigned long long)now + 60
+	    || (unsigned long long)now - created >= TICKET_SECRET_MAX_AGE) {
+		if (RAND_priv_bytes(buf + 8, TICKET_SECRET_LEN) != 1) {
+			*err_r = xstrdup("no random bytes for the ticket secret");
+			goto fail;
+		}
+		for (int b = 0; b < 8; b++)
+			buf[b] = (unsigned char)((unsigned long long)now >> (56 - 8 * b));
+		if (pwrite(fd, buf, sizeof(buf), 0) != (ssize_t)sizeof(buf)
+		    || ftruncate(fd, sizeof(buf)) < 0) {
+			*err_r = concatenate("write ", path, ": ", strerror(errno),
+			    (char *)0);
+			goto fail;
+		}
+	}
+	close(fd);
+	memcpy(ticket.secret, buf + 8, TICKET_SECRET_LEN);
+	OPENSSL_cleanse(buf, sizeof(buf));
+	ticket.period = lifetime > 60 ? lifetime : 60;
+	ticket.epoch[0] = ticket.epoch[1] = -1;
+	if (SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, ticket_cb) != 1) {
+		*err_r = xstrdup("cannot set the session ticket key callback");
+		return -1;
+	}
+	return 0;
+fail:
+	OPENSSL_cleanse(buf, sizeof(buf));
+	close(fd);
+	return -1;
 }
 
 void

@@ -10,7 +10,8 @@
  * OpenSSL's minimum and maximum version; cipher grades (high, medium,
  * low, export, null) name tls_<grade>_cipherlist, minus
  * smtpd_tls_exclude_ciphers.  Sessions are resumed with tickets and
- * with the context's cache (smtpd_tls_session_cache_timeout). */
+ * with the context's cache (smtpd_tls_session_cache_timeout); with
+ * tls_server_ticket_keys a ticket outlives the process that issued it. */
 #ifndef POSTINO_TLS_TLS_SERVER_H
 #define POSTINO_TLS_TLS_SERVER_H
 
@@ -32,6 +33,14 @@ struct tls_server_conf {
 /* tls_server_create - a context, or NULL with *err_r (malloc'd) naming
  * the file or parameter at fault. */
 SSL_CTX *tls_server_create(const struct tls_server_conf *conf, char **err_r);
+
+/* tls_server_ticket_keys - session tickets that every process of the
+ * instance can decrypt, with keys derived from a secret in the file
+ * path (made or renewed now: call while privileged), rotated every
+ * lifetime seconds (at least 60); -1 with *err_r (malloc'd) when the
+ * file cannot be used (then OpenSSL's per-process keys stay). */
+int tls_server_ticket_keys(SSL_CTX *ctx, const char *path, long lifetime,
+    char **err_r);
 
 /* tls_protocol_range - Postfix's protocol list as OpenSSL versions (0:
  * no bound); -1 with *err_r (static) for a malformed list. */

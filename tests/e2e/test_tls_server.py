@@ -11,7 +11,8 @@ openssl s_client and swaks:
 - encrypt: MAIL before STARTTLS gets 530 5.7.0;
 - a command pipelined behind STARTTLS in plaintext is never executed
   inside the TLS session (CVE-2011-0411);
-- sessions are resumed (tickets), RSA and ECDSA certificates both work,
+- sessions are resumed (tickets), also by the smtpd that follows the one
+  that issued the ticket (max_use), RSA and ECDSA certificates both work,
   port-465 style wrapper mode works, a failed handshake is logged and
   leaves the other sessions alone.
 """
@@ -173,6 +174,43 @@ class TlsServer(unittest.TestCase):
         self.assertTrue(reused, "the session was not resumed")
         reused, cipher, _ = session(ciphers="ECDHE-ECDSA-AES256-GCM-SHA384")
         self.assertIn("ECDSA", cipher)
+
+    def test_resumption_across_smtpd_processes(self):
+        # max_use = 1: every session is served by a new smtpd, so a
+        # ticket is only ever offered to a process that did not issue
+        # it.  TLS 1.3: each resumption brings a new ticket, and the
+        # key file is private.
+        i = self.instance(extra_main={"max_use": "1"})
+        ctx = client_context()
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+
+        def session(sess=None):
+            s = socket.create_connection(("127.0.0.1", i.port), timeout=WAIT)
+            f = s.makefile("rb")
+            read_reply(f)
+            s.sendall(b"EHLO client.example.test\r\n")
+            read_reply(f)
+            s.sendall(b"STARTTLS\r\n")
+            read_reply(f)
+            f.close()
+            t = ctx.wrap_socket(s, server_hostname="mx.example.test",
+                                session=sess)
+            t.sendall(b"QUIT\r\n")
+            # the 221 comes behind the tickets
+            self.assertTrue(t.recv(100).startswith(b"221"))
+            info = (t.session_reused, t.session)
+            t.close()
+            return info
+        reused, sess = session()
+        self.assertFalse(reused)
+        for n in range(3):
+            reused, sess = session(sess)
+            self.assertTrue(reused, "session %d was not resumed" % (n + 2))
+        i.wait_log(r"Anonymous TLS connection established", 4)
+        pids = set(re.findall(r"/smtpd\[(\d+)\]: Anonymous TLS", i.log()))
+        self.assertEqual(len(pids), 4, "not one smtpd per session: %s" % pids)
+        key = os.path.join(i.queue, "pid", "smtpd_tls_ticket.key")
+        self.assertEqual(os.stat(key).st_mode & 0o077, 0)
 
     def test_openssl_s_client_and_swaks(self):
         i = self.instance()
