@@ -18,8 +18,6 @@
 /* Entries of one table whose actions are checked, at most. */
 #define SMTPD_RESTRICT_SCAN_MAX	100000
 
-#define NO_TLS	"postino has no TLS: no client ever presents a certificate"
-
 #define R(n, op, w, arg, var, guard, refuse, note) \
 	{ n, op, w, arg, var, guard, refuse, note }
 
@@ -64,7 +62,7 @@ static const struct smtpd_restrict_info table[] = {
 	R("check_reverse_client_hostname_ns_access", SR_ACCESS, SR_W_REVERSE,
 	    SR_ARG_TABLE, SR_DNS_NS, 0, NULL, NULL),
 	R("check_ccert_access", SR_ACCESS, SR_W_CCERT, SR_ARG_TABLE, 0, 0, NULL,
-	    NO_TLS ": check_ccert_access never finds a match"),
+	    NULL),
 	R("check_sasl_access", SR_ACCESS, SR_W_SASL, SR_ARG_TABLE, 0, 0, NULL,
 	    NULL),
 	R("permit_inet_interfaces", SR_PERMIT_INET_INTERFACES, SR_W_CLIENT,
@@ -73,10 +71,10 @@ static const struct smtpd_restrict_info table[] = {
 	    0, 0, NULL, NULL),
 	R("permit_sasl_authenticated", SR_NEVER, SR_W_SASL, SR_ARG_NONE, 0, 0,
 	    NULL, NULL),
-	R("permit_tls_all_clientcerts", SR_NEVER, SR_W_CCERT, SR_ARG_NONE, 0, 0,
-	    NULL, NO_TLS ": permit_tls_all_clientcerts never permits"),
-	R("permit_tls_clientcerts", SR_NEVER, SR_W_CCERT, SR_ARG_NONE, 0, 0,
-	    NULL, NO_TLS ": permit_tls_clientcerts never permits"),
+	R("permit_tls_all_clientcerts", SR_PERMIT_CCERT, SR_W_CCERT,
+	    SR_ARG_NONE, 1, 0, NULL, NULL),
+	R("permit_tls_clientcerts", SR_PERMIT_CCERT, SR_W_CCERT, SR_ARG_NONE, 0,
+	    0, NULL, NULL),
 	R("reject_rbl_client", SR_RBL, SR_W_CLIENT, SR_ARG_WORD, 0, 0, NULL,
 	    NULL),
 	R("reject_rbl", SR_RBL, SR_W_CLIENT, SR_ARG_WORD, 0, 0, NULL,

@@ -100,7 +100,7 @@ static struct {
 	struct rlist *client, *helo, *sender, *relay, *rcpt, *data, *eod;
 	struct htable *classes;		/* name -> struct rlist */
 	struct maplist local_rcpt, valias, vmbox, relay_rcpt, canonical,
-	    rcpt_canonical, sender_canonical, login_maps;
+	    rcpt_canonical, sender_canonical, login_maps, relay_ccerts;
 	int delay_reject;
 	int soft_bounce;
 	int relay_before_rcpt;
@@ -370,6 +370,7 @@ smtpd_check_free(void)
 	maplist_close(&sc.rcpt_canonical);
 	maplist_close(&sc.sender_canonical);
 	maplist_close(&sc.login_maps);
+	maplist_close(&sc.relay_ccerts);
 	memset(&sc, 0, sizeof(sc));
 }
 
@@ -463,6 +464,7 @@ smtpd_check_init(void)
 	maplist_open(&sc.rcpt_canonical, MAIL_PARAM_NAME(recipient_canonical_maps), var_recipient_canonical_maps);
 	maplist_open(&sc.sender_canonical, MAIL_PARAM_NAME(sender_canonical_maps), var_sender_canonical_maps);
 	maplist_open(&sc.login_maps, MAIL_PARAM_NAME(smtpd_sender_login_maps), var_smtpd_sender_login_maps);
+	maplist_open(&sc.relay_ccerts, MAIL_PARAM_NAME(relay_clientcerts), var_relay_clientcerts);
 	sc.delay_reject = var_smtpd_delay_reject;
 	sc.soft_bounce = var_soft_bounce;
 	sc.relay_before_rcpt = var_smtpd_relay_before_recipient_restrictions;
@@ -1294,8 +1296,9 @@ access_check(struct smtpd_check_ctx *ctx, const struct rstep *step)
 		name = addr;
 		break;
 	}
+	case SR_W_CCERT:
+		return smtpd_check_access_ccert(ctx, step->map);
 	case SR_W_ETRN:		/* no ETRN command */
-	case SR_W_CCERT:	/* no TLS: no client certificate */
 	case SR_W_SASL:
 		return smtpd_check_access_sasl(ctx, step->map);
 	case SR_W_NONE:
@@ -1305,6 +1308,42 @@ access_check(struct smtpd_check_ctx *ctx, const struct rstep *step)
 		return SMTPD_CHECK_DUNNO;
 	return smtpd_check_access_server(ctx, step->map, domain, o->variant,
 	    name, class);
+}
+
+/* permit_ccert - permit_tls_all_clientcerts (all: any verified
+ * certificate) and permit_tls_clientcerts (a certificate, verified or
+ * not, whose fingerprint or public key fingerprint is a key of
+ * relay_clientcerts). */
+static int
+permit_ccert(struct smtpd_check_ctx *ctx, int all)
+{
+	const struct smtpd_check_session *s = ctx->s;
+	const char *keys[2] = {s->ccert_fingerprint, s->ccert_pkey_fingerprint};
+
+	if (s->ccert_fingerprint == NULL)
+		return SMTPD_CHECK_DUNNO;
+	if (all)
+		return s->ccert_trusted ? SMTPD_CHECK_OK : SMTPD_CHECK_DUNNO;
+	for (int i = 0; i < 2; i++) {
+		if (keys[i] == NULL || *keys[i] == 0)
+			continue;
+		for (int m = 0; m < sc.relay_ccerts.count; m++) {
+			struct map *map = sc.relay_ccerts.map[m];
+			const char *value;
+
+			switch (map_lookup(map, keys[i], &value)) {
+			case MAP_FOUND:
+				return SMTPD_CHECK_OK;
+			case MAP_TEMPFAIL:
+				msg_warn("relay_clientcerts: %s: lookup of \"%s\": %s",
+				    map->title, keys[i], map_reason(map));
+				return smtpd_check_tempfail(ctx, ctx->client);
+			case MAP_NOTFOUND:
+				break;
+			}
+		}
+	}
+	return SMTPD_CHECK_DUNNO;
 }
 
 static int generic_checks(struct smtpd_check_ctx *, const struct rlist *,
@@ -1389,11 +1428,12 @@ one_check(struct smtpd_check_ctx *ctx, const struct rstep *step,
 		return rc ? SMTPD_CHECK_OK : SMTPD_CHECK_DUNNO;
 	case SR_NEVER:
 		/* permit_sasl_authenticated: a client that logged in with
-		 * AUTH.  permit_tls_*clientcerts: no client certificates, so
-		 * never a match. */
+		 * AUTH. */
 		if (o->what == SR_W_SASL && s->sasl_username != NULL)
 			return SMTPD_CHECK_OK;
 		return SMTPD_CHECK_DUNNO;
+	case SR_PERMIT_CCERT:
+		return permit_ccert(ctx, o->variant);
 	case SR_PERMIT_INET_INTERFACES: {
 		char *lit;
 
