@@ -110,10 +110,8 @@ bad:
 	return -1;
 }
 
-/* load_pair - a key and its certificate chain (the same file for
- * chain files). */
-static int
-load_pair(SSL_CTX *ctx, const char *cert, const char *key, char **err_r)
+int
+tls_load_pair(SSL_CTX *ctx, const char *cert, const char *key, char **err_r)
 {
 	char why[256];
 
@@ -233,7 +231,7 @@ tls_server_create(const struct tls_server_conf *conf, char **err_r)
 		char *copy = xstrdup(conf->chain_files), *cp = copy, *f;
 
 		while ((f = mystrtok(&cp, " \t\r\n,")) != NULL) {
-			if (load_pair(ctx, f, f, err_r) < 0) {
+			if (tls_load_pair(ctx, f, f, err_r) < 0) {
 				free(copy);
 				goto fail;
 			}
@@ -242,13 +240,13 @@ tls_server_create(const struct tls_server_conf *conf, char **err_r)
 		free(copy);
 	} else {
 		if (conf->cert_file && *conf->cert_file) {
-			if (load_pair(ctx, conf->cert_file, *conf->key_file
+			if (tls_load_pair(ctx, conf->cert_file, *conf->key_file
 			    ? conf->key_file : conf->cert_file, err_r) < 0)
 				goto fail;
 			loaded++;
 		}
 		if (conf->eccert_file && *conf->eccert_file) {
-			if (load_pair(ctx, conf->eccert_file, *conf->eckey_file
+			if (tls_load_pair(ctx, conf->eccert_file, *conf->eckey_file
 			    ? conf->eckey_file : conf->eccert_file, err_r) < 0)
 				goto fail;
 			loaded++;

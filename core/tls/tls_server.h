@@ -53,6 +53,12 @@ struct tls_peer {
  * the file or parameter at fault. */
 SSL_CTX *tls_server_create(const struct tls_server_conf *conf, char **err_r);
 
+/* tls_load_pair - a private key and its certificate chain (key and
+ * cert may name the same file: a chain file) into ctx; -1 with *err_r
+ * (malloc'd) naming the file at fault. */
+int tls_load_pair(SSL_CTX *ctx, const char *cert, const char *key,
+    char **err_r);
+
 /* tls_server_peer - the client certificate of a completed handshake
  * (resumed sessions included), fingerprints with digest (md5, sha1,
  * sha256, ...; an unknown one leaves them empty). */
