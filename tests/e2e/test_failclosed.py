@@ -32,7 +32,7 @@ REFUSED = [
     ("non_smtpd_milters", "inet:127.0.0.1:1"),
     ("content_filter", "smtp:[127.0.0.1]:10024"),
     ("smtpd_proxy_filter", "127.0.0.1:10025"),
-    ("smtp_enforce_tls", "yes"),
+    ("smtp_tls_per_site", "hash:/etc/postino/tls_per_site"),
     ("smtpd_upstream_proxy_protocol", "haproxy"),
     ("always_bcc", "archive@example.test"),
     ("smtp_dns_support_level", "disabled"),
