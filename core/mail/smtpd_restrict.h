@@ -109,6 +109,15 @@ int smtpd_restrict_validate(const char *where, const char *text,
 int smtpd_restrict_has_guard(const char *text, smtpd_restrict_class_fn class_fn,
     void *ctx);
 
+/* smtpd_restrict_ccert_parse - the argument of check_ccert_access:
+ * "type:table", or (braces removed by match_list_token) "type:table, {
+ * search_order = cert_fingerprint, pubkey_fingerprint }" (Postfix 3.5).
+ * The table (malloc'd) into *table_r and the search order into order,
+ * 'c' (certificate) and 'p' (public key) in turn, NUL-terminated (the
+ * default: "cp"); NULL, or why not (malloc'd). */
+char *smtpd_restrict_ccert_parse(const char *arg, char **table_r,
+    char order[3]);
+
 /* struct smtpd_policy_opts - the argument of check_policy_service:
  * "SERVER" or (the braces removed by match_list_token) "SERVER,
  * name=value, ...".  Numbers are -1 and strings NULL where the

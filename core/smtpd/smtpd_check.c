@@ -81,6 +81,7 @@ struct rstep {
 	const struct smtpd_restrict_info *info;
 	char *arg;		/* table name, zone, class name, error text */
 	struct map *map;
+	char order[3];		/* check_ccert_access: search order */
 };
 
 struct rlist {
@@ -217,6 +218,23 @@ rlist_parse(const char *where, const char *text, int tables)
 						BAD("%s: do not specify lookup tables inside "
 						    "SMTPD access maps (\"%s %s\")", where,
 						    o->name, arg);
+					if (o->what == SR_W_CCERT) {
+						char *table, *bad;
+
+						if ((bad = smtpd_restrict_ccert_parse(arg, &table,
+						    step.order)) != NULL) {
+							why = concatenate(where, ": ", o->name, ": ",
+							    bad, (char *)0);
+							free(bad);
+							goto bad;
+						}
+						step.map = map_open(table, O_RDONLY,
+						    MAP_FLAGS_DEFAULT | MAP_FLAG_SURROGATE, &merr);
+						free(table);
+						free(merr);
+						step.arg = xstrdup(arg);
+						goto add;
+					}
 					if (strchr(arg, ':') == NULL)
 						BAD("%s: \"%s\" needs a type:table argument, "
 						    "not \"%s\"", where, o->name, arg);
@@ -227,6 +245,7 @@ rlist_parse(const char *where, const char *text, int tables)
 				step.arg = xstrdup(arg);
 			}
 		}
+add:
 		list->step = xreallocarray(list->step, (size_t)list->count + 1,
 		    sizeof(*list->step));
 		list->step[list->count++] = step;
@@ -1297,7 +1316,7 @@ access_check(struct smtpd_check_ctx *ctx, const struct rstep *step)
 		break;
 	}
 	case SR_W_CCERT:
-		return smtpd_check_access_ccert(ctx, step->map);
+		return smtpd_check_access_ccert(ctx, step->map, step->order);
 	case SR_W_ETRN:		/* no ETRN command */
 	case SR_W_SASL:
 		return smtpd_check_access_sasl(ctx, step->map);

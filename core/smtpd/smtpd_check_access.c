@@ -442,18 +442,22 @@ smtpd_check_access_sasl(struct smtpd_check_ctx *ctx, struct map *map)
 }
 
 int
-smtpd_check_access_ccert(struct smtpd_check_ctx *ctx, struct map *map)
+smtpd_check_access_ccert(struct smtpd_check_ctx *ctx, struct map *map,
+    const char *order)
 {
 	const struct smtpd_check_session *s = ctx->s;
-	const char *keys[2] = {s->ccert_fingerprint, s->ccert_pkey_fingerprint};
 	int rc = ACCESS_NOTFOUND;
 
 	/* The fingerprint itself is checked: the chain need not verify.  A
 	 * rejection names the certificate's CommonName, as in Postfix. */
-	for (int i = 0; i < 2 && rc == ACCESS_NOTFOUND; i++)
-		if (keys[i] && *keys[i])
-			rc = query(ctx, map, keys[i], s->ccert_subject
+	for (; *order && rc == ACCESS_NOTFOUND; order++) {
+		const char *key = *order == 'c' ? s->ccert_fingerprint
+		    : s->ccert_pkey_fingerprint;
+
+		if (key && *key)
+			rc = query(ctx, map, key, s->ccert_subject
 			    ? s->ccert_subject : "", "Client certificate", 0);
+	}
 	return finish(rc);
 }
 

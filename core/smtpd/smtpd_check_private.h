@@ -99,9 +99,10 @@ int smtpd_check_access_server(struct smtpd_check_ctx *ctx, struct map *map,
 int smtpd_check_access_sasl(struct smtpd_check_ctx *ctx, struct map *map);
 
 /* smtpd_check_access_ccert - check_ccert_access: the client
- * certificate's fingerprint, then its public key's (nothing without a
- * certificate). */
-int smtpd_check_access_ccert(struct smtpd_check_ctx *ctx, struct map *map);
+ * certificate's fingerprint ('c') and its public key's ('p'), in order
+ * (nothing without a certificate). */
+int smtpd_check_access_ccert(struct smtpd_check_ctx *ctx, struct map *map,
+    const char *order);
 
 /* smtpd_check_access_result - act on an access(5) action (value is a
  * writable copy); table names its source in warnings. */

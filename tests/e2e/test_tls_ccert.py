@@ -236,6 +236,25 @@ class SmtpdCcert(unittest.TestCase):
                       "rejected: Access denied", text)
         self.assertEqual(self.rcpt(i, None)[0], 554)
 
+    def test_check_ccert_access_search_order(self):
+        """Postfix 3.5's search_order: only the public key's fingerprint
+        is looked up, so the certificate's listed fingerprint is not."""
+        table = os.path.join(self.pki.dir, "ccert_access")
+        with open(table, "w") as f:
+            f.write("%s OK\n%s OK\n" % (
+                self.pki.fingerprint(self.pki.client[0]),
+                self.pki.pubkey_fingerprint(self.pki.rogue[0])))
+        r = subprocess.run([program("postmap"), "hash:" + table],
+                           capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r)
+        i = self.instance({
+            "smtpd_relay_restrictions": "check_ccert_access { hash:" + table
+                                        + ", { search_order = "
+                                        "pubkey_fingerprint } }, "
+                                        "reject_unauth_destination"})
+        self.assertEqual(self.rcpt(i, self.pki.rogue)[0], 250)
+        self.assertEqual(self.rcpt(i, self.pki.client)[0], 554)
+
     def test_req_ccert(self):
         i = self.instance({"smtpd_tls_security_level": "encrypt",
                            "smtpd_tls_req_ccert": "yes"})
