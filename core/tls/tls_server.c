@@ -177,8 +177,11 @@ ask_ccert(SSL_CTX *ctx, const struct tls_server_conf *conf, char **err_r)
 	}
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_CLIENT_ONCE,
 	    accept_any);
-	SSL_CTX_set_verify_depth(ctx, conf->verify_depth >= 0
-	    ? conf->verify_depth : 9);
+	/* Postfix's depth counts the certificates above the client's, the
+	 * trust anchor included (1: issued by a CA of CAfile); OpenSSL's
+	 * does not count the trust anchor. */
+	SSL_CTX_set_verify_depth(ctx, conf->verify_depth > 0
+	    ? conf->verify_depth - 1 : 0);
 	return 0;
 }
 

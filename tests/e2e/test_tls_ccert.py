@@ -86,6 +86,39 @@ class Pki:
                 "-extfile", ext, "-out", crt)
         return crt, key, self.chain(name, key, crt)
 
+    def intermediate(self):
+        """(certificate + intermediate CA, key): a client certificate
+        issued by an intermediate CA that the CA signed."""
+        ik, icsr, icrt = (self.path("inter" + e) for e in (".key", ".csr",
+                                                          ".crt"))
+        openssl("req", "-nodes", "-newkey", "ec", "-pkeyopt",
+                "ec_paramgen_curve:P-256", "-subj", "/CN=Test Intermediate",
+                "-keyout", ik, "-out", icsr)
+        ext = self.path("inter.ext")
+        with open(ext, "w") as f:
+            f.write("basicConstraints=critical,CA:TRUE\n"
+                    "keyUsage=critical,keyCertSign,cRLSign\n")
+        openssl("x509", "-req", "-in", icsr, "-CA", self.ca, "-CAkey",
+                self.path("ca.key"), "-CAcreateserial", "-days", "2",
+                "-extfile", ext, "-out", icrt)
+        key, csr, crt = (self.path("deep" + e) for e in (".key", ".csr",
+                                                        ".crt"))
+        openssl("req", "-nodes", "-newkey", "ec", "-pkeyopt",
+                "ec_paramgen_curve:P-256", "-subj", "/CN=deep.example.test",
+                "-keyout", key, "-out", csr)
+        ext = self.path("deep.ext")
+        with open(ext, "w") as f:
+            f.write("extendedKeyUsage=clientAuth\n")
+        openssl("x509", "-req", "-in", csr, "-CA", icrt, "-CAkey", ik,
+                "-CAcreateserial", "-days", "2", "-extfile", ext,
+                "-out", crt)
+        both = self.path("deep-chain.crt")
+        with open(both, "w") as out:
+            for p in (crt, icrt):
+                with open(p) as f:
+                    out.write(f.read())
+        return both, key
+
     def self_signed(self, name, cn):
         key, crt = self.path(name + ".key"), self.path(name + ".crt")
         openssl("req", "-x509", "-nodes", "-days", "2", "-newkey", "ec",
@@ -177,6 +210,25 @@ class SmtpdCcert(unittest.TestCase):
                    r"unknown\[127\.0\.0\.1\]")
         self.assertIn("\t(Client did not present a certificate)\n\tby mx.",
                       text)
+
+    def test_verifydepth(self):
+        """A certificate issued by an intermediate CA (presented with
+        it) is two levels below the CA of smtpd_tls_CAfile: depth 1 is
+        not enough, 2 is."""
+        deep = self.pki.intermediate()
+        i = self.instance({"smtpd_tls_ccert_verifydepth": "1"})
+        text = self.deliver(i, deep, 1)
+        self.assertIn("(Client CN \"deep.example.test\", Issuer \"Test "
+                      "Intermediate\" (not verified))", text)
+        i.wait_log(r"Untrusted TLS connection established from")
+        i = self.instance({"smtpd_tls_ccert_verifydepth": "2"})
+        text = self.deliver(i, deep, 1)
+        self.assertIn("(Client CN \"deep.example.test\", Issuer \"Test "
+                      "Intermediate\" (verified OK))", text)
+        # Issued by the CA itself: depth 1 is enough.
+        i = self.instance({"smtpd_tls_ccert_verifydepth": "1"})
+        text = self.deliver(i, self.pki.client, 1)
+        self.assertIn("(verified OK))", text)
 
     def rcpt(self, i, cert, rcpt="someone@elsewhere.test"):
         c = self.session(i, cert)
