@@ -18,8 +18,6 @@
 /* Entries of one table whose actions are checked, at most. */
 #define SMTPD_RESTRICT_SCAN_MAX	100000
 
-#define NO_TLS	"postino has no TLS: no client ever presents a certificate"
-
 #define R(n, op, w, arg, var, guard, refuse, note) \
 	{ n, op, w, arg, var, guard, refuse, note }
 
@@ -64,7 +62,7 @@ static const struct smtpd_restrict_info table[] = {
 	R("check_reverse_client_hostname_ns_access", SR_ACCESS, SR_W_REVERSE,
 	    SR_ARG_TABLE, SR_DNS_NS, 0, NULL, NULL),
 	R("check_ccert_access", SR_ACCESS, SR_W_CCERT, SR_ARG_TABLE, 0, 0, NULL,
-	    NO_TLS ": check_ccert_access never finds a match"),
+	    NULL),
 	R("check_sasl_access", SR_ACCESS, SR_W_SASL, SR_ARG_TABLE, 0, 0, NULL,
 	    NULL),
 	R("permit_inet_interfaces", SR_PERMIT_INET_INTERFACES, SR_W_CLIENT,
@@ -73,10 +71,10 @@ static const struct smtpd_restrict_info table[] = {
 	    0, 0, NULL, NULL),
 	R("permit_sasl_authenticated", SR_NEVER, SR_W_SASL, SR_ARG_NONE, 0, 0,
 	    NULL, NULL),
-	R("permit_tls_all_clientcerts", SR_NEVER, SR_W_CCERT, SR_ARG_NONE, 0, 0,
-	    NULL, NO_TLS ": permit_tls_all_clientcerts never permits"),
-	R("permit_tls_clientcerts", SR_NEVER, SR_W_CCERT, SR_ARG_NONE, 0, 0,
-	    NULL, NO_TLS ": permit_tls_clientcerts never permits"),
+	R("permit_tls_all_clientcerts", SR_PERMIT_CCERT, SR_W_CCERT,
+	    SR_ARG_NONE, 1, 0, NULL, NULL),
+	R("permit_tls_clientcerts", SR_PERMIT_CCERT, SR_W_CCERT, SR_ARG_NONE, 0,
+	    0, NULL, NULL),
 	R("reject_rbl_client", SR_RBL, SR_W_CLIENT, SR_ARG_WORD, 0, 0, NULL,
 	    NULL),
 	R("reject_rbl", SR_RBL, SR_W_CLIENT, SR_ARG_WORD, 0, 0, NULL,
@@ -275,6 +273,64 @@ action_error(const char *value, smtpd_restrict_class_fn class_fn, void *ctx)
 	return why;
 }
 
+char *
+smtpd_restrict_ccert_parse(const char *arg, char **table_r, char order[3])
+{
+	char *copy = xstrdup(arg), *cp = copy, *item, *why = NULL;
+	const char *err = NULL;
+
+	*table_r = NULL;
+	strlcpy(order, "cp", 3);
+	while (why == NULL && (item = match_list_token(&cp, &err)) != NULL) {
+		char *eq = strchr(item, '='), *vp, *kind;
+		size_t n = 0;
+
+		if (*table_r == NULL) {
+			*table_r = xstrdup(item);
+			continue;
+		}
+		if (eq == NULL) {
+			why = concatenate("unexpected \"", item, "\"", (char *)0);
+			break;
+		}
+		*eq = 0;
+		trimblanks(item);
+		if (strcasecmp(skipblanks(item), "search_order") != 0) {
+			why = concatenate("unknown option \"", skipblanks(item), "\"",
+			    (char *)0);
+			break;
+		}
+		vp = eq + 1;
+		order[0] = 0;
+		while (why == NULL && (kind = mystrtok(&vp, " \t\r\n,")) != NULL) {
+			char c = strcasecmp(kind, "cert_fingerprint") == 0 ? 'c'
+			    : strcasecmp(kind, "pubkey_fingerprint") == 0 ? 'p' : 0;
+
+			if (c == 0 || n >= 2 || (n == 1 && order[0] == c))
+				why = concatenate("bad search_order \"", kind, "\" (use "
+				    "cert_fingerprint and/or pubkey_fingerprint, once "
+				    "each)", (char *)0);
+			else {
+				order[n++] = c;
+				order[n] = 0;
+			}
+		}
+		if (why == NULL && n == 0)
+			why = xstrdup("empty search_order");
+	}
+	if (why == NULL && err)
+		why = xstrdup(err);
+	if (why == NULL && (*table_r == NULL || strchr(*table_r, ':') == NULL))
+		why = concatenate("needs a type:table argument, not \"", arg, "\"",
+		    (char *)0);
+	free(copy);
+	if (why) {
+		free(*table_r);
+		*table_r = NULL;
+	}
+	return why;
+}
+
 /* check_actions - every result of a table that can be listed. */
 static int
 check_actions(const char *where, struct map *map,
@@ -304,13 +360,16 @@ int
 smtpd_restrict_validate(const char *where, const char *text,
     int open_tables, smtpd_restrict_class_fn class_fn, void *ctx)
 {
-	char *copy = xstrdup(text), *cp = copy, *item;
+	char *copy = xstrdup(text), *cp = copy, *item, *ccert_table = NULL;
 	const char *err = NULL;
 	int errors = 0;
 
 	while ((item = match_list_token(&cp, &err)) != NULL) {
 		const struct smtpd_restrict_info *r = smtpd_restrict_find(item);
 		char *arg;
+
+		free(ccert_table);	/* check_ccert_access's, last round */
+		ccert_table = NULL;
 
 		if (r == NULL) {
 			if (class_fn && class_fn(item, ctx) != NULL)
@@ -364,6 +423,19 @@ smtpd_restrict_validate(const char *where, const char *text,
 			}
 			continue;
 		}
+		if (r->what == SR_W_CCERT) {
+			char order[3], *why = smtpd_restrict_ccert_parse(arg,
+			    &ccert_table, order);
+
+			if (why) {
+				msg_error("%s: restriction \"%s\": %s", where, r->name,
+				    why);
+				free(why);
+				errors++;
+				continue;
+			}
+			arg = ccert_table;
+		}
 		if (strchr(arg, ':') == NULL) {
 			msg_error("%s: restriction \"%s\" needs a type:table argument, "
 			    "not \"%s\"", where, r->name, arg);
@@ -390,6 +462,7 @@ smtpd_restrict_validate(const char *where, const char *text,
 		msg_error("%s: %s", where, err);
 		errors++;
 	}
+	free(ccert_table);
 	free(copy);
 	return errors;
 }

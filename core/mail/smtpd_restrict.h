@@ -10,9 +10,7 @@
  * server agree on what is valid.  A restriction that needs a feature
  * postino lacks is handled one of two ways, chosen per restriction:
  *   - it behaves as Postfix does when the feature is off, where that is
- *     safe (permit_sasl_authenticated and permit_tls_clientcerts never
- *     match; check_ccert_access and check_sasl_access find nothing to
- *     look up; reject_plaintext_session rejects every session);
+ *     safe;
  *   - it is refused (refuse != NULL) where pretending would weaken the
  *     protection the administrator asked for (none at present): "postino
  *     check" reports it as an error, and smtpd, if it ever runs with it,
@@ -30,6 +28,8 @@ enum smtpd_restrict_op {
 	SR_REJECT_PLAINTEXT, SR_REJECT_MULTI_RCPT_BOUNCE,
 	SR_ACCESS,			/* check_WHAT[_a|_mx|_ns]_access */
 	SR_PERMIT_INET_INTERFACES, SR_PERMIT_MYNETWORKS, SR_NEVER,
+	SR_PERMIT_CCERT,		/* permit_tls_[all_]clientcerts (variant
+					 * 1: any verified certificate) */
 	SR_RBL,				/* reject_rbl_client, permit_dnswl_client */
 	SR_RHSBL,			/* reject_rhsbl_*, permit_rhswl_client */
 	SR_MAPS_RBL,			/* reject_maps_rbl ($maps_rbl_domains) */
@@ -108,6 +108,15 @@ int smtpd_restrict_validate(const char *where, const char *text,
  * check_relay_domains, which rejects what it does not permit)? */
 int smtpd_restrict_has_guard(const char *text, smtpd_restrict_class_fn class_fn,
     void *ctx);
+
+/* smtpd_restrict_ccert_parse - the argument of check_ccert_access:
+ * "type:table", or (braces removed by match_list_token) "type:table, {
+ * search_order = cert_fingerprint, pubkey_fingerprint }" (Postfix 3.5).
+ * The table (malloc'd) into *table_r and the search order into order,
+ * 'c' (certificate) and 'p' (public key) in turn, NUL-terminated (the
+ * default: "cp"); NULL, or why not (malloc'd). */
+char *smtpd_restrict_ccert_parse(const char *arg, char **table_r,
+    char order[3]);
 
 /* struct smtpd_policy_opts - the argument of check_policy_service:
  * "SERVER" or (the braces removed by match_list_token) "SERVER,

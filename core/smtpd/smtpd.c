@@ -191,6 +191,7 @@ session_free(struct smtpd_session *s)
 		bufferevent_free(s->bev);
 	}
 	free(s->tls_info);
+	free(s->ccert);
 	smtpd_sasl_free(s);
 	free(s);
 	/* The skeleton resumes accepting, or exits when draining. */
@@ -303,6 +304,7 @@ smtpd_fill_check(struct smtpd_session *s, struct smtpd_check_session *cs)
 	cs->protocol = s->esmtp ? (s->tls ? "ESMTPS" : "ESMTP")
 	    : (s->tls ? "SMTPS" : "SMTP");
 	smtpd_tls_fill(s, &cs->tls_protocol, &cs->tls_cipher, &cs->tls_bits);
+	smtpd_tls_fill_ccert(s, cs);
 	cs->sender = s->sender;
 	cs->sasl_method = s->sasl_method;
 	cs->sasl_username = s->sasl_username;

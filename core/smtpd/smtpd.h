@@ -40,6 +40,8 @@ enum smtpd_verb {
 	SMTPD_V_UNKNOWN, SMTPD_V_COUNT,
 };
 
+struct tls_peer;
+
 struct smtpd_session {
 	struct bufferevent *bev;
 	struct event *timer;		/* smtpd_timeout, error sleep */
@@ -69,6 +71,10 @@ struct smtpd_session {
 	int tls_handshake;		/* the handshake is under way */
 	int tls_start;			/* STARTTLS answered: switch after it */
 	char *tls_info;			/* "TLSv1.3 with cipher ..." */
+	struct tls_peer *ccert;		/* the client's certificate, if any
+					 * (TLS on, smtpd_tls.c) */
+	const char *tls_refused;	/* smtpd_tls_req_ccert: why the next
+					 * command gets 421 */
 	char *sasl_method;		/* logged in (AUTH): "PLAIN" */
 	char *sasl_username;		/* ... as "alice" */
 	char *sasl_sender;		/* MAIL FROM AUTH= (decoded) */
@@ -248,6 +254,12 @@ void smtpd_tls_start(struct smtpd_session *s);
 void smtpd_tls_check(struct smtpd_session *s);
 void smtpd_tls_failed(struct smtpd_session *s);
 void smtpd_tls_flush(struct smtpd_session *s);
+/* smtpd_tls_fill_ccert - the client certificate's names and
+ * fingerprints into cs (NULL without one); smtpd_tls_ccert_comment - the
+ * Received: header's comment about it, "(Client CN ...)" (static). */
+void smtpd_tls_fill_ccert(const struct smtpd_session *s,
+    struct smtpd_check_session *cs);
+const char *smtpd_tls_ccert_comment(const struct smtpd_session *s);
 /* smtpd_tls_fill - the TLS protocol, cipher and bits of s (NULL, NULL, 0
  * when plaintext). */
 void smtpd_tls_fill(struct smtpd_session *s, const char **proto_r,

@@ -81,6 +81,7 @@ struct rstep {
 	const struct smtpd_restrict_info *info;
 	char *arg;		/* table name, zone, class name, error text */
 	struct map *map;
+	char order[3];		/* check_ccert_access: search order */
 };
 
 struct rlist {
@@ -100,7 +101,7 @@ static struct {
 	struct rlist *client, *helo, *sender, *relay, *rcpt, *data, *eod;
 	struct htable *classes;		/* name -> struct rlist */
 	struct maplist local_rcpt, valias, vmbox, relay_rcpt, canonical,
-	    rcpt_canonical, sender_canonical, login_maps;
+	    rcpt_canonical, sender_canonical, login_maps, relay_ccerts;
 	int delay_reject;
 	int soft_bounce;
 	int relay_before_rcpt;
@@ -217,6 +218,23 @@ rlist_parse(const char *where, const char *text, int tables)
 						BAD("%s: do not specify lookup tables inside "
 						    "SMTPD access maps (\"%s %s\")", where,
 						    o->name, arg);
+					if (o->what == SR_W_CCERT) {
+						char *table, *bad;
+
+						if ((bad = smtpd_restrict_ccert_parse(arg, &table,
+						    step.order)) != NULL) {
+							why = concatenate(where, ": ", o->name, ": ",
+							    bad, (char *)0);
+							free(bad);
+							goto bad;
+						}
+						step.map = map_open(table, O_RDONLY,
+						    MAP_FLAGS_DEFAULT | MAP_FLAG_SURROGATE, &merr);
+						free(table);
+						free(merr);
+						step.arg = xstrdup(arg);
+						goto add;
+					}
 					if (strchr(arg, ':') == NULL)
 						BAD("%s: \"%s\" needs a type:table argument, "
 						    "not \"%s\"", where, o->name, arg);
@@ -227,6 +245,7 @@ rlist_parse(const char *where, const char *text, int tables)
 				step.arg = xstrdup(arg);
 			}
 		}
+add:
 		list->step = xreallocarray(list->step, (size_t)list->count + 1,
 		    sizeof(*list->step));
 		list->step[list->count++] = step;
@@ -370,6 +389,7 @@ smtpd_check_free(void)
 	maplist_close(&sc.rcpt_canonical);
 	maplist_close(&sc.sender_canonical);
 	maplist_close(&sc.login_maps);
+	maplist_close(&sc.relay_ccerts);
 	memset(&sc, 0, sizeof(sc));
 }
 
@@ -463,6 +483,7 @@ smtpd_check_init(void)
 	maplist_open(&sc.rcpt_canonical, MAIL_PARAM_NAME(recipient_canonical_maps), var_recipient_canonical_maps);
 	maplist_open(&sc.sender_canonical, MAIL_PARAM_NAME(sender_canonical_maps), var_sender_canonical_maps);
 	maplist_open(&sc.login_maps, MAIL_PARAM_NAME(smtpd_sender_login_maps), var_smtpd_sender_login_maps);
+	maplist_open(&sc.relay_ccerts, MAIL_PARAM_NAME(relay_clientcerts), var_relay_clientcerts);
 	sc.delay_reject = var_smtpd_delay_reject;
 	sc.soft_bounce = var_soft_bounce;
 	sc.relay_before_rcpt = var_smtpd_relay_before_recipient_restrictions;
@@ -1294,8 +1315,9 @@ access_check(struct smtpd_check_ctx *ctx, const struct rstep *step)
 		name = addr;
 		break;
 	}
+	case SR_W_CCERT:
+		return smtpd_check_access_ccert(ctx, step->map, step->order);
 	case SR_W_ETRN:		/* no ETRN command */
-	case SR_W_CCERT:	/* no TLS: no client certificate */
 	case SR_W_SASL:
 		return smtpd_check_access_sasl(ctx, step->map);
 	case SR_W_NONE:
@@ -1305,6 +1327,42 @@ access_check(struct smtpd_check_ctx *ctx, const struct rstep *step)
 		return SMTPD_CHECK_DUNNO;
 	return smtpd_check_access_server(ctx, step->map, domain, o->variant,
 	    name, class);
+}
+
+/* permit_ccert - permit_tls_all_clientcerts (all: any verified
+ * certificate) and permit_tls_clientcerts (a certificate, verified or
+ * not, whose fingerprint or public key fingerprint is a key of
+ * relay_clientcerts). */
+static int
+permit_ccert(struct smtpd_check_ctx *ctx, int all)
+{
+	const struct smtpd_check_session *s = ctx->s;
+	const char *keys[2] = {s->ccert_fingerprint, s->ccert_pkey_fingerprint};
+
+	if (s->ccert_fingerprint == NULL)
+		return SMTPD_CHECK_DUNNO;
+	if (all)
+		return s->ccert_trusted ? SMTPD_CHECK_OK : SMTPD_CHECK_DUNNO;
+	for (int i = 0; i < 2; i++) {
+		if (keys[i] == NULL || *keys[i] == 0)
+			continue;
+		for (int m = 0; m < sc.relay_ccerts.count; m++) {
+			struct map *map = sc.relay_ccerts.map[m];
+			const char *value;
+
+			switch (map_lookup(map, keys[i], &value)) {
+			case MAP_FOUND:
+				return SMTPD_CHECK_OK;
+			case MAP_TEMPFAIL:
+				msg_warn("relay_clientcerts: %s: lookup of \"%s\": %s",
+				    map->title, keys[i], map_reason(map));
+				return smtpd_check_tempfail(ctx, ctx->client);
+			case MAP_NOTFOUND:
+				break;
+			}
+		}
+	}
+	return SMTPD_CHECK_DUNNO;
 }
 
 static int generic_checks(struct smtpd_check_ctx *, const struct rlist *,
@@ -1389,11 +1447,12 @@ one_check(struct smtpd_check_ctx *ctx, const struct rstep *step,
 		return rc ? SMTPD_CHECK_OK : SMTPD_CHECK_DUNNO;
 	case SR_NEVER:
 		/* permit_sasl_authenticated: a client that logged in with
-		 * AUTH.  permit_tls_*clientcerts: no client certificates, so
-		 * never a match. */
+		 * AUTH. */
 		if (o->what == SR_W_SASL && s->sasl_username != NULL)
 			return SMTPD_CHECK_OK;
 		return SMTPD_CHECK_DUNNO;
+	case SR_PERMIT_CCERT:
+		return permit_ccert(ctx, o->variant);
 	case SR_PERMIT_INET_INTERFACES: {
 		char *lit;
 

@@ -40,6 +40,11 @@ struct smtpd_check_session {
 	const char *tls_protocol;	/* "TLSv1.3" */
 	const char *tls_cipher;		/* "TLS_AES_256_GCM_SHA384" */
 	int tls_bits;
+	/* The client certificate: fingerprint NULL when none was presented;
+	 * subject and issuer CommonNames ("" when absent). */
+	const char *ccert_subject, *ccert_issuer;
+	const char *ccert_fingerprint, *ccert_pkey_fingerprint;
+	int ccert_trusted;		/* its chain verified */
 	/* SASL: NULL for a client that did not log in. */
 	const char *sasl_method;	/* "PLAIN" */
 	const char *sasl_username;	/* "alice" */

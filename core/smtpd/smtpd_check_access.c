@@ -442,6 +442,26 @@ smtpd_check_access_sasl(struct smtpd_check_ctx *ctx, struct map *map)
 }
 
 int
+smtpd_check_access_ccert(struct smtpd_check_ctx *ctx, struct map *map,
+    const char *order)
+{
+	const struct smtpd_check_session *s = ctx->s;
+	int rc = ACCESS_NOTFOUND;
+
+	/* The fingerprint itself is checked: the chain need not verify.  A
+	 * rejection names the certificate's CommonName, as in Postfix. */
+	for (; *order && rc == ACCESS_NOTFOUND; order++) {
+		const char *key = *order == 'c' ? s->ccert_fingerprint
+		    : s->ccert_pkey_fingerprint;
+
+		if (key && *key)
+			rc = query(ctx, map, key, s->ccert_subject
+			    ? s->ccert_subject : "", "Client certificate", 0);
+	}
+	return finish(rc);
+}
+
+int
 smtpd_check_access_helo(struct smtpd_check_ctx *ctx, struct map *map)
 {
 	const char *helo = ctx->helo;

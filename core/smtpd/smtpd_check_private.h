@@ -98,6 +98,12 @@ int smtpd_check_access_server(struct smtpd_check_ctx *ctx, struct map *map,
  * (nothing for a client that did not log in). */
 int smtpd_check_access_sasl(struct smtpd_check_ctx *ctx, struct map *map);
 
+/* smtpd_check_access_ccert - check_ccert_access: the client
+ * certificate's fingerprint ('c') and its public key's ('p'), in order
+ * (nothing without a certificate). */
+int smtpd_check_access_ccert(struct smtpd_check_ctx *ctx, struct map *map,
+    const char *order);
+
 /* smtpd_check_access_result - act on an access(5) action (value is a
  * writable copy); table names its source in warnings. */
 int smtpd_check_access_result(struct smtpd_check_ctx *ctx, const char *table,

@@ -65,8 +65,8 @@ smtpd_data_begin(struct smtpd_session *s)
 		proto = s->esmtp ? (s->tls ? "ESMTPS" : "ESMTP")
 		    : (s->tls ? "SMTPS" : "SMTP");
 	if (s->tls && s->tls_info && var_smtpd_tls_received_header)
-		snprintf(tls, sizeof(tls), "\n\t(using %s)\n\t(No client certificate "
-		    "requested)", s->tls_info);
+		snprintf(tls, sizeof(tls), "\n\t(using %s)\n\t%s", s->tls_info,
+		    smtpd_tls_ccert_comment(s));
 	else
 		tls[0] = 0;
 	/* smtpd_sasl_authenticated_header: the login name, for all to see. */

@@ -319,6 +319,24 @@ add_attr(struct buf *b, const char *name, const char *value)
 	free(v);
 }
 
+/* add_xtext - an attribute whose value is xtext (RFC 3461): "+" and
+ * "=", blanks and what is not printable ASCII as "+XX". */
+static void
+add_xtext(struct buf *b, const char *name, const char *value)
+{
+	struct buf *v = buf_new(64, BUF_NOLIMIT);
+
+	for (const unsigned char *cp = (const unsigned char *)(value ? value
+	    : ""); *cp; cp++) {
+		if (*cp < 33 || *cp > 126 || *cp == '+' || *cp == '=')
+			buf_printf(v, "+%02X", *cp);
+		else
+			buf_putc(v, (char)*cp);
+	}
+	add_attr(b, name, buf_str(v));
+	buf_free(&v);
+}
+
 static void
 build_request(struct smtpd_check_ctx *ctx, const char *context,
     struct buf *b)
@@ -345,10 +363,12 @@ build_request(struct smtpd_check_ctx *ctx, const char *context,
 	add_attr(b, "sasl_sender", s->sasl_sender ? s->sasl_sender : "");
 	snprintf(num, sizeof(num), "%ld", s->size);
 	add_attr(b, "size", num);
-	add_attr(b, "ccert_subject", "");
-	add_attr(b, "ccert_issuer", "");
-	add_attr(b, "ccert_fingerprint", "");
-	add_attr(b, "ccert_pubkey_fingerprint", "");
+	/* As Postfix: the names (xtext) of a verified certificate only, the
+	 * fingerprints of any. */
+	add_xtext(b, "ccert_subject", s->ccert_trusted ? s->ccert_subject : "");
+	add_xtext(b, "ccert_issuer", s->ccert_trusted ? s->ccert_issuer : "");
+	add_attr(b, "ccert_fingerprint", s->ccert_fingerprint);
+	add_attr(b, "ccert_pubkey_fingerprint", s->ccert_pkey_fingerprint);
 	add_attr(b, "encryption_protocol", s->tls_protocol ? s->tls_protocol : "");
 	add_attr(b, "encryption_cipher", s->tls_cipher ? s->tls_cipher : "");
 	snprintf(num, sizeof(num), "%d", s->tls_bits);

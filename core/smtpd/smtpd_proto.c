@@ -940,6 +940,15 @@ dispatch(struct smtpd_session *s, char *line, size_t len, int more_input,
 	}
 	f = cmd->flags;
 	s->last_cmd = cmd->verb + 1;
+	/* smtpd_tls_req_ccert without a trusted certificate: whatever the
+	 * client says first after the handshake ends the session. */
+	if (s->tls_refused) {
+		count(s, cmd->verb, 0);
+		smtpd_reply(s, "421 4.7.1 %s Error: %s", smtpd_conf.myhostname,
+		    s->tls_refused);
+		smtpd_close_after_reply(s);
+		return;
+	}
 	/* A client that talks ahead without PIPELINING (or after EHLO/HELO,
 	 * which must end a command group) is out of step: RFC 2920. */
 	if (more_input && smtpd_conf.forbid_unauth_pipelining

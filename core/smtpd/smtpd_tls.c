@@ -12,9 +12,20 @@
  * commands before TLS get "530 5.7.0 Must issue a STARTTLS command
  * first".
  *
+ * Client certificates: smtpd_tls_ask_ccert asks for one (verified with
+ * smtpd_tls_CAfile / smtpd_tls_CApath); smtpd_tls_req_ccert, with
+ * security level encrypt only, requires a verified one: as in Postfix,
+ * the handshake completes and the client's next command gets "421 4.7.1
+ * HOST Error: No client certificate presented" (or "Client certificate
+ * not trusted"), then the session ends.  The certificate's CommonNames
+ * and fingerprints (smtpd_tls_fingerprint_digest) go to the access
+ * checks, the policy service and the Received: header.
+ *
  * Logs as Postfix: "Anonymous TLS connection established from
- * NAME[ADDR]: TLSv1.3 with cipher ..." and "SSL_accept error from
- * NAME[ADDR]: REASON". */
+ * NAME[ADDR]: TLSv1.3 with cipher ..." ("Untrusted" with a certificate
+ * that did not verify, "Trusted" with one that did), "NOQUEUE: abort:
+ * TLS from NAME[ADDR]: No client certificate presented" and
+ * "SSL_accept error from NAME[ADDR]: REASON". */
 #include "postino_config.h"
 
 #include <stdlib.h>
@@ -34,6 +45,8 @@
 
 int smtpd_tls_level;		/* SMTPD_TLS_* */
 static SSL_CTX *tls_ctx;
+static int ask_ccert;			/* ask for client certificates */
+static int require_ccert;		/* ... and refuse without a trusted one */
 
 /* smtpd_tls_level_of - the effective smtpd_tls_security_level (with the
  * legacy smtpd_use_tls and smtpd_enforce_tls when it is empty). */
@@ -85,8 +98,15 @@ smtpd_tls_init(void)
 	smtpd_tls_level = level_of();
 	if (var_smtpd_tls_wrappermode && smtpd_tls_level == SMTPD_TLS_NONE)
 		smtpd_tls_level = SMTPD_TLS_ENCRYPT;
+	ask_ccert = require_ccert = 0;
 	if (smtpd_tls_level == SMTPD_TLS_NONE)
 		return;
+	/* As Postfix: a certificate is required only when TLS is. */
+	require_ccert = var_smtpd_tls_req_ccert
+	    && smtpd_tls_level == SMTPD_TLS_ENCRYPT;
+	if (var_smtpd_tls_req_ccert && !require_ccert)
+		msg_warn("Can't require client certs unless TLS is required");
+	ask_ccert = var_smtpd_tls_ask_ccert || require_ccert;
 	/* encrypt (and wrapper mode) use the mandatory settings. */
 	mandatory = smtpd_tls_level == SMTPD_TLS_ENCRYPT
 	    || var_smtpd_tls_wrappermode;
@@ -104,6 +124,10 @@ smtpd_tls_init(void)
 	c.exclude_ciphers = mandatory ? var_smtpd_tls_mandatory_exclude_ciphers
 	    : var_smtpd_tls_exclude_ciphers;
 	c.session_timeout = var_smtpd_tls_session_cache_timeout;
+	c.ask_ccert = ask_ccert;
+	c.CAfile = var_smtpd_tls_CAfile;
+	c.CApath = var_smtpd_tls_CApath;
+	c.verify_depth = (int)var_smtpd_tls_ccert_verifydepth;
 	if ((tls_ctx = tls_server_create(&c, &err)) == NULL) {
 		/* As Postfix: "may" goes on without TLS; "encrypt" cannot. */
 		if (smtpd_tls_level == SMTPD_TLS_MAY && !var_smtpd_tls_wrappermode) {
@@ -205,9 +229,25 @@ smtpd_tls_check(struct smtpd_session *s)
 	s->tls = 1;
 	if (!SSL_session_reused(ssl))
 		smtpd_anvil_newtls(s);
+	free(s->ccert);
+	s->ccert = NULL;
+	if (ask_ccert) {
+		s->ccert = xmalloc(sizeof(*s->ccert));
+		tls_server_peer(ssl, var_smtpd_tls_fingerprint_digest, s->ccert);
+	}
 	tls_describe(ssl, desc, sizeof(desc), 1);
-	msg_info("Anonymous TLS connection established from %s[%s]: %s",
-	    s->name, s->addr, desc);
+	msg_info("%s TLS connection established from %s[%s]: %s",
+	    s->ccert == NULL || !s->ccert->present ? "Anonymous"
+	    : s->ccert->trusted ? "Trusted" : "Untrusted", s->name, s->addr,
+	    desc);
+	if (require_ccert && !s->ccert->trusted) {
+		/* The next command gets the 421 (smtpd_proto.c). */
+		s->tls_refused = s->ccert->present
+		    ? "Client certificate not trusted"
+		    : "No client certificate presented";
+		msg_info("NOQUEUE: abort: TLS from %s[%s]: %s", s->name, s->addr,
+		    s->tls_refused);
+	}
 	free(s->tls_info);
 	s->tls_info = xstrdup(desc);
 	/* RFC 3207: the client starts over (a wrapper-mode session has
@@ -231,6 +271,55 @@ smtpd_tls_failed(struct smtpd_session *s)
 		strlcpy(why, "lost connection", sizeof(why));
 	msg_info("SSL_accept error from %s[%s]: %s", s->name, s->addr, why);
 	s->tls_handshake = 0;
+}
+
+void
+smtpd_tls_fill_ccert(const struct smtpd_session *s,
+    struct smtpd_check_session *cs)
+{
+	const struct tls_peer *p = s->tls ? s->ccert : NULL;
+
+	cs->ccert_subject = cs->ccert_issuer = NULL;
+	cs->ccert_fingerprint = cs->ccert_pkey_fingerprint = NULL;
+	cs->ccert_trusted = 0;
+	if (p == NULL || !p->present)
+		return;
+	cs->ccert_subject = p->subject_cn;
+	cs->ccert_issuer = p->issuer_cn;
+	cs->ccert_fingerprint = p->fingerprint;
+	cs->ccert_pkey_fingerprint = p->pkey_fingerprint;
+	cs->ccert_trusted = p->trusted;
+}
+
+/* comment_text - s with what would end a header comment or its quoted
+ * strings replaced by '?' (into buf). */
+static const char *
+comment_text(const char *s, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	for (; *s && n + 1 < len; s++)
+		buf[n++] = strchr("()\\\"", *s) ? '?' : *s;
+	buf[n] = 0;
+	return buf;
+}
+
+const char *
+smtpd_tls_ccert_comment(const struct smtpd_session *s)
+{
+	static char text[700];
+	char cn[256], issuer[256];
+	const struct tls_peer *p = s->ccert;
+
+	if (p != NULL && p->present) {
+		snprintf(text, sizeof(text), "(Client CN \"%s\", Issuer \"%s\" (%s))",
+		    comment_text(p->subject_cn, cn, sizeof(cn)),
+		    comment_text(p->issuer_cn, issuer, sizeof(issuer)),
+		    p->trusted ? "verified OK" : "not verified");
+		return text;
+	}
+	return ask_ccert ? "(Client did not present a certificate)"
+	    : "(No client certificate requested)";
 }
 
 void

@@ -153,14 +153,59 @@ tls_fingerprint(X509 *cert, const char *digest, int pubkey, char *buf,
 
 	if (md == NULL || len < 1)
 		return -1;
-	if (pubkey ? X509_pubkey_digest(cert, md, d, &dlen) != 1
-	    : X509_digest(cert, md, d, &dlen) != 1)
+	if (pubkey) {
+		/* As Postfix: the digest of the whole SubjectPublicKeyInfo
+		 * (what "openssl pkey -pubin -outform DER" writes), not of the
+		 * key bits alone (X509_pubkey_digest). */
+		unsigned char *der = NULL;
+		int dl = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &der);
+		int ok = dl > 0 && EVP_Digest(der, (size_t)dl, d, &dlen, md,
+		    NULL) == 1;
+
+		OPENSSL_free(der);
+		if (!ok)
+			return -1;
+	} else if (X509_digest(cert, md, d, &dlen) != 1)
 		return -1;
 	buf[0] = 0;
 	for (unsigned int i = 0; i < dlen && n + 4 < len; i++)
 		n += (size_t)snprintf(buf + n, len - n, "%s%02X", i ? ":" : "",
 		    d[i]);
 	return 0;
+}
+
+/* name_entry - the text of the first nid entry of name, or -1. */
+static int
+name_entry(X509_NAME *name, int nid, char *buf, size_t len)
+{
+	int i = name ? X509_NAME_get_index_by_NID(name, nid, -1) : -1;
+	ASN1_STRING *data;
+	unsigned char *utf8 = NULL;
+	int n;
+
+	if (i < 0)
+		return -1;
+	data = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i));
+	if ((n = ASN1_STRING_to_UTF8(&utf8, data)) < 0)
+		return -1;
+	snprintf(buf, len, "%.*s", n, (char *)utf8);
+	OPENSSL_free(utf8);
+	for (char *cp = buf; *cp; cp++)
+		if ((unsigned char)*cp < 0x20 || *cp == 0x7f)
+			*cp = '?';
+	return 0;
+}
+
+void
+tls_cert_cn(X509 *cert, int issuer, char *buf, size_t len)
+{
+	X509_NAME *name = issuer ? X509_get_issuer_name(cert)
+	    : X509_get_subject_name(cert);
+
+	buf[0] = 0;
+	if (name_entry(name, NID_commonName, buf, len) < 0 && issuer
+	    && name_entry(name, NID_organizationName, buf, len) < 0)
+		buf[0] = 0;
 }
 
 /* hexonly - uppercase hex digits of s, colons and the rest dropped. */

@@ -56,6 +56,11 @@ int tls_cert_name_match(X509 *cert, const char *list,
 int tls_fingerprint(X509 *cert, const char *digest, int pubkey,
     char *buf, size_t len);
 
+/* tls_cert_cn - the subject's CommonName (issuer 0) or the issuer's
+ * (issuer 1; its organization when it has no CommonName) into buf, ""
+ * when there is none.  Control characters become '?'. */
+void tls_cert_cn(X509 *cert, int issuer, char *buf, size_t len);
+
 /* tls_fingerprint_match - does the certificate's fingerprint (or its
  * public key's) appear in list (blanks, commas, "|" between entries;
  * case and colons ignored)? */

@@ -23,6 +23,7 @@
 
 #include "mymalloc.h"
 #include "stringops.h"
+#include "tls_client.h"
 #include "tls_server.h"
 
 void
@@ -118,10 +119,8 @@ bad:
 	return -1;
 }
 
-/* load_pair - a key and its certificate chain (the same file for
- * chain files). */
-static int
-load_pair(SSL_CTX *ctx, const char *cert, const char *key, char **err_r)
+int
+tls_load_pair(SSL_CTX *ctx, const char *cert, const char *key, char **err_r)
 {
 	char why[256];
 
@@ -147,6 +146,54 @@ load_pair(SSL_CTX *ctx, const char *cert, const char *key, char **err_r)
 	return 0;
 }
 
+/* accept_any - the chain's verdict is kept (SSL_get_verify_result) but
+ * never ends the handshake: smtpd decides after it, as Postfix does. */
+static int
+accept_any(int ok, X509_STORE_CTX *store)
+{
+	(void)ok;
+	(void)store;
+	return 1;
+}
+
+/* ask_ccert - request client certificates, verified against CAfile and
+ * CApath (whose CA names go into the request). */
+static int
+ask_ccert(SSL_CTX *ctx, const struct tls_server_conf *conf, char **err_r)
+{
+	const char *file = conf->CAfile && *conf->CAfile ? conf->CAfile : NULL;
+	const char *path = conf->CApath && *conf->CApath ? conf->CApath : NULL;
+	char why[256];
+
+	if ((file || path)
+	    && SSL_CTX_load_verify_locations(ctx, file, path) != 1) {
+		tls_error_text(why, sizeof(why));
+		*err_r = concatenate("cannot load client certificate trust anchors "
+		    "from \"", file ? file : "", "\" / \"", path ? path : "",
+		    "\": ", why, (char *)0);
+		return -1;
+	}
+	if (file) {
+		STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(file);
+
+		if (names == NULL) {
+			tls_error_text(why, sizeof(why));
+			*err_r = concatenate("cannot read CA names from ", file, ": ",
+			    why, (char *)0);
+			return -1;
+		}
+		SSL_CTX_set_client_CA_list(ctx, names);
+	}
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_CLIENT_ONCE,
+	    accept_any);
+	/* Postfix's depth counts the certificates above the client's, the
+	 * trust anchor included (1: issued by a CA of CAfile); OpenSSL's
+	 * does not count the trust anchor. */
+	SSL_CTX_set_verify_depth(ctx, conf->verify_depth > 0
+	    ? conf->verify_depth - 1 : 0);
+	return 0;
+}
+
 SSL_CTX *
 tls_server_create(const struct tls_server_conf *conf, char **err_r)
 {
@@ -169,8 +216,10 @@ tls_server_create(const struct tls_server_conf *conf, char **err_r)
 	}
 	SSL_CTX_set_min_proto_version(ctx, min);
 	SSL_CTX_set_max_proto_version(ctx, max);
+	/* No anonymous ciphers when a certificate is asked for: the request
+	 * cannot be sent in them. */
 	ciphers = concatenate(conf->cipherlist ? conf->cipherlist : "DEFAULT",
-	    (char *)0);
+	    conf->ask_ccert ? ":!aNULL" : "", (char *)0);
 	if (conf->exclude_ciphers && *conf->exclude_ciphers) {
 		char *copy = xstrdup(conf->exclude_ciphers), *cp = copy, *tok;
 
@@ -194,7 +243,7 @@ tls_server_create(const struct tls_server_conf *conf, char **err_r)
 		char *copy = xstrdup(conf->chain_files), *cp = copy, *f;
 
 		while ((f = mystrtok(&cp, " \t\r\n,")) != NULL) {
-			if (load_pair(ctx, f, f, err_r) < 0) {
+			if (tls_load_pair(ctx, f, f, err_r) < 0) {
 				free(copy);
 				goto fail;
 			}
@@ -203,13 +252,13 @@ tls_server_create(const struct tls_server_conf *conf, char **err_r)
 		free(copy);
 	} else {
 		if (conf->cert_file && *conf->cert_file) {
-			if (load_pair(ctx, conf->cert_file, *conf->key_file
+			if (tls_load_pair(ctx, conf->cert_file, *conf->key_file
 			    ? conf->key_file : conf->cert_file, err_r) < 0)
 				goto fail;
 			loaded++;
 		}
 		if (conf->eccert_file && *conf->eccert_file) {
-			if (load_pair(ctx, conf->eccert_file, *conf->eckey_file
+			if (tls_load_pair(ctx, conf->eccert_file, *conf->eckey_file
 			    ? conf->eckey_file : conf->eccert_file, err_r) < 0)
 				goto fail;
 			loaded++;
@@ -220,6 +269,8 @@ tls_server_create(const struct tls_server_conf *conf, char **err_r)
 		    "or smtpd_tls_cert_file");
 		goto fail;
 	}
+	if (conf->ask_ccert && ask_ccert(ctx, conf, err_r) < 0)
+		goto fail;
 	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION
 	    | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
@@ -412,6 +463,25 @@ fail:
 	OPENSSL_cleanse(buf, sizeof(buf));
 	close(fd);
 	return -1;
+}
+
+void
+tls_server_peer(SSL *ssl, const char *digest, struct tls_peer *p)
+{
+	X509 *cert = SSL_get0_peer_certificate(ssl);
+
+	memset(p, 0, sizeof(*p));
+	if (cert == NULL)
+		return;
+	p->present = 1;
+	p->trusted = SSL_get_verify_result(ssl) == X509_V_OK;
+	tls_cert_cn(cert, 0, p->subject_cn, sizeof(p->subject_cn));
+	tls_cert_cn(cert, 1, p->issuer_cn, sizeof(p->issuer_cn));
+	if (tls_fingerprint(cert, digest, 0, p->fingerprint,
+	    sizeof(p->fingerprint)) < 0
+	    || tls_fingerprint(cert, digest, 1, p->pkey_fingerprint,
+	    sizeof(p->pkey_fingerprint)) < 0)
+		p->fingerprint[0] = p->pkey_fingerprint[0] = 0;
 }
 
 void

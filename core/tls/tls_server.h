@@ -11,7 +11,14 @@
  * low, export, null) name tls_<grade>_cipherlist, minus
  * smtpd_tls_exclude_ciphers.  Sessions are resumed with tickets and
  * with the context's cache (smtpd_tls_session_cache_timeout); with
- * tls_server_ticket_keys a ticket outlives the process that issued it. */
+ * tls_server_ticket_keys a ticket outlives the process that issued it.
+ *
+ * Client certificates (smtpd_tls_ask_ccert): the context asks for one,
+ * names the CAs of smtpd_tls_CAfile in the request, and verifies the
+ * chain against smtpd_tls_CAfile / smtpd_tls_CApath up to
+ * smtpd_tls_ccert_verifydepth.  The handshake never fails for a missing
+ * or unverified certificate: the caller reads the outcome afterwards
+ * (tls_server_peer) and decides, as Postfix does. */
 #ifndef POSTINO_TLS_TLS_SERVER_H
 #define POSTINO_TLS_TLS_SERVER_H
 
@@ -28,6 +35,19 @@ struct tls_server_conf {
 	const char *exclude_ciphers;
 	const char *cipherlist;		/* tls_<grade>_cipherlist, expanded */
 	long session_timeout;		/* seconds */
+	int ask_ccert;			/* request a client certificate */
+	const char *CAfile, *CApath;	/* trust anchors for client certs */
+	int verify_depth;		/* smtpd_tls_ccert_verifydepth */
+};
+
+/* What the client presented (tls_server_peer). */
+struct tls_peer {
+	int present;			/* a certificate was presented */
+	int trusted;			/* ... and its chain verified */
+	char subject_cn[256];		/* subject CommonName, or "" */
+	char issuer_cn[256];		/* issuer CommonName (else O), or "" */
+	char fingerprint[200];		/* "AB:CD:..." (digest), or "" */
+	char pkey_fingerprint[200];	/* of the public key, or "" */
 };
 
 /* tls_server_create - a context, or NULL with *err_r (malloc'd) naming
@@ -41,6 +61,17 @@ SSL_CTX *tls_server_create(const struct tls_server_conf *conf, char **err_r);
  * file cannot be used (then OpenSSL's per-process keys stay). */
 int tls_server_ticket_keys(SSL_CTX *ctx, const char *path, long lifetime,
     char **err_r);
+
+/* tls_load_pair - a private key and its certificate chain (key and
+ * cert may name the same file: a chain file) into ctx; -1 with *err_r
+ * (malloc'd) naming the file at fault. */
+int tls_load_pair(SSL_CTX *ctx, const char *cert, const char *key,
+    char **err_r);
+
+/* tls_server_peer - the client certificate of a completed handshake
+ * (resumed sessions included), fingerprints with digest (md5, sha1,
+ * sha256, ...; an unknown one leaves them empty). */
+void tls_server_peer(SSL *ssl, const char *digest, struct tls_peer *p);
 
 /* tls_protocol_range - Postfix's protocol list as OpenSSL versions (0:
  * no bound); -1 with *err_r (static) for a malformed list. */

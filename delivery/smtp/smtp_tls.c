@@ -17,6 +17,14 @@
  * Opportunistic levels use smtp_tls_protocols / smtp_tls_ciphers, the
  * others the mandatory ones; smtp_tls_exclude_ciphers always.
  *
+ * With smtp_tls_security_level empty, the legacy switches decide, as in
+ * Postfix: smtp_enforce_tls = yes is verify (encrypt with
+ * smtp_tls_enforce_peername = no), else smtp_use_tls = yes is may.
+ *
+ * A client certificate, when configured (smtp_tls_chain_files, else
+ * smtp_tls_cert_file / smtp_tls_key_file and smtp_tls_eccert_file /
+ * smtp_tls_eckey_file), is presented to servers that ask for one.
+ *
  * Sessions are resumed from a per-process cache keyed by the server
  * (smtp_tls_session_cache_timeout). */
 #include "postino_config.h"
@@ -126,6 +134,51 @@ cache_find(const char *key)
 	return NULL;
 }
 
+/* client_certs - the certificates this client presents: each of
+ * <prefix>_tls_chain_files (a key and its chain), else the RSA and ECDSA
+ * certificate/key pairs. */
+static int
+client_certs(SSL_CTX *c, char **err_r)
+{
+	const char *pairs[2][2] = {
+		{PICK(cert_file), PICK(key_file)},
+		{PICK(eccert_file), PICK(eckey_file)},
+	};
+
+	if (*PICK(chain_files)) {
+		char *copy = xstrdup(PICK(chain_files)), *cp = copy, *f;
+		int rc = 0;
+
+		while (rc == 0 && (f = mystrtok(&cp, " \t\r\n,")) != NULL)
+			rc = tls_load_pair(c, f, f, err_r);
+		free(copy);
+		return rc;
+	}
+	for (int k = 0; k < 2; k++) {
+		if (*pairs[k][0] == 0)
+			continue;
+		if (tls_load_pair(c, pairs[k][0], *pairs[k][1] ? pairs[k][1]
+		    : pairs[k][0], err_r) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* legacy_level - the level of the obsolete smtp_use_tls,
+ * smtp_enforce_tls and smtp_tls_enforce_peername (for an empty
+ * smtp_tls_security_level). */
+static int
+legacy_level(void)
+{
+	int use = prefix[0] == 'l' ? var_lmtp_use_tls : var_smtp_use_tls;
+	int enforce = prefix[0] == 'l' ? var_lmtp_enforce_tls
+	    : var_smtp_enforce_tls;
+
+	if (enforce)
+		return PICK(enforce_peername) ? TLS_LEV_VERIFY : TLS_LEV_ENCRYPT;
+	return use ? TLS_LEV_MAY : TLS_LEV_NONE;
+}
+
 /* context_create - the client context, ready for DANE. */
 static SSL_CTX *
 context_create(char **err_r)
@@ -136,6 +189,10 @@ context_create(char **err_r)
 
 	if (c == NULL)
 		return NULL;
+	if (client_certs(c, err_r) < 0) {
+		SSL_CTX_free(c);
+		return NULL;
+	}
 	if (SSL_CTX_dane_enable(c) <= 0) {
 		tls_error_text(why, sizeof(why));
 		*err_r = concatenate("cannot enable DANE: ", why, (char *)0);
@@ -155,7 +212,8 @@ smtp_tls_init(int lmtp)
 	const char *lerr;
 
 	prefix = lmtp ? "lmtp" : "smtp";
-	conf.level = tls_level_parse(PICK(security_level));
+	conf.level = *PICK(security_level) ? tls_level_parse(PICK(security_level))
+	    : legacy_level();
 	if (conf.level == TLS_LEV_INVALID)
 		msg_fatal("%s_tls_security_level: unknown level \"%s\"", prefix,
 		    PICK(security_level));

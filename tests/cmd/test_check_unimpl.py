@@ -41,14 +41,14 @@ CASES = [
     ("smtp_sasl_auth_enable", "yes", FINE),
     ("lmtp_sasl_auth_enable", "yes", FINE),
     ("smtp_enforce_tls", "no", FINE),
-    ("smtp_enforce_tls", "Yes", REFUSE),
-    ("smtp_enforce_tls", "yes", REFUSE),
-    ("smtpd_tls_req_ccert", "yes", REFUSE),
+    ("smtp_enforce_tls", "yes", FINE),
+    ("smtpd_tls_req_ccert", "yes", FINE),
+    ("smtpd_tls_ask_ccert", "yes", FINE),
     ("smtp_tls_wrappermode", "yes", FINE),
     ("smtp_tls_per_site", "hash:/etc/postfix/tls_per_site", REFUSE),
-    ("smtp_use_tls", "yes", WARN),
-    ("smtp_use_tls", "no", FINE),
+    ("smtp_use_tls", "yes", FINE),
     ("biff", "no", FINE),
+    ("biff", "Yes", WARN),
     # Lists: empty asks for nothing.
     ("smtpd_milters", "", FINE),
     ("smtpd_milters", "inet:127.0.0.1:8891", REFUSE),
@@ -216,19 +216,21 @@ class CheckUnimplTest(unittest.TestCase):
                       lines[0])
 
     def test_every_finding_in_file_order(self):
-        self.main("smtp_use_tls = yes\nsmtpd_milters = inet:[::1]:1\n"
+        self.main("debug_peer_list = 192.0.2.10\n"
+                  "smtpd_milters = inet:[::1]:1\n"
                   "content_filter = smtp:[127.0.0.1]:10024\n")
-        self.master("smtp inet n - n - 1 smtpd -o smtp_enforce_tls=yes"
+        self.master("smtp inet n - n - 1 smtpd"
+                    " -o smtp_header_checks=regexp:/etc/postino/shc"
                     " -o smtpd_proxy_filter=127.0.0.1:10025\n")
         r, lines = self.check()
         self.assertNotEqual(r.rc, 0, r)
         found = [re.search(r"(main|master)\.cf, line (\d+).* parameter (\S+)",
                            x).groups() for x in lines]
         self.assertEqual(found, [
-            ("main", "4", "smtp_use_tls"),
+            ("main", "4", "debug_peer_list"),
             ("main", "5", "smtpd_milters"),
             ("main", "6", "content_filter"),
-            ("master", "1", "smtp_enforce_tls"),
+            ("master", "1", "smtp_header_checks"),
             ("master", "1", "smtpd_proxy_filter")])
 
     def test_mime_and_nested_header_checks(self):

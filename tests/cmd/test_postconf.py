@@ -575,7 +575,7 @@ class PostconfTest(unittest.TestCase):
             "no milter support"), status["smtpd_milters"])
         self.assertEqual(status["biff"],
                          "not implemented: ignored, with a warning when set")
-        for name in ("smtp_tls_per_site", "smtp_enforce_tls",
+        for name in ("smtp_tls_per_site", "smtp_header_checks",
                      "content_filter", "smtpd_proxy_filter",
                      "non_smtpd_milters", "smtpd_upstream_proxy_protocol",
                      "mime_header_checks"):
@@ -589,10 +589,10 @@ class PostconfTest(unittest.TestCase):
     def test_U_named(self):
         self.write_main("")
         res = self.pc("-U", "myhostname", "html_directory",
-                      "smtp_use_tls", "no_such_parameter")
+                      "biff", "no_such_parameter")
         self.assertEqual(res.out, "myhostname: implemented\n"
                          "html_directory: accepted, no effect in postino\n"
-                         "smtp_use_tls: not implemented: ignored, with a "
+                         "biff: not implemented: ignored, with a "
                          "warning when set\n")
         self.assertIn("no_such_parameter: unknown parameter", res.err)
 

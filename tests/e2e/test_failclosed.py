@@ -32,7 +32,7 @@ REFUSED = [
     ("non_smtpd_milters", "inet:127.0.0.1:1"),
     ("content_filter", "smtp:[127.0.0.1]:10024"),
     ("smtpd_proxy_filter", "127.0.0.1:10025"),
-    ("smtp_enforce_tls", "yes"),
+    ("smtp_tls_per_site", "hash:/etc/postino/tls_per_site"),
     ("smtpd_upstream_proxy_protocol", "haproxy"),
     ("always_bcc", "archive@example.test"),
     ("smtp_dns_support_level", "disabled"),
@@ -136,12 +136,13 @@ class FailClosedTest(unittest.TestCase):
             "readme_directory": "no",         # no effect
         }
         inst = Instance(self, main=main, users=["alice"],
-                        smtpd_args=" -o smtpd_tls_ask_ccert=yes")
+                        smtpd_args=" -o smtpd_tls_dh1024_param_file="
+                        "/etc/ssl/dh2048.pem")
         rc, out = inst.postino("check", check=False)
         self.assertEqual(rc, 0, out)
         lines = self.findings(out)
         names = sorted(re.search(r"parameter (\S+) = ", x)[1] for x in lines)
-        self.assertEqual(names, ["smtpd_tls_ask_ccert"], out)
+        self.assertEqual(names, ["smtpd_tls_dh1024_param_file"], out)
         for x in lines:
             self.assertIn(": warning: ", x)
             self.assertTrue(x.endswith("not implemented by postino: ignored"),

@@ -68,10 +68,16 @@ class Check(unittest.TestCase):
             "check_sender_access hash:{dir}/no-such-table",
             "smtpd_recipient_restrictions":
             "check_policy_service inet:127.0.0.1, reject_unauth_destination",
+            "smtpd_relay_restrictions": "check_ccert_access { inline:{x=OK},"
+            " { search_order = pubkey_fingerprint, serial } }, "
+            "reject_unauth_destination",
             "smtpd_restriction_classes": "strict",
             "strict": "reject_bogus"})
         self.refused(
             i,
+            r"line %d: smtpd_relay_restrictions: restriction "
+            r"\"check_ccert_access\": bad search_order \"serial\""
+            % main_line(i, "smtpd_relay_restrictions"),
             r"line %d: smtpd_client_restrictions: restriction "
             r"\"check_client_access\" needs a type:table argument"
             % main_line(i, "smtpd_client_restrictions"),

@@ -554,6 +554,41 @@ class SmtpTls(unittest.TestCase):
                          r"from \S+\[127\.0\.0\.1\]: TLSv1\.3")
 
 
+    def test_postfix_receiver_client_cert(self):
+        """postino presents smtp_tls_chain_files to Postfix's smtpd,
+        which asks for a client certificate and verifies it with the
+        same CA."""
+        crt, key = self.pki.server("pfx", "mx.pfx.test")
+        ccrt, ckey = self.pki.server("relay", "relay.example.test")
+        chains = []
+        for name, (k, c) in (("pfx", (key, crt)), ("relay", (ckey, ccrt))):
+            chain = os.path.join(self.pki.dir, name + "-chain.pem")
+            with open(chain, "w") as out:
+                for p in (k, c):
+                    with open(p) as f:
+                        out.write(f.read())
+            os.chmod(chain, 0o644)
+            chains.append(chain)
+        pfx = PostfixMx(self, "127.0.0.31", "pfx.test", users=["bob"],
+                        extra_main={"smtpd_tls_security_level": "may",
+                                    "smtpd_tls_chain_files": chains[0],
+                                    "smtpd_tls_ask_ccert": "yes",
+                                    "smtpd_tls_CAfile":
+                                        self.pki.path("ca-ca.crt"),
+                                    "smtpd_tls_received_header": "yes",
+                                    "smtpd_tls_loglevel": "1"})
+        i = mta(self, {"smtp_tls_security_level": "verify",
+                       "smtp_tls_CAfile": self.pki.path("ca-ca.crt"),
+                       "smtp_tls_chain_files": chains[1]})
+        send(i, "bob@pfx.test", "client certificate to postfix")
+        self.wait_log(i, delivered("bob@pfx.test", "mx.pfx.test",
+                                   "127.0.0.31", SENT))
+        msgs = pfx.wait_maildir("bob", 1)
+        self.assertIn(b'(Client CN "relay.example.test", Issuer '
+                      b'"Test CA ca" (verified OK))', msgs[0])
+        self.assertRegex(pfx.log(), r"Trusted TLS connection established "
+                         r"from \S+\[127\.0\.0\.1\]: TLSv1\.3")
+
 if __name__ == "__main__":
     netns.enter(__file__)
     unittest.main()

@@ -10,6 +10,8 @@ own tools:
   established from ..."; at verify with a name the certificate does not
   carry, Postfix defers ("Server certificate not verified") and nothing
   arrives;
+- Postfix's client presents its certificate (smtp_tls_chain_files) to a
+  postino that asks for one: "Trusted TLS connection established from";
 - posttls-finger verifies postino's certificate chain and sees the TLS
   session resumed on its second connection.
 
@@ -117,6 +119,39 @@ class TlsPostfix(unittest.TestCase):
                                  r"ESMTPS id ")
         i.wait_log(r"Anonymous TLS connection established from "
                    r"\S+\[127\.0\.0\.1\]: TLSv1\.3 with cipher", count=4)
+
+    def test_postfix_client_certificate(self):
+        """Postfix's smtp client presents smtp_tls_chain_files to a
+        postino that asks for client certificates: postino logs
+        "Trusted" and names the certificate in the Received: header."""
+        crt, key = self.pki.server("relay", "relay.pfx.test")
+        chain = self.pki.path("relay-chain.pem")
+        with open(chain, "w") as out:
+            for p in (key, crt):
+                with open(p) as f:
+                    out.write(f.read())
+        os.chmod(chain, 0o644)
+        i = Instance(self, users=("alice",))
+        i.set_main(**{k: self.i.main[k] for k in (
+            "smtpd_tls_security_level", "smtpd_tls_chain_files",
+            "smtpd_tls_received_header")})
+        i.set_main(smtpd_tls_ask_ccert="yes",
+                   smtpd_tls_CAfile=self.pki.path("ca-ca.crt"))
+        i.start()
+        pfx = self.postfix("127.0.0.36", "encrypt",
+                           relayhost="[mx.example.test]:%d" % i.port,
+                           smtp_tls_chain_files=chain)
+        c = smtplib.SMTP(pfx.address, 25, timeout=WAIT)
+        c.ehlo("client.pfx.test")
+        self.assertEqual(c.sendmail("bob@pfx.test", [i.addr("alice")],
+                                    message("bob@pfx.test", i.addr("alice"),
+                                            "with a certificate")), {})
+        c.quit()
+        msgs = i.wait_maildir("alice", 1, timeout=DELIVERY_WAIT)
+        self.assertIn(b'\t(Client CN "relay.pfx.test", Issuer "Test CA ca" '
+                      b'(verified OK))\n', msgs[0])
+        i.wait_log(r"Trusted TLS connection established from "
+                   r"\S+\[127\.0\.0\.1\]: TLSv1\.3 with cipher")
 
     def test_postfix_client_wrong_name(self):
         # The certificate names mx.example.test, not 127.0.0.1: a

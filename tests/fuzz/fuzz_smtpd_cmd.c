@@ -384,6 +384,13 @@ smtpd_tls_start(struct smtpd_session *s)
 	s->tls_start = 0;
 }
 
+const char *
+smtpd_tls_ccert_comment(const struct smtpd_session *s)
+{
+	(void)s;
+	return "(No client certificate requested)";
+}
+
 int
 smtpd_anvil_mail(struct smtpd_session *s)
 {

@@ -1116,6 +1116,40 @@ test_other_restrictions(void **state)
 	    "check_ccert_access inline:{{x=OK}}, check_sasl_access "
 	    "inline:{{x=OK}}, reject");
 	expect_rcpt(&s, "joe@our.test", 554, "5.7.1", NULL);
+	/* A client certificate (smtpd fills these after the handshake):
+	 * permit_tls_all_clientcerts wants it verified,
+	 * permit_tls_clientcerts and check_ccert_access go by fingerprint
+	 * (the certificate's, then its public key's), verified or not. */
+	s.ccert_subject = "client.test";
+	s.ccert_issuer = "Test CA";
+	s.ccert_fingerprint = "AB:CD";
+	s.ccert_pkey_fingerprint = "EF:01";
+	conf("compatibility_level = 3.6\n"
+	    "smtpd_client_restrictions = permit_tls_all_clientcerts, reject");
+	expect_rcpt(&s, "joe@our.test", 554, "5.7.1", NULL);
+	s.ccert_trusted = 1;
+	expect_rcpt(&s, "joe@our.test", 0, NULL, NULL);
+	s.ccert_trusted = 0;
+	conf("compatibility_level = 3.6\n"
+	    "relay_clientcerts = inline:{{EF:01=pinned}}\n"
+	    "smtpd_client_restrictions = permit_tls_clientcerts, reject");
+	expect_rcpt(&s, "joe@our.test", 0, NULL, NULL);
+	conf("compatibility_level = 3.6\n"
+	    "relay_clientcerts = inline:{{EF:02=other}}\n"
+	    "smtpd_client_restrictions = permit_tls_clientcerts, reject");
+	expect_rcpt(&s, "joe@our.test", 554, "5.7.1", NULL);
+	conf("compatibility_level = 3.6\n"
+	    "smtpd_client_restrictions = check_ccert_access "
+	    "inline:{{AB:CD=REJECT}, {EF:01=OK}}");
+	expect_rcpt(&s, "joe@our.test", 554, "5.7.1",
+	    "<client.test>: Client certificate rejected: Access denied");
+	conf("compatibility_level = 3.6\n"
+	    "smtpd_client_restrictions = check_ccert_access { "
+	    "inline:{{AB:CD=REJECT}, {EF:01=OK}}, "
+	    "{ search_order = pubkey_fingerprint } }, reject");
+	expect_rcpt(&s, "joe@our.test", 0, NULL, NULL);
+	s.ccert_subject = s.ccert_issuer = NULL;
+	s.ccert_fingerprint = s.ccert_pkey_fingerprint = NULL;
 	/* Logged in as x: check_sasl_access finds it... */
 	conf("compatibility_level = 3.6\n"
 	    "smtpd_client_restrictions = check_sasl_access inline:{{x=OK}}, "
