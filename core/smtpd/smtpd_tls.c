@@ -236,10 +236,13 @@ smtpd_tls_check(struct smtpd_session *s)
 		tls_server_peer(ssl, var_smtpd_tls_fingerprint_digest, s->ccert);
 	}
 	tls_describe(ssl, desc, sizeof(desc), 1);
-	msg_info("%s TLS connection established from %s[%s]: %s",
-	    s->ccert == NULL || !s->ccert->present ? "Anonymous"
-	    : s->ccert->trusted ? "Trusted" : "Untrusted", s->name, s->addr,
-	    desc);
+	/* smtpd_tls_loglevel 1 and up: the summary line (Postfix's 0 logs
+	 * only failures). */
+	if (var_smtpd_tls_loglevel >= 1)
+		msg_info("%s TLS connection established from %s[%s]: %s",
+		    s->ccert == NULL || !s->ccert->present ? "Anonymous"
+		    : s->ccert->trusted ? "Trusted" : "Untrusted", s->name,
+		    s->addr, desc);
 	if (require_ccert && !s->ccert->trusted) {
 		/* The next command gets the 421 (smtpd_proto.c). */
 		s->tls_refused = s->ccert->present

@@ -76,6 +76,7 @@ static struct {
 	int level;
 	int wrappermode;
 	int note_offer;			/* smtp_tls_note_starttls_offer */
+	int loglevel;			/* smtp_tls_loglevel */
 	char *CAfile, *CApath;
 	char *verify_match, *secure_match;
 	char *fp_digest, *fp_match;
@@ -219,6 +220,7 @@ smtp_tls_init(int lmtp)
 		    PICK(security_level));
 	conf.wrappermode = PICK(wrappermode);
 	conf.note_offer = PICK(note_starttls_offer);
+	conf.loglevel = PICK(loglevel);
 	conf.cache_timeout = PICK(session_cache_timeout);
 	conf.CAfile = xstrdup(PICK(CAfile));
 	conf.servername = xstrdup(PICK(servername));
@@ -571,7 +573,10 @@ smtp_tls_start(struct smtp_stream *st, const struct smtp_tls_policy *p,
 	kind = cert == NULL ? "Anonymous" : matched ? "Verified"
 	    : trusted ? "Trusted" : "Untrusted";
 	tls_client_describe(ssl, desc, sizeof(desc));
-	msg_info("%s TLS connection established to %s: %s", kind, label, desc);
+	/* smtp_tls_loglevel 1 and up: the summary line. */
+	if (conf.loglevel >= 1)
+		msg_info("%s TLS connection established to %s: %s", kind, label,
+		    desc);
 	if (p->level >= TLS_LEV_DANE && !matched) {
 		if (cert)
 			msg_info("server certificate verification failed for %s: "

@@ -197,6 +197,11 @@ class Instance:
             "mail_owner": "nobody",
             "setgid_group": "nogroup",
             "smtpd_peername_lookup": "no",
+            # the TLS summary lines ("... TLS connection established
+            # ..."), as most sites set them
+            "smtpd_tls_loglevel": "1",
+            "smtp_tls_loglevel": "1",
+            "lmtp_tls_loglevel": "1",
             "import_environment": "MAIL_CONFIG TZ LANG=C ASAN_OPTIONS "
                                   "UBSAN_OPTIONS LSAN_OPTIONS",
         }

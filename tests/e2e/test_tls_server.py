@@ -109,6 +109,29 @@ class TlsServer(unittest.TestCase):
         i.wait_log(r"disconnect from unknown\[127\.0\.0\.1\] ehlo=2 "
                    r"starttls=1 mail=1 rcpt=1 data=1 quit=1 commands=7")
 
+    def test_loglevel_0(self):
+        """smtpd_tls_loglevel = 0 (Postfix's default): no summary line for
+        a good handshake; a failed one is still logged."""
+        i = self.instance(extra_main={"smtpd_tls_loglevel": "0"})
+        c = smtplib.SMTP("127.0.0.1", i.port, timeout=WAIT)
+        c.ehlo("client.example.test")
+        c.starttls(context=client_context())
+        c.ehlo("client.example.test")
+        c.quit()
+        i.wait_log(r"disconnect from unknown\[127\.0\.0\.1\] ehlo=2 "
+                   r"starttls=1 quit=1 commands=4")
+        self.assertNotIn("TLS connection established", i.log())
+        s = socket.create_connection(("127.0.0.1", i.port), timeout=WAIT)
+        f = s.makefile("rb")
+        read_reply(f)
+        s.sendall(b"EHLO client.example.test\r\n")
+        read_reply(f)
+        s.sendall(b"STARTTLS\r\n")
+        read_reply(f)
+        s.sendall(b"not a client hello\r\n" * 4)
+        i.wait_log(r"SSL_accept error from unknown\[127\.0\.0\.1\]: ")
+        s.close()
+
     def test_encrypt_requires_starttls(self):
         i = self.instance("encrypt")
         c = smtplib.SMTP("127.0.0.1", i.port, timeout=WAIT)
