@@ -15,10 +15,10 @@ Steps (`all` = setup hs resume mail idle):
                       = 1100 (1,000 idle sessions take 1,000 smtpd
                       processes), local_destination_concurrency_limit = 20,
                       smtpd_tls_session_cache_database = btree:DATA/smtpd_scache
-                      (tickets are on by default), smtpd_tls_loglevel = 1
-                      (postino always logs the TLS line)
+                      (tickets are on by default)
             postino   postino -c WORK/postino, etc/master.cf (one smtpd)
-          Both: smtpd_tls_security_level = may, smtpd_tls_chain_files = the
+          Both: smtpd_tls_security_level = may, smtpd_tls_loglevel = 1 (the
+          "TLS connection established" line), smtpd_tls_chain_files = the
           certificate, smtpd_tls_protocols = >=TLSv1.3 (the client offers
           only TLSv1.3 too).
   hs      full handshakes/s: tls_load hs, --hs-n connections, --conc at a
@@ -115,6 +115,7 @@ def common_params(args, queue, logfile):
         "local_destination_concurrency_limit": "20",
         "default_process_limit": "1100",
         "smtpd_tls_security_level": "may",
+        "smtpd_tls_loglevel": "1",
         "smtpd_tls_chain_files": args.pem,
         "smtpd_tls_protocols": ">=TLSv1.3",
         "smtpd_tls_mandatory_protocols": ">=TLSv1.3",
@@ -200,7 +201,6 @@ class Postfix(MTA):
             "smtp_dns_support_level": "disabled",
             "smtpd_tls_session_cache_database":
                 "btree:${data_directory}/smtpd_scache",
-            "smtpd_tls_loglevel": "1",
         })
         self.write_conf(p, "/usr/share/postfix/master.cf.dist", "",
                         ["postalias", "-c", self.conf],
