@@ -74,7 +74,7 @@ static long session_limit;
 static time_t full_warned;
 
 static const char *const verb_names[SMTPD_V_COUNT] = {
-	"helo", "ehlo", "starttls", "auth", "mail", "rcpt", "data", "rset", "noop", "vrfy",
+	"helo", "ehlo", "starttls", "auth", "mail", "rcpt", "data", "rset", "noop", "vrfy", "etrn",
 	"quit", "help", "unknown",
 };
 
@@ -91,7 +91,7 @@ smtpd_reply(struct smtpd_session *s, const char *fmt, ...)
 }
 
 static const char *const verb_upper[SMTPD_V_COUNT] = {
-	"HELO", "EHLO", "STARTTLS", "AUTH", "MAIL", "RCPT", "DATA", "RSET", "NOOP", "VRFY",
+	"HELO", "EHLO", "STARTTLS", "AUTH", "MAIL", "RCPT", "DATA", "RSET", "NOOP", "VRFY", "ETRN",
 	"QUIT", "HELP", "UNKNOWN",
 };
 
@@ -576,6 +576,7 @@ main(int argc, char **argv)
 	smtpd_read_conf();
 	smtpd_check_init();
 	smtpd_anvil_init();
+	smtpd_etrn_init();
 	/* Keys are read now, while still privileged (often mode 0600). */
 	smtpd_tls_init();
 	smtpd_sasl_init();

@@ -36,7 +36,8 @@ enum smtpd_state {
 enum smtpd_verb {
 	SMTPD_V_HELO, SMTPD_V_EHLO, SMTPD_V_STARTTLS, SMTPD_V_AUTH, SMTPD_V_MAIL,
 	SMTPD_V_RCPT, SMTPD_V_DATA,
-	SMTPD_V_RSET, SMTPD_V_NOOP, SMTPD_V_VRFY, SMTPD_V_QUIT, SMTPD_V_HELP,
+	SMTPD_V_RSET, SMTPD_V_NOOP, SMTPD_V_VRFY, SMTPD_V_ETRN, SMTPD_V_QUIT,
+	SMTPD_V_HELP,
 	SMTPD_V_UNKNOWN, SMTPD_V_COUNT,
 };
 
@@ -162,6 +163,10 @@ struct smtpd_conf {
 };
 
 extern struct smtpd_conf smtpd_conf;
+
+/* smtpd_etrn_init - (re)read fast_flush_domains for ETRN (at start, while
+ * tables only root can read can still be opened). */
+void smtpd_etrn_init(void);
 extern struct event_base *smtpd_base;
 extern int smtpd_stopping;
 

@@ -99,6 +99,7 @@ struct maplist {
 static struct {
 	int ready;
 	struct rlist *client, *helo, *sender, *relay, *rcpt, *data, *eod;
+	struct rlist *etrn;
 	struct htable *classes;		/* name -> struct rlist */
 	struct maplist local_rcpt, valias, vmbox, relay_rcpt, canonical,
 	    rcpt_canonical, sender_canonical, login_maps, relay_ccerts;
@@ -379,6 +380,7 @@ smtpd_check_free(void)
 	rlist_free(sc.rcpt);
 	rlist_free(sc.data);
 	rlist_free(sc.eod);
+	rlist_free(sc.etrn);
 	if (sc.classes)
 		htable_free(&sc.classes, rlist_free);
 	maplist_close(&sc.local_rcpt);
@@ -447,6 +449,8 @@ smtpd_check_init(void)
 	    var_smtpd_data_restrictions, 1);
 	sc.eod = rlist_parse(MAIL_PARAM_NAME(smtpd_end_of_data_restrictions),
 	    var_smtpd_end_of_data_restrictions, 1);
+	sc.etrn = rlist_parse(MAIL_PARAM_NAME(smtpd_etrn_restrictions),
+	    var_smtpd_etrn_restrictions, 1);
 
 	if (!has_guard(sc.relay, 0) && !has_guard(sc.rcpt, 0)) {
 		/* Postfix would refuse to start here.  With the legacy empty
@@ -1317,7 +1321,12 @@ access_check(struct smtpd_check_ctx *ctx, const struct rstep *step)
 	}
 	case SR_W_CCERT:
 		return smtpd_check_access_ccert(ctx, step->map, step->order);
-	case SR_W_ETRN:		/* no ETRN command */
+	case SR_W_ETRN:
+		/* The ETRN domain and its parents (outside ETRN: nothing). */
+		if (ctx->etrn == NULL)
+			return SMTPD_CHECK_DUNNO;
+		return smtpd_check_access_host(ctx, step->map, ctx->etrn,
+		    ctx->etrn, "Etrn command");
 	case SR_W_SASL:
 		return smtpd_check_access_sasl(ctx, step->map);
 	case SR_W_NONE:
@@ -1856,6 +1865,21 @@ smtpd_check_vrfy(const struct smtpd_check_session *s, const char *addr,
 		r->text = concatenate("<", ctx.rcpt, ">", (char *)0);
 		rc = 252;
 	}
+	ctx_free(&ctx, copies);
+	return rc;
+}
+
+int
+smtpd_check_etrn(const struct smtpd_check_session *s, const char *domain,
+    struct smtpd_check_reply *r)
+{
+	struct smtpd_check_ctx ctx;
+	char *copies[2];
+	int rc;
+
+	ctx_init(&ctx, s, "ETRN", r, copies);
+	ctx.etrn = domain;
+	rc = finish(&ctx, generic_checks(&ctx, sc.etrn, "ETRN", "Etrn command"));
 	ctx_free(&ctx, copies);
 	return rc;
 }

@@ -83,6 +83,10 @@ int smtpd_check_helo(const struct smtpd_check_session *s, const char *helo, stru
 int smtpd_check_mail(const struct smtpd_check_session *s, const char *sender, struct smtpd_check_reply *r);
 int smtpd_check_rcpt(const struct smtpd_check_session *s, const char *rcpt, struct smtpd_check_reply *r);
 int smtpd_check_data(const struct smtpd_check_session *s, struct smtpd_check_reply *r);
+/* smtpd_check_etrn - smtpd_etrn_restrictions for ETRN domain (the
+ * domain is what check_etrn_access looks up). */
+int smtpd_check_etrn(const struct smtpd_check_session *s, const char *domain,
+    struct smtpd_check_reply *r);
 int smtpd_check_eod(const struct smtpd_check_session *s, struct smtpd_check_reply *r);
 /* smtpd_check_vrfy - for VRFY (when enabled): is the address deliverable
  * here?  250/252/550 semantics as Postfix. */

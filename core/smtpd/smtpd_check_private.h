@@ -30,6 +30,7 @@ struct smtpd_check_ctx {
 	const char *helo;		/* HELO name, or NULL */
 	const char *sender;		/* as given (no <>), or NULL */
 	const char *rcpt;		/* as given (no <>), or NULL */
+	const char *etrn;		/* ETRN domain, or NULL */
 	char *sender_int;		/* internal forms */
 	char *rcpt_int;
 	char *client;			/* "name[addr]" */

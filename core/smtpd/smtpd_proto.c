@@ -34,8 +34,16 @@
 #include <string.h>
 #include <strings.h>
 
+#include <errno.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include "mail_conf.h"
+#include "mail_params.h"
+#include "mail_public.h"
+#include "mail_server.h"
 #include "mail_vars.h"
+#include "match_list.h"
 #include "msg.h"
 #include "mymalloc.h"
 #include "qfile.h"
@@ -426,6 +434,7 @@ do_helo(struct smtpd_session *s, struct cmd_args *a, int ehlo)
 		smtpd_reply(s, "250-SIZE");
 	if (!smtpd_conf.disable_vrfy)
 		smtpd_reply(s, "250-VRFY");
+	smtpd_reply(s, "250-ETRN");
 	if (smtpd_tls_offered(s))
 		smtpd_reply(s, "250-STARTTLS");
 	smtpd_sasl_ehlo(s);
@@ -698,6 +707,90 @@ cmd_vrfy(struct smtpd_session *s, struct cmd_args *a)
 	return CMD_OK;
 }
 
+/* The sites ETRN may flush (fast_flush_domains). */
+static struct match_list *flush_domains;
+
+void
+smtpd_etrn_init(void)
+{
+	match_list_free(&flush_domains);
+	if (*var_fast_flush_domains)
+		flush_domains = match_list_create(
+		    MAIL_PARAM_NAME(fast_flush_domains), var_fast_flush_domains,
+		    MATCH_LIST_DOMAIN);
+}
+
+/* etrn_site_ok - a domain name or [address], as Postfix accepts. */
+static int
+etrn_site_ok(const char *site)
+{
+	size_t len = strlen(site);
+
+	if (len == 0 || len > 255)
+		return 0;
+	if (site[0] == '[')
+		return len > 2 && site[len - 1] == ']'
+		    && strspn(site + 1, "0123456789abcdefABCDEF.:") == len - 2;
+	for (const char *cp = site; *cp; cp++)
+		if (!isalnum((unsigned char)*cp) && *cp != '-' && *cp != '.'
+		    && *cp != '_')
+			return 0;
+	return site[0] != '.' && site[0] != '-';
+}
+
+/* cmd_etrn - RFC 1985: retry the deferred mail for a site now, as
+ * Postfix does it: the site must pass smtpd_etrn_restrictions and be in
+ * fast_flush_domains; qmgr gets the same site flush request as from
+ * "postqueue -s SITE". */
+static int
+cmd_etrn(struct smtpd_session *s, struct cmd_args *a)
+{
+	struct smtpd_check_session cs;
+	struct smtpd_check_reply r = {0};
+	char *site = a->arg, req[300];
+	int fd, rc, n;
+
+	while (*site == ' ' || *site == '\t')
+		site++;
+	if (*site == 0 || strpbrk(site, " \t") != NULL)
+		return syntax(a, "500 5.5.4 Syntax: ETRN domain");
+	if (*site == '@' || *site == '#')
+		site++;
+	if (!etrn_site_ok(site))
+		return syntax(a, "501 5.1.2 Error: invalid parameter syntax");
+	smtpd_fill_check(s, &cs);
+	if ((rc = smtpd_check_etrn(&cs, site, &r)) != 0)
+		return refused(s, &r);
+	smtpd_check_reply_free(&r);
+	n = flush_domains ? match_list_match(flush_domains, site, NULL) : 0;
+	if (n == 0) {
+		msg_warn("reject: ETRN %.100s... from %s[%s]", site, s->name,
+		    s->addr);
+		smtpd_reply(s, "459 4.3.0 <%s>: service unavailable", site);
+		return CMD_REJECT;
+	}
+	n = n < 0 ? -1 : snprintf(req, sizeof(req), "%c%s\n",
+	    MAIL_SERVER_TRIG_SITE, site);
+	if (n < 0 || (size_t)n >= sizeof(req)
+	    || (fd = mail_public_connect("qmgr", SOCK_NONBLOCK)) < 0) {
+		msg_warn("ETRN %.100s from %s[%s]: unable to reach the queue "
+		    "manager: %s", site, s->name, s->addr, n < 0
+		    ? match_list_reason(flush_domains) : strerror(errno));
+		smtpd_reply(s, "458 4.3.0 Unable to queue messages");
+		return CMD_REJECT;
+	}
+	rc = send(fd, req, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) == n;
+	close(fd);
+	if (!rc) {
+		msg_warn("ETRN %.100s from %s[%s]: unable to reach the queue "
+		    "manager: %m", site, s->name, s->addr);
+		smtpd_reply(s, "458 4.3.0 Unable to queue messages");
+		return CMD_REJECT;
+	}
+	smtpd_reply(s, "250 2.0.0 Queuing started");
+	return CMD_OK;
+}
+
 static int
 cmd_rset(struct smtpd_session *s, struct cmd_args *a)
 {
@@ -826,6 +919,9 @@ static const struct smtpd_cmd commands[] = {
 	{"STARTTLS", SMTPD_V_STARTTLS, CF_TASK | CF_NO_ARG | CF_NO_MAIL
 	    | CF_PIPE_ANY, cmd_starttls, "503 5.5.1 Error: MAIL transaction in progress"},
 	{"AUTH", SMTPD_V_AUTH, CF_TASK | CF_NO_MAIL | CF_NEED_TLS, cmd_auth,
+	"503 5.5.1 Error: MAIL transaction in progress"},
+	{"ETRN", SMTPD_V_ETRN, CF_TASK | CF_JUNK | CF_HELO_FIRST | CF_NO_MAIL
+	    | CF_PIPE_ESMTP | CF_NEED_TLS, cmd_etrn,
 	"503 5.5.1 Error: MAIL transaction in progress"},
 	{"QUIT", SMTPD_V_QUIT, CF_PIPE_ANY | CF_DENIED_OK, cmd_quit, NULL},
 	{"HELP", SMTPD_V_HELP, CF_PIPE_ESMTP, cmd_help, NULL},

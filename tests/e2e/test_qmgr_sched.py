@@ -314,6 +314,25 @@ class DeadDestinationTest(unittest.TestCase):
 
 class SiteFlushTest(unittest.TestCase):
 
+    def test_etrn_restrictions(self):
+        """smtpd_etrn_restrictions with check_etrn_access: the domain (or
+        a parent) decides; a refused ETRN flushes nothing."""
+        i = Instance(self, users=["alice"],
+                     main={"fast_flush_domains": "a.test, b.test"})
+        acl = postmap(i, "etrn_access", "b.test REJECT not for you\n")
+        i.set_main(smtpd_etrn_restrictions="check_etrn_access " + acl
+                   + ", permit")
+        i.start()
+        c = i.smtp()
+        c.ehlo("client.test")
+        code, text = c.docmd("ETRN", "b.test")
+        self.assertEqual(code, 554, text)
+        self.assertIn(b"<b.test>: Etrn command rejected: not for you", text)
+        self.assertEqual(c.docmd("ETRN", "a.test")[0], 250)
+        c.quit()
+        i.wait_log(r"NOQUEUE: reject: ETRN from \S+: 554 5\.7\.1 "
+                   r"<b\.test>: Etrn command rejected: not for you")
+
     def test_postqueue_s_retries_one_site(self):
         """postqueue -s SITE retries the deferred mail for that site
         only (the other site's message stays in deferred/)."""
@@ -361,7 +380,22 @@ class SiteFlushTest(unittest.TestCase):
         # is still waiting.
         self.assertTrue(os.path.exists(b_file[0]), i.queue_files())
         self.assertEqual(peers[1].done(), [])
-        postqueue_s("b.test")
+        # ETRN (RFC 1985) does the same through smtpd.
+        c = i.smtp()
+        c.ehlo("client.test")
+        self.assertIn("etrn", c.esmtp_features)
+        c.mail("a@client.test")
+        self.assertEqual(c.docmd("ETRN", "b.test"),
+                         (503, b"5.5.1 Error: MAIL transaction in progress"))
+        c.rset()
+        self.assertEqual(c.docmd("ETRN", "c.test"),
+                         (459, b"4.3.0 <c.test>: service unavailable"))
+        self.assertEqual(c.docmd("ETRN", "bad..test;x")[0], 501)
+        self.assertEqual(c.docmd("ETRN", "b.test"),
+                         (250, b"2.0.0 Queuing started"))
+        c.quit()
+        i.wait_log(r"warning: reject: ETRN c\.test\.\.\. from "
+                   r"\S+\[127\.0\.0\.1\]")
         i.wait_log(r"to=<y@b\.test>, relay=%s.*status=sent" % re.escape(PEER))
         i.wait_queue_empty()
         self.assertEqual([len(p.done()) for p in peers], [1, 1])
