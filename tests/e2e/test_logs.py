@@ -84,6 +84,9 @@ class Pflogsumm(unittest.TestCase):
         i.wait_maildir("alice", 1)
         i.wait_queue_empty()
         i.wait_log(r"removed")
+        # smtpd logs the disconnect when the client has gone, which may
+        # come after the delivery.
+        i.wait_log(r"disconnect from \S+\[127\.0\.0\.1\] ehlo=1")
         log = i.log()
         qid = re.search(r"postino/smtpd\[\d+\]: ([0-9A-F]+): client=", log)
         self.assertIsNotNone(qid, log)
