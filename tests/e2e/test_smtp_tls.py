@@ -57,6 +57,11 @@ RECORDS = [
     "sts.test. MX 10 mx.tls.test.",
     "pfx.test. MX 10 mx.pfx.test.",
     "mx.pfx.test. A 127.0.0.31",
+    # more destinations at the same Postfix, one per TLS level
+    "pfx-may.test. MX 10 mx.pfx.test.",
+    "pfx-enc.test. MX 10 mx.pfx.test.",
+    "pfx-fp.test. MX 10 mx.pfx.test.",
+    "pfx-sec.test. MX 10 mx.pfx.test.",
 ]
 
 
@@ -528,8 +533,10 @@ class SmtpTls(unittest.TestCase):
                          [("TLSv1.3", ["bob@lm.test"])])
 
     def test_postfix_receiver(self):
-        """Postfix's smtpd with STARTTLS receives from postino at verify
-        level and logs the TLS session."""
+        """Postfix's smtpd with STARTTLS receives from postino at each
+        TLS level (verify by default; may, encrypt, fingerprint and
+        secure through smtp_tls_policy_maps for other destinations at
+        the same Postfix) and logs every TLS session."""
         crt, key = self.pki.server("pfx", "mx.pfx.test")
         chain = os.path.join(self.pki.dir, "pfx-chain.pem")
         with open(chain, "w") as out:
@@ -537,12 +544,26 @@ class SmtpTls(unittest.TestCase):
                 with open(p) as f:
                     out.write(f.read())
         os.chmod(chain, 0o644)
+        levels = {"pfx-may.test": ("may", "Trusted"),
+                  "pfx-enc.test": ("encrypt", "Trusted"),
+                  "pfx-fp.test": ("fingerprint match=%s"
+                                  % self.pki.fingerprint(crt), "Verified"),
+                  "pfx-sec.test": ("secure match=mx.pfx.test", "Verified")}
         pfx = PostfixMx(self, "127.0.0.31", "pfx.test", users=["bob"],
                         extra_main={"smtpd_tls_security_level": "may",
                                     "smtpd_tls_chain_files": chain,
-                                    "smtpd_tls_loglevel": "1"})
+                                    "smtpd_tls_loglevel": "1",
+                                    "virtual_alias_domains":
+                                        " ".join(sorted(levels)),
+                                    "virtual_alias_maps":
+                                        "static:bob@pfx.test"})
+        policy = os.path.join(self.pki.dir, "pfx-policy")
+        with open(policy, "w") as f:
+            for dom, (level, _) in sorted(levels.items()):
+                f.write("%s %s\n" % (dom, level))
         i = mta(self, {"smtp_tls_security_level": "verify",
-                       "smtp_tls_CAfile": self.pki.path("ca-ca.crt")})
+                       "smtp_tls_CAfile": self.pki.path("ca-ca.crt"),
+                       "smtp_tls_policy_maps": "texthash:" + policy})
         send(i, "bob@pfx.test", "to postfix over tls")
         self.wait_log(i, delivered("bob@pfx.test", "mx.pfx.test",
                                    "127.0.0.31", SENT))
@@ -550,8 +571,25 @@ class SmtpTls(unittest.TestCase):
                       r"mx\.pfx\.test\[127\.0\.0\.31\]:25: TLSv1\.3")
         msgs = pfx.wait_maildir("bob", 1)
         self.assertIn(b"to postfix over tls", msgs[0])
-        self.assertRegex(pfx.log(), r"Anonymous TLS connection established "
-                         r"from \S+\[127\.0\.0\.1\]: TLSv1\.3")
+        for dom, (level, trust) in sorted(levels.items()):
+            rcpt = "bob@" + dom
+            send(i, rcpt, "at level " + level.split()[0])
+            self.wait_log(i, delivered(rcpt, "mx.pfx.test", "127.0.0.31",
+                                       SENT))
+        self.assertEqual(len(re.findall(
+            r"Trusted TLS connection established to mx\.pfx\.test"
+            r"\[127\.0\.0\.31\]:25: TLSv1\.3", i.log())), 2)
+        self.assertEqual(len(re.findall(
+            r"Verified TLS connection established to mx\.pfx\.test"
+            r"\[127\.0\.0\.31\]:25: TLSv1\.3", i.log())), 3)
+        msgs = pfx.wait_maildir("bob", 5)
+        for level in ("may", "encrypt", "fingerprint", "secure"):
+            self.assertEqual(len([m for m in msgs
+                                  if b"at level " + level.encode() in m]),
+                             1, level)
+        self.assertEqual(len(re.findall(
+            r"Anonymous TLS connection established from \S+"
+            r"\[127\.0\.0\.1\]: TLSv1\.3", pfx.log())), 5)
 
 
     def test_postfix_receiver_client_cert(self):
