@@ -366,60 +366,32 @@ anvil_client_free(struct anvil_client *c)
 	mail_server_disconnect();
 }
 
+/* anvil_answer - mail_server_attr_serve's callback. */
+static void
+anvil_answer(void *ctx, const struct attr_list *req, struct attr_list *reply)
+{
+	anvil_request(ctx, req, reply);
+}
+
 static void
 anvil_client_read(struct bufferevent *bev, void *arg)
 {
 	struct anvil_client *c = arg;
-	struct evbuffer *in = bufferevent_get_input(bev);
-	struct attr_list *req = attr_list_new();
-	struct attr_list *reply = attr_list_new();
-	struct buf *out = buf_new(128, BUF_NOLIMIT);
-	const char *err;
-	size_t len;
-	long n;
+	const char *err = "";
 
-	for (;;) {
-		/* One request is at most ANVIL_MAX_REQUEST bytes: never look
-		 * at more than that at once. */
-		if ((len = evbuffer_get_length(in)) == 0)
-			break;
-		if (len > ANVIL_MAX_REQUEST + 1)
-			len = ANVIL_MAX_REQUEST + 1;
-		n = attr_parse((const char *)evbuffer_pullup(in, (ssize_t)len),
-		    len, req, &err);
-		if (n == 0 && len > ANVIL_MAX_REQUEST) {
-			n = -1;
-			err = "request too large";
-		}
-		if (n < 0) {
-			msg_warn("client request: %s: disconnecting", err);
-			attr_list_free(&req);
-			attr_list_free(&reply);
-			buf_free(&out);
-			anvil_client_free(c);
-			return;
-		}
-		if (n == 0)
-			break;
-		evbuffer_drain(in, (size_t)n);
-		attr_list_reset(reply);
-		anvil_request(c, req, reply);
-		attr_format(reply, out);
-	}
-	if (buf_len(out) > 0)
-		bufferevent_write(bev, buf_str(out), buf_len(out));
-	if (evbuffer_get_length(bufferevent_get_output(bev)) > ANVIL_MAX_OUTPUT) {
-		/* A client that sends requests and reads no replies. */
-		msg_warn("client reads no replies: disconnecting");
-		attr_list_free(&req);
-		attr_list_free(&reply);
-		buf_free(&out);
+	/* One request is at most ANVIL_MAX_REQUEST bytes: never look at
+	 * more than that at once. */
+	if (mail_server_attr_serve(bev, ANVIL_MAX_REQUEST, anvil_answer, c,
+	    &err) < 0) {
+		msg_warn("client request: %s: disconnecting", err);
 		anvil_client_free(c);
 		return;
 	}
-	attr_list_free(&req);
-	attr_list_free(&reply);
-	buf_free(&out);
+	if (evbuffer_get_length(bufferevent_get_output(bev)) > ANVIL_MAX_OUTPUT) {
+		/* A client that sends requests and reads no replies. */
+		msg_warn("client reads no replies: disconnecting");
+		anvil_client_free(c);
+	}
 }
 
 static void

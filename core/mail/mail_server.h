@@ -237,6 +237,18 @@ struct mail_server_ops {
 
 /* mail_server_base - the event loop of the process (created on first
  * use; never NULL). */
+/* mail_server_attr_serve - answer the complete attribute-list requests
+ * waiting in bev's input, in order, with answer(ctx, request, reply); the
+ * replies go out in one write.  0, or -1 with *err_r for a malformed
+ * request or one longer than max_request bytes (the caller drops the
+ * client).  Never looks at more than max_request + 1 bytes at once. */
+struct attr_list;
+struct bufferevent;
+typedef void mail_server_attr_fn(void *ctx, const struct attr_list *req,
+    struct attr_list *reply);
+int mail_server_attr_serve(struct bufferevent *bev, size_t max_request,
+    mail_server_attr_fn *answer, void *ctx, const char **err_r);
+
 struct event_base *mail_server_base(void);
 
 /* mail_server_run - the daemon's life after its set-up: tell the master

@@ -28,8 +28,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 
+#include "attr.h"
+#include "buf.h"
 #include "mail_server.h"
 #include "mail_vars.h"
 #include "map_proxy.h"
@@ -505,4 +509,48 @@ mail_server_run(const struct mail_server_ops *ops)
 	if (ops->pre_exit != NULL)
 		ops->pre_exit();
 	return 0;
+}
+
+int
+mail_server_attr_serve(struct bufferevent *bev, size_t max_request,
+    mail_server_attr_fn *answer, void *ctx, const char **err_r)
+{
+	struct evbuffer *in = bufferevent_get_input(bev);
+	struct attr_list *req = attr_list_new();
+	struct attr_list *reply = attr_list_new();
+	struct buf *out = buf_new(128, BUF_NOLIMIT);
+	int rc = 0;
+
+	for (;;) {
+		size_t len = evbuffer_get_length(in);
+		long n;
+
+		if (len == 0)
+			break;
+		if (len > max_request + 1)
+			len = max_request + 1;
+		n = attr_parse((const char *)evbuffer_pullup(in, (ssize_t)len),
+		    len, req, err_r);
+		if (n == 0 && len > max_request) {
+			n = -1;
+			*err_r = "request too large";
+		}
+		if (n < 0) {
+			rc = -1;
+			break;
+		}
+		if (n == 0)
+			break;
+		evbuffer_drain(in, (size_t)n);
+		attr_list_reset(reply);
+		answer(ctx, req, reply);
+		attr_format(reply, out);
+	}
+	/* What was answered before a bad request still goes out. */
+	if (buf_len(out) > 0)
+		bufferevent_write(bev, buf_str(out), buf_len(out));
+	attr_list_free(&req);
+	attr_list_free(&reply);
+	buf_free(&out);
+	return rc;
 }

@@ -356,47 +356,24 @@ verify_client_free(struct verify_client *c)
 	mail_server_disconnect();
 }
 
+/* verify_answer - mail_server_attr_serve's callback. */
+static void
+verify_answer(void *ctx, const struct attr_list *req, struct attr_list *reply)
+{
+	(void)ctx;
+	verify_request(req, reply);
+}
+
 static void
 verify_client_read(struct bufferevent *bev, void *arg)
 {
-	struct verify_client *c = arg;
-	struct evbuffer *in = bufferevent_get_input(bev);
-	struct attr_list *req = attr_list_new();
-	struct attr_list *reply = attr_list_new();
-	struct buf *out = buf_new(128, BUF_NOLIMIT);
-	const char *err = NULL;
-	size_t len;
-	long n;
+	const char *err = "";
 
-	for (;;) {
-		if ((len = evbuffer_get_length(in)) == 0)
-			break;
-		if (len > VERIFY_MAX_REQUEST + 1)
-			len = VERIFY_MAX_REQUEST + 1;
-		n = attr_parse((const char *)evbuffer_pullup(in, (ssize_t)len),
-		    len, req, &err);
-		if (n == 0 && len > VERIFY_MAX_REQUEST) {
-			n = -1;
-			err = "request too large";
-		}
-		if (n < 0) {
-			msg_warn("client request: %s: disconnecting", err);
-			verify_client_free(c);
-			goto out;
-		}
-		if (n == 0)
-			break;
-		evbuffer_drain(in, (size_t)n);
-		attr_list_reset(reply);
-		verify_request(req, reply);
-		attr_format(reply, out);
+	if (mail_server_attr_serve(bev, VERIFY_MAX_REQUEST, verify_answer, NULL,
+	    &err) < 0) {
+		msg_warn("client request: %s: disconnecting", err);
+		verify_client_free(arg);
 	}
-	if (buf_len(out) > 0)
-		bufferevent_write(bev, buf_str(out), buf_len(out));
-out:
-	attr_list_free(&req);
-	attr_list_free(&reply);
-	buf_free(&out);
 }
 
 static void

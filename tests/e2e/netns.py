@@ -293,9 +293,9 @@ class DropDns:
 
 
 
-def stop_process(proc, directory):
-    """Stop a peer started with stderr=PIPE (TERM, then KILL after 30 s)
-    and remove its directory."""
+def stop_process(proc, directory=None):
+    """Stop a peer (TERM, then KILL after 30 s), close its stderr pipe if
+    it has one and remove its directory if one is given."""
     if proc.poll() is None:
         proc.terminate()
         try:
@@ -303,8 +303,10 @@ def stop_process(proc, directory):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=30)
-    proc.stderr.close()
-    shutil.rmtree(directory, ignore_errors=True)
+    if proc.stderr:
+        proc.stderr.close()
+    if directory:
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 class Dnsmasq:

@@ -123,15 +123,7 @@ class MtaSts(unittest.TestCase):
                               "-l", log], env=env,
                              stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL)
-
-        def stop():
-            p.terminate()
-            try:
-                p.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
-        self.addCleanup(stop)
+        self.addCleanup(netns.stop_process, p)
         self.resolver_log = log
 
         def up():

@@ -122,17 +122,6 @@ def run(*argv, cwd=None):
     return r.stdout
 
 
-def stop(proc):
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=30)
-    proc.stderr.close()
-
-
 def spki_sha256(crt):
     """The TLSA 3 1 1 data of a certificate: SHA-256 of its
     SubjectPublicKeyInfo."""
@@ -274,7 +263,7 @@ class SignedDns:
         proc = subprocess.Popen([netns.UNBOUND, "-d", "-c", path],
                                 stdout=subprocess.DEVNULL,
                                 stderr=subprocess.PIPE)
-        tc.addCleanup(stop, proc)
+        tc.addCleanup(netns.stop_process, proc)
 
         def up():
             if proc.poll() is not None:
