@@ -815,6 +815,7 @@ dns_lookup(const char *name, int type, int flags)
 		task_wait(&dw.w);
 		return dw.answer;
 	}
+	(void)task_blocking("DNS", 0);
 	if (dns_priv == NULL) {
 		struct event_base *base = event_base_new();
 

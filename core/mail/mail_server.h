@@ -92,8 +92,9 @@
  *		runs (smtpd answers "421" to open sessions); the process exits
  *		when no client is left, or MAIL_SERVER_STOP_GRACE seconds
  *		later.  The master SIGKILLs what is left after a bounded time.
- * Long work inside one callback (pickup's scan) calls mail_server_check()
- * between items and stops when it is not MAIL_SERVER_NONE.  Before the
+ * Long work (pickup's scan, a task held with mail_server_hold()) calls
+ * mail_server_check() between items and stops when it is not
+ * MAIL_SERVER_NONE.  Before the
  * process exits, for any of these reasons, ops.pre_exit runs.  SIGPIPE is
  * ignored.  "postino abort" SIGKILLs every process: no notice.
  *
@@ -259,6 +260,13 @@ int mail_server_run(const struct mail_server_ops *ops);
 
 /* mail_server_disconnect - a client handed to ops->accept is gone. */
 void mail_server_disconnect(void);
+
+/* mail_server_hold - work in flight that is not a client (pickup's scan
+ * while it waits in a task for the lookup service): until the matching
+ * mail_server_release() the process counts it as a client in flight, so
+ * a drain, a stop (within its grace time) or max_idle lets it finish. */
+void mail_server_hold(void);
+void mail_server_release(void);
 
 /* mail_server_clients - clients in flight. */
 int mail_server_clients(void);

@@ -20,6 +20,7 @@
 #include "postino_config.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +40,7 @@
 #include "map_proxy.h"
 #include "msg.h"
 #include "mymalloc.h"
+#include "task.h"
 
 /* core/dns, when linked into the program: a weak reference pulls
  * nothing in, and is NULL when nothing else did. */
@@ -74,6 +76,19 @@ static int server_exiting;
 static int fd_short;		/* waiting for descriptors */
 static int said_busy;
 static time_t fd_warned;
+
+/* The loop is running in this thread of this process (task.h's probe:
+ * a forked child or a worker thread is not the loop). */
+static int loop_running;
+static pid_t loop_pid;
+static pthread_t loop_thread;
+
+static int
+server_in_loop(void)
+{
+	return loop_running && getpid() == loop_pid
+	    && pthread_equal(pthread_self(), loop_thread);
+}
 
 struct event_base *
 mail_server_base(void)
@@ -177,6 +192,22 @@ mail_server_disconnect(void)
 	if (server_clients == 0)
 		server_none_left();
 	server_listen_update();
+}
+
+void
+mail_server_hold(void)
+{
+	server_clients++;
+	if (server_ops != NULL) {
+		server_idle_update();
+		server_listen_update();
+	}
+}
+
+void
+mail_server_release(void)
+{
+	mail_server_disconnect();
 }
 
 int
@@ -503,8 +534,14 @@ mail_server_run(const struct mail_server_ops *ops)
 	if (!server_exiting) {
 		server_listen_update();
 		server_idle_update();
-		if (!server_exiting)
+		if (!server_exiting) {
+			loop_pid = getpid();
+			loop_thread = pthread_self();
+			loop_running = 1;
+			task_loop_probe(server_in_loop);
 			event_base_dispatch(server_base);
+			loop_running = 0;
+		}
 	}
 	if (ops->pre_exit != NULL)
 		ops->pre_exit();

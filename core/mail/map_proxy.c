@@ -210,6 +210,8 @@ proxy_wait(struct proxy_conn *c, short events, double deadline)
 		int ms = (int)(left * 1000) + 1;
 		int n;
 
+		(void)task_blocking("the lookup service", 0);
+
 		do
 			n = poll(&pfd, 1, ms);
 		while (n < 0 && errno == EINTR);
@@ -402,7 +404,7 @@ proxy_open_answer(struct map_proxy *mp, const struct attr_list *reply)
 	if (status == PROXY_STAT_OK) {
 		caps = attr_get_long(reply, "caps", MAP_CAP_FIXED);
 		mp->map.caps = (int)(caps & (MAP_CAP_FIXED | MAP_CAP_PATTERN))
-		    | MAP_CAP_BLOCKING;
+		    | MAP_CAP_BLOCKING | MAP_CAP_REMOTE;
 		mp->opened = 1;
 		return 1;
 	}
@@ -583,7 +585,7 @@ map_proxy_open(const char *table, int open_flags, int flags, int routed,
 		free(mp->map.title);
 		mp->map.title = xstrdup(table);
 	}
-	mp->map.caps = MAP_CAP_FIXED | MAP_CAP_BLOCKING;
+	mp->map.caps = MAP_CAP_FIXED | MAP_CAP_BLOCKING | MAP_CAP_REMOTE;
 	mp->map.lookup = proxy_lookup;
 	mp->map.close = proxy_close;
 	mp->table = xstrdup(table);

@@ -11,7 +11,9 @@
  * all the triggers that came meanwhile; the scan also runs at start and
  * every PICKUP_RESCAN seconds (the skeleton's wakeup), so a lost trigger
  * only costs time and mail dropped while postino was down goes out after
- * start.  A scan stops between files when the master says drain or stop.
+ * start.  A scan runs in a task (cleanup's tables may be the lookup
+ * service's: their waits are on the loop) and stops between files when
+ * the master says drain or stop.
  *
  * A maildrop file is written by an ordinary user (through postdrop), so
  * nothing in it is trusted.  pickup takes only regular files named like
@@ -67,10 +69,12 @@
 #include "mymalloc.h"
 #include "qfile.h"
 #include "stringops.h"
+#include "task.h"
 
 #define PICKUP_RESCAN	60	/* seconds between scans without triggers */
 #define PICKUP_STALE	3600	/* incomplete files older than this go */
 #define PICKUP_SCAN_MAX	100000	/* directory entries per scan */
+#define PICKUP_TASK_STACK (1024 * 1024)	/* the scan's task */
 
 enum pickup_result {
 	PICKUP_DONE,		/* queued, refused or removed: file gone */
@@ -573,12 +577,49 @@ pickup_scan(void)
 	closedir(dp);
 }
 
+/* The scan runs in a task: cleanup's lookups in the lookup service
+ * (canonical_maps, virtual_alias_maps on ldap:, ...) wait on the loop,
+ * which meanwhile takes the master's notices.  One scan at a time; a
+ * trigger during a scan asks for another one after it. */
+static int scan_busy, scan_again;
+
+static void
+scan_task(void *arg)
+{
+	(void)arg;
+	pickup_scan();
+}
+
+static void
+scan_done(void *arg)
+{
+	(void)arg;
+	scan_busy = 0;
+	if (scan_again && !pickup_stopping) {
+		struct timeval tv = {0, 0};
+
+		scan_again = 0;
+		evtimer_add(scan_event, &tv);
+	}
+	mail_server_release();
+}
+
 /* scan_cb - the scan asked for by a trigger or the rescan timer. */
 static void
 scan_cb(evutil_socket_t fd, short what, void *arg)
 {
-	if (!pickup_stopping)
-		pickup_scan();
+	(void)fd;
+	(void)what;
+	(void)arg;
+	if (pickup_stopping)
+		return;
+	if (scan_busy) {
+		scan_again = 1;
+		return;
+	}
+	scan_busy = 1;
+	mail_server_hold();
+	(void)task_start(scan_task, NULL, scan_done, PICKUP_TASK_STACK);
 }
 
 /* pickup_wakeup - a trigger or the rescan timer: scan soon, once for

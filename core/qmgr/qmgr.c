@@ -230,9 +230,15 @@ remove_message(struct qmgr_message *msg)
 	msg_info("%s: removed", msg->id);
 }
 
-void
-qmgr_message_finished(struct qmgr_message *msg)
+/* finish_task - what qmgr_message_finished() starts: notices go through
+ * cleanup, whose canonical and virtual alias tables may be the lookup
+ * service's (ldap:, mysql:), so they are written in a task that waits on
+ * the loop.  The message is off every transport's list already; the
+ * process does not exit before the task is done (mail_server_hold). */
+static void
+finish_task(void *ctx)
 {
+	struct qmgr_message *msg = ctx;
 	time_t now = time(NULL);
 	double age = (double)now - msg->qf->arrival;
 	long lifetime = *msg->qf->sender ? queue_lifetime : bounce_lifetime;
@@ -296,6 +302,20 @@ qmgr_message_finished(struct qmgr_message *msg)
 	}
 	message_free(msg);
 	qmgr_schedule_scan();
+}
+
+static void
+finish_done(void *ctx)
+{
+	(void)ctx;
+	mail_server_release();
+}
+
+void
+qmgr_message_finished(struct qmgr_message *msg)
+{
+	mail_server_hold();
+	(void)task_start(finish_task, msg, finish_done, 0);
 }
 
 /* flushed_add - a flush takes this message in: defer_transports do

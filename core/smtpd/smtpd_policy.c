@@ -106,6 +106,7 @@ wait_fd(int fd, short events, long deadline, const char **why)
 		}
 		return 0;
 	}
+	(void)task_blocking("a policy server", 0);
 	for (;;) {
 		long left = deadline - now_ms();
 		int n;

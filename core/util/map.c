@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "map.h"
+#include "task.h"
 #include "map_driver.h"
 #include "htable.h"
 #include "map_loader.h"
@@ -437,6 +438,10 @@ map_lookup_driver(struct map *map, const char *key, const char *k,
 	enum map_status st;
 
 	buf_reset(map->reason);
+	/* A directory handle of this process (not through the lookup
+	 * service): its wait holds the whole process, task or not. */
+	if ((map->caps & (MAP_CAP_BLOCKING | MAP_CAP_REMOTE)) == MAP_CAP_BLOCKING)
+		(void)task_blocking(map->title, 1);
 	st = map->lookup(map, k, value_r);
 	switch (st) {
 	case MAP_FOUND:

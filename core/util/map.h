@@ -70,6 +70,8 @@ enum map_status {
 #define MAP_CAP_BLOCKING	(1 << 4)	/* lookups may block (network) */
 #define MAP_CAP_CREATE		(1 << 5)	/* postmap/postalias can build it */
 #define MAP_CAP_FILE		(1 << 6)	/* name is a file name */
+#define MAP_CAP_REMOTE		(1 << 7)	/* answered by the lookup service:
+						 * the client waits on its loop */
 
 /* Key-length limits, enforced in map.c for every table. */
 #define MAP_FIXED_KEY_MAX	4096		/* bytes, fixed tables */

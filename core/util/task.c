@@ -279,3 +279,31 @@ task_count(void)
 {
 	return task_alive;
 }
+
+/* Blocking waits inside the loop (task.h). */
+static int (*task_in_loop)(void);
+static long task_blocked;
+
+void
+task_loop_probe(int (*in_loop)(void))
+{
+	task_in_loop = in_loop;
+}
+
+int
+task_blocking(const char *what, int in_process)
+{
+	if (task_in_loop == NULL || (task_cur != NULL && !in_process)
+	    || !task_in_loop())
+		return 0;
+	if (task_blocked++ % 1000 == 0)
+		msg_warn("blocking wait inside the event loop: %s (%ld so far)",
+		    what, task_blocked);
+	return 1;
+}
+
+long
+task_blocking_count(void)
+{
+	return task_blocked;
+}

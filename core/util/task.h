@@ -61,6 +61,28 @@ void task_wait(struct task_wait *w);
  * callbacks (never from inside the task that waits on w). */
 void task_wake(struct task_wait *w);
 
+/* Blocking waits.  A daemon serves everybody from one loop, so a wait
+ * for another server (DNS, the lookup service, a directory, a policy
+ * server) is allowed there only inside a task.  The libraries that can
+ * wait call task_blocking() on the path that would hold the loop; when
+ * the daemon's loop is running (the skeleton registers a probe) it logs
+ * "warning: blocking wait inside the event loop: WHAT" (the first time,
+ * then every 1000th), which the end-to-end tests fail on.
+ *
+ * task_loop_probe - in_loop() says whether this process's event loop
+ * is running now (in this thread and process: not a forked child, not
+ * a worker thread).  NULL: no loop (tools, tests). */
+void task_loop_probe(int (*in_loop)(void));
+
+/* task_blocking - about to wait for WHAT without giving the loop the
+ * CPU.  Outside a task that holds the loop; in_process: the wait holds
+ * the process even inside a task (a directory handle opened in this
+ * process).  Returns 1 when the wait holds the loop (and was counted). */
+int task_blocking(const char *what, int in_process);
+
+/* task_blocking_count - waits task_blocking() counted (tests). */
+long task_blocking_count(void);
+
 /* task_count - tasks alive (started, not finished): for statistics and
  * for tests that check nothing leaks. */
 int task_count(void);

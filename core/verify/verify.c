@@ -69,6 +69,7 @@
 #include "msg.h"
 #include "mymalloc.h"
 #include "qfile.h"
+#include "task.h"
 #include "verify_clnt.h"
 
 #define VERIFY_MAX_REQUEST	(VRFY_ADDR_MAX + 4096)
@@ -228,6 +229,35 @@ verify_probe(const char *addr)
 	return 0;
 }
 
+/* verify_probe_task - send the probe for addr (ctx) in a task: cleanup
+ * may wait for the lookup service (virtual_alias_maps on ldap:, ...),
+ * on the loop.  A probe that could not be queued is forgotten, so that
+ * the next query tries again. */
+static void
+verify_probe_task(void *ctx)
+{
+	const char *addr = ctx;
+	char *key;
+	struct verify_ent e;
+
+	if (verify_probe(addr) == 0)
+		return;
+	key = verify_key(addr);
+	if (verify_get(key, &e) > 0) {
+		e.probed = 0;
+		verify_put(key, &e);
+	}
+	free(e.reason);
+	free(key);
+}
+
+static void
+verify_probe_done(void *ctx)
+{
+	free(ctx);
+	mail_server_release();
+}
+
 /* verify_query - the answer to "request=query". */
 static void
 verify_query(const char *addr, struct attr_list *reply)
@@ -268,10 +298,12 @@ verify_query(const char *addr, struct attr_list *reply)
 		refresh = 1;
 	if (refresh && (e.probed == 0 || now - e.probed > VERIFY_PROBE_TTL
 	    || now < e.probed)) {
-		if (verify_probe(addr) == 0) {
-			e.probed = now;
-			verify_put(key, &e);
-		}
+		/* Marked first, sent by a task (the answer does not wait). */
+		e.probed = now;
+		verify_put(key, &e);
+		mail_server_hold();
+		(void)task_start(verify_probe_task, xstrdup(addr),
+		    verify_probe_done, 0);
 	}
 	attr_add(reply, "status", "0");
 	attr_addf(reply, "recipient_status", "%d", e.status);

@@ -5,8 +5,11 @@
  * The agent runs on the daemon skeleton (mail_server.h) with capacity 1:
  * one connection from qmgr at a time (the master starts another agent
  * for qmgr's next connection); max_idle and max_use apply under the
- * master, -1 is max_use 1.  The connection is watched by the loop;
- * once a request has begun it is read with blocking I/O.  qmgr may pipeline several requests on one
+ * master, -1 is max_use 1.  The connection is watched by the loop and
+ * served in a task (task.h), so that a lookup in the lookup service
+ * (ldap:, mysql: tables) waits on the loop, never in a blocking call;
+ * once a request has begun it is read with blocking I/O (qmgr is local
+ * and writes whole requests).  qmgr may pipeline several requests on one
  * connection; they are served in batches (group commit): every request
  * already available (at most AGENT_BATCH_MAX) is handled in turn, then
  * the agent's commit hook makes the batch's deferred writes durable
@@ -17,8 +20,8 @@
  * the rest of the batch: that would widen the window in which a crash
  * makes qmgr deliver it again).
  * Several agent processes may accept on one socket.  On reload or stop
- * the batch in hand is finished and answered (callbacks run to the
- * end), then the connection is closed and the process exits.
+ * the batch in hand is finished and answered (by the task, if it waits
+ * for a lookup), then the connection is closed and the process exits.
  *
  * Logs warnings for protocol errors (malformed requests, write errors). */
 #include "postino_config.h"
@@ -49,9 +52,13 @@
 #include "msg.h"
 #include "mymalloc.h"
 #include "stringops.h"
+#include "task.h"
 
 /* Requests per batch: as many as qmgr pipelines on one connection. */
 #define AGENT_BATCH_MAX	16
+
+/* The serving task's stack: deliveries copy through 64 KiB buffers. */
+#define AGENT_TASK_STACK	(1024 * 1024)
 
 /* One reply of the batch, written after the batch's commit. */
 struct agent_reply {
@@ -220,6 +227,8 @@ static int conn_fd = -1;
 static struct event *conn_ev;
 static struct buf *conn_in;
 static struct attr_list *conn_al;
+static int conn_busy;		/* a task is serving the connection */
+static int conn_closing;	/* close once it is done */
 
 /* conn_close - done with qmgr's connection; the skeleton accepts the
  * next one (or exits: drain, max_use, -1). */
@@ -234,21 +243,26 @@ conn_close(void)
 	buf_free(&conn_in);
 	close(conn_fd);
 	conn_fd = -1;
+	conn_closing = 0;
 	mail_server_disconnect();
 }
 
-/* conn_read - requests are waiting: serve them in batches while more are
- * available at once (the loop calls again when more arrive).  The batch
- * in hand is always finished and answered. */
+/* conn_serve - requests are waiting: serve them in batches while more
+ * are available at once (the loop calls conn_read again when more
+ * arrive).  Runs in a task: a lookup in the lookup service waits on the
+ * loop (map_proxy.h), which meanwhile takes the master's notices.  The
+ * batch in hand is always finished and answered; after a drain no new
+ * request is read. */
 static void
-conn_read(evutil_socket_t fd, short what, void *arg)
+conn_serve(void *arg)
 {
-	int closing = 0, handled = 0;
+	int fd = conn_fd, handled = 0;
 
+	(void)arg;
 	do {
 		int nreq = 0;
 
-		while (nreq < AGENT_BATCH_MAX) {
+		while (nreq < AGENT_BATCH_MAX && !conn_closing) {
 			const char *err;
 			struct deliver_request *dr;
 			double t_start, t_active;
@@ -259,19 +273,19 @@ conn_read(evutil_socket_t fd, short what, void *arg)
 				break;
 			n = attr_read(fd, conn_in, conn_al, -1, &err);
 			if (n == 0) {
-				closing = 1;
+				conn_closing = 1;
 				break;
 			}
 			if (n < 0) {
 				msg_warn("read request from qmgr: %s", err);
-				closing = 1;
+				conn_closing = 1;
 				break;
 			}
 			handled++;
 			t_start = agent_server_now();
 			if ((dr = deliver_request_from_attr(conn_al, &err)) == NULL) {
 				msg_warn("malformed delivery request from qmgr: %s", err);
-				closing = 1;
+				conn_closing = 1;
 				break;
 			}
 			v = attr_get(conn_al, "active_time");
@@ -291,9 +305,35 @@ conn_read(evutil_socket_t fd, short what, void *arg)
 		}
 		if (nreq > 0)
 			batch_flush(fd, agent);
-	} while (!closing && conn_in->len > 0);
-	if (closing)
+	} while (!conn_closing && conn_in->len > 0);
+}
+
+/* conn_served - the task is done: watch the connection again, or close
+ * it (EOF, error, drain). */
+static void
+conn_served(void *arg)
+{
+	(void)arg;
+	conn_busy = 0;
+	if (conn_closing)
 		conn_close();
+	else if (event_add(conn_ev, NULL) < 0)
+		msg_fatal("cannot watch the connection from qmgr");
+}
+
+/* conn_read - qmgr's connection is readable: serve it in a task, and
+ * stop watching it until the task is done. */
+static void
+conn_read(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	if (conn_busy)
+		return;
+	conn_busy = 1;
+	event_del(conn_ev);
+	(void)task_start(conn_serve, NULL, conn_served, AGENT_TASK_STACK);
 }
 
 /* agent_accept - qmgr connected (the skeleton accepted; with capacity 1
@@ -321,12 +361,16 @@ agent_accept(int fd, const struct sockaddr *sa, int salen, int index)
 		msg_fatal("cannot watch the connection from qmgr");
 }
 
-/* agent_drain - reload or stop: callbacks run to completion, so the
- * batch in hand was finished and answered; read nothing more. */
+/* agent_drain - reload or stop: the batch in hand is finished and
+ * answered (by the task, when one is waiting), then the connection is
+ * closed; nothing more is read. */
 static void
 agent_drain(void)
 {
-	conn_close();
+	if (conn_busy)
+		conn_closing = 1;
+	else
+		conn_close();
 }
 
 /* listen_path - -S: a listening socket of our own (tests). */

@@ -167,6 +167,10 @@ class Instance:
         # more ASAN_OPTIONS for the daemons, ":name=value..." (tests that
         # measure memory turn the quarantine of freed blocks off)
         self.asan_extra = ""
+        # A test that opens a directory table in the daemons themselves
+        # (no lookup service) says so; every other test fails when a
+        # daemon waited for DNS or a directory outside a task.
+        self.blocking_ok = False
         self.spool = os.path.join(self.dir, "spool")
         for d in (self.conf, self.home, self.asan, self.spool):
             os.mkdir(d)
@@ -366,6 +370,7 @@ class Instance:
             subprocess.run(["groupdel", name], capture_output=True,
                            timeout=60)
         reports = self.sanitizer_reports()
+        blocking = [] if self.blocking_ok else self.blocking_waits()
         if os.environ.get("POSTINO_KEEP"):
             sys.stderr.write("instance kept in %s\n" % self.dir)
         else:
@@ -373,6 +378,20 @@ class Instance:
         if reports:
             raise AssertionError("sanitizer reports from the daemons:\n"
                                  + reports[:6000])
+        if blocking:
+            raise AssertionError("a daemon waited inside its event loop:\n"
+                                 + "\n".join(blocking[:20]))
+
+    def blocking_waits(self):
+        """Log lines of daemons that waited for DNS, the lookup service
+        or a directory outside a task, holding every other client of
+        their loop (task_blocking() in core/util/task.c)."""
+        try:
+            with open(self.maillog, errors="replace") as f:
+                return [ln.rstrip("\n") for ln in f
+                        if "blocking wait inside the event loop" in ln]
+        except OSError:
+            return []
 
     def sanitizer_reports(self):
         """Reports from the daemons (and anything else but the postino

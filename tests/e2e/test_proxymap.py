@@ -151,6 +151,29 @@ class ProxyMap(unittest.TestCase):
                    r"table: \"ldap:%s\"" % re.escape(mbox))
         i.check_sanitizer()
 
+    def test_unapproved_routed_table_is_read_in_process_and_reported(self):
+        # ldap:TABLE (no proxy:) that proxy_read_maps does not list is
+        # opened by smtpd itself, as the warning at open says; each of
+        # its lookups then holds smtpd's loop, which smtpd logs (the line
+        # every other end-to-end test fails on: Instance.blocking_waits).
+        slapd = Slapd(self, LDIF)
+        i = Instance(self)
+        i.blocking_ok = True
+        mbox = os.path.join(i.conf, "ldap-mailbox.cf")
+        ldap_cf(mbox, slapd.port, "uid", "%D/%s/")
+        i.set_main(virtual_mailbox_domains="ldap.test",
+                   virtual_mailbox_maps="ldap:" + mbox,
+                   virtual_mailbox_base=os.path.join(i.dir, "vmail"),
+                   proxy_read_maps="$virtual_alias_maps")
+        i.start()
+        code, text = rcpt(i, "lu1@ldap.test")
+        self.assertEqual(code, 250, text)
+        i.wait_log(r"smtpd\[\d+\]: warning: ldap:%s: not in proxy_read_maps: "
+                   r"opened in this process" % re.escape(mbox))
+        i.wait_log(r"smtpd\[\d+\]: warning: blocking wait inside the event "
+                   r"loop: ldap:%s \(1 so far\)" % re.escape(mbox))
+        i.check_sanitizer()
+
     def test_tables_that_never_block_are_read_in_process(self):
         # proxy:texthash: (like the default proxy:unix:passwd.byname) is
         # read by smtpd itself when proxy_read_maps approves it: the

@@ -181,7 +181,10 @@ class HashTables(unittest.TestCase):
     def test_table_failure_defers(self):
         # smtpd accepts through the hash table; virtual's own table (-o)
         # is a server that refuses connections: deferred, never bounced.
+        # Named only in master.cf, it is not in proxy_read_maps: virtual
+        # opens it itself and says that each lookup holds its loop.
         i = self.i
+        i.blocking_ok = True
         cf = os.path.join(i.conf, "down.cf")
         with open(cf, "w") as f:
             f.write("hosts = 127.0.0.1:%d\nuser = x\npassword = y\n"
@@ -200,6 +203,8 @@ class HashTables(unittest.TestCase):
         poll_until("the message in deferred/",
                    lambda: len(i.queue_files("deferred")) == 1)
         self.assertNotIn("status=bounced", i.log())
+        self.assertRegex(i.log(), r"virtual\[\d+\]: warning: blocking wait "
+                         r"inside the event loop: mysql:%s" % re.escape(cf))
         i.check_sanitizer()
 
 
@@ -303,6 +308,64 @@ class Directories(unittest.TestCase):
             self.assertIn(b"\nbody for %s\n" % login.encode(), got[0])
             on_disk = wait_maildir(md, 1)[0]
             self.assertEqual(got[0], on_disk)
+        i.check_sanitizer()
+
+    def test_every_daemon_waits_for_the_directory_in_a_task(self):
+        # Each daemon that reads a directory table through the lookup
+        # service waits for the answer in a task on its loop; a wait
+        # outside one is logged and fails the test at cleanup
+        # (Instance.blocking_waits).  Directory lookups here: pickup's
+        # cleanup (virtual_alias_maps for a sendmail recipient), local
+        # (alias_maps), local's forwarding through cleanup, qmgr's bounce
+        # through cleanup (virtual_alias_maps for the sender), virtual
+        # (virtual_mailbox_maps) and smtpd (its checks).
+        i = self.i
+        alias_cf = os.path.join(i.conf, "ldap-alias.cf")
+        valias_cf = os.path.join(i.conf, "ldap-valias.cf")
+        for path, filt, domain in ((alias_cf, "uid", ""),
+                                   (valias_cf, "mail", "domain = ldap.test\n")):
+            with open(path, "w") as f:
+                f.write("server_host = ldap://127.0.0.1:%d\n"
+                        "search_base = ou=people,dc=example,dc=com\n"
+                        "query_filter = (%s=%%s)\nresult_attribute = mail\n"
+                        "%sbind = no\ntimeout = %d\n"
+                        % (self.slapd.port, filt, domain, DIR_TIMEOUT))
+        i.set_main(alias_maps="proxy:ldap:" + alias_cf,
+                   virtual_alias_maps="proxy:ldap:" + valias_cf)
+        i.master_cf += "pickup unix n - n 60 1 pickup\n"
+        i.write_conf()
+        i.start()
+        lu1 = os.path.join(i.vbase, "ldap.test", "lu1")
+        env = i.env()
+        env["MAIL_CONFIG"] = i.conf
+
+        def sendmail(sender, rcpt, subject):
+            r = subprocess.run(
+                [program("sendmail"), "-f", sender, rcpt],
+                input=("Subject: %s\n\n%s\n" % (subject, subject)).encode(),
+                env=env, capture_output=True, timeout=WAIT)
+            self.assertEqual(r.returncode, 0, r.stderr)
+
+        # pickup: virtual alias of a sendmail recipient.
+        sendmail("root@" + i.main["mydomain"], "lu1@ldap.test", "picked up")
+        # local: the alias lu1 -> lu1@ldap.test, forwarded through cleanup.
+        i.send("sender@ext.test", ["lu1@" + i.main["mydomain"]],
+               message("sender@ext.test", "lu1@" + i.main["mydomain"],
+                       "aliased"))
+        # qmgr: the bounce for an unknown local user goes to the sender,
+        # whose virtual alias is in the directory.
+        sendmail("lu1@ldap.test", "nosuchuser@" + i.main["mydomain"],
+                 "bounced")
+        got = wait_maildir(lu1, 3)
+        i.wait_queue_empty()
+        text = b"".join(got)
+        for want in (b"Subject: picked up", b"Subject: aliased",
+                     b"Subject: Undelivered Mail Returned to Sender"):
+            self.assertIn(want, text)
+        self.assertRegex(i.log(), r"local\[\d+\]: [0-9A-F]+: "
+                         r"to=<lu1@%s>, relay=local, .*status=sent "
+                         r"\(forwarded as " % re.escape(i.main["mydomain"]))
+        self.assertEqual(i.blocking_waits(), [])
         i.check_sanitizer()
 
     def test_outage_451_at_rcpt_and_deferral(self):

@@ -279,11 +279,54 @@ test_restart_and_outage(void **state)
 	server_pid = 0;
 }
 
+/* The probe of a daemon whose loop runs (task_loop_probe). */
+static int loop_on;
+
+static int
+loop_probe(void)
+{
+	return loop_on;
+}
+
+/* A lookup that would hold a running loop (outside a task) is counted
+ * and logged by task_blocking(); one in a task, or with no loop (a
+ * tool), is not.  The end-to-end tests fail on that log line. */
+static void
+test_wait_outside_a_task_is_reported(void **state)
+{
+	struct event_base *base = event_base_new();
+	struct map *map = open_proxy(table);
+	struct job job = {.map = map, .key = "k1", .st = -1};
+	const char *value;
+	long before = task_blocking_count();
+	int rounds = 0;
+
+	(void)state;
+	map_proxy_event_base(base);
+	task_loop_probe(loop_probe);
+	loop_on = 1;
+	assert_int_equal(map_lookup(map, "k2", &value), MAP_FOUND);
+	assert_int_equal(task_blocking_count(), before + 1);
+	task_start(job_run, &job, NULL, 0);
+	while (task_count() > 0 && rounds++ < 10000)
+		event_base_loop(base, EVLOOP_ONCE);
+	assert_int_equal(job.st, MAP_FOUND);
+	assert_int_equal(task_blocking_count(), before + 1);
+	loop_on = 0;
+	assert_int_equal(map_lookup(map, "k3", &value), MAP_FOUND);
+	assert_int_equal(task_blocking_count(), before + 1);
+	task_loop_probe(NULL);
+	map_proxy_event_base(NULL);
+	map_close(&map);
+	event_base_free(base);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_blocking),
+		cmocka_unit_test(test_wait_outside_a_task_is_reported),
 		cmocka_unit_test(test_tasks_wait_on_the_loop),
 		cmocka_unit_test(test_restart_and_outage),
 	};

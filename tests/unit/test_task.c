@@ -279,6 +279,46 @@ test_wait_outside_aborts(void **state)
 	assert_int_equal(WTERMSIG(status), SIGABRT);
 }
 
+static int probe_result;
+
+static int
+probe(void)
+{
+	return probe_result;
+}
+
+static void
+fn_block(void *ctx)
+{
+	int *counted = ctx;
+
+	counted[0] = task_blocking("a server, from a task", 0);
+	counted[1] = task_blocking("a directory handle, from a task", 1);
+}
+
+/* task_blocking: a wait outside a task holds a running loop; inside a
+ * task only an in-process handle does; without a running loop nothing
+ * holds anything. */
+static void
+test_blocking_waits(void **state)
+{
+	long before = task_blocking_count();
+	int counted[2] = {-1, -1};
+
+	(void)state;
+	assert_int_equal(task_blocking("no probe", 1), 0);
+	task_loop_probe(probe);
+	probe_result = 0;
+	assert_int_equal(task_blocking("no loop running", 1), 0);
+	probe_result = 1;
+	assert_int_equal(task_blocking("the loop, outside a task", 0), 1);
+	task_start(fn_block, counted, NULL, 0);
+	assert_int_equal(counted[0], 0);
+	assert_int_equal(counted[1], 1);
+	assert_int_equal(task_blocking_count(), before + 2);
+	task_loop_probe(NULL);
+}
+
 #if !defined(__SANITIZE_ADDRESS__)
 static volatile char *guard_probe;
 
@@ -328,6 +368,7 @@ main(void)
 		cmocka_unit_test(test_many_interleaved),
 		cmocka_unit_test(test_nested),
 		cmocka_unit_test(test_wait_outside_aborts),
+		cmocka_unit_test(test_blocking_waits),
 #if !defined(__SANITIZE_ADDRESS__)
 		cmocka_unit_test(test_guard_page),
 #endif
