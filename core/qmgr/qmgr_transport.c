@@ -118,7 +118,7 @@ qmgr_transport_init(void)
 	char *path = concatenate(mail_conf_dir(), "/master.cf", (char *)0);
 	int errors = 0;
 
-	feedback_debug = mail_conf_bool("destination_concurrency_feedback_debug");
+	feedback_debug = var_destination_concurrency_feedback_debug;
 	master_ent_free_all(&services);
 	services = master_ent_read(path, &errors);
 	if (errors > 0 && (services == NULL || services[0] == NULL)) {
