@@ -26,6 +26,7 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <netdb.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -914,6 +915,89 @@ dns_hosts_name(const struct sockaddr *sa, char *buf, size_t len)
 	}
 	fclose(fp);
 	return found;
+}
+
+int
+dns_hosts_addr(const char *name, struct sockaddr_storage *ss, socklen_t *len)
+{
+	char line[1024];
+	FILE *fp;
+	int found = 0;
+
+	if ((fp = fopen(DNS_HOSTS, "r")) == NULL)
+		return 0;
+	while (!found && fgets(line, sizeof(line), fp)) {
+		char *cp = line, *addr, *alias;
+
+		cp[strcspn(cp, "#\r\n")] = 0;
+		if ((addr = strtok_r(cp, " \t", &cp)) == NULL)
+			continue;
+		while (!found && (alias = strtok_r(NULL, " \t", &cp)) != NULL) {
+			if (strcasecmp(alias, name) != 0)
+				continue;
+			memset(ss, 0, sizeof(*ss));
+			if (inet_pton(AF_INET, addr,
+			    &((struct sockaddr_in *)ss)->sin_addr) == 1) {
+				ss->ss_family = AF_INET;
+				*len = sizeof(struct sockaddr_in);
+				found = 1;
+			} else if (inet_pton(AF_INET6, addr,
+			    &((struct sockaddr_in6 *)ss)->sin6_addr) == 1) {
+				ss->ss_family = AF_INET6;
+				*len = sizeof(struct sockaddr_in6);
+				found = 1;
+			} else {
+				break;		/* not an address: next line */
+			}
+		}
+	}
+	fclose(fp);
+	return found;
+}
+
+int
+dns_host_addr(const char *host, struct sockaddr_storage *ss,
+    socklen_t *len, const char **why)
+{
+	static const int types[] = {DNS_T_A, DNS_T_AAAA};
+	static __thread char reason[256];
+	struct addrinfo hints = {0}, *res = NULL;
+
+	hints.ai_flags = AI_NUMERICHOST;
+	hints.ai_socktype = SOCK_STREAM;
+	if (getaddrinfo(host, NULL, &hints, &res) == 0 && res != NULL) {
+		memset(ss, 0, sizeof(*ss));
+		memcpy(ss, res->ai_addr, res->ai_addrlen);
+		*len = res->ai_addrlen;
+		freeaddrinfo(res);
+		return 0;
+	}
+	if (dns_hosts_addr(host, ss, len))
+		return 0;
+	*why = "no address";
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+		struct dns_answer *a = dns_lookup(host, types[i], 0);
+		enum dns_status st = a->status;
+		int found = st == DNS_OK && a->count > 0;
+
+		if (found) {
+			memset(ss, 0, sizeof(*ss));
+			memcpy(ss, &a->rr[0].addr, sizeof(a->rr[0].addr));
+			*len = ss->ss_family == AF_INET6
+			    ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+		} else if (i == 0 || st != DNS_NOTFOUND) {
+			snprintf(reason, sizeof(reason), "%s",
+			    a->reason ? a->reason : "no address");
+			*why = reason;
+		}
+		dns_answer_free(a);
+		/* Found, or no answer at all: one wait is enough. */
+		if (found)
+			return 0;
+		if (st == DNS_TEMPFAIL || st == DNS_NOTFOUND || st == DNS_INVALID)
+			break;
+	}
+	return -1;
 }
 
 struct dns_answer *

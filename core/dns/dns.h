@@ -113,6 +113,20 @@ int dns_ptr_name(const struct sockaddr *sa, char *buf, size_t len);
  * "files" source would: 1 with the name in buf, 0 when not listed. */
 int dns_hosts_name(const struct sockaddr *sa, char *buf, size_t len);
 
+/* dns_hosts_addr - the first address /etc/hosts gives name (any of a
+ * line's names, case-insensitive), as the C library's "files" source
+ * would: 1 with the address in ss (port 0) and its length in len, 0 when
+ * not listed. */
+int dns_hosts_addr(const char *name, struct sockaddr_storage *ss,
+    socklen_t *len);
+
+/* dns_host_addr - an address of host: a numeric address, else the
+ * first of /etc/hosts, else of DNS (A, then AAAA: dns_lookup(), which
+ * waits on the loop inside a task).  Port 0.  0 found, -1 not (why
+ * says why). */
+int dns_host_addr(const char *host, struct sockaddr_storage *ss,
+    socklen_t *len, const char **why);
+
 void dns_answer_free(struct dns_answer *answer);
 
 const char *dns_type_name(int type);	/* "MX", "A", ... */

@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "dns.h"
 #include "mail_vars.h"
 #include "msg.h"
 #include "mymalloc.h"
@@ -137,7 +138,8 @@ smtpd_check_connect(const char *server, const char *bare_prefix,
 	memset(&ss, 0, sizeof(ss));
 	if (strncasecmp(server, "inet:", 5) == 0) {
 		char *host = xstrdup(server + 5), *port = strrchr(host, ':');
-		struct addrinfo hints = {0}, *res = NULL;
+		char *end;
+		unsigned long pnum;
 		int rc;
 
 		if (port == NULL) {
@@ -146,21 +148,26 @@ smtpd_check_connect(const char *server, const char *bare_prefix,
 			return -1;
 		}
 		*port++ = 0;
+		pnum = strtoul(port, &end, 10);
+		if (*port == 0 || *end != 0 || pnum == 0 || pnum > 65535) {
+			free(host);
+			*why = "bad port in server address";
+			return -1;
+		}
 		if (*host == '[' && host[strlen(host) - 1] == ']') {
 			host[strlen(host) - 1] = 0;
 			memmove(host, host + 1, strlen(host));
 		}
-		hints.ai_socktype = SOCK_STREAM;
-		hints.ai_flags = AI_NUMERICSERV;
-		rc = getaddrinfo(host, port, &hints, &res);
+		/* A name goes to /etc/hosts, then to the resolver, which
+		 * waits on the loop in a task (never getaddrinfo()). */
+		rc = dns_host_addr(host, &ss, &len, why);
 		free(host);
-		if (rc != 0 || res == NULL) {
-			*why = rc ? gai_strerror(rc) : "no address";
+		if (rc < 0)
 			return -1;
-		}
-		memcpy(&ss, res->ai_addr, res->ai_addrlen);
-		len = res->ai_addrlen;
-		freeaddrinfo(res);
+		if (ss.ss_family == AF_INET6)
+			((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)pnum);
+		else
+			((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)pnum);
 	} else {
 		struct sockaddr_un *sun = (struct sockaddr_un *)&ss;
 		const char *colon = strchr(server, ':');

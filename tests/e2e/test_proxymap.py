@@ -134,16 +134,23 @@ class ProxyMap(unittest.TestCase):
         self.assertNotRegex(log, r"smtpd\[\d+\]: statistics: table")
         i.check_sanitizer()
 
-    def test_unapproved_table_is_refused(self):
+    def unapproved(self, prefix, blocking_ok=False):
+        """An instance whose virtual_mailbox_maps is PREFIX + an ldap:
+        table that proxy_read_maps does not list."""
         slapd = Slapd(self, LDIF)
         i = Instance(self)
+        i.blocking_ok = blocking_ok
         mbox = os.path.join(i.conf, "ldap-mailbox.cf")
         ldap_cf(mbox, slapd.port, "uid", "%D/%s/")
         i.set_main(virtual_mailbox_domains="ldap.test",
-                   virtual_mailbox_maps="proxy:ldap:" + mbox,
+                   virtual_mailbox_maps=prefix + "ldap:" + mbox,
                    virtual_mailbox_base=os.path.join(i.dir, "vmail"),
                    proxy_read_maps="$virtual_alias_maps")
         i.start()
+        return i, mbox
+
+    def test_unapproved_table_is_refused(self):
+        i, mbox = self.unapproved("proxy:")
         code, text = rcpt(i, "lu1@ldap.test")
         self.assertEqual(code, 451, text)
         self.assertIn("4.3.0", text)
@@ -156,16 +163,7 @@ class ProxyMap(unittest.TestCase):
         # opened by smtpd itself, as the warning at open says; each of
         # its lookups then holds smtpd's loop, which smtpd logs (the line
         # every other end-to-end test fails on: Instance.blocking_waits).
-        slapd = Slapd(self, LDIF)
-        i = Instance(self)
-        i.blocking_ok = True
-        mbox = os.path.join(i.conf, "ldap-mailbox.cf")
-        ldap_cf(mbox, slapd.port, "uid", "%D/%s/")
-        i.set_main(virtual_mailbox_domains="ldap.test",
-                   virtual_mailbox_maps="ldap:" + mbox,
-                   virtual_mailbox_base=os.path.join(i.dir, "vmail"),
-                   proxy_read_maps="$virtual_alias_maps")
-        i.start()
+        i, mbox = self.unapproved("", blocking_ok=True)
         code, text = rcpt(i, "lu1@ldap.test")
         self.assertEqual(code, 250, text)
         i.wait_log(r"smtpd\[\d+\]: warning: ldap:%s: not in proxy_read_maps: "

@@ -30,6 +30,7 @@ and its whole transaction.
 """
 import socket
 import os
+import select
 import shutil
 import smtplib
 import subprocess
@@ -39,6 +40,7 @@ import unittest
 
 from instance import Instance, free_port, message, poll_until
 from netns import DropDns
+from test_policy import PolicyServer
 
 DNSMASQ = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
 INSIDE = "POSTINO_DNS_NAMESPACE"
@@ -69,6 +71,8 @@ RECORDS = [
     "--local=/127.in-addr.arpa/",
     # reject_unknown_sender_domain: an MX and no address.
     "--mx-host=mxonly.test,mx.bad.test,10",
+    # check_policy_service inet:policy.test:PORT, named in DNS only.
+    "--host-record=policy.test,127.0.0.1",
     # The silent server: *.stall.test and the PTR of 127.0.0.6.
     "--server=/stall.test/127.0.0.2#53",
     "--server=/6.0.0.127.in-addr.arpa/127.0.0.2#53",
@@ -100,7 +104,8 @@ def inside_setup(tmp):
     hosts = os.path.join(tmp, "hosts")
     with open(hosts, "w") as f:
         # 127.0.0.7 has its name from the hosts file only (no PTR).
-        f.write("127.0.0.1 localhost\n127.0.0.7 fromhosts.test\n")
+        f.write("127.0.0.1 localhost\n127.0.0.7 fromhosts.test\n"
+                "127.0.0.1 policy-hosts.test\n")
     for path, ours in (("/etc/resolv.conf", conf), ("/etc/hosts", hosts)):
         if not os.path.exists(path):
             open(path, "a").close()
@@ -358,6 +363,54 @@ class Dns(unittest.TestCase):
         slow.settimeout(60)
         self.assertTrue(slow.recv(512).startswith(b"220 "))
         i.wait_log(r"connect from unknown\[127\.0\.0\.6\]")
+
+    def test_policy_server_by_name(self):
+        """check_policy_service inet:NAME:PORT: NAME comes from
+        /etc/hosts or from DNS through the resolver, in the session's
+        task (never getaddrinfo() on smtpd's loop); a name whose DNS
+        never answers defers that RCPT with 451 4.3.5, while another
+        client is served meanwhile by the same smtpd."""
+        p = PolicyServer()
+        self.addCleanup(p.close)
+        port = p.server.server_address[1]
+        i = Instance(self, users=["alice"], main={
+            "mynetworks": "127.0.0.1/32",
+            "smtpd_recipient_restrictions":
+                "permit_mynetworks, "
+                "check_policy_service inet:policy-hosts.test:%d, "
+                "check_policy_service inet:policy.test:%d, "
+                "check_policy_service { inet:policy.stall.test:%d, "
+                "retry_delay=0s }, reject_unauth_destination"
+                % (port, port, port)})
+        i.start()
+        alice = i.addr("alice")
+        # Both named servers are reached (one connection per name); the
+        # third name never resolves: 451 after the DNS timeout.
+        p.actions[alice] = "DUNNO"
+        before = self.drop.asked("policy.stall.test")
+        with i.raw(source="127.0.0.5") as a:
+            self.assertTrue(a.reply().startswith("220"))
+            a.cmd("EHLO good.test")
+            a.cmd("MAIL FROM:<a@good.test>")
+            a.send("RCPT TO:<%s>\r\n" % alice)
+            self.drop.wait_for("policy.stall.test", count=before + 1)
+            # Its lookup is pending: another client is served meanwhile.
+            with i.smtp(source="127.0.0.1") as s:
+                s.ehlo("good.test")
+                s.sendmail("b@good.test", [alice], message(
+                    "b@good.test", alice, "served meanwhile").replace(
+                        "\n", "\r\n"))
+            self.assertIn(b"served meanwhile", i.wait_maildir("alice", 1)[0])
+            r, _, _ = select.select([a.sock], [], [], 0)
+            self.assertEqual(r, [], "the RCPT was answered before the "
+                             "policy server's name was resolved")
+            self.assertEqual(
+                a.reply(), "451 4.3.5 <%s>: Recipient address rejected: "
+                "Server configuration problem" % alice)
+        conns = {r["_conn"] for r in p.rcpt_requests()}
+        self.assertEqual(len(conns), 2, p.rcpt_requests())
+        i.wait_log(r"warning: problem talking to server "
+                   r"inet:policy\.stall\.test:%d: " % port)
 
     def postfix(self, restrictions):
         """Debian's Postfix in this namespace, on a port of its own, with
