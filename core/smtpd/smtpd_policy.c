@@ -381,7 +381,7 @@ build_request(struct smtpd_check_ctx *ctx, const char *context,
 	add_attr(b, "encryption_cipher", s->tls_cipher ? s->tls_cipher : "");
 	snprintf(num, sizeof(num), "%d", s->tls_bits);
 	add_attr(b, "encryption_keysize", num);
-	add_attr(b, "etrn_domain", "");
+	add_attr(b, "etrn_domain", ctx->etrn ? ctx->etrn : "");
 	add_attr(b, "stress", "");
 	add_attr(b, "client_port", s->client_port);
 	add_attr(b, "policy_context", context);

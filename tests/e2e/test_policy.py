@@ -185,6 +185,30 @@ class Actions(unittest.TestCase):
                          [(r["recipient"], r["_conn"]) for r in reqs])
 
 
+class Etrn(unittest.TestCase):
+
+    def test_etrn_domain(self):
+        # smtpd_etrn_restrictions: the request says ETRN and names the
+        # site asked for (etrn_domain), as Postfix's does.
+        i = Instance(self)
+        p = PolicyServer(os.path.join(i.dir, "policy.sock"))
+        self.addCleanup(p.close)
+        i.set_main(smtpd_etrn_restrictions="check_policy_service " + p.name,
+                   fast_flush_domains="etrn.example.test")
+        i.start()
+        with i.raw() as c:
+            self.assertTrue(c.reply().startswith("220"))
+            c.cmd("EHLO client.example.test")
+            c.cmd("ETRN etrn.example.test")
+            c.cmd("QUIT")
+        with p.lock:
+            etrn = [r for r in p.requests
+                    if r.get("protocol_state") == "ETRN"]
+        self.assertEqual([r["etrn_domain"] for r in etrn],
+                         ["etrn.example.test"], etrn)
+        self.assertEqual(etrn[0]["recipient"], "")
+
+
 class Failures(unittest.TestCase):
     """A stalled, a slow and a dead policy server, over TCP."""
 
