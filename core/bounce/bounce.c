@@ -137,6 +137,8 @@ wanted(const struct bounce_entry *e, enum bounce_kind kind)
 		return nf == 0 || (nf & DSN_NOTIFY_DELAY);
 	case BOUNCE_SUCCESS:
 		return nf & DSN_NOTIFY_SUCCESS;
+	case BOUNCE_VERIFY:
+		return 1;
 	}
 	return 0;
 }
@@ -277,7 +279,11 @@ bounce_send_original(const struct qfile_msg *qf,
 	switch (kind) {
 	case BOUNCE_SUCCESS:
 		subject = "Successful Mail Delivery Report";
-		what = "delivery status notification";
+		what = "sender delivery status notification";
+		break;
+	case BOUNCE_VERIFY:
+		subject = "Mail Delivery Status Report";
+		what = "sender delivery status notification";
 		break;
 	case BOUNCE_DELAYED:
 		subject = "Delayed Mail (still being retried)";
@@ -321,6 +327,9 @@ bounce_send_original(const struct qfile_msg *qf,
 	switch (kind) {
 	case BOUNCE_SUCCESS:
 		put(st, "Your message was delivered to the recipients listed below.");
+		break;
+	case BOUNCE_VERIFY:
+		put(st, "Enclosed is the mail delivery report that you requested.");
 		break;
 	case BOUNCE_DELAYED:
 		put(st, "Your message could not be delivered yet. The mail system");
@@ -382,7 +391,13 @@ bounce_send_original(const struct qfile_msg *qf,
 	}
 	put(st, "%s", "");
 	put(st, "--%s", boundary);
-	if (ret && strcasecmp(ret, "HDRS") == 0) {
+	if (kind == BOUNCE_VERIFY || kind == BOUNCE_SUCCESS) {
+		/* Nothing to give back: the headers identify the message. */
+		put(st, "Content-Description: Message Headers");
+		put(st, "Content-Type: text/rfc822-headers");
+		put(st, "%s", "");
+		orig->copy(orig->ctx, st, 1, limit);
+	} else if (ret && strcasecmp(ret, "HDRS") == 0) {
 		put(st, "Content-Description: Undelivered Message Headers");
 		put(st, "Content-Type: text/rfc822-headers");
 		put(st, "%s", "");

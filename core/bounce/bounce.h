@@ -22,13 +22,16 @@ enum bounce_kind {
 	BOUNCE_EXPIRED,		/* gave up after maximal_queue_lifetime */
 	BOUNCE_DELAYED,		/* delay_warning_time (still trying) */
 	BOUNCE_SUCCESS,		/* NOTIFY=SUCCESS */
+	BOUNCE_VERIFY,		/* sendmail -bv: the report asked for */
 };
 
 struct bounce_entry {
 	char *recipient;
 	char *orig_rcpt;
 	char *status;		/* "5.1.1" */
-	char *action;		/* "failed", "delayed", "delivered", "relayed" */
+	char *action;		/* "failed", "delayed", "delivered", "relayed",
+				 * "expanded"; -bv: "deliverable",
+				 * "undeliverable" */
 	char *reason;
 	int dsn_notify;
 };

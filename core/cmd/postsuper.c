@@ -155,7 +155,7 @@ static void
 remove_logs(const char *id)
 {
 	static const char *const logs[] = {MAIL_QUEUE_DEFER, MAIL_QUEUE_BOUNCE,
-	NULL};
+	MAIL_QUEUE_TRACE, NULL};
 
 	for (int i = 0; logs[i]; i++) {
 		char *p = mail_queue_path(logs[i], id);

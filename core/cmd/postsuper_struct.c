@@ -236,6 +236,7 @@ postsuper_structure(void)
 		fixed += check_queue_files(msg_queues[i], have_ids, uid, gid);
 	fixed += check_logs(MAIL_QUEUE_DEFER);
 	fixed += check_logs(MAIL_QUEUE_BOUNCE);
+	fixed += check_logs(MAIL_QUEUE_TRACE);
 	if (fixed > 0)
 		msg_info("Repaired: %d problem%s", fixed, fixed == 1 ? "" : "s");
 	return fixed;

@@ -10,7 +10,9 @@
  *   -bs	SMTP on standard input/output (sendmail_smtp.c)
  *   -bp	list the queue: runs $command_directory/postqueue -p
  *   -bi, -I	rebuild the alias databases: runs newaliases
- *   -bv	report, per recipient, whether it can be delivered (no mail)
+ *   -bv	no message: queue a report request for the recipients; the
+ *	sender is mailed a "Mail Delivery Status Report" saying how
+ *	each would be delivered (the agents do not deliver)
  *   -bd, -bl	start the mail system: runs "postino start"
  *   -bh, -bH	ignored
  * Options: -t (recipients from To/Cc/Bcc as well), -i / -oi (a lone "."
@@ -28,7 +30,7 @@
  *
  * Exit status (sysexits.h): 0 queued; 64 EX_USAGE (bad options, no
  * recipients); 65 EX_DATAERR (bad address, no recipients in the header
- * with -t, malformed input); 67 EX_NOUSER (-bv: undeliverable); 69
+ * with -t, malformed input); 69
  * EX_UNAVAILABLE (mail system down for -q; a program could not run);
  * 71 EX_OSERR; 75 EX_TEMPFAIL (queue file not written); 77 EX_NOPERM. */
 #include "postino_config.h"
@@ -54,7 +56,6 @@
 #include "msg.h"
 #include "mymalloc.h"
 #include "qfile.h"
-#include "resolve.h"
 #include "sendmail.h"
 #include "stringops.h"
 
@@ -173,51 +174,29 @@ add_recipients(struct sendmail_opts *o, char **args)
 	}
 }
 
-/* verify - -bv: what would happen to each recipient. */
+/* verify - -bv, as Postfix does it: no message is read; a report
+ * request is queued for the recipients, the delivery agents decide each
+ * one's fate without delivering, and the sender gets a "Mail Delivery
+ * Status Report" by mail. */
 static int
 verify(struct sendmail_opts *o)
 {
-	int status = 0;
+	struct sendmail_msg *m;
+	const char *err = NULL, *id;
+	char *ext;
+	int status;
 
-	resolve_init();
-	for (int i = 0; i < o->rcpt_count; i++) {
-		struct resolve_reply r;
-		enum map_status st = resolve_addr(o->rcpt[i], &r);
-		char *ext = addr_parse_externalize(o->rcpt[i]);
-
-		switch (st) {
-		case MAP_FOUND:
-		case MAP_NOTFOUND:
-			if (r.flags & RESOLVE_FLAG_FAIL) {
-				printf("<%s>: delivery temporarily suspended: lookup "
-				    "table failure\n", ext);
-				if (status == 0)
-					status = EX_TEMPFAIL;
-			} else if (r.flags & RESOLVE_FLAG_ERROR) {
-				printf("<%s>: undeliverable: bad address syntax\n", ext);
-				status = EX_NOUSER;
-			} else if (strcmp(r.transport, "error") == 0) {
-				printf("<%s>: undeliverable: %s\n", ext,
-				    r.nexthop && *r.nexthop ? r.nexthop : "rejected");
-				status = EX_NOUSER;
-			} else {
-				printf("<%s>: deliverable: via %s%s%s\n", ext, r.transport,
-				    r.nexthop && *r.nexthop ? " to " : "",
-				    r.nexthop ? r.nexthop : "");
-			}
-			resolve_reply_free(&r);
-			break;
-		case MAP_TEMPFAIL:
-			printf("<%s>: delivery temporarily suspended: lookup table "
-			    "failure\n", ext);
-			if (status == 0)
-				status = EX_TEMPFAIL;
-			break;
-		}
-		free(ext);
-	}
+	o->verify_report = 1;
+	m = sendmail_msg_new(o);
+	status = sendmail_msg_finish(m, &id, &err);
+	sendmail_msg_free(&m);
+	if (status != 0)
+		msg_fatal_status(status, "%s", err);
+	ext = addr_parse_externalize(o->sender);
+	printf("Mail Delivery Status Report will be mailed to <%s>.\n", ext);
+	free(ext);
 	fflush(stdout);
-	return status;
+	return 0;
 }
 
 /* submit - -bm: the message on standard input. */

@@ -25,6 +25,7 @@ struct sendmail_opts {
 	const char *ret;	/* -R: FULL or HDRS */
 	int notify;		/* -N: DSN_NOTIFY_* bits, 0 = default */
 	const char *body_type;	/* -B: 7BIT or 8BITMIME */
+	int verify_report;	/* -bv: a report request, no message */
 };
 
 /* sendmail_opts_add_rcpt - append one recipient (copied). */

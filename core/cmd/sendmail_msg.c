@@ -45,6 +45,7 @@
 #include "maildrop.h"
 #include "msg.h"
 #include "mymalloc.h"
+#include "qfile.h"
 #include "sendmail.h"
 #include "stringops.h"
 
@@ -281,6 +282,9 @@ put_envelope(struct sendmail_msg *m)
 		bad |= maildrop_put_str(m->to, MAILDROP_REC_ATTR, a);
 		free(a);
 	}
+	if (o->verify_report)
+		bad |= maildrop_put_str(m->to, MAILDROP_REC_ATTR,
+		    QFILE_ATTR_VERIFY_REPORT "=1");
 	bad |= maildrop_put_str(m->to, MAILDROP_REC_SENDER, o->sender);
 	for (int i = 0; i < o->rcpt_count; i++)
 		bad |= maildrop_put_str(m->to, MAILDROP_REC_RCPT, o->rcpt[i]);

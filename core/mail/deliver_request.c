@@ -281,6 +281,8 @@ deliver_status_to_attr(long request_id, const struct deliver_status *ds,
 	attr_add(al, "action", ds->action);
 	attr_add(al, "text", ds->text ? ds->text : "");
 	add_opt(al, "relay", ds->relay);
+	if (ds->dsn_passed)
+		attr_add(al, "dsn_passed", "1");
 }
 
 /* one_of - the static string in list equal to v, or NULL. */
@@ -350,6 +352,7 @@ deliver_status_from_attr(const struct attr_list *al, long *request_id_r,
 		BAD("oversized text");
 	if (get_str(al, "relay", "", DR_MAX_TEXT, &ds->relay) < 0)
 		BAD("oversized relay");
+	ds->dsn_passed = attr_get(al, "dsn_passed") != NULL;
 	return ds;
 
 bad:

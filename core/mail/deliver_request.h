@@ -87,6 +87,9 @@ struct deliver_status {
 	const char *action;	/* "delivered", "relayed", "failed", "delayed" */
 	char *text;		/* "delivered to maildir", remote reply, reason */
 	char *relay;		/* "local", "virtual", host[addr]:port */
+	int dsn_passed;		/* sent to a next hop that took NOTIFY
+				 * over (it supports DSN): no success
+				 * notice from us ("dsn_passed=1") */
 };
 
 /* deliver_status_to_attr / _from_attr - one reply list.  from_attr

@@ -15,6 +15,7 @@
 #define MAIL_QUEUE_MAILDROP	"maildrop"
 #define MAIL_QUEUE_DEFER	"defer"
 #define MAIL_QUEUE_BOUNCE	"bounce"
+#define MAIL_QUEUE_TRACE	"trace"	/* success and -bv report logs */
 
 /* mail_queue_dir - "$queue_directory/queue" (static buffer per queue). */
 const char *mail_queue_dir(const char *queue);

@@ -163,6 +163,8 @@ maildrop_attr_ok(const char *nameval)
 		    || (v[1] >= '0' && v[1] <= '5' && v[0] == '1' && v[2] == 0));
 	if (IS("body_type"))
 		return strcasecmp(v, "7BIT") == 0 || strcasecmp(v, "8BITMIME") == 0;
+	if (IS("verify_report"))	/* sendmail -bv (QFILE_ATTR_VERIFY_REPORT) */
+		return strcmp(v, "1") == 0;
 #undef IS
 	return 0;
 }

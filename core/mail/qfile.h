@@ -33,6 +33,11 @@
  * verify service for that address instead of bouncing. */
 #define QFILE_ATTR_VERIFY	"verify_probe"
 
+/* Queue file attribute of a sendmail -bv submission (value "1"): the
+ * agents decide each recipient's fate without delivering, as for a
+ * probe, and the sender gets a "Mail Delivery Status Report". */
+#define QFILE_ATTR_VERIFY_REPORT	"verify_report"
+
 /* DSN NOTIFY flags in recipient records. */
 #define DSN_NOTIFY_NEVER	(1 << 0)
 #define DSN_NOTIFY_SUCCESS	(1 << 1)

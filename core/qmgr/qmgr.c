@@ -88,6 +88,9 @@ remove_logs(const char *id)
 	p = mail_queue_path(MAIL_QUEUE_BOUNCE, id);
 	unlink(p);
 	free(p);
+	p = mail_queue_path(MAIL_QUEUE_TRACE, id);
+	unlink(p);
+	free(p);
 }
 
 static void
@@ -250,6 +253,23 @@ finish_task(void *ctx)
 		message_free(msg);
 		qmgr_schedule_scan();
 		return;
+	}
+	if (msg->ntraced > 0 || msg->report || msg->redelivery) {
+		/* Success notices (NOTIFY=SUCCESS) and the sendmail -bv report,
+		 * from trace/ID (this attempt's entries, or an earlier one's
+		 * whose notice did not go out).  Sent: the log goes, so no
+		 * entry is reported twice; not sent: the message stays. */
+		int ret = notify(msg, msg->report ? BOUNCE_VERIFY : BOUNCE_SUCCESS,
+		    MAIL_QUEUE_TRACE);
+		char *path = mail_queue_path(MAIL_QUEUE_TRACE, msg->id);
+
+		if (ret == 0) {
+			if (unlink(path) < 0 && errno != ENOENT)
+				msg_warn("%s: remove %s: %m", msg->id, path);
+		} else if (msg->ndeferred == 0) {
+			msg->ndeferred = 1;	/* keep it and try again */
+		}
+		free(path);
 	}
 	if (msg->ndeferred == 0) {
 		/* Bounces recorded now or in earlier attempts. */

@@ -50,6 +50,9 @@ struct qmgr_message {
 	int verify;			/* an address verification probe
 					 * (QFILE_ATTR_VERIFY) */
 	const char *verify_addr;	/* the address it verifies (in qf) */
+	int report;			/* sendmail -bv: report, do not deliver
+					 * (QFILE_ATTR_VERIFY_REPORT) */
+	int ntraced;			/* entries added to trace/ID now */
 	off_t *done_offsets;		/* to mark D at the end of a job */
 	int ndone;
 	int gone;			/* active/ID was deleted (postsuper -d) */
@@ -122,7 +125,7 @@ int qmgr_message_load(const char *id);
 /* qmgr_job_status - one recipient of a job finished. */
 void qmgr_job_status(struct qmgr_job *job, int index, const char *dsn,
     const char *status, const char *action, const char *text,
-    const char *relay);
+    const char *relay, int dsn_passed);
 /* qmgr_job_done - the agent finished the job (or the connection died:
  * the job's unfinished recipients are deferred with reason). */
 void qmgr_job_done(struct qmgr_job *job, const char *failure_reason);

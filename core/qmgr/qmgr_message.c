@@ -5,8 +5,12 @@
  *
  * Outcomes: sent -> the recipient record is marked done (R->D, with
  * fsync, once per job); bounced -> bounce/ID (fsync'd) then marked done;
- * deferred -> defer/ID.  When no job is left the message is finished
- * (qmgr.c decides: remove, bounce, or back to deferred/). */
+ * deferred -> defer/ID.  A delivered recipient that asked for NOTIFY=
+ * SUCCESS (unless the next hop took the DSN over), and every recipient
+ * of a sendmail -bv report, go to trace/ID (fsync'd before the done
+ * mark), from which the sender's notice is made.  When no job is left
+ * the message is finished (qmgr.c decides: remove, notify, bounce, or
+ * back to deferred/). */
 #include "postino_config.h"
 
 #include <errno.h>
@@ -49,7 +53,7 @@ qmgr_status_log(const char *queue, const char *id, const struct qfile_rcpt *r,
 	attr_format(al, out);
 	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	if (fd < 0 || write(fd, buf_str(out), buf_len(out)) != (ssize_t)buf_len(out)
-	    || (strcmp(queue, MAIL_QUEUE_BOUNCE) == 0 && fsync(fd) < 0)) {
+	    || (strcmp(queue, MAIL_QUEUE_DEFER) != 0 && fsync(fd) < 0)) {
 		msg_warn("%s: append to %s: %m", id, path);
 		ret = -1;
 	}
@@ -87,9 +91,26 @@ qmgr_message_gone(struct qmgr_message *msg)
 }
 
 /* finish_rcpt - record one recipient's final state for this attempt. */
+/* trace_rcpt - one entry of trace/ID ("delivery via RELAY: TEXT");
+ * 0, or -1 when it could not be written. */
+static int
+trace_rcpt(struct qmgr_message *msg, const struct qfile_rcpt *r,
+    const char *dsn, const char *action, const char *text, const char *relay)
+{
+	char *why = concatenate("delivery via ", relay && *relay ? relay : "none",
+	    ": ", text ? text : "", (char *)0);
+	int ret = qmgr_status_log(MAIL_QUEUE_TRACE, msg->id, r, dsn, action, why);
+
+	free(why);
+	if (ret == 0)
+		msg->ntraced++;
+	return ret;
+}
+
 static void
 finish_rcpt(struct qmgr_message *msg, int ri, enum qmgr_rcpt_state st,
-    const char *dsn, const char *action, const char *text)
+    const char *dsn, const char *action, const char *text, const char *relay,
+    int dsn_passed)
 {
 	struct qfile_rcpt *r = &msg->qf->rcpt[ri];
 
@@ -112,12 +133,37 @@ finish_rcpt(struct qmgr_message *msg, int ri, enum qmgr_rcpt_state st,
 		msg->done_offsets[msg->ndone++] = r->offset;
 		return;
 	}
+	if (msg->report) {
+		/* sendmail -bv: every outcome is a line of the report; nothing
+		 * bounces, nothing is retried.  Not recorded: tried again at
+		 * the next attempt. */
+		if (trace_rcpt(msg, r, dsn, st == QMGR_RCPT_SENT ? "deliverable"
+		    : st == QMGR_RCPT_BOUNCED ? "undeliverable" : "delayed", text,
+		    relay) < 0) {
+			msg->rstate[ri] = QMGR_RCPT_DEFERRED;
+			msg->ndeferred++;
+			return;
+		}
+		msg->rstate[ri] = QMGR_RCPT_SENT;
+		msg->done_offsets[msg->ndone++] = r->offset;
+		return;
+	}
 	/* A deleted message leaves no status log behind (an orphan). */
 	if ((st == QMGR_RCPT_BOUNCED || st == QMGR_RCPT_DEFERRED)
 	    && qmgr_message_gone(msg))
 		return;
 	switch (st) {
 	case QMGR_RCPT_SENT:
+		/* NOTIFY=SUCCESS: the sender hears of it from us unless the
+		 * next hop took the DSN over (it supports DSN).  A notice
+		 * that cannot be recorded is not lost: the recipient is
+		 * left for the next attempt. */
+		if ((r->dsn_notify & DSN_NOTIFY_SUCCESS) && !dsn_passed
+		    && trace_rcpt(msg, r, dsn, action, text, relay) < 0) {
+			msg->rstate[ri] = QMGR_RCPT_DEFERRED;
+			msg->ndeferred++;
+			break;
+		}
 		msg->done_offsets[msg->ndone++] = r->offset;
 		break;
 	case QMGR_RCPT_BOUNCED:
@@ -150,7 +196,7 @@ log_status(struct qmgr_message *msg, int ri, const char *relay,
 
 	if (delay < 0)
 		delay = 0;
-	status = deliver_log_status(msg->verify, status);
+	status = deliver_log_status(msg->verify || msg->report, status);
 	if (r->orig_rcpt && *r->orig_rcpt && strcasecmp(r->orig_rcpt, r->address) != 0)
 		msg_info("%s: to=<%s>, orig_to=<%s>, relay=%s, delay=%.2g, delays=%.2g/0/0/0, dsn=%s, status=%s (%s)",
 		    msg->id, r->address, r->orig_rcpt, relay, delay, delay, dsn,
@@ -163,7 +209,7 @@ log_status(struct qmgr_message *msg, int ri, const char *relay,
 void
 qmgr_job_status(struct qmgr_job *job, int index, const char *dsn,
     const char *status, const char *action, const char *text,
-    const char *relay)
+    const char *relay, int dsn_passed)
 {
 	int ri = job->rcpt[index];
 	enum qmgr_rcpt_state st;
@@ -179,7 +225,7 @@ qmgr_job_status(struct qmgr_job *job, int index, const char *dsn,
 	/* soft_bounce: never bounce, defer instead. */
 	if (st == QMGR_RCPT_BOUNCED && var_soft_bounce)
 		st = QMGR_RCPT_DEFERRED;
-	finish_rcpt(job->msg, ri, st, dsn, action, text);
+	finish_rcpt(job->msg, ri, st, dsn, action, text, relay, dsn_passed);
 }
 
 void
@@ -197,7 +243,7 @@ qmgr_job_done(struct qmgr_job *job, const char *failure_reason)
 			log_status(msg, ri, job->transport->name, "4.3.0",
 			    "deferred", why + 6);
 			finish_rcpt(msg, ri, QMGR_RCPT_DEFERRED, "4.3.0",
-			    "delayed", why + 6);
+			    "delayed", why + 6, job->transport->name, 0);
 		}
 	}
 	/* Mark recipients done in the file, unless this was the last job and
@@ -240,7 +286,8 @@ qmgr_job_defer_all(struct qmgr_job *job, const char *dsn, const char *text)
 
 		if (msg->rstate[ri] == QMGR_RCPT_BUSY) {
 			log_status(msg, ri, "none", dsn, "deferred", text);
-			finish_rcpt(msg, ri, QMGR_RCPT_DEFERRED, dsn, "delayed", text);
+			finish_rcpt(msg, ri, QMGR_RCPT_DEFERRED, dsn, "delayed", text,
+			    "none", 0);
 		}
 	}
 	qmgr_job_done(job, NULL);
@@ -354,10 +401,12 @@ internal_delivery(struct qmgr_message *msg, int ri, const char *transport,
 		if (var_soft_bounce) {
 			dsn[0] = '4';
 			log_status(msg, ri, "none", dsn, "deferred", text);
-			finish_rcpt(msg, ri, QMGR_RCPT_DEFERRED, dsn, "delayed", text);
+			finish_rcpt(msg, ri, QMGR_RCPT_DEFERRED, dsn, "delayed", text,
+			    "none", 0);
 		} else {
 			log_status(msg, ri, "none", dsn, "bounced", text);
-			finish_rcpt(msg, ri, QMGR_RCPT_BOUNCED, dsn, "failed", text);
+			finish_rcpt(msg, ri, QMGR_RCPT_BOUNCED, dsn, "failed", text,
+			    "none", 0);
 		}
 		return 1;
 	case QMGR_KIND_RETRY:
@@ -366,7 +415,8 @@ internal_delivery(struct qmgr_message *msg, int ri, const char *transport,
 		if (*text == 0)
 			text = "delivery temporarily suspended";
 		log_status(msg, ri, "none", dsn, "deferred", text);
-		finish_rcpt(msg, ri, QMGR_RCPT_DEFERRED, dsn, "delayed", text);
+		finish_rcpt(msg, ri, QMGR_RCPT_DEFERRED, dsn, "delayed", text,
+		    "none", 0);
 		return 1;
 	case QMGR_KIND_DISCARD:
 		strlcpy(dsn, "2.0.0", sizeof(dsn));
@@ -379,7 +429,8 @@ internal_delivery(struct qmgr_message *msg, int ri, const char *transport,
 			text = at ? at + 1 : "discarded";
 		}
 		log_status(msg, ri, "none", dsn, "sent", text);
-		finish_rcpt(msg, ri, QMGR_RCPT_SENT, dsn, "delivered", text);
+		finish_rcpt(msg, ri, QMGR_RCPT_SENT, dsn, "delivered", text, "none",
+		    0);
 		return 1;
 	default:
 		return 0;
@@ -415,6 +466,7 @@ qmgr_message_load(const char *id)
 	msg->flushed = qmgr_flushed_take(id);
 	msg->verify_addr = qfile_msg_attr(qf, QFILE_ATTR_VERIFY);
 	msg->verify = msg->verify_addr != NULL;
+	msg->report = qfile_msg_attr(qf, QFILE_ATTR_VERIFY_REPORT) != NULL;
 	if (qf->mode & QFILE_MODE_TRIED)
 		msg->redelivery = 1;
 	else if (chmod(path, (qf->mode | QFILE_MODE_TRIED) & 07777) < 0)
@@ -448,13 +500,13 @@ qmgr_message_load(const char *id)
 			log_status(msg, i, "none", "4.3.0", "deferred",
 			    "address resolver failure");
 			finish_rcpt(msg, i, QMGR_RCPT_DEFERRED, "4.3.0", "delayed",
-			    "address resolver failure");
+			    "address resolver failure", "none", 0);
 		} else if (!msg->flushed && defer_transport(rr.transport)) {
 			/* defer_transports: no attempt until a flush. */
 			log_status(msg, i, "none", "4.3.2", "deferred",
 			    "deferred transport");
 			finish_rcpt(msg, i, QMGR_RCPT_DEFERRED, "4.3.2", "delayed",
-			    "deferred transport");
+			    "deferred transport", "none", 0);
 		} else if (internal_delivery(msg, i, rr.transport, rr.nexthop)) {
 			/* error, retry, discard: done here. */
 		} else if (qmgr_transport_kind(rr.transport) == QMGR_KIND_NONE) {
@@ -464,7 +516,8 @@ qmgr_message_load(const char *id)
 			    "mail transport unavailable: no delivery agent for transport %s",
 			    rr.transport);
 			log_status(msg, i, "none", "4.3.0", "deferred", text);
-			finish_rcpt(msg, i, QMGR_RCPT_DEFERRED, "4.3.0", "delayed", text);
+			finish_rcpt(msg, i, QMGR_RCPT_DEFERRED, "4.3.0", "delayed", text,
+			    "none", 0);
 		} else {
 			add_to_job(msg, jobs, &njobs, rr.transport,
 			    rr.nexthop ? rr.nexthop : "", i);

@@ -780,7 +780,7 @@ conn_read(struct bufferevent *bev, void *arg)
 				return;
 			}
 			qmgr_job_status(job, ds->rcpt_index, ds->dsn, ds->status,
-			    ds->action, ds->text, ds->relay);
+			    ds->action, ds->text, ds->relay, ds->dsn_passed);
 			deliver_status_free(&ds);
 		}
 	}
@@ -892,7 +892,7 @@ send_job(struct qmgr_conn *c, struct qmgr_job *job)
 	dr.dsn_envid = UNCONST(qfile_msg_attr(qf, "dsn_envid"));
 	dr.dsn_ret = UNCONST(qfile_msg_attr(qf, "dsn_ret"));
 	dr.redelivery = msg->redelivery;
-	dr.verify = msg->verify;
+	dr.verify = msg->verify || msg->report;
 	dr.rcpt_count = job->nrcpt;
 	dr.rcpt = xcalloc((size_t)job->nrcpt, sizeof(*dr.rcpt));
 	for (int i = 0; i < job->nrcpt; i++) {

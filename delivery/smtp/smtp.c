@@ -139,6 +139,10 @@ smtp_status(struct smtp_request *req, int index, const char *dsn,
 	    : strcmp(status, "bounced") == 0 ? "failed" : "delayed";
 	if (smtp_conf.lmtp && strcmp(status, "sent") == 0)
 		ds.action = "delivered";
+	/* Relayed to a server with DSN: NOTIFY went with the recipient, so
+	 * a success notice is that server's job (LMTP is final delivery). */
+	ds.dsn_passed = !smtp_conf.lmtp && req->dsn_peer
+	    && strcmp(status, "sent") == 0;
 	ds.text = text;
 	ds.relay = UNCONST(relay);
 	al = attr_list_new();

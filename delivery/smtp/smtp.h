@@ -313,6 +313,7 @@ struct smtp_request {
 	int conn_use;			/* the session's transaction number */
 	int backlog;			/* qmgr has more for this destination */
 	int *done;			/* per recipient: status given */
+	int dsn_peer;			/* the last session's server has DSN */
 	struct agent_conn *conn;
 };
 void smtp_status(struct smtp_request *req, int index, const char *dsn,

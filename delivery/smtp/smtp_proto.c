@@ -386,6 +386,7 @@ transaction(struct deliv *dv, struct smtp_session *s)
 	r.lines = NULL;
 	s->reuse++;
 	dv->req->conn_use = s->reuse;
+	dv->req->dsn_peer = dsn;
 	if ((s->features & SMTP_FEATURE_SIZE) && s->size_limit > 0
 	    && dr->content_len > s->size_limit) {
 		for (int i = 0; i < dr->rcpt_count; i++)

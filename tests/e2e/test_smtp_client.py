@@ -640,6 +640,47 @@ class Delivery(unittest.TestCase):
                          .count("z"), 1500)
         self.assertTrue(all(len(ln) <= 998 for ln in got.split("\r\n")))
 
+    def test_success_notices(self):
+        """NOTIFY=SUCCESS (RFC 3461): a local delivery gets a "delivered"
+        notice and a relay to a server without DSN a "relayed" one, both
+        in one "Successful Mail Delivery Report" to the sender; a relay
+        to a server with DSN gets none from postino (NOTIFY went along:
+        the notice is that server's job), nor does a recipient that did
+        not ask."""
+        nodsn = SmtpPeer("127.0.0.17", tc=self, name="aonly.test", dsn=False)
+        withdsn = SmtpPeer("127.0.0.11", tc=self, name="mx1.pref.test")
+        i = mta(self, users=("alice", "bob", "carol"))
+        alice, bob, carol = i.addr("alice"), i.addr("bob"), i.addr("carol")
+        with i.smtp() as s:
+            s.ehlo("client.test")
+            s.mail(alice)
+            for rcpt, notify in (("dan@aonly.test", "SUCCESS"),
+                                 ("dan@pref.test", "SUCCESS,FAILURE"),
+                                 (bob, "SUCCESS"), (carol, "FAILURE")):
+                self.assertEqual(s.rcpt(rcpt, ["NOTIFY=" + notify])[0], 250)
+            self.assertEqual(s.data(message(alice, bob, "notify success")
+                                    .replace("\n", "\r\n").encode())[0],
+                             250)
+        nodsn.wait_messages(1, timeout=DELIVERY_WAIT)
+        withdsn.wait_messages(1, timeout=DELIVERY_WAIT)
+        i.wait_maildir("bob", 1)
+        i.wait_maildir("carol", 1)
+        report = i.wait_maildir("alice", 1)[0].decode(errors="replace")
+        i.wait_queue_empty()
+        self.assertEqual(len(i.maildir_files("alice")), 1)
+        status = report.split("Content-Description: Message Headers")[0]
+        self.assertIn("Subject: Successful Mail Delivery Report", status)
+        orcpt = r"\n(?:Original-Recipient: [^\n]*\n)?"
+        self.assertRegex(status, r"Final-Recipient: rfc822; dan@aonly\.test"
+                         + orcpt + r"Action: relayed\nStatus: 2\.0\.0")
+        self.assertRegex(status, r"Final-Recipient: rfc822; %s" % re.escape(bob)
+                         + orcpt + r"Action: delivered\nStatus: 2\.0\.0")
+        self.assertRegex(status, r"<dan@aonly\.test>: delivery via "
+                         r"aonly\.test\[127\.0\.0\.17\]:25: 250 ")
+        self.assertNotIn("dan@pref.test", status)
+        self.assertNotIn(carol, status)
+        self.assertEqual(os.listdir(os.path.join(i.queue, "trace")), [])
+
     def test_ipv6_address(self):
         """inet_protocols = all: a host with only an AAAA record is
         reached over IPv6 (relay=NAME[::1]:25)."""

@@ -261,16 +261,37 @@ class Options(unittest.TestCase):
         self.assertEqual(i.maildrop_files(), [])
 
     def test_bv_verify(self):
+        # As Postfix: -bv reads no message; the sender is mailed a "Mail
+        # Delivery Status Report" saying what would happen to each
+        # recipient, and nothing is delivered.
         i = Submit(self, main={"relay_domains": "",
                                "default_transport": "error:no relaying"})
-        i.postino("check")
-        r = i.sendmail(["-bv", i.addr("bob"), "someone@elsewhere.test"])
-        self.assertIn("<%s>: deliverable: via local" % i.addr("bob"), r.out)
-        self.assertIn("<someone@elsewhere.test>: undeliverable", r.out)
-        self.assertEqual(r.returncode, EX_NOUSER, r.out + r.err)
-        self.assertEqual(i.maildrop_files(), [])
-        r = i.sendmail(["-bv", i.addr("bob")])
+        i.start()
+        bob = i.addr("bob")
+        r = i.sendmail(["-bv", bob, "someone@elsewhere.test"],
+                       "Subject: not read\n\nnot read\n")
         self.assertEqual(r.returncode, 0, r.out + r.err)
+        self.assertEqual(r.out, "Mail Delivery Status Report will be mailed "
+                         "to <%s>.\n" % i.user("alice"))
+        report = i.wait_maildir("alice", 1)[0].decode(errors="replace")
+        i.wait_queue_empty()
+        self.assertEqual(i.maildir_files("bob"), [])
+        self.assertIn("Subject: Mail Delivery Status Report", report)
+        self.assertIn("Enclosed is the mail delivery report that you "
+                      "requested.", report)
+        self.assertRegex(report, r"<%s>: delivery via local: delivers to "
+                         r"(mailbox|maildir)" % re.escape(bob))
+        self.assertIn("<someone@elsewhere.test>: delivery via none: "
+                      "no relaying", report)
+        self.assertRegex(report, r"Final-Recipient: rfc822; %s\n(?:Original-"
+                         r"Recipient: [^\n]*\n)?Action: deliverable\n"
+                         % re.escape(bob))
+        self.assertRegex(report, r"Final-Recipient: rfc822; someone@elsewhere"
+                         r"\.test\n(?:Original-Recipient: [^\n]*\n)?Action: "
+                         r"undeliverable\n")
+        self.assertNotIn("not read", report)
+        i.wait_log(r"to=<%s>, relay=local, .*status=deliverable"
+                   % re.escape(bob))
 
     def test_bp_bi_q_run_the_other_programs(self):
         i = Submit(self)
