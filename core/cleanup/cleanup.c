@@ -138,6 +138,9 @@ cleanup_conf_free(void)
 	cleanup_maps_close(&c->sender_canonical);
 	cleanup_maps_close(&c->rcpt_canonical);
 	cleanup_maps_close(&c->virtual_alias);
+	cleanup_maps_close(&c->sender_bcc);
+	cleanup_maps_close(&c->rcpt_bcc);
+	free(c->always_bcc);
 	free(c->myorigin);
 	free(c->myhostname);
 	free(c->undisclosed_header);
@@ -169,7 +172,10 @@ cleanup_init(void)
 	OPEN_MAPS(&c->sender_canonical, sender_canonical_maps);
 	OPEN_MAPS(&c->rcpt_canonical, recipient_canonical_maps);
 	OPEN_MAPS(&c->virtual_alias, virtual_alias_maps);
+	OPEN_MAPS(&c->sender_bcc, sender_bcc_maps);
+	OPEN_MAPS(&c->rcpt_bcc, recipient_bcc_maps);
 #undef OPEN_MAPS
+	c->always_bcc = xstrdup(var_always_bcc);
 	classes = var_canonical_classes;
 	c->canon_env_sender = in_list(classes, "envelope_sender");
 	c->canon_env_rcpt = in_list(classes, "envelope_recipient");
@@ -380,14 +386,27 @@ cleanup_set_attr(struct cleanup_state *st, const char *name,
 	st->size += (off_t)(strlen(name) + strlen(value ? value : "") + 2);
 }
 
+/* auto_bcc_add - remember a BCC address for cleanup_finish. */
+static void
+auto_bcc_add(struct cleanup_state *st, char *bcc)
+{
+	st->auto_bcc = xreallocarray(st->auto_bcc,
+	    (size_t)st->auto_bcc_count + 1, sizeof(char *));
+	st->auto_bcc[st->auto_bcc_count++] = bcc;
+}
+
 void
 cleanup_set_sender(struct cleanup_state *st, const char *sender)
 {
-	char *s = cleanup_addr_sender(st, sender);
+	char *s = cleanup_addr_sender(st, sender), *bcc;
 
 	free(st->sender);
 	st->sender = s ? s : xstrdup(sender);
 	st->size += (off_t)strlen(st->sender) + 1;
+	/* sender_bcc_maps: by the sender after canonical mapping. */
+	if ((st->flags & CLEANUP_FLAG_BCC_OK) && s != NULL
+	    && (bcc = cleanup_addr_bcc(st, &cleanup_conf.sender_bcc, s)) != NULL)
+		auto_bcc_add(st, bcc);
 }
 
 void
@@ -434,6 +453,14 @@ cleanup_add_rcpt(struct cleanup_state *st, const char *rcpt,
 		orig_rcpt = rcpt;
 	if ((addr = cleanup_addr_rcpt(st, rcpt)) == NULL)
 		return;
+	/* recipient_bcc_maps: by the recipient after canonical mapping,
+	 * before virtual alias expansion (as Postfix). */
+	if (st->flags & CLEANUP_FLAG_BCC_OK) {
+		char *bcc = cleanup_addr_bcc(st, &cleanup_conf.rcpt_bcc, addr);
+
+		if (bcc != NULL)
+			auto_bcc_add(st, bcc);
+	}
 	cleanup_addr_virtual(st, orig_rcpt, addr, dsn_notify);
 	free(addr);
 }
@@ -649,6 +676,15 @@ cleanup_finish(struct cleanup_state *st, const char **queue_id_r,
 
 	*queue_id_r = st->queue_id;
 	*reply_r = NULL;
+	/* Automatic BCC (mail from outside): the copies never get a DSN
+	 * (NOTIFY=NEVER) and go through canonical and virtual mapping like
+	 * any recipient; a message with no recipient gets none. */
+	if ((st->flags & CLEANUP_FLAG_BCC_OK) && st->rcpt_count > 0) {
+		for (int i = 0; i < st->auto_bcc_count; i++)
+			cleanup_add_bcc(st, st->auto_bcc[i]);
+		if (*cleanup_conf.always_bcc)
+			cleanup_add_bcc(st, cleanup_conf.always_bcc);
+	}
 	if (st->cstate == CLEANUP_ST_ENVELOPE)
 		cleanup_start_content(st);
 	cleanup_message_end(st);
@@ -743,6 +779,9 @@ cleanup_free(struct cleanup_state **stp)
 	htable_free(&st->dups, NULL);
 	free(st->log_rcpt);
 	free(st->redirect);
+	for (int i = 0; i < st->auto_bcc_count; i++)
+		free(st->auto_bcc[i]);
+	free(st->auto_bcc);
 	buf_free(&st->hdr);
 	for (int i = 0; i < st->prepend_count; i++)
 		free(st->prepend[i]);

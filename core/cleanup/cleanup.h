@@ -39,8 +39,12 @@
 #define CLEANUP_FLAG_DISCARD	(1 << 1)	/* accept and drop (access DISCARD) */
 #define CLEANUP_FLAG_FILTER	(1 << 2)	/* apply header/body checks (default) */
 #define CLEANUP_FLAG_MAP_OK	(1 << 3)	/* apply canonical/virtual (default) */
+#define CLEANUP_FLAG_BCC_OK	(1 << 4)	/* always_bcc, sender_ and recipient_
+						 * bcc_maps: mail from outside
+						 * (smtpd, pickup; default) */
 
-#define CLEANUP_FLAGS_DEFAULT	(CLEANUP_FLAG_FILTER | CLEANUP_FLAG_MAP_OK)
+#define CLEANUP_FLAGS_DEFAULT	(CLEANUP_FLAG_FILTER | CLEANUP_FLAG_MAP_OK | \
+				 CLEANUP_FLAG_BCC_OK)
 
 struct cleanup_state;
 

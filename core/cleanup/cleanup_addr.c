@@ -313,6 +313,35 @@ map11(struct cleanup_state *st, struct cleanup_maps *maps, char *addr,
 }
 
 char *
+cleanup_addr_bcc(struct cleanup_state *st, struct cleanup_maps *maps,
+    const char *addr)
+{
+	struct addr_list out = { 0, NULL };
+	struct map *bad;
+	enum map_status s;
+	char *bcc;
+
+	if (maps->count == 0 || *addr == 0)
+		return NULL;
+	s = addr_map(maps, addr, 0, &out, &bad);
+	if (s == MAP_TEMPFAIL) {
+		msg_warn_as(CLEANUP_PROG, "%s: %s: %s", st->queue_id, maps->param,
+		    bad ? map_reason(bad) : "table not available");
+		defer_alias(st, "map lookup problem", maps->param, addr);
+		return NULL;
+	}
+	if (s != MAP_FOUND)
+		return NULL;
+	if (out.count > 1)
+		msg_warn_as(CLEANUP_PROG, "%s: %s: multiple addresses for %s: "
+		    "using the first", st->queue_id, maps->param, addr);
+	bcc = out.addr[0];
+	out.addr[0] = NULL;
+	addr_list_free(&out);
+	return bcc;
+}
+
+char *
 cleanup_addr_sender(struct cleanup_state *st, const char *addr)
 {
 	char *q = cleanup_addr_qualify(addr);

@@ -70,6 +70,9 @@ struct cleanup_state {
 	struct htable *dups;		/* duplicate filter */
 	char *log_rcpt;			/* first recipient, for log lines */
 	char *redirect;			/* REDIRECT target */
+	char **auto_bcc;		/* sender_/recipient_bcc_maps results,
+					 * added at the end */
+	int auto_bcc_count;
 
 	int cstate;			/* CLEANUP_ST_* */
 	struct buf *hdr;		/* current logical header */
@@ -94,6 +97,9 @@ struct cleanup_conf {
 	struct cleanup_maps sender_canonical;
 	struct cleanup_maps rcpt_canonical;
 	struct cleanup_maps virtual_alias;
+	struct cleanup_maps sender_bcc;
+	struct cleanup_maps rcpt_bcc;
+	char *always_bcc;
 	int canon_env_sender;		/* canonical_classes */
 	int canon_env_rcpt;
 	int sender_canon_env;		/* sender_canonical_classes */
@@ -121,6 +127,13 @@ struct cleanup_conf {
 };
 
 extern struct cleanup_conf cleanup_conf;
+
+/* cleanup_addr.c: cleanup_addr_bcc - the BCC address of addr in maps
+ * (the "virtual" key order: user@domain, user, @domain), malloc'd; NULL
+ * when there is none, or when the lookup failed (then the message is
+ * deferred). */
+char *cleanup_addr_bcc(struct cleanup_state *st, struct cleanup_maps *maps,
+    const char *addr);
 
 /* cleanup.c */
 void cleanup_log(struct cleanup_state *st, const char *fmt, ...)

@@ -288,9 +288,7 @@ compute_mynetworks(void)
 #define H_MIMEHC	\
 	"postino applies header_checks to the primary headers only: set this parameter empty to accept that"
 #define H_OUTCHECKS	\
-	"postino has no SMTP client to inspect outgoing mail: remove this setting"
-#define H_BCC	\
-	"postino makes no BCC copies: archive mail elsewhere and remove this setting"
+	"postino's smtp and lmtp clients do not apply header or body checks: remove this setting"
 #define H_AUTHZ	\
 	"postino does not restrict who runs this command: restrict it with file permissions and remove this setting"
 #define H_LOGIN	\

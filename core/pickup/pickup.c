@@ -108,6 +108,18 @@ envelope_free(struct pickup_envelope *env)
 	memset(env, 0, sizeof(*env));
 }
 
+/* envelope_has_attr - does the submission carry attribute name? */
+static int
+envelope_has_attr(const struct pickup_envelope *env, const char *name)
+{
+	size_t len = strlen(name);
+
+	for (int i = 0; i < env->attr_count; i++)
+		if (strncmp(env->attr[i], name, len) == 0 && env->attr[i][len] == '=')
+			return 1;
+	return 0;
+}
+
 /* check_master - has the master asked us to stop?  Never blocks. */
 static int
 check_master(void)
@@ -437,7 +449,9 @@ pickup_file(const char *dir, const char *name)
 		goto out;
 	}
 
-	st = cleanup_open(CLEANUP_FLAGS_DEFAULT);
+	/* A sendmail -bv report request is not mail: no automatic BCC. */
+	st = cleanup_open(envelope_has_attr(&env, QFILE_ATTR_VERIFY_REPORT)
+	    ? CLEANUP_FLAGS_DEFAULT & ~CLEANUP_FLAG_BCC_OK : CLEANUP_FLAGS_DEFAULT);
 	id = cleanup_queue_id(st);
 	msg_info("%s: uid=%ld from=<%s>", id, uid, env.sender);
 	cleanup_set_attr(st, "rewrite_context", "local");

@@ -51,7 +51,9 @@ resend_cleanup(struct local_ctx *ctx, const char *address, char **id_r,
     char **why_r)
 {
 	struct deliver_request *dr = ctx->msg->dr;
-	struct cleanup_state *st = cleanup_open(CLEANUP_FLAGS_DEFAULT);
+	/* Forwarded mail is not from outside: no automatic BCC. */
+	struct cleanup_state *st = cleanup_open(CLEANUP_FLAGS_DEFAULT
+	    & ~CLEANUP_FLAG_BCC_OK);
 	struct buf *line = buf_new(1024, 0);
 	char chunk[8192];
 	off_t pos = 0;

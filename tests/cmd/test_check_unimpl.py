@@ -57,8 +57,9 @@ CASES = [
     ("content_filter", "amavis:[127.0.0.1]:10024", REFUSE),
     ("smtpd_proxy_filter", "127.0.0.1:10025", REFUSE),
     ("smtpd_upstream_proxy_protocol", "haproxy", REFUSE),
-    ("always_bcc", "archive@example.com", REFUSE),
-    ("sender_bcc_maps", "hash:/etc/postino/sender_bcc", REFUSE),
+    ("always_bcc", "archive@example.com", FINE),
+    ("sender_bcc_maps", "hash:/etc/postino/sender_bcc", FINE),
+    ("lmtp_body_checks", "regexp:/etc/postino/lmtp_bc", REFUSE),
     ("smtp_header_checks", "regexp:/etc/postino/smtp_hc", REFUSE),
     ("message_reject_characters", "\\0", REFUSE),
     # Limits: 0 is off.
