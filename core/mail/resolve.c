@@ -51,6 +51,8 @@ struct resolve_state {
 	struct match_list *vmbox;
 	struct map **transport;
 	int ntransport;
+	struct map **relocated;
+	int nrelocated;
 	struct map **sdrelay;		/* sender_dependent_relayhost_maps */
 	int nsdrelay;
 	char *sender;			/* resolve_set_sender() */
@@ -129,6 +131,9 @@ resolve_free(void)
 	for (int i = 0; i < rs.ntransport; i++)
 		map_close(&rs.transport[i]);
 	free(rs.transport);
+	for (int i = 0; i < rs.nrelocated; i++)
+		map_close(&rs.relocated[i]);
+	free(rs.relocated);
 	for (int i = 0; i < rs.nsdrelay; i++)
 		map_close(&rs.sdrelay[i]);
 	free(rs.sdrelay);
@@ -225,6 +230,7 @@ resolve_init(void)
 	rs.vmbox = match_list_create(MAIL_PARAM_NAME(virtual_mailbox_domains),
 	    var_virtual_mailbox_domains, MATCH_LIST_DOMAIN);
 	open_maps(var_transport_maps, &rs.transport, &rs.ntransport);
+	open_maps(var_relocated_maps, &rs.relocated, &rs.nrelocated);
 	open_maps(var_sender_dependent_relayhost_maps, &rs.sdrelay, &rs.nsdrelay);
 	add_interfaces(var_inet_interfaces);
 	add_interfaces(var_proxy_interfaces);
@@ -361,6 +367,47 @@ set_transport(struct resolve_reply *r, const char *spec, const char *domain,
 		r->nexthop = sdr ? sdr : xstrdup(use_relayhost && *relayhost
 		    ? relayhost : domain);
 	}
+}
+
+/* relocated_lookup - relocated_maps (relocated(5): user@domain, user in
+ * our own domains, @domain): a match turns the address into a bounce
+ * "5.1.6 User has moved to NEW".  MAP_TEMPFAIL on a table error. */
+static enum map_status
+relocated_lookup(struct resolve_reply *r)
+{
+	struct mail_addr_forms *forms;
+	enum map_status st = MAP_NOTFOUND;
+
+	if (rs.nrelocated == 0 || *r->recipient == 0)
+		return MAP_NOTFOUND;
+	forms = mail_addr_forms(r->recipient, "virtual");
+	for (int f = 0; forms && f < forms->count && st == MAP_NOTFOUND; f++) {
+		for (int i = 0; i < rs.nrelocated; i++) {
+			const char *value;
+
+			if (!forms->full_only[f]
+			    && !(rs.relocated[i]->caps & MAP_CAP_FIXED))
+				continue;
+			st = map_lookup(rs.relocated[i], forms->form[f], &value);
+			if (st == MAP_TEMPFAIL) {
+				msg_warn("relocated_maps: %s: lookup of \"%s\": %s",
+				    rs.relocated[i]->title, forms->form[f],
+				    map_reason(rs.relocated[i]));
+				break;
+			}
+			if (st == MAP_FOUND) {
+				free(r->transport);
+				free(r->nexthop);
+				r->transport = xstrdup("error");
+				r->nexthop = concatenate("5.1.6 User has moved to ",
+				    value, (char *)0);
+				r->flags |= RESOLVE_FLAG_RELOCATED;
+				break;
+			}
+		}
+	}
+	mail_addr_forms_free(&forms);
+	return st;
 }
 
 /* transport_lookup - apply transport_maps; MAP_TEMPFAIL on table error. */
@@ -537,10 +584,14 @@ resolve_addr(const char *addr, struct resolve_reply *r)
 		free(r->nexthop);
 		r->transport = xstrdup("error");
 		r->nexthop = xstrdup("5.1.3 bad address syntax");
-	} else if (!(r->flags & RESOLVE_FLAG_FAIL) && r->cls != RESOLVE_CLASS_ALIAS) {
+	} else if (!(r->flags & RESOLVE_FLAG_FAIL)) {
 		const char *domain = strrchr(r->recipient, '@') + 1;
+		enum map_status rel = relocated_lookup(r);
 
-		if (transport_lookup(r, domain) == MAP_TEMPFAIL)
+		if (rel == MAP_TEMPFAIL)
+			r->flags |= RESOLVE_FLAG_FAIL;
+		else if (rel == MAP_NOTFOUND && r->cls != RESOLVE_CLASS_ALIAS
+		    && transport_lookup(r, domain) == MAP_TEMPFAIL)
 			r->flags |= RESOLVE_FLAG_FAIL;
 	}
 	free(work);

@@ -25,6 +25,9 @@ enum resolve_class {
 #define RESOLVE_FLAG_ROUTED	(1 << 0)	/* sender-specified routing */
 #define RESOLVE_FLAG_ERROR	(1 << 1)	/* malformed address */
 #define RESOLVE_FLAG_FAIL	(1 << 2)	/* table error (temporary) */
+#define RESOLVE_FLAG_RELOCATED	(1 << 3)	/* in relocated_maps: transport
+						 * error, nexthop "5.1.6 User
+						 * has moved to NEW" */
 
 struct resolve_reply {
 	enum resolve_class cls;

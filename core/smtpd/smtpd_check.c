@@ -862,6 +862,13 @@ unlisted(struct smtpd_check_ctx *ctx, const char *addr, const char *addr_int,
 		resolve_reply_free(&rr);
 		return smtpd_check_tempfail(ctx, addr);
 	}
+	/* relocated_maps: refused at once, saying where the user went. */
+	if ((rr.flags & RESOLVE_FLAG_RELOCATED) && !sender) {
+		rc = smtpd_check_reject(ctx, class, 550, "5.1.6",
+		    "<%s>: %s rejected: %s", addr, class, rr.nexthop + 6);
+		resolve_reply_free(&rr);
+		return rc;
+	}
 	/* An address that canonical or virtual alias mapping knows is known. */
 	if (rr.cls != RESOLVE_CLASS_DEFAULT) {
 		st = maplist_find(&sc.rcpt_canonical, rr.recipient, "virtual");
