@@ -42,6 +42,24 @@
 
 struct cleanup_conf cleanup_conf;
 
+/* word_list - the words of a comma/blank list, each malloc'd. */
+static void
+word_list(const char *list, char ***words_r, int *count_r)
+{
+	char *copy = xstrdup(list), *cp = copy, *item;
+
+	*words_r = NULL;
+	*count_r = 0;
+	while ((item = strsep(&cp, ", \t\r\n")) != NULL) {
+		if (*item == 0)
+			continue;
+		*words_r = xreallocarray(*words_r, (size_t)*count_r + 1,
+		    sizeof(char *));
+		(*words_r)[(*count_r)++] = xstrdup(item);
+	}
+	free(copy);
+}
+
 /* in_list - is word one of the names in a comma/blank list? */
 static int
 in_list(const char *list, const char *word)
@@ -141,6 +159,13 @@ cleanup_conf_free(void)
 	cleanup_maps_close(&c->sender_bcc);
 	cleanup_maps_close(&c->rcpt_bcc);
 	free(c->always_bcc);
+	for (int i = 0; i < c->masq_domain_count; i++)
+		free(c->masq_domains[i]);
+	free(c->masq_domains);
+	for (int i = 0; i < c->masq_exception_count; i++)
+		free(c->masq_exceptions[i]);
+	free(c->masq_exceptions);
+	free(c->remote_rewrite_domain);
 	free(c->myorigin);
 	free(c->myhostname);
 	free(c->undisclosed_header);
@@ -179,10 +204,26 @@ cleanup_init(void)
 	classes = var_canonical_classes;
 	c->canon_env_sender = in_list(classes, "envelope_sender");
 	c->canon_env_rcpt = in_list(classes, "envelope_recipient");
+	c->canon_hdr_sender = in_list(classes, "header_sender");
+	c->canon_hdr_rcpt = in_list(classes, "header_recipient");
 	c->sender_canon_env = in_list(var_sender_canonical_classes,
 	    "envelope_sender");
+	c->sender_canon_hdr = in_list(var_sender_canonical_classes,
+	    "header_sender");
 	c->rcpt_canon_env = in_list(var_recipient_canonical_classes,
 	    "envelope_recipient");
+	c->rcpt_canon_hdr = in_list(var_recipient_canonical_classes,
+	    "header_recipient");
+	classes = var_masquerade_classes;
+	c->masq_env_sender = in_list(classes, "envelope_sender");
+	c->masq_env_rcpt = in_list(classes, "envelope_recipient");
+	c->masq_hdr_sender = in_list(classes, "header_sender");
+	c->masq_hdr_rcpt = in_list(classes, "header_recipient");
+	word_list(var_masquerade_domains, &c->masq_domains,
+	    &c->masq_domain_count);
+	word_list(var_masquerade_exceptions, &c->masq_exceptions,
+	    &c->masq_exception_count);
+	c->remote_rewrite_domain = xstrdup(var_remote_header_rewrite_domain);
 	classes = var_propagate_unmatched_extensions;
 	c->propagate_canonical = in_list(classes, "canonical");
 	c->propagate_virtual = in_list(classes, "virtual");

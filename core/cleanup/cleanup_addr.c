@@ -342,20 +342,76 @@ cleanup_addr_bcc(struct cleanup_state *st, struct cleanup_maps *maps,
 }
 
 char *
+cleanup_masquerade(char *addr)
+{
+	const struct cleanup_conf *c = &cleanup_conf;
+	char *at = strrchr(addr, '@'), *res;
+	const char *domain;
+	size_t dlen;
+
+	if (c->masq_domain_count == 0 || at == NULL || at == addr)
+		return addr;
+	for (int i = 0; i < c->masq_exception_count; i++)
+		if ((size_t)(at - addr) == strlen(c->masq_exceptions[i])
+		    && strncasecmp(addr, c->masq_exceptions[i],
+		    (size_t)(at - addr)) == 0)
+			return addr;
+	domain = at + 1;
+	dlen = strlen(domain);
+	/* The first listed domain that the address is below wins; "!d"
+	 * keeps addresses in d and below as they are. */
+	for (int i = 0; i < c->masq_domain_count; i++) {
+		const char *m = c->masq_domains[i];
+		int negate = *m == '!';
+		size_t mlen;
+
+		m += negate;
+		mlen = strlen(m);
+		if (mlen == 0)
+			continue;
+		if (negate && strcasecmp(domain, m) == 0)
+			return addr;
+		if (dlen > mlen && domain[dlen - mlen - 1] == '.'
+		    && strcasecmp(domain + dlen - mlen, m) == 0) {
+			if (negate)
+				return addr;
+			*at = 0;
+			res = concatenate(addr, "@", m, (char *)0);
+			free(addr);
+			return res;
+		}
+	}
+	return addr;
+}
+
+/* canon - the canonical maps of one class, in Postfix's order (the
+ * class-specific table first, then canonical_maps), and masquerading;
+ * q is taken over; NULL when a table failed. */
+static char *
+canon(struct cleanup_state *st, char *q, struct cleanup_maps *specific,
+    int use_specific, int use_common, int masquerade)
+{
+	if (use_specific && specific->count)
+		if ((q = map11(st, specific, q,
+		    cleanup_conf.propagate_canonical)) == NULL)
+			return NULL;
+	if (use_common && cleanup_conf.canonical.count)
+		if ((q = map11(st, &cleanup_conf.canonical, q,
+		    cleanup_conf.propagate_canonical)) == NULL)
+			return NULL;
+	return masquerade ? cleanup_masquerade(q) : q;
+}
+
+char *
 cleanup_addr_sender(struct cleanup_state *st, const char *addr)
 {
 	char *q = cleanup_addr_qualify(addr);
 
 	if (*q == 0 || (st->flags & CLEANUP_FLAG_MAP_OK) == 0)
 		return q;
-	if (cleanup_conf.sender_canon_env && cleanup_conf.sender_canonical.count)
-		if ((q = map11(st, &cleanup_conf.sender_canonical, q,
-		    cleanup_conf.propagate_canonical)) == NULL)
-			return NULL;
-	if (cleanup_conf.canon_env_sender && cleanup_conf.canonical.count)
-		q = map11(st, &cleanup_conf.canonical, q,
-		    cleanup_conf.propagate_canonical);
-	return q;
+	return canon(st, q, &cleanup_conf.sender_canonical,
+	    cleanup_conf.sender_canon_env, cleanup_conf.canon_env_sender,
+	    cleanup_conf.masq_env_sender);
 }
 
 char *
@@ -365,14 +421,22 @@ cleanup_addr_rcpt(struct cleanup_state *st, const char *addr)
 
 	if ((st->flags & CLEANUP_FLAG_MAP_OK) == 0)
 		return q;
-	if (cleanup_conf.rcpt_canon_env && cleanup_conf.rcpt_canonical.count)
-		if ((q = map11(st, &cleanup_conf.rcpt_canonical, q,
-		    cleanup_conf.propagate_canonical)) == NULL)
-			return NULL;
-	if (cleanup_conf.canon_env_rcpt && cleanup_conf.canonical.count)
-		q = map11(st, &cleanup_conf.canonical, q,
-		    cleanup_conf.propagate_canonical);
-	return q;
+	return canon(st, q, &cleanup_conf.rcpt_canonical,
+	    cleanup_conf.rcpt_canon_env, cleanup_conf.canon_env_rcpt,
+	    cleanup_conf.masq_env_rcpt);
+}
+
+char *
+cleanup_addr_header(struct cleanup_state *st, const char *addr, int sender)
+{
+	const struct cleanup_conf *c = &cleanup_conf;
+	char *q = xstrdup(addr);
+
+	if (sender)
+		return canon(st, q, &cleanup_conf.sender_canonical,
+		    c->sender_canon_hdr, c->canon_hdr_sender, c->masq_hdr_sender);
+	return canon(st, q, &cleanup_conf.rcpt_canonical, c->rcpt_canon_hdr,
+	    c->canon_hdr_rcpt, c->masq_hdr_rcpt);
 }
 
 static char *

@@ -282,9 +282,15 @@ process_header(struct cleanup_state *st, const char *text)
 	}
 	switch (run_checks(st, &cleanup_conf.header_checks, "header", text,
 	    &other)) {
-	case ACT_KEEP:
-		output_message_header(st, text);
+	case ACT_KEEP: {
+		/* Address headers rewritten after the checks saw them as
+		 * sent (cleanup_header_addr.c). */
+		char *rewritten = cleanup_header_rewrite(st, text);
+
+		output_message_header(st, rewritten ? rewritten : text);
+		free(rewritten);
 		break;
+	}
 	case ACT_DROP:
 		break;
 	case ACT_REPLACE:

@@ -102,8 +102,21 @@ struct cleanup_conf {
 	char *always_bcc;
 	int canon_env_sender;		/* canonical_classes */
 	int canon_env_rcpt;
+	int canon_hdr_sender;
+	int canon_hdr_rcpt;
 	int sender_canon_env;		/* sender_canonical_classes */
+	int sender_canon_hdr;
 	int rcpt_canon_env;		/* recipient_canonical_classes */
+	int rcpt_canon_hdr;
+	int masq_env_sender;		/* masquerade_classes */
+	int masq_env_rcpt;
+	int masq_hdr_sender;
+	int masq_hdr_rcpt;
+	char **masq_domains;		/* masquerade_domains ("!d": not d) */
+	int masq_domain_count;
+	char **masq_exceptions;		/* masquerade_exceptions (local parts) */
+	int masq_exception_count;
+	char *remote_rewrite_domain;	/* remote_header_rewrite_domain */
 	int propagate_canonical;	/* propagate_unmatched_extensions */
 	int propagate_virtual;
 	int append_at_myorigin;
@@ -134,6 +147,20 @@ extern struct cleanup_conf cleanup_conf;
  * deferred). */
 char *cleanup_addr_bcc(struct cleanup_state *st, struct cleanup_maps *maps,
     const char *addr);
+/* cleanup_addr_header - an address of a sender (sender != 0) or
+ * recipient header, internal form, already qualified: canonical
+ * mapping and masquerading as the header classes say; malloc'd, NULL
+ * when a table failed (the message is then deferred). */
+char *cleanup_addr_header(struct cleanup_state *st, const char *addr,
+    int sender);
+/* cleanup_masquerade - masquerade_domains applied to addr (taken over;
+ * the result is returned). */
+char *cleanup_masquerade(char *addr);
+
+/* cleanup_header_addr.c: cleanup_header_rewrite - the header text with
+ * its addresses rewritten (malloc'd), or NULL when it is not an address
+ * header, the message's context rewrites no headers, or nothing changed. */
+char *cleanup_header_rewrite(struct cleanup_state *st, const char *text);
 
 /* cleanup.c */
 void cleanup_log(struct cleanup_state *st, const char *fmt, ...)

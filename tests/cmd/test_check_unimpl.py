@@ -77,9 +77,10 @@ CASES = [
     ("mailbox_transport_maps", "hash:/etc/postino/mbt", WARN),
     ("mailbox_transport", "lmtp:unix:private/dovecot-lmtp", FINE),
     # The default, written differently: blanks and commas do not count.
-    ("masquerade_classes", "envelope_sender,header_sender   header_recipient",
-     FINE),
-    ("masquerade_classes", "envelope_sender", WARN),
+    ("notify_classes", "resource,software", FINE),
+    ("notify_classes", "resource   software", FINE),
+    ("notify_classes", "bounce, resource, software", WARN),
+    ("masquerade_domains", "example.com", FINE),
     ("address_verify_map", "btree:$data_directory/verify_cache", FINE),
     # Accepted without effect, and implemented: never a word.
     ("data_directory", "/var/lib/elsewhere", FINE),
