@@ -210,7 +210,6 @@ proxy_wait(struct proxy_conn *c, short events, double deadline)
 		int ms = (int)(left * 1000) + 1;
 		int n;
 
-		(void)task_blocking("the lookup service", 0);
 
 		do
 			n = poll(&pfd, 1, ms);
@@ -239,6 +238,9 @@ proxy_exchange(struct proxy_conn *c, const struct buf *out,
 	ssize_t got;
 	int rc;
 
+	/* Outside a task every exchange may wait in poll(): reported even
+	 * when the answer happens to be there at once. */
+	(void)task_blocking("the lookup service", 0);
 	while (done < buf_len(out)) {
 		got = send(c->fd, buf_str(out) + done, buf_len(out) - done,
 		    MSG_NOSIGNAL);

@@ -530,7 +530,7 @@ tick unix - - n 1 1 {echo}
 class TestCheck(unittest.TestCase):
 
     QUEUES = ["incoming", "active", "deferred", "hold", "corrupt",
-              "maildrop", "defer", "bounce", "public", "private", "pid"]
+              "maildrop", "defer", "bounce", "trace", "public", "private", "pid"]
     MODES = {"public": 0o710, "maildrop": 0o730, "pid": 0o755}
 
     def test_creates_queue_directories(self):
