@@ -542,6 +542,7 @@ smtpd_read_conf(void)
 	smtpd_conf.min_data_rate = conf_long(var_smtpd_min_data_rate, 500);
 	smtpd_conf.junk_limit = conf_long(var_smtpd_junk_command_limit, 100);
 	smtpd_conf.disable_vrfy = var_disable_vrfy_command;
+	smtpd_conf.ehlo_discard = smtpd_ehlo_mask(var_smtpd_discard_ehlo_keywords);
 	smtpd_conf.helo_required = var_smtpd_helo_required;
 	smtpd_conf.delay_reject = var_smtpd_delay_reject;
 	smtpd_conf.strict_rfc821 = var_strict_rfc821_envelopes;

@@ -160,7 +160,26 @@ struct smtpd_conf {
 	int helo_required;
 	int delay_reject;		/* smtpd_delay_reject */
 	int strict_rfc821;
+	int ehlo_discard;		/* SMTPD_EHLO_* not announced
+					 * (smtpd_discard_ehlo_keywords) */
 };
+
+/* EHLO keywords smtpd_discard_ehlo_keywords can hide.  As in Postfix,
+ * a hidden keyword's command and parameters keep working, except DSN:
+ * its parameters get "501 5.7.1 DSN support is disabled". */
+#define SMTPD_EHLO_PIPELINING	(1 << 0)
+#define SMTPD_EHLO_SIZE		(1 << 1)
+#define SMTPD_EHLO_VRFY		(1 << 2)
+#define SMTPD_EHLO_ETRN		(1 << 3)
+#define SMTPD_EHLO_STARTTLS	(1 << 4)
+#define SMTPD_EHLO_AUTH		(1 << 5)
+#define SMTPD_EHLO_ENHANCED	(1 << 6)
+#define SMTPD_EHLO_8BITMIME	(1 << 7)
+#define SMTPD_EHLO_DSN		(1 << 8)
+
+/* smtpd_ehlo_mask - the SMTPD_EHLO_* bits of a keyword list (unknown
+ * words, and the pseudo keyword silent-discard, count for nothing). */
+int smtpd_ehlo_mask(const char *list);
 
 extern struct smtpd_conf smtpd_conf;
 
@@ -217,8 +236,9 @@ typedef void smtpd_task_fn(struct smtpd_session *s, void *ctx);
 void smtpd_task(struct smtpd_session *s, smtpd_task_fn *fn, void *ctx);
 
 /* smtpd_sasl.c - SMTP AUTH (RFC 4954) with Dovecot's authentication
- * server.  smtpd_sasl_init at start; smtpd_sasl_ehlo adds the AUTH
- * lines to the EHLO reply (inside a task: it may ask Dovecot for its
+ * server.  smtpd_sasl_init at start; smtpd_sasl_ehlo puts the AUTH
+ * keywords of the EHLO reply in lines (malloc'd, at most max; returns
+ * how many) (inside a task: it may ask Dovecot for its
  * mechanisms); smtpd_sasl_auth runs AUTH and smtpd_sasl_cont a client's
  * response to a 334 (both inside a task); smtpd_sasl_reset forgets an
  * exchange under way (a close).  The SASL_* results: the reply was sent
@@ -229,7 +249,7 @@ void smtpd_task(struct smtpd_session *s, smtpd_task_fn *fn, void *ctx);
 #define SASL_FAIL	2
 #define SASL_ERROR	3
 void smtpd_sasl_init(void);
-void smtpd_sasl_ehlo(struct smtpd_session *s);
+int smtpd_sasl_ehlo(struct smtpd_session *s, char **lines, int max);
 int smtpd_sasl_auth(struct smtpd_session *s, char *arg, char *text,
     size_t len);
 int smtpd_sasl_cont(struct smtpd_session *s, const char *line, char *text,

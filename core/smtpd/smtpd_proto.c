@@ -397,6 +397,70 @@ smtpd_connect(struct smtpd_session *s)
 	smtpd_task(s, connect_task, NULL);
 }
 
+int
+smtpd_ehlo_mask(const char *list)
+{
+	static const struct {
+		const char *name;
+		int bit;
+	} words[] = {
+		{"pipelining", SMTPD_EHLO_PIPELINING}, {"size", SMTPD_EHLO_SIZE},
+		{"vrfy", SMTPD_EHLO_VRFY}, {"etrn", SMTPD_EHLO_ETRN},
+		{"starttls", SMTPD_EHLO_STARTTLS}, {"auth", SMTPD_EHLO_AUTH},
+		{"enhancedstatuscodes", SMTPD_EHLO_ENHANCED},
+		{"8bitmime", SMTPD_EHLO_8BITMIME}, {"dsn", SMTPD_EHLO_DSN},
+	};
+	char *copy = xstrdup(list ? list : ""), *cp = copy, *w;
+	int mask = 0;
+
+	while ((w = mystrtok(&cp, ", \t\r\n")) != NULL)
+		for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+			if (strcasecmp(w, words[i].name) == 0)
+				mask |= words[i].bit;
+	free(copy);
+	return mask;
+}
+
+/* ehlo_reply - the EHLO keywords, less those smtpd_discard_ehlo_keywords
+ * hides. */
+static void
+ehlo_reply(struct smtpd_session *s)
+{
+	int hide = smtpd_conf.ehlo_discard, n = 0;
+	char *kw[16];
+
+#define EHLO_KW(bit, text) do { \
+		if (!(hide & (bit))) \
+			kw[n++] = xstrdup(text); \
+	} while (0)
+	kw[n++] = xstrdup(smtpd_conf.myhostname);
+	EHLO_KW(SMTPD_EHLO_PIPELINING, "PIPELINING");
+	if (!(hide & SMTPD_EHLO_SIZE)) {
+		char size[64];
+
+		if (smtpd_conf.size_limit > 0)
+			snprintf(size, sizeof(size), "SIZE %ld", smtpd_conf.size_limit);
+		else
+			snprintf(size, sizeof(size), "SIZE");
+		kw[n++] = xstrdup(size);
+	}
+	if (!smtpd_conf.disable_vrfy)
+		EHLO_KW(SMTPD_EHLO_VRFY, "VRFY");
+	EHLO_KW(SMTPD_EHLO_ETRN, "ETRN");
+	if (smtpd_tls_offered(s))
+		EHLO_KW(SMTPD_EHLO_STARTTLS, "STARTTLS");
+	if (!(hide & SMTPD_EHLO_AUTH))
+		n += smtpd_sasl_ehlo(s, kw + n, 2);
+	EHLO_KW(SMTPD_EHLO_ENHANCED, "ENHANCEDSTATUSCODES");
+	EHLO_KW(SMTPD_EHLO_8BITMIME, "8BITMIME");
+	EHLO_KW(SMTPD_EHLO_DSN, "DSN");
+#undef EHLO_KW
+	for (int i = 0; i < n; i++) {
+		smtpd_reply(s, "250%c%s", i + 1 < n ? '-' : ' ', kw[i]);
+		free(kw[i]);
+	}
+}
+
 static int
 do_helo(struct smtpd_session *s, struct cmd_args *a, int ehlo)
 {
@@ -426,21 +490,7 @@ do_helo(struct smtpd_session *s, struct cmd_args *a, int ehlo)
 		smtpd_reply(s, "250 %s", smtpd_conf.myhostname);
 		return CMD_OK;
 	}
-	smtpd_reply(s, "250-%s", smtpd_conf.myhostname);
-	smtpd_reply(s, "250-PIPELINING");
-	if (smtpd_conf.size_limit > 0)
-		smtpd_reply(s, "250-SIZE %ld", smtpd_conf.size_limit);
-	else
-		smtpd_reply(s, "250-SIZE");
-	if (!smtpd_conf.disable_vrfy)
-		smtpd_reply(s, "250-VRFY");
-	smtpd_reply(s, "250-ETRN");
-	if (smtpd_tls_offered(s))
-		smtpd_reply(s, "250-STARTTLS");
-	smtpd_sasl_ehlo(s);
-	smtpd_reply(s, "250-ENHANCEDSTATUSCODES");
-	smtpd_reply(s, "250-8BITMIME");
-	smtpd_reply(s, "250 DSN");
+	ehlo_reply(s);
 	return CMD_OK;
 }
 
@@ -483,6 +533,10 @@ cmd_mail(struct smtpd_session *s, struct cmd_args *a)
 			if (strcasecmp(param + 5, "8BITMIME") != 0
 			    && strcasecmp(param + 5, "7BIT") != 0)
 				bad = "501 5.5.4 Unsupported BODY parameter";
+		} else if ((strncasecmp(param, "RET=", 4) == 0
+		    || strncasecmp(param, "ENVID=", 6) == 0)
+		    && (smtpd_conf.ehlo_discard & SMTPD_EHLO_DSN)) {
+			bad = "501 5.7.1 DSN support is disabled";
 		} else if (strncasecmp(param, "RET=", 4) == 0) {
 			if (strcasecmp(param + 4, "FULL") == 0)
 				ret = "FULL";
@@ -606,6 +660,13 @@ cmd_rcpt(struct smtpd_session *s, struct cmd_args *a)
 	if ((addr = parse_path(a->arg + 3, &rest, 0)) == NULL)
 		return syntax(a, "501 5.1.3 Bad recipient address syntax");
 	while ((param = next_param(&rest)) != NULL) {
+		if (s->esmtp && (smtpd_conf.ehlo_discard & SMTPD_EHLO_DSN)
+		    && (strncasecmp(param, "NOTIFY=", 7) == 0
+		    || strncasecmp(param, "ORCPT=", 6) == 0)) {
+			free(addr);
+			free(orcpt);
+			return syntax(a, "501 5.7.1 DSN support is disabled");
+		}
 		if (s->esmtp && strncasecmp(param, "NOTIFY=", 7) == 0
 		    && (notify = parse_notify(param + 7)) >= 0)
 			continue;

@@ -363,13 +363,14 @@ excepted(const struct smtpd_session *s)
 	return rc == 1;
 }
 
-void
-smtpd_sasl_ehlo(struct smtpd_session *s)
+int
+smtpd_sasl_ehlo(struct smtpd_session *s, char **lines, int max)
 {
 	char list[1024];
+	int n = 0;
 
-	if (!auth_offered(s) || excepted(s))
-		return;
+	if (!auth_offered(s) || excepted(s) || max < 1)
+		return 0;
 	if (nmechs < 0) {
 		const char *why = "";
 		int fd = sasl_open(deadline_ms(), &why);
@@ -377,16 +378,17 @@ smtpd_sasl_ehlo(struct smtpd_session *s)
 		if (fd < 0) {
 			msg_warn("SASL: connect to Dovecot auth socket \"%s\" "
 			    "failed: %s", var_smtpd_sasl_path, why);
-			return;
+			return 0;
 		}
 		close(fd);
 	}
 	mech_list(s, list, sizeof(list));
 	if (list[0] == 0)
-		return;
-	smtpd_reply(s, "250-AUTH %s", list);
-	if (var_broken_sasl_auth_clients)
-		smtpd_reply(s, "250-AUTH=%s", list);
+		return 0;
+	lines[n++] = concatenate("AUTH ", list, (char *)0);
+	if (var_broken_sasl_auth_clients && n < max)
+		lines[n++] = concatenate("AUTH=", list, (char *)0);
+	return n;
 }
 
 /* smtpd_sasl_reset - close the Dovecot connection of s. */

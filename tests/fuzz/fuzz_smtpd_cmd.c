@@ -353,10 +353,13 @@ smtpd_tls_offered(const struct smtpd_session *s)
 }
 
 /* No SASL here (smtpd_sasl_auth_enable = no). */
-void
-smtpd_sasl_ehlo(struct smtpd_session *s)
+int
+smtpd_sasl_ehlo(struct smtpd_session *s, char **lines, int max)
 {
 	(void)s;
+	(void)lines;
+	(void)max;
+	return 0;
 }
 
 int
