@@ -369,44 +369,57 @@ set_transport(struct resolve_reply *r, const char *spec, const char *domain,
 	}
 }
 
+/* forms_lookup - addr in the tables of one parameter, key form by key
+ * form (mail_addr_find.h strategy); forms other than the full address
+ * go to fixed tables only.  MAP_TEMPFAIL (logged) on a table error. */
+static enum map_status
+forms_lookup(struct map **maps, int count, const char *addr,
+    const char *strategy, const char *param, const char **value_r)
+{
+	struct mail_addr_forms *forms;
+	enum map_status st = MAP_NOTFOUND;
+
+	if (count == 0)
+		return MAP_NOTFOUND;
+	forms = mail_addr_forms(addr, strategy);
+	for (int f = 0; forms && f < forms->count && st == MAP_NOTFOUND; f++) {
+		for (int i = 0; i < count; i++) {
+			if (!forms->full_only[f] && !(maps[i]->caps & MAP_CAP_FIXED))
+				continue;
+			st = map_lookup(maps[i], forms->form[f], value_r);
+			if (st == MAP_TEMPFAIL)
+				msg_warn("%s: %s: lookup of \"%s\": %s", param,
+				    maps[i]->title, forms->form[f],
+				    map_reason(maps[i]));
+			if (st != MAP_NOTFOUND)
+				break;
+		}
+	}
+	mail_addr_forms_free(&forms);
+	return st;
+}
+
 /* relocated_lookup - relocated_maps (relocated(5): user@domain, user in
  * our own domains, @domain): a match turns the address into a bounce
  * "5.1.6 User has moved to NEW".  MAP_TEMPFAIL on a table error. */
 static enum map_status
 relocated_lookup(struct resolve_reply *r)
 {
-	struct mail_addr_forms *forms;
-	enum map_status st = MAP_NOTFOUND;
+	const char *value;
+	enum map_status st;
 
-	if (rs.nrelocated == 0 || *r->recipient == 0)
+	if (*r->recipient == 0)
 		return MAP_NOTFOUND;
-	forms = mail_addr_forms(r->recipient, "virtual");
-	for (int f = 0; forms && f < forms->count && st == MAP_NOTFOUND; f++) {
-		for (int i = 0; i < rs.nrelocated; i++) {
-			const char *value;
-
-			if (!forms->full_only[f]
-			    && !(rs.relocated[i]->caps & MAP_CAP_FIXED))
-				continue;
-			st = map_lookup(rs.relocated[i], forms->form[f], &value);
-			if (st == MAP_TEMPFAIL) {
-				msg_warn("relocated_maps: %s: lookup of \"%s\": %s",
-				    rs.relocated[i]->title, forms->form[f],
-				    map_reason(rs.relocated[i]));
-				break;
-			}
-			if (st == MAP_FOUND) {
-				free(r->transport);
-				free(r->nexthop);
-				r->transport = xstrdup("error");
-				r->nexthop = concatenate("5.1.6 User has moved to ",
-				    value, (char *)0);
-				r->flags |= RESOLVE_FLAG_RELOCATED;
-				break;
-			}
-		}
+	st = forms_lookup(rs.relocated, rs.nrelocated, r->recipient, "virtual",
+	    "relocated_maps", &value);
+	if (st == MAP_FOUND) {
+		free(r->transport);
+		free(r->nexthop);
+		r->transport = xstrdup("error");
+		r->nexthop = concatenate("5.1.6 User has moved to ", value,
+		    (char *)0);
+		r->flags |= RESOLVE_FLAG_RELOCATED;
 	}
-	mail_addr_forms_free(&forms);
 	return st;
 }
 
@@ -414,55 +427,36 @@ relocated_lookup(struct resolve_reply *r)
 static enum map_status
 transport_lookup(struct resolve_reply *r, const char *domain)
 {
-	struct mail_addr_forms *forms;
-	char *key;
-	enum map_status st = MAP_NOTFOUND;
+	const char *value;
+	char *key, *t, *n;
+	enum map_status st;
 
 	if (rs.ntransport == 0)
 		return MAP_NOTFOUND;
 	key = *r->recipient ? xstrdup(r->recipient) : concatenate(
 	    var_empty_address_recipient, "@", var_myhostname, (char *)0);
-	forms = mail_addr_forms(key, "transport");
-	for (int f = 0; forms && f < forms->count && st == MAP_NOTFOUND; f++) {
-		for (int i = 0; i < rs.ntransport; i++) {
-			const char *value;
-
-			if (!forms->full_only[f]
-			    && !(rs.transport[i]->caps & MAP_CAP_FIXED))
-				continue;
-			st = map_lookup(rs.transport[i], forms->form[f], &value);
-			if (st == MAP_TEMPFAIL) {
-				msg_warn("transport_maps: %s: lookup of \"%s\": %s",
-				    rs.transport[i]->title, forms->form[f],
-				    map_reason(rs.transport[i]));
-				break;
-			}
-			if (st == MAP_FOUND) {
-				char *t, *n;
-
-				split_spec(value, &t, &n);
-				if (*t) {
-					free(r->transport);
-					r->transport = t;
-					t = NULL;
-					if (*n == 0) {
-						free(n);
-						n = xstrdup(domain);
-					}
-				}
-				if (*n) {
-					free(r->nexthop);
-					r->nexthop = n;
-					n = NULL;
-				}
-				free(t);
-				free(n);
-				break;
-			}
+	st = forms_lookup(rs.transport, rs.ntransport, key, "transport",
+	    "transport_maps", &value);
+	free(key);
+	if (st != MAP_FOUND)
+		return st;
+	split_spec(value, &t, &n);
+	if (*t) {
+		free(r->transport);
+		r->transport = t;
+		t = NULL;
+		if (*n == 0) {
+			free(n);
+			n = xstrdup(domain);
 		}
 	}
-	mail_addr_forms_free(&forms);
-	free(key);
+	if (*n) {
+		free(r->nexthop);
+		r->nexthop = n;
+		n = NULL;
+	}
+	free(t);
+	free(n);
 	return st;
 }
 

@@ -268,6 +268,19 @@ class Instance:
         self.main.update(kw)
         self.write_conf()
 
+    def postmap(self, path, text):
+        """Write TEXT to PATH (a name: in conf/) and build hash:PATH with
+        postino's postmap; returns "hash:PATH"."""
+        if not os.path.isabs(path):
+            path = os.path.join(self.conf, path)
+        with open(path, "w") as f:
+            f.write(text)
+        r = subprocess.run([program("postmap"), "-c", self.conf,
+                            "hash:" + path], capture_output=True, timeout=60)
+        if r.returncode != 0:
+            raise AssertionError("postmap %s: %s" % (path, r.stderr))
+        return "hash:" + path
+
     def write_aliases(self, text):
         """Aliases file (names of users may be written {alice}); built
         with postalias."""

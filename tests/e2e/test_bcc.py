@@ -21,15 +21,6 @@ from instance import IS_ROOT, Instance, message
 from postino_testlib import program
 
 
-def postmap(inst, path, text):
-    with open(path, "w") as f:
-        f.write(text)
-    r = subprocess.run([program("postmap"), "-c", inst.conf,
-                        "hash:" + path], capture_output=True, timeout=60)
-    if r.returncode != 0:
-        raise AssertionError("postmap %s: %s" % (path, r.stderr))
-
-
 @unittest.skipUnless(IS_ROOT, "needs root")
 class Bcc(unittest.TestCase):
 
@@ -40,12 +31,12 @@ class Bcc(unittest.TestCase):
         rbcc = os.path.join(i.conf, "recipient_bcc")
         valias = os.path.join(i.conf, "virtual")
         # Sender by domain, recipient by full address and by user part.
-        postmap(i, sbcc, "@ext.test %s\n" % i.addr("carol"))
-        postmap(i, rbcc, "%s %s\n%s %s\n" % (
+        i.postmap(sbcc, "@ext.test %s\n" % i.addr("carol"))
+        i.postmap(rbcc, "%s %s\n%s %s\n" % (
             i.addr("bob"), i.addr("dave"),
             i.user("alice"), "copies@" + i.main["mydomain"]))
         # A BCC address is expanded like any recipient.
-        postmap(i, valias, "copies@%s %s\n" % (i.main["mydomain"],
+        i.postmap(valias, "copies@%s %s\n" % (i.main["mydomain"],
                                               i.addr("erin")))
         i.set_main(always_bcc=i.addr("archive"),
                    sender_bcc_maps="hash:" + sbcc,

@@ -17,12 +17,10 @@ import email
 import os
 import shutil
 import smtplib
-import subprocess
 import tempfile
 import unittest
 
 from instance import IS_ROOT, Instance
-from postino_testlib import program
 from smtp_peers import PostfixMx
 
 SENDER_CANON = "joe@example.org Joe.User@example.org\n"
@@ -64,15 +62,9 @@ class HeaderRewrite(unittest.TestCase):
 
     def postino(self, **extra):
         i = Instance(self, users=("bob",))
-        maps = {}
-        for name, text in (("sender_canonical", SENDER_CANON),
-                           ("recipient_canonical", RCPT_CANON)):
-            path = os.path.join(i.conf, name)
-            with open(path, "w") as f:
-                f.write(text)
-            subprocess.run([program("postmap"), "-c", i.conf, "hash:" + path],
-                           check=True, capture_output=True, timeout=60)
-            maps[name + "_maps"] = "hash:" + path
+        maps = {name + "_maps": i.postmap(name, text)
+                for name, text in (("sender_canonical", SENDER_CANON),
+                                   ("recipient_canonical", RCPT_CANON))}
         i.set_main(**SETTINGS, **maps, **extra)
         i.start()
         return i

@@ -29,17 +29,11 @@ class Relocated(unittest.TestCase):
 
     def setUp(self):
         self.i = i = Instance(self, users=("alice", "bob"))
-        table = os.path.join(i.conf, "relocated")
-        with open(table, "w") as f:
-            f.write("old@%s alice@new.example\n"
-                    "former new office, room 12\n"
-                    "@gone.test contact the help desk\n" % i.main["mydomain"])
-        r = subprocess.run([program("postmap"), "-c", i.conf,
-                            "hash:" + table], capture_output=True,
-                           timeout=60)
-        self.assertEqual(r.returncode, 0, r.stderr)
-        i.set_main(relocated_maps="hash:" + table,
-                   relay_domains="gone.test")
+        table = i.postmap("relocated", "old@%s alice@new.example\n"
+                          "former new office, room 12\n"
+                          "@gone.test contact the help desk\n"
+                          % i.main["mydomain"])
+        i.set_main(relocated_maps=table, relay_domains="gone.test")
 
     def rcpt(self, addr):
         with self.i.smtp() as s:

@@ -143,6 +143,14 @@ class Dns(unittest.TestCase):
         cls.dnsmasq.wait(timeout=30)
         shutil.rmtree(cls.tmp, ignore_errors=True)
 
+    def served_meanwhile(self, i, source, rcpt):
+        """A whole transaction from SOURCE to RCPT (alice's)."""
+        with i.smtp(source=source) as s:
+            s.ehlo("good.test")
+            s.sendmail("a@good.test", [rcpt], message(
+                "a@good.test", rcpt, "served meanwhile").replace(
+                    "\n", "\r\n"))
+
     def rcpt(self, i, source, helo, sender, rcpt):
         with i.smtp(source=source) as s:
             s.ehlo(helo)
@@ -349,11 +357,7 @@ class Dns(unittest.TestCase):
         self.drop.wait_for("6.0.0.127.in-addr.arpa", count=before + 1)
         # Its lookup is pending: the other client gets its greeting and a
         # whole transaction from the loop meanwhile.
-        with i.smtp(source="127.0.0.5") as s:
-            s.ehlo("good.test")
-            s.sendmail("a@good.test", [alice], message(
-                "a@good.test", alice, "served meanwhile").replace(
-                    "\n", "\r\n"))
+        self.served_meanwhile(i, "127.0.0.5", alice)
         slow.setblocking(False)
         try:
             early = slow.recv(512)
@@ -398,11 +402,7 @@ class Dns(unittest.TestCase):
             a.send("RCPT TO:<%s>\r\n" % alice)
             self.drop.wait_for("policy.stall.test", count=before + 1)
             # Its lookup is pending: another client is served meanwhile.
-            with i.smtp(source="127.0.0.1") as s:
-                s.ehlo("good.test")
-                s.sendmail("b@good.test", [alice], message(
-                    "b@good.test", alice, "served meanwhile").replace(
-                        "\n", "\r\n"))
+            self.served_meanwhile(i, "127.0.0.1", alice)
             self.assertIn(b"served meanwhile", i.wait_maildir("alice", 1)[0])
             r, _, _ = select.select([a.sock], [], [], 0)
             self.assertEqual(r, [], "the RCPT was answered before the "

@@ -37,12 +37,7 @@ VIRTUAL_LINE = "virtual unix - n n - - virtual\n"
 
 
 def postmap(inst, path, text):
-    with open(path, "w") as f:
-        f.write(text)
-    r = subprocess.run([program("postmap"), "-c", inst.conf,
-                        "hash:" + path], capture_output=True, timeout=60)
-    if r.returncode != 0:
-        raise AssertionError("postmap %s: %s" % (path, r.stderr))
+    inst.postmap(path, text)
 
 
 def vinstance(tc, mailbox_maps, extra_main=None, master_extra="",
