@@ -55,6 +55,8 @@ struct resolve_state {
 	int nrelocated;
 	struct map **sdrelay;		/* sender_dependent_relayhost_maps */
 	int nsdrelay;
+	struct map **sdtransport;	/* sender_dependent_default_transport_maps */
+	int nsdtransport;
 	char *sender;			/* resolve_set_sender() */
 	unsigned char (*local_addr)[17];	/* family byte + 16 address bytes */
 	int nlocal_addr;
@@ -137,6 +139,9 @@ resolve_free(void)
 	for (int i = 0; i < rs.nsdrelay; i++)
 		map_close(&rs.sdrelay[i]);
 	free(rs.sdrelay);
+	for (int i = 0; i < rs.nsdtransport; i++)
+		map_close(&rs.sdtransport[i]);
+	free(rs.sdtransport);
 	free(rs.sender);
 	free(rs.local_addr);
 	memset(&rs, 0, sizeof(rs));
@@ -173,20 +178,22 @@ resolve_set_sender(const char *sender)
 	rs.sender = sender ? xstrdup(sender) : NULL;
 }
 
-/* sender_relayhost - sender_dependent_relayhost_maps for the sender set
- * with resolve_set_sender(): the sender address, then "@domain" (the
- * null sender: empty_address_relayhost_maps_lookup_key).  NULL when
- * nothing matches; *fail set on a table error. */
+/* sender_lookup - a sender_dependent_* table for the sender set with
+ * resolve_set_sender(): the sender address, then "@domain" (the null
+ * sender: empty_key).  NULL when nothing matches or the answer is DUNNO
+ * (no override, as Postfix); *fail set on a table error. */
 static char *
-sender_relayhost(int *fail)
+sender_lookup(struct map **maps, int count, const char *param,
+    const char *empty_key, int *fail)
 {
 	char *keys[2] = {NULL, NULL};
 	char *result = NULL;
+	int done = 0;
 
-	if (rs.nsdrelay == 0 || rs.sender == NULL)
+	if (count == 0 || rs.sender == NULL)
 		return NULL;
 	if (*rs.sender == 0) {
-		keys[0] = xstrdup(var_empty_address_relayhost_maps_lookup_key);
+		keys[0] = xstrdup(empty_key);
 	} else {
 		const char *at = strrchr(rs.sender, '@');
 
@@ -194,19 +201,21 @@ sender_relayhost(int *fail)
 		if (at)
 			keys[1] = xstrdup(at);
 	}
-	for (int k = 0; k < 2 && keys[k] && result == NULL && !*fail; k++) {
-		for (int i = 0; i < rs.nsdrelay; i++) {
+	for (int k = 0; k < 2 && keys[k] && !done && !*fail; k++) {
+		for (int i = 0; i < count; i++) {
 			const char *value;
-			enum map_status st = map_lookup(rs.sdrelay[i], keys[k], &value);
+			enum map_status st = map_lookup(maps[i], keys[k], &value);
 
 			if (st == MAP_TEMPFAIL) {
-				msg_warn("sender_dependent_relayhost_maps: %s: lookup of \"%s\": %s",
-				    rs.sdrelay[i]->title, keys[k], map_reason(rs.sdrelay[i]));
+				msg_warn("%s: %s: lookup of \"%s\": %s", param,
+				    maps[i]->title, keys[k], map_reason(maps[i]));
 				*fail = 1;
 				break;
 			}
 			if (st == MAP_FOUND && *value) {
-				result = xstrdup(value);
+				if (strcasecmp(value, "DUNNO") != 0)
+					result = xstrdup(value);
+				done = 1;
 				break;
 			}
 		}
@@ -214,6 +223,15 @@ sender_relayhost(int *fail)
 	free(keys[0]);
 	free(keys[1]);
 	return result;
+}
+
+/* sender_relayhost - sender_dependent_relayhost_maps (sender_lookup). */
+static char *
+sender_relayhost(int *fail)
+{
+	return sender_lookup(rs.sdrelay, rs.nsdrelay,
+	    "sender_dependent_relayhost_maps",
+	    var_empty_address_relayhost_maps_lookup_key, fail);
 }
 
 void
@@ -232,6 +250,8 @@ resolve_init(void)
 	open_maps(var_transport_maps, &rs.transport, &rs.ntransport);
 	open_maps(var_relocated_maps, &rs.relocated, &rs.nrelocated);
 	open_maps(var_sender_dependent_relayhost_maps, &rs.sdrelay, &rs.nsdrelay);
+	open_maps(var_sender_dependent_default_transport_maps, &rs.sdtransport,
+	    &rs.nsdtransport);
 	add_interfaces(var_inet_interfaces);
 	add_interfaces(var_proxy_interfaces);
 	rs.swap_bangpath = var_swap_bangpath;
@@ -558,9 +578,21 @@ resolve_addr(const char *addr, struct resolve_reply *r)
 			r->flags |= RESOLVE_FLAG_FAIL;
 		switch (r->cls) {
 		case RESOLVE_CLASS_LOCAL:
-		case RESOLVE_CLASS_DEFAULT:
-			set_transport(r, var_default_transport, domain, 1);
+		case RESOLVE_CLASS_DEFAULT: {
+			/* sender_dependent_default_transport_maps overrides
+			 * default_transport (transport_maps, below, both). */
+			int fail = 0;
+			char *sdt = sender_lookup(rs.sdtransport, rs.nsdtransport,
+			    "sender_dependent_default_transport_maps",
+			    var_empty_address_default_transport_maps_lookup_key,
+			    &fail);
+
+			if (fail)
+				r->flags |= RESOLVE_FLAG_FAIL;
+			set_transport(r, sdt ? sdt : var_default_transport, domain, 1);
+			free(sdt);
 			break;
+		}
 		case RESOLVE_CLASS_ALIAS:
 			r->transport = xstrdup("error");
 			r->nexthop = xstrdup("5.1.1 User unknown in virtual alias table");
