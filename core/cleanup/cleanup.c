@@ -50,14 +50,23 @@ word_list(const char *list, char ***words_r, int *count_r)
 
 	*words_r = NULL;
 	*count_r = 0;
-	while ((item = strsep(&cp, ", \t\r\n")) != NULL) {
-		if (*item == 0)
-			continue;
+	while ((item = mystrtok(&cp, ", \t\r\n")) != NULL) {
 		*words_r = xreallocarray(*words_r, (size_t)*count_r + 1,
 		    sizeof(char *));
 		(*words_r)[(*count_r)++] = xstrdup(item);
 	}
 	free(copy);
+}
+
+/* word_list_free - what word_list() made. */
+static void
+word_list_free(char ***words, int *count)
+{
+	for (int i = 0; i < *count; i++)
+		free((*words)[i]);
+	free(*words);
+	*words = NULL;
+	*count = 0;
 }
 
 /* in_list - is word one of the names in a comma/blank list? */
@@ -130,21 +139,6 @@ init_local_addrs(void)
 	free(copy);
 }
 
-/* cleanup_drop_headers_init - the header names of message_drop_headers. */
-static void
-cleanup_drop_headers_init(struct cleanup_conf *c)
-{
-	char *copy = xstrdup(var_message_drop_headers), *cp = copy;
-	char *name;
-
-	while ((name = mystrtok(&cp, ", \t\r\n")) != NULL) {
-		c->drop_headers = xreallocarray(c->drop_headers,
-		    (size_t)c->drop_header_count + 1, sizeof(*c->drop_headers));
-		c->drop_headers[c->drop_header_count++] = xstrdup(name);
-	}
-	free(copy);
-}
-
 static void
 cleanup_conf_free(void)
 {
@@ -159,23 +153,15 @@ cleanup_conf_free(void)
 	cleanup_maps_close(&c->sender_bcc);
 	cleanup_maps_close(&c->rcpt_bcc);
 	free(c->always_bcc);
-	for (int i = 0; i < c->masq_domain_count; i++)
-		free(c->masq_domains[i]);
-	free(c->masq_domains);
-	for (int i = 0; i < c->masq_exception_count; i++)
-		free(c->masq_exceptions[i]);
-	free(c->masq_exceptions);
+	word_list_free(&c->masq_domains, &c->masq_domain_count);
+	word_list_free(&c->masq_exceptions, &c->masq_exception_count);
 	free(c->remote_rewrite_domain);
 	free(c->myorigin);
 	free(c->myhostname);
 	free(c->undisclosed_header);
 	free(c->rewrite_clients);
-	for (int i = 0; i < c->local_addr_count; i++)
-		free(c->local_addrs[i]);
-	free(c->local_addrs);
-	for (int i = 0; i < c->drop_header_count; i++)
-		free(c->drop_headers[i]);
-	free(c->drop_headers);
+	word_list_free(&c->local_addrs, &c->local_addr_count);
+	word_list_free(&c->drop_headers, &c->drop_header_count);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -239,7 +225,8 @@ cleanup_init(void)
 	c->virt_addr_length_limit = var_virtual_alias_address_length_limit;
 	if (c->header_size_limit < 1024)
 		c->header_size_limit = 1024;
-	cleanup_drop_headers_init(c);
+	word_list(var_message_drop_headers, &c->drop_headers,
+	    &c->drop_header_count);
 	c->myorigin = xstrdup(var_myorigin);
 	c->myhostname = xstrdup(var_myhostname);
 	c->undisclosed_header = xstrdup(var_undisclosed_recipients_header);
