@@ -8,6 +8,7 @@ skipped.  Every run is checked for crashes (death by a signal) and for
 sanitizer reports, whatever the test itself asserts.
 """
 import os
+import random
 import re
 import shutil
 import socket
@@ -58,13 +59,47 @@ class Result:
                                              self.out[:300], self.err[:600])
 
 
+_ports_given = set()
+
+
 def free_port():
-    """A loopback port nobody listens on right now."""
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    """A loopback port nobody listens on right now.  It is drawn below the
+    kernel's ephemeral range (net.ipv4.ip_local_port_range), so no
+    outgoing connection of another test can take it before the caller
+    binds it; it is free on every address (the wildcard bind checks
+    them all), and one process never gets the same port twice."""
+    low = 32768
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        pass
+    top = max(low - 1, 11000)
+    rnd = random.Random()
+    for _ in range(1000):
+        port = rnd.randrange(10000, top)
+        if port in _ports_given:
+            continue
+        ok = True
+        for fam, addr in ((socket.AF_INET, "0.0.0.0"), (socket.AF_INET6, "::")):
+            try:
+                s = socket.socket(fam, socket.SOCK_STREAM)
+            except OSError:
+                continue
+            try:
+                if fam == socket.AF_INET6:
+                    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                s.bind((addr, port))
+            except OSError:
+                ok = False
+            finally:
+                s.close()
+            if not ok:
+                break
+        if ok:
+            _ports_given.add(port)
+            return port
+    raise AssertionError("no free port below %d" % low)
 
 
 def poll_until(what, fn, timeout=60, interval=0.05):
