@@ -524,6 +524,49 @@ cleanup_prepend_header(struct cleanup_state *st, const char *line)
 	st->prepend[st->prepend_count++] = xstrdup(line);
 }
 
+int
+cleanup_input_flags(int *no_unknown_rcpt_r)
+{
+	char *copy = xstrdup(var_receive_override_options), *cp = copy, *w;
+	int flags = CLEANUP_FLAGS_DEFAULT;
+
+	if (no_unknown_rcpt_r)
+		*no_unknown_rcpt_r = 0;
+	while ((w = mystrtok(&cp, ", \t\r\n")) != NULL) {
+		if (strcasecmp(w, "no_address_mappings") == 0)
+			flags &= ~(CLEANUP_FLAG_MAP_OK | CLEANUP_FLAG_BCC_OK);
+		else if (strcasecmp(w, "no_header_body_checks") == 0)
+			flags &= ~CLEANUP_FLAG_FILTER;
+		else if (strcasecmp(w, "no_milters") == 0)
+			flags &= ~CLEANUP_FLAG_MILTER;
+		else if (strcasecmp(w, "no_unknown_recipient_checks") == 0) {
+			if (no_unknown_rcpt_r)
+				*no_unknown_rcpt_r = 1;
+		} else
+			msg_fatal("%s: unknown value \"%s\" (known: no_address_mappings, "
+			    "no_header_body_checks, no_milters, "
+			    "no_unknown_recipient_checks)",
+			    MAIL_PARAM_NAME(receive_override_options), w);
+	}
+	free(copy);
+	return flags;
+}
+
+void
+cleanup_set_filter(struct cleanup_state *st, const char *filter)
+{
+	const char *colon = strchr(filter, ':');
+
+	if (*filter && (colon == NULL || colon == filter
+	    || strpbrk(filter, " \t\r\n") != NULL)) {
+		msg_warn_as(CLEANUP_PROG, "%s: bad content filter \"%s\": "
+		    "need transport:destination: ignored", st->queue_id, filter);
+		return;
+	}
+	free(st->filter);
+	st->filter = *filter ? xstrdup(filter) : NULL;
+}
+
 /* write_rcpts - recipients not yet in the file, as R records. */
 static void
 write_rcpts(struct cleanup_state *st)
@@ -546,6 +589,10 @@ cleanup_start_content(struct cleanup_state *st)
 		return;
 	st->cstate = CLEANUP_ST_HEADERS;
 	st->local_context = is_local_client(st);
+	/* Recorded for the agents (XFORWARD SOURCE, pipe). */
+	if (attr_get(st->attrs, "rewrite_context") == NULL)
+		attr_add(st->attrs, "rewrite_context", st->local_context
+		    ? "local" : "remote");
 	if (st->qf) {
 		for (int i = 0; i < st->attrs->count && st->qf; i++) {
 			char *rec = concatenate(st->attrs->names[i], "=",
@@ -739,6 +786,18 @@ cleanup_finish(struct cleanup_state *st, const char **queue_id_r,
 		cleanup_write_error(st, "write queue file");
 		return st->status;
 	}
+	/* Known only now: a header or body check may have asked for it. */
+	if (st->filter != NULL) {
+		char *rec = concatenate(QFILE_ATTR_FILTER, "=", st->filter,
+		    (char *)0);
+		int rc = qfile_put_str(st->qf, QREC_ATTR, rec);
+
+		free(rec);
+		if (rc < 0) {
+			cleanup_write_error(st, "write queue file");
+			return st->status;
+		}
+	}
 	if (st->redirect != NULL) {
 		/* REDIRECT: the envelope recipients are replaced. */
 		for (int i = 0; i < st->rcpt_written; i++) {
@@ -796,6 +855,7 @@ cleanup_free(struct cleanup_state **stp)
 		return;
 	cleanup_drop_file(st);
 	free(st->reply);
+	free(st->filter);
 	attr_list_free(&st->attrs);
 	free(st->sender);
 	for (int i = 0; i < st->rcpt_count; i++) {

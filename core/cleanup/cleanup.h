@@ -43,8 +43,20 @@
 						 * bcc_maps: mail from outside
 						 * (smtpd, pickup; default) */
 
+#define CLEANUP_FLAG_MILTER	(1 << 5)	/* milters may inspect the mail
+						 * (default) */
+
 #define CLEANUP_FLAGS_DEFAULT	(CLEANUP_FLAG_FILTER | CLEANUP_FLAG_MAP_OK | \
-				 CLEANUP_FLAG_BCC_OK)
+				 CLEANUP_FLAG_BCC_OK | CLEANUP_FLAG_MILTER)
+
+/* cleanup_input_flags - the flags for mail received from outside (smtpd,
+ * pickup): CLEANUP_FLAGS_DEFAULT less what receive_override_options
+ * turns off for this service: no_address_mappings (canonical, virtual
+ * alias, masquerading, automatic BCC), no_header_body_checks,
+ * no_milters.  *no_unknown_rcpt_r (may be NULL) is set for
+ * no_unknown_recipient_checks (smtpd's).  A word it does not know is
+ * fatal, naming the parameter. */
+int cleanup_input_flags(int *no_unknown_rcpt_r);
 
 struct cleanup_state;
 
@@ -87,6 +99,13 @@ void cleanup_add_bcc(struct cleanup_state *st, const char *addr);
 /* cleanup_set_redirect - deliver the message to addr only (an smtpd
  * access table's REDIRECT action); the last one wins. */
 void cleanup_set_redirect(struct cleanup_state *st, const char *addr);
+/* cleanup_set_filter - after the message is queued, qmgr sends it to
+ * the content filter "transport:destination" (content_filter, or a FILTER
+ * action of an access table or header/body check: the last one wins).
+ * An empty destination: $default_filter_nexthop, else the recipient's
+ * domain.  A value without "transport:" is logged and ignored; "" drops
+ * an earlier one. */
+void cleanup_set_filter(struct cleanup_state *st, const char *filter);
 /* cleanup_prepend_header - a header line (e.g. from PREPEND actions or
  * smtpd's Received:) placed before the message's own headers. */
 void cleanup_prepend_header(struct cleanup_state *st, const char *line);

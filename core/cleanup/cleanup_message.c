@@ -10,8 +10,8 @@
  * Message-Id/Date/From/To headers.
  *
  * Actions (header_checks(5)): REJECT, WARN, INFO, HOLD, DISCARD, IGNORE,
- * STRIP, REPLACE, PREPEND, REDIRECT, BCC, DUNNO, OK; FILTER is logged and
- * ignored.  The first table in a list that matches decides; a table error
+ * STRIP, REPLACE, PREPEND, REDIRECT, BCC, FILTER (cleanup_set_filter),
+ * DUNNO, OK.  The first table in a list that matches decides; a table error
  * defers the message.  Checks stop once the message is refused. */
 #include "postino_config.h"
 
@@ -194,8 +194,14 @@ apply_action(struct cleanup_state *st, struct cleanup_maps *maps,
 		else
 			cleanup_final_rcpt(st, "", arg, 0);
 	} else if (strcasecmp(cmd, "FILTER") == 0) {
-		msg_warn_as(CLEANUP_PROG, "%s: %s: FILTER action is not "
-		    "supported: ignored", st->queue_id, maps->param);
+		if (*arg == 0 || strchr(arg, ':') == NULL || *arg == ':')
+			msg_warn_as(CLEANUP_PROG, "%s: %s: FILTER needs "
+			    "transport:destination: ignored", st->queue_id,
+			    maps->param);
+		else {
+			cleanup_act_log(st, "filter", class, content, arg);
+			cleanup_set_filter(st, arg);
+		}
 	} else if (strcasecmp(cmd, "DUNNO") == 0 || strcasecmp(cmd, "OK") == 0) {
 		/* no-op */
 	} else {

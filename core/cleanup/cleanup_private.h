@@ -70,6 +70,7 @@ struct cleanup_state {
 	struct htable *dups;		/* duplicate filter */
 	char *log_rcpt;			/* first recipient, for log lines */
 	char *redirect;			/* REDIRECT target */
+	char *filter;			/* content filter transport:nexthop */
 	char **auto_bcc;		/* sender_/recipient_bcc_maps results,
 					 * added at the end */
 	int auto_bcc_count;

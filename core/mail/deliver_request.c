@@ -45,6 +45,8 @@ deliver_request_to_attr(const struct deliver_request *dr,
 	add_opt(al, "client_name", dr->client_name);
 	add_opt(al, "client_helo", dr->client_helo);
 	add_opt(al, "client_protocol", dr->client_protocol);
+	add_opt(al, "client_port", dr->client_port);
+	add_opt(al, "rewrite_context", dr->rewrite_context);
 	add_opt(al, "dsn_envid", dr->dsn_envid);
 	add_opt(al, "dsn_ret", dr->dsn_ret);
 	if (dr->redelivery)
@@ -196,6 +198,8 @@ deliver_request_from_attr(const struct attr_list *al, const char **err_r)
 	    || get_str(al, "client_name", "", DR_MAX_TEXT, &dr->client_name) < 0
 	    || get_str(al, "client_helo", "", DR_MAX_TEXT, &dr->client_helo) < 0
 	    || get_str(al, "client_protocol", "", DR_MAX_TEXT, &dr->client_protocol) < 0
+	    || get_str(al, "client_port", "", DR_MAX_TEXT, &dr->client_port) < 0
+	    || get_str(al, "rewrite_context", "", DR_MAX_TEXT, &dr->rewrite_context) < 0
 	    || get_str(al, "dsn_envid", "", DR_MAX_TEXT, &dr->dsn_envid) < 0
 	    || get_str(al, "dsn_ret", "", DR_MAX_TEXT, &dr->dsn_ret) < 0)
 		BAD("oversized text attribute");
@@ -259,6 +263,8 @@ deliver_request_free(struct deliver_request **drp)
 	free(dr->client_name);
 	free(dr->client_helo);
 	free(dr->client_protocol);
+	free(dr->client_port);
+	free(dr->rewrite_context);
 	free(dr->dsn_envid);
 	free(dr->dsn_ret);
 	for (int i = 0; i < dr->rcpt_count; i++) {

@@ -6,7 +6,8 @@
  *   request=deliver, request_id=N, queue_id=ID, queue_path=PATH,
  *   sender=ADDR, arrival=SEC.USEC, content_offset=N, content_len=N,
  *   nexthop=..., client_address=..., client_name=..., client_helo=...,
- *   client_protocol=..., dsn_envid=..., dsn_ret=...,
+ *   client_protocol=..., client_port=..., rewrite_context=local|remote,
+ *   dsn_envid=..., dsn_ret=...,
  *   dest_backlog=1 (only when set: more mail for this destination waits
  *   in qmgr, so an smtp/lmtp agent keeps its session open for it),
  *   redelivery=1 (only when set: the message was handed to an agent
@@ -57,6 +58,8 @@ struct deliver_request {
 	char *client_name;
 	char *client_helo;
 	char *client_protocol;
+	char *client_port;
+	char *rewrite_context;	/* "local", "remote" or "" */
 	char *dsn_envid;
 	char *dsn_ret;
 	int redelivery;		/* an earlier attempt may have delivered */

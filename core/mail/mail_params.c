@@ -279,8 +279,6 @@ compute_mynetworks(void)
 	"postino's SMTP client always looks up MX and address records in the DNS: use enabled or dnssec"
 #define H_MILTER	\
 	"postino has no milter support: scan mail in front of postino and remove this setting"
-#define H_CFILTER	\
-	"postino has no after-queue content filter: run the filter in front of postino's smtpd and remove this setting"
 #define H_PFILTER	\
 	"postino has no before-queue proxy filter: run the filter in front of postino's smtpd and remove this setting"
 #define H_UPSTREAM	\

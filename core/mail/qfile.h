@@ -38,6 +38,10 @@
  * probe, and the sender gets a "Mail Delivery Status Report". */
 #define QFILE_ATTR_VERIFY_REPORT	"verify_report"
 
+/* Queue file attribute of a message that goes to a content filter
+ * first (content_filter, FILTER actions): "transport:destination". */
+#define QFILE_ATTR_FILTER	"content_filter"
+
 /* DSN NOTIFY flags in recipient records. */
 #define DSN_NOTIFY_NEVER	(1 << 0)
 #define DSN_NOTIFY_SUCCESS	(1 << 1)

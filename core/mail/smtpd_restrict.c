@@ -228,8 +228,12 @@ action_error(const char *value, smtpd_restrict_class_fn class_fn, void *ctx)
 		    && strncasecmp(value, simple[i], wlen) == 0)
 			return NULL;
 #define IS(w) (wlen == strlen(w) && strncasecmp(value, (w), wlen) == 0)
-	if (IS("FILTER"))
-		return xstrdup("action FILTER: content filters are not implemented");
+	if (IS("FILTER")) {
+		const char *colon = strchr(rest, ':');
+
+		return colon && colon != rest && !strpbrk(rest, " \t") ? NULL
+		    : xstrdup("FILTER needs transport:destination");
+	}
 	if (IS("PREPEND"))
 		return strchr(rest, ':') ? NULL
 		    : xstrdup("PREPEND needs a header \"name: value\"");

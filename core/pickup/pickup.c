@@ -83,6 +83,7 @@ enum pickup_result {
 };
 
 static int pickup_stopping;
+static int pickup_cleanup_flags;	/* cleanup_input_flags() */
 static struct event *scan_event;	/* a scan is due */
 
 /* pickup_envelope - what a maildrop file says before its content. */
@@ -373,7 +374,7 @@ pickup_file(const char *dir, const char *name)
 	char *path = concatenate(dir, "/", name, (char *)0);
 	enum pickup_result res = PICKUP_DONE;
 	char hdr[1024], date[128];
-	int fd, type, status;
+	int fd, type, status, report;
 	long uid = -1;
 	FILE *fp = NULL;
 
@@ -449,9 +450,13 @@ pickup_file(const char *dir, const char *name)
 		goto out;
 	}
 
-	/* A sendmail -bv report request is not mail: no automatic BCC. */
-	st = cleanup_open(envelope_has_attr(&env, QFILE_ATTR_VERIFY_REPORT)
-	    ? CLEANUP_FLAGS_DEFAULT & ~CLEANUP_FLAG_BCC_OK : CLEANUP_FLAGS_DEFAULT);
+	/* A sendmail -bv report request is not mail: no automatic BCC, no
+	 * content filter (nothing is delivered). */
+	report = envelope_has_attr(&env, QFILE_ATTR_VERIFY_REPORT);
+	st = cleanup_open(report ? pickup_cleanup_flags & ~CLEANUP_FLAG_BCC_OK
+	    : pickup_cleanup_flags);
+	if (!report && *var_content_filter)
+		cleanup_set_filter(st, var_content_filter);
 	id = cleanup_queue_id(st);
 	msg_info("%s: uid=%ld from=<%s>", id, uid, env.sender);
 	cleanup_set_attr(st, "rewrite_context", "local");
@@ -675,6 +680,7 @@ main(int argc, char **argv)
 	mail_server_init(argc, argv, "pickup");
 	mail_vars_bind(MAIL_VARS_PICKUP | MAIL_VARS_BOUNCE);
 	cleanup_init();
+	pickup_cleanup_flags = cleanup_input_flags(NULL);
 	mail_server_ready();
 	if ((scan_event = evtimer_new(mail_server_base(), scan_cb, NULL)) == NULL)
 		msg_fatal("evtimer_new failed");

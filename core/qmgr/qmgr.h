@@ -50,6 +50,8 @@ struct qmgr_message {
 	int verify;			/* an address verification probe
 					 * (QFILE_ATTR_VERIFY) */
 	const char *verify_addr;	/* the address it verifies (in qf) */
+	const char *filter;		/* content filter transport:nexthop
+					 * (in qf), or NULL */
 	int report;			/* sendmail -bv: report, do not deliver
 					 * (QFILE_ATTR_VERIFY_REPORT) */
 	int ntraced;			/* entries added to trace/ID now */

@@ -437,6 +437,27 @@ internal_delivery(struct qmgr_message *msg, int ri, const char *transport,
 	}
 }
 
+/* filter_route - a message for a content filter goes there whole,
+ * whatever its recipients resolve to: rr gets the filter's transport and
+ * next hop (its own, else $default_filter_nexthop, else the recipient's
+ * domain), as Postfix's qmgr does. */
+static void
+filter_route(const char *filter, const char *rcpt, struct resolve_reply *rr)
+{
+	const char *colon = strchr(filter, ':');
+	const char *at;
+
+	rr->transport = xstrndup(filter, (size_t)(colon - filter));
+	if (colon[1] != 0)
+		rr->nexthop = xstrdup(colon + 1);
+	else if (*var_default_filter_nexthop)
+		rr->nexthop = xstrdup(var_default_filter_nexthop);
+	else
+		rr->nexthop = xstrdup((at = strrchr(rcpt, '@')) != NULL ? at + 1
+		    : var_myhostname);
+	rr->recipient = xstrdup(rcpt);
+}
+
 int
 qmgr_message_load(const char *id)
 {
@@ -467,6 +488,13 @@ qmgr_message_load(const char *id)
 	msg->verify_addr = qfile_msg_attr(qf, QFILE_ATTR_VERIFY);
 	msg->verify = msg->verify_addr != NULL;
 	msg->report = qfile_msg_attr(qf, QFILE_ATTR_VERIFY_REPORT) != NULL;
+	/* A probe or a -bv report decides without delivering: never
+	 * through a filter.  A malformed value (no "transport:") is
+	 * ignored, as cleanup never writes one. */
+	msg->filter = qfile_msg_attr(qf, QFILE_ATTR_FILTER);
+	if (msg->filter != NULL && (msg->verify || msg->report
+	    || strchr(msg->filter, ':') == NULL || *msg->filter == ':'))
+		msg->filter = NULL;
 	if (qf->mode & QFILE_MODE_TRIED)
 		msg->redelivery = 1;
 	else if (chmod(path, (qf->mode | QFILE_MODE_TRIED) & 07777) < 0)
@@ -495,7 +523,11 @@ qmgr_message_load(const char *id)
 		msg->pending++;
 		todo++;
 		memset(&rr, 0, sizeof(rr));
-		st = resolve_addr(qf->rcpt[i].address, &rr);
+		if (msg->filter != NULL) {
+			filter_route(msg->filter, qf->rcpt[i].address, &rr);
+			st = MAP_FOUND;
+		} else
+			st = resolve_addr(qf->rcpt[i].address, &rr);
 		if (st == MAP_TEMPFAIL || (rr.flags & RESOLVE_FLAG_FAIL)) {
 			log_status(msg, i, "none", "4.3.0", "deferred",
 			    "address resolver failure");

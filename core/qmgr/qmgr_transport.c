@@ -889,6 +889,8 @@ send_job(struct qmgr_conn *c, struct qmgr_job *job)
 	dr.client_name = UNCONST(qfile_msg_attr(qf, "client_name"));
 	dr.client_helo = UNCONST(qfile_msg_attr(qf, "helo"));
 	dr.client_protocol = UNCONST(qfile_msg_attr(qf, "protocol"));
+	dr.client_port = UNCONST(qfile_msg_attr(qf, "client_port"));
+	dr.rewrite_context = UNCONST(qfile_msg_attr(qf, "rewrite_context"));
 	dr.dsn_envid = UNCONST(qfile_msg_attr(qf, "dsn_envid"));
 	dr.dsn_ret = UNCONST(qfile_msg_attr(qf, "dsn_ret"));
 	dr.redelivery = msg->redelivery;

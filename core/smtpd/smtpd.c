@@ -74,7 +74,7 @@ static long session_limit;
 static time_t full_warned;
 
 static const char *const verb_names[SMTPD_V_COUNT] = {
-	"helo", "ehlo", "starttls", "auth", "mail", "rcpt", "data", "rset", "noop", "vrfy", "etrn",
+	"helo", "ehlo", "xforward", "starttls", "auth", "mail", "rcpt", "data", "rset", "noop", "vrfy", "etrn",
 	"quit", "help", "unknown",
 };
 
@@ -91,7 +91,7 @@ smtpd_reply(struct smtpd_session *s, const char *fmt, ...)
 }
 
 static const char *const verb_upper[SMTPD_V_COUNT] = {
-	"HELO", "EHLO", "STARTTLS", "AUTH", "MAIL", "RCPT", "DATA", "RSET", "NOOP", "VRFY", "ETRN",
+	"HELO", "EHLO", "XFORWARD", "STARTTLS", "AUTH", "MAIL", "RCPT", "DATA", "RSET", "NOOP", "VRFY", "ETRN",
 	"QUIT", "HELP", "UNKNOWN",
 };
 
@@ -154,6 +154,8 @@ smtpd_reset_transaction(struct smtpd_session *s)
 	s->dsn_ret = NULL;
 	xfree(&s->first_rcpt);
 	xfree(&s->redirect);
+	xfree(&s->filter);
+	smtpd_xforward_reset(s);
 	for (int i = 0; i < s->nbcc; i++)
 		free(s->bcc[i]);
 	xfree(&s->bcc);
@@ -582,6 +584,13 @@ main(int argc, char **argv)
 	smtpd_tls_init();
 	smtpd_sasl_init();
 	cleanup_init();
+	{
+		int no_unknown_rcpt;
+
+		smtpd_conf.cleanup_flags = cleanup_input_flags(&no_unknown_rcpt);
+		smtpd_check_no_unknown_rcpt(no_unknown_rcpt);
+		smtpd_conf.content_filter = var_content_filter;
+	}
 	if (mail_server_listen_count() == 0)
 		msg_fatal("no listening socket: smtpd must be started by the master");
 	/* The skeleton attaches the resolver (dns_init) to its loop. */

@@ -34,7 +34,7 @@ enum smtpd_state {
 
 /* Command statistics for the "disconnect from" line. */
 enum smtpd_verb {
-	SMTPD_V_HELO, SMTPD_V_EHLO, SMTPD_V_STARTTLS, SMTPD_V_AUTH, SMTPD_V_MAIL,
+	SMTPD_V_HELO, SMTPD_V_EHLO, SMTPD_V_XFORWARD, SMTPD_V_STARTTLS, SMTPD_V_AUTH, SMTPD_V_MAIL,
 	SMTPD_V_RCPT, SMTPD_V_DATA,
 	SMTPD_V_RSET, SMTPD_V_NOOP, SMTPD_V_VRFY, SMTPD_V_ETRN, SMTPD_V_QUIT,
 	SMTPD_V_HELP,
@@ -99,6 +99,11 @@ struct smtpd_session {
 	struct cleanup_state *cleanup;	/* opened at the first good RCPT */
 	int hold, discard;
 	char *redirect;
+	char *filter;			/* FILTER action (last wins) */
+	char *xforward[7];		/* XFORWARD attributes (SMTPD_XF_*) */
+	int xforward_any;		/* ... XFORWARD was used */
+	int xforward_checked;		/* smtpd_authorized_xforward_hosts */
+	int xforward_ok;		/* ... looked up, and the answer */
 	char **bcc;			/* BCC actions (NULL-terminated) */
 	int nbcc;
 
@@ -162,6 +167,9 @@ struct smtpd_conf {
 	int strict_rfc821;
 	int ehlo_discard;		/* SMTPD_EHLO_* not announced
 					 * (smtpd_discard_ehlo_keywords) */
+	int cleanup_flags;		/* cleanup_input_flags() */
+	const char *content_filter;	/* "" or transport:destination */
+	struct match_list *xforward_hosts; /* smtpd_authorized_xforward_hosts */
 };
 
 /* EHLO keywords smtpd_discard_ehlo_keywords can hide.  As in Postfix,
@@ -188,6 +196,34 @@ extern struct smtpd_conf smtpd_conf;
 void smtpd_etrn_init(void);
 extern struct event_base *smtpd_base;
 extern int smtpd_stopping;
+
+/* smtpd_xforward.c: XFORWARD (the attributes, in this order). */
+#define SMTPD_XF_NAME	0
+#define SMTPD_XF_ADDR	1
+#define SMTPD_XF_PORT	2
+#define SMTPD_XF_PROTO	3
+#define SMTPD_XF_HELO	4
+#define SMTPD_XF_IDENT	5
+#define SMTPD_XF_SOURCE	6
+#define SMTPD_XF_COUNT	7
+/* smtpd_xforward_allowed - is the client in
+ * smtpd_authorized_xforward_hosts (looked up once per session)? */
+int smtpd_xforward_allowed(struct smtpd_session *s);
+/* smtpd_xforward_ehlo - the EHLO keyword line. */
+const char *smtpd_xforward_ehlo(void);
+/* smtpd_xforward_parse - an XFORWARD command's arguments; 0 with "250
+ * 2.0.0 Ok" or -1 with a 501 reply in reply. */
+int smtpd_xforward_parse(struct smtpd_session *s, const char *arg,
+    char *reply, size_t len);
+/* smtpd_xforward_reset - the end of a mail transaction. */
+void smtpd_xforward_reset(struct smtpd_session *s);
+/* smtpd_xforward_get - attribute i as the queue file should record it:
+ * real without XFORWARD, else the forwarded value ("unknown" or NULL
+ * when the filter did not know it). */
+const char *smtpd_xforward_get(const struct smtpd_session *s, int i,
+    const char *real);
+/* smtpd_xtext_decode - RFC 3461 xtext (malloc'd); NULL if malformed. */
+char *smtpd_xtext_decode(const char *in);
 
 /* smtpd.c */
 void smtpd_reply(struct smtpd_session *s, const char *fmt, ...)

@@ -108,6 +108,7 @@ static struct {
 	int relay_before_rcpt;
 	int legacy_relay_domains;	/* relay_domains=$mydestination by default */
 	int policy;			/* a list names check_policy_service */
+	int no_unknown_rcpt;		/* receive_override_options */
 } sc;
 
 /* compat_below - is compatibility_level below major.minor? */
@@ -496,6 +497,12 @@ smtpd_check_init(void)
 	sc.ready = 1;
 }
 
+void
+smtpd_check_no_unknown_rcpt(int on)
+{
+	sc.no_unknown_rcpt = on;
+}
+
 int
 smtpd_check_uses_policy(void)
 {
@@ -750,7 +757,7 @@ unknown_domain(struct smtpd_check_ctx *ctx, const char *addr,
 	const char *domain;
 	int rc;
 
-	if (addr == NULL || *addr_int == 0)
+	if (addr == NULL || *addr_int == 0 || sc.no_unknown_rcpt)
 		return SMTPD_CHECK_DUNNO;
 	if (resolve_addr(addr_int, &rr) == MAP_TEMPFAIL) {
 		resolve_reply_free(&rr);
@@ -856,7 +863,7 @@ unlisted(struct smtpd_check_ctx *ctx, const char *addr, const char *addr_int,
 	enum map_status st = MAP_NOTFOUND;
 	int rc;
 
-	if (addr == NULL || *addr_int == 0)
+	if (addr == NULL || *addr_int == 0 || sc.no_unknown_rcpt)
 		return SMTPD_CHECK_DUNNO;
 	if (resolve_addr(addr_int, &rr) == MAP_TEMPFAIL) {
 		resolve_reply_free(&rr);
@@ -1955,6 +1962,7 @@ smtpd_check_reply_free(struct smtpd_check_reply *r)
 {
 	free(r->text);
 	free(r->redirect);
+	free(r->filter);
 	for (int i = 0; i < r->nprepend; i++)
 		free(r->prepend[i]);
 	free(r->prepend);

@@ -60,6 +60,7 @@ struct smtpd_check_reply {
 	int hold;		/* HOLD: put the message on hold */
 	int discard;		/* DISCARD: accept and drop */
 	char *redirect;		/* REDIRECT addr (malloc'd) */
+	char *filter;		/* FILTER transport:destination (malloc'd) */
 	char **prepend;		/* PREPEND header lines (NULL-terminated) */
 	int nprepend;
 	char **bcc;		/* BCC recipients (NULL-terminated) */
@@ -96,6 +97,13 @@ int smtpd_check_vrfy(const struct smtpd_check_session *s, const char *addr, stru
 int smtpd_check_size(const struct smtpd_check_session *s, long size, struct smtpd_check_reply *r);
 
 void smtpd_check_reply_free(struct smtpd_check_reply *r);
+
+/* smtpd_check_no_unknown_rcpt - receive_override_options =
+ * no_unknown_recipient_checks: neither the implicit check at the end of
+ * the recipient restrictions nor reject_unlisted_recipient/_sender nor
+ * relocated_maps refuse an address (mail coming back from a content
+ * filter was checked on its way in). */
+void smtpd_check_no_unknown_rcpt(int on);
 
 /* smtpd_check_uses_policy - does a restriction list name
  * check_policy_service? */

@@ -18,11 +18,11 @@
  *
  * Actions: OK/RELAY/all digits, REJECT, DEFER, 4NN/5NN text,
  * DEFER_IF_PERMIT, DEFER_IF_REJECT, DUNNO, HOLD, DISCARD, WARN, INFO,
- * PREPEND, REDIRECT, BCC, HANGUP, and restriction lists (no tables
- * inside).  FILTER (content filters are not implemented) and anything
- * else that is not a valid restriction list answer "451 4.3.5 Server
- * configuration error" with a warning: no action is ever treated as
- * DUNNO.  The check/server_access variants (_a, _mx, _ns) first ask the
+ * PREPEND, REDIRECT, BCC, FILTER transport:destination, HANGUP, and
+ * restriction lists (no tables inside).  Anything else that is not a
+ * valid restriction list (a FILTER without transport:destination too)
+ * answers "451 4.3.5 Server configuration error" with a warning: no
+ * action is ever treated as DUNNO.  The check/server_access variants (_a, _mx, _ns) first ask the
  * DNS for the addresses or the MX/NS hosts of a domain.
  * Logs: hold/discard/redirect/warn/info/prepend lines in Postfix's shape,
  * warnings for bad results. */
@@ -240,15 +240,27 @@ table_result(struct smtpd_check_ctx *ctx, const char *table, char *value,
 		return smtpd_check_hangup(ctx);
 	}
 	if (IS("FILTER")) {
-		/* Passing the mail on unfiltered would skip the inspection the
-		 * table asks for: refuse it until content filters exist. */
-		char *why = concatenate("access table ", table, ": action FILTER "
-		    "for \"", name, "\": content filters are not implemented",
-		    (char *)0);
-		int rc = smtpd_check_config_error(ctx, why);
+		char *line;
+		const char *colon = strchr(rest, ':');
 
-		free(why);
-		return rc;
+		/* A filter that cannot be named would let the mail pass
+		 * uninspected: a configuration error, never DUNNO. */
+		if (colon == NULL || colon == rest || strpbrk(rest, " \t")) {
+			char *why = concatenate("access table ", table, ": action "
+			    "FILTER for \"", name, "\" needs transport:destination",
+			    (char *)0);
+			int rc = smtpd_check_config_error(ctx, why);
+
+			free(why);
+			return rc;
+		}
+		free(ctx->r->filter);
+		ctx->r->filter = xstrdup(rest);
+		line = concatenate("<", name, ">: ", class, " triggers FILTER ",
+		    rest, (char *)0);
+		smtpd_check_log(ctx, "filter", line);
+		free(line);
+		return SMTPD_CHECK_DUNNO;
 	}
 #undef IS
 	return smtpd_check_list_text(ctx, value, name, class);

@@ -229,9 +229,8 @@ syntax(struct cmd_args *a, const char *reply)
 	return CMD_ERROR;
 }
 
-/* xtext_decode - RFC 3461 xtext; NULL if malformed. */
-static char *
-xtext_decode(const char *in)
+char *
+smtpd_xtext_decode(const char *in)
 {
 	char *out = xmalloc(strlen(in) + 1), *o = out;
 
@@ -349,6 +348,10 @@ keep_actions(struct smtpd_session *s, const struct smtpd_check_reply *r)
 		free(s->redirect);
 		s->redirect = xstrdup(r->redirect);
 	}
+	if (r->filter) {
+		free(s->filter);
+		s->filter = xstrdup(r->filter);
+	}
 	for (int i = 0; i < r->nbcc; i++) {
 		s->bcc = xreallocarray(s->bcc, (size_t)s->nbcc + 2, sizeof(*s->bcc));
 		s->bcc[s->nbcc++] = xstrdup(r->bcc[i]);
@@ -454,6 +457,8 @@ ehlo_reply(struct smtpd_session *s)
 	EHLO_KW(SMTPD_EHLO_ENHANCED, "ENHANCEDSTATUSCODES");
 	EHLO_KW(SMTPD_EHLO_8BITMIME, "8BITMIME");
 	EHLO_KW(SMTPD_EHLO_DSN, "DSN");
+	if (smtpd_xforward_allowed(s))
+		kw[n++] = xstrdup(smtpd_xforward_ehlo());
 #undef EHLO_KW
 	for (int i = 0; i < n; i++) {
 		smtpd_reply(s, "250%c%s", i + 1 < n ? '-' : ' ', kw[i]);
@@ -546,7 +551,7 @@ cmd_mail(struct smtpd_session *s, struct cmd_args *a)
 				bad = "501 5.5.4 Bad RET parameter syntax";
 		} else if (strncasecmp(param, "AUTH=", 5) == 0
 		    && var_smtpd_sasl_auth_enable) {
-			char *who = xtext_decode(param + 5);
+			char *who = smtpd_xtext_decode(param + 5);
 
 			/* RFC 4954: kept only from a client that logged in. */
 			if (who == NULL)
@@ -557,7 +562,7 @@ cmd_mail(struct smtpd_session *s, struct cmd_args *a)
 				free(who);
 		} else if (strncasecmp(param, "ENVID=", 6) == 0) {
 			free(envid);
-			if ((envid = xtext_decode(param + 6)) == NULL
+			if ((envid = smtpd_xtext_decode(param + 6)) == NULL
 			    || strlen(envid) > 100)
 				bad = "501 5.5.4 Bad ENVID parameter syntax";
 		} else {
@@ -621,28 +626,50 @@ parse_notify(char *value)
 static void
 open_message(struct smtpd_session *s)
 {
-	s->cleanup = cleanup_open(CLEANUP_FLAGS_DEFAULT);
+	s->cleanup = cleanup_open(smtpd_conf.cleanup_flags);
 	if (s->sasl_username)
 		msg_info("%s: client=%s[%s], sasl_method=%s, sasl_username=%s%s%s",
 		    cleanup_queue_id(s->cleanup), s->name, s->addr,
 		    s->sasl_method, s->sasl_username,
 		    s->sasl_sender ? ", sasl_sender=" : "",
 		    s->sasl_sender ? s->sasl_sender : "");
+	else if (s->xforward_any)
+		/* Postfix's shape: the filter, then what it forwarded. */
+		msg_info("%s: client=%s[%s]%s%s, orig_client=%s[%s]",
+		    cleanup_queue_id(s->cleanup), s->name, s->addr,
+		    s->xforward[SMTPD_XF_IDENT] ? ", orig_queue_id=" : "",
+		    s->xforward[SMTPD_XF_IDENT] ? s->xforward[SMTPD_XF_IDENT] : "",
+		    smtpd_xforward_get(s, SMTPD_XF_NAME, s->name),
+		    smtpd_xforward_get(s, SMTPD_XF_ADDR, s->addr));
 	else
 		msg_info("%s: client=%s[%s]", cleanup_queue_id(s->cleanup),
 		    s->name, s->addr);
-	cleanup_set_attr(s->cleanup, "client_address", s->addr);
-	cleanup_set_attr(s->cleanup, "client_name", s->name);
-	cleanup_set_attr(s->cleanup, "client_port", s->port);
-	if (s->helo)
-		cleanup_set_attr(s->cleanup, "helo", s->helo);
-	cleanup_set_attr(s->cleanup, "protocol", s->esmtp
-	    ? (s->tls ? "ESMTPS" : "ESMTP") : (s->tls ? "SMTPS" : "SMTP"));
+	{
+		const char *proto = s->esmtp ? (s->tls ? "ESMTPS" : "ESMTP")
+		    : (s->tls ? "SMTPS" : "SMTP");
+		const char *v;
+
+		cleanup_set_attr(s->cleanup, "client_address",
+		    smtpd_xforward_get(s, SMTPD_XF_ADDR, s->addr));
+		cleanup_set_attr(s->cleanup, "client_name",
+		    smtpd_xforward_get(s, SMTPD_XF_NAME, s->name));
+		cleanup_set_attr(s->cleanup, "client_port",
+		    smtpd_xforward_get(s, SMTPD_XF_PORT, s->port));
+		if ((v = smtpd_xforward_get(s, SMTPD_XF_HELO, s->helo)) != NULL)
+			cleanup_set_attr(s->cleanup, "helo", v);
+		if ((v = smtpd_xforward_get(s, SMTPD_XF_PROTO, proto)) != NULL)
+			cleanup_set_attr(s->cleanup, "protocol", v);
+		if ((v = smtpd_xforward_get(s, SMTPD_XF_SOURCE, NULL)) != NULL)
+			cleanup_set_attr(s->cleanup, "rewrite_context",
+			    strcasecmp(v, "LOCAL") == 0 ? "local" : "remote");
+	}
 	if (s->dsn_envid)
 		cleanup_set_attr(s->cleanup, "dsn_envid", s->dsn_envid);
 	if (s->dsn_ret)
 		cleanup_set_attr(s->cleanup, "dsn_ret", s->dsn_ret);
 	cleanup_set_sender(s->cleanup, s->sender);
+	if (smtpd_conf.content_filter && *smtpd_conf.content_filter)
+		cleanup_set_filter(s->cleanup, smtpd_conf.content_filter);
 }
 
 static int
@@ -674,7 +701,7 @@ cmd_rcpt(struct smtpd_session *s, struct cmd_args *a)
 			char *semi = strchr(param + 6, ';');
 
 			free(orcpt);
-			if (semi && (orcpt = xtext_decode(semi + 1)) != NULL
+			if (semi && (orcpt = smtpd_xtext_decode(semi + 1)) != NULL
 			    && strlen(orcpt) <= ADDR_MAX)
 				continue;
 			free(orcpt);
@@ -732,6 +759,8 @@ cmd_data(struct smtpd_session *s, struct cmd_args *a)
 		cleanup_add_flags(s->cleanup, CLEANUP_FLAG_DISCARD);
 	if (s->redirect)
 		cleanup_set_redirect(s->cleanup, s->redirect);
+	if (s->filter)
+		cleanup_set_filter(s->cleanup, s->filter);
 	for (int i = 0; i < s->nbcc; i++)
 		cleanup_add_bcc(s->cleanup, s->bcc[i]);
 	smtpd_reply(s, "354 End data with <CR><LF>.<CR><LF>");
@@ -930,6 +959,19 @@ sasl_result(struct cmd_args *a, int rc)
 	}
 }
 
+/* cmd_xforward - XFORWARD_README: a content filter's client attributes
+ * (smtpd_xforward.c). */
+static int
+cmd_xforward(struct smtpd_session *s, struct cmd_args *a)
+{
+	if (!smtpd_xforward_allowed(s))
+		return syntax(a, "550 5.7.0 Error: insufficient authorization");
+	if (smtpd_xforward_parse(s, a->arg, a->text, sizeof(a->text)) < 0)
+		return syntax(a, a->text);
+	smtpd_reply(s, "%s", a->text);
+	return CMD_OK;
+}
+
 /* cmd_auth - RFC 4954 (smtpd_sasl.c does the work, in the task). */
 static int
 cmd_auth(struct smtpd_session *s, struct cmd_args *a)
@@ -977,6 +1019,8 @@ static const struct smtpd_cmd commands[] = {
 	{"NOOP", SMTPD_V_NOOP, CF_JUNK | CF_PIPE_ESMTP, cmd_noop, NULL},
 	{"VRFY", SMTPD_V_VRFY, CF_TASK | CF_JUNK | CF_PIPE_ESMTP | CF_NEED_TLS,
 	cmd_vrfy, NULL},
+	{"XFORWARD", SMTPD_V_XFORWARD, CF_TASK | CF_NO_MAIL | CF_PIPE_ESMTP,
+	cmd_xforward, "503 5.5.1 Error: MAIL transaction in progress"},
 	{"STARTTLS", SMTPD_V_STARTTLS, CF_TASK | CF_NO_ARG | CF_NO_MAIL
 	    | CF_PIPE_ANY, cmd_starttls, "503 5.5.1 Error: MAIL transaction in progress"},
 	{"AUTH", SMTPD_V_AUTH, CF_TASK | CF_NO_MAIL | CF_NEED_TLS, cmd_auth,

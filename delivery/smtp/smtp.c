@@ -416,6 +416,8 @@ conf_init(void)
 	smtp_conf.reuse_time_limit = PICK(connection_reuse_time_limit);
 	smtp_conf.reuse_count_limit = PICK(connection_reuse_count_limit);
 	smtp_conf.dnssec = strcasecmp(PICK(dns_support_level), "dnssec") == 0;
+	smtp_conf.send_xforward = PICK(send_xforward_command);
+	smtp_conf.xforward_timeout = PICK(xforward_timeout);
 #undef PICK
 	if (strcasecmp(proto, "all") == 0) {
 		smtp_conf.use_ipv4 = smtp_conf.use_ipv6 = 1;

@@ -59,6 +59,8 @@ struct smtp_conf {
 	int use_ipv4, use_ipv6;		/* inet_protocols */
 	int default_port;		/* 25 or 24 */
 	int dnssec;			/* smtp_dns_support_level = dnssec */
+	int send_xforward;		/* smtp_send_xforward_command */
+	long xforward_timeout;
 };
 
 extern struct smtp_conf smtp_conf;
@@ -212,6 +214,17 @@ struct smtp_session {
 #define SMTP_FEATURE_SMTPUTF8	(1 << 5)
 #define SMTP_FEATURE_STARTTLS	(1 << 6)
 #define SMTP_FEATURE_AUTH	(1 << 7)	/* and a mechanism kept */
+/* XFORWARD and the attributes the server announced with it. */
+#define SMTP_FEATURE_XFWD_NAME	(1 << 8)
+#define SMTP_FEATURE_XFWD_ADDR	(1 << 9)
+#define SMTP_FEATURE_XFWD_PORT	(1 << 10)
+#define SMTP_FEATURE_XFWD_PROTO	(1 << 11)
+#define SMTP_FEATURE_XFWD_HELO	(1 << 12)
+#define SMTP_FEATURE_XFWD_IDENT	(1 << 13)
+#define SMTP_FEATURE_XFWD_SOURCE (1 << 14)
+#define SMTP_FEATURE_XFWD_ANY	(SMTP_FEATURE_XFWD_NAME | SMTP_FEATURE_XFWD_ADDR \
+	| SMTP_FEATURE_XFWD_PORT | SMTP_FEATURE_XFWD_PROTO | SMTP_FEATURE_XFWD_HELO \
+	| SMTP_FEATURE_XFWD_IDENT | SMTP_FEATURE_XFWD_SOURCE)
 
 /* smtp_session_take - a cached session for key (NULL when none). */
 struct smtp_session *smtp_session_take(const char *key);

@@ -102,6 +102,30 @@ put_xtext(struct smtp_stream *st, const char *s)
 	}
 }
 
+/* xforward_features - the SMTP_FEATURE_XFWD_* bits of the attribute
+ * names after an EHLO "XFORWARD" keyword. */
+static int
+xforward_features(char *names)
+{
+	static const struct {
+		const char *name;
+		int bit;
+	} attrs[] = {
+		{"NAME", SMTP_FEATURE_XFWD_NAME}, {"ADDR", SMTP_FEATURE_XFWD_ADDR},
+		{"PORT", SMTP_FEATURE_XFWD_PORT}, {"PROTO", SMTP_FEATURE_XFWD_PROTO},
+		{"HELO", SMTP_FEATURE_XFWD_HELO}, {"IDENT", SMTP_FEATURE_XFWD_IDENT},
+		{"SOURCE", SMTP_FEATURE_XFWD_SOURCE},
+	};
+	int bits = 0;
+	char *w;
+
+	while ((w = mystrtok(&names, " ")) != NULL)
+		for (size_t i = 0; i < sizeof(attrs) / sizeof(attrs[0]); i++)
+			if (strcasecmp(w, attrs[i].name) == 0)
+				bits |= attrs[i].bit;
+	return bits;
+}
+
 /* One delivery's state. */
 struct deliv {
 	struct smtp_request *req;
@@ -367,6 +391,97 @@ all_result(struct deliv *dv, struct smtp_session *s, const int *set,
 			rcpt_result(dv, s, i, r, phase);
 }
 
+/* xforward_value - an XFORWARD attribute value: the xtext of text, or
+ * [UNAVAILABLE] when there is none. */
+static void
+xforward_value(struct buf *cmd, const char *text)
+{
+	if (text == NULL || *text == 0) {
+		buf_puts(cmd, "[UNAVAILABLE]");
+		return;
+	}
+	for (; *text; text++) {
+		unsigned char c = (unsigned char)*text;
+		char hex[4];
+
+		if (c < 33 || c > 126 || c == '+' || c == '=') {
+			snprintf(hex, sizeof(hex), "+%02X", c);
+			buf_puts(cmd, hex);
+		} else
+			buf_putc(cmd, c);
+	}
+}
+
+/* send_xforward - smtp_send_xforward_command: tell the server (a content
+ * filter) who sent the message to us, in the attributes it announced,
+ * in commands of at most 512 bytes (XFORWARD_README), each answered
+ * before the next.  0: accepted; 1: refused (the recipients have their
+ * result); -1: the session broke (dv->le set). */
+static int
+send_xforward(struct deliv *dv, struct smtp_session *s, struct smtp_reply *r)
+{
+	struct deliver_request *dr = dv->dr;
+	const char *source = dr->rewrite_context == NULL
+	    || *dr->rewrite_context == 0 ? NULL
+	    : strcmp(dr->rewrite_context, "local") == 0 ? "LOCAL" : "REMOTE";
+	const struct {
+		int bit;
+		const char *name;
+		const char *value;
+	} attrs[] = {
+		{SMTP_FEATURE_XFWD_NAME, "NAME", dr->client_name},
+		{SMTP_FEATURE_XFWD_ADDR, "ADDR", dr->client_address},
+		{SMTP_FEATURE_XFWD_PORT, "PORT", dr->client_port},
+		{SMTP_FEATURE_XFWD_PROTO, "PROTO", dr->client_protocol},
+		{SMTP_FEATURE_XFWD_HELO, "HELO", dr->client_helo},
+		{SMTP_FEATURE_XFWD_IDENT, "IDENT", dr->queue_id},
+		{SMTP_FEATURE_XFWD_SOURCE, "SOURCE", source},
+	};
+	size_t n = sizeof(attrs) / sizeof(attrs[0]);
+	struct buf *cmd = buf_new(512, BUF_NOLIMIT);
+	struct buf *one = buf_new(256, BUF_NOLIMIT);
+	int rc = 0;
+
+	for (size_t i = 0; i <= n && rc == 0; i++) {
+		if (i < n) {
+			if ((s->features & attrs[i].bit) == 0)
+				continue;
+			buf_reset(one);
+			buf_puts(one, " ");
+			buf_puts(one, attrs[i].name);
+			buf_puts(one, "=");
+			xforward_value(one, attrs[i].value);
+			/* Room left in this command line (CRLF included)? */
+			if (buf_len(cmd) == 0 || buf_len(cmd) + buf_len(one) + 2 <= 512) {
+				if (buf_len(cmd) == 0)
+					buf_puts(cmd, "XFORWARD");
+				buf_append(cmd, buf_str(one), buf_len(one));
+				continue;
+			}
+		} else if (buf_len(cmd) == 0)
+			break;
+		/* Send the command in hand. */
+		smtp_put(s->stream, buf_str(cmd), buf_len(cmd));
+		smtp_put(s->stream, "\r\n", 2);
+		if (smtp_flush(s->stream, smtp_conf.xforward_timeout) < 0
+		    || smtp_read_reply(s->stream, r, smtp_conf.xforward_timeout) < 0) {
+			io_error(dv, s, "sending XFORWARD");
+			rc = -1;
+		} else if (r->code / 100 != 2) {
+			all_result(dv, s, NULL, r, "XFORWARD command");
+			rc = 1;
+		}
+		buf_reset(cmd);
+		if (i < n) {
+			buf_puts(cmd, "XFORWARD");
+			buf_append(cmd, buf_str(one), buf_len(one));
+		}
+	}
+	buf_free(&cmd);
+	buf_free(&one);
+	return rc;
+}
+
 /* transaction - one message on an open session.  Returns 0 when the
  * session may be used again, -1 when it must be closed (I/O error,
  * protocol trouble). */
@@ -411,6 +526,15 @@ transaction(struct deliv *dv, struct smtp_session *s)
 	}
 	if (!(s->features & SMTP_FEATURE_8BITMIME))
 		downgrade(dv);
+	if (smtp_conf.send_xforward && (s->features & SMTP_FEATURE_XFWD_ANY)) {
+		switch (send_xforward(dv, s, &r)) {
+		case -1:
+			goto out;
+		case 1:
+			ret = 0;
+			goto rset;
+		}
+	}
 	/* MAIL FROM. */
 	smtp_printf(st, "MAIL FROM:<%s>", dr->sender);
 	if (needs_smtputf8(dv))
@@ -700,6 +824,8 @@ ehlo(struct deliv *dv, struct smtp_session *s, struct smtp_reply *rp,
 				smtp_sasl_helo_auth(s, kw + 5, rest);
 			} else if (strcasecmp(kw, "SMTPUTF8") == 0) {
 				s->features |= SMTP_FEATURE_SMTPUTF8;
+			} else if (strcasecmp(kw, "XFORWARD") == 0) {
+				s->features |= xforward_features(rest);
 			} else if (strcasecmp(kw, "SIZE") == 0) {
 				char *num = mystrtok(&rest, " ");
 				long n = 0;

@@ -576,7 +576,7 @@ class PostconfTest(unittest.TestCase):
         self.assertEqual(status["biff"],
                          "not implemented: ignored, with a warning when set")
         for name in ("smtp_tls_per_site", "smtp_header_checks",
-                     "content_filter", "smtpd_proxy_filter",
+                     "smtpd_proxy_filter",
                      "non_smtpd_milters", "smtpd_upstream_proxy_protocol",
                      "mime_header_checks"):
             self.assertIn("refused", status[name], name)

@@ -30,7 +30,6 @@ REFUSED = [
     ("smtp_tls_security_level", "dane-onyl"),
     ("smtpd_milters", "inet:127.0.0.1:1"),
     ("non_smtpd_milters", "inet:127.0.0.1:1"),
-    ("content_filter", "smtp:[127.0.0.1]:10024"),
     ("smtpd_proxy_filter", "127.0.0.1:10025"),
     ("smtp_tls_per_site", "hash:/etc/postino/tls_per_site"),
     ("smtpd_upstream_proxy_protocol", "haproxy"),

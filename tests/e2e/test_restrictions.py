@@ -6,7 +6,8 @@ actions, through real instances and real clients.
 - "postino check" and "postino start" refuse a restriction list with an
   unknown restriction (naming main.cf and the line), a check_*_access
   without a table, a table that does not open, an access table with a
-  FILTER action, and a bad
+  FILTER action that names no transport:destination or an unknown
+  action, and a bad
   restriction in a master.cf -o override, a check_policy_service with a
   malformed server name.
 - The list from issue 8 (smtpd_helo_restrictions = permit_mynetworks,
@@ -17,8 +18,10 @@ actions, through real instances and real clients.
   behind postino's back, then a SIGHUP to the master) gives
   "451 4.3.5 Server configuration error" and the server keeps serving.
 - Access actions: BCC adds a recipient, REDIRECT replaces them, HANGUP
-  closes the connection without a reply (and logs "hangup:"), FILTER and
-  an unknown action answer 451 4.3.5 (never a silent DUNNO), DISCARD
+  closes the connection without a reply (and logs "hangup:"), FILTER
+  routes the message to its content filter (test_content_filter has the
+  delivery), an unknown action answers 451 4.3.5 (never a silent
+  DUNNO), DISCARD
   drops, reject_multi_recipient_bounce, reject_plaintext_session.
 """
 import os
@@ -94,13 +97,15 @@ class Check(unittest.TestCase):
         table = os.path.join(i.dir, "access")
         with open(table, "w") as f:
             f.write("spam@ext.test FILTER smtp:[127.0.0.1]:10025\n"
+                    "nodest@ext.test FILTER smtp\n"
                     "odd@ext.test FROBNICATE\n")
         i.set_main(smtpd_sender_restrictions="check_sender_access texthash:"
                    + table)
-        self.refused(i, r"\"spam@ext\.test\": action FILTER: content filters "
-                     r"are not implemented",
-                     r"\"odd@ext\.test\": unknown action or restriction "
-                     r"\"FROBNICATE\"")
+        out = self.refused(i, r"\"nodest@ext\.test\": FILTER needs "
+                           r"transport:destination",
+                           r"\"odd@ext\.test\": unknown action or "
+                           r"restriction \"FROBNICATE\"")
+        self.assertNotIn("spam@ext.test", out)
 
     def test_master_override(self):
         i = Instance(self, smtpd_args=" -o smtpd_client_restrictions="
@@ -382,18 +387,28 @@ class Actions(unittest.TestCase):
 
     def test_filter_and_unknown_action(self):
         i = self.i
-        for source, log in (("127.0.0.3", r"action FILTER for "
-                             r"\"unknown\[127\.0\.0\.3\]\": content filters "
-                             r"are not implemented"),
-                            ("127.0.0.4", r"unknown smtpd restriction: "
-                             r"\"FROBNICATE\"")):
-            with i.smtp(source=source) as s:
-                s.ehlo("client.example.test")
-                s.mail("s@ext.test")
-                code, text = s.rcpt(i.addr("alice"))
-                self.assertEqual((code, text), (
-                    451, b"4.3.5 Server configuration error"), source)
-            i.wait_log(log)
+        # FILTER: accepted, logged, and the queue file names the filter
+        # (this instance has no smtp agent: the message waits in the
+        # queue, deferred, and is not delivered to alice).
+        with i.smtp(source="127.0.0.3") as s:
+            s.ehlo("client.example.test")
+            s.mail("s@ext.test")
+            self.assertEqual(s.rcpt(i.addr("alice"))[0], 250)
+            self.assertEqual(s.data(message("s@ext.test", i.addr("alice"),
+                                            "to the filter"))[0], 250)
+        i.wait_log(r"filter: RCPT from unknown\[127\.0\.0\.3\]: "
+                   r"<unknown\[127\.0\.0\.3\]>: Client host triggers "
+                   r"FILTER smtp:\[127\.0\.0\.1\]:10025")
+        i.wait_log(r"to=<%s>, relay=none, .*status=deferred \(mail "
+                   r"transport unavailable: no delivery agent for transport "
+                   r"smtp\)" % re.escape(i.addr("alice")))
+        with i.smtp(source="127.0.0.4") as s:
+            s.ehlo("client.example.test")
+            s.mail("s@ext.test")
+            code, text = s.rcpt(i.addr("alice"))
+            self.assertEqual((code, text), (
+                451, b"4.3.5 Server configuration error"))
+        i.wait_log(r"unknown smtpd restriction: \"FROBNICATE\"")
         self.assertEqual(i.maildir_files("alice"), [])
 
     def test_end_of_data(self):

@@ -42,6 +42,7 @@
 #include "fuzz_util.h"
 #include "mail_conf.h"
 #include "mail_queue.h"
+#include "mail_vars.h"
 #include "mymalloc.h"
 #include "qfile.h"
 #include "smtpd.h"
@@ -82,7 +83,9 @@ static const char main_cf_fmt[] =
     "smtpd_recipient_restrictions = reject_non_fqdn_recipient,\n"
     "    check_recipient_access inline:{ {nobody@example.com = 550 no such user},\n"
     "        {warn@example.com = WARN noted}, {ok@example.com = OK} }\n"
-    "smtpd_data_restrictions = reject_unauth_pipelining\n";
+    "smtpd_data_restrictions = reject_unauth_pipelining\n"
+    "smtpd_authorized_xforward_hosts = 10.0.0.0/8\n"
+    "content_filter = scan:[127.0.0.1]:10025\n";
 
 /* empty_dir - remove the files in dir (queue files of the last input). */
 static void
@@ -135,6 +138,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	}
 	mail_conf_set_dir(fuzz_tmpdir());
 	mail_conf_read(0);
+	mail_vars_bind(MAIL_VARS_SMTPD);
 	smtpd_conf.myhostname = xstrdup(mail_conf_str("myhostname"));
 	smtpd_conf.banner = xstrdup("mx.example.com ESMTP postino");
 	smtpd_conf.mail_name = xstrdup("postino");
@@ -145,6 +149,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	smtpd_conf.soft_error_limit = 10;
 	smtpd_check_init();
 	cleanup_init();
+	smtpd_conf.cleanup_flags = cleanup_input_flags(NULL);
+	smtpd_conf.content_filter = var_content_filter;
 	if ((smtpd_base = event_base_new()) == NULL)
 		abort();
 	return 0;

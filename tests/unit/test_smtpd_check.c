@@ -1236,6 +1236,7 @@ test_more_actions(void **state)
 	    "smtpd_recipient_restrictions = check_recipient_access inline:{"
 	    "{bcc@our.test=BCC joe@our.test}, {bcc2@our.test=BCC nodomain},"
 	    " {hang@our.test=HANGUP go away}, {filter@our.test=FILTER smtp:[127.0.0.1]:10025},"
+	    " {nofilter@our.test=FILTER nocolon},"
 	    " {bogus@our.test=FROBNICATE now}}");
 	assert_int_equal(smtpd_check_rcpt(&outside, "bcc@our.test", &r), 0);
 	assert_int_equal(r.nbcc, 1);
@@ -1257,10 +1258,19 @@ test_more_actions(void **state)
 	assert_int_equal(unit_captured(MSG_INFO, "NOQUEUE: hangup: RCPT from "
 	    "unknown[192.0.2.9]: <hang@our.test>: Recipient address go away;"), 1);
 
-	expect_rcpt(&outside, "filter@our.test", 451, "4.3.5",
+	assert_int_equal(smtpd_check_rcpt(&outside, "filter@our.test", &r), 0);
+	assert_non_null(r.filter);
+	assert_string_equal(r.filter, "smtp:[127.0.0.1]:10025");
+	smtpd_check_reply_free(&r);
+	assert_int_equal(unit_captured(MSG_INFO, "NOQUEUE: filter: RCPT from "
+	    "unknown[192.0.2.9]: <filter@our.test>: Recipient address triggers "
+	    "FILTER smtp:[127.0.0.1]:10025;"), 1);
+	/* A FILTER that names no transport:destination would let the mail
+	 * pass uninspected: a configuration error. */
+	expect_rcpt(&outside, "nofilter@our.test", 451, "4.3.5",
 	    "Server configuration error");
 	assert_int_equal(unit_captured(MSG_WARN, "action FILTER for "
-	    "\"filter@our.test\": content filters are not implemented"), 1);
+	    "\"nofilter@our.test\" needs transport:destination"), 1);
 	expect_rcpt(&outside, "bogus@our.test", 451, "4.3.5",
 	    "Server configuration error");
 	assert_int_equal(unit_captured(MSG_WARN, "unknown smtpd restriction: "
