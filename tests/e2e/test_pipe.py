@@ -27,13 +27,15 @@ Dovecot's POP3 server then serves.
 import glob
 import json
 import os
+import poplib
+import pwd
 import re
 import shutil
 import smtplib
 import tempfile
 import unittest
 
-from instance import IS_ROOT, Instance, WAIT, poll_until
+from instance import IS_ROOT, Instance, WAIT, message, poll_until, start_dovecot
 from smtp_peers import PostfixMx
 
 RECORDER = r'''#!/usr/bin/python3
@@ -92,7 +94,7 @@ def services(user, recorder, extra_attrs=""):
         "argv=%s -f ${sender} x${recipient}y ${original_recipient} "
         "${user} ${extension} ${mailbox} ${domain} ${nexthop}\n"
         "receol unix - n n - - pipe flags=FRB eol=\\r\\n user=%s:daemon "
-        "argv=%s ${sender}\n"
+        "directory=/ argv=%s ${sender}\n"
         % (user, recorder, ALL_MACROS, user, recorder, user, recorder))
 
 
@@ -263,6 +265,197 @@ class PipeTest(unittest.TestCase):
         for n in range(len(cases)):
             self.assertEqual(got["postino"][n], got["postfix"][n],
                              "case %d: %s" % (n, cases[n]))
+
+        # One run for the three recipients of rec, one per recipient of
+        # rec1 (rec1_destination_recipient_limit = 1).
+        first = got["postino"][0][0]["argv"]
+        self.assertEqual(first[-3:], ["alpha@%s" % PIPE_DOMAIN,
+                                      "beta+ext@%s" % PIPE_DOMAIN,
+                                      "gamma@%s" % PIPE_DOMAIN])
+        self.assertEqual(len(got["postino"][1]), 2)
+
+    def test_failures_same_as_postfix(self):
+        """Exit statuses, an enhanced status code in the output, control
+        bytes in it and the time limit: the same dsn, status and text as
+        Postfix's pipe(8) logs (Postfix keeps a trailing blank where the
+        output's last newline was; postino drops it)."""
+        i = self.postino()
+        user = i.user("piper")
+        i.start()
+        pfx = PostfixMx(self, address="127.0.0.48", users=(),
+                        extra_main=pipe_main(),
+                        extra_master=services(user, self.rec.path))
+        locals_ = ("exit75", "exit67", "exit65", "exit78", "exit1",
+                   "exit200", "dsn", "ctl", "hang")
+        rcpts = ["%s@%s" % (lp, PIPE_DOMAIN) for lp in locals_]
+        sender = i.addr("piper")
+        for host, port in (("127.0.0.48", 25), ("127.0.0.1", i.port)):
+            for n, r in enumerate(rcpts):
+                send(host, port, sender, [r], "f%d" % n)
+        pattern = r"relay=rec, .*status=(deferred|bounced)"
+        poll_until("Postfix's pipe to finish", lambda: len(
+            re.findall(pattern, pfx.log())) >= len(rcpts), timeout=WAIT)
+        i.wait_log(pattern, count=len(rcpts))
+        theirs = self.status_lines(pfx.log(), "rec")
+        ours = self.status_lines(i.log(), "rec")
+        self.assertEqual(ours, theirs)
+        # Spot checks, in case both went wrong the same way.
+        self.assertEqual(ours[rcpts[0]][:2], ("4.3.0", "deferred"))
+        self.assertEqual(ours[rcpts[1]], (
+            "5.1.1", "bounced",
+            "user unknown. Command output: output of the command "
+            "second line"))
+        self.assertEqual(ours[rcpts[6]], ("4.7.1", "deferred",
+                                          "come back later"))
+        self.assertEqual(ours[rcpts[8]][:2], ("5.3.0", "bounced"))
+        self.assertIn("Command time limit exceeded", ours[rcpts[8]][2])
+        # The hung command is gone (its process group was killed).
+        self.assertFalse([p for p in os.listdir("/proc") if p.isdigit()
+                          and self.cmdline(p).startswith(self.rec.path)])
+        # The bounces reach the sender with the command's output.
+        msgs = i.wait_maildir("piper", 7)
+        text = b"\n".join(msgs)
+        self.assertIn(b"user unknown. Command output: output of the command",
+                      text)
+        self.assertIn(b"Command time limit exceeded", text)
+        self.assertIn(b"Diagnostic-Code: X-Postino; data format error",
+                      text)
+
+    @staticmethod
+    def cmdline(pid):
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as f:
+                return " ".join(a.decode(errors="replace")
+                                for a in f.read().split(b"\0")[1:2])
+        except OSError:
+            return ""
+
+    def test_checks_before_the_command(self):
+        """size=, the D flag's recipient limit and Delivered-To loop,
+        a command that does not exist."""
+        extra = (
+            "recsize unix - n n - - pipe flags=R size=100 user=%(u)s "
+            "argv=%(r)s\n"
+            "recd unix - n n - - pipe flags=D user=%(u)s argv=%(r)s\n"
+            "recnx unix - n n - - pipe user=%(u)s "
+            "argv=/nonexistent/command ${recipient}\n")
+        i = Instance(self, users=("piper",))
+        self.rec = Recorder(self, i.user("piper"))
+        main = pipe_main()
+        main["relay_domains"] += ", size.test, d.test, nx.test"
+        main["transport_maps"] = main["transport_maps"].replace(
+            "}", ", size.test=recsize:, d.test=recd:, nx.test=recnx:}")
+        i.master_cf += services(i.user("piper"), self.rec.path) + extra % {
+            "u": i.user("piper"), "r": self.rec.path}
+        i.set_main(**main)
+        i.start()
+        sender = i.addr("piper")
+        send("127.0.0.1", i.port, sender, ["big@size.test"], "s")
+        send("127.0.0.1", i.port, sender, ["a@d.test", "b@d.test"], "d")
+        send("127.0.0.1", i.port, sender, ["x@nx.test"], "nx")
+        with smtplib.SMTP("127.0.0.1", i.port, timeout=WAIT) as s:
+            s.sendmail(sender, ["one@%s" % ONE_DOMAIN],
+                       ("Delivered-To: one@%s\r\n" % ONE_DOMAIN
+                        + MESSAGE % "loop").encode())
+        i.wait_log(r"to=<big@size.test>, relay=recsize, .*dsn=5\.2\.3, "
+                   r"status=bounced \(message too large\)")
+        i.wait_log(r"to=<a@d.test>, relay=recd, .*dsn=4\.3\.5, "
+                   r"status=deferred \(mail system configuration error\)")
+        i.wait_log(r"warning: pipe flag `D' requires "
+                   r"recd_destination_recipient_limit = 1")
+        i.wait_log(r"to=<x@nx.test>, relay=recnx, .*dsn=4\.3\.0, "
+                   r"status=deferred \(temporary failure\. Command output: "
+                   r"pipe: fatal: execvp /nonexistent/command: No such file "
+                   r"or directory\)")
+        i.wait_log(r"to=<one@one.test>, relay=rec1, .*dsn=5\.4\.6, "
+                   r"status=bounced \(mail forwarding loop for "
+                   r"one@one.test\)")
+        # None of them ran the recorder.
+        self.assertEqual(self.rec.fresh(), [])
+
+    def test_refused_attributes(self):
+        """Attributes postino must not run with: the pipe process stops
+        at start with one line naming master.cf, and the mail waits."""
+        i = Instance(self, users=("piper",))
+        rec = Recorder(self, i.user("piper"))
+        u, r = i.user("piper"), rec.path
+        bad = [
+            ("recroot", "user=root argv=%s" % r,
+             r"user=root: refused: commands never run with root privileges"),
+            ("recowner", "user=nobody argv=%s" % r,
+             r"user=nobody: refused: commands never run with the "
+             r"privileges of the mail system owner"),
+            ("recunk", "user=nosuchuserzz argv=%s" % r,
+             r"user=nosuchuserzz: unknown user name: nosuchuserzz"),
+            ("recflag", "flags=RZ user=%s argv=%s" % (u, r),
+             r"flags=RZ: unknown flag 'Z'"),
+            ("recchroot", "chroot=/ user=%s argv=%s" % (u, r),
+             r"chroot=/: not implemented"),
+            ("recmacro", "user=%s argv=%s ${bogus}" % (u, r),
+             r"argv=: \"\$\{bogus\}\": unknown macro"),
+            ("recattr", "colour=blue user=%s argv=%s" % (u, r),
+             r"unknown attribute \"colour\""),
+            ("recnoargv", "user=%s" % u, r"missing argv= attribute"),
+        ]
+        lines = "".join("%s unix - n n - - pipe %s\n" % (name, attrs)
+                        for name, attrs, _ in bad)
+        i.master_cf += lines
+        i.set_main(relay_domains="root.test",
+                   transport_maps="inline:{root.test=recroot:}",
+                   service_throttle_time="2s", transport_retry_time="2s")
+        i.start()
+        first = i.master_cf.count("\n") - len(bad) + 1
+        for n, (name, _, text) in enumerate(bad):
+            i.wait_log(r"postino/pipe\[\d+\]: fatal: %s, line %d: service "
+                       r"%s: pipe: %s" % (re.escape(os.path.join(
+                           i.conf, "master.cf")), first + n, name, text))
+        self.assertEqual(rec.fresh(), [])
+
+    def test_dovecot_lda(self):
+        """The classic Dovecot set-up: dovecot-lda as the mailbox's user
+        stores into ~/Maildir, and Dovecot's POP3 server serves it."""
+        lda = shutil.which("dovecot-lda") or "/usr/lib/dovecot/dovecot-lda"
+        self.assertTrue(os.access(lda, os.X_OK),
+                        "dovecot-lda missing (Debian: dovecot-core)")
+        i = Instance(self, users=("alice",))
+        user = i.user("alice")
+        pw = pwd.getpwnam(user)
+        d = os.path.join(i.dir, "dovecot")
+        i.master_cf += (
+            "dovecot unix - n n - - pipe flags=DRhu user=%s:%s "
+            "argv=%s -c %s/dovecot.conf -o log_path=/dev/stderr "
+            "-f ${sender} -a ${original_recipient} -d ${user}\n"
+            % (user, user, lda, d))
+        i.set_main(relay_domains="lda.test",
+                   transport_maps="inline:{lda.test=dovecot:}",
+                   dovecot_destination_recipient_limit="1")
+        i.start()
+        port = start_dovecot(
+            self, d, [(user, "s3cret", pw.pw_uid, pw.pw_gid, pw.pw_dir)],
+            "maildir:~/Maildir", "auth_username_format = %Ln\n"
+            # the LDA runs as the user: let it reach the stats socket
+            "service stats {\n  unix_listener stats-writer {\n"
+            "    mode = 0666\n  }\n}\n")
+        sender = "someone@elsewhere.test"
+        rcpt = "%s@lda.test" % user.upper()
+        i.send(sender, [rcpt], message(sender, rcpt, "through the lda"))
+        i.wait_log(r"to=<%s>, relay=dovecot, .*dsn=2\.0\.0, status=sent "
+                   r"\(delivered via dovecot service \(.*saved mail to "
+                   r"INBOX\)\)" % re.escape(rcpt))
+        c = poplib.POP3("127.0.0.1", port, timeout=WAIT)
+        self.addCleanup(c.close)
+        c.user(user)
+        c.pass_("s3cret")
+        self.assertEqual(c.stat()[0], 1)
+        text = b"\n".join(c.retr(1)[1])
+        self.assertIn(b"Subject: through the lda", text)
+        self.assertIn(b"Return-Path: <someone@elsewhere.test>", text)
+        self.assertIn(("Delivered-To: %s" % rcpt).encode(), text)
+        # A user Dovecot does not know: its "user unknown" bounces.
+        i.send(sender, ["nobody-here@lda.test"],
+               message(sender, "nobody-here@lda.test", "unknown"))
+        i.wait_log(r"to=<nobody-here@lda.test>, relay=dovecot, .*"
+                   r"dsn=5\.1\.1, status=bounced")
 
 
 if __name__ == "__main__":
