@@ -127,6 +127,12 @@ int local_dup_seen(struct local_msg *msg, const char *kind, const char *key);
 void local_request_run(int fd, struct deliver_request *dr, double t_start,
     double t_active, const char *relay,
     void (*deliver_one)(struct local_msg *msg, int index, int fd));
+/* local_msg_open - the first half of it, for an agent that delivers a
+ * request as a whole (pipe): 0 with msg ready, or -1 after every
+ * recipient was deferred; local_msg_close releases msg. */
+int local_msg_open(struct local_msg *msg, int fd, struct deliver_request *dr,
+    double t_start, double t_active, const char *relay);
+void local_msg_close(struct local_msg *msg);
 
 /* mailbox.c - local_mbox_deliver: append the message to an mbox file,
  * locked (delivery_conf.lock_*), truncated back on failure, fsync'd;
@@ -169,8 +175,55 @@ void delivered_free(struct htable **htp);
 #define LOCAL_COPY_RETURN	(1 << 3)	/* Return-Path: */
 #define LOCAL_COPY_DELIVERED	(1 << 4)	/* Delivered-To: */
 #define LOCAL_COPY_ORIG		(1 << 5)	/* X-Original-To: */
+#define LOCAL_COPY_DOT		(1 << 6)	/* "." before a line's leading "." */
+#define LOCAL_COPY_CASE		(1 << 7)	/* Delivered-To: as is, not folded */
 #define LOCAL_COPY_MBOX	(LOCAL_COPY_FROM | LOCAL_COPY_QUOTE | LOCAL_COPY_BLANK)
 int local_copy(struct local_ctx *ctx, int out_fd, int flags, int *qerr_r);
+/* local_copy_eol - the same with every line, the prepended ones
+ * included, ending in eol instead of "\n" (pipe(8)'s eol=). */
+int local_copy_eol(struct local_ctx *ctx, int out_fd, int flags,
+    const char *eol, int *qerr_r);
+
+/* deliver_command.c - run an external command for a delivery (local's
+ * |command and mailbox_command, pipe(8)): see the file's header. */
+#define DELIVER_CMD_OUTPUT_MAX	2048
+
+struct deliver_cmd {
+	char *const *argv;	/* argv[0]: a path, or a name searched in the
+				 * PATH of env */
+	char *const *env;	/* the whole environment */
+	int in_fd;		/* the message, rewound: standard input */
+	int set_ids;		/* switch to uid/gid (the agent is root) */
+	uid_t uid;
+	gid_t gid;
+	const char *cwd;	/* working directory, NULL: unchanged */
+	int cwd_soft;		/* cwd failing: "/" instead of deferring */
+	long time_limit;	/* seconds; 0: none */
+	const char *program;	/* "local", "pipe": names the child's errors */
+};
+
+struct deliver_cmd_result {
+	int status;		/* waitpid() status */
+	int timed_out;		/* killed after time_limit */
+	char output[DELIVER_CMD_OUTPUT_MAX];	/* printable, NUL-terminated */
+};
+
+/* deliver_tmp_file - an unlinked read-write temporary file ($TMPDIR or
+ * /tmp); -1 with errno. */
+int deliver_tmp_file(void);
+
+/* deliver_command_run - run cmd and wait for it (inside a task the
+ * event loop keeps serving); 0 with *res filled, or -1 with errno when
+ * no child could be started. */
+int deliver_command_run(const struct deliver_cmd *cmd,
+    struct deliver_cmd_result *res);
+
+/* deliver_command_outcome - the delivery outcome of a finished command:
+ * LOCAL_SENT (text: the output, maybe empty), LOCAL_DEFER or
+ * LOCAL_BOUNCE with dsn and text as Postfix words them; name is the
+ * command as it appears in "Command died with status N: \"name\"". */
+enum local_stat deliver_command_outcome(const struct deliver_cmd_result *res,
+    const char *name, char *dsn, size_t dsn_len, struct buf *text);
 
 /* deliver_privs.c - effective ids for file access when root. */
 void local_privs_set(uid_t uid, gid_t gid);

@@ -122,7 +122,4 @@ void local_resend(struct local_ctx *ctx, const char *address);
 int local_expand(const char *pattern, const char *(*lookup)(const char *,
     void *), void *ctx, const char *filter, char **result_r, int *undef_r);
 
-/* local_sysexits.c - exit status to DSN and text. */
-const char *local_sysexits(int status, const char **text_r, int *soft_r);
-
 #endif

@@ -15,30 +15,19 @@
  *
  * The message copy (From_ line, Return-Path:, X-Original-To:, optional
  * Delivered-To:) is written to an unlinked temporary file that becomes
- * the command's standard input, and the output goes to another one, so
- * neither side can block the other.  The command is killed (its whole
- * process group) after command_time_limit.
- *
- * Outcome: exit 0 = sent ("delivered to command: CMD"); sysexits codes
- * per local_sysexits.c; other statuses bounce ("Command died with status
- * N"); a signal defers.  Output that starts with an RFC 3463 code
- * overrides the class and code of a failure. */
+ * the command's standard input; delivery/common/deliver_command.c runs
+ * the command (output in another file, so neither side can block the
+ * other; its whole process group killed after command_time_limit) and
+ * says what its end means: exit 0 = sent ("delivered to command: CMD");
+ * sysexits codes, "Command died with status N" (bounce), a signal
+ * (defer), an RFC 3463 code at the start of the output, as Postfix. */
 #include "postino_config.h"
 
-#include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <grp.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/types.h>
-#include <sys/wait.h>
-#include <sysexits.h>
 #include <unistd.h>
 
 #include "local.h"
@@ -47,29 +36,7 @@
 #include "mymalloc.h"
 #include "stringops.h"
 
-#define CMD_OUTPUT_MAX	1024
 #define CMD_ENV_MAX	32
-
-/* tmp_file - an unlinked read-write temporary file. */
-static int
-tmp_file(void)
-{
-	const char *dir = getenv("TMPDIR");
-	char *tmpl;
-	int fd;
-
-	if (dir == NULL || *dir != '/')
-		dir = "/tmp";
-#ifdef O_TMPFILE
-	if ((fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600)) >= 0)
-		return fd;
-#endif
-	tmpl = concatenate(dir, "/postino-local.XXXXXX", (char *)0);
-	if ((fd = mkostemp(tmpl, O_CLOEXEC)) >= 0)
-		(void)unlink(tmpl);
-	free(tmpl);
-	return fd;
-}
 
 /* env_add - NAME=value, value filtered (filter NULL: as is). */
 static void
@@ -96,136 +63,6 @@ has_shell_meta(const char *cmd)
 	return strpbrk(cmd, "\"'`\\$;&|<>()*?[]{}~#=\n") != NULL;
 }
 
-/* child_exec - in the child: privileges, fds, exec.  Never returns. */
-static void
-child_exec(char **argv, char **env, int in_fd, int out_fd, uid_t uid,
-    gid_t gid, const char *home)
-{
-	(void)setsid();
-	if (dup2(in_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(out_fd, 2) < 0)
-		_exit(EX_OSERR);
-	for (int fd = 3; fd < 1024; fd++)
-		(void)close(fd);
-	signal(SIGPIPE, SIG_DFL);
-	signal(SIGCHLD, SIG_DFL);
-	if (delivery_conf.is_root) {
-		if (setgroups(1, &gid) < 0 || setgid(gid) < 0 || setuid(uid) < 0
-		    || getuid() == 0 || geteuid() == 0)
-			_exit(EX_OSERR);
-	}
-	if (home == NULL || chdir(home) < 0)
-		(void)chdir("/");
-	umask(077);
-	if (strchr(argv[0], '/') == NULL) {
-		(void)setenv("PATH", "/usr/local/bin:/usr/bin:/bin", 1);
-		execvpe(argv[0], argv, env);
-	} else {
-		execve(argv[0], argv, env);
-	}
-	{
-		static const char msg[] = "cannot execute command\n";
-
-		(void)!write(2, msg, sizeof(msg) - 1);
-	}
-	_exit(127);
-}
-
-/* wait_child - wait with a time limit; 0 and *status_r, or 1 timed out. */
-static int
-wait_child(pid_t pid, long limit, int *status_r)
-{
-	int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	long deadline_ms = limit * 1000L;
-	int timed_out = 0;
-
-	if (pfd >= 0) {
-		struct pollfd p = {.fd = pfd, .events = POLLIN};
-		int n;
-
-		do {
-			n = poll(&p, 1, deadline_ms > 0x7fffffffL ? 0x7fffffff
-			    : (int)deadline_ms);
-		} while (n < 0 && errno == EINTR);
-		if (n == 0)
-			timed_out = 1;
-		close(pfd);
-	} else {
-		/* No pidfd: poll waitpid once per 100 ms, bounded. */
-		for (long waited = 0;; waited += 100) {
-			pid_t r = waitpid(pid, status_r, WNOHANG);
-
-			if (r == pid)
-				return 0;
-			if (waited >= deadline_ms) {
-				timed_out = 1;
-				break;
-			}
-			usleep(100000);
-		}
-	}
-	if (timed_out) {
-		(void)kill(-pid, SIGKILL);
-		(void)kill(pid, SIGKILL);
-	}
-	while (waitpid(pid, status_r, 0) < 0 && errno == EINTR)
-		;
-	return timed_out;
-}
-
-/* read_output - the first bytes of the command's output, printable. */
-static void
-read_output(int fd, char *out, size_t len)
-{
-	ssize_t n;
-	size_t o = 0;
-
-	out[0] = 0;
-	n = pread(fd, out, len - 1, 0);
-	if (n <= 0)
-		return;
-	for (ssize_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)out[i];
-
-		if (c == '\n' || c == '\r' || c == '\t')
-			c = ' ';
-		else if (c < 0x20 || c == 0x7f)
-			c = '?';
-		if (c == ' ' && (o == 0 || out[o - 1] == ' '))
-			continue;
-		out[o++] = (char)c;
-	}
-	while (o > 0 && out[o - 1] == ' ')
-		o--;
-	out[o] = 0;
-}
-
-/* output_dsn - an RFC 3463 code at the start of the output, or 0. */
-static size_t
-output_dsn(const char *out, char *dsn, size_t dsn_len)
-{
-	const char *cp = out;
-	int digits;
-
-	if (*cp != '2' && *cp != '4' && *cp != '5')
-		return 0;
-	cp++;
-	for (int part = 0; part < 2; part++) {
-		if (*cp++ != '.')
-			return 0;
-		for (digits = 0; isdigit((unsigned char)*cp) && digits < 4; cp++)
-			digits++;
-		if (digits == 0 || digits > 3)
-			return 0;
-	}
-	if (*cp != 0 && *cp != ' ')
-		return 0;
-	if ((size_t)(cp - out) >= dsn_len)
-		return 0;
-	memcpy(dsn, out, (size_t)(cp - out));
-	dsn[cp - out] = 0;
-	return (size_t)(cp - out);
-}
-
 void
 local_command(struct local_ctx *ctx, const char *command, uid_t uid,
     gid_t gid, const char *user, const char *home, const char *shell,
@@ -233,12 +70,11 @@ local_command(struct local_ctx *ctx, const char *command, uid_t uid,
 {
 	char *env[CMD_ENV_MAX];
 	char **argv = NULL, *split = NULL;
-	char output[CMD_OUTPUT_MAX];
-	int n_env = 0, in_fd = -1, out_fd = -1, status = 0, qerr, flags;
+	int n_env = 0, in_fd = -1, qerr, flags;
 	const char *filter = local_conf.cmd_filter;
 	struct deliver_request *dr = ctx->msg->dr;
-	pid_t pid;
-	int timed_out;
+	struct deliver_cmd cmd;
+	struct deliver_cmd_result *res = NULL;
 
 	command = skipblanks(command);
 	if (dr->verify && *command != 0) {
@@ -261,7 +97,7 @@ local_command(struct local_ctx *ctx, const char *command, uid_t uid,
 	flags = LOCAL_COPY_FROM | LOCAL_COPY_RETURN | LOCAL_COPY_ORIG;
 	if (delivery_conf.deliv_mask & LOCAL_DELIV_COMMAND)
 		flags |= LOCAL_COPY_DELIVERED;
-	if ((in_fd = tmp_file()) < 0 || (out_fd = tmp_file()) < 0) {
+	if ((in_fd = deliver_tmp_file()) < 0) {
 		local_report(ctx, LOCAL_DEFER, "4.3.0",
 		    "cannot create temporary file: %s", strerror(errno));
 		goto out;
@@ -335,54 +171,40 @@ local_command(struct local_ctx *ctx, const char *command, uid_t uid,
 		free(names);
 	}
 
-	if ((pid = fork()) < 0) {
+	memset(&cmd, 0, sizeof(cmd));
+	cmd.argv = argv;
+	cmd.env = env;
+	cmd.in_fd = in_fd;
+	cmd.set_ids = delivery_conf.is_root;
+	cmd.uid = uid;
+	cmd.gid = gid;
+	cmd.cwd = home ? home : "/";
+	cmd.cwd_soft = 1;
+	cmd.time_limit = local_conf.cmd_time_limit;
+	cmd.program = "local";
+	res = xmalloc(sizeof(*res));
+	if (deliver_command_run(&cmd, res) < 0) {
 		local_report(ctx, LOCAL_DEFER, "4.3.0", "fork: %s", strerror(errno));
 		goto out;
 	}
-	if (pid == 0)
-		child_exec(argv, env, in_fd, out_fd, uid, gid, home);
-	timed_out = wait_child(pid, local_conf.cmd_time_limit, &status);
-	read_output(out_fd, output, sizeof(output));
-
-	if (timed_out) {
-		local_report(ctx, LOCAL_BOUNCE, "5.3.0",
-		    "Command time limit exceeded: \"%s\"%s%s", command,
-		    *output ? ". Command output: " : "", output);
-	} else if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-		local_report(ctx, LOCAL_SENT, "2.0.0", "delivered to command: %s",
-		    command);
-	} else {
+	{
+		struct buf *text = buf_new(256, 8192);
 		char dsn[16];
-		size_t dlen = output_dsn(output, dsn, sizeof(dsn));
-		const char *text, *code;
-		int soft;
+		enum local_stat stat;
 
-		if (dlen > 0 && dsn[0] != '2') {
-			local_report(ctx, dsn[0] == '4' ? LOCAL_DEFER : LOCAL_BOUNCE,
-			    dsn, "%s", skipblanks(output + dlen));
-		} else if (WIFEXITED(status) && (code = local_sysexits(
-			WEXITSTATUS(status), &text, &soft)) != NULL) {
-			local_report(ctx, soft ? LOCAL_DEFER : LOCAL_BOUNCE, code,
-			    "%s%s%s", text, *output ? ". Command output: " : "",
-			    output);
-		} else if (WIFEXITED(status)) {
-			local_report(ctx, LOCAL_BOUNCE, "5.3.0",
-			    "Command died with status %d: \"%s\"%s%s",
-			    WEXITSTATUS(status), command,
-			    *output ? ". Command output: " : "", output);
-		} else {
-			local_report(ctx, LOCAL_DEFER, "4.3.0",
-			    "Command died with signal %d: \"%s\"%s%s",
-			    WIFSIGNALED(status) ? WTERMSIG(status) : 0, command,
-			    *output ? ". Command output: " : "", output);
-		}
+		stat = deliver_command_outcome(res, command, dsn, sizeof(dsn), text);
+		if (stat == LOCAL_SENT)
+			local_report(ctx, LOCAL_SENT, "2.0.0",
+			    "delivered to command: %s", command);
+		else
+			local_report(ctx, stat, dsn, "%s", buf_str(text));
+		buf_free(&text);
 	}
 
 out:
 	if (in_fd >= 0)
 		close(in_fd);
-	if (out_fd >= 0)
-		close(out_fd);
+	free(res);
 	for (int i = 0; i < n_env; i++)
 		free(env[i]);
 	if (argv) {

@@ -598,11 +598,13 @@ class PostfixMx:
     DOMAIN to the USERS (local parts) goes to Maildirs by Postfix's
     virtual(8) (as nobody); any other recipient there is refused at RCPT
     ("User unknown in virtual mailbox table"); message_size_limit is
-    SIZE; EXTRA_MAIN: more main.cf settings (smtpd_tls_*).  Stopped
-    (postfix stop) at tc's cleanup."""
+    SIZE; EXTRA_MAIN: more main.cf settings (smtpd_tls_*); EXTRA_MASTER:
+    more master.cf lines (pipe(8) services).  Stopped (postfix stop) at
+    tc's cleanup."""
 
     def __init__(self, tc, address="127.0.0.31", domain="pfx.test",
-                 users=("bob",), size=10240000, name=None, extra_main=None):
+                 users=("bob",), size=10240000, name=None, extra_main=None,
+                 extra_master=""):
         if not os.access(POSTFIX, os.X_OK):
             raise AssertionError("postfix is not installed (Debian: postfix)")
         self.address, self.domain = address, domain
@@ -672,6 +674,7 @@ class PostfixMx:
                 else:
                     lines.append(line)
         lines.append("postlog unix-dgram n - n - 1 postlogd")
+        lines += extra_master.splitlines()
         with open(os.path.join(self.conf, "master.cf"), "w") as f:
             f.write("\n".join(lines) + "\n")
         self._run([POSTMAP, "-c", self.conf, "hash:" + vmap])
