@@ -166,6 +166,7 @@ smtpd_reset_transaction(struct smtpd_session *s)
 	s->data_overflow = 0;
 	s->data_status = 0;
 	s->data_bare_lf = 0;
+	smtpd_milter_reset(s);
 }
 
 static void
@@ -182,6 +183,7 @@ session_free(struct smtpd_session *s)
 	session_count--;
 	smtpd_anvil_disconnect(s);
 	smtpd_reset_transaction(s);
+	smtpd_milter_free(s);
 	free(s->helo);
 	free(s->access_denied);
 	if (s->timer)
@@ -582,6 +584,7 @@ main(int argc, char **argv)
 	smtpd_tls_init();
 	smtpd_sasl_init();
 	cleanup_init();
+	smtpd_milter_init();
 	if (mail_server_listen_count() == 0)
 		msg_fatal("no listening socket: smtpd must be started by the master");
 	/* The skeleton attaches the resolver (dns_init) to its loop. */
