@@ -117,7 +117,7 @@ qfile_create(const char *dir, const char **id_r)
 
 		qfile_format_id(id, sizeof(id));
 		path = concatenate(dir, "/", id, (char *)0);
-		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 		    0600);
 		if (fd < 0) {
 			int saved = errno;
