@@ -379,6 +379,8 @@ cleanup_open(int flags)
 	if (qfile_put_str(st->qf, QREC_VERSION, "1") < 0
 	    || qfile_put_str(st->qf, QREC_TIME, tbuf) < 0)
 		cleanup_write_error(st, "write queue file");
+	else
+		st->env_offset = qfile_offset(st->qf);
 	return st;
 }
 
@@ -582,6 +584,27 @@ write_rcpts(struct cleanup_state *st)
 	}
 }
 
+/* write_envelope - the A, S and R records, then the start of the
+ * content record. */
+static void
+write_envelope(struct cleanup_state *st)
+{
+	for (int i = 0; st->qf && i < st->attrs->count; i++) {
+		char *rec = concatenate(st->attrs->names[i], "=",
+		    st->attrs->values[i], (char *)0);
+
+		if (qfile_put_str(st->qf, QREC_ATTR, rec) < 0)
+			cleanup_write_error(st, "write queue file");
+		free(rec);
+	}
+	if (st->qf && qfile_put_str(st->qf, QREC_SENDER,
+	    st->sender ? st->sender : "") < 0)
+		cleanup_write_error(st, "write queue file");
+	write_rcpts(st);
+	if (st->qf && qfile_content_begin(st->qf) < 0)
+		cleanup_write_error(st, "write queue file");
+}
+
 void
 cleanup_start_content(struct cleanup_state *st)
 {
@@ -593,22 +616,7 @@ cleanup_start_content(struct cleanup_state *st)
 	if (attr_get(st->attrs, "rewrite_context") == NULL)
 		attr_add(st->attrs, "rewrite_context", st->local_context
 		    ? "local" : "remote");
-	if (st->qf) {
-		for (int i = 0; i < st->attrs->count && st->qf; i++) {
-			char *rec = concatenate(st->attrs->names[i], "=",
-			    st->attrs->values[i], (char *)0);
-
-			if (qfile_put_str(st->qf, QREC_ATTR, rec) < 0)
-				cleanup_write_error(st, "write queue file");
-			free(rec);
-		}
-		if (st->qf && qfile_put_str(st->qf, QREC_SENDER,
-		    st->sender ? st->sender : "") < 0)
-			cleanup_write_error(st, "write queue file");
-		write_rcpts(st);
-		if (st->qf && qfile_content_begin(st->qf) < 0)
-			cleanup_write_error(st, "write queue file");
-	}
+	write_envelope(st);
 	for (int i = 0; i < st->prepend_count; i++)
 		cleanup_header_text(st, st->prepend[i], strlen(st->prepend[i]));
 }
@@ -743,6 +751,94 @@ cleanup_end_content(struct cleanup_state *st)
 }
 
 int
+cleanup_content_copy(struct cleanup_state *st, char **data_r, size_t *len_r)
+{
+	if (st->qf == NULL || st->status != CLEANUP_STAT_OK
+	    || (st->flags & CLEANUP_FLAG_DISCARD))
+		return -1;
+	if (st->new_content != NULL) {
+		*data_r = xmalloc(st->new_len + 1);
+		memcpy(*data_r, st->new_content, st->new_len);
+		(*data_r)[st->new_len] = 0;
+		*len_r = st->new_len;
+		return 0;
+	}
+	if (qfile_content_read(st->qf, data_r, len_r) < 0) {
+		cleanup_write_error(st, "read queue file");
+		return -1;
+	}
+	return 0;
+}
+
+void
+cleanup_replace_content(struct cleanup_state *st, const char *data,
+    size_t len)
+{
+	free(st->new_content);
+	st->new_content = xmalloc(len + 1);
+	memcpy(st->new_content, data, len);
+	st->new_content[len] = 0;
+	st->new_len = len;
+	st->rewrite = 1;
+}
+
+void
+cleanup_change_sender(struct cleanup_state *st, const char *sender)
+{
+	char *s = cleanup_addr_sender(st, sender);
+
+	free(st->sender);
+	st->sender = s ? s : xstrdup(sender);
+	st->rewrite = 1;
+}
+
+void
+cleanup_del_rcpt(struct cleanup_state *st, const char *addr)
+{
+	int kept = 0;
+
+	for (int i = 0; i < st->rcpt_count; i++) {
+		struct cleanup_rcpt *r = st->rcpt + i;
+
+		if (strcasecmp(r->orig, addr) == 0 || strcasecmp(r->addr, addr) == 0) {
+			free(r->orig);
+			free(r->addr);
+			st->rewrite = 1;
+			continue;
+		}
+		st->rcpt[kept++] = *r;
+	}
+	st->rcpt_count = kept;
+	if (st->rcpt_written > kept)
+		st->rcpt_written = kept;
+}
+
+/* rewrite_file - milters changed the message: the envelope and content
+ * records go out again (the file is not complete yet: nobody reads it). */
+static int
+rewrite_file(struct cleanup_state *st)
+{
+	char *data = st->new_content;
+	size_t len = st->new_len;
+	int rc;
+
+	if (data == NULL && qfile_content_read(st->qf, &data, &len) < 0)
+		return -1;
+	if (qfile_truncate(st->qf, st->env_offset) < 0) {
+		if (data != st->new_content)
+			free(data);
+		return -1;
+	}
+	st->rcpt_written = 0;
+	write_envelope(st);
+	rc = st->qf ? qfile_content_write(st->qf, data, len) : -1;
+	if (data != st->new_content)
+		free(data);
+	st->rewrite = 0;
+	return rc;
+}
+
+int
 cleanup_finish(struct cleanup_state *st, const char **queue_id_r,
     const char **reply_r)
 {
@@ -782,6 +878,12 @@ cleanup_finish(struct cleanup_state *st, const char **queue_id_r,
 		cleanup_set_error(st, CLEANUP_STAT_WRITE, NULL);
 		return st->status;
 	}
+	if (st->rewrite && rewrite_file(st) < 0) {
+		cleanup_write_error(st, "write queue file");
+		return st->status;
+	}
+	if (st->qf == NULL)
+		return st->status;
 	if (qfile_content_end(st->qf) < 0) {
 		cleanup_write_error(st, "write queue file");
 		return st->status;
@@ -874,6 +976,7 @@ cleanup_free(struct cleanup_state **stp)
 	for (int i = 0; i < st->prepend_count; i++)
 		free(st->prepend[i]);
 	free(st->prepend);
+	free(st->new_content);
 	free(st);
 	*stp = NULL;
 }

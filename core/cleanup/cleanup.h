@@ -124,6 +124,23 @@ int cleanup_line_piece(struct cleanup_state *st, const char *data,
  * end (the last header block's checks and rewriting, which may look up
  * tables).  cleanup_finish does it too when it was not done. */
 void cleanup_end_content(struct cleanup_state *st);
+/* Changes at the end of the message (milters; smtpd calls them after
+ * cleanup_end_content, before cleanup_finish).  cleanup_content_copy -
+ * the content as queued so far, malloc'd (*len_r bytes, NUL-terminated);
+ * -1 when nothing will be queued (refused, failed).  cleanup_replace_content
+ * - the message's content becomes data (headers, empty line, body; LF
+ * line ends), as it is (no header checks).  cleanup_change_sender - the
+ * envelope sender becomes sender (canonical mapping applies).
+ * cleanup_del_rcpt - the recipients given as addr (as received, or as
+ * rewritten) go.  New recipients: cleanup_add_rcpt.  cleanup_finish
+ * writes the file again when any of these changed it. */
+int cleanup_content_copy(struct cleanup_state *st, char **data_r,
+    size_t *len_r);
+void cleanup_replace_content(struct cleanup_state *st, const char *data,
+    size_t len);
+void cleanup_change_sender(struct cleanup_state *st, const char *sender);
+void cleanup_del_rcpt(struct cleanup_state *st, const char *addr);
+
 /* cleanup_finish - write and commit.  Returns CLEANUP_STAT_*; *queue_id_r
  * (valid until cleanup_free) is the ID on success; *reply_r is the
  * SMTP-style reply for non-OK status ("5.7.1 message content rejected"),

@@ -87,6 +87,11 @@ struct cleanup_state {
 	off_t body_seen;		/* body bytes, for body_checks_size_limit */
 	int piece_in_header;		/* a long line in pieces is a header */
 	int local_context;		/* add missing headers? */
+	off_t env_offset;		/* where A/S/R records start */
+	int rewrite;			/* milters changed the envelope or the
+					 * content: write it all again */
+	char *new_content;		/* ... to this content (NULL: as is) */
+	size_t new_len;
 };
 
 /* Process-wide configuration (cleanup_init). */

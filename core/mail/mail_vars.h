@@ -56,6 +56,7 @@
 #define MAIL_VARS_SMTP		(1u << 18)	/* delivery/smtp (smtp and lmtp) */
 #define MAIL_VARS_VERIFY	(1u << 19)	/* core/verify */
 #define MAIL_VARS_PIPE		(1u << 20)	/* delivery/pipe */
+#define MAIL_VARS_MILTER	(1u << 21)	/* core/milter */
 
 /* The variables: extern const char *var_myhostname; and so on. */
 #define MAIL_VAR_STR(name, groups)	extern const char *var_##name;

@@ -117,7 +117,7 @@ qfile_create(const char *dir, const char **id_r)
 
 		qfile_format_id(id, sizeof(id));
 		path = concatenate(dir, "/", id, (char *)0);
-		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 		    0600);
 		if (fd < 0) {
 			int saved = errno;
@@ -231,6 +231,60 @@ qfile_patch(struct qfile_writer *w, off_t off, const void *data, size_t len)
 		if (ondisk < len)
 			memcpy(w->buf, (const char *)data + ondisk, len - ondisk);
 	}
+	return 0;
+}
+
+int
+qfile_content_read(struct qfile_writer *w, char **data_r, size_t *len_r)
+{
+	off_t start, len;
+	char *data;
+	size_t done = 0;
+
+	if (w->content_hdr < 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (qfile_flush(w) < 0)
+		return -1;
+	start = w->content_hdr + QFILE_HDR_LEN;
+	len = w->flushed - start;
+	data = xmalloc((size_t)len + 1);
+	while (done < (size_t)len) {
+		ssize_t n = pread(w->fd, data + done, (size_t)len - done,
+		    start + (off_t)done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = EIO;
+			free(data);
+			return -1;
+		}
+		done += (size_t)n;
+	}
+	data[len] = 0;
+	*data_r = data;
+	*len_r = (size_t)len;
+	return 0;
+}
+
+int
+qfile_truncate(struct qfile_writer *w, off_t off)
+{
+	if (qfile_flush(w) < 0)
+		return -1;
+	if (off < 0 || off > w->flushed) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (ftruncate(w->fd, off) < 0 || lseek(w->fd, off, SEEK_SET) < 0) {
+		w->err = errno;
+		return -1;
+	}
+	w->flushed = off;
+	w->content_hdr = -1;
 	return 0;
 }
 

@@ -72,6 +72,14 @@ int qfile_patch(struct qfile_writer *w, off_t off, const void *data,
 int qfile_content_begin(struct qfile_writer *w);
 int qfile_content_write(struct qfile_writer *w, const void *data, size_t len);
 int qfile_content_end(struct qfile_writer *w);
+/* qfile_content_read - a malloc'd copy of the content written so far
+ * to the open QREC_CONTENT record (*len_r bytes, NUL-terminated); 0 or
+ * -1 (errno).  For the milters, which see the message as queued. */
+int qfile_content_read(struct qfile_writer *w, char **data_r, size_t *len_r);
+/* qfile_truncate - forget everything from offset off on (a record
+ * boundary of this unfinished file, e.g. to write the envelope and the
+ * content again after milters changed them); 0 or -1 (errno). */
+int qfile_truncate(struct qfile_writer *w, off_t off);
 /* qfile_offset - current write offset (for record positions). */
 off_t qfile_offset(const struct qfile_writer *w);
 /* qfile_finish - write QREC_END, fsync the file, fsync dir (the directory

@@ -168,6 +168,7 @@ smtpd_reset_transaction(struct smtpd_session *s)
 	s->data_overflow = 0;
 	s->data_status = 0;
 	s->data_bare_lf = 0;
+	smtpd_milter_reset(s);
 }
 
 static void
@@ -184,6 +185,7 @@ session_free(struct smtpd_session *s)
 	session_count--;
 	smtpd_anvil_disconnect(s);
 	smtpd_reset_transaction(s);
+	smtpd_milter_free(s);
 	free(s->helo);
 	free(s->access_denied);
 	if (s->timer)
@@ -591,6 +593,8 @@ main(int argc, char **argv)
 		smtpd_check_no_unknown_rcpt(no_unknown_rcpt);
 		smtpd_conf.content_filter = var_content_filter;
 	}
+	smtpd_conf.no_milters = !(smtpd_conf.cleanup_flags & CLEANUP_FLAG_MILTER);
+	smtpd_milter_init();
 	if (mail_server_listen_count() == 0)
 		msg_fatal("no listening socket: smtpd must be started by the master");
 	/* The skeleton attaches the resolver (dns_init) to its loop. */

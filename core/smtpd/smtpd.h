@@ -85,6 +85,15 @@ struct smtpd_session {
 	unsigned sasl_id;		/* ... and request id */
 	char *sasl_login;		/* ... user name from a FAIL */
 
+	struct milters *milters;	/* smtpd_milters (smtpd_milter.c) */
+	char *milter_reject;		/* a milter's refusal at connect or
+					 * HELO: the answer to MAIL */
+	int milter_ehlo_short;		/* ... a 5xx: EHLO offers nothing */
+	int milter_hold;		/* hold every message (quarantine at
+					 * connect or HELO) */
+	const char *milter_mail;	/* {mail_addr} during MAIL */
+	char *milter_rcpt;		/* {rcpt_addr}: the last recipient */
+
 	struct smtpd_line input;	/* framing state (smtpd_line.c) */
 	size_t input_left;		/* input bytes left by the last pass */
 	long data_deadline;		/* DATA: deadline (monotonic ms) */
@@ -169,7 +178,10 @@ struct smtpd_conf {
 					 * (smtpd_discard_ehlo_keywords) */
 	int cleanup_flags;		/* cleanup_input_flags() */
 	const char *content_filter;	/* "" or transport:destination */
-	struct match_list *xforward_hosts; /* smtpd_authorized_xforward_hosts */
+	int no_milters;			/* smtpd_milters off for this service
+					 * (receive_override_options =
+					 * no_milters): set before
+					 * smtpd_milter_init */
 };
 
 /* EHLO keywords smtpd_discard_ehlo_keywords can hide.  As in Postfix,
@@ -343,6 +355,36 @@ int smtpd_anvil_starttls(struct smtpd_session *s);
 void smtpd_anvil_newtls(struct smtpd_session *s);
 int smtpd_anvil_wrapper(struct smtpd_session *s);
 int smtpd_anvil_newtls_limited(const struct smtpd_session *s);
+
+/* smtpd_milter.c - smtpd_milters (core/milter/milter.h), Postfix's
+ * behaviour at each stage.  smtpd_milter_init at start (fatal for a
+ * malformed list; nothing when smtpd_conf.no_milters is set, which is
+ * receive_override_options = no_milters).  The stage functions run in
+ * the session's task and may wait for the milters; each returns 0 to go
+ * on, or -1 when the reply (logged as "milter-reject", Postfix's line)
+ * was sent for the command (a 421 also closes the session).
+ * smtpd_milter_connect - before the greeting: 0 the caller greets as
+ * usual, 1 the greeting was sent (a refusal: "554 ... not accepting
+ * connections"; MAIL then gets the milter's reply).  smtpd_milter_helo
+ * keeps a refusal for MAIL as Postfix does.  smtpd_milter_eom - the end
+ * of message (content, changes, verdict); -1 with *reply_r (malloc'd)
+ * for the caller to send after dropping the message.
+ * smtpd_milter_reset - the transaction is over; smtpd_milter_free - the
+ * session is. */
+void smtpd_milter_init(void);
+/* smtpd_milter_active - are there milters to talk to? */
+int smtpd_milter_active(void);
+int smtpd_milter_connect(struct smtpd_session *s);
+void smtpd_milter_helo(struct smtpd_session *s);
+int smtpd_milter_mail_saved(struct smtpd_session *s);
+int smtpd_milter_mail(struct smtpd_session *s, const char *addr,
+    const char *const *params, int nparams);
+int smtpd_milter_rcpt(struct smtpd_session *s, const char *addr,
+    const char *const *params, int nparams);
+int smtpd_milter_data(struct smtpd_session *s);
+int smtpd_milter_eom(struct smtpd_session *s, char **reply_r);
+void smtpd_milter_reset(struct smtpd_session *s);
+void smtpd_milter_free(struct smtpd_session *s);
 
 /* smtpd_pool.c */
 typedef void (*smtpd_job_fn)(void *ctx);

@@ -149,6 +149,7 @@ eod_task(struct smtpd_session *s, void *ctx)
 {
 	struct smtpd_check_session cs;
 	struct smtpd_check_reply r = {0};
+	char *milter_reply = NULL;
 
 	(void)ctx;
 	smtpd_fill_check(s, &cs);
@@ -162,7 +163,20 @@ eod_task(struct smtpd_session *s, void *ctx)
 		for (int i = 0; i < r.nbcc; i++)
 			cleanup_add_bcc(s->cleanup, r.bcc[i]);
 		smtpd_check_reply_free(&r);
-		commit(s);
+		/* smtpd_milters: their verdict and changes, before the commit. */
+		if (smtpd_milter_eom(s, &milter_reply) == 0) {
+			commit(s);
+			return;
+		}
+		s->verb_total[SMTPD_V_DATA]++;
+		s->errors++;
+		smtpd_reset_transaction(s);
+		s->state = SMTPD_ST_CMD;
+		smtpd_reply(s, "%s", milter_reply);
+		if (strncmp(milter_reply, "421", 3) == 0
+		    || strncmp(milter_reply, "521", 3) == 0)
+			smtpd_close_after_reply(s);
+		free(milter_reply);
 		return;
 	}
 	s->verb_total[SMTPD_V_DATA]++;

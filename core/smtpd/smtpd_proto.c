@@ -390,9 +390,27 @@ connect_task(struct smtpd_session *s, void *ctx)
 	smtpd_check_reply_free(&r);
 }
 
+/* milter_connect_task - smtpd_milters hear of the client first (in a
+ * task: they may wait), then the greeting as usual. */
+static void
+milter_connect_task(struct smtpd_session *s, void *ctx)
+{
+	if (smtpd_milter_connect(s) != 0)
+		return;
+	if (smtpd_conf.delay_reject) {
+		smtpd_banner(s);
+		return;
+	}
+	connect_task(s, ctx);
+}
+
 void
 smtpd_connect(struct smtpd_session *s)
 {
+	if (smtpd_milter_active()) {
+		smtpd_task(s, milter_connect_task, NULL);
+		return;
+	}
 	if (smtpd_conf.delay_reject) {
 		smtpd_banner(s);
 		return;
@@ -431,6 +449,13 @@ ehlo_reply(struct smtpd_session *s)
 {
 	int hide = smtpd_conf.ehlo_discard, n = 0;
 	char *kw[16];
+
+	/* A milter refused the client (5xx): nothing to offer, as Postfix. */
+	if (s->milter_ehlo_short) {
+		smtpd_reply(s, "250-%s", smtpd_conf.myhostname);
+		smtpd_reply(s, "250 ENHANCEDSTATUSCODES");
+		return;
+	}
 
 #define EHLO_KW(bit, text) do { \
 		if (!(hide & (bit))) \
@@ -491,6 +516,7 @@ do_helo(struct smtpd_session *s, struct cmd_args *a, int ehlo)
 		return refused(s, &r);
 	keep_actions(s, &r);
 	smtpd_check_reply_free(&r);
+	smtpd_milter_helo(s);
 	if (!ehlo) {
 		smtpd_reply(s, "250 %s", smtpd_conf.myhostname);
 		return CMD_OK;
@@ -519,6 +545,8 @@ cmd_mail(struct smtpd_session *s, struct cmd_args *a)
 	char *rest, *addr, *param;
 	char *envid = NULL;
 	const char *ret = NULL, *bad = NULL;
+	const char *params[32];
+	int nparams = 0;
 	long size = 0;
 	int rc;
 
@@ -529,6 +557,8 @@ cmd_mail(struct smtpd_session *s, struct cmd_args *a)
 	if ((addr = parse_path(a->arg + 5, &rest, 1)) == NULL)
 		return syntax(a, "501 5.1.7 Bad sender address syntax");
 	while (bad == NULL && (param = next_param(&rest)) != NULL) {
+		if (nparams < (int)(sizeof(params) / sizeof(params[0])))
+			params[nparams++] = param;
 		if (!s->esmtp) {
 			bad = "555 5.5.4 Unsupported option: parameters need EHLO";
 		} else if (strncasecmp(param, "SIZE=", 5) == 0) {
@@ -577,6 +607,11 @@ cmd_mail(struct smtpd_session *s, struct cmd_args *a)
 		free(envid);
 		return syntax(a, bad);
 	}
+	if (smtpd_milter_mail_saved(s) < 0) {
+		free(addr);
+		free(envid);
+		return CMD_REJECT;
+	}
 	smtpd_fill_check(s, &cs);
 	rc = smtpd_check_size(&cs, size, &r);
 	if (rc == 0)
@@ -585,6 +620,12 @@ cmd_mail(struct smtpd_session *s, struct cmd_args *a)
 		free(addr);
 		free(envid);
 		return refused(s, &r);
+	}
+	if (smtpd_milter_mail(s, addr, params, nparams) < 0) {
+		smtpd_check_reply_free(&r);
+		free(addr);
+		free(envid);
+		return CMD_REJECT;
 	}
 	s->sender = addr;
 	keep_actions(s, &r);
@@ -678,6 +719,8 @@ cmd_rcpt(struct smtpd_session *s, struct cmd_args *a)
 	struct smtpd_check_session cs;
 	struct smtpd_check_reply r = {0};
 	char *rest, *addr, *param, *orcpt = NULL;
+	const char *params[32];
+	int nparams = 0;
 	int notify = 0;
 
 	if (smtpd_anvil_rcpt(s) < 0)
@@ -687,6 +730,8 @@ cmd_rcpt(struct smtpd_session *s, struct cmd_args *a)
 	if ((addr = parse_path(a->arg + 3, &rest, 0)) == NULL)
 		return syntax(a, "501 5.1.3 Bad recipient address syntax");
 	while ((param = next_param(&rest)) != NULL) {
+		if (nparams < (int)(sizeof(params) / sizeof(params[0])))
+			params[nparams++] = param;
 		if (s->esmtp && (smtpd_conf.ehlo_discard & SMTPD_EHLO_DSN)
 		    && (strncasecmp(param, "NOTIFY=", 7) == 0
 		    || strncasecmp(param, "ORCPT=", 6) == 0)) {
@@ -725,6 +770,12 @@ cmd_rcpt(struct smtpd_session *s, struct cmd_args *a)
 		free(orcpt);
 		return refused(s, &r);
 	}
+	if (smtpd_milter_rcpt(s, addr, params, nparams) < 0) {
+		smtpd_check_reply_free(&r);
+		free(addr);
+		free(orcpt);
+		return CMD_REJECT;
+	}
 	if (s->cleanup == NULL)
 		open_message(s);
 	cleanup_add_rcpt(s->cleanup, addr, orcpt ? orcpt : addr, notify);
@@ -753,6 +804,8 @@ cmd_data(struct smtpd_session *s, struct cmd_args *a)
 		return refused(s, &r);
 	keep_actions(s, &r);
 	smtpd_check_reply_free(&r);
+	if (smtpd_milter_data(s) < 0)
+		return CMD_REJECT;
 	if (s->hold)
 		cleanup_add_flags(s->cleanup, CLEANUP_FLAG_HOLD);
 	if (s->discard)

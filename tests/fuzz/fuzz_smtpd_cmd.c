@@ -347,6 +347,76 @@ smtpd_pool_run(smtpd_job_fn work, smtpd_job_fn done, void *ctx)
 	job.pending = 1;
 }
 
+/* No milters here (smtpd_milters empty): every stage goes on. */
+int
+smtpd_milter_active(void)
+{
+	return 0;
+}
+
+void
+smtpd_milter_helo(struct smtpd_session *s)
+{
+	(void)s;
+}
+
+int
+smtpd_milter_connect(struct smtpd_session *s)
+{
+	(void)s;
+	return 0;
+}
+
+int
+smtpd_milter_mail_saved(struct smtpd_session *s)
+{
+	(void)s;
+	return 0;
+}
+
+int
+smtpd_milter_mail(struct smtpd_session *s, const char *addr,
+    const char *const *params, int nparams)
+{
+	(void)s;
+	(void)addr;
+	(void)params;
+	(void)nparams;
+	return 0;
+}
+
+int
+smtpd_milter_rcpt(struct smtpd_session *s, const char *addr,
+    const char *const *params, int nparams)
+{
+	(void)s;
+	(void)addr;
+	(void)params;
+	(void)nparams;
+	return 0;
+}
+
+int
+smtpd_milter_data(struct smtpd_session *s)
+{
+	(void)s;
+	return 0;
+}
+
+int
+smtpd_milter_eom(struct smtpd_session *s, char **reply_r)
+{
+	(void)s;
+	*reply_r = NULL;
+	return 0;
+}
+
+void
+smtpd_milter_reset(struct smtpd_session *s)
+{
+	(void)s;
+}
+
 /* No anvil here: the limits (smtpd_anvil.c) never refuse. */
 /* TLS is off here (no certificates): STARTTLS gets 502. */
 int smtpd_tls_level = SMTPD_TLS_NONE;

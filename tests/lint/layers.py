@@ -6,7 +6,7 @@ Checked over core/, delivery/ and maps/ of the source tree:
 
   - includes: a C file includes headers of its own folder and of the
     layers below it only.  core/util < core/mail, core/dns, core/tls < the
-    mail-path libraries (core/cleanup, core/bounce) < daemons and tools
+    mail-path libraries (core/cleanup, core/bounce, core/milter) < daemons and tools
     (every other core/X, delivery/X; delivery/local and delivery/virtual
     may also use delivery/common); map modules (maps/X) use core/util
     (the driver contract) only.  Never a header from another daemon's
@@ -33,7 +33,7 @@ SCANNED = ("core", "delivery", "maps")
 
 UTIL = "core/util"
 MAIL = ("core/mail", "core/dns", "core/tls")
-MAIL_PATH = ("core/cleanup", "core/bounce")
+MAIL_PATH = ("core/cleanup", "core/bounce", "core/milter")
 DELIVERY_COMMON = "delivery/common"
 LIBRARY_FOLDERS = {UTIL, *MAIL, *MAIL_PATH, DELIVERY_COMMON}
 
@@ -49,7 +49,9 @@ def allowed_folders(folder):
     if folder == "core/cleanup":
         return mail | {"core/cleanup"}
     if folder == "core/bounce":
-        return mail | set(MAIL_PATH)
+        return mail | {"core/cleanup", "core/bounce"}
+    if folder == "core/milter":
+        return mail | {"core/milter"}
     if folder.startswith("maps/"):
         return {UTIL, folder}
     daemon = mail | set(MAIL_PATH) | {folder}
