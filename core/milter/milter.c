@@ -264,18 +264,21 @@ macro_value(struct milters *ms, const char *name)
 	return ms->macro ? ms->macro(ms->ctx, name) : NULL;
 }
 
-/* send_macros - the stage's macros (the milter's own list if it asked
- * for one); 0 or -1 (the milter failed). */
-static int
-send_macros(struct milters *ms, struct milter *m, int stage, long timeout)
+/* milter_send_macros - the macros of a stage (the milter's own list if
+ * it asked for one) in a MACRO packet for command cmd; 0 or -1 (the
+ * milter failed).  As Postfix, the packet goes out before every event
+ * even when no macro has a value. */
+int
+milter_send_macros(struct milters *ms, struct milter *m, int stage, int cmd,
+    long timeout)
 {
 	const char *list = m->symlist[stage] ? m->symlist[stage]
 	    : ms->list->macros[stage];
 	char *copy = xstrdup(list ? list : ""), *cp = copy, *name;
 	struct buf *b = buf_new(256, BUF_NOLIMIT);
-	int rc = 0;
+	int rc;
 
-	buf_putc(b, macro_cmd[stage]);
+	buf_putc(b, cmd);
 	while ((name = mystrtok(&cp, ", \t\r\n")) != NULL) {
 		char *full = (strlen(name) > 1 && *name != '{')
 		    ? concatenate("{", name, "}", (char *)0) : xstrdup(name);
@@ -287,9 +290,7 @@ send_macros(struct milters *ms, struct milter *m, int stage, long timeout)
 		}
 		free(full);
 	}
-	if (buf_len(b) > 1)
-		rc = milter_io_send(ms, m, SMFIC_MACRO, buf_str(b), buf_len(b),
-		    timeout);
+	rc = milter_io_send(ms, m, SMFIC_MACRO, buf_str(b), buf_len(b), timeout);
 	buf_free(&b);
 	free(copy);
 	return rc;
@@ -397,9 +398,11 @@ milter_verdict(struct milters *ms, struct milter *m, int stage, int cmd,
 		return -1;
 	}
 	/* A message-level verdict ends this milter's part of the message;
-	 * a refused recipient does not. */
-	if (stage >= MILTER_ST_MAIL && stage != MILTER_ST_RCPT
-	    && stage != MILTER_ST_UNKNOWN && m->state == MILTER_S_READY)
+	 * a refused recipient does not (a discard at RCPT does: the whole
+	 * message goes, as Postfix). */
+	if (stage >= MILTER_ST_MAIL && stage != MILTER_ST_UNKNOWN
+	    && (stage != MILTER_ST_RCPT || cmd == SMFIR_DISCARD)
+	    && m->state == MILTER_S_READY)
 		m->state = MILTER_S_DONE_MSG;
 	*reply_r = buf_str(ms->reply);
 	return 1;
@@ -435,7 +438,8 @@ event(struct milters *ms, int stage, int cmd, const char *data, size_t len,
 			continue;
 		if (stage == MILTER_ST_MAIL)
 			m->in_msg = 1;
-		if (send_macros(ms, m, stage, m->o->command_timeout) < 0
+		if (milter_send_macros(ms, m, stage, macro_cmd[stage],
+		    m->o->command_timeout) < 0
 		    || milter_io_send(ms, m, cmd, data, len,
 		    m->o->command_timeout) < 0)
 			return milter_fail(ms, m);
@@ -534,9 +538,12 @@ milters_abort(struct milters *ms)
 	for (int i = 0; i < ms->count; i++) {
 		struct milter *m = ms->m + i;
 
-		if (m->in_msg && m->fd >= 0 && m->state != MILTER_S_ERROR)
+		/* As Postfix: once a milter has seen MAIL, every end of a
+		 * transaction (RSET, HELO, the end of the message, QUIT) is
+		 * an ABORT to it, whatever it answered. */
+		if (m->in_msg && m->fd >= 0 && m->state != MILTER_S_ERROR
+		    && m->state != MILTER_S_OFF)
 			milter_io_send_nowait(m, SMFIC_ABORT, NULL, 0);
-		m->in_msg = 0;
 		if (m->state == MILTER_S_DONE_MSG)
 			m->state = MILTER_S_READY;
 	}

@@ -383,39 +383,6 @@ content_verdict(struct milters *ms, struct milter *m, int cmd,
 	return rc;
 }
 
-/* send_stage_macros - the macros of a content stage. */
-static int
-send_stage_macros(struct milters *ms, struct milter *m, int stage, int cmd)
-{
-	const char *list = m->symlist[stage] ? m->symlist[stage]
-	    : ms->list->macros[stage];
-	char *copy = xstrdup(list ? list : ""), *cp = copy, *name;
-	struct buf *b = buf_new(64, BUF_NOLIMIT);
-	int rc = 0;
-
-	buf_putc(b, cmd);
-	while ((name = mystrtok(&cp, ", \t\r\n")) != NULL) {
-		char *full = (strlen(name) > 1 && *name != '{')
-		    ? concatenate("{", name, "}", (char *)0) : xstrdup(name);
-		const char *value = strcmp(full, "j") == 0 ? ms->list->myhostname
-		    : strcmp(full, "v") == 0 ? ms->list->version
-		    : strcmp(full, "{daemon_name}") == 0 ? ms->list->daemon_name
-		    : ms->macro ? ms->macro(ms->ctx, full) : NULL;
-
-		if (value != NULL) {
-			buf_append(b, full, strlen(full) + 1);
-			buf_append(b, value, strlen(value) + 1);
-		}
-		free(full);
-	}
-	if (buf_len(b) > 1)
-		rc = milter_io_send(ms, m, SMFIC_MACRO, buf_str(b), buf_len(b),
-		    m->o->content_timeout);
-	buf_free(&b);
-	free(copy);
-	return rc;
-}
-
 /* one_milter - the message through milter m: 0 go on, 1 *reply_r ends
  * it, -1 failed (logged). */
 static int
@@ -439,6 +406,11 @@ one_milter(struct milters *ms, struct milter *m, struct mmsg *mm,
 			 * milter wants the value as it is. */
 			if (!(m->pflags & SMFIP_HDR_LEADSPC) && *v == ' ')
 				v++;
+			/* Postfix sends the end-of-header macros before each
+			 * header and each body chunk. */
+			if (milter_send_macros(ms, m, MILTER_ST_EOH, SMFIC_HEADER,
+			    m->o->content_timeout) < 0)
+				return -1;
 			hb = buf_new(256, BUF_NOLIMIT);
 			buf_append(hb, mm->h[i].name, strlen(mm->h[i].name) + 1);
 			buf_append(hb, v, strlen(v) + 1);
@@ -454,7 +426,8 @@ one_milter(struct milters *ms, struct milter *m, struct mmsg *mm,
 		}
 	}
 	if (!(m->pflags & SMFIP_NOEOH)) {
-		if (send_stage_macros(ms, m, MILTER_ST_EOH, SMFIC_EOH) < 0
+		if (milter_send_macros(ms, m, MILTER_ST_EOH, SMFIC_EOH,
+		    m->o->content_timeout) < 0
 		    || milter_io_send(ms, m, SMFIC_EOH, NULL, 0,
 		    m->o->content_timeout) < 0)
 			return -1;
@@ -479,7 +452,9 @@ one_milter(struct milters *ms, struct milter *m, struct mmsg *mm,
 
 			if (n > MILTER_CHUNK)
 				n = MILTER_CHUNK;
-			if (milter_io_send(ms, m, SMFIC_BODY, buf_str(crlf) + off, n,
+			if (milter_send_macros(ms, m, MILTER_ST_EOH, SMFIC_BODY,
+			    m->o->content_timeout) < 0
+			    || milter_io_send(ms, m, SMFIC_BODY, buf_str(crlf) + off, n,
 			    m->o->content_timeout) < 0) {
 				buf_free(&crlf);
 				return -1;
@@ -496,7 +471,8 @@ one_milter(struct milters *ms, struct milter *m, struct mmsg *mm,
 		}
 		buf_free(&crlf);
 	}
-	if (send_stage_macros(ms, m, MILTER_ST_EOM, SMFIC_BODYEOB) < 0
+	if (milter_send_macros(ms, m, MILTER_ST_EOM, SMFIC_BODYEOB,
+	    m->o->content_timeout) < 0
 	    || milter_io_send(ms, m, SMFIC_BODYEOB, NULL, 0,
 	    m->o->content_timeout) < 0)
 		return -1;
@@ -588,7 +564,6 @@ milters_message(struct milters *ms, const char *content, size_t len,
 		*content_r = mmsg_content(&mm, len_r);
 	mmsg_free(&mm);
 	for (int i = 0; i < ms->count; i++) {
-		ms->m[i].in_msg = 0;
 		if (ms->m[i].state == MILTER_S_DONE_MSG)
 			ms->m[i].state = MILTER_S_READY;
 	}

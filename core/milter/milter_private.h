@@ -120,7 +120,8 @@ struct milter {
 	const struct milter_opts *o;
 	int fd;
 	int state;
-	int in_msg;			/* saw MAIL, no end of message yet */
+	int in_msg;			/* has seen MAIL in this session (then
+					 * each transaction ends in ABORT) */
 	unsigned version, actions, pflags;	/* negotiated */
 	char *symlist[MILTER_STAGES];	/* macros the milter asked for */
 };
@@ -136,6 +137,8 @@ struct milters {
 };
 
 /* milter.c */
+int milter_send_macros(struct milters *ms, struct milter *m, int stage,
+    int cmd, long timeout);
 const char *milter_fail(struct milters *ms, struct milter *m);
 int milter_verdict(struct milters *ms, struct milter *m, int stage, int cmd,
     const char *data, size_t len, const char **reply_r);

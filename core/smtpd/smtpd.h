@@ -382,6 +382,9 @@ int smtpd_milter_mail(struct smtpd_session *s, const char *addr,
 int smtpd_milter_rcpt(struct smtpd_session *s, const char *addr,
     const char *const *params, int nparams);
 int smtpd_milter_data(struct smtpd_session *s);
+/* smtpd_milter_unknown - an unrecognised command line: -1 when a milter
+ * answered it (the reply was sent), 0 for the usual reply. */
+int smtpd_milter_unknown(struct smtpd_session *s, const char *line);
 int smtpd_milter_eom(struct smtpd_session *s, char **reply_r);
 void smtpd_milter_reset(struct smtpd_session *s);
 void smtpd_milter_free(struct smtpd_session *s);

@@ -22,8 +22,11 @@
  * Macros: j, v and {daemon_name} come from core/milter; this file
  * answers _, {daemon_addr}, {daemon_port}, {client_addr},
  * {client_name}, {client_port}, {client_ptr}, i, {auth_type},
- * {auth_authen}, {auth_author}, {mail_addr}, {rcpt_addr},
- * {tls_version}, {cipher}, {cipher_bits}.
+ * {auth_authen}, {auth_author}, {mail_addr}, {mail_host},
+ * {mail_mailer}, {rcpt_addr}, {rcpt_host}, {rcpt_mailer},
+ * {tls_version}, {cipher}, {cipher_bits}.  The _host and _mailer
+ * macros are the next hop and the transport the address resolves to
+ * (as Postfix: "example.org" and "smtp" for a remote sender).
  *
  * Logs: "NOQUEUE: milter-reject: MAIL from NAME[ADDR]: 550 5.7.1
  * Command rejected; from=<...> proto=ESMTP helo=<...>", milter-discard
@@ -39,11 +42,13 @@
 #include <strings.h>
 #include <sys/socket.h>
 
+#include "addr_parse.h"
 #include "buf.h"
 #include "mail_vars.h"
 #include "milter.h"
 #include "msg.h"
 #include "mymalloc.h"
+#include "resolve.h"
 #include "smtpd.h"
 #include "stringops.h"
 
@@ -62,6 +67,31 @@ smtpd_milter_init(void)
 		msg_fatal("%s", err);
 	if (milter_list_count(milter_list) == 0)
 		milter_list_free(&milter_list);
+}
+
+/* route_of - the transport (mailer) or next hop (host) of an address
+ * (external form), in buf; NULL when it has none. */
+static const char *
+route_of(const char *addr, int mailer, char *buf, size_t size)
+{
+	struct resolve_reply rr;
+	char *internal;
+	const char *value = NULL;
+
+	if (addr == NULL)
+		return NULL;
+	internal = addr_parse_internalize(addr);
+	memset(&rr, 0, sizeof(rr));
+	if (resolve_addr(internal, &rr) == MAP_FOUND) {
+		value = mailer ? rr.transport : rr.nexthop;
+		if (value != NULL) {
+			strlcpy(buf, value, size);
+			value = buf;
+		}
+	}
+	resolve_reply_free(&rr);
+	free(internal);
+	return value;
 }
 
 /* macro - a Sendmail macro's value in session ctx (static storage for
@@ -110,6 +140,11 @@ macro(void *ctx, const char *name)
 		return s->milter_mail ? s->milter_mail : s->sender;
 	if (strcmp(name, "{rcpt_addr}") == 0)
 		return s->milter_rcpt;
+	if (strcmp(name, "{mail_host}") == 0 || strcmp(name, "{mail_mailer}") == 0)
+		return route_of(s->milter_mail ? s->milter_mail : s->sender,
+		    name[6] == 'm', buf, sizeof(buf));
+	if (strcmp(name, "{rcpt_host}") == 0 || strcmp(name, "{rcpt_mailer}") == 0)
+		return route_of(s->milter_rcpt, name[6] == 'm', buf, sizeof(buf));
 	smtpd_tls_fill(s, &proto, &cipher, &bits);
 	if (strcmp(name, "{tls_version}") == 0)
 		return proto;
@@ -319,8 +354,26 @@ smtpd_milter_data(struct smtpd_session *s)
 {
 	if (s->milters == NULL)
 		return 0;
-	return verdict(s, milters_data(s->milters), "DATA", s->sender,
-	    s->first_rcpt);
+	if (verdict(s, milters_data(s->milters), "DATA", s->sender,
+	    s->first_rcpt) == 0)
+		return 0;
+	/* As Postfix: a refused DATA ends the milters' transaction. */
+	milters_abort(s->milters);
+	return -1;
+}
+
+int
+smtpd_milter_unknown(struct smtpd_session *s, const char *line)
+{
+	const char *reply;
+
+	if (s->milters == NULL || s->milter_reject != NULL)
+		return 0;
+	reply = milters_unknown(s->milters, line);
+	/* Discard and hold are for messages: nothing to do here. */
+	if (reply == NULL || *reply == 'D' || *reply == 'H')
+		return 0;
+	return verdict(s, reply, "UNKNOWN", s->sender, NULL);
 }
 
 /* The envelope changes of the end of message, on the session's message. */

@@ -138,6 +138,7 @@ enum cmd_result {
 
 /* What a handler gets. */
 struct cmd_args {
+	const char *line;	/* the whole command line */
 	char *arg;		/* after the verb and one blank */
 	size_t len;		/* of the whole line */
 	int more_input;		/* more input waits behind this line */
@@ -969,12 +970,16 @@ cmd_help(struct smtpd_session *s, struct cmd_args *a)
 	return CMD_OK;
 }
 
+/* cmd_unknown - Postfix's replies; smtpd_milters hear of the command
+ * first (SMFIC_UNKNOWN) and may answer it instead. */
 static int
 cmd_unknown(struct smtpd_session *s, struct cmd_args *a)
 {
-	(void)s;
-	return syntax(a, a->len == 0 ? "500 5.5.2 Error: bad syntax"
-	    : "502 5.5.2 Error: command not recognized");
+	if (a->len == 0)
+		return syntax(a, "500 5.5.2 Error: bad syntax");
+	if (smtpd_milter_unknown(s, a->line) < 0)
+		return CMD_FAIL;
+	return syntax(a, "500 5.5.2 Error: command not recognized");
 }
 
 /* cmd_starttls - RFC 3207: the reply goes out in plaintext, then the
@@ -1090,6 +1095,10 @@ static const struct smtpd_cmd commands[] = {
 static const struct smtpd_cmd unknown_cmd = {
 	"CONNECT", SMTPD_V_UNKNOWN, CF_PIPE_ESMTP, cmd_unknown, NULL,
 };
+/* ... when milters may wait to hear of it. */
+static const struct smtpd_cmd unknown_milter_cmd = {
+	"CONNECT", SMTPD_V_UNKNOWN, CF_TASK | CF_PIPE_ESMTP, cmd_unknown, NULL,
+};
 
 /* A command on its way through a task. */
 struct cmd_run {
@@ -1169,7 +1178,8 @@ static void
 dispatch(struct smtpd_session *s, char *line, size_t len, int more_input,
     int in_task)
 {
-	const struct smtpd_cmd *cmd = &unknown_cmd;
+	const struct smtpd_cmd *cmd = smtpd_milter_active() ? &unknown_milter_cmd
+	    : &unknown_cmd;
 	struct cmd_args a = {0};
 	size_t vlen;
 	int f;
@@ -1183,6 +1193,7 @@ dispatch(struct smtpd_session *s, char *line, size_t len, int more_input,
 	a.arg = line + vlen;
 	if (*a.arg)
 		a.arg++;
+	a.line = line;
 	a.len = len;
 	a.more_input = more_input;
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
@@ -1266,6 +1277,7 @@ dispatch(struct smtpd_session *s, char *line, size_t len, int more_input,
 		memcpy(run->line, line, len + 1);
 		run->a = a;
 		run->a.arg = run->line + (a.arg - line);
+		run->a.line = run->line;
 		smtpd_task(s, cmd_task, run);
 		return;
 	}

@@ -397,6 +397,14 @@ smtpd_milter_rcpt(struct smtpd_session *s, const char *addr,
 }
 
 int
+smtpd_milter_unknown(struct smtpd_session *s, const char *line)
+{
+	(void)s;
+	(void)line;
+	return 0;
+}
+
+int
 smtpd_milter_data(struct smtpd_session *s)
 {
 	(void)s;
