@@ -6,7 +6,8 @@ libmilter) whose answers the tests choose, for e2e.milter.
     milter_peer.py CONFIG.json SOCKET LOG
 
 CONFIG is read again for each connection from the MTA.  SOCKET is libmilter's: inet:PORT@127.0.0.1 or unix:/path.  CONFIG says,
-per stage (connect, helo, mail, rcpt, data, header, eoh, body, eom), what
+per stage (connect, helo, mail, rcpt, data, header, eoh, body, eom,
+unknown), what
 to answer: "continue" (the default), "accept", "reject", "tempfail",
 "discard", "skip", or "reply:CODE X.Y.Z text" (a custom reply through
 smfi_setreply); "rcpt" may instead map a recipient to an answer
@@ -28,10 +29,12 @@ import time
 
 import Milter
 
-MACROS = ["j", "_", "{daemon_name}", "{daemon_addr}", "v", "{client_addr}",
-          "{client_name}", "{client_port}", "i", "{auth_type}",
-          "{auth_authen}", "{mail_addr}", "{rcpt_addr}", "{tls_version}",
-          "{cipher}"]
+MACROS = ["j", "_", "{daemon_name}", "{daemon_addr}", "{daemon_port}", "v",
+          "{client_addr}", "{client_name}", "{client_port}",
+          "{client_ptr}", "i", "{auth_type}", "{auth_authen}",
+          "{auth_author}", "{mail_addr}", "{mail_host}", "{mail_mailer}",
+          "{rcpt_addr}", "{rcpt_host}", "{rcpt_mailer}", "{tls_version}",
+          "{cipher}", "{cipher_bits}", "{cert_subject}", "{cert_issuer}"]
 
 CONFIG = {}
 CONFIG_PATH = None
@@ -98,7 +101,7 @@ class Peer(Milter.Base):
         return self.answer("data")
 
     def header(self, name, value):
-        log("header", name=name, value=value)
+        log("header", name=name, value=value, macros=self.macros())
         return self.answer("header")
 
     def eoh(self):
@@ -106,7 +109,7 @@ class Peer(Milter.Base):
         return self.answer("eoh")
 
     def body(self, chunk):
-        log("body", chunk=chunk.decode("latin-1"))
+        log("body", chunk=chunk.decode("latin-1"), macros=self.macros())
         return self.answer("body")
 
     def eom(self):
@@ -132,6 +135,10 @@ class Peer(Milter.Base):
             elif op == "quarantine":
                 self.quarantine(a[1])
         return self.answer("eom")
+
+    def unknown(self, cmd):
+        log("unknown", cmd=cmd, macros=self.macros())
+        return self.answer("unknown")
 
     def abort(self):
         log("abort")
