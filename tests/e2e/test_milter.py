@@ -44,8 +44,8 @@ import threading
 import time
 import unittest
 
-from instance import Instance, WAIT
-from postino_testlib import free_port, poll_until
+from instance import Instance, MYHOSTNAME, WAIT
+from postino_testlib import free_port, poll_until, program
 from smtp_peers import PostfixMx
 
 PEER = os.path.join(os.path.dirname(os.path.abspath(__file__)),
@@ -465,6 +465,112 @@ class Milter(unittest.TestCase):
         for name, _, _, _, _, _, mdir in sides:
             self.assertIsNone(find_case(mdir("carol"), "delrcpt"), name)
         i.check_sanitizer()
+
+
+REJECT = "550 5.7.1 Command rejected"
+TEMPFAIL = "451 4.7.1 Service unavailable - try again later"
+
+# How a milter fails: (name, FakeMilter mode, at which command).  "down"
+# is a port nobody listens on.
+FAILURES = [
+    ("down", None, None),
+    ("command timeout", "sleep", "M"),
+    ("content timeout", "sleep", "B"),
+    ("closes at RCPT", "close", "R"),
+    ("garbage at MAIL", "garbage", "M"),
+    ("short packet at DATA", "short", "T"),
+    ("huge length at end of headers", "huge", "N"),
+    ("unknown reply at end of message", "badcmd", "E"),
+    ("closes in negotiation", "close", "O"),
+]
+
+
+class MilterFailures(unittest.TestCase):
+    """milter_default_action for each way a milter can fail."""
+
+    def failures(self, action):
+        fake = FakeMilter(self)
+        endpoint = "inet:127.0.0.1:%d" % fake.port
+        i = Instance(self, users=("bob",))
+        i.set_main(smtpd_milters=endpoint,
+                   milter_default_action=action,
+                   milter_command_timeout="1s",
+                   milter_content_timeout="1s",
+                   milter_connect_timeout="1s")
+        i.start()
+        bob = i.addr("bob")
+        delivered = 0
+        for n, (what, mode, at) in enumerate(FAILURES):
+            case = "fail-%d" % n
+            warnings = len(re.findall(r"warning: .*%s" % re.escape(endpoint),
+                                      i.log()))
+            held = len(i.queue_files("hold"))
+            if what == "down":
+                fake.down()
+            else:
+                fake.mode, fake.at = mode, at
+            replies = transaction("127.0.0.1", i.port, "joe@example.org",
+                                  [bob], message(case, [bob]))
+            if what == "down":
+                fake.up()
+            fake.mode = None
+            msg = "%s, %s: %s" % (action, what, replies)
+            refusals = [r for r in replies
+                        if r[:1] in ("4", "5") and not r.startswith("221")]
+            if action in ("accept", "quarantine"):
+                self.assertEqual(refusals, [], msg)
+                self.assertTrue(replies[-2].startswith("250 2.0.0 Ok"), msg)
+            elif action == "reject":
+                # A failure at connect: the greeting is "554 HOST ESMTP
+                # not accepting connections", as Postfix's.
+                self.assertIn(refusals[-1], (REJECT, "554 %s ESMTP not "
+                                             "accepting connections"
+                                             % MYHOSTNAME), msg)
+                self.assertEqual(len(refusals), 1, msg)
+            else:
+                self.assertEqual(refusals, [TEMPFAIL], msg)
+            i.wait_log(r"warning: .*%s" % re.escape(endpoint),
+                       count=warnings + 1)
+            if action == "accept":
+                delivered += 1
+                i.wait_maildir("bob", delivered)
+            if action == "quarantine":
+                poll_until("%s: a message in hold/" % msg,
+                           lambda: len(i.queue_files("hold")) > held,
+                           timeout=WAIT)
+            # The same smtpd serves the next client, the milter working.
+            clean = "clean-%d" % n
+            replies = transaction("127.0.0.1", i.port, "joe@example.org",
+                                  [bob], message(clean, [bob]))
+            self.assertTrue(replies[-2].startswith("250 2.0.0 Ok"),
+                            "%s, then: %s" % (msg, replies))
+            delivered += 1
+            i.wait_maildir("bob", delivered)
+        got = i.maildir_messages("bob")
+        self.assertEqual(len(got), delivered)
+        if action == "quarantine":
+            r = subprocess.run([program("postqueue"), "-c", i.conf, "-p"],
+                               capture_output=True, text=True,
+                               env=i.env(), timeout=WAIT)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(len(re.findall(r"^[0-9A-F]+!\s", r.stdout,
+                                            re.M)),
+                             len(FAILURES), r.stdout)
+        self.assertEqual(i.queue_files("incoming", "active", "deferred"),
+                         [])
+        i.check_sanitizer()
+
+    def test_accept(self):
+        self.failures("accept")
+
+    def test_reject(self):
+        self.failures("reject")
+
+    def test_tempfail(self):
+        self.failures("tempfail")
+
+    def test_quarantine(self):
+        self.failures("quarantine")
 
 
 def norm_events(events, users):
