@@ -420,8 +420,13 @@ event(struct milters *ms, int stage, int cmd, const char *data, size_t len,
 		const char *reply;
 		int rc;
 
-		if (m->state == MILTER_S_NEW && milter_io_open(ms, m) < 0)
-			return milter_fail(ms, m);
+		/* A failed milter whose default action is accept is skipped:
+		 * the next milters still hear of the event. */
+		if (m->state == MILTER_S_NEW && milter_io_open(ms, m) < 0) {
+			if ((reply = milter_fail(ms, m)) != NULL)
+				return reply;
+			continue;
+		}
 		if (m->state == MILTER_S_ERROR) {
 			if ((reply = default_reply(ms, m)) != NULL)
 				return reply;
@@ -441,14 +446,20 @@ event(struct milters *ms, int stage, int cmd, const char *data, size_t len,
 		if (milter_send_macros(ms, m, stage, macro_cmd[stage],
 		    m->o->command_timeout) < 0
 		    || milter_io_send(ms, m, cmd, data, len,
-		    m->o->command_timeout) < 0)
-			return milter_fail(ms, m);
+		    m->o->command_timeout) < 0) {
+			if ((reply = milter_fail(ms, m)) != NULL)
+				return reply;
+			continue;
+		}
 		if (m->pflags & nr_flag)
 			continue;
 		rc = milter_io_verdict(ms, m, stage, cmd, m->o->command_timeout,
 		    &reply);
-		if (rc < 0)
-			return milter_fail(ms, m);
+		if (rc < 0) {
+			if ((reply = milter_fail(ms, m)) != NULL)
+				return reply;
+			continue;
+		}
 		if (rc > 0)
 			return reply;
 	}

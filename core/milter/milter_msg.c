@@ -541,7 +541,7 @@ milters_message(struct milters *ms, const char *content, size_t len,
 
 		if (m->state == MILTER_S_NEW && milter_io_open(ms, m) < 0) {
 			reply = milter_fail(ms, m);
-			break;
+			continue;
 		}
 		if (m->state == MILTER_S_ERROR) {
 			if (m->o->def_action != MILTER_DEF_ACCEPT)
