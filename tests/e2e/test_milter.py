@@ -573,6 +573,74 @@ class MilterFailures(unittest.TestCase):
         self.failures("quarantine")
 
 
+class MilterOptions(unittest.TestCase):
+
+    def test_no_milters(self):
+        """receive_override_options=no_milters on one smtpd: its mail
+        never reaches the milter; the other smtpd's does."""
+        peer = Peer(self, {"eom_actions": [["addheader", "X-Milter",
+                                            "seen"]]})
+        port2 = free_port()
+        i = Instance(self, users=("bob",),
+                     smtpd_args=" -o receive_override_options=no_milters",
+                     master_extra="127.0.0.1:%d inet n - n - 1 smtpd\n"
+                     % port2)
+        i.set_main(smtpd_milters="inet:127.0.0.1:%d" % peer.port)
+        i.start()
+        poll_until("the second smtpd", lambda: port_open("127.0.0.1", port2),
+                   timeout=WAIT)
+        # That probe was a session of the smtpd with milters.
+        poll_until("the milter's close event of the probe",
+                   lambda: any(e["ev"] == "close" for e in peer.events()),
+                   timeout=WAIT)
+        peer.clear()
+        bob = i.addr("bob")
+        r = transaction("127.0.0.1", i.port, "joe@example.org", [bob],
+                        message("plain", [bob]))
+        self.assertTrue(r[-2].startswith("250 2.0.0 Ok"), r)
+        got = i.wait_maildir("bob", 1)
+        self.assertNotIn(b"X-Milter", got[0])
+        self.assertEqual(peer.events(), [])
+        r = transaction("127.0.0.1", port2, "joe@example.org", [bob],
+                        message("filtered", [bob]))
+        self.assertTrue(r[-2].startswith("250 2.0.0 Ok"), r)
+        got = find_case(i.wait_maildir("bob", 2), "filtered")
+        self.assertIn(b"X-Milter: seen", got)
+        self.assertIn("eom", [e["ev"] for e in peer.events()])
+        i.check_sanitizer()
+
+    def test_per_milter_options(self):
+        """{ inet:..., default_action=accept, command_timeout=1s }: the
+        milter's own timeout and default action beat milter_*; the next
+        milter of the list still sees the mail."""
+        slow = Peer(self, {"sleep": {"mail": 4}})
+        good = Peer(self, {"eom_actions": [["addheader", "X-Good", "yes"]]})
+        i = Instance(self, users=("bob",))
+        slow_ep = "inet:127.0.0.1:%d" % slow.port
+        i.set_main(smtpd_milters="{ %s, default_action=accept, "
+                   "command_timeout=1s }, inet:127.0.0.1:%d"
+                   % (slow_ep, good.port),
+                   milter_default_action="tempfail",
+                   milter_command_timeout="30s")
+        i.start()
+        bob = i.addr("bob")
+        r = transaction("127.0.0.1", i.port, "joe@example.org", [bob],
+                        message("opts", [bob]))
+        self.assertEqual(r[2], "250 2.1.0 Ok", r)
+        self.assertTrue(r[-2].startswith("250 2.0.0 Ok"), r)
+        try:
+            got = i.wait_maildir("bob", 1, timeout=15)[0]
+        except AssertionError:
+            print(i.log())
+            raise
+        self.assertIn(b"X-Good: yes", got)
+        i.wait_log(r"warning: milter %s: .*SMFIC_MAIL.*%s"
+                   % (re.escape(slow_ep), "timed out"))
+        self.assertIn("eom", [e["ev"] for e in good.events()])
+        # A malformed option list stops smtpd at start, naming it.
+        i.check_sanitizer()
+
+
 def norm_events(events, users):
     """The milter's events, with the macros' values that depend on the
     MTA (its names, addresses, queue ids, version) replaced by a mark."""
