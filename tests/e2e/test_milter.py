@@ -16,21 +16,27 @@ packet, a huge length prefix, or never answers).
   accept), the delivered messages after each end-of-message change
   (addheader, insheader at an index, chgheader changing and deleting
   the Nth header, chgfrom, addrcpt, delrcpt, replacebody), the events
-  the milter sees, and the macros it receives at each stage (the names,
-  and the values that do not depend on the host: {mail_addr},
-  {rcpt_addr}, i present, no {auth_*} without AUTH).
+  the milter sees (unknown commands included, two transactions in one
+  session), and the macros it receives at each stage, headers and body
+  included (the names, and the values that do not depend on the host:
+  {mail_addr}, {rcpt_addr}, {client_addr}; i present where Postfix has
+  it, no {auth_*} without AUTH).  Normalised: queue ids, host names,
+  Received: headers, the users' addresses, the unknown command's
+  arguments (Postfix passes the verb only).
 - Failures: for milter_default_action accept, reject, tempfail and
   quarantine, a milter that is down, times out (command and content
   timeouts), closes the connection mid-session, or sends garbage, a
   short packet or a huge length prefix: the reply is the default
   action's, a warning names the milter, the next session of the same
   smtpd is served and delivers, accepted mail is delivered (quarantine:
-  held, and postqueue -p shows it held), and no sanitizer report.
+  held, and postqueue -p shows it held), nothing is left in the
+  queue, and no sanitizer report.
 - receive_override_options=no_milters on one smtpd (-o in master.cf):
   its sessions never reach the milter, while another smtpd's do.
 - Per-milter options "{ inet:..., default_action=accept,
   command_timeout=1s }": a milter that sleeps past its own timeout is
-  skipped while milter_default_action says tempfail.
+  skipped while milter_default_action says tempfail, and the next
+  milter of the list still sees the whole message.
 """
 import json
 import os
