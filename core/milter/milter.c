@@ -305,7 +305,8 @@ default_reply(struct milters *ms, struct milter *m)
 		m->state = MILTER_S_OFF;
 		return NULL;
 	case MILTER_DEF_REJECT:
-		buf_set(ms->reply, "550 5.7.1 Command rejected");
+		/* Postfix's words for it (not those of a milter's reject). */
+		buf_set(ms->reply, "550 5.5.0 Service unavailable");
 		return buf_str(ms->reply);
 	case MILTER_DEF_QUARANTINE:
 		buf_set(ms->reply, "H");

@@ -19,7 +19,7 @@
  * A milter that cannot be reached, times out or breaks the protocol is
  * logged ("warning: milter NAME: ...") and its default_action applies
  * from then on for the session: accept (it is skipped), reject (550
- * 5.7.1), tempfail (451 4.7.1), quarantine ("H").
+ * 5.5.0 Service unavailable), tempfail (451 4.7.1), quarantine ("H").
  *
  * Waiting.  Inside a task (task.h) every connect, write and read waits
  * on the event base given to milters_new with task_event_wait(): the

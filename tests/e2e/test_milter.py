@@ -31,6 +31,9 @@ packet, a huge length prefix, or never answers).
   smtpd is served and delivers, accepted mail is delivered (quarantine:
   held, and postqueue -p shows it held), nothing is left in the
   queue, and no sanitizer report.
+- Failures as Postfix: for default_action reject and tempfail, each
+  failure above against Postfix's smtpd_milters and postino, the same
+  replies command by command.
 - receive_override_options=no_milters on one smtpd (-o in master.cf):
   its sessions never reach the milter, while another smtpd's do.
 - Per-milter options "{ inet:..., default_action=accept,
@@ -473,7 +476,7 @@ class Milter(unittest.TestCase):
         i.check_sanitizer()
 
 
-REJECT = "550 5.7.1 Command rejected"
+REJECT = "550 5.5.0 Service unavailable"
 TEMPFAIL = "451 4.7.1 Service unavailable - try again later"
 
 # How a milter fails: (name, FakeMilter mode, at which command).  "down"
@@ -577,6 +580,51 @@ class MilterFailures(unittest.TestCase):
 
     def test_quarantine(self):
         self.failures("quarantine")
+
+
+class FailuresSameAsPostfix(unittest.TestCase):
+    """The replies to a failing milter, postino against Postfix, for the
+    default actions that refuse."""
+
+    def test_same_replies(self):
+        diffs = []
+        for n, action in enumerate(("reject", "tempfail")):
+            fpfx, fours = FakeMilter(self), FakeMilter(self)
+            extra = {"milter_default_action": action,
+                     "milter_command_timeout": "1s",
+                     "milter_content_timeout": "1s",
+                     "milter_connect_timeout": "1s"}
+            i = Instance(self, users=("bob",))
+            i.set_main(smtpd_milters="inet:127.0.0.1:%d" % fours.port,
+                       **extra)
+            i.start()
+            addr = "127.0.0.%d" % (54 + n)
+            extra["smtpd_milters"] = "inet:127.0.0.1:%d" % fpfx.port
+            PostfixMx(self, address=addr, domain=PFX_DOMAIN,
+                      users=("bob",), extra_main=extra)
+            for what, mode, at in FAILURES:
+                got = []
+                for fake, host, port, rcpt, hostname in (
+                        (fpfx, addr, 25, "bob@" + PFX_DOMAIN,
+                         "mx." + PFX_DOMAIN),
+                        (fours, "127.0.0.1", i.port, i.addr("bob"),
+                         MYHOSTNAME)):
+                    if what == "down":
+                        fake.down()
+                    else:
+                        fake.mode, fake.at = mode, at
+                    replies = transaction(host, port, "joe@example.org",
+                                          [rcpt], message(what, [rcpt]),
+                                          before=("NOOP",))
+                    if what == "down":
+                        fake.up()
+                    fake.mode = None
+                    got.append([norm_reply(r, hostname) for r in replies])
+                if got[0] != got[1]:
+                    diffs.append("%s, %s: Postfix %s, postino %s"
+                                 % (action, what, got[0], got[1]))
+            i.check_sanitizer()
+        self.assertEqual(diffs, [], "\n".join(diffs))
 
 
 class MilterOptions(unittest.TestCase):
