@@ -31,9 +31,9 @@ packet, a huge length prefix, or never answers).
   smtpd is served and delivers, accepted mail is delivered (quarantine:
   held, and postqueue -p shows it held), nothing is left in the
   queue, and no sanitizer report.
-- Failures as Postfix: for default_action reject and tempfail, each
-  failure above against Postfix's smtpd_milters and postino, the same
-  replies command by command.
+- Failures as Postfix: for each default_action, each failure above
+  against Postfix's smtpd_milters and postino: the same replies command
+  by command, and the same number of messages in hold/.
 - receive_override_options=no_milters on one smtpd (-o in master.cf):
   its sessions never reach the milter, while another smtpd's do.
 - Per-milter options "{ inet:..., default_action=accept,
@@ -583,12 +583,13 @@ class MilterFailures(unittest.TestCase):
 
 
 class FailuresSameAsPostfix(unittest.TestCase):
-    """The replies to a failing milter, postino against Postfix, for the
-    default actions that refuse."""
+    """The replies to a failing milter, and what goes to hold/, postino
+    against Postfix, for each default action."""
 
     def test_same_replies(self):
         diffs = []
-        for n, action in enumerate(("reject", "tempfail")):
+        for n, action in enumerate(("reject", "tempfail", "quarantine",
+                                    "accept")):
             fpfx, fours = FakeMilter(self), FakeMilter(self)
             extra = {"milter_default_action": action,
                      "milter_command_timeout": "1s",
@@ -600,8 +601,15 @@ class FailuresSameAsPostfix(unittest.TestCase):
             i.start()
             addr = "127.0.0.%d" % (54 + n)
             extra["smtpd_milters"] = "inet:127.0.0.1:%d" % fpfx.port
-            PostfixMx(self, address=addr, domain=PFX_DOMAIN,
-                      users=("bob",), extra_main=extra)
+            pfx = PostfixMx(self, address=addr, domain=PFX_DOMAIN,
+                            users=("bob",), extra_main=extra)
+            pfx_hold = os.path.join(pfx.dir, "spool", "hold")
+
+            def held(path):
+                n = 0
+                for _, _, files in os.walk(path):
+                    n += len(files)
+                return n
             for what, mode, at in FAILURES:
                 got = []
                 for fake, host, port, rcpt, hostname in (
@@ -620,6 +628,10 @@ class FailuresSameAsPostfix(unittest.TestCase):
                         fake.up()
                     fake.mode = None
                     got.append([norm_reply(r, hostname) for r in replies])
+                    # The message is in hold/ when the 250 comes.
+                    got[-1].append("held %d" % held(
+                        pfx_hold if fake is fpfx
+                        else os.path.join(i.queue, "hold")))
                 if got[0] != got[1]:
                     diffs.append("%s, %s: Postfix %s, postino %s"
                                  % (action, what, got[0], got[1]))
