@@ -305,7 +305,8 @@ copy_maildrop(void *ctx, struct cleanup_state *st, int headers_only,
 
 /* refuse_to_sender - a local submission that can never be queued goes
  * back to its sender (Postfix's cleanup bounces such mail for pickup):
- * a notification for every recipient, with the reply as the reason and
+ * a notification for every recipient, with the reply's text (without
+ * its codes, as Postfix's cleanup words the reason) and
  * the maildrop content as the original.  0, or -1 (try again later). */
 static int
 refuse_to_sender(char *qid, const struct pickup_envelope *env,
@@ -317,6 +318,7 @@ refuse_to_sender(char *qid, const struct pickup_envelope *env,
 	struct bounce_entry *entries;
 	char status[16] = "5.0.0", *newid = NULL;
 	const char *sp = strchr(text, ' ');
+	char *reason = text;
 	int rc;
 
 	/* "550 5.7.1 text": the enhanced status code, if there is one. */
@@ -326,6 +328,8 @@ refuse_to_sender(char *qid, const struct pickup_envelope *env,
 		if (n < sizeof(status)) {
 			memcpy(status, sp + 1, n);
 			status[n] = 0;
+			if (sp[1 + n] == ' ' && sp[2 + n] != 0)
+				reason = text + (sp - text) + 2 + n;
 		}
 	}
 	qm.id = qid;
@@ -346,7 +350,7 @@ refuse_to_sender(char *qid, const struct pickup_envelope *env,
 		entries[i].orig_rcpt = env->rcpt[i];
 		entries[i].status = status;
 		entries[i].action = failed;
-		entries[i].reason = text;
+		entries[i].reason = reason;
 		entries[i].dsn_notify = env->dsn_notify;
 	}
 	rc = bounce_send_original(&qm, &orig, kind, entries, env->rcpt_count,

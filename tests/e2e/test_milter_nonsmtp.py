@@ -265,6 +265,8 @@ class NonSmtpMilters(unittest.TestCase):
         raw = i.wait_maildir("alice", 1)[0]
         self.assertIn(b"Undelivered Mail Returned to Sender", raw)
         self.assertIn(b"Status: 5.7.1", raw)
+        # The reason without its codes, as Postfix's cleanup words it.
+        self.assertIn(b"Diagnostic-Code: X-Postino; Command rejected", raw)
         self.assertIn(b"Subject: refused", raw)
         poll_until("an empty maildrop", lambda: not i.maildrop_files())
         i.wait_queue_empty()
