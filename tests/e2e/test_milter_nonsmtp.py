@@ -17,6 +17,9 @@ localhost[127.0.0.1].
   recipient gets nothing, cleanup logs Postfix's milter-reject line.
 - A milter that is down: milter_default_action=tempfail keeps the mail
   in maildrop/ (Postfix's milter-reject CONNECT line); accept delivers.
+- A milter that does not answer: pickup waits no longer than
+  milter_content_timeout (on its loop, in the scan's task: the instance
+  fails on any blocking wait), then applies the default action.
 - receive_override_options=no_milters on pickup: the milter hears
   nothing.
 """
@@ -318,6 +321,22 @@ class NonSmtpMilters(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.err)
         i.wait_maildir("bob", 2)
         poll_until("an empty maildrop", lambda: not i.maildrop_files())
+        i.check_sanitizer()
+
+    def test_slow_milter_is_bounded_by_its_timeout(self):
+        """A milter that does not answer holds pickup no longer than
+        milter_content_timeout; default_action=accept then delivers."""
+        peer = Peer(self, {"sleep": {"eom": 30}})
+        i = Submit(self)
+        i.set_main(non_smtpd_milters="{ inet:127.0.0.1:%d, "
+                   "default_action=accept, content_timeout=1s }" % peer.port)
+        i.start()
+        r = i.sendmail([i.addr("bob")], "Subject: slow\n\nx\n")
+        self.assertEqual(r.returncode, 0, r.err)
+        got = i.wait_maildir("bob", 1)[0]
+        self.assertIn(b"Subject: slow", got)
+        i.wait_log(r"warning: milter inet:127\.0\.0\.1:%d: can't read "
+                   r"SMFIC_BODYEOB reply packet header" % peer.port)
         i.check_sanitizer()
 
     def test_no_milters_on_pickup(self):
