@@ -67,6 +67,7 @@
 #include "maildrop.h"
 #include "msg.h"
 #include "mymalloc.h"
+#include "pickup_milter.h"
 #include "qfile.h"
 #include "stringops.h"
 #include "task.h"
@@ -304,7 +305,8 @@ copy_maildrop(void *ctx, struct cleanup_state *st, int headers_only,
 
 /* refuse_to_sender - a local submission that can never be queued goes
  * back to its sender (Postfix's cleanup bounces such mail for pickup):
- * a notification for every recipient, with the reply as the reason and
+ * a notification for every recipient, with the reply's text (without
+ * its codes, as Postfix's cleanup words the reason) and
  * the maildrop content as the original.  0, or -1 (try again later). */
 static int
 refuse_to_sender(char *qid, const struct pickup_envelope *env,
@@ -316,6 +318,7 @@ refuse_to_sender(char *qid, const struct pickup_envelope *env,
 	struct bounce_entry *entries;
 	char status[16] = "5.0.0", *newid = NULL;
 	const char *sp = strchr(text, ' ');
+	char *reason = text;
 	int rc;
 
 	/* "550 5.7.1 text": the enhanced status code, if there is one. */
@@ -325,6 +328,8 @@ refuse_to_sender(char *qid, const struct pickup_envelope *env,
 		if (n < sizeof(status)) {
 			memcpy(status, sp + 1, n);
 			status[n] = 0;
+			if (sp[1 + n] == ' ' && sp[2 + n] != 0)
+				reason = text + (sp - text) + 2 + n;
 		}
 	}
 	qm.id = qid;
@@ -345,7 +350,7 @@ refuse_to_sender(char *qid, const struct pickup_envelope *env,
 		entries[i].orig_rcpt = env->rcpt[i];
 		entries[i].status = status;
 		entries[i].action = failed;
-		entries[i].reason = text;
+		entries[i].reason = reason;
 		entries[i].dsn_notify = env->dsn_notify;
 	}
 	rc = bounce_send_original(&qm, &orig, kind, entries, env->rcpt_count,
@@ -368,12 +373,13 @@ pickup_file(const char *dir, const char *name)
 	struct maildrop_check mc = {0};
 	struct pickup_envelope env = {0};
 	struct cleanup_state *st = NULL;
+	struct pickup_milter *pm = NULL;
 	struct buf *payload = NULL, *line = NULL;
 	struct stat sb;
 	const char *why = NULL, *err, *id, *reply;
 	char *path = concatenate(dir, "/", name, (char *)0);
 	enum pickup_result res = PICKUP_DONE;
-	char hdr[1024], date[128];
+	char hdr[1024], date[128], *refused = NULL;
 	int fd, type, status, report;
 	long uid = -1;
 	FILE *fp = NULL;
@@ -478,6 +484,11 @@ pickup_file(const char *dir, const char *name)
 	    "\tid %s; %s", var_myhostname, var_mail_name,
 	    uid, id, date);
 	cleanup_prepend_header(st, hdr);
+	/* non_smtpd_milters: a refusal skips the content (the maildrop
+	 * file still has it for a bounce). */
+	if (pickup_milter_envelope(&pm, st, env.sender, env.rcpt, env.rcpt_count,
+	    &refused) < 0)
+		type = MAILDROP_REC_END;
 
 	/* Content: line records up to the end record; the pieces of a long
 	 * line (C records, then L) are joined into that one line. */
@@ -507,14 +518,18 @@ pickup_file(const char *dir, const char *name)
 			break;
 		}
 	}
-	if (why == NULL && maildrop_get(fp, payload, &err, NULL) != 0)
+	if (why == NULL && refused == NULL
+	    && maildrop_get(fp, payload, &err, NULL) != 0)
 		why = "data after the end record";
 	if (why != NULL) {
 		cleanup_free(&st);	/* removes the unfinished queue file */
 		remove_bad(name, path, uid, why);
 		goto out;
 	}
-	status = cleanup_finish(st, &id, &reply);
+	if (refused == NULL && pickup_milter_content(pm, &refused) == 0)
+		status = cleanup_finish(st, &id, &reply);
+	else
+		status = CLEANUP_STAT_CONT;
 	if (status & (CLEANUP_STAT_BAD | CLEANUP_STAT_WRITE
 	    | CLEANUP_STAT_NOSPACE)) {
 		char *text = cleanup_smtp_reply(status, id, reply);
@@ -527,8 +542,9 @@ pickup_file(const char *dir, const char *name)
 		goto out;
 	}
 	if (status != CLEANUP_STAT_OK) {
-		char *text = cleanup_smtp_reply(status, id, reply);
-		char *qid = xstrdup(id);
+		char *text = refused ? xstrdup(refused) :
+		    cleanup_smtp_reply(status, id, reply);
+		char *qid = xstrdup(cleanup_queue_id(st));
 		long lifetime = var_maximal_queue_lifetime;
 		long age = (long)(time(NULL) - sb.st_mtime);
 
@@ -562,6 +578,8 @@ pickup_file(const char *dir, const char *name)
 	if (unlink(path) < 0 && errno != ENOENT)
 		msg_warn("remove %s: %m", path);
 out:
+	pickup_milter_free(&pm);
+	free(refused);
 	cleanup_free(&st);
 	envelope_free(&env);
 	buf_free(&payload);
@@ -681,6 +699,7 @@ main(int argc, char **argv)
 	mail_vars_bind(MAIL_VARS_PICKUP | MAIL_VARS_BOUNCE);
 	cleanup_init();
 	pickup_cleanup_flags = cleanup_input_flags(NULL);
+	pickup_milter_init(pickup_cleanup_flags, mail_server_base());
 	mail_server_ready();
 	if ((scan_event = evtimer_new(mail_server_base(), scan_cb, NULL)) == NULL)
 		msg_fatal("evtimer_new failed");

@@ -29,7 +29,9 @@ POSTINO_DEPS_BUILD="build-essential cmake pkg-config libltdl-dev libevent-dev li
 # test zone of the DANE test), postfix-mta-sts-resolver (the MTA-STS
 # policy server e2e.mta_sts asks through a socketmap: table),
 # python3-milter, opendkim and opendkim-tools (real milters for
-# e2e.milter: pymilter runs on Sendmail's libmilter); Postfix's
+# e2e.milter and e2e.milter_nonsmtp: pymilter runs on Sendmail's
+# libmilter), python3-dkim (dkimpy: e2e.milter_nonsmtp verifies the
+# signature OpenDKIM added); Postfix's
 # smtp-sink comes with postfix.
 POSTINO_DEPS_TEST="$POSTINO_DEPS_BUILD db5.3-util libldap2-dev libmariadb-dev
 	libcmocka-dev python3 binutils postfix postfix-pcre slapd ldap-utils
@@ -37,7 +39,8 @@ POSTINO_DEPS_TEST="$POSTINO_DEPS_BUILD db5.3-util libldap2-dev libmariadb-dev
 	postfix-ldap postfix-mysql clang libclang-rt-14-dev python3-pyflakes
 	dnsmasq-base strace python3-aiosmtpd dovecot-lmtpd unbound dovecot-imapd
 	openssl libnet-ssleay-perl libio-socket-ssl-perl ldnsutils
-	postfix-mta-sts-resolver python3-milter opendkim opendkim-tools"
+	postfix-mta-sts-resolver python3-milter opendkim opendkim-tools
+	python3-dkim"
 
 # postino_deps_missing PKG... - print the packages that are not installed.
 postino_deps_missing() {

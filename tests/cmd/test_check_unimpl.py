@@ -52,7 +52,8 @@ CASES = [
     # Lists: empty asks for nothing.
     ("smtpd_milters", "", FINE),
     ("smtpd_milters", "inet:127.0.0.1:8891", FINE),
-    ("non_smtpd_milters", "unix:/run/milter.sock", REFUSE),
+    ("non_smtpd_milters", "unix:/run/milter.sock", FINE),
+    ("milter_header_checks", "pcre:/etc/postino/milter_hc", REFUSE),
     ("smtpd_milter_maps", "cidr:/etc/postino/milters", REFUSE),
     ("content_filter", "amavis:[127.0.0.1]:10024", FINE),
     ("smtpd_proxy_filter", "127.0.0.1:10025", REFUSE),
@@ -219,7 +220,7 @@ class CheckUnimplTest(unittest.TestCase):
 
     def test_every_finding_in_file_order(self):
         self.main("debug_peer_list = 192.0.2.10\n"
-                  "non_smtpd_milters = inet:[::1]:1\n"
+                  "smtpd_milter_maps = cidr:/etc/postino/milters\n"
                   "smtpd_upstream_proxy_protocol = haproxy\n")
         self.master("smtp inet n - n - 1 smtpd"
                     " -o smtp_header_checks=regexp:/etc/postino/shc"
@@ -230,7 +231,7 @@ class CheckUnimplTest(unittest.TestCase):
                            x).groups() for x in lines]
         self.assertEqual(found, [
             ("main", "4", "debug_peer_list"),
-            ("main", "5", "non_smtpd_milters"),
+            ("main", "5", "smtpd_milter_maps"),
             ("main", "6", "smtpd_upstream_proxy_protocol"),
             ("master", "1", "smtp_header_checks"),
             ("master", "1", "smtpd_proxy_filter")])

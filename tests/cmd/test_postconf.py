@@ -562,7 +562,7 @@ class PostconfTest(unittest.TestCase):
     def test_U_lists_unimplemented(self):
         """-U: the known parameters postino does not implement, sorted,
         the refused ones with what to do instead."""
-        self.write_main("non_smtpd_milters = inet:127.0.0.1:1\n")
+        self.write_main("smtpd_milter_maps = cidr:/etc/postino/milters\n")
         out = self.pc("-U").out.splitlines()
         names = [line.split(":", 1)[0] for line in out]
         self.assertEqual(names, sorted(names))
@@ -570,16 +570,17 @@ class PostconfTest(unittest.TestCase):
         for line in out:
             self.assertIn(": not implemented: ", line)
         status = dict(line.split(": ", 1) for line in out)
-        self.assertTrue(status["non_smtpd_milters"].startswith(
+        self.assertTrue(status["smtpd_milter_maps"].startswith(
             "not implemented: refused when set to ask for it: postino "
-            "applies smtpd_milters to SMTP mail only"),
-            status["non_smtpd_milters"])
+            "applies smtpd_milters and non_smtpd_milters to every message"),
+            status["smtpd_milter_maps"])
         self.assertNotIn("smtpd_milters", status)
+        self.assertNotIn("non_smtpd_milters", status)
         self.assertEqual(status["biff"],
                          "not implemented: ignored, with a warning when set")
         for name in ("smtp_tls_per_site", "smtp_header_checks",
                      "smtpd_proxy_filter",
-                     "non_smtpd_milters", "smtpd_upstream_proxy_protocol",
+                     "smtpd_milter_maps", "smtpd_upstream_proxy_protocol",
                      "mime_header_checks"):
             self.assertIn("refused", status[name], name)
         for name in ("myhostname", "header_checks", "smtpd_reject_unlisted_"

@@ -28,7 +28,7 @@ POSTFIX_POSTCONF = "/usr/sbin/postconf"
 # The examples, and a few more of the refused kind.
 REFUSED = [
     ("smtp_tls_security_level", "dane-onyl"),
-    ("non_smtpd_milters", "inet:127.0.0.1:1"),
+    ("smtpd_milter_maps", "cidr:/etc/postino/milters"),
     ("smtpd_proxy_filter", "127.0.0.1:10025"),
     ("smtp_tls_per_site", "hash:/etc/postino/tls_per_site"),
     ("smtpd_upstream_proxy_protocol", "haproxy"),
@@ -45,7 +45,8 @@ HARMLESS = {
     "smtpd_client_new_tls_session_rate_limit": "$zero",    # 0, expanded
     "smtpd_client_auth_rate_limit": "0",
     "postscreen_client_connection_count_limit": "50",      # the default
-    "non_smtpd_milters": "${nothing}",
+    "smtpd_milter_maps": "${nothing}",
+    "non_smtpd_milters": "",
     "zero": "0",
 }
 
