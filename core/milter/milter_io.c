@@ -2,10 +2,9 @@
 /* milter_io - one milter connection: connect, option negotiation,
  * packets in and out, each wait bounded by the milter's timeouts.
  *
- * Inside a task every wait is task_event_wait() on the session's event
- * base (the loop serves the other clients meanwhile); outside a task
- * poll(), reported by task_blocking().  Names in inet: endpoints go
- * through dns_host_addr() (/etc/hosts, then the resolver in the task).
+ * Connections and waits are endpoint.h's: inside a task on the
+ * session's event base (the loop serves the other clients meanwhile),
+ * outside a task poll(), reported by task_blocking().
  *
  * Logs (warnings, Postfix's wording where it has one): "connect to
  * Milter service NAME: reason", "milter NAME: can't read SMFIC_X reply
@@ -26,7 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "dns.h"
+#include "endpoint.h"
 #include "mail_vars.h"
 #include "milter_private.h"
 #include "msg.h"
@@ -34,15 +33,6 @@
 #include "stringops.h"
 #include "task.h"
 #include "task_event.h"
-
-static long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
 
 const char *
 milter_cmd_name(int cmd)
@@ -66,137 +56,6 @@ milter_cmd_name(int cmd)
 	}
 }
 
-/* wait_fd - until fd is ready for events (POLLIN/POLLOUT) or the
- * deadline (ms); 0 ready, -1 timed out or failed (*why). */
-static int
-wait_fd(struct milters *ms, int fd, short events, long deadline,
-    const char **why)
-{
-	if (ms->base != NULL && task_current() != NULL) {
-		long left = deadline - now_ms();
-
-		if (left <= 0 || (task_event_wait(ms->base, fd,
-		    (events & POLLOUT) ? EV_WRITE : EV_READ, left) & EV_TIMEOUT)) {
-			*why = strerror(ETIMEDOUT);
-			return -1;
-		}
-		return 0;
-	}
-	(void)task_blocking("a milter", 0);
-	for (;;) {
-		struct pollfd p = {.fd = fd, .events = events};
-		long left = deadline - now_ms();
-		int n;
-
-		if (left <= 0) {
-			*why = strerror(ETIMEDOUT);
-			return -1;
-		}
-		n = poll(&p, 1, left > 1000000 ? 1000000 : (int)left);
-		if (n > 0)
-			return 0;
-		if (n < 0 && errno != EINTR) {
-			*why = strerror(errno);
-			return -1;
-		}
-	}
-}
-
-/* connect_to - a non-blocking connected socket to the endpoint, or -1
- * with *why. */
-static int
-connect_to(struct milters *ms, const char *endpoint, long deadline,
-    const char **why)
-{
-	struct sockaddr_storage ss;
-	socklen_t len = 0;
-	int fd, err = 0;
-	socklen_t elen = sizeof(err);
-
-	memset(&ss, 0, sizeof(ss));
-	if (strncasecmp(endpoint, "inet:", 5) == 0) {
-		char *host = xstrdup(endpoint + 5), *port = strrchr(host, ':');
-		long pnum = 0;
-		int rc;
-
-		*port++ = 0;
-		(void)str_to_long(port, &pnum);
-		if (*host == '[' && host[strlen(host) - 1] == ']') {
-			host[strlen(host) - 1] = 0;
-			memmove(host, host + 1, strlen(host));
-		}
-		rc = dns_host_addr(host, &ss, &len, why);
-		free(host);
-		if (rc < 0)
-			return -1;
-		if (ss.ss_family == AF_INET6)
-			((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)pnum);
-		else
-			((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)pnum);
-	} else {
-		struct sockaddr_un *sun = (struct sockaddr_un *)&ss;
-		const char *path = strchr(endpoint, ':') ? strchr(endpoint, ':') + 1
-		    : endpoint;
-		char *full = *path == '/' ? xstrdup(path)
-		    : concatenate(var_queue_directory, "/", path, (char *)0);
-
-		if (strlen(full) >= sizeof(sun->sun_path)) {
-			free(full);
-			*why = "socket path too long";
-			return -1;
-		}
-		sun->sun_family = AF_UNIX;
-		strlcpy(sun->sun_path, full, sizeof(sun->sun_path));
-		free(full);
-		len = sizeof(*sun);
-	}
-	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0) {
-		*why = strerror(errno);
-		return -1;
-	}
-	if (connect(fd, (struct sockaddr *)&ss, len) < 0) {
-		if (errno != EINPROGRESS) {
-			*why = strerror(errno);
-			close(fd);
-			return -1;
-		}
-		if (wait_fd(ms, fd, POLLOUT, deadline, why) < 0) {
-			close(fd);
-			return -1;
-		}
-		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0 || err) {
-			*why = strerror(err ? err : errno);
-			close(fd);
-			return -1;
-		}
-	}
-	return fd;
-}
-
-/* send_all - the whole buffer by the deadline; 0 or -1 (*why). */
-static int
-send_all(struct milters *ms, int fd, const char *p, size_t len,
-    long deadline, const char **why)
-{
-	while (len > 0) {
-		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-
-		if (n > 0) {
-			p += n;
-			len -= (size_t)n;
-			continue;
-		}
-		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK
-		    && errno != EINTR) {
-			*why = strerror(errno);
-			return -1;
-		}
-		if (wait_fd(ms, fd, POLLOUT, deadline, why) < 0)
-			return -1;
-	}
-	return 0;
-}
 
 /* recv_all - exactly len bytes by the deadline; 0 or -1 (*why). */
 static int
@@ -219,7 +78,8 @@ recv_all(struct milters *ms, int fd, char *p, size_t len, long deadline,
 			*why = strerror(errno);
 			return -1;
 		}
-		if (wait_fd(ms, fd, POLLIN, deadline, why) < 0)
+		if (endpoint_wait(ms->base, fd, POLLIN, deadline, "a milter",
+		    why) < 0)
 			return -1;
 	}
 	return 0;
@@ -262,7 +122,8 @@ milter_io_send(struct milters *ms, struct milter *m, int cmd,
 	size_t plen;
 	char *p = packet(cmd, data, len, &plen);
 	const char *why = NULL;
-	int rc = send_all(ms, m->fd, p, plen, now_ms() + timeout * 1000, &why);
+	int rc = endpoint_send(ms->base, m->fd, p, plen,
+	    endpoint_now_ms() + timeout * 1000, "a milter", &why);
 
 	free(p);
 	if (rc < 0)
@@ -292,7 +153,7 @@ milter_io_read(struct milters *ms, struct milter *m, int *cmd_r,
 {
 	unsigned char hdr[5];
 	const char *why = NULL;
-	long deadline = now_ms() + timeout * 1000;
+	long deadline = endpoint_now_ms() + timeout * 1000;
 	uint32_t len;
 
 	if (recv_all(ms, m->fd, (char *)hdr, sizeof(hdr), deadline, &why) < 0) {
@@ -419,14 +280,15 @@ int
 milter_io_open(struct milters *ms, struct milter *m)
 {
 	const struct milter_opts *o = m->o;
-	long deadline = now_ms() + o->connect_timeout * 1000;
+	long deadline = endpoint_now_ms() + o->connect_timeout * 1000;
 	const char *why = NULL;
 	unsigned char opt[12];
 	struct buf *b;
 	int cmd;
 	unsigned steps = offered_steps(o->protocol);
 
-	if ((m->fd = connect_to(ms, o->endpoint, deadline, &why)) < 0) {
+	if ((m->fd = endpoint_connect(ms->base, o->endpoint, "", deadline,
+	    "a milter", &why)) < 0) {
 		msg_warn("connect to Milter service %s: %s", o->endpoint, why);
 		return -1;
 	}

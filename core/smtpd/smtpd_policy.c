@@ -35,6 +35,7 @@
 
 #include "buf.h"
 #include "dns.h"
+#include "endpoint.h"
 #include "mail_vars.h"
 #include "msg.h"
 #include "mymalloc.h"
@@ -64,15 +65,6 @@ smtpd_check_event_base(struct event_base *base)
 	policy_base = base;
 }
 
-static long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
 /* in_task - may the I/O wait in a task here? */
 static int
 in_task(void)
@@ -90,135 +82,12 @@ pause_for(long seconds)
 		sleep((unsigned)seconds);
 }
 
-/* wait_fd - wait until fd is ready for events (POLLIN, POLLOUT) or the
- * deadline (ms) passes; 0 ready, -1 not. */
-static int
-wait_fd(int fd, short events, long deadline, const char **why)
-{
-	struct pollfd p = {.fd = fd, .events = events};
-
-	if (in_task()) {
-		long left = deadline - now_ms();
-
-		if (left <= 0 || (task_event_wait(policy_base, fd, (events & POLLOUT)
-		    ? EV_WRITE : EV_READ, left) & EV_TIMEOUT)) {
-			*why = "timeout";
-			return -1;
-		}
-		return 0;
-	}
-	(void)task_blocking("a policy server", 0);
-	for (;;) {
-		long left = deadline - now_ms();
-		int n;
-
-		if (left <= 0) {
-			*why = "timeout";
-			return -1;
-		}
-		n = poll(&p, 1, left > 1000000 ? 1000000 : (int)left);
-		if (n > 0)
-			return 0;
-		if (n < 0 && errno != EINTR) {
-			*why = strerror(errno);
-			return -1;
-		}
-	}
-}
-
 int
 smtpd_check_connect(const char *server, const char *bare_prefix,
     long deadline, const char **why)
 {
-	struct sockaddr_storage ss;
-	socklen_t len;
-	int fd, err = 0;
-	socklen_t elen = sizeof(err);
-
-	memset(&ss, 0, sizeof(ss));
-	if (strncasecmp(server, "inet:", 5) == 0) {
-		char *host = xstrdup(server + 5), *port = strrchr(host, ':');
-		char *end;
-		unsigned long pnum;
-		int rc;
-
-		if (port == NULL) {
-			free(host);
-			*why = "no port in server address";
-			return -1;
-		}
-		*port++ = 0;
-		pnum = strtoul(port, &end, 10);
-		if (*port == 0 || *end != 0 || pnum == 0 || pnum > 65535) {
-			free(host);
-			*why = "bad port in server address";
-			return -1;
-		}
-		if (*host == '[' && host[strlen(host) - 1] == ']') {
-			host[strlen(host) - 1] = 0;
-			memmove(host, host + 1, strlen(host));
-		}
-		/* A name goes to /etc/hosts, then to the resolver, which
-		 * waits on the loop in a task (never getaddrinfo()). */
-		rc = dns_host_addr(host, &ss, &len, why);
-		free(host);
-		if (rc < 0)
-			return -1;
-		if (ss.ss_family == AF_INET6)
-			((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)pnum);
-		else
-			((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)pnum);
-	} else {
-		struct sockaddr_un *sun = (struct sockaddr_un *)&ss;
-		const char *colon = strchr(server, ':');
-		char *full;
-
-		if (strncasecmp(server, "unix:", 5) == 0)
-			full = xstrdup(server + 5);
-		else if (bare_prefix && colon)
-			full = xstrdup(colon + 1);
-		else
-			full = concatenate(bare_prefix ? bare_prefix : "", server,
-			    (char *)0);
-		if (*full != '/') {
-			char *abs = concatenate(var_queue_directory, "/",
-			    full, (char *)0);
-
-			free(full);
-			full = abs;
-		}
-		if (strlen(full) >= sizeof(sun->sun_path)) {
-			free(full);
-			*why = "socket path too long";
-			return -1;
-		}
-		sun->sun_family = AF_UNIX;
-		strlcpy(sun->sun_path, full, sizeof(sun->sun_path));
-		free(full);
-		len = sizeof(*sun);
-	}
-	if ((fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
-	    0)) < 0) {
-		*why = strerror(errno);
-		return -1;
-	}
-	if (connect(fd, (struct sockaddr *)&ss, len) < 0) {
-		if (errno != EINPROGRESS) {
-			*why = strerror(errno);
-			close(fd);
-			return -1;
-		}
-		if (wait_fd(fd, POLLOUT, deadline, why) < 0) {
-			close(fd);
-			return -1;
-		}
-		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0 || err) {
-			*why = strerror(err ? err : errno);
-			close(fd);
-			return -1;
-		}
-	}
-	return fd;
+	return endpoint_connect(policy_base, server,
+	    bare_prefix, deadline, "a policy server", why);
 }
 
 /* exchange - send req, read the reply up to its empty line. */
@@ -226,24 +95,11 @@ static int
 exchange(int fd, const char *req, size_t len, long deadline,
     struct buf *reply, const char **why)
 {
-	size_t off = 0;
 	char chunk[4096];
 
-	while (off < len) {
-		ssize_t n = send(fd, req + off, len - off, MSG_NOSIGNAL);
-
-		if (n > 0) {
-			off += (size_t)n;
-			continue;
-		}
-		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK
-		    && errno != EINTR) {
-			*why = strerror(errno);
-			return -1;
-		}
-		if (wait_fd(fd, POLLOUT, deadline, why) < 0)
-			return -1;
-	}
+	if (endpoint_send(policy_base, fd, req, len, deadline,
+	    "a policy server", why) < 0)
+		return -1;
 	for (;;) {
 		const char *s = buf_str(reply);
 		ssize_t n;
@@ -267,7 +123,8 @@ exchange(int fd, const char *req, size_t len, long deadline,
 			*why = strerror(errno);
 			return -1;
 		}
-		if (wait_fd(fd, POLLIN, deadline, why) < 0)
+		if (endpoint_wait(policy_base, fd, POLLIN,
+		    deadline, "a policy server", why) < 0)
 			return -1;
 	}
 }
@@ -467,7 +324,7 @@ smtpd_check_policy(struct smtpd_check_ctx *ctx, const char *arg,
 			pause_for(retry_delay);
 		c = checkout(o.server, max_idle, max_ttl);
 		buf_reset(reply);
-		deadline = now_ms() + timeout * 1000;
+		deadline = endpoint_now_ms() + timeout * 1000;
 		if (c == NULL) {
 			int fd = smtpd_check_connect(o.server, "private/", deadline,
 			    &err);

@@ -31,6 +31,7 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <netdb.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +40,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "endpoint.h"
 #include "mail_params.h"
 #include "mail_vars.h"
 #include "match_list.h"
@@ -155,40 +157,6 @@ mech_filtered(const char *name)
 	return rc == 1;
 }
 
-static int
-wait_fd(int fd, short ev, long deadline, const char **why)
-{
-	long left = deadline - smtpd_now_ms();
-
-	if (left <= 0 || (task_event_wait(smtpd_base, fd, ev, left) & EV_TIMEOUT)) {
-		*why = "timeout";
-		return -1;
-	}
-	return 0;
-}
-
-static int
-send_all(int fd, const char *buf, size_t len, long deadline, const char **why)
-{
-	size_t off = 0;
-
-	while (off < len) {
-		ssize_t n = send(fd, buf + off, len - off, MSG_NOSIGNAL);
-
-		if (n > 0) {
-			off += (size_t)n;
-			continue;
-		}
-		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-			*why = strerror(errno);
-			return -1;
-		}
-		if (wait_fd(fd, EV_WRITE, deadline, why) < 0)
-			return -1;
-	}
-	return 0;
-}
-
 /* read_until - what Dovecot sends up to end (malloc'd, without the
  * last newline): one line, or the greeting up to DONE.
  * Dovecot says nothing unasked, so nothing comes after end. */
@@ -229,7 +197,8 @@ read_until(int fd, long deadline, const char *end, const char **why)
 			*why = strerror(errno);
 			break;
 		}
-		if (wait_fd(fd, EV_READ, deadline, why) < 0)
+		if (endpoint_wait(smtpd_base, fd, POLLIN, deadline,
+		    "the SASL server", why) < 0)
 			break;
 	}
 	free(buf);
@@ -306,7 +275,8 @@ sasl_open(long deadline, const char **why)
 		return -1;
 	snprintf(hello, sizeof(hello), "VERSION\t1\t2\nCPID\t%lu\n",
 	    (unsigned long)getpid());
-	if (send_all(fd, hello, strlen(hello), deadline, why) < 0
+	if (endpoint_send(smtpd_base, fd, hello, strlen(hello), deadline,
+	    "the SASL server", why) < 0
 	    || (greeting = read_until(fd, deadline, "DONE\n", why)) == NULL) {
 		close(fd);
 		return -1;
@@ -612,7 +582,8 @@ smtpd_sasl_auth(struct smtpd_session *s, char *arg, char *text, size_t len)
 		    s->tls ? "\tsecured" : "", init ? "\tresp=" : "",
 		    init ? init : "", "\n", (char *)0);
 	}
-	if (send_all(fd, req, strlen(req), deadline, &why) < 0) {
+	if (endpoint_send(smtpd_base, fd, req, strlen(req), deadline,
+	    "the SASL server", &why) < 0) {
 		free(req);
 		return temp_fail(s, why, text, len);
 	}
@@ -646,7 +617,8 @@ smtpd_sasl_cont(struct smtpd_session *s, const char *line, char *text,
 	}
 	snprintf(num, sizeof(num), "%u", s->sasl_id);
 	req = concatenate("CONT\t", num, "\t", line, "\n", (char *)0);
-	if (send_all(s->sasl_fd, req, strlen(req), deadline, &why) < 0) {
+	if (endpoint_send(smtpd_base, s->sasl_fd, req, strlen(req), deadline,
+	    "the SASL server", &why) < 0) {
 		free(req);
 		return temp_fail(s, why, text, len);
 	}

@@ -261,8 +261,8 @@ class Failures(unittest.TestCase):
                 rcpt_reply(a, "slow@ext.test"),
                 "451 4.3.5 <slow@ext.test>: Recipient address rejected: "
                 "Server configuration problem")
-        i.wait_log(r"warning: problem talking to server %s: timeout"
-                   % p.name.replace(".", r"\."))
+        i.wait_log(r"warning: problem talking to server %s: "
+                   r"Connection timed out" % p.name.replace(".", r"\."))
 
     def test_dead_server(self):
         port = free_port()
