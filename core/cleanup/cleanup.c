@@ -145,6 +145,8 @@ cleanup_conf_free(void)
 	struct cleanup_conf *c = &cleanup_conf;
 
 	cleanup_maps_close(&c->header_checks);
+	cleanup_maps_close(&c->mime_header_checks);
+	cleanup_maps_close(&c->nested_header_checks);
 	cleanup_maps_close(&c->body_checks);
 	cleanup_maps_close(&c->canonical);
 	cleanup_maps_close(&c->sender_canonical);
@@ -178,6 +180,8 @@ cleanup_init(void)
 #define OPEN_MAPS(maps, param) \
 	cleanup_maps_open((maps), MAIL_PARAM_NAME(param), var_##param)
 	OPEN_MAPS(&c->header_checks, header_checks);
+	OPEN_MAPS(&c->mime_header_checks, mime_header_checks);
+	OPEN_MAPS(&c->nested_header_checks, nested_header_checks);
 	OPEN_MAPS(&c->body_checks, body_checks);
 	OPEN_MAPS(&c->canonical, canonical_maps);
 	OPEN_MAPS(&c->sender_canonical, sender_canonical_maps);
@@ -225,6 +229,13 @@ cleanup_init(void)
 	c->virt_addr_length_limit = var_virtual_alias_address_length_limit;
 	if (c->header_size_limit < 1024)
 		c->header_size_limit = 1024;
+	c->mime_disabled = var_disable_mime_input_processing;
+	c->mime_nesting_limit = var_mime_nesting_limit;
+	c->mime_boundary_limit = var_mime_boundary_length_limit;
+	/* Postfix refuses mail nested too deep only where a check could be
+	 * evaded by nesting. */
+	c->mime_report_nesting = *var_header_checks || *var_mime_header_checks
+	    || *var_nested_header_checks;
 	word_list(var_message_drop_headers, &c->drop_headers,
 	    &c->drop_header_count);
 	c->myorigin = xstrdup(var_myorigin);
@@ -357,6 +368,8 @@ cleanup_open(int flags)
 	st->attrs = attr_list_new();
 	st->dups = htable_create(16);
 	st->hdr = buf_new(256, BUF_NOLIMIT);
+	mime_parse_init(&st->mime, cleanup_conf.mime_disabled,
+	    cleanup_conf.mime_nesting_limit, cleanup_conf.mime_boundary_limit);
 	gettimeofday(&st->arrival, NULL);
 	st->qf = qfile_create(mail_queue_dir(MAIL_QUEUE_INCOMING), &id);
 	if (st->qf == NULL) {
@@ -973,6 +986,7 @@ cleanup_free(struct cleanup_state **stp)
 		free(st->auto_bcc[i]);
 	free(st->auto_bcc);
 	buf_free(&st->hdr);
+	mime_parse_free(&st->mime);
 	for (int i = 0; i < st->prepend_count; i++)
 		free(st->prepend[i]);
 	free(st->prepend);

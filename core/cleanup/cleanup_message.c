@@ -9,6 +9,13 @@
  * body_checks_size_limit bytes of body), the hop count, and the missing
  * Message-Id/Date/From/To headers.
  *
+ * The MIME structure (mime_parse.h) decides each header's table, as in
+ * Postfix: primary headers to header_checks, primary MIME headers and
+ * every body part header to mime_header_checks, the other headers of an
+ * attached message to nested_header_checks.  Part and attached headers
+ * are written as they came (after their checks), never rewritten, and
+ * are not body lines for body_checks.
+ *
  * Actions (header_checks(5)): REJECT, WARN, INFO, HOLD, DISCARD, IGNORE,
  * STRIP, REPLACE, PREPEND, REDIRECT, BCC, FILTER (cleanup_set_filter),
  * DUNNO, OK.  The first table in a list that matches decides; a table error
@@ -32,23 +39,7 @@ enum cleanup_act {
 	ACT_PREPEND,
 };
 
-/* header_name_len - length of the field name if line is a header line
- * ("Name:" or "Name :"), else 0. */
-static size_t
-header_name_len(const char *line, size_t len)
-{
-	size_t i = 0, n;
-
-	while (i < len && (unsigned char)line[i] > 32
-	    && (unsigned char)line[i] < 127 && line[i] != ':')
-		i++;
-	n = i;
-	if (n == 0)
-		return 0;
-	while (i < len && (line[i] == ' ' || line[i] == '\t'))
-		i++;
-	return i < len && line[i] == ':' ? n : 0;
-}
+#define header_name_len mime_parse_header_name_len
 
 /* hdr_is - is the header text's name equal to name (any case)? */
 static int
@@ -265,6 +256,24 @@ output_message_header(struct cleanup_state *st, const char *text)
 	output_header(st, text);
 }
 
+/* note_mime_header - what a header says of the MIME structure.  A
+ * multipart nested too deep refuses the message where a header table
+ * could have been evaded, as in Postfix ("5.6.0 MIME nesting exceeds
+ * safety limit"); otherwise the rest is body. */
+static void
+note_mime_header(struct cleanup_state *st, const char *text, size_t nlen)
+{
+	if (mime_parse_header(&st->mime, text, nlen) < 0
+	    && cleanup_conf.mime_report_nesting
+	    && (st->flags & CLEANUP_FLAG_FILTER)
+	    && st->status == CLEANUP_STAT_OK) {
+		cleanup_act_log(st, "reject", "mime-error MIME nesting exceeds "
+		    "safety limit:", text, NULL);
+		cleanup_set_error(st, CLEANUP_STAT_CONT,
+		    "5.6.0 MIME nesting exceeds safety limit");
+	}
+}
+
 /* process_header - one complete logical header (NUL-terminated). */
 static void
 process_header(struct cleanup_state *st, const char *text)
@@ -286,8 +295,10 @@ process_header(struct cleanup_state *st, const char *text)
 			cleanup_set_error(st, CLEANUP_STAT_HOPS, NULL);
 		}
 	}
-	switch (run_checks(st, &cleanup_conf.header_checks, "header", text,
-	    &other)) {
+	note_mime_header(st, text, nlen);
+	switch (run_checks(st, mime_parse_is_mime_header(text, nlen) ?
+	    &cleanup_conf.mime_header_checks : &cleanup_conf.header_checks,
+	    "header", text, &other)) {
 	case ACT_KEEP: {
 		/* Address headers rewritten after the checks saw them as
 		 * sent (cleanup_header_addr.c). */
@@ -310,6 +321,37 @@ process_header(struct cleanup_state *st, const char *text)
 	free(other);
 }
 
+/* process_body_header - one logical header of a body part or of an
+ * attached message: mime_header_checks or nested_header_checks, then out
+ * as content (no address rewriting, no header bookkeeping). */
+static void
+process_body_header(struct cleanup_state *st, const char *text)
+{
+	size_t nlen = header_name_len(text, strlen(text));
+	struct cleanup_maps *maps = &cleanup_conf.mime_header_checks;
+	char *other;
+
+	note_mime_header(st, text, nlen);
+	if (st->mime.block == MIME_BLOCK_NESTED
+	    && !mime_parse_is_mime_header(text, nlen))
+		maps = &cleanup_conf.nested_header_checks;
+	switch (run_checks(st, maps, "header", text, &other)) {
+	case ACT_KEEP:
+		cleanup_content(st, text, strlen(text));
+		break;
+	case ACT_DROP:
+		break;
+	case ACT_REPLACE:
+		cleanup_content(st, other, strlen(other));
+		break;
+	case ACT_PREPEND:
+		cleanup_content(st, other, strlen(other));
+		cleanup_content(st, text, strlen(text));
+		break;
+	}
+	free(other);
+}
+
 /* flush_header - process the header being collected, if any. */
 static void
 flush_header(struct cleanup_state *st)
@@ -317,7 +359,10 @@ flush_header(struct cleanup_state *st)
 	if (!st->hdr_pending)
 		return;
 	st->hdr_pending = 0;
-	process_header(st, buf_str(st->hdr));
+	if (st->cstate == CLEANUP_ST_HEADERS)
+		process_header(st, buf_str(st->hdr));
+	else
+		process_body_header(st, buf_str(st->hdr));
 	buf_reset(st->hdr);
 	st->hdr_truncated = 0;
 }
@@ -470,33 +515,67 @@ body_line(struct cleanup_state *st, const char *line, size_t len)
 	free(text);
 }
 
+/* header_line - a line of a header block that continues or starts a
+ * header: collected (1), or not a header line (0). */
+static int
+header_line(struct cleanup_state *st, const char *line, size_t len)
+{
+	if (st->hdr_pending && len > 0 && (line[0] == ' ' || line[0] == '\t')) {
+		hdr_append(st, "\n", 1);
+		hdr_append(st, line, len);
+		return 1;
+	}
+	if (header_name_len(line, len) > 0) {
+		flush_header(st);
+		hdr_append(st, line, len);
+		st->hdr_pending = 1;
+		return 1;
+	}
+	return 0;
+}
+
+/* in_header_block - in the primary headers, or in those of a body part
+ * or an attached message. */
+static int
+in_header_block(struct cleanup_state *st)
+{
+	return st->cstate == CLEANUP_ST_HEADERS
+	    || st->mime.block != MIME_BLOCK_BODY;
+}
+
+/* end_header_block - the header block ends: at a blank line
+ * (blank_line 1), at the first line that is not a header (0), or at the
+ * end of the message (-1). */
+static void
+end_header_block(struct cleanup_state *st, int blank_line)
+{
+	flush_header(st);
+	if (st->cstate == CLEANUP_ST_HEADERS) {
+		end_headers(st);
+		st->cstate = CLEANUP_ST_BODY;
+		/* As Postfix: a blank line between headers and a body. */
+		if (blank_line == 0)
+			body_line(st, "", 0);
+	}
+	mime_parse_block_end(&st->mime, blank_line == 1);
+}
+
 void
 cleanup_message_line(struct cleanup_state *st, const char *line, size_t len)
 {
-	if (st->cstate == CLEANUP_ST_HEADERS) {
+	if (in_header_block(st)) {
 		if (len == 0) {
-			flush_header(st);
-			end_headers(st);
-			st->cstate = CLEANUP_ST_BODY;
-			cleanup_content(st, "", 0);
+			/* The blank line is a body line (body_checks see it). */
+			end_header_block(st, 1);
+			body_line(st, "", 0);
 			return;
 		}
-		if (st->hdr_pending && (line[0] == ' ' || line[0] == '\t')) {
-			hdr_append(st, "\n", 1);
-			hdr_append(st, line, len);
+		if (header_line(st, line, len))
 			return;
-		}
-		if (header_name_len(line, len) > 0) {
-			flush_header(st);
-			hdr_append(st, line, len);
-			st->hdr_pending = 1;
-			return;
-		}
 		/* Not a header: the body starts without an empty line. */
-		flush_header(st);
-		end_headers(st);
-		st->cstate = CLEANUP_ST_BODY;
+		end_header_block(st, 0);
 	}
+	(void)mime_parse_boundary(&st->mime, line, len);
 	body_line(st, line, len);
 }
 
@@ -541,28 +620,16 @@ cleanup_message_piece(struct cleanup_state *st, const char *data,
 {
 	if (first) {
 		st->piece_in_header = 0;
-		if (st->cstate == CLEANUP_ST_HEADERS && len > 0) {
+		if (in_header_block(st)) {
 			/* As cleanup_message_line: hdr_append keeps what fits
 			 * in header_size_limit. */
-			if (st->hdr_pending && (data[0] == ' ' || data[0] == '\t')) {
-				hdr_append(st, "\n", 1);
-				hdr_append(st, data, len);
+			if (len > 0 && header_line(st, data, len)) {
 				st->piece_in_header = 1;
 				return;
 			}
-			if (header_name_len(data, len) > 0) {
-				flush_header(st);
-				hdr_append(st, data, len);
-				st->hdr_pending = 1;
-				st->piece_in_header = 1;
-				return;
-			}
+			end_header_block(st, 0);
 		}
-		if (st->cstate == CLEANUP_ST_HEADERS) {
-			flush_header(st);
-			end_headers(st);
-			st->cstate = CLEANUP_ST_BODY;
-		}
+		(void)mime_parse_boundary(&st->mime, data, len);
 	} else if (st->piece_in_header) {
 		hdr_append(st, data, len);
 		return;
@@ -573,9 +640,6 @@ cleanup_message_piece(struct cleanup_state *st, const char *data,
 void
 cleanup_message_end(struct cleanup_state *st)
 {
-	if (st->cstate == CLEANUP_ST_HEADERS) {
-		flush_header(st);
-		end_headers(st);
-		st->cstate = CLEANUP_ST_BODY;
-	}
+	if (in_header_block(st))
+		end_header_block(st, -1);
 }

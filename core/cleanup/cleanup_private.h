@@ -15,6 +15,7 @@
 #include "cleanup.h"
 #include "htable.h"
 #include "map.h"
+#include "mime_parse.h"
 #include "msg.h"
 #include "qfile.h"
 
@@ -86,6 +87,7 @@ struct cleanup_state {
 	off_t size;			/* message_size_limit accounting */
 	off_t body_seen;		/* body bytes, for body_checks_size_limit */
 	int piece_in_header;		/* a long line in pieces is a header */
+	struct mime_parse mime;		/* the MIME structure */
 	int local_context;		/* add missing headers? */
 	off_t env_offset;		/* where A/S/R records start */
 	int rewrite;			/* milters changed the envelope or the
@@ -98,6 +100,8 @@ struct cleanup_state {
 struct cleanup_conf {
 	int initialised;
 	struct cleanup_maps header_checks;
+	struct cleanup_maps mime_header_checks;
+	struct cleanup_maps nested_header_checks;
 	struct cleanup_maps body_checks;
 	struct cleanup_maps canonical;
 	struct cleanup_maps sender_canonical;
@@ -131,6 +135,10 @@ struct cleanup_conf {
 	long hopcount_limit;
 	long size_limit;
 	long header_size_limit;
+	int mime_disabled;		/* disable_mime_input_processing */
+	int mime_report_nesting;	/* refuse mail nested too deep */
+	long mime_nesting_limit;
+	long mime_boundary_limit;	/* mime_boundary_length_limit */
 	long body_checks_size_limit;
 	long virt_recursion_limit;
 	long virt_expansion_limit;

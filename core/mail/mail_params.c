@@ -264,8 +264,7 @@ compute_mynetworks(void)
 #define REFUSE(rule, hint) \
 	MAIL_PARAM_NOT_IMPL_REFUSE, MAIL_PARAM_ASK_##rule, hint
 /* REFUSE_EFFECTIVE: with flags MAIL_PARAM_EFFECTIVE, for a default
- * that itself asks for the feature (mime_header_checks = $header_checks
- * applies header_checks to MIME headers, which postino does not do). */
+ * that itself asks for a feature postino lacks (none left today). */
 #define REFUSE_EFFECTIVE(rule, hint)	REFUSE(rule, hint)
 
 /* What to do instead, for the REFUSE entries. */
@@ -283,8 +282,6 @@ compute_mynetworks(void)
 	"postino has no before-queue proxy filter: run the filter in front of postino's smtpd and remove this setting"
 #define H_UPSTREAM	\
 	"postino does not speak the HAProxy protocol: let clients connect directly and remove this setting"
-#define H_MIMEHC	\
-	"postino applies header_checks to the primary headers only: set this parameter empty to accept that"
 #define H_OUTCHECKS	\
 	"postino's smtp and lmtp clients do not apply header or body checks: remove this setting"
 #define H_AUTHZ	\

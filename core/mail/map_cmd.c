@@ -22,6 +22,7 @@
 #include "mail_conf.h"
 #include "mail_vars.h"
 #include "map.h"
+#include "mime_parse.h"
 #include "utf8.h"
 #include "map_cmd.h"
 #include "map_src.h"
@@ -167,7 +168,7 @@ map_cmd_run(const struct map_cmd *cmd, const struct map_cmd_opts *opts,
 	if (opts->query) {
 		if (strcmp(opts->query, "-") == 0)
 			return map_cmd_query_stdin(cmd, tables, ntables,
-			    opts->header, opts->body);
+			    opts->header, opts->body, opts->mime);
 		return map_cmd_query(cmd, opts->query, tables, ntables);
 	}
 	if (opts->seq)
@@ -639,42 +640,87 @@ map_cmd_query(const struct map_cmd *cmd, const char *key, char **tables,
 	return status;
 }
 
-/* next_header - read one logical header (folded lines joined with "\n")
- * from stdin; 0 at the end of the headers. */
+/* query_key - look key up, print what matched; 1 if something did. */
 static int
-next_header(struct buf *out, char **linep, size_t *capp, int *pending)
+query_key(const struct map_cmd *cmd, struct table_set *ts, const char *key)
 {
-	ssize_t n;
+	const char *value = find(cmd, ts, key);
 
-	buf_reset(out);
-	for (;;) {
-		if (!*pending) {
-			if ((n = getline(linep, capp, stdin)) < 0)
-				return buf_len(out) > 0;
-			if (n > 0 && (*linep)[n - 1] == '\n')
-				(*linep)[--n] = 0;
-			if (n > 0 && (*linep)[n - 1] == '\r')
-				(*linep)[--n] = 0;
-			*pending = 1;
+	if (value == NULL)
+		return 0;
+	print_pair(cmd, key, value);
+	return 1;
+}
+
+/* query_message - -q - with -h or -b: the message on stdin, as cleanup
+ * reads it.  With -h each logical header is a key, with -b each body
+ * line (the blank line that ends a header block included, as in
+ * Postfix).  Without -m only the primary headers are headers; with -m
+ * (mime_parse.h) the headers of body parts and attached messages are
+ * too, and boundaries are body lines. */
+static int
+query_message(const struct map_cmd *cmd, struct table_set *ts,
+    int header_mode, int body_mode, int mime)
+{
+	struct mime_parse m;
+	struct buf *hdr = buf_new(256, BUF_NOLIMIT);
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	int primary = 1, pending = 0, found = 0;
+
+	mime_parse_init(&m, !mime, var_mime_nesting_limit,
+	    var_mime_boundary_length_limit);
+#define FLUSH_HEADER() do { \
+		if (pending) { \
+			(void)mime_parse_header(&m, buf_str(hdr), \
+			    mime_parse_header_name_len(buf_str(hdr), buf_len(hdr))); \
+			if (header_mode) \
+				found |= query_key(cmd, ts, buf_str(hdr)); \
+			pending = 0; \
+			buf_reset(hdr); \
+		} \
+	} while (0)
+	while ((n = getline(&line, &cap, stdin)) >= 0) {
+		if (n > 0 && line[n - 1] == '\n')
+			line[--n] = 0;
+		if (n > 0 && line[n - 1] == '\r')
+			line[--n] = 0;
+		if (primary || m.block != MIME_BLOCK_BODY) {
+			if (pending && n > 0 && (line[0] == ' ' || line[0] == '\t')) {
+				buf_putc(hdr, '\n');
+				buf_append(hdr, line, (size_t)n);
+				continue;
+			}
+			if (mime_parse_header_name_len(line, (size_t)n) > 0) {
+				FLUSH_HEADER();
+				buf_append(hdr, line, (size_t)n);
+				pending = 1;
+				continue;
+			}
+			FLUSH_HEADER();
+			/* As Postfix, a blank line between the primary headers
+			 * and a body that starts without one. */
+			if (primary && n > 0 && body_mode)
+				found |= query_key(cmd, ts, "");
+			primary = 0;
+			mime_parse_block_end(&m, n == 0);
 		}
-		if (**linep == 0) {	/* end of headers */
-			if (buf_len(out) > 0)
-				return 1;
-			*pending = 0;
-			return 0;
-		}
-		if (buf_len(out) > 0 && !ISSPACE((unsigned char)**linep))
-			return 1;
-		if (buf_len(out) > 0)
-			buf_putc(out, '\n');
-		buf_puts(out, *linep);
-		*pending = 0;
+		(void)mime_parse_boundary(&m, line, (size_t)n);
+		if (body_mode)
+			found |= query_key(cmd, ts, line);
 	}
+	FLUSH_HEADER();
+#undef FLUSH_HEADER
+	free(line);
+	buf_free(&hdr);
+	mime_parse_free(&m);
+	return found;
 }
 
 int
 map_cmd_query_stdin(const struct map_cmd *cmd, char **tables, int ntables,
-    int header_mode, int body_mode)
+    int header_mode, int body_mode, int mime)
 {
 	struct table_set ts;
 	char *line = NULL;
@@ -686,32 +732,7 @@ map_cmd_query_stdin(const struct map_cmd *cmd, char **tables, int ntables,
 	setvbuf(stdout, outbuf, _IOFBF, sizeof(outbuf));
 	table_set_init(cmd, &ts, tables, ntables);
 	if (header_mode || body_mode) {
-		struct buf *hdr = buf_new(256, BUF_NOLIMIT);
-		int pending = 0;
-
-		while (next_header(hdr, &line, &cap, &pending)) {
-			const char *value;
-
-			if (header_mode && (value = find(cmd, &ts, buf_str(hdr)))) {
-				print_pair(cmd, buf_str(hdr), value);
-				found = 1;
-			}
-		}
-		buf_free(&hdr);
-		if (body_mode) {
-			while ((n = getline(&line, &cap, stdin)) >= 0) {
-				const char *value;
-
-				if (n > 0 && line[n - 1] == '\n')
-					line[--n] = 0;
-				if (n > 0 && line[n - 1] == '\r')
-					line[--n] = 0;
-				if ((value = find(cmd, &ts, line)) != NULL) {
-					print_pair(cmd, line, value);
-					found = 1;
-				}
-			}
-		}
+		found = query_message(cmd, &ts, header_mode, body_mode, mime);
 	} else {
 		while ((n = getline(&line, &cap, stdin)) >= 0) {
 			const char *value;

@@ -88,9 +88,13 @@ void map_cmd_incremental(const struct map_cmd *cmd, const char *type_name);
 int map_cmd_query(const struct map_cmd *cmd, const char *key,
     char **tables, int ntables);
 /* map_cmd_query_stdin - one key per stdin line; prints key<TAB>value
- * (postalias: key:<TAB>value); returns 0 if any key was found, else 1. */
+ * (postalias: key:<TAB>value); returns 0 if any key was found, else 1.
+ * header_mode/body_mode (-h, -b): stdin is a message, its logical
+ * headers or its body lines are the keys; with mime (-m), parsed as
+ * cleanup does, so that -h sees part and attached headers too and -b
+ * does not. */
 int map_cmd_query_stdin(const struct map_cmd *cmd, char **tables,
-    int ntables, int header_mode, int body_mode);
+    int ntables, int header_mode, int body_mode, int mime);
 /* map_cmd_sequence - dump the first table; returns 0. */
 int map_cmd_sequence(const struct map_cmd *cmd, const char *type_name);
 /* map_cmd_delete - delete key (or stdin keys when key is "-") from each

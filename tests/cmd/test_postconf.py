@@ -576,12 +576,15 @@ class PostconfTest(unittest.TestCase):
             status["smtpd_milter_maps"])
         self.assertNotIn("smtpd_milters", status)
         self.assertNotIn("non_smtpd_milters", status)
+        for name in ("mime_header_checks", "nested_header_checks",
+                     "mime_nesting_limit", "disable_mime_input_processing"):
+            self.assertNotIn(name, status)
         self.assertEqual(status["biff"],
                          "not implemented: ignored, with a warning when set")
         for name in ("smtp_tls_per_site", "smtp_header_checks",
                      "smtpd_proxy_filter",
                      "smtpd_milter_maps", "smtpd_upstream_proxy_protocol",
-                     "mime_header_checks"):
+                     "milter_header_checks"):
             self.assertIn("refused", status[name], name)
         for name in ("myhostname", "header_checks", "smtpd_reject_unlisted_"
                      "recipient", "data_directory", "process_id"):

@@ -10,6 +10,9 @@ and exit status), for:
   pcre: and regexp: (tests/compat/data and tests/maps/regexp golden files);
   cidr:, texthash:, inline:, static:, several tables in one query;
   -s dumps (compared sorted), -d deletions, postalias tables;
+  messages on stdin with -h, -b and -m (header_checks and body_checks
+  simulation: which lines are headers and which are body, MIME parts
+  and attached messages, blank lines; TestMessageModes);
   UTF-8 keys: Unicode case folding with smtputf8_enable = yes, ASCII
   folding with no, at compatibility_level 0 and with -u, and keys that
   are not UTF-8 (TestUtf8Keys);
@@ -432,6 +435,60 @@ class TestUtf8Keys(CompatCase):
         with open(path, "wb") as f:
             f.write(data)
         return path
+
+
+MESSAGE_RULES = r"""/^Content-Type:/ CT
+/^Subject:/ SUBJ
+/^X-/ XHDR
+/^--/ DASHES
+/^$/ EMPTY
+/body/ BODY
+"""
+
+MESSAGES = [
+    # plain, and headers ended by a line that is not a header
+    b"Subject: a\nX-A: 1\n folded\n\nbody one\n\nbody two\n",
+    b"Subject: a\nX-A: 1\nnot a header body\nbody\n",
+    b"Subject: only headers\nX-A: 1\n",
+    # multipart with a part message/rfc822, preamble and epilogue
+    b"Subject: top\nContent-Type: multipart/mixed;\n boundary=\"b1\"\n\n"
+    b"pre body\n\n--b1\nContent-Type: text/plain\nX-Part: 1\n\npart body\n"
+    b"--b1\nContent-Type: message/rfc822\n\nSubject: inner\nX-Inner: 2\n\n"
+    b"inner body\n--b1--\nepi body\nX-Epi: body\n",
+    # part headers ended without a blank line; nested multipart; digest
+    b"Subject: t\nContent-Type: multipart/mixed; boundary=o\n\n--o\n"
+    b"X-P: 1\nnonheader body\n--o\nContent-Type: multipart/digest; "
+    b"boundary=d\n\n--d\n\nSubject: digest part\n\nbody d\n--d--\n--o--\n",
+    # message/rfc822 in base64 is not parsed; a boundary prefix matches
+    b"Content-Type: multipart/mixed; boundary=sep\n\n--sep\n"
+    b"Content-Type: message/rfc822\nContent-Transfer-Encoding: base64\n\n"
+    b"Subject: b64 body\n--separate\nX-After: prefix\n\nbody\n--sep--\n",
+]
+
+
+class TestMessageModes(CompatCase):
+    """postmap -q - -h / -b / -m on messages: the same keys, in the same
+    order, as Postfix's (what header_checks, mime_header_checks,
+    nested_header_checks and body_checks would see)."""
+
+    def test_message_modes(self):
+        rules = write(os.path.join(self.fresh("msg"), "rules"), MESSAGE_RULES)
+        for n, msg in enumerate(MESSAGES):
+            for flags in (("-h",), ("-b",), ("-h", "-b"), ("-h", "-m"),
+                          ("-b", "-m"), ("-h", "-b", "-m")):
+                with self.subTest(message=n, flags=flags):
+                    self.assertSame(
+                        "message %d %s" % (n, " ".join(flags)),
+                        self.pf.pm(*flags, "-q", "-", "regexp:" + rules,
+                                   stdin=msg),
+                        self.pi.pm(*flags, "-q", "-", "regexp:" + rules,
+                                   stdin=msg))
+        # -m alone: both warn, and read plain keys.
+        self.assertSame("-m alone",
+                        self.pf.pm("-m", "-q", "-", "regexp:" + rules,
+                                   stdin=MESSAGES[0]),
+                        self.pi.pm("-m", "-q", "-", "regexp:" + rules,
+                                   stdin=MESSAGES[0]))
 
 
 if __name__ == "__main__":

@@ -519,8 +519,7 @@ class Maildrop(unittest.TestCase):
         checks = os.path.join(i.conf, "header_checks")
         with open(checks, "w") as f:
             f.write("/^Subject: spam/ REJECT no spam\n")
-        i.set_main(header_checks="regexp:" + checks, mime_header_checks="",
-                   nested_header_checks="")
+        i.set_main(header_checks="regexp:" + checks)
         i.start()
         r = i.sendmail([i.user("bob")], "Subject: spam\n\nx\n")
         self.assertEqual(r.returncode, 0, r.err)

@@ -220,10 +220,6 @@ class Walkthrough(unittest.TestCase):
             "alias_database": "hash:%s/aliases" % conf,
             "home_mailbox": "Maildir/",
             "header_checks": "regexp:%s/header_checks" % conf,
-            # postino inspects the primary headers only (postino check
-            # refuses the defaults, $header_checks, otherwise).
-            "mime_header_checks": "",
-            "nested_header_checks": "",
             "smtpd_peername_lookup": "no",
         }
         sh([self.bin("postconf"), "-e"] + ["%s=%s" % kv for kv in

@@ -85,7 +85,12 @@ static const char main_cf_fmt[] =
     "        {warn@example.com = WARN noted}, {ok@example.com = OK} }\n"
     "smtpd_data_restrictions = reject_unauth_pipelining\n"
     "smtpd_authorized_xforward_hosts = 10.0.0.0/8\n"
-    "content_filter = scan:[127.0.0.1]:10025\n";
+    "content_filter = scan:[127.0.0.1]:10025\n"
+    /* Every header meets a table (MIME parts and attached messages
+     * too), and nesting is refused soon. */
+    "header_checks = static:{DUNNO}\n"
+    "mime_nesting_limit = 4\n"
+    "mime_boundary_length_limit = 16\n";
 
 /* empty_dir - remove the files in dir (queue files of the last input). */
 static void

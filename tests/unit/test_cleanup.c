@@ -475,6 +475,140 @@ test_body_and_folding(void **state)
 	result_free(&r);
 }
 
+/* MIME: part headers meet mime_header_checks, the non-MIME headers of an
+ * attached message nested_header_checks, the primary MIME headers
+ * mime_header_checks; boundaries open and close levels; nesting past
+ * mime_nesting_limit refuses the message while checks are in use. */
+static const char mime_checks[] =
+    "content-type:application/x-bad REJECT mime bad\n"
+    "x-part:yes WARN part header\n"
+    "content-description:drop IGNORE\n";
+static const char nested_checks[] =
+    "subject:nested-bad REJECT nested bad\n"
+    "x-nested:yes WARN nested seen\n";
+
+/* mime_configure - the tables above beside configure()'s, and extra. */
+static void
+mime_configure(const char *extra)
+{
+	char *mh = unit_write_file("mime_checks", mime_checks, (size_t)-1);
+	char *nh = unit_write_file("nested_checks", nested_checks, (size_t)-1);
+	char *text = concatenate("mime_header_checks = texthash:", mh, "\n",
+	    "nested_header_checks = texthash:", nh, "\n", extra, (char *)0);
+
+	configure(text);
+	free(text);
+	free(mh);
+	free(nh);
+}
+
+/* run_mime - one message; the status, and the reply if refused. */
+static int
+run_mime(struct result *r, const char *const *lines)
+{
+	run(r, remote, "s@example.net", one_rcpt, lines);
+	return r->status;
+}
+
+static void
+test_mime(void **state)
+{
+	struct result r;
+	static const char *const part_bad[] = { "Subject: m",
+	    "Content-Type: multipart/mixed;", "\tboundary=\"=_b1\"", "",
+	    "preamble", "--=_b1", "Content-Type:application/x-bad", "",
+	    "data", "--=_b1--", "epilogue", NULL };
+	static const char *const primary_bad[] = { "Subject: m",
+	    "Content-Type:application/x-bad", "", "body", NULL };
+	static const char *const after_close[] = { "Subject: m",
+	    "Content-Type: multipart/mixed; boundary=b2", "", "--b2",
+	    "X-Warn:yes", "X-Part:yes", "Content-Description:drop", "", "text",
+	    "--b2--", "Content-Type:application/x-bad", "", NULL };
+	static const char *const nested[] = { "Subject: m",
+	    "Content-Type: multipart/mixed; boundary=\"b3\"", "", "--b3",
+	    "Content-Type: message/rfc822", "", "X-Nested:yes",
+	    "Subject:nested-bad", "", "inner body", "--b3--", NULL };
+	static const char *const nested_ok[] = { "Subject:nested-bad",
+	    "Content-Type: multipart/mixed; boundary=b4", "", "--b4",
+	    "Content-Type: message/partial; id=x; number=1", "",
+	    "Subject:nested-bad", "", "--b4--", NULL };
+	/* Five multiparts, one inside the other. */
+	static const char *const deep[] = { "Subject: m",
+	    "Content-Type: multipart/mixed; boundary=l1", "", "--l1",
+	    "Content-Type: multipart/mixed; boundary=l2", "", "--l2",
+	    "Content-Type: multipart/mixed; boundary=l3", "", "--l3",
+	    "Content-Type: multipart/mixed; boundary=l4", "", "--l4",
+	    "Content-Type: multipart/mixed; boundary=l5", "", "--l5",
+	    "Content-Type: text/plain", "", "deep", "--l5--", "--l4--",
+	    "--l3--", "--l2--", "--l1--", NULL };
+	static const char *const digest[] = { "Subject: m",
+	    "Content-Type: multipart/digest; boundary=d", "", "--d", "",
+	    "Subject:nested-bad", "", "x", "--d--", NULL };
+
+	mime_configure("");
+	unit_capture_start();
+	assert_int_equal(run_mime(&r, part_bad), CLEANUP_STAT_CONT);
+	assert_string_equal(r.reply, "5.7.1 mime bad");
+	assert_int_equal(unit_captured(MSG_INFO, ": reject: header "
+	    "Content-Type:application/x-bad from client.example[192.0.2.1];"), 1);
+	result_free(&r);
+	assert_int_equal(run_mime(&r, primary_bad), CLEANUP_STAT_CONT);
+	result_free(&r);
+
+	/* Part headers: mime_header_checks, not header_checks (X-Warn:yes
+	 * says nothing there); not body lines; the epilogue is body. */
+	assert_int_equal(run_mime(&r, after_close), 0);
+	assert_int_equal(unit_captured(MSG_INFO, ": warning: header X-Part:yes"
+	    " from client.example[192.0.2.1];"), 1);
+	assert_int_equal(unit_captured(MSG_INFO, ": warning: header X-Warn:yes"),
+	    0);
+	assert_non_null(strstr(r.content, "\n--b2\nX-Warn:yes\nX-Part:yes\n\n"
+	    "text\n--b2--\nContent-Type:application/x-bad\n\n"));
+	result_free(&r);
+
+	/* An attached message: its Subject: meets nested_header_checks. */
+	assert_int_equal(run_mime(&r, nested), CLEANUP_STAT_CONT);
+	assert_string_equal(r.reply, "5.7.1 nested bad");
+	assert_int_equal(unit_captured(MSG_INFO, ": warning: header "
+	    "X-Nested:yes"), 1);
+	result_free(&r);
+	/* ... not in the primary headers, nor in message/partial. */
+	assert_int_equal(run_mime(&r, nested_ok), 0);
+	result_free(&r);
+	/* multipart/digest parts are messages unless they say otherwise. */
+	assert_int_equal(run_mime(&r, digest), CLEANUP_STAT_CONT);
+	assert_string_equal(r.reply, "5.7.1 nested bad");
+	result_free(&r);
+
+	/* Postfix refuses a multipart that opens inside limit + 2 others,
+	 * while checks are on: five levels pass a limit of 3, not of 2. */
+	unit_capture_stop();
+	mime_configure("mime_nesting_limit = 3\n");
+	unit_capture_start();
+	assert_int_equal(run_mime(&r, deep), 0);
+	result_free(&r);
+	unit_capture_stop();
+	mime_configure("mime_nesting_limit = 2\n");
+	unit_capture_start();
+	assert_int_equal(run_mime(&r, deep), CLEANUP_STAT_CONT);
+	assert_string_equal(r.reply, "5.6.0 MIME nesting exceeds safety limit");
+	if (unit_captured(MSG_INFO, ": reject: mime-error MIME nesting "
+	    "exceeds safety limit: Content-Type: multipart/mixed; boundary=l5 "
+	    "from client.example") != 1)
+		UNIT_FAILF("mime-error not logged");
+	result_free(&r);
+	configure("mime_nesting_limit = 2\nheader_checks =\n");
+	assert_int_equal(run_mime(&r, deep), 0);
+	result_free(&r);
+
+	/* disable_mime_input_processing: everything after the primary
+	 * headers is body. */
+	mime_configure("disable_mime_input_processing = yes\n");
+	assert_int_equal(run_mime(&r, part_bad), 0);
+	result_free(&r);
+	unit_capture_stop();
+}
+
 /* rcpt_list - "a,b,c" of the queued recipients. */
 static char *
 rcpt_list(const struct qfile_msg *m)
@@ -747,6 +881,7 @@ main(void)
 		cmocka_unit_test(test_header_checks),
 		cmocka_unit_test(test_hold_discard_redirect),
 		cmocka_unit_test(test_body_and_folding),
+		cmocka_unit_test(test_mime),
 		cmocka_unit_test(test_virtual),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_prepend_and_huge_header),
