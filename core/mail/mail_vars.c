@@ -13,11 +13,16 @@
 #include "postino_config.h"
 
 #include <stddef.h>
+#include <stdlib.h>
+#include <strings.h>
+#include <sys/socket.h>
 
 #include "mail_conf.h"
 #include "mail_params.h"
 #include "mail_vars.h"
 #include "msg.h"
+#include "mymalloc.h"
+#include "stringops.h"
 
 /* The variables themselves. */
 #define MAIL_VAR_STR(name, groups)	const char *var_##name;
@@ -134,4 +139,21 @@ void
 mail_vars_reset(void)
 {
 	bound_groups = 0;
+}
+
+int
+mail_vars_inet_family(int family)
+{
+	char *list = xstrdup(var_inet_protocols ? var_inet_protocols : "all");
+	char *cp = list, *tok;
+	int ok = 0;
+
+	while ((tok = mystrtok(&cp, " \t\r\n,")) != NULL) {
+		if (strcasecmp(tok, "all") == 0
+		    || (strcasecmp(tok, "ipv4") == 0 && family == AF_INET)
+		    || (strcasecmp(tok, "ipv6") == 0 && family == AF_INET6))
+			ok = 1;
+	}
+	free(list);
+	return ok;
 }

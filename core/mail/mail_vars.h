@@ -81,6 +81,10 @@ void mail_vars_rebind(void);
 /* mail_vars_bound - the groups bound so far. */
 unsigned mail_vars_bound(void);
 
+/* mail_vars_inet_family - does inet_protocols ("all", "ipv4", "ipv6",
+ * or both) allow this address family (AF_INET, AF_INET6)? */
+int mail_vars_inet_family(int family);
+
 /* mail_vars_reset - forget the bound groups (tests): the variables keep
  * their values but are no longer rebound. */
 void mail_vars_reset(void);

@@ -40,24 +40,6 @@
 #define MASTER_BIND_WAIT	10	/* seconds of EADDRINUSE retries */
 #define MASTER_BACKLOG		1024
 
-/* want_family - does inet_protocols allow this address family? */
-static int
-want_family(int family)
-{
-	char *list = xstrdup(var_inet_protocols);
-	char *cp = list, *tok;
-	int ok = 0;
-
-	while ((tok = mystrtok(&cp, " \t\r\n,")) != NULL) {
-		if (strcasecmp(tok, "all") == 0
-		    || (strcasecmp(tok, "ipv4") == 0 && family == AF_INET)
-		    || (strcasecmp(tok, "ipv6") == 0 && family == AF_INET6))
-			ok = 1;
-	}
-	free(list);
-	return ok;
-}
-
 /* add_addrs - resolve host (NULL: wildcard) and port into serv->addr. */
 static int
 add_addrs(struct master_serv *serv, const char *host, const char *port)
@@ -78,7 +60,7 @@ add_addrs(struct master_serv *serv, const char *host, const char *port)
 	}
 	for (ai = res; ai; ai = ai->ai_next) {
 		if ((ai->ai_family != AF_INET && ai->ai_family != AF_INET6)
-		    || !want_family(ai->ai_family))
+		    || !mail_vars_inet_family(ai->ai_family))
 			continue;
 		if (serv->naddr >= MASTER_MAX_LISTEN)
 			break;
@@ -149,9 +131,9 @@ prepare_inet(struct master_serv *serv)
 			if (strcasecmp(tok, "all") == 0) {
 				rc = add_addrs(serv, NULL, port);
 			} else if (strcasecmp(tok, "loopback-only") == 0) {
-				if (want_family(AF_INET))
+				if (mail_vars_inet_family(AF_INET))
 					rc = add_addrs(serv, "127.0.0.1", port);
-				if (rc == 0 && want_family(AF_INET6))
+				if (rc == 0 && mail_vars_inet_family(AF_INET6))
 					rc = add_addrs(serv, "::1", port);
 			} else {
 				size_t len = strlen(tok);

@@ -73,8 +73,8 @@ static int session_count;
 static long session_limit;
 static time_t full_warned;
 
-static const char *const verb_names[SMTPD_V_COUNT] = {
-	"helo", "ehlo", "xforward", "starttls", "auth", "mail", "rcpt", "data", "rset", "noop", "vrfy", "etrn",
+static const char *const verb_names[] = {
+	"helo", "ehlo", "xclient", "xforward", "starttls", "auth", "mail", "rcpt", "data", "rset", "noop", "vrfy", "etrn",
 	"quit", "help", "unknown",
 };
 
@@ -90,10 +90,16 @@ smtpd_reply(struct smtpd_session *s, const char *fmt, ...)
 	evbuffer_add(out, "\r\n", 2);
 }
 
-static const char *const verb_upper[SMTPD_V_COUNT] = {
-	"HELO", "EHLO", "XFORWARD", "STARTTLS", "AUTH", "MAIL", "RCPT", "DATA", "RSET", "NOOP", "VRFY", "ETRN",
+static const char *const verb_upper[] = {
+	"HELO", "EHLO", "XCLIENT", "XFORWARD", "STARTTLS", "AUTH", "MAIL", "RCPT",
+	"DATA", "RSET", "NOOP", "VRFY", "ETRN",
 	"QUIT", "HELP", "UNKNOWN",
 };
+/* One name per enum smtpd_verb: a verb added there must be named here. */
+_Static_assert(sizeof(verb_names) / sizeof(verb_names[0]) == SMTPD_V_COUNT,
+    "verb_names and enum smtpd_verb differ");
+_Static_assert(sizeof(verb_upper) / sizeof(verb_upper[0]) == SMTPD_V_COUNT,
+    "verb_upper and enum smtpd_verb differ");
 
 /* last_verb - what a session was doing, for "lost connection after" and
  * "timeout after": the message content, or the last command (Postfix). */
@@ -332,6 +338,11 @@ smtpd_fill_check(struct smtpd_session *s, struct smtpd_check_session *cs)
 		    sizeof(cs->server_port), NI_NUMERICHOST | NI_NUMERICSERV) != 0)
 			cs->server_addr[0] = cs->server_port[0] = 0;
 	}
+	/* XCLIENT DESTADDR, DESTPORT. */
+	if (s->dest_addr[0])
+		strlcpy(cs->server_addr, s->dest_addr, sizeof(cs->server_addr));
+	if (s->dest_port[0])
+		strlcpy(cs->server_port, s->dest_port, sizeof(cs->server_port));
 }
 
 static void

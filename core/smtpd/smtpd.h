@@ -34,7 +34,7 @@ enum smtpd_state {
 
 /* Command statistics for the "disconnect from" line. */
 enum smtpd_verb {
-	SMTPD_V_HELO, SMTPD_V_EHLO, SMTPD_V_XFORWARD, SMTPD_V_STARTTLS, SMTPD_V_AUTH, SMTPD_V_MAIL,
+	SMTPD_V_HELO, SMTPD_V_EHLO, SMTPD_V_XCLIENT, SMTPD_V_XFORWARD, SMTPD_V_STARTTLS, SMTPD_V_AUTH, SMTPD_V_MAIL,
 	SMTPD_V_RCPT, SMTPD_V_DATA,
 	SMTPD_V_RSET, SMTPD_V_NOOP, SMTPD_V_VRFY, SMTPD_V_ETRN, SMTPD_V_QUIT,
 	SMTPD_V_HELP,
@@ -113,6 +113,10 @@ struct smtpd_session {
 	int xforward_any;		/* ... XFORWARD was used */
 	int xforward_checked;		/* smtpd_authorized_xforward_hosts */
 	int xforward_ok;		/* ... looked up, and the answer */
+	int xclient_checked;		/* smtpd_authorized_xclient_hosts */
+	int xclient_ok;			/* ... looked up, and the answer */
+	char dest_addr[64];		/* XCLIENT DESTADDR ("": the socket's) */
+	char dest_port[16];		/* XCLIENT DESTPORT */
 	char **bcc;			/* BCC actions (NULL-terminated) */
 	int nbcc;
 
@@ -234,6 +238,16 @@ void smtpd_xforward_reset(struct smtpd_session *s);
  * when the filter did not know it). */
 const char *smtpd_xforward_get(const struct smtpd_session *s, int i,
     const char *real);
+/* smtpd_xclient_allowed - is the client in
+ * smtpd_authorized_xclient_hosts (looked up once per session)? */
+int smtpd_xclient_allowed(struct smtpd_session *s);
+/* smtpd_xclient_ehlo - the EHLO keyword line. */
+const char *smtpd_xclient_ehlo(void);
+/* smtpd_xclient_parse - an XCLIENT command: -1 with a 501 reply in
+ * reply, or 0 with the session's client replaced and the session back
+ * at the greeting stage (the caller greets). */
+int smtpd_xclient_parse(struct smtpd_session *s, const char *arg,
+    char *reply, size_t len);
 /* smtpd_xtext_decode - RFC 3461 xtext (malloc'd); NULL if malformed. */
 char *smtpd_xtext_decode(const char *in);
 
@@ -304,6 +318,8 @@ int smtpd_sasl_cont(struct smtpd_session *s, const char *line, char *text,
     size_t len);
 void smtpd_sasl_reset(struct smtpd_session *s);
 void smtpd_sasl_free(struct smtpd_session *s);
+/* smtpd_sasl_enabled - smtpd_sasl_auth_enable is on. */
+int smtpd_sasl_enabled(void);
 
 /* smtpd_anvil.c - connection and rate limits through the anvil service
  * (synchronous, bounded: see the file).  smtpd_anvil_init before

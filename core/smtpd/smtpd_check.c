@@ -1088,6 +1088,9 @@ unknown_client(struct smtpd_check_ctx *ctx, enum smtpd_restrict_op op)
 	const struct smtpd_check_session *s = ctx->s;
 	const char *addr = s->client_addr ? s->client_addr : "";
 	const char *what = "hostname";
+	/* X.7.25: reverse DNS validation failed (RFC 7372); Postfix says
+	 * X.7.1 when there is no reverse name at all. */
+	const char *dsn = "4.7.25";
 	int tempfail;
 	char *text;
 	int rc;
@@ -1098,6 +1101,7 @@ unknown_client(struct smtpd_check_ctx *ctx, enum smtpd_restrict_op op)
 			return SMTPD_CHECK_DUNNO;
 		tempfail = s->reverse_tempfail;
 		what = "reverse hostname";
+		dsn = "4.7.1";
 		break;
 	case SR_UNKNOWN_FORWARD_CLIENT:
 		/* Only a name whose forward lookup does not come back. */
@@ -1113,14 +1117,12 @@ unknown_client(struct smtpd_check_ctx *ctx, enum smtpd_restrict_op op)
 	}
 	text = concatenate("Client host rejected: cannot find your ", what,
 	    ", [", addr, "]", (char *)0);
-	/* X.7.25: reverse DNS validation failed (RFC 7372), as Postfix. */
 	if (tempfail)
 		rc = tempfail_action(ctx, var_reject_tempfail_action, "Client host",
-		    450, "4.7.25", text);
+		    450, dsn, text);
 	else
 		rc = smtpd_check_reject(ctx, "Client host",
-		    (int)var_unknown_client_reject_code, "4.7.25", "%s",
-		    text);
+		    (int)var_unknown_client_reject_code, dsn, "%s", text);
 	free(text);
 	return rc;
 }

@@ -483,6 +483,8 @@ ehlo_reply(struct smtpd_session *s)
 	EHLO_KW(SMTPD_EHLO_ENHANCED, "ENHANCEDSTATUSCODES");
 	EHLO_KW(SMTPD_EHLO_8BITMIME, "8BITMIME");
 	EHLO_KW(SMTPD_EHLO_DSN, "DSN");
+	if (smtpd_xclient_allowed(s))
+		kw[n++] = xstrdup(smtpd_xclient_ehlo());
 	if (smtpd_xforward_allowed(s))
 		kw[n++] = xstrdup(smtpd_xforward_ehlo());
 #undef EHLO_KW
@@ -1030,6 +1032,23 @@ cmd_xforward(struct smtpd_session *s, struct cmd_args *a)
 	return CMD_OK;
 }
 
+/* cmd_xclient - XCLIENT_README: another client for the rest of the
+ * session (smtpd_xforward.c), greeted as a new connection. */
+static int
+cmd_xclient(struct smtpd_session *s, struct cmd_args *a)
+{
+	if (!smtpd_xclient_allowed(s))
+		return syntax(a, "550 5.7.0 Error: insufficient authorization");
+	if (smtpd_xclient_parse(s, a->arg, a->text, sizeof(a->text)) < 0)
+		return syntax(a, a->text);
+	/* The milters hear of the new client as of a new connection. */
+	smtpd_milter_free(s);
+	milter_connect_task(s, NULL);
+	/* Postfix's disconnect line never counts XCLIENT as done
+	 * ("xclient=0/1"): neither does ours, for the same log readers. */
+	return CMD_FAIL;
+}
+
 /* cmd_auth - RFC 4954 (smtpd_sasl.c does the work, in the task). */
 static int
 cmd_auth(struct smtpd_session *s, struct cmd_args *a)
@@ -1077,6 +1096,9 @@ static const struct smtpd_cmd commands[] = {
 	{"NOOP", SMTPD_V_NOOP, CF_JUNK | CF_PIPE_ESMTP, cmd_noop, NULL},
 	{"VRFY", SMTPD_V_VRFY, CF_TASK | CF_JUNK | CF_PIPE_ESMTP | CF_NEED_TLS,
 	cmd_vrfy, NULL},
+	{"XCLIENT", SMTPD_V_XCLIENT, CF_TASK | CF_NO_MAIL | CF_PIPE_ESMTP
+	    | CF_DENIED_OK, cmd_xclient,
+	"503 5.5.1 Error: MAIL transaction in progress"},
 	{"XFORWARD", SMTPD_V_XFORWARD, CF_TASK | CF_NO_MAIL | CF_PIPE_ESMTP,
 	cmd_xforward, "503 5.5.1 Error: MAIL transaction in progress"},
 	{"STARTTLS", SMTPD_V_STARTTLS, CF_TASK | CF_NO_ARG | CF_NO_MAIL

@@ -361,6 +361,12 @@ smtpd_sasl_ehlo(struct smtpd_session *s, char **lines, int max)
 	return n;
 }
 
+int
+smtpd_sasl_enabled(void)
+{
+	return sasl_enabled;
+}
+
 /* smtpd_sasl_reset - close the Dovecot connection of s. */
 void
 smtpd_sasl_reset(struct smtpd_session *s)

@@ -367,12 +367,15 @@ class Milter(unittest.TestCase):
         pfx_peer = Peer(self, {})
         our_peer = Peer(self, {})
         i = Instance(self, users=("bob", "carol"))
-        i.set_main(smtpd_milters="inet:127.0.0.1:%d" % our_peer.port)
+        i.set_main(smtpd_milters="inet:127.0.0.1:%d" % our_peer.port,
+                   smtpd_authorized_xclient_hosts="127.0.0.1")
         i.start()
         pfx = PostfixMx(self, address=PFX_ADDR, domain=PFX_DOMAIN,
                         users=("bob", "carol"),
                         extra_main={"smtpd_milters": "inet:127.0.0.1:%d"
-                                    % pfx_peer.port})
+                                    % pfx_peer.port,
+                                    "smtpd_authorized_xclient_hosts":
+                                    "127.0.0.1"})
         # PostfixMx's own probe of port 25 was a session for the milter.
         poll_until("the milter's close event of Postfix's probe",
                    lambda: any(e["ev"] == "close"
@@ -436,6 +439,13 @@ class Milter(unittest.TestCase):
         run("unknown", same({}), before=("BOGUS one", "XYZZY"))
         run("unknown-reject", same({"unknown": "reply:554 5.7.1 No xyzzy"}),
             before=("XYZZY",))
+        # XCLIENT: the milter hears of the new client.
+        run("xclient", same({}), before=(
+            "XCLIENT NAME=mail.client.example ADDR=198.51.100.7 PORT=4000",
+            "EHLO helo.client.example"))
+        run("xclient-helo", same({}), before=(
+            "XCLIENT NAME=[UNAVAILABLE] ADDR=198.51.100.8 PORT=4001 "
+            "HELO=given.helo.example",))
         # Two transactions in one session.  (A new HELO is not here:
         # Postfix sends the milter HELO then ABORT, postino the reverse.)
         run("rset", same({}), before=("MAIL FROM:<a@example.org>", "RSET"))
@@ -725,7 +735,8 @@ def norm_events(events, users):
             # Postfix passes the verb only (its command buffer is split
             # in place by then); postino the whole line, as Sendmail.
             e["cmd"] = e["cmd"].split()[0]
-        if e["ev"] == "connect":
+        if e["ev"] == "connect" and "127.0.0.1" in e.get("addr", []):
+            # The real client: named by each MTA's resolver.
             e.pop("host", None)
             e.pop("addr", None)
         out.append(e)

@@ -242,7 +242,7 @@ class Dns(unittest.TestCase):
         alice = i.addr("alice")
         self.assertEqual(self.rcpt(i, "127.0.0.3", "good.test", "a@good.test",
                                    alice),
-                         (550, b"5.7.25 Client host rejected: cannot find "
+                         (550, b"5.7.1 Client host rejected: cannot find "
                           b"your reverse hostname, [127.0.0.3]"))
         self.assertEqual(self.rcpt(i, "127.0.0.4", "good.test", "a@good.test",
                                    alice),
@@ -338,7 +338,7 @@ class Dns(unittest.TestCase):
                                 alice)[1])
         self.assertEqual(self.rcpt(i, "127.0.0.6", "good.test", "a@good.test",
                                    alice),
-                         (450, b"4.7.25 Client host rejected: cannot find "
+                         (450, b"4.7.1 Client host rejected: cannot find "
                           b"your reverse hostname, [127.0.0.6]"))
 
     def test_reverse_lookup_on_the_loop(self):

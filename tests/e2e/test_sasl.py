@@ -125,6 +125,49 @@ class Sasl(unittest.TestCase):
         i.wait_log(r": client=unknown\[127\.0\.0\.1\], sasl_method=LOGIN, "
                    r"sasl_username=%s$" % i.user("bob"))
 
+    def test_xclient_login(self):
+        """XCLIENT LOGIN= (smtpd_authorized_xclient_hosts): the session
+        counts as logged in -- permit_sasl_authenticated relays, AUTH is
+        refused, the log and Received: say so -- as after AUTH."""
+        i = self.instance(main={"smtpd_authorized_xclient_hosts": "127.0.0.1"})
+        ext = "someone@ext.test"
+        c = smtplib.SMTP("127.0.0.1", i.port, timeout=WAIT)
+        c.ehlo("proxy.example.test")
+        self.assertTrue(c.has_extn("xclient"))
+        code, text = c.docmd("XCLIENT", "NAME=user.example.test "
+                             "ADDR=198.51.100.9 LOGIN=" + i.user("alice"))
+        self.assertEqual(code, 220, text)
+        c.ehlo("client.example.test")
+        code, text = c.docmd("AUTH", "PLAIN")
+        self.assertEqual(code, 503, text)
+        self.assertIn(b"already authenticated", text)
+        c.mail(i.addr("alice"))
+        code, text = c.rcpt(ext)
+        self.assertEqual(code, 250, text)
+        c.rset()
+        self.assertEqual(c.sendmail(i.addr("alice"), [i.addr("bob")],
+                                    message(i.addr("alice"), i.addr("bob"),
+                                            "xclient")), {})
+        c.quit()
+        i.wait_log(r": client=user\.example\.test\[198\.51\.100\.9\], "
+                   r"sasl_method=XCLIENT, sasl_username=%s$" % i.user("alice"))
+        i.wait_maildir("bob", 1)
+        self.assertRegex(i.maildir_messages("bob")[0].decode(),
+                         r"Received: from client\.example\.test "
+                         r"\(user\.example\.test \[198\.51\.100\.9\]\)\n"
+                         r"\tby mx\.example\.test \(\S+\) with ESMTPA id ")
+        # Without LOGIN the impersonated client is not logged in.
+        c = smtplib.SMTP("127.0.0.1", i.port, timeout=WAIT)
+        c.ehlo("proxy.example.test")
+        code, text = c.docmd("XCLIENT", "ADDR=198.51.100.9")
+        self.assertEqual(code, 220, text)
+        c.ehlo("client.example.test")
+        c.mail(i.addr("alice"))
+        code, text = c.rcpt(ext)
+        self.assertEqual(code, 554, text)
+        c.quit()
+        i.check_sanitizer()
+
     def test_failures(self):
         i = self.instance(main={"smtpd_hard_error_limit": "3",
                                 "smtpd_soft_error_limit": "2",

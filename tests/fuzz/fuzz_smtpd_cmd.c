@@ -85,6 +85,7 @@ static const char main_cf_fmt[] =
     "        {warn@example.com = WARN noted}, {ok@example.com = OK} }\n"
     "smtpd_data_restrictions = reject_unauth_pipelining\n"
     "smtpd_authorized_xforward_hosts = 10.0.0.0/8\n"
+    "smtpd_authorized_xclient_hosts = 10.0.0.0/8\n"
     "content_filter = scan:[127.0.0.1]:10025\n"
     /* Every header meets a table (MIME parts and attached messages
      * too), and nesting is refused soon. */
@@ -365,6 +366,12 @@ smtpd_milter_helo(struct smtpd_session *s)
 	(void)s;
 }
 
+void
+smtpd_milter_free(struct smtpd_session *s)
+{
+	(void)s;
+}
+
 int
 smtpd_milter_connect(struct smtpd_session *s)
 {
@@ -468,6 +475,20 @@ smtpd_sasl_cont(struct smtpd_session *s, const char *line, char *text,
 	(void)line;
 	snprintf(text, len, "501 5.7.0 Authentication aborted");
 	return SASL_ERROR;
+}
+
+int
+smtpd_sasl_enabled(void)
+{
+	return 0;
+}
+
+void
+smtpd_sasl_free(struct smtpd_session *s)
+{
+	xfree(&s->sasl_method);
+	xfree(&s->sasl_username);
+	xfree(&s->sasl_sender);
 }
 
 void

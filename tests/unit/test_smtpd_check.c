@@ -1080,7 +1080,7 @@ test_other_restrictions(void **state)
 	conf("compatibility_level = 3.6\n"
 	    "smtpd_client_restrictions = reject_unknown_reverse_client_hostname,"
 	    " reject_unknown_client_hostname");
-	expect_rcpt(&s, "joe@our.test", 450, "4.7.25", "Client host rejected: "
+	expect_rcpt(&s, "joe@our.test", 450, "4.7.1", "Client host rejected: "
 	    "cannot find your reverse hostname, [192.0.2.9]");
 	s.reverse_name = "ptr.example";
 	expect_rcpt(&s, "joe@our.test", 450, "4.7.25", "Client host rejected: "
