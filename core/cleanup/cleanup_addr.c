@@ -25,33 +25,6 @@
 #define CLEANUP_CANON_RECURSION	10
 #define CLEANUP_ALIAS_REPLY	"4.6.0 Alias expansion error"
 
-/* list_next - next table spec of a main.cf list: separated by commas and
- * blanks, with "type:{ ... }" kept whole (braces included). */
-static char *
-list_next(char **cpp)
-{
-	char *start = *cpp + strspn(*cpp, ", \t\r\n");
-	char *cp = start;
-	int level = 0;
-
-	if (*start == 0) {
-		*cpp = start;
-		return NULL;
-	}
-	for (; *cp; cp++) {
-		if (*cp == '{')
-			level++;
-		else if (*cp == '}' && level > 0)
-			level--;
-		else if (level == 0 && strchr(", \t\r\n", *cp))
-			break;
-	}
-	if (*cp)
-		*cp++ = 0;
-	*cpp = cp;
-	return start;
-}
-
 void
 cleanup_maps_open(struct cleanup_maps *maps, const char *param,
     const char *value)
@@ -59,7 +32,7 @@ cleanup_maps_open(struct cleanup_maps *maps, const char *param,
 	char *copy = xstrdup(value), *cp = copy, *spec;
 
 	maps->param = xstrdup(param);
-	while ((spec = list_next(&cp)) != NULL) {
+	while ((spec = mystrtok_table(&cp)) != NULL) {
 		char *err = NULL;
 		struct map *map = map_open(spec, O_RDONLY,
 		    MAP_FLAGS_DEFAULT | MAP_FLAG_SURROGATE, &err);

@@ -282,8 +282,6 @@ compute_mynetworks(void)
 	"postino has no before-queue proxy filter: run the filter in front of postino's smtpd and remove this setting"
 #define H_UPSTREAM	\
 	"postino does not speak the HAProxy protocol: let clients connect directly and remove this setting"
-#define H_OUTCHECKS	\
-	"postino's smtp and lmtp clients do not apply header or body checks: remove this setting"
 #define H_AUTHZ	\
 	"postino does not restrict who runs this command: restrict it with file permissions and remove this setting"
 #define H_LOGIN	\

@@ -22,7 +22,7 @@
 #include "mail_conf.h"
 #include "mail_vars.h"
 #include "map.h"
-#include "mime_parse.h"
+#include "hbc.h"
 #include "utf8.h"
 #include "map_cmd.h"
 #include "map_src.h"
@@ -652,70 +652,60 @@ query_key(const struct map_cmd *cmd, struct table_set *ts, const char *key)
 	return 1;
 }
 
-/* query_message - -q - with -h or -b: the message on stdin, as cleanup
- * reads it.  With -h each logical header is a key, with -b each body
- * line (the blank line that ends a header block included, as in
- * Postfix).  Without -m only the primary headers are headers; with -m
- * (mime_parse.h) the headers of body parts and attached messages are
- * too, and boundaries are body lines. */
+/* query_message - -q - with -h or -b: the message on stdin, read as
+ * cleanup reads it (hbc.h).  With -h each logical header is a key, with
+ * -b each body line (the blank line that ends a header block included,
+ * as in Postfix).  Without -m only the primary headers are headers; with
+ * -m the headers of body parts and attached messages are too, and
+ * boundaries are body lines. */
+struct query_message {
+	const struct map_cmd *cmd;
+	struct table_set *ts;
+	int header_mode, body_mode, found;
+};
+
+static void
+query_header(void *ctx, enum hbc_class cls, const char *text, size_t len)
+{
+	struct query_message *q = ctx;
+
+	(void)cls;
+	(void)len;
+	if (q->header_mode)
+		q->found |= query_key(q->cmd, q->ts, text);
+}
+
+static void
+query_body(void *ctx, const char *line, size_t len)
+{
+	struct query_message *q = ctx;
+
+	(void)len;
+	if (q->body_mode)
+		q->found |= query_key(q->cmd, q->ts, line);
+}
+
 static int
 query_message(const struct map_cmd *cmd, struct table_set *ts,
     int header_mode, int body_mode, int mime)
 {
-	struct mime_parse m;
-	struct buf *hdr = buf_new(256, BUF_NOLIMIT);
+	struct query_message q = {cmd, ts, header_mode, body_mode, 0};
+	struct hbc_walk w;
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t n;
-	int primary = 1, pending = 0, found = 0;
 
-	mime_parse_init(&m, !mime, var_mime_nesting_limit,
-	    var_mime_boundary_length_limit);
-#define FLUSH_HEADER() do { \
-		if (pending) { \
-			(void)mime_parse_header(&m, buf_str(hdr), \
-			    mime_parse_header_name_len(buf_str(hdr), buf_len(hdr))); \
-			if (header_mode) \
-				found |= query_key(cmd, ts, buf_str(hdr)); \
-			pending = 0; \
-			buf_reset(hdr); \
-		} \
-	} while (0)
+	hbc_walk_init(&w, !mime, query_header, query_body, &q);
 	while ((n = getline(&line, &cap, stdin)) >= 0) {
 		if (n > 0 && line[n - 1] == '\n')
 			line[--n] = 0;
 		if (n > 0 && line[n - 1] == '\r')
 			line[--n] = 0;
-		if (primary || m.block != MIME_BLOCK_BODY) {
-			if (pending && n > 0 && (line[0] == ' ' || line[0] == '\t')) {
-				buf_putc(hdr, '\n');
-				buf_append(hdr, line, (size_t)n);
-				continue;
-			}
-			if (mime_parse_header_name_len(line, (size_t)n) > 0) {
-				FLUSH_HEADER();
-				buf_append(hdr, line, (size_t)n);
-				pending = 1;
-				continue;
-			}
-			FLUSH_HEADER();
-			/* As Postfix, a blank line between the primary headers
-			 * and a body that starts without one. */
-			if (primary && n > 0 && body_mode)
-				found |= query_key(cmd, ts, "");
-			primary = 0;
-			mime_parse_block_end(&m, n == 0);
-		}
-		(void)mime_parse_boundary(&m, line, (size_t)n);
-		if (body_mode)
-			found |= query_key(cmd, ts, line);
+		hbc_walk_line(&w, line, (size_t)n);
 	}
-	FLUSH_HEADER();
-#undef FLUSH_HEADER
+	hbc_walk_end(&w);
 	free(line);
-	buf_free(&hdr);
-	mime_parse_free(&m);
-	return found;
+	return q.found;
 }
 
 int

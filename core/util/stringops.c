@@ -201,3 +201,28 @@ split_nameval(char *line, char **name_r, char **value_r)
 	*value_r = trimblanks(cp);
 	return NULL;
 }
+
+char *
+mystrtok_table(char **bufp)
+{
+	char *start = *bufp + strspn(*bufp, ", \t\r\n");
+	char *cp = start;
+	int level = 0;
+
+	if (*start == 0) {
+		*bufp = start;
+		return NULL;
+	}
+	for (; *cp; cp++) {
+		if (*cp == '{')
+			level++;
+		else if (*cp == '}' && level > 0)
+			level--;
+		else if (level == 0 && strchr(", \t\r\n", *cp))
+			break;
+	}
+	if (*cp)
+		*cp++ = 0;
+	*bufp = cp;
+	return start;
+}

@@ -29,6 +29,11 @@ char *mystrtok(char **bufp, const char *sep);
  * surrounding blanks removed); an unbalanced "{" sets *err_r. */
 char *mystrtok_grouped(char **bufp, const char *sep, const char **err_r);
 
+/* mystrtok_table - next table of a main.cf list of "type:name" tables:
+ * separated by commas and blanks, "type:{ ... }" kept whole (braces
+ * included); NULL at end. */
+char *mystrtok_table(char **bufp);
+
 /* strlcpy/strlcat - bounded copies (glibc 2.36 lacks them). */
 size_t postino_strlcpy(char *dst, const char *src, size_t size);
 size_t postino_strlcat(char *dst, const char *src, size_t size);

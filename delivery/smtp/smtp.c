@@ -428,6 +428,7 @@ conf_init(void)
 			smtp_conf.use_ipv4 = 1;
 	}
 	smtp_addr_init();
+	smtp_hbc_init();
 	smtp_tls_init(l);
 	smtp_sasl_init(l);
 }

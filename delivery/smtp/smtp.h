@@ -307,6 +307,15 @@ int smtp_sasl_authenticate(struct smtp_session *s,
  * 8BITMIME; a message without MIME-Version is copied unchanged. */
 struct buf *smtp_mime_downgrade(const char *msg, size_t len);
 
+/* smtp_hbc.c - smtp_*_checks (lmtp_*_checks): smtp_hbc_init after the
+ * configuration is bound (and again at reload); smtp_hbc_apply: the
+ * message (queue form) as it is to be sent in *out_r, 0; or -1 when a
+ * table failed (*why_r, malloc'd: defer). */
+void smtp_hbc_init(void);
+int smtp_hbc_active(void);
+int smtp_hbc_apply(const char *msg, size_t len, const char *queue_id,
+    struct buf **out_r, char **why_r);
+
 /* smtp_proto.c - deliver one request; exactly one status per recipient
  * through smtp_status().  Returns the destination feedback for qmgr:
  * SMTP_DEST_OK, SMTP_DEST_DEAD (with *reason_r), SMTP_DEST_NONE. */

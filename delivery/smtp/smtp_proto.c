@@ -133,7 +133,10 @@ struct deliv {
 	int eight_bit;			/* content has 8-bit bytes (-1 unknown) */
 	int final;			/* this server is the last one */
 	struct last_error le;
-	struct buf *mem;		/* the downgraded message, when sent so */
+	struct buf *mem;		/* the message as sent, when it is not
+					 * the queue file's (checks, downgrade) */
+	int checked;			/* smtp_*_checks applied */
+	int downgraded;			/* made 7-bit */
 	struct smtp_tls_policy tls;	/* of the next hop */
 	const char *domain;		/* the next hop's domain (peer names) */
 	struct smtp_sasl_cred *cred;	/* SASL login for this server */
@@ -176,6 +179,15 @@ needs_smtputf8(struct deliv *dv)
 	return 0;
 }
 
+static int
+has_8bit_mem(const char *p, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)p[i] & 0x80)
+			return 1;
+	return 0;
+}
+
 /* content_8bit - does the message have bytes with the high bit set? */
 static int
 content_8bit(struct deliv *dv)
@@ -186,6 +198,9 @@ content_8bit(struct deliv *dv)
 	if (dv->eight_bit >= 0)
 		return dv->eight_bit;
 	dv->eight_bit = 0;
+	if (dv->mem)
+		return dv->eight_bit = has_8bit_mem(buf_str(dv->mem),
+		    buf_len(dv->mem));
 	while (pos < len) {
 		size_t want = sizeof(buf);
 		ssize_t n;
@@ -230,28 +245,76 @@ content_len(struct deliv *dv)
 /* downgrade - for a server without 8BITMIME: the message with its 8-bit
  * parts made quoted-printable (smtp_mime.c), unless
  * disable_mime_output_conversion or the message is too large to copy. */
-static void
-downgrade(struct deliv *dv)
+/* content_copy - the message as it is to be sent, in memory (malloc'd,
+ * its length in *len_r); NULL on a read error. */
+static char *
+content_copy(struct deliv *dv, size_t *len_r)
 {
-	off_t len = dv->dr->content_len, pos = 0;
-	char *copy;
+	off_t len = content_len(dv), pos = 0;
+	char *copy = xmalloc((size_t)len + 1);
 
-	if (dv->mem || var_disable_mime_output_conversion || !content_8bit(dv)
-	    || len > SMTP_MIME_COPY_MAX)
-		return;
-	copy = xmalloc((size_t)len + 1);
 	while (pos < len) {
-		ssize_t n = pread(dv->req->fd, copy + pos, (size_t)(len - pos),
-		    dv->dr->content_offset + pos);
+		ssize_t n = content_read(dv, copy + pos, (size_t)(len - pos), pos);
 
 		if (n <= 0) {
 			free(copy);
-			return;
+			return NULL;
 		}
 		pos += n;
 	}
-	dv->mem = smtp_mime_downgrade(copy, (size_t)len);
+	*len_r = (size_t)len;
+	return copy;
+}
+
+/* set_mem - what is sent from now on. */
+static void
+set_mem(struct deliv *dv, struct buf *mem)
+{
+	buf_free(&dv->mem);
+	dv->mem = mem;
+	dv->eight_bit = -1;
+}
+
+static void
+downgrade(struct deliv *dv)
+{
+	size_t len;
+	char *copy;
+
+	if (dv->downgraded || var_disable_mime_output_conversion
+	    || !content_8bit(dv) || content_len(dv) > SMTP_MIME_COPY_MAX)
+		return;
+	if ((copy = content_copy(dv, &len)) == NULL)
+		return;
+	dv->downgraded = 1;
+	set_mem(dv, smtp_mime_downgrade(copy, len));
 	free(copy);
+}
+
+/* content_checks - smtp_*_checks, once per delivery (smtp_hbc.c); 0, or
+ * -1 when they could not be applied (*why_r: the reason, malloc'd). */
+static int
+content_checks(struct deliv *dv, char **why_r)
+{
+	struct buf *out = NULL;
+	size_t len;
+	char *copy;
+	int rc;
+
+	*why_r = NULL;
+	if (dv->checked || !smtp_hbc_active())
+		return 0;
+	if ((copy = content_copy(dv, &len)) == NULL) {
+		*why_r = xstrdup("error reading the queue file");
+		return -1;
+	}
+	rc = smtp_hbc_apply(copy, len, dv->dr->queue_id, &out, why_r);
+	free(copy);
+	if (rc < 0)
+		return -1;
+	dv->checked = 1;
+	set_mem(dv, out);
+	return 0;
 }
 
 static int
@@ -523,6 +586,19 @@ transaction(struct deliv *dv, struct smtp_session *s)
 				    s->peer);
 		ret = 0;
 		goto out;
+	}
+	{
+		char *why;
+
+		if (content_checks(dv, &why) < 0) {
+			for (int i = 0; i < dr->rcpt_count; i++)
+				if (pending(dv, i))
+					smtp_status(dv->req, i, "4.3.0", "deferred", "none",
+					    "%s", why);
+			free(why);
+			ret = 0;
+			goto out;
+		}
 	}
 	if (!(s->features & SMTP_FEATURE_8BITMIME))
 		downgrade(dv);

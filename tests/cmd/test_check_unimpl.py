@@ -60,8 +60,8 @@ CASES = [
     ("smtpd_upstream_proxy_protocol", "haproxy", REFUSE),
     ("always_bcc", "archive@example.com", FINE),
     ("sender_bcc_maps", "hash:/etc/postino/sender_bcc", FINE),
-    ("lmtp_body_checks", "regexp:/etc/postino/lmtp_bc", REFUSE),
-    ("smtp_header_checks", "regexp:/etc/postino/smtp_hc", REFUSE),
+    ("lmtp_body_checks", "regexp:/etc/postino/lmtp_bc", FINE),
+    ("smtp_header_checks", "regexp:/etc/postino/smtp_hc", FINE),
     ("message_reject_characters", "\\0", REFUSE),
     # Limits: 0 is off.
     ("postscreen_client_connection_count_limit", "0", FINE),
@@ -223,7 +223,7 @@ class CheckUnimplTest(unittest.TestCase):
                   "smtpd_milter_maps = cidr:/etc/postino/milters\n"
                   "smtpd_upstream_proxy_protocol = haproxy\n")
         self.master("smtp inet n - n - 1 smtpd"
-                    " -o smtp_header_checks=regexp:/etc/postino/shc"
+                    " -o smtp_tls_per_site=hash:/etc/postino/tls_per_site"
                     " -o smtpd_proxy_filter=127.0.0.1:10025\n")
         r, lines = self.check()
         self.assertNotEqual(r.rc, 0, r)
@@ -233,7 +233,7 @@ class CheckUnimplTest(unittest.TestCase):
             ("main", "4", "debug_peer_list"),
             ("main", "5", "smtpd_milter_maps"),
             ("main", "6", "smtpd_upstream_proxy_protocol"),
-            ("master", "1", "smtp_header_checks"),
+            ("master", "1", "smtp_tls_per_site"),
             ("master", "1", "smtpd_proxy_filter")])
 
     def test_mime_and_nested_header_checks(self):

@@ -581,7 +581,11 @@ class PostconfTest(unittest.TestCase):
             self.assertNotIn(name, status)
         self.assertEqual(status["biff"],
                          "not implemented: ignored, with a warning when set")
-        for name in ("smtp_tls_per_site", "smtp_header_checks",
+        for name in ("smtp_header_checks", "smtp_mime_header_checks",
+                     "smtp_nested_header_checks", "smtp_body_checks",
+                     "lmtp_header_checks", "lmtp_body_checks"):
+            self.assertNotIn(name, status)
+        for name in ("smtp_tls_per_site", "message_reject_characters",
                      "smtpd_proxy_filter",
                      "smtpd_milter_maps", "smtpd_upstream_proxy_protocol",
                      "milter_header_checks"):

@@ -32,7 +32,7 @@ REFUSED = [
     ("smtpd_proxy_filter", "127.0.0.1:10025"),
     ("smtp_tls_per_site", "hash:/etc/postino/tls_per_site"),
     ("smtpd_upstream_proxy_protocol", "haproxy"),
-    ("smtp_header_checks", "regexp:/etc/postino/smtp_header_checks"),
+    ("lmtp_tls_per_site", "hash:/etc/postino/tls_per_site"),
     ("smtp_dns_support_level", "disabled"),
 ]
 
