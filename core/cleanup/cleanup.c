@@ -58,6 +58,46 @@ word_list(const char *list, char ***words_r, int *count_r)
 	free(copy);
 }
 
+/* char_set - a set of bytes written with C escapes (\a \b \f \n \r \t
+ * \v \\ and \ddd, up to three octal digits), as postconf(5) says for
+ * message_reject_characters and message_strip_characters; 1 if the set
+ * is not empty.  A backslash before anything else stands for that
+ * character (with a warning). */
+static int
+char_set(const char *param, const char *value, unsigned char set[32])
+{
+	int any = 0;
+
+	memset(set, 0, 32);
+	for (const char *cp = value; *cp; cp++) {
+		unsigned c = (unsigned char)*cp;
+
+		if (c == '\\' && cp[1]) {
+			static const char esc[] = "a\ab\bf\fn\nr\rt\tv\v\\\\";
+			const char *e;
+
+			cp++;
+			if (*cp >= '0' && *cp <= '7') {
+				c = 0;
+				for (int n = 0; n < 3 && *cp >= '0' && *cp <= '7'; n++)
+					c = c * 8 + (unsigned)(*cp++ - '0');
+				cp--;
+				c &= 0xff;
+			} else if ((e = strchr(esc, *cp)) != NULL
+			    && (e - esc) % 2 == 0) {
+				c = (unsigned char)e[1];
+			} else {
+				msg_warn("%s: unknown escape \\%c: taken as %c", param,
+				    *cp, *cp);
+				c = (unsigned char)*cp;
+			}
+		}
+		set[c / 8] |= (unsigned char)(1u << (c % 8));
+		any = 1;
+	}
+	return any;
+}
+
 /* word_list_free - what word_list() made. */
 static void
 word_list_free(char ***words, int *count)
@@ -238,6 +278,10 @@ cleanup_init(void)
 	    || *var_nested_header_checks;
 	word_list(var_message_drop_headers, &c->drop_headers,
 	    &c->drop_header_count);
+	c->any_reject_chars = char_set(MAIL_PARAM_NAME(message_reject_characters),
+	    var_message_reject_characters, c->reject_chars);
+	c->any_strip_chars = char_set(MAIL_PARAM_NAME(message_strip_characters),
+	    var_message_strip_characters, c->strip_chars);
 	c->myorigin = xstrdup(var_myorigin);
 	c->myhostname = xstrdup(var_myhostname);
 	c->undisclosed_header = xstrdup(var_undisclosed_recipients_header);

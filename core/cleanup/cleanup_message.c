@@ -560,8 +560,72 @@ end_header_block(struct cleanup_state *st, int blank_line)
 	mime_parse_block_end(&st->mime, blank_line == 1);
 }
 
+static void message_line(struct cleanup_state *st, const char *line,
+    size_t len);
+static void message_piece(struct cleanup_state *st, const char *data,
+    size_t len, int first, int last);
+
+/* content_chars - message_reject_characters (the message is refused,
+ * the content still read) and message_strip_characters (the bytes are
+ * removed), both content checks as in Postfix (not with
+ * receive_override_options = no_header_body_checks).  Returns what to
+ * process: data, or a stripped copy in *copy_r (free it). */
+static const char *
+content_chars(struct cleanup_state *st, const char *data, size_t *len,
+    char **copy_r)
+{
+	*copy_r = NULL;
+	if ((st->flags & CLEANUP_FLAG_FILTER) == 0)
+		return data;
+#define IN_SET(set, c) ((set)[(unsigned char)(c) / 8] \
+		& (1u << ((unsigned char)(c) % 8)))
+	if (cleanup_conf.any_reject_chars && st->status == CLEANUP_STAT_OK) {
+		for (size_t i = 0; i < *len; i++) {
+			if (IN_SET(cleanup_conf.reject_chars, data[i])) {
+				cleanup_set_error(st, CLEANUP_STAT_CONT,
+				    "5.7.1 disallowed character");
+				break;
+			}
+		}
+	}
+	if (cleanup_conf.any_strip_chars) {
+		size_t o = 0;
+		char *copy = NULL;
+
+		for (size_t i = 0; i < *len; i++) {
+			if (IN_SET(cleanup_conf.strip_chars, data[i])) {
+				if (copy == NULL) {
+					copy = xmalloc(*len + 1);
+					memcpy(copy, data, i);
+					o = i;
+				}
+			} else if (copy != NULL) {
+				copy[o++] = data[i];
+			}
+		}
+		if (copy != NULL) {
+			copy[o] = 0;
+			*len = o;
+			*copy_r = copy;
+			return copy;
+		}
+	}
+#undef IN_SET
+	return data;
+}
+
 void
 cleanup_message_line(struct cleanup_state *st, const char *line, size_t len)
+{
+	char *copy;
+
+	line = content_chars(st, line, &len, &copy);
+	message_line(st, line, len);
+	free(copy);
+}
+
+static void
+message_line(struct cleanup_state *st, const char *line, size_t len)
 {
 	if (in_header_block(st)) {
 		if (len == 0) {
@@ -616,6 +680,17 @@ body_piece(struct cleanup_state *st, const char *data, size_t len, int last)
 
 void
 cleanup_message_piece(struct cleanup_state *st, const char *data,
+    size_t len, int first, int last)
+{
+	char *copy;
+
+	data = content_chars(st, data, &len, &copy);
+	message_piece(st, data, len, first, last);
+	free(copy);
+}
+
+static void
+message_piece(struct cleanup_state *st, const char *data,
     size_t len, int first, int last)
 {
 	if (first) {

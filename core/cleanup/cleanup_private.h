@@ -151,6 +151,10 @@ struct cleanup_conf {
 	int local_addr_count;
 	char **drop_headers;		/* message_drop_headers */
 	int drop_header_count;
+	unsigned char reject_chars[32];	/* message_reject_characters (bits) */
+	unsigned char strip_chars[32];	/* message_strip_characters */
+	int any_reject_chars;
+	int any_strip_chars;
 };
 
 extern struct cleanup_conf cleanup_conf;

@@ -286,8 +286,6 @@ compute_mynetworks(void)
 	"postino does not restrict who runs this command: restrict it with file permissions and remove this setting"
 #define H_LOGIN	\
 	"postino does not check local senders against this table: remove this setting"
-#define H_CHARS	\
-	"postino does not reject messages by character: use body_checks and remove this setting"
 
 const struct mail_param mail_param_table[] = {
 #define MAIL_PARAM(name, def, compute, flags, status) \

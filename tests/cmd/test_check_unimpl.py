@@ -62,7 +62,7 @@ CASES = [
     ("sender_bcc_maps", "hash:/etc/postino/sender_bcc", FINE),
     ("lmtp_body_checks", "regexp:/etc/postino/lmtp_bc", FINE),
     ("smtp_header_checks", "regexp:/etc/postino/smtp_hc", FINE),
-    ("message_reject_characters", "\\0", REFUSE),
+    ("message_reject_characters", "\\0", FINE),
     # Limits: 0 is off.
     ("postscreen_client_connection_count_limit", "0", FINE),
     ("postscreen_client_connection_count_limit", "00", FINE),

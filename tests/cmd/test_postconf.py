@@ -583,9 +583,10 @@ class PostconfTest(unittest.TestCase):
                          "not implemented: ignored, with a warning when set")
         for name in ("smtp_header_checks", "smtp_mime_header_checks",
                      "smtp_nested_header_checks", "smtp_body_checks",
-                     "lmtp_header_checks", "lmtp_body_checks"):
+                     "lmtp_header_checks", "lmtp_body_checks",
+                     "message_reject_characters", "message_strip_characters"):
             self.assertNotIn(name, status)
-        for name in ("smtp_tls_per_site", "message_reject_characters",
+        for name in ("smtp_tls_per_site",
                      "smtpd_proxy_filter",
                      "smtpd_milter_maps", "smtpd_upstream_proxy_protocol",
                      "milter_header_checks"):

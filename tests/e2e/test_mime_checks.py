@@ -178,6 +178,12 @@ def cases():
     for m, p in ((3, 3), (2, 5), (2, 6)):
         ct, body = messages_around(m, p)
         out["%dmsg-%dmp" % (m, p)] = (["MIME-Version: 1.0", ct], body)
+    # message_reject_characters and message_strip_characters.
+    out["chars-reject-body"] = ([], "a bell \x07 here")
+    out["chars-reject-header"] = (["X-Ctl: a\x01b"], "text")
+    out["chars-strip"] = (["X-Strip: t\x7fx"], "del\x7f and ff\x0c end")
+    ct, body = mp("c1", [(["Content-Type: text/plain"], "he\x7fllo")])
+    out["chars-strip-part"] = (["MIME-Version: 1.0", ct], body)
     return out
 
 
@@ -298,6 +304,17 @@ class MimeChecksAsPostfix(unittest.TestCase):
         empty = {"header_checks": "", "mime_header_checks": "",
                  "nested_header_checks": "", "mime_nesting_limit": "1"}
         self.run_all(empty, ["depth3", "depth4", "depth6"])
+
+    def test_characters(self):
+        """message_reject_characters and message_strip_characters, with
+        escapes (octal and \\f)."""
+        got = self.run_all({"message_reject_characters": "\\007\\001",
+                            "message_strip_characters": "\\177\\f"},
+                           ["chars-reject-body", "chars-reject-header",
+                            "chars-strip", "chars-strip-part", "plain"])
+        self.assertTrue(got["postfix"]["chars-reject-body"][0]
+                        .startswith("5"))
+        self.assertEqual(got["postfix"]["chars-strip"][0], "250")
 
     def test_disable_mime(self):
         """disable_mime_input_processing = yes: parts are body."""
