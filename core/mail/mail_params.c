@@ -281,7 +281,7 @@ compute_mynetworks(void)
 #define H_PFILTER	\
 	"postino has no before-queue proxy filter: run the filter in front of postino's smtpd and remove this setting"
 #define H_UPSTREAM	\
-	"postino does not speak the HAProxy protocol: let clients connect directly and remove this setting"
+	"postino's smtpd speaks the haproxy protocol (versions 1 and 2) only: use haproxy"
 #define H_AUTHZ	\
 	"postino does not restrict who runs this command: restrict it with file permissions and remove this setting"
 #define H_LOGIN	\
@@ -372,6 +372,9 @@ mail_param_judge(const struct mail_param *p, const char *value,
 			return MAIL_PARAM_FINE;
 		return MAIL_PARAM_REFUSES;
 	}
+	if (p->status == MAIL_PARAM_IMPL && p->rule == MAIL_PARAM_ASK_PROXYPROTO)
+		return *v == 0 || word_is(v, "haproxy") ? MAIL_PARAM_FINE
+		    : MAIL_PARAM_REFUSES;
 	if (p->status == MAIL_PARAM_IMPL || p->status == MAIL_PARAM_NO_EFFECT)
 		return MAIL_PARAM_FINE;
 	if (is_default && !(p->flags & MAIL_PARAM_EFFECTIVE))
@@ -397,6 +400,7 @@ mail_param_judge(const struct mail_param *p, const char *value,
 		break;
 	case MAIL_PARAM_ASK_TLSLEVEL:
 	case MAIL_PARAM_ASK_DNSLEVEL:
+	case MAIL_PARAM_ASK_PROXYPROTO:
 		/* Only with IMPL (above). */
 		break;
 	}

@@ -42,6 +42,7 @@ enum mail_param_rule {
 	MAIL_PARAM_ASK_TLS,		/* a TLS level above "may" ("may": warn) */
 	MAIL_PARAM_ASK_TLSLEVEL,	/* not a TLS client level */
 	MAIL_PARAM_ASK_DNSLEVEL,	/* smtp_dns_support_level = disabled */
+	MAIL_PARAM_ASK_PROXYPROTO,	/* not "" or "haproxy" */
 };
 
 /* What a value means for an unimplemented parameter. */

@@ -34,6 +34,7 @@
 #include <strings.h>
 #include <time.h>
 #include <sys/resource.h>
+#include <sys/time.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -45,6 +46,7 @@
 #include "msg.h"
 #include "mymalloc.h"
 #include "smtpd.h"
+#include "smtpd_haproxy.h"
 #include "smtpd_peer.h"
 #include "stringops.h"
 #include "verify_clnt.h"
@@ -407,6 +409,132 @@ smtpd_session_callbacks(struct smtpd_session *s)
 	bufferevent_setcb(s->bev, session_read, write_drained, session_event, s);
 }
 
+/* The PROXY protocol header of smtpd_upstream_proxy_protocol = haproxy
+ * (smtpd_haproxy.c), awaited before the session starts.  Only header
+ * bytes are read: while the header is incomplete every byte that came
+ * belongs to it, and once it is complete its length is known. */
+#define PROXY_HDR_MAX	(16 + 4096)
+
+struct proxy_state {
+	struct smtpd_session *s;
+	struct event *ev;
+	struct timeval deadline;
+	unsigned char buf[PROXY_HDR_MAX];
+	size_t len;
+};
+
+static void accept_session(struct smtpd_session *s);
+
+/* proxy_end - the header is done with: the session starts (ok), or the
+ * connection ends with a warning saying why. */
+static void
+proxy_end(struct proxy_state *p, const char *why)
+{
+	struct smtpd_session *s = p->s;
+
+	event_free(p->ev);
+	free(p);
+	if (why != NULL) {
+		char reply[512], junk[4096];
+		int len;
+
+		msg_warn("haproxy read: %s from [%s]", why, s->addr);
+		/* As Postfix: 421, then the end.  What the client sent is
+		 * read first, so that the close is not a reset that could
+		 * lose the reply. */
+		while (recv(s->fd, junk, sizeof(junk), MSG_DONTWAIT) > 0)
+			;
+		len = snprintf(reply, sizeof(reply), "421 4.3.0 %s Server local "
+		    "error\r\n", smtpd_conf.myhostname);
+		(void)send(s->fd, reply, (size_t)len, MSG_DONTWAIT | MSG_NOSIGNAL);
+		close(s->fd);
+		free(s);
+		mail_server_disconnect();
+		return;
+	}
+	accept_session(s);
+}
+
+static void
+proxy_readable(evutil_socket_t fd, short what, void *arg)
+{
+	struct proxy_state *p = arg;
+	struct smtpd_session *s = p->s;
+	struct smtpd_haproxy h;
+	struct timeval now, left;
+	unsigned char peek[512];
+	const char *err;
+	size_t used, take;
+	ssize_t n;
+	int rc;
+
+	if (what & EV_TIMEOUT) {
+		proxy_end(p, "time limit exceeded");
+		return;
+	}
+	n = recv(fd, peek, sizeof(peek), MSG_PEEK);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		goto again;
+	if (n <= 0) {
+		proxy_end(p, n == 0 ? "lost connection" : strerror(errno));
+		return;
+	}
+	if ((size_t)n > sizeof(p->buf) - p->len)
+		n = (ssize_t)(sizeof(p->buf) - p->len);
+	memcpy(p->buf + p->len, peek, (size_t)n);
+	rc = smtpd_haproxy_parse(p->buf, p->len + (size_t)n, &used, &h, &err);
+	if (rc < 0) {
+		proxy_end(p, err);
+		return;
+	}
+	/* Incomplete: all of it is header.  Complete: up to its end. */
+	take = rc == 0 ? (size_t)n : used - p->len;
+	if (recv(fd, p->buf + p->len, take, 0) != (ssize_t)take) {
+		proxy_end(p, "read error");
+		return;
+	}
+	p->len += take;
+	if (rc == 0) {
+		if (p->len >= sizeof(p->buf)) {
+			proxy_end(p, "header too long");
+			return;
+		}
+		goto again;
+	}
+	if (!h.local) {
+		strlcpy(s->addr, h.addr, sizeof(s->addr));
+		smtpd_haproxy_unmap(s->addr);
+		strlcpy(s->port, h.port, sizeof(s->port));
+		strlcpy(s->dest_addr, h.dest_addr, sizeof(s->dest_addr));
+		smtpd_haproxy_unmap(s->dest_addr);
+		strlcpy(s->dest_port, h.dest_port, sizeof(s->dest_port));
+	}
+	proxy_end(p, NULL);
+	return;
+again:
+	gettimeofday(&now, NULL);
+	if (!timercmp(&now, &p->deadline, <)) {
+		proxy_end(p, "time limit exceeded");
+		return;
+	}
+	timersub(&p->deadline, &now, &left);
+	event_add(p->ev, &left);
+}
+
+/* proxy_wait - read the PROXY header of a new connection first. */
+static void
+proxy_wait(struct smtpd_session *s)
+{
+	struct proxy_state *p = xcalloc(1, sizeof(*p));
+	struct timeval limit = {smtpd_conf.upstream_proxy_timeout, 0};
+
+	p->s = s;
+	gettimeofday(&p->deadline, NULL);
+	timeradd(&p->deadline, &limit, &p->deadline);
+	p->ev = event_new(smtpd_base, s->fd, EV_READ, proxy_readable, p);
+	event_add(p->ev, &limit);
+}
+
 /* accept_cb - a new client (the skeleton accepted it). */
 static void
 accept_cb(int fd, const struct sockaddr *sa, int salen, int index)
@@ -430,8 +558,20 @@ accept_cb(int fd, const struct sockaddr *sa, int salen, int index)
 	    sizeof(s->port), NI_NUMERICHOST | NI_NUMERICSERV) != 0)
 		strlcpy(s->addr, "unknown", sizeof(s->addr));
 	/* IPv4-mapped IPv6 clients are logged as IPv4. */
-	if (strncmp(s->addr, "::ffff:", 7) == 0 && strchr(s->addr + 7, '.'))
-		memmove(s->addr, s->addr + 7, strlen(s->addr + 7) + 1);
+	smtpd_haproxy_unmap(s->addr);
+	if (smtpd_conf.upstream_proxy) {
+		proxy_wait(s);
+		return;
+	}
+	accept_session(s);
+}
+
+/* accept_session - the client is known: start its session. */
+static void
+accept_session(struct smtpd_session *s)
+{
+	int fd = s->fd;
+
 	s->bev = bufferevent_socket_new(smtpd_base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (s->bev == NULL) {
 		close(fd);
@@ -562,6 +702,9 @@ smtpd_read_conf(void)
 	smtpd_conf.delay_reject = var_smtpd_delay_reject;
 	smtpd_conf.strict_rfc821 = var_strict_rfc821_envelopes;
 	smtpd_conf.peername_lookup = var_smtpd_peername_lookup;
+	smtpd_conf.upstream_proxy = *var_smtpd_upstream_proxy_protocol != 0;
+	smtpd_conf.upstream_proxy_timeout = var_smtpd_upstream_proxy_timeout > 0
+	    ? var_smtpd_upstream_proxy_timeout : 5;
 	/* Postfix 3.9+ parameters (not in older parameter tables). */
 	v = var_smtpd_forbid_bare_newline;
 	if (strcasecmp(v, "no") == 0)

@@ -175,6 +175,9 @@ struct smtpd_conf {
 	int bare_lf_code;		/* smtpd_forbid_bare_newline_reject_code */
 	int forbid_unauth_pipelining;
 	int peername_lookup;
+	int upstream_proxy;		/* smtpd_upstream_proxy_protocol =
+					 * haproxy */
+	long upstream_proxy_timeout;	/* seconds */
 	int helo_required;
 	int delay_reject;		/* smtpd_delay_reject */
 	int strict_rfc821;

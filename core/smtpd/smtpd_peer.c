@@ -127,12 +127,20 @@ void
 smtpd_peer_lookup(struct smtpd_session *s, void (*done)(void *ctx))
 {
 	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
 	struct peer_lookup *p;
 	char ptr[80], hname[256];
 
-	if (getpeername(s->fd, (struct sockaddr *)&ss, &sl) < 0
-	    || (ss.ss_family != AF_INET && ss.ss_family != AF_INET6)
+	/* The client as s->addr says: the socket's peer, or the one a
+	 * proxy in front named (smtpd_upstream_proxy_protocol). */
+	memset(&ss, 0, sizeof(ss));
+	if (inet_pton(AF_INET, s->addr,
+	    &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
+		ss.ss_family = AF_INET;
+	} else if (inet_pton(AF_INET6, s->addr,
+	    &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
+		ss.ss_family = AF_INET6;
+	}
+	if ((ss.ss_family != AF_INET && ss.ss_family != AF_INET6)
 	    || dns_ptr_name((struct sockaddr *)&ss, ptr, sizeof(ptr)) < 0) {
 		done(s);
 		return;

@@ -57,7 +57,8 @@ CASES = [
     ("smtpd_milter_maps", "cidr:/etc/postino/milters", REFUSE),
     ("content_filter", "amavis:[127.0.0.1]:10024", FINE),
     ("smtpd_proxy_filter", "127.0.0.1:10025", REFUSE),
-    ("smtpd_upstream_proxy_protocol", "haproxy", REFUSE),
+    ("smtpd_upstream_proxy_protocol", "haproxy", FINE),
+    ("smtpd_upstream_proxy_protocol", "proxy-v3", REFUSE),
     ("always_bcc", "archive@example.com", FINE),
     ("sender_bcc_maps", "hash:/etc/postino/sender_bcc", FINE),
     ("lmtp_body_checks", "regexp:/etc/postino/lmtp_bc", FINE),
@@ -221,7 +222,7 @@ class CheckUnimplTest(unittest.TestCase):
     def test_every_finding_in_file_order(self):
         self.main("debug_peer_list = 192.0.2.10\n"
                   "smtpd_milter_maps = cidr:/etc/postino/milters\n"
-                  "smtpd_upstream_proxy_protocol = haproxy\n")
+                  "smtpd_upstream_proxy_protocol = proxy-v3\n")
         self.master("smtp inet n - n - 1 smtpd"
                     " -o smtp_tls_per_site=hash:/etc/postino/tls_per_site"
                     " -o smtpd_proxy_filter=127.0.0.1:10025\n")

@@ -31,7 +31,7 @@ REFUSED = [
     ("smtpd_milter_maps", "cidr:/etc/postino/milters"),
     ("smtpd_proxy_filter", "127.0.0.1:10025"),
     ("smtp_tls_per_site", "hash:/etc/postino/tls_per_site"),
-    ("smtpd_upstream_proxy_protocol", "haproxy"),
+    ("smtpd_upstream_proxy_protocol", "proxy-v3"),
     ("lmtp_tls_per_site", "hash:/etc/postino/tls_per_site"),
     ("smtp_dns_support_level", "disabled"),
 ]
