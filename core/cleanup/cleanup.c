@@ -188,6 +188,7 @@ cleanup_conf_free(void)
 	cleanup_maps_close(&c->mime_header_checks);
 	cleanup_maps_close(&c->nested_header_checks);
 	cleanup_maps_close(&c->body_checks);
+	cleanup_maps_close(&c->milter_header_checks);
 	cleanup_maps_close(&c->canonical);
 	cleanup_maps_close(&c->sender_canonical);
 	cleanup_maps_close(&c->rcpt_canonical);
@@ -223,6 +224,7 @@ cleanup_init(void)
 	OPEN_MAPS(&c->mime_header_checks, mime_header_checks);
 	OPEN_MAPS(&c->nested_header_checks, nested_header_checks);
 	OPEN_MAPS(&c->body_checks, body_checks);
+	OPEN_MAPS(&c->milter_header_checks, milter_header_checks);
 	OPEN_MAPS(&c->canonical, canonical_maps);
 	OPEN_MAPS(&c->sender_canonical, sender_canonical_maps);
 	OPEN_MAPS(&c->rcpt_canonical, recipient_canonical_maps);

@@ -145,6 +145,14 @@ void cleanup_del_rcpt(struct cleanup_state *st, const char *addr);
  * (valid until cleanup_free) is the ID on success; *reply_r is the
  * SMTP-style reply for non-OK status ("5.7.1 message content rejected"),
  * without the 3-digit code when cleanup has no opinion (NULL). */
+/* cleanup_milter_header - milter_header_checks for a header a milter
+ * adds or changes ("Name: value"): 0 keep it, 1 drop it, 2 store *repl_r
+ * (malloc'd) instead; REJECT, DISCARD, HOLD, FILTER, REDIRECT and BCC act
+ * on the message as header_checks do (PREPEND is not supported there,
+ * as in Postfix). */
+int cleanup_milter_header(struct cleanup_state *st, const char *header,
+    char **repl_r);
+
 int cleanup_finish(struct cleanup_state *st, const char **queue_id_r,
     const char **reply_r);
 void cleanup_free(struct cleanup_state **stp);

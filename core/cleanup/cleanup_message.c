@@ -718,3 +718,32 @@ cleanup_message_end(struct cleanup_state *st)
 	if (in_header_block(st))
 		end_header_block(st, -1);
 }
+
+int
+cleanup_milter_header(struct cleanup_state *st, const char *header,
+    char **repl_r)
+{
+	char *text = NULL;
+	int rc = 0;
+
+	*repl_r = NULL;
+	switch (run_checks(st, &cleanup_conf.milter_header_checks, "header",
+	    header, &text)) {
+	case ACT_KEEP:
+		break;
+	case ACT_DROP:
+		rc = 1;
+		break;
+	case ACT_REPLACE:
+		*repl_r = text;
+		text = NULL;
+		rc = 2;
+		break;
+	case ACT_PREPEND:
+		msg_warn_as(CLEANUP_PROG, "%s: milter_header_checks: PREPEND is "
+		    "not supported here: ignored", st->queue_id);
+		break;
+	}
+	free(text);
+	return rc;
+}

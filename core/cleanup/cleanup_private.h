@@ -103,6 +103,7 @@ struct cleanup_conf {
 	struct cleanup_maps mime_header_checks;
 	struct cleanup_maps nested_header_checks;
 	struct cleanup_maps body_checks;
+	struct cleanup_maps milter_header_checks;
 	struct cleanup_maps canonical;
 	struct cleanup_maps sender_canonical;
 	struct cleanup_maps rcpt_canonical;

@@ -277,7 +277,7 @@ compute_mynetworks(void)
 #define H_DNSLEVEL	\
 	"postino's SMTP client always looks up MX and address records in the DNS: use enabled or dnssec"
 #define H_MILTER	\
-	"postino applies smtpd_milters and non_smtpd_milters to every message of a service (no per-client smtpd_milter_maps, no milter_header_checks): remove this setting"
+	"postino applies smtpd_milters to every client of a service (no per-client smtpd_milter_maps): remove this setting"
 #define H_PFILTER	\
 	"postino has no before-queue proxy filter: run the filter in front of postino's smtpd and remove this setting"
 #define H_UPSTREAM	\

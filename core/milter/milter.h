@@ -98,7 +98,17 @@ struct milter_edit_ops {
 	void (*chg_from)(void *ctx, const char *sender, const char *args);
 	void (*add_rcpt)(void *ctx, const char *rcpt, const char *args);
 	void (*del_rcpt)(void *ctx, const char *rcpt);
+	/* header_check (milter_header_checks): a header a milter adds,
+	 * inserts or changes, as "Name: value" (folded with LF), before it
+	 * is stored: MILTER_HDR_KEEP, MILTER_HDR_DROP, or
+	 * MILTER_HDR_REPLACE with *repl_r (malloc'd) the whole header to
+	 * store instead. */
+	int (*header_check)(void *ctx, const char *header, char **repl_r);
 };
+
+#define MILTER_HDR_KEEP		0
+#define MILTER_HDR_DROP		1
+#define MILTER_HDR_REPLACE	2
 
 /* milters_message - headers, end of headers, body and end of message:
  * content is the message as queued (header lines, an empty line, the

@@ -237,6 +237,37 @@ hdr_value(const struct milter *m, const char *value)
 	return v;
 }
 
+/* checked - milter_header_checks on a header about to be stored (value
+ * as hdr_value made it): 0 to store *name_r and *value_r (replaced when
+ * the check says so), 1 to drop it. */
+static int
+checked(const struct milter_edit_ops *ops, void *ctx, char **name_r,
+    char **value_r)
+{
+	char *text, *repl = NULL, *colon;
+	int act;
+
+	if (ops == NULL || ops->header_check == NULL)
+		return 0;
+	text = concatenate(*name_r, ":", *value_r, (char *)0);
+	act = ops->header_check(ctx, text, &repl);
+	free(text);
+	if (act == MILTER_HDR_DROP) {
+		free(repl);
+		return 1;
+	}
+	if (act == MILTER_HDR_REPLACE && repl != NULL
+	    && (colon = strchr(repl, ':')) != NULL) {
+		*colon = 0;
+		free(*name_r);
+		free(*value_r);
+		*name_r = xstrdup(trimblanks(repl));
+		*value_r = xstrdup(colon + 1);
+	}
+	free(repl);
+	return 0;
+}
+
 /* edit - one end-of-message change; 0, or -1 for a malformed one. */
 static int
 edit(struct mmsg *mm, struct milter *m, int cmd, const char *data,
@@ -262,9 +293,19 @@ edit(struct mmsg *mm, struct milter *m, int cmd, const char *data,
 	case SMFIR_INSHEADER:
 		if (strings(data, len, s, 2) != 2 || !name_ok(s[0]))
 			return -1;
-		hdr_insert(mm, cmd == SMFIR_ADDHEADER ? mm->nh
-		    : (idx > (uint32_t)mm->nh ? mm->nh : (int)idx), s[0],
-		    hdr_value(m, s[1]));
+		{
+			char *name = xstrdup(s[0]), *value = hdr_value(m, s[1]);
+
+			if (checked(ops, ctx, &name, &value)) {
+				free(name);
+				free(value);
+				return 0;
+			}
+			hdr_insert(mm, cmd == SMFIR_ADDHEADER ? mm->nh
+			    : (idx > (uint32_t)mm->nh ? mm->nh : (int)idx), name,
+			    value);
+			free(name);
+		}
 		mm->changed = 1;
 		return 0;
 	case SMFIR_CHGHEADER:
@@ -278,20 +319,43 @@ edit(struct mmsg *mm, struct milter *m, int cmd, const char *data,
 				    || strcasecmp(mm->h[i].name, s[0]) != 0
 				    || ++seen != (idx ? idx : 1))
 					continue;
-				free(mm->h[i].value);
-				if (*s[1] == 0) {
+				if (*s[1] != 0) {
+					char *name = xstrdup(mm->h[i].name);
+					char *value = hdr_value(m, s[1]);
+
+					if (checked(ops, ctx, &name, &value)) {
+						/* The new text is refused: the
+						 * header stays as it was (as in
+						 * Postfix). */
+						free(name);
+						free(value);
+						return 0;
+					}
 					free(mm->h[i].name);
-					memmove(mm->h + i, mm->h + i + 1,
-					    (size_t)(mm->nh - i - 1) * sizeof(*mm->h));
-					mm->nh--;
-				} else {
-					mm->h[i].value = hdr_value(m, s[1]);
+					free(mm->h[i].value);
+					mm->h[i].name = name;
+					mm->h[i].value = value;
+					mm->changed = 1;
+					return 0;
 				}
+				free(mm->h[i].value);
+				free(mm->h[i].name);
+				memmove(mm->h + i, mm->h + i + 1,
+				    (size_t)(mm->nh - i - 1) * sizeof(*mm->h));
+				mm->nh--;
 				mm->changed = 1;
 				return 0;
 			}
 			if (*s[1] != 0) {
-				hdr_insert(mm, mm->nh, s[0], hdr_value(m, s[1]));
+				char *name = xstrdup(s[0]), *value = hdr_value(m, s[1]);
+
+				if (checked(ops, ctx, &name, &value)) {
+					free(name);
+					free(value);
+					return 0;
+				}
+				hdr_insert(mm, mm->nh, name, value);
+				free(name);
 				mm->changed = 1;
 			}
 		}

@@ -232,11 +232,21 @@ del_rcpt(void *ctx, const char *rcpt)
 	cleanup_del_rcpt(pm->st, rcpt);
 }
 
+/* header_check - milter_header_checks (cleanup). */
+static int
+header_check(void *ctx, const char *header, char **repl_r)
+{
+	struct pickup_milter *pm = ctx;
+
+	return cleanup_milter_header(pm->st, header, repl_r);
+}
+
 int
 pickup_milter_content(struct pickup_milter *pm, char **reply_r)
 {
 	static const struct milter_edit_ops ops = {
 		.chg_from = chg_from, .add_rcpt = add_rcpt, .del_rcpt = del_rcpt,
+		.header_check = header_check,
 	};
 	char *content, *changed = NULL, *hold = NULL;
 	size_t len, changed_len = 0;

@@ -422,11 +422,21 @@ log_eom(struct smtpd_session *s, const char *action, const char *text)
 	buf_free(&b);
 }
 
+/* header_check - milter_header_checks (cleanup). */
+static int
+header_check(void *ctx, const char *header, char **repl_r)
+{
+	struct smtpd_session *s = ctx;
+
+	return cleanup_milter_header(s->cleanup, header, repl_r);
+}
+
 int
 smtpd_milter_eom(struct smtpd_session *s, char **reply_r)
 {
 	static const struct milter_edit_ops ops = {
 		.chg_from = chg_from, .add_rcpt = add_rcpt, .del_rcpt = del_rcpt,
+		.header_check = header_check,
 	};
 	char *content, *changed = NULL, *hold = NULL;
 	size_t len, changed_len = 0;

@@ -53,7 +53,7 @@ CASES = [
     ("smtpd_milters", "", FINE),
     ("smtpd_milters", "inet:127.0.0.1:8891", FINE),
     ("non_smtpd_milters", "unix:/run/milter.sock", FINE),
-    ("milter_header_checks", "pcre:/etc/postino/milter_hc", REFUSE),
+    ("milter_header_checks", "pcre:/etc/postino/milter_hc", FINE),
     ("smtpd_milter_maps", "cidr:/etc/postino/milters", REFUSE),
     ("content_filter", "amavis:[127.0.0.1]:10024", FINE),
     ("smtpd_proxy_filter", "127.0.0.1:10025", REFUSE),

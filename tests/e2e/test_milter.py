@@ -358,6 +358,15 @@ def find_case(msgs, case):
     return None
 
 
+MILTER_HEADER_CHECKS = r"""
+/^X-Milter-Drop:/ IGNORE
+/^X-Milter-Replace: (.*)/ REPLACE X-Replaced: $1
+/^X-Milter-Warn:/ WARN milter header warn
+/^X-Milter-Reject:/ REJECT milter header refused
+/^Subject: milter-ignore/ IGNORE
+"""
+
+
 class Milter(unittest.TestCase):
     maxDiff = None
 
@@ -367,15 +376,21 @@ class Milter(unittest.TestCase):
         pfx_peer = Peer(self, {})
         our_peer = Peer(self, {})
         i = Instance(self, users=("bob", "carol"))
+        mhc = os.path.join(i.dir, "milter_header_checks")
+        with open(mhc, "w") as f:
+            f.write(MILTER_HEADER_CHECKS.lstrip())
+        os.chmod(mhc, 0o644)
         i.set_main(smtpd_milters="inet:127.0.0.1:%d" % our_peer.port,
-                   smtpd_authorized_xclient_hosts="127.0.0.1")
+                   smtpd_authorized_xclient_hosts="127.0.0.1",
+                   milter_header_checks="regexp:" + mhc)
         i.start()
         pfx = PostfixMx(self, address=PFX_ADDR, domain=PFX_DOMAIN,
                         users=("bob", "carol"),
                         extra_main={"smtpd_milters": "inet:127.0.0.1:%d"
                                     % pfx_peer.port,
                                     "smtpd_authorized_xclient_hosts":
-                                    "127.0.0.1"})
+                                    "127.0.0.1",
+                                    "milter_header_checks": "regexp:" + mhc})
         # PostfixMx's own probe of port 25 was a session for the milter.
         poll_until("the milter's close event of Postfix's probe",
                    lambda: any(e["ev"] == "close"
@@ -439,6 +454,18 @@ class Milter(unittest.TestCase):
         run("unknown", same({}), before=("BOGUS one", "XYZZY"))
         run("unknown-reject", same({"unknown": "reply:554 5.7.1 No xyzzy"}),
             before=("XYZZY",))
+        # milter_header_checks on what the milter adds and changes.
+        run("mhc-actions", same({"eom_actions": [
+            ["addheader", "X-Milter-Drop", "yes"],
+            ["addheader", "X-Milter-Replace", "old"],
+            ["addheader", "X-Milter-Warn", "yes"],
+            ["insheader", 0, "X-Milter-Replace", "inserted"],
+            ["addheader", "X-Kept", "yes"]]}))
+        run("mhc-change", same({"eom_actions": [
+            ["chgheader", "Subject", 1, "milter-ignore me"],
+            ["chgheader", "X-A", 1, "X-Milter-Replace-Not"]]}))
+        run("mhc-reject", same({"eom_actions": [
+            ["addheader", "X-Milter-Reject", "yes"]]}), deliver=())
         # XCLIENT: the milter hears of the new client.
         run("xclient", same({}), before=(
             "XCLIENT NAME=mail.client.example ADDR=198.51.100.7 PORT=4000",
