@@ -276,8 +276,6 @@ compute_mynetworks(void)
 	"postino's SMTP client knows the levels none, may, encrypt, fingerprint, verify, secure, dane and dane-only: use one of those"
 #define H_DNSLEVEL	\
 	"postino's SMTP client always looks up MX and address records in the DNS: use enabled or dnssec"
-#define H_MILTER	\
-	"postino applies smtpd_milters to every client of a service (no per-client smtpd_milter_maps): remove this setting"
 #define H_PFILTER	\
 	"postino has no before-queue proxy filter: run the filter in front of postino's smtpd and remove this setting"
 #define H_UPSTREAM	\

@@ -42,8 +42,11 @@
 #include <strings.h>
 #include <sys/socket.h>
 
+#include <fcntl.h>
+
 #include "addr_parse.h"
 #include "buf.h"
+#include "map.h"
 #include "mail_vars.h"
 #include "milter.h"
 #include "msg.h"
@@ -54,19 +57,112 @@
 
 static struct milter_list *milter_list;
 
+/* smtpd_milter_maps: the tables, and the lists their answers name
+ * (parsed once each; a session's milters use the list until it ends). */
+static struct map **milter_maps;
+static int milter_map_count;
+static struct milter_map_list {
+	char *value;
+	struct milter_list *list;	/* NULL: the value is malformed */
+} *map_lists;
+static int map_list_count;
+
+static void
+milter_maps_free(void)
+{
+	for (int i = 0; i < milter_map_count; i++)
+		if (milter_maps[i] != NULL)
+			map_close(&milter_maps[i]);
+	free(milter_maps);
+	milter_maps = NULL;
+	milter_map_count = 0;
+	for (int i = 0; i < map_list_count; i++) {
+		free(map_lists[i].value);
+		milter_list_free(&map_lists[i].list);
+	}
+	free(map_lists);
+	map_lists = NULL;
+	map_list_count = 0;
+}
+
 void
 smtpd_milter_init(void)
 {
-	char *err = NULL;
+	char *err = NULL, *copy, *cp, *spec;
 
 	milter_list_free(&milter_list);
-	if (smtpd_conf.no_milters || *var_smtpd_milters == 0)
+	milter_maps_free();
+	if (smtpd_conf.no_milters)
 		return;
-	if ((milter_list = milter_list_parse(var_smtpd_milters, "smtpd_milters",
-	    &err)) == NULL)
+	if (*var_smtpd_milters
+	    && (milter_list = milter_list_parse(var_smtpd_milters,
+	    "smtpd_milters", &err)) == NULL)
 		msg_fatal("%s", err);
-	if (milter_list_count(milter_list) == 0)
+	if (milter_list != NULL && milter_list_count(milter_list) == 0)
 		milter_list_free(&milter_list);
+	cp = copy = xstrdup(var_smtpd_milter_maps);
+	while ((spec = mystrtok_table(&cp)) != NULL) {
+		milter_maps = xreallocarray(milter_maps, (size_t)milter_map_count + 1,
+		    sizeof(*milter_maps));
+		milter_maps[milter_map_count++] = map_open(spec, O_RDONLY,
+		    MAP_FLAGS_DEFAULT | MAP_FLAG_SURROGATE, &err);
+		xfree(&err);
+	}
+	free(copy);
+}
+
+/* milters_for - the milters of this client: smtpd_milter_maps' answer
+ * for its address (DISABLE: none), else smtpd_milters.  -1 when a table
+ * or its answer failed (the session is refused for now). */
+static int
+milters_for(const struct smtpd_session *s, struct milter_list **list_r)
+{
+	const char *value = NULL;
+	char *err = NULL;
+	int i;
+
+	*list_r = milter_list;
+	for (i = 0; i < milter_map_count; i++) {
+		switch (milter_maps[i] ? map_lookup(milter_maps[i], s->addr, &value)
+		    : MAP_TEMPFAIL) {
+		case MAP_NOTFOUND:
+			continue;
+		case MAP_TEMPFAIL:
+			msg_warn("smtpd_milter_maps: lookup of %s failed: %s", s->addr,
+			    milter_maps[i] ? map_reason(milter_maps[i])
+			    : "table not available");
+			return -1;
+		case MAP_FOUND:
+			break;
+		}
+		break;
+	}
+	if (i == milter_map_count)
+		return 0;
+	if (strcasecmp(value, "DISABLE") == 0) {
+		*list_r = NULL;
+		return 0;
+	}
+	for (i = 0; i < map_list_count; i++)
+		if (strcmp(map_lists[i].value, value) == 0)
+			break;
+	if (i == map_list_count) {
+		map_lists = xreallocarray(map_lists, (size_t)map_list_count + 1,
+		    sizeof(*map_lists));
+		map_lists[i].value = xstrdup(value);
+		map_lists[i].list = milter_list_parse(value, "smtpd_milter_maps",
+		    &err);
+		if (map_lists[i].list == NULL) {
+			msg_warn("%s", err);
+			free(err);
+		}
+		map_list_count++;
+	}
+	if (map_lists[i].list == NULL)
+		return -1;
+	*list_r = milter_list_count(map_lists[i].list) ? map_lists[i].list
+	    : NULL;
+	return 0;
 }
 
 /* route_of - the transport (mailer) or next hop (host) of an address
@@ -216,13 +312,21 @@ verdict(struct smtpd_session *s, const char *reply, const char *stage,
 int
 smtpd_milter_connect(struct smtpd_session *s)
 {
+	struct milter_list *list;
 	const char *reply;
 	char *name;
 	long port = 0;
 
-	if (milter_list == NULL)
+	if (milters_for(s, &list) < 0) {
+		/* Never without the inspection the tables ask for: refused
+		 * for now, at MAIL (as a milter that fails at connect). */
+		s->milter_reject = xstrdup("451 4.3.0 Server configuration "
+		    "error");
 		return 0;
-	s->milters = milters_new(milter_list, smtpd_base, macro, s);
+	}
+	if (list == NULL)
+		return 0;
+	s->milters = milters_new(list, smtpd_base, macro, s);
 	if (strcmp(s->name, "unknown") == 0)
 		name = concatenate(strchr(s->addr, ':') ? "[IPv6:" : "[", s->addr,
 		    "]", (char *)0);
@@ -495,5 +599,5 @@ smtpd_milter_free(struct smtpd_session *s)
 int
 smtpd_milter_active(void)
 {
-	return milter_list != NULL;
+	return milter_list != NULL || milter_map_count > 0;
 }

@@ -54,7 +54,7 @@ CASES = [
     ("smtpd_milters", "inet:127.0.0.1:8891", FINE),
     ("non_smtpd_milters", "unix:/run/milter.sock", FINE),
     ("milter_header_checks", "pcre:/etc/postino/milter_hc", FINE),
-    ("smtpd_milter_maps", "cidr:/etc/postino/milters", REFUSE),
+    ("smtpd_milter_maps", "cidr:/etc/postino/milters", FINE),
     ("content_filter", "amavis:[127.0.0.1]:10024", FINE),
     ("smtpd_proxy_filter", "127.0.0.1:10025", REFUSE),
     ("smtpd_upstream_proxy_protocol", "haproxy", FINE),
@@ -221,7 +221,7 @@ class CheckUnimplTest(unittest.TestCase):
 
     def test_every_finding_in_file_order(self):
         self.main("debug_peer_list = 192.0.2.10\n"
-                  "smtpd_milter_maps = cidr:/etc/postino/milters\n"
+                  "smtpd_proxy_filter = 127.0.0.1:10026\n"
                   "smtpd_upstream_proxy_protocol = proxy-v3\n")
         self.master("smtp inet n - n - 1 smtpd"
                     " -o smtp_tls_per_site=hash:/etc/postino/tls_per_site"
@@ -232,7 +232,7 @@ class CheckUnimplTest(unittest.TestCase):
                            x).groups() for x in lines]
         self.assertEqual(found, [
             ("main", "4", "debug_peer_list"),
-            ("main", "5", "smtpd_milter_maps"),
+            ("main", "5", "smtpd_proxy_filter"),
             ("main", "6", "smtpd_upstream_proxy_protocol"),
             ("master", "1", "smtp_tls_per_site"),
             ("master", "1", "smtpd_proxy_filter")])

@@ -28,7 +28,6 @@ POSTFIX_POSTCONF = "/usr/sbin/postconf"
 # The examples, and a few more of the refused kind.
 REFUSED = [
     ("smtp_tls_security_level", "dane-onyl"),
-    ("smtpd_milter_maps", "cidr:/etc/postino/milters"),
     ("smtpd_proxy_filter", "127.0.0.1:10025"),
     ("smtp_tls_per_site", "hash:/etc/postino/tls_per_site"),
     ("smtpd_upstream_proxy_protocol", "proxy-v3"),

@@ -380,9 +380,14 @@ class Milter(unittest.TestCase):
         with open(mhc, "w") as f:
             f.write(MILTER_HEADER_CHECKS.lstrip())
         os.chmod(mhc, 0o644)
+        mmaps = os.path.join(i.dir, "smtpd_milter_maps")
+        with open(mmaps, "w") as f:
+            f.write("192.0.2.0/24 DISABLE\n")
+        os.chmod(mmaps, 0o644)
         i.set_main(smtpd_milters="inet:127.0.0.1:%d" % our_peer.port,
                    smtpd_authorized_xclient_hosts="127.0.0.1",
-                   milter_header_checks="regexp:" + mhc)
+                   milter_header_checks="regexp:" + mhc,
+                   smtpd_milter_maps="cidr:" + mmaps)
         i.start()
         pfx = PostfixMx(self, address=PFX_ADDR, domain=PFX_DOMAIN,
                         users=("bob", "carol"),
@@ -390,7 +395,8 @@ class Milter(unittest.TestCase):
                                     % pfx_peer.port,
                                     "smtpd_authorized_xclient_hosts":
                                     "127.0.0.1",
-                                    "milter_header_checks": "regexp:" + mhc})
+                                    "milter_header_checks": "regexp:" + mhc,
+                                    "smtpd_milter_maps": "cidr:" + mmaps})
         # PostfixMx's own probe of port 25 was a session for the milter.
         poll_until("the milter's close event of Postfix's probe",
                    lambda: any(e["ev"] == "close"
@@ -473,6 +479,10 @@ class Milter(unittest.TestCase):
         run("xclient-helo", same({}), before=(
             "XCLIENT NAME=[UNAVAILABLE] ADDR=198.51.100.8 PORT=4001 "
             "HELO=given.helo.example",))
+        # smtpd_milter_maps: DISABLE for the client XCLIENT names.
+        run("milter-maps-disable", same({"eom_actions": [
+            ["addheader", "X-Should-Not", "1"]]}), before=(
+            "XCLIENT NAME=x.example ADDR=192.0.2.9 PORT=4002",))
         # Two transactions in one session.  (A new HELO is not here:
         # Postfix sends the milter HELO then ABORT, postino the reverse.)
         run("rset", same({}), before=("MAIL FROM:<a@example.org>", "RSET"))
@@ -677,6 +687,21 @@ class FailuresSameAsPostfix(unittest.TestCase):
 
 
 class MilterOptions(unittest.TestCase):
+
+    def test_milter_maps_failure(self):
+        """smtpd_milter_maps that cannot be read: mail waits (451 at
+        MAIL), it is never taken without the milters it may need."""
+        i = Instance(self, users=("bob",))
+        i.set_main(smtpd_milters="inet:127.0.0.1:9",
+                   smtpd_milter_maps="regexp:" + os.path.join(i.dir, "gone"))
+        i.start()
+        with i.smtp() as c:
+            c.ehlo("client.example")
+            code, text = c.mail("a@example.org")
+            self.assertEqual((code, text[:5]), (451, b"4.3.0"), text)
+        i.wait_log(r"warning: smtpd_milter_maps: lookup of 127\.0\.0\.1 "
+                   r"failed")
+        i.check_sanitizer()
 
     def test_no_milters(self):
         """receive_override_options=no_milters on one smtpd: its mail
