@@ -45,6 +45,7 @@
 #include <unistd.h>
 
 #include "mail_conf.h"
+#include "mail_params.h"
 #include "mail_public.h"
 #include "mail_queue.h"
 #include "mail_vars.h"
@@ -54,6 +55,7 @@
 #include "paths.h"
 #include "qfile.h"
 #include "stringops.h"
+#include "user_acl.h"
 
 #define READY_MODE	0744	/* owner x = complete; others read for pickup */
 
@@ -234,6 +236,8 @@ main(int argc, char **argv)
 		mail_conf_set_dir(conf_dir);
 	mail_conf_read(1);
 	mail_vars_bind(MAIL_VARS_CMD | MAIL_VARS_SUBMIT);
+	user_acl_check(MAIL_PARAM_NAME(authorized_submit_users),
+	    var_authorized_submit_users, "submit mail", 0);
 	size_limit = var_message_size_limit;
 
 	memset(&sa, 0, sizeof(sa));

@@ -72,6 +72,7 @@
 #include "paths.h"
 #include "queue_list.h"
 #include "stringops.h"
+#include "user_acl.h"
 
 #define SHOWQ_READ_TIMEOUT	60	/* seconds without data from showq */
 
@@ -221,32 +222,17 @@ check_config_dir(const char *dir)
 static void
 check_mailq_acl(void)
 {
-	struct passwd *pw, *owner;
-	struct match_list *list;
-	uid_t uid = getuid();
-	char *name;
-	int rc;
+	user_acl_check(MAIL_PARAM_NAME(authorized_mailq_users),
+	    var_authorized_mailq_users, "view the mail queue", 1);
+}
 
-	if (uid == 0)
-		return;
-	owner = getpwnam(var_mail_owner);
-	if (owner != NULL && owner->pw_uid == uid)
-		return;
-	if ((pw = getpwuid(uid)) == NULL)
-		msg_fatal_status(EX_NOPERM, "User (%ld) is not allowed to view the "
-		    "mail queue: unknown user ID", (long)uid);
-	name = xstrdup(pw->pw_name);
-	list = match_list_create("authorized_mailq_users",
-	    var_authorized_mailq_users, MATCH_LIST_DOMAIN);
-	rc = match_list_match(list, name, NULL);
-	if (rc < 0)
-		msg_fatal_status(EX_TEMPFAIL, "authorized_mailq_users: %s",
-		    match_list_reason(list));
-	if (rc == 0)
-		msg_fatal_status(EX_NOPERM, "User %s(%ld) is not allowed to view "
-		    "the mail queue", name, (long)uid);
-	match_list_free(&list);
-	free(name);
+/* check_flush_acl - authorized_flush_users (root and mail_owner
+ * always), for -f, -s and -i. */
+static void
+check_flush_acl(void)
+{
+	user_acl_check(MAIL_PARAM_NAME(authorized_flush_users),
+	    var_authorized_flush_users, "flush the mail queue", 1);
 }
 
 /* show_direct - the listing read from the queue by this process. */
@@ -383,9 +369,11 @@ main(int argc, char **argv)
 	case 'j':
 		return show_queue(QUEUE_LIST_JSON);
 	case 'f':
+		check_flush_acl();
 		trigger(MAIL_SERVER_TRIG_FLUSH, "flush mail queue");
 		return 0;
 	case 's':
+		check_flush_acl();
 		if (!valid_site(arg))
 			msg_fatal_status(EX_USAGE, "invalid site \"%s\": a domain name "
 			    "or [address]", arg);
@@ -401,6 +389,7 @@ main(int argc, char **argv)
 		}
 		return 0;
 	case 'i':
+		check_flush_acl();
 		return flush_one(arg);
 	}
 	usage();

@@ -50,6 +50,7 @@
 
 #include "addr_parse.h"
 #include "mail_conf.h"
+#include "mail_params.h"
 #include "mail_public.h"
 #include "mail_vars.h"
 #include "maildrop.h"
@@ -58,6 +59,7 @@
 #include "qfile.h"
 #include "sendmail.h"
 #include "stringops.h"
+#include "user_acl.h"
 
 #define SENDMAIL_MAX_ARGS	64	/* for the programs we run */
 
@@ -108,6 +110,8 @@ flush_queue(void)
 	if (access(pq, X_OK) == 0)
 		run_program("postqueue", args);
 	free(pq);
+	user_acl_check(MAIL_PARAM_NAME(authorized_flush_users),
+	    var_authorized_flush_users, "flush the mail queue", 1);
 	if (mail_public_trigger("qmgr", 'F', 0) < 0)
 		msg_fatal_status(EX_UNAVAILABLE, "Cannot flush mail queue - mail "
 		    "system is down");
@@ -391,7 +395,9 @@ main(int argc, char **argv)
 		break;
 	}
 
-	/* Modes that take recipients: m, s, v. */
+	/* Modes that take recipients: m, s, v: mail is submitted. */
+	user_acl_check(MAIL_PARAM_NAME(authorized_submit_users),
+	    var_authorized_submit_users, "submit mail", 0);
 	if (sender != NULL) {
 		char *internal;
 		const char *why;

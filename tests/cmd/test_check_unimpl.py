@@ -70,8 +70,8 @@ CASES = [
     ("postscreen_client_connection_count_limit", "5", WARN),
     # Any other value than the default.
     ("authorized_submit_users", "static:anyone", FINE),
-    ("authorized_submit_users", "!www-data, static:anyone", REFUSE),
-    ("authorized_flush_users", "root", REFUSE),
+    ("authorized_submit_users", "!www-data, static:anyone", FINE),
+    ("authorized_flush_users", "root", FINE),
     ("local_login_sender_maps", "static:*", FINE),
     ("local_login_sender_maps", "hash:/etc/postino/login", REFUSE),
     ("debug_peer_list", "192.0.2.10", WARN),

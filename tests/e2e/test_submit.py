@@ -325,6 +325,62 @@ class Options(unittest.TestCase):
         r = i.sendmail(["-q"], user=None)
         self.assertEqual(r.returncode, 0, r.err)
 
+    def test_authorized_submit_and_flush_users(self):
+        """authorized_submit_users: sendmail and postdrop refuse a user
+        the list leaves out (exit 77, Postfix's words), root included
+        when the list says so; "unknown" stands for a UID without a
+        login name.  authorized_flush_users: sendmail -q and postqueue
+        -f/-s/-i refuse others; root always may."""
+        i = Submit(self, main={"authorized_flush_users": "root"})
+        i.set_main(authorized_submit_users="!%s, static:anyone"
+                   % i.user("bob"))
+        i.start()
+        bob_uid = __import__("pwd").getpwnam(i.user("bob")).pw_uid
+        msg = "Subject: acl\n\nbody\n"
+        r = i.sendmail([i.addr("alice")], msg, user="bob")
+        self.assertEqual(r.returncode, EX_NOPERM, r.err)
+        self.assertIn("User %s(%d) is not allowed to submit mail"
+                      % (i.user("bob"), bob_uid), r.err)
+        # postdrop run directly says the same.
+        r = i.run_as("bob", [i.postdrop], stream(
+            "bob", [i.addr("alice")], [b"Subject: x", b"", b"y"]))
+        self.assertEqual(r.returncode, EX_NOPERM, r.err)
+        self.assertIn("not allowed to submit mail", r.err)
+        self.assertEqual(i.maildrop_files(), [])
+        # Others may.
+        r = i.sendmail([i.addr("bob")], msg, user="alice")
+        self.assertEqual(r.returncode, 0, r.err)
+        i.delivered("bob")
+        # A UID without a login name is "unknown".
+        r = subprocess.run(["setpriv", "--reuid=54321", "--regid=54321",
+                            "--clear-groups", "--", program("sendmail"),
+                            "-f", "nobody@example.org", i.addr("alice")], input=msg.encode(),
+                           capture_output=True, timeout=WAIT,
+                           env=dict(i.env(), MAIL_CONFIG=i.conf))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        i.set_main(authorized_submit_users="!unknown, static:anyone")
+        r = subprocess.run(["setpriv", "--reuid=54321", "--regid=54321",
+                            "--clear-groups", "--", program("sendmail"),
+                            "-f", "nobody@example.org", i.addr("alice")], input=msg.encode(),
+                           capture_output=True, timeout=WAIT,
+                           env=dict(i.env(), MAIL_CONFIG=i.conf))
+        self.assertEqual(r.returncode, EX_NOPERM, r.stderr)
+        self.assertIn(b"User unknown(54321) is not allowed to submit mail",
+                      r.stderr)
+        # An empty list: nobody, root included.
+        i.set_main(authorized_submit_users="")
+        r = i.sendmail([i.addr("alice")], msg, user=None)
+        self.assertEqual(r.returncode, EX_NOPERM, r.err)
+        # Flushing: alice is not in authorized_flush_users, root is.
+        r = i.run_as("alice", [program("postqueue"), "-f"])
+        self.assertEqual(r.returncode, EX_NOPERM, r.err)
+        self.assertIn("is not allowed to flush the mail queue", r.err)
+        for args in (["-s", "example.com"], ["-i", "ABC123"]):
+            r = i.run_as("alice", [program("postqueue")] + args)
+            self.assertEqual(r.returncode, EX_NOPERM, r.err)
+        r = i.run_as(None, [program("postqueue"), "-f"])
+        self.assertEqual(r.returncode, 0, r.err)
+
     def test_exit_codes(self):
         i = Submit(self)
         i.start()

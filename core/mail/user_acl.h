@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: MIT */
+/* user_acl - authorized_submit_users, authorized_flush_users and
+ * authorized_mailq_users: may the real user of this process do it?
+ *
+ * The list is a match list of user names (names, /file, type:table,
+ * !pattern; static:anyone matches all); the user is the login name of
+ * the real UID, "unknown" when the password file has none, as Postfix
+ * says.  With privileged_ok, root and $mail_owner always may (the flush
+ * and mailq lists); the submit list applies to everyone. */
+#ifndef POSTINO_MAIL_USER_ACL_H
+#define POSTINO_MAIL_USER_ACL_H
+
+/* user_acl_check - return when allowed; else exit with "User NAME(UID)
+ * is not allowed to WHAT" (EX_NOPERM), or EX_TEMPFAIL when a table of
+ * the list fails. */
+void user_acl_check(const char *param, const char *value, const char *what,
+    int privileged_ok);
+
+#endif
