@@ -20,6 +20,7 @@
 #include "mail_addr_find.h"
 #include "mail_vars.h"
 #include "mymalloc.h"
+#include "hdr_addr.h"
 #include "stringops.h"
 
 #define CLEANUP_CANON_RECURSION	10
@@ -517,4 +518,30 @@ cleanup_addr_virtual(struct cleanup_state *st, const char *orig,
 			cleanup_final_rcpt(st, orig, list.addr[i], notify);
 	addr_list_free(&list);
 	htable_free(&been, NULL);
+}
+
+/* header_addr - hdr_addr_fn for cleanup_header_rewrite. */
+static char *
+header_addr(void *ctx, const char *addr, int sender)
+{
+	return cleanup_addr_header(ctx, addr, sender);
+}
+
+char *
+cleanup_header_rewrite(struct cleanup_state *st, const char *text)
+{
+	const char *domain;
+	int fail;
+
+	if ((st->flags & CLEANUP_FLAG_MAP_OK) == 0)
+		return NULL;
+	/* The "local" context: pickup, local_header_rewrite_clients. */
+	if (st->local_context)
+		domain = cleanup_conf.append_at_myorigin ? cleanup_conf.myorigin
+		    : NULL;
+	else if (*cleanup_conf.remote_rewrite_domain)
+		domain = cleanup_conf.remote_rewrite_domain;
+	else
+		return NULL;			/* remote mail: headers as sent */
+	return hdr_addr_rewrite(text, domain, header_addr, st, &fail);
 }

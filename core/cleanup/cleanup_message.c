@@ -301,7 +301,7 @@ process_header(struct cleanup_state *st, const char *text)
 	    "header", text, &other)) {
 	case ACT_KEEP: {
 		/* Address headers rewritten after the checks saw them as
-		 * sent (cleanup_header_addr.c). */
+		 * sent (core/mail/hdr_addr.c). */
 		char *rewritten = cleanup_header_rewrite(st, text);
 
 		output_message_header(st, rewritten ? rewritten : text);

@@ -176,7 +176,7 @@ char *cleanup_addr_header(struct cleanup_state *st, const char *addr,
  * the result is returned). */
 char *cleanup_masquerade(char *addr);
 
-/* cleanup_header_addr.c: cleanup_header_rewrite - the header text with
+/* cleanup_addr.c: cleanup_header_rewrite - the header text with
  * its addresses rewritten (malloc'd), or NULL when it is not an address
  * header, the message's context rewrites no headers, or nothing changed. */
 char *cleanup_header_rewrite(struct cleanup_state *st, const char *text);

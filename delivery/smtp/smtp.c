@@ -429,6 +429,7 @@ conf_init(void)
 	}
 	smtp_addr_init();
 	smtp_hbc_init();
+	smtp_generic_init();
 	smtp_tls_init(l);
 	smtp_sasl_init(l);
 }

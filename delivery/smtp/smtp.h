@@ -312,6 +312,16 @@ struct buf *smtp_mime_downgrade(const char *msg, size_t len);
  * message (queue form) as it is to be sent in *out_r, 0; or -1 when a
  * table failed (*why_r, malloc'd: defer). */
 void smtp_hbc_init(void);
+
+/* smtp_generic.c - smtp_generic_maps (lmtp_generic_maps): init after
+ * the configuration is bound; smtp_generic_addr: an address (internal
+ * form) as it leaves (malloc'd; NULL when a table failed);
+ * smtp_generic_header: a header with its addresses rewritten (malloc'd),
+ * NULL when unchanged or when a table failed (*fail_r). */
+void smtp_generic_init(void);
+int smtp_generic_active(void);
+char *smtp_generic_addr(const char *addr);
+char *smtp_generic_header(const char *text, int *fail_r);
 int smtp_hbc_active(void);
 int smtp_hbc_apply(const char *msg, size_t len, const char *queue_id,
     struct buf **out_r, char **why_r);

@@ -54,7 +54,7 @@ smtp_hbc_init(void)
 int
 smtp_hbc_active(void)
 {
-	return hbc_maps_any(&smtp_hbc);
+	return hbc_maps_any(&smtp_hbc) || smtp_generic_active();
 }
 
 /* One message on its way through the checks. */
@@ -63,6 +63,31 @@ struct hbc_run {
 	struct buf *out;
 	char *why;			/* a table failed: the reason */
 };
+
+/* emit - a line as it is to be sent; a primary header with its
+ * addresses through smtp_generic_maps. */
+static void
+emit(struct hbc_run *run, int idx, const char *text, size_t len)
+{
+	char *mapped = NULL;
+	int fail = 0;
+
+	if (idx == HBC_HEADER && run->why == NULL && smtp_generic_active()) {
+		char *copy = xstrndup(text, len);
+
+		mapped = smtp_generic_header(copy, &fail);
+		free(copy);
+		if (fail)
+			run->why = xstrdup("smtp_generic_maps lookup failure");
+	}
+	if (mapped != NULL) {
+		buf_puts(run->out, mapped);
+		free(mapped);
+	} else {
+		buf_append(run->out, text, len);
+	}
+	buf_putc(run->out, '\n');
+}
 
 /* check - one header or body line: look it up, log, and write what is
  * to be sent. */
@@ -73,8 +98,7 @@ check(struct hbc_run *run, int idx, const char *what, const char *text,
 	struct hbc_result r;
 
 	if (run->why != NULL) {
-		buf_append(run->out, text, len);
-		buf_putc(run->out, '\n');
+		emit(run, idx, text, len);
 		return;
 	}
 	hbc_check(&smtp_hbc, idx, text, idx != HBC_BODY, &r);
@@ -91,17 +115,14 @@ check(struct hbc_run *run, int idx, const char *what, const char *text,
 	case HBC_DROP:
 		break;
 	case HBC_PREPEND:
-		buf_puts(run->out, r.text);
-		buf_putc(run->out, '\n');
+		emit(run, idx, r.text, strlen(r.text));
 		/* FALLTHROUGH */
 	case HBC_KEEP:
 	case HBC_TEMPFAIL:
-		buf_append(run->out, text, len);
-		buf_putc(run->out, '\n');
+		emit(run, idx, text, len);
 		break;
 	case HBC_REPLACE:
-		buf_puts(run->out, r.text);
-		buf_putc(run->out, '\n');
+		emit(run, idx, r.text, strlen(r.text));
 		break;
 	}
 	hbc_result_free(&r);

@@ -136,6 +136,8 @@ struct deliv {
 	struct buf *mem;		/* the message as sent, when it is not
 					 * the queue file's (checks, downgrade) */
 	int checked;			/* smtp_*_checks applied */
+	char *env_sender;		/* smtp_generic_maps: MAIL FROM */
+	char **env_rcpt;		/* ... RCPT TO, each (NULL: as queued) */
 	int downgraded;			/* made 7-bit */
 	struct smtp_tls_policy tls;	/* of the next hop */
 	const char *domain;		/* the next hop's domain (peer names) */
@@ -291,6 +293,19 @@ downgrade(struct deliv *dv)
 	free(copy);
 }
 
+/* free_envelope - the smtp_generic_maps envelope. */
+static void
+free_envelope(struct deliv *dv)
+{
+	if (dv->env_rcpt != NULL)
+		for (int i = 0; i < dv->dr->rcpt_count; i++)
+			free(dv->env_rcpt[i]);
+	free(dv->env_rcpt);
+	free(dv->env_sender);
+	dv->env_rcpt = NULL;
+	dv->env_sender = NULL;
+}
+
 /* content_checks - smtp_*_checks, once per delivery (smtp_hbc.c); 0, or
  * -1 when they could not be applied (*why_r: the reason, malloc'd). */
 static int
@@ -304,6 +319,22 @@ content_checks(struct deliv *dv, char **why_r)
 	*why_r = NULL;
 	if (dv->checked || !smtp_hbc_active())
 		return 0;
+	if (smtp_generic_active() && dv->env_rcpt == NULL) {
+		int n = dv->dr->rcpt_count, bad = 0;
+
+		dv->env_rcpt = xcalloc((size_t)n + 1, sizeof(char *));
+		if ((dv->env_sender = smtp_generic_addr(dv->dr->sender)) == NULL)
+			bad = 1;
+		for (int i = 0; i < n && !bad; i++)
+			if ((dv->env_rcpt[i] = smtp_generic_addr(
+			    dv->dr->rcpt[i].address)) == NULL)
+				bad = 1;
+		if (bad) {
+			free_envelope(dv);
+			*why_r = xstrdup("smtp_generic_maps lookup failure");
+			return -1;
+		}
+	}
 	if ((copy = content_copy(dv, &len)) == NULL) {
 		*why_r = xstrdup("error reading the queue file");
 		return -1;
@@ -612,7 +643,8 @@ transaction(struct deliv *dv, struct smtp_session *s)
 		}
 	}
 	/* MAIL FROM. */
-	smtp_printf(st, "MAIL FROM:<%s>", dr->sender);
+	smtp_printf(st, "MAIL FROM:<%s>", dv->env_sender ? dv->env_sender
+	    : dr->sender);
 	if (needs_smtputf8(dv))
 		smtp_printf(st, " SMTPUTF8");
 	if (s->features & SMTP_FEATURE_SIZE)
@@ -646,7 +678,8 @@ transaction(struct deliv *dv, struct smtp_session *s)
 		if (!pending(dv, i))
 			continue;
 		sent_rcpt[i] = 1;
-		smtp_printf(st, "RCPT TO:<%s>", rc->address);
+		smtp_printf(st, "RCPT TO:<%s>", dv->env_rcpt && dv->env_rcpt[i]
+		    ? dv->env_rcpt[i] : rc->address);
 		if (dsn && rc->dsn_notify) {
 			const char *sep = "";
 
@@ -1255,5 +1288,6 @@ done:
 	smtp_dest_free(&dest);
 	free(dv.le.text);
 	buf_free(&dv.mem);
+	free_envelope(&dv);
 	return feedback;
 }

@@ -16,6 +16,8 @@ agent does not have (REJECT, HOLD: ignored with the same warnings), MIME headers
 the primary headers and of parts (the mime table), the headers of an
 attached message (the nested table), and body lines (parts' bodies,
 not their headers).  A table that cannot be read defers the mail.
+GenericAsPostfix does the same for smtp_generic_maps: the envelope
+sender and recipients and the address headers as they leave.
 """
 import os
 import re
@@ -226,6 +228,79 @@ class SmtpChecksAsPostfix(unittest.TestCase):
                   message("failure", "a@example.org", "X-A: 1\r\n\r\nx\r\n"))
         i.wait_log(r"to=<%s>.*status=deferred" % re.escape(RCPT))
         self.assertEqual(peer.messages(), [])
+        i.check_sanitizer()
+
+
+GENERIC = """
+joe@localdomain.local joe.public@isp.example
+admin hostmaster@isp.example
+@localdomain.local @isp.example
+"""
+
+
+class GenericAsPostfix(unittest.TestCase):
+    """smtp_generic_maps: the envelope sender and recipients and the
+    address headers as they leave, compared with Postfix's."""
+    maxDiff = None
+
+    def test_same_as_postfix(self):
+        i = Instance(self, users=("alice",), master_extra=MASTER)
+        table = os.path.join(i.dir, "generic")
+        with open(table, "w") as f:
+            f.write(GENERIC.lstrip())
+        os.chmod(table, 0o644)
+        common = {"smtp_generic_maps": "texthash:" + table,
+                  "myorigin": "localdomain.local"}
+        pfx_peer = SmtpPeer(PFX_PEER, tc=self)
+        our_peer = SmtpPeer(OUR_PEER, tc=self)
+        i.set_main(relayhost="[%s]:25" % OUR_PEER, **common)
+        i.start()
+        main = {"relayhost": "[%s]:25" % PFX_PEER}
+        main.update(common)
+        PostfixMx(self, address=PFX_ADDR, extra_main=main)
+        cases = [
+            ("joe@localdomain.local",
+             ["someone@remote.test", "rcpt@localdomain.local",
+              "admin@localdomain.local"],
+             "From: Joe Public <joe@localdomain.local>\r\n"
+             "To: admin@localdomain.local, other@elsewhere.test\r\n"
+             "Cc: \"Rcpt, R.\" <rcpt@localdomain.local> (a comment),\r\n"
+             " group: a@localdomain.local, b@elsewhere.test;\r\n"
+             "Reply-To: <joe@localdomain.local>\r\n"
+             "X-Addr: joe@localdomain.local\r\n"
+             "Subject: generic joe@localdomain.local\r\n"),
+            ("", ["rcpt+ext@localdomain.local"],
+             "From: MAILER-DAEMON@localdomain.local\r\n"
+             "To: rcpt+ext@localdomain.local\r\n"
+             "Subject: bounce\r\n"),
+            ("other@elsewhere.test", ["someone@remote.test"],
+             "From: other@elsewhere.test\r\nTo: someone@remote.test\r\n"
+             "Subject: untouched\r\n"),
+        ]
+        for n, (sender, rcpts, head) in enumerate(cases):
+            data = ("%sMessage-ID: <g%d@example.org>\r\n"
+                    "Date: Sun, 06 Dec 2026 12:00:00 +0000\r\n"
+                    "X-Case: g%d\r\n\r\nbody\r\n" % (head, n, n)).encode()
+            for host, port in ((PFX_ADDR, 25), ("127.0.0.1", i.port)):
+                with smtplib.SMTP(host, port, timeout=WAIT) as c:
+                    c.ehlo("client.example")
+                    self.assertEqual(c.sendmail(sender, rcpts, data), {})
+        got = {}
+        for who, peer in (("postfix", pfx_peer), ("postino", our_peer)):
+            got[who] = {}
+            for e in peer.wait_messages(len(cases)):
+                m = re.search(rb"^X-Case: (\S+)", e.data, re.M)
+                got[who][m.group(1).decode()] = (
+                    e.mail_from, sorted(e.rcpts), sent_text(e.data))
+        self.assertEqual(got["postfix"], got["postino"])
+        # The oracle rewrote what generic(5) says.
+        frm, rcpts, text = got["postfix"]["g0"]
+        self.assertEqual(frm, "joe.public@isp.example")
+        self.assertIn("hostmaster@isp.example", rcpts)
+        self.assertIn(b"X-Addr: joe@localdomain.local", text)
+        self.assertIn(b"From: Joe Public <joe.public@isp.example>", text)
+        self.assertIn(b"Subject: generic joe@localdomain.local", text)
+        self.assertEqual(got["postfix"]["g1"][0], "")
         i.check_sanitizer()
 
 

@@ -1,31 +1,19 @@
 /* SPDX-License-Identifier: MIT */
-/* cleanup_header_addr - address rewriting in message headers, as
- * Postfix's cleanup does it.
+/* hdr_addr - address rewriting in message headers, as Postfix does it
+ * (hdr_addr.h): cleanup's canonical mapping and masquerading of the
+ * header addresses, the smtp client's smtp_generic_maps.
  *
  * Which headers: the sender headers (From, Sender, Reply-To, Errors-To,
  * Return-Receipt-To and their Resent- forms) and the recipient headers
  * (To, Cc, Bcc, Apparently-To, Resent-To, Resent-Cc, Resent-Bcc).
  *
- * When: the message is rewritten at all (CLEANUP_FLAG_MAP_OK), and it
- * comes from a client that local_header_rewrite_clients names (the
- * "local" context: pickup, and by default clients on our own
- * interfaces), or remote_header_rewrite_domain is set (then an address
- * without a domain gets that domain instead of $myorigin).  Mail from
- * other clients keeps its headers as they are, as in Postfix 2.2 and
- * later.
- *
- * What: an address without "@" is qualified (@$myorigin when
- * append_at_myorigin, in the local context); then canonical mapping and
- * masquerading as canonical_classes, sender_/recipient_canonical_classes
- * and masquerade_classes say for header_sender / header_recipient.
- *
  * How: the header value is split into RFC 822 tokens (tok822.h); each
  * mailbox -- the part in "<...>" (without a source route), or a bare
- * address between commas -- is rewritten in internal form and put back
- * quoted as needed; display names, comments and groups stay.  A header
- * in which nothing changed is written exactly as it came; one that
- * changed is written out again from its tokens, with Postfix's spacing
- * and folding (header_value). */
+ * address between commas -- is rewritten in internal form by the
+ * caller's function and put back quoted as needed; display names,
+ * comments and groups stay.  A header in which nothing changed is left
+ * alone; one that changed is written out again from its tokens, with
+ * Postfix's spacing and folding (header_value). */
 #include "postino_config.h"
 
 #include <stdlib.h>
@@ -34,7 +22,7 @@
 
 #include "addr_parse.h"
 #include "buf.h"
-#include "cleanup_private.h"
+#include "hdr_addr.h"
 #include "mymalloc.h"
 #include "stringops.h"
 #include "tok822.h"
@@ -50,9 +38,8 @@ static const char *const rcpt_headers[] = {
 	"resent-bcc", NULL,
 };
 
-/* header_kind - 1 sender header, 0 recipient header, -1 neither. */
-static int
-header_kind(const char *name, size_t len)
+int
+hdr_addr_kind(const char *name, size_t len)
 {
 	for (int i = 0; sender_headers[i]; i++)
 		if (strlen(sender_headers[i]) == len
@@ -78,8 +65,8 @@ struct hdr_mailbox {
  * [from, to) (comments skipped), or NULL when unchanged; *fail set when
  * a table failed. */
 static char *
-rewrite_one(struct cleanup_state *st, const struct tok822_list *list,
-    size_t from, size_t to, int sender, const char *domain, int *fail)
+rewrite_one(const struct tok822_list *list, size_t from, size_t to,
+    int sender, const char *domain, hdr_addr_fn fn, void *ctx, int *fail)
 {
 	struct buf *b = buf_new(64, BUF_NOLIMIT);
 	char *addr, *done, *ext = NULL;
@@ -95,7 +82,7 @@ rewrite_one(struct cleanup_state *st, const struct tok822_list *list,
 		addr = concatenate(buf_str(b), "@", domain, (char *)0);
 	else
 		addr = xstrdup(buf_str(b));
-	if ((done = cleanup_addr_header(st, addr, sender)) == NULL) {
+	if ((done = fn(ctx, addr, sender)) == NULL) {
 		*fail = 1;
 	} else if (strcmp(done, buf_str(b)) != 0) {
 		ext = addr_parse_externalize(done);
@@ -173,25 +160,19 @@ header_value(const struct tok822_list *list, size_t name_len)
 }
 
 char *
-cleanup_header_rewrite(struct cleanup_state *st, const char *text)
+hdr_addr_rewrite(const char *text, const char *domain, hdr_addr_fn fn,
+    void *ctx, int *fail_r)
 {
-	const char *colon = strchr(text, ':'), *domain;
+	const char *colon = strchr(text, ':');
 	struct tok822_list *list, *out;
 	struct hdr_mailbox *boxes = NULL;
 	size_t n, i, nboxes = 0;
 	int kind, fail = 0, changed = 0;
 	char *result = NULL;
 
-	if ((st->flags & CLEANUP_FLAG_MAP_OK) == 0 || colon == NULL)
-		return NULL;
-	if (st->local_context)
-		domain = cleanup_conf.append_at_myorigin ? cleanup_conf.myorigin
-		    : NULL;
-	else if (*cleanup_conf.remote_rewrite_domain)
-		domain = cleanup_conf.remote_rewrite_domain;
-	else
-		return NULL;			/* remote mail: headers as sent */
-	if ((kind = header_kind(text, (size_t)(colon - text))) < 0)
+	*fail_r = 0;
+	if (colon == NULL
+	    || (kind = hdr_addr_kind(text, (size_t)(colon - text))) < 0)
 		return NULL;
 
 	list = tok822_list_new();
@@ -240,8 +221,8 @@ cleanup_header_rewrite(struct cleanup_state *st, const char *text)
 			boxes[nboxes].to = i;
 			boxes[nboxes].bare = 1;
 		}
-		boxes[nboxes].external = rewrite_one(st, list,
-		    boxes[nboxes].addr_from, boxes[nboxes].to, kind, domain, &fail);
+		boxes[nboxes].external = rewrite_one(list, boxes[nboxes].addr_from,
+		    boxes[nboxes].to, kind, domain, fn, ctx, &fail);
 		if (boxes[nboxes].external)
 			changed = 1;
 		nboxes++;
@@ -286,5 +267,6 @@ cleanup_header_rewrite(struct cleanup_state *st, const char *text)
 		free(boxes[i].external);
 	free(boxes);
 	tok822_list_free(&list);
+	*fail_r = fail;
 	return result;
 }
