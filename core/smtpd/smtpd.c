@@ -40,6 +40,7 @@
 
 #include <event2/event.h>
 
+#include "buf.h"
 #include "mail_server.h"
 #include "mail_vars.h"
 #include "map_proxy.h"
@@ -80,6 +81,113 @@ static const char *const verb_names[] = {
 	"quit", "help", "unknown",
 };
 
+/* footer_expand - smtpd_reject_footer with $client_address,
+ * $client_port, $localtime and $server_name (also as ${name} and
+ * $(name)) replaced; other text as it is. */
+static char *
+footer_expand(const struct smtpd_session *s, const char *tmpl)
+{
+	struct buf *b = buf_new(128, BUF_NOLIMIT);
+	char *out;
+
+	for (const char *cp = tmpl; *cp; cp++) {
+		const char *name = cp + 1, *end;
+		char close = 0, when[32];
+		const char *val = NULL;
+		size_t len;
+
+		if (*cp != '$') {
+			buf_putc(b, *cp);
+			continue;
+		}
+		if (*name == '{' || *name == '(') {
+			close = *name == '{' ? '}' : ')';
+			name++;
+		}
+		for (end = name; *end == '_' || (*end >= 'a' && *end <= 'z'); end++)
+			;
+		len = (size_t)(end - name);
+		if (close && *end != close) {
+			buf_putc(b, *cp);
+			continue;
+		}
+		if (len == 14 && strncmp(name, "client_address", len) == 0) {
+			val = s->addr;
+		} else if (len == 11 && strncmp(name, "client_port", len) == 0) {
+			val = s->port;
+		} else if (len == 11 && strncmp(name, "server_name", len) == 0) {
+			val = smtpd_conf.myhostname;
+		} else if (len == 9 && strncmp(name, "localtime", len) == 0) {
+			time_t now = time(NULL);
+			struct tm tm;
+
+			strftime(when, sizeof(when), "%b %e %H:%M:%S",
+			    localtime_r(&now, &tm));
+			val = when;
+		}
+		if (val == NULL) {
+			buf_putc(b, *cp);
+			continue;
+		}
+		buf_puts(b, val);
+		cp = end + (close ? 1 : 0) - 1;
+	}
+	out = xstrdup(buf_str(b));
+	buf_free(&b);
+	return out;
+}
+
+/* reply_with_footer - the last line of a 4xx/5xx reply, then
+ * smtpd_reject_footer on lines of their own that repeat the code and
+ * the enhanced status code ("\\c" first: the first piece joins the
+ * reply's own line; "\\n" in the text starts a new line), as Postfix
+ * writes it. */
+static void
+reply_with_footer(struct smtpd_session *s, struct evbuffer *out,
+    const char *line)
+{
+	char dsn[32] = "", *footer, *cp, **lines = NULL;
+	const char *text = line[3] ? line + 4 : line + 3, *sp;
+	int n = 0;
+
+	/* An enhanced status code of the reply's class. */
+	if (text[0] == line[0] && text[1] == '.' && (sp = strchr(text, ' '))
+	    != NULL && (size_t)(sp - text) < sizeof(dsn)) {
+		memcpy(dsn, text, (size_t)(sp - text));
+		dsn[sp - text] = 0;
+	}
+	footer = footer_expand(s, smtpd_conf.reject_footer);
+	cp = footer;
+	lines = xreallocarray(lines, 1, sizeof(*lines));
+	if (strncmp(cp, "\\c", 2) == 0) {
+		char *nl = strstr(cp + 2, "\\n");
+
+		if (nl)
+			*nl = 0;
+		lines[n++] = concatenate(text, cp + 2, (char *)0);
+		cp = nl ? nl + 2 : NULL;
+	} else {
+		lines[n++] = xstrdup(text);
+	}
+	while (cp != NULL) {
+		char *nl = strstr(cp, "\\n");
+
+		if (nl)
+			*nl = 0;
+		lines = xreallocarray(lines, (size_t)n + 1, sizeof(*lines));
+		lines[n++] = concatenate(dsn, *dsn ? " " : "", cp, (char *)0);
+		cp = nl ? nl + 2 : NULL;
+	}
+	for (int i = 0; i < n; i++) {
+		evbuffer_add(out, line, 3);
+		evbuffer_add_printf(out, "%c%s\r\n", i < n - 1 ? '-' : ' ',
+		    lines[i]);
+		free(lines[i]);
+	}
+	free(lines);
+	free(footer);
+}
+
 void
 smtpd_reply(struct smtpd_session *s, const char *fmt, ...)
 {
@@ -87,6 +195,23 @@ smtpd_reply(struct smtpd_session *s, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
+	if (*smtpd_conf.reject_footer) {
+		char *line = NULL;
+
+		if (vasprintf(&line, fmt, ap) < 0)
+			msg_fatal("out of memory");
+		va_end(ap);
+		if ((line[0] == '4' || line[0] == '5') && line[1] >= '0'
+		    && line[1] <= '9' && line[2] >= '0' && line[2] <= '9'
+		    && (line[3] == ' ' || line[3] == 0)) {
+			reply_with_footer(s, out, line);
+		} else {
+			evbuffer_add(out, line, strlen(line));
+			evbuffer_add(out, "\r\n", 2);
+		}
+		free(line);
+		return;
+	}
 	evbuffer_add_vprintf(out, fmt, ap);
 	va_end(ap);
 	evbuffer_add(out, "\r\n", 2);
@@ -702,6 +827,7 @@ smtpd_read_conf(void)
 	smtpd_conf.delay_reject = var_smtpd_delay_reject;
 	smtpd_conf.strict_rfc821 = var_strict_rfc821_envelopes;
 	smtpd_conf.peername_lookup = var_smtpd_peername_lookup;
+	smtpd_conf.reject_footer = var_smtpd_reject_footer;
 	smtpd_conf.upstream_proxy = *var_smtpd_upstream_proxy_protocol != 0;
 	smtpd_conf.upstream_proxy_timeout = var_smtpd_upstream_proxy_timeout > 0
 	    ? var_smtpd_upstream_proxy_timeout : 5;

@@ -175,6 +175,7 @@ struct smtpd_conf {
 	int bare_lf_code;		/* smtpd_forbid_bare_newline_reject_code */
 	int forbid_unauth_pipelining;
 	int peername_lookup;
+	const char *reject_footer;	/* smtpd_reject_footer ("": none) */
 	int upstream_proxy;		/* smtpd_upstream_proxy_protocol =
 					 * haproxy */
 	long upstream_proxy_timeout;	/* seconds */
