@@ -145,13 +145,18 @@ void cleanup_del_rcpt(struct cleanup_state *st, const char *addr);
  * (valid until cleanup_free) is the ID on success; *reply_r is the
  * SMTP-style reply for non-OK status ("5.7.1 message content rejected"),
  * without the 3-digit code when cleanup has no opinion (NULL). */
-/* cleanup_milter_header - milter_header_checks for a header a milter
+/* The end-of-message changes of milters, on the message: the functions
+ * of core/milter's struct milter_edit_ops, with the cleanup_state as
+ * their context (smtpd and pickup pass them as they are).
+ * cleanup_milter_header is milter_header_checks for a header a milter
  * adds or changes ("Name: value"): 0 keep it, 1 drop it, 2 store *repl_r
  * (malloc'd) instead; REJECT, DISCARD, HOLD, FILTER, REDIRECT and BCC act
  * on the message as header_checks do (PREPEND is not supported there,
  * as in Postfix). */
-int cleanup_milter_header(struct cleanup_state *st, const char *header,
-    char **repl_r);
+void cleanup_milter_chg_from(void *st, const char *sender, const char *args);
+void cleanup_milter_add_rcpt(void *st, const char *rcpt, const char *args);
+void cleanup_milter_del_rcpt(void *st, const char *rcpt);
+int cleanup_milter_header(void *st, const char *header, char **repl_r);
 
 int cleanup_finish(struct cleanup_state *st, const char **queue_id_r,
     const char **reply_r);

@@ -719,10 +719,30 @@ cleanup_message_end(struct cleanup_state *st)
 		end_header_block(st, -1);
 }
 
-int
-cleanup_milter_header(struct cleanup_state *st, const char *header,
-    char **repl_r)
+void
+cleanup_milter_chg_from(void *st, const char *sender, const char *args)
 {
+	(void)args;
+	cleanup_change_sender(st, sender);
+}
+
+void
+cleanup_milter_add_rcpt(void *st, const char *rcpt, const char *args)
+{
+	(void)args;
+	cleanup_add_rcpt(st, rcpt, rcpt, 0);
+}
+
+void
+cleanup_milter_del_rcpt(void *st, const char *rcpt)
+{
+	cleanup_del_rcpt(st, rcpt);
+}
+
+int
+cleanup_milter_header(void *ctx, const char *header, char **repl_r)
+{
+	struct cleanup_state *st = ctx;
 	char *text = NULL;
 	int rc = 0;
 

@@ -205,48 +205,14 @@ refused:
 	return -1;
 }
 
-/* The envelope changes of the end of message, on the message. */
-static void
-chg_from(void *ctx, const char *sender, const char *args)
-{
-	struct pickup_milter *pm = ctx;
-
-	(void)args;
-	cleanup_change_sender(pm->st, sender);
-}
-
-static void
-add_rcpt(void *ctx, const char *rcpt, const char *args)
-{
-	struct pickup_milter *pm = ctx;
-
-	(void)args;
-	cleanup_add_rcpt(pm->st, rcpt, rcpt, 0);
-}
-
-static void
-del_rcpt(void *ctx, const char *rcpt)
-{
-	struct pickup_milter *pm = ctx;
-
-	cleanup_del_rcpt(pm->st, rcpt);
-}
-
-/* header_check - milter_header_checks (cleanup). */
-static int
-header_check(void *ctx, const char *header, char **repl_r)
-{
-	struct pickup_milter *pm = ctx;
-
-	return cleanup_milter_header(pm->st, header, repl_r);
-}
-
 int
 pickup_milter_content(struct pickup_milter *pm, char **reply_r)
 {
 	static const struct milter_edit_ops ops = {
-		.chg_from = chg_from, .add_rcpt = add_rcpt, .del_rcpt = del_rcpt,
-		.header_check = header_check,
+		.chg_from = cleanup_milter_chg_from,
+		.add_rcpt = cleanup_milter_add_rcpt,
+		.del_rcpt = cleanup_milter_del_rcpt,
+		.header_check = cleanup_milter_header,
 	};
 	char *content, *changed = NULL, *hold = NULL;
 	size_t len, changed_len = 0;
@@ -267,7 +233,7 @@ pickup_milter_content(struct pickup_milter *pm, char **reply_r)
 		milters_abort(pm->ms);
 		return 0;
 	}
-	reply = milters_message(pm->ms, content, len, 1, &ops, pm, &changed,
+	reply = milters_message(pm->ms, content, len, 1, &ops, pm->st, &changed,
 	    &changed_len, &hold);
 	free(content);
 	rc = verdict(pm, reply, "END-OF-MESSAGE", reply_r);

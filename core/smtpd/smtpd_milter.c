@@ -480,33 +480,6 @@ smtpd_milter_unknown(struct smtpd_session *s, const char *line)
 	return verdict(s, reply, "UNKNOWN", s->sender, NULL);
 }
 
-/* The envelope changes of the end of message, on the session's message. */
-static void
-chg_from(void *ctx, const char *sender, const char *args)
-{
-	struct smtpd_session *s = ctx;
-
-	(void)args;
-	cleanup_change_sender(s->cleanup, sender);
-}
-
-static void
-add_rcpt(void *ctx, const char *rcpt, const char *args)
-{
-	struct smtpd_session *s = ctx;
-
-	(void)args;
-	cleanup_add_rcpt(s->cleanup, rcpt, rcpt, 0);
-}
-
-static void
-del_rcpt(void *ctx, const char *rcpt)
-{
-	struct smtpd_session *s = ctx;
-
-	cleanup_del_rcpt(s->cleanup, rcpt);
-}
-
 /* log_eom - the end-of-message line, as cleanup logs it. */
 static void
 log_eom(struct smtpd_session *s, const char *action, const char *text)
@@ -526,21 +499,14 @@ log_eom(struct smtpd_session *s, const char *action, const char *text)
 	buf_free(&b);
 }
 
-/* header_check - milter_header_checks (cleanup). */
-static int
-header_check(void *ctx, const char *header, char **repl_r)
-{
-	struct smtpd_session *s = ctx;
-
-	return cleanup_milter_header(s->cleanup, header, repl_r);
-}
-
 int
 smtpd_milter_eom(struct smtpd_session *s, char **reply_r)
 {
 	static const struct milter_edit_ops ops = {
-		.chg_from = chg_from, .add_rcpt = add_rcpt, .del_rcpt = del_rcpt,
-		.header_check = header_check,
+		.chg_from = cleanup_milter_chg_from,
+		.add_rcpt = cleanup_milter_add_rcpt,
+		.del_rcpt = cleanup_milter_del_rcpt,
+		.header_check = cleanup_milter_header,
 	};
 	char *content, *changed = NULL, *hold = NULL;
 	size_t len, changed_len = 0;
@@ -555,8 +521,8 @@ smtpd_milter_eom(struct smtpd_session *s, char **reply_r)
 		milters_abort(s->milters);
 		return 0;
 	}
-	reply = milters_message(s->milters, content, len, 1, &ops, s, &changed,
-	    &changed_len, &hold);
+	reply = milters_message(s->milters, content, len, 1, &ops, s->cleanup,
+	    &changed, &changed_len, &hold);
 	free(content);
 	if (reply != NULL && *reply == 'D') {
 		log_eom(s, "discard", "milter triggers DISCARD action");
