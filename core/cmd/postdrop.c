@@ -188,6 +188,27 @@ __asan_default_options(void)
 }
 #endif
 
+/* check_sender - local_login_sender_maps (user_acl.c); the default,
+ * static:*, allows every sender without a lookup. */
+static void
+check_sender(const char *sender)
+{
+	const char *why;
+
+	if (strcmp(var_local_login_sender_maps, "static:*") == 0)
+		return;
+	switch (user_login_sender(sender, &why)) {
+	case 1:
+		return;
+	case 0:
+		die(EX_NOPERM, "User %s(%ld) is not allowed to use sender address "
+		    "<%s> (local_login_sender_maps)", user_login_name(),
+		    (long)getuid(), sender);
+	default:
+		die(EX_TEMPFAIL, "%s", why);
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -260,6 +281,8 @@ main(int argc, char **argv)
 			    mc.records, err);
 		if (maildrop_check(&mc, type, buf_str(payload), buf_len(payload)) < 0)
 			die(EX_DATAERR, "malformed input: %s", mc.err);
+		if (type == MAILDROP_REC_SENDER)
+			check_sender(buf_str(payload));
 		if (type == MAILDROP_REC_LINE || type == MAILDROP_REC_CONT) {
 			content += buf_len(payload) + (type == MAILDROP_REC_LINE);
 			if (size_limit > 0 && content > (size_t)size_limit)

@@ -280,8 +280,6 @@ compute_mynetworks(void)
 	"postino has no before-queue proxy filter: run the filter in front of postino's smtpd and remove this setting"
 #define H_UPSTREAM	\
 	"postino's smtpd speaks the haproxy protocol (versions 1 and 2) only: use haproxy"
-#define H_LOGIN	\
-	"postino does not check local senders against this table: remove this setting"
 
 const struct mail_param mail_param_table[] = {
 #define MAIL_PARAM(name, def, compute, flags, status) \

@@ -16,4 +16,19 @@
 void user_acl_check(const char *param, const char *value, const char *what,
     int privileged_ok);
 
+/* user_login_name - the real user's login name, "uid:N" when the
+ * password file has none (a static buffer). */
+const char *user_login_name(void);
+
+/* user_login_sender - local_login_sender_maps: may the real user of
+ * this process submit mail with this envelope sender (internal form,
+ * "" for the null sender)?  The tables are searched with the login name
+ * ("uid:N" without one); the first answer is a list of patterns: "*"
+ * any sender, "<>" the null sender (as
+ * empty_address_local_login_sender_maps_lookup_key names it), "@domain"
+ * any address in domain, else one address; the sender's address
+ * extension does not count.  1 yes, 0 no (no table answers for the
+ * user), -1 a table failed (*why_r, static). */
+int user_login_sender(const char *sender, const char **why_r);
+
 #endif

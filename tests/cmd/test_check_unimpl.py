@@ -73,7 +73,7 @@ CASES = [
     ("authorized_submit_users", "!www-data, static:anyone", FINE),
     ("authorized_flush_users", "root", FINE),
     ("local_login_sender_maps", "static:*", FINE),
-    ("local_login_sender_maps", "hash:/etc/postino/login", REFUSE),
+    ("local_login_sender_maps", "hash:/etc/postino/login", FINE),
     ("debug_peer_list", "192.0.2.10", WARN),
     ("receive_override_options", "no_address_mappings", FINE),
     ("mailbox_transport_maps", "hash:/etc/postino/mbt", WARN),

@@ -381,6 +381,51 @@ class Options(unittest.TestCase):
         r = i.run_as(None, [program("postqueue"), "-f"])
         self.assertEqual(r.returncode, 0, r.err)
 
+    def test_local_login_sender_maps(self):
+        """local_login_sender_maps: postdrop lets a user submit only with
+        the senders the first table that knows the login name allows
+        ("*", "<>", "@domain", addresses; the sender's extension does not
+        count), with exit 77 and nothing left in maildrop otherwise."""
+        i = Submit(self)
+        # Built-in table types: the set-gid postdrop copy in the
+        # instance's sbin/ loads no modules from the build tree.
+        fixed = os.path.join(i.dir, "login_fixed")
+        with open(fixed, "w") as f:
+            f.write("root *\n%s @example.org, <>\n" % i.user("bob"))
+        own = os.path.join(i.dir, "login_own")
+        with open(own, "w") as f:
+            f.write("%s %s %s@%s\n" % (i.user("alice"), i.user("alice"),
+                                       i.user("alice"), DOMAIN))
+        for p in (fixed, own):
+            os.chmod(p, 0o644)
+        i.set_main(local_login_sender_maps="texthash:%s, texthash:%s"
+                   % (fixed, own), recipient_delimiter="+")
+        i.start()
+        alice = i.user("alice")
+        msg = "Subject: login sender\n\nbody\n"
+        cases = [
+            ("alice", [], True),
+            ("alice", ["-f", "%s@%s" % (alice, DOMAIN)], True),
+            ("alice", ["-f", "%s+tag@%s" % (alice, DOMAIN)], True),
+            ("alice", ["-f", "someone@%s" % DOMAIN], False),
+            ("alice", ["-f", ""], False),
+            ("bob", ["-f", "anyone@example.org"], True),
+            ("bob", ["-f", ""], True),
+            ("bob", ["-f", "%s@%s" % (i.user("bob"), DOMAIN)], False),
+            (None, ["-f", "whoever@elsewhere.example"], True),
+        ]
+        sent = 0
+        for user, args, ok in cases:
+            r = i.sendmail(args + [i.addr("alice")], msg, user=user)
+            if ok:
+                self.assertEqual(r.returncode, 0, (user, args, r.err))
+                sent += 1
+            else:
+                self.assertEqual(r.returncode, EX_NOPERM, (user, args, r.err))
+                self.assertIn("is not allowed to use sender address", r.err)
+        self.assertEqual(len(i.delivered("alice", sent)), sent)
+        self.assertEqual(i.maildrop_files(), [])
+
     def test_exit_codes(self):
         i = Submit(self)
         i.start()
