@@ -184,17 +184,17 @@ cleanup_conf_free(void)
 {
 	struct cleanup_conf *c = &cleanup_conf;
 
-	cleanup_maps_close(&c->header_checks);
-	cleanup_maps_close(&c->mime_header_checks);
-	cleanup_maps_close(&c->nested_header_checks);
-	cleanup_maps_close(&c->body_checks);
-	cleanup_maps_close(&c->milter_header_checks);
-	cleanup_maps_close(&c->canonical);
-	cleanup_maps_close(&c->sender_canonical);
-	cleanup_maps_close(&c->rcpt_canonical);
-	cleanup_maps_close(&c->virtual_alias);
-	cleanup_maps_close(&c->sender_bcc);
-	cleanup_maps_close(&c->rcpt_bcc);
+	maps_close(&c->header_checks);
+	maps_close(&c->mime_header_checks);
+	maps_close(&c->nested_header_checks);
+	maps_close(&c->body_checks);
+	maps_close(&c->milter_header_checks);
+	maps_close(&c->canonical);
+	maps_close(&c->sender_canonical);
+	maps_close(&c->rcpt_canonical);
+	maps_close(&c->virtual_alias);
+	maps_close(&c->sender_bcc);
+	maps_close(&c->rcpt_bcc);
 	free(c->always_bcc);
 	word_list_free(&c->masq_domains, &c->masq_domain_count);
 	word_list_free(&c->masq_exceptions, &c->masq_exception_count);
@@ -219,7 +219,7 @@ cleanup_init(void)
 		cleanup_conf_free();
 	mail_vars_bind(MAIL_VARS_CLEANUP);
 #define OPEN_MAPS(maps, param) \
-	cleanup_maps_open((maps), MAIL_PARAM_NAME(param), var_##param)
+	maps_open((maps), MAIL_PARAM_NAME(param), var_##param)
 	OPEN_MAPS(&c->header_checks, header_checks);
 	OPEN_MAPS(&c->mime_header_checks, mime_header_checks);
 	OPEN_MAPS(&c->nested_header_checks, nested_header_checks);

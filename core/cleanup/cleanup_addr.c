@@ -26,73 +26,6 @@
 #define CLEANUP_CANON_RECURSION	10
 #define CLEANUP_ALIAS_REPLY	"4.6.0 Alias expansion error"
 
-void
-cleanup_maps_open(struct cleanup_maps *maps, const char *param,
-    const char *value)
-{
-	char *copy = xstrdup(value), *cp = copy, *spec;
-
-	maps->param = xstrdup(param);
-	while ((spec = mystrtok_table(&cp)) != NULL) {
-		char *err = NULL;
-		struct map *map = map_open(spec, O_RDONLY,
-		    MAP_FLAGS_DEFAULT | MAP_FLAG_SURROGATE, &err);
-
-		if (map == NULL) {
-			/* Surrogates should make this impossible; defer anyway. */
-			msg_warn("%s: %s: %s", param, spec, err ? err : "open error");
-			free(err);
-		}
-		maps->map = xreallocarray(maps->map, (size_t)maps->count + 1,
-		    sizeof(*maps->map));
-		maps->map[maps->count++] = map;
-	}
-	free(copy);
-}
-
-void
-cleanup_maps_close(struct cleanup_maps *maps)
-{
-	for (int i = 0; i < maps->count; i++)
-		if (maps->map[i])
-			map_close(&maps->map[i]);
-	free(maps->map);
-	free(maps->param);
-	maps->map = NULL;
-	maps->param = NULL;
-	maps->count = 0;
-}
-
-enum map_status
-cleanup_maps_find(struct cleanup_maps *maps, const char *key, int partial,
-    const char **value_r, struct map **bad_r)
-{
-	size_t klen = strlen(key);
-
-	*bad_r = NULL;
-	for (int i = 0; i < maps->count; i++) {
-		struct map *map = maps->map[i];
-
-		if (map == NULL)
-			return MAP_TEMPFAIL;
-		if ((map->caps & MAP_CAP_FIXED) == 0 && partial)
-			continue;
-		/* Over-long keys can't be in a fixed table; don't warn per header. */
-		if ((map->caps & MAP_CAP_FIXED) && klen > MAP_FIXED_KEY_MAX)
-			continue;
-		switch (map_lookup(map, key, value_r)) {
-		case MAP_FOUND:
-			return MAP_FOUND;
-		case MAP_NOTFOUND:
-			break;
-		case MAP_TEMPFAIL:
-			*bad_r = map;
-			return MAP_TEMPFAIL;
-		}
-	}
-	return MAP_NOTFOUND;
-}
-
 char *
 cleanup_addr_qualify(const char *addr)
 {
@@ -182,7 +115,7 @@ insert_ext(const char *addr, const char *ext)
 /* addr_map - look addr up in maps with the "virtual" key order; on
  * MAP_FOUND, *out holds the rewritten result addresses. */
 static enum map_status
-addr_map(struct cleanup_maps *maps, const char *addr, int propagate,
+addr_map(struct maps *maps, const char *addr, int propagate,
     struct addr_list *out, struct map **bad_r)
 {
 	struct mail_addr_forms *forms = mail_addr_forms(addr, "virtual");
@@ -195,7 +128,7 @@ addr_map(struct cleanup_maps *maps, const char *addr, int propagate,
 
 	*bad_r = NULL;
 	for (int i = 0; forms && i < forms->count; i++) {
-		st = cleanup_maps_find(maps, forms->form[i], !forms->full_only[i],
+		st = maps_find(maps, forms->form[i], !forms->full_only[i],
 		    &value, bad_r);
 		if (st == MAP_FOUND && *value == 0)
 			st = MAP_NOTFOUND;	/* an empty result maps nothing */
@@ -249,7 +182,7 @@ defer_alias(struct cleanup_state *st, const char *what, const char *param,
 
 /* map11 - one-to-one canonical mapping, repeated until stable. */
 static char *
-map11(struct cleanup_state *st, struct cleanup_maps *maps, char *addr,
+map11(struct cleanup_state *st, struct maps *maps, char *addr,
     int propagate)
 {
 	for (int count = 0; ; count++) {
@@ -287,7 +220,7 @@ map11(struct cleanup_state *st, struct cleanup_maps *maps, char *addr,
 }
 
 char *
-cleanup_addr_bcc(struct cleanup_state *st, struct cleanup_maps *maps,
+cleanup_addr_bcc(struct cleanup_state *st, struct maps *maps,
     const char *addr)
 {
 	struct addr_list out = { 0, NULL };
@@ -362,7 +295,7 @@ cleanup_masquerade(char *addr)
  * class-specific table first, then canonical_maps), and masquerading;
  * q is taken over; NULL when a table failed. */
 static char *
-canon(struct cleanup_state *st, char *q, struct cleanup_maps *specific,
+canon(struct cleanup_state *st, char *q, struct maps *specific,
     int use_specific, int use_common, int masquerade)
 {
 	if (use_specific && specific->count)
@@ -423,7 +356,7 @@ void
 cleanup_addr_virtual(struct cleanup_state *st, const char *orig,
     const char *addr, int notify)
 {
-	struct cleanup_maps *maps = &cleanup_conf.virtual_alias;
+	struct maps *maps = &cleanup_conf.virtual_alias;
 	struct addr_list list = { 0, NULL };
 	struct htable *been;
 	int failed = 0;

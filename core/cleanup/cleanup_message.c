@@ -119,7 +119,7 @@ reject_text(const char *text)
 /* apply_action - carry out one table result for content (a header or
  * body line); *text_r receives the REPLACE/PREPEND text. */
 static enum cleanup_act
-apply_action(struct cleanup_state *st, struct cleanup_maps *maps,
+apply_action(struct cleanup_state *st, struct maps *maps,
     const char *class, const char *content, const char *value, char **text_r)
 {
 	char *copy = xstrdup(value);
@@ -205,7 +205,7 @@ apply_action(struct cleanup_state *st, struct cleanup_maps *maps,
 
 /* run_checks - look content up in a list of check tables. */
 static enum cleanup_act
-run_checks(struct cleanup_state *st, struct cleanup_maps *maps,
+run_checks(struct cleanup_state *st, struct maps *maps,
     const char *class, const char *content, char **text_r)
 {
 	const char *value;
@@ -216,7 +216,7 @@ run_checks(struct cleanup_state *st, struct cleanup_maps *maps,
 	    || st->status != CLEANUP_STAT_OK
 	    || (st->flags & CLEANUP_FLAG_DISCARD))
 		return ACT_KEEP;
-	switch (cleanup_maps_find(maps, content, 0, &value, &bad)) {
+	switch (maps_find(maps, content, 0, &value, &bad)) {
 	case MAP_FOUND:
 		return apply_action(st, maps, class, content, value, text_r);
 	case MAP_NOTFOUND:
@@ -328,7 +328,7 @@ static void
 process_body_header(struct cleanup_state *st, const char *text)
 {
 	size_t nlen = header_name_len(text, strlen(text));
-	struct cleanup_maps *maps = &cleanup_conf.mime_header_checks;
+	struct maps *maps = &cleanup_conf.mime_header_checks;
 	char *other;
 
 	note_mime_header(st, text, nlen);

@@ -16,6 +16,7 @@
 #include "htable.h"
 #include "map.h"
 #include "mime_parse.h"
+#include "maps.h"
 #include "msg.h"
 #include "qfile.h"
 
@@ -48,12 +49,6 @@ struct cleanup_rcpt {
 };
 
 /* A list of tables opened from one main.cf parameter. */
-struct cleanup_maps {
-	char *param;		/* "virtual_alias_maps" */
-	int count;
-	struct map **map;
-};
-
 struct cleanup_state {
 	int flags;			/* CLEANUP_FLAG_* */
 	int status;			/* CLEANUP_STAT_* bits */
@@ -99,17 +94,17 @@ struct cleanup_state {
 /* Process-wide configuration (cleanup_init). */
 struct cleanup_conf {
 	int initialised;
-	struct cleanup_maps header_checks;
-	struct cleanup_maps mime_header_checks;
-	struct cleanup_maps nested_header_checks;
-	struct cleanup_maps body_checks;
-	struct cleanup_maps milter_header_checks;
-	struct cleanup_maps canonical;
-	struct cleanup_maps sender_canonical;
-	struct cleanup_maps rcpt_canonical;
-	struct cleanup_maps virtual_alias;
-	struct cleanup_maps sender_bcc;
-	struct cleanup_maps rcpt_bcc;
+	struct maps header_checks;
+	struct maps mime_header_checks;
+	struct maps nested_header_checks;
+	struct maps body_checks;
+	struct maps milter_header_checks;
+	struct maps canonical;
+	struct maps sender_canonical;
+	struct maps rcpt_canonical;
+	struct maps virtual_alias;
+	struct maps sender_bcc;
+	struct maps rcpt_bcc;
 	char *always_bcc;
 	int canon_env_sender;		/* canonical_classes */
 	int canon_env_rcpt;
@@ -164,7 +159,7 @@ extern struct cleanup_conf cleanup_conf;
  * (the "virtual" key order: user@domain, user, @domain), malloc'd; NULL
  * when there is none, or when the lookup failed (then the message is
  * deferred). */
-char *cleanup_addr_bcc(struct cleanup_state *st, struct cleanup_maps *maps,
+char *cleanup_addr_bcc(struct cleanup_state *st, struct maps *maps,
     const char *addr);
 /* cleanup_addr_header - an address of a sender (sender != 0) or
  * recipient header, internal form, already qualified: canonical
@@ -209,16 +204,6 @@ void cleanup_header_text(struct cleanup_state *st, const char *text,
     size_t len);
 
 /* cleanup_addr.c */
-/* cleanup_maps_open - open the tables listed in value, the value of
- * parameter param (named in messages). */
-void cleanup_maps_open(struct cleanup_maps *maps, const char *param,
-    const char *value);
-void cleanup_maps_close(struct cleanup_maps *maps);
-/* cleanup_maps_find - first FOUND across the tables for one key (full
- * key: every table; partial: fixed tables only); MAP_TEMPFAIL sets
- * *bad_r to the failing table. */
-enum map_status cleanup_maps_find(struct cleanup_maps *maps, const char *key,
-    int partial, const char **value_r, struct map **bad_r);
 /* cleanup_addr_external - qualify an envelope address (@$myorigin);
  * malloc'd. */
 char *cleanup_addr_qualify(const char *addr);

@@ -98,29 +98,15 @@ hbc_maps_open(struct hbc_maps *maps, const char *const params[4],
     const char *const values[4])
 {
 	memset(maps, 0, sizeof(*maps));
-	for (int i = 0; i < 4; i++) {
-		char *copy = xstrdup(values[i] ? values[i] : ""), *cp = copy, *spec;
-
-		maps->param[i] = params[i];
-		while ((spec = mystrtok_table(&cp)) != NULL) {
-			char *err = NULL;
-			struct map *map = map_open(spec, O_RDONLY,
-			    MAP_FLAGS_DEFAULT | MAP_FLAG_SURROGATE, &err);
-
-			free(err);
-			maps->map[i] = xreallocarray(maps->map[i],
-			    (size_t)maps->count[i] + 1, sizeof(struct map *));
-			maps->map[i][maps->count[i]++] = map;
-		}
-		free(copy);
-	}
+	for (int i = 0; i < 4; i++)
+		maps_open(&maps->list[i], params[i], values[i] ? values[i] : "");
 }
 
 int
 hbc_maps_any(const struct hbc_maps *maps)
 {
 	for (int i = 0; i < 4; i++)
-		if (maps->count[i] > 0)
+		if (maps->list[i].count > 0)
 			return 1;
 	return 0;
 }
@@ -128,41 +114,8 @@ hbc_maps_any(const struct hbc_maps *maps)
 void
 hbc_maps_close(struct hbc_maps *maps)
 {
-	for (int i = 0; i < 4; i++) {
-		for (int j = 0; j < maps->count[i]; j++)
-			if (maps->map[i][j] != NULL)
-				map_close(&maps->map[i][j]);
-		free(maps->map[i]);
-	}
-	memset(maps, 0, sizeof(*maps));
-}
-
-/* lookup - the first table of the class that has content. */
-static enum map_status
-lookup(const struct hbc_maps *maps, int idx, const char *content,
-    const char **value_r, const struct map **bad_r)
-{
-	size_t klen = strlen(content);
-
-	*bad_r = NULL;
-	for (int i = 0; i < maps->count[idx]; i++) {
-		struct map *map = maps->map[idx][i];
-
-		if (map == NULL)
-			return MAP_TEMPFAIL;
-		if ((map->caps & MAP_CAP_FIXED) && klen > MAP_FIXED_KEY_MAX)
-			continue;
-		switch (map_lookup(map, content, value_r)) {
-		case MAP_FOUND:
-			return MAP_FOUND;
-		case MAP_NOTFOUND:
-			break;
-		case MAP_TEMPFAIL:
-			*bad_r = map;
-			return MAP_TEMPFAIL;
-		}
-	}
-	return MAP_NOTFOUND;
+	for (int i = 0; i < 4; i++)
+		maps_close(&maps->list[i]);
 }
 
 void
@@ -170,17 +123,17 @@ hbc_check(const struct hbc_maps *maps, int idx, const char *content,
     int header, struct hbc_result *r)
 {
 	const char *value;
-	const struct map *bad;
+	struct map *bad;
 	char *copy, *cmd, *arg;
 
 	memset(r, 0, sizeof(*r));
 	r->act = HBC_KEEP;
-	switch (lookup(maps, idx, content, &value, &bad)) {
+	switch (maps_find(&maps->list[idx], content, 0, &value, &bad)) {
 	case MAP_NOTFOUND:
 		return;
 	case MAP_TEMPFAIL:
 		r->act = HBC_TEMPFAIL;
-		r->problem = concatenate(maps->param[idx], " map lookup problem: ",
+		r->problem = concatenate(maps->list[idx].param, " map lookup problem: ",
 		    bad ? map_reason(bad) : "table not available", (char *)0);
 		return;
 	case MAP_FOUND:
@@ -211,7 +164,7 @@ hbc_check(const struct hbc_maps *maps, int idx, const char *content,
 		    && mime_parse_header_name_len(arg, strlen(arg)) == 0)) {
 			r->problem = concatenate("bad ", replace ? "REPLACE" : "PREPEND",
 			    header ? " header text \"" : " body text \"", arg,
-			    "\" in ", maps->param[idx], " map", header
+			    "\" in ", maps->list[idx].param, " map", header
 			    ? " -- need \"headername: headervalue\"" : "",
 			    (char *)0);
 		} else {
@@ -226,7 +179,7 @@ hbc_check(const struct hbc_maps *maps, int idx, const char *content,
 		/* REJECT, DISCARD, HOLD, FILTER, REDIRECT, BCC, PASS change
 		 * what was accepted; a delivery agent cannot. */
 		r->problem = concatenate("unsupported command in ",
-		    maps->param[idx], " map: ", value, (char *)0);
+		    maps->list[idx].param, " map: ", value, (char *)0);
 	}
 	free(copy);
 }

@@ -12,10 +12,10 @@
 
 #include <stddef.h>
 
+#include "maps.h"
 #include "mime_parse.h"
 
 struct buf;
-struct map;
 
 /* The class of a logical header, which says which table checks it. */
 enum hbc_class {
@@ -54,11 +54,9 @@ void hbc_walk_line(struct hbc_walk *w, const char *line, size_t len);
  * passed on); frees what the walker holds. */
 void hbc_walk_end(struct hbc_walk *w);
 
-/* The check tables of one program. */
+/* The check tables of one program: by enum hbc_class, then body. */
 struct hbc_maps {
-	const char *param[4];		/* by enum hbc_class, then body */
-	struct map **map[4];
-	int count[4];
+	struct maps list[4];
 };
 
 #define HBC_BODY	3		/* the index of the body tables */

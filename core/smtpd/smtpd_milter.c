@@ -42,11 +42,10 @@
 #include <strings.h>
 #include <sys/socket.h>
 
-#include <fcntl.h>
-
 #include "addr_parse.h"
 #include "buf.h"
-#include "map.h"
+#include "maps.h"
+#include "mail_params.h"
 #include "mail_vars.h"
 #include "milter.h"
 #include "msg.h"
@@ -59,8 +58,7 @@ static struct milter_list *milter_list;
 
 /* smtpd_milter_maps: the tables, and the lists their answers name
  * (parsed once each; a session's milters use the list until it ends). */
-static struct map **milter_maps;
-static int milter_map_count;
+static struct maps milter_maps;
 static struct milter_map_list {
 	char *value;
 	struct milter_list *list;	/* NULL: the value is malformed */
@@ -70,12 +68,7 @@ static int map_list_count;
 static void
 milter_maps_free(void)
 {
-	for (int i = 0; i < milter_map_count; i++)
-		if (milter_maps[i] != NULL)
-			map_close(&milter_maps[i]);
-	free(milter_maps);
-	milter_maps = NULL;
-	milter_map_count = 0;
+	maps_close(&milter_maps);
 	for (int i = 0; i < map_list_count; i++) {
 		free(map_lists[i].value);
 		milter_list_free(&map_lists[i].list);
@@ -88,7 +81,7 @@ milter_maps_free(void)
 void
 smtpd_milter_init(void)
 {
-	char *err = NULL, *copy, *cp, *spec;
+	char *err = NULL;
 
 	milter_list_free(&milter_list);
 	milter_maps_free();
@@ -100,15 +93,8 @@ smtpd_milter_init(void)
 		msg_fatal("%s", err);
 	if (milter_list != NULL && milter_list_count(milter_list) == 0)
 		milter_list_free(&milter_list);
-	cp = copy = xstrdup(var_smtpd_milter_maps);
-	while ((spec = mystrtok_table(&cp)) != NULL) {
-		milter_maps = xreallocarray(milter_maps, (size_t)milter_map_count + 1,
-		    sizeof(*milter_maps));
-		milter_maps[milter_map_count++] = map_open(spec, O_RDONLY,
-		    MAP_FLAGS_DEFAULT | MAP_FLAG_SURROGATE, &err);
-		xfree(&err);
-	}
-	free(copy);
+	maps_open(&milter_maps, MAIL_PARAM_NAME(smtpd_milter_maps),
+	    var_smtpd_milter_maps);
 }
 
 /* milters_for - the milters of this client: smtpd_milter_maps' answer
@@ -118,27 +104,21 @@ static int
 milters_for(const struct smtpd_session *s, struct milter_list **list_r)
 {
 	const char *value = NULL;
+	struct map *bad;
 	char *err = NULL;
 	int i;
 
 	*list_r = milter_list;
-	for (i = 0; i < milter_map_count; i++) {
-		switch (milter_maps[i] ? map_lookup(milter_maps[i], s->addr, &value)
-		    : MAP_TEMPFAIL) {
-		case MAP_NOTFOUND:
-			continue;
-		case MAP_TEMPFAIL:
-			msg_warn("smtpd_milter_maps: lookup of %s failed: %s", s->addr,
-			    milter_maps[i] ? map_reason(milter_maps[i])
-			    : "table not available");
-			return -1;
-		case MAP_FOUND:
-			break;
-		}
+	switch (maps_find(&milter_maps, s->addr, 0, &value, &bad)) {
+	case MAP_NOTFOUND:
+		return 0;
+	case MAP_TEMPFAIL:
+		msg_warn("smtpd_milter_maps: lookup of %s failed: %s", s->addr,
+		    bad ? map_reason(bad) : "table not available");
+		return -1;
+	case MAP_FOUND:
 		break;
 	}
-	if (i == milter_map_count)
-		return 0;
 	if (strcasecmp(value, "DISABLE") == 0) {
 		*list_r = NULL;
 		return 0;
@@ -565,5 +545,5 @@ smtpd_milter_free(struct smtpd_session *s)
 int
 smtpd_milter_active(void)
 {
-	return milter_list != NULL || milter_map_count > 0;
+	return milter_list != NULL || milter_maps.count > 0;
 }

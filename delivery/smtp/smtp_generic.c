@@ -24,13 +24,13 @@
 #include "mail_params.h"
 #include "mail_vars.h"
 #include "map.h"
+#include "maps.h"
 #include "msg.h"
 #include "mymalloc.h"
 #include "smtp.h"
 #include "stringops.h"
 
-static struct map **generic_maps;
-static int generic_count;
+static struct maps generic_maps;
 static int generic_propagate;
 
 void
@@ -38,28 +38,16 @@ smtp_generic_init(void)
 {
 	const char *value = smtp_conf.lmtp ? var_lmtp_generic_maps
 	    : var_smtp_generic_maps;
-	char *copy, *cp, *spec, *err = NULL;
+	char *copy, *cp, *word;
 
-	for (int i = 0; i < generic_count; i++)
-		if (generic_maps[i] != NULL)
-			map_close(&generic_maps[i]);
-	free(generic_maps);
-	generic_maps = NULL;
-	generic_count = 0;
-	cp = copy = xstrdup(value ? value : "");
-	while ((spec = mystrtok_table(&cp)) != NULL) {
-		generic_maps = xreallocarray(generic_maps, (size_t)generic_count + 1,
-		    sizeof(*generic_maps));
-		generic_maps[generic_count++] = map_open(spec, O_RDONLY,
-		    MAP_FLAGS_DEFAULT | MAP_FLAG_SURROGATE, &err);
-		xfree(&err);
-	}
-	free(copy);
+	maps_close(&generic_maps);
+	maps_open(&generic_maps, smtp_conf.lmtp ? MAIL_PARAM_NAME(lmtp_generic_maps)
+	    : MAIL_PARAM_NAME(smtp_generic_maps), value ? value : "");
 	copy = xstrdup(var_propagate_unmatched_extensions);
 	cp = copy;
 	generic_propagate = 0;
-	while ((spec = mystrtok(&cp, ", \t\r\n")) != NULL)
-		if (strcasecmp(spec, "generic") == 0)
+	while ((word = mystrtok(&cp, ", \t\r\n")) != NULL)
+		if (strcasecmp(word, "generic") == 0)
 			generic_propagate = 1;
 	free(copy);
 }
@@ -67,42 +55,29 @@ smtp_generic_init(void)
 int
 smtp_generic_active(void)
 {
-	return generic_count > 0;
+	return generic_maps.count > 0;
 }
 
-/* lookup - the first table answer for the forms of addr; the form that
- * matched in *matched_r. */
+/* lookup - the first table answer for the forms of addr, in generic(5)
+ * order; the form that matched in *matched_r. */
 static enum map_status
 lookup(const char *addr, const char **value_r, char **matched_r)
 {
 	struct mail_addr_forms *forms = mail_addr_forms(addr, "virtual");
 	enum map_status st = MAP_NOTFOUND;
+	struct map *bad;
 
 	*matched_r = NULL;
 	for (int f = 0; forms && f < forms->count && st == MAP_NOTFOUND; f++) {
-		for (int i = 0; i < generic_count; i++) {
-			struct map *map = generic_maps[i];
-
-			if (map == NULL) {
-				st = MAP_TEMPFAIL;
-				break;
-			}
-			if (!forms->full_only[f] && !(map->caps & MAP_CAP_FIXED))
-				continue;
-			st = map_lookup(map, forms->form[f], value_r);
-			if (st == MAP_FOUND && **value_r == 0)
-				st = MAP_NOTFOUND;
-			if (st == MAP_TEMPFAIL) {
-				msg_warn("%s: lookup of %s failed: %s",
-				    smtp_conf.lmtp ? "lmtp_generic_maps"
-				    : "smtp_generic_maps", addr, map_reason(map));
-				break;
-			}
-			if (st == MAP_FOUND) {
-				*matched_r = xstrdup(forms->form[f]);
-				break;
-			}
-		}
+		st = maps_find(&generic_maps, forms->form[f], !forms->full_only[f],
+		    value_r, &bad);
+		if (st == MAP_FOUND && **value_r == 0)
+			st = MAP_NOTFOUND;
+		if (st == MAP_FOUND)
+			*matched_r = xstrdup(forms->form[f]);
+		if (st == MAP_TEMPFAIL)
+			msg_warn("%s: lookup of %s failed: %s", generic_maps.param, addr,
+			    bad ? map_reason(bad) : "table not available");
 	}
 	mail_addr_forms_free(&forms);
 	return st;
@@ -115,7 +90,7 @@ smtp_generic_addr(const char *addr)
 	char *matched, *first, *local, *result;
 	int ext;
 
-	if (generic_count == 0 || *addr == 0)
+	if (generic_maps.count == 0 || *addr == 0)
 		return xstrdup(addr);
 	switch (lookup(addr, &value, &matched)) {
 	case MAP_NOTFOUND:
@@ -128,8 +103,7 @@ smtp_generic_addr(const char *addr)
 	first = xstrndup(value, strcspn(value, ", \t\r\n"));
 	if (value[strcspn(value, ", \t\r\n")] != 0)
 		msg_warn("%s: multi-valued entry for %s: using %s only",
-		    smtp_conf.lmtp ? "lmtp_generic_maps" : "smtp_generic_maps",
-		    addr, first);
+		    generic_maps.param, addr, first);
 	local = at ? xstrndup(addr, (size_t)(at - addr)) : xstrdup(addr);
 	if (first[0] == '@') {
 		result = concatenate(local, first, (char *)0);
@@ -170,7 +144,7 @@ header_addr(void *ctx, const char *addr, int sender)
 char *
 smtp_generic_header(const char *text, int *fail_r)
 {
-	if (generic_count == 0) {
+	if (generic_maps.count == 0) {
 		*fail_r = 0;
 		return NULL;
 	}
