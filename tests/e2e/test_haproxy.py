@@ -25,6 +25,7 @@ import unittest
 from instance import Instance, WAIT
 from postino_testlib import poll_until
 from smtp_peers import PostfixMx
+from test_xclient import read_reply
 
 PFX_DOMAIN = "pfx.test"
 PFX_ADDR = "127.0.0.88"
@@ -92,17 +93,6 @@ OURS = {
 }
 
 
-def reply(f):
-    lines = []
-    while True:
-        line = f.readline().decode(errors="replace")
-        if not line:
-            return "\n".join(lines) or "(EOF)"
-        lines.append(line.rstrip("\r\n"))
-        if len(line) < 4 or line[3] != "-":
-            return "\n".join(lines)
-
-
 def run(host, port, pieces, commands, domain):
     s = socket.create_connection((host, port), timeout=WAIT)
     f = s.makefile("rb")
@@ -112,15 +102,15 @@ def run(host, port, pieces, commands, domain):
             if n:
                 time.sleep(0.2)
             s.sendall(piece)
-        out.append(reply(f))
+        out.append(read_reply(f))
         if out[-1].startswith("220") and pieces and b"EHLO early" in \
                 pieces[-1]:
-            out.append(reply(f).split("\n")[0][:3])
+            out.append(read_reply(f).split("\n")[0][:3])
         for line in commands:
             if not out[0].startswith("220") or out[-1] == "(EOF)":
                 break
             s.sendall(line.replace("DOMAIN", domain).encode() + b"\r\n")
-            r = reply(f)
+            r = read_reply(f)
             out.append(r.split("\n")[0][:3] if line.startswith("EHLO")
                        else r)
     except OSError as e:

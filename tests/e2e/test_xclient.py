@@ -43,6 +43,19 @@ SENDER_TABLE = r"""
 """
 
 
+def read_reply(f):
+    """One whole SMTP reply from the file f (lines joined with LF);
+    "(EOF)" when the server closed first."""
+    lines = []
+    while True:
+        line = f.readline().decode(errors="replace")
+        if not line:
+            return "\n".join(lines) or "(EOF)"
+        lines.append(line.rstrip("\r\n"))
+        if len(line) < 4 or line[3] != "-":
+            return "\n".join(lines)
+
+
 class Dialog:
     """A plain socket SMTP client to HOST:PORT from SOURCE."""
 
@@ -54,14 +67,7 @@ class Dialog:
         self.f = self.sock.makefile("rb")
 
     def reply(self):
-        lines = []
-        while True:
-            line = self.f.readline().decode(errors="replace")
-            if not line:
-                return "\n".join(lines) or "(EOF)"
-            lines.append(line.rstrip("\r\n"))
-            if len(line) < 4 or line[3] != "-":
-                return "\n".join(lines)
+        return read_reply(self.f)
 
     def cmd(self, line):
         self.sock.sendall(line.encode() + b"\r\n")
