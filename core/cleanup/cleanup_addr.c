@@ -95,23 +95,6 @@ split_result(const char *value, struct addr_list *out)
 	}
 }
 
-/* insert_ext - addr with ext (delimiter included) added to its localpart. */
-static char *
-insert_ext(const char *addr, const char *ext)
-{
-	const char *at = strrchr(addr, '@');
-
-	if (at == NULL)
-		return concatenate(addr, ext, (char *)0);
-	{
-		char *local = xstrndup(addr, (size_t)(at - addr));
-		char *res = concatenate(local, ext, at, (char *)0);
-
-		free(local);
-		return res;
-	}
-}
-
 /* addr_map - look addr up in maps with the "virtual" key order; on
  * MAP_FOUND, *out holds the rewritten result addresses. */
 static enum map_status
@@ -154,7 +137,7 @@ addr_map(struct maps *maps, const char *addr, int propagate,
 				/* "@domain": the same user in another domain. */
 				q = concatenate(local, r, (char *)0);
 			} else if (extp != NULL) {
-				q = insert_ext(r, extp);
+				q = mail_addr_insert_ext(r, extp);
 			} else {
 				q = xstrdup(r);
 			}

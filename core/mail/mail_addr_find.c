@@ -168,3 +168,16 @@ mail_addr_forms_free(struct mail_addr_forms **formsp)
 	free(f);
 	*formsp = NULL;
 }
+
+char *
+mail_addr_insert_ext(const char *addr, const char *ext)
+{
+	const char *at = strrchr(addr, '@');
+	size_t before = at ? (size_t)(at - addr) : strlen(addr);
+	char *out = xmalloc(strlen(addr) + strlen(ext) + 1);
+
+	memcpy(out, addr, before);
+	strcpy(out + before, ext);
+	strcat(out, addr + before);
+	return out;
+}

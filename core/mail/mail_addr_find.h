@@ -38,5 +38,8 @@ const char *mail_addr_strategies(void);
  * character (not for postmaster, mailer-daemon, owner-*, *-request);
  * returns the length of the base part, or -1 when there is no extension. */
 int mail_addr_split_ext(const char *localpart, const char *delimiters);
+/* mail_addr_insert_ext - addr with ext (delimiter included) added to its
+ * localpart (malloc'd). */
+char *mail_addr_insert_ext(const char *addr, const char *ext);
 
 #endif

@@ -306,6 +306,8 @@ int smtp_sasl_authenticate(struct smtp_session *s,
  * 8-bit MIME parts encoded quoted-printable, for a server without
  * 8BITMIME; a message without MIME-Version is copied unchanged. */
 struct buf *smtp_mime_downgrade(const char *msg, size_t len);
+/* smtp_mime_has_8bit - has p[0..len) a byte with the high bit set? */
+int smtp_mime_has_8bit(const char *p, size_t len);
 
 /* smtp_hbc.c - smtp_*_checks (lmtp_*_checks): smtp_hbc_init after the
  * configuration is bound (and again at reload); smtp_hbc_apply: the

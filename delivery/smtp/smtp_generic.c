@@ -116,13 +116,8 @@ smtp_generic_addr(const char *addr)
 	ext = mail_addr_split_ext(local, var_recipient_delimiter);
 	if (generic_propagate && ext >= 0 && first[0] != '@'
 	    && strcasecmp(matched, addr) != 0 && strcasecmp(matched, local) != 0) {
-		const char *rat = strrchr(result, '@');
-		size_t before = rat ? (size_t)(rat - result) : strlen(result);
-		char *with = xmalloc(strlen(result) + strlen(local + ext) + 1);
+		char *with = mail_addr_insert_ext(result, local + ext);
 
-		memcpy(with, result, before);
-		strcpy(with + before, local + ext);
-		strcat(with, result + before);
 		free(result);
 		result = with;
 	}

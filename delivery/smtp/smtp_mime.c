@@ -24,8 +24,8 @@
 
 #define SMTP_MIME_DEPTH	20
 
-static int
-has_8bit(const char *p, size_t len)
+int
+smtp_mime_has_8bit(const char *p, size_t len)
 {
 	for (size_t i = 0; i < len; i++)
 		if ((unsigned char)p[i] & 0x80)
@@ -269,7 +269,7 @@ convert_entity(struct buf *out, const char *p, size_t len, int depth)
 		plain_cte = *v == 0 || strncasecmp(v, "7bit", 4) == 0
 		    || strncasecmp(v, "8bit", 4) == 0;
 	}
-	if (!has_8bit(p + hlen, len - hlen) || !plain_cte
+	if (!smtp_mime_has_8bit(p + hlen, len - hlen) || !plain_cte
 	    || depth > SMTP_MIME_DEPTH) {
 		buf_append(out, p, len);
 	} else if (strncmp(type, "multipart/", 10) == 0 && boundary) {

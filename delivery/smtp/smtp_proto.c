@@ -181,15 +181,6 @@ needs_smtputf8(struct deliv *dv)
 	return 0;
 }
 
-static int
-has_8bit_mem(const char *p, size_t len)
-{
-	for (size_t i = 0; i < len; i++)
-		if ((unsigned char)p[i] & 0x80)
-			return 1;
-	return 0;
-}
-
 /* content_8bit - does the message have bytes with the high bit set? */
 static int
 content_8bit(struct deliv *dv)
@@ -201,7 +192,7 @@ content_8bit(struct deliv *dv)
 		return dv->eight_bit;
 	dv->eight_bit = 0;
 	if (dv->mem)
-		return dv->eight_bit = has_8bit_mem(buf_str(dv->mem),
+		return dv->eight_bit = smtp_mime_has_8bit(buf_str(dv->mem),
 		    buf_len(dv->mem));
 	while (pos < len) {
 		size_t want = sizeof(buf);
@@ -212,9 +203,8 @@ content_8bit(struct deliv *dv)
 		n = pread(dv->req->fd, buf, want, dv->dr->content_offset + pos);
 		if (n <= 0)
 			break;
-		for (ssize_t i = 0; i < n; i++)
-			if ((unsigned char)buf[i] & 0x80)
-				return dv->eight_bit = 1;
+		if (smtp_mime_has_8bit(buf, (size_t)n))
+			return dv->eight_bit = 1;
 		pos += n;
 	}
 	return 0;
