@@ -554,6 +554,23 @@ class Servers(LdapCase):
             time.sleep(0.05)
         self.fail("the long-lived postmap never connected to port %d" % port)
 
+    def wait_reading(self, proc):
+        """Wait (bounded) until proc is blocked reading its stdin: the
+        lookups sent so far are answered (a connection that is up says
+        only that the search may still be running)."""
+        for _ in range(600):
+            self.assertIsNone(proc.poll(), "the long-lived postmap exited")
+            try:
+                with open("/proc/%d/syscall" % proc.pid) as f:
+                    call = f.read().split()
+            except OSError:
+                call = []
+            # read(2) is syscall 0 on x86_64, fd 0 its first argument.
+            if call[:2] == ["0", "0x0"]:
+                return
+            time.sleep(0.05)
+        self.fail("the long-lived postmap never went back to reading")
+
     def test_killed_and_restarted(self):
         # postmap -q - buffers its answers (as Postfix's does), so the
         # test follows the reader's connections in /proc and reads the
@@ -567,6 +584,7 @@ class Servers(LdapCase):
             proc.stdin.write(b"alice@example.com\n")
             proc.stdin.flush()
             first = self.wait_established(proc, s.port)
+            self.wait_reading(proc)
             s.kill()
             self.assertTempfail("alice@example.com", cf, s.url)
             s.restart()
@@ -574,6 +592,7 @@ class Servers(LdapCase):
             proc.stdin.write(b"bob@example.com\n")
             proc.stdin.flush()
             second = self.wait_established(proc, s.port, exclude=(first,))
+            self.wait_reading(proc)
             # Once more after a clean restart (SIGTERM).
             s.restart()
             proc.stdin.write(b"al@example.com\n")
