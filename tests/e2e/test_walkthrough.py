@@ -289,7 +289,16 @@ class Walkthrough(unittest.TestCase):
         self.wait_log(r"postino/master\[\d+\]: daemon started -- version")
         bob_mail = self.wait_mail(self.bob, 1)
         self.assertIn(b"waiting", bob_mail[0])
-        procs = self.daemons()
+        # A snapshot in which every process has settled: a program the
+        # master has just started runs as root until it has read its
+        # configuration and dropped its privileges, as in Postfix.
+        def settled():
+            p = self.daemons()
+            root = sorted(prog for prog, u, _ in p.values()
+                          if u == 0 and prog not in ("local", "virtual"))
+            return p if root == ["master"] else None
+        procs = poll_until("a snapshot with only the master as root",
+                           settled)
         real_queue = os.path.realpath(self.queue)
         seen = set()
         for pid, (prog, uid, root) in procs.items():
